@@ -1,0 +1,113 @@
+import { backoffDelay, canRetry } from './backoff.js';
+import { cancelStepTimers } from './forward.js';
+import { emit, leaf, lifecycle, renderMessage, schedule, cancelTimer, sendCommand, stepOf, type Run } from './run.js';
+import type { CompensationReason } from './state.js';
+
+/**
+ * The backward path: compensating, one step at a time, every step whose work may have
+ * happened, latest completion first (DESIGN section 1, points 1 to 3).
+ */
+
+/** Gives up the active steps and starts compensating. The instance must be `running`. */
+export function beginCompensation(run: Run, reason: CompensationReason): void {
+  for (const l of run.def.stages.flatMap((s) => (s.kind === 'parallel' ? s.branches.flat() : [s]))) {
+    const st = stepOf(run, l.name);
+    if (st.status !== 'running' && st.status !== 'retrying') continue;
+    cancelStepTimers(run, l.name, st.attempt);
+    const dispatched = st.commands.length > 0;
+    emit(run, { type: 'StepGivenUp', at: run.env.now, step: l.name, status: dispatched ? 'timed_out' : 'failed', outcome: dispatched ? 'unknown' : 'not_done' });
+  }
+  const queue = Object.entries(run.state.steps)
+    .filter(([name, st]) => (st.outcome === 'done' || st.outcome === 'unknown') && compensable(run, name))
+    .sort(([, a], [, b]) => (b.doneSeq ?? 0) - (a.doneSeq ?? 0))
+    .map(([name]) => name);
+  emit(run, { type: 'CompensationStarted', at: run.env.now, reason, queue });
+  if (run.state.deadlineAt !== null) cancelTimer(run, { kind: 'deadline' });
+  continueCompensation(run);
+}
+
+/** True when the step has a compensation and sits before the pivot. */
+export function compensable(run: Run, name: string): boolean {
+  const l = leaf(run, name);
+  return l.compensate !== null && !l.afterPivot;
+}
+
+/** Dispatches the head of the queue, or ends the saga `compensated` when the queue is empty. */
+export function continueCompensation(run: Run): void {
+  if (run.state.status !== 'compensating') return;
+  const head = run.state.compensation.queue[0];
+  if (head === undefined) {
+    emit(run, { type: 'SagaCompensated', at: run.env.now });
+    lifecycle(run, 'SagaCompensated', run.state.compensation?.reason.message);
+    return;
+  }
+  const comp = stepOf(run, head).compensation;
+  if (comp === null || comp.status === 'pending') dispatchCompensation(run, head, (comp?.attempt ?? 0) + 1);
+}
+
+export function dispatchCompensation(run: Run, step: string, attempt: number): void {
+  const spec = leaf(run, step).compensate;
+  if (spec === null) throw new Error(`step ${step} has no compensation`);
+  const msg = renderMessage(run, spec.command);
+  if (!msg.ok) {
+    // Rendering is deterministic: retrying cannot help, so this waits for an operator.
+    compensationFailed(run, step, msg.error);
+    return;
+  }
+  const timeoutAt = run.env.now + spec.timeout;
+  const commandId = sendCommand(run, { spec: spec.command, payload: msg.payload, step, attempt, undo: true, deadlineAt: timeoutAt });
+  emit(run, { type: 'CompensationDispatched', at: run.env.now, step, attempt, commandId, timeoutAt });
+  schedule(run, { kind: 'comp_timeout', step, attempt }, timeoutAt);
+}
+
+/** A compensation attempt got no success (any reply but success, or a timeout). */
+export function compensationAttemptFailed(run: Run, step: string, error: string): void {
+  const spec = leaf(run, step).compensate;
+  const comp = stepOf(run, step).compensation;
+  if (spec === null || comp === null) throw new Error(`step ${step} is not compensating`);
+  if (!canRetry(spec.retry, comp.attempt)) {
+    compensationFailed(run, step, `${error} (attempt ${comp.attempt} of ${comp.attempt}, no retries left)`);
+    return;
+  }
+  const retryAt = run.env.now + backoffDelay(spec.retry, comp.attempt, run.env.random());
+  emit(run, { type: 'CompensationAttemptFailed', at: run.env.now, step, attempt: comp.attempt, error, retryAt });
+  schedule(run, { kind: 'comp_retry', step, attempt: comp.attempt }, retryAt);
+}
+
+function compensationFailed(run: Run, step: string, error: string): void {
+  emit(run, { type: 'CompensationFailed', at: run.env.now, step, error });
+  emit(run, { type: 'SagaFailed', at: run.env.now, step, error });
+  lifecycle(run, 'SagaFailed', `compensation of ${step} failed: ${error}`);
+}
+
+/** The compensation of the head step succeeded: move on to the next. */
+export function stepCompensated(run: Run, step: string, replyId: string | null): void {
+  const comp = stepOf(run, step).compensation;
+  if (comp !== null && comp.status === 'running') cancelTimer(run, { kind: 'comp_timeout', step, attempt: comp.attempt });
+  if (comp !== null && comp.status === 'retrying') cancelTimer(run, { kind: 'comp_retry', step, attempt: comp.attempt });
+  emit(run, { type: 'StepCompensated', at: run.env.now, step, replyId });
+  continueCompensation(run);
+}
+
+/**
+ * A success reply for a step that is no longer active and the saga is compensating or has
+ * ended: the work happened after all. If its compensation has not begun, it is compensated
+ * next (it is now the latest completion); if it has begun or is done, nothing more to do.
+ */
+export function lateSuccess(run: Run, step: string, replyId: string, output: unknown): boolean {
+  const s = run.state;
+  const st = stepOf(run, step);
+  if (s.compensation === null || st.compensation !== null || !compensable(run, step)) return false;
+  if (s.compensation.queue.includes(step)) {
+    if (st.outcome === 'done') return false;
+    emit(run, { type: 'LateSuccessRecorded', at: run.env.now, step, replyId, output, queue: null });
+    return true;
+  }
+  const queue = [...s.compensation.queue];
+  const head = queue[0];
+  const headBusy = head !== undefined && stepOf(run, head).compensation !== null;
+  queue.splice(headBusy ? 1 : 0, 0, step);
+  emit(run, { type: 'LateSuccessRecorded', at: run.env.now, step, replyId, output, queue });
+  continueCompensation(run);
+  return true;
+}

@@ -1,0 +1,260 @@
+import { assertNever } from './assert-never.js';
+import { compensationAttemptFailed, continueCompensation, beginCompensation, dispatchCompensation, lateSuccess, stepCompensated } from './compensation.js';
+import type { CommandStep, CompiledSaga, LeafStep, ReplySpec } from './definition.js';
+import type { Effect } from './effects.js';
+import type { SagaEvent } from './events.js';
+import { advance, attemptFailed, cancelStepTimers, dispatch, failStep } from './forward.js';
+import type { Env, IncomingMessage, SagaInput, StartRequest, TimerRef } from './inputs.js';
+import { evolve } from './evolve.js';
+import { cancelTimer, emit, leaf, lifecycle, schedule, stepOf, type Run } from './run.js';
+import type { InstanceState } from './state.js';
+import { evaluate, scopeOf, truthy } from './template.js';
+
+/** Why an input changed nothing: reported to the shell for metrics and logs. */
+export type Ignored = 'unmatched' | 'duplicate' | 'stale' | 'late' | 'unexpected_type';
+
+export interface Decision {
+  readonly state: InstanceState;
+  readonly events: readonly SagaEvent[];
+  readonly effects: readonly Effect[];
+  /** Set when the input changed nothing; `events` and `effects` are then empty. */
+  readonly ignored: Ignored | null;
+}
+
+export interface Rejection {
+  readonly rejected: { readonly code: string; readonly message: string };
+}
+
+/** Pure: the events and effects that start a new instance, and its state. */
+export function start(def: CompiledSaga, req: StartRequest, env: Env): Decision {
+  const deadlineAt = def.timeout === null ? null : env.now + def.timeout;
+  const first: SagaEvent = {
+    type: 'SagaStarted', at: env.now, instanceId: req.id, saga: def.name, definitionHash: def.hash, key: req.key,
+    correlationId: req.correlationId, input: req.input, event: req.event, deadlineAt,
+  };
+  const run = newRun(def, env, undefined, req.causationId, first);
+  lifecycle(run, 'SagaStarted');
+  if (deadlineAt !== null) schedule(run, { kind: 'deadline' }, deadlineAt);
+  advance(run);
+  return result(run);
+}
+
+/** Pure: the business key of a start, from `start.key`, or null; an error comes back as data. */
+export function startKey(def: CompiledSaga, input: unknown, event: unknown, id: string, correlationId: string): { ok: true; key: string | null } | { ok: false; error: string } {
+  if (def.start.key === null) return { ok: true, key: null };
+  const r = evaluate(def.start.key, { input, steps: {}, saga: { id, key: null, name: def.name, correlationId }, event });
+  if (!r.ok) return { ok: false, error: r.error };
+  if (r.value === undefined || r.value === null) return { ok: false, error: `start.key ${def.start.key.source} gave no value for this input` };
+  return { ok: true, key: typeof r.value === 'string' ? r.value : JSON.stringify(r.value) };
+}
+
+/**
+ * Pure: decides what one input does to an instance. Duplicate, stale and late inputs change
+ * nothing (`ignored` says why); operator requests that do not fit the state are rejected.
+ */
+export function decide(def: CompiledSaga, state: InstanceState, input: SagaInput, env: Env): Decision | Rejection {
+  switch (input.type) {
+    case 'ReplyReceived':
+      return settle(onReply(newRun(def, env, state, input.message.eventId), input.message));
+    case 'EventReceived':
+      return settle(onEvent(newRun(def, env, state, input.message.eventId), input.subject, input.message));
+    case 'TimerFired':
+      return settle(onTimer(newRun(def, env, state, `timer:${state.id}`), input.timer));
+    case 'CancelRequested':
+      return onCancel(newRun(def, env, state, `cancel:${state.id}`), input.reason);
+    case 'RetryRequested':
+      return onRetry(newRun(def, env, state, `retry:${state.id}`));
+    default:
+      return assertNever(input);
+  }
+}
+
+function newRun(def: CompiledSaga, env: Env, state: InstanceState | undefined, causationId: string, first?: SagaEvent): Run {
+  if (state === undefined && first === undefined) throw new Error('a run needs a state or a first event');
+  const run = { def, env, state: state as InstanceState, events: [] as SagaEvent[], effects: [] as Effect[], causationId };
+  if (first !== undefined) {
+    run.events.push(first);
+    run.state = evolve(undefined, first);
+  }
+  return run;
+}
+
+function result(run: Run, ignored: Ignored | null = null): Decision {
+  return { state: run.state, events: run.events, effects: run.effects, ignored: run.events.length === 0 ? (ignored ?? 'stale') : null };
+}
+
+function settle(outcome: { run: Run; ignored: Ignored | null }): Decision {
+  return result(outcome.run, outcome.ignored);
+}
+
+type Handled = { run: Run; ignored: Ignored | null };
+const done = (run: Run): Handled => ({ run, ignored: null });
+const skip = (run: Run, ignored: Ignored): Handled => ({ run, ignored });
+
+function classify(reply: ReplySpec, type: string): 'success' | 'failure' | 'retryable' | null {
+  if (reply.success.includes(type)) return 'success';
+  if (reply.failure.includes(type)) return 'failure';
+  if (reply.retryable.includes(type)) return 'retryable';
+  return null;
+}
+
+function describeReply(m: IncomingMessage): string {
+  const payload = JSON.stringify(m.payload);
+  return `${m.eventType} ${payload === undefined ? '' : payload.length > 200 ? `${payload.slice(0, 200)}...` : payload}`.trim();
+}
+
+function onReply(run: Run, m: IncomingMessage): Handled {
+  for (const [name, st] of Object.entries(run.state.steps)) {
+    if (st.commands.includes(m.causationId)) return onDoReply(run, leaf(run, name) as CommandStep, m);
+    if (st.compensation?.commands.includes(m.causationId)) return onUndoReply(run, name, m);
+  }
+  return skip(run, 'unmatched');
+}
+
+function onDoReply(run: Run, l: CommandStep, m: IncomingMessage): Handled {
+  const kind = classify(l.reply, m.eventType);
+  if (kind === null) return skip(run, 'unexpected_type');
+  const st = stepOf(run, l.name);
+  const active = run.state.status === 'running' && (st.status === 'running' || st.status === 'retrying');
+  if (!active) {
+    if (kind !== 'success') return skip(run, 'late');
+    return lateSuccess(run, l.name, m.eventId, m.payload) ? done(run) : skip(run, st.status === 'succeeded' ? 'duplicate' : 'late');
+  }
+  if (kind === 'success') {
+    cancelStepTimers(run, l.name, st.attempt);
+    emit(run, { type: 'StepSucceeded', at: run.env.now, step: l.name, replyId: m.eventId, output: m.payload, pivot: l.pivot });
+    advance(run);
+    return done(run);
+  }
+  // Only the attempt in flight may fail the step: an old attempt's error is stale.
+  if (m.causationId !== st.awaiting) return skip(run, 'stale');
+  if (kind === 'failure' && !run.state.pastPivot) {
+    // A business failure is the participant's answer for the whole step: nothing was done.
+    failStep(run, l, `reply ${describeReply(m)}`, 'failed', 'not_done');
+    return done(run);
+  }
+  attemptFailed(run, l, `reply ${describeReply(m)}`, false);
+  return done(run);
+}
+
+function onUndoReply(run: Run, step: string, m: IncomingMessage): Handled {
+  const spec = leaf(run, step).compensate;
+  const comp = stepOf(run, step).compensation;
+  if (spec === null || comp === null) return skip(run, 'unmatched');
+  const kind = classify(spec.reply, m.eventType);
+  if (kind === null) return skip(run, 'unexpected_type');
+  const active = run.state.status === 'compensating' && (comp.status === 'running' || comp.status === 'retrying');
+  if (!active) return skip(run, kind === 'success' ? 'duplicate' : 'late');
+  if (kind === 'success') {
+    stepCompensated(run, step, m.eventId);
+    return done(run);
+  }
+  if (m.causationId !== comp.awaiting) return skip(run, 'stale');
+  compensationAttemptFailed(run, step, `reply ${describeReply(m)}`);
+  return done(run);
+}
+
+function onEvent(run: Run, subject: string, m: IncomingMessage): Handled {
+  if (run.state.status !== 'running') return skip(run, 'late');
+  for (const [name, st] of Object.entries(run.state.steps)) {
+    if (st.status !== 'running') continue;
+    const l = leaf(run, name);
+    if (l.kind !== 'wait' || l.subject !== subject || l.type !== m.eventType) continue;
+    if (!matches(run, l, m)) continue;
+    if (l.timeout !== null) cancelTimer(run, { kind: 'wait_timeout', step: name });
+    emit(run, { type: 'StepSucceeded', at: run.env.now, step: name, replyId: m.eventId, output: m.payload, pivot: false });
+    advance(run);
+    return done(run);
+  }
+  return skip(run, 'unmatched');
+}
+
+function matches(run: Run, l: Extract<LeafStep, { kind: 'wait' }>, m: IncomingMessage): boolean {
+  if (l.match === null) return m.correlationId === run.state.correlationId;
+  const r = evaluate(l.match, scopeOf(run.state), m);
+  return r.ok && truthy(r.value);
+}
+
+function onTimer(run: Run, t: TimerRef): Handled {
+  const s = run.state;
+  switch (t.kind) {
+    case 'deadline':
+      // Once the pivot is sent its outcome decides; if it fails, the saga compensates then.
+      if (s.status !== 'running' || s.pastPivot || pivotInFlight(run) !== null) return skip(run, 'stale');
+      beginCompensation(run, { kind: 'deadline', step: null, message: 'the saga deadline passed' });
+      return done(run);
+    case 'attempt_timeout': {
+      const st = stepOf(run, t.step);
+      if (s.status !== 'running' || st.status !== 'running' || st.attempt !== t.attempt) return skip(run, 'stale');
+      const l = leaf(run, t.step) as CommandStep;
+      attemptFailed(run, l, `no reply within ${l.timeout} ms`, true);
+      return done(run);
+    }
+    case 'retry': {
+      const st = stepOf(run, t.step);
+      if (s.status !== 'running' || st.status !== 'retrying' || st.attempt !== t.attempt) return skip(run, 'stale');
+      dispatch(run, leaf(run, t.step) as CommandStep, t.attempt + 1);
+      return done(run);
+    }
+    case 'wait_timeout': {
+      const st = stepOf(run, t.step);
+      if (s.status !== 'running' || st.status !== 'running') return skip(run, 'stale');
+      const l = leaf(run, t.step);
+      failStep(run, l, `no ${l.kind === 'wait' ? l.type : 'event'} within ${l.kind === 'wait' ? l.timeout : 0} ms`, 'timed_out');
+      return done(run);
+    }
+    case 'comp_timeout':
+    case 'comp_retry': {
+      const comp = stepOf(run, t.step).compensation;
+      const want = t.kind === 'comp_timeout' ? 'running' : 'retrying';
+      if (s.status !== 'compensating' || s.compensation.queue[0] !== t.step || comp?.status !== want || comp.attempt !== t.attempt) return skip(run, 'stale');
+      if (t.kind === 'comp_timeout') compensationAttemptFailed(run, t.step, `no reply within ${leaf(run, t.step).compensate?.timeout ?? 0} ms`);
+      else dispatchCompensation(run, t.step, t.attempt + 1);
+      return done(run);
+    }
+    default:
+      return assertNever(t);
+  }
+}
+
+function onCancel(run: Run, reason: string): Decision | Rejection {
+  const s = run.state;
+  if (s.status !== 'running') return reject('SAGA_ERR_INVALID_STATE', `instance ${s.id} is ${s.status}; only a running instance can be cancelled`);
+  if (s.pastPivot) return reject('SAGA_ERR_PAST_PIVOT', `instance ${s.id} is past its pivot step; it can no longer be compensated and will run to completion`);
+  const pivot = pivotInFlight(run);
+  if (pivot !== null) return reject('SAGA_ERR_PAST_PIVOT', `instance ${s.id} has sent its pivot step ${pivot}; wait for its outcome: if it fails the saga compensates by itself`);
+  beginCompensation(run, { kind: 'cancelled', step: null, message: reason === '' ? 'cancelled by an operator' : `cancelled: ${reason}` });
+  return result(run);
+}
+
+function onRetry(run: Run): Decision | Rejection {
+  const s = run.state;
+  if (s.status !== 'failed') return reject('SAGA_ERR_INVALID_STATE', `instance ${s.id} is ${s.status}; only a failed instance can be retried`);
+  if (s.compensation === null) {
+    emit(run, { type: 'ForwardResumed', at: run.env.now, step: s.failure.step });
+    advance(run);
+  } else {
+    emit(run, { type: 'CompensationResumed', at: run.env.now });
+    continueCompensation(run);
+  }
+  return result(run);
+}
+
+/** The pivot step's name while its command is out (running or retrying), else null. */
+function pivotInFlight(run: Run): string | null {
+  for (const stage of run.def.stages) {
+    if (stage.kind !== 'command' || !stage.pivot) continue;
+    const st = stepOf(run, stage.name).status;
+    return st === 'running' || st === 'retrying' ? stage.name : null;
+  }
+  return null;
+}
+
+function reject(code: string, message: string): Rejection {
+  return { rejected: { code, message } };
+}
+
+/** Type guard for decide's two outcomes. */
+export function isRejection(d: Decision | Rejection): d is Rejection {
+  return 'rejected' in d;
+}

@@ -1,0 +1,137 @@
+/**
+ * The compiled form of a saga definition: what `engine/definitions` produces from YAML and
+ * what the core reads. Durations are milliseconds; expressions and schemas arrive compiled,
+ * behind the small interfaces below, so the core never imports a parser or a validator.
+ */
+
+/** Variables an expression sees: `$input`, `$steps`, `$saga`, `$event`. */
+export interface ExprScope {
+  readonly input: unknown;
+  readonly steps: Readonly<Record<string, unknown>>;
+  readonly saga: { readonly id: string; readonly key: string | null; readonly name: string; readonly correlationId: string };
+  readonly event: unknown;
+}
+
+/**
+ * A compiled `{% ... %}` expression. `evaluate` is synchronous and deterministic for the same
+ * scope and root; it throws an Error with a readable message when evaluation fails.
+ * `root` is the JSONata context document (`$`): the incoming envelope for `match`, else null.
+ */
+export interface Expr {
+  readonly source: string;
+  evaluate(scope: ExprScope, root?: unknown): unknown;
+}
+
+/** A JSON value whose leaves may be expressions; rendered by `renderTemplate`. */
+export type Template =
+  | { readonly kind: 'literal'; readonly value: unknown }
+  | { readonly kind: 'expr'; readonly expr: Expr }
+  | { readonly kind: 'object'; readonly entries: readonly (readonly [string, Template])[] }
+  | { readonly kind: 'array'; readonly items: readonly Template[] };
+
+/** Validates a message payload; returns null when valid, else a readable reason. */
+export type PayloadValidator = (payload: unknown) => string | null;
+
+export const Jitter = { none: 'none', full: 'full' } as const;
+export type Jitter = (typeof Jitter)[keyof typeof Jitter];
+
+/** Retry policy. `maxAttempts` counts the first attempt; `null` means retry until success. */
+export interface RetryPolicy {
+  readonly maxAttempts: number | null;
+  readonly initialInterval: number;
+  readonly backoffRate: number;
+  readonly maxInterval: number;
+  readonly jitter: Jitter;
+}
+
+export interface MessageSpec {
+  readonly subject: string;
+  readonly type: string;
+  readonly version: number;
+  readonly payload: Template;
+}
+
+export interface ReplySpec {
+  readonly subject: string;
+  readonly success: readonly string[];
+  readonly failure: readonly string[];
+  readonly retryable: readonly string[];
+}
+
+export interface CompensationSpec {
+  readonly command: MessageSpec;
+  readonly reply: ReplySpec;
+  /** Per attempt, ms. */
+  readonly timeout: number;
+  readonly retry: RetryPolicy;
+}
+
+interface LeafBase {
+  readonly name: string;
+  readonly when: Expr | null;
+  readonly compensate: CompensationSpec | null;
+  /** True for the pivot and every step after it: never compensated, retried until success. */
+  readonly afterPivot: boolean;
+}
+
+export interface CommandStep extends LeafBase {
+  readonly kind: 'command';
+  readonly pivot: boolean;
+  readonly command: MessageSpec;
+  readonly reply: ReplySpec;
+  /** Per attempt, ms. */
+  readonly timeout: number;
+  readonly retry: RetryPolicy;
+}
+
+export interface WaitStep extends LeafBase {
+  readonly kind: 'wait';
+  readonly subject: string;
+  readonly type: string;
+  /** Evaluated with the incoming envelope as root; null: match on correlationId. */
+  readonly match: Expr | null;
+  /** ms, or null to wait until the saga deadline. */
+  readonly timeout: number | null;
+}
+
+export type LeafStep = CommandStep | WaitStep;
+
+export interface ParallelGroup {
+  readonly kind: 'parallel';
+  readonly name: string;
+  readonly when: Expr | null;
+  readonly branches: readonly (readonly LeafStep[])[];
+}
+
+export type Stage = LeafStep | ParallelGroup;
+
+export interface CompiledSaga {
+  readonly name: string;
+  readonly description: string;
+  /** Content hash of the definition; running instances are pinned to it. */
+  readonly hash: string;
+  readonly start: {
+    readonly on: { readonly subject: string; readonly type: string } | null;
+    readonly key: Expr | null;
+  };
+  /** Whole-saga deadline in ms, or null for none. */
+  readonly timeout: number | null;
+  readonly stages: readonly Stage[];
+  /** Outgoing command validators by `Type@version`. */
+  readonly schemas: Readonly<Record<string, PayloadValidator>>;
+}
+
+/** Pure: every leaf step of a saga in definition order, branches flattened in order. */
+export function leafSteps(saga: CompiledSaga): LeafStep[] {
+  const out: LeafStep[] = [];
+  for (const stage of saga.stages) {
+    if (stage.kind === 'parallel') for (const branch of stage.branches) out.push(...branch);
+    else out.push(stage);
+  }
+  return out;
+}
+
+/** Pure: the leaf step with that name, or undefined. */
+export function findLeaf(saga: CompiledSaga, name: string): LeafStep | undefined {
+  return leafSteps(saga).find((s) => s.name === name);
+}

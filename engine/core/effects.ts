@@ -1,0 +1,49 @@
+import type { TimerRef } from './inputs.js';
+
+/**
+ * A command envelope to publish with its NATS headers (DESIGN section 3). The shell renders
+ * `timestamp` and `deadlineAt` (the `Saga-Deadline` header) as ISO times and adds `traceparent`.
+ */
+export interface OutgoingCommand {
+  readonly eventId: string;
+  readonly subject: string;
+  readonly eventType: string;
+  readonly version: number;
+  readonly aggregateId: string;
+  readonly correlationId: string;
+  readonly causationId: string;
+  readonly timestamp: number;
+  readonly payload: unknown;
+  /** Epoch ms after which sagad no longer waits for this attempt. */
+  readonly deadlineAt: number;
+  readonly headers: {
+    readonly 'Saga-Id': string;
+    readonly 'Saga-Name': string;
+    readonly 'Saga-Step': string;
+    readonly 'Saga-Attempt': string;
+    readonly 'Idempotency-Key': string;
+  };
+}
+
+export const LifecycleType = {
+  SagaStarted: 'SagaStarted',
+  SagaCompleted: 'SagaCompleted',
+  SagaCompensated: 'SagaCompensated',
+  SagaFailed: 'SagaFailed',
+} as const;
+export type LifecycleType = (typeof LifecycleType)[keyof typeof LifecycleType];
+
+/** Imperative instructions for the shell; the core runs none of them. */
+export type Effect =
+  | { readonly type: 'SendCommand'; readonly command: OutgoingCommand }
+  | { readonly type: 'ScheduleTimer'; readonly timerId: string; readonly dueAt: number; readonly timer: TimerRef }
+  | { readonly type: 'CancelTimer'; readonly timerId: string }
+  | { readonly type: 'PublishLifecycle'; readonly eventId: string; readonly eventType: LifecycleType; readonly timestamp: number; readonly payload: LifecyclePayload };
+
+export interface LifecyclePayload {
+  readonly id: string;
+  readonly saga: string;
+  readonly key: string | null;
+  readonly state: string;
+  readonly reason?: string;
+}

@@ -1,0 +1,11 @@
+/** The pure saga core: definitions' compiled types, instance state, decide and evolve. */
+export * from './definition.js';
+export * from './state.js';
+export * from './events.js';
+export * from './inputs.js';
+export * from './effects.js';
+export { evolve } from './evolve.js';
+export { decide, start, startKey, isRejection, type Decision, type Rejection, type Ignored } from './decide.js';
+export { backoffDelay, canRetry } from './backoff.js';
+export { renderTemplate, scopeOf, truthy } from './template.js';
+export { assertNever } from './assert-never.js';

@@ -1,0 +1,57 @@
+/**
+ * What the shell feeds the core, one at a time, and the environment it passes along.
+ */
+
+/** The fields of an incoming envelope the core reads. */
+export interface IncomingMessage {
+  readonly eventId: string;
+  readonly eventType: string;
+  readonly correlationId: string;
+  readonly causationId: string;
+  readonly aggregateId: string;
+  readonly version: number;
+  readonly payload: unknown;
+}
+
+/** What a timer was for; stored with the timer row and handed back when it fires. */
+export type TimerRef =
+  | { readonly kind: 'attempt_timeout'; readonly step: string; readonly attempt: number }
+  | { readonly kind: 'retry'; readonly step: string; readonly attempt: number }
+  | { readonly kind: 'wait_timeout'; readonly step: string }
+  | { readonly kind: 'comp_timeout'; readonly step: string; readonly attempt: number }
+  | { readonly kind: 'comp_retry'; readonly step: string; readonly attempt: number }
+  | { readonly kind: 'deadline' };
+
+/** Pure: the timer's id, unique within its instance and stable across restarts. */
+export function timerId(ref: TimerRef): string {
+  return ref.kind === 'deadline' ? 'deadline' : ref.kind === 'wait_timeout' ? `wait_timeout:${ref.step}` : `${ref.kind}:${ref.step}:${ref.attempt}`;
+}
+
+export type SagaInput =
+  | { readonly type: 'ReplyReceived'; readonly message: IncomingMessage }
+  | { readonly type: 'EventReceived'; readonly subject: string; readonly message: IncomingMessage }
+  | { readonly type: 'TimerFired'; readonly timer: TimerRef }
+  | { readonly type: 'CancelRequested'; readonly reason: string }
+  | { readonly type: 'RetryRequested' };
+
+/** A request to start an instance; the shell has already resolved idempotency by id and key. */
+export interface StartRequest {
+  readonly id: string;
+  readonly input: unknown;
+  readonly key: string | null;
+  readonly correlationId: string;
+  /** The trigger event envelope, or null. */
+  readonly event: unknown;
+  /** eventId of the message (or request) that caused the start. */
+  readonly causationId: string;
+}
+
+/**
+ * Time and randomness, passed in so the core stays deterministic. `newId` returns a fresh
+ * message id (UUIDv7 in production); `random` returns a number in [0, 1).
+ */
+export interface Env {
+  readonly now: number;
+  newId(): string;
+  random(): number;
+}

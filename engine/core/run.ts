@@ -1,0 +1,89 @@
+import { findLeaf, type CompiledSaga, type LeafStep, type MessageSpec } from './definition.js';
+import type { Effect, LifecycleType } from './effects.js';
+import type { SagaEvent } from './events.js';
+import { evolve } from './evolve.js';
+import { timerId, type Env, type TimerRef } from './inputs.js';
+import { emptyStep, type InstanceState, type StepState } from './state.js';
+import { renderTemplate, scopeOf } from './template.js';
+
+/**
+ * One decision in progress: events are applied with `evolve` as they are emitted, so every
+ * later rule reads the state the journal will rebuild.
+ */
+export interface Run {
+  readonly def: CompiledSaga;
+  readonly env: Env;
+  state: InstanceState;
+  readonly events: SagaEvent[];
+  readonly effects: Effect[];
+  /** eventId of the message being handled: the causationId of what it makes us send. */
+  readonly causationId: string;
+}
+
+export function emit(run: Run, event: SagaEvent): void {
+  run.events.push(event);
+  run.state = evolve(run.state, event);
+}
+
+export function effect(run: Run, e: Effect): void {
+  run.effects.push(e);
+}
+
+export function stepOf(run: Run, name: string): StepState {
+  return run.state.steps[name] ?? emptyStep;
+}
+
+export function leaf(run: Run, name: string): LeafStep {
+  const l = findLeaf(run.def, name);
+  if (l === undefined) throw new Error(`saga ${run.def.name} has no step ${name}`);
+  return l;
+}
+
+export function schedule(run: Run, timer: TimerRef, dueAt: number): void {
+  effect(run, { type: 'ScheduleTimer', timerId: timerId(timer), dueAt, timer });
+}
+
+export function cancelTimer(run: Run, timer: TimerRef): void {
+  effect(run, { type: 'CancelTimer', timerId: timerId(timer) });
+}
+
+export function lifecycle(run: Run, eventType: LifecycleType, reason?: string): void {
+  const s = run.state;
+  effect(run, {
+    type: 'PublishLifecycle', eventId: run.env.newId(), eventType, timestamp: run.env.now,
+    payload: { id: s.id, saga: s.saga, key: s.key, state: s.status, ...(reason === undefined ? {} : { reason }) },
+  });
+}
+
+export type Rendered = { ok: true; payload: unknown } | { ok: false; error: string };
+
+/** Renders and validates an outgoing payload; errors come back as data. */
+export function renderMessage(run: Run, spec: MessageSpec): Rendered {
+  const r = renderTemplate(spec.payload, scopeOf(run.state));
+  if (!r.ok) return { ok: false, error: r.error };
+  const validate = run.def.schemas[`${spec.type}@${spec.version}`];
+  const problem = validate === undefined ? null : validate(r.value);
+  if (problem !== null) return { ok: false, error: `${spec.type}@${spec.version} payload does not match its schema: ${problem}` };
+  return { ok: true, payload: r.value };
+}
+
+/** Emits a SendCommand effect for a rendered message and returns its fresh id. */
+export function sendCommand(run: Run, o: {
+  spec: MessageSpec; payload: unknown; step: string; attempt: number; undo: boolean; deadlineAt: number;
+}): string {
+  const s = run.state;
+  const eventId = run.env.newId();
+  effect(run, {
+    type: 'SendCommand',
+    command: {
+      eventId, subject: o.spec.subject, eventType: o.spec.type, version: o.spec.version,
+      aggregateId: s.key ?? s.id, correlationId: s.correlationId, causationId: run.causationId,
+      timestamp: run.env.now, payload: o.payload, deadlineAt: o.deadlineAt,
+      headers: {
+        'Saga-Id': s.id, 'Saga-Name': s.saga, 'Saga-Step': o.step, 'Saga-Attempt': String(o.attempt),
+        'Idempotency-Key': `${s.id}/${o.step}/${o.undo ? 'undo' : 'do'}`,
+      },
+    },
+  });
+  return eventId;
+}

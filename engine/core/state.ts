@@ -1,0 +1,135 @@
+/**
+ * Instance state: plain JSON, a discriminated union on `status`, built only by `evolve`.
+ */
+
+export const InstanceStatus = {
+  running: 'running',
+  compensating: 'compensating',
+  completed: 'completed',
+  compensated: 'compensated',
+  failed: 'failed',
+} as const;
+export type InstanceStatus = (typeof InstanceStatus)[keyof typeof InstanceStatus];
+
+/** The forward life of a step; compensation is tracked beside it in `compensation`. */
+export const StepStatus = {
+  pending: 'pending',
+  running: 'running',
+  retrying: 'retrying',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  timed_out: 'timed_out',
+  skipped: 'skipped',
+} as const;
+export type StepStatus = (typeof StepStatus)[keyof typeof StepStatus];
+
+/** Whether a step's work may have happened: `unknown` and `done` are compensated. */
+export type StepOutcome = 'done' | 'unknown' | 'not_done';
+
+export const CompensationStatus = {
+  pending: 'pending',
+  running: 'running',
+  retrying: 'retrying',
+  compensated: 'compensated',
+  compensation_failed: 'compensation_failed',
+} as const;
+export type CompensationStatus = (typeof CompensationStatus)[keyof typeof CompensationStatus];
+
+export interface CompensationState {
+  readonly status: CompensationStatus;
+  /** Attempts since the compensation (re)started; operator retry resets it. */
+  readonly attempt: number;
+  /** Command ids of every undo attempt: a success from any of them counts. */
+  readonly commands: readonly string[];
+  /** The command id of the attempt awaiting its reply, or null. */
+  readonly awaiting: string | null;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+  readonly lastError: string | null;
+}
+
+export interface StepState {
+  readonly status: StepStatus;
+  /** Attempts dispatched so far. */
+  readonly attempt: number;
+  /** Command ids of every attempt: a success from any of them counts while the step is active. */
+  readonly commands: readonly string[];
+  /** The command id of the attempt awaiting its reply, or null. */
+  readonly awaiting: string | null;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+  readonly lastError: string | null;
+  /** Payload of the success reply (or the awaited event), null until then. */
+  readonly output: unknown;
+  readonly outcome: StepOutcome | null;
+  /** Completion order among the steps: compensation runs in descending order of it. */
+  readonly doneSeq: number | null;
+  readonly compensation: CompensationState | null;
+}
+
+export const CompensationReasonKind = { step_failed: 'step_failed', cancelled: 'cancelled', deadline: 'deadline' } as const;
+export type CompensationReasonKind = (typeof CompensationReasonKind)[keyof typeof CompensationReasonKind];
+
+export interface CompensationReason {
+  readonly kind: CompensationReasonKind;
+  readonly step: string | null;
+  readonly message: string;
+}
+
+export interface CompensationPlan {
+  readonly reason: CompensationReason;
+  /** Steps still to compensate; the head is the one being compensated. */
+  readonly queue: readonly string[];
+}
+
+interface InstanceCommon {
+  readonly id: string;
+  readonly saga: string;
+  readonly definitionHash: string;
+  readonly key: string | null;
+  readonly correlationId: string;
+  readonly input: unknown;
+  /** The trigger event's envelope, or null when started by API or `sagas.start`. */
+  readonly event: unknown;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly deadlineAt: number | null;
+  readonly pastPivot: boolean;
+  readonly steps: Readonly<Record<string, StepState>>;
+  /** Counter behind `StepState.doneSeq`. */
+  readonly seq: number;
+  /** Number of journal events applied. */
+  readonly version: number;
+}
+
+export interface RunningInstance extends InstanceCommon { readonly status: 'running'; readonly compensation: null }
+export interface CompletedInstance extends InstanceCommon { readonly status: 'completed'; readonly compensation: null }
+export interface CompensatingInstance extends InstanceCommon { readonly status: 'compensating'; readonly compensation: CompensationPlan }
+export interface CompensatedInstance extends InstanceCommon { readonly status: 'compensated'; readonly compensation: CompensationPlan }
+export interface FailedInstance extends InstanceCommon {
+  readonly status: 'failed';
+  /** Null when a step after the pivot failed: nothing is compensated, `retry` resumes the step. */
+  readonly compensation: CompensationPlan | null;
+  readonly failure: { readonly step: string; readonly error: string };
+}
+
+export type InstanceState = RunningInstance | CompletedInstance | CompensatingInstance | CompensatedInstance | FailedInstance;
+
+/** Pure: true when the instance will change no more without an operator or a late reply. */
+export function isTerminal(state: InstanceState): boolean {
+  return state.status === 'completed' || state.status === 'compensated' || state.status === 'failed';
+}
+
+/** Pure: the public step state of DESIGN section 4, folding compensation into one word. */
+export function publicStepState(step: StepState): string {
+  const c = step.compensation;
+  if (c === null) return step.status;
+  if (c.status === 'compensated') return 'compensated';
+  if (c.status === 'compensation_failed') return 'compensation_failed';
+  return 'compensating';
+}
+
+export const emptyStep: StepState = {
+  status: 'pending', attempt: 0, commands: [], awaiting: null, startedAt: null, finishedAt: null,
+  lastError: null, output: null, outcome: null, doneSeq: null, compensation: null,
+};

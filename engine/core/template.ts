@@ -1,0 +1,64 @@
+import { assertNever } from './assert-never.js';
+import type { Expr, ExprScope, Template } from './definition.js';
+import type { InstanceState } from './state.js';
+
+/** Pure: the expression scope of an instance: its input, step outputs, identity and trigger. */
+export function scopeOf(state: InstanceState): ExprScope {
+  const steps: Record<string, unknown> = {};
+  for (const [name, st] of Object.entries(state.steps)) if (st.outcome === 'done') steps[name] = st.output;
+  return {
+    input: state.input,
+    steps,
+    saga: { id: state.id, key: state.key, name: state.saga, correlationId: state.correlationId },
+    event: state.event,
+  };
+}
+
+export type Evaluated = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: string };
+
+/** Evaluates an expression; an evaluation error is returned, never thrown. */
+export function evaluate(expr: Expr, scope: ExprScope, root?: unknown): Evaluated {
+  try {
+    return { ok: true, value: expr.evaluate(scope, root) };
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    return { ok: false, error: why.includes(expr.source) ? why : `expression ${expr.source} failed: ${why}` };
+  }
+}
+
+/** Renders a payload template; the first evaluation error is returned, never thrown. */
+export function renderTemplate(tpl: Template, scope: ExprScope): Evaluated {
+  switch (tpl.kind) {
+    case 'literal':
+      return { ok: true, value: tpl.value };
+    case 'expr':
+      return evaluate(tpl.expr, scope);
+    case 'array': {
+      const out: unknown[] = [];
+      for (const item of tpl.items) {
+        const r = renderTemplate(item, scope);
+        if (!r.ok) return r;
+        out.push(r.value);
+      }
+      return { ok: true, value: out };
+    }
+    case 'object': {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of tpl.entries) {
+        const r = renderTemplate(v, scope);
+        if (!r.ok) return r;
+        // JSONata yields undefined for a missing path; JSON has no undefined, so drop the key.
+        if (r.value !== undefined) out[k] = r.value;
+      }
+      return { ok: true, value: out };
+    }
+    default:
+      return assertNever(tpl);
+  }
+}
+
+/** JSONata truthiness for `when` and `match`: false, null, undefined, 0, '' and [] are false. */
+export function truthy(value: unknown): boolean {
+  if (Array.isArray(value)) return value.length > 0 && value.some(truthy);
+  return Boolean(value);
+}
