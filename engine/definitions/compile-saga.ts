@@ -1,0 +1,102 @@
+import type { CompiledSaga, Expr, LeafStep, Stage } from '../core/definition.js';
+import type { DefinitionPath } from './errors.js';
+import type { FileContext } from './context.js';
+import { SagaContext } from './context.js';
+import { compileLeaf } from './compile-steps.js';
+import type { LeafInfo } from './compile-steps.js';
+import { sagaHash } from './hash.js';
+import { compileSchemas } from './payload-schemas.js';
+import type { ReadFile } from './payload-schemas.js';
+import type { RawSaga } from './raw.js';
+import { isCommand, isParallel } from './raw.js';
+import type { StepPlace } from './references.js';
+
+/** Compiles one schema-valid saga, reporting every problem into `file`; null when there was one. */
+export function compileSaga(file: FileContext, raw: RawSaga, path: DefinitionPath, read: ReadFile): CompiledSaga | null {
+  const before = file.errors.length;
+  const ctx = new SagaContext(file, placeSteps(file, raw, path));
+  const pivot = findPivot(file, raw, path);
+
+  const key = raw.start?.key === undefined ? null
+    : ctx.expression([...path, 'start', 'key'], raw.start.key, { stage: -1, branch: null, index: 0, self: null, allowSelf: false, where: 'start.key' });
+  const timeout = raw.timeout === undefined ? null : file.positiveDuration([...path, 'timeout'], raw.timeout);
+  if (raw.defaults?.timeout !== undefined) file.positiveDuration([...path, 'defaults', 'timeout'], raw.defaults.timeout);
+
+  const stages: (Stage | null)[] = raw.steps.map((step, stage) => {
+    const at = [...path, 'steps', stage];
+    const info = (p: DefinitionPath, branch: number | null, index: number): LeafInfo => ({
+      path: p, site: { stage, branch, index }, defaults: raw.defaults,
+      afterPivot: pivot !== null && (branch === null ? stage >= pivot : stage > pivot),
+      isPivot: branch === null && stage === pivot,
+    });
+    if (!isParallel(step)) return compileLeaf(ctx, step, info(at, null, 0));
+    const when: Expr | null = step.when === undefined ? null
+      : ctx.expression([...at, 'when'], step.when, { stage, branch: null, index: 0, self: step.name, allowSelf: false, where: 'when' });
+    const branches = step.parallel.map((leaves, b) =>
+      leaves.map((leaf, i) => compileLeaf(ctx, leaf, info([...at, 'parallel', b, i], b, i))));
+    return { kind: 'parallel', name: step.name, when, branches: branches as LeafStep[][] };
+  });
+
+  const schemas = compileSchemas(file, raw.schemas, [...path, 'schemas'], read);
+  if (file.errors.length !== before) return null;
+  return {
+    name: raw.name,
+    description: raw.description ?? '',
+    hash: sagaHash(raw, schemas.fileContents),
+    start: { on: raw.start?.on ?? null, key },
+    timeout,
+    stages: stages as Stage[],
+    schemas: schemas.validators,
+  };
+}
+
+/** Where every step and group sits, reporting names used twice. */
+function placeSteps(file: FileContext, raw: RawSaga, path: DefinitionPath): Map<string, StepPlace> {
+  const places = new Map<string, StepPlace>();
+  const firstAt = new Map<string, DefinitionPath>();
+  const place = (name: string, at: DefinitionPath, p: StepPlace): void => {
+    const first = firstAt.get(name);
+    if (first === undefined) {
+      places.set(name, p);
+      firstAt.set(name, at);
+      return;
+    }
+    const line = file.map.position([...first, 'name']).line;
+    file.report([...at, 'name'], `step name \`${name}\` is used twice in saga \`${raw.name}\``,
+      `the first \`${name}\` is at line ${line}; give each step its own name`);
+  };
+  raw.steps.forEach((step, stage) => {
+    const at = [...path, 'steps', stage];
+    place(step.name, at, { stage, branch: null, index: 0, group: isParallel(step) });
+    if (isParallel(step)) {
+      step.parallel.forEach((leaves, branch) => leaves.forEach((leaf, index) =>
+        place(leaf.name, [...at, 'parallel', branch, index], { stage, branch, index, group: false })));
+    }
+  });
+  return places;
+}
+
+/** The stage of the pivot, or null; reports a second pivot and a pivot inside a parallel group. */
+function findPivot(file: FileContext, raw: RawSaga, path: DefinitionPath): number | null {
+  let pivot: number | null = null;
+  raw.steps.forEach((step, stage) => {
+    const at = [...path, 'steps', stage];
+    if (isParallel(step)) {
+      step.parallel.forEach((leaves, b) => leaves.forEach((leaf, i) => {
+        if (!isCommand(leaf) || leaf.pivot !== true) return;
+        file.report([...at, 'parallel', b, i, 'pivot'], `step \`${leaf.name}\` is inside parallel group \`${step.name}\`, so it cannot be the pivot`,
+          'make the pivot a top-level step', 'key');
+      }));
+      return;
+    }
+    if (!isCommand(step) || step.pivot !== true) return;
+    if (pivot === null) {
+      pivot = stage;
+      return;
+    }
+    const first = raw.steps[pivot]?.name ?? '';
+    file.report([...at, 'pivot'], `step \`${step.name}\` is a second pivot, after \`${first}\``,
+      'a saga has one point of no return; remove pivot: true from one of them', 'key');
+  });
+  return pivot;
+}

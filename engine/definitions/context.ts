@@ -1,0 +1,66 @@
+import type { Expr } from '../core/definition.js';
+import { formatPath, show } from './errors.js';
+import type { DefinitionError, DefinitionPath } from './errors.js';
+import { parseDuration } from './duration.js';
+import { ExpressionSyntaxError, compileExprDetailed } from './expression.js';
+import { checkReference, stepReferences } from './references.js';
+import type { RefSite, StepPlace } from './references.js';
+import type { SourceMap } from './source-map.js';
+
+/** Collects the errors of one file, each located through the file's source map. */
+export class FileContext {
+  readonly errors: DefinitionError[] = [];
+
+  constructor(
+    readonly file: string,
+    readonly map: SourceMap,
+  ) {}
+
+  /** Records an error at the node at `path` (at its key when `at` is `key`). */
+  report(path: DefinitionPath, message: string, hint: string, at: 'value' | 'key' = 'value'): void {
+    const { line, column } = this.map.position(path, at);
+    this.errors.push({ file: this.file, line, column, path: formatPath(path), message, hint });
+  }
+
+  /** Milliseconds of the duration at `path`, reporting a zero one; schema checks ran before. */
+  positiveDuration(path: DefinitionPath, text: string): number | null {
+    const ms = parseDuration(text);
+    if (ms === null) {
+      this.report(path, `\`${show(text)}\` is not a duration`, 'write a duration like 500ms, 30s, 10m or 1h');
+      return null;
+    }
+    if (ms <= 0) {
+      this.report(path, 'a timeout must be longer than zero', 'write a duration like 500ms, 30s, 10m or 1h');
+      return null;
+    }
+    return ms;
+  }
+}
+
+/** A saga being compiled: its file, its path in the file and where each step sits. */
+export class SagaContext {
+  constructor(
+    readonly file: FileContext,
+    readonly places: ReadonlyMap<string, StepPlace>,
+  ) {}
+
+  /** Compiles the expression at `path` and checks its `$steps` references; null after an error. */
+  expression(path: DefinitionPath, source: string, site: RefSite): Expr | null {
+    try {
+      const { expr, ast } = compileExprDetailed(source);
+      let ok = true;
+      for (const name of stepReferences(ast)) {
+        const problem = checkReference(name, site, this.places);
+        if (problem !== null) {
+          this.file.report(path, problem.message, problem.hint);
+          ok = false;
+        }
+      }
+      return ok ? expr : null;
+    } catch (err) {
+      if (!(err instanceof ExpressionSyntaxError)) throw err;
+      this.file.report(path, `the expression does not parse: ${err.message}`, 'check the JSONata syntax inside {% ... %}');
+      return null;
+    }
+  }
+}

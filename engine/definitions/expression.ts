@@ -1,0 +1,87 @@
+import jsonata from 'jsonata';
+import type { Expr, ExprScope } from '../core/definition.js';
+
+/** A `{% ... %}` whose JSONata does not parse; `position` is JSONata's character position. */
+export class ExpressionSyntaxError extends Error {
+  readonly code = 'SAGA_ERR_EXPRESSION_SYNTAX';
+  constructor(
+    message: string,
+    readonly source: string,
+    readonly position: number,
+    options?: { cause: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ExpressionSyntaxError';
+  }
+}
+
+/** An expression that failed while being evaluated against a saga's data. */
+export class ExpressionEvaluationError extends Error {
+  readonly code = 'SAGA_ERR_EXPRESSION_EVALUATION';
+  constructor(message: string, options?: { cause: unknown }) {
+    super(message, options);
+    this.name = 'ExpressionEvaluationError';
+  }
+}
+
+/** An expression compiled once, with the JSONata syntax tree the checks walk. */
+export interface CompiledExpr {
+  readonly expr: Expr;
+  readonly ast: jsonata.ExprNode;
+}
+
+const wholeExpression = /^\s*\{%([\s\S]*)%\}\s*$/;
+
+/** Pure: the JSONata inside a string that is exactly `{% ... %}`, else null. */
+export function unwrapExpression(text: string): string | null {
+  const m = wholeExpression.exec(text);
+  return m === null ? null : (m[1] ?? '').trim();
+}
+
+// Functions whose result depends on the clock or randomness, or that evaluate text as code.
+const forbidden = ['now', 'millis', 'random', 'shuffle', 'eval'] as const;
+const forbiddenBindings: Record<string, () => never> = Object.fromEntries(
+  forbidden.map((name) => [
+    name,
+    () => {
+      throw new Error(`$${name}() is not allowed in saga expressions, which must be deterministic`);
+    },
+  ]),
+);
+
+/** Compiles `{% ... %}` or bare JSONata; throws ExpressionSyntaxError when it does not parse. */
+export function compileExprDetailed(source: string): CompiledExpr {
+  const text = unwrapExpression(source) ?? source.trim();
+  if (text === '') throw new ExpressionSyntaxError('the expression is empty', text, 0);
+  let compiled: jsonata.Expression;
+  try {
+    compiled = jsonata(text);
+  } catch (err) {
+    const e = err as { message?: string; position?: number };
+    const position = typeof e.position === 'number' ? e.position : 0;
+    const message = `${e.message ?? String(err)} (at character ${position} of \`${text}\`)`;
+    throw new ExpressionSyntaxError(message, text, position, { cause: err });
+  }
+  const expr: Expr = Object.freeze({
+    source: text,
+    evaluate(scope: ExprScope, root?: unknown): unknown {
+      const bindings = { ...forbiddenBindings, input: scope.input, steps: scope.steps, saga: scope.saga, event: scope.event };
+      try {
+        return compiled.evaluate(root ?? null, bindings);
+      } catch (err) {
+        const e = err as { message?: string; position?: number };
+        const at = typeof e.position === 'number' ? ` at character ${e.position}` : '';
+        throw new ExpressionEvaluationError(
+          `expression {% ${text} %} failed${at}: ${e.message ?? String(err)}`,
+          { cause: err },
+        );
+      }
+    },
+  });
+  return { expr, ast: compiled.ast() };
+}
+
+/** Compiles `{% ... %}` (or bare JSONata) once; throws ExpressionSyntaxError with `.position`. */
+export function compileExpr(source: string): Expr {
+  return compileExprDetailed(source).expr;
+}

@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import type { CompiledSaga } from '../core/definition.js';
+import { compileSaga } from './compile-saga.js';
+import { sortErrors } from './errors.js';
+import type { DefinitionError } from './errors.js';
+import type { FileContext } from './context.js';
+import { parseDefinitionsFile } from './parse-file.js';
+import type { RawSaga } from './raw.js';
+
+/** The sagas of a definitions file and its includes, or every problem found in them. */
+export type LoadResult =
+  | { ok: true; sagas: CompiledSaga[]; files: string[] }
+  | { ok: false; errors: DefinitionError[] };
+
+interface Load {
+  readonly files: string[];
+  readonly loaded: Set<string>;
+  readonly errors: DefinitionError[];
+  readonly sagas: CompiledSaga[];
+  readonly names: Map<string, { file: string; line: number }>;
+}
+
+/** A file being loaded, as an absolute path (to find cycles) and as shown in messages. */
+interface Frame {
+  readonly abs: string;
+  readonly shown: string;
+}
+
+function readText(load: Load, file: string): string {
+  const text = readFileSync(file, 'utf8');
+  if (!load.files.includes(file)) load.files.push(file);
+  return text;
+}
+
+/** Reads and compiles a definitions file with its includes and schema files; never throws for bad input. */
+export function loadDefinitionsFile(file: string): LoadResult {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const message = `cannot read the definitions file: ${(err as Error).message}`;
+    return { ok: false, errors: [{ file, line: 1, column: 1, path: '', message, hint: 'check the path and the permissions' }] };
+  }
+  return loadDefinitionsText(text, file);
+}
+
+/** Compiles definitions text; includes and schema files resolve against dirname(file). */
+export function loadDefinitionsText(text: string, file: string): LoadResult {
+  const load: Load = { files: [file], loaded: new Set([resolve(file)]), errors: [], sagas: [], names: new Map() };
+  loadText(load, text, [{ abs: resolve(file), shown: file }]);
+  if (load.errors.length > 0) return { ok: false, errors: sortErrors(load.errors) };
+  return { ok: true, sagas: load.sagas, files: load.files };
+}
+
+function loadText(load: Load, text: string, stack: readonly Frame[]): void {
+  const file = stack[stack.length - 1]?.shown ?? '';
+  const { ctx, data, invalid } = parseDefinitionsFile(text, file);
+  const raw = (data ?? {}) as { include?: unknown; sagas?: unknown };
+  if (Array.isArray(raw.sagas)) {
+    raw.sagas.forEach((saga: unknown, i) => {
+      if (!isNamed(saga)) return;
+      checkSagaName(load, ctx, saga.name, i);
+      if (invalid.has(`/sagas/${i}`)) return;
+      const compiled = compileSaga(ctx, saga as RawSaga, ['sagas', i], (f) => readText(load, f));
+      if (compiled !== null) load.sagas.push(compiled);
+    });
+  }
+  if (Array.isArray(raw.include)) {
+    raw.include.forEach((rel: unknown, i) => {
+      if (typeof rel === 'string' && rel !== '') include(load, ctx, stack, rel, i);
+    });
+  }
+  load.errors.push(...ctx.errors);
+}
+
+function isNamed(value: unknown): value is { name: string } {
+  return value !== null && typeof value === 'object' && typeof (value as { name?: unknown }).name === 'string';
+}
+
+function checkSagaName(load: Load, ctx: FileContext, name: string, i: number): void {
+  const path = ['sagas', i, 'name'];
+  const first = load.names.get(name);
+  if (first === undefined) {
+    load.names.set(name, { file: ctx.file, line: ctx.map.position(path).line });
+    return;
+  }
+  ctx.report(path, `saga name \`${name}\` is already used at ${first.file}:${first.line}`,
+    'saga names must be unique across the file and its includes; rename one of them');
+}
+
+function include(load: Load, ctx: FileContext, stack: readonly Frame[], rel: string, i: number): void {
+  const shown = isAbsolute(rel) ? rel : join(dirname(ctx.file), rel);
+  const abs = resolve(shown);
+  const cycle = stack.findIndex((f) => f.abs === abs);
+  if (cycle >= 0) {
+    const chain = [...stack.slice(cycle).map((f) => f.shown), shown].join(' -> ');
+    ctx.report(['include', i], `include cycle: ${chain}`, 'a file cannot include itself, directly or through other files; remove one of the includes');
+    return;
+  }
+  if (load.loaded.has(abs)) return;
+  let text: string;
+  try {
+    text = readText(load, shown);
+  } catch (err) {
+    ctx.report(['include', i], `cannot read the included file \`${rel}\`: ${(err as Error).message}`, `the path is relative to ${ctx.file}`);
+    return;
+  }
+  load.loaded.add(abs);
+  loadText(load, text, [...stack, { abs, shown }]);
+}

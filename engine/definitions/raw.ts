@@ -1,0 +1,98 @@
+/**
+ * The shapes of a definitions file once it has passed the JSON Schema
+ * (saga-definitions.schema.json); the compiler reads only these.
+ */
+
+/** A whole definitions file. */
+export interface RawFile {
+  version?: 1;
+  include?: string[];
+  sagas?: RawSaga[];
+}
+
+/** One saga as written. */
+export interface RawSaga {
+  name: string;
+  description?: string;
+  start?: { on?: { subject: string; type: string }; key?: string };
+  timeout?: string;
+  defaults?: { timeout?: string; retry?: RawRetry };
+  schemas?: Record<string, object | string>;
+  steps: RawStep[];
+}
+
+/** A retry block; unset fields fall back to the next layer. */
+export interface RawRetry {
+  maxAttempts?: number | 'unlimited';
+  initialInterval?: string;
+  backoffRate?: number;
+  maxInterval?: string;
+  jitter?: 'none' | 'full';
+}
+
+/** A command as written; the payload is a template. */
+export interface RawMessage {
+  subject: string;
+  type: string;
+  version?: number;
+  payload?: unknown;
+}
+
+/** The reply types of a command. */
+export interface RawReply {
+  subject: string;
+  success: string[];
+  failure?: string[];
+  retryable?: string[];
+}
+
+/** A compensate block. */
+export interface RawCompensate {
+  command: RawMessage;
+  reply: RawReply;
+  timeout?: string;
+  retry?: RawRetry;
+}
+
+/** A step that sends a command. */
+export interface RawCommandStep {
+  name: string;
+  when?: string;
+  pivot?: boolean;
+  command: RawMessage;
+  reply: RawReply;
+  timeout?: string;
+  retry?: RawRetry;
+  compensate?: RawCompensate;
+}
+
+/** A step that waits for an event. */
+export interface RawWaitStep {
+  name: string;
+  when?: string;
+  wait: { subject: string; type: string; match?: string };
+  timeout?: string;
+  compensate?: RawCompensate;
+}
+
+/** A group of branches run at once. */
+export interface RawParallelStep {
+  name: string;
+  when?: string;
+  parallel: RawLeafStep[][];
+}
+
+/** A step that can sit in a parallel branch. */
+export type RawLeafStep = RawCommandStep | RawWaitStep;
+/** Any step of a saga's `steps`. */
+export type RawStep = RawLeafStep | RawParallelStep;
+
+/** Pure: true for a parallel group. */
+export function isParallel(step: RawStep): step is RawParallelStep {
+  return 'parallel' in step;
+}
+
+/** Pure: true for a command step. */
+export function isCommand(step: RawStep): step is RawCommandStep {
+  return 'command' in step;
+}
