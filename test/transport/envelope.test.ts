@@ -1,0 +1,78 @@
+import t from 'tap';
+import { createUuidv7, encodeEnvelope, parseEnvelope, uuidv7 } from '../../engine/transport/envelope.js';
+import type { Envelope } from '../../engine/transport/envelope.js';
+
+const good: Envelope = {
+  eventId: '0192f7e0-0000-7000-8000-000000000001', eventType: 'ReserveInventory', aggregateId: 'order-42',
+  timestamp: '2026-11-26T12:00:00.000Z', version: 1, correlationId: 'c-123',
+  causationId: '0192f7df-0000-7000-8000-000000000000', payload: { orderId: 'order-42' },
+};
+const bytes = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
+
+t.test('a good envelope round-trips', async (t) => {
+  t.same(parseEnvelope(encodeEnvelope(good)), { ok: true, envelope: good });
+});
+
+t.test('defaults: version 1, causationId null', async (t) => {
+  const { version: _v, causationId: _c, ...rest } = good;
+  const r = parseEnvelope(bytes(rest));
+  t.ok(r.ok);
+  if (r.ok) t.same([r.envelope.version, r.envelope.causationId], [1, null]);
+});
+
+t.test('missing fields are all named', async (t) => {
+  const r = parseEnvelope(bytes({ eventType: 'X', version: 1 }));
+  t.notOk(r.ok);
+  if (!r.ok) {
+    for (const f of ['eventId', 'aggregateId', 'timestamp', 'correlationId', 'payload']) t.match(r.reason, `${f} is missing`);
+  }
+});
+
+t.test('not JSON, not an object, not UTF-8', async (t) => {
+  for (const input of [new TextEncoder().encode('{"eventId":'), bytes([1, 2]), bytes('text'), new Uint8Array([0xff, 0xfe])]) {
+    const r = parseEnvelope(input);
+    t.notOk(r.ok);
+    if (!r.ok) t.match(r.reason, /^not a JSON envelope/);
+  }
+});
+
+t.test('wrong types are explained', async (t) => {
+  const cases: [Partial<Record<keyof Envelope, unknown>>, RegExp][] = [
+    [{ eventId: 42 }, /eventId must be a non-empty string, got number 42/],
+    [{ eventType: '' }, /eventType must be a non-empty string/],
+    [{ timestamp: 'yesterday' }, /timestamp is not an ISO time/],
+    [{ version: '1' }, /version must be a positive integer, got the string "1"/],
+    [{ version: 1.5 }, /version must be a positive integer/],
+    [{ payload: [1] }, /payload must be an object, got an array/],
+    [{ payload: null }, /payload must be an object, got null/],
+    [{ causationId: 7 }, /causationId must be a non-empty string/],
+  ];
+  for (const [patch, reason] of cases) {
+    const r = parseEnvelope(bytes({ ...good, ...patch }));
+    t.notOk(r.ok, JSON.stringify(patch));
+    if (!r.ok) t.match(r.reason, reason);
+  }
+});
+
+const UUIDV7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+t.test('uuidv7 layout: timestamp, version and variant', async (t) => {
+  const now = Date.UTC(2026, 10, 26, 12);
+  const id = createUuidv7()(now);
+  t.match(id, UUIDV7);
+  t.equal(parseInt(id.replace(/-/g, '').slice(0, 12), 16), now, '48-bit ms timestamp');
+  const zeros = createUuidv7()(0, (n) => new Uint8Array(n));
+  t.equal(zeros, '00000000-0000-7000-8000-000000000000');
+  const ones = createUuidv7()(2 ** 48 - 1, (n) => new Uint8Array(n).fill(0xff));
+  t.equal(ones, 'ffffffff-ffff-77ff-bfff-ffffffffffff');
+  t.throws(() => uuidv7(-1), RangeError);
+});
+
+t.test('uuidv7 ids strictly increase, within one ms and when the clock steps back', async (t) => {
+  const gen = createUuidv7();
+  const ids = [gen(1000), ...Array.from({ length: 5000 }, () => gen(1000)), gen(999), gen(1001), ...Array.from({ length: 1000 }, () => gen())];
+  for (const id of ids) if (!UUIDV7.test(id)) t.fail(`bad format ${id}`);
+  const sorted = [...ids].sort();
+  t.same(ids, sorted, 'generation order equals sort order');
+  t.equal(new Set(ids).size, ids.length, 'all distinct');
+});

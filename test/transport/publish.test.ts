@@ -1,0 +1,47 @@
+import t from 'tap';
+import { startNatsServer } from '../helpers/nats-server.js';
+import { connectNats } from '../../engine/transport/connection.js';
+import { ensureStreams } from '../../engine/transport/streams.js';
+import { publishEnvelope, publishPipelined } from '../../engine/transport/publish.js';
+import { consume } from '../../engine/transport/consumer.js';
+import type { InboundMessage } from '../../engine/transport/consumer.js';
+
+t.test('publishing with Nats-Msg-Id and headers', async (t) => {
+  const server = await startNatsServer();
+  t.teardown(() => server.stop());
+  const link = await connectNats({ url: server.url, jsTimeoutMs: 2_000 });
+  t.teardown(() => link.close());
+  await ensureStreams(link.jsm, ['inventory.commands'], 'create');
+  const data = new TextEncoder().encode('{"hello":"world"}');
+  const headers = { 'Saga-Id': 's-1', 'Saga-Step': 'reserve-inventory', 'Idempotency-Key': 's-1/reserve-inventory/do', traceparent: '00-abc-def-01' };
+
+  const first = await publishEnvelope(link.js, 'inventory.commands', data, headers, 'id-1');
+  t.match(first, { stream: 'INVENTORY', seq: 1, duplicate: false });
+  const again = await publishEnvelope(link.js, 'inventory.commands', data, headers, 'id-1');
+  t.match(again, { stream: 'INVENTORY', seq: 1, duplicate: true }, 'same id within the window is a duplicate');
+  t.equal((await link.jsm.streams.info('INVENTORY')).state.messages, 1, 'stored once');
+
+  const results = await publishPipelined(link.js, [
+    { subject: 'inventory.commands', data, headers, msgId: 'id-2' },
+    { subject: 'nowhere.commands', data, headers, msgId: 'id-x' },
+    { subject: 'inventory.commands', data, headers, msgId: 'id-1' },
+    { subject: 'inventory.commands', data, headers, msgId: 'id-3' },
+  ]);
+  t.match(results.map((r) => (r.ok ? { seq: r.ack.seq, duplicate: r.ack.duplicate } : { error: r.error.message })), [
+    { seq: 2, duplicate: false }, { error: /.+/ }, { seq: 1, duplicate: true }, { seq: 3, duplicate: false },
+  ], 'results in input order; a subject without a stream fails alone');
+
+  const got: InboundMessage[] = [];
+  let done: () => void = () => undefined;
+  const allIn = new Promise<void>((r) => { done = r; });
+  const sub = await consume(link, 'inventory.commands', async (m) => {
+    got.push(m);
+    if (got.length === 3) done();
+    return 'ack';
+  }, { stream: 'INVENTORY' });
+  t.teardown(() => sub.stop());
+  await allIn;
+  t.same(got.map((m) => m.streamSequence), [1, 2, 3]);
+  t.match(got[0], { subject: 'inventory.commands', data, deliveryCount: 1, redelivered: false, headers: { ...headers, 'Nats-Msg-Id': 'id-1' } });
+  t.equal(got[1]?.headers['Nats-Msg-Id'], 'id-2');
+});
