@@ -1,0 +1,25 @@
+import type Database from 'better-sqlite3';
+
+/** Every definition version ever loaded, by content hash: a running instance's pinned definition survives a file change. */
+export interface Definitions {
+  /** Stores the source under its hash; a hash already stored keeps its first source and time. */
+  rememberDefinition(hash: string, name: string, source: string, at?: number): void;
+  /** The source stored under `hash`, or undefined. */
+  getDefinitionSource(hash: string): string | undefined;
+  /** Every stored definition version (without source), oldest first. */
+  listDefinitions(): { hash: string; name: string; firstSeenAt: number }[];
+}
+
+/** Prepares the definition statements once. */
+export function definitions(db: Database.Database): Definitions {
+  const put = db.prepare<[string, string, string, number]>(
+    'INSERT INTO definitions (hash, name, source, first_seen_at) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING');
+  const get = db.prepare<[string], { source: string }>('SELECT source FROM definitions WHERE hash = ?');
+  const all = db.prepare<[], { hash: string; name: string; firstSeenAt: number }>(
+    'SELECT hash, name, first_seen_at AS firstSeenAt FROM definitions ORDER BY first_seen_at, hash');
+  return {
+    rememberDefinition: (hash, name, source, at = Date.now()) => void put.run(hash, name, source, at),
+    getDefinitionSource: (hash) => get.get(hash)?.source,
+    listDefinitions: () => all.all(),
+  };
+}

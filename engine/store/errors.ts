@@ -1,0 +1,33 @@
+/** Stable codes of store failures, in the `SAGA_ERR_*` family. */
+export const StoreErrorCode = {
+  /** The file's schema version is not the one this build understands (or it is not a sagad database). */
+  SchemaVersion: 'SAGA_ERR_SCHEMA_VERSION',
+  /** An append did not start at the journal's head: another writer got there first. */
+  VersionConflict: 'SAGA_ERR_VERSION_CONFLICT',
+  /** An instance with this saga and key already exists. */
+  DuplicateKey: 'SAGA_ERR_DUPLICATE_KEY',
+  /** The instance (or dead letter) does not exist. */
+  NotFound: 'SAGA_ERR_NOT_FOUND',
+  /** A list cursor that this store did not hand out. */
+  BadCursor: 'SAGA_ERR_BAD_CURSOR',
+  /** A journal event this build cannot read: unknown type, newer version, or no upcaster. */
+  UnreadableEvent: 'SAGA_ERR_UNREADABLE_EVENT',
+} as const;
+/** One of {@link StoreErrorCode}'s values. */
+export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];
+
+/** A store failure with a stable code; the SQLite error, if any, is chained as `cause`. */
+export class StoreError extends Error {
+  readonly code: StoreErrorCode;
+
+  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreError';
+    this.code = code;
+  }
+}
+
+/** True for a better-sqlite3 error with that SQLite extended code (e.g. `SQLITE_CONSTRAINT_UNIQUE`). */
+export function isSqliteError(err: unknown, code: string): boolean {
+  return err instanceof Error && (err as { code?: unknown }).code === code;
+}

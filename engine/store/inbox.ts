@@ -1,0 +1,23 @@
+import type Database from 'better-sqlite3';
+
+/** Ids of processed incoming messages: what makes state transitions effectively-once. */
+export interface Inbox {
+  /** True when the message was already processed. */
+  seen(messageId: string): boolean;
+  /** Records the message as processed; remembering it again keeps the first time. */
+  remember(messageId: string, at: number): void;
+  /** Forgets ids remembered before `olderThan` (keep them longer than any redelivery); returns how many. */
+  pruneInbox(olderThan: number): number;
+}
+
+/** Prepares the inbox statements once. */
+export function inbox(db: Database.Database): Inbox {
+  const has = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM inbox WHERE message_id = ?');
+  const put = db.prepare<[string, number]>('INSERT INTO inbox (message_id, at) VALUES (?, ?) ON CONFLICT (message_id) DO NOTHING');
+  const prune = db.prepare<[number]>('DELETE FROM inbox WHERE at < ?');
+  return {
+    seen: (messageId) => has.get(messageId) !== undefined,
+    remember: (messageId, at) => void put.run(messageId, at),
+    pruneInbox: (olderThan) => prune.run(olderThan).changes,
+  };
+}

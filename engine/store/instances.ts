@@ -1,0 +1,88 @@
+import type Database from 'better-sqlite3';
+import { evolve, type InstanceState, type InstanceStatus } from '../core/index.js';
+import { StoreError, StoreErrorCode, isSqliteError } from './errors.js';
+import type { Journal } from './journal.js';
+
+/** The instance projection the API reads, kept beside the journal and rebuildable from it. */
+export interface Instances {
+  /**
+   * Upserts the projection row of `state` and, once `snapshotEvery` journal events have passed
+   * since the last snapshot, a snapshot. Call it after `append`, in the same transaction.
+   * Throws `SAGA_ERR_DUPLICATE_KEY` when another instance of the saga has the same key.
+   */
+  saveInstance(state: InstanceState): void;
+  /** The projected state, or undefined. */
+  getInstance(id: string): InstanceState | undefined;
+  /** The instance of `saga` with business key `key`, or undefined. */
+  findByKey(saga: string, key: string): InstanceState | undefined;
+  /**
+   * The state rebuilt from the journal alone: the latest snapshot (unless `fromScratch`) and
+   * the later events, upcast and replayed through core `evolve`. Writes nothing.
+   * Throws `SAGA_ERR_NOT_FOUND` for an instance without journal.
+   */
+  rebuild(id: string, opts?: { fromScratch?: boolean }): InstanceState;
+  /** Number of instances per saga and status, sorted by saga then status. */
+  countByStatus(): { saga: string; status: InstanceStatus; count: number }[];
+  /** Ids of instances still in progress (`running`, `compensating`), oldest first. */
+  nonTerminalIds(): string[];
+}
+
+type Params = [string, string, string, string | null, string, string, number, number, number, string];
+
+/** Prepares the projection and snapshot statements once. */
+export function instances(db: Database.Database, log: Journal, snapshotEvery: number): Instances {
+  const upsert = db.prepare<Params>(`
+    INSERT INTO instances (id, saga, definition_hash, key, correlation_id, status, created_at, updated_at, version, state)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO UPDATE SET
+      definition_hash = excluded.definition_hash, key = excluded.key, correlation_id = excluded.correlation_id,
+      status = excluded.status, updated_at = excluded.updated_at, version = excluded.version, state = excluded.state`);
+  const byId = db.prepare<[string], { state: string }>('SELECT state FROM instances WHERE id = ?');
+  const byKey = db.prepare<[string, string], { state: string }>('SELECT state FROM instances WHERE saga = ? AND key = ?');
+  const snapshot = db.prepare<[string], { version: number; state: string }>('SELECT version, state FROM snapshots WHERE instance_id = ?');
+  const putSnapshot = db.prepare<[string, number, string]>(`
+    INSERT INTO snapshots (instance_id, version, state) VALUES (?, ?, ?)
+    ON CONFLICT (instance_id) DO UPDATE SET version = excluded.version, state = excluded.state`);
+  const counts = db.prepare<[], { saga: string; status: InstanceStatus; count: number }>(
+    'SELECT saga, status, count(*) AS count FROM instances GROUP BY saga, status ORDER BY saga, status');
+  const open = db.prepare<[], { id: string }>(
+    "SELECT id FROM instances WHERE status IN ('running', 'compensating') ORDER BY created_at, id");
+
+  const save = db.transaction((s: InstanceState) => {
+    const json = JSON.stringify(s);
+    try {
+      upsert.run(s.id, s.saga, s.definitionHash, s.key, s.correlationId, s.status, s.createdAt, s.updatedAt, s.version, json);
+    } catch (err) {
+      if (isSqliteError(err, 'SQLITE_CONSTRAINT_UNIQUE')) {
+        throw new StoreError(StoreErrorCode.DuplicateKey, `saga ${s.saga} already has an instance with key ${String(s.key)}`, { cause: err });
+      }
+      throw err;
+    }
+    const last = snapshot.get(s.id)?.version ?? 0;
+    if (s.version - last >= snapshotEvery) putSnapshot.run(s.id, s.version, json);
+  });
+
+  const parse = (row: { state: string } | undefined): InstanceState | undefined =>
+    row === undefined ? undefined : JSON.parse(row.state) as InstanceState;
+
+  return {
+    saveInstance: (state) => save(state),
+    getInstance: (id) => parse(byId.get(id)),
+    findByKey: (saga, key) => parse(byKey.get(saga, key)),
+    rebuild(id, opts) {
+      const snap = opts?.fromScratch === true ? undefined : snapshot.get(id);
+      let state = snap === undefined ? undefined : JSON.parse(snap.state) as InstanceState;
+      const from = snap?.version ?? 0;
+      const events = log.eventsAfter(id, from);
+      for (const e of events) state = evolve(state, e);
+      if (state === undefined) throw new StoreError(StoreErrorCode.NotFound, `instance ${id} has no journal`);
+      // evolve counts applied events; a mismatch means a snapshot that does not fit its journal.
+      if (state.version !== from + events.length) {
+        throw new Error(`rebuild of ${id}: state version ${state.version} after replaying seq ${from + 1}..${from + events.length}`);
+      }
+      return state;
+    },
+    countByStatus: () => counts.all(),
+    nonTerminalIds: () => open.all().map((r) => r.id),
+  };
+}

@@ -1,0 +1,70 @@
+import type Database from 'better-sqlite3';
+import { eventVersion, type SagaEvent } from '../core/index.js';
+import { StoreError, StoreErrorCode, isSqliteError } from './errors.js';
+import { upcast, type Upcasters } from './upcast.js';
+
+/** One journal row as stored: `version` is the event type's schema version when it was written. */
+export interface JournalEntry {
+  readonly seq: number;
+  readonly type: string;
+  readonly version: number;
+  readonly at: number;
+  readonly data: unknown;
+}
+
+/** The append-only journal, the source of truth for every instance. */
+export interface Journal {
+  /**
+   * Appends `events` as seq `fromVersion + 1`, `+ 2`, ... atomically and returns the new head.
+   * Optimistic concurrency: throws `SAGA_ERR_VERSION_CONFLICT`, writing nothing, unless the
+   * journal's head is exactly `fromVersion`.
+   */
+  append(instanceId: string, fromVersion: number, events: readonly SagaEvent[]): number;
+  /** Every event of the instance as stored (not upcast), oldest first; empty when unknown. */
+  history(instanceId: string): JournalEntry[];
+  /** The events after `seq`, oldest first, upcast to the current versions, ready for `evolve`. */
+  eventsAfter(instanceId: string, seq: number): SagaEvent[];
+  /** The seq of the instance's last event, 0 when it has none. */
+  journalHead(instanceId: string): number;
+}
+
+interface Row { seq: number; type: string; type_version: number; at: number; data: string }
+
+/** Prepares the journal statements once. */
+export function journal(db: Database.Database, upcasters: Upcasters): Journal {
+  const head = db.prepare<[string], { head: number | null }>('SELECT max(seq) AS head FROM journal WHERE instance_id = ?');
+  const insert = db.prepare<[string, number, string, number, number, string]>(
+    'INSERT INTO journal (instance_id, seq, type, type_version, at, data) VALUES (?, ?, ?, ?, ?, ?)');
+  const after = db.prepare<[string, number], Row>(
+    'SELECT seq, type, type_version, at, data FROM journal WHERE instance_id = ? AND seq > ? ORDER BY seq');
+
+  const journalHead = (instanceId: string): number => head.get(instanceId)?.head ?? 0;
+  const conflict = (instanceId: string, fromVersion: number, cause?: unknown) => new StoreError(StoreErrorCode.VersionConflict,
+    `journal of ${instanceId} is at version ${journalHead(instanceId)}, not ${fromVersion}: another writer appended first`, { cause });
+
+  const appendTx = db.transaction((instanceId: string, fromVersion: number, events: readonly SagaEvent[]): number => {
+    if (journalHead(instanceId) !== fromVersion) throw conflict(instanceId, fromVersion);
+    let seq = fromVersion;
+    for (const e of events) {
+      const version = eventVersion[e.type];
+      if (version === undefined) throw new Error(`cannot journal unknown event type ${String(e.type)}`);
+      seq += 1;
+      try {
+        insert.run(instanceId, seq, e.type, version, e.at, JSON.stringify(e));
+      } catch (err) {
+        if (isSqliteError(err, 'SQLITE_CONSTRAINT_PRIMARYKEY')) throw conflict(instanceId, fromVersion, err);
+        throw err;
+      }
+    }
+    return seq;
+  });
+
+  return {
+    append: (instanceId, fromVersion, events) => appendTx(instanceId, fromVersion, events),
+    history: (instanceId) => after.all(instanceId, 0).map((r) => ({
+      seq: r.seq, type: r.type, version: r.type_version, at: r.at, data: JSON.parse(r.data) as unknown,
+    })),
+    eventsAfter: (instanceId, seq) => after.all(instanceId, seq).map((r) => upcast(r.type, r.type_version, JSON.parse(r.data), upcasters)),
+    journalHead,
+  };
+}

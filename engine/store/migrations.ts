@@ -1,0 +1,180 @@
+import type Database from 'better-sqlite3';
+import { StoreError, StoreErrorCode } from './errors.js';
+
+/** One schema step; `version` is the `PRAGMA user_version` the file has once it is applied. */
+export interface Migration {
+  readonly version: number;
+  readonly description: string;
+  readonly sql: string;
+}
+
+// Children of `instances` reference it with deferred foreign keys: inside one transaction the
+// runtime may write a timer or a command index before the instance row, and the check runs at
+// COMMIT. The journal has no foreign key on purpose: it is the source of truth, the instance
+// row only a projection of it.
+const v1 = `
+CREATE TABLE journal (
+  instance_id  TEXT    NOT NULL,
+  seq          INTEGER NOT NULL CHECK (seq >= 1),
+  type         TEXT    NOT NULL,
+  type_version INTEGER NOT NULL,
+  at           INTEGER NOT NULL,
+  data         TEXT    NOT NULL,
+  PRIMARY KEY (instance_id, seq)
+) STRICT;
+CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+
+CREATE TABLE instances (
+  id              TEXT    PRIMARY KEY,
+  saga            TEXT    NOT NULL,
+  definition_hash TEXT    NOT NULL,
+  key             TEXT,
+  correlation_id  TEXT    NOT NULL,
+  status          TEXT    NOT NULL CHECK (status IN ('running', 'compensating', 'completed', 'compensated', 'failed')),
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL,
+  version         INTEGER NOT NULL,
+  state           TEXT    NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX instances_saga_key ON instances (saga, key) WHERE key IS NOT NULL;
+CREATE INDEX instances_created ON instances (created_at DESC, id DESC);
+CREATE INDEX instances_saga_created ON instances (saga, created_at DESC, id DESC);
+CREATE INDEX instances_status_created ON instances (status, created_at DESC, id DESC);
+CREATE INDEX instances_saga_status ON instances (saga, status, created_at DESC, id DESC);
+CREATE INDEX instances_key ON instances (key) WHERE key IS NOT NULL;
+CREATE INDEX instances_correlation ON instances (correlation_id);
+
+CREATE TABLE snapshots (
+  instance_id TEXT    PRIMARY KEY REFERENCES instances (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+  version     INTEGER NOT NULL,
+  state       TEXT    NOT NULL
+) STRICT;
+
+CREATE TABLE inbox (
+  message_id TEXT    PRIMARY KEY,
+  at         INTEGER NOT NULL
+) STRICT;
+CREATE INDEX inbox_at ON inbox (at);
+
+CREATE TABLE outbox (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  message_id TEXT    NOT NULL UNIQUE,
+  subject    TEXT    NOT NULL,
+  headers    TEXT    NOT NULL,
+  data       BLOB    NOT NULL,
+  created_at INTEGER NOT NULL,
+  sent_at    INTEGER
+) STRICT;
+CREATE INDEX outbox_unsent ON outbox (seq) WHERE sent_at IS NULL;
+CREATE INDEX outbox_sent ON outbox (sent_at) WHERE sent_at IS NOT NULL;
+
+CREATE TABLE timers (
+  instance_id TEXT    NOT NULL REFERENCES instances (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+  timer_id    TEXT    NOT NULL,
+  due_at      INTEGER NOT NULL,
+  data        TEXT    NOT NULL,
+  PRIMARY KEY (instance_id, timer_id)
+) STRICT;
+CREATE INDEX timers_due ON timers (due_at, instance_id, timer_id);
+
+CREATE TABLE commands (
+  command_id  TEXT PRIMARY KEY,
+  instance_id TEXT NOT NULL REFERENCES instances (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+  step        TEXT NOT NULL,
+  kind        TEXT NOT NULL CHECK (kind IN ('do', 'undo'))
+) STRICT;
+CREATE INDEX commands_instance ON commands (instance_id);
+`;
+
+const v2 = `
+CREATE TABLE waits (
+  subject     TEXT NOT NULL,
+  type        TEXT NOT NULL,
+  instance_id TEXT NOT NULL REFERENCES instances (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+  step        TEXT NOT NULL,
+  PRIMARY KEY (instance_id, step)
+) STRICT;
+CREATE INDEX waits_subject_type ON waits (subject, type);
+
+CREATE TABLE dead_letters (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  subject        TEXT    NOT NULL,
+  reason         TEXT    NOT NULL,
+  headers        TEXT    NOT NULL,
+  data           BLOB    NOT NULL,
+  received_at    INTEGER NOT NULL,
+  delivery_count INTEGER NOT NULL,
+  redriven_at    INTEGER
+) STRICT;
+CREATE INDEX dead_letters_pending ON dead_letters (id) WHERE redriven_at IS NULL;
+
+CREATE TABLE definitions (
+  hash          TEXT    PRIMARY KEY,
+  name          TEXT    NOT NULL,
+  source        TEXT    NOT NULL,
+  first_seen_at INTEGER NOT NULL
+) STRICT;
+`;
+
+/**
+ * Every schema step, oldest first. Append only: a released step is never edited. A step that
+ * must rebuild a table (SQLite's 12-step ALTER) needs `foreign_keys` off, which cannot change
+ * inside the migration transaction; add that case to `migrate` when it first arises.
+ */
+export const migrations: readonly Migration[] = [
+  { version: 1, description: 'journal, instances, snapshots, inbox, outbox, timers, commands', sql: v1 },
+  { version: 2, description: 'waits, dead letters, definitions', sql: v2 },
+];
+
+/** The schema version this build reads and writes. */
+export const schemaVersion: number = migrations.at(-1)?.version ?? 0;
+
+/** The file's `PRAGMA user_version`. */
+export function userVersion(db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+function tableCount(db: Database.Database): number {
+  const row = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").get();
+  return row?.n ?? 0;
+}
+
+function tooNew(file: string, found: number): StoreError {
+  return new StoreError(StoreErrorCode.SchemaVersion,
+    `${file} has schema version ${found}, newer than this build understands (${schemaVersion}); upgrade sagad/sagactl`);
+}
+
+/**
+ * Brings the file to the last version of `steps` in one immediate transaction: either every
+ * pending step is applied or none. Refuses a file from a newer build and a non-empty file
+ * that is not a sagad database. Returns the resulting version.
+ */
+export function migrate(db: Database.Database, steps: readonly Migration[] = migrations): number {
+  steps.forEach((m, i) => {
+    if (m.version !== i + 1) throw new Error(`migration ${i} has version ${m.version}; versions must be 1, 2, 3, ... in order`);
+  });
+  const target = steps.at(-1)?.version ?? 0;
+  return db.transaction(() => {
+    const found = userVersion(db);
+    if (found > target) throw tooNew(db.name, found);
+    if (found === 0 && tableCount(db) > 0) {
+      throw new StoreError(StoreErrorCode.SchemaVersion, `${db.name} already has tables but no schema version: it is not a sagad database`);
+    }
+    for (const m of steps.slice(found)) {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    }
+    return target;
+  }).immediate();
+}
+
+/** For read-only opens, which migrate nothing: throws unless the file is exactly at `schemaVersion`. */
+export function checkSchema(db: Database.Database): void {
+  const found = userVersion(db);
+  if (found === schemaVersion) return;
+  if (found > schemaVersion) throw tooNew(db.name, found);
+  if (found === 0) throw new StoreError(StoreErrorCode.SchemaVersion, `${db.name} is not a sagad database (schema version 0)`);
+  throw new StoreError(StoreErrorCode.SchemaVersion,
+    `${db.name} has schema version ${found}, older than this build's ${schemaVersion}; start sagad once on it to migrate, then read it again`);
+}

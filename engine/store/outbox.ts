@@ -1,0 +1,60 @@
+import type Database from 'better-sqlite3';
+import { toBuffer, type Headers } from './bytes.js';
+
+/** A message to publish, written in the same transaction as the state change that caused it. */
+export interface OutboxMessage {
+  /** Stable id (the envelope's eventId, the `Nats-Msg-Id`); a second enqueue of it is ignored. */
+  readonly messageId: string;
+  readonly subject: string;
+  readonly headers: Headers;
+  readonly data: Uint8Array;
+}
+
+export interface OutboxRow extends OutboxMessage {
+  readonly seq: number;
+  readonly createdAt: number;
+}
+
+/** The transactional outbox: at-least-once publishing with stable message ids. */
+export interface Outbox {
+  /** Appends the messages in order; a message id already in the outbox is skipped. */
+  enqueue(rows: readonly OutboxMessage[], at?: number): void;
+  /** The oldest unsent messages, in enqueue (seq) order. */
+  unsent(limit: number): OutboxRow[];
+  /** Marks messages published; already-sent ones keep their first `sent_at`. */
+  markSent(seqs: readonly number[], at: number): void;
+  /** Number of unsent messages. */
+  backlog(): number;
+  /** Deletes sent messages with `sent_at` before `olderThan`; returns how many. */
+  pruneSent(olderThan: number): number;
+}
+
+interface Row { seq: number; message_id: string; subject: string; headers: string; data: Buffer; created_at: number }
+
+/** Prepares the outbox statements once. */
+export function outbox(db: Database.Database): Outbox {
+  const insert = db.prepare<[string, string, string, Buffer, number]>(
+    'INSERT INTO outbox (message_id, subject, headers, data, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING');
+  const pending = db.prepare<[number], Row>(
+    'SELECT seq, message_id, subject, headers, data, created_at FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?');
+  const sent = db.prepare<[number, number]>('UPDATE outbox SET sent_at = ? WHERE seq = ? AND sent_at IS NULL');
+  const count = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL');
+  const prune = db.prepare<[number]>('DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?');
+
+  const enqueueTx = db.transaction((rows: readonly OutboxMessage[], at: number) => {
+    for (const r of rows) insert.run(r.messageId, r.subject, JSON.stringify(r.headers), toBuffer(r.data), at);
+  });
+  const markTx = db.transaction((seqs: readonly number[], at: number) => {
+    for (const seq of seqs) sent.run(at, seq);
+  });
+
+  return {
+    enqueue: (rows, at = Date.now()) => enqueueTx(rows, at),
+    unsent: (limit) => pending.all(limit).map((r) => ({
+      seq: r.seq, messageId: r.message_id, subject: r.subject, headers: JSON.parse(r.headers) as Headers, data: r.data, createdAt: r.created_at,
+    })),
+    markSent: (seqs, at) => markTx(seqs, at),
+    backlog: () => count.get()?.n ?? 0,
+    pruneSent: (olderThan) => prune.run(olderThan).changes,
+  };
+}

@@ -1,0 +1,90 @@
+import { join } from 'node:path';
+import t from 'tap';
+import { openStore } from '../../engine/store/index.js';
+import { startInstance, TestEnv } from './fixtures/saga.js';
+
+const bytes = (...b: number[]) => new Uint8Array(b);
+
+t.test('outbox: seq order, markSent, backlog, prune; a repeated message id is skipped', async (t) => {
+  const store = openStore(join(t.testdir(), 'm.db'));
+  t.teardown(() => store.close());
+  // A view into a larger buffer: only its own bytes are stored.
+  const view = new Uint8Array([9, 0, 255, 7, 9]).subarray(1, 4);
+  store.enqueue([
+    { messageId: 'm-1', subject: 'a.commands', headers: { 'Nats-Msg-Id': 'm-1' }, data: view },
+    { messageId: 'm-2', subject: 'b.commands', headers: {}, data: bytes() },
+  ], 10);
+  store.enqueue([{ messageId: 'm-3', subject: 'a.commands', headers: { x: 'y' }, data: bytes(1) }], 11);
+  store.enqueue([{ messageId: 'm-1', subject: 'changed', headers: {}, data: bytes(2) }], 12);
+
+  const rows = store.unsent(10);
+  t.same(rows.map((r) => r.messageId), ['m-1', 'm-2', 'm-3']);
+  t.ok(rows[0] !== undefined && rows[1] !== undefined && rows[0].seq < rows[1].seq);
+  t.match(rows[0], { subject: 'a.commands', headers: { 'Nats-Msg-Id': 'm-1' }, createdAt: 10 });
+  t.same([...(rows[0]?.data ?? [])], [0, 255, 7]);
+  t.same([...(rows[1]?.data ?? [1])], []);
+  t.ok(rows[0]?.data instanceof Uint8Array);
+  t.equal(store.backlog(), 3);
+  t.same(store.unsent(2).map((r) => r.messageId), ['m-1', 'm-2']);
+
+  store.markSent([rows[0]?.seq ?? 0, rows[2]?.seq ?? 0], 20);
+  store.markSent([rows[0]?.seq ?? 0], 99);
+  t.same(store.unsent(10).map((r) => r.messageId), ['m-2']);
+  t.equal(store.backlog(), 1);
+  t.equal(store.pruneSent(20), 0, 'sent_at 20 is not before 20');
+  t.equal(store.pruneSent(21), 2, 'the first sent_at (20) was kept, not the later 99');
+  t.equal(store.backlog(), 1, 'unsent messages are never pruned');
+  store.enqueue([{ messageId: 'm-1', subject: 'again', headers: {}, data: bytes(3) }], 30);
+  t.same(store.unsent(10).map((r) => r.messageId), ['m-2', 'm-1'], 'after pruning, the id may be used again');
+});
+
+t.test('inbox: seen, remember, prune', async (t) => {
+  const store = openStore(join(t.testdir(), 'm.db'));
+  t.teardown(() => store.close());
+  t.notOk(store.seen('e-1'));
+  store.remember('e-1', 100);
+  store.remember('e-1', 500);
+  store.remember('e-2', 200);
+  t.ok(store.seen('e-1'));
+  t.equal(store.pruneInbox(200), 1, 'e-1 keeps its first time, 100');
+  t.notOk(store.seen('e-1'));
+  t.ok(store.seen('e-2'));
+});
+
+t.test('commands and waits route messages to their instance', async (t) => {
+  const store = openStore(join(t.testdir(), 'm.db'));
+  t.teardown(() => store.close());
+  const env = new TestEnv();
+  const s = startInstance(store, env, 'i-1');
+  startInstance(store, env, 'i-2');
+
+  const sent = s.steps['reserve']?.awaiting ?? '';
+  t.same(store.lookupCommand(sent), { instanceId: 'i-1', step: 'reserve', kind: 'do' }, 'indexed by the fixture, as the runtime does');
+  store.indexCommand('cmd-u', 'i-1', 'reserve', 'undo');
+  t.same(store.lookupCommand('cmd-u'), { instanceId: 'i-1', step: 'reserve', kind: 'undo' });
+  t.equal(store.lookupCommand('nope'), undefined);
+  t.throws(() => store.indexCommand('cmd-x', 'no-such-instance', 'reserve', 'do'), { code: 'SQLITE_CONSTRAINT_FOREIGNKEY' });
+
+  store.addWait('pay.events', 'Paid', 'i-1', 'await-pay');
+  store.addWait('pay.events', 'Paid', 'i-2', 'await-pay');
+  store.addWait('pay.events', 'Refunded', 'i-2', 'await-refund');
+  t.same(store.waiting('pay.events', 'Paid'), [{ instanceId: 'i-1', step: 'await-pay' }, { instanceId: 'i-2', step: 'await-pay' }]);
+  store.addWait('pay.events', 'Settled', 'i-1', 'await-pay');
+  t.same(store.waiting('pay.events', 'Paid'), [{ instanceId: 'i-2', step: 'await-pay' }], 'a step waits for one thing at a time');
+  t.same(store.waiting('pay.events', 'Settled'), [{ instanceId: 'i-1', step: 'await-pay' }]);
+  store.removeWait('i-2', 'await-pay');
+  store.removeWait('i-2', 'never-added');
+  t.same(store.waiting('pay.events', 'Paid'), []);
+  t.same(store.waiting('pay.events', 'Refunded'), [{ instanceId: 'i-2', step: 'await-refund' }]);
+});
+
+t.test('definitions are kept by hash, first source wins', async (t) => {
+  const store = openStore(join(t.testdir(), 'm.db'));
+  t.teardown(() => store.close());
+  store.rememberDefinition('h-1', 'order', '{"v":1}', 10);
+  store.rememberDefinition('h-1', 'order', '{"v":"other"}', 20);
+  store.rememberDefinition('h-2', 'order', '{"v":2}', 15);
+  t.equal(store.getDefinitionSource('h-1'), '{"v":1}');
+  t.equal(store.getDefinitionSource('h-3'), undefined);
+  t.same(store.listDefinitions(), [{ hash: 'h-1', name: 'order', firstSeenAt: 10 }, { hash: 'h-2', name: 'order', firstSeenAt: 15 }]);
+});

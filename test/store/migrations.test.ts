@@ -1,0 +1,118 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import t from 'tap';
+import { migrate, migrations, openStore, schemaVersion, StoreErrorCode } from '../../engine/store/index.js';
+import { startInstance, TestEnv } from './fixtures/saga.js';
+
+const userVersion = (file: string): unknown => {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.pragma('user_version', { simple: true });
+  } finally {
+    db.close();
+  }
+};
+
+const tables = (file: string): string[] => {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all().map((r) => r.name);
+  } finally {
+    db.close();
+  }
+};
+
+t.test('a fresh file gets every table, the last schema version and WAL', async (t) => {
+  const file = join(t.testdir(), 'nested', 'dir', 'sagad.db');
+  const store = openStore(file);
+  store.close();
+  t.ok(existsSync(file), 'parent directories are created');
+  t.same(tables(file), ['commands', 'dead_letters', 'definitions', 'inbox', 'instances', 'journal', 'outbox', 'snapshots', 'timers', 'waits']);
+  t.equal(userVersion(file), schemaVersion);
+  const db = new Database(file, { readonly: true });
+  t.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+  db.close();
+  // Opening again applies nothing and keeps the version.
+  openStore(file).close();
+  t.equal(userVersion(file), schemaVersion);
+});
+
+t.test('a version 1 file is migrated at open and keeps its data', async (t) => {
+  const file = join(t.testdir(), 'old.db');
+  const old = new Database(file);
+  t.equal(migrate(old, migrations.slice(0, 1)), 1);
+  old.prepare("INSERT INTO inbox (message_id, at) VALUES ('m-1', 5)").run();
+  old.close();
+  t.same(tables(file).includes('waits'), false);
+
+  const store = openStore(file);
+  t.teardown(() => store.close());
+  t.ok(store.seen('m-1'), 'data written under version 1 is still there');
+  const env = new TestEnv();
+  startInstance(store, env, 'i-1');
+  store.addWait('orders.events', 'Paid', 'i-1', 'reserve');
+  t.same(store.waiting('orders.events', 'Paid'), [{ instanceId: 'i-1', step: 'reserve' }], 'version 2 tables are usable');
+  t.equal(store.park({ subject: 's', reason: 'r', headers: {}, data: new Uint8Array([1]), deliveryCount: 1, at: 1 }), '1');
+  t.equal(userVersion(file), 2);
+});
+
+t.test('a failing migration leaves the file as it was', async (t) => {
+  const file = join(t.testdir(), 'bad.db');
+  const db = new Database(file);
+  migrate(db, migrations.slice(0, 1));
+  const broken = [...migrations, { version: schemaVersion + 1, description: 'broken', sql: 'CREATE TABLE extra (x INTEGER); SELECT no_such_function();' }];
+  t.throws(() => migrate(db, broken));
+  t.equal(db.pragma('user_version', { simple: true }), 1);
+  t.notOk(db.prepare("SELECT 1 FROM sqlite_schema WHERE name IN ('waits', 'extra')").get(), 'no step of the batch was kept');
+  db.close();
+});
+
+t.test('a file from a newer build or from another program is refused', async (t) => {
+  const dir = t.testdir();
+  const newer = new Database(join(dir, 'newer.db'));
+  newer.pragma(`user_version = ${schemaVersion + 1}`);
+  newer.close();
+  t.throws(() => openStore(join(dir, 'newer.db')), { code: StoreErrorCode.SchemaVersion });
+  t.throws(() => openStore(join(dir, 'newer.db'), { readonly: true }), { code: StoreErrorCode.SchemaVersion });
+
+  const foreign = new Database(join(dir, 'foreign.db'));
+  foreign.exec('CREATE TABLE people (name TEXT)');
+  foreign.close();
+  t.throws(() => openStore(join(dir, 'foreign.db')), { code: StoreErrorCode.SchemaVersion });
+});
+
+t.test('read-only open: reads a live file, refuses writes, migrates nothing', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'live.db');
+  const writer = openStore(file);
+  t.teardown(() => writer.close());
+  const env = new TestEnv();
+  startInstance(writer, env, 'i-1');
+
+  const reader = openStore(file, { readonly: true });
+  t.teardown(() => reader.close());
+  t.equal(reader.readonly, true);
+  t.equal(reader.getInstance('i-1')?.status, 'running');
+  startInstance(writer, env, 'i-2');
+  t.equal(reader.getInstance('i-2')?.id, 'i-2', 'sees what the writer commits later');
+  t.throws(() => reader.remember('m-1', 1), { code: 'SQLITE_READONLY' });
+  t.throws(() => startInstance(reader, env, 'i-3'), { code: 'SQLITE_READONLY' });
+  t.equal(reader.tx(() => reader.listInstances().items.length), 2, 'a read transaction works');
+  t.notOk(writer.getInstance('i-3'));
+
+  t.throws(() => openStore(join(dir, 'missing.db'), { readonly: true }), { code: StoreErrorCode.NotFound });
+  t.notOk(existsSync(join(dir, 'missing.db')), 'a read-only open creates no file');
+
+  const old = new Database(join(dir, 'v1.db'));
+  migrate(old, migrations.slice(0, 1));
+  old.close();
+  t.throws(() => openStore(join(dir, 'v1.db'), { readonly: true }), { code: StoreErrorCode.SchemaVersion, message: /older/ });
+  t.equal(userVersion(join(dir, 'v1.db')), 1, 'still version 1');
+});
+
+t.test('bad options are refused before anything opens', async (t) => {
+  const file = join(t.testdir(), 'x', 'never.db');
+  t.throws(() => openStore(file, { snapshotEvery: 0 }), RangeError);
+  t.notOk(existsSync(file));
+});
