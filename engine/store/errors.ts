@@ -1,3 +1,5 @@
+import { SagaError } from '../errors.js';
+
 /** Stable codes of store failures, in the `SAGA_ERR_*` family. */
 export const StoreErrorCode = {
   /** The file's schema version is not the one this build understands (or it is not a sagad database). */
@@ -16,16 +18,8 @@ export const StoreErrorCode = {
 /** One of {@link StoreErrorCode}'s values. */
 export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];
 
-/** A store failure with a stable code; the SQLite error, if any, is chained as `cause`. */
-export class StoreError extends Error {
-  readonly code: StoreErrorCode;
-
-  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StoreError';
-    this.code = code;
-  }
-}
+/** A store failure with one of {@link StoreErrorCode}'s codes. */
+export class StoreError extends SagaError<StoreErrorCode> {}
 
 /** True for a better-sqlite3 error with that SQLite extended code (e.g. `SQLITE_CONSTRAINT_UNIQUE`). */
 export function isSqliteError(err: unknown, code: string): boolean {

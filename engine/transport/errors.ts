@@ -1,3 +1,5 @@
+import { SagaError } from '../errors.js';
+
 /** Stable codes of transport failures, in the `SAGA_ERR_*` family. */
 export const TransportErrorCode = {
   StreamMissing: 'SAGA_ERR_STREAM_MISSING',
@@ -8,13 +10,5 @@ export const TransportErrorCode = {
 /** One of {@link TransportErrorCode}'s values. */
 export type TransportErrorCode = (typeof TransportErrorCode)[keyof typeof TransportErrorCode];
 
-/** An I/O or configuration failure of the NATS transport, with a stable code and the cause chained. */
-export class TransportError extends Error {
-  readonly code: TransportErrorCode;
-
-  constructor(code: TransportErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'TransportError';
-    this.code = code;
-  }
-}
+/** A transport failure with one of {@link TransportErrorCode}'s codes. */
+export class TransportError extends SagaError<TransportErrorCode> {}

@@ -1,0 +1,13 @@
+/**
+ * The one error class of sagad: a stable `SAGA_ERR_*` code (tests check it, not the message)
+ * and the underlying error chained as `cause`. Areas narrow `code` with their own subclass.
+ */
+export class SagaError<C extends string = string> extends Error {
+  readonly code: C;
+
+  constructor(code: C, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
