@@ -65,6 +65,7 @@ export function compensationAttemptFailed(run: Run, step: string, error: string)
   const spec = leaf(run, step).compensate;
   const comp = stepOf(run, step).compensation;
   if (spec === null || comp === null) throw new Error(`step ${step} is not compensating`);
+  cancelCompensationTimers(run, step);
   if (!canRetry(spec.retry, comp.attempt)) {
     compensationFailed(run, step, `${error} (attempt ${comp.attempt} of ${comp.attempt}, no retries left)`);
     return;
@@ -80,11 +81,16 @@ function compensationFailed(run: Run, step: string, error: string): void {
   lifecycle(run, 'SagaFailed', `compensation of ${step} failed: ${error}`);
 }
 
+/** Cancels the timer a compensation has armed: its attempt timeout or its retry. */
+function cancelCompensationTimers(run: Run, step: string): void {
+  const comp = stepOf(run, step).compensation;
+  if (comp?.status === 'running') cancelTimer(run, { kind: 'comp_timeout', step, attempt: comp.attempt });
+  if (comp?.status === 'retrying') cancelTimer(run, { kind: 'comp_retry', step, attempt: comp.attempt });
+}
+
 /** The compensation of the head step succeeded: move on to the next. */
 export function stepCompensated(run: Run, step: string, replyId: string | null): void {
-  const comp = stepOf(run, step).compensation;
-  if (comp !== null && comp.status === 'running') cancelTimer(run, { kind: 'comp_timeout', step, attempt: comp.attempt });
-  if (comp !== null && comp.status === 'retrying') cancelTimer(run, { kind: 'comp_retry', step, attempt: comp.attempt });
+  cancelCompensationTimers(run, step);
   emit(run, { type: 'StepCompensated', at: run.env.now, step, replyId });
   continueCompensation(run);
 }

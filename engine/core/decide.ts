@@ -144,7 +144,7 @@ function onUndoReply(run: Run, step: string, m: IncomingMessage): Handled {
   const kind = classify(spec.reply, m.eventType);
   if (kind === null) return skip(run, 'unexpected_type');
   const active = run.state.status === 'compensating' && (comp.status === 'running' || comp.status === 'retrying');
-  if (!active) return skip(run, kind === 'success' ? 'duplicate' : 'late');
+  if (!active) return skip(run, kind === 'success' && comp.status === 'compensated' ? 'duplicate' : 'late');
   if (kind === 'success') {
     stepCompensated(run, step, m.eventId);
     return done(run);

@@ -89,7 +89,8 @@ export function dispatch(run: Run, l: CommandStep, attempt: number): void {
   const now = run.env.now;
   const timeoutAt = now + l.timeout;
   const deadline = run.state.deadlineAt;
-  const waitUntil = deadline !== null && !run.state.pastPivot ? Math.min(timeoutAt, deadline) : timeoutAt;
+  // The saga deadline stops the wait only before the pivot: once the pivot is sent it is ignored.
+  const waitUntil = deadline !== null && !l.afterPivot ? Math.min(timeoutAt, deadline) : timeoutAt;
   const commandId = sendCommand(run, { spec: l.command, payload: msg.payload, step: l.name, attempt, undo: false, deadlineAt: waitUntil });
   emit(run, { type: 'StepDispatched', at: now, step: l.name, attempt, commandId, timeoutAt });
   schedule(run, { kind: 'attempt_timeout', step: l.name, attempt }, timeoutAt);
