@@ -35,11 +35,11 @@ export const CompensationStatus = {
 } as const;
 export type CompensationStatus = (typeof CompensationStatus)[keyof typeof CompensationStatus];
 
-export interface CompensationState {
-  readonly status: CompensationStatus;
-  /** Attempts since the compensation (re)started; operator retry resets it. */
+/** What a step and its compensation each track of their attempts. */
+interface AttemptTracking {
+  /** Attempts dispatched so far (for a compensation: since it (re)started; operator retry resets it). */
   readonly attempt: number;
-  /** Command ids of every undo attempt: a success from any of them counts. */
+  /** Command ids of every attempt: a success from any of them counts while it is active. */
   readonly commands: readonly string[];
   /** The command id of the attempt awaiting its reply, or null. */
   readonly awaiting: string | null;
@@ -48,17 +48,12 @@ export interface CompensationState {
   readonly lastError: string | null;
 }
 
-export interface StepState {
+export interface CompensationState extends AttemptTracking {
+  readonly status: CompensationStatus;
+}
+
+export interface StepState extends AttemptTracking {
   readonly status: StepStatus;
-  /** Attempts dispatched so far. */
-  readonly attempt: number;
-  /** Command ids of every attempt: a success from any of them counts while the step is active. */
-  readonly commands: readonly string[];
-  /** The command id of the attempt awaiting its reply, or null. */
-  readonly awaiting: string | null;
-  readonly startedAt: number | null;
-  readonly finishedAt: number | null;
-  readonly lastError: string | null;
   /** Payload of the success reply (or the awaited event), null until then. */
   readonly output: unknown;
   readonly outcome: StepOutcome | null;
