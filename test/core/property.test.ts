@@ -1,8 +1,41 @@
-/** Property-based tests of the pure core (fast-check); the simulator lives in sim.ts. */
+/**
+ * Property-based tests of the pure core. A small simulator plays the participants, the timer
+ * service and the operator around one instance: fast-check picks replies to any command ever
+ * sent (late ones included), duplicates, timers (stale ones included), cancels, retries, wait
+ * events and clock moves; then a drain answers everything with success. The simulator keeps
+ * its own model of what the participants did (a step's work happened when a success reply to
+ * its do-command was delivered; it was undone when a success reply to an undo was delivered)
+ * and checks the core against DESIGN section 1 after every input:
+ *
+ * 1. completed: every step succeeded or skipped by its `when`; compensated: exactly the
+ *    compensable steps whose do-command was sent and not refused (or that reported success
+ *    anyway, late ones included) are compensated, each confirmed by an undo success, and no
+ *    step without compensation reported done; failed: only with the head's compensation out of
+ *    attempts, or after the pivot. After the drain (operator retries allowed): completed or
+ *    compensated, nothing unanswered, no timer left, and never stuck (whatever is awaited has
+ *    a timer pending).
+ * 2. CompensationStarted's queue is those steps in reverse journal completion order (strictly
+ *    descending doneSeq); undos run one at a time and their first dispatches follow that
+ *    queue, each late success (LateSuccessRecorded with a queue) spliced in right after the
+ *    undo in flight.
+ * 3. No StepDispatched (do-command) after CompensationStarted.
+ * 4. The same reply, event or timer again right away: ignored, no events, no effects; a reply
+ *    or event the core took once is ignored when redelivered later; a cancelled or fired timer
+ *    changes nothing.
+ * 5. evolve over the journal equals the state decide returned, after every input and from
+ *    scratch at the end.
+ * 6. Once the pivot succeeded no compensation starts, and cancel is rejected with
+ *    SAGA_ERR_PAST_PIVOT (while the pivot is out: rejected so, or compensating).
+ * 7. Idempotency-Key `<id>/<step>/do|undo` on every attempt; Saga-Step and Saga-Attempt match
+ *    the journal event that records the command.
+ * Also: retry delays within [0, cap] for any Env.random, lifecycle effects one for one with
+ * lifecycle events. `FC_SEED` and `FC_RUNS` replay or lengthen a run.
+ */
 import fc from 'fast-check';
 import t from 'tap';
 import { backoffDelay, isRejection, leafSteps } from '../../engine/core/index.js';
-import { order, trip, cap, seen, note, asIs, Sim, describe, type SagaCase, type Sent, type SimOptions } from './sim.js';
+import { seen, note, asIs, Sim, describe, type Sent, type SimOptions } from './sim.js';
+import { order, trip, cap, type SagaCase } from './sim-sagas.js';
 
 // ---------------------------------------------------------------------------------------------
 // Actions
