@@ -110,6 +110,12 @@ export interface CompiledSaga {
   readonly description: string;
   /** Content hash of the definition; running instances are pinned to it. */
   readonly hash: string;
+  /**
+   * Everything needed to compile this saga again without its files (canonical JSON of its
+   * YAML data and its schema files): stored by hash, so a running instance keeps its
+   * definition after the file changed (DESIGN section 1, point 7).
+   */
+  readonly source: string;
   readonly start: {
     readonly on: { readonly subject: string; readonly type: string } | null;
     readonly key: Expr | null;

@@ -4,16 +4,22 @@ import type { FileContext } from './context.js';
 import { SagaContext } from './context.js';
 import { compileLeaf } from './compile-steps.js';
 import type { LeafInfo } from './compile-steps.js';
-import { sagaHash } from './hash.js';
+import { sagaSource, sourceHash } from './hash.js';
+import { nonJsonValues } from './json-data.js';
 import { compileSchemas } from './payload-schemas.js';
-import type { ReadFile } from './payload-schemas.js';
+import type { SchemaFiles } from './payload-schemas.js';
 import type { RawSaga } from './raw.js';
 import { isCommand, isParallel } from './raw.js';
 import type { StepPlace } from './references.js';
 
-/** Compiles one schema-valid saga, reporting every problem into `file`; null when there was one. */
-export function compileSaga(file: FileContext, raw: RawSaga, path: DefinitionPath, read: ReadFile): CompiledSaga | null {
+/**
+ * Compiles one schema-valid saga, reporting every problem into `file`; null when there was one.
+ * The same data and schema files always give the same saga, hash and source, whether they come
+ * from a YAML file or from a stored source.
+ */
+export function compileSaga(file: FileContext, raw: RawSaga, path: DefinitionPath, files: SchemaFiles): CompiledSaga | null {
   const before = file.errors.length;
+  for (const bad of nonJsonValues(raw, path)) file.report(bad.path, bad.message, bad.hint);
   const ctx = new SagaContext(file, placeSteps(file, raw, path));
   const pivot = findPivot(file, raw, path);
 
@@ -37,12 +43,14 @@ export function compileSaga(file: FileContext, raw: RawSaga, path: DefinitionPat
     return { kind: 'parallel', name: step.name, when, branches: branches as LeafStep[][] };
   });
 
-  const schemas = compileSchemas(file, raw.schemas, [...path, 'schemas'], read);
+  const schemas = compileSchemas(file, raw.schemas, [...path, 'schemas'], files);
   if (file.errors.length !== before) return null;
+  const source = sagaSource(raw, schemas.fileContents);
   return {
     name: raw.name,
     description: raw.description ?? '',
-    hash: sagaHash(raw, schemas.fileContents),
+    hash: sourceHash(source),
+    source,
     start: { on: raw.start?.on ?? null, key },
     timeout,
     stages: stages as Stage[],

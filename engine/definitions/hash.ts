@@ -12,7 +12,12 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-/** Pure: sha256 hex of a saga's YAML data and the text of its schema files. */
-export function sagaHash(raw: unknown, schemaFiles: Readonly<Record<string, string>>): string {
-  return createHash('sha256').update(canonicalJson({ definition: raw, schemaFiles })).digest('hex');
+/** Pure: the stored form of a saga, canonical JSON of its YAML data and the text of its schema files. */
+export function sagaSource(raw: unknown, schemaFiles: Readonly<Record<string, string>>): string {
+  return canonicalJson({ definition: raw, schemaFiles });
+}
+
+/** Pure: the content hash of a saga's stored form (sha256 hex). */
+export function sourceHash(source: string): string {
+  return createHash('sha256').update(source).digest('hex');
 }

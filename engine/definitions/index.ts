@@ -6,6 +6,8 @@ export { formatDefinitionError, formatPath } from './errors.js';
 export type { DefinitionError } from './errors.js';
 export { loadDefinitionsFile, loadDefinitionsText } from './loader.js';
 export type { LoadResult } from './loader.js';
+export { compileSagaSource, STORED_DEFINITION } from './stored.js';
+export type { SourceResult } from './stored.js';
 export { compileExpr, ExpressionEvaluationError, ExpressionSyntaxError } from './expression.js';
 export { parseDuration } from './duration.js';
 export { compilePayloadSchema } from './payload-schemas.js';

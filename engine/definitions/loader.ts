@@ -6,6 +6,7 @@ import { sortErrors } from './errors.js';
 import type { DefinitionError } from './errors.js';
 import type { FileContext } from './context.js';
 import { parseDefinitionsFile } from './parse-file.js';
+import type { SchemaFiles } from './payload-schemas.js';
 import type { RawSaga } from './raw.js';
 
 /** The sagas of a definitions file and its includes, or every problem found in them. */
@@ -31,6 +32,14 @@ function readText(load: Load, file: string): string {
   const text = readFileSync(file, 'utf8');
   if (!load.files.includes(file)) load.files.push(file);
   return text;
+}
+
+/** Schema files on disk, relative to the definitions file that names them. */
+function schemaFilesBeside(load: Load, file: string): SchemaFiles {
+  return {
+    read: (path) => readText(load, isAbsolute(path) ? path : join(dirname(file), path)),
+    hint: `the path is relative to ${file}`,
+  };
 }
 
 /** Reads and compiles a definitions file with its includes and schema files; never throws for bad input. */
@@ -62,7 +71,7 @@ function loadText(load: Load, text: string, stack: readonly Frame[]): void {
       if (!isNamed(saga)) return;
       checkSagaName(load, ctx, saga.name, i);
       if (invalid.has(`/sagas/${i}`)) return;
-      const compiled = compileSaga(ctx, saga as RawSaga, ['sagas', i], (f) => readText(load, f));
+      const compiled = compileSaga(ctx, saga as RawSaga, ['sagas', i], schemaFilesBeside(load, ctx.file));
       if (compiled !== null) load.sagas.push(compiled);
     });
   }

@@ -1,4 +1,3 @@
-import { dirname, isAbsolute, join } from 'node:path';
 import { Ajv } from 'ajv';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -6,8 +5,13 @@ import type { PayloadValidator } from '../core/definition.js';
 import type { DefinitionPath } from './errors.js';
 import type { FileContext } from './context.js';
 
-/** Reads a file the definitions refer to, recording it; throws when it cannot be read. */
-export type ReadFile = (file: string) => string;
+/** Where a saga's schema files come from: the disk beside its YAML file, or its stored source. */
+export interface SchemaFiles {
+  /** The text of the schema file at `path` as written in the YAML; throws when it cannot be read. */
+  read(path: string): string;
+  /** What to tell the user when a file cannot be read. */
+  readonly hint: string;
+}
 
 /** The compiled `schemas` of a saga, and the text of each schema file by its written path. */
 export interface CompiledSchemas {
@@ -36,7 +40,7 @@ export function compileSchemas(
   ctx: FileContext,
   raw: Readonly<Record<string, object | string>> | undefined,
   path: DefinitionPath,
-  read: ReadFile,
+  files: SchemaFiles,
 ): CompiledSchemas {
   const validators: Record<string, PayloadValidator> = {};
   const fileContents: Record<string, string> = {};
@@ -52,13 +56,12 @@ export function compileSchemas(
     let schema: unknown = source;
     let what = `the schema for \`${id}\``;
     if (typeof source === 'string') {
-      const file = isAbsolute(source) ? source : join(dirname(ctx.file), source);
       what = `the schema file \`${source}\``;
       let text: string;
       try {
-        text = read(file);
+        text = files.read(source);
       } catch (err) {
-        ctx.report(at, `cannot read ${what}: ${(err as Error).message}`, `the path is relative to ${ctx.file}`);
+        ctx.report(at, `cannot read ${what}: ${(err as Error).message}`, files.hint);
         continue;
       }
       fileContents[source] = text;
