@@ -1,0 +1,59 @@
+/** Routes that act through the engine: start, cancel, retry (each resolves after its commit). */
+import type { FastifyInstance } from 'fastify';
+import type { InstanceState } from '../core/index.js';
+import type { EnginePort } from '../runtime/port.js';
+import { errorResponses, idParams, idString, instanceSchema, nameParams } from './schemas.js';
+import { instanceDocument, type InstanceDocument } from './views.js';
+
+interface StartBody {
+  input: unknown;
+  key?: string;
+  correlationId?: string;
+  id?: string;
+}
+
+const startSchema = {
+  params: nameParams,
+  headers: { type: 'object', properties: { 'idempotency-key': idString } },
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['input'],
+    properties: { input: {}, key: idString, correlationId: idString, id: idString },
+  },
+  response: { 200: instanceSchema, 201: instanceSchema, ...errorResponses },
+} as const;
+
+const cancelSchema = {
+  params: idParams,
+  body: {
+    type: 'object', additionalProperties: false, required: ['reason'],
+    properties: { reason: { type: 'string', minLength: 1, maxLength: 1000, pattern: '\\S' } },
+  },
+  response: { 200: instanceSchema, ...errorResponses },
+} as const;
+
+// Retry takes no body; one sent anyway is ignored.
+const retrySchema = { params: idParams, response: { 200: instanceSchema, ...errorResponses } } as const;
+
+/** Registers the acting routes; every failure surfaces as the engine's `SagaError`. */
+export function registerActionRoutes(app: FastifyInstance, engine: EnginePort): void {
+  const document = (state: InstanceState): InstanceDocument => instanceDocument(state, engine.definitionByHash(state.definitionHash));
+
+  app.post<{ Params: { name: string }; Body: StartBody; Headers: { 'idempotency-key'?: string } }>(
+    '/v1/sagas/:name/instances', { schema: startSchema }, async (request, reply) => {
+      const { input, key, correlationId } = request.body;
+      const id = request.body.id ?? request.headers['idempotency-key'];
+      const outcome = await engine.start({ saga: request.params.name, input, key, correlationId, id });
+      if (outcome.created) void reply.header('location', `/v1/instances/${encodeURIComponent(outcome.state.id)}`);
+      return reply.code(outcome.created ? 201 : 200).send(document(outcome.state));
+    });
+
+  app.post<{ Params: { id: string }; Body: { reason: string } }>(
+    '/v1/instances/:id/cancel', { schema: cancelSchema },
+    async (request) => document(await engine.cancel(request.params.id, request.body.reason)));
+
+  app.post<{ Params: { id: string } }>(
+    '/v1/instances/:id/retry', { schema: retrySchema },
+    async (request) => document(await engine.retry(request.params.id)));
+}

@@ -1,0 +1,40 @@
+/** Routes that show the loaded saga definitions with their content hashes. */
+import type { FastifyInstance } from 'fastify';
+import { SagaError } from '../errors.js';
+import type { EnginePort } from '../runtime/port.js';
+import { definitionDetail, definitionSummary } from './definition-view.js';
+import { definitionDetailSchema, definitionSummarySchema, errorResponses, nameParams } from './schemas.js';
+
+const listSchema = {
+  response: {
+    200: {
+      type: 'object', additionalProperties: false, required: ['items'],
+      properties: { items: { type: 'array', items: definitionSummarySchema } },
+    },
+    ...errorResponses,
+  },
+} as const;
+
+const oneSchema = {
+  params: nameParams,
+  querystring: {
+    type: 'object', additionalProperties: false,
+    properties: { hash: { type: 'string', pattern: '^[0-9a-f]{8,128}$' } },
+  },
+  response: { 200: definitionDetailSchema, ...errorResponses },
+} as const;
+
+/** Registers the definition routes; `?hash=` shows a pinned older version of the saga. */
+export function registerDefinitionRoutes(app: FastifyInstance, engine: EnginePort): void {
+  app.get('/v1/definitions', { schema: listSchema }, async () => ({ items: engine.definitions().map(definitionSummary) }));
+
+  app.get<{ Params: { name: string }; Querystring: { hash?: string } }>('/v1/definitions/:name', { schema: oneSchema }, async (request) => {
+    const { name } = request.params;
+    const { hash } = request.query;
+    const def = hash === undefined ? engine.definitions().find((d) => d.name === name) : engine.definitionByHash(hash);
+    if (def === undefined || def.name !== name) {
+      throw new SagaError('SAGA_ERR_UNKNOWN_SAGA', hash === undefined ? `no saga ${name}` : `no definition of saga ${name} with hash ${hash}`);
+    }
+    return definitionDetail(def);
+  });
+}

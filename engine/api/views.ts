@@ -1,0 +1,114 @@
+/**
+ * The JSON documents the API returns for instances and their journals (DESIGN section 4).
+ * Pure functions of stored data, so sagactl renders a database read offline the same way.
+ */
+import { emptyStep, leafSteps, publicStepState, type CompiledSaga, type InstanceState, type StepState } from '../core/index.js';
+import type { InstanceSummary, JournalEntry } from '../store/index.js';
+
+/** Pure: epoch ms as an ISO 8601 time, null kept. */
+export function isoTime(ms: number): string;
+export function isoTime(ms: number | null): string | null;
+export function isoTime(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+export interface CompensationDocument {
+  readonly state: string;
+  readonly attempts: number;
+  readonly lastError: string | null;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+}
+
+export interface StepDocument {
+  readonly name: string;
+  /** The public step state: `publicStepState`, folding the compensation in. */
+  readonly state: string;
+  readonly attempts: number;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+  readonly lastError: string | null;
+  readonly compensation: CompensationDocument | null;
+}
+
+export interface InstanceDocument {
+  readonly id: string;
+  readonly saga: string;
+  readonly key: string | null;
+  readonly correlationId: string;
+  readonly state: string;
+  readonly definitionHash: string;
+  readonly input: unknown;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly deadlineAt: string | null;
+  readonly steps: StepDocument[];
+  /** Why the instance compensates (or compensated, or failed compensating). */
+  readonly reason?: string;
+  /** The step whose failure stopped the instance, for a `failed` one. */
+  readonly failure?: { readonly step: string; readonly error: string };
+}
+
+/** An instance as lists show it. */
+export interface InstanceSummaryDocument {
+  readonly id: string;
+  readonly saga: string;
+  readonly key: string | null;
+  readonly correlationId: string;
+  readonly state: string;
+  readonly definitionHash: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface HistoryEntryDocument {
+  readonly seq: number;
+  readonly type: string;
+  readonly version: number;
+  readonly at: string;
+  readonly data: unknown;
+}
+
+function stepDocument(name: string, st: StepState): StepDocument {
+  const c = st.compensation;
+  return {
+    name, state: publicStepState(st), attempts: st.attempt,
+    startedAt: isoTime(st.startedAt), finishedAt: isoTime(st.finishedAt), lastError: st.lastError,
+    compensation: c === null ? null : {
+      state: c.status, attempts: c.attempt, lastError: c.lastError, startedAt: isoTime(c.startedAt), finishedAt: isoTime(c.finishedAt),
+    },
+  };
+}
+
+/**
+ * Pure: the instance document. Steps come in definition order, those not reached yet as
+ * `pending`; without its definition (`def` undefined) only the steps the instance reached
+ * are listed, in the order they were reached.
+ */
+export function instanceDocument(state: InstanceState, def: CompiledSaga | undefined): InstanceDocument {
+  const names = def === undefined ? [] : leafSteps(def).map((l) => l.name);
+  for (const name of Object.keys(state.steps)) if (!names.includes(name)) names.push(name);
+  const doc: InstanceDocument = {
+    id: state.id, saga: state.saga, key: state.key, correlationId: state.correlationId, state: state.status,
+    definitionHash: state.definitionHash, input: state.input,
+    createdAt: isoTime(state.createdAt), updatedAt: isoTime(state.updatedAt), deadlineAt: isoTime(state.deadlineAt),
+    steps: names.map((name) => stepDocument(name, state.steps[name] ?? emptyStep)),
+  };
+  const extra: { reason?: string; failure?: { step: string; error: string } } = {};
+  if (state.compensation !== null) extra.reason = state.compensation.reason.message;
+  if (state.status === 'failed') extra.failure = { step: state.failure.step, error: state.failure.error };
+  return { ...doc, ...extra };
+}
+
+/** Pure: the list view of an instance row. */
+export function instanceSummary(row: InstanceSummary): InstanceSummaryDocument {
+  return {
+    id: row.id, saga: row.saga, key: row.key, correlationId: row.correlationId, state: row.status,
+    definitionHash: row.definitionHash, createdAt: isoTime(row.createdAt), updatedAt: isoTime(row.updatedAt),
+  };
+}
+
+/** Pure: a journal entry as the history shows it, the event data as stored. */
+export function historyEntry(entry: JournalEntry): HistoryEntryDocument {
+  return { seq: entry.seq, type: entry.type, version: entry.version, at: isoTime(entry.at), data: entry.data };
+}

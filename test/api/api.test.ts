@@ -1,0 +1,495 @@
+import { join } from 'node:path';
+import type { LightMyRequestResponse } from 'fastify';
+import t, { type Test } from 'tap';
+import { buildApi } from '../../engine/api/app.js';
+import {
+  decide, isRejection, start, startKey, type CompiledSaga, type Decision, type Env, type InstanceState, type SagaInput,
+} from '../../engine/core/index.js';
+import { formatDefinitionError, loadDefinitionsFile } from '../../engine/definitions/index.js';
+import { SagaError } from '../../engine/errors.js';
+import type { EnginePort, Readiness, StartCommand, StartOutcome } from '../../engine/runtime/port.js';
+import { openStore, type DeadLetter, type Store } from '../../engine/store/index.js';
+
+function load(file: string): CompiledSaga[] {
+  const r = loadDefinitionsFile(file);
+  if (!r.ok) throw new Error(r.errors.map(formatDefinitionError).join('\n'));
+  return r.sagas;
+}
+const sagas = [...load('sagas/order-fulfillment.yaml'), ...load('sagas/trip-booking.yaml')];
+const t0 = Date.UTC(2026, 10, 26, 12, 0, 0);
+
+/** A deterministic clock and id source; each engine act moves the clock one second. */
+class TestEnv implements Env {
+  now = t0;
+  private n = 0;
+  newId(): string {
+    return `m-${String(++this.n).padStart(4, '0')}`;
+  }
+  random(): number {
+    return 0.5;
+  }
+}
+
+/**
+ * The port over a real store and the real core, as the runtime does it minus NATS and timers:
+ * each act is one decision persisted in one transaction; refusals throw the port's codes.
+ */
+class StoreEngine implements EnginePort {
+  readonly env = new TestEnv();
+  readonly redriven: string[] = [];
+  ready: Readiness = { ready: true, checks: { nats: { ok: true }, streams: { ok: true } } };
+  failWith: Error | null = null;
+
+  constructor(readonly store: Store) {}
+
+  async start(cmd: StartCommand): Promise<StartOutcome> {
+    if (this.failWith !== null) throw this.failWith;
+    const def = sagas.find((d) => d.name === cmd.saga);
+    if (def === undefined) throw new SagaError('SAGA_ERR_UNKNOWN_SAGA', `no saga ${cmd.saga}`);
+    const known = cmd.id === undefined ? undefined : this.store.getInstance(cmd.id);
+    if (known !== undefined) return { created: false, state: known };
+    const id = cmd.id ?? this.env.newId();
+    const correlationId = cmd.correlationId ?? `corr-${id}`;
+    const k = cmd.key === undefined ? startKey(def, cmd.input, null, id, correlationId) : { ok: true as const, key: cmd.key };
+    if (!k.ok) throw new SagaError('SAGA_ERR_INVALID_INPUT', k.error);
+    const byKey = k.key === null ? undefined : this.store.findByKey(def.name, k.key);
+    if (byKey !== undefined) return { created: false, state: byKey };
+    this.env.now += 1000;
+    const d = start(def, { id, input: cmd.input, key: k.key, correlationId, event: null, causationId: `api-${id}` }, this.env);
+    return { created: true, state: this.persist(0, d) };
+  }
+
+  /** Feeds one input to an instance through `decide` and persists what it decided. */
+  feed(id: string, input: SagaInput): InstanceState {
+    const state = this.store.getInstance(id);
+    if (state === undefined) throw new SagaError('SAGA_ERR_NOT_FOUND', `no instance ${id}`);
+    this.env.now += 1000;
+    const d = decide(this.def(state), state, input, this.env);
+    if (isRejection(d)) throw new SagaError(d.rejected.code, d.rejected.message);
+    return d.events.length === 0 ? state : this.persist(state.version, d);
+  }
+
+  /** The reply of `eventType` to the command the step (or its compensation) awaits. */
+  reply(id: string, step: string, eventType: string, payload: unknown = {}): InstanceState {
+    const st = this.store.getInstance(id)?.steps[step];
+    const causationId = st?.compensation?.awaiting ?? st?.awaiting;
+    if (causationId == null) throw new Error(`${id}/${step} awaits nothing`);
+    const message = { eventId: this.env.newId(), eventType, correlationId: 'x', causationId, aggregateId: 'x', version: 1, payload };
+    return this.feed(id, { type: 'ReplyReceived', message });
+  }
+
+  private def(state: InstanceState): CompiledSaga {
+    const def = this.definitionByHash(state.definitionHash);
+    if (def === undefined) throw new Error(`no definition ${state.definitionHash}`);
+    return def;
+  }
+
+  private persist(fromVersion: number, d: Decision): InstanceState {
+    this.store.tx(() => {
+      this.store.append(d.state.id, fromVersion, d.events);
+      this.store.saveInstance(d.state);
+    });
+    return d.state;
+  }
+
+  async cancel(id: string, reason: string) { return this.feed(id, { type: 'CancelRequested', reason }); }
+  async retry(id: string) { return this.feed(id, { type: 'RetryRequested' }); }
+  getInstance(id: string) {
+    if (this.failWith !== null) throw this.failWith;
+    return this.store.getInstance(id);
+  }
+  listInstances(filter: Parameters<EnginePort['listInstances']>[0]) { return this.store.listInstances(filter); }
+  history(id: string) {
+    const h = this.store.history(id);
+    return h.length === 0 ? undefined : h;
+  }
+  definitionByHash(hash: string) { return sagas.find((d) => d.hash === hash); }
+  definitions() { return sagas; }
+  listDeadLetters(opts: { limit?: number; cursor?: string }) { return this.store.listDead(opts); }
+  getDeadLetter(id: string) { return this.store.getDead(id); }
+  async redriveDeadLetter(id: string): Promise<DeadLetter> {
+    if (!this.store.markRedriven(id, this.env.now)) throw new SagaError('SAGA_ERR_NOT_FOUND', `no dead letter ${id}`);
+    this.redriven.push(id);
+    return this.store.getDead(id) as DeadLetter;
+  }
+  deleteDeadLetter(id: string) { return this.store.deleteDead(id); }
+  readiness() { return this.ready; }
+  metrics() { return '# HELP saga_instances Instances by state\n# TYPE saga_instances gauge\nsaga_instances{state="running"} 1\n'; }
+}
+
+function setup(t: Test, opts: Parameters<typeof buildApi>[1] = {}) {
+  const store = openStore(join(t.testdir(), 'api.db'));
+  const engine = new StoreEngine(store);
+  const app = buildApi(engine, opts);
+  t.teardown(async () => {
+    await app.close();
+    store.close();
+  });
+  return { app, engine, store };
+}
+
+type Json = Record<string, unknown>;
+const body = (res: LightMyRequestResponse): Json => res.json<Json>();
+
+/** Asserts an error response: the status, the code, and exactly the four error fields. */
+function isError(t: Test, res: LightMyRequestResponse, statusCode: number, code: string, message?: string | RegExp): Json {
+  t.equal(res.statusCode, statusCode, `status ${statusCode}`);
+  const b = body(res);
+  t.strictSame(Object.keys(b).sort(), ['code', 'error', 'message', 'statusCode'], 'exactly statusCode, code, error, message');
+  t.equal(b.statusCode, statusCode);
+  t.equal(b.code, code);
+  t.type(b.error, 'string');
+  t.type(b.message, 'string');
+  t.notMatch(String(b.message), /\n\s+at /, 'no stack trace');
+  if (message !== undefined) t.match(b.message, message);
+  return b;
+}
+
+const order = (orderId: string, extra: Json = {}) => ({
+  input: { orderId, customerId: 'cust-1', items: [{ sku: 'sku-1', quantity: 2 }], total: 42, ...extra },
+});
+
+t.test('start: 201 once, then 200 for the same id, Idempotency-Key or business key', async (t) => {
+  const { app, engine } = setup(t);
+  const first = await app.inject({ method: 'POST', url: '/v1/sagas/order-fulfillment/instances', payload: { ...order('o-1'), correlationId: 'c-1', id: 'inst-1' } });
+  t.equal(first.statusCode, 201);
+  t.equal(first.headers.location, '/v1/instances/inst-1');
+  t.match(body(first), { id: 'inst-1', saga: 'order-fulfillment', key: 'o-1', correlationId: 'c-1', state: 'running', input: order('o-1').input });
+
+  const again = await app.inject({ method: 'POST', url: '/v1/sagas/order-fulfillment/instances', payload: { ...order('o-1'), id: 'inst-1' } });
+  t.equal(again.statusCode, 200, 'same id');
+  t.strictSame(body(again), body(first));
+  t.equal(again.headers.location, undefined);
+
+  const sameKey = await app.inject({ method: 'POST', url: '/v1/sagas/order-fulfillment/instances', payload: order('o-1') });
+  t.equal(sameKey.statusCode, 200, 'same business key, no id');
+  t.equal(body(sameKey).id, 'inst-1');
+
+  const headers = { 'idempotency-key': 'idem-7' };
+  const byHeader = await app.inject({ method: 'POST', url: '/v1/sagas/order-fulfillment/instances', headers, payload: order('o-2') });
+  t.equal(byHeader.statusCode, 201);
+  t.equal(body(byHeader).id, 'idem-7', 'the header is the id');
+  const byHeaderAgain = await app.inject({ method: 'POST', url: '/v1/sagas/order-fulfillment/instances', headers, payload: order('o-3') });
+  t.equal(byHeaderAgain.statusCode, 200, 'same Idempotency-Key');
+  t.equal(body(byHeaderAgain).key, 'o-2', 'the first instance comes back');
+
+  const bodyWins = await app.inject({ method: 'POST', url: '/v1/sagas/order-fulfillment/instances', headers, payload: { ...order('o-4'), id: 'inst-4' } });
+  t.equal(bodyWins.statusCode, 201, 'an id in the body wins over the header');
+  t.equal(body(bodyWins).id, 'inst-4');
+
+  const explicitKey = await app.inject({ method: 'POST', url: '/v1/sagas/order-fulfillment/instances', payload: { ...order('o-5'), key: 'custom' } });
+  t.equal(body(explicitKey).key, 'custom');
+  t.equal(engine.store.listInstances().items.length, 4);
+});
+
+t.test('start: unknown saga, bad bodies, bad input, engine not ready', async (t) => {
+  const { app, engine } = setup(t);
+  const post = (payload: unknown, url = '/v1/sagas/order-fulfillment/instances', headers: Record<string, string> = {}) =>
+    app.inject({ method: 'POST', url, payload: payload as Json, headers });
+  isError(t, await post(order('o-1'), '/v1/sagas/nope/instances'), 404, 'SAGA_ERR_UNKNOWN_SAGA');
+  isError(t, await post({}), 400, 'SAGA_ERR_VALIDATION', /input/);
+  isError(t, await post({ ...order('o-1'), extra: 1 }), 400, 'SAGA_ERR_VALIDATION', /additional properties/);
+  isError(t, await post({ ...order('o-1'), key: 7 }), 400, 'SAGA_ERR_VALIDATION', /key/);
+  isError(t, await post({ ...order('o-1'), id: '' }), 400, 'SAGA_ERR_VALIDATION');
+  isError(t, await post([1, 2]), 400, 'SAGA_ERR_VALIDATION');
+  isError(t, await post(order('o-1'), undefined, { 'idempotency-key': '' }), 400, 'SAGA_ERR_VALIDATION', /idempotency-key/);
+  isError(t, await post({ input: { customerId: 'c' } }), 400, 'SAGA_ERR_INVALID_INPUT', /start\.key/);
+  const notJson = await app.inject({ method: 'POST', url: '/v1/sagas/order-fulfillment/instances', headers: { 'content-type': 'application/json' }, payload: '{"input":' });
+  isError(t, notJson, 400, 'SAGA_ERR_BAD_REQUEST');
+  const text = await app.inject({ method: 'POST', url: '/v1/sagas/order-fulfillment/instances', headers: { 'content-type': 'text/csv' }, payload: 'a,b' });
+  isError(t, text, 415, 'SAGA_ERR_UNSUPPORTED_MEDIA_TYPE');
+  engine.failWith = new SagaError('SAGA_ERR_NOT_READY', 'the engine is draining');
+  isError(t, await post(order('o-1')), 503, 'SAGA_ERR_NOT_READY', 'the engine is draining');
+});
+
+t.test('start: a body over the limit is a 413', async (t) => {
+  const { app } = setup(t, { bodyLimit: 200 });
+  const res = await app.inject({ method: 'POST', url: '/v1/sagas/order-fulfillment/instances', payload: order('o-1', { note: 'x'.repeat(300) }) });
+  isError(t, res, 413, 'SAGA_ERR_BODY_TOO_LARGE');
+});
+
+t.test('instance document: every step in definition order, pending ones too, compensation objects', async (t) => {
+  const { app, engine } = setup(t);
+  const started = await app.inject({ method: 'POST', url: '/v1/sagas/order-fulfillment/instances', payload: { ...order('o-1'), id: 'i-1' } });
+  const doc = body(started);
+  t.strictSame(Object.keys(doc).sort(), ['correlationId', 'createdAt', 'deadlineAt', 'definitionHash', 'id', 'input', 'key', 'saga', 'state', 'steps', 'updatedAt']);
+  t.equal(doc.definitionHash, sagas[0]?.hash);
+  t.equal(doc.createdAt, new Date(t0 + 1000).toISOString());
+  t.equal(doc.deadlineAt, new Date(t0 + 1000 + 600_000).toISOString());
+  t.strictSame(doc.steps, [
+    { name: 'reserve-inventory', state: 'running', attempts: 1, startedAt: doc.createdAt, finishedAt: null, lastError: null, compensation: null },
+    { name: 'charge-payment', state: 'pending', attempts: 0, startedAt: null, finishedAt: null, lastError: null, compensation: null },
+    { name: 'ship-order', state: 'pending', attempts: 0, startedAt: null, finishedAt: null, lastError: null, compensation: null },
+  ]);
+
+  engine.reply('i-1', 'reserve-inventory', 'InventoryReserved', { reservationId: 'r-1' });
+  engine.reply('i-1', 'charge-payment', 'PaymentDeclined', { reason: 'card expired' });
+  const compensating = body(await app.inject({ url: '/v1/instances/i-1' }));
+  t.equal(compensating.state, 'compensating');
+  t.match(compensating.reason, /charge-payment|PaymentDeclined/);
+  t.match(compensating.steps, [
+    { name: 'reserve-inventory', state: 'compensating', attempts: 1, compensation: { state: 'running', attempts: 1, lastError: null } },
+    { name: 'charge-payment', state: 'failed', attempts: 1, lastError: /PaymentDeclined/, compensation: null },
+    { name: 'ship-order', state: 'pending', attempts: 0 },
+  ]);
+
+  engine.reply('i-1', 'reserve-inventory', 'InventoryReleased');
+  const compensated = body(await app.inject({ url: '/v1/instances/i-1' }));
+  t.equal(compensated.state, 'compensated');
+  const steps = compensated.steps as Json[];
+  t.match(steps[0], { state: 'compensated', compensation: { state: 'compensated', attempts: 1, lastError: null, finishedAt: String } });
+  t.equal(compensated.updatedAt, new Date(engine.env.now).toISOString());
+
+  isError(t, await app.inject({ url: '/v1/instances/nope' }), 404, 'SAGA_ERR_NOT_FOUND', 'no instance nope');
+});
+
+t.test('history: the journal oldest first, times ISO', async (t) => {
+  const { app, engine } = setup(t);
+  await app.inject({ method: 'POST', url: '/v1/sagas/order-fulfillment/instances', payload: { ...order('o-1'), id: 'i-1' } });
+  engine.reply('i-1', 'reserve-inventory', 'InventoryReserved', { reservationId: 'r-1' });
+  const res = await app.inject({ url: '/v1/instances/i-1/history' });
+  t.equal(res.statusCode, 200);
+  const items = body(res).items as Json[];
+  t.strictSame(items.map((e) => e.seq), items.map((_, i) => i + 1), 'seq 1..n in order');
+  t.equal(items.length, engine.store.history('i-1').length);
+  t.match(items[0], { seq: 1, type: 'SagaStarted', version: 1, at: new Date(t0 + 1000).toISOString(), data: { type: 'SagaStarted', instanceId: 'i-1' } });
+  t.ok(items.some((e) => e.type === 'StepSucceeded'));
+  for (const e of items) t.strictSame(Object.keys(e).sort(), ['at', 'data', 'seq', 'type', 'version']);
+  isError(t, await app.inject({ url: '/v1/instances/nope/history' }), 404, 'SAGA_ERR_NOT_FOUND', 'no instance nope');
+});
+
+t.test('cancel and retry: state checks through the real core', async (t) => {
+  const { app, engine } = setup(t);
+  const post = (url: string, payload?: Json) => app.inject({ method: 'POST', url, ...(payload === undefined ? {} : { payload }) });
+  for (const id of ['run', 'done', 'pivot', 'fail']) await post('/v1/sagas/order-fulfillment/instances', { ...order(`o-${id}`), id });
+
+  const cancelled = await post('/v1/instances/run/cancel', { reason: 'customer called' });
+  t.equal(cancelled.statusCode, 200);
+  t.match(body(cancelled), { id: 'run', state: 'compensating', reason: 'cancelled: customer called' });
+  isError(t, await post('/v1/instances/run/cancel', { reason: 'again' }), 409, 'SAGA_ERR_INVALID_STATE');
+  isError(t, await post('/v1/instances/run/cancel', {}), 400, 'SAGA_ERR_VALIDATION', /reason/);
+  isError(t, await post('/v1/instances/run/cancel', { reason: '  ' }), 400, 'SAGA_ERR_VALIDATION');
+  isError(t, await post('/v1/instances/run/cancel'), 400, 'SAGA_ERR_VALIDATION');
+  isError(t, await post('/v1/instances/nope/cancel', { reason: 'x' }), 404, 'SAGA_ERR_NOT_FOUND');
+
+  engine.reply('done', 'reserve-inventory', 'InventoryReserved', { reservationId: 'r' });
+  engine.reply('done', 'charge-payment', 'PaymentCharged', { paymentId: 'p' });
+  engine.reply('done', 'ship-order', 'OrderShipped');
+  isError(t, await post('/v1/instances/done/cancel', { reason: 'too late' }), 409, 'SAGA_ERR_INVALID_STATE', /completed/);
+  isError(t, await post('/v1/instances/done/retry'), 409, 'SAGA_ERR_INVALID_STATE');
+
+  engine.reply('pivot', 'reserve-inventory', 'InventoryReserved', { reservationId: 'r' });
+  engine.reply('pivot', 'charge-payment', 'PaymentCharged', { paymentId: 'p' });
+  isError(t, await post('/v1/instances/pivot/cancel', { reason: 'stop' }), 409, 'SAGA_ERR_PAST_PIVOT');
+
+  // Cancelled while reserve-inventory awaits its reply: its compensation times out 10 times.
+  await post('/v1/instances/fail/cancel', { reason: 'test' });
+  for (let s = engine.store.getInstance('fail'); s?.status === 'compensating'; s = engine.store.getInstance('fail')) {
+    const c = s.steps['reserve-inventory']?.compensation;
+    if (c === null || c === undefined) throw new Error('no compensation');
+    const kind = c.status === 'running' ? 'comp_timeout' : 'comp_retry';
+    engine.feed('fail', { type: 'TimerFired', timer: { kind, step: 'reserve-inventory', attempt: c.attempt } });
+  }
+  const failed = body(await app.inject({ url: '/v1/instances/fail' }));
+  t.match(failed, { state: 'failed', failure: { step: 'reserve-inventory', error: /no reply/ }, reason: 'cancelled: test' });
+  t.match((failed.steps as Json[])[0], { state: 'compensation_failed', compensation: { state: 'compensation_failed', attempts: 10, lastError: /no reply/ } });
+
+  const retried = await app.inject({ method: 'POST', url: '/v1/instances/fail/retry', headers: { 'content-type': 'application/json' }, payload: '' });
+  t.equal(retried.statusCode, 200, 'an empty JSON body is no body');
+  t.match(body(retried), { state: 'compensating', steps: [{ state: 'compensating', compensation: { state: 'running', attempts: 1 } }] });
+  t.notOk('failure' in body(retried));
+  isError(t, await post('/v1/instances/fail/retry'), 409, 'SAGA_ERR_INVALID_STATE', /only a failed instance/);
+  isError(t, await post('/v1/instances/nope/retry'), 404, 'SAGA_ERR_NOT_FOUND');
+});
+
+t.test('list: every filter, cursor paging, summaries', async (t) => {
+  const { app, engine } = setup(t);
+  const ids: string[] = [];
+  for (let i = 0; i < 7; i++) {
+    const id = `i-${i}`;
+    await app.inject({ method: 'POST', url: '/v1/sagas/order-fulfillment/instances', payload: { ...order(`o-${i}`), id, correlationId: `c-${i % 2}` } });
+    ids.push(id);
+  }
+  await app.inject({
+    method: 'POST', url: '/v1/sagas/trip-booking/instances',
+    payload: { id: 'trip', input: { bookingId: 'b-1', from: 'AMS', to: 'LIS', departureDate: '2026-12-01', nights: 3 } },
+  });
+  await engine.cancel('i-3', 'test');
+  const newest = [...ids].reverse();
+  const list = async (query: string) => {
+    const res = await app.inject({ url: `/v1/instances${query}` });
+    t.equal(res.statusCode, 200, query);
+    return body(res) as { items: Json[]; nextCursor: string | null };
+  };
+
+  const all = await list('');
+  t.strictSame(all.items.map((i) => i.id), ['trip', ...newest]);
+  t.equal(all.nextCursor, null);
+  const i0 = engine.store.getInstance('i-0') as InstanceState;
+  t.strictSame(all.items.at(-1), {
+    id: 'i-0', saga: 'order-fulfillment', key: 'o-0', correlationId: 'c-0', state: 'running', definitionHash: i0.definitionHash,
+    createdAt: new Date(i0.createdAt).toISOString(), updatedAt: new Date(i0.updatedAt).toISOString(),
+  });
+
+  t.strictSame((await list('?saga=trip-booking')).items.map((i) => i.id), ['trip']);
+  t.strictSame((await list('?saga=order-fulfillment')).items.map((i) => i.id), newest);
+  t.strictSame((await list('?state=compensating')).items.map((i) => i.id), ['i-3']);
+  t.strictSame((await list('?key=o-5')).items.map((i) => i.id), ['i-5']);
+  t.strictSame((await list('?correlationId=c-1')).items.map((i) => i.id), ['i-5', 'i-3', 'i-1']);
+  const i4 = engine.store.getInstance('i-4') as InstanceState;
+  t.strictSame((await list(`?saga=order-fulfillment&since=${i4.createdAt}`)).items.map((i) => i.id), ['i-6', 'i-5', 'i-4'], 'since epoch ms');
+  t.strictSame((await list(`?saga=order-fulfillment&since=${new Date(i4.createdAt).toISOString()}`)).items.map((i) => i.id), ['i-6', 'i-5', 'i-4'], 'since ISO');
+  t.strictSame((await list('?state=running&correlationId=c-0&saga=order-fulfillment')).items.map((i) => i.id), ['i-6', 'i-4', 'i-2', 'i-0']);
+  t.strictSame((await list('?saga=nope')).items, []);
+
+  const seen: unknown[] = [];
+  const sizes: number[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: { items: Json[]; nextCursor: string | null } = await list(`?limit=3${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`);
+    seen.push(...page.items.map((i) => i.id));
+    sizes.push(page.items.length);
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  t.strictSame(seen, ['trip', ...newest], 'each once, in order');
+  t.strictSame(sizes, [3, 3, 2]);
+
+  for (const bad of ['?state=done', '?limit=0', '?limit=501', '?limit=ten', '?colour=red', '?since=yesterday', '?since=2026-13-45T00:00:00Z']) {
+    isError(t, await app.inject({ url: `/v1/instances${bad}` }), 400, 'SAGA_ERR_VALIDATION', undefined);
+  }
+  isError(t, await app.inject({ url: '/v1/instances?cursor=garbage' }), 400, 'SAGA_ERR_BAD_CURSOR');
+});
+
+t.test('definitions: summaries with hashes, one in detail', async (t) => {
+  const { app } = setup(t);
+  const list = body(await app.inject({ url: '/v1/definitions' }));
+  const [order, trip] = sagas;
+  t.match(list.items, [
+    {
+      name: 'order-fulfillment', hash: order?.hash, description: String, trigger: { subject: 'orders.events', type: 'OrderPlaced' }, timeout: 600_000,
+      steps: [{ name: 'reserve-inventory', kind: 'command' }, { name: 'charge-payment', kind: 'command' }, { name: 'ship-order', kind: 'command' }],
+    },
+    { name: 'trip-booking', hash: trip?.hash, steps: [{ name: 'book-travel', kind: 'parallel', branches: [['book-flight'], ['book-hotel']] }, { name: 'await-payment', kind: 'wait' }] },
+  ]);
+
+  const res = await app.inject({ url: '/v1/definitions/order-fulfillment' });
+  t.equal(res.statusCode, 200);
+  const detail = body(res);
+  t.match(detail, {
+    name: 'order-fulfillment', hash: order?.hash, key: '$input.orderId', schemas: ['InventoryReserved@1', 'OrderPlaced@1', 'ReserveInventory@1'],
+  });
+  const steps = detail.steps as Json[];
+  t.match(steps[0], {
+    name: 'reserve-inventory', kind: 'command', when: null, pivot: false, timeout: 5000,
+    command: { subject: 'inventory.commands', type: 'ReserveInventory', version: 1 },
+    reply: { subject: 'inventory.events', success: ['InventoryReserved'], failure: ['OutOfStock'], retryable: ['InventoryBusy'] },
+    retry: { maxAttempts: 3, initialInterval: 500, backoffRate: 2, maxInterval: 10_000, jitter: 'full' },
+    compensation: { command: { subject: 'inventory.commands', type: 'ReleaseInventory' }, reply: { success: ['InventoryReleased'] }, retry: { maxAttempts: 10 } },
+  });
+  t.match(steps[1], { compensation: { retry: { maxAttempts: null } } }, 'unlimited attempts are null');
+  t.match(steps[2], { name: 'ship-order', pivot: true, afterPivot: true, compensation: null });
+
+  const tripDetail = body(await app.inject({ url: '/v1/definitions/trip-booking' }));
+  t.match((tripDetail.steps as Json[])[0], { kind: 'parallel', branches: [[{ name: 'book-flight', kind: 'command' }], [{ name: 'book-hotel', timeout: 60_000 }]] });
+  t.match((tripDetail.steps as Json[])[1], { name: 'await-payment', kind: 'wait', subject: 'payments.events', type: 'PaymentConfirmed', match: /bookingId/, timeout: 3_600_000 });
+
+  t.equal(body(await app.inject({ url: `/v1/definitions/order-fulfillment?hash=${order?.hash}` })).hash, order?.hash, 'a version by hash');
+  isError(t, await app.inject({ url: `/v1/definitions/trip-booking?hash=${order?.hash}` }), 404, 'SAGA_ERR_UNKNOWN_SAGA');
+  isError(t, await app.inject({ url: '/v1/definitions/nope' }), 404, 'SAGA_ERR_UNKNOWN_SAGA', 'no saga nope');
+});
+
+t.test('dlq: list, show, redrive, delete; binary data intact', async (t) => {
+  const { app, engine, store } = setup(t);
+  const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
+  const binary = store.park({ subject: 'inventory.events', reason: 'not a JSON envelope', headers: { 'Nats-Msg-Id': 'n-1' }, data: bytes, deliveryCount: 3, at: t0 });
+  const text = store.park({ subject: 'payments.events', reason: 'invalid: payload must have reservationId', headers: {}, data: Buffer.from('{"ünïcode":true}'), deliveryCount: 1, at: t0 + 5 });
+
+  const page = body(await app.inject({ url: '/v1/dlq' }));
+  t.equal(page.nextCursor, null);
+  t.strictSame((page.items as Json[]).map((l) => l.id), [text, binary], 'newest first');
+
+  const one = body(await app.inject({ url: `/v1/dlq/${binary}` }));
+  t.strictSame(one, {
+    id: binary, subject: 'inventory.events', reason: 'not a JSON envelope', receivedAt: new Date(t0).toISOString(), deliveryCount: 3,
+    redrivenAt: null, headers: { 'Nats-Msg-Id': 'n-1' }, data: Buffer.from(bytes).toString('base64'), text: null,
+  });
+  t.ok(Buffer.from(String(one.data), 'base64').equals(Buffer.from(bytes)), 'all 256 byte values round-trip');
+  t.match(body(await app.inject({ url: `/v1/dlq/${text}` })), { text: '{"ünïcode":true}', headers: {} });
+
+  const first = body(await app.inject({ url: '/v1/dlq?limit=1' }));
+  t.equal((first.items as Json[]).length, 1);
+  const second = body(await app.inject({ url: `/v1/dlq?limit=1&cursor=${String(first.nextCursor)}` }));
+  t.strictSame((second.items as Json[]).map((l) => l.id), [binary]);
+  t.equal(second.nextCursor, null);
+  isError(t, await app.inject({ url: '/v1/dlq?cursor=nope' }), 400, 'SAGA_ERR_BAD_CURSOR');
+  isError(t, await app.inject({ url: '/v1/dlq?limit=0' }), 400, 'SAGA_ERR_VALIDATION');
+
+  const redriven = await app.inject({ method: 'POST', url: `/v1/dlq/${binary}/redrive` });
+  t.equal(redriven.statusCode, 200);
+  t.equal(body(redriven).redrivenAt, new Date(engine.env.now).toISOString());
+  t.strictSame(engine.redriven, [binary]);
+  isError(t, await app.inject({ method: 'POST', url: '/v1/dlq/999/redrive' }), 404, 'SAGA_ERR_NOT_FOUND', 'no dead letter 999');
+
+  const deleted = await app.inject({ method: 'DELETE', url: `/v1/dlq/${binary}` });
+  t.equal(deleted.statusCode, 204);
+  t.equal(deleted.body, '');
+  isError(t, await app.inject({ method: 'DELETE', url: `/v1/dlq/${binary}` }), 404, 'SAGA_ERR_NOT_FOUND');
+  isError(t, await app.inject({ url: `/v1/dlq/${binary}` }), 404, 'SAGA_ERR_NOT_FOUND');
+  isError(t, await app.inject({ url: '/v1/dlq/abc' }), 404, 'SAGA_ERR_NOT_FOUND');
+});
+
+t.test('health, readiness, metrics', async (t) => {
+  const { app, engine } = setup(t);
+  const health = await app.inject({ url: '/healthz' });
+  t.equal(health.statusCode, 200);
+  t.strictSame(body(health), { status: 'ok' });
+
+  t.match(body(await app.inject({ url: '/readyz' })), { status: 'ready', ready: true, checks: { nats: { ok: true } } });
+  engine.ready = { ready: false, checks: { nats: { ok: false, detail: 'not connected to nats://127.0.0.1:4222' }, streams: { ok: true } } };
+  const down = await app.inject({ url: '/readyz' });
+  t.equal(down.statusCode, 503);
+  t.strictSame(body(down), { status: 'not_ready', ready: false, checks: engine.ready.checks });
+  t.equal((await app.inject({ url: '/healthz' })).statusCode, 200, 'alive while not ready');
+
+  const metrics = await app.inject({ url: '/metrics' });
+  t.equal(metrics.statusCode, 200);
+  t.equal(metrics.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
+  t.equal(metrics.body, engine.metrics(), 'the exposition text unchanged');
+});
+
+t.test('bearer token: /v1 needs it, health and metrics stay open', async (t) => {
+  const { app } = setup(t, { token: 's3cret' });
+  const none = isError(t, await app.inject({ url: '/v1/instances' }), 401, 'SAGA_ERR_UNAUTHORIZED');
+  t.match(none.message, /Authorization: Bearer/);
+  const wrong = await app.inject({ url: '/v1/instances', headers: { authorization: 'Bearer nope' } });
+  isError(t, wrong, 401, 'SAGA_ERR_UNAUTHORIZED');
+  t.match(wrong.headers['www-authenticate'], /^Bearer/);
+  isError(t, await app.inject({ url: '/v1/instances', headers: { authorization: 's3cret' } }), 401, 'SAGA_ERR_UNAUTHORIZED');
+  isError(t, await app.inject({ method: 'POST', url: '/v1/sagas/order-fulfillment/instances', payload: order('o-1') }), 401, 'SAGA_ERR_UNAUTHORIZED');
+  isError(t, await app.inject({ url: '/v1/nothing-here' }), 401, 'SAGA_ERR_UNAUTHORIZED', undefined);
+
+  const ok = await app.inject({ url: '/v1/instances', headers: { authorization: 'Bearer s3cret' } });
+  t.equal(ok.statusCode, 200);
+  const started = await app.inject({ method: 'POST', url: '/v1/sagas/order-fulfillment/instances', headers: { authorization: 'bearer s3cret' }, payload: order('o-1') });
+  t.equal(started.statusCode, 201, 'the scheme is case-insensitive');
+  for (const url of ['/healthz', '/readyz', '/metrics']) t.equal((await app.inject({ url })).statusCode, 200, `${url} is open`);
+});
+
+t.test('unknown routes and unexpected errors', async (t) => {
+  const logged: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
+  const { app, engine } = setup(t, { log: (level, msg, fields) => void logged.push({ level, msg, fields }) });
+  isError(t, await app.inject({ url: '/v2/instances' }), 404, 'SAGA_ERR_ROUTE_NOT_FOUND', 'no route GET /v2/instances');
+  isError(t, await app.inject({ method: 'DELETE', url: '/v1/instances?x=1' }), 404, 'SAGA_ERR_ROUTE_NOT_FOUND', 'no route DELETE /v1/instances');
+
+  engine.failWith = new Error('SQLITE_CORRUPT: database disk image is malformed at /secret/path');
+  const internal = isError(t, await app.inject({ url: '/v1/instances/i-1' }), 500, 'SAGA_ERR_INTERNAL');
+  t.notMatch(internal.message, /secret|SQLITE/, 'the real error stays in the log');
+  t.match(logged, [{ level: 'error', msg: 'HTTP request failed', fields: { method: 'GET', url: '/v1/instances/i-1', error: /SQLITE_CORRUPT/ } }]);
+  engine.failWith = new SagaError('SAGA_ERR_SOMETHING_NEW', 'an unmapped engine error');
+  isError(t, await app.inject({ url: '/v1/instances/i-1' }), 500, 'SAGA_ERR_SOMETHING_NEW', 'an unmapped engine error');
+  t.equal(logged.length, 2, 'an unmapped SagaError is logged too');
+  engine.readiness = () => { throw new Error('readiness bug'); };
+  const ready = await app.inject({ url: '/readyz' });
+  t.equal(ready.statusCode, 503, 'a failing readiness check is not ready');
+  t.match(logged[2], { msg: 'readiness check failed', fields: { error: /readiness bug/ } });
+});
