@@ -1,0 +1,60 @@
+import { dirname } from 'node:path';
+import { configHelp, loadConfig, type Config } from './config.js';
+import { formatDefinitionError, loadDefinitionsFile } from './definitions/index.js';
+import { createLogger } from './log.js';
+import { startServer } from './runtime/server.js';
+import { startEmbeddedNats, type EmbeddedNats } from './transport/embedded.js';
+
+/**
+ * sagad's entry point, the only place that wires real adapters: configuration from the
+ * environment, definitions, the embedded nats-server when NATS_URL is unset, and the server.
+ */
+async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`sagad: the saga orchestration server.\n\nUsage: npm start  (or: node dist/engine/main.js)\n\nConfiguration, by environment variable:\n${configHelp()}\n`);
+    return 0;
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    process.stderr.write(`sagad: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+  const log = createLogger(config.logLevel);
+  const defs = loadDefinitionsFile(config.definitionsPath);
+  if (!defs.ok) {
+    for (const e of defs.errors) process.stderr.write(`${formatDefinitionError(e)}\n`);
+    process.stderr.write(`sagad: refusing to start: ${defs.errors.length} problem${defs.errors.length === 1 ? '' : 's'} in ${config.definitionsPath} (check with: npx sagactl validate ${config.definitionsPath})\n`);
+    return 1;
+  }
+  let embedded: EmbeddedNats | null = null;
+  try {
+    let natsUrl = config.natsUrl;
+    if (natsUrl === undefined) {
+      embedded = await startEmbeddedNats(dirname(config.dbPath), log);
+      natsUrl = embedded.url;
+    }
+    const server = await startServer({
+      definitions: defs.sagas, dbFile: config.dbPath, synchronous: config.synchronous, snapshotEvery: config.snapshotEvery,
+      natsUrl, streams: config.streams, httpHost: config.httpHost, httpPort: config.httpPort, apiToken: config.apiToken,
+      maxDeliver: config.maxDeliver, durablePrefix: config.natsPrefix, log,
+    });
+    const emb = embedded;
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        log('info', `received ${signal}`);
+        void server.stop().then(() => emb?.stop()).finally(resolve);
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+    return 0;
+  } catch (err) {
+    log('error', `sagad could not start: ${err instanceof Error ? err.message : String(err)}`);
+    await embedded?.stop();
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

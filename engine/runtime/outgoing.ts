@@ -1,0 +1,49 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Effect, InstanceState } from '../core/index.js';
+import type { OutboxMessage } from '../store/index.js';
+import { encodeEnvelope } from '../transport/envelope.js';
+
+/** The subject of lifecycle integration events (DESIGN section 3). */
+export const LIFECYCLE_SUBJECT = 'sagas.events';
+
+/**
+ * W3C traceparent for a saga's messages: one trace per instance (its id hashed), a fresh span
+ * per message, so a tracing backend groups everything an instance sent.
+ */
+export function traceparent(instanceId: string): string {
+  const trace = createHash('sha256').update(instanceId).digest('hex').slice(0, 32);
+  return `00-${trace}-${randomBytes(8).toString('hex')}-01`;
+}
+
+/** Turns a publishing effect into its outbox row (envelope bytes and headers); other effects give null. */
+export function outboxMessage(effect: Effect, state: InstanceState): OutboxMessage | null {
+  if (effect.type === 'SendCommand') {
+    const c = effect.command;
+    return {
+      messageId: c.eventId,
+      subject: c.subject,
+      headers: { ...c.headers, 'Saga-Deadline': new Date(c.deadlineAt).toISOString(), traceparent: traceparent(state.id) },
+      data: encodeEnvelope({
+        eventId: c.eventId, eventType: c.eventType, aggregateId: c.aggregateId, timestamp: new Date(c.timestamp).toISOString(),
+        version: c.version, correlationId: c.correlationId, causationId: c.causationId, payload: asObject(c.payload),
+      }),
+    };
+  }
+  if (effect.type === 'PublishLifecycle') {
+    return {
+      messageId: effect.eventId,
+      subject: LIFECYCLE_SUBJECT,
+      headers: { 'Saga-Id': state.id, 'Saga-Name': state.saga, traceparent: traceparent(state.id) },
+      data: encodeEnvelope({
+        eventId: effect.eventId, eventType: effect.eventType, aggregateId: state.id, timestamp: new Date(effect.timestamp).toISOString(),
+        version: 1, correlationId: state.correlationId, causationId: null, payload: { ...effect.payload },
+      }),
+    };
+  }
+  return null;
+}
+
+/** Envelope payloads are objects; any other rendered value is wrapped so nothing is lost. */
+function asObject(value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : { value };
+}

@@ -1,0 +1,51 @@
+import type { CompiledSaga, InstanceState } from '../core/index.js';
+import type { DeadLetter, InstanceFilter, InstanceSummary, JournalEntry, Page } from '../store/index.js';
+
+/** A start request from the API, `sagas.start.<name>`, or a trigger event. */
+export interface StartCommand {
+  readonly saga: string;
+  readonly input: unknown;
+  readonly key?: string | undefined;
+  readonly correlationId?: string | undefined;
+  readonly id?: string | undefined;
+}
+
+/** What a start did: `created` is false when the id or the key already had an instance. */
+export interface StartOutcome {
+  readonly created: boolean;
+  readonly state: InstanceState;
+}
+
+/** Readiness of the server: each check with a sentence when it fails. */
+export interface Readiness {
+  readonly ready: boolean;
+  readonly checks: Readonly<Record<string, { readonly ok: boolean; readonly detail?: string }>>;
+}
+
+/**
+ * What the HTTP API (and sagactl through it) may ask of the running engine. Reads are
+ * synchronous SQLite queries; acts go through the engine's input queue and resolve after
+ * their transaction committed. Failures throw `SagaError` with a `SAGA_ERR_*` code:
+ * SAGA_ERR_UNKNOWN_SAGA, SAGA_ERR_NOT_FOUND, SAGA_ERR_INVALID_INPUT (start input fails its
+ * schema or its key expression), SAGA_ERR_INVALID_STATE, SAGA_ERR_PAST_PIVOT,
+ * SAGA_ERR_NOT_READY (draining or not connected).
+ */
+export interface EnginePort {
+  start(cmd: StartCommand): Promise<StartOutcome>;
+  cancel(id: string, reason: string): Promise<InstanceState>;
+  retry(id: string): Promise<InstanceState>;
+  getInstance(id: string): InstanceState | undefined;
+  listInstances(filter: InstanceFilter): Page<InstanceSummary>;
+  history(id: string): JournalEntry[] | undefined;
+  /** The definition an instance runs (pinned by hash), or the current one by name. */
+  definitionByHash(hash: string): CompiledSaga | undefined;
+  definitions(): readonly CompiledSaga[];
+  listDeadLetters(opts: { limit?: number; cursor?: string }): Page<DeadLetter>;
+  getDeadLetter(id: string): DeadLetter | undefined;
+  /** Publishes the dead letter's raw bytes again on its subject and marks it redriven. */
+  redriveDeadLetter(id: string): Promise<DeadLetter>;
+  deleteDeadLetter(id: string): boolean;
+  readiness(): Readiness;
+  /** Prometheus text exposition of the engine's metrics. */
+  metrics(): string;
+}

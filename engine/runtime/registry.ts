@@ -1,0 +1,85 @@
+import { leafSteps, type CompiledSaga } from '../core/index.js';
+import { compileSagaSource, formatDefinitionError } from '../definitions/index.js';
+import type { Store } from '../store/index.js';
+import type { LogFn } from '../transport/connection.js';
+
+/**
+ * The loaded definitions: the current one of each saga by name, and every definition a
+ * running instance is pinned to by hash (DESIGN section 1, point 7).
+ */
+export class Registry {
+  private readonly byName = new Map<string, CompiledSaga>();
+  private readonly byHash = new Map<string, CompiledSaga>();
+
+  constructor(current: readonly CompiledSaga[]) {
+    for (const saga of current) {
+      this.byName.set(saga.name, saga);
+      this.byHash.set(saga.hash, saga);
+    }
+  }
+
+  /** Adds a pinned (older) definition recompiled from its stored source. */
+  pin(saga: CompiledSaga): void {
+    if (!this.byHash.has(saga.hash)) this.byHash.set(saga.hash, saga);
+  }
+
+  current(name: string): CompiledSaga | undefined {
+    return this.byName.get(name);
+  }
+
+  byDefinitionHash(hash: string): CompiledSaga | undefined {
+    return this.byHash.get(hash);
+  }
+
+  all(): CompiledSaga[] {
+    return [...this.byName.values()];
+  }
+
+  /** Sagas started by an event of this subject and type. */
+  triggeredBy(subject: string, type: string): CompiledSaga[] {
+    return this.all().filter((s) => s.start.on !== null && s.start.on.subject === subject && s.start.on.type === type);
+  }
+
+  /** Every subject sagad must consume: replies, compensation replies, waits and triggers of all loaded definitions. */
+  inboundSubjects(): string[] {
+    const subjects = new Set<string>();
+    for (const saga of this.byHash.values()) {
+      if (saga.start.on !== null) subjects.add(saga.start.on.subject);
+      for (const l of leafSteps(saga)) {
+        if (l.kind === 'command') subjects.add(l.reply.subject);
+        else subjects.add(l.subject);
+        if (l.compensate !== null) subjects.add(l.compensate.reply.subject);
+      }
+    }
+    return [...subjects].sort();
+  }
+
+  /** Every subject sagad publishes to: commands, compensations and lifecycle events. */
+  outboundSubjects(): string[] {
+    const subjects = new Set<string>(['sagas.events']);
+    for (const saga of this.byHash.values()) {
+      for (const l of leafSteps(saga)) {
+        if (l.kind === 'command') subjects.add(l.command.subject);
+        if (l.compensate !== null) subjects.add(l.compensate.command.subject);
+      }
+    }
+    return [...subjects].sort();
+  }
+}
+
+/** Running instances keep their definition: recompile the stored source of any hash not loaded. */
+export function pinRunningDefinitions(store: Store, registry: Registry, log: LogFn): void {
+  const missing = new Set<string>();
+  for (const id of store.nonTerminalIds()) {
+    const state = store.getInstance(id);
+    if (state !== undefined && registry.byDefinitionHash(state.definitionHash) === undefined) missing.add(state.definitionHash);
+  }
+  for (const hash of missing) {
+    const source = store.getDefinitionSource(hash);
+    if (source === undefined) throw new Error(`running instances use definition ${hash}, which is not stored`);
+    const r = compileSagaSource(source);
+    if (!r.ok) throw new Error(`stored definition ${hash} does not compile: ${r.errors.map(formatDefinitionError).join('; ')}`);
+    registry.pin(r.saga);
+    log('info', 'kept an earlier definition for running instances', { saga: r.saga.name, hash });
+  }
+}

@@ -1,0 +1,50 @@
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { SagaError } from '../errors.js';
+import type { LogFn } from '../transport/connection.js';
+import { parseEnvelope } from '../transport/envelope.js';
+import type { Engine } from './engine.js';
+
+const encoder = new TextEncoder();
+
+/**
+ * Serves `sagas.start.<name>` (DESIGN section 3) on a core NATS queue subscription: the
+ * envelope's payload is `{input, key?, id?}` and a request is answered with `{id, state}`
+ * after the start committed, so an answered start is never lost. Without an `id`, the
+ * envelope's eventId names the instance, so a repeated request starts nothing new.
+ */
+export function serveStartRequests(nc: NatsConnection, engine: Engine, log: LogFn): Subscription {
+  return nc.subscribe('sagas.start.>', {
+    queue: 'sagad',
+    callback: (err, msg) => {
+      if (err !== null) {
+        log('warn', 'start subscription error', { error: err.message });
+        return;
+      }
+      const answer = (body: unknown) => {
+        if (msg.reply !== undefined && msg.reply !== '') msg.respond(encoder.encode(JSON.stringify(body)));
+      };
+      const saga = msg.subject.slice('sagas.start.'.length);
+      const parsed = parseEnvelope(msg.data);
+      if (!parsed.ok) {
+        answer({ error: { code: 'SAGA_ERR_INVALID_MESSAGE', message: parsed.reason } });
+        return;
+      }
+      const e = parsed.envelope;
+      const p = e.payload as { input?: unknown; key?: unknown; id?: unknown };
+      if (p.key !== undefined && typeof p.key !== 'string' || p.id !== undefined && typeof p.id !== 'string') {
+        answer({ error: { code: 'SAGA_ERR_INVALID_INPUT', message: 'payload.key and payload.id must be strings when given' } });
+        return;
+      }
+      engine.start({
+        saga, input: p.input ?? {}, key: p.key as string | undefined, id: (p.id as string | undefined) ?? e.eventId,
+        correlationId: e.correlationId === '' ? undefined : e.correlationId,
+      }).then(
+        (r) => answer({ id: r.state.id, state: r.state.status, created: r.created }),
+        (error: unknown) => {
+          const code = error instanceof SagaError ? error.code : 'SAGA_ERR_INTERNAL';
+          answer({ error: { code, message: error instanceof Error ? error.message : String(error) } });
+        },
+      );
+    },
+  });
+}

@@ -1,0 +1,69 @@
+/**
+ * Fires durable timers: one JavaScript timer for the earliest due row, however many rows
+ * are pending (DESIGN section 1, point 6). Overdue rows fire as soon as it starts.
+ */
+export interface TimerSource {
+  nextDueAt(): number | null;
+  /** Fires the timers due at `now`, at most one batch; returns how many it fired. */
+  fireDue(now: number): number;
+}
+
+/** Longest single wait, so a wall-clock jump is noticed within a minute. */
+const MAX_WAIT_MS = 60_000;
+
+export class TimerService {
+  private handle: NodeJS.Timeout | null = null;
+  private armedFor: number | null = null;
+  private running = false;
+
+  constructor(private readonly source: TimerSource, private readonly onError: (err: unknown) => void) {}
+
+  start(): void {
+    this.running = true;
+    this.arm();
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.handle !== null) clearTimeout(this.handle);
+    this.handle = null;
+    this.armedFor = null;
+  }
+
+  /** A timer due at `dueAt` was just committed: wake earlier if it is the earliest. */
+  poke(dueAt: number): void {
+    if (this.running && (this.armedFor === null || dueAt < this.armedFor)) this.arm();
+  }
+
+  private arm(): void {
+    if (!this.running) return;
+    if (this.handle !== null) clearTimeout(this.handle);
+    const next = this.source.nextDueAt();
+    if (next === null) {
+      this.handle = null;
+      this.armedFor = null;
+      return;
+    }
+    const wait = Math.min(MAX_WAIT_MS, Math.max(0, next - Date.now()));
+    this.armedFor = next;
+    this.handle = setTimeout(() => this.fire(), wait);
+  }
+
+  private fire(): void {
+    this.handle = null;
+    this.armedFor = null;
+    if (!this.running) return;
+    try {
+      const fired = this.source.fireDue(Date.now());
+      // A full batch may have more due behind it: yield to I/O, then continue.
+      if (fired > 0) {
+        this.armedFor = 0;
+        this.handle = setTimeout(() => this.fire(), 0);
+        return;
+      }
+    } catch (err) {
+      this.onError(err);
+    }
+    this.arm();
+  }
+}
