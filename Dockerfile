@@ -11,6 +11,8 @@ COPY sagas sagas
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
+# nats-server for the embedded default (NATS_URL unset); harmless when NATS_URL is set.
+RUN apt-get update && apt-get install -y --no-install-recommends nats-server && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production SAGA_DB=/data/sagad.db SAGA_HTTP_HOST=0.0.0.0 SAGA_HTTP_PORT=8080
 WORKDIR /app
 COPY --from=build /app/node_modules node_modules

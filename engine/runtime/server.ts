@@ -97,7 +97,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   for (const subject of inbound) {
     const stream = streamOf[subject];
     if (stream === undefined) throw new Error(`no stream for ${subject}`);
-    subs.push(await consume(link, subject, (msg) => handleInbound(engine, msg), { stream, durablePrefix: o.durablePrefix, maxDeliver: o.maxDeliver, log }));
+    subs.push(await consume(link, subject, (msg) => handleInbound(engine, msg), { stream, durablePrefix: o.durablePrefix, maxDeliver: o.maxDeliver, expiresMs: 2000, log }));
   }
   const starts: CoreSubscription = serveStartRequests(link.nc, engine, log);
   consumersReady = true;
