@@ -15,6 +15,11 @@ import { pinRunningDefinitions, Registry } from './registry.js';
 import { serveStartRequests } from './start-requests.js';
 import { TimerService } from './timer-service.js';
 
+/** Processed message ids are kept a week: far beyond any JetStream redelivery of them. */
+const INBOX_RETENTION_MS = 7 * 24 * 3_600_000;
+/** Sent outbox rows are kept a day, well past the 2-minute duplicate window. */
+const SENT_RETENTION_MS = 24 * 3_600_000;
+
 export interface ServerOptions {
   readonly definitions: readonly CompiledSaga[];
   readonly dbFile: string;
@@ -106,6 +111,13 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     void Promise.all(subs.map((s) => s.pending().catch(() => 0))).then((n) => { lag = n.reduce((a, b) => a + b, 0); });
   }, 5000);
   lagTimer.unref();
+  // The inbox only has to outlive JetStream's redeliveries; sent outbox rows only JetStream's dedupe window.
+  const housekeeping = setInterval(() => {
+    const now = Date.now();
+    const pruned = store.pruneInbox(now - INBOX_RETENTION_MS) + store.pruneSent(now - SENT_RETENTION_MS);
+    if (pruned > 0) log('debug', 'pruned inbox and sent outbox rows', { rows: pruned });
+  }, 3_600_000);
+  housekeeping.unref();
 
   let stopping: Promise<void> | null = null;
   return {
@@ -114,6 +126,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       log('info', 'draining: no new messages, finishing the work in hand');
       engine.draining = true;
       clearInterval(lagTimer);
+      clearInterval(housekeeping);
       starts.unsubscribe();
       await Promise.all(subs.map((s) => s.stop()));
       timers?.stop();
