@@ -1,32 +1,58 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
+import { registerAct } from './commands/act.js';
+import { registerCompletion } from './commands/completion.js';
+import { registerDefs } from './commands/defs.js';
+import { registerDescribe } from './commands/describe.js';
+import { registerDlq } from './commands/dlq.js';
+import { registerHistory } from './commands/history.js';
+import { registerList } from './commands/list.js';
+import { registerStats } from './commands/stats.js';
 import { registerValidate } from './commands/validate.js';
+import { CliError, formatFailure } from './errors.js';
+import { ExitCode, processIo, type Io } from './io.js';
+import { examples, outputOption } from './options.js';
 
-/** Exit codes of every sagactl command. */
-export const ExitCode = { ok: 0, error: 1, usage: 2 } as const;
-export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+export { ExitCode, processIo, type Io } from './io.js';
 
-/** Where a command writes; tests pass their own to capture output. */
-export interface Io {
-  out(text: string): void;
-  err(text: string): void;
-}
-
-export const processIo: Io = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
-
-/** Builds the sagactl program; each command sets `exitCode` through the returned holder. */
+/** Builds the sagactl program; commands that fail without throwing set `code` in the returned holder. */
 export function buildProgram(io: Io): { program: Command; result: { code: ExitCode } } {
   const result = { code: ExitCode.ok as ExitCode };
   const program = new Command('sagactl')
-    .description('Inspect and steer sagad, the saga orchestration engine.')
+    .description('Inspect and steer sagad, the saga orchestration engine: what every saga is doing and why, and act on it.')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: io.out, writeErr: io.err })
-    .exitOverride();
-  registerValidate(program, io, result);
-  const defs = program.command('defs').description('Saga definitions: validate them.');
+    .configureHelp({ showGlobalOptions: true })
+    .exitOverride()
+    .option('-s, --server <url>', 'sagad HTTP API (env SAGA_SERVER; default http://127.0.0.1:8080)')
+    .option('--token <token>', 'API bearer token (env SAGA_API_TOKEN)')
+    .addOption(outputOption())
+    .addOption(new Option('--no-color', 'never colour the output (colour is used only on a terminal, and never with NO_COLOR set)'))
+    .addHelpText('after', `${examples(
+      'sagactl list --state failed                       # what needs me?',
+      'sagactl why 0192f7e0-5a4b-7c3d-9e8f-0a1b2c3d4e5f   # what is it waiting for, and what can I do',
+      'sagactl describe 0192f7e0-5a4b-7c3d-9e8f-0a1b2c3d4e5f',
+      'sagactl history 0192f7e0-5a4b-7c3d-9e8f-0a1b2c3d4e5f --follow',
+      'sagactl cancel 0192f7e0-5a4b-7c3d-9e8f-0a1b2c3d4e5f --reason "customer called"',
+      'sagactl --server http://sagad.internal:8080 stats',
+      'sagactl list --db data/sagad.db                   # offline, read-only',
+    )}
+Exit codes: 0 ok, 1 error, 2 usage error.
+`);
+
+  registerList(program, io);
+  registerDescribe(program, io);
+  registerHistory(program, io);
+  registerStats(program, io);
+  registerAct(program, io, result);
+  registerDlq(program, io);
+  const defs = program
+    .command('defs')
+    .description('Saga definitions: list, show, validate and diff them.')
+    .addHelpText('after', examples('sagactl defs list', 'sagactl defs show order-fulfillment', 'sagactl defs validate saga-definitions.yaml', 'sagactl defs diff old.yaml new.yaml'));
+  registerDefs(defs, io);
   registerValidate(defs, io, result);
+  registerValidate(program, io, result);
+  registerCompletion(program, io, program);
   return { program, result };
 }
 
@@ -38,10 +64,16 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCo
     return result.code;
   } catch (err) {
     if (err instanceof CommanderError) {
+      // Commander printed the problem already; a group without its subcommand (`sagactl dlq`) lands here too.
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return ExitCode.ok;
       return ExitCode.usage;
     }
-    io.err(`sagactl: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (err instanceof CliError) {
+      io.err(formatFailure(err));
+      return err.exitCode;
+    }
+    // A bug: still one sentence, with where to report it, never a stack trace.
+    io.err(formatFailure(new CliError(`unexpected failure: ${err instanceof Error ? err.message : String(err)}`, 'this is a bug in sagactl; please report it with the command you ran')));
     return ExitCode.error;
   }
 }

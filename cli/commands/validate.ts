@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { CompiledSaga } from '../../engine/core/index.js';
 import { leafSteps } from '../../engine/core/index.js';
 import { formatDefinitionError, loadDefinitionsFile } from '../../engine/definitions/index.js';
-import { ExitCode, type Io } from '../program.js';
+import { ExitCode, type Io } from '../io.js';
 
 /** `validate FILE...`: loads each definitions file with every load-time check of DESIGN section 2. */
 export function registerValidate(parent: Command, io: Io, result: { code: ExitCode }): void {

@@ -8,6 +8,7 @@ import { registerDefinitionRoutes } from './routes-definitions.js';
 import { registerDeadLetterRoutes } from './routes-dlq.js';
 import { openRoutes, registerHealthRoutes } from './routes-health.js';
 import { registerInstanceRoutes } from './routes-instances.js';
+import { registerStatsRoutes } from './routes-stats.js';
 import { validatorCompiler } from './validation.js';
 
 export interface ApiOptions {
@@ -60,5 +61,6 @@ export function buildApi(engine: EnginePort, opts: ApiOptions = {}): FastifyInst
   registerInstanceRoutes(app, engine);
   registerDefinitionRoutes(app, engine);
   registerDeadLetterRoutes(app, engine);
+  registerStatsRoutes(app, engine);
   return app;
 }

@@ -38,7 +38,8 @@ const retrySchema = { params: idParams, response: { 200: instanceSchema, ...erro
 
 /** Registers the acting routes; every failure surfaces as the engine's `SagaError`. */
 export function registerActionRoutes(app: FastifyInstance, engine: EnginePort): void {
-  const document = (state: InstanceState): InstanceDocument => instanceDocument(state, engine.definitionByHash(state.definitionHash));
+  const document = (state: InstanceState): InstanceDocument =>
+    instanceDocument(state, engine.definitionByHash(state.definitionHash), engine.timersOf(state.id));
 
   app.post<{ Params: { name: string }; Body: StartBody; Headers: { 'idempotency-key'?: string } }>(
     '/v1/sagas/:name/instances', { schema: startSchema }, async (request, reply) => {

@@ -69,7 +69,7 @@ export function registerInstanceRoutes(app: FastifyInstance, engine: EnginePort)
   app.get<{ Params: { id: string } }>('/v1/instances/:id', { schema: oneSchema }, async (request) => {
     const state = engine.getInstance(request.params.id);
     if (state === undefined) throw noInstance(request.params.id);
-    return instanceDocument(state, engine.definitionByHash(state.definitionHash));
+    return instanceDocument(state, engine.definitionByHash(state.definitionHash), engine.timersOf(state.id));
   });
 
   app.get<{ Params: { id: string } }>('/v1/instances/:id/history', { schema: historySchema }, async (request) => {

@@ -80,6 +80,13 @@ export const instanceSchema = {
     createdAt: str, updatedAt: str, deadlineAt: nullableStr, steps: { type: 'array', items: stepSchema },
     reason: str,
     failure: { type: 'object', additionalProperties: false, required: ['step', 'error'], properties: { step: str, error: str } },
+    timers: {
+      type: 'array',
+      items: {
+        type: 'object', additionalProperties: false, required: ['kind', 'step', 'attempt', 'dueAt'],
+        properties: { kind: str, step: nullableStr, attempt: { type: ['integer', 'null'] }, dueAt: str },
+      },
+    },
   },
 } as const;
 
@@ -170,6 +177,20 @@ export const definitionDetailSchema = {
       type: 'array',
       items: { ...leafSchema, properties: { ...leafProperties, branches: { type: 'array', items: { type: 'array', items: leafSchema } } } },
     },
+  },
+} as const;
+
+/** The stats document (`statsDocument`). */
+export const statsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['instances', 'timersPending', 'outboxBacklog', 'deadLetters', 'consumerLag'],
+  properties: {
+    instances: {
+      type: 'array',
+      items: { type: 'object', additionalProperties: false, required: ['saga', 'state', 'count'], properties: { saga: str, state: str, count: int } },
+    },
+    timersPending: int, outboxBacklog: int, deadLetters: int, consumerLag: { type: ['integer', 'null'] },
   },
 } as const;
 

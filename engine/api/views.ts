@@ -3,7 +3,7 @@
  * Pure functions of stored data, so sagactl renders a database read offline the same way.
  */
 import { emptyStep, leafSteps, publicStepState, type CompiledSaga, type InstanceState, type StepState } from '../core/index.js';
-import type { InstanceSummary, JournalEntry } from '../store/index.js';
+import type { InstanceSummary, JournalEntry, TimerRow } from '../store/index.js';
 
 /** Pure: epoch ms as an ISO 8601 time, null kept. */
 export function isoTime(ms: number): string;
@@ -31,6 +31,17 @@ export interface StepDocument {
   readonly compensation: CompensationDocument | null;
 }
 
+/** A pending durable timer of an instance: what fires next, for which step and attempt. */
+export interface TimerDocument {
+  /** `attempt_timeout`, `retry`, `wait_timeout`, `comp_timeout`, `comp_retry` or `deadline`. */
+  readonly kind: string;
+  /** Null for the saga deadline. */
+  readonly step: string | null;
+  /** Null for the saga deadline and a wait's timeout. */
+  readonly attempt: number | null;
+  readonly dueAt: string;
+}
+
 export interface InstanceDocument {
   readonly id: string;
   readonly saga: string;
@@ -47,6 +58,8 @@ export interface InstanceDocument {
   readonly reason?: string;
   /** The step whose failure stopped the instance, for a `failed` one. */
   readonly failure?: { readonly step: string; readonly error: string };
+  /** Its pending timers, earliest first; present when the caller passed them. */
+  readonly timers?: TimerDocument[];
 }
 
 /** An instance as lists show it. */
@@ -80,12 +93,21 @@ function stepDocument(name: string, st: StepState): StepDocument {
   };
 }
 
+/** Pure: a stored timer as the instance document shows it. */
+export function timerDocument(row: TimerRow): TimerDocument {
+  const t = row.data;
+  return {
+    kind: t.kind, step: t.kind === 'deadline' ? null : t.step, attempt: t.kind === 'deadline' || t.kind === 'wait_timeout' ? null : t.attempt,
+    dueAt: isoTime(row.dueAt),
+  };
+}
+
 /**
  * Pure: the instance document. Steps come in definition order, those not reached yet as
  * `pending`; without its definition (`def` undefined) only the steps the instance reached
- * are listed, in the order they were reached.
+ * are listed, in the order they were reached. With `timers`, the document lists them too.
  */
-export function instanceDocument(state: InstanceState, def: CompiledSaga | undefined): InstanceDocument {
+export function instanceDocument(state: InstanceState, def: CompiledSaga | undefined, timers?: readonly TimerRow[]): InstanceDocument {
   const names = def === undefined ? [] : leafSteps(def).map((l) => l.name);
   for (const name of Object.keys(state.steps)) if (!names.includes(name)) names.push(name);
   const doc: InstanceDocument = {
@@ -94,9 +116,10 @@ export function instanceDocument(state: InstanceState, def: CompiledSaga | undef
     createdAt: isoTime(state.createdAt), updatedAt: isoTime(state.updatedAt), deadlineAt: isoTime(state.deadlineAt),
     steps: names.map((name) => stepDocument(name, state.steps[name] ?? emptyStep)),
   };
-  const extra: { reason?: string; failure?: { step: string; error: string } } = {};
+  const extra: { reason?: string; failure?: { step: string; error: string }; timers?: TimerDocument[] } = {};
   if (state.compensation !== null) extra.reason = state.compensation.reason.message;
   if (state.status === 'failed') extra.failure = { step: state.failure.step, error: state.failure.error };
+  if (timers !== undefined) extra.timers = timers.map(timerDocument);
   return { ...doc, ...extra };
 }
 

@@ -7,7 +7,7 @@ import type { LogFn } from '../transport/connection.js';
 import { uuidv7 } from '../transport/envelope.js';
 import { writeDecision } from './commit.js';
 import { Metrics } from './metrics.js';
-import type { EnginePort, Readiness, StartCommand, StartOutcome } from './port.js';
+import type { EnginePort, EngineStats, Readiness, StartCommand, StartOutcome } from './port.js';
 import type { Registry } from './registry.js';
 
 /** What the engine needs from the world besides its store: time, publishing, NATS state. */
@@ -152,6 +152,7 @@ export class Engine implements EnginePort {
   }
 
   getInstance(id: string) { return this.deps.store.getInstance(id); }
+  timersOf(id: string) { return this.deps.store.timersOf(id); }
   listInstances(filter: Parameters<Store['listInstances']>[0] & object) { return this.deps.store.listInstances(filter); }
   history(id: string) { return this.deps.store.getInstance(id) === undefined ? undefined : this.deps.store.history(id); }
   definitionByHash(hash: string) { return this.deps.registry.byDefinitionHash(hash); }
@@ -187,5 +188,13 @@ export class Engine implements EnginePort {
       { name: 'sagad_dead_letters', help: 'Dead letters not redriven.', samples: [{ labels: {}, value: s.deadCount() }] },
       { name: 'sagad_consumer_lag', help: 'Messages on subscribed subjects not yet processed.', samples: [{ labels: {}, value: this.deps.lag?.() ?? 0 }] },
     ]);
+  }
+
+  stats(): EngineStats {
+    const s = this.deps.store;
+    return {
+      instances: s.countByStatus().map((r) => ({ saga: r.saga, state: r.status, count: r.count })),
+      timersPending: s.timerCount(), outboxBacklog: s.backlog(), deadLetters: s.deadCount(), consumerLag: this.deps.lag?.() ?? 0,
+    };
   }
 }

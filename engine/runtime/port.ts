@@ -1,5 +1,5 @@
 import type { CompiledSaga, InstanceState } from '../core/index.js';
-import type { DeadLetter, InstanceFilter, InstanceSummary, JournalEntry, Page } from '../store/index.js';
+import type { DeadLetter, InstanceFilter, InstanceSummary, JournalEntry, Page, TimerRow } from '../store/index.js';
 
 /** A start request from the API, `sagas.start.<name>`, or a trigger event. */
 export interface StartCommand {
@@ -22,6 +22,19 @@ export interface Readiness {
   readonly checks: Readonly<Record<string, { readonly ok: boolean; readonly detail?: string }>>;
 }
 
+/** Counts an operator looks at first (`GET /v1/stats`, `sagactl stats`). */
+export interface EngineStats {
+  /** Instances in the database by saga and state, sorted by saga then state. */
+  readonly instances: readonly { readonly saga: string; readonly state: string; readonly count: number }[];
+  readonly timersPending: number;
+  /** Outgoing messages not yet acknowledged by JetStream. */
+  readonly outboxBacklog: number;
+  /** Dead letters not redriven. */
+  readonly deadLetters: number;
+  /** Messages on subscribed subjects not yet processed (sampled every few seconds). */
+  readonly consumerLag: number;
+}
+
 /**
  * What the HTTP API (and sagactl through it) may ask of the running engine. Reads are
  * synchronous SQLite queries; acts go through the engine's input queue and resolve after
@@ -35,6 +48,8 @@ export interface EnginePort {
   cancel(id: string, reason: string): Promise<InstanceState>;
   retry(id: string): Promise<InstanceState>;
   getInstance(id: string): InstanceState | undefined;
+  /** The instance's pending durable timers, earliest first (empty for an unknown id). */
+  timersOf(id: string): TimerRow[];
   listInstances(filter: InstanceFilter): Page<InstanceSummary>;
   history(id: string): JournalEntry[] | undefined;
   /** The definition an instance runs (pinned by hash), or the current one by name. */
@@ -48,4 +63,6 @@ export interface EnginePort {
   readiness(): Readiness;
   /** Prometheus text exposition of the engine's metrics. */
   metrics(): string;
+  /** The same gauges as `metrics()`, as one document. */
+  stats(): EngineStats;
 }

@@ -20,6 +20,8 @@ export interface Timers {
   /** The earliest due time, or null when no timer is scheduled. */
   nextDueAt(): number | null;
   timerCount(): number;
+  /** The instance's pending timers, earliest first (what `sagactl why` reports as next retry or deadline). */
+  timersOf(instanceId: string): TimerRow[];
 }
 
 interface Row { instance_id: string; timer_id: string; due_at: number; data: string }
@@ -34,14 +36,16 @@ export function timers(db: Database.Database): Timers {
     'SELECT instance_id, timer_id, due_at, data FROM timers WHERE due_at <= ? ORDER BY due_at, instance_id, timer_id LIMIT ?');
   const next = db.prepare<[], { at: number | null }>('SELECT min(due_at) AS at FROM timers');
   const count = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM timers');
+  const of = db.prepare<[string], Row>(
+    'SELECT instance_id, timer_id, due_at, data FROM timers WHERE instance_id = ? ORDER BY due_at, timer_id');
+  const toRow = (r: Row): TimerRow => ({ instanceId: r.instance_id, timerId: r.timer_id, dueAt: r.due_at, data: JSON.parse(r.data) as TimerRef });
 
   return {
     putTimer: (instanceId, timerId, dueAt, data) => void put.run(instanceId, timerId, dueAt, JSON.stringify(data)),
     deleteTimer: (instanceId, timerId) => void del.run(instanceId, timerId),
-    dueTimers: (now, limit) => due.all(now, limit).map((r) => ({
-      instanceId: r.instance_id, timerId: r.timer_id, dueAt: r.due_at, data: JSON.parse(r.data) as TimerRef,
-    })),
+    dueTimers: (now, limit) => due.all(now, limit).map(toRow),
     nextDueAt: () => next.get()?.at ?? null,
     timerCount: () => count.get()?.n ?? 0,
+    timersOf: (instanceId) => of.all(instanceId).map(toRow),
   };
 }

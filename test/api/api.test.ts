@@ -115,6 +115,14 @@ class StoreEngine implements EnginePort {
   deleteDeadLetter(id: string) { return this.store.deleteDead(id); }
   readiness() { return this.ready; }
   metrics() { return '# HELP saga_instances Instances by state\n# TYPE saga_instances gauge\nsaga_instances{state="running"} 1\n'; }
+  timersOf(id: string) { return this.store.timersOf(id); }
+  stats() {
+    const s = this.store;
+    return {
+      instances: s.countByStatus().map((r) => ({ saga: r.saga, state: r.status, count: r.count })),
+      timersPending: s.timerCount(), outboxBacklog: s.backlog(), deadLetters: s.deadCount(), consumerLag: 3,
+    };
+  }
 }
 
 function setup(t: Test, opts: Parameters<typeof buildApi>[1] = {}) {
@@ -212,7 +220,7 @@ t.test('instance document: every step in definition order, pending ones too, com
   const { app, engine } = setup(t);
   const started = await app.inject({ method: 'POST', url: '/v1/sagas/order-fulfillment/instances', payload: { ...order('o-1'), id: 'i-1' } });
   const doc = body(started);
-  t.strictSame(Object.keys(doc).sort(), ['correlationId', 'createdAt', 'deadlineAt', 'definitionHash', 'id', 'input', 'key', 'saga', 'state', 'steps', 'updatedAt']);
+  t.strictSame(Object.keys(doc).sort(), ['correlationId', 'createdAt', 'deadlineAt', 'definitionHash', 'id', 'input', 'key', 'saga', 'state', 'steps', 'timers', 'updatedAt']);
   t.equal(doc.definitionHash, sagas[0]?.hash);
   t.equal(doc.createdAt, new Date(t0 + 1000).toISOString());
   t.equal(doc.deadlineAt, new Date(t0 + 1000 + 600_000).toISOString());
@@ -492,4 +500,34 @@ t.test('unknown routes and unexpected errors', async (t) => {
   const ready = await app.inject({ url: '/readyz' });
   t.equal(ready.statusCode, 503, 'a failing readiness check is not ready');
   t.match(logged[2], { msg: 'readiness check failed', fields: { error: /readiness bug/ } });
+});
+
+t.test('stats and the timers of an instance', async (t) => {
+  const { app, engine, store } = setup(t);
+  const post = (payload: Json) => app.inject({ method: 'POST', url: '/v1/sagas/order-fulfillment/instances', payload });
+  await post({ ...order('o-1'), id: 'a' });
+  await post({ ...order('o-2'), id: 'b' });
+  await engine.cancel('b', 'test');
+  store.putTimer('a', 'attempt_timeout:reserve-inventory:1', t0 + 6000, { kind: 'attempt_timeout', step: 'reserve-inventory', attempt: 1 });
+  store.putTimer('a', 'deadline', t0 + 601_000, { kind: 'deadline' });
+  store.putTimer('a', 'wait_timeout:x', t0 + 7000, { kind: 'wait_timeout', step: 'x' });
+  store.park({ subject: 's', reason: 'r', headers: {}, data: new Uint8Array(), deliveryCount: 1, at: t0 });
+
+  const stats = await app.inject({ url: '/v1/stats' });
+  t.equal(stats.statusCode, 200);
+  t.strictSame(body(stats), {
+    instances: [{ saga: 'order-fulfillment', state: 'compensating', count: 1 }, { saga: 'order-fulfillment', state: 'running', count: 1 }],
+    timersPending: 3, outboxBacklog: 0, deadLetters: 1, consumerLag: 3,
+  });
+
+  const doc = body(await app.inject({ url: '/v1/instances/a' }));
+  t.strictSame(doc.timers, [
+    { kind: 'attempt_timeout', step: 'reserve-inventory', attempt: 1, dueAt: new Date(t0 + 6000).toISOString() },
+    { kind: 'wait_timeout', step: 'x', attempt: null, dueAt: new Date(t0 + 7000).toISOString() },
+    { kind: 'deadline', step: null, attempt: null, dueAt: new Date(t0 + 601_000).toISOString() },
+  ], 'earliest first');
+  t.strictSame(body(await app.inject({ url: '/v1/instances/b' })).timers, []);
+
+  const guarded = setup(t, { token: 'k' });
+  isError(t, await guarded.app.inject({ url: '/v1/stats' }), 401, 'SAGA_ERR_UNAUTHORIZED');
 });

@@ -1,0 +1,90 @@
+/** `defs list|show|diff` (and `validate`, registered beside them): saga definitions. */
+import type { Command } from 'commander';
+import type { DefinitionDetail, DefinitionSummary } from '../../engine/api/index.js';
+import { definitionDetail, definitionSummary } from '../../engine/api/index.js';
+import type { CompiledSaga } from '../../engine/core/index.js';
+import { formatDefinitionError, loadDefinitionsFile } from '../../engine/definitions/index.js';
+import { ApiCallError } from '../client.js';
+import { contextOf } from '../context.js';
+import { CliError } from '../errors.js';
+import type { Io } from '../io.js';
+import { diffDefinitions, diffText } from '../defs-diff.js';
+import { examples } from '../options.js';
+import { definitionListTable, definitionText } from '../views/defs.js';
+
+/** Loads a definitions file or fails with its errors on stderr and one sentence. */
+function load(io: Io, file: string): CompiledSaga[] {
+  const r = loadDefinitionsFile(file);
+  if (r.ok) return r.sagas;
+  for (const e of r.errors) io.err(`${formatDefinitionError(e)}\n`);
+  throw new CliError(`${file} is not a valid definitions file (${r.errors.length} problem${r.errors.length === 1 ? '' : 's'}, above)`, `fix them first; \`sagactl validate ${file}\` checks it`);
+}
+
+/** Registers list, show and diff under `defs`. */
+export function registerDefs(defs: Command, io: Io): void {
+  defs
+    .command('list')
+    .alias('ls')
+    .description('List the saga definitions the server loaded (or those of a file), with their hashes.')
+    .option('-f, --file <file>', 'read a definitions file instead of asking the server')
+    .addHelpText('after', examples('sagactl defs list', 'sagactl defs list --file saga-definitions.yaml', 'sagactl defs list -o json'))
+    .action(async (o: { file?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd, io);
+      const items: DefinitionSummary[] = o.file === undefined
+        ? (await ctx.api().get<{ items: DefinitionSummary[] }>('/v1/definitions')).items
+        : load(io, o.file).map(definitionSummary);
+      if (ctx.output === 'json') return ctx.doc({ items });
+      if (ctx.output === 'jsonl') return items.forEach((d) => ctx.doc(d));
+      if (items.length === 0) return ctx.out('No sagas are defined.\n');
+      ctx.out(definitionListTable(items, { width: ctx.width }));
+    });
+
+  defs
+    .command('show')
+    .description('Show one saga definition: trigger, key, deadline, schemas and each step\'s messages and policies.')
+    .argument('<name>', 'saga name')
+    .option('--hash <hash>', 'an older version still pinned by running instances (the server keeps them)')
+    .option('-f, --file <file>', 'read a definitions file instead of asking the server')
+    .addHelpText('after', examples(
+      'sagactl defs show order-fulfillment',
+      'sagactl defs show order-fulfillment --hash 3f2a9c1b7e4d5a6b...   # the version an instance runs (describe shows it)',
+      'sagactl defs show order-fulfillment --file saga-definitions.yaml -o json',
+    ))
+    .action(async (name: string, o: { hash?: string; file?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd, io);
+      let detail: DefinitionDetail;
+      if (o.file !== undefined) {
+        const sagas = load(io, o.file);
+        const saga = sagas.find((s) => s.name === name);
+        if (saga === undefined) throw new CliError(`${o.file} defines no saga ${name} (it defines ${sagas.map((s) => s.name).join(', ') || 'none'})`, `\`sagactl defs list --file ${o.file}\` lists them`);
+        detail = definitionDetail(saga);
+      } else {
+        detail = await ctx.api().get<DefinitionDetail>(`/v1/definitions/${encodeURIComponent(name)}`, { hash: o.hash }).catch((err: unknown) => {
+          if (err instanceof ApiCallError && (err.failure.code === 'SAGA_ERR_UNKNOWN_SAGA' || err.failure.code === 'SAGA_ERR_VALIDATION')) {
+            throw new CliError(`sagad at ${ctx.api().server} has ${o.hash === undefined ? `no saga ${name}` : `no definition of ${name} with hash ${o.hash}`}`, '`sagactl defs list` shows the loaded sagas and their hashes');
+          }
+          throw err;
+        });
+      }
+      if (ctx.output !== 'table') return ctx.doc(detail);
+      ctx.out(definitionText(detail, { width: ctx.width, style: ctx.style }));
+    });
+
+  defs
+    .command('diff')
+    .description('Show what changed from definitions file A to file B, per saga and step.')
+    .argument('<a>', 'the old definitions file')
+    .argument('<b>', 'the new definitions file')
+    .addHelpText('after', examples(
+      'sagactl defs diff deployed/saga-definitions.yaml saga-definitions.yaml',
+      'git show HEAD~1:saga-definitions.yaml > /tmp/old.yaml && sagactl defs diff /tmp/old.yaml saga-definitions.yaml',
+      '# Compares the effective values (defaults applied), payload templates and message schemas.',
+    ))
+    .action(async (a: string, b: string, _o: unknown, cmd: Command) => {
+      const ctx = contextOf(cmd, io);
+      const diffs = diffDefinitions(load(io, a), load(io, b));
+      if (ctx.output === 'json') return ctx.doc({ sagas: diffs });
+      if (ctx.output === 'jsonl') return diffs.forEach((d) => ctx.doc(d));
+      ctx.out(diffText(diffs, ctx.style));
+    });
+}

@@ -1,0 +1,61 @@
+import type { Command } from 'commander';
+import { contextOf } from '../context.js';
+import type { Io } from '../io.js';
+import { wrap } from '../render/wrap.js';
+import { examples } from '../options.js';
+import { describeText } from '../views/instances.js';
+import { explain } from '../why.js';
+
+const dbOption = ['--db <file>', 'read this database file instead of the server (read-only, safe while sagad runs)'] as const;
+
+/** `describe ID`: the instance and its steps; `why ID`: what it waits for, in one paragraph. */
+export function registerDescribe(parent: Command, io: Io): void {
+  parent
+    .command('describe')
+    .alias('get')
+    .description('Show one instance: its fields, a table of its steps with their compensations, and its pending timers.')
+    .argument('<id>', 'instance id')
+    .option(...dbOption)
+    .addHelpText('after', examples(
+      'sagactl describe 0192f7e0-5a4b-7c3d-9e8f-0a1b2c3d4e5f',
+      'sagactl describe 0192f7e0-5a4b-7c3d-9e8f-0a1b2c3d4e5f -o json   # the API\'s instance document',
+      'sagactl describe 0192f7e0-5a4b-7c3d-9e8f-0a1b2c3d4e5f --db data/sagad.db',
+      '# ATTEMPTS is n/N with N from the definition (∞: retried until it succeeds); times are offsets from the start.',
+    ))
+    .action(async (id: string, o: { db?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd, io);
+      const source = ctx.source(o.db);
+      try {
+        const doc = await source.instance(id);
+        if (ctx.output !== 'table') return ctx.doc(doc);
+        const def = await source.definition(doc.saga, doc.definitionHash);
+        ctx.out(describeText(doc, def, { now: ctx.now(), width: ctx.width, style: ctx.style }));
+      } finally {
+        source.close();
+      }
+    });
+
+  parent
+    .command('why')
+    .description('Say in one paragraph what an instance is waiting for, since when, what comes next, and what you can do.')
+    .argument('<id>', 'instance id')
+    .option(...dbOption)
+    .addHelpText('after', examples(
+      'sagactl why 0192f7e0-5a4b-7c3d-9e8f-0a1b2c3d4e5f',
+      'sagactl why 0192f7e0-5a4b-7c3d-9e8f-0a1b2c3d4e5f -o json   # the facts: step, attempt, next timer, actions',
+      'sagactl why 0192f7e0-5a4b-7c3d-9e8f-0a1b2c3d4e5f --db data/sagad.db',
+    ))
+    .action(async (id: string, o: { db?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd, io);
+      const source = ctx.source(o.db);
+      try {
+        const instance = await source.instance(id);
+        const [definition, history] = await Promise.all([source.definition(instance.saga, instance.definitionHash), source.history(id)]);
+        const answer = explain({ instance, definition, history, now: ctx.now() });
+        if (ctx.output !== 'table') return ctx.doc(answer);
+        ctx.out(`${wrap(answer.text, ctx.width)}\n`);
+      } finally {
+        source.close();
+      }
+    });
+}

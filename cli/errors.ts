@@ -1,0 +1,24 @@
+import { ExitCode } from './io.js';
+
+/**
+ * A failure sagactl reports as one sentence and a hint, never a stack trace: exit 1 for an
+ * error, 2 for a usage error (bad arguments, or a question nobody can answer).
+ */
+export class CliError extends Error {
+  constructor(message: string, readonly hint?: string, readonly exitCode: ExitCode = ExitCode.error) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+/** A usage error: the arguments cannot work, whatever the server says. */
+export function usageError(message: string, hint?: string): CliError {
+  return new CliError(message, hint, ExitCode.usage);
+}
+
+/** Pure: the lines printed for a failure: `sagactl: sentence` and, when known, `Hint: ...`. */
+export function formatFailure(err: CliError): string {
+  const sentence = err.message.replace(/\s*\n\s*/g, ' ').trim();
+  const hint = err.hint === undefined ? '' : `Hint: ${err.hint.charAt(0).toUpperCase()}${err.hint.slice(1)}\n`;
+  return `sagactl: ${sentence}\n${hint}`;
+}

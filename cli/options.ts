@@ -1,0 +1,47 @@
+/** Parsers of option values: a bad value is a usage error (exit 2) that says what to write. */
+import { InvalidArgumentError, Option } from 'commander';
+import { InstanceStatus } from '../engine/core/index.js';
+import { parseDuration } from '../engine/definitions/index.js';
+
+/** Pure: a positive integer, for `--limit`. */
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('write a whole number from 1 up, like 20.');
+  return n;
+}
+
+/** Pure: a duration in ms (`500ms`, `2s`, `1m30s`), for `--interval`. */
+export function durationMs(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === null || ms <= 0) throw new InvalidArgumentError('write a duration like 500ms, 2s or 1m.');
+  return ms;
+}
+
+/**
+ * `--since`: an ISO time, epoch milliseconds, or a duration meaning that long ago (`30m`, `2h`,
+ * `1d`). Returns a function of now, so tests with a fixed clock get fixed answers.
+ */
+export function since(value: string): (now: number) => number {
+  if (/^\d{10,15}$/.test(value)) return () => Number(value);
+  const ago = parseDuration(value);
+  if (ago !== null) return (now) => now - ago;
+  const at = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(at)) throw new InvalidArgumentError('write a time like 2026-11-26T12:00:00Z, epoch milliseconds, or how long ago like 30m, 2h or 1d.');
+  return () => at;
+}
+
+/** `--state`, limited to the instance states. */
+export function stateOption(description = 'only instances in this state'): Option {
+  return new Option('--state <state>', description).choices(Object.values(InstanceStatus));
+}
+
+/** `-o/--output` and the other options every command takes. */
+export function outputOption(): Option {
+  return new Option('-o, --output <format>', 'output: a table for people, json (the API documents) or jsonl (one document a line)')
+    .choices(['table', 'json', 'jsonl']).default('table');
+}
+
+/** Help text listing examples, shown after the options. */
+export function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => (l.startsWith('#') ? `  ${l}` : `  $ ${l}`)).join('\n')}\n`;
+}

@@ -1,0 +1,148 @@
+/**
+ * Where inspecting commands read instances: the HTTP API, or a database file opened
+ * read-only (`--db`). Both give the API's documents, built by the same pure views.
+ */
+import type { DefinitionDetail, HistoryEntryDocument, InstanceDocument, InstanceSummaryDocument, StatsDocument } from '../engine/api/index.js';
+import { definitionDetail, historyEntry, instanceDocument, instanceSummary, statsDocument } from '../engine/api/index.js';
+import type { CompiledSaga, InstanceStatus } from '../engine/core/index.js';
+import { compileSagaSource } from '../engine/definitions/index.js';
+import { SagaError } from '../engine/errors.js';
+import { openStore, type Page, type Store } from '../engine/store/index.js';
+import { ApiCallError, type ApiClient } from './client.js';
+import { CliError, usageError } from './errors.js';
+
+/** Filters and paging of `list`; `since` is epoch ms. */
+export interface InstanceQuery {
+  readonly saga?: string | undefined;
+  readonly state?: InstanceStatus | undefined;
+  readonly key?: string | undefined;
+  readonly correlationId?: string | undefined;
+  readonly since?: number | undefined;
+  readonly limit: number;
+  readonly cursor?: string | undefined;
+}
+
+/** What the inspecting commands read; every method throws CliError with a hint. */
+export interface Source {
+  /** `sagad at URL` or `database FILE`, for sentences. */
+  readonly where: string;
+  readonly offline: boolean;
+  list(q: InstanceQuery): Promise<Page<InstanceSummaryDocument>>;
+  /** The instance document with its pending timers. */
+  instance(id: string): Promise<InstanceDocument>;
+  history(id: string): Promise<HistoryEntryDocument[]>;
+  /** The definition the instance runs, by saga and hash; undefined when it cannot be had. */
+  definition(saga: string, hash: string): Promise<DefinitionDetail | undefined>;
+  stats(): Promise<StatsDocument>;
+  close(): void;
+}
+
+const listHint = (source: string) => `\`sagactl list${source}\` shows the instances; ids are matched exactly`;
+
+function noInstance(id: string, where: string, flags: string): CliError {
+  return new CliError(`no instance ${id} in ${where}`, listHint(flags));
+}
+
+function badCursor(): CliError {
+  return usageError('the --cursor was not handed out by this list', 'use the nextCursor a previous page printed, or leave --cursor out to start from the newest');
+}
+
+/** Reads through the HTTP API. */
+export function httpSource(client: ApiClient): Source {
+  const where = `sagad at ${client.server}`;
+  const notFound = (id: string) => (err: unknown): never => {
+    if (err instanceof ApiCallError && err.failure.code === 'SAGA_ERR_NOT_FOUND') throw noInstance(id, where, '');
+    throw err;
+  };
+  return {
+    where, offline: false,
+    list: (q) => client.get<Page<InstanceSummaryDocument>>('/v1/instances', {
+      saga: q.saga, state: q.state, key: q.key, correlationId: q.correlationId,
+      since: q.since === undefined ? undefined : new Date(q.since).toISOString(), limit: q.limit, cursor: q.cursor,
+    }).catch((err: unknown) => {
+      if (err instanceof ApiCallError && err.failure.code === 'SAGA_ERR_BAD_CURSOR') throw badCursor();
+      throw err;
+    }),
+    instance: (id) => client.get<InstanceDocument>(`/v1/instances/${encodeURIComponent(id)}`).catch(notFound(id)),
+    history: (id) => client.get<{ items: HistoryEntryDocument[] }>(`/v1/instances/${encodeURIComponent(id)}/history`).then((r) => r.items, notFound(id)),
+    definition: (saga, hash) => client.get<DefinitionDetail>(`/v1/definitions/${encodeURIComponent(saga)}`, { hash }).catch((err: unknown) => {
+      if (err instanceof ApiCallError && (err.failure.code === 'SAGA_ERR_UNKNOWN_SAGA' || err.failure.code === 'SAGA_ERR_VALIDATION')) return undefined;
+      throw err;
+    }),
+    stats: () => client.get<StatsDocument>('/v1/stats'),
+    close: () => undefined,
+  };
+}
+
+/** Opens `file` read-only; a missing file, a foreign file or another schema version is a CliError. */
+function openReadonly(file: string): Store {
+  try {
+    return openStore(file, { readonly: true });
+  } catch (err) {
+    const code = err instanceof SagaError ? err.code : (err as { code?: unknown }).code;
+    if (code === 'SAGA_ERR_NOT_FOUND') throw new CliError(`the database ${file} does not exist`, 'give the path of a sagad database (SAGA_DB of the server, default ./data/sagad.db)');
+    if (code === 'SAGA_ERR_SCHEMA_VERSION') throw new CliError(`cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`, 'read it with the sagactl of the sagad version that wrote it');
+    throw new CliError(`cannot read ${file} as a sagad database (${err instanceof Error ? err.message : String(err)})`, 'give the path of a sagad database (SAGA_DB of the server, default ./data/sagad.db)');
+  }
+}
+
+/** Wraps a synchronous store read: a SQLite failure becomes a sentence about the file. */
+function reading<T>(file: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    if (err instanceof SagaError && err.code === 'SAGA_ERR_BAD_CURSOR') throw badCursor();
+    throw new CliError(`cannot read ${file} (${err instanceof Error ? err.message : String(err)})`, 'is it a sagad database? sagactl opens it read-only and never changes it');
+  }
+}
+
+/**
+ * Reads a database file directly, read-only: it changes nothing and takes no write lock, so
+ * it is safe beside a running server. Definitions come from the sources stored by hash.
+ */
+export function dbSource(file: string): Source {
+  const store = openReadonly(file);
+  const where = `database ${file}`;
+  const compiled = new Map<string, CompiledSaga | undefined>();
+  const defOf = (hash: string): CompiledSaga | undefined => {
+    if (!compiled.has(hash)) {
+      const source = store.getDefinitionSource(hash);
+      const r = source === undefined ? undefined : compileSagaSource(source);
+      compiled.set(hash, r?.ok === true ? r.saga : undefined);
+    }
+    return compiled.get(hash);
+  };
+  const flags = ` --db ${file}`;
+  return {
+    where, offline: true,
+    list: async (q) => reading(file, () => {
+      const page = store.listInstances({
+        saga: q.saga, status: q.state, key: q.key, correlationId: q.correlationId, since: q.since, limit: q.limit, cursor: q.cursor ?? null,
+      });
+      return { items: page.items.map(instanceSummary), nextCursor: page.nextCursor };
+    }),
+    instance: async (id) => reading(file, () => {
+      // One read transaction, so the state and its timers agree while the server writes.
+      return store.tx(() => {
+        const state = store.getInstance(id);
+        if (state === undefined) throw noInstance(id, where, flags);
+        return instanceDocument(state, defOf(state.definitionHash), store.timersOf(id));
+      });
+    }),
+    history: async (id) => reading(file, () => {
+      const entries = store.history(id);
+      if (entries.length === 0 && store.getInstance(id) === undefined) throw noInstance(id, where, flags);
+      return entries.map(historyEntry);
+    }),
+    definition: async (saga, hash) => reading(file, () => {
+      const def = defOf(hash);
+      return def === undefined || def.name !== saga ? undefined : definitionDetail(def);
+    }),
+    stats: async () => reading(file, () => store.tx(() => statsDocument({
+      instances: store.countByStatus().map((r) => ({ saga: r.saga, state: r.status, count: r.count })),
+      timersPending: store.timerCount(), outboxBacklog: store.backlog(), deadLetters: store.deadCount(), consumerLag: null,
+    }))),
+    close: () => store.close(),
+  };
+}

@@ -1,0 +1,36 @@
+/** What the views and `why` need to know of a definition: each leaf step by name. */
+import type { DefinitionDetail, StepDetail } from '../../engine/api/index.js';
+
+/** Pure: every leaf step of a definition document, parallel branches flattened in order. */
+export function leafDetails(def: DefinitionDetail | undefined): StepDetail[] {
+  if (def === undefined) return [];
+  const out: StepDetail[] = [];
+  for (const s of def.steps) {
+    if (s.kind === 'parallel') for (const b of s.branches ?? []) out.push(...b);
+    else out.push(s);
+  }
+  return out;
+}
+
+/** Pure: the leaf step named `name`, or undefined. */
+export function leafDetail(def: DefinitionDetail | undefined, name: string): StepDetail | undefined {
+  return leafDetails(def).find((s) => s.name === name);
+}
+
+/** Pure: the most attempts a step (or its compensation) gets: a number, null for unlimited, undefined when unknown. */
+export function maxAttempts(step: StepDetail | undefined, compensation = false): number | null | undefined {
+  if (step === undefined) return undefined;
+  if (compensation) return step.compensation === undefined || step.compensation === null ? undefined : step.compensation.retry.maxAttempts;
+  if (step.kind === 'wait') return 1;
+  return step.retry === undefined ? undefined : step.retry.maxAttempts;
+}
+
+/** Pure: `n/N`: `2/3`, `1/∞` for unlimited, `2/?` when the definition is unknown. */
+export function attemptsText(n: number, max: number | null | undefined): string {
+  return `${n}/${max === undefined ? '?' : max === null ? '∞' : String(max)}`;
+}
+
+/** Pure: the name of the pivot step, or undefined. */
+export function pivotOf(def: DefinitionDetail | undefined): string | undefined {
+  return leafDetails(def).find((s) => s.pivot === true)?.name;
+}

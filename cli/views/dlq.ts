@@ -1,0 +1,28 @@
+/** Dead letters: the list, and one letter with its headers and raw message. */
+import type { DeadLetterDocument } from '../../engine/api/index.js';
+import { renderFields, renderTable, type Cell } from '../render/table.js';
+import { age, when } from '../render/time.js';
+import type { ViewOptions } from './instances.js';
+
+/** Pure: the dead letters as a table, newest first as given. */
+export function deadLetterTable(items: readonly DeadLetterDocument[], o: ViewOptions): string {
+  const rows: Cell[][] = items.map((l) => [
+    l.id, l.subject, l.reason, age(l.receivedAt, o.now), String(l.deliveryCount), l.redrivenAt === null ? '' : `${age(l.redrivenAt, o.now)} ago`,
+  ]);
+  return renderTable([
+    { header: 'ID', align: 'right' }, { header: 'SUBJECT', shrink: true, min: 12 }, { header: 'REASON', shrink: true, min: 16 },
+    { header: 'AGE', align: 'right' }, { header: 'DELIVERIES', align: 'right' }, { header: 'REDRIVEN' },
+  ], rows, o.width);
+}
+
+/** Pure: one dead letter: why it is here, its headers, and the message as text (or base64 when it is not UTF-8). */
+export function deadLetterText(l: DeadLetterDocument, o: ViewOptions): string {
+  const fields: [string, string][] = [
+    ['Dead letter', o.style.bold(l.id)], ['Subject', l.subject], ['Reason', o.style.red(l.reason)], ['Received', when(l.receivedAt, o.now)],
+    ['Deliveries', String(l.deliveryCount)], ['Redriven', l.redrivenAt === null ? 'no' : when(l.redrivenAt, o.now)],
+  ];
+  const headers = Object.entries(l.headers);
+  const headerText = headers.length === 0 ? '  (none)\n' : headers.map(([k, v]) => `  ${k}: ${v}\n`).join('');
+  const body = l.text === null ? `Message (${Buffer.from(l.data, 'base64').length} bytes, not UTF-8; base64):\n${l.data}\n` : `Message (${Buffer.from(l.data, 'base64').length} bytes):\n${l.text}${l.text.endsWith('\n') ? '' : '\n'}`;
+  return `${renderFields(fields)}Headers:\n${headerText}${body}`;
+}

@@ -1,0 +1,80 @@
+/** The journal as a timeline: each event at its offset from the start, with what it means. */
+import type { HistoryEntryDocument } from '../../engine/api/index.js';
+import type { Style } from '../render/style.js';
+import { truncate } from '../render/table.js';
+import { duration } from '../render/time.js';
+
+type Data = Record<string, unknown>;
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v) ?? '');
+const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
+
+/** `at` (epoch ms) as an offset from the start. */
+function at(ms: unknown, start: number): string {
+  const n = num(ms);
+  return n === undefined ? '?' : `+${duration(n - start)}`;
+}
+
+/** Pure: one line of meaning for a journal event's data; `start` is the instance's first event time (epoch ms). */
+export function eventDetail(type: string, d: Data, start: number): string {
+  switch (type) {
+    case 'SagaStarted': {
+      const parts = [`key ${d.key === null ? '-' : str(d.key)}`, `correlation ${str(d.correlationId)}`];
+      if (num(d.deadlineAt) !== undefined) parts.push(`deadline ${at(d.deadlineAt, start)}`);
+      return parts.join(', ');
+    }
+    case 'StepSkipped': return `${str(d.step)} (its when was false)`;
+    case 'StepDispatched': return `${str(d.step)} attempt ${str(d.attempt)} sent, times out at ${at(d.timeoutAt, start)}`;
+    case 'WaitStarted': return `${str(d.step)} waits for its event${d.timeoutAt === null ? '' : `, times out at ${at(d.timeoutAt, start)}`}`;
+    case 'StepSucceeded': return `${str(d.step)}${d.pivot === true ? ' (the pivot: no turning back)' : ''}`;
+    case 'StepAttemptFailed': return `${str(d.step)} attempt ${str(d.attempt)}: ${str(d.error)}; next attempt at ${at(d.retryAt, start)}`;
+    case 'StepFailed': return `${str(d.step)} ${str(d.status)}: ${str(d.error)}`;
+    case 'StepGivenUp': return `${str(d.step)} given up (${str(d.status)}, outcome ${str(d.outcome)})`;
+    case 'CompensationStarted': {
+      const reason = (d.reason ?? {}) as Data;
+      const queue = Array.isArray(d.queue) ? d.queue.map(str) : [];
+      return `${str(reason.message)}; to undo: ${queue.length === 0 ? 'nothing' : queue.join(', ')}`;
+    }
+    case 'CompensationDispatched': return `${str(d.step)} undo attempt ${str(d.attempt)} sent, times out at ${at(d.timeoutAt, start)}`;
+    case 'CompensationAttemptFailed': return `${str(d.step)} undo attempt ${str(d.attempt)}: ${str(d.error)}; next attempt at ${at(d.retryAt, start)}`;
+    case 'StepCompensated': return str(d.step);
+    case 'CompensationFailed': return `${str(d.step)}: ${str(d.error)}`;
+    case 'LateSuccessRecorded': return `${str(d.step)} answered success after it was given up${Array.isArray(d.queue) ? `; to undo: ${d.queue.map(str).join(', ')}` : ''}`;
+    case 'CompensationResumed': return 'an operator resumed the compensation';
+    case 'ForwardResumed': return `an operator resumed ${str(d.step)}`;
+    case 'SagaCompleted':
+    case 'SagaCompensated': return '';
+    case 'SagaFailed': return `${str(d.step)}: ${str(d.error)}`;
+    default: {
+      const rest = Object.fromEntries(Object.entries(d).filter(([k]) => k !== 'type' && k !== 'at'));
+      return Object.keys(rest).length === 0 ? '' : JSON.stringify(rest);
+    }
+  }
+}
+
+const EVENT_WIDTH = 25;
+const AT_WIDTH = 8;
+
+/** Pure: the header of the timeline. */
+export function historyHeader(): string {
+  return `${'SEQ'.padStart(4)}  ${'AT'.padStart(AT_WIDTH)}  ${'EVENT'.padEnd(EVENT_WIDTH)}  DETAIL\n`;
+}
+
+/** Pure: one timeline row, fixed columns so rows can be printed as they arrive (`--follow`). */
+export function historyRow(e: HistoryEntryDocument, start: number, width: number, style: Style): string {
+  const data = (typeof e.data === 'object' && e.data !== null ? e.data : {}) as Data;
+  const offsetText = `+${duration(Date.parse(e.at) - start)}`;
+  const left = `${String(e.seq).padStart(4)}  ${offsetText.padStart(AT_WIDTH)}  `;
+  const type = e.type.padEnd(EVENT_WIDTH);
+  const detail = eventDetail(e.type, data, start);
+  const room = width - left.length - EVENT_WIDTH - 2;
+  const shown = Number.isFinite(room) && room >= 10 ? truncate(detail, room) : detail;
+  const painted = /Failed|GivenUp/.test(e.type) ? style.red(type) : e.type.startsWith('Saga') ? style.bold(type) : type;
+  return `${left}${painted}  ${shown}`.trimEnd() + '\n';
+}
+
+/** Pure: the whole timeline; times are offsets from the first event. */
+export function historyText(entries: readonly HistoryEntryDocument[], width: number, style: Style): string {
+  const start = entries[0] === undefined ? 0 : Date.parse(entries[0].at);
+  return historyHeader() + entries.map((e) => historyRow(e, start, width, style)).join('');
+}
