@@ -22,6 +22,11 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const log = createLogger(config.logLevel);
+  // Listen for signals from the start: one during start-up drains as soon as the server is up.
+  let signalled: string | null = null;
+  let onSignal = (signal: string) => { signalled = signal; };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
   const defs = loadDefinitionsFile(config.definitionsPath);
   if (!defs.ok) {
     for (const e of defs.errors) process.stderr.write(`${formatDefinitionError(e)}\n`);
@@ -46,8 +51,8 @@ async function main(argv: string[]): Promise<number> {
         log('info', `received ${signal}`);
         void server.stop().then(() => emb?.stop()).finally(resolve);
       };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
+      if (signalled !== null) stop(signalled);
+      else onSignal = stop;
     });
     return 0;
   } catch (err) {

@@ -4,6 +4,8 @@ import { parseEnvelope, type Envelope } from '../transport/envelope.js';
 import type { InboundMessage, Verdict } from '../transport/consumer.js';
 import type { Engine } from './engine.js';
 
+const PERMANENT = new Set(['SAGA_ERR_INVALID_MESSAGE', 'SAGA_ERR_INVALID_INPUT']);
+
 const count = (engine: Engine, outcome: string) =>
   engine.counters.inc('sagad_messages_total', 'Messages consumed, by outcome.', { outcome });
 
@@ -21,7 +23,9 @@ export async function handleInbound(engine: Engine, msg: InboundMessage): Promis
     return 'ack';
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    if (err instanceof SagaError && err.code === 'SAGA_ERR_INVALID_MESSAGE') return park(engine, msg, why);
+    // A message that can never be processed (bad reply payload, a trigger whose input fails
+    // its schema or gives no key) is parked at once: redelivering it cannot help.
+    if (err instanceof SagaError && PERMANENT.has(err.code)) return park(engine, msg, why);
     if (msg.lastAttempt) return park(engine, msg, `failed on its last delivery (${msg.deliveryCount}): ${why}`);
     engine.deps.log('warn', 'message failed; it will be redelivered', { subject: msg.subject, eventId: parsed.envelope.eventId, error: why });
     return { nakDelayMs: Math.min(30_000, 500 * 2 ** msg.deliveryCount) };

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -40,6 +41,12 @@ export interface Sagad {
   exited(): boolean;
 }
 
+// A test file that crashes skips its teardown: kill what it started rather than leave it running.
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** sagad exited before it became ready: its exit code and log. */
 export class SagadExitedError extends Error {
   constructor(readonly code: number | null, readonly signal: string | null, readonly stderr: string[]) {
@@ -63,6 +70,8 @@ export async function startSagad(opts: SagadOptions): Promise<Sagad> {
     ...opts.env,
   });
   const child = spawn(process.execPath, [SAGAD_MAIN], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   const lines: string[] = [];
   let exit: { code: number | null; signal: string | null } | null = null;
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
