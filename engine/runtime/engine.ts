@@ -6,6 +6,7 @@ import type { DeadLetter, Store } from '../store/index.js';
 import type { LogFn } from '../transport/connection.js';
 import { uuidv7 } from '../transport/envelope.js';
 import { writeDecision } from './commit.js';
+import { GroupCommit } from './group-commit.js';
 import { Metrics } from './metrics.js';
 import type { EnginePort, EngineStats, Readiness, StartCommand, StartOutcome } from './port.js';
 import type { Registry } from './registry.js';
@@ -46,7 +47,7 @@ export class Engine implements EnginePort {
     return def;
   }
 
-  /** Applies a decision inside the current transaction and reports it after commit. */
+  /** Applies a decision inside the current transaction; what it armed is reported after the commit. */
   apply(def: CompiledSaga, before: InstanceState | undefined, d: Decision): void {
     const c = writeDecision(this.deps.store, def, before, d);
     if (d.ignored !== null) this.counters.inc('sagad_inputs_ignored_total', 'Inputs that changed nothing, by reason.', { reason: d.ignored });
@@ -59,15 +60,18 @@ export class Engine implements EnginePort {
   }
 
   private pending: { earliestTimer: number | null; published: number }[] = [];
-
-  /** Runs `fn` in one transaction, then tells the timer service and relay what it armed. */
-  inTx<T>(fn: () => T): T {
-    this.pending = [];
-    const out = this.deps.store.tx(fn);
+  private readonly commits = new GroupCommit((fn) => this.deps.store.tx(fn), () => {
     const cs = this.pending;
     this.pending = [];
     for (const c of cs) this.deps.onCommitted?.(c);
-    return out;
+  });
+
+  /**
+   * Runs `fn` in its own savepoint of the next shared transaction (group commit); resolves
+   * after the commit, once the timer service and relay were told what it armed.
+   */
+  inTx<T>(fn: () => T): Promise<T> {
+    return this.commits.run(fn);
   }
 
   /** Feeds one input to an instance inside the current transaction; rejections throw. */
@@ -136,18 +140,18 @@ export class Engine implements EnginePort {
     return this.inTx(() => this.feed(id, { type: 'RetryRequested' }));
   }
 
-  /** Fires up to one batch of due timers, each in its own transaction; returns how many. */
-  fireDue(now: number): number {
+  /** Fires up to one batch of due timers, each its own input; resolves with how many, once committed. */
+  async fireDue(now: number): Promise<number> {
     const rows = this.deps.store.dueTimers(now, 200);
-    for (const row of rows) {
-      this.inTx(() => {
+    await Promise.all(rows.map(async (row) => {
+      await this.inTx(() => {
         this.deps.store.deleteTimer(row.instanceId, row.timerId);
         if (this.deps.store.getInstance(row.instanceId) === undefined) return;
         this.feed(row.instanceId, { type: 'TimerFired', timer: row.data });
       });
       this.counters.timerLag(Math.max(0, Date.now() - row.dueAt));
       this.counters.inc('sagad_timers_fired_total', 'Durable timers fired.', { kind: row.data.kind });
-    }
+    }));
     return rows.length;
   }
 

@@ -19,7 +19,7 @@ export async function handleInbound(engine: Engine, msg: InboundMessage): Promis
   const parsed = parseEnvelope(msg.data);
   if (!parsed.ok) return park(engine, msg, parsed.reason);
   try {
-    route(engine, msg.subject, parsed.envelope);
+    await route(engine, msg.subject, parsed.envelope);
     return 'ack';
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
@@ -47,9 +47,9 @@ function toIncoming(e: Envelope): IncomingMessage {
 }
 
 /** Routes an envelope inside one transaction; throws SAGA_ERR_INVALID_MESSAGE to dead-letter it. */
-function route(engine: Engine, subject: string, e: Envelope): void {
+async function route(engine: Engine, subject: string, e: Envelope): Promise<void> {
   const { store, registry } = engine.deps;
-  const outcome = engine.inTx((): string => {
+  const outcome = await engine.inTx((): string => {
     if (store.seen(e.eventId)) return 'duplicate';
     const m = toIncoming(e);
     let outcome = 'unrelated';

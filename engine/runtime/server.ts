@@ -102,7 +102,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   for (const subject of inbound) {
     const stream = streamOf[subject];
     if (stream === undefined) throw new Error(`no stream for ${subject}`);
-    subs.push(await consume(link, subject, (msg) => handleInbound(engine, msg), { stream, durablePrefix: o.durablePrefix, maxDeliver: o.maxDeliver, expiresMs: 2000, log }));
+    subs.push(await consume(link, subject, (msg) => handleInbound(engine, msg), { stream, durablePrefix: o.durablePrefix, maxDeliver: o.maxDeliver, ackWaitMs: 10_000, expiresMs: 2000, concurrency: 256, batchSize: 256, log }));
   }
   const starts: CoreSubscription = serveStartRequests(link.nc, engine, log);
   consumersReady = true;

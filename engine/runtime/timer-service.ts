@@ -4,8 +4,8 @@
  */
 export interface TimerSource {
   nextDueAt(): number | null;
-  /** Fires the timers due at `now`, at most one batch; returns how many it fired. */
-  fireDue(now: number): number;
+  /** Fires the timers due at `now`, at most one batch; resolves with how many it fired, once committed. */
+  fireDue(now: number): Promise<number>;
 }
 
 /** Longest single wait, so a wall-clock jump is noticed within a minute. */
@@ -51,19 +51,19 @@ export class TimerService {
 
   private fire(): void {
     this.handle = null;
-    this.armedFor = null;
+    // Until the batch committed, no re-arming: the same rows would be read again.
+    this.armedFor = 0;
     if (!this.running) return;
-    try {
-      const fired = this.source.fireDue(Date.now());
-      // A full batch may have more due behind it: yield to I/O, then continue.
-      if (fired > 0) {
-        this.armedFor = 0;
-        this.handle = setTimeout(() => this.fire(), 0);
-        return;
-      }
-    } catch (err) {
-      this.onError(err);
-    }
-    this.arm();
+    this.source.fireDue(Date.now()).then(
+      (fired) => {
+        // What fired may have more due behind it: look again at once.
+        if (fired > 0 && this.running) this.handle = setTimeout(() => this.fire(), 0);
+        else this.arm();
+      },
+      (err: unknown) => {
+        this.onError(err);
+        this.arm();
+      },
+    );
   }
 }

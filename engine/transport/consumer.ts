@@ -36,6 +36,11 @@ export interface ConsumeOptions {
   maxDeliver?: number;
   /** First delay after a handler error, doubled per attempt up to 30 s (default 1000 ms). */
   errorNakDelayMs?: number;
+  /**
+   * Messages handed to the handler before the first of them settled (default 1: one at a
+   * time). Handlers are always called in stream order; acks follow each handler's promise.
+   */
+  concurrency?: number;
   /** Lifetime of each pull request in ms (default 5000, at least 1000); stop() may wait this long. */
   expiresMs?: number;
   log?: LogFn;
@@ -94,6 +99,7 @@ export async function consume(
   const ackWaitMs = opts.ackWaitMs ?? 30_000;
   const maxDeliver = opts.maxDeliver ?? 5;
   const errorDelay = opts.errorNakDelayMs ?? 1_000;
+  const concurrency = Math.max(1, opts.concurrency ?? 1);
   const durable = await ensureConsumer(jsm, stream, subject, opts);
   let stopping = false;
   let batch: ConsumerMessages | undefined;
@@ -139,11 +145,19 @@ export async function consume(
         consumer ??= await js.consumers.get(stream, await ensureConsumer(jsm, stream, subject, opts));
         batch = await consumer.fetch({ max_messages: opts.batchSize ?? 100, expires });
         void watchStatus(batch, log, subject);
+        const inFlight: Promise<void>[] = [];
         for await (const m of batch) {
           received += 1;
-          if (stopping) held.push(m);
-          else await handleOne(m);
+          if (stopping) {
+            held.push(m);
+            continue;
+          }
+          // Handlers are called in stream order; with concurrency > 1 they overlap (the
+          // runtime serialises them itself and commits them together).
+          inFlight.push(handleOne(m));
+          if (inFlight.length >= concurrency) await inFlight.shift();
         }
+        await Promise.all(inFlight);
         // A pull that ends at once with nothing is a failure in disguise; don't spin on it.
         failures = received === 0 && Date.now() - began < 500 ? failures + 1 : 0;
       } catch (err) {

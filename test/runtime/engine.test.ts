@@ -115,11 +115,11 @@ t.test('timers fire from the store: a timeout retries, and the retry dispatches 
   const { state } = await engine.start({ saga: 'order-fulfillment', input: order('o-5') });
   const due = store.dueTimers(Number.MAX_SAFE_INTEGER, 10).find((r) => r.data.kind === 'attempt_timeout');
   t.ok(due, 'the attempt timeout is a stored row');
-  t.equal(engine.fireDue(due!.dueAt - 1), 0, 'nothing is due before its time');
-  t.equal(engine.fireDue(due!.dueAt), 1);
+  t.equal(await engine.fireDue(due!.dueAt - 1), 0, 'nothing is due before its time');
+  t.equal(await engine.fireDue(due!.dueAt), 1);
   t.equal(store.getInstance(state.id)?.steps['reserve-inventory']?.status, 'retrying');
   const retry = store.dueTimers(Number.MAX_SAFE_INTEGER, 10).find((r) => r.data.kind === 'retry');
-  engine.fireDue(retry!.dueAt);
+  await engine.fireDue(retry!.dueAt);
   t.equal(store.getInstance(state.id)?.steps['reserve-inventory']?.attempt, 2);
   t.equal(lastCommand(store).row.headers['Saga-Attempt'], '2');
   t.equal(lastCommand(store).row.headers['Idempotency-Key'], `${state.id}/reserve-inventory/do`, 'the same key for every attempt');

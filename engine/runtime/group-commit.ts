@@ -1,0 +1,71 @@
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+interface Item {
+  readonly work: () => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit: inputs that arrive in the same turn of the event loop share one SQLite
+ * transaction (one fsync), each in a savepoint of its own, so one failing input rolls back
+ * only itself. A caller's promise settles only after the shared commit, so a message is
+ * still acknowledged only once its effects are durable.
+ */
+export class GroupCommit {
+  private queue: Item[] = [];
+  private scheduled = false;
+
+  /**
+   * @param tx runs a function in a transaction; nested calls must become savepoints.
+   * @param committed called after each commit, before the callers' promises settle.
+   */
+  constructor(
+    private readonly tx: <T>(fn: () => T) => T,
+    private readonly committed: () => void,
+    private readonly maxBatch = 512,
+  ) {}
+
+  /** Queues `work` for the next shared transaction; resolves with its result after the commit. */
+  run<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ work, resolve: resolve as (v: unknown) => void, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const items = this.queue.splice(0, this.maxBatch);
+    if (this.queue.length > 0) this.schedule();
+    if (items.length === 0) return;
+    const outcomes: Outcome[] = [];
+    try {
+      this.tx(() => {
+        for (const it of items) {
+          try {
+            outcomes.push({ ok: true, value: this.tx(it.work) });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+      });
+    } catch (error) {
+      // The commit itself failed: nothing of the batch is durable.
+      for (const it of items) it.reject(error);
+      return;
+    }
+    this.committed();
+    items.forEach((it, i) => {
+      const o = outcomes[i];
+      if (o === undefined || !o.ok) it.reject(o?.error);
+      else it.resolve(o.value);
+    });
+  }
+}

@@ -1,0 +1,55 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import t from 'tap';
+import { GroupCommit } from '../../engine/runtime/group-commit.js';
+
+/** A real SQLite file: inputs of one event-loop turn share one commit, each in its own savepoint. */
+function setup(t: { testdir(): string; teardown(fn: () => void): void }) {
+  const db = new Database(join(t.testdir(), 'g.db'));
+  db.pragma('journal_mode = WAL');
+  db.exec('CREATE TABLE seen (id TEXT PRIMARY KEY)');
+  t.teardown(() => db.close());
+  const run = db.transaction((fn: () => unknown) => fn());
+  let commits = 0;
+  const tx = <T>(fn: () => T): T => run.immediate(fn) as T;
+  const insert = db.prepare('INSERT INTO seen (id) VALUES (?)');
+  const count = () => (db.prepare('SELECT count(*) AS n FROM seen').get() as { n: number }).n;
+  const gc = new GroupCommit(tx, () => { commits++; });
+  return { gc, insert, count, commits: () => commits };
+}
+
+t.test('inputs of the same turn share one commit; a failing one rolls back only itself', async (t) => {
+  const { gc, insert, count, commits } = setup(t);
+  const a = gc.run(() => insert.run('a').changes);
+  const bad = gc.run(() => {
+    insert.run('b');
+    throw new Error('boom');
+  });
+  const dup = gc.run(() => insert.run('a').changes);
+  const c = gc.run(() => insert.run('c').changes);
+  t.equal(await a, 1);
+  await t.rejects(bad, /boom/);
+  await t.rejects(dup, /UNIQUE/, 'the second input sees the first one\'s uncommitted write');
+  t.equal(await c, 1);
+  t.equal(count(), 2, 'a and c are committed; b was rolled back with its savepoint');
+  t.equal(commits(), 1, 'one shared commit');
+});
+
+t.test('nothing resolves before the commit', async (t) => {
+  const { gc, insert, count } = setup(t);
+  let seenAtResolve = -1;
+  await gc.run(() => insert.run('x')).then(() => { seenAtResolve = count(); });
+  t.equal(seenAtResolve, 1);
+  const later = gc.run(() => insert.run('y'));
+  t.equal(count(), 1, 'queued work has not run yet');
+  await later;
+  t.equal(count(), 2);
+});
+
+t.test('large bursts are split into batches, every input committed once', async (t) => {
+  const { gc, insert, count, commits } = setup(t);
+  const all = Array.from({ length: 1200 }, (_, i) => gc.run(() => insert.run(`k${i}`)));
+  await Promise.all(all);
+  t.equal(count(), 1200);
+  t.equal(commits(), 3, '512 + 512 + 176');
+});
