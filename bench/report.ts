@@ -1,0 +1,175 @@
+import type { ListResult } from './list.js';
+import type { RestartResult } from './restart.js';
+import type { ScenarioResult } from './throughput.js';
+import type { TimerResult } from './timers.js';
+
+/** One scenario: each target's fastest round, sagad / reference, the medians over rounds, and every round. */
+export interface ScenarioReport {
+  readonly concurrency: number;
+  readonly failEvery: number;
+  readonly sagad: ScenarioResult;
+  readonly reference: ScenarioResult;
+  readonly ratio: Record<string, number>;
+  readonly median: { sagad: ScenarioResult; reference: ScenarioResult; ratio: Record<string, number> };
+  readonly rounds: { sagad: ScenarioResult[]; reference: ScenarioResult[] };
+}
+
+export interface Goal {
+  readonly goal: string;
+  readonly value: string;
+  readonly pass: boolean;
+}
+
+/** The JSON file under bench/results/. */
+export interface BenchReport {
+  readonly version: 1;
+  readonly date: string;
+  readonly sha: string;
+  readonly mode: 'full' | 'quick';
+  readonly command: string;
+  readonly machine: { cpus: number; cpuModel: string; memoryGb: number; node: string; natsServer: string };
+  readonly seconds: number;
+  readonly scenarios: Record<string, ScenarioReport>;
+  readonly timers?: TimerResult;
+  readonly restart?: RestartResult;
+  readonly list?: ListResult;
+  readonly goals: Goal[];
+}
+
+const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+
+/** sagad / reference for the figures that have a meaningful ratio. */
+export function ratios(s: ScenarioResult, r: ScenarioResult): Record<string, number> {
+  const q = (a: number, b: number) => (b === 0 ? NaN : a / b);
+  return {
+    sagasPerSecond: q(s.sagasPerSecond, r.sagasPerSecond), latencyP50: q(s.latency.p50, r.latency.p50), latencyP99: q(s.latency.p99, r.latency.p99),
+    stepOverheadP50: q(s.stepOverhead.p50, r.stepOverhead.p50), stepOverheadP99: q(s.stepOverhead.p99, r.stepOverhead.p99),
+    startOverheadP50: q(s.startOverhead.p50, r.startOverhead.p50), cpuSeconds: q(s.cpuSeconds, r.cpuSeconds),
+    cpuMsPerSaga: q(s.cpuMsPerSaga, r.cpuMsPerSaga), peakRssMb: q(s.peakRssMb, r.peakRssMb),
+    writeCallsPerSaga: q(s.writeCallsPerSaga, r.writeCallsPerSaga), writeKbPerSaga: q(s.writeKbPerSaga, r.writeKbPerSaga), diskKbPerSaga: q(s.diskKbPerSaga, r.diskKbPerSaga),
+  };
+}
+
+/** The goals of issue 5, each PASS or MISS with the figure behind it. */
+export function goals(rep: Omit<BenchReport, 'goals'>): Goal[] {
+  const out: Goal[] = [];
+  for (const name of ['c100', 'c1000']) {
+    const s = rep.scenarios[name];
+    if (s === undefined) continue;
+    const share = s.ratio.sagasPerSecond ?? NaN;
+    out.push({ goal: `throughput at ${name} >= 70% of the reference`, value: `${f(s.sagad.sagasPerSecond)} vs ${f(s.reference.sagasPerSecond)} sagas/s = ${f(share * 100, 0)}%`, pass: share >= 0.7 });
+  }
+  const c1 = rep.scenarios.c1;
+  if (c1 !== undefined) {
+    const x = c1.ratio.stepOverheadP50 ?? NaN;
+    out.push({ goal: 'step overhead p50 at c1 within 2x the reference', value: `${f(c1.sagad.stepOverhead.p50, 2)} vs ${f(c1.reference.stepOverhead.p50, 2)} ms = ${f(x, 2)}x`, pass: x <= 2 });
+    out.push({ goal: 'step overhead p99 at c1 < 5 ms', value: `${f(c1.sagad.stepOverhead.p99, 2)} ms`, pass: c1.sagad.stepOverhead.p99 < 5 });
+  }
+  const t = rep.timers;
+  if (t !== undefined) {
+    out.push({ goal: `${t.instances} timers: lag p99 < 50 ms`, value: `p99 ${f(t.lagP99Ms, 0)} ms (p50 ${f(t.lagP50Ms, 0)}, max ${f(t.lagMaxMs, 0)}; ${t.fired} fired)`, pass: t.lagP99Ms < 50 && t.fired >= t.created });
+    out.push({ goal: `${t.instances} timers: sagad RSS < 300 MB`, value: `peak ${f(t.peakRssMb, 0)} MB (all pending: ${f(t.rssPendingMb, 0)} MB)`, pass: t.peakRssMb < 300 });
+  }
+  const r = rep.restart;
+  if (r !== undefined) out.push({ goal: `${r.inFlight} in flight: ready within 2 s`, value: `ready ${f(r.readySeconds, 2)} s, first step ${f(r.firstStepSeconds, 2)} s`, pass: r.readySeconds <= 2 });
+  const l = rep.list;
+  if (l !== undefined) out.push({ goal: `${l.instances} finished: filtered list p99 < 20 ms`, value: `p99 ${f(l.all.p99, 1)} ms (p50 ${f(l.all.p50, 1)}, max ${f(l.all.max, 1)})`, pass: l.all.p99 < 20 });
+  return out;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')).join('\n');
+}
+
+/** The report as text for people. */
+export function formatReport(rep: BenchReport): string {
+  const m = rep.machine;
+  const out = [`sagad bench ${rep.mode} · ${rep.date} · ${rep.sha} · ${m.cpus} x ${m.cpuModel}, ${m.memoryGb} GB · Node ${m.node} · nats-server ${m.natsServer} · ${f(rep.seconds, 0)} s`, ''];
+  const speed = [['scenario', 'target', 'sagas/s', 'e2e p50', 'e2e p99', 'step p50', 'step p99', 'start p50']];
+  const cost = [['scenario', 'target', 'CPU s', 'CPU ms/saga', 'peak RSS MB', 'writes/saga', 'write KB/saga', 'disk KB/saga', 'nats CPU s', 'fsync p50 ms', 'others CPU s']];
+  const warnings: string[] = [];
+  const spread: string[] = ['Every round (sagas/s, others CPU s) and the ratio of the medians:'];
+  for (const [name, s] of Object.entries(rep.scenarios)) {
+    const each = (rs: ScenarioResult[]) => rs.map((x) => `${f(x.sagasPerSecond, 0)} (${f(x.othersCpuSeconds, 1)})`).join(', ');
+    spread.push(`  ${name}: sagad ${each(s.rounds.sagad)}; reference ${each(s.rounds.reference)}; median ratio ${f(s.median.ratio.sagasPerSecond ?? NaN, 2)}x`);
+    for (const target of ['sagad', 'reference'] as const) {
+      const x = s[target];
+      const label = target === 'sagad' ? name : '';
+      speed.push([label, target, f(x.sagasPerSecond), f(x.latency.p50, 1), f(x.latency.p99, 1), f(x.stepOverhead.p50, 2), f(x.stepOverhead.p99, 2), f(x.startOverhead.p50, 2)]);
+      cost.push([label, target, f(x.cpuSeconds, 2), f(x.cpuMsPerSaga, 2), f(x.peakRssMb, 0), f(x.writeCallsPerSaga, 0), f(x.writeKbPerSaga, 0), f(x.diskKbPerSaga, 0),
+        f(x.natsCpuSeconds, 2), f(x.fsyncMs.p50, 2), f(x.othersCpuSeconds, 1)]);
+      const bad = x.wrongOutcome + x.unfinished + x.publishErrors;
+      if (bad > 0) warnings.push(`! ${name} ${target}: ${x.wrongOutcome} wrong outcomes, ${x.unfinished} unfinished, ${x.publishErrors} publish errors`);
+    }
+    const r = s.ratio;
+    const x = (k: string, d = 1) => `${f(r[k] ?? NaN, d)}x`;
+    speed.push(['', 'ratio', x('sagasPerSecond', 2), x('latencyP50'), x('latencyP99'), x('stepOverheadP50'), x('stepOverheadP99'), x('startOverheadP50')]);
+    cost.push(['', 'ratio', x('cpuSeconds'), x('cpuMsPerSaga'), x('peakRssMb'), x('writeCallsPerSaga'), x('writeKbPerSaga'), x('diskKbPerSaga'), '', '', '']);
+  }
+  if (speed.length > 1) {
+    out.push('Throughput and latency (each target\'s fastest round; ms; closed loop; step = reply published -> next command received, start = OrderPlaced published -> first command, both in the participant):',
+      table(speed), ...spread, '', 'Cost (in the window; writes = write calls, write KB = bytes written to files and sockets, disk KB = bytes sent to storage, all from /proc/<pid>/io):',
+      table(cost), ...warnings, '');
+  }
+  const t = rep.timers;
+  if (t !== undefined) {
+    out.push(`Timers: ${t.created} instances started over ${f(t.createSeconds, 1)} s, each timer due ${f(t.timeoutSeconds, 0)} s after its start; ${t.fired} fired.`,
+      `  lag p50 ${f(t.lagP50Ms, 0)} ms, p99 ${f(t.lagP99Ms, 0)} ms, max ${f(t.lagMaxMs, 0)} ms, mean ${f(t.lagMeanMs, 1)} ms (sagad /metrics, ${t.scrapes} scrapes, slowest ${f(t.scrapeMaxMs, 0)} ms)`,
+      `  from lifecycle events, all ${t.eventLag.count}: p50 ${f(t.eventLag.p50, 0)} ms, p99 ${f(t.eventLag.p99, 0)} ms, max ${f(t.eventLag.max, 0)} ms`,
+      `  RSS with all pending ${f(t.rssPendingMb, 0)} MB, peak ${f(t.peakRssMb, 0)} MB; CPU while firing ${f(t.fireCpuSeconds, 1)} s`, '');
+  }
+  const r = rep.restart;
+  if (r !== undefined) {
+    out.push(`Restart with ${r.inFlight} in flight (SIGTERM, replies queued while down): ready ${f(r.readySeconds, 2)} s (empty database: ${f(r.emptyReadySeconds, 2)} s), first resumed step ${f(r.firstStepSeconds, 2)} s,`,
+      `  all ${r.resumed} resumed ${f(r.allStepsSeconds, 2)} s after spawn; stop took ${f(r.stopSeconds, 2)} s; RSS ${f(r.rssMb, 0)} MB`, '');
+  }
+  const l = rep.list;
+  if (l !== undefined) {
+    out.push(`List over ${l.instances} finished instances (${f(l.dbMb, 0)} MB file, generated in ${f(l.generateSeconds, 0)} s; sagad ready in ${f(l.sagadReadyMs / 1000, 2)} s):`);
+    const lr = [['query', 'n', 'p50', 'p99', 'max']];
+    for (const [q, p] of Object.entries(l.byQuery)) lr.push([q, String(p.count), f(p.p50, 2), f(p.p99, 2), f(p.max, 2)]);
+    lr.push(['all', String(l.all.count), f(l.all.p50, 2), f(l.all.p99, 2), f(l.all.max, 2)]);
+    out.push(table(lr).replace(/^/gm, '  '), '');
+  }
+  out.push(`Goals (issue 5)${rep.mode === 'quick' ? ' - quick mode: smaller scale, indicative only' : ''}:`);
+  for (const g of rep.goals) out.push(`  ${g.pass ? 'PASS' : 'MISS'}  ${g.goal}: ${g.value}`);
+  return out.join('\n');
+}
+
+/** Every numeric leaf of a report by its path, leaving out the raw rounds. */
+function leaves(x: unknown, path = '', out = new Map<string, number>()): Map<string, number> {
+  if (typeof x === 'number') out.set(path, x);
+  else if (x !== null && typeof x === 'object' && !Array.isArray(x)) {
+    for (const [k, v] of Object.entries(x)) if (k !== 'rounds' && k !== 'machine' && k !== 'median') leaves(v, path === '' ? k : `${path}.${k}`, out);
+  }
+  return out;
+}
+
+/** The figures `--compare` shows: the headline of each part, not every count and mean. */
+const HEADLINE = new RegExp([
+  String.raw`^scenarios\.[^.]+\.(sagad|reference)\.(sagasPerSecond|latency\.p(50|99)|stepOverhead\.p(50|99)|startOverhead\.p50|cpuSeconds|cpuMsPerSaga|peakRssMb|writeCallsPerSaga|writeKbPerSaga|diskKbPerSaga|fsyncMs\.p50|othersCpuSeconds)$`,
+  String.raw`^scenarios\.[^.]+\.ratio\.`,
+  String.raw`^timers\.(createSeconds|lag\w+|eventLag\.(p50|p99|max)|rssPendingMb|peakRssMb|fireCpuSeconds)$`,
+  String.raw`^restart\.(\w+Seconds|rssMb)$`,
+  String.raw`^list\.(generateSeconds|sagadReadyMs|all\.(p50|p99|max)|byQuery\..+\.p99)$`,
+  String.raw`^seconds$`,
+].join('|'));
+
+/** `--compare A B`: each headline figure in A and B and the change from A to B. */
+export function formatCompare(a: BenchReport, b: BenchReport): string {
+  const la = leaves(a);
+  const lb = leaves(b);
+  const rows = [['figure', `A ${a.sha}`, `B ${b.sha}`, 'change']];
+  for (const [k, va] of la) {
+    const vb = lb.get(k);
+    if (vb === undefined || !HEADLINE.test(k)) continue;
+    const change = va === 0 ? (vb === 0 ? '0%' : 'new') : `${vb >= va ? '+' : ''}${f(((vb - va) / Math.abs(va)) * 100, 1)}%`;
+    rows.push([k, f(va, 2), f(vb, 2), change]);
+  }
+  const goalRows = b.goals.map((g) => {
+    const before = a.goals.find((x) => x.goal === g.goal);
+    return `  ${before === undefined ? '    ' : before.pass ? 'PASS' : 'MISS'} -> ${g.pass ? 'PASS' : 'MISS'}  ${g.goal}: ${g.value}`;
+  });
+  return [`A: ${a.date} ${a.sha} (${a.mode})`, `B: ${b.date} ${b.sha} (${b.mode})`, '', table(rows), '', 'Goals (A -> B):', ...goalRows].join('\n');
+}
