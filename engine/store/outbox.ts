@@ -31,8 +31,13 @@ export interface Outbox {
 
 interface Row { seq: number; message_id: string; subject: string; headers: string; data: Buffer; created_at: number }
 
-/** Prepares the outbox statements once. */
-export function outbox(db: Database.Database): Outbox {
+/**
+ * Prepares the outbox statements once. `synchronous` is the store's durability: marking rows
+ * sent is committed without an fsync even at FULL, since losing such a mark in a power cut
+ * only re-sends those messages with their stable ids, which JetStream and participants
+ * drop as duplicates (DESIGN section 1, point 5); the fsync would stall every input behind it.
+ */
+export function outbox(db: Database.Database, synchronous: 'FULL' | 'NORMAL' = 'FULL'): Outbox {
   const insert = db.prepare<[string, string, string, Buffer, number]>(
     'INSERT INTO outbox (message_id, subject, headers, data, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING');
   const pending = db.prepare<[number], Row>(
@@ -53,7 +58,18 @@ export function outbox(db: Database.Database): Outbox {
     unsent: (limit) => pending.all(limit).map((r) => ({
       seq: r.seq, messageId: r.message_id, subject: r.subject, headers: JSON.parse(r.headers) as Headers, data: r.data, createdAt: r.created_at,
     })),
-    markSent: (seqs, at) => markTx(seqs, at),
+    markSent: (seqs, at) => {
+      if (synchronous === 'NORMAL' || db.inTransaction) {
+        markTx(seqs, at);
+        return;
+      }
+      db.pragma('synchronous = NORMAL');
+      try {
+        markTx(seqs, at);
+      } finally {
+        db.pragma('synchronous = FULL');
+      }
+    },
     backlog: () => count.get()?.n ?? 0,
     pruneSent: (olderThan) => prune.run(olderThan).changes,
   };

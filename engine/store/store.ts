@@ -78,7 +78,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
       ...instances(db, log, snapshotEvery),
       ...instanceList(db),
       ...inbox(db),
-      ...outbox(db),
+      ...outbox(db, opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'),
       ...timers(db),
       ...routing(db),
       ...deadLetters(db),
