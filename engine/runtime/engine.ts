@@ -74,6 +74,11 @@ export class Engine implements EnginePort {
     return this.commits.run(fn);
   }
 
+  /** Resolves once every input queued so far is committed: a drain waits for it before the last flush. */
+  settled(): Promise<void> {
+    return this.commits.settled();
+  }
+
   /** Feeds one input to an instance inside the current transaction; rejections throw. */
   feed(id: string, input: SagaInput): InstanceState {
     const state = this.deps.store.getInstance(id);

@@ -34,6 +34,11 @@ export class GroupCommit {
     });
   }
 
+  /** Resolves once everything queued so far has been committed (or failed): for a drain. */
+  async settled(): Promise<void> {
+    while (this.scheduled || this.queue.length > 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;

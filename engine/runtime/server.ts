@@ -129,7 +129,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       clearInterval(housekeeping);
       starts.unsubscribe();
       await Promise.all(subs.map((s) => s.stop()));
-      timers?.stop();
+      await timers?.stop();
+      // API acts and timer batches may still be queued for the last shared commit.
+      await engine.settled();
       await relay?.stop(5000);
       await api.close();
       await link.drain().catch(onError('NATS drain failed'));

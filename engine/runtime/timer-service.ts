@@ -23,12 +23,16 @@ export class TimerService {
     this.arm();
   }
 
-  stop(): void {
+  /** Stops firing; resolves once a batch already being fired has committed. */
+  async stop(): Promise<void> {
     this.running = false;
     if (this.handle !== null) clearTimeout(this.handle);
     this.handle = null;
     this.armedFor = null;
+    await this.firing;
   }
+
+  private firing: Promise<void> = Promise.resolve();
 
   /** A timer due at `dueAt` was just committed: wake earlier if it is the earliest. */
   poke(dueAt: number): void {
@@ -54,7 +58,7 @@ export class TimerService {
     // Until the batch committed, no re-arming: the same rows would be read again.
     this.armedFor = 0;
     if (!this.running) return;
-    this.source.fireDue(Date.now()).then(
+    this.firing = this.source.fireDue(Date.now()).then(
       (fired) => {
         // What fired may have more due behind it: look again at once.
         if (fired > 0 && this.running) this.handle = setTimeout(() => this.fire(), 0);

@@ -53,3 +53,11 @@ t.test('large bursts are split into batches, every input committed once', async 
   t.equal(count(), 1200);
   t.equal(commits(), 3, '512 + 512 + 176');
 });
+
+t.test('settled() waits for everything queued, as a drain needs', async (t) => {
+  const { gc, insert, count } = setup(t);
+  for (let i = 0; i < 600; i++) void gc.run(() => insert.run(`s${i}`));
+  t.equal(count(), 0, 'nothing committed yet');
+  await gc.settled();
+  t.equal(count(), 600, 'both batches committed before settled() resolved');
+});
