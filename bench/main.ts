@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { runEngineLoop } from './engine-loop.js';
 import { runList } from './list.js';
 import { gitSha, root } from './proc.js';
 import { formatProfile, summarizeProfile } from './profile.js';
@@ -15,7 +16,8 @@ const HELP = `npm run bench [-- options]
   (no option)           the full run (under 10 minutes on 2 cores): throughput scenarios against
                         the reference loop, 100k timers, restart with 10k in flight, list over 1M
   --quick               a few seconds of each, for development
-  --only LIST           comma-separated parts: throughput,timers,restart,list
+  --only LIST           comma-separated parts: throughput,timers,restart,list,engine
+                        (engine: the engine alone in this process, no NATS; CPU per saga of its hot path)
   --profile [SCENARIO]  sagad under node --cpu-prof during one scenario (default c100: c1, c100, c1000,
                         c100-fail10%); prints where it spends its time in the measured window
   --compare A.json B.json   the change of every figure from A to B
@@ -27,15 +29,18 @@ interface Plan {
   readonly timers: { n: number; spreadMs: number; marginMs: number };
   readonly restart: number;
   readonly list: { n: number; requests: number };
+  readonly engine: { sagas: number; rounds: number };
 }
 
 const FULL: Plan = {
   timing: { warmupMs: 2_000, durationMs: 6_000, drainMs: 15_000 }, rounds: 3,
   timers: { n: 100_000, spreadMs: 60_000, marginMs: 10_000 }, restart: 10_000, list: { n: 1_000_000, requests: 400 },
+  engine: { sagas: 5_000, rounds: 3 },
 };
 const QUICK: Plan = {
   timing: { warmupMs: 1_000, durationMs: 2_000, drainMs: 10_000 }, rounds: 1,
   timers: { n: 3_000, spreadMs: 3_000, marginMs: 2_000 }, restart: 1_000, list: { n: 20_000, requests: 200 },
+  engine: { sagas: 1_500, rounds: 2 },
 };
 
 /** Median of each numeric field over several results of the same shape (mean of the middle two for an even count). */
@@ -115,7 +120,7 @@ async function main(args: string[]): Promise<void> {
   const prof = args.indexOf('--profile');
   if (prof >= 0) return profile(plan, args[prof + 1]?.startsWith('c') === true ? args[prof + 1] ?? 'c100' : 'c100');
   const onlyAt = args.indexOf('--only');
-  const only = new Set(onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',') : ['throughput', 'timers', 'restart', 'list']);
+  const only = new Set(onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',') : ['throughput', 'timers', 'restart', 'list', 'engine']);
   const log = (s: string) => process.stderr.write(`${s}\n`);
   const began = performance.now();
   const natsServer = /v[\d.]+/.exec(execFileSync('nats-server', ['--version'], { encoding: 'utf8' }))?.[0] ?? 'unknown';
@@ -127,11 +132,13 @@ async function main(args: string[]): Promise<void> {
   const restart = only.has('restart') ? await runRestart(plan.restart) : undefined;
   if (only.has('list')) log(`  list over ${plan.list.n} finished`);
   const list = only.has('list') ? await runList(plan.list.n, plan.list.requests) : undefined;
+  if (only.has('engine')) log(`  engine alone: ${plan.engine.sagas} sagas at concurrency 100, ${plan.engine.rounds} rounds`);
+  const engine = only.has('engine') ? await runEngineLoop(plan.engine.sagas, 100, plan.engine.rounds) : undefined;
   const base = {
     version: 1 as const, date: new Date().toISOString(), sha: gitSha(), mode: quick ? 'quick' as const : 'full' as const,
     command: `npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`,
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, natsServer },
-    seconds: (performance.now() - began) / 1000, scenarios, timers, restart, list,
+    seconds: (performance.now() - began) / 1000, scenarios, timers, restart, list, engine,
   };
   const report: BenchReport = { ...base, goals: goals(base) };
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });

@@ -1,3 +1,4 @@
+import type { EngineLoopResult } from './engine-loop.js';
 import type { ListResult } from './list.js';
 import type { RestartResult } from './restart.js';
 import type { ScenarioResult } from './throughput.js';
@@ -33,6 +34,7 @@ export interface BenchReport {
   readonly timers?: TimerResult;
   readonly restart?: RestartResult;
   readonly list?: ListResult;
+  readonly engine?: EngineLoopResult;
   readonly goals: Goal[];
 }
 
@@ -132,6 +134,11 @@ export function formatReport(rep: BenchReport): string {
     lr.push(['all', String(l.all.count), f(l.all.p50, 2), f(l.all.p99, 2), f(l.all.max, 2)]);
     out.push(table(lr).replace(/^/gm, '  '), '');
   }
+  const e = rep.engine;
+  if (e !== undefined) {
+    out.push(`Engine alone (in-process, no NATS, ${e.sagas} sagas at concurrency ${e.concurrency}, cheapest of ${e.rounds} rounds): `
+      + `${f(e.cpuMsPerSaga, 3)} CPU ms/saga, ${f(e.sagasPerSecond, 0)} sagas/s (rounds: ${e.cpuMsPerSagaEachRound.map((x) => f(x, 3)).join(', ')} ms)`, '');
+  }
   out.push(`Goals (issue 5)${rep.mode === 'quick' ? ' - quick mode: smaller scale, indicative only' : ''}:`);
   for (const g of rep.goals) out.push(`  ${g.pass ? 'PASS' : 'MISS'}  ${g.goal}: ${g.value}`);
   return out.join('\n');
@@ -153,6 +160,7 @@ const HEADLINE = new RegExp([
   String.raw`^timers\.(createSeconds|lag\w+|eventLag\.(p50|p99|max)|rssPendingMb|peakRssMb|fireCpuSeconds)$`,
   String.raw`^restart\.(\w+Seconds|rssMb)$`,
   String.raw`^list\.(generateSeconds|sagadReadyMs|all\.(p50|p99|max)|byQuery\..+\.p99)$`,
+  String.raw`^engine\.(sagasPerSecond|cpuMsPerSaga)$`,
   String.raw`^seconds$`,
 ].join('|'));
 
