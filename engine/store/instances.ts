@@ -11,7 +11,7 @@ export interface Instances {
    * Throws `SAGA_ERR_DUPLICATE_KEY` when another instance of the saga has the same key.
    */
   saveInstance(state: InstanceState): void;
-  /** The projected state, or undefined. */
+  /** The projected state, or undefined. Shared with the store's cache: never modify it. */
   getInstance(id: string): InstanceState | undefined;
   /** The instance of `saga` with business key `key`, or undefined. */
   findByKey(saga: string, key: string): InstanceState | undefined;
@@ -29,18 +29,35 @@ export interface Instances {
 
 type Params = [string, string, string, string | null, string, string, number, number, number, string];
 
-/** Prepares the projection and snapshot statements once. */
-export function instances(db: Database.Database, log: Journal, snapshotEvery: number): Instances {
+/** A saved state kept in memory with the version of its latest snapshot. */
+interface Cached { readonly state: InstanceState; readonly snapshotAt: number }
+
+/** What the store needs beyond the interface: forgetting cached states when a transaction rolls back. */
+export interface InstancesInternal extends Instances {
+  /** Drops every cached state; the next read goes to the database. */
+  forgetCached(): void;
+}
+
+/**
+ * Prepares the projection and snapshot statements once. The states last saved are kept
+ * parsed in memory (up to `cacheSize`, oldest dropped first), so a step neither reads its
+ * instance row nor parses its JSON again; the store drops the cache whenever a transaction or
+ * savepoint rolls back, so it never holds a state the database does not.
+ */
+export function instances(db: Database.Database, log: Journal, snapshotEvery: number, cacheSize = 10_000): InstancesInternal {
   const upsert = db.prepare<Params>(`
     INSERT INTO instances (id, saga, definition_hash, key, correlation_id, status, created_at, updated_at, version, state)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (id) DO UPDATE SET
       status = excluded.status, updated_at = excluded.updated_at, version = excluded.version, state = excluded.state`);
-  // An instance's saga, key, correlation id and definition never change: not rewriting them
-  // spares SQLite the upkeep of their indexes on every step.
+  // An instance's saga, key, correlation id and definition never change, and its status only
+  // at a few steps: not rewriting them spares SQLite the upkeep of their indexes.
+  const step = db.prepare<[number, number, string, string]>('UPDATE instances SET updated_at = ?, version = ?, state = ? WHERE id = ?');
+  const turn = db.prepare<[string, number, number, string, string]>('UPDATE instances SET status = ?, updated_at = ?, version = ?, state = ? WHERE id = ?');
   const byId = db.prepare<[string], { state: string }>('SELECT state FROM instances WHERE id = ?');
-  const byKey = db.prepare<[string, string], { state: string }>('SELECT state FROM instances WHERE saga = ? AND key = ?');
+  const byKey = db.prepare<[string, string], { id: string; state: string }>('SELECT id, state FROM instances WHERE saga = ? AND key = ?');
   const snapshot = db.prepare<[string], { version: number; state: string }>('SELECT version, state FROM snapshots WHERE instance_id = ?');
+  const snapshotVersion = db.prepare<[string], { version: number }>('SELECT version FROM snapshots WHERE instance_id = ?');
   const putSnapshot = db.prepare<[string, number, string]>(`
     INSERT INTO snapshots (instance_id, version, state) VALUES (?, ?, ?)
     ON CONFLICT (instance_id) DO UPDATE SET version = excluded.version, state = excluded.state`);
@@ -49,8 +66,21 @@ export function instances(db: Database.Database, log: Journal, snapshotEvery: nu
   const open = db.prepare<[], { id: string }>(
     "SELECT id FROM instances WHERE status IN ('running', 'compensating') ORDER BY created_at, id");
 
-  const save = db.transaction((s: InstanceState) => {
-    const json = JSON.stringify(s);
+  const cache = new Map<string, Cached>();
+  const remember = (id: string, entry: Cached): void => {
+    cache.delete(id);
+    cache.set(id, entry);
+    if (cache.size > cacheSize) {
+      const oldest = cache.keys().next();
+      if (oldest.done !== true) cache.delete(oldest.value);
+    }
+  };
+
+  const write = (s: InstanceState, json: string, before: InstanceState | undefined): void => {
+    if (before !== undefined) {
+      const r = before.status === s.status ? step.run(s.updatedAt, s.version, json, s.id) : turn.run(s.status, s.updatedAt, s.version, json, s.id);
+      if (r.changes === 1) return;
+    }
     try {
       upsert.run(s.id, s.saga, s.definitionHash, s.key, s.correlationId, s.status, s.createdAt, s.updatedAt, s.version, json);
     } catch (err) {
@@ -59,17 +89,37 @@ export function instances(db: Database.Database, log: Journal, snapshotEvery: nu
       }
       throw err;
     }
-    const last = snapshot.get(s.id)?.version ?? 0;
-    if (s.version - last >= snapshotEvery) putSnapshot.run(s.id, s.version, json);
-  });
+  };
 
-  const parse = (row: { state: string } | undefined): InstanceState | undefined =>
-    row === undefined ? undefined : JSON.parse(row.state) as InstanceState;
+  const save = (s: InstanceState): void => {
+    const json = JSON.stringify(s);
+    const known = cache.get(s.id);
+    write(s, json, known?.state);
+    let snapshotAt = known?.snapshotAt ?? snapshotVersion.get(s.id)?.version ?? 0;
+    if (s.version - snapshotAt >= snapshotEvery) {
+      putSnapshot.run(s.id, s.version, json);
+      snapshotAt = s.version;
+    }
+    remember(s.id, { state: s, snapshotAt });
+  };
+  const saveTx = db.transaction(save);
+
+  const read = (id: string, json: string): InstanceState => cache.get(id)?.state ?? JSON.parse(json) as InstanceState;
 
   return {
-    saveInstance: (state) => save(state),
-    getInstance: (id) => parse(byId.get(id)),
-    findByKey: (saga, key) => parse(byKey.get(saga, key)),
+    // Inside a caller's transaction the caller's savepoint already makes the save atomic.
+    saveInstance: (state) => (db.inTransaction ? save(state) : saveTx(state)),
+    getInstance(id) {
+      const known = cache.get(id);
+      if (known !== undefined) return known.state;
+      const row = byId.get(id);
+      return row === undefined ? undefined : read(id, row.state);
+    },
+    findByKey(saga, key) {
+      const row = byKey.get(saga, key);
+      return row === undefined ? undefined : read(row.id, row.state);
+    },
+    forgetCached: () => cache.clear(),
     rebuild(id, opts) {
       const snap = opts?.fromScratch === true ? undefined : snapshot.get(id);
       let state = snap === undefined ? undefined : JSON.parse(snap.state) as InstanceState;

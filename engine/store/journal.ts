@@ -42,7 +42,7 @@ export function journal(db: Database.Database, upcasters: Upcasters): Journal {
   const conflict = (instanceId: string, fromVersion: number, cause?: unknown) => new StoreError(StoreErrorCode.VersionConflict,
     `journal of ${instanceId} is at version ${journalHead(instanceId)}, not ${fromVersion}: another writer appended first`, { cause });
 
-  const appendTx = db.transaction((instanceId: string, fromVersion: number, events: readonly SagaEvent[]): number => {
+  const appendRows = (instanceId: string, fromVersion: number, events: readonly SagaEvent[]): number => {
     if (journalHead(instanceId) !== fromVersion) throw conflict(instanceId, fromVersion);
     let seq = fromVersion;
     for (const e of events) {
@@ -57,10 +57,12 @@ export function journal(db: Database.Database, upcasters: Upcasters): Journal {
       }
     }
     return seq;
-  });
+  };
+  const appendTx = db.transaction(appendRows);
 
   return {
-    append: (instanceId, fromVersion, events) => appendTx(instanceId, fromVersion, events),
+    // Inside a caller's transaction, the caller's rollback undoes a partial append.
+    append: (instanceId, fromVersion, events) => (db.inTransaction ? appendRows : appendTx)(instanceId, fromVersion, events),
     history: (instanceId) => after.all(instanceId, 0).map((r) => ({
       seq: r.seq, type: r.type, version: r.type_version, at: r.at, data: JSON.parse(r.data) as unknown,
     })),

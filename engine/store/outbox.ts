@@ -46,15 +46,16 @@ export function outbox(db: Database.Database, synchronous: 'FULL' | 'NORMAL' = '
   const count = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL');
   const prune = db.prepare<[number]>('DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?');
 
-  const enqueueTx = db.transaction((rows: readonly OutboxMessage[], at: number) => {
+  const enqueueRows = (rows: readonly OutboxMessage[], at: number) => {
     for (const r of rows) insert.run(r.messageId, r.subject, JSON.stringify(r.headers), toBuffer(r.data), at);
-  });
+  };
+  const enqueueTx = db.transaction(enqueueRows);
   const markTx = db.transaction((seqs: readonly number[], at: number) => {
     for (const seq of seqs) sent.run(at, seq);
   });
 
   return {
-    enqueue: (rows, at = Date.now()) => enqueueTx(rows, at),
+    enqueue: (rows, at = Date.now()) => (db.inTransaction ? enqueueRows : enqueueTx)(rows, at),
     unsent: (limit) => pending.all(limit).map((r) => ({
       seq: r.seq, messageId: r.message_id, subject: r.subject, headers: JSON.parse(r.headers) as Headers, data: r.data, createdAt: r.created_at,
     })),

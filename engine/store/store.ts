@@ -70,12 +70,23 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
       migrate(db);
     }
     const log = journal(db, opts.upcasters ?? {});
+    const projection = instances(db, log, snapshotEvery);
     const run = db.transaction((fn: () => unknown) => fn());
+    // A rolled-back transaction or savepoint may have saved states the database no longer
+    // holds: forget them all (rare: only failing inputs roll back).
+    const guarded = <T>(fn: () => T): T => {
+      try {
+        return (readonly ? run.deferred(fn) : run.immediate(fn)) as T;
+      } catch (err) {
+        projection.forgetCached();
+        throw err;
+      }
+    };
     return {
       file,
       readonly,
       ...log,
-      ...instances(db, log, snapshotEvery),
+      ...projection,
       ...instanceList(db),
       ...inbox(db),
       ...outbox(db, opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'),
@@ -84,7 +95,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
       ...deadLetters(db),
       ...definitions(db),
       // A read-only connection cannot take the write lock BEGIN IMMEDIATE asks for.
-      tx: <T>(fn: () => T): T => (readonly ? run.deferred(fn) : run.immediate(fn)) as T,
+      tx: guarded,
       close: () => void db.close(),
     };
   } catch (err) {

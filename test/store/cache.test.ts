@@ -1,0 +1,78 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import t from 'tap';
+import { decide, isRejection, type InstanceState } from '../../engine/core/index.js';
+import { openStore } from '../../engine/store/index.js';
+import { compensateAll, feed, reply, saga, startInstance, TestEnv } from './fixtures/saga.js';
+
+/** The row as SQLite holds it, read through a second connection (no cache). */
+function rowOf(file: string, id: string): { status: string; version: number; state: InstanceState } | undefined {
+  const raw = new Database(file, { readonly: true });
+  try {
+    const r = raw.prepare<[string], { status: string; version: number; state: string }>('SELECT status, version, state FROM instances WHERE id = ?').get(id);
+    return r === undefined ? undefined : { status: r.status, version: r.version, state: JSON.parse(r.state) as InstanceState };
+  } finally {
+    raw.close();
+  }
+}
+
+t.test('a state saved in a transaction that rolls back is not served from memory afterwards', async (t) => {
+  const file = join(t.testdir(), 'c.db');
+  const store = openStore(file);
+  t.teardown(() => store.close());
+  const env = new TestEnv();
+  const a = startInstance(store, env, 'i-a');
+  const d = decide(saga, a, reply(a, 'reserve', 'Done', env), env);
+  if (isRejection(d)) throw new Error(d.rejected.message);
+
+  t.throws(() => store.tx(() => {
+    store.append(a.id, a.version, d.events);
+    store.saveInstance(d.state);
+    t.equal(store.getInstance(a.id)?.version, d.state.version, 'inside the transaction the new state is seen');
+    throw new Error('input failed after saving');
+  }), /input failed/);
+  t.strictSame(store.getInstance(a.id), a, 'after the rollback, the state before it');
+  t.strictSame(rowOf(file, a.id)?.state, a);
+
+  // A savepoint that rolls back inside a transaction that commits (what group commit does).
+  store.tx(() => {
+    t.throws(() => store.tx(() => {
+      store.append(a.id, a.version, d.events);
+      store.saveInstance(d.state);
+      throw new Error('this input failed');
+    }));
+    startInstance(store, env, 'i-b');
+  });
+  t.strictSame(store.getInstance(a.id), a, 'the failed input left no trace in memory');
+  t.equal(store.journalHead(a.id), a.version);
+  t.equal(store.getInstance('i-b')?.id, 'i-b', 'the other input of the transaction committed');
+
+  const a2 = feed(store, env, a, reply(a, 'reserve', 'Done', env));
+  t.equal(a2.version, d.state.version, 'the input applies once it is retried');
+  t.strictSame(store.getInstance(a.id), a2);
+  t.strictSame(rowOf(file, a.id)?.state, a2);
+});
+
+t.test('every save reaches the row: steps that keep the status and steps that change it', async (t) => {
+  const file = join(t.testdir(), 'c.db');
+  const store = openStore(file);
+  t.teardown(() => store.close());
+  const env = new TestEnv();
+  let s = startInstance(store, env, 'i-a');
+  s = feed(store, env, s, reply(s, 'reserve', 'Done', env));
+  t.same(rowOf(file, s.id), { status: 'running', version: s.version, state: s });
+  s = feed(store, env, s, reply(s, 'charge', 'Nope', env));
+  t.equal(s.status, 'compensating');
+  t.same(rowOf(file, s.id), { status: 'compensating', version: s.version, state: s });
+  t.same(store.listInstances({ status: 'compensating' }).items.map((i) => i.id), ['i-a'], 'the status index follows');
+  s = compensateAll(store, env, s);
+  t.same(rowOf(file, s.id), { status: s.status, version: s.version, state: s });
+  t.same(store.listInstances({ status: 'running' }).items, []);
+  t.same(store.listInstances({ status: s.status }).items.map((i) => i.version), [s.version]);
+
+  // A fresh open (empty memory) reads exactly what was saved.
+  store.close();
+  const again = openStore(file);
+  t.teardown(() => again.close());
+  t.strictSame(again.getInstance(s.id), s);
+});
