@@ -1,7 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Effect, InstanceState } from '../core/index.js';
 import type { OutboxMessage } from '../store/index.js';
-import { encodeEnvelope } from '../transport/envelope.js';
+import { encodeEnvelope, pooledRandomBytes } from '../transport/envelope.js';
 
 /** The subject of lifecycle integration events (DESIGN section 3). */
 export const LIFECYCLE_SUBJECT = 'sagas.events';
@@ -11,9 +11,18 @@ export const LIFECYCLE_SUBJECT = 'sagas.events';
  * per message, so a tracing backend groups everything an instance sent.
  */
 export function traceparent(instanceId: string): string {
-  const trace = createHash('sha256').update(instanceId).digest('hex').slice(0, 32);
-  return `00-${trace}-${randomBytes(8).toString('hex')}-01`;
+  let trace = traces.get(instanceId);
+  if (trace === undefined) {
+    trace = createHash('sha256').update(instanceId).digest('hex').slice(0, 32);
+    if (traces.size >= TRACE_CACHE) traces.clear();
+    traces.set(instanceId, trace);
+  }
+  return `00-${trace}-${Buffer.from(pooledRandomBytes(8)).toString('hex')}-01`;
 }
+
+/** Trace ids of recent instances: an instance sends several messages in a row. */
+const traces = new Map<string, string>();
+const TRACE_CACHE = 10_000;
 
 /** Turns a publishing effect into its outbox row (envelope bytes and headers); other effects give null. */
 export function outboxMessage(effect: Effect, state: InstanceState): OutboxMessage | null {
