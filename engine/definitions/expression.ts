@@ -62,9 +62,14 @@ export function compileExprDetailed(source: string): CompiledExpr {
     const message = `${e.message ?? String(err)} (at character ${position} of \`${text}\`)`;
     throw new ExpressionSyntaxError(message, text, position, { cause: err });
   }
+  const path = plainPath(compiled.ast());
   const expr: Expr = Object.freeze({
     source: text,
     evaluate(scope: ExprScope, root?: unknown): unknown {
+      if (path !== null) {
+        const value = walk(scope, path);
+        if (value !== UNSURE) return value;
+      }
       const bindings = { ...forbiddenBindings, input: scope.input, steps: scope.steps, saga: scope.saga, event: scope.event };
       try {
         return compiled.evaluate(root ?? null, bindings);
@@ -79,6 +84,46 @@ export function compileExprDetailed(source: string): CompiledExpr {
     },
   });
   return { expr, ast: compiled.ast() };
+}
+
+const SCOPE_VARIABLES = new Set(['input', 'steps', 'saga', 'event']);
+
+/** `$input.a.b` and the like: a scope variable and plain field names, nothing else. */
+interface PlainPath {
+  readonly variable: keyof ExprScope;
+  readonly names: readonly string[];
+}
+
+/** The plain path an expression is, or null when it is anything more. */
+export function plainPath(ast: jsonata.ExprNode): PlainPath | null {
+  const plain = (n: jsonata.ExprNode | undefined, type: string): n is jsonata.ExprNode & { value: string } =>
+    n !== undefined && n.type === type && typeof n.value === 'string' && Object.keys(n).every((k) => k === 'type' || k === 'value' || k === 'position');
+  if (ast.type !== 'path' || ast.steps === undefined || ast.steps.length < 2) return null;
+  const [first, ...rest] = ast.steps;
+  if (!plain(first, 'variable') || !SCOPE_VARIABLES.has(first.value) || !rest.every((n) => plain(n, 'name'))) return null;
+  if (Object.keys(ast).some((k) => k !== 'type' && k !== 'steps' && k !== 'position')) return null;
+  return { variable: first.value as keyof ExprScope, names: rest.map((n) => n.value as string) };
+}
+
+/** Marks a value the shortcut does not vouch for: JSONata evaluates the expression instead. */
+export const UNSURE: unique symbol = Symbol('unsure');
+
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * A plain path evaluated without JSONata, which costs many times as much: only through
+ * objects to a field that exists, where JSONata's result is that field's value itself (an
+ * array included). A path through an array (which JSONata maps over and flattens), a scalar
+ * or a missing field is left to JSONata, so the result is always JSONata's; a property test
+ * (test/definitions/expression.test.ts) holds the shortcut to that.
+ */
+export function walk(scope: ExprScope, path: PlainPath): unknown {
+  let v: unknown = scope[path.variable];
+  for (const name of path.names) {
+    if (!isRecord(v) || !Object.hasOwn(v, name)) return UNSURE;
+    v = v[name];
+  }
+  return v === undefined ? UNSURE : v;
 }
 
 /** Compiles `{% ... %}` (or bare JSONata) once; throws ExpressionSyntaxError with `.position`. */
