@@ -1,12 +1,13 @@
 import { leafSteps, type CompiledSaga, type Decision, type InstanceState } from '../core/index.js';
-import type { Store } from '../store/index.js';
+import type { OutboxRow, Store } from '../store/index.js';
 import { outboxMessage } from './outgoing.js';
 
 /** What a committed decision asks of the timer service and the outbox relay. */
 export interface Committed {
   /** Earliest due time of the timers it armed, or null. */
   readonly earliestTimer: number | null;
-  readonly published: number;
+  /** The outbox rows it added, in seq order: the relay publishes them without reading them back. */
+  readonly outbox: readonly OutboxRow[];
 }
 
 /**
@@ -15,7 +16,7 @@ export interface Committed {
  * input is either fully applied or not at all (DESIGN section 1, points 4 and 5).
  */
 export function writeDecision(store: Store, def: CompiledSaga, before: InstanceState | undefined, d: Decision): Committed {
-  if (d.events.length === 0) return { earliestTimer: null, published: 0 };
+  if (d.events.length === 0) return { earliestTimer: null, outbox: [] };
   const state = d.state;
   store.append(state.id, before?.version ?? 0, d.events);
   store.saveInstance(state);
@@ -39,9 +40,9 @@ export function writeDecision(store: Store, def: CompiledSaga, before: InstanceS
     const row = outboxMessage(e, state);
     if (row !== null) outbox.push(row);
   }
-  if (outbox.length > 0) store.enqueue(outbox, Date.now());
+  const added = outbox.length > 0 ? store.enqueue(outbox, Date.now()) : [];
   syncWaits(store, def, state, d);
-  return { earliestTimer, published: outbox.length };
+  return { earliestTimer, outbox: added };
 }
 
 /** Keeps the wait rows equal to the wait steps now running, for the steps this decision touched. */

@@ -5,7 +5,7 @@ import { SagaError } from '../errors.js';
 import type { DeadLetter, Store } from '../store/index.js';
 import type { LogFn } from '../transport/connection.js';
 import { uuidv7 } from '../transport/envelope.js';
-import { writeDecision } from './commit.js';
+import { writeDecision, type Committed } from './commit.js';
 import { GroupCommit } from './group-commit.js';
 import { Metrics } from './metrics.js';
 import type { EnginePort, EngineStats, Readiness, StartCommand, StartOutcome } from './port.js';
@@ -16,8 +16,8 @@ export interface EngineDeps {
   readonly store: Store;
   readonly registry: Registry;
   readonly log: LogFn;
-  /** Called after a commit that armed timers (earliest due) or queued messages. */
-  readonly onCommitted?: (c: { earliestTimer: number | null; published: number }) => void;
+  /** Called after each commit with what every decision in it armed (earliest timer) and queued (outbox rows). */
+  readonly onCommitted?: (c: Committed) => void;
   /** Publishes raw bytes (a redriven dead letter); resolves once JetStream acknowledged. */
   readonly republish?: (subject: string, data: Uint8Array, headers: Record<string, string>, msgId: string) => Promise<void>;
   readonly readiness?: () => Readiness;
@@ -59,19 +59,31 @@ export class Engine implements EnginePort {
     this.pending.push(c);
   }
 
-  private pending: { earliestTimer: number | null; published: number }[] = [];
+  private pending: Committed[] = [];
   private readonly commits = new GroupCommit((fn) => this.deps.store.tx(fn), () => {
     const cs = this.pending;
     this.pending = [];
     for (const c of cs) this.deps.onCommitted?.(c);
+  }, 512, () => {
+    // The whole shared transaction rolled back: nothing it queued may reach the relay.
+    this.pending = [];
   });
 
   /**
    * Runs `fn` in its own savepoint of the next shared transaction (group commit); resolves
-   * after the commit, once the timer service and relay were told what it armed.
+   * after the commit, once the timer service and relay were told what it armed. When `fn`
+   * throws, its savepoint rolls back, and so does what it queued for them.
    */
   inTx<T>(fn: () => T): Promise<T> {
-    return this.commits.run(fn);
+    return this.commits.run(() => {
+      const mark = this.pending.length;
+      try {
+        return fn();
+      } catch (err) {
+        this.pending.length = mark;
+        throw err;
+      }
+    });
   }
 
   /** Resolves once every input queued so far is committed: a drain waits for it before the last flush. */

@@ -19,11 +19,13 @@ export class GroupCommit {
   /**
    * @param tx runs a function in a transaction; nested calls must become savepoints.
    * @param committed called after each commit, before the callers' promises settle.
+   * @param rolledBack called when the shared transaction failed as a whole, before the callers' promises reject.
    */
   constructor(
     private readonly tx: <T>(fn: () => T) => T,
     private readonly committed: () => void,
     private readonly maxBatch = 512,
+    private readonly rolledBack: () => void = () => {},
   ) {}
 
   /** Queues `work` for the next shared transaction; resolves with its result after the commit. */
@@ -63,6 +65,7 @@ export class GroupCommit {
       });
     } catch (error) {
       // The commit itself failed: nothing of the batch is durable.
+      this.rolledBack();
       for (const it of items) it.reject(error);
       return;
     }

@@ -65,7 +65,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     store, registry, log,
     onCommitted: (c) => {
       if (c.earliestTimer !== null) timers?.poke(c.earliestTimer);
-      if (c.published > 0) relay?.poke();
+      relay?.push(c.outbox);
     },
     republish: async (subject, data, headers, msgId) => {
       await publishEnvelope(link.js, subject, data, headers, msgId);

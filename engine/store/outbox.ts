@@ -17,8 +17,8 @@ export interface OutboxRow extends OutboxMessage {
 
 /** The transactional outbox: at-least-once publishing with stable message ids. */
 export interface Outbox {
-  /** Appends the messages in order; a message id already in the outbox is skipped. */
-  enqueue(rows: readonly OutboxMessage[], at?: number): void;
+  /** Appends the messages in order; a message id already in the outbox is skipped. Returns the rows it added. */
+  enqueue(rows: readonly OutboxMessage[], at?: number): OutboxRow[];
   /** The oldest unsent messages, in enqueue (seq) order. */
   unsent(limit: number): OutboxRow[];
   /** Marks messages published; already-sent ones keep their first `sent_at`. */
@@ -46,8 +46,13 @@ export function outbox(db: Database.Database, synchronous: 'FULL' | 'NORMAL' = '
   const count = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL');
   const prune = db.prepare<[number]>('DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?');
 
-  const enqueueRows = (rows: readonly OutboxMessage[], at: number) => {
-    for (const r of rows) insert.run(r.messageId, r.subject, JSON.stringify(r.headers), toBuffer(r.data), at);
+  const enqueueRows = (rows: readonly OutboxMessage[], at: number): OutboxRow[] => {
+    const added: OutboxRow[] = [];
+    for (const r of rows) {
+      const res = insert.run(r.messageId, r.subject, JSON.stringify(r.headers), toBuffer(r.data), at);
+      if (res.changes === 1) added.push({ ...r, seq: Number(res.lastInsertRowid), createdAt: at });
+    }
+    return added;
   };
   const enqueueTx = db.transaction(enqueueRows);
   const markTx = db.transaction((seqs: readonly number[], at: number) => {
