@@ -16,6 +16,7 @@ const HELP = `npm run bench [-- options]
   (no option)           the full run (under 10 minutes on 2 cores): throughput scenarios against
                         the reference loop, 100k timers, restart with 10k in flight, list over 1M
   --quick               a few seconds of each, for development
+  --scenarios LIST      throughput scenarios to run (default all: c1,c100,c1000,c100-fail10%)
   --only LIST           comma-separated parts: throughput,timers,restart,list,engine
                         (engine: the engine alone in this process, no NATS; CPU per saga of its hot path)
   --profile [SCENARIO]  sagad under node --cpu-prof during one scenario (default c100: c1, c100, c1000,
@@ -57,9 +58,11 @@ function medianOf<T>(xs: readonly T[]): T {
   return out as T;
 }
 
-async function throughput(plan: Plan, log: (s: string) => void): Promise<Record<string, ScenarioReport>> {
+async function throughput(plan: Plan, log: (s: string) => void, names: readonly string[] | null): Promise<Record<string, ScenarioReport>> {
   const out: Record<string, ScenarioReport> = {};
-  for (const s of SCENARIOS) {
+  const unknown = names?.filter((n) => !SCENARIOS.some((s) => s.name === n)) ?? [];
+  if (unknown.length > 0) throw new Error(`no scenario ${unknown.join(', ')}; there are ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  for (const s of SCENARIOS.filter((x) => names === null || names.includes(x.name))) {
     const rounds: Record<Target, ScenarioResult[]> = { sagad: [], reference: [] };
     for (let i = 0; i < plan.rounds; i++) {
       for (const target of ['reference', 'sagad'] as const) {
@@ -125,7 +128,8 @@ async function main(args: string[]): Promise<void> {
   const began = performance.now();
   const natsServer = /v[\d.]+/.exec(execFileSync('nats-server', ['--version'], { encoding: 'utf8' }))?.[0] ?? 'unknown';
   log(`sagad bench (${quick ? 'quick' : 'full'}): ${[...only].join(', ')}`);
-  const scenarios = only.has('throughput') ? await throughput(plan, log) : {};
+  const pick = args.indexOf('--scenarios');
+  const scenarios = only.has('throughput') ? await throughput(plan, log, pick >= 0 ? (args[pick + 1] ?? '').split(',') : null) : {};
   if (only.has('timers')) log(`  timers: ${plan.timers.n} over ${plan.timers.spreadMs / 1000} s`);
   const timers = only.has('timers') ? await runTimers(plan.timers.n, plan.timers.spreadMs, plan.timers.marginMs) : undefined;
   if (only.has('restart')) log(`  restart with ${plan.restart} in flight`);
