@@ -19,7 +19,8 @@ export class GroupCommit {
   /**
    * @param tx runs a function in a transaction; nested calls must become savepoints.
    * @param committed called after each commit, before the callers' promises settle.
-   * @param rolledBack called when the shared transaction failed as a whole, before the callers' promises reject.
+   * @param rolledBack called when the shared transaction failed as a whole (or the only input in it
+   *   threw), before the callers' promises reject.
    */
   constructor(
     private readonly tx: <T>(fn: () => T) => T,
@@ -47,11 +48,30 @@ export class GroupCommit {
     setImmediate(() => this.flush());
   }
 
+  /** An input alone in its transaction needs no savepoint: when it throws, everything rolls back. */
+  private flushOne(it: Item): void {
+    let value: unknown;
+    try {
+      value = this.tx(it.work);
+    } catch (error) {
+      this.rolledBack();
+      it.reject(error);
+      return;
+    }
+    this.committed();
+    it.resolve(value);
+  }
+
   private flush(): void {
     this.scheduled = false;
     const items = this.queue.splice(0, this.maxBatch);
     if (this.queue.length > 0) this.schedule();
     if (items.length === 0) return;
+    const [only] = items;
+    if (items.length === 1 && only !== undefined) {
+      this.flushOne(only);
+      return;
+    }
     const outcomes: Outcome[] = [];
     try {
       this.tx(() => {

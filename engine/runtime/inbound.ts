@@ -50,7 +50,8 @@ function toIncoming(e: Envelope): IncomingMessage {
 async function route(engine: Engine, subject: string, e: Envelope): Promise<void> {
   const { store, registry } = engine.deps;
   const outcome = await engine.inTx((): string => {
-    if (store.seen(e.eventId)) return 'duplicate';
+    // Recorded first, in one statement with the check; a failing input rolls it back.
+    if (!store.remember(e.eventId, Date.now())) return 'duplicate';
     const m = toIncoming(e);
     let outcome = 'unrelated';
     const ref = e.causationId === null ? undefined : store.lookupCommand(e.causationId);
@@ -73,7 +74,6 @@ async function route(engine: Engine, subject: string, e: Envelope): Promise<void
       engine.startInTx({ saga: def.name, input: e.payload, correlationId: e.correlationId === '' ? undefined : e.correlationId, event: e, causationId: e.eventId });
       outcome = 'trigger';
     }
-    store.remember(e.eventId, Date.now());
     return outcome;
   });
   count(engine, outcome);

@@ -4,8 +4,8 @@ import type Database from 'better-sqlite3';
 export interface Inbox {
   /** True when the message was already processed. */
   seen(messageId: string): boolean;
-  /** Records the message as processed; remembering it again keeps the first time. */
-  remember(messageId: string, at: number): void;
+  /** Records the message as processed: true, or false when it already was (and keeps the first time). */
+  remember(messageId: string, at: number): boolean;
   /** Forgets ids remembered before `olderThan` (keep them longer than any redelivery); returns how many. */
   pruneInbox(olderThan: number): number;
 }
@@ -17,7 +17,7 @@ export function inbox(db: Database.Database): Inbox {
   const prune = db.prepare<[number]>('DELETE FROM inbox WHERE at < ?');
   return {
     seen: (messageId) => has.get(messageId) !== undefined,
-    remember: (messageId, at) => void put.run(messageId, at),
+    remember: (messageId, at) => put.run(messageId, at).changes === 1,
     pruneInbox: (olderThan) => prune.run(olderThan).changes,
   };
 }

@@ -61,3 +61,37 @@ t.test('settled() waits for everything queued, as a drain needs', async (t) => {
   await gc.settled();
   t.equal(count(), 600, 'both batches committed before settled() resolved');
 });
+
+t.test('an input alone in its transaction: committed without a savepoint, or rolled back whole', async (t) => {
+  const { gc, insert, count, commits } = setup(t);
+  t.equal(await gc.run(() => insert.run('a').changes), 1);
+  await t.rejects(gc.run(() => {
+    insert.run('b');
+    throw new Error('boom');
+  }), /boom/);
+  t.equal(count(), 1, 'b was rolled back');
+  t.equal(commits(), 1, 'only the input that succeeded committed');
+  t.equal(await gc.run(() => insert.run('b').changes), 1, 'the connection is usable afterwards');
+  t.equal(count(), 2);
+});
+
+t.test('a transaction that fails as a whole is reported before its inputs reject', async (t) => {
+  const db = new Database(join(t.testdir(), 'g.db'));
+  t.teardown(() => db.close());
+  const run = db.transaction((fn: () => unknown) => fn());
+  const events: string[] = [];
+  let failCommit = true;
+  // The transaction fails after the work ran, as a commit on a full disk does.
+  const tx = <T>(fn: () => T): T => run.immediate(() => {
+    const v = fn();
+    if (failCommit) throw new Error('disk full');
+    return v;
+  }) as T;
+  const gc = new GroupCommit(tx, () => events.push('committed'), 512, () => events.push('rolled back'));
+  const one = gc.run(() => 1).catch((e: Error) => { events.push(`rejected: ${e.message}`); });
+  await one;
+  t.same(events, ['rolled back', 'rejected: disk full'], 'a lone input');
+  failCommit = false;
+  t.equal(await gc.run(() => 2), 2);
+  t.same(events.slice(2), ['committed']);
+});

@@ -42,8 +42,8 @@ t.test('inbox: seen, remember, prune', async (t) => {
   const store = openStore(join(t.testdir(), 'm.db'));
   t.teardown(() => store.close());
   t.notOk(store.seen('e-1'));
-  store.remember('e-1', 100);
-  store.remember('e-1', 500);
+  t.equal(store.remember('e-1', 100), true, 'newly recorded');
+  t.equal(store.remember('e-1', 500), false, 'already recorded');
   store.remember('e-2', 200);
   t.ok(store.seen('e-1'));
   t.equal(store.pruneInbox(200), 1, 'e-1 keeps its first time, 100');
