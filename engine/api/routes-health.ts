@@ -35,5 +35,5 @@ export function registerHealthRoutes(app: FastifyInstance, engine: EnginePort, l
   });
 
   app.get('/metrics', { ...quiet, schema: { response: { 200: { type: 'string' }, ...errorResponses } } }, async (request, reply) =>
-    reply.type(metricsContentType).send(engine.metrics()));
+    reply.type(metricsContentType).send(await engine.metrics()));
 }

@@ -22,5 +22,5 @@ export function statsDocument(s: Omit<EngineStats, 'consumerLag'> & { readonly c
 
 /** Registers `GET /v1/stats`, behind the bearer token like every /v1 route. */
 export function registerStatsRoutes(app: FastifyInstance, engine: EnginePort): void {
-  app.get('/v1/stats', { schema: { response: { 200: statsSchema, ...errorResponses } } }, async () => statsDocument(engine.stats()));
+  app.get('/v1/stats', { schema: { response: { 200: statsSchema, ...errorResponses } } }, async () => statsDocument(await engine.stats()));
 }

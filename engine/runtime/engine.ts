@@ -200,22 +200,22 @@ export class Engine implements EnginePort {
     return { ready: base.ready && !this.draining, checks };
   }
 
-  metrics(): string {
-    const s = this.deps.store;
+  async metrics(): Promise<string> {
+    const g = await this.deps.store.gauges();
     return this.counters.render([
-      { name: 'sagad_instances', help: 'Instances in the database, by saga and state.', samples: s.countByStatus().map((r) => ({ labels: { saga: r.saga, state: r.status }, value: r.count })) },
-      { name: 'sagad_timers_pending', help: 'Durable timers not yet fired.', samples: [{ labels: {}, value: s.timerCount() }] },
-      { name: 'sagad_outbox_backlog', help: 'Outgoing messages not yet acknowledged by JetStream.', samples: [{ labels: {}, value: s.backlog() }] },
-      { name: 'sagad_dead_letters', help: 'Dead letters not redriven.', samples: [{ labels: {}, value: s.deadCount() }] },
+      { name: 'sagad_instances', help: 'Instances in the database, by saga and state.', samples: g.instances.map((r) => ({ labels: { saga: r.saga, state: r.status }, value: r.count })) },
+      { name: 'sagad_timers_pending', help: 'Durable timers not yet fired.', samples: [{ labels: {}, value: g.timersPending }] },
+      { name: 'sagad_outbox_backlog', help: 'Outgoing messages not yet acknowledged by JetStream.', samples: [{ labels: {}, value: g.outboxBacklog }] },
+      { name: 'sagad_dead_letters', help: 'Dead letters not redriven.', samples: [{ labels: {}, value: g.deadLetters }] },
       { name: 'sagad_consumer_lag', help: 'Messages on subscribed subjects not yet processed.', samples: [{ labels: {}, value: this.deps.lag?.() ?? 0 }] },
     ]);
   }
 
-  stats(): EngineStats {
-    const s = this.deps.store;
+  async stats(): Promise<EngineStats> {
+    const g = await this.deps.store.gauges();
     return {
-      instances: s.countByStatus().map((r) => ({ saga: r.saga, state: r.status, count: r.count })),
-      timersPending: s.timerCount(), outboxBacklog: s.backlog(), deadLetters: s.deadCount(), consumerLag: this.deps.lag?.() ?? 0,
+      instances: g.instances.map((r) => ({ saga: r.saga, state: r.status, count: r.count })),
+      timersPending: g.timersPending, outboxBacklog: g.outboxBacklog, deadLetters: g.deadLetters, consumerLag: this.deps.lag?.() ?? 0,
     };
   }
 }

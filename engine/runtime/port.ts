@@ -62,7 +62,7 @@ export interface EnginePort {
   deleteDeadLetter(id: string): boolean;
   readiness(): Readiness;
   /** Prometheus text exposition of the engine's metrics. */
-  metrics(): string;
+  metrics(): Promise<string>;
   /** The same gauges as `metrics()`, as one document. */
-  stats(): EngineStats;
+  stats(): Promise<EngineStats>;
 }

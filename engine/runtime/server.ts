@@ -51,7 +51,10 @@ export interface RunningServer {
  */
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const log = o.log;
-  const store = openStore(o.dbFile, { synchronous: o.synchronous, snapshotEvery: o.snapshotEvery });
+  const store = openStore(o.dbFile, {
+    synchronous: o.synchronous, snapshotEvery: o.snapshotEvery, background: true,
+    onBackgroundError: (message) => log('error', 'store background thread failed; commits checkpoint and counts are read in the main thread instead', { error: message }),
+  });
   const registry = new Registry(o.definitions);
   pinRunningDefinitions(store, registry, log);
 

@@ -44,6 +44,9 @@ interface Row {
   received_at: number; delivery_count: number; redriven_at: number | null;
 }
 
+/** Dead letters not redriven (`deadCount`), also run by the background thread. */
+export const DEAD_COUNT_SQL = 'SELECT count(*) AS n FROM dead_letters WHERE redriven_at IS NULL';
+
 const columns = 'id, subject, reason, headers, data, received_at, delivery_count, redriven_at';
 
 function toLetter(r: Row): DeadLetter {
@@ -67,7 +70,7 @@ export function deadLetters(db: Database.Database): DeadLetters {
   const one = db.prepare<[number], Row>(`SELECT ${columns} FROM dead_letters WHERE id = ?`);
   const redriven = db.prepare<[number, number]>('UPDATE dead_letters SET redriven_at = ? WHERE id = ?');
   const del = db.prepare<[number]>('DELETE FROM dead_letters WHERE id = ?');
-  const count = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM dead_letters WHERE redriven_at IS NULL');
+  const count = db.prepare<[], { n: number }>(DEAD_COUNT_SQL);
 
   return {
     park: (l) => String(insert.run(l.subject, l.reason, JSON.stringify(l.headers), toBuffer(l.data), l.at, l.deliveryCount).lastInsertRowid),

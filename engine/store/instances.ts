@@ -27,6 +27,9 @@ export interface Instances {
   nonTerminalIds(): string[];
 }
 
+/** Instances per saga and status (`countByStatus`), also run by the background thread. */
+export const COUNT_BY_STATUS_SQL = 'SELECT saga, status, count(*) AS count FROM instances GROUP BY saga, status ORDER BY saga, status';
+
 type Params = [string, string, string, string | null, string, string, number, number, number, string];
 
 /** A saved state kept in memory with the version of its latest snapshot. */
@@ -61,8 +64,7 @@ export function instances(db: Database.Database, log: Journal, snapshotEvery: nu
   const putSnapshot = db.prepare<[string, number, string]>(`
     INSERT INTO snapshots (instance_id, version, state) VALUES (?, ?, ?)
     ON CONFLICT (instance_id) DO UPDATE SET version = excluded.version, state = excluded.state`);
-  const counts = db.prepare<[], { saga: string; status: InstanceStatus; count: number }>(
-    'SELECT saga, status, count(*) AS count FROM instances GROUP BY saga, status ORDER BY saga, status');
+  const counts = db.prepare<[], { saga: string; status: InstanceStatus; count: number }>(COUNT_BY_STATUS_SQL);
   const open = db.prepare<[], { id: string }>(
     "SELECT id FROM instances WHERE status IN ('running', 'compensating') ORDER BY created_at, id");
 

@@ -29,6 +29,9 @@ export interface Outbox {
   pruneSent(olderThan: number): number;
 }
 
+/** Unsent messages (`backlog`), also run by the background thread. */
+export const BACKLOG_SQL = 'SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL';
+
 interface Row { seq: number; message_id: string; subject: string; headers: string; data: Buffer; created_at: number }
 
 /**
@@ -43,7 +46,7 @@ export function outbox(db: Database.Database, synchronous: 'FULL' | 'NORMAL' = '
   const pending = db.prepare<[number], Row>(
     'SELECT seq, message_id, subject, headers, data, created_at FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?');
   const sent = db.prepare<[number, number]>('UPDATE outbox SET sent_at = ? WHERE seq = ? AND sent_at IS NULL');
-  const count = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL');
+  const count = db.prepare<[], { n: number }>(BACKLOG_SQL);
   const prune = db.prepare<[number]>('DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?');
 
   const enqueueRows = (rows: readonly OutboxMessage[], at: number): OutboxRow[] => {

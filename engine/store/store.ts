@@ -1,17 +1,19 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import type { InstanceStatus } from '../core/index.js';
+import { startBackground } from './background.js';
 import { definitions, type Definitions } from './definitions.js';
-import { deadLetters, type DeadLetters } from './dlq.js';
+import { DEAD_COUNT_SQL, deadLetters, type DeadLetters } from './dlq.js';
 import { StoreError, StoreErrorCode } from './errors.js';
 import { inbox, type Inbox } from './inbox.js';
-import { instances, type Instances } from './instances.js';
+import { COUNT_BY_STATUS_SQL, instances, type Instances } from './instances.js';
 import { journal, type Journal } from './journal.js';
 import { instanceList, type InstanceList } from './list.js';
 import { checkSchema, migrate } from './migrations.js';
-import { outbox, type Outbox } from './outbox.js';
+import { BACKLOG_SQL, outbox, type Outbox } from './outbox.js';
 import { routing, type Routing } from './routing.js';
-import { timers, type Timers } from './timers.js';
+import { TIMER_COUNT_SQL, timers, type Timers } from './timers.js';
 import type { Upcasters } from './upcast.js';
 
 export interface StoreOptions {
@@ -25,9 +27,25 @@ export interface StoreOptions {
   readonly upcasters?: Upcasters;
   /** How long a write waits for another connection's lock, ms; default 5000. */
   readonly busyTimeout?: number;
+  /**
+   * A worker thread (background.ts) checkpoints the WAL, instead of the commit that crosses
+   * SQLite's threshold, and answers `gauges()`, as sagad has it. Default false: one thread,
+   * as a tool wants.
+   */
+  readonly background?: boolean;
+  /** Told about a failing background checkpoint; default: a process warning. */
+  readonly onBackgroundError?: (message: string) => void;
 }
 
-/** The whole SQLite store: every method is synchronous and runs on one connection. */
+/** The counts /metrics and /v1/stats report. */
+export interface Gauges {
+  readonly instances: { saga: string; status: InstanceStatus; count: number }[];
+  readonly timersPending: number;
+  readonly outboxBacklog: number;
+  readonly deadLetters: number;
+}
+
+/** The whole SQLite store: every method but `gauges` is synchronous and runs on one connection. */
 export interface Store extends Journal, Instances, InstanceList, Inbox, Outbox, Timers, Routing, DeadLetters, Definitions {
   readonly file: string;
   readonly readonly: boolean;
@@ -37,6 +55,8 @@ export interface Store extends Journal, Instances, InstanceList, Inbox, Outbox, 
    * become savepoints. `fn` must be synchronous.
    */
   tx<T>(fn: () => T): T;
+  /** The counts, read on the background thread when there is one (they scan whole tables), else here. */
+  gauges(): Promise<Gauges>;
   close(): void;
 }
 
@@ -82,21 +102,41 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
         throw err;
       }
     };
+    const parts = {
+      ...log, ...projection, ...instanceList(db), ...inbox(db), ...outbox(db, opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'),
+      ...timers(db), ...routing(db), ...deadLetters(db), ...definitions(db),
+    };
+    const here = (): Gauges => ({
+      instances: parts.countByStatus(), timersPending: parts.timerCount(), outboxBacklog: parts.backlog(), deadLetters: parts.deadCount(),
+    });
+    const wanted = !readonly && file !== ':memory:' && opts.background === true;
+    // The committing connection still checkpoints past 10,000 pages (40 MB of WAL), should the
+    // thread fall behind; it then finds most pages already copied.
+    if (wanted) db.pragma('wal_autocheckpoint = 10000');
+    const report = opts.onBackgroundError ?? ((m: string) => process.emitWarning(`sagad store: ${m}`));
+    const background = wanted ? startBackground(file, opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL', report) : null;
+    const gauges = async (): Promise<Gauges> => {
+      if (background === null) return here();
+      const r = await background.read({ instances: COUNT_BY_STATUS_SQL, timers: TIMER_COUNT_SQL, backlog: BACKLOG_SQL, dead: DEAD_COUNT_SQL })
+        .catch((err: unknown) => {
+          report(`counting on the background thread failed, counted here instead: ${err instanceof Error ? err.message : String(err)}`);
+          return null;
+        });
+      if (r === null) return here();
+      const n = (rows: unknown[]) => (rows[0] as { n?: number } | undefined)?.n ?? 0;
+      return { instances: r.instances as Gauges['instances'], timersPending: n(r.timers), outboxBacklog: n(r.backlog), deadLetters: n(r.dead) };
+    };
     return {
       file,
       readonly,
-      ...log,
-      ...projection,
-      ...instanceList(db),
-      ...inbox(db),
-      ...outbox(db, opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'),
-      ...timers(db),
-      ...routing(db),
-      ...deadLetters(db),
-      ...definitions(db),
+      ...parts,
       // A read-only connection cannot take the write lock BEGIN IMMEDIATE asks for.
       tx: guarded,
-      close: () => void db.close(),
+      gauges,
+      close: () => {
+        background?.stop();
+        db.close();
+      },
     };
   } catch (err) {
     db.close();

@@ -24,6 +24,9 @@ export interface Timers {
   timersOf(instanceId: string): TimerRow[];
 }
 
+/** Pending timers (`timerCount`), also run by the background thread. */
+export const TIMER_COUNT_SQL = 'SELECT count(*) AS n FROM timers';
+
 interface Row { instance_id: string; timer_id: string; due_at: number; data: string }
 
 /** Prepares the timer statements once. */
@@ -35,7 +38,7 @@ export function timers(db: Database.Database): Timers {
   const due = db.prepare<[number, number], Row>(
     'SELECT instance_id, timer_id, due_at, data FROM timers WHERE due_at <= ? ORDER BY due_at, instance_id, timer_id LIMIT ?');
   const next = db.prepare<[], { at: number | null }>('SELECT min(due_at) AS at FROM timers');
-  const count = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM timers');
+  const count = db.prepare<[], { n: number }>(TIMER_COUNT_SQL);
   const of = db.prepare<[string], Row>(
     'SELECT instance_id, timer_id, due_at, data FROM timers WHERE instance_id = ? ORDER BY due_at, timer_id');
   const toRow = (r: Row): TimerRow => ({ instanceId: r.instance_id, timerId: r.timer_id, dueAt: r.due_at, data: JSON.parse(r.data) as TimerRef });

@@ -344,7 +344,7 @@ t.test('health, readiness, metrics', async (t) => {
   const metrics = await app.inject({ url: '/metrics' });
   t.equal(metrics.statusCode, 200);
   t.equal(metrics.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
-  t.equal(metrics.body, engine.metrics(), 'the exposition text unchanged');
+  t.equal(metrics.body, await engine.metrics(), 'the exposition text unchanged');
 });
 
 t.test('bearer token: /v1 needs it, health and metrics stay open', async (t) => {

@@ -111,9 +111,9 @@ export class StoreEngine implements EnginePort {
   }
   deleteDeadLetter(id: string) { return this.store.deleteDead(id); }
   readiness() { return this.ready; }
-  metrics() { return '# HELP saga_instances Instances by state\n# TYPE saga_instances gauge\nsaga_instances{state="running"} 1\n'; }
+  async metrics() { return '# HELP saga_instances Instances by state\n# TYPE saga_instances gauge\nsaga_instances{state="running"} 1\n'; }
   timersOf(id: string) { return this.store.timersOf(id); }
-  stats() {
+  async stats() {
     const s = this.store;
     return {
       instances: s.countByStatus().map((r) => ({ saga: r.saga, state: r.status, count: r.count })),

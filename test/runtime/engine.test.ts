@@ -56,7 +56,7 @@ t.test('a trigger event starts one instance; its redelivery and a second event w
   t.equal(list.items.length, 1);
   t.equal(list.items[0]?.key, 'o-1');
   t.equal(list.items[0]?.correlationId, 'corr-1', 'the correlation id of the trigger is kept');
-  t.match(engine.metrics(), /sagad_messages_total\{outcome="duplicate"\} 1/);
+  t.match(await engine.metrics(), /sagad_messages_total\{outcome="duplicate"\} 1/);
 });
 
 t.test('a command goes out with the envelope and every header of DESIGN section 3', async (t) => {
@@ -107,7 +107,7 @@ t.test('a reply advances the saga once; its duplicate, a bad payload and garbage
   t.equal(dead.length, 2, 'the bad payload and the garbage are dead letters');
   t.match(dead.map((d) => d.reason).sort(), [/InventoryReserved@1 does not match its schema/, /not a JSON envelope/]);
   t.equal(new TextDecoder().decode(dead.find((d) => /JSON/.test(d.reason))?.data), 'not json', 'raw bytes are kept');
-  t.match(engine.metrics(), /sagad_messages_total\{outcome="unrelated"\} 1/);
+  t.match(await engine.metrics(), /sagad_messages_total\{outcome="unrelated"\} 1/);
 });
 
 t.test('timers fire from the store: a timeout retries, and the retry dispatches attempt 2', async (t) => {

@@ -1,0 +1,79 @@
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import t from 'tap';
+import { openStore, type Store } from '../../engine/store/index.js';
+import { startInstance, TestEnv } from './fixtures/saga.js';
+
+const KB = 1024;
+
+/** 1,500 commits of a 4 KiB dead letter each: some 6 MB of pages through the WAL. */
+function write(store: Store, from: number): void {
+  for (let i = from; i < from + 1500; i++) {
+    store.park({ subject: 's', reason: `r${i}`, headers: {}, data: new Uint8Array(4 * KB).fill(i % 251), deliveryCount: 1, at: i });
+  }
+}
+
+/** Resolves once `cond` holds; a checkpoint raises no event, so this polls the file. */
+async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+t.test('the background thread copies the WAL into the database file while the store keeps committing', async (t) => {
+  const file = join(t.testdir(), 'b.db');
+  const store = openStore(file, { background: true, onBackgroundError: (m) => t.fail(m) });
+  const before = statSync(file).size;
+  write(store, 0);
+  // The committing connection's own threshold (10,000 pages, 40 MB) is far off: only the
+  // background thread can have grown the database file.
+  await until(() => statSync(file).size >= before + 6000 * KB, 'the database file to hold the 6 MB written');
+  write(store, 1500);
+  await until(() => statSync(file).size >= before + 12_000 * KB, 'the database file to hold the next 6 MB');
+  t.equal(store.deadCount(), 3000);
+
+  const began = Date.now();
+  store.close();
+  t.ok(Date.now() - began < 5000, 'close returns once the thread has closed its connection');
+  t.notOk(existsSync(`${file}-wal`), 'the last connection to close checkpointed and removed the WAL');
+  const again = openStore(file);
+  t.teardown(() => again.close());
+  t.equal(again.deadCount(), 3000, 'every commit is in the database');
+  const last = again.listDead({ limit: 1 }).items[0];
+  t.equal(last?.reason, 'r2999');
+  t.ok(last !== undefined && last.data.length === 4 * KB && last.data.every((b) => b === 2999 % 251), 'the last letter intact');
+});
+
+t.test('gauges are counted on the background thread, from what was committed', async (t) => {
+  const file = join(t.testdir(), 'b.db');
+  const store = openStore(file, { background: true, onBackgroundError: (m) => t.fail(m) });
+  t.teardown(() => store.close());
+  const empty = await store.gauges();
+  t.same(empty, { instances: [], timersPending: 0, outboxBacklog: 0, deadLetters: 0 });
+  const env = new TestEnv();
+  for (let i = 0; i < 5; i++) startInstance(store, env, `i-${i}`);
+  store.park({ subject: 's', reason: 'r', headers: {}, data: new Uint8Array([1]), deliveryCount: 1, at: 1 });
+  const here = { instances: store.countByStatus(), timersPending: store.timerCount(), outboxBacklog: store.backlog(), deadLetters: store.deadCount() };
+  t.equal(here.instances[0]?.count, 5);
+  t.ok(here.timersPending > 0 && here.outboxBacklog > 0);
+  t.same(await store.gauges(), here, 'the thread sees every commit made before the call');
+
+  // Without the thread (a tool's store), the same counts come from the one connection.
+  store.close();
+  const plain = openStore(file);
+  t.teardown(() => plain.close());
+  t.same(await plain.gauges(), here);
+});
+
+t.test('without the background thread (the default) the commits checkpoint themselves', async (t) => {
+  const file = join(t.testdir(), 'b.db');
+  const store = openStore(file);
+  const before = statSync(file).size;
+  write(store, 0);
+  t.ok(statSync(file).size > before + 2000 * KB, 'SQLite\'s threshold of 1,000 pages checkpointed inside the commits');
+  store.close();
+  t.notOk(existsSync(`${file}-wal`));
+});
