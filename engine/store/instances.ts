@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { evolve, type InstanceState, type InstanceStatus } from '../core/index.js';
+import { evolve, isTerminal, type InstanceState, type InstanceStatus } from '../core/index.js';
 import { StoreError, StoreErrorCode, isSqliteError } from './errors.js';
 import type { Journal } from './journal.js';
 
@@ -102,7 +102,10 @@ export function instances(db: Database.Database, log: Journal, snapshotEvery: nu
       putSnapshot.run(s.id, s.version, json);
       snapshotAt = s.version;
     }
-    remember(s.id, { state: s, snapshotAt });
+    // A finished instance is rarely read again (a late reply, an operator): it leaves the
+    // cache, so that the garbage collector does not keep walking thousands of them.
+    if (isTerminal(s)) cache.delete(s.id);
+    else remember(s.id, { state: s, snapshotAt });
   };
   const saveTx = db.transaction(save);
 

@@ -67,6 +67,7 @@ t.test('every save reaches the row: steps that keep the status and steps that ch
   t.same(store.listInstances({ status: 'compensating' }).items.map((i) => i.id), ['i-a'], 'the status index follows');
   s = compensateAll(store, env, s);
   t.same(rowOf(file, s.id), { status: s.status, version: s.version, state: s });
+  t.strictSame(store.getInstance(s.id), s, 'a finished instance, no longer cached, is read back whole');
   t.same(store.listInstances({ status: 'running' }).items, []);
   t.same(store.listInstances({ status: s.status }).items.map((i) => i.version), [s.version]);
 
