@@ -5,7 +5,8 @@ import type { CompiledSaga } from '../core/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { connectNats, type LogFn, type NatsLink } from '../transport/connection.js';
 import { consume, type Subscription } from '../transport/consumer.js';
-import { publishEnvelope, publishPipelined } from '../transport/publish.js';
+import { AckPipeline } from '../transport/pipeline.js';
+import { publishEnvelope } from '../transport/publish.js';
 import { ensureStreams } from '../transport/streams.js';
 import { Engine } from './engine.js';
 import { handleInbound } from './inbound.js';
@@ -86,7 +87,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
 
   const onError = (what: string) => (err: unknown) => log('error', what, { error: err instanceof Error ? err.message : String(err) });
   timers = new TimerService({ nextDueAt: () => store.nextDueAt(), fireDue: (now) => engine.fireDue(now) }, onError('timer service failed'));
-  relay = new OutboxRelay(store, (items) => publishPipelined(link.js, items), onError('outbox publish failed; will retry'));
+  // The JetStream client's own timeout, as js.publish had it.
+  const acks = new AckPipeline(link.nc, 5_000);
+  relay = new OutboxRelay(store, (items) => acks.publishAll(items), onError('outbox publish failed; will retry'));
 
   const api: FastifyInstance = buildApi(engine, { token: o.apiToken, log });
   await api.listen({ host: o.httpHost, port: o.httpPort });
@@ -136,6 +139,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       // API acts and timer batches may still be queued for the last shared commit.
       await engine.settled();
       await relay?.stop(5000);
+      acks.close();
       await api.close();
       await link.drain().catch(onError('NATS drain failed'));
       store.close();

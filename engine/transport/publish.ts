@@ -48,9 +48,14 @@ export async function publishPipelined(
   items: readonly PublishItem[],
   opts: PublishOptions = {},
 ): Promise<PublishResult[]> {
+  return settleAll(items, (it) => publishEnvelope(js, it.subject, it.data, it.headers, it.msgId, opts));
+}
+
+/** Runs `publish` for every item at once; each item's PubAck or error, in input order. It never rejects. */
+export async function settleAll(items: readonly PublishItem[], publish: (it: PublishItem) => Promise<PubAck>): Promise<PublishResult[]> {
   return Promise.all(items.map(async (it): Promise<PublishResult> => {
     try {
-      return { ok: true, ack: await publishEnvelope(js, it.subject, it.data, it.headers, it.msgId, opts) };
+      return { ok: true, ack: await publish(it) };
     } catch (err) {
       return { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
     }
