@@ -14,7 +14,8 @@ import { runTimers } from './timers.js';
 const HELP = `npm run bench [-- options]
 
   (no option)           the full run (under 10 minutes on 2 cores): throughput scenarios against
-                        the reference loop, 100k timers, restart with 10k in flight, list over 1M
+                        the reference loop, 100k timers, restart with 10k in flight, list over 1M,
+                        the engine alone
   --quick               a few seconds of each, for development
   --scenarios LIST      throughput scenarios to run (default all: c1,c100,c1000,c100-fail10%)
   --only LIST           comma-separated parts: throughput,timers,restart,list,engine
