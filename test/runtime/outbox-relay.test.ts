@@ -112,3 +112,22 @@ t.test('the engine hands over only rows that committed: a failed input\'s rows n
   t.same(rows.map((r) => r.seq), store.unsent(100).map((r) => r.seq), 'exactly the rows in the table, with their seqs');
   t.equal(store.getInstance('i-failed'), undefined);
 });
+
+t.test('past 10,000 queued rows the relay reads the table instead; a row never handed over is found when idle', async (t) => {
+  const store = openStore(join(t.testdir(), 'r.db'));
+  t.teardown(() => store.close());
+  const rec = recorder();
+  const relay = new OutboxRelay(store, rec.publish, (err) => t.fail(String(err)));
+  relay.start();
+  await until(() => store.backlog() === 0, 'the first (empty) read of the table');
+  const many = store.tx(() => store.enqueue(Array.from({ length: 10_050 }, (_, i) => msg(`m-${i}`))));
+  relay.push(many);
+  await until(() => rec.published.length === 10_050, 'all rows of the oversized commit');
+  t.same(rec.published, many.map((r) => r.messageId), 'in seq order, each once');
+
+  // Written without a push (as no code path does): the idle read of the table, after 5 s, finds it.
+  store.tx(() => store.enqueue([msg('stray')]));
+  await until(() => rec.published.includes('stray'), 'the row nobody handed over');
+  await relay.stop();
+  t.equal(store.backlog(), 0);
+});
