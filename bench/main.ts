@@ -97,7 +97,7 @@ async function profile(plan: Plan, name: string): Promise<void> {
   copyFileSync(join(dir, file), kept);
   rmSync(dir, { recursive: true, force: true });
   const window = { fromMs: r.windowFromSpawnMs, toMs: r.windowFromSpawnMs + plan.timing.durationMs };
-  const summary = summarizeProfile(kept, ['handleInbound', 'flush', 'writeDecision', 'decide', 'publishPipelined', 'markSent', 'unsent', 'parseEnvelope'], window);
+  const summary = summarizeProfile(kept, ['handleInbound', 'flush', 'writeDecision', 'decide', 'publishAll', 'markSent', 'unsent', 'parseEnvelope'], window);
   process.stdout.write(`sagad ${name} under --cpu-prof: ${r.sagasPerSecond.toFixed(1)} sagas/s, step p50 ${r.stepOverhead.p50.toFixed(2)} ms (profiled, so slower); `
     + `the ${plan.timing.durationMs / 1000} s window only\n${formatProfile(summary)}\n\nprofile: ${kept} (open in Chrome DevTools > Performance)\n`);
 }

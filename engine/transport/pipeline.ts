@@ -1,6 +1,6 @@
 import { createInbox, headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { PubAck } from '@nats-io/jetstream';
-import { settleAll, type PublishItem, type PublishResult } from './publish.js';
+import type { PublishItem, PublishResult } from './publish.js';
 
 interface Waiting {
   readonly resolve: (ack: PubAck) => void;
@@ -32,7 +32,13 @@ export class AckPipeline {
 
   /** Publishes every item at once; resolves with each one's PubAck or error, in input order. It never rejects. */
   publishAll(items: readonly PublishItem[]): Promise<PublishResult[]> {
-    return settleAll(items, (it) => this.publish(it));
+    return Promise.all(items.map(async (it): Promise<PublishResult> => {
+      try {
+        return { ok: true, ack: await this.publish(it) };
+      } catch (err) {
+        return { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
+      }
+    }));
   }
 
   /** Publishes one message with `Nats-Msg-Id` = msgId; resolves with its PubAck. */

@@ -1,7 +1,7 @@
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
 
-/** One message for {@link publishPipelined}. */
+/** One message for {@link AckPipeline.publishAll} (engine/transport/pipeline.ts). */
 export interface PublishItem {
   subject: string;
   data: Uint8Array;
@@ -40,24 +40,4 @@ export async function publishEnvelope(
     headers: h,
     ...(opts.timeoutMs === undefined ? {} : { timeout: opts.timeoutMs }),
   });
-}
-
-/** Issues all publishes at once and returns each item's result in input order; it never rejects. */
-export async function publishPipelined(
-  js: JetStreamClient,
-  items: readonly PublishItem[],
-  opts: PublishOptions = {},
-): Promise<PublishResult[]> {
-  return settleAll(items, (it) => publishEnvelope(js, it.subject, it.data, it.headers, it.msgId, opts));
-}
-
-/** Runs `publish` for every item at once; each item's PubAck or error, in input order. It never rejects. */
-export async function settleAll(items: readonly PublishItem[], publish: (it: PublishItem) => Promise<PubAck>): Promise<PublishResult[]> {
-  return Promise.all(items.map(async (it): Promise<PublishResult> => {
-    try {
-      return { ok: true, ack: await publish(it) };
-    } catch (err) {
-      return { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
-    }
-  }));
 }
