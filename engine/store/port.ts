@@ -1,0 +1,154 @@
+import type { InstanceState, SagaEvent, TimerRef } from '../core/index.js';
+import type { Page } from './cursor.js';
+import type { DeadLetter, DeadLetterInput } from './dlq.js';
+import type { JournalEntry } from './journal.js';
+import type { InstanceFilter, InstanceSummary } from './list.js';
+import type { OutboxMessage, OutboxRow } from './outbox.js';
+import type { CommandKind, CommandRef } from './routing.js';
+import type { Gauges } from './store.js';
+import type { TimerRow } from './timers.js';
+
+/**
+ * The store port: everything the runtime, the API and `sagactl --db` ask of storage, with two
+ * adapters behind it, SQLite (one process, the embedded default) and PostgreSQL (replicas
+ * sharing one database). Reads see committed data; every write of one input goes through
+ * `commit` as one `InputWrite`, applied atomically or not at all.
+ *
+ * Concurrency is optimistic: a write names the instance version its decision was made on, and
+ * the adapter refuses it (`conflict`) when another input got there first, in this process or
+ * in another replica; the runtime then reads again and decides again. Inputs of one process
+ * for one instance are serialized by the runtime, so a conflict means another replica.
+ */
+export interface StorePort {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Where the data lives, for log lines and sentences: a file path, or the URL without its password. */
+  readonly where: string;
+  readonly readonly: boolean;
+
+  // ---- reads for deciding -------------------------------------------------------------------
+  getInstance(id: string): Promise<InstanceState | undefined>;
+  /** The instance of `saga` with business key `key`, or undefined. */
+  findByKey(saga: string, key: string): Promise<InstanceState | undefined>;
+  /** The instance that sent command `commandId`, with which step and side sent it; undefined when unknown. */
+  replyTarget(commandId: string): Promise<ReplyTarget | undefined>;
+  /** The instances and steps waiting for events of `type` on `subject`, oldest first. */
+  waiting(subject: string, type: string): Promise<{ instanceId: string; step: string }[]>;
+
+  // ---- the one write path --------------------------------------------------------------------
+  /**
+   * Applies one input atomically: the inbox id (or the fired timer), then each instance change
+   * (journal events, projection row, outbox rows, timers, command index, waits). Concurrent
+   * calls may share one transaction (group commit); each is all or nothing on its own.
+   * Resolves once durable; rejects only on I/O failure (then nothing of it was written).
+   */
+  commit(write: InputWrite): Promise<WriteOutcome>;
+
+  // ---- timers --------------------------------------------------------------------------------
+  /**
+   * Timers due at or before `now`, earliest first, at most `limit`. With replicas, the rows are
+   * claimed for `claimMs`: another replica does not take them until the claim runs out, so a
+   * timer is fired once, and a dead replica's claims pass to the others.
+   */
+  claimDueTimers(now: number, limit: number, claimMs: number): Promise<TimerRow[]>;
+  /** The earliest due time, or null when no timer is scheduled. */
+  nextDueAt(): Promise<number | null>;
+  /** The instance's pending timers, earliest first. */
+  timersOf(instanceId: string): Promise<TimerRow[]>;
+
+  // ---- outbox --------------------------------------------------------------------------------
+  /**
+   * Unsent rows created at or before `createdBefore`, in seq order, at most `limit`, claimed for
+   * `claimMs` like timers: how a replica publishes what a dead one committed but never sent.
+   */
+  claimUnsent(limit: number, createdBefore: number, claimMs: number): Promise<OutboxRow[]>;
+  /** Marks rows published (JetStream acknowledged them); already-sent rows keep their first time. */
+  markSent(seqs: readonly number[], at: number): Promise<void>;
+
+  // ---- dead letters --------------------------------------------------------------------------
+  /** Stores the message byte for byte (committed on its own) and returns its id. */
+  park(letter: DeadLetterInput): Promise<string>;
+  listDead(opts?: { limit?: number; cursor?: string | null }): Promise<Page<DeadLetter>>;
+  getDead(id: string): Promise<DeadLetter | undefined>;
+  markRedriven(id: string, at: number): Promise<boolean>;
+  deleteDead(id: string): Promise<boolean>;
+
+  // ---- definitions ---------------------------------------------------------------------------
+  /** Stores a definition's source under its hash; a hash already stored keeps its first source. */
+  rememberDefinition(hash: string, name: string, source: string, at?: number): Promise<void>;
+  getDefinitionSource(hash: string): Promise<string | undefined>;
+  listDefinitions(): Promise<{ hash: string; name: string; firstSeenAt: number }[]>;
+  /** Definition hashes of the instances that may still receive an input (running, compensating). */
+  hashesInUse(): Promise<string[]>;
+
+  // ---- reads for operators -------------------------------------------------------------------
+  listInstances(filter?: InstanceFilter): Promise<Page<InstanceSummary>>;
+  /** The instance's journal as stored, oldest first; empty when unknown. */
+  history(instanceId: string): Promise<JournalEntry[]>;
+  /** The state rebuilt from the journal alone (see `Instances.rebuild`); writes nothing. */
+  rebuild(id: string, opts?: { fromScratch?: boolean }): Promise<InstanceState>;
+  gauges(): Promise<Gauges>;
+
+  // ---- housekeeping --------------------------------------------------------------------------
+  /** Forgets processed message ids recorded before `olderThan`; returns how many. */
+  pruneInbox(olderThan: number): Promise<number>;
+  /** Deletes outbox rows sent before `olderThan`; returns how many. */
+  pruneSent(olderThan: number): Promise<number>;
+  /** Resolves once every commit queued so far has settled: a drain waits for it. */
+  settled(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Where a reply goes: the command's instance, step and side, and the instance's state. */
+export interface ReplyTarget extends CommandRef {
+  readonly state: InstanceState;
+}
+
+/** A timer to (re)arm: one per (instance, timer id); putting it again moves it. */
+export interface TimerPut {
+  readonly timerId: string;
+  readonly dueAt: number;
+  readonly data: TimerRef;
+}
+
+/** What one decision changes of one instance. */
+export interface InstanceChange {
+  /** The version the decision was made on; 0 for a new instance. */
+  readonly expectedVersion: number;
+  /** The state after the decision (its `version` is `expectedVersion + events.length`). */
+  readonly state: InstanceState;
+  readonly events: readonly SagaEvent[];
+  readonly outbox: readonly OutboxMessage[];
+  readonly timers: { readonly put: readonly TimerPut[]; readonly cancel: readonly string[] };
+  /** Commands sent, so that their replies find the instance. */
+  readonly commands: readonly { readonly commandId: string; readonly step: string; readonly kind: CommandKind }[];
+  /** Wait steps that started (awaiting `type` on `subject`) and wait steps no longer waiting. */
+  readonly waits: {
+    readonly put: readonly { readonly step: string; readonly subject: string; readonly type: string }[];
+    readonly remove: readonly string[];
+  };
+}
+
+/** Everything one input writes. */
+export interface InputWrite {
+  /** The incoming message's eventId; when it was processed before, the write is a `duplicate`. */
+  readonly messageId: string | null;
+  /** The timer this input fires; when it no longer exists at that due time, the write is a `duplicate`. */
+  readonly firedTimer: { readonly instanceId: string; readonly timerId: string; readonly dueAt: number } | null;
+  readonly changes: readonly InstanceChange[];
+}
+
+/** How a write ended. Only `committed` wrote anything. */
+export type WriteOutcome =
+  | { readonly status: 'committed'; readonly outbox: readonly OutboxRow[] }
+  /** The message was processed before, or the timer already fired: nothing to do. */
+  | { readonly status: 'duplicate' }
+  /** Another writer changed the instance (or took its id or key) first: read again, decide again. */
+  | { readonly status: 'conflict'; readonly instanceId: string };
+
+/** Options every adapter takes. */
+export interface PortOptions {
+  /** Open for reading only (`sagactl --db`): migrates nothing; every write rejects. */
+  readonly readonly?: boolean;
+  /** Journal events of an instance between two snapshots; default 100. */
+  readonly snapshotEvery?: number;
+}
