@@ -6,7 +6,7 @@ import type { DeadLetter, Store } from '../store/index.js';
 import type { LogFn } from '../transport/connection.js';
 import { uuidv7 } from '../transport/envelope.js';
 import { writeDecision, type Committed } from './commit.js';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit } from '../store/group-commit.js';
 import { Metrics } from './metrics.js';
 import type { EnginePort, EngineStats, Readiness, StartCommand, StartOutcome } from './port.js';
 import type { Registry } from './registry.js';
