@@ -28,13 +28,7 @@ const DUPLICATE: WriteOutcome = { status: 'duplicate' };
  * transaction (group commit), each in a savepoint of its own.
  */
 export function sqlitePort(store: Store, maxBatch = 512): StorePort {
-  const apply = (w: InputWrite): WriteOutcome => {
-    if (w.messageId !== null && !store.remember(w.messageId, Date.now())) throw new Undo(DUPLICATE);
-    const t = w.firedTimer;
-    if (t !== null && !store.consumeTimer(t.instanceId, t.timerId, t.dueAt)) throw new Undo(DUPLICATE);
-    const outbox = w.changes.flatMap((c) => applyChange(store, c));
-    return { status: 'committed', outbox };
-  };
+  const apply = (w: InputWrite): WriteOutcome => applyWrite(store, w);
   const commits = new GroupCommit((fn) => store.tx(fn), () => undefined, maxBatch);
   const ro = (): never => {
     throw new StoreError(StoreErrorCode.ReadOnly, `${store.file} is open for reading only`);
@@ -81,6 +75,18 @@ export function sqlitePort(store: Store, maxBatch = 512): StorePort {
       store.close();
     },
   };
+}
+
+/**
+ * Applies one input's write inside the caller's transaction (or savepoint). A duplicate or a
+ * lost race throws, so that the caller's savepoint undoes what was written before it was known.
+ */
+export function applyWrite(store: Store, w: InputWrite): WriteOutcome {
+  if (w.messageId !== null && !store.remember(w.messageId, Date.now())) throw new Undo(DUPLICATE);
+  const t = w.firedTimer;
+  if (t !== null && !store.consumeTimer(t.instanceId, t.timerId, t.dueAt)) throw new Undo(DUPLICATE);
+  const outbox = w.changes.flatMap((c) => applyChange(store, c));
+  return { status: 'committed', outbox };
 }
 
 /** Writes one instance's change inside the input's savepoint; a lost race undoes the whole input. */
