@@ -8,6 +8,7 @@ import { formatDefinitionError, loadDefinitionsFile } from './definitions/index.
 import { createLogger } from './log.js';
 import { Engine } from './runtime/engine.js';
 import { inboundHandler } from './runtime/inbound.js';
+import { acquireLease } from './runtime/lease.js';
 import { LIFECYCLE_SUBJECT } from './runtime/outgoing.js';
 import { OutboxRelay } from './runtime/outbox-relay.js';
 import { Registry } from './runtime/registry.js';
@@ -62,6 +63,9 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     }
     const link = await connectNats({ url: natsUrl, name: 'sagad', log });
     closers.push(() => link.drain());
+    // A SQLite store is one process's: hold the consumer prefix's lease before consuming anything.
+    const lease = store.kind === 'sqlite' ? await acquireLease(link.nc, { prefix: config.natsPrefix, db: config.dbPath, log }) : null;
+    if (lease !== null) closers.push(() => lease.release());
     // The JetStream client's own timeout, as js.publish had it.
     const acks = new AckPipeline(link.nc, 5_000);
     closers.push(async () => acks.close());
@@ -127,9 +131,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     housekeeping.unref();
 
     let stopping: Promise<void> | null = null;
-    return {
-      engine, store, httpUrl,
-      stop: () => (stopping ??= (async () => {
+    const stop = () => (stopping ??= (async () => {
         log('info', 'draining: no new messages, finishing the work in hand');
         engine.draining = true;
         clearInterval(lagTimer);
@@ -142,8 +144,13 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
         await relay.stop(5000);
         await closeAll();
         log('info', 'stopped');
-      })()),
-    };
+      })());
+    void lease?.lost.then((why) => {
+      log('error', `${why}; stopping, since two processes must not consume for one SQLite store`);
+      process.exitCode = 1;
+      void stop();
+    });
+    return { engine, store, httpUrl, stop };
   } catch (err) {
     await closeAll();
     throw err;
