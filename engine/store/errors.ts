@@ -16,6 +16,12 @@ export const StoreErrorCode = {
   ReadOnly: 'SAGA_ERR_READ_ONLY',
   /** A journal event this build cannot read: unknown type, newer version, or no upcaster. */
   UnreadableEvent: 'SAGA_ERR_UNREADABLE_EVENT',
+  /** The database cannot be reached now (refused, timed out, restarting, too many connections): retry later. */
+  StoreUnavailable: 'SAGA_ERR_STORE_UNAVAILABLE',
+  /** The database settings are wrong (bad URL, password, user or database name): retrying will not help. */
+  StoreConfig: 'SAGA_ERR_STORE_CONFIG',
+  /** A write through a store opened read-only. */
+  StoreReadonly: 'SAGA_ERR_STORE_READONLY',
 } as const;
 /** One of {@link StoreErrorCode}'s values. */
 export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];

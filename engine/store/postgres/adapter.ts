@@ -1,0 +1,100 @@
+import pg from 'pg';
+import { StoreError, StoreErrorCode } from '../errors.js';
+import type { PortOptions, StorePort } from '../port.js';
+import type { Upcasters } from '../upcast.js';
+import { claims } from './claims.js';
+import { GroupWriter } from './commit.js';
+import { classify, describe, poolConfig, redact } from './connect.js';
+import { db } from './db.js';
+import { operators } from './operators.js';
+import { reads } from './reads.js';
+import { checkPgSchema, migratePg } from './schema.js';
+
+/** Options of the PostgreSQL store beyond those every adapter takes. */
+export interface PostgresOptions extends PortOptions {
+  /** Connections in the pool; default 10. */
+  readonly poolSize?: number;
+  /** Readers of old journal event versions, used by `rebuild`. */
+  readonly upcasters?: Upcasters;
+  /** Commit batches in flight at once; default 2. */
+  readonly commitsInFlight?: number;
+  /** How long to wait for a connection, ms; default 10000. */
+  readonly connectTimeoutMs?: number;
+}
+
+// bigint (int8) columns hold epoch ms and sequence numbers, all below 2^53: read them as numbers.
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+function refuse(): never {
+  throw new StoreError(StoreErrorCode.StoreReadonly, 'this store was opened read-only; it writes nothing');
+}
+
+/**
+ * Opens the PostgreSQL store at `url` (`postgres://` or `postgresql://`, `sslmode` and `PG*`
+ * variables honoured), migrating the schema safely beside other replicas starting at once.
+ * A read-only open migrates nothing, checks the schema version and rejects every write with
+ * `SAGA_ERR_STORE_READONLY` (its sessions are read-only on the server too). Fails with
+ * `SAGA_ERR_STORE_CONFIG` (fatal: wrong URL, password, database) or
+ * `SAGA_ERR_STORE_UNAVAILABLE` (retry later: server down, starting, full).
+ */
+export async function openPostgresStore(url: string, opts: PostgresOptions = {}): Promise<StorePort> {
+  const readonly = opts.readonly === true;
+  const snapshotEvery = opts.snapshotEvery ?? 100;
+  if (!Number.isSafeInteger(snapshotEvery) || snapshotEvery < 1) throw new RangeError(`snapshotEvery must be a positive integer, not ${snapshotEvery}`);
+  const cfg = poolConfig(url);
+  const where = describe(cfg);
+  const pool = new pg.Pool({
+    ...cfg,
+    types,
+    max: opts.poolSize ?? 10,
+    connectionTimeoutMillis: cfg.connectionTimeoutMillis ?? opts.connectTimeoutMs ?? 10_000,
+    idleTimeoutMillis: 30_000,
+    ...(readonly ? { options: '-c default_transaction_read_only=on' } : {}),
+  });
+  // An idle connection that the server drops (restart, failover) is an error on the pool,
+  // not a crash: the pool discards it and the next query connects again.
+  pool.on('error', () => {});
+  try {
+    const c = await pool.connect();
+    try {
+      if (readonly) await checkPgSchema(c, where);
+      else await migratePg(c, where);
+    } finally {
+      c.release();
+    }
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw classify(err, where);
+  }
+
+  const d = db(pool, where);
+  const writer = new GroupWriter(pool, where, { snapshotEvery, inFlight: opts.commitsInFlight ?? 2 });
+  const claimed = claims(d);
+  const ops = operators(d);
+  let closed: Promise<void> | null = null;
+
+  const port: StorePort = {
+    kind: 'postgres',
+    where: redact(url),
+    readonly,
+    ...reads(d, opts.upcasters ?? {}),
+    ...claimed,
+    ...ops,
+    commit: (w) => (readonly ? Promise.reject(new StoreError(StoreErrorCode.StoreReadonly, 'this store was opened read-only; it writes nothing')) : writer.commit(w)),
+    settled: () => writer.settled(),
+    close: () => (closed ??= (async () => {
+      await writer.settled();
+      await pool.end();
+    })()),
+  };
+  if (!readonly) return port;
+  const reject = async (): Promise<never> => refuse();
+  return {
+    ...port,
+    claimDueTimers: reject, claimUnsent: reject, markSent: reject, park: reject, markRedriven: reject, deleteDead: reject,
+    rememberDefinition: reject, pruneInbox: reject, pruneSent: reject,
+  };
+}

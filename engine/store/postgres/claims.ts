@@ -1,0 +1,78 @@
+import type { TimerRef } from '../../core/index.js';
+import type { Headers } from '../bytes.js';
+import type { OutboxRow } from '../outbox.js';
+import type { StorePort } from '../port.js';
+import type { TimerRow } from '../timers.js';
+import type { Db } from './db.js';
+
+type Claims = Pick<StorePort, 'claimDueTimers' | 'nextDueAt' | 'timersOf' | 'claimUnsent' | 'markSent' | 'pruneInbox' | 'pruneSent'>;
+
+interface TimerDbRow { instance_id: string; timer_id: string; due_at: number; data: string }
+interface OutboxDbRow { seq: number; message_id: string; subject: string; headers: string; data: Buffer; created_at: number }
+
+const toTimer = (r: TimerDbRow): TimerRow => ({ instanceId: r.instance_id, timerId: r.timer_id, dueAt: r.due_at, data: JSON.parse(r.data) as TimerRef });
+const byDue = (a: TimerRow, b: TimerRow): number =>
+  a.dueAt - b.dueAt || (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0) || (a.timerId < b.timerId ? -1 : a.timerId > b.timerId ? 1 : 0);
+
+/**
+ * Timers and outbox rows shared by replicas. A claim stamps `claimed_until` on rows taken with
+ * `FOR UPDATE SKIP LOCKED`: two replicas claiming at once get disjoint rows, a claimed row is
+ * not handed out again before its claim runs out, and a dead replica's claims simply expire.
+ */
+export function claims(d: Db): Claims {
+  return {
+    async claimDueTimers(now, limit, claimMs) {
+      const rows = await d.query<TimerDbRow>(`
+        WITH due AS (
+          SELECT instance_id, timer_id FROM timers
+          WHERE due_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1)
+          ORDER BY due_at, instance_id, timer_id LIMIT $2
+          FOR UPDATE SKIP LOCKED)
+        UPDATE timers t SET claimed_until = $1::bigint + $3::bigint FROM due
+        WHERE t.instance_id = due.instance_id AND t.timer_id = due.timer_id
+        RETURNING t.instance_id, t.timer_id, t.due_at, t.data`, [now, limit, claimMs], 'sagad_claim_timers');
+      return rows.map(toTimer).sort(byDue);
+    },
+    // A timer claimed by another replica is not ours to fire before its claim runs out: the
+    // earliest time a claim can succeed, so that a timer service sleeping until then does not spin.
+    async nextDueAt() {
+      const [r] = await d.query<{ at: number | null }>(`
+        SELECT least((SELECT min(due_at) FROM timers WHERE claimed_until IS NULL),
+                     (SELECT min(greatest(due_at, claimed_until)) FROM timers WHERE claimed_until IS NOT NULL)) AS at`,
+      [], 'sagad_next_due');
+      return r?.at ?? null;
+    },
+    async timersOf(instanceId) {
+      const rows = await d.query<TimerDbRow>(
+        'SELECT instance_id, timer_id, due_at, data FROM timers WHERE instance_id = $1 ORDER BY due_at, timer_id', [instanceId], 'sagad_timers_of');
+      return rows.map(toTimer);
+    },
+    async claimUnsent(limit, createdBefore, claimMs) {
+      const now = Date.now();
+      const rows = await d.query<OutboxDbRow>(`
+        WITH c AS (
+          SELECT seq FROM outbox
+          WHERE sent_at IS NULL AND created_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $2)
+          ORDER BY seq LIMIT $3
+          FOR UPDATE SKIP LOCKED)
+        UPDATE outbox o SET claimed_until = $2::bigint + $4::bigint FROM c WHERE o.seq = c.seq
+        RETURNING o.seq, o.message_id, o.subject, o.headers, o.data, o.created_at`, [createdBefore, now, limit, claimMs], 'sagad_claim_unsent');
+      return rows.map((r): OutboxRow => ({
+        seq: r.seq, messageId: r.message_id, subject: r.subject, headers: JSON.parse(r.headers) as Headers, data: r.data, createdAt: r.created_at,
+      })).sort((a, b) => a.seq - b.seq);
+    },
+    // Committed without waiting for the WAL flush: a mark lost in a crash only re-sends those
+    // messages with their stable ids, which JetStream and participants drop (DESIGN section 1).
+    async markSent(seqs, at) {
+      if (seqs.length === 0) return;
+      for (const s of [...seqs, at]) if (!Number.isSafeInteger(s)) throw new RangeError(`markSent takes integers, not ${s}`);
+      // One simple-protocol query of two statements is one implicit transaction (no parameters
+      // there, hence the checked integers inline); without BEGIN, a failure leaves no open one.
+      await d.run(`SET LOCAL synchronous_commit = off;
+        UPDATE outbox SET sent_at = ${at} WHERE seq = ANY ('{${seqs.join(',')}}'::bigint[]) AND sent_at IS NULL`);
+    },
+    pruneInbox: (olderThan) => d.run('DELETE FROM inbox WHERE at < $1', [olderThan]),
+    // The BRIN index on sent_at narrows the scan to the pages of old rows.
+    pruneSent: (olderThan) => d.run('DELETE FROM outbox WHERE sent_at < $1', [olderThan]),
+  };
+}

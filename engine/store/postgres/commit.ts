@@ -1,0 +1,109 @@
+import type pg from 'pg';
+import type { InputWrite, WriteOutcome } from '../port.js';
+import { classify, codeOf } from './connect.js';
+import { decodeOutcome, encodeWrite, type EncodedWrite } from './encode.js';
+
+interface Pending {
+  readonly write: InputWrite;
+  readonly encoded: EncodedWrite;
+  readonly resolve: (o: WriteOutcome) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+/** Settings of {@link GroupWriter}. */
+export interface GroupWriterOptions {
+  readonly snapshotEvery: number;
+  /** Batches in flight at once: while one waits for its WAL flush the next one gathers; default 2. */
+  readonly inFlight?: number;
+  /** Largest batch; default 256. */
+  readonly maxBatch?: number;
+}
+
+// Deadlock, serialization failure, or an error of one input (a bad value) failing the whole
+// batch: each input is then tried alone, so only the guilty one fails.
+const splitStates = new Set(['40P01', '40001', '22P02', '22021', '23505', '23502', '23514', '22003', '54000']);
+
+/**
+ * Group commit over PostgreSQL: `commit` calls made while earlier batches are in flight wait
+ * and go together in one `sagad_apply` call (one statement, one transaction, one round trip,
+ * one WAL flush). Each write is still all or nothing on its own; its promise settles after
+ * the batch's commit, so a message is acknowledged only once its write is durable.
+ */
+export class GroupWriter {
+  private queue: Pending[] = [];
+  private running = 0;
+  private scheduled = false;
+  private idle: (() => void)[] = [];
+  private readonly inFlight: number;
+  private readonly maxBatch: number;
+
+  constructor(private readonly pool: pg.Pool, private readonly where: string, private readonly opts: GroupWriterOptions) {
+    this.inFlight = Math.max(1, opts.inFlight ?? 2);
+    this.maxBatch = Math.max(1, opts.maxBatch ?? 256);
+  }
+
+  /** Queues the write for the next batch; resolves with its outcome once that batch committed. */
+  commit(write: InputWrite): Promise<WriteOutcome> {
+    return new Promise<WriteOutcome>((resolve, reject) => {
+      // A write that cannot be encoded fails alone, before it can fail a batch.
+      const encoded = encodeWrite(write, this.opts.snapshotEvery);
+      this.queue.push({ write, encoded, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Resolves once every write queued so far has settled. */
+  settled(): Promise<void> {
+    if (this.running === 0 && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  // Writes made in the same turn of the event loop join one batch.
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.running < this.inFlight && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      this.running += 1;
+      void this.send(batch).finally(() => {
+        this.running -= 1;
+        this.pump();
+        if (this.running === 0 && this.queue.length === 0) for (const f of this.idle.splice(0)) f();
+      });
+    }
+  }
+
+  private async send(batch: Pending[]): Promise<void> {
+    const now = Date.now();
+    let raw: unknown[];
+    try {
+      const r = await this.pool.query<{ r: unknown[] }>({
+        name: 'sagad_apply', text: 'SELECT sagad_apply($1::jsonb, $2::bigint) AS r', values: [JSON.stringify(batch.map((p) => p.encoded)), now],
+      });
+      raw = r.rows[0]?.r ?? [];
+    } catch (err) {
+      const code = codeOf(err);
+      if (batch.length > 1 && code !== undefined && splitStates.has(code)) {
+        for (const p of batch) await this.send([p]);
+        return;
+      }
+      const e = classify(err, this.where);
+      for (const p of batch) p.reject(e);
+      return;
+    }
+    batch.forEach((p, i) => {
+      try {
+        p.resolve(decodeOutcome(p.write, raw[i], now));
+      } catch (err) {
+        p.reject(err);
+      }
+    });
+  }
+}

@@ -1,0 +1,133 @@
+import type { InstanceStatus } from '../../core/index.js';
+import type { Headers } from '../bytes.js';
+import { clampLimit, decodeCursor, encodeCursor } from '../cursor.js';
+import type { DeadLetter } from '../dlq.js';
+import type { InstanceFilter, InstanceSummary } from '../list.js';
+import type { StorePort } from '../port.js';
+import type { Db } from './db.js';
+
+type Operators = Pick<StorePort, 'listInstances' | 'park' | 'listDead' | 'getDead' | 'markRedriven' | 'deleteDead' |
+  'rememberDefinition' | 'getDefinitionSource' | 'listDefinitions' | 'hashesInUse' | 'gauges'>;
+
+interface SummaryRow {
+  id: string; saga: string; definition_hash: string; key: string | null; correlation_id: string;
+  status: InstanceStatus; created_at: number; updated_at: number; version: number;
+}
+interface LetterRow {
+  id: number; subject: string; reason: string; headers: string; data: Buffer;
+  received_at: number; delivery_count: number; redriven_at: number | null;
+}
+
+const filters = [
+  ['saga', 'saga'], ['status', 'status'], ['key', 'key'], ['correlationId', 'correlation_id'],
+] as const;
+
+const letterColumns = 'id, subject, reason, headers, data, received_at, delivery_count, redriven_at';
+const toLetter = (r: LetterRow): DeadLetter => ({
+  id: String(r.id), subject: r.subject, reason: r.reason, headers: JSON.parse(r.headers) as Headers, data: r.data,
+  receivedAt: r.received_at, deliveryCount: r.delivery_count, redrivenAt: r.redriven_at,
+});
+/** A dead letter id as its integer key, or null when it cannot be one. */
+const letterKey = (id: string): number | null => (/^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : null);
+
+/**
+ * What operators read and the API manages: the instance list (newest first, with the same
+ * position cursor as the SQLite store, so paging is stable while instances are added), dead
+ * letters, definitions and the gauges.
+ */
+export function operators(d: Db): Operators {
+  return {
+    async listInstances(filter: InstanceFilter = {}) {
+      const limit = clampLimit(filter.limit);
+      const where: string[] = [];
+      const values: unknown[] = [];
+      for (const [name, column] of filters) {
+        const v = filter[name];
+        if (v === undefined || v === null) continue;
+        values.push(v);
+        where.push(`${column} = $${values.length}`);
+      }
+      if (filter.since !== undefined && filter.since !== null) {
+        values.push(filter.since);
+        where.push(`created_at >= $${values.length}`);
+      }
+      const cursor = filter.cursor ?? null;
+      if (cursor !== null) {
+        const [at, id] = decodeCursor(cursor, ['number', 'string'] as const);
+        values.push(at, id);
+        where.push(`(created_at, id) < ($${values.length - 1}, $${values.length})`);
+      }
+      values.push(limit + 1);
+      const rows = await d.query<SummaryRow>(`
+        SELECT id, saga, definition_hash, key, correlation_id, status, created_at, updated_at, version FROM instances
+        ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
+        ORDER BY created_at DESC, id DESC LIMIT $${values.length}`, values);
+      const items = rows.slice(0, limit).map((r): InstanceSummary => ({
+        id: r.id, saga: r.saga, definitionHash: r.definition_hash, key: r.key, correlationId: r.correlation_id,
+        status: r.status, createdAt: r.created_at, updatedAt: r.updated_at, version: r.version,
+      }));
+      const last = items.at(-1);
+      return { items, nextCursor: rows.length > limit && last !== undefined ? encodeCursor([last.createdAt, last.id]) : null };
+    },
+
+    async park(l) {
+      const [r] = await d.query<{ id: number }>(
+        'INSERT INTO dead_letters (subject, reason, headers, data, received_at, delivery_count) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id',
+        [l.subject, l.reason, JSON.stringify(l.headers), Buffer.from(l.data.buffer, l.data.byteOffset, l.data.byteLength), l.at, l.deliveryCount]);
+      return String(r?.id);
+    },
+    async listDead(opts = {}) {
+      const limit = clampLimit(opts.limit);
+      const cursor = opts.cursor ?? null;
+      const rows = cursor === null
+        ? await d.query<LetterRow>(`SELECT ${letterColumns} FROM dead_letters ORDER BY id DESC LIMIT $1`, [limit + 1])
+        : await d.query<LetterRow>(`SELECT ${letterColumns} FROM dead_letters WHERE id < $1 ORDER BY id DESC LIMIT $2`,
+          [decodeCursor(cursor, ['number'] as const)[0], limit + 1]);
+      const items = rows.slice(0, limit).map(toLetter);
+      const last = items.at(-1);
+      return { items, nextCursor: rows.length > limit && last !== undefined ? encodeCursor([Number(last.id)]) : null };
+    },
+    async getDead(id) {
+      const k = letterKey(id);
+      if (k === null) return undefined;
+      const [r] = await d.query<LetterRow>(`SELECT ${letterColumns} FROM dead_letters WHERE id = $1`, [k]);
+      return r === undefined ? undefined : toLetter(r);
+    },
+    async markRedriven(id, at) {
+      const k = letterKey(id);
+      return k !== null && (await d.run('UPDATE dead_letters SET redriven_at = $1 WHERE id = $2', [at, k])) > 0;
+    },
+    async deleteDead(id) {
+      const k = letterKey(id);
+      return k !== null && (await d.run('DELETE FROM dead_letters WHERE id = $1', [k])) > 0;
+    },
+
+    async rememberDefinition(hash, name, source, at = Date.now()) {
+      await d.run('INSERT INTO definitions (hash, name, source, first_seen_at) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING',
+        [hash, name, source, at]);
+    },
+    async getDefinitionSource(hash) {
+      const [r] = await d.query<{ source: string }>('SELECT source FROM definitions WHERE hash = $1', [hash]);
+      return r?.source;
+    },
+    listDefinitions: () => d.query<{ hash: string; name: string; firstSeenAt: number }>(
+      'SELECT hash, name, first_seen_at AS "firstSeenAt" FROM definitions ORDER BY first_seen_at, hash'),
+    async hashesInUse() {
+      const rows = await d.query<{ h: string }>(
+        "SELECT DISTINCT definition_hash AS h FROM instances WHERE status IN ('running', 'compensating') ORDER BY 1");
+      return rows.map((r) => r.h);
+    },
+    async gauges() {
+      const [instances, counts] = await Promise.all([
+        d.query<{ saga: string; status: InstanceStatus; count: number }>(
+          'SELECT saga, status, count(*)::integer AS count FROM instances GROUP BY saga, status ORDER BY saga, status'),
+        d.query<{ timers: number; backlog: number; dead: number }>(`SELECT
+          (SELECT count(*)::integer FROM timers) AS timers,
+          (SELECT count(*)::integer FROM outbox WHERE sent_at IS NULL) AS backlog,
+          (SELECT count(*)::integer FROM dead_letters WHERE redriven_at IS NULL) AS dead`),
+      ]);
+      const c = counts[0];
+      return { instances, timersPending: c?.timers ?? 0, outboxBacklog: c?.backlog ?? 0, deadLetters: c?.dead ?? 0 };
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import { evolve, type InstanceState } from '../../core/index.js';
+import { StoreError, StoreErrorCode } from '../errors.js';
+import type { JournalEntry } from '../journal.js';
+import type { ReplyTarget, StorePort } from '../port.js';
+import type { CommandKind } from '../routing.js';
+import { upcast, type Upcasters } from '../upcast.js';
+import { coalesced } from './coalesce.js';
+import type { Db } from './db.js';
+
+type Reads = Pick<StorePort, 'getInstance' | 'findByKey' | 'replyTarget' | 'waiting' | 'history' | 'rebuild'>;
+
+interface JournalRow { seq: number; type: string; type_version: number; at: number; data: string }
+
+/**
+ * The reads a decision needs and the journal reads of operators. `getInstance` and
+ * `replyTarget` (a command joined with its instance: one query) are coalesced per event-loop
+ * turn; nothing is cached, so every read sees what any replica committed before it was asked.
+ */
+export function reads(d: Db, upcasters: Upcasters): Reads {
+  const byId = coalesced(async (ids) => {
+    const rows = await d.query<{ id: string; state: string }>('SELECT id, state FROM instances WHERE id = ANY ($1)', [ids], 'sagad_get_instances');
+    return new Map(rows.map((r) => [r.id, r.state]));
+  });
+  const byCommand = coalesced(async (ids) => {
+    const rows = await d.query<{ command_id: string; instance_id: string; step: string; kind: CommandKind; state: string }>(`
+      SELECT c.command_id, c.instance_id, c.step, c.kind, i.state FROM commands c JOIN instances i ON i.id = c.instance_id
+      WHERE c.command_id = ANY ($1)`, [ids], 'sagad_reply_targets');
+    return new Map(rows.map((r) => [r.command_id, r]));
+  });
+
+  const journalAfter = (id: string, seq: number) => d.query<JournalRow>(
+    'SELECT seq, type, type_version, at, data FROM journal WHERE instance_id = $1 AND seq > $2 ORDER BY seq', [id, seq], 'sagad_journal_after');
+
+  return {
+    async getInstance(id) {
+      const state = await byId(id);
+      return state === undefined ? undefined : JSON.parse(state) as InstanceState;
+    },
+    async findByKey(saga, key) {
+      const [row] = await d.query<{ state: string }>('SELECT state FROM instances WHERE saga = $1 AND key = $2', [saga, key], 'sagad_find_by_key');
+      return row === undefined ? undefined : JSON.parse(row.state) as InstanceState;
+    },
+    async replyTarget(commandId): Promise<ReplyTarget | undefined> {
+      const r = await byCommand(commandId);
+      return r === undefined ? undefined : { instanceId: r.instance_id, step: r.step, kind: r.kind, state: JSON.parse(r.state) as InstanceState };
+    },
+    async waiting(subject, type) {
+      const rows = await d.query<{ instance_id: string; step: string }>(
+        'SELECT instance_id, step FROM waits WHERE subject = $1 AND type = $2 ORDER BY ord', [subject, type], 'sagad_waiting');
+      return rows.map((r) => ({ instanceId: r.instance_id, step: r.step }));
+    },
+    async history(id): Promise<JournalEntry[]> {
+      const rows = await journalAfter(id, 0);
+      return rows.map((r) => ({ seq: r.seq, type: r.type, version: r.type_version, at: r.at, data: JSON.parse(r.data) as unknown }));
+    },
+    async rebuild(id, opts) {
+      const [snap] = opts?.fromScratch === true ? [] : await d.query<{ version: number; state: string }>(
+        'SELECT version, state FROM snapshots WHERE instance_id = $1', [id]);
+      let state = snap === undefined ? undefined : JSON.parse(snap.state) as InstanceState;
+      const from = snap?.version ?? 0;
+      const rows = await journalAfter(id, from);
+      for (const r of rows) state = evolve(state, upcast(r.type, r.type_version, JSON.parse(r.data), upcasters));
+      if (state === undefined) throw new StoreError(StoreErrorCode.NotFound, `instance ${id} has no journal`);
+      // evolve counts applied events; a mismatch means a snapshot that does not fit its journal.
+      if (state.version !== from + rows.length) {
+        throw new Error(`rebuild of ${id}: state version ${state.version} after replaying seq ${from + 1}..${from + rows.length}`);
+      }
+      return state;
+    },
+  };
+}

@@ -1,0 +1,190 @@
+import type pg from 'pg';
+import { StoreError, StoreErrorCode } from '../errors.js';
+import { APPLY_FUNCTION } from './apply-sql.js';
+
+/** One schema step; `version` is the number recorded in `sagad_schema` once it is applied. */
+export interface PgMigration {
+  readonly version: number;
+  readonly description: string;
+  readonly sql: string;
+}
+
+// Lean on purpose (issue 10): a step writes an inbox row, one journal row per event, the
+// instance row (a HOT update: no indexed column changes while a saga runs, and fillfactor
+// leaves room on the page), an outbox row per message, a timer row and a command row. Only
+// the indexes some query needs exist. States and event data are text holding JSON, not
+// jsonb: the adapter parses them in Node anyway, and text skips the server's conversion on
+// every write; lz4 compresses big states inline faster than the default pglz. Prune scans
+// use BRIN indexes, which cost next to nothing on insert. No foreign keys: the journal is the
+// source of truth and every child row is written by the same function in the same transaction.
+const v1 = `
+CREATE TABLE journal (
+  instance_id  text     COLLATE "C" NOT NULL,
+  seq          integer  NOT NULL CHECK (seq >= 1),
+  type         text     NOT NULL,
+  type_version smallint NOT NULL,
+  at           bigint   NOT NULL,
+  data         text     COMPRESSION lz4 NOT NULL,
+  PRIMARY KEY (instance_id, seq)
+);
+
+CREATE TABLE instances (
+  id              text    COLLATE "C" PRIMARY KEY,
+  saga            text    NOT NULL,
+  definition_hash text    NOT NULL,
+  key             text,
+  correlation_id  text    NOT NULL,
+  status          text    NOT NULL CHECK (status IN ('running', 'compensating', 'completed', 'compensated', 'failed')),
+  created_at      bigint  NOT NULL,
+  updated_at      bigint  NOT NULL,
+  version         integer NOT NULL,
+  state           text    COMPRESSION lz4 NOT NULL
+) WITH (fillfactor = 60);
+CREATE UNIQUE INDEX instances_saga_key ON instances (saga, key) WHERE key IS NOT NULL;
+CREATE INDEX instances_created ON instances (created_at DESC, id DESC);
+CREATE INDEX instances_saga_created ON instances (saga, created_at DESC, id DESC);
+CREATE INDEX instances_status_created ON instances (status, created_at DESC, id DESC);
+CREATE INDEX instances_key ON instances (key) WHERE key IS NOT NULL;
+CREATE INDEX instances_correlation ON instances (correlation_id);
+
+CREATE TABLE snapshots (
+  instance_id text    PRIMARY KEY,
+  version     integer NOT NULL,
+  state       text    COMPRESSION lz4 NOT NULL
+);
+
+CREATE TABLE inbox (
+  message_id text   PRIMARY KEY,
+  at         bigint NOT NULL
+);
+CREATE INDEX inbox_at ON inbox USING brin (at);
+
+CREATE TABLE outbox (
+  seq           bigserial PRIMARY KEY,
+  message_id    text      NOT NULL UNIQUE,
+  subject       text      NOT NULL,
+  headers       text      NOT NULL,
+  data          bytea     NOT NULL,
+  created_at    bigint    NOT NULL,
+  sent_at       bigint,
+  claimed_until bigint
+);
+CREATE INDEX outbox_unsent ON outbox (seq) WHERE sent_at IS NULL;
+CREATE INDEX outbox_sent ON outbox USING brin (sent_at);
+
+CREATE TABLE timers (
+  instance_id   text   NOT NULL,
+  timer_id      text   NOT NULL,
+  due_at        bigint NOT NULL,
+  data          text   NOT NULL,
+  claimed_until bigint,
+  PRIMARY KEY (instance_id, timer_id)
+);
+CREATE INDEX timers_due ON timers (due_at);
+CREATE INDEX timers_claimed ON timers (claimed_until) WHERE claimed_until IS NOT NULL;
+
+CREATE TABLE commands (
+  command_id  text PRIMARY KEY,
+  instance_id text NOT NULL,
+  step        text NOT NULL,
+  kind        text NOT NULL CHECK (kind IN ('do', 'undo'))
+);
+
+CREATE TABLE waits (
+  instance_id text   NOT NULL,
+  step        text   NOT NULL,
+  subject     text   NOT NULL,
+  type        text   NOT NULL,
+  ord         bigserial,
+  PRIMARY KEY (instance_id, step)
+);
+CREATE INDEX waits_subject_type ON waits (subject, type, ord);
+
+CREATE TABLE dead_letters (
+  id             bigserial PRIMARY KEY,
+  subject        text      NOT NULL,
+  reason         text      NOT NULL,
+  headers        text      NOT NULL,
+  data           bytea     NOT NULL,
+  received_at    bigint    NOT NULL,
+  delivery_count integer   NOT NULL,
+  redriven_at    bigint
+);
+CREATE INDEX dead_letters_pending ON dead_letters (id) WHERE redriven_at IS NULL;
+
+CREATE TABLE definitions (
+  hash          text   PRIMARY KEY,
+  name          text   NOT NULL,
+  source        text   NOT NULL,
+  first_seen_at bigint NOT NULL
+);
+`;
+
+/** Every schema step, oldest first. Append only: a released step is never edited. */
+export const pgMigrations: readonly PgMigration[] = [
+  { version: 1, description: 'journal, instances, snapshots, inbox, outbox, timers, commands, waits, dead letters, definitions, sagad_apply', sql: v1 + APPLY_FUNCTION },
+];
+
+/** The schema version this build reads and writes. */
+export const pgSchemaVersion: number = pgMigrations.at(-1)?.version ?? 0;
+
+// Any constant: every sagad replica takes the same one, nothing else should.
+const MIGRATION_LOCK = 7_305_472_013;
+const ourTables = ['journal', 'instances', 'snapshots', 'inbox', 'outbox', 'timers', 'commands', 'waits', 'dead_letters', 'definitions'];
+
+async function foundVersion(c: pg.ClientBase): Promise<number | null> {
+  const t = await c.query<{ present: boolean }>("SELECT to_regclass('sagad_schema') IS NOT NULL AS present");
+  if (t.rows[0]?.present !== true) return null;
+  const r = await c.query<{ v: number | null }>('SELECT max(version) AS v FROM sagad_schema');
+  return r.rows[0]?.v ?? 0;
+}
+
+function tooNew(where: string, found: number): StoreError {
+  return new StoreError(StoreErrorCode.SchemaVersion,
+    `${where} has schema version ${found}, newer than this build understands (${pgSchemaVersion}); upgrade sagad/sagactl`);
+}
+
+/**
+ * Brings the database to the last version of `steps` in one transaction under a
+ * transaction-scoped advisory lock, so replicas starting together migrate once and the
+ * others find it done. Refuses a newer schema and a database whose tables of our names
+ * were not made by sagad. Returns the resulting version.
+ */
+export async function migratePg(c: pg.ClientBase, where: string, steps: readonly PgMigration[] = pgMigrations): Promise<number> {
+  const target = steps.at(-1)?.version ?? 0;
+  await c.query('BEGIN');
+  try {
+    await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    let found = await foundVersion(c);
+    if (found === null) {
+      const clash = await c.query<{ name: string }>(
+        'SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() AND tablename = ANY($1)', [ourTables]);
+      if (clash.rows.length > 0) {
+        throw new StoreError(StoreErrorCode.SchemaVersion,
+          `${where} already has tables named ${clash.rows.map((r) => r.name).join(', ')} but no sagad_schema table: it is not a sagad database`);
+      }
+      await c.query('CREATE TABLE sagad_schema (version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+      found = 0;
+    }
+    if (found > target) throw tooNew(where, found);
+    for (const m of steps.slice(found)) {
+      await c.query(m.sql);
+      await c.query('INSERT INTO sagad_schema (version, description) VALUES ($1, $2)', [m.version, m.description]);
+    }
+    await c.query('COMMIT');
+    return target;
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
+
+/** For read-only opens, which migrate nothing: throws unless the database is exactly at `pgSchemaVersion`. */
+export async function checkPgSchema(c: pg.ClientBase, where: string): Promise<void> {
+  const found = await foundVersion(c);
+  if (found === pgSchemaVersion) return;
+  if (found === null || found === 0) throw new StoreError(StoreErrorCode.SchemaVersion, `${where} is not a sagad database (no sagad_schema table)`);
+  if (found > pgSchemaVersion) throw tooNew(where, found);
+  throw new StoreError(StoreErrorCode.SchemaVersion,
+    `${where} has schema version ${found}, older than this build's ${pgSchemaVersion}; start sagad once on it to migrate, then read it again`);
+}
