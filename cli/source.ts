@@ -2,8 +2,8 @@
  * Where inspecting commands read instances: the HTTP API, or a database file opened
  * read-only (`--db`). Both give the API's documents, built by the same pure views.
  */
-import type { DefinitionDetail, HistoryEntryDocument, InstanceDocument, InstanceSummaryDocument, StatsDocument } from '../engine/api/index.js';
-import { definitionDetail, historyEntry, instanceDocument, instanceSummary, statsDocument } from '../engine/api/index.js';
+import type { DefinitionDetail, HistoryEntryDocument, InstanceDocument, InstanceSummaryDocument, StatsDocument } from '../engine/api/documents.js';
+import { definitionDetail, historyEntry, instanceDocument, instanceSummary, statsDocument } from '../engine/api/documents.js';
 import type { CompiledSaga, InstanceStatus } from '../engine/core/index.js';
 import { compileSagaSource } from '../engine/definitions/index.js';
 import { SagaError } from '../engine/errors.js';

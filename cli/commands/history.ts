@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { HistoryEntryDocument } from '../../engine/api/index.js';
+import type { HistoryEntryDocument } from '../../engine/api/documents.js';
 import { contextOf } from '../context.js';
 import type { Io } from '../io.js';
 import { durationMs, examples } from '../options.js';
