@@ -91,7 +91,7 @@ export function sagaSamples(saga: CompiledSaga, input?: unknown): Samples {
   for (const l of leafSteps(saga)) {
     success[l.name] = successPayload(saga, l, schemas, paths);
     const failType = l.kind === 'command' ? l.reply.failure[0] ?? l.reply.retryable[0] : undefined;
-    failure[l.name] = schemaSample(schemas, failType) ?? { reason: 'scripted by sagactl test' };
+    failure[l.name] = schemaSample(schemas, failType) ?? { reason: 'scripted failure' };
   }
   if (input !== undefined) return { input, inputOrigin: 'given', success, failure };
   const generated = sampleInput(saga);

@@ -5,7 +5,7 @@
 import type { CompiledSaga } from '../core/index.js';
 import { checkGuarantee, type GuaranteeReport } from './guarantee.js';
 import { runSaga, type RunOptions, type RunResult } from './run.js';
-import { sagaSamples, type InputOrigin } from './samples.js';
+import { sagaSamples, type InputOrigin, type Samples } from './samples.js';
 import { generateScenarios, type Scenario, type ScenarioKind } from './scenarios.js';
 import { checkScript, parseScript, type Script } from './script.js';
 
@@ -35,9 +35,13 @@ export interface TestOptions extends RunOptions {
   readonly input?: unknown;
 }
 
-/** Pure: runs one scripted scenario and checks the guarantee on its trace. */
-export function runScenario(saga: CompiledSaga, scenario: Scenario, options: TestOptions = {}): ScenarioResult {
-  const samples = sagaSamples(saga, scenario.input ?? options.input);
+/**
+ * Pure: runs one scripted scenario and checks the guarantee on its trace. `base` saves
+ * building the saga's samples again when many scenarios of one saga run.
+ */
+export function runScenario(saga: CompiledSaga, scenario: Scenario, options: TestOptions = {}, base?: Samples): ScenarioResult {
+  const input = scenario.input ?? options.input;
+  const samples = base === undefined ? sagaSamples(saga, input) : input === undefined ? base : { ...base, input, inputOrigin: 'given' as const };
   const run = runSaga(saga, samples, scenario.script, options);
   const guarantee = checkGuarantee(saga, run.trace);
   return { ...run, name: scenario.name, kind: scenario.kind, input: samples.input, guarantee, ok: guarantee.violations.length === 0 };
@@ -47,7 +51,7 @@ export function runScenario(saga: CompiledSaga, scenario: Scenario, options: Tes
 export function testSaga(saga: CompiledSaga, options: TestOptions = {}): SagaReport {
   const samples = sagaSamples(saga, options.input);
   const { scenarios, notes } = generateScenarios(saga, samples);
-  const results = scenarios.map((s) => runScenario(saga, { ...s, input: s.input ?? samples.input }, options));
+  const results = scenarios.map((s) => runScenario(saga, s, options, samples));
   const happy = results[0];
   const allNotes = [...notes];
   if (happy !== undefined && happy.outcome !== 'completed') {
