@@ -8,10 +8,11 @@ import type { Style } from '../render/style.js';
 const NAME_WIDTH = 64;
 
 /** Pure: the lines of one scenario: verdict, name, outcome; its effects; then notes, warnings and violations. */
-export function scenarioText(r: ScenarioResult, style: Style, label = r.name): string {
-  const verdict = r.ok ? style.green('ok  ') : style.red('FAIL');
+export function scenarioText(r: ScenarioResult, style: Style, label = r.name, expected: readonly string[] = []): string {
+  const verdict = r.ok && expected.length === 0 ? style.green('ok  ') : style.red('FAIL');
   const lines = [`  ${verdict}  ${label.padEnd(NAME_WIDTH)}  ${style.state(r.outcome)}`];
   lines.push(`        ${r.effects.length === 0 ? '(no effects)' : r.effects.join(' · ')}`);
+  for (const m of expected) lines.push(`        ${style.red('expected:')} ${m}`);
   for (const n of r.notes) lines.push(`        ${style.yellow('note:')} ${n}`);
   for (const w of r.guarantee.warnings) lines.push(`        ${style.yellow('warning:')} ${w}`);
   for (const v of r.guarantee.violations) lines.push(`        ${style.red(`violation (${v.rule}):`)} ${v.message}`);
@@ -45,8 +46,7 @@ export function sagaReportText(r: SagaReport, style: Style): string {
 /** Pure: a case's lines: the scenario lines and what differed from the expectation. */
 export function caseText(c: CaseResult, style: Style): string {
   const label = `${c.case.name} (${c.case.file}:${c.case.line})`;
-  const base = scenarioText({ ...c.result, ok: c.ok }, style, label);
-  return base + c.mismatches.map((m) => `        ${style.red('expected:')} ${m}\n`).join('');
+  return scenarioText(c.result, style, label, c.mismatches);
 }
 
 /** Pure: a scenario as the JSON documents of `-o json` and `-o jsonl` show it; the trace only when the guarantee broke. */
