@@ -6,7 +6,8 @@
  * trusting the core's own bookkeeping, so it can catch the core getting it wrong.
  */
 import type { CompiledSaga, LeafStep } from '../core/index.js';
-import { findLeaf, leafSteps } from '../core/index.js';
+import { leafSteps } from '../core/index.js';
+import { leafOf } from './leaves.js';
 import type { TraceEntry } from './trace.js';
 
 /** The rule a violation breaks, stable for machines. */
@@ -60,7 +61,7 @@ class Checker {
   constructor(private readonly saga: CompiledSaga) {}
 
   private leaf(step: string): LeafStep | undefined {
-    return findLeaf(this.saga, step);
+    return leafOf(this.saga, step);
   }
 
   private violate(rule: Rule, message: string, at: number | null = this.i): void {

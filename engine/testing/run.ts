@@ -4,9 +4,10 @@
  * runtime would feed it, and the run records what happened for the guarantee check.
  */
 import {
-  decide, findLeaf, isRejection, isTerminal, scopeOf, start, startKey, timerId,
+  decide, isRejection, isTerminal, scopeOf, start, startKey, timerId,
   type CompiledSaga, type Decision, type Env, type IncomingMessage, type InstanceState, type SagaEvent, type SagaInput, type TimerRef,
 } from '../core/index.js';
+import { leafOf } from './leaves.js';
 import { defaultDelay, replyType, waitEvent } from './participant.js';
 import type { Samples } from './samples.js';
 import { replyFor, type Script, type ScriptedReply } from './script.js';
@@ -110,7 +111,7 @@ class Simulation {
     for (const e of this.journal) {
       if (!('step' in e)) continue;
       const sent = (undo: boolean): boolean => this.commands.some((c) => c.step === e.step && c.undo === undo);
-      if (e.type === 'StepFailed' && e.outcome === 'not_done' && findLeaf(this.saga, e.step)?.kind === 'command' && !sent(false)) this.notes.push(`${e.step} could not be sent: ${e.error}`);
+      if (e.type === 'StepFailed' && e.outcome === 'not_done' && leafOf(this.saga, e.step)?.kind === 'command' && !sent(false)) this.notes.push(`${e.step} could not be sent: ${e.error}`);
       if (e.type === 'CompensationFailed' && !sent(true)) this.notes.push(`the compensation of ${e.step} could not be sent: ${e.error}`);
     }
     return { outcome, state: this.state, journal: this.journal, trace: this.trace, effects: describeRun(this.commands, this.others), notes: this.notes };
@@ -150,7 +151,7 @@ class Simulation {
         return;
       }
       case 'event': {
-        const l = findLeaf(this.saga, p.step);
+        const l = leafOf(this.saga, p.step);
         if (l?.kind !== 'wait') return;
         const message = waitEvent(l, scopeOf(state), this.samples.success[p.step] ?? {}, `e${++this.ids}`);
         const d = this.feed({ type: 'EventReceived', subject: l.subject, message }, (taken) => ({ at: this.now, kind: 'event', step: p.step, taken }));
@@ -188,7 +189,7 @@ class Simulation {
   }
 
   private kindOf(cmd: CommandRecord, type: string): 'success' | 'failure' | 'retryable' {
-    const l = findLeaf(this.saga, cmd.step);
+    const l = leafOf(this.saga, cmd.step);
     const spec = cmd.undo ? l?.compensate?.reply : l?.kind === 'command' ? l.reply : undefined;
     if (spec?.success.includes(type) === true) return 'success';
     return spec?.failure.includes(type) === true ? 'failure' : 'retryable';
@@ -212,7 +213,7 @@ class Simulation {
     switch (e.type) {
       case 'StepSkipped': this.other(`skip ${e.step}`); return;
       case 'WaitStarted': {
-        const l = findLeaf(this.saga, e.step);
+        const l = leafOf(this.saga, e.step);
         const r = replyFor(this.script.do[e.step], 1);
         if (r.kind === 'ok') this.add(`event:${e.step}`, { kind: 'event', at: this.now + (r.delay ?? defaultDelay(l?.kind === 'wait' ? l.timeout : null)), step: e.step });
         this.cancelOn(e.step);
@@ -224,7 +225,7 @@ class Simulation {
         const late = this.lateAnswer.get(e.step);
         if (late === undefined) return;
         this.lateAnswer.delete(e.step);
-        const l = findLeaf(this.saga, e.step);
+        const l = leafOf(this.saga, e.step);
         const type = l?.kind === 'command' ? l.reply.success[0] : undefined;
         if (type !== undefined) this.add(`late:${e.step}`, { kind: 'reply', at: this.now + (late.delay ?? 1000), cmd: late.cmd, type, payload: this.samples.success[e.step] ?? {} });
         return;
@@ -246,7 +247,7 @@ class Simulation {
     const cmd: CommandRecord = { step: ev.step, undo, attempt: ev.attempt, commandId, at: this.now, result: null };
     this.commands.push(cmd);
     this.trace.push({ at: this.now, kind: 'send', step: ev.step, undo, attempt: ev.attempt, commandId });
-    const l = findLeaf(this.saga, ev.step);
+    const l = leafOf(this.saga, ev.step);
     const spec = undo ? l?.compensate : l?.kind === 'command' ? l : undefined;
     if (spec === undefined || spec === null) return;
     const r: ScriptedReply = replyFor((undo ? this.script.undo : this.script.do)[ev.step], ev.attempt);

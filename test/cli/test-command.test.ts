@@ -118,3 +118,11 @@ t.test('help explains the scenarios, the guarantee and the cases file', async (t
   const missing = await cli(['test']);
   t.equal(missing.code, 2);
 });
+
+t.test('shell completion knows test and simulate, and completes --cases with file names', async (t) => {
+  const r = await cli(['completion', 'bash']);
+  t.equal(r.code, 0);
+  t.match(r.out, /" test"\) words="[^"]*--saga[^"]*--cases[^"]*"; files=1;;/);
+  t.match(r.out, /" simulate"\) words="[^"]*--script[^"]*"; files=1;;/);
+  t.match(r.out, /--db\|--file\|-f\|--cases\) COMPREPLY=\(\$\(compgen -f/);
+});
