@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { CompiledSaga } from '../core/index.js';
-import { findLeaf } from '../core/index.js';
+import { findLeaf, leafSteps } from '../core/index.js';
 import { FileContext } from '../definitions/context.js';
 import { parseDuration } from '../definitions/duration.js';
 import { sortErrors, type DefinitionError, type DefinitionPath } from '../definitions/errors.js';
@@ -39,11 +39,13 @@ export interface CaseResult {
 }
 
 /** The shape of a cases file, for hints. */
-export const CASES_SYNTAX = 'a cases file is `cases:` with a list of { name, saga, input, replies: { STEP: REPLY or [REPLY, ...] }, undo: { STEP: ... }, cancel: STEP or DURATION, expect: { outcome, effects: [...] } }';
+export const CASES_SYNTAX = 'a cases file is `cases:` with a list of { name, saga, input, '
+  + 'replies: { STEP: REPLY or [REPLY, ...] }, undo: { STEP: ... }, cancel: STEP or DURATION, expect: { outcome, effects: [...] } }';
 const caseKeys = ['name', 'saga', 'input', 'replies', 'undo', 'cancel', 'expect'];
 const expectKeys = ['outcome', 'effects'];
 const outcomes = ['completed', 'compensated', 'failed', 'running', 'compensating', 'rejected'];
-const REPLY = 'write a reply as ok, fail, retryable, timeout or late with an optional :DELAY and *COUNT (like retryable*2 or ok:3s), or as { reply: ok, delay: 2s, payload: {...} }';
+const REPLY = 'write a reply as ok, fail, retryable, timeout or late with an optional :DELAY and *COUNT '
+  + '(like retryable*2 or ok:3s), or as { reply: ok, delay: 2s, payload: {...} }';
 
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -53,7 +55,8 @@ export function loadCases(file: string, sagas: Readonly<Record<string, CompiledS
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    return { ok: false, errors: [{ file, line: 1, column: 1, path: '', message: `cannot read the cases file: ${(err as Error).message}`, hint: 'check the path and the permissions' }] };
+    const message = `cannot read the cases file: ${(err as Error).message}`;
+    return { ok: false, errors: [{ file, line: 1, column: 1, path: '', message, hint: 'check the path and the permissions' }] };
   }
   return parseCases(text, file, sagas);
 }
@@ -149,7 +152,8 @@ function readReplies(ctx: FileContext, raw: unknown, path: DefinitionPath, saga:
     const items = Array.isArray(value) ? value.flatMap((v, i) => readReply(ctx, v, [...at, i])) : readReply(ctx, value, at);
     if (saga === undefined) continue;
     if (findLeaf(saga, step) === undefined) {
-      ctx.report(at, `saga ${saga.name} has no step \`${step}\``, didYouMean(step, saga.stages.flatMap((s) => (s.kind === 'parallel' ? s.branches.flat().map((l) => l.name) : [s.name])), 'name one of its steps'), 'key');
+      const names = leafSteps(saga).map((l) => l.name);
+      ctx.report(at, `saga ${saga.name} has no step \`${step}\``, didYouMean(step, names, `its steps are ${names.join(', ')}`), 'key');
       continue;
     }
     try {

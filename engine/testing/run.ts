@@ -111,7 +111,8 @@ class Simulation {
     for (const e of this.journal) {
       if (!('step' in e)) continue;
       const sent = (undo: boolean): boolean => this.commands.some((c) => c.step === e.step && c.undo === undo);
-      if (e.type === 'StepFailed' && e.outcome === 'not_done' && leafOf(this.saga, e.step)?.kind === 'command' && !sent(false)) this.notes.push(`${e.step} could not be sent: ${e.error}`);
+      const command = leafOf(this.saga, e.step)?.kind === 'command';
+      if (e.type === 'StepFailed' && e.outcome === 'not_done' && command && !sent(false)) this.notes.push(`${e.step} could not be sent: ${e.error}`);
       if (e.type === 'CompensationFailed' && !sent(true)) this.notes.push(`the compensation of ${e.step} could not be sent: ${e.error}`);
     }
     return { outcome, state: this.state, journal: this.journal, trace: this.trace, effects: describeRun(this.commands, this.others), notes: this.notes };
@@ -130,11 +131,18 @@ class Simulation {
     const mark = this.commands.length;
     switch (p.kind) {
       case 'reply': {
-        const message: IncomingMessage = { eventId: `r${++this.ids}`, eventType: p.type, correlationId: CORRELATION, causationId: p.cmd.commandId, aggregateId: 'participant', version: 1, payload: p.payload };
-        const reply = this.kindOf(p.cmd, p.type);
-        const d = this.feed({ type: 'ReplyReceived', message }, (taken) => ({ at: this.now, kind: 'reply', step: p.cmd.step, undo: p.cmd.undo, attempt: p.cmd.attempt, commandId: p.cmd.commandId, reply, taken }));
+        const { cmd } = p;
+        const message: IncomingMessage = {
+          eventId: `r${++this.ids}`, eventType: p.type, correlationId: CORRELATION, causationId: cmd.commandId,
+          aggregateId: 'participant', version: 1, payload: p.payload,
+        };
+        const reply = this.kindOf(cmd, p.type);
+        const d = this.feed({ type: 'ReplyReceived', message }, (taken) => ({
+          at: this.now, kind: 'reply', step: cmd.step, undo: cmd.undo, attempt: cmd.attempt, commandId: cmd.commandId, reply, taken,
+        }));
         const late = d?.events.some((e) => e.type === 'LateSuccessRecorded') === true;
-        p.cmd.result = `${reply === 'success' ? 'ok' : reply === 'failure' ? 'fail' : 'retryable'}${late ? ' late' : d?.ignored === null ? '' : ' ignored'}`;
+        const word = reply === 'success' ? 'ok' : reply === 'failure' ? 'fail' : 'retryable';
+        cmd.result = `${word}${late ? ' late' : d?.ignored === null ? '' : ' ignored'}`;
         return;
       }
       case 'timer': {
@@ -257,8 +265,10 @@ class Simulation {
     }
     const type = replyType(r.kind, spec.reply, undo);
     if (type === null) return;
-    const payload = r.payload ?? (r.kind === 'ok' ? this.samples.success[ev.step] : this.samples.failure[ev.step]) ?? {};
-    this.add(`reply:${commandId}`, { kind: 'reply', at: this.now + (r.delay ?? defaultDelay(spec.timeout)), cmd, type, payload: undo && r.kind === 'ok' && r.payload === undefined ? {} : payload });
+    // A compensation's success carries nothing later expressions read: an empty payload.
+    const sample = r.kind !== 'ok' ? this.samples.failure[ev.step] : undo ? {} : this.samples.success[ev.step];
+    const at = this.now + (r.delay ?? defaultDelay(spec.timeout));
+    this.add(`reply:${commandId}`, { kind: 'reply', at, cmd, type, payload: r.payload ?? sample ?? {} });
   }
 }
 

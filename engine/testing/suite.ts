@@ -55,9 +55,15 @@ export function testSaga(saga: CompiledSaga, options: TestOptions = {}): SagaRep
   const happy = results[0];
   const allNotes = [...notes];
   if (happy !== undefined && happy.outcome !== 'completed') {
-    allNotes.unshift(`with ${samples.inputOrigin === 'given' ? 'the given' : 'the sample'} input the happy path ends ${happy.outcome}, not completed${happy.notes.length > 0 ? `: ${happy.notes.join('; ')}` : ''}; ${samples.inputOrigin === 'given' ? 'check the input' : 'give an input with --input'}`);
+    const given = samples.inputOrigin === 'given';
+    const why = happy.notes.length > 0 ? `: ${happy.notes.join('; ')}` : '';
+    const todo = given ? 'check the input' : 'give an input with --input';
+    allNotes.unshift(`with ${given ? 'the given' : 'the sample'} input the happy path ends ${happy.outcome}, not completed${why}; ${todo}`);
   }
-  return { saga: saga.name, input: samples.input, inputOrigin: samples.inputOrigin, scenarios: results, notes: allNotes, ok: results.every((r) => r.ok) };
+  return {
+    saga: saga.name, input: samples.input, inputOrigin: samples.inputOrigin, scenarios: results, notes: allNotes,
+    ok: results.every((r) => r.ok),
+  };
 }
 
 /** Pure: runs the saga under a script (a Script, or script texts like `book-hotel=fail`); throws ScriptError for a bad one. */

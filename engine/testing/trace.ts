@@ -8,10 +8,18 @@ import type { SagaEvent } from '../core/index.js';
 /** How a participant answered a command. */
 export type ReplyClass = 'success' | 'failure' | 'retryable';
 
+/** Which command: the step, do or undo, the attempt, and its id. */
+export interface CommandRef {
+  readonly step: string;
+  readonly undo: boolean;
+  readonly attempt: number;
+  readonly commandId: string;
+}
+
 /** One happening; `at` is simulated ms from the start, `taken` whether the core acted on the input. */
 export type TraceEntry =
-  | { readonly at: number; readonly kind: 'send'; readonly step: string; readonly undo: boolean; readonly attempt: number; readonly commandId: string }
-  | { readonly at: number; readonly kind: 'reply'; readonly step: string; readonly undo: boolean; readonly attempt: number; readonly commandId: string; readonly reply: ReplyClass; readonly taken: boolean }
+  | ({ readonly at: number; readonly kind: 'send' } & CommandRef)
+  | ({ readonly at: number; readonly kind: 'reply'; readonly reply: ReplyClass; readonly taken: boolean } & CommandRef)
   | { readonly at: number; readonly kind: 'timer'; readonly timer: string; readonly taken: boolean }
   | { readonly at: number; readonly kind: 'event'; readonly step: string; readonly taken: boolean }
   | { readonly at: number; readonly kind: 'cancel'; readonly accepted: boolean }
