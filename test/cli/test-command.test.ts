@@ -126,3 +126,15 @@ t.test('shell completion knows test and simulate, and completes --cases with fil
   t.match(r.out, /" simulate"\) words="[^"]*--script[^"]*"; files=1;;/);
   t.match(r.out, /--db\|--file\|-f\|--cases\) COMPREPLY=\(\$\(compgen -f/);
 });
+
+t.test('the cases file in --help passes as written', async (t) => {
+  const help = (await cli(['test', '--help'])).out;
+  const example = /A cases file:\n([\s\S]*?)\n {2}\(replies/.exec(help)?.[1];
+  if (example === undefined) throw new Error('no cases example in the help');
+  const dir = t.testdir();
+  const file = join(dir, 'help-cases.yaml');
+  writeFileSync(file, example.replace(/^ {2}/gm, ''));
+  const r = await cli(['test', join(root, 'saga-definitions.yaml'), '--cases', file]);
+  t.equal(r.code, 0, r.out + r.err);
+  t.match(r.out, /1 of 1 cases passed/);
+});
