@@ -103,6 +103,8 @@ class Simulation {
     }
     const s = this.state;
     if (s !== null && !isTerminal(s) && this.pending.size === 0) this.notes.push(`still ${s.status} with nothing left to happen: ${waitingFor(s)}`);
+    const c = this.script.cancel;
+    if (c !== null && 'step' in c && !this.cancelArranged) this.notes.push(`no cancel was requested: ${c.step} never started`);
     return this.result(s?.status ?? 'rejected');
   }
 
@@ -244,8 +246,13 @@ class Simulation {
 
   private cancelOn(step: string): void {
     const c = this.script.cancel;
-    if (c !== null && 'step' in c && c.step === step) this.add('cancel', { kind: 'cancel', at: this.now });
+    if (c === null || !('step' in c) || c.step !== step || this.cancelArranged) return;
+    this.cancelArranged = true;
+    this.add('cancel', { kind: 'cancel', at: this.now });
   }
+
+  /** Whether the scripted cancel-at-a-step has been arranged: the step may never start. */
+  private cancelArranged = false;
 
   /** Records a command and arranges the participant's scripted answer to it. */
   private onSend(commandId: string, events: readonly SagaEvent[]): void {

@@ -121,6 +121,9 @@ t.test('simulate: delays move the simulated clock, a step that never succeeds is
   const endless = simulate(travel, { script: 'ticket=timeout', maxInputs: 200 });
   t.equal(endless.outcome, 'running');
   t.match(endless.notes.join('\n'), /did not end after 200 inputs/);
+  const skipped = simulate(travel, { input: { tripId: 'T-0001', seats: 1 }, script: 'cancel=insure' });
+  t.equal(skipped.outcome, 'completed');
+  t.same(skipped.notes, ['no cancel was requested: insure never started']);
 });
 
 t.test('effect lines match loosely: attempt and result only where written', async (t) => {
