@@ -14,6 +14,19 @@ export interface ReadPath {
   readonly names: readonly string[];
   /** When the expression is exactly this path and fills payload field `field` of `message`. */
   readonly field?: { readonly message: string; readonly name: string };
+  /** A value the expression suggests: a number for arithmetic, the literal it is compared with. */
+  readonly sample?: unknown;
+}
+
+const arithmetic = new Set(['+', '-', '*', '/', '%', '<', '<=', '>', '>=']);
+
+/** The value an operand of `op` should have, judging by the other operand; undefined when nothing says. */
+function suggested(op: unknown, other: jsonata.ExprNode | undefined): unknown {
+  if (arithmetic.has(String(op))) return 1;
+  if (op !== '=' && op !== '!=') return undefined;
+  // Equal to the literal it is compared with, so a `when` like `$input.plan = 'gold'` holds on the sample.
+  if (other?.type === 'string' || other?.type === 'number' || other?.type === 'value') return other.value;
+  return undefined;
 }
 
 /** Pure: the raw JSON Schemas of a saga by `Type@version`, read back from its stored source. */
@@ -51,8 +64,8 @@ export function astOf(expr: Expr): jsonata.ExprNode | null {
 /** Pure: every `$input...` and `$steps...` path in an expression, as far as it is plain names. */
 export function pathsIn(ast: jsonata.ExprNode | null): ReadPath[] {
   const out: ReadPath[] = [];
-  const visit = (node: unknown): void => {
-    if (Array.isArray(node)) return node.forEach(visit);
+  const visit = (node: unknown, sample?: unknown): void => {
+    if (Array.isArray(node)) return node.forEach((n) => visit(n));
     if (node === null || typeof node !== 'object') return;
     const n = node as jsonata.ExprNode;
     const steps = n.type === 'path' ? n.steps ?? [] : [];
@@ -63,9 +76,14 @@ export function pathsIn(ast: jsonata.ExprNode | null): ReadPath[] {
         if (s.type !== 'name' || typeof s.value !== 'string') break;
         names.push(s.value);
       }
-      if (names.length > 0) out.push({ variable: first.value, names });
+      if (names.length > 0) out.push({ variable: first.value, names, ...(sample === undefined ? {} : { sample }) });
     }
-    Object.values(n).forEach(visit);
+    if (n.type === 'binary') {
+      visit(n.lhs, suggested(n.value, n.rhs));
+      visit(n.rhs, suggested(n.value, n.lhs));
+      return;
+    }
+    Object.values(n).forEach((v) => visit(v));
   };
   visit(ast);
   return out;

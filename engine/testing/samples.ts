@@ -42,13 +42,19 @@ function leafValue(p: ReadPath, schemas: Readonly<Record<string, unknown>>): unk
     const props = isRecord(schema) && isRecord(schema.properties) ? schema.properties : {};
     if (props[p.field.name] !== undefined) return sampleFromSchema(props[p.field.name], p.field.name, schema);
   }
+  if (p.sample !== undefined) return p.sample;
   return `${p.names.at(-1) ?? 'value'}-1`;
 }
 
 /** Fills every path into `base`, the longest first so that `a.b` makes `a` an object before `a` is seen alone. */
 function fillPaths(base: Record<string, unknown>, paths: readonly ReadPath[], schemas: Readonly<Record<string, unknown>>): void {
-  // Paths that fill a field with a schema first: their value is the more faithful one.
-  const ordered = [...paths].sort((a, b) => Number(b.field !== undefined) - Number(a.field !== undefined) || b.names.length - a.names.length);
+  // Paths that fill a field with a schema first, then those an operator suggests a value for: the more faithful values.
+  const typed = (p: ReadPath): boolean => {
+    const schema = p.field === undefined ? undefined : schemas[p.field.message];
+    return isRecord(schema) && isRecord(schema.properties) && p.field !== undefined && schema.properties[p.field.name] !== undefined;
+  };
+  const rank = (p: ReadPath): number => (typed(p) ? 2 : p.sample !== undefined ? 1 : 0);
+  const ordered = [...paths].sort((a, b) => rank(b) - rank(a) || b.names.length - a.names.length);
   for (const p of ordered) fill(base, p.names, () => leafValue(p, schemas));
 }
 

@@ -58,8 +58,8 @@ t.test('a step behind a false `when` is exercised with the input that turns it o
     '    defaults: { timeout: 1s }',
     '    steps:',
     '      - name: a',
-    '        when: "{% $input.plan = \'gold\' %}"',
-    '        command: { subject: x.c, type: A, payload: { plan: "{% $input.plan %}" } }',
+    '        when: "{% $input.count > 5 %}"',
+    '        command: { subject: x.c, type: A, payload: { count: "{% $input.count %}" } }',
     '        reply: { subject: x.e, success: [AOk], failure: [ANo] }',
     '        compensate: { command: { subject: x.c, type: UndoA }, reply: { subject: x.e, success: [AUndone] } }',
     '      - name: p',
@@ -73,8 +73,33 @@ t.test('a step behind a false `when` is exercised with the input that turns it o
   const report = testSaga(saga);
   const fails = report.scenarios.find((s) => s.name === 'a fails');
   t.equal(fails?.outcome, 'compensated', 'a ran and failed rather than being skipped');
-  t.same(fails?.input, { plan: 'gold' });
-  t.ok(report.scenarios.some((s) => s.name === 'when of a is true ($input.plan = "gold")'));
+  t.same(report.input, { count: 1 }, 'a number, since the condition compares it');
+  t.same(fails?.input, { count: 6 });
+  t.ok(report.scenarios.some((s) => s.name === 'when of a is true ($input.count = 6)'));
+  t.equal(report.scenarios.find((s) => s.name === 'all succeed')?.effects[0], 'skip a');
+});
+
+t.test('a sample field compared with a literal takes that literal, so the `when` holds', async (t) => {
+  const r = loadDefinitionsText([
+    'sagas:',
+    '  - name: plans',
+    '    defaults: { timeout: 1s }',
+    '    steps:',
+    '      - name: a',
+    '        when: "{% $input.plan = \'gold\' %}"',
+    '        command: { subject: x.c, type: A, payload: { plan: "{% $input.plan %}" } }',
+    '        reply: { subject: x.e, success: [AOk] }',
+    '        pivot: true',
+  ].join('\n'), 'plans.yaml');
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  const [saga] = r.sagas;
+  if (saga === undefined) throw new Error('no saga');
+  const report = testSaga(saga);
+  t.same(report.input, { plan: 'gold' });
+  t.same(report.scenarios.filter((s) => s.kind === 'when').map((s) => [s.name, s.effects]), [
+    ['when of a is true', ['do a ok']],
+    ['when of a is false ($input.plan = false)', ['skip a']],
+  ]);
 });
 
 t.test('sample input: from the trigger schema, patterns and formats honoured', async (t) => {
