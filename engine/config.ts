@@ -1,6 +1,6 @@
 import { Ajv } from 'ajv';
 import { SagaError } from './errors.js';
-import type { LogLevel } from './transport/connection.js';
+import type { LogLevel } from './log.js';
 
 /** The server's settings, read from the environment by {@link loadConfig}; frozen. */
 export interface Config {

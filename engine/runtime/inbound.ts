@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SagaError } from '../errors.js';
 import { StoreErrorCode } from '../store/errors.js';
 import type { StorePort } from '../store/port.js';
-import type { LogFn } from '../transport/connection.js';
+import type { LogFn } from '../log.js';
 import type { InboundMessage, Verdict } from '../transport/consumer.js';
 import { parseEnvelope } from '../transport/envelope.js';
 import type { Engine } from './engine.js';
