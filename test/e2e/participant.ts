@@ -7,14 +7,14 @@
  *   oos, decline, shipreject, nocourier   the business declines the step (OutOfStock, PaymentDeclined, ShipmentRejected, NoCourierAvailable)
  *   busyN                       ChargePayment attempts 1..N answer PaymentGatewayBusy, doing nothing
  *   dropreserve, dropcharge     the work is done but the reply to attempt 1 is not sent
- *   silentreserve               the reservation is done but no reply is ever sent
+ *   silent<op>                  the work is done (or the repeat recognised) but no reply is sent, until the flag file `<orderId>.<op>` exists
  *   dupreplies                  every reply is published three times: twice with the same eventId, once with a new one
  *   slow<op>N                   the work is done at once, its replies are sent N ms later (default 2000)
  *   hold<op>                    nothing is done and nothing answered until the flag file `<orderId>.<op>` exists
  *   refundfail                  RefundPayment does nothing and answers nothing until `<orderId>.refund` exists
  *   badreply                    before InventoryReserved, a schema-invalid InventoryReserved is published
- *   declineretry                a later ChargePayment attempt is declined as a suspected duplicate, doing nothing
- *                               (a gateway that is idempotent in its work but not in its answers)
+ *   declineretry                a later ChargePayment attempt is declined at once (never slowed) as a suspected
+ *                               duplicate, doing nothing: a gateway idempotent in its work but not in its answers
  *
  * It is idempotent by Idempotency-Key (the work of a key is done once; a repeat gets the same
  * answer) and refuses a `do` that arrives after its `undo`, as a careful service would. It is
@@ -146,6 +146,8 @@ function header(headers: Record<string, string>, name: string): string | undefin
 /** What handling one command decided: the answer to publish (if any), and when. */
 interface Outcome { answer?: Answer; delayMs?: number; before?: Answer }
 
+const SUSPECTED = 'suspected duplicate';
+
 /** What the participant does with a command, before it is written down as a fact. */
 interface Handling { effect: Effect; answer: Answer | null; reason?: string }
 
@@ -160,7 +162,7 @@ function handling(books: Books, controlDir: string, cmd: Envelope, key: string, 
   const slot = books.slot(base(key));
   const prior = slot[op.action];
   if (op.action === 'do' && op.short === 'charge' && d.has('declineretry') && attempt > 1) {
-    return { effect: 'declined', answer: { eventType: op.failure ?? op.success, payload: { orderId, reason: 'suspected duplicate' } }, reason: 'suspected duplicate' };
+    return { effect: 'declined', answer: { eventType: op.failure ?? op.success, payload: { orderId, reason: SUSPECTED } }, reason: SUSPECTED };
   }
   if (prior !== undefined) return { effect: 'duplicate', answer: { eventType: prior.eventType, payload: prior.payload } };
   if (op.action === 'undo') {
@@ -192,9 +194,9 @@ function decide(books: Books, controlDir: string, cmd: Envelope, m: InboundMessa
   if (answer !== null) answer.eventId = uuidv7();
 
   const silent = answer === null
-    || (op?.short === 'reserve' && d.has('silentreserve'))
+    || (op !== undefined && d.has(`silent${op.short}`) && !existsSync(join(controlDir, flagName(orderId, op.short))))
     || (attempt === 1 && ((op?.short === 'reserve' && d.has('dropreserve')) || (op?.short === 'charge' && d.has('dropcharge'))));
-  const slow = op === undefined ? undefined : d.get(`slow${op.short}`);
+  const slow = op === undefined || v.reason === SUSPECTED ? undefined : d.get(`slow${op.short}`);
   const delayMs = silent || slow === undefined ? undefined : slow ?? 2_000;
   books.record({
     key, step, action: op?.action ?? 'do', effect: v.effect, sagaId, attempt, orderId, command: cmd.eventType, commandId: cmd.eventId,
