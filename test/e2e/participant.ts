@@ -199,7 +199,7 @@ function decide(books: Books, controlDir: string, cmd: Envelope, m: InboundMessa
   const slow = op === undefined || v.reason === SUSPECTED ? undefined : d.get(`slow${op.short}`);
   const delayMs = silent || slow === undefined ? undefined : slow ?? 2_000;
   books.record({
-    key, step, action: op?.action ?? 'do', effect: v.effect, sagaId, attempt, orderId, command: cmd.eventType, commandId: cmd.eventId,
+    key, step, action: op?.action ?? (key.endsWith('/undo') ? 'undo' : 'do'), effect: v.effect, sagaId, attempt, orderId, command: cmd.eventType, commandId: cmd.eventId,
     reply: answer?.eventType ?? null, replyId: answer?.eventId ?? null, payload: answer?.payload ?? {},
     published: silent ? 'never' : delayMs === undefined ? 'now' : 'later',
     ...(delayMs === undefined ? {} : { delayMs }), ...(v.reason === undefined ? {} : { reason: v.reason }),
