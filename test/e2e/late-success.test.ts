@@ -7,7 +7,7 @@ import { sound, stepEvents, types } from './kinds.js';
 
 /**
  * A late success reopens a compensated instance (DESIGN section 1, point 3; golden trace 17):
- * charge attempt 1 is done at once but its reply comes 2.5 s late; attempt 2 is declined as a
+ * charge attempt 1 is done at once but its reply comes 3.5 s late; attempt 2 is declined as a
  * suspected duplicate, so the saga releases the stock and ends compensated. Then attempt 1's
  * success arrives: the card was charged after all, so the instance compensates again and
  * refunds it.
@@ -15,7 +15,7 @@ import { sound, stepEvents, types } from './kinds.js';
 const w = await startWorld(t);
 
 t.test('a success that arrives after the saga ended compensated is compensated too', async (t) => {
-  const { id } = await w.api.started(order('o-reopen~slowcharge2500~declineretry'));
+  const { id } = await w.api.started(order('o-reopen~slowcharge3500~declineretry'));
   await waitFor(async () => (await w.api.history(id)).some((h) => h.type === 'SagaCompensated'), 20_000, { what: 'the saga to end compensated a first time' });
 
   // Attempt 1's success is still on its way; wait until sagad has taken it in, either way.
