@@ -43,7 +43,7 @@ t.test('a business failure at each step compensates what was done, latest first'
   t.test('out of stock at the first step: nothing to compensate', async (t) => {
     const { doc, history } = await run('o-oos~oos');
     t.equal(doc.state, 'compensated', 'compensated', w.diag());
-    t.same(realEffects(w.ledger(), doc.id), [['reserve-inventory', 'do', 'refused']], 'no compensation was sent');
+    t.same(realEffects(w.ledger(), doc.id), [['reserve-inventory', 'do', 'declined']], 'no compensation was sent');
     t.equal(stepState(doc, 'reserve-inventory')?.state, 'failed');
     t.same(sagaViolations(doc, history, w.ledger()), [], 'saga guarantee', w.diag());
   });
@@ -52,7 +52,7 @@ t.test('a business failure at each step compensates what was done, latest first'
     const { doc, history } = await run('o-decline~decline');
     t.equal(doc.state, 'compensated', 'compensated', w.diag());
     t.same(realEffects(w.ledger(), doc.id), [
-      ['reserve-inventory', 'do', 'done'], ['charge-payment', 'do', 'refused'], ['reserve-inventory', 'undo', 'done'],
+      ['reserve-inventory', 'do', 'done'], ['charge-payment', 'do', 'declined'], ['reserve-inventory', 'undo', 'done'],
     ]);
     t.same(doc.steps.map((s) => s.state), ['compensated', 'failed', 'pending']);
     t.same(sagaViolations(doc, history, w.ledger()), [], 'saga guarantee', w.diag());
@@ -62,7 +62,7 @@ t.test('a business failure at each step compensates what was done, latest first'
     const { doc, history } = await run('o-shipreject~shipreject');
     t.equal(doc.state, 'compensated', 'compensated', w.diag());
     t.same(realEffects(w.ledger(), doc.id), [
-      ['reserve-inventory', 'do', 'done'], ['charge-payment', 'do', 'done'], ['ship-order', 'do', 'refused'],
+      ['reserve-inventory', 'do', 'done'], ['charge-payment', 'do', 'done'], ['ship-order', 'do', 'declined'],
       ['charge-payment', 'undo', 'done'], ['reserve-inventory', 'undo', 'done'],
     ]);
     t.same(history.filter((h) => h.type === 'StepCompensated').map((h) => h.data.step), ['charge-payment', 'reserve-inventory'], 'journal order');

@@ -91,8 +91,8 @@ export interface World {
   sagadIdle(): Promise<boolean>;
   /** The same for the participant's consumers of the command subjects. */
   participantIdle(): Promise<boolean>;
-  /** Creates the flag file that releases a held or failing operation of an order. */
-  flag(orderId: string, what: 'ship' | 'refund' | 'charge'): void;
+  /** Creates the flag file that releases a held or failing operation of an order (`what`: see participant.ts). */
+  flag(orderId: string, what: string): void;
   /** Extra diagnostics for an assertion: sagad's and the participant's last log lines. */
   diag(extra?: Record<string, unknown>): Record<string, unknown>;
 }

@@ -1,31 +1,51 @@
 import { existsSync, readFileSync } from 'node:fs';
 
-/** What one command did at the participant (DESIGN section 3: effects judged by Idempotency-Key). */
-export type Effect = 'done' | 'refused' | 'duplicate' | 'nothing-to-undo';
+/**
+ * What one command met at the participant. `done`, `declined`, `nothing-to-undo` and `refused`
+ * fix the participant's answer for that Idempotency-Key; `duplicate` repeats it; `busy` and
+ * `held` change nothing (a retryable answer, or no answer at all); `ignored` is a command the
+ * participant does not serve.
+ */
+export type Effect = 'done' | 'declined' | 'duplicate' | 'nothing-to-undo' | 'refused' | 'busy' | 'held' | 'ignored';
 
-/** One line of the scripted participant's ledger, appended (and fsynced) before the reply is sent. */
+/** Effects after which the participant answers every further command of that key the same way. */
+export const DECIDING: readonly Effect[] = ['done', 'declined', 'nothing-to-undo', 'refused'];
+
+/**
+ * One line of the participant's ledger: a fact about one command it received (every delivery,
+ * in the order received), appended and fsynced before any answer is published. The judge
+ * (`judge.ts`) reads these facts; the participant never decides what is a violation.
+ */
 export interface LedgerEntry {
   /** Position in the ledger, from 1. */
   seq: number;
+  /** When the command was received (ISO time). */
   at: string;
-  /** The Idempotency-Key header: `<sagaId>/<step>/do|undo`. */
+  /** The Idempotency-Key header, as received (`<sagaId>/<step>/do|undo` if sagad is right). */
   key: string;
+  /** The Saga-Step header. */
   step: string;
+  /** Forward work or its compensation, by the command's type (not by the key). */
   action: 'do' | 'undo';
   effect: Effect;
+  /** The Saga-Id header. */
   sagaId: string;
   /** The Saga-Attempt header. */
   attempt: number;
   orderId: string;
-  /** The command's type and eventId, and the type of the answer given. */
+  /** The command's type and eventId. */
   command: string;
   commandId: string;
-  reply: string;
+  /** The type of the answer decided, or null when none was (held, ignored). */
+  reply: string | null;
   /** The eventId of that answer (its copies under `dupreplies` excepted). */
-  replyId: string;
+  replyId: string | null;
+  /** When the answer goes out: at once, `delayMs` later, or never (a dropped reply). */
+  published: 'now' | 'later' | 'never';
+  delayMs?: number;
   /** The payload of that answer, so a repeated command gets the same one after a restart. */
   payload: Record<string, unknown>;
-  /** Why a `do` was refused: a business failure, or `undo came first`. */
+  /** Why the command was declined or refused. */
   reason?: string;
 }
 
@@ -70,6 +90,6 @@ export function directivesOf(orderId: string): Map<string, number | null> {
 }
 
 /** The name of the flag file that releases a held or failing operation of an order. */
-export function flagName(orderId: string, what: 'ship' | 'refund' | 'charge'): string {
+export function flagName(orderId: string, what: string): string {
   return `${encodeURIComponent(orderId)}.${what}`;
 }

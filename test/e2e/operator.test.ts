@@ -7,6 +7,7 @@ import { order } from './api-client.js';
 import type { HistoryEntry } from './api-client.js';
 import { startWorld } from './harness.js';
 import { realEffects, sagaViolations } from './invariants.js';
+import { ledgerViolations } from './judge.js';
 
 /** What an operator does through the HTTP API: retry a failed compensation, cancel, and the pivot's limit. */
 const w = await startWorld(t);
@@ -25,7 +26,7 @@ t.test('a compensation that keeps failing leaves the instance failed until an op
   ]);
   t.equal(failed.steps[1]?.compensation?.attempts, 4, 'all four refund attempts were sent');
   t.same(realEffects(w.ledger(), id), [
-    ['reserve-inventory', 'do', 'done'], ['charge-payment', 'do', 'done'], ['ship-order', 'do', 'refused'],
+    ['reserve-inventory', 'do', 'done'], ['charge-payment', 'do', 'done'], ['ship-order', 'do', 'declined'],
   ], 'nothing undone yet: the release waits behind the refund, it is not skipped');
 
   const early = await w.api.retry(id);
@@ -39,7 +40,7 @@ t.test('a compensation that keeps failing leaves the instance failed until an op
   const doc = await w.api.settled(id, 20_000, ['compensated']);
   t.equal(doc.state, 'compensated', 'compensated', w.diag());
   t.same(realEffects(w.ledger(), id), [
-    ['reserve-inventory', 'do', 'done'], ['charge-payment', 'do', 'done'], ['ship-order', 'do', 'refused'],
+    ['reserve-inventory', 'do', 'done'], ['charge-payment', 'do', 'done'], ['ship-order', 'do', 'declined'],
     ['charge-payment', 'undo', 'done'], ['reserve-inventory', 'undo', 'done'],
   ], 'refunded once, then released');
   t.same(sagaViolations(doc, await w.api.history(id), w.ledger()), [], 'saga guarantee', w.diag());
@@ -75,6 +76,8 @@ t.test('cancelling a running instance compensates it; the step in flight counts 
   await publishEnvelope(js, 'payments.commands', encodeEnvelope(stale), { 'Saga-Id': id, 'Saga-Step': 'charge-payment', 'Saga-Attempt': '9', 'Idempotency-Key': `${id}/charge-payment/do` }, stale.eventId);
   const refused = await waitFor(() => w.ledger().find((e) => e.commandId === stale.eventId), 10_000, { what: 'the stale charge in the ledger' });
   t.match(refused, { effect: 'refused', reason: 'undo came first', reply: 'PaymentDeclined' }, 'a do after its undo takes no effect');
+  t.match(ledgerViolations(w.ledger(), id), [/refused do charge-payment .* undo came first/, /do charge-payment .* was received after its undo/],
+    'the judge sees the late do and its refusal, though the participant protected itself');
   await waitFor(() => w.sagadIdle(), 10_000, { what: 'sagad to consume the answer' });
   t.same(types(await w.api.history(id)), types(history), 'the journal is unchanged');
   t.equal((await w.api.instance(id)).state, 'compensated');

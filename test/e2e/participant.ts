@@ -1,22 +1,26 @@
 /**
  * A scripted participant for the end-to-end tests, run as its own process: inventory,
- * payments and shipping of order-fulfillment over NATS, with durable JetStream consumers on
- * the command subjects. Its behaviour is written in the orderId (see `directivesOf`):
+ * payments, shipping and couriers over NATS, with durable JetStream consumers on the command
+ * subjects. Its behaviour is written in the orderId (see `directivesOf`); `<op>` below is the
+ * short name of an operation (reserve, release, charge, refund, ship, courier, uncourier):
  *
- *   oos, decline, shipreject    the business refuses the step (OutOfStock, PaymentDeclined, ShipmentRejected)
+ *   oos, decline, shipreject, nocourier   the business declines the step (OutOfStock, PaymentDeclined, ShipmentRejected, NoCourierAvailable)
  *   busyN                       ChargePayment attempts 1..N answer PaymentGatewayBusy, doing nothing
  *   dropreserve, dropcharge     the work is done but the reply to attempt 1 is not sent
- *   silentreserve               the reservation is done but no reply is ever sent
+ *   silent<op>                  the work is done (or the repeat recognised) but no reply is sent, until the flag file `<orderId>.<op>` exists
  *   dupreplies                  every reply is published three times: twice with the same eventId, once with a new one
- *   slowchargeN                 the charge is done at once, its replies are sent N ms later (default 2000)
- *   holdcharge, holdship        nothing is done and nothing answered until the flag file `<orderId>.charge|ship` exists
+ *   slow<op>N                   the work is done at once, its replies are sent N ms later (default 2000)
+ *   hold<op>                    nothing is done and nothing answered until the flag file `<orderId>.<op>` exists
  *   refundfail                  RefundPayment does nothing and answers nothing until `<orderId>.refund` exists
  *   badreply                    before InventoryReserved, a schema-invalid InventoryReserved is published
+ *   declineretry                a later ChargePayment attempt is declined at once (never slowed) as a suspected
+ *                               duplicate, doing nothing: a gateway idempotent in its work but not in its answers
  *
- * It is idempotent by Idempotency-Key (same key: same answer, the work done once), refuses a
- * `do` that arrives after its `undo`, and appends every effect to a JSON-lines ledger (fsync)
- * before it answers; every command received is also noted in RECEIVED (no fsync), so tests can
- * check that every command sagad journaled reached it. Env: NATS_URL, LEDGER, RECEIVED,
+ * It is idempotent by Idempotency-Key (the work of a key is done once; a repeat gets the same
+ * answer) and refuses a `do` that arrives after its `undo`, as a careful service would. It is
+ * not the judge: it appends every command it receives to a JSON-lines ledger (fsync) as a
+ * fact, with what it answered, before the answer goes out, and `judge.ts` reads those facts.
+ * Every command is also noted in RECEIVED (no fsync). Env: NATS_URL, LEDGER, RECEIVED,
  * CONTROL_DIR, PARTICIPANT_PREFIX.
  */
 import { createHash } from 'node:crypto';
@@ -32,11 +36,13 @@ import { uuidv7 } from '../../engine/ids.js';
 import type { Envelope } from '../../engine/transport/envelope.js';
 import { publishEnvelope } from '../../engine/transport/publish.js';
 import { ensureStreams } from '../../engine/transport/streams.js';
-import { directivesOf, flagName, readLedger } from './ledger.js';
+import { DECIDING, directivesOf, flagName, readLedger } from './ledger.js';
 import type { Effect, LedgerEntry } from './ledger.js';
 
 interface Operation {
   action: 'do' | 'undo';
+  /** The short name directives use (`slowcharge`, `holdship`) and the flag file's suffix. */
+  short: Short;
   replySubject: string;
   success: string;
   failure?: string;
@@ -46,33 +52,43 @@ interface Operation {
   result: (p: Record<string, unknown>, key: string, done?: Record<string, unknown>) => Record<string, unknown>;
 }
 
+type Short = 'reserve' | 'release' | 'charge' | 'refund' | 'ship' | 'courier' | 'uncourier';
 type Directives = Map<string, number | null>;
 
 const idOf = (prefix: string, key: string) => `${prefix}-${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
 
 const operations: Record<string, Operation> = {
   ReserveInventory: {
-    action: 'do', replySubject: 'inventory.events', success: 'InventoryReserved', failure: 'OutOfStock', busy: 'InventoryBusy',
+    action: 'do', short: 'reserve', replySubject: 'inventory.events', success: 'InventoryReserved', failure: 'OutOfStock', busy: 'InventoryBusy',
     refuse: (d) => (d.has('oos') ? 'out of stock' : undefined),
     result: (p, key) => ({ orderId: p.orderId, reservationId: idOf('res', key) }),
   },
   ReleaseInventory: {
-    action: 'undo', replySubject: 'inventory.events', success: 'InventoryReleased',
+    action: 'undo', short: 'release', replySubject: 'inventory.events', success: 'InventoryReleased',
     result: (_p, _key, done) => ({ reservationId: done?.reservationId ?? null }),
   },
   ChargePayment: {
-    action: 'do', replySubject: 'payments.events', success: 'PaymentCharged', failure: 'PaymentDeclined', busy: 'PaymentGatewayBusy',
+    action: 'do', short: 'charge', replySubject: 'payments.events', success: 'PaymentCharged', failure: 'PaymentDeclined', busy: 'PaymentGatewayBusy',
     refuse: (d) => (d.has('decline') ? 'card declined' : undefined),
     result: (p, key) => ({ orderId: p.orderId, paymentId: idOf('pay', key), amount: p.amount }),
   },
   RefundPayment: {
-    action: 'undo', replySubject: 'payments.events', success: 'PaymentRefunded',
+    action: 'undo', short: 'refund', replySubject: 'payments.events', success: 'PaymentRefunded',
     result: (p, _key, done) => ({ orderId: p.orderId, paymentId: done?.paymentId ?? null }),
   },
   ShipOrder: {
-    action: 'do', replySubject: 'shipping.events', success: 'OrderShipped', failure: 'ShipmentRejected',
+    action: 'do', short: 'ship', replySubject: 'shipping.events', success: 'OrderShipped', failure: 'ShipmentRejected',
     refuse: (d) => (d.has('shipreject') ? 'address not served' : undefined),
     result: (p, key) => ({ orderId: p.orderId, trackingNumber: idOf('trk', key) }),
+  },
+  BookCourier: {
+    action: 'do', short: 'courier', replySubject: 'shipping.events', success: 'CourierBooked', failure: 'NoCourierAvailable',
+    refuse: (d) => (d.has('nocourier') ? 'no courier available' : undefined),
+    result: (p, key) => ({ orderId: p.orderId, courierId: idOf('cur', key) }),
+  },
+  CancelCourier: {
+    action: 'undo', short: 'uncourier', replySubject: 'shipping.events', success: 'CourierCancelled',
+    result: (p, _key, done) => ({ orderId: p.orderId, courierId: done?.courierId ?? null }),
   },
 };
 
@@ -91,7 +107,7 @@ class Books {
   constructor(readonly path: string) {
     for (const e of readLedger(path)) {
       this.seq = Math.max(this.seq, e.seq);
-      if (e.effect !== 'duplicate') this.slot(base(e.key))[e.action] = { eventType: e.reply, payload: e.payload, effect: e.effect };
+      if (e.reply !== null) this.settle(base(e.key), e.action, e.effect, { eventType: e.reply, payload: e.payload });
     }
     this.fd = openSync(path, 'a');
   }
@@ -100,6 +116,13 @@ class Books {
     let s = this.slots.get(b);
     if (s === undefined) this.slots.set(b, (s = {}));
     return s;
+  }
+
+  /** The first deciding effect of a key fixes its answer for good (idempotency by key). */
+  settle(b: string, action: 'do' | 'undo', effect: Effect, answer: Answer): void {
+    const slot = this.slot(b);
+    if (!DECIDING.includes(effect) || slot[action] !== undefined) return;
+    slot[action] = { eventType: answer.eventType, payload: answer.payload, effect };
   }
 
   record(entry: Omit<LedgerEntry, 'seq' | 'at'>): void {
@@ -124,67 +147,70 @@ function header(headers: Record<string, string>, name: string): string | undefin
 /** What handling one command decided: the answer to publish (if any), and when. */
 interface Outcome { answer?: Answer; delayMs?: number; before?: Answer }
 
-function decide(books: Books, controlDir: string, cmd: Envelope, m: InboundMessage, op: Operation): Outcome {
-  const key = header(m.headers, 'idempotency-key');
-  if (key === undefined) throw new Error(`${cmd.eventType} ${cmd.eventId} has no Idempotency-Key`);
+const SUSPECTED = 'suspected duplicate';
+
+/** What the participant does with a command, before it is written down as a fact. */
+interface Handling { effect: Effect; answer: Answer | null; reason?: string }
+
+function handling(books: Books, controlDir: string, cmd: Envelope, key: string, attempt: number, op: Operation): Handling {
+  const orderId = cmd.aggregateId;
+  const d = directivesOf(orderId);
+  const flagged = (what: string) => existsSync(join(controlDir, flagName(orderId, what)));
+  // Held or failing operations do nothing at all until their flag file exists.
+  if (op.short === 'refund' && d.has('refundfail') && !flagged('refund')) return { effect: 'held', answer: null, reason: 'refundfail' };
+  if (d.has(`hold${op.short}`) && !flagged(op.short)) return { effect: 'held', answer: null, reason: `hold${op.short}` };
+
+  const slot = books.slot(base(key));
+  const prior = slot[op.action];
+  if (op.action === 'do' && op.short === 'charge' && d.has('declineretry') && attempt > 1) {
+    return { effect: 'declined', answer: { eventType: op.failure ?? op.success, payload: { orderId, reason: SUSPECTED } }, reason: SUSPECTED };
+  }
+  if (prior !== undefined) return { effect: 'duplicate', answer: { eventType: prior.eventType, payload: prior.payload } };
+  if (op.action === 'undo') {
+    const did = slot.do;
+    if (did !== undefined && did.effect === 'done') return { effect: 'done', answer: { eventType: op.success, payload: op.result(cmd.payload, key, did.payload) } };
+    return { effect: 'nothing-to-undo', answer: { eventType: op.success, payload: { ...op.result(cmd.payload, key), nothingToUndo: true } } };
+  }
+  if (slot.undo !== undefined) {
+    return { effect: 'refused', answer: { eventType: op.failure ?? op.success, payload: { orderId, reason: 'undo came first' } }, reason: 'undo came first' };
+  }
+  const busyFor = op.short === 'charge' ? d.get('busy') : undefined;
+  if (op.busy !== undefined && busyFor !== undefined && attempt <= (busyFor ?? 1)) return { effect: 'busy', answer: { eventType: op.busy, payload: { orderId } } };
+  const refusal = op.refuse?.(d);
+  if (refusal !== undefined && op.failure !== undefined) return { effect: 'declined', answer: { eventType: op.failure, payload: { orderId, reason: refusal } }, reason: refusal };
+  return { effect: 'done', answer: { eventType: op.success, payload: op.result(cmd.payload, key) } };
+}
+
+function decide(books: Books, controlDir: string, cmd: Envelope, m: InboundMessage, op: Operation | undefined): Outcome {
+  const key = header(m.headers, 'idempotency-key') ?? '';
   const sagaId = header(m.headers, 'saga-id') ?? '';
   const step = header(m.headers, 'saga-step') ?? '';
   const attempt = Number(header(m.headers, 'saga-attempt') ?? '0');
   const orderId = cmd.aggregateId;
   const d = directivesOf(orderId);
-  const flag = (what: 'ship' | 'refund' | 'charge') => existsSync(join(controlDir, flagName(orderId, what)));
-  const slot = books.slot(base(key));
-  const write = (effect: Effect, answer: Answer, reason?: string) => {
-    answer.eventId = uuidv7();
-    books.record({
-      key, step, action: op.action, effect, sagaId, attempt, orderId, command: cmd.eventType, commandId: cmd.eventId,
-      reply: answer.eventType, replyId: answer.eventId, payload: answer.payload, ...(reason === undefined ? {} : { reason }),
-    });
-    if (effect !== 'duplicate') slot[op.action] = { eventType: answer.eventType, payload: answer.payload, effect };
-  };
+  const v: Handling = op === undefined ? { effect: 'ignored', answer: null, reason: 'not a command this participant serves' }
+    : key === '' ? { effect: 'refused', answer: null, reason: 'no Idempotency-Key' }
+      : handling(books, controlDir, cmd, key, attempt, op);
+  const answer = v.answer;
+  if (answer !== null) answer.eventId = uuidv7();
 
-  // Held or failing operations do nothing at all until their flag file exists.
-  if (cmd.eventType === 'RefundPayment' && d.has('refundfail') && !flag('refund')) return {};
-  if (cmd.eventType === 'ShipOrder' && d.has('holdship') && !flag('ship')) return {};
-  if (cmd.eventType === 'ChargePayment' && d.has('holdcharge') && !flag('charge')) return {};
-
-  let answer: Answer;
-  const prior = slot[op.action];
-  if (prior !== undefined) {
-    answer = { eventType: prior.eventType, payload: prior.payload };
-    write('duplicate', answer);
-  } else if (op.action === 'undo') {
-    const did = slot.do;
-    if (did?.effect === 'done') {
-      answer = { eventType: op.success, payload: op.result(cmd.payload, key, did.payload) };
-      write('done', answer);
-    } else {
-      answer = { eventType: op.success, payload: { ...op.result(cmd.payload, key), nothingToUndo: true } };
-      write('nothing-to-undo', answer);
-    }
-  } else if (slot.undo !== undefined) {
-    answer = { eventType: op.failure ?? op.success, payload: { orderId, reason: 'undo came first' } };
-    write('refused', answer, 'undo came first');
-  } else {
-    const busyFor = cmd.eventType === 'ChargePayment' ? d.get('busy') : undefined;
-    if (op.busy !== undefined && busyFor !== undefined && attempt <= (busyFor ?? 1)) {
-      return { answer: { eventType: op.busy, payload: { orderId } } };
-    }
-    const refusal = op.refuse?.(d);
-    if (refusal !== undefined && op.failure !== undefined) {
-      answer = { eventType: op.failure, payload: { orderId, reason: refusal } };
-      write('refused', answer, refusal);
-    } else {
-      answer = { eventType: op.success, payload: op.result(cmd.payload, key) };
-      write('done', answer);
-    }
-  }
-
-  if (cmd.eventType === 'ReserveInventory' && d.has('silentreserve')) return {};
-  if (attempt === 1 && ((cmd.eventType === 'ReserveInventory' && d.has('dropreserve')) || (cmd.eventType === 'ChargePayment' && d.has('dropcharge')))) return {};
+  const silent = answer === null
+    || (op !== undefined && d.has(`silent${op.short}`) && !existsSync(join(controlDir, flagName(orderId, op.short))))
+    || (attempt === 1 && ((op?.short === 'reserve' && d.has('dropreserve')) || (op?.short === 'charge' && d.has('dropcharge'))));
+  const slow = op === undefined || v.reason === SUSPECTED ? undefined : d.get(`slow${op.short}`);
+  const delayMs = silent || slow === undefined ? undefined : slow ?? 2_000;
+  books.record({
+    key, step, action: op?.action ?? (key.endsWith('/undo') ? 'undo' : 'do'), effect: v.effect, sagaId, attempt, orderId, command: cmd.eventType, commandId: cmd.eventId,
+    reply: answer?.eventType ?? null, replyId: answer?.eventId ?? null, payload: answer?.payload ?? {},
+    published: silent ? 'never' : delayMs === undefined ? 'now' : 'later',
+    ...(delayMs === undefined ? {} : { delayMs }), ...(v.reason === undefined ? {} : { reason: v.reason }),
+  });
+  if (answer === null || op === undefined) return {};
+  books.settle(base(key), op.action, v.effect, answer);
+  if (silent) return {};
   const out: Outcome = { answer };
-  if (cmd.eventType === 'ChargePayment' && d.has('slowcharge')) out.delayMs = d.get('slowcharge') ?? 2_000;
-  if (cmd.eventType === 'ReserveInventory' && d.has('badreply') && answer.eventType === 'InventoryReserved') {
+  if (delayMs !== undefined) out.delayMs = delayMs;
+  if (op.short === 'reserve' && d.has('badreply') && answer.eventType === 'InventoryReserved') {
     out.before = { eventType: 'InventoryReserved', payload: { orderId } };
   }
   return out;
@@ -225,10 +251,9 @@ async function main(): Promise<void> {
     const cmd = parsed.envelope;
     appendFileSync(received, `${JSON.stringify({ commandId: cmd.eventId, type: cmd.eventType, sagaId: header(m.headers, 'saga-id') ?? '', attempt: Number(header(m.headers, 'saga-attempt') ?? 0) })}\n`);
     const op = operations[cmd.eventType];
-    if (op === undefined) return 'ack';
     const out = decide(books, controlDir, cmd, m, op);
     const answer = out.answer;
-    if (answer === undefined) return 'ack';
+    if (answer === undefined || op === undefined) return 'ack';
     const copies = directivesOf(cmd.aggregateId).has('dupreplies');
     if (out.before !== undefined) await publishAnswer(link, op.replySubject, cmd, out.before, false);
     if (out.delayMs === undefined) {
