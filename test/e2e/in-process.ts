@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import type { Test } from 'tap';
 import { loadDefinitionsFile, formatDefinitionError } from '../../engine/definitions/index.js';
 import { createLogger } from '../../engine/log.js';
-import { startServer } from '../../engine/runtime/server.js';
-import type { RunningServer } from '../../engine/runtime/server.js';
+import { loadConfig } from '../../engine/config.js';
+import { startSagad, type Sagad } from '../../engine/main.js';
 import type { InboundMessage } from '../../engine/transport/consumer.js';
 import { encodeEnvelope } from '../../engine/transport/envelope.js';
 import { startNatsServer } from '../helpers/nats-server.js';
@@ -15,12 +15,12 @@ import { flagName, readLedger } from './ledger.js';
 import type { LedgerEntry } from './ledger.js';
 
 /**
- * sagad's engine in the test process (`startServer`, the same wiring as `main.ts`) with a real
+ * sagad's engine in the test process (`startSagad`, the composition root `main.ts` runs) with a real
  * nats-server, a SQLite file and the scripted participant: for tests that must hand the engine
  * several inputs in one turn of the event loop, so they share one group commit.
  */
 export interface InProcess {
-  readonly server: RunningServer;
+  readonly server: Sagad;
   readonly api: Api;
   readonly participant: ParticipantProc;
   ledger(): LedgerEntry[];
@@ -46,10 +46,8 @@ export async function startInProcess(t: Test, definitions = ORDER_DEFS): Promise
     lines.push(line.trimEnd());
     if (lines.length > 200) lines.shift();
   });
-  const server = await startServer({
-    definitions: defs.sagas, dbFile: join(dir, 'sagad.db'), synchronous: 'FULL', snapshotEvery: 100, natsUrl: nats.url, streams: 'create',
-    httpHost: '127.0.0.1', httpPort: 0, maxDeliver: 5, durablePrefix: 'sagad', log,
-  });
+  const config = loadConfig({ SAGA_DEFINITIONS: definitions, SAGA_DB: join(dir, 'sagad.db'), NATS_URL: nats.url, SAGA_HTTP_HOST: '127.0.0.1', SAGA_HTTP_PORT: '0' });
+  const server = await startSagad(config, defs.sagas, log);
   t.teardown(() => server.stop());
   return {
     server, participant,

@@ -1,5 +1,7 @@
 import t from 'tap';
-import { handleInbound } from '../../engine/runtime/inbound.js';
+import type { Engine } from '../../engine/runtime/engine.js';
+import { inboundHandler } from '../../engine/runtime/inbound.js';
+import type { InboundMessage } from '../../engine/transport/consumer.js';
 import { waitFor } from '../helpers/sagad.js';
 import { order } from './api-client.js';
 import type { InstanceDoc } from './api-client.js';
@@ -15,6 +17,8 @@ import type { LedgerEntry } from './ledger.js';
  */
 const p = await startInProcess(t);
 const { engine } = p.server;
+/** The consumers' handler of this engine: a message in, a verdict out. */
+const handleInbound = (e: Engine, msg: InboundMessage) => inboundHandler(e, e.deps.store, e.deps.log)(msg);
 
 const attemptOf = (id: string, step: string, action: 'do' | 'undo', attempt?: number) => (): LedgerEntry | undefined =>
   p.ledger().filter((e) => e.sagaId === id && e.step === step && e.action === action && (attempt === undefined || e.attempt === attempt)).at(-1);
