@@ -77,10 +77,14 @@ function loadAssets(dir: string): Map<string, Asset> | null {
   return assets;
 }
 
-function send(request: FastifyRequest, reply: FastifyReply, asset: Asset): FastifyReply {
+/** A name with a content hash (`app-Y5PCIKGE.js`): its content never changes, so browsers keep it. */
+const hashedName = /-[A-Z0-9]{8}\.(js|css)$/;
+
+function send(request: FastifyRequest, reply: FastifyReply, name: string, asset: Asset): FastifyReply {
   void reply.headers(securityHeaders).header('etag', asset.etag).header('vary', 'accept-encoding')
-    // Revalidated on every load: a new build is seen at once, an unchanged one costs a 304.
-    .header('cache-control', 'no-cache').type(asset.type);
+    // The page is revalidated on every load, so a new build is seen at once (an unchanged one
+    // costs a 304); the scripts and styles it names are kept without asking again.
+    .header('cache-control', hashedName.test(name) ? 'public, max-age=31536000, immutable' : 'no-cache').type(asset.type);
   if (request.headers['if-none-match'] === asset.etag) return reply.code(304).send();
   const acceptsGzip = /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''));
   if (asset.gzip !== null && acceptsGzip) return reply.header('content-encoding', 'gzip').send(asset.gzip);
@@ -105,13 +109,13 @@ export function registerUiRoutes(app: FastifyInstance, dir: string = defaultUiDi
   app.get('/ui/', quiet, async (request, reply) => {
     const page = current()?.get('index.html');
     if (page === undefined) return missing(reply, `the web console is not built (no ${join(dir, 'index.html')}); run npm run build`);
-    return send(request, reply, page);
+    return send(request, reply, 'index.html', page);
   });
 
   app.get<{ Params: { file: string } }>('/ui/:file', quiet, async (request, reply) => {
     const { file } = request.params;
     const asset = isAssetName(file) ? current()?.get(file) : undefined;
     if (asset === undefined) return missing(reply, `no console file ${JSON.stringify(file)}`);
-    return send(request, reply, asset);
+    return send(request, reply, file, asset);
   });
 }

@@ -23,6 +23,7 @@ function fakeBuild(root: string): string {
   writeFileSync(join(dir, 'index.html'), '<!doctype html><title>sagad console</title>');
   writeFileSync(join(dir, 'app.js'), `console.log(${JSON.stringify('x'.repeat(4000))});`);
   writeFileSync(join(dir, 'app.css'), 'body { color: black }');
+  writeFileSync(join(dir, 'chunk-AB12CD34.js'), 'export const x = 1;');
   writeFileSync(join(dir, 'notes.md'), 'not a known type');
   return dir;
 }
@@ -63,6 +64,9 @@ t.test('the console files are served with their content types, open without the 
   const zipped = await app.inject({ url: '/ui/app.js', headers: { 'accept-encoding': 'gzip, br' } });
   t.equal(zipped.headers['content-encoding'], 'gzip', 'gzipped for a browser that takes it');
   t.ok(zipped.rawPayload.length < js.rawPayload.length / 4, 'and smaller');
+  t.equal(page.headers['cache-control'], 'no-cache', 'the page is revalidated on every load');
+  const hashed = await app.inject({ url: '/ui/chunk-AB12CD34.js' });
+  t.match(hashed.headers['cache-control'], /immutable/, 'a file named by its content hash is kept for good');
   const again = await app.inject({ url: '/ui/app.js', headers: { 'if-none-match': String(js.headers.etag) } });
   t.equal(again.statusCode, 304, 'an unchanged file costs a 304');
 

@@ -13,7 +13,9 @@ import { SignIn } from './pages/sign-in.js';
 import { parseRoute, type Route } from './router.js';
 import { SessionContext, type Session } from './session.js';
 
-type Auth = { kind: 'checking' } | { kind: 'signed-out'; error: string | null } | { kind: 'in'; who: WhoamiDocument };
+// `unknown`: the pages load at once, in parallel with /v1/whoami, which only decides whether
+// actions show; a 401 from any call brings the sign-in page. Saves a round trip per page load.
+type Auth = { kind: 'in'; who: WhoamiDocument | null } | { kind: 'signed-out'; error: string | null };
 
 const nav: readonly { label: string; hash: string; pages: readonly Route['page'][] }[] = [
   { label: 'Overview', hash: '#/', pages: ['overview'] },
@@ -37,7 +39,7 @@ function Page({ route }: { route: Route }) {
 }
 
 function App() {
-  const [auth, setAuth] = useState<Auth>({ kind: 'checking' });
+  const [auth, setAuth] = useState<Auth>({ kind: 'in', who: null });
   const [route, setRoute] = useState<Route>(() => parseRoute(location.hash));
   const [readOnly, setReadOnly] = useState(false);
 
@@ -49,12 +51,14 @@ function App() {
 
   useEffect(() => {
     check(storedToken()).catch((err: unknown) => {
-      setAuth({ kind: 'signed-out', error: err instanceof ApiFailure && err.status === 401 ? null : describe(err) });
+      // A 401 also went out as an event (and signs out); any other failure is shown at sign-in.
+      if (!(err instanceof ApiFailure && err.status === 401)) setAuth({ kind: 'signed-out', error: describe(err) });
     });
     const onHash = () => setRoute(parseRoute(location.hash));
     const onUnauthorized = () => {
+      const had = storedToken() !== null;
       storeToken(null);
-      setAuth({ kind: 'signed-out', error: 'The server no longer accepts this token; sign in again.' });
+      setAuth({ kind: 'signed-out', error: had ? 'The server no longer accepts this token; sign in again.' : null });
     };
     const onForbidden = () => setReadOnly(true);
     addEventListener('hashchange', onHash);
@@ -72,9 +76,9 @@ function App() {
     document.querySelector<HTMLElement>('main h1')?.focus({ preventScroll: true });
   }, [route]);
 
-  const session: Session = useMemo(() => ({ access: readOnly ? 'read' : 'operate', demote: () => setReadOnly(true) }), [readOnly]);
+  const known = auth.kind === 'in' && auth.who !== null;
+  const session: Session = useMemo(() => ({ access: readOnly || !known ? 'read' : 'operate', demote: () => setReadOnly(true) }), [readOnly, known]);
 
-  if (auth.kind === 'checking') return <main id="main"><p class="note">Connecting…</p></main>;
   if (auth.kind === 'signed-out') {
     return <SignIn error={auth.error} onToken={async (token) => {
       await check(token);
@@ -95,7 +99,7 @@ function App() {
         </nav>
         <span class="who">
           {readOnly ? <span class="badge ro" title="This token may read but not act">read-only</span> : null}
-          {auth.who.tokenRequired ? <button type="button" class="link" onClick={signOut}>Sign out</button> : null}
+          {auth.who?.tokenRequired === true ? <button type="button" class="link" onClick={signOut}>Sign out</button> : null}
         </span>
       </header>
       <main id="main" tabIndex={-1}>

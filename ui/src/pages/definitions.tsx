@@ -1,13 +1,25 @@
 /** The loaded definitions, and one definition: its graph, YAML source and hash, and its instances per version. */
+import { useEffect, useState } from 'preact/hooks';
 import type { DefinitionDetail, DefinitionSummary, InstanceSummaryDocument } from '../../../engine/api/index.js';
 import type { DefinitionSourceDocument } from '../../../engine/api/routes-definition-source.js';
 import { dslDuration } from '../../../cli/render/time.js';
 import { get, qs } from '../api.js';
+import type { GraphView as GraphViewType } from '../parts/graph-view.js';
 import { versionsOf } from '../figures.js';
 import { Hash, Note, Time } from '../parts/common.js';
-import { GraphView } from '../parts/graph-view.js';
 import { usePolled, useReadyMark } from '../parts/hooks.js';
 import { href } from '../router.js';
+
+type GraphViewFn = typeof GraphViewType;
+
+/** The graph view with dagre, loaded only when a definition is shown: the other pages start without it. */
+function useGraphView(): GraphViewFn | null {
+  const [view, setView] = useState<GraphViewFn | null>(null);
+  useEffect(() => {
+    void import('../parts/graph-view.js').then((m) => setView(() => m.GraphView));
+  }, []);
+  return view;
+}
 
 /** How many of the latest instances the version table counts (the API has no count by version). */
 const SAMPLE = 500;
@@ -50,7 +62,8 @@ export function DefinitionPage({ name, hash }: { name: string; hash: string | nu
   const source = usePolled(() => get<DefinitionSourceDocument>(`${base}/source${qs({ hash })}`), key, 0);
   const current = usePolled(() => get<DefinitionDetail>(base).catch(() => null), name, 0);
   const sample = usePolled(() => get<{ items: InstanceSummaryDocument[]; nextCursor: string | null }>(`/v1/instances${qs({ saga: name, limit: SAMPLE })}`), name, 10_000);
-  useReadyMark('definition', def.data !== null);
+  const GraphView = useGraphView();
+  useReadyMark('definition', def.data !== null && GraphView !== null);
   const now = Date.now();
   const d = def.data;
   return (
@@ -68,7 +81,7 @@ export function DefinitionPage({ name, hash }: { name: string; hash: string | nu
             <dt>Deadline</dt><dd>{d.timeout === null ? 'none' : dslDuration(d.timeout)}</dd>
           </dl>
           <h2>Graph</h2>
-          <GraphView def={d} />
+          {GraphView === null ? <Note>Drawing…</Note> : <GraphView def={d} />}
         </>
       )}
       <h2>Instances per version</h2>
