@@ -8,7 +8,7 @@
  *
  *   npm run build && npx tsc -p bench/tsconfig.json && node dist/bench/ui.js [instances] [rounds]
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -87,10 +87,20 @@ async function main(): Promise<void> {
   const box = await sandbox();
   const profile = mkdtempSync(join(tmpdir(), 'sagad-bench-ui-chromium-'));
   try {
-    const file = join(box.dir, 'sagad.db');
-    const generated = generateFinished(file, n);
-    const id = addJournaled(file);
-    console.log(`${n.toLocaleString('en')} finished instances written in ${generated.toFixed(1)} s, plus ${id} with its journal`);
+    // UI_BENCH_DB=FILE keeps the database for the next run (writing a million rows takes minutes).
+    const kept = process.env.UI_BENCH_DB;
+    const file = kept ?? join(box.dir, 'sagad.db');
+    let id: string;
+    if (kept !== undefined && existsSync(kept)) {
+      const db = new Database(kept, { readonly: true });
+      id = (db.prepare("SELECT instance_id AS id FROM journal ORDER BY rowid DESC LIMIT 1").get() as { id: string }).id;
+      db.close();
+      console.log(`reusing ${kept} (instance ${id} has a journal)`);
+    } else {
+      const generated = generateFinished(file, n);
+      id = addJournaled(file);
+      console.log(`${n.toLocaleString('en')} finished instances written in ${generated.toFixed(1)} s, plus ${id} with its journal`);
+    }
     const sagad = await startSagad({ natsUrl: box.nats.url, db: file });
     const context = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: ARGS, viewport: { width: 1280, height: 900 } });
     try {

@@ -48,11 +48,11 @@ const CHAR_W = 7.2;
 export const PIVOT_NOTE = 'pivot: no undo after this';
 const NODE_H = 40;
 
-/** Node width for its text: the label, and the second line (pivot, when) if any. */
+/** Node width for its text: the label, and the second line (the pivot's note, a wait's) if any. */
 function widthOf(n: NodeSpec): number {
   if (n.kind === 'start' || n.kind === 'end') return 64;
   if (n.kind === 'fork' || n.kind === 'join') return Math.max(90, n.label.length * CHAR_W + 24);
-  const second = n.pivot ? PIVOT_NOTE : n.when !== null ? `when ${n.when}` : '';
+  const second = n.pivot ? PIVOT_NOTE : n.kind === 'wait' ? 'waits for an event' : '';
   return Math.min(320, Math.max(120, Math.max(n.label.length, Math.min(second.length * 0.9, 40)) * CHAR_W + 28));
 }
 

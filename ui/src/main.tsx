@@ -43,8 +43,10 @@ function App() {
   const [route, setRoute] = useState<Route>(() => parseRoute(location.hash));
   const [readOnly, setReadOnly] = useState(false);
 
-  const check = (token: string | null): Promise<void> =>
+  // `keep`: a token just typed is stored before the pages mount, so their first calls carry it.
+  const check = (token: string | null, keep = false): Promise<void> =>
     get<WhoamiDocument>('/v1/whoami', token).then((who) => {
+      if (keep) storeToken(token);
       setAuth({ kind: 'in', who });
       setReadOnly(who.access === 'read');
     });
@@ -80,10 +82,7 @@ function App() {
   const session: Session = useMemo(() => ({ access: readOnly || !known ? 'read' : 'operate', demote: () => setReadOnly(true) }), [readOnly, known]);
 
   if (auth.kind === 'signed-out') {
-    return <SignIn error={auth.error} onToken={async (token) => {
-      await check(token);
-      storeToken(token);
-    }} />;
+    return <SignIn error={auth.error} onToken={(token) => check(token, true)} />;
   }
   const signOut = () => {
     storeToken(null);

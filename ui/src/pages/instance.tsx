@@ -11,7 +11,32 @@ import { href } from '../router.js';
 import { SessionContext } from '../session.js';
 import { buildTimeline, stepOutputs } from '../timeline.js';
 
-interface Loaded { readonly doc: InstanceDocument; readonly history: HistoryEntryDocument[] }
+interface Loaded {
+  readonly doc: InstanceDocument;
+  readonly history: HistoryEntryDocument[];
+  /** The definition the instance is pinned to; null when it cannot be read (the why paragraph says so). */
+  readonly def: DefinitionDetail | null;
+}
+
+// A definition never changes under its hash: fetched once per page load, not on every poll.
+const definitions = new Map<string, Promise<DefinitionDetail | null>>();
+function definitionOf(saga: string, hash: string): Promise<DefinitionDetail | null> {
+  let p = definitions.get(hash);
+  if (p === undefined) {
+    p = get<DefinitionDetail>(`/v1/definitions/${encodeURIComponent(saga)}?hash=${encodeURIComponent(hash)}`).catch(() => null);
+    definitions.set(hash, p);
+  }
+  return p;
+}
+
+/** The instance, its journal and its definition; the definition is asked for as soon as the instance names it, while the journal is still on its way. */
+async function loadInstance(path: string): Promise<Loaded> {
+  const historyP = get<{ items: HistoryEntryDocument[] }>(`${path}/history`);
+  const doc = await get<InstanceDocument>(path);
+  const [history, def] = await Promise.all([historyP, definitionOf(doc.saga, doc.definitionHash)]);
+  return { doc, history: history.items, def };
+}
+
 type Action = 'cancel' | 'retry';
 
 const POLL_MS = 1_500;
@@ -22,15 +47,8 @@ export function InstancePage({ id }: { id: string }) {
   const [action, setAction] = useState<Action | null>(null);
   const [done, setDone] = useState<string | null>(null);
   const path = `/v1/instances/${encodeURIComponent(id)}`;
-  const inst = usePolled(async (): Promise<Loaded> => {
-    const [doc, history] = await Promise.all([get<InstanceDocument>(path), get<{ items: HistoryEntryDocument[] }>(`${path}/history`)]);
-    return { doc, history: history.items };
-  }, id, POLL_MS);
-  const hash = inst.data?.doc.definitionHash ?? null;
-  const saga = inst.data?.doc.saga ?? null;
-  const def = usePolled(async () => (hash === null || saga === null ? null
-    : get<DefinitionDetail>(`/v1/definitions/${encodeURIComponent(saga)}?hash=${hash}`).catch(() => null)), `${saga}|${hash}`, 0);
-  useReadyMark('instance', inst.data !== null && (hash === null || def.data !== null));
+  const inst = usePolled(() => loadInstance(path), id, POLL_MS);
+  useReadyMark('instance', inst.data !== null);
 
   if (inst.data === null) {
     return (
@@ -40,9 +58,9 @@ export function InstancePage({ id }: { id: string }) {
       </section>
     );
   }
-  const { doc, history } = inst.data;
+  const { doc, history, def } = inst.data;
   const now = Date.now();
-  const why = explain({ instance: doc, definition: def.data ?? undefined, history, now });
+  const why = explain({ instance: doc, definition: def ?? undefined, history, now });
   const tl = buildTimeline(history, now);
   const canAct = session.access === 'operate';
   const act = async (what: Action, reason: string) => {

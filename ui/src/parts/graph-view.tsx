@@ -9,15 +9,16 @@ function path(points: readonly { x: number; y: number }[]): string {
 function NodeView({ n }: { n: GraphNode }) {
   const x = n.x - n.width / 2;
   const y = n.y - n.height / 2;
-  const second = n.pivot ? PIVOT_NOTE : n.when !== null ? `when ${n.when}` : null;
+  // A condition is the label of the edge into the step; the pivot's note goes inside its node.
+  const second = n.pivot ? PIVOT_NOTE : n.kind === 'wait' ? 'waits for an event' : null;
   const shape = n.kind === 'start' || n.kind === 'end'
     ? <rect x={x} y={y} width={n.width} height={n.height} rx={n.height / 2} />
     : <rect x={x} y={y} width={n.width} height={n.height} rx={n.kind === 'fork' || n.kind === 'join' ? 2 : 6} />;
   return (
     <g class={`node ${n.kind}${n.pivot ? ' pivot' : ''}`} data-node={n.id} data-step={n.kind === 'step' || n.kind === 'wait' ? n.step ?? undefined : undefined}>
-      <title>{`${n.kind === 'undo' ? `compensation of ${n.step ?? ''}` : n.label}${second === null ? '' : ` (${second})`}`}</title>
+      <title>{`${n.kind === 'undo' ? `compensation of ${n.step ?? ''}` : n.label}${second === null ? '' : ` (${second})`}${n.when === null ? '' : `, when ${n.when}`}`}</title>
       {shape}
-      <text x={n.x} y={second === null ? n.y + 4 : n.y - 3} text-anchor="middle">{n.kind === 'wait' ? `⏳ ${n.label}` : n.label}</text>
+      <text x={n.x} y={second === null ? n.y + 4 : n.y - 3} text-anchor="middle">{n.label}</text>
       {second === null ? null : <text class="sub" x={n.x} y={n.y + 12} text-anchor="middle">{second}</text>}
     </g>
   );

@@ -1,5 +1,5 @@
 /** Data loading for the pages: fetch once, then poll while the page is shown, so it updates without reloading. */
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { describe } from '../api.js';
 
 /** What a loading page shows: the last data (kept while a later poll fails), the last error. */
@@ -35,7 +35,8 @@ export function usePolled<T>(load: () => Promise<T>, key: string, everyMs: numbe
     );
   }, []);
 
-  useEffect(() => {
+  // A layout effect runs right after the render, not after the next frame: the requests leave sooner.
+  useLayoutEffect(() => {
     setData(null);
     setError(null);
     run();
