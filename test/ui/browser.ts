@@ -3,7 +3,7 @@
  * (nothing is downloaded), headless, a fresh profile per test file, and every console error
  * and uncaught page error collected so a test can insist there were none.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +36,7 @@ export interface Browser {
 
 /** Launches chromium on a fresh user-data-dir with one page at the desktop viewport. */
 export async function launchBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`the console's tests drive Debian's chromium at ${CHROMIUM}: apt-get install -y chromium`);
   const profile = mkdtempSync(join(tmpdir(), 'sagad-ui-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM, headless: true, args: ARGS, viewport: DESKTOP, timeout: 30_000,
