@@ -27,6 +27,8 @@ const pc = (xs: readonly number[], p: number): string => {
   return v === null ? '–' : dur(v);
 };
 
+const over = (n: number, state: string): string => (n === 0 ? `no instance ${state} yet` : `over the latest ${fmt(n)} ${state}`);
+
 /** The overview page. */
 export function OverviewPage() {
   const stats = usePolled(() => get<StatsDocument>('/v1/stats'), 'stats', 5_000);
@@ -52,9 +54,9 @@ export function OverviewPage() {
           <h2>Saga time</h2>
           <div class="cards">
             <Card label="completed p50 / p99" value={times.data === null ? '…' : `${pc(times.data.completed, 50)} / ${pc(times.data.completed, 99)}`}
-              note={times.data === null ? undefined : `over the latest ${times.data.completed.length} completed`} />
+              note={times.data === null ? undefined : over(times.data.completed.length, 'completed')} />
             <Card label="compensated p50 / p99" value={times.data === null ? '…' : `${pc(times.data.compensated, 50)} / ${pc(times.data.compensated, 99)}`}
-              note={times.data === null ? undefined : `over the latest ${times.data.compensated.length} compensated`} />
+              note={times.data === null ? undefined : over(times.data.compensated.length, 'compensated')} />
           </div>
           <h2>Engine</h2>
           <div class="cards">
