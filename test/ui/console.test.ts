@@ -120,6 +120,13 @@ t.test('cancel from the page, with a reason and a confirmation, cancels the inst
   t.match(await page.textContent('.why'), /It is waiting for the reply/);
   await page.click('.actions button.danger');
   await page.waitForSelector('dialog.confirm[open]');
+  // Escape backs out of the dialog and sends nothing; the keyboard opens it again.
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('dialog.confirm', { state: 'detached' });
+  t.equal((await api.instance(holdId)).state, 'running', 'Escape cancelled nothing');
+  await page.focus('.actions button.danger');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('dialog.confirm[open]');
   await browser.shot('instance-cancel-dialog-1280');
   // Confirming without a reason is refused in the dialog; nothing is sent.
   await page.click('dialog.confirm button[type="submit"]');
