@@ -8,6 +8,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY engine engine
 COPY cli cli
 COPY sagas sagas
+COPY ui ui
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

@@ -9,6 +9,9 @@ import { registerDeadLetterRoutes } from './routes-dlq.js';
 import { openRoutes, registerHealthRoutes } from './routes-health.js';
 import { registerInstanceRoutes } from './routes-instances.js';
 import { registerStatsRoutes } from './routes-stats.js';
+import { registerDefinitionSourceRoute } from './routes-definition-source.js';
+import { registerUiRoutes, uiRoutes } from './routes-ui.js';
+import { Access, registerWhoamiRoute } from './routes-whoami.js';
 import { validatorCompiler } from './validation.js';
 
 export interface ApiOptions {
@@ -20,6 +23,8 @@ export interface ApiOptions {
   readonly bodyLimit?: number;
   /** Where the real error behind a 500 goes (besides fastify's logger when enabled). */
   readonly log?: LogFn;
+  /** Directory of the built web console served at /ui; default `dist/ui` of this package. */
+  readonly uiDir?: string;
 }
 
 /**
@@ -54,7 +59,8 @@ export function buildApi(engine: EnginePort, opts: ApiOptions = {}): FastifyInst
     const path = request.url.split('?')[0] ?? request.url;
     return reply.code(404).send(errorBody(404, ApiErrorCode.RouteNotFound, `no route ${request.method} ${path}`));
   });
-  if (opts.token !== undefined && opts.token !== '') app.addHook('onRequest', bearerAuth(opts.token, openRoutes));
+  const tokenRequired = opts.token !== undefined && opts.token !== '';
+  if (tokenRequired) app.addHook('onRequest', bearerAuth(opts.token ?? '', new Set([...openRoutes, ...uiRoutes])));
 
   registerHealthRoutes(app, engine, opts.log);
   registerActionRoutes(app, engine);
@@ -62,5 +68,9 @@ export function buildApi(engine: EnginePort, opts: ApiOptions = {}): FastifyInst
   registerDefinitionRoutes(app, engine);
   registerDeadLetterRoutes(app, engine);
   registerStatsRoutes(app, engine);
+  registerDefinitionSourceRoute(app, engine);
+  // One token may do everything; a read-only token would be told apart here.
+  registerWhoamiRoute(app, tokenRequired, () => Access.Operate);
+  registerUiRoutes(app, opts.uiDir);
   return app;
 }

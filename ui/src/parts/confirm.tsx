@@ -1,0 +1,63 @@
+/** The confirmation of an operator's action: a modal <dialog> (focus kept inside, Escape closes) with a reason. */
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { describe } from '../api.js';
+
+export interface ConfirmProps {
+  readonly title: string;
+  /** What will happen, in one or two sentences. */
+  readonly message: string;
+  readonly confirmLabel: string;
+  /** Ask for a reason (required, like the API's cancel); null: no reason field. */
+  readonly reasonLabel: string | null;
+  /** Runs the action; a rejection is shown in the dialog, which stays open. */
+  readonly onConfirm: (reason: string) => Promise<void>;
+  readonly onClose: () => void;
+}
+
+/** Opens as a modal at once; closes after the action succeeded or on Escape / Back. */
+export function Confirm(p: ConfirmProps) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const [reason, setReason] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    const d = ref.current;
+    if (d !== null && !d.open) d.showModal();
+  }, []);
+  const submit = (e: Event) => {
+    e.preventDefault();
+    if (p.reasonLabel !== null && reason.trim() === '') {
+      setError('Please give a reason.');
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    p.onConfirm(reason.trim()).then(() => {
+      ref.current?.close();
+      p.onClose();
+    }, (err: unknown) => {
+      setBusy(false);
+      setError(describe(err));
+    });
+  };
+  return (
+    <dialog ref={ref} class="confirm" aria-labelledby="confirm-title" onClose={p.onClose}>
+      <form method="dialog" onSubmit={submit}>
+        <h2 id="confirm-title">{p.title}</h2>
+        <p>{p.message}</p>
+        {p.reasonLabel === null ? null : (
+          <label class="field">
+            <span>{p.reasonLabel}</span>
+            <textarea name="reason" rows={3} maxLength={1000} required value={reason} autoFocus
+              onInput={(e) => setReason((e.target as HTMLTextAreaElement).value)} />
+          </label>
+        )}
+        {error === null ? null : <p class="note error" role="alert">{error}</p>}
+        <div class="buttons">
+          <button type="button" onClick={() => { ref.current?.close(); }} disabled={busy}>Back</button>
+          <button type="submit" class="danger" disabled={busy}>{busy ? 'Working…' : p.confirmLabel}</button>
+        </div>
+      </form>
+    </dialog>
+  );
+}
