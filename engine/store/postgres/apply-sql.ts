@@ -1,5 +1,5 @@
 /**
- * `sagad_apply(batch jsonb, now_ms bigint) RETURNS jsonb`: applies a batch of input writes in
+ * `sagad_apply(batch jsonb, lock_ids text[], now_ms bigint) RETURNS jsonb`: applies a batch of input writes in
  * the caller's one transaction (one round trip, one WAL flush for the whole group) and
  * returns one outcome per input, in order: `"d"` (duplicate), `{"x": instanceId}` (conflict)
  * or the `[messageId, seq]` pairs of the outbox rows it added (committed).
@@ -9,14 +9,15 @@
  * first and are undone by hand when a later one refuses: the inbox id, then the fired timer
  * (deleted at its due time), then new instance rows (`ON CONFLICT DO NOTHING` on id and key,
  * which waits for a concurrent inserter and never raises), then the versions of existing
- * rows, checked under the row locks taken at the start in id order, so two replicas'
+ * rows, checked under the row locks taken at the start in id order (`lock_ids`, the existing
+ * instances the batch changes), so two replicas'
  * batches never deadlock on instances. What remains cannot refuse.
  *
  * Input shape (see encode.ts): `{m, t: {i, t, d} | null, c: [{v, id, saga, hash, key, corr,
  * st, ca, ua, ver, s, snap?, e?, o?, tp?, tc?, cm?, wp?, wr?}]}`.
  */
 export const APPLY_FUNCTION = `
-CREATE FUNCTION sagad_apply(batch jsonb, now_ms bigint) RETURNS jsonb LANGUAGE plpgsql AS $fn$
+CREATE FUNCTION sagad_apply(batch jsonb, lock_ids text[], now_ms bigint) RETURNS jsonb LANGUAGE plpgsql AS $fn$
 DECLARE
   w jsonb;
   c jsonb;
@@ -30,10 +31,7 @@ DECLARE
   n integer;
   cur integer;
 BEGIN
-  PERFORM 1 FROM instances
-    WHERE id IN (SELECT x.ch->>'id' FROM jsonb_array_elements(batch) AS b(w), jsonb_array_elements(b.w->'c') AS x(ch)
-                 WHERE (x.ch->>'v')::integer > 0)
-    ORDER BY id FOR UPDATE;
+  PERFORM 1 FROM instances WHERE id = ANY (lock_ids) ORDER BY id FOR UPDATE;
 
   FOR w IN SELECT value FROM jsonb_array_elements(batch) LOOP
     IF w->>'m' IS NOT NULL THEN

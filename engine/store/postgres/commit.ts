@@ -23,6 +23,13 @@ export interface GroupWriterOptions {
 // batch: each input is then tried alone, so only the guilty one fails.
 const splitStates = new Set(['40P01', '40001', '22P02', '22021', '23505', '23502', '23514', '22003', '54000']);
 
+/** The existing instances a batch changes: `sagad_apply` locks them first, in id order. */
+function lockIds(batch: readonly Pending[]): string[] {
+  const ids = new Set<string>();
+  for (const p of batch) for (const c of p.write.changes) if (c.expectedVersion > 0) ids.add(c.state.id);
+  return [...ids];
+}
+
 /**
  * Group commit over PostgreSQL: `commit` calls made while earlier batches are in flight wait
  * and go together in one `sagad_apply` call (one statement, one transaction, one round trip,
@@ -68,9 +75,12 @@ export class GroupWriter {
     });
   }
 
+  // A long queue is shared among the free slots: two half batches run on two backends (two
+  // cores) at once, where one whole batch would leave the other slot idle.
   private pump(): void {
     while (this.running < this.inFlight && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
+      const share = Math.ceil(this.queue.length / (this.inFlight - this.running));
+      const batch = this.queue.splice(0, Math.min(this.maxBatch, share));
       this.running += 1;
       void this.send(batch).finally(() => {
         this.running -= 1;
@@ -85,7 +95,8 @@ export class GroupWriter {
     let raw: unknown[];
     try {
       const r = await this.pool.query<{ r: unknown[] }>({
-        name: 'sagad_apply', text: 'SELECT sagad_apply($1::jsonb, $2::bigint) AS r', values: [JSON.stringify(batch.map((p) => p.encoded)), now],
+        name: 'sagad_apply', text: 'SELECT sagad_apply($1::jsonb, $2::text[], $3::bigint) AS r',
+        values: [JSON.stringify(batch.map((p) => p.encoded)), lockIds(batch), now],
       });
       raw = r.rows[0]?.r ?? [];
     } catch (err) {
