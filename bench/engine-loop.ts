@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadDefinitionsFile } from '../engine/definitions/index.js';
 import { Engine } from '../engine/runtime/engine.js';
-import { handleInbound } from '../engine/runtime/inbound.js';
+import { inboundHandler } from '../engine/runtime/inbound.js';
 import { Registry } from '../engine/runtime/registry.js';
 import { openStore } from '../engine/store/index.js';
+import { sqlitePort } from '../engine/store/sqlite-port.js';
 import { encodeEnvelope, parseEnvelope, type Envelope } from '../engine/transport/envelope.js';
 import type { InboundMessage } from '../engine/transport/consumer.js';
 import { root } from './proc.js';
@@ -27,7 +28,7 @@ const message = (subject: string, env: Envelope): InboundMessage => ({
 });
 
 /**
- * One round: the example saga driven through `handleInbound` and a real SQLite file (WAL,
+ * One round: the example saga driven through the inbound handler and a real SQLite file (WAL,
  * synchronous=FULL), `concurrency` sagas at a time; replies are made from the outbox rows
  * the engine committed, as a participant that answers at once would. No NATS: the figure is
  * the ceiling the engine's own CPU sets, and a steadier one than a scenario's for comparing
@@ -38,7 +39,9 @@ async function round(sagas: number, concurrency: number): Promise<{ sagasPerSeco
   if (!loaded.ok) throw new Error('the example definitions do not load');
   const dir = mkdtempSync(join(tmpdir(), 'sagad-bench-engine-'));
   const store = openStore(join(dir, 'sagad.db'));
-  const engine = new Engine({ store, registry: new Registry(loaded.sagas), log: () => {} });
+  const port = sqlitePort(store);
+  const engine = new Engine({ store: port, registry: new Registry(loaded.sagas), log: () => {} });
+  const handleInbound = inboundHandler(engine, port, () => {});
   const inflight = new Set<Promise<unknown>>();
   const track = (p: Promise<unknown>) => {
     inflight.add(p);
@@ -46,7 +49,7 @@ async function round(sagas: number, concurrency: number): Promise<{ sagasPerSeco
   };
   let started = 0;
   let ended = 0;
-  const startOne = () => track(handleInbound(engine, message('orders.events', orderPlaced(`bench-${started++}`))));
+  const startOne = () => track(handleInbound(message('orders.events', orderPlaced(`bench-${started++}`))));
   try {
     const wall = performance.now();
     const cpu = process.cpuUsage();
@@ -71,7 +74,7 @@ async function round(sagas: number, concurrency: number): Promise<{ sagasPerSeco
           continue;
         }
         const reply = replyTo(env, false);
-        if (reply !== undefined) track(handleInbound(engine, message(reply.subject, reply.envelope)));
+        if (reply !== undefined) track(handleInbound(message(reply.subject, reply.envelope)));
       }
     }
     await Promise.all(inflight);

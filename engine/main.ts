@@ -1,14 +1,163 @@
 import { dirname } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Subscription as CoreSubscription } from '@nats-io/transport-node';
+import { buildApi } from './api/app.js';
 import { configHelp, loadConfig, type Config } from './config.js';
+import type { CompiledSaga } from './core/index.js';
 import { formatDefinitionError, loadDefinitionsFile } from './definitions/index.js';
 import { createLogger } from './log.js';
-import { startServer } from './runtime/server.js';
+import { Engine } from './runtime/engine.js';
+import { inboundHandler } from './runtime/inbound.js';
+import { acquireLease } from './runtime/lease.js';
+import { LIFECYCLE_SUBJECT } from './runtime/outgoing.js';
+import { OutboxRelay } from './runtime/outbox-relay.js';
+import { Registry } from './runtime/registry.js';
+import { serveStartRequests } from './runtime/start-requests.js';
+import { TimerService } from './runtime/timer-service.js';
+import type { StorePort } from './store/port.js';
+import { openSqlitePort } from './store/sqlite-port.js';
+import { connectNats, type LogFn } from './transport/connection.js';
+import { consume, type Subscription } from './transport/consumer.js';
 import { startEmbeddedNats, type EmbeddedNats } from './transport/embedded.js';
+import { AckPipeline } from './transport/pipeline.js';
+import { publishEnvelope } from './transport/publish.js';
+import { ensureLifecycleStream, ensureStreams } from './transport/streams.js';
+
+/** Processed message ids are kept a week: far beyond any JetStream redelivery of them. */
+const INBOX_RETENTION_MS = 7 * 24 * 3_600_000;
+/** Sent outbox rows are kept a day, well past the 2-minute duplicate window. */
+const SENT_RETENTION_MS = 24 * 3_600_000;
+
+/** A running sagad. */
+export interface Sagad {
+  readonly engine: Engine;
+  readonly store: StorePort;
+  /** Base URL of the HTTP API, e.g. http://127.0.0.1:8080. */
+  readonly httpUrl: string;
+  /** SIGTERM: stop taking messages, finish the work in hand, flush the outbox, close everything. */
+  stop(): Promise<void>;
+}
 
 /**
- * sagad's entry point, the only place that wires real adapters: configuration from the
- * environment, definitions, the embedded nats-server when NATS_URL is unset, and the server.
+ * The composition root, the only place that wires real adapters: store, NATS link, outbox
+ * relay, timer service, engine, HTTP API, streams and consumers. Recovery needs no special
+ * step: overdue timers fire on start, unsent outbox rows are published, durable consumers
+ * resume where they were acked.
  */
+export async function startSagad(config: Config, definitions: readonly CompiledSaga[], log: LogFn): Promise<Sagad> {
+  const onError = (what: string) => (err: unknown) => log('error', what, { error: err instanceof Error ? err.message : String(err) });
+  const store = await openSqlitePort(config.dbPath, {
+    synchronous: config.synchronous, snapshotEvery: config.snapshotEvery, background: true,
+    onBackgroundError: (message) => log('error', 'store background thread failed; commits checkpoint and counts are read in the main thread instead', { error: message }),
+  });
+  const closers: (() => Promise<void>)[] = [() => store.close()];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch(onError('closing failed'));
+  };
+  try {
+    let natsUrl = config.natsUrl;
+    if (natsUrl === undefined) {
+      const embedded: EmbeddedNats = await startEmbeddedNats(dirname(config.dbPath), log);
+      closers.push(() => embedded.stop());
+      natsUrl = embedded.url;
+    }
+    const link = await connectNats({ url: natsUrl, name: 'sagad', log });
+    closers.push(() => link.drain());
+    // A SQLite store is one process's: hold the consumer prefix's lease before consuming anything.
+    const lease = store.kind === 'sqlite' ? await acquireLease(link.nc, { prefix: config.natsPrefix, db: config.dbPath, log }) : null;
+    if (lease !== null) closers.push(() => lease.release());
+    // The JetStream client's own timeout, as js.publish had it.
+    const acks = new AckPipeline(link.nc, 5_000);
+    closers.push(async () => acks.close());
+    const relay = new OutboxRelay(store, (items) => acks.publishAll(items), onError('outbox publish failed; will retry'));
+    const timers = new TimerService(store, { pollMs: 60_000, claimMs: 30_000 }, onError('timer service failed'));
+    const registry = new Registry(definitions);
+    const status = { streams: false, consumers: false, lag: 0 };
+    const url = natsUrl;
+    const engine = new Engine({
+      store, registry, log, relay, timers,
+      republish: async (subject, data, headers, msgId) => {
+        await publishEnvelope(link.js, subject, data, headers, msgId);
+      },
+      readiness: () => {
+        const checks = {
+          nats: link.isConnected() ? { ok: true } : { ok: false, detail: `not connected to ${url}` },
+          streams: status.streams ? { ok: true } : { ok: false, detail: 'streams not set up yet' },
+          consumers: status.consumers ? { ok: true } : { ok: false, detail: 'consumers not started yet' },
+        };
+        return { ready: Object.values(checks).every((c) => c.ok), checks };
+      },
+      lag: () => status.lag,
+    });
+    await engine.rememberDefinitions();
+
+    const api = buildApi(engine, { token: config.apiToken, log });
+    await api.listen({ host: config.httpHost, port: config.httpPort });
+    closers.push(() => api.close());
+    const address = api.server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : config.httpPort;
+    const httpUrl = `http://${config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost}:${port}`;
+    log('info', 'HTTP API listening', { url: httpUrl });
+
+    await ensureLifecycleStream(link.jsm, LIFECYCLE_SUBJECT);
+    const inbound = registry.inboundSubjects();
+    const streamOf = await ensureStreams(link.jsm, [...inbound, ...registry.outboundSubjects()], config.streams);
+    status.streams = true;
+    relay.start();
+    timers.start((row) => engine.fire(row));
+    const handle = inboundHandler(engine, store, log);
+    const subs: Subscription[] = [];
+    for (const subject of inbound) {
+      const stream = streamOf[subject];
+      if (stream === undefined) throw new Error(`no stream for ${subject}`);
+      subs.push(await consume(link, subject, handle, {
+        stream, durablePrefix: config.natsPrefix, maxDeliver: config.maxDeliver, ackWaitMs: 10_000, expiresMs: 2000, concurrency: 256, batchSize: 256, log,
+      }));
+    }
+    const starts: CoreSubscription = serveStartRequests(link.nc, engine, log);
+    status.consumers = true;
+    log('info', 'sagad ready', { sagas: registry.all().map((s) => s.name), subjects: inbound, db: store.where });
+    const lagTimer = setInterval(() => {
+      void Promise.all(subs.map((s) => s.pending().catch(() => 0))).then((n) => { status.lag = n.reduce((a, b) => a + b, 0); });
+    }, 5000);
+    lagTimer.unref();
+    // The inbox only has to outlive JetStream's redeliveries; sent outbox rows only JetStream's dedupe window.
+    const housekeeping = setInterval(() => {
+      const now = Date.now();
+      void Promise.all([store.pruneInbox(now - INBOX_RETENTION_MS), store.pruneSent(now - SENT_RETENTION_MS)]).then(([a, b]) => {
+        if (a + b > 0) log('debug', 'pruned inbox and sent outbox rows', { rows: a + b });
+      }, onError('pruning failed'));
+    }, 3_600_000);
+    housekeeping.unref();
+
+    let stopping: Promise<void> | null = null;
+    const stop = () => (stopping ??= (async () => {
+        log('info', 'draining: no new messages, finishing the work in hand');
+        engine.draining = true;
+        clearInterval(lagTimer);
+        clearInterval(housekeeping);
+        starts.unsubscribe();
+        await Promise.all(subs.map((s) => s.stop()));
+        await timers.stop();
+        // API acts and timer inputs may still be on their way to the last shared commit.
+        await engine.settled();
+        await relay.stop(5000);
+        await closeAll();
+        log('info', 'stopped');
+      })());
+    void lease?.lost.then((why) => {
+      log('error', `${why}; stopping, since two processes must not consume for one SQLite store`);
+      process.exitCode = 1;
+      void stop();
+    });
+    return { engine, store, httpUrl, stop };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+/** sagad's entry point: configuration from the environment, definitions, then the server until a signal. */
 async function main(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`sagad: the saga orchestration server.\n\nUsage: npm start  (or: node dist/engine/main.js)\n\nConfiguration, by environment variable:\n${configHelp()}\n`);
@@ -33,33 +182,24 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`sagad: refusing to start: ${defs.errors.length} problem${defs.errors.length === 1 ? '' : 's'} in ${config.definitionsPath} (check with: npx sagactl validate ${config.definitionsPath})\n`);
     return 1;
   }
-  let embedded: EmbeddedNats | null = null;
+  let server: Sagad;
   try {
-    let natsUrl = config.natsUrl;
-    if (natsUrl === undefined) {
-      embedded = await startEmbeddedNats(dirname(config.dbPath), log);
-      natsUrl = embedded.url;
-    }
-    const server = await startServer({
-      definitions: defs.sagas, dbFile: config.dbPath, synchronous: config.synchronous, snapshotEvery: config.snapshotEvery,
-      natsUrl, streams: config.streams, httpHost: config.httpHost, httpPort: config.httpPort, apiToken: config.apiToken,
-      maxDeliver: config.maxDeliver, durablePrefix: config.natsPrefix, log,
-    });
-    const emb = embedded;
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        log('info', `received ${signal}`);
-        void server.stop().then(() => emb?.stop()).finally(resolve);
-      };
-      if (signalled !== null) stop(signalled);
-      else onSignal = stop;
-    });
-    return 0;
+    server = await startSagad(config, defs.sagas, log);
   } catch (err) {
     log('error', `sagad could not start: ${err instanceof Error ? err.message : String(err)}`);
-    await embedded?.stop();
     return 1;
   }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log('info', `received ${signal}`);
+      void server.stop().finally(resolve);
+    };
+    if (signalled !== null) stop(signalled);
+    else onSignal = stop;
+  });
+  return 0;
 }
 
-process.exitCode = await main(process.argv.slice(2));
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await main(process.argv.slice(2));
+}

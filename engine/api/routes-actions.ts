@@ -38,8 +38,8 @@ const retrySchema = { params: idParams, response: { 200: instanceSchema, ...erro
 
 /** Registers the acting routes; every failure surfaces as the engine's `SagaError`. */
 export function registerActionRoutes(app: FastifyInstance, engine: EnginePort): void {
-  const document = (state: InstanceState): InstanceDocument =>
-    instanceDocument(state, engine.definitionByHash(state.definitionHash), engine.timersOf(state.id));
+  const document = async (state: InstanceState): Promise<InstanceDocument> =>
+    instanceDocument(state, engine.definitionByHash(state.definitionHash), await engine.timersOf(state.id));
 
   app.post<{ Params: { name: string }; Body: StartBody; Headers: { 'idempotency-key'?: string } }>(
     '/v1/sagas/:name/instances', { schema: startSchema }, async (request, reply) => {
@@ -47,7 +47,7 @@ export function registerActionRoutes(app: FastifyInstance, engine: EnginePort): 
       const id = request.body.id ?? request.headers['idempotency-key'];
       const outcome = await engine.start({ saga: request.params.name, input, key, correlationId, id });
       if (outcome.created) void reply.header('location', `/v1/instances/${encodeURIComponent(outcome.state.id)}`);
-      return reply.code(outcome.created ? 201 : 200).send(document(outcome.state));
+      return reply.code(outcome.created ? 201 : 200).send(await document(outcome.state));
     });
 
   app.post<{ Params: { id: string }; Body: { reason: string } }>(

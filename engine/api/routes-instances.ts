@@ -59,7 +59,7 @@ export function parseSince(since: string): number {
 export function registerInstanceRoutes(app: FastifyInstance, engine: EnginePort): void {
   app.get<{ Querystring: ListQuery }>('/v1/instances', { schema: listSchema }, async (request) => {
     const q = request.query;
-    const page = engine.listInstances({
+    const page = await engine.listInstances({
       saga: q.saga, status: q.state, key: q.key, correlationId: q.correlationId,
       since: q.since === undefined ? undefined : parseSince(q.since), limit: q.limit, cursor: q.cursor,
     });
@@ -67,15 +67,15 @@ export function registerInstanceRoutes(app: FastifyInstance, engine: EnginePort)
   });
 
   app.get<{ Params: { id: string } }>('/v1/instances/:id', { schema: oneSchema }, async (request) => {
-    const state = engine.getInstance(request.params.id);
+    const state = await engine.getInstance(request.params.id);
     if (state === undefined) throw noInstance(request.params.id);
-    return instanceDocument(state, engine.definitionByHash(state.definitionHash), engine.timersOf(state.id));
+    return instanceDocument(state, engine.definitionByHash(state.definitionHash), await engine.timersOf(state.id));
   });
 
   app.get<{ Params: { id: string } }>('/v1/instances/:id/history', { schema: historySchema }, async (request) => {
-    const entries = engine.history(request.params.id);
+    const entries = await engine.history(request.params.id);
     // An instance always has a journal: an empty one means no instance, whatever the port returns.
-    if (entries === undefined || (entries.length === 0 && engine.getInstance(request.params.id) === undefined)) throw noInstance(request.params.id);
+    if (entries === undefined || (entries.length === 0 && (await engine.getInstance(request.params.id)) === undefined)) throw noInstance(request.params.id);
     return { items: entries.map(historyEntry) };
   });
 }

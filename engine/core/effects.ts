@@ -33,9 +33,13 @@ export const LifecycleType = {
 } as const;
 export type LifecycleType = (typeof LifecycleType)[keyof typeof LifecycleType];
 
+/** Which side of a step a command is for: its work, or the compensation that undoes it. */
+export const CommandSide = { do: 'do', undo: 'undo' } as const;
+export type CommandSide = (typeof CommandSide)[keyof typeof CommandSide];
+
 /** Imperative instructions for the shell; the core runs none of them. */
 export type Effect =
-  | { readonly type: 'SendCommand'; readonly command: OutgoingCommand }
+  | { readonly type: 'SendCommand'; readonly step: string; readonly side: CommandSide; readonly command: OutgoingCommand }
   | { readonly type: 'ScheduleTimer'; readonly timerId: string; readonly dueAt: number; readonly timer: TimerRef }
   | { readonly type: 'CancelTimer'; readonly timerId: string }
   | { readonly type: 'PublishLifecycle'; readonly eventId: string; readonly eventType: LifecycleType; readonly timestamp: number; readonly payload: LifecyclePayload };

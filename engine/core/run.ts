@@ -75,6 +75,8 @@ export function sendCommand(run: Run, o: {
   const eventId = run.env.newId();
   effect(run, {
     type: 'SendCommand',
+    step: o.step,
+    side: o.undo ? 'undo' : 'do',
     command: {
       eventId, subject: o.spec.subject, eventType: o.spec.type, version: o.spec.version,
       aggregateId: s.key ?? s.id, correlationId: s.correlationId, causationId: run.causationId,

@@ -1,120 +1,225 @@
 import {
-  decide, isRejection, start as startInstance, startKey, type CompiledSaga, type Decision, type Env, type InstanceState, type SagaInput,
+  decide, isRejection, start as startInstance, startKey, type CompiledSaga, type Decision, type Env, type IncomingMessage,
+  type InstanceState, type SagaInput,
 } from '../core/index.js';
+import { compileSagaSource, formatDefinitionError } from '../definitions/index.js';
 import { SagaError } from '../errors.js';
-import type { DeadLetter, Store } from '../store/index.js';
+import type { DeadLetter, InstanceFilter, OutboxRow, TimerRow } from '../store/index.js';
+import type { InstanceChange, InputWrite, StorePort } from '../store/port.js';
 import type { LogFn } from '../transport/connection.js';
 import { uuidv7 } from '../transport/envelope.js';
-import { writeDecision, type Committed } from './commit.js';
-import { GroupCommit } from './group-commit.js';
+import { changeOf, earliestTimer } from './change.js';
+import { KeyedLock } from './keyed-lock.js';
 import { Metrics } from './metrics.js';
 import type { EnginePort, EngineStats, Readiness, StartCommand, StartOutcome } from './port.js';
 import type { Registry } from './registry.js';
 
-/** What the engine needs from the world besides its store: time, publishing, NATS state. */
+/** What the engine needs besides its store: definitions, the relay and timers to tell, NATS state. */
 export interface EngineDeps {
-  readonly store: Store;
+  readonly store: StorePort;
   readonly registry: Registry;
   readonly log: LogFn;
-  /** Called after each commit with what every decision in it armed (earliest timer) and queued (outbox rows). */
-  readonly onCommitted?: (c: Committed) => void;
+  /** Takes the outbox rows of each commit, in seq order, to publish them. */
+  readonly relay?: { push(rows: readonly OutboxRow[]): void };
+  /** Told the earliest timer each commit armed. */
+  readonly timers?: { poke(dueAt: number): void };
   /** Publishes raw bytes (a redriven dead letter); resolves once JetStream acknowledged. */
   readonly republish?: (subject: string, data: Uint8Array, headers: Record<string, string>, msgId: string) => Promise<void>;
   readonly readiness?: () => Readiness;
   readonly lag?: () => number;
+  /** Time, ids and jitter; the system's by default. */
+  readonly env?: () => Env;
 }
+
+/** An incoming envelope, as the engine reads it. */
+export interface Incoming extends IncomingMessage {
+  /** The subject it arrived on. */
+  readonly subject: string;
+  /** The whole envelope, kept as a triggered instance's `$event`. */
+  readonly envelope: unknown;
+}
+
+/** What a message turned out to be. */
+export type Received = 'reply' | 'event' | 'trigger' | 'unrelated' | 'duplicate';
 
 /** Production Env: wall-clock time, UUIDv7 ids, Math.random jitter. */
 export const systemEnv = (): Env => ({ now: Date.now(), newId: () => uuidv7(), random: Math.random });
 
+/** How often an input is decided again after losing a race to another replica. */
+const MAX_CONFLICTS = 20;
+
+/** Thrown inside a retried input when the store refused its write as a lost race. */
+class Conflict extends Error {}
+
+/** A start, decided but not yet written: `change` is null when the instance already exists. */
+interface PlannedStart {
+  readonly state: InstanceState;
+  readonly change: InstanceChange | null;
+  readonly def: CompiledSaga;
+}
+
 /**
- * The imperative shell around the pure core: each input is one SQLite transaction (inbox,
- * journal, instance row, outbox, timers), decided by the core and committed atomically.
- * Everything here is synchronous, so inputs never interleave.
+ * The imperative shell around the pure core: each input (a message, a timer, an operator's
+ * act, a start) reads what it concerns, is decided by the core, and is written through the
+ * store port as one atomic write. Inputs for one instance run one at a time in this process;
+ * a write that lost a race with another replica is read and decided again.
  */
 export class Engine implements EnginePort {
   readonly counters = new Metrics();
   draining = false;
+  private readonly lock = new KeyedLock();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly env: () => Env;
 
   constructor(readonly deps: EngineDeps) {
-    for (const saga of deps.registry.all()) deps.store.rememberDefinition(saga.hash, saga.name, saga.source);
+    this.env = deps.env ?? systemEnv;
   }
 
-  /** Definition of an instance, by its pinned hash; a bug-level error if it is missing. */
-  defOf(state: InstanceState): CompiledSaga {
-    const def = this.deps.registry.byDefinitionHash(state.definitionHash);
-    if (def === undefined) throw new SagaError('SAGA_ERR_DEFINITION_MISSING', `instance ${state.id} runs definition ${state.definitionHash} of ${state.saga}, which is neither loaded nor stored`);
-    return def;
+  /** Stores the source of every loaded definition, so instances keep theirs across file changes. */
+  async rememberDefinitions(): Promise<void> {
+    for (const saga of this.deps.registry.all()) await this.deps.store.rememberDefinition(saga.hash, saga.name, saga.source);
   }
 
-  /** Applies a decision inside the current transaction; what it armed is reported after the commit. */
-  apply(def: CompiledSaga, before: InstanceState | undefined, d: Decision): void {
-    const c = writeDecision(this.deps.store, def, before, d);
-    if (d.ignored !== null) this.counters.inc('sagad_inputs_ignored_total', 'Inputs that changed nothing, by reason.', { reason: d.ignored });
-    for (const e of d.events) {
-      if (e.type === 'SagaCompleted' || e.type === 'SagaCompensated' || e.type === 'SagaFailed') {
-        this.counters.inc('sagad_instances_finished_total', 'Instances that reached an end state, by saga and state.', { saga: def.name, state: d.state.status });
+  /** The definition an instance runs, by its pinned hash; recompiled from the store when not loaded. */
+  async defOf(state: InstanceState): Promise<CompiledSaga> {
+    const loaded = this.deps.registry.byDefinitionHash(state.definitionHash);
+    if (loaded !== undefined) return loaded;
+    const source = await this.deps.store.getDefinitionSource(state.definitionHash);
+    if (source === undefined) {
+      throw new SagaError('SAGA_ERR_DEFINITION_MISSING', `instance ${state.id} runs definition ${state.definitionHash} of ${state.saga}, which is neither loaded nor stored`);
+    }
+    const r = compileSagaSource(source);
+    if (!r.ok) throw new Error(`stored definition ${state.definitionHash} does not compile: ${r.errors.map(formatDefinitionError).join('; ')}`);
+    this.deps.registry.pin(r.saga);
+    this.deps.log('info', 'kept an earlier definition for an instance', { saga: r.saga.name, hash: r.saga.hash, instance: state.id });
+    return r.saga;
+  }
+
+  /** Resolves once every input in hand has been written (or failed): a drain waits for it. */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    await this.deps.store.settled();
+  }
+
+  /** Runs an input, counted in flight, and decides it again while it loses races. */
+  private input<T>(fn: () => Promise<T>): Promise<T> {
+    const p = (async () => {
+      for (let n = 1; ; n++) {
+        try {
+          return await fn();
+        } catch (err) {
+          if (!(err instanceof Conflict)) throw err;
+          if (n >= MAX_CONFLICTS) throw new SagaError('SAGA_ERR_VERSION_CONFLICT', `gave up after ${n} races with other writers of the same instance`);
+          this.counters.inc('sagad_write_conflicts_total', 'Writes decided again because another writer changed the instance first.');
+        }
+      }
+    })();
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  /** Writes one input; resolves true when committed, false for a duplicate; a lost race throws Conflict. */
+  private async write(w: InputWrite): Promise<boolean> {
+    const r = await this.deps.store.commit(w);
+    if (r.status === 'conflict') throw new Conflict(r.instanceId);
+    if (r.status === 'duplicate') return false;
+    if (r.outbox.length > 0) this.deps.relay?.push(r.outbox);
+    const due = earliestTimer(w.changes);
+    if (due !== null) this.deps.timers?.poke(due);
+    for (const c of w.changes) {
+      for (const e of c.events) {
+        if (e.type === 'SagaCompleted' || e.type === 'SagaCompensated' || e.type === 'SagaFailed') {
+          this.counters.inc('sagad_instances_finished_total', 'Instances that reached an end state, by saga and state.', { saga: c.state.saga, state: c.state.status });
+        }
       }
     }
-    this.pending.push(c);
+    return true;
   }
 
-  private pending: Committed[] = [];
-  private readonly commits = new GroupCommit((fn) => this.deps.store.tx(fn), () => {
-    const cs = this.pending;
-    this.pending = [];
-    for (const c of cs) this.deps.onCommitted?.(c);
-  }, 512, () => {
-    // The whole shared transaction rolled back: nothing it queued may reach the relay.
-    this.pending = [];
-  });
+  /** Decides one input for a known instance; operator refusals throw with the core's code. */
+  private async decideFor(state: InstanceState, input: SagaInput): Promise<{ def: CompiledSaga; d: Decision }> {
+    const def = await this.defOf(state);
+    const d = decide(def, state, input, this.env());
+    if (isRejection(d)) throw new SagaError(d.rejected.code, d.rejected.message);
+    if (d.ignored !== null) this.counters.inc('sagad_inputs_ignored_total', 'Inputs that changed nothing, by reason.', { reason: d.ignored });
+    return { def, d };
+  }
 
   /**
-   * Runs `fn` in its own savepoint of the next shared transaction (group commit); resolves
-   * after the commit, once the timer service and relay were told what it armed. When `fn`
-   * throws, its savepoint rolls back, and so does what it queued for them.
+   * Handles one message from a subscribed subject: a reply to a command, an event a `wait`
+   * step awaits, or a trigger that starts sagas. Resolves once its effects are durable, with
+   * what it was; throws SAGA_ERR_INVALID_MESSAGE / SAGA_ERR_INVALID_INPUT for a message that can
+   * never be processed, anything else for one worth delivering again.
    */
-  inTx<T>(fn: () => T): Promise<T> {
-    return this.commits.run(() => {
-      const mark = this.pending.length;
-      try {
-        return fn();
-      } catch (err) {
-        this.pending.length = mark;
-        throw err;
-      }
+  receive(m: Incoming): Promise<Received> {
+    const { store, registry } = this.deps;
+    return this.input(async () => {
+      const target = m.causationId === '' ? undefined : await store.replyTarget(m.causationId);
+      const waiters = target === undefined ? await store.waiting(m.subject, m.eventType) : [];
+      const triggered = registry.triggeredBy(m.subject, m.eventType);
+      if (target === undefined && waiters.length === 0 && triggered.length === 0) return 'unrelated';
+      const ids = target !== undefined ? [target.instanceId] : waiters.map((w) => w.instanceId);
+      return this.lock.run(ids, async (waited): Promise<Received> => {
+        const changes: InstanceChange[] = [];
+        let outcome: Received = 'unrelated';
+        if (target !== undefined) {
+          const state = waited ? await store.getInstance(target.instanceId) : target.state;
+          if (state !== undefined) {
+            const def = await this.defOf(state);
+            const problem = def.schemas[`${m.eventType}@${m.version}`]?.(m.payload) ?? null;
+            if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_MESSAGE', `${m.eventType}@${m.version} does not match its schema: ${problem}`);
+            const { d } = await this.decideFor(state, { type: 'ReplyReceived', message: m });
+            const c = changeOf(def, state, d);
+            if (c !== null) changes.push(c);
+            outcome = 'reply';
+          }
+        }
+        // One instance may have several wait steps for the event: each is decided on the state the previous left.
+        const latest = new Map<string, InstanceState>();
+        for (const w of waiters) {
+          const state = latest.get(w.instanceId) ?? await store.getInstance(w.instanceId);
+          if (state === undefined) continue;
+          const { def, d } = await this.decideFor(state, { type: 'EventReceived', subject: m.subject, message: m });
+          const c = changeOf(def, state, d);
+          if (c === null) continue;
+          changes.push(c);
+          latest.set(w.instanceId, d.state);
+          outcome = 'event';
+        }
+        const started: PlannedStart[] = [];
+        for (const def of triggered) {
+          const s = await this.planStart({
+            saga: def.name, input: m.payload, correlationId: m.correlationId === '' ? undefined : m.correlationId,
+            event: m.envelope, causationId: m.eventId,
+          });
+          if (s.change !== null) {
+            changes.push(s.change);
+            started.push(s);
+          }
+          outcome = 'trigger';
+        }
+        if (!(await this.write({ messageId: m.eventId, firedTimer: null, changes }))) return 'duplicate';
+        for (const s of started) this.counters.inc('sagad_instances_started_total', 'Instances started, by saga.', { saga: s.def.name });
+        return outcome;
+      });
     });
   }
 
-  /** Resolves once every input queued so far is committed: a drain waits for it before the last flush. */
-  settled(): Promise<void> {
-    return this.commits.settled();
-  }
-
-  /** Feeds one input to an instance inside the current transaction; rejections throw. */
-  feed(id: string, input: SagaInput): InstanceState {
-    const state = this.deps.store.getInstance(id);
-    if (state === undefined) throw new SagaError('SAGA_ERR_NOT_FOUND', `no instance ${id}`);
-    const def = this.defOf(state);
-    const d = decide(def, state, input, systemEnv());
-    if (isRejection(d)) throw new SagaError(d.rejected.code, d.rejected.message);
-    this.apply(def, state, d);
-    return d.state;
-  }
-
-  /** Starts (or finds) an instance inside the current transaction. */
-  startInTx(cmd: StartCommand & { event?: unknown; causationId?: string }): StartOutcome {
-    const store = this.deps.store;
-    const def = this.deps.registry.current(cmd.saga);
-    if (def === undefined) throw new SagaError('SAGA_ERR_UNKNOWN_SAGA', `no saga named ${cmd.saga} is loaded (loaded: ${this.deps.registry.all().map((s) => s.name).join(', ') || 'none'})`);
+  /** Finds the instance a start names (by id or key), or decides a new one without writing it. */
+  private async planStart(cmd: StartCommand & { event?: unknown; causationId?: string }): Promise<PlannedStart> {
+    const { store, registry } = this.deps;
+    const def = registry.current(cmd.saga);
+    if (def === undefined) throw new SagaError('SAGA_ERR_UNKNOWN_SAGA', `no saga named ${cmd.saga} is loaded (loaded: ${registry.all().map((s) => s.name).join(', ') || 'none'})`);
     if (cmd.id !== undefined) {
-      const existing = store.getInstance(cmd.id);
+      const existing = await store.getInstance(cmd.id);
       if (existing !== undefined) {
         if (existing.saga !== cmd.saga) throw new SagaError('SAGA_ERR_INVALID_STATE', `instance ${cmd.id} already exists for saga ${existing.saga}`);
-        return { created: false, state: existing };
+        return { state: existing, change: null, def };
       }
     }
-    const id = cmd.id ?? uuidv7();
+    const env = this.env();
+    const id = cmd.id ?? env.newId();
     const correlationId = cmd.correlationId ?? id;
     const event = cmd.event ?? null;
     let key = cmd.key ?? null;
@@ -124,18 +229,15 @@ export class Engine implements EnginePort {
       key = k.key;
     }
     if (key !== null) {
-      const existing = store.findByKey(def.name, key);
-      if (existing !== undefined) return { created: false, state: existing };
+      const existing = await store.findByKey(def.name, key);
+      if (existing !== undefined) return { state: existing, change: null, def };
     }
     if (def.start.on !== null) {
-      const validate = def.schemas[`${def.start.on.type}@1`];
-      const problem = validate?.(cmd.input) ?? null;
+      const problem = def.schemas[`${def.start.on.type}@1`]?.(cmd.input) ?? null;
       if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_INPUT', `input does not match the ${def.start.on.type}@1 schema: ${problem}`);
     }
-    const d = startInstance(def, { id, input: cmd.input, key, correlationId, event, causationId: cmd.causationId ?? id }, systemEnv());
-    this.apply(def, undefined, d);
-    this.counters.inc('sagad_instances_started_total', 'Instances started, by saga.', { saga: def.name });
-    return { created: true, state: d.state };
+    const d = startInstance(def, { id, input: cmd.input, key, correlationId, event, causationId: cmd.causationId ?? id }, env);
+    return { state: d.state, change: changeOf(def, undefined, d), def };
   }
 
   private assertAccepting(): void {
@@ -144,38 +246,62 @@ export class Engine implements EnginePort {
 
   async start(cmd: StartCommand): Promise<StartOutcome> {
     this.assertAccepting();
-    return this.inTx(() => this.startInTx(cmd));
+    return this.input(async () => {
+      const s = await this.planStart(cmd);
+      if (s.change === null) return { created: false, state: s.state };
+      const change = s.change;
+      await this.lock.run([s.state.id], () => this.write({ messageId: null, firedTimer: null, changes: [change] }));
+      this.counters.inc('sagad_instances_started_total', 'Instances started, by saga.', { saga: s.def.name });
+      return { created: true, state: s.state };
+    });
   }
 
-  async cancel(id: string, reason: string): Promise<InstanceState> {
+  /** Feeds an operator's act to an instance: the instance after it, once durable. */
+  private act(id: string, input: SagaInput): Promise<InstanceState> {
     this.assertAccepting();
-    return this.inTx(() => this.feed(id, { type: 'CancelRequested', reason }));
+    return this.input(() => this.lock.run([id], async () => {
+      const state = await this.deps.store.getInstance(id);
+      if (state === undefined) throw new SagaError('SAGA_ERR_NOT_FOUND', `no instance ${id}`);
+      const { def, d } = await this.decideFor(state, input);
+      const c = changeOf(def, state, d);
+      await this.write({ messageId: null, firedTimer: null, changes: c === null ? [] : [c] });
+      return d.state;
+    }));
   }
 
-  async retry(id: string): Promise<InstanceState> {
-    this.assertAccepting();
-    return this.inTx(() => this.feed(id, { type: 'RetryRequested' }));
+  cancel(id: string, reason: string): Promise<InstanceState> {
+    return this.act(id, { type: 'CancelRequested', reason });
   }
 
-  /** Fires up to one batch of due timers, each its own input; resolves with how many, once committed. */
-  async fireDue(now: number): Promise<number> {
-    const rows = this.deps.store.dueTimers(now, 200);
-    await Promise.all(rows.map(async (row) => {
-      await this.inTx(() => {
-        this.deps.store.deleteTimer(row.instanceId, row.timerId);
-        if (this.deps.store.getInstance(row.instanceId) === undefined) return;
-        this.feed(row.instanceId, { type: 'TimerFired', timer: row.data });
-      });
+  retry(id: string): Promise<InstanceState> {
+    return this.act(id, { type: 'RetryRequested' });
+  }
+
+  /** Fires one due timer as an input; a timer already fired (here or by another replica) changes nothing. */
+  fire(row: TimerRow): Promise<void> {
+    return this.input(() => this.lock.run([row.instanceId], async () => {
+      const state = await this.deps.store.getInstance(row.instanceId);
+      let change: InstanceChange | null = null;
+      if (state !== undefined) {
+        const { def, d } = await this.decideFor(state, { type: 'TimerFired', timer: row.data });
+        change = changeOf(def, state, d);
+      }
+      const fired = await this.write({ messageId: null, firedTimer: { instanceId: row.instanceId, timerId: row.timerId, dueAt: row.dueAt }, changes: change === null ? [] : [change] });
+      if (!fired) return;
       this.counters.timerLag(Math.max(0, Date.now() - row.dueAt));
       this.counters.inc('sagad_timers_fired_total', 'Durable timers fired.', { kind: row.data.kind });
     }));
-    return rows.length;
   }
 
   getInstance(id: string) { return this.deps.store.getInstance(id); }
   timersOf(id: string) { return this.deps.store.timersOf(id); }
-  listInstances(filter: Parameters<Store['listInstances']>[0] & object) { return this.deps.store.listInstances(filter); }
-  history(id: string) { return this.deps.store.getInstance(id) === undefined ? undefined : this.deps.store.history(id); }
+  listInstances(filter: InstanceFilter) { return this.deps.store.listInstances(filter); }
+  async history(id: string) {
+    const entries = await this.deps.store.history(id);
+    if (entries.length > 0) return entries;
+    return (await this.deps.store.getInstance(id)) === undefined ? undefined : entries;
+  }
+
   definitionByHash(hash: string) { return this.deps.registry.byDefinitionHash(hash); }
   definitions() { return this.deps.registry.all(); }
   listDeadLetters(opts: { limit?: number; cursor?: string }) { return this.deps.store.listDead(opts); }
@@ -183,13 +309,14 @@ export class Engine implements EnginePort {
   deleteDeadLetter(id: string) { return this.deps.store.deleteDead(id); }
 
   async redriveDeadLetter(id: string): Promise<DeadLetter> {
-    const letter = this.deps.store.getDead(id);
+    const store = this.deps.store;
+    const letter = await store.getDead(id);
     if (letter === undefined) throw new SagaError('SAGA_ERR_NOT_FOUND', `no dead letter ${id}`);
     if (this.deps.republish === undefined) throw new SagaError('SAGA_ERR_NOT_READY', 'not connected to NATS');
     // A fresh Nats-Msg-Id, or JetStream would drop the redrive as a duplicate of the original.
     await this.deps.republish(letter.subject, letter.data, { ...letter.headers }, `redrive-${id}-${Date.now()}`);
-    this.deps.store.markRedriven(id, Date.now());
-    const after = this.deps.store.getDead(id);
+    await store.markRedriven(id, Date.now());
+    const after = await store.getDead(id);
     if (after === undefined) throw new SagaError('SAGA_ERR_NOT_FOUND', `no dead letter ${id}`);
     return after;
   }

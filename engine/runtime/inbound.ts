@@ -1,80 +1,44 @@
-import type { IncomingMessage } from '../core/index.js';
 import { SagaError } from '../errors.js';
-import { parseEnvelope, type Envelope } from '../transport/envelope.js';
+import type { StorePort } from '../store/port.js';
+import type { LogFn } from '../transport/connection.js';
 import type { InboundMessage, Verdict } from '../transport/consumer.js';
+import { parseEnvelope } from '../transport/envelope.js';
 import type { Engine } from './engine.js';
 
+/** Failures that redelivering cannot mend: the message is parked at once. */
 const PERMANENT = new Set(['SAGA_ERR_INVALID_MESSAGE', 'SAGA_ERR_INVALID_INPUT']);
 
-const count = (engine: Engine, outcome: string) =>
-  engine.counters.inc('sagad_messages_total', 'Messages consumed, by outcome.', { outcome });
-
 /**
- * Handles one message from a subscribed subject: a reply to a command, an event a `wait`
- * step awaits, or a trigger that starts sagas. Bad messages are dead-lettered with the reason
- * and their raw bytes; a message that keeps failing is dead-lettered on its last delivery.
- * The message is acknowledged only after its transaction committed (DESIGN section 1, point 4).
+ * Turns each message from a subscribed subject into one input of the engine, and the answer
+ * into a verdict: ack once its effects are durable (DESIGN section 1, point 4); a message that
+ * can never be processed, or that keeps failing until its last delivery, is parked in the
+ * dead-letter queue with the reason and its raw bytes, then acked; anything else is
+ * redelivered with backoff.
  */
-export async function handleInbound(engine: Engine, msg: InboundMessage): Promise<Verdict> {
-  const parsed = parseEnvelope(msg.data);
-  if (!parsed.ok) return park(engine, msg, parsed.reason);
-  try {
-    await route(engine, msg.subject, parsed.envelope);
+export function inboundHandler(engine: Engine, store: StorePort, log: LogFn): (msg: InboundMessage) => Promise<Verdict> {
+  const count = (outcome: string) => engine.counters.inc('sagad_messages_total', 'Messages consumed, by outcome.', { outcome });
+  const park = async (msg: InboundMessage, reason: string): Promise<Verdict> => {
+    await store.park({ subject: msg.subject, reason, headers: msg.headers, data: msg.data, deliveryCount: msg.deliveryCount, at: Date.now() });
+    count('dead_lettered');
+    log('warn', 'message dead-lettered', { subject: msg.subject, reason });
     return 'ack';
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    // A message that can never be processed (bad reply payload, a trigger whose input fails
-    // its schema or gives no key) is parked at once: redelivering it cannot help.
-    if (err instanceof SagaError && PERMANENT.has(err.code)) return park(engine, msg, why);
-    if (msg.lastAttempt) return park(engine, msg, `failed on its last delivery (${msg.deliveryCount}): ${why}`);
-    engine.deps.log('warn', 'message failed; it will be redelivered', { subject: msg.subject, eventId: parsed.envelope.eventId, error: why });
-    return { nakDelayMs: Math.min(30_000, 500 * 2 ** msg.deliveryCount) };
-  }
-}
-
-function park(engine: Engine, msg: InboundMessage, reason: string): Verdict {
-  engine.deps.store.park({ subject: msg.subject, reason, headers: msg.headers, data: msg.data, deliveryCount: msg.deliveryCount, at: Date.now() });
-  count(engine, 'dead_lettered');
-  engine.deps.log('warn', 'message dead-lettered', { subject: msg.subject, reason });
-  return 'ack';
-}
-
-function toIncoming(e: Envelope): IncomingMessage {
-  return {
-    eventId: e.eventId, eventType: e.eventType, correlationId: e.correlationId, causationId: e.causationId ?? '',
-    aggregateId: e.aggregateId, version: e.version, payload: e.payload,
   };
-}
-
-/** Routes an envelope inside one transaction; throws SAGA_ERR_INVALID_MESSAGE to dead-letter it. */
-async function route(engine: Engine, subject: string, e: Envelope): Promise<void> {
-  const { store, registry } = engine.deps;
-  const outcome = await engine.inTx((): string => {
-    // Recorded first, in one statement with the check; a failing input rolls it back.
-    if (!store.remember(e.eventId, Date.now())) return 'duplicate';
-    const m = toIncoming(e);
-    let outcome = 'unrelated';
-    const ref = e.causationId === null ? undefined : store.lookupCommand(e.causationId);
-    const owner = ref === undefined ? undefined : store.getInstance(ref.instanceId);
-    if (ref !== undefined && owner !== undefined) {
-      const validate = engine.defOf(owner).schemas[`${e.eventType}@${e.version}`];
-      const problem = validate?.(e.payload) ?? null;
-      if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_MESSAGE', `${e.eventType}@${e.version} does not match its schema: ${problem}`);
-      engine.feed(owner.id, { type: 'ReplyReceived', message: m });
-      outcome = 'reply';
-    } else {
-      for (const w of store.waiting(subject, e.eventType)) {
-        const before = store.getInstance(w.instanceId);
-        if (before === undefined) continue;
-        const after = engine.feed(w.instanceId, { type: 'EventReceived', subject, message: m });
-        if (after.version !== before.version) outcome = 'event';
-      }
+  return async (msg) => {
+    const parsed = parseEnvelope(msg.data);
+    if (!parsed.ok) return park(msg, parsed.reason);
+    const e = parsed.envelope;
+    try {
+      count(await engine.receive({
+        subject: msg.subject, eventId: e.eventId, eventType: e.eventType, correlationId: e.correlationId,
+        causationId: e.causationId ?? '', aggregateId: e.aggregateId, version: e.version, payload: e.payload, envelope: e,
+      }));
+      return 'ack';
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      if (err instanceof SagaError && PERMANENT.has(err.code)) return park(msg, why);
+      if (msg.lastAttempt) return park(msg, `failed on its last delivery (${msg.deliveryCount}): ${why}`);
+      log('warn', 'message failed; it will be redelivered', { subject: msg.subject, eventId: e.eventId, error: why });
+      return { nakDelayMs: Math.min(30_000, 500 * 2 ** msg.deliveryCount) };
     }
-    for (const def of registry.triggeredBy(subject, e.eventType)) {
-      engine.startInTx({ saga: def.name, input: e.payload, correlationId: e.correlationId === '' ? undefined : e.correlationId, event: e, causationId: e.eventId });
-      outcome = 'trigger';
-    }
-    return outcome;
-  });
-  count(engine, outcome);
+  };
 }

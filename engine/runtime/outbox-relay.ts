@@ -1,9 +1,22 @@
-import type { PublishItem, PublishResult } from '../transport/publish.js';
 import type { OutboxRow } from '../store/index.js';
+import type { StorePort } from '../store/port.js';
+import type { PublishItem, PublishResult } from '../transport/publish.js';
 
-export interface RelaySource {
-  unsent(limit: number): OutboxRow[];
-  markSent(seqs: number[], at: number): void;
+/** What the relay reads and marks: the store port's outbox part. */
+export type RelaySource = Pick<StorePort, 'claimUnsent' | 'markSent'>;
+
+/** Options of the relay. */
+export interface RelayOptions {
+  /**
+   * Unsent rows older than this are read back from the table even while the queue is in hand:
+   * with replicas, rows a dead replica committed but never sent. 0 (one process): only the
+   * rows this process did not hand over are read back.
+   */
+  readonly orphanAfterMs?: number;
+  /** With nothing to do, the table is read this often anyway; default 5 s. */
+  readonly idleScanMs?: number;
+  /** How long rows read back are claimed against other replicas (and so before this relay retries them after a failure); default 3 s. */
+  readonly claimMs?: number;
 }
 
 export type Publisher = (items: readonly PublishItem[]) => Promise<PublishResult[]>;
@@ -13,8 +26,6 @@ const BATCH = 256;
 const MAX_QUEUED = 10_000;
 /** How often acknowledged rows are marked sent, in one small transaction without an fsync. */
 const MARK_EVERY_MS = 100;
-/** With nothing to do, the table is read this often anyway, in case a row was not handed over. */
-const IDLE_SCAN_MS = 5_000;
 
 /**
  * Publishes outbox rows in order, pipelined, and marks a row sent only after JetStream
@@ -40,7 +51,15 @@ export class OutboxRelay {
   private acked: number[] = [];
   private markTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly source: RelaySource, private readonly publish: Publisher, private readonly onError: (err: unknown) => void) {}
+  private readonly idleScanMs: number;
+  private readonly orphanAfterMs: number;
+  private readonly claimMs: number;
+
+  constructor(private readonly source: RelaySource, private readonly publish: Publisher, private readonly onError: (err: unknown) => void, opts: RelayOptions = {}) {
+    this.idleScanMs = opts.idleScanMs ?? 5_000;
+    this.orphanAfterMs = opts.orphanAfterMs ?? 0;
+    this.claimMs = opts.claimMs ?? 3_000;
+  }
 
   start(): void {
     if (this.running) return;
@@ -67,21 +86,21 @@ export class OutboxRelay {
   /** Stops after the batch in hand; with `flushMs`, first keeps publishing until empty or that long passed. */
   async stop(flushMs = 0): Promise<void> {
     const deadline = Date.now() + flushMs;
-    while (flushMs > 0 && Date.now() < deadline && this.failures === 0 && this.busy()) {
+    while (flushMs > 0 && Date.now() < deadline && this.failures === 0 && await this.busy()) {
       this.poke();
       await new Promise((r) => setTimeout(r, 20));
     }
     this.running = false;
     this.wake?.();
     await this.loop;
-    this.writeMarks();
+    await this.writeMarks();
   }
 
   /** Rows are queued, in flight, or unsent in the table. */
-  private busy(): boolean {
+  private async busy(): Promise<boolean> {
     if (this.publishing || this.queue.length > 0) return true;
-    this.writeMarks();
-    return this.source.unsent(1).length > 0;
+    await this.writeMarks();
+    return (await this.source.claimUnsent(1, Date.now(), 0)).length > 0;
   }
 
   private rescan(): void {
@@ -90,11 +109,11 @@ export class OutboxRelay {
   }
 
   /** The next batch: from the queue, or from the table when it may hold more. */
-  private next(): OutboxRow[] {
+  private async next(): Promise<OutboxRow[]> {
     if (!this.scan) return this.queue.splice(0, BATCH);
     // Marked first, so that rows already acknowledged are not read back as unsent.
-    this.writeMarks();
-    const rows = this.source.unsent(BATCH);
+    await this.writeMarks();
+    const rows = await this.source.claimUnsent(BATCH, Date.now() - this.orphanAfterMs, this.claimMs);
     if (rows.length < BATCH) {
       // Every committed row not yet acknowledged is in hand: later ones arrive by push.
       this.scan = false;
@@ -106,16 +125,17 @@ export class OutboxRelay {
   private async run(): Promise<void> {
     while (this.running) {
       this.pending = false;
+      if (this.orphanAfterMs > 0 && !this.scan) await this.adoptOrphans();
       let rows: OutboxRow[];
       try {
-        rows = this.next();
+        rows = await this.next();
       } catch (err) {
         this.onError(err);
         await this.idle(1000);
         continue;
       }
       if (rows.length === 0) {
-        if (!(await this.idle(this.failures > 0 ? 1000 : IDLE_SCAN_MS))) this.rescan();
+        if (!(await this.idle(this.failures > 0 ? 1000 : this.idleScanMs))) this.rescan();
         continue;
       }
       let results: PublishResult[];
@@ -144,15 +164,29 @@ export class OutboxRelay {
     }
   }
 
+  /** Rows left unsent past `orphanAfterMs` (a dead replica's) join the queue; JetStream drops any sent twice. */
+  private async adoptOrphans(): Promise<void> {
+    if (Date.now() - this.lastOrphanScan < this.idleScanMs) return;
+    this.lastOrphanScan = Date.now();
+    try {
+      const rows = await this.source.claimUnsent(BATCH, Date.now() - this.orphanAfterMs, this.claimMs);
+      if (rows.length > 0) this.queue.unshift(...rows);
+    } catch (err) {
+      this.onError(err);
+    }
+  }
+
+  private lastOrphanScan = 0;
+
   private scheduleMarks(): void {
     if (this.markTimer !== null || this.acked.length === 0) return;
     this.markTimer = setTimeout(() => {
       this.markTimer = null;
-      this.writeMarks();
+      void this.writeMarks();
     }, MARK_EVERY_MS);
   }
 
-  private writeMarks(): void {
+  private async writeMarks(): Promise<void> {
     if (this.markTimer !== null) {
       clearTimeout(this.markTimer);
       this.markTimer = null;
@@ -161,7 +195,7 @@ export class OutboxRelay {
     const seqs = this.acked;
     this.acked = [];
     try {
-      this.source.markSent(seqs, Date.now());
+      await this.source.markSent(seqs, Date.now());
     } catch (err) {
       this.acked = seqs.concat(this.acked);
       this.onError(err);

@@ -47,19 +47,20 @@ export interface EnginePort {
   start(cmd: StartCommand): Promise<StartOutcome>;
   cancel(id: string, reason: string): Promise<InstanceState>;
   retry(id: string): Promise<InstanceState>;
-  getInstance(id: string): InstanceState | undefined;
+  getInstance(id: string): Promise<InstanceState | undefined>;
   /** The instance's pending durable timers, earliest first (empty for an unknown id). */
-  timersOf(id: string): TimerRow[];
-  listInstances(filter: InstanceFilter): Page<InstanceSummary>;
-  history(id: string): JournalEntry[] | undefined;
+  timersOf(id: string): Promise<TimerRow[]>;
+  listInstances(filter: InstanceFilter): Promise<Page<InstanceSummary>>;
+  /** The instance's journal, oldest first; undefined for an unknown instance. */
+  history(id: string): Promise<JournalEntry[] | undefined>;
   /** The definition an instance runs (pinned by hash), or the current one by name. */
   definitionByHash(hash: string): CompiledSaga | undefined;
   definitions(): readonly CompiledSaga[];
-  listDeadLetters(opts: { limit?: number; cursor?: string }): Page<DeadLetter>;
-  getDeadLetter(id: string): DeadLetter | undefined;
+  listDeadLetters(opts: { limit?: number; cursor?: string }): Promise<Page<DeadLetter>>;
+  getDeadLetter(id: string): Promise<DeadLetter | undefined>;
   /** Publishes the dead letter's raw bytes again on its subject and marks it redriven. */
   redriveDeadLetter(id: string): Promise<DeadLetter>;
-  deleteDeadLetter(id: string): boolean;
+  deleteDeadLetter(id: string): Promise<boolean>;
   readiness(): Readiness;
   /** Prometheus text exposition of the engine's metrics. */
   metrics(): Promise<string>;

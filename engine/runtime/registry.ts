@@ -1,7 +1,4 @@
 import { leafSteps, type CompiledSaga } from '../core/index.js';
-import { compileSagaSource, formatDefinitionError } from '../definitions/index.js';
-import type { Store } from '../store/index.js';
-import type { LogFn } from '../transport/connection.js';
 
 /**
  * The loaded definitions: the current one of each saga by name, and every definition a
@@ -64,22 +61,5 @@ export class Registry {
       }
     }
     return [...subjects].sort();
-  }
-}
-
-/** Running instances keep their definition: recompile the stored source of any hash not loaded. */
-export function pinRunningDefinitions(store: Store, registry: Registry, log: LogFn): void {
-  const missing = new Set<string>();
-  for (const id of store.nonTerminalIds()) {
-    const state = store.getInstance(id);
-    if (state !== undefined && registry.byDefinitionHash(state.definitionHash) === undefined) missing.add(state.definitionHash);
-  }
-  for (const hash of missing) {
-    const source = store.getDefinitionSource(hash);
-    if (source === undefined) throw new Error(`running instances use definition ${hash}, which is not stored`);
-    const r = compileSagaSource(source);
-    if (!r.ok) throw new Error(`stored definition ${hash} does not compile: ${r.errors.map(formatDefinitionError).join('; ')}`);
-    registry.pin(r.saga);
-    log('info', 'kept an earlier definition for running instances', { saga: r.saga.name, hash });
   }
 }

@@ -1,70 +1,101 @@
-/**
- * Fires durable timers: one JavaScript timer for the earliest due row, however many rows
- * are pending (DESIGN section 1, point 6). Overdue rows fire as soon as it starts.
- */
-export interface TimerSource {
-  nextDueAt(): number | null;
-  /** Fires the timers due at `now`, at most one batch; resolves with how many it fired, once committed. */
-  fireDue(now: number): Promise<number>;
+import type { TimerRow } from '../store/index.js';
+import type { StorePort } from '../store/port.js';
+
+/** Options of the timer service. */
+export interface TimerOptions {
+  /** Longest wait before the store is asked again for its earliest timer: how soon a timer armed by another replica, or left by a dead one, is seen. */
+  readonly pollMs: number;
+  /** How long a batch of due timers is claimed: another replica takes them only after that. */
+  readonly claimMs: number;
+  /** Timers fired per batch. */
+  readonly batch?: number;
 }
 
-/** Longest single wait, so a wall-clock jump is noticed within a minute. */
-const MAX_WAIT_MS = 60_000;
-
+/**
+ * Fires durable timers: one JavaScript timer for the earliest due row, however many rows are
+ * pending (DESIGN section 1, point 6). Overdue rows fire as soon as it starts. With replicas,
+ * due rows are claimed before they fire, and the store is polled every `pollMs` for timers
+ * this process did not arm.
+ */
 export class TimerService {
   private handle: NodeJS.Timeout | null = null;
   private armedFor: number | null = null;
-  private running = false;
+  private fireOne: ((row: TimerRow) => Promise<void>) | null = null;
+  private firing: Promise<void> = Promise.resolve();
+  private busy = false;
 
-  constructor(private readonly source: TimerSource, private readonly onError: (err: unknown) => void) {}
+  constructor(
+    private readonly store: Pick<StorePort, 'nextDueAt' | 'claimDueTimers'>,
+    private readonly opts: TimerOptions,
+    private readonly onError: (err: unknown) => void,
+  ) {}
 
-  start(): void {
-    this.running = true;
+  /** Starts firing due timers through `fire`, one input each. */
+  start(fire: (row: TimerRow) => Promise<void>): void {
+    this.fireOne = fire;
     this.arm();
   }
 
   /** Stops firing; resolves once a batch already being fired has committed. */
   async stop(): Promise<void> {
-    this.running = false;
+    this.fireOne = null;
     if (this.handle !== null) clearTimeout(this.handle);
     this.handle = null;
     this.armedFor = null;
     await this.firing;
   }
 
-  private firing: Promise<void> = Promise.resolve();
-
   /** A timer due at `dueAt` was just committed: wake earlier if it is the earliest. */
   poke(dueAt: number): void {
-    if (this.running && (this.armedFor === null || dueAt < this.armedFor)) this.arm();
+    if (this.fireOne !== null && !this.busy && (this.armedFor === null || dueAt < this.armedFor)) this.wakeAt(dueAt);
+  }
+
+  private wakeAt(at: number): void {
+    if (this.handle !== null) clearTimeout(this.handle);
+    const wait = Math.min(this.opts.pollMs, Math.max(0, at - Date.now()));
+    this.armedFor = at;
+    this.handle = setTimeout(() => this.fire(), wait);
   }
 
   private arm(): void {
-    if (!this.running) return;
-    if (this.handle !== null) clearTimeout(this.handle);
-    const next = this.source.nextDueAt();
-    if (next === null) {
-      this.handle = null;
-      this.armedFor = null;
-      return;
-    }
-    const wait = Math.min(MAX_WAIT_MS, Math.max(0, next - Date.now()));
-    this.armedFor = next;
-    this.handle = setTimeout(() => this.fire(), wait);
+    if (this.fireOne === null) return;
+    this.busy = true;
+    this.firing = this.store.nextDueAt().then(
+      (next) => {
+        this.busy = false;
+        if (this.fireOne === null) return;
+        this.wakeAt(next ?? Date.now() + this.opts.pollMs);
+      },
+      (err: unknown) => {
+        this.busy = false;
+        this.onError(err);
+        if (this.fireOne !== null) this.wakeAt(Date.now() + Math.min(1000, this.opts.pollMs));
+      },
+    );
   }
 
   private fire(): void {
     this.handle = null;
+    this.armedFor = null;
+    const fireOne = this.fireOne;
+    if (fireOne === null) return;
     // Until the batch committed, no re-arming: the same rows would be read again.
-    this.armedFor = 0;
-    if (!this.running) return;
-    this.firing = this.source.fireDue(Date.now()).then(
+    this.busy = true;
+    const batch = this.opts.batch ?? 200;
+    this.firing = (async () => {
+      const rows = await this.store.claimDueTimers(Date.now(), batch, this.opts.claimMs);
+      const results = await Promise.allSettled(rows.map((row) => fireOne(row)));
+      for (const r of results) if (r.status === 'rejected') this.onError(r.reason);
+      return rows.length;
+    })().then(
       (fired) => {
+        this.busy = false;
         // What fired may have more due behind it: look again at once.
-        if (fired > 0 && this.running) this.handle = setTimeout(() => this.fire(), 0);
+        if (fired > 0 && this.fireOne !== null) this.wakeAt(Date.now());
         else this.arm();
       },
       (err: unknown) => {
+        this.busy = false;
         this.onError(err);
         this.arm();
       },

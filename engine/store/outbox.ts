@@ -19,8 +19,8 @@ export interface OutboxRow extends OutboxMessage {
 export interface Outbox {
   /** Appends the messages in order; a message id already in the outbox is skipped. Returns the rows it added. */
   enqueue(rows: readonly OutboxMessage[], at?: number): OutboxRow[];
-  /** The oldest unsent messages, in enqueue (seq) order. */
-  unsent(limit: number): OutboxRow[];
+  /** The oldest unsent messages, in enqueue (seq) order; with `createdBefore`, only those created at or before it. */
+  unsent(limit: number, createdBefore?: number): OutboxRow[];
   /** Marks messages published; already-sent ones keep their first `sent_at`. */
   markSent(seqs: readonly number[], at: number): void;
   /** Number of unsent messages. */
@@ -45,6 +45,8 @@ export function outbox(db: Database.Database, synchronous: 'FULL' | 'NORMAL' = '
     'INSERT INTO outbox (message_id, subject, headers, data, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING');
   const pending = db.prepare<[number], Row>(
     'SELECT seq, message_id, subject, headers, data, created_at FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?');
+  const pendingBefore = db.prepare<[number, number], Row>(
+    'SELECT seq, message_id, subject, headers, data, created_at FROM outbox WHERE sent_at IS NULL AND created_at <= ? ORDER BY seq LIMIT ?');
   const sent = db.prepare<[number, number]>('UPDATE outbox SET sent_at = ? WHERE seq = ? AND sent_at IS NULL');
   const count = db.prepare<[], { n: number }>(BACKLOG_SQL);
   const prune = db.prepare<[number]>('DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?');
@@ -64,7 +66,7 @@ export function outbox(db: Database.Database, synchronous: 'FULL' | 'NORMAL' = '
 
   return {
     enqueue: (rows, at = Date.now()) => (db.inTransaction ? enqueueRows : enqueueTx)(rows, at),
-    unsent: (limit) => pending.all(limit).map((r) => ({
+    unsent: (limit, createdBefore) => (createdBefore === undefined ? pending.all(limit) : pendingBefore.all(createdBefore, limit)).map((r) => ({
       seq: r.seq, messageId: r.message_id, subject: r.subject, headers: JSON.parse(r.headers) as Headers, data: r.data, createdAt: r.created_at,
     })),
     markSent: (seqs, at) => {

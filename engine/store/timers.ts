@@ -15,6 +15,8 @@ export interface Timers {
   putTimer(instanceId: string, timerId: string, dueAt: number, data: TimerRef): void;
   /** Removes the timer if it exists. */
   deleteTimer(instanceId: string, timerId: string): void;
+  /** Removes the timer if it is still due at `dueAt`: false when it already fired or was moved. */
+  consumeTimer(instanceId: string, timerId: string, dueAt: number): boolean;
   /** Timers due at or before `now`, earliest first. */
   dueTimers(now: number, limit: number): TimerRow[];
   /** The earliest due time, or null when no timer is scheduled. */
@@ -35,6 +37,7 @@ export function timers(db: Database.Database): Timers {
     INSERT INTO timers (instance_id, timer_id, due_at, data) VALUES (?, ?, ?, ?)
     ON CONFLICT (instance_id, timer_id) DO UPDATE SET due_at = excluded.due_at, data = excluded.data`);
   const del = db.prepare<[string, string]>('DELETE FROM timers WHERE instance_id = ? AND timer_id = ?');
+  const consume = db.prepare<[string, string, number]>('DELETE FROM timers WHERE instance_id = ? AND timer_id = ? AND due_at = ?');
   const due = db.prepare<[number, number], Row>(
     'SELECT instance_id, timer_id, due_at, data FROM timers WHERE due_at <= ? ORDER BY due_at, instance_id, timer_id LIMIT ?');
   const next = db.prepare<[], { at: number | null }>('SELECT min(due_at) AS at FROM timers');
@@ -46,6 +49,7 @@ export function timers(db: Database.Database): Timers {
   return {
     putTimer: (instanceId, timerId, dueAt, data) => void put.run(instanceId, timerId, dueAt, JSON.stringify(data)),
     deleteTimer: (instanceId, timerId) => void del.run(instanceId, timerId),
+    consumeTimer: (instanceId, timerId, dueAt) => consume.run(instanceId, timerId, dueAt).changes === 1,
     dueTimers: (now, limit) => due.all(now, limit).map(toRow),
     nextDueAt: () => next.get()?.at ?? null,
     timerCount: () => count.get()?.n ?? 0,

@@ -109,3 +109,10 @@ async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamIn
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** Lifecycle events get a stream of their own (`SAGAS`), so `sagas.start.*` stays a plain request subject. */
+export async function ensureLifecycleStream(jsm: JetStreamManager, subject: string): Promise<void> {
+  const streams = await jsm.streams.list().next();
+  if (streams.some((s) => s.config.subjects.some((subj) => subj === subject || subj === 'sagas.>' || subj === '>'))) return;
+  await jsm.streams.add({ name: 'SAGAS', subjects: [subject] });
+}

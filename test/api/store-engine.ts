@@ -91,28 +91,28 @@ export class StoreEngine implements EnginePort {
 
   async cancel(id: string, reason: string) { return this.feed(id, { type: 'CancelRequested', reason }); }
   async retry(id: string) { return this.feed(id, { type: 'RetryRequested' }); }
-  getInstance(id: string) {
+  async getInstance(id: string) {
     if (this.failWith !== null) throw this.failWith;
     return this.store.getInstance(id);
   }
-  listInstances(filter: Parameters<EnginePort['listInstances']>[0]) { return this.store.listInstances(filter); }
-  history(id: string) {
+  async listInstances(filter: Parameters<EnginePort['listInstances']>[0]) { return this.store.listInstances(filter); }
+  async history(id: string) {
     const h = this.store.history(id);
     return h.length === 0 ? undefined : h;
   }
   definitionByHash(hash: string) { return sagas.find((d) => d.hash === hash); }
   definitions() { return sagas; }
-  listDeadLetters(opts: { limit?: number; cursor?: string }) { return this.store.listDead(opts); }
-  getDeadLetter(id: string) { return this.store.getDead(id); }
+  async listDeadLetters(opts: { limit?: number; cursor?: string }) { return this.store.listDead(opts); }
+  async getDeadLetter(id: string) { return this.store.getDead(id); }
   async redriveDeadLetter(id: string): Promise<DeadLetter> {
     if (!this.store.markRedriven(id, this.env.now)) throw new SagaError('SAGA_ERR_NOT_FOUND', `no dead letter ${id}`);
     this.redriven.push(id);
     return this.store.getDead(id) as DeadLetter;
   }
-  deleteDeadLetter(id: string) { return this.store.deleteDead(id); }
+  async deleteDeadLetter(id: string) { return this.store.deleteDead(id); }
   readiness() { return this.ready; }
   async metrics() { return '# HELP saga_instances Instances by state\n# TYPE saga_instances gauge\nsaga_instances{state="running"} 1\n'; }
-  timersOf(id: string) { return this.store.timersOf(id); }
+  async timersOf(id: string) { return this.store.timersOf(id); }
   async stats() {
     const s = this.store;
     return {

@@ -1,5 +1,5 @@
 /**
- * A database filled deterministically through the real core and the runtime's writeDecision:
+ * A database filled deterministically through the real core and the runtime's changeOf and the SQLite adapter's write:
  * a fixed clock and ids, so documents, timers and journals are the same on every run.
  */
 import { join } from 'node:path';
@@ -7,8 +7,9 @@ import type { DefinitionDetail, HistoryEntryDocument, InstanceDocument } from '.
 import { definitionDetail, historyEntry, instanceDocument } from '../../engine/api/index.js';
 import { decide, isRejection, start, startKey, type CompiledSaga, type Env, type InstanceState, type SagaInput, type TimerRef } from '../../engine/core/index.js';
 import { formatDefinitionError, loadDefinitionsFile } from '../../engine/definitions/index.js';
-import { writeDecision } from '../../engine/runtime/commit.js';
+import { changeOf } from '../../engine/runtime/change.js';
 import { openStore, type Store } from '../../engine/store/index.js';
+import { applyWrite } from '../../engine/store/sqlite-port.js';
 
 export const root = new URL('../..', import.meta.url).pathname;
 
@@ -58,7 +59,7 @@ export class Fixture {
     const k = startKey(def, input, null, id, `corr-${id}`);
     if (!k.ok) throw new Error(k.error);
     const d = start(def, { id, input, key: k.key, correlationId: `corr-${id}`, event: null, causationId: `req-${id}` }, this.env());
-    this.store.tx(() => writeDecision(this.store, def, undefined, d));
+    this.store.tx(() => applyWrite(this.store, { messageId: null, firedTimer: null, changes: [changeOf(def, undefined, d)].filter((c) => c !== null) }));
     return d.state;
   }
 
@@ -68,7 +69,7 @@ export class Fixture {
     const def = this.def(state.saga);
     const d = decide(def, state, input, this.env());
     if (isRejection(d)) throw new Error(d.rejected.message);
-    this.store.tx(() => writeDecision(this.store, def, state, d));
+    this.store.tx(() => applyWrite(this.store, { messageId: null, firedTimer: null, changes: [changeOf(def, state, d)].filter((c) => c !== null) }));
     return d.state;
   }
 

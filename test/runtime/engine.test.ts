@@ -3,15 +3,16 @@ import { join } from 'node:path';
 import t from 'tap';
 import { loadDefinitionsFile, loadDefinitionsText } from '../../engine/definitions/index.js';
 import { Engine } from '../../engine/runtime/engine.js';
-import { handleInbound } from '../../engine/runtime/inbound.js';
-import { pinRunningDefinitions, Registry } from '../../engine/runtime/registry.js';
+import { inboundHandler } from '../../engine/runtime/inbound.js';
+import { Registry } from '../../engine/runtime/registry.js';
 import { openStore, type Store } from '../../engine/store/index.js';
+import { sqlitePort } from '../../engine/store/sqlite-port.js';
 import { silentLog } from '../../engine/transport/connection.js';
 import { encodeEnvelope, parseEnvelope, uuidv7 } from '../../engine/transport/envelope.js';
 import type { InboundMessage } from '../../engine/transport/consumer.js';
 
 /**
- * The shell around the core, without NATS: messages go through `handleInbound` and the
+ * The shell around the core, without NATS: messages go through the inbound handler and the
  * store is a real SQLite file, so routing, dedupe, dead letters, outbox rows and timers are
  * checked on what was committed.
  */
@@ -20,10 +21,20 @@ const loaded = loadDefinitionsFile(join(root, 'sagas/order-fulfillment.yaml'));
 if (!loaded.ok) throw new Error('example definitions do not load');
 const sagas = loaded.sagas;
 
-function setup(t: { testdir(): string; teardown(fn: () => void): void }): { store: Store; engine: Engine } {
+function setup(t: { testdir(): string; teardown(fn: () => void): void }, registry = new Registry(sagas)): { store: Store; engine: Engine } {
   const store = openStore(join(t.testdir(), 'sagad.db'));
   t.teardown(() => store.close());
-  return { store, engine: new Engine({ store, registry: new Registry(sagas), log: silentLog }) };
+  return { store, engine: new Engine({ store: sqlitePort(store), registry, log: silentLog }) };
+}
+
+/** The inbound handler of `engine`, as the consumers call it. */
+const handleInbound = (engine: Engine, msg: InboundMessage) => inboundHandler(engine, engine.deps.store, silentLog)(msg);
+
+/** Fires every timer due at `now`, as the timer service does; resolves with how many. */
+async function fireDue(store: Store, engine: Engine, now: number): Promise<number> {
+  const rows = store.dueTimers(now, 200);
+  await Promise.all(rows.map((row) => engine.fire(row)));
+  return rows.length;
 }
 
 function inbound(subject: string, env: Record<string, unknown> | Uint8Array, over: Partial<InboundMessage> = {}): InboundMessage {
@@ -115,11 +126,11 @@ t.test('timers fire from the store: a timeout retries, and the retry dispatches 
   const { state } = await engine.start({ saga: 'order-fulfillment', input: order('o-5') });
   const due = store.dueTimers(Number.MAX_SAFE_INTEGER, 10).find((r) => r.data.kind === 'attempt_timeout');
   t.ok(due, 'the attempt timeout is a stored row');
-  t.equal(await engine.fireDue(due!.dueAt - 1), 0, 'nothing is due before its time');
-  t.equal(await engine.fireDue(due!.dueAt), 1);
+  t.equal(await fireDue(store, engine, due!.dueAt - 1), 0, 'nothing is due before its time');
+  t.equal(await fireDue(store, engine, due!.dueAt), 1);
   t.equal(store.getInstance(state.id)?.steps['reserve-inventory']?.status, 'retrying');
   const retry = store.dueTimers(Number.MAX_SAFE_INTEGER, 10).find((r) => r.data.kind === 'retry');
-  await engine.fireDue(retry!.dueAt);
+  await fireDue(store, engine, retry!.dueAt);
   t.equal(store.getInstance(state.id)?.steps['reserve-inventory']?.attempt, 2);
   t.equal(lastCommand(store).row.headers['Saga-Attempt'], '2');
   t.equal(lastCommand(store).row.headers['Idempotency-Key'], `${state.id}/reserve-inventory/do`, 'the same key for every attempt');
@@ -129,8 +140,8 @@ t.test('a message that keeps failing is dead-lettered on its last delivery, not 
   const { store, engine } = setup(t);
   const { state } = await engine.start({ saga: 'order-fulfillment', input: order('o-6') });
   const cmd = lastCommand(store).env;
-  // Break the instance's pinned definition: replying to it now throws inside the transaction.
-  const broken = new Engine({ store, registry: new Registry([]), log: silentLog });
+  // Break the instance's pinned definition (neither loaded nor stored): replying to it now throws.
+  const broken = new Engine({ store: sqlitePort(store), registry: new Registry([]), log: silentLog });
   const reply = inbound('inventory.events', { eventType: 'InventoryReserved', causationId: cmd.eventId, payload: { reservationId: 'r' } });
   t.match(await handleInbound(broken, reply), { nakDelayMs: Number });
   t.equal(await handleInbound(broken, { ...reply, deliveryCount: 5, lastAttempt: true }), 'ack');
@@ -140,6 +151,7 @@ t.test('a message that keeps failing is dead-lettered on its last delivery, not 
 
 t.test('a running instance keeps its definition after the file changed', async (t) => {
   const { store, engine } = setup(t);
+  await engine.rememberDefinitions();
   const { state } = await engine.start({ saga: 'order-fulfillment', input: order('o-7') });
   const file = join(root, 'sagas/order-fulfillment.yaml');
   const changed = loadDefinitionsText(readFileSync(file, 'utf8').replace('timeout: 10m', 'timeout: 20m'), file);
@@ -147,7 +159,8 @@ t.test('a running instance keeps its definition after the file changed', async (
   const registry = new Registry(changed.sagas);
   t.not(changed.sagas[0]?.hash, state.definitionHash);
   t.equal(registry.byDefinitionHash(state.definitionHash), undefined);
-  pinRunningDefinitions(store, registry, silentLog);
-  t.equal(registry.byDefinitionHash(state.definitionHash)?.timeout, 600_000, 'the old definition, 10m deadline, is back');
+  const restarted = new Engine({ store: sqlitePort(store), registry, log: silentLog });
+  t.equal((await restarted.defOf(state)).timeout, 600_000, 'the old definition, 10m deadline, is back from the store');
+  t.equal(registry.byDefinitionHash(state.definitionHash)?.timeout, 600_000, 'and kept for the next input');
   t.equal(registry.current('order-fulfillment')?.timeout, 1_200_000, 'new starts use the new one');
 });

@@ -2,11 +2,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { loadDefinitionsFile } from '../../engine/definitions/index.js';
-import type { Committed } from '../../engine/runtime/commit.js';
 import { Engine } from '../../engine/runtime/engine.js';
 import { OutboxRelay, type Publisher } from '../../engine/runtime/outbox-relay.js';
 import { Registry } from '../../engine/runtime/registry.js';
-import { openStore, type OutboxMessage, type Store } from '../../engine/store/index.js';
+import { openStore, type OutboxMessage, type OutboxRow, type Store } from '../../engine/store/index.js';
+import { sqlitePort } from '../../engine/store/sqlite-port.js';
 import { silentLog } from '../../engine/transport/connection.js';
 import type { PublishItem } from '../../engine/transport/publish.js';
 
@@ -42,7 +42,13 @@ async function until(cond: () => boolean, what: string): Promise<void> {
 /** The store, counting how often the relay reads the table. */
 function counted(store: Store) {
   const c = { reads: 0 };
-  return { c, source: { unsent: (n: number) => { c.reads++; return store.unsent(n); }, markSent: (s: number[], at: number) => store.markSent(s, at) } };
+  return {
+    c,
+    source: {
+      claimUnsent: async (n: number, before: number) => { c.reads++; return store.unsent(n, before); },
+      markSent: async (s: readonly number[], at: number) => store.markSent(s, at),
+    },
+  };
 }
 
 t.test('rows in the table at start, then rows handed over by commits: published in order, marked sent', async (t) => {
@@ -69,7 +75,7 @@ t.test('a refused message is retried from the table, after the ones acknowledged
   t.teardown(() => store.close());
   const errors: string[] = [];
   const rec = recorder((it, attempt) => it.msgId === 'm-3' && attempt <= 2);
-  const relay = new OutboxRelay(store, rec.publish, (err) => errors.push(String(err)));
+  const relay = new OutboxRelay(sqlitePort(store), rec.publish, (err) => errors.push(String(err)));
   relay.start();
   for (let i = 0; i < 6; i++) relay.push(store.tx(() => store.enqueue([msg(`m-${i}`)])));
   await until(() => rec.published.includes('m-3') && rec.published.length === 6, 'every row, m-3 on its third attempt');
@@ -84,7 +90,7 @@ t.test('stop with a flush publishes what is queued and writes the marks before i
   const store = openStore(join(t.testdir(), 'r.db'));
   t.teardown(() => store.close());
   const rec = recorder();
-  const relay = new OutboxRelay(store, rec.publish, (err) => t.fail(String(err)));
+  const relay = new OutboxRelay(sqlitePort(store), rec.publish, (err) => t.fail(String(err)));
   relay.start();
   relay.push(store.tx(() => store.enqueue(Array.from({ length: 600 }, (_, i) => msg(`m-${i}`)))));
   await relay.stop(5000);
@@ -92,32 +98,30 @@ t.test('stop with a flush publishes what is queued and writes the marks before i
   t.equal(store.backlog(), 0);
 });
 
-t.test('the engine hands over only rows that committed: a failed input\'s rows never reach the relay', async (t) => {
+t.test('the engine hands over only rows that committed: a write that lost its race never reaches the relay', async (t) => {
   const store = openStore(join(t.testdir(), 'r.db'));
   t.teardown(() => store.close());
   const loaded = loadDefinitionsFile(join(new URL('../..', import.meta.url).pathname, 'sagas/order-fulfillment.yaml'));
   if (!loaded.ok) throw new Error('example definitions do not load');
-  const handed: Committed[] = [];
-  const engine = new Engine({ store, registry: new Registry(loaded.sagas), log: silentLog, onCommitted: (c) => handed.push(c) });
+  const handed: OutboxRow[] = [];
+  const engine = new Engine({ store: sqlitePort(store), registry: new Registry(loaded.sagas), log: silentLog, relay: { push: (rows) => handed.push(...rows) } });
   const input = { orderId: 'o-1', customerId: 'c', items: [{ sku: 's', quantity: 1 }], total: 1, shippingAddress: { city: 'x', zip: 'y' } };
-  const failed = engine.inTx(() => {
-    engine.startInTx({ saga: 'order-fulfillment', input, id: 'i-failed' });
-    throw new Error('the input failed after starting an instance');
-  });
-  const ok = engine.start({ saga: 'order-fulfillment', input: { ...input, orderId: 'o-2' }, id: 'i-ok' });
-  await t.rejects(failed, /failed after starting/);
-  await ok;
-  const rows = handed.flatMap((c) => c.outbox);
-  t.ok(rows.length >= 2, `the committed start queued its command and lifecycle event (${rows.length})`);
-  t.same(rows.map((r) => r.seq), store.unsent(100).map((r) => r.seq), 'exactly the rows in the table, with their seqs');
-  t.equal(store.getInstance('i-failed'), undefined);
+  // Same key, different ids, in one shared commit: the second savepoint rolls back (the key is taken), then finds the first.
+  const [a, b] = await Promise.all([
+    engine.start({ saga: 'order-fulfillment', input, id: 'i-a' }),
+    engine.start({ saga: 'order-fulfillment', input, id: 'i-b' }),
+  ]);
+  t.same([a.created, b.created, b.state.id], [true, false, 'i-a'], 'one instance; the loser of the race returns it');
+  t.ok(handed.length >= 2, `the committed start queued its command and lifecycle event (${handed.length})`);
+  t.same(handed.map((r) => r.seq), store.unsent(100).map((r) => r.seq), 'exactly the rows in the table, with their seqs');
+  t.equal(store.getInstance('i-b'), undefined);
 });
 
 t.test('past 10,000 queued rows the relay reads the table instead; a row never handed over is found when idle', async (t) => {
   const store = openStore(join(t.testdir(), 'r.db'));
   t.teardown(() => store.close());
   const rec = recorder();
-  const relay = new OutboxRelay(store, rec.publish, (err) => t.fail(String(err)));
+  const relay = new OutboxRelay(sqlitePort(store), rec.publish, (err) => t.fail(String(err)));
   relay.start();
   await until(() => store.backlog() === 0, 'the first (empty) read of the table');
   const many = store.tx(() => store.enqueue(Array.from({ length: 10_050 }, (_, i) => msg(`m-${i}`))));

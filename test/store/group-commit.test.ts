@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
-import { GroupCommit } from '../../engine/runtime/group-commit.js';
+import { GroupCommit } from '../../engine/store/group-commit.js';
 
 /** A real SQLite file: inputs of one event-loop turn share one commit, each in its own savepoint. */
 function setup(t: { testdir(): string; teardown(fn: () => void): void }) {

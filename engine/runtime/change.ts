@@ -1,0 +1,70 @@
+import { assertNever, leafSteps, type CompiledSaga, type Decision, type InstanceState } from '../core/index.js';
+import type { InstanceChange, TimerPut } from '../store/port.js';
+import { outboxMessage } from './outgoing.js';
+
+/**
+ * What one decision writes of its instance: journal events, the state, outbox rows (rendered
+ * envelopes), timers, the command index and the wait rows. Null when the decision changed
+ * nothing (an ignored input writes only its inbox id).
+ */
+export function changeOf(def: CompiledSaga, before: InstanceState | undefined, d: Decision): InstanceChange | null {
+  if (d.events.length === 0) return null;
+  const state = d.state;
+  // Effects run in order: a timer cancelled after it was armed is not armed, one armed again after its cancel is.
+  const put = new Map<string, TimerPut>();
+  const cancel = new Set<string>();
+  const commands: { commandId: string; step: string; kind: 'do' | 'undo' }[] = [];
+  const outbox = [];
+  for (const e of d.effects) {
+    switch (e.type) {
+      case 'SendCommand':
+        commands.push({ commandId: e.command.eventId, step: e.step, kind: e.side });
+        break;
+      case 'ScheduleTimer':
+        cancel.delete(e.timerId);
+        put.set(e.timerId, { timerId: e.timerId, dueAt: e.dueAt, data: e.timer });
+        break;
+      case 'CancelTimer':
+        put.delete(e.timerId);
+        cancel.add(e.timerId);
+        break;
+      case 'PublishLifecycle':
+        break;
+      default:
+        assertNever(e);
+    }
+    const row = outboxMessage(e, state);
+    if (row !== null) outbox.push(row);
+  }
+  return {
+    expectedVersion: before?.version ?? 0,
+    state,
+    events: d.events,
+    outbox,
+    timers: { put: [...put.values()], cancel: [...cancel] },
+    commands,
+    waits: waitsOf(def, state, d),
+  };
+}
+
+/** The wait rows to keep equal to the wait steps now running, for the steps this decision touched. */
+function waitsOf(def: CompiledSaga, state: InstanceState, d: Decision): InstanceChange['waits'] {
+  const touched = new Set(d.events.flatMap((e) => ('step' in e ? [e.step] : [])));
+  const anyEnd = d.events.some((e) => e.type === 'CompensationStarted' || e.type === 'SagaFailed');
+  const put: { step: string; subject: string; type: string }[] = [];
+  const remove: string[] = [];
+  for (const l of leafSteps(def)) {
+    if (l.kind !== 'wait' || (!touched.has(l.name) && !anyEnd)) continue;
+    const waiting = state.status === 'running' && state.steps[l.name]?.status === 'running';
+    if (waiting) put.push({ step: l.name, subject: l.subject, type: l.type });
+    else remove.push(l.name);
+  }
+  return { put, remove };
+}
+
+/** The earliest due time of the timers a change arms, or null. */
+export function earliestTimer(changes: readonly InstanceChange[]): number | null {
+  let earliest: number | null = null;
+  for (const c of changes) for (const t of c.timers.put) earliest = earliest === null ? t.dueAt : Math.min(earliest, t.dueAt);
+  return earliest;
+}

@@ -1,0 +1,120 @@
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { SagaError } from '../errors.js';
+import type { LogFn } from '../transport/connection.js';
+
+/** The KV bucket that holds one lease per consumer prefix. */
+export const LEASE_BUCKET = 'sagad_leases';
+
+/** What a lease records of its holder. */
+export interface LeaseValue {
+  readonly holder: string;
+  readonly host: string;
+  readonly pid: number;
+  /** The SQLite file, absolute. */
+  readonly db: string;
+  readonly since: number;
+  readonly expiresAt: number;
+}
+
+/** A held lease: renewed until released; `lost` resolves with a sentence if another process took it. */
+export interface Lease {
+  readonly value: LeaseValue;
+  readonly lost: Promise<string>;
+  /** Stops renewing and deletes the lease, so that a restart need not wait for it to expire. */
+  release(): Promise<void>;
+}
+
+export interface LeaseOptions {
+  /** The consumer prefix (SAGA_NATS_PREFIX): the lease's key. */
+  readonly prefix: string;
+  readonly db: string;
+  /** How long a lease outlives its last renewal; renewed every third of it. Default 6 s. */
+  readonly ttlMs?: number;
+  readonly log: LogFn;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const encode = (v: LeaseValue) => JSON.stringify(v);
+const isRaceLost = (err: unknown) => err instanceof Error && /wrong last sequence|key exists/i.test(err.message);
+
+function describe(v: LeaseValue, now: number): string {
+  return `another sagad (host ${v.host}, pid ${v.pid}, database ${v.db}) holds the lease since ${new Date(v.since).toISOString()}, renewed until ${Math.max(0, Math.round((v.expiresAt - now) / 1000))} s from now`;
+}
+
+/**
+ * Takes the exclusive lease of a SQLite sagad on its NATS consumer prefix, before it consumes:
+ * two processes with their own SQLite files on one set of durable consumers would each take
+ * the other's replies. A lease of the same host and database (this process's predecessor,
+ * killed) is waited for until it expires; any other live lease refuses the start with
+ * SAGA_ERR_LEASE_HELD and what to do.
+ */
+export async function acquireLease(nc: NatsConnection, o: LeaseOptions): Promise<Lease> {
+  const ttl = o.ttlMs ?? 6_000;
+  const kv: KV = await new Kvm(nc).create(LEASE_BUCKET, { history: 1 });
+  const db = resolve(o.db);
+  const host = hostname();
+  const base = { holder: `${host}/${process.pid}/${Math.random().toString(36).slice(2, 10)}`, host, pid: process.pid, db, since: Date.now() };
+  const fresh = (): LeaseValue => ({ ...base, expiresAt: Date.now() + ttl });
+  const waitUntil = Date.now() + ttl + 2_000;
+  let revision: number | null = null;
+  let value = fresh();
+  while (revision === null) {
+    value = fresh();
+    try {
+      revision = await kv.create(o.prefix, encode(value));
+      break;
+    } catch (err) {
+      if (!isRaceLost(err)) throw err;
+    }
+    const entry = await kv.get(o.prefix);
+    if (entry === null || entry.operation !== 'PUT') continue;
+    const other = entry.json<LeaseValue>();
+    const now = Date.now();
+    if (other.expiresAt < now) {
+      try {
+        revision = await kv.update(o.prefix, encode(value), entry.revision);
+        o.log('info', 'took over an expired lease', { prefix: o.prefix, previous: other.holder });
+      } catch (err) {
+        if (!isRaceLost(err)) throw err;
+      }
+      continue;
+    }
+    if (other.host === host && other.db === db && now < waitUntil) {
+      o.log('info', 'the lease of this database is still held, probably by a process that was killed; waiting for it to expire', { prefix: o.prefix, holder: other.holder });
+      await sleep(Math.min(500, other.expiresAt - now + 20));
+      continue;
+    }
+    throw new SagaError('SAGA_ERR_LEASE_HELD',
+      `${describe(other, now)} for the NATS consumer prefix ${o.prefix}: two sagad processes with SQLite stores on one NATS would take each other's replies. ` +
+      'For several replicas, use one PostgreSQL database for all (SAGA_DB=postgres://...); for an unrelated second sagad, give it another SAGA_NATS_PREFIX.');
+  }
+  let rev = revision;
+  let stopped = false;
+  let onLost: (why: string) => void = () => undefined;
+  const lost = new Promise<string>((r) => { onLost = r; });
+  const renew = setInterval(() => {
+    value = { ...value, expiresAt: Date.now() + ttl };
+    kv.update(o.prefix, encode(value), rev).then((r) => { rev = r; }, (err: unknown) => {
+      if (stopped) return;
+      if (isRaceLost(err)) {
+        clearInterval(renew);
+        onLost(`another process took the lease of NATS consumer prefix ${o.prefix}`);
+      } else {
+        o.log('warn', 'could not renew the lease; retrying', { prefix: o.prefix, error: err instanceof Error ? err.message : String(err) });
+      }
+    });
+  }, Math.max(100, Math.floor(ttl / 3)));
+  renew.unref();
+  o.log('info', 'holding the SQLite lease of the NATS consumer prefix', { prefix: o.prefix, ttlMs: ttl });
+  return {
+    value, lost,
+    release: async () => {
+      stopped = true;
+      clearInterval(renew);
+      await kv.delete(o.prefix, { previousSeq: rev }).catch(() => undefined);
+    },
+  };
+}

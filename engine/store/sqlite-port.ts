@@ -1,0 +1,121 @@
+import { SagaError } from '../errors.js';
+import { StoreError, StoreErrorCode } from './errors.js';
+import { GroupCommit } from './group-commit.js';
+import type { InputWrite, InstanceChange, PortOptions, StorePort, WriteOutcome } from './port.js';
+import { openStore, type Store, type StoreOptions } from './store.js';
+
+/** Options of the SQLite adapter: the port's, plus durability and the background thread. */
+export interface SqlitePortOptions extends PortOptions {
+  readonly synchronous?: StoreOptions['synchronous'];
+  readonly background?: boolean;
+  readonly onBackgroundError?: (message: string) => void;
+  /** Inputs in one shared transaction at most; default 512. */
+  readonly maxBatch?: number;
+}
+
+/** Thrown inside a write's savepoint to undo it: the write is a duplicate or lost a race. */
+class Undo extends Error {
+  constructor(readonly outcome: WriteOutcome) {
+    super(outcome.status);
+  }
+}
+
+const DUPLICATE: WriteOutcome = { status: 'duplicate' };
+
+/**
+ * The SQLite adapter: one process owns the file (the runtime's lease makes sure), so reads are
+ * the synchronous store's, answered at once, and writes of one event-loop turn share one
+ * transaction (group commit), each in a savepoint of its own.
+ */
+export function sqlitePort(store: Store, maxBatch = 512): StorePort {
+  const apply = (w: InputWrite): WriteOutcome => applyWrite(store, w);
+  const commits = new GroupCommit((fn) => store.tx(fn), () => undefined, maxBatch);
+  const ro = (): never => {
+    throw new StoreError(StoreErrorCode.ReadOnly, `${store.file} is open for reading only`);
+  };
+  return {
+    kind: 'sqlite',
+    where: store.file,
+    readonly: store.readonly,
+    getInstance: async (id) => store.getInstance(id),
+    findByKey: async (saga, key) => store.findByKey(saga, key),
+    async replyTarget(commandId) {
+      const ref = store.lookupCommand(commandId);
+      const state = ref === undefined ? undefined : store.getInstance(ref.instanceId);
+      return ref === undefined || state === undefined ? undefined : { ...ref, state };
+    },
+    waiting: async (subject, type) => store.waiting(subject, type),
+    commit: (w) => (store.readonly ? Promise.reject(new StoreError(StoreErrorCode.ReadOnly, `${store.file} is open for reading only`)) : commits.run(() => apply(w)).catch((err: unknown) => {
+      if (err instanceof Undo) return err.outcome;
+      throw err;
+    })),
+    claimDueTimers: async (now, limit) => store.dueTimers(now, limit),
+    nextDueAt: async () => store.nextDueAt(),
+    timersOf: async (id) => store.timersOf(id),
+    claimUnsent: async (limit, createdBefore) => store.unsent(limit, createdBefore),
+    markSent: async (seqs, at) => (store.readonly ? ro() : store.markSent(seqs, at)),
+    park: async (letter) => (store.readonly ? ro() : store.park(letter)),
+    listDead: async (opts) => store.listDead(opts),
+    getDead: async (id) => store.getDead(id),
+    markRedriven: async (id, at) => (store.readonly ? ro() : store.markRedriven(id, at)),
+    deleteDead: async (id) => (store.readonly ? ro() : store.deleteDead(id)),
+    rememberDefinition: async (hash, name, source, at) => (store.readonly ? ro() : store.rememberDefinition(hash, name, source, at)),
+    getDefinitionSource: async (hash) => store.getDefinitionSource(hash),
+    listDefinitions: async () => store.listDefinitions(),
+    hashesInUse: async () => [...new Set(store.nonTerminalIds().map((id) => store.getInstance(id)?.definitionHash ?? ''))].filter((h) => h !== ''),
+    listInstances: async (filter) => store.listInstances(filter),
+    history: async (id) => store.history(id),
+    rebuild: async (id, opts) => store.rebuild(id, opts),
+    gauges: () => store.gauges(),
+    pruneInbox: async (olderThan) => (store.readonly ? ro() : store.pruneInbox(olderThan)),
+    pruneSent: async (olderThan) => (store.readonly ? ro() : store.pruneSent(olderThan)),
+    settled: () => commits.settled(),
+    close: async () => {
+      await commits.settled();
+      store.close();
+    },
+  };
+}
+
+/**
+ * Applies one input's write inside the caller's transaction (or savepoint). A duplicate or a
+ * lost race throws, so that the caller's savepoint undoes what was written before it was known.
+ */
+export function applyWrite(store: Store, w: InputWrite): WriteOutcome {
+  if (w.messageId !== null && !store.remember(w.messageId, Date.now())) throw new Undo(DUPLICATE);
+  const t = w.firedTimer;
+  if (t !== null && !store.consumeTimer(t.instanceId, t.timerId, t.dueAt)) throw new Undo(DUPLICATE);
+  const outbox = w.changes.flatMap((c) => applyChange(store, c));
+  return { status: 'committed', outbox };
+}
+
+/** Writes one instance's change inside the input's savepoint; a lost race undoes the whole input. */
+function applyChange(store: Store, c: InstanceChange) {
+  const id = c.state.id;
+  const current = store.getInstance(id);
+  if ((current?.version ?? 0) !== c.expectedVersion) throw new Undo({ status: 'conflict', instanceId: id });
+  try {
+    store.append(id, c.expectedVersion, c.events);
+    store.saveInstance(c.state);
+  } catch (err) {
+    if (err instanceof SagaError && (err.code === StoreErrorCode.VersionConflict || err.code === StoreErrorCode.DuplicateKey)) {
+      throw new Undo({ status: 'conflict', instanceId: id });
+    }
+    throw err;
+  }
+  for (const timerId of c.timers.cancel) store.deleteTimer(id, timerId);
+  for (const t of c.timers.put) store.putTimer(id, t.timerId, t.dueAt, t.data);
+  for (const cmd of c.commands) store.indexCommand(cmd.commandId, id, cmd.step, cmd.kind);
+  for (const step of c.waits.remove) store.removeWait(id, step);
+  for (const w of c.waits.put) store.addWait(w.subject, w.type, id, w.step);
+  return c.outbox.length === 0 ? [] : store.enqueue(c.outbox, Date.now());
+}
+
+/** Opens (creating and migrating it when needed) the SQLite file behind the store port. */
+export async function openSqlitePort(file: string, opts: SqlitePortOptions = {}): Promise<StorePort> {
+  const store = openStore(file, {
+    readonly: opts.readonly, snapshotEvery: opts.snapshotEvery, synchronous: opts.synchronous,
+    background: opts.background, onBackgroundError: opts.onBackgroundError,
+  });
+  return sqlitePort(store, opts.maxBatch);
+}
