@@ -49,7 +49,12 @@ export function claims(d: Db): Claims {
     },
     async claimUnsent(limit, createdBefore, claimMs) {
       const now = Date.now();
-      const rows = await d.query<OutboxDbRow>(`
+      // claimMs 0 looks without claiming (the relay asking whether anything is left): no row
+      // lock, no write.
+      const rows = claimMs <= 0 ? await d.query<OutboxDbRow>(`
+        SELECT seq, message_id, subject, headers, data, created_at FROM outbox
+        WHERE sent_at IS NULL AND created_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $2)
+        ORDER BY seq LIMIT $3`, [createdBefore, now, limit], 'sagad_peek_unsent') : await d.query<OutboxDbRow>(`
         WITH c AS (
           SELECT seq FROM outbox
           WHERE sent_at IS NULL AND created_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $2)

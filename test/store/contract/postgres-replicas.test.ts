@@ -111,6 +111,17 @@ t.test('replicas claiming at once never take the same timer or outbox row', asyn
   t.equal(new Set(rows).size, 60, 'none twice');
 });
 
+t.test('claimUnsent with claimMs 0 looks without claiming', async (t) => {
+  const { ports: [a, b] } = await replicas(t, 2);
+  if (a === undefined || b === undefined) throw new Error('no replicas');
+  await started(a, new TestEnv(), 'i-1');
+  const later = Date.now() + 1000;
+  t.equal((await a.claimUnsent(10, later, 0)).length, 1);
+  t.equal((await b.claimUnsent(10, later, 0)).length, 1, 'still there for a look');
+  t.equal((await b.claimUnsent(10, later, 60_000)).length, 1, 'and for a claim');
+  t.same(await a.claimUnsent(10, later, 0), [], 'a look does not see a claimed row');
+});
+
 t.test('a claim that runs out passes to another replica', async (t) => {
   const { ports: [a, b] } = await replicas(t, 2);
   if (a === undefined || b === undefined) throw new Error('no replicas');

@@ -40,6 +40,9 @@ export function contract(t: T, f: PortFactory): void {
     t.same(await port.getInstance('i-1'), d.state);
     t.same(await port.findByKey('order', 'k-1'), d.state);
     t.equal(await port.findByKey('order', 'k-2'), undefined);
+    t.equal(await port.findByKey('other', 'k-1'), undefined);
+    const both = await Promise.all([port.findByKey('order', 'k-1'), port.findByKey('order', 'k-1'), port.getInstance('i-1'), port.getInstance('i-1')]);
+    t.same(both, [d.state, d.state, d.state, d.state], 'the same read asked twice at once');
     t.equal(await port.getInstance('nope'), undefined);
     const h = await port.history('i-1');
     t.same(h.map((e) => [e.seq, e.type]), d.events.map((e, i) => [i + 1, e.type]));
