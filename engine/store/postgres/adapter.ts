@@ -52,6 +52,10 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
     max: opts.poolSize ?? 10,
     connectionTimeoutMillis: cfg.connectionTimeoutMillis ?? opts.connectTimeoutMs ?? 10_000,
     idleTimeoutMillis: 30_000,
+    // A server that vanished without closing the socket (a partition, a failed-over host) is
+    // noticed by TCP keepalive rather than by a query hanging on it.
+    keepAlive: true,
+    application_name: cfg.application_name ?? (readonly ? 'sagactl' : 'sagad'),
     ...(readonly ? { options: '-c default_transaction_read_only=on' } : {}),
   });
   // An idle connection that the server drops (restart, failover) is an error on the pool,

@@ -112,6 +112,23 @@ export function contract(t: T, f: PortFactory): void {
     t.equal((await port.listInstances({ limit: 500 })).items.length, 30);
   });
 
+  t.test('writes of one instance queued together apply in order', async (t) => {
+    const { port } = await opened(t, f);
+    const env = new TestEnv();
+    const s = await started(port, env, 'i-1');
+    const d1 = decision(env, s, reply(s, 'reserve', 'Done', env));
+    const d2 = decision(env, d1.state, reply(d1.state, 'charge', 'Done', env));
+    const stale = decision(env, s, reply(s, 'reserve', 'Nope', env));
+    const outcomes = await Promise.all([
+      port.commit(writeOf('m-1', changeOf(s.version, d1))),
+      port.commit(writeOf('m-2', changeOf(d1.state.version, d2))),
+      port.commit(writeOf('m-3', changeOf(s.version, stale))),
+    ]);
+    t.same(outcomes.map((o) => o.status), ['committed', 'committed', 'conflict']);
+    t.same(await port.getInstance('i-1'), d2.state);
+    t.equal((await port.history('i-1')).length, d2.state.version);
+  });
+
   t.test('waits: the instances waiting on a subject and type, oldest first', async (t) => {
     const { port } = await opened(t, f);
     const env = new TestEnv();
