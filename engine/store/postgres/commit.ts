@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { InputWrite, WriteOutcome } from '../port.js';
-import { classify, codeOf } from './connect.js';
+import { classify, isTransient } from './connect.js';
 import { decodeOutcome, encodeBatch, prepareWrite, type PreparedWrite } from './encode.js';
 
 interface Pending {
@@ -18,9 +18,6 @@ export interface GroupWriterOptions {
   readonly maxBatch?: number;
 }
 
-// Deadlock, serialization failure, or an error of one input (a bad value) failing the whole
-// batch: each input is then tried alone, so only the guilty one fails.
-const splitStates = new Set(['40P01', '40001', '22P02', '22021', '23505', '23502', '23514', '22003', '54000']);
 
 /** The existing instances a batch changes: `sagad_apply` locks them first, in id order. */
 function lockIds(batch: readonly Pending[]): string[] {
@@ -122,8 +119,10 @@ export class GroupWriter {
       raw = r.rows[0]?.r.r ?? [];
       seqs = new Map(Object.entries(r.rows[0]?.r.s ?? {}));
     } catch (err) {
-      const code = codeOf(err);
-      if (batch.length > 1 && code !== undefined && splitStates.has(code)) {
+      // A deadlock with another replica, or one input's bad value (a NUL character, say) failing
+      // the whole batch: each input is tried alone, so only the guilty one fails. A lost
+      // connection fails them all: the next attempt is the caller's.
+      if (batch.length > 1 && !isTransient(err)) {
         for (const p of batch) await this.send([p]);
         return;
       }

@@ -132,3 +132,14 @@ t.test('a claim that runs out passes to another replica', async (t) => {
   t.equal(await b.nextDueAt(), now + 5_000, 'the next time a claim can succeed');
   t.equal((await b.claimDueTimers(now + 5_000, 10, 5_000)).length, 2, 'a died: b takes them when the claim runs out');
 });
+
+t.test('a write PostgreSQL refuses fails alone, not the batch it shared', async (t) => {
+  const { ports: [a] } = await replicas(t, 1);
+  if (a === undefined) throw new Error('no replica');
+  const env = new TestEnv();
+  const writes = Array.from({ length: 10 }, (_, i) => writeOf(i === 4 ? 'bad-\u0000-id' : `m-${i}`, changeOf(0, startDecision(env, `i-${i}`))));
+  const outcomes = await Promise.allSettled(writes.map((w) => a.commit(w)));
+  t.same(outcomes.map((o) => o.status), [...Array<string>(4).fill('fulfilled'), 'rejected', ...Array<string>(5).fill('fulfilled')]);
+  t.equal((await a.listInstances()).items.length, 9);
+  t.equal(await a.getInstance('i-4'), undefined);
+});
