@@ -21,12 +21,14 @@ const byDue = (a: TimerRow, b: TimerRow): number =>
  */
 export function claims(d: Db): Claims {
   return {
+    // Ordered by due_at alone, so that the index scan stops at `limit` even with a backlog of
+    // due timers (after downtime); ties are sorted here.
     async claimDueTimers(now, limit, claimMs) {
       const rows = await d.query<TimerDbRow>(`
         WITH due AS (
           SELECT instance_id, timer_id FROM timers
           WHERE due_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1)
-          ORDER BY due_at, instance_id, timer_id LIMIT $2
+          ORDER BY due_at LIMIT $2
           FOR UPDATE SKIP LOCKED)
         UPDATE timers t SET claimed_until = $1::bigint + $3::bigint FROM due
         WHERE t.instance_id = due.instance_id AND t.timer_id = due.timer_id
