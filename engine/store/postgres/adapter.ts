@@ -56,7 +56,7 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
     // noticed by TCP keepalive rather than by a query hanging on it.
     keepAlive: true,
     application_name: cfg.application_name ?? (readonly ? 'sagactl' : 'sagad'),
-    ...(readonly ? { options: '-c default_transaction_read_only=on' } : {}),
+    ...(readonly ? { options: `${cfg.options ?? ''} -c default_transaction_read_only=on`.trim() } : {}),
   });
   // An idle connection that the server drops (restart, failover) is an error on the pool,
   // not a crash: the pool discards it and the next query connects again.

@@ -143,3 +143,20 @@ t.test('a write PostgreSQL refuses fails alone, not the batch it shared', async 
   t.equal((await a.listInstances()).items.length, 9);
   t.equal(await a.getInstance('i-4'), undefined);
 });
+
+t.test('options in the URL reach the server: sagad in a schema of its own, read-only opens too', async (t) => {
+  const url = await server.createDatabase();
+  const c = new pg.Client(url);
+  await c.connect();
+  await c.query('CREATE SCHEMA sagad');
+  await c.query('CREATE TABLE public.instances (x int)');
+  const inSchema = `${url}?options=${encodeURIComponent('-c search_path=sagad')}`;
+  const port = await openPostgresStore(inSchema);
+  await started(port, new TestEnv(), 'i-1');
+  await port.close();
+  t.equal((await c.query("SELECT count(*)::int AS n FROM sagad.instances")).rows[0]?.n, 1, 'the tables are in schema sagad');
+  const ro = await openPostgresStore(inSchema, { readonly: true });
+  t.equal((await ro.getInstance('i-1'))?.id, 'i-1');
+  await ro.close();
+  await c.end();
+});
