@@ -1,48 +1,58 @@
 /**
- * `sagad_apply(batch jsonb, now_ms bigint) RETURNS jsonb`: applies a batch of input writes in
- * the caller's one transaction (one round trip, one WAL flush for the whole group) and
- * returns one outcome per input, in order: `"d"` (duplicate), `{"x": instanceId}` (conflict)
- * or the `[messageId, seq]` pairs of the outbox rows it added (committed).
+ * `sagad_apply(inputs jsonb, lock_ids text[], now_ms bigint, rows jsonb) RETURNS jsonb` applies
+ * a batch of input writes in the caller's one transaction (one round trip, one WAL flush for
+ * the whole group) and returns `{"r": [outcome per input], "s": {messageId: seq}}`, an outcome
+ * being `"c"` (committed), `"d"` (duplicate) or `{"x": instanceId}` (conflict).
  *
- * An input is all or nothing without a subtransaction per input (past 64 of them PostgreSQL's
- * snapshots overflow and every backend slows down): the writes that can refuse an input come
- * first and are undone by hand when a later one refuses: the inbox id, then the fired timer
- * (deleted at its due time), then new instance rows (`ON CONFLICT DO NOTHING` on id and key,
- * which waits for a concurrent inserter and never raises), then the versions of existing
- * rows, checked under the row locks taken at the start in id order, so two replicas'
- * batches never deadlock on instances. What remains cannot refuse.
+ * Cheap per input: what decides an input's fate runs in a loop (its inbox id, its fired timer,
+ * its new instance rows, the versions of its instances, read at the start under row locks
+ * taken in id order, `lock_ids`, so two replicas' batches never deadlock on instances), and
+ * everything else is written by one statement per table for the whole batch, restricted to
+ * the inputs that committed (`rows`: lists of `[input index, ...columns]`). The writer puts at
+ * most one write per instance in a batch, so these statements never meet one row twice.
  *
- * Input shape (see encode.ts): `{m, t: {i, t, d} | null, c: [{v, id, saga, hash, key, corr,
- * st, ca, ua, ver, s, snap?, e?, o?, tp?, tc?, cm?, wp?, wr?}]}`.
+ * Each input is all or nothing without a subtransaction (past 64 of them PostgreSQL's
+ * snapshots overflow and every backend slows down): a refused input's inbox id, fired timer
+ * and new instance rows are undone by hand. `ON CONFLICT DO NOTHING` waits for a concurrent
+ * inserter of the same key and never raises.
+ *
+ * `inputs`: `[{m, t: {i, t, d} | null, c: [{v, id} | {v: 0, id, saga, hash, key, corr, st, ca, ua, ver, s}]}]`;
+ * `rows`: `{u, e, s, tc, tp, cm, wr, wp, o}`, see encode.ts.
  */
 export const APPLY_FUNCTION = `
-CREATE FUNCTION sagad_apply(batch jsonb, now_ms bigint) RETURNS jsonb LANGUAGE plpgsql AS $fn$
+CREATE FUNCTION sagad_apply(inputs jsonb, lock_ids text[], now_ms bigint, rows jsonb) RETURNS jsonb LANGUAGE plpgsql AS $fn$
 DECLARE
+  versions jsonb;
+  fresh text[];
+  taken text[] := '{}';
+  undo_inbox text[] := '{}';
+  ok integer[] := '{}';
+  outcomes jsonb := '[]'::jsonb;
   w jsonb;
+  idx bigint;
   c jsonb;
   fired jsonb;
   timer timers%ROWTYPE;
-  results jsonb := '[]'::jsonb;
-  added jsonb;
-  rows_added jsonb;
   inserted text[];
   conflict text;
   n integer;
-  cur integer;
+  seqs jsonb := '{}'::jsonb;
 BEGIN
-  PERFORM 1 FROM instances
-    WHERE id IN (SELECT x.ch->>'id' FROM jsonb_array_elements(batch) AS b(w), jsonb_array_elements(b.w->'c') AS x(ch)
-                 WHERE (x.ch->>'v')::integer > 0)
-    ORDER BY id FOR UPDATE;
+  SELECT coalesce(jsonb_object_agg(l.id, l.version), '{}'::jsonb) INTO versions
+    FROM (SELECT id, version FROM instances WHERE id = ANY (lock_ids) ORDER BY id FOR UPDATE) l;
+  WITH ins AS (
+    INSERT INTO inbox (message_id, at)
+      SELECT DISTINCT x.value->>'m', now_ms FROM jsonb_array_elements(inputs) x WHERE x.value->>'m' IS NOT NULL ORDER BY 1
+      ON CONFLICT DO NOTHING RETURNING message_id)
+  SELECT coalesce(array_agg(message_id), '{}') INTO fresh FROM ins;
 
-  FOR w IN SELECT value FROM jsonb_array_elements(batch) LOOP
+  FOR w, idx IN SELECT value, ordinality FROM jsonb_array_elements(inputs) WITH ORDINALITY LOOP
     IF w->>'m' IS NOT NULL THEN
-      INSERT INTO inbox (message_id, at) VALUES (w->>'m', now_ms) ON CONFLICT DO NOTHING;
-      GET DIAGNOSTICS n = ROW_COUNT;
-      IF n = 0 THEN
-        results := results || '["d"]'::jsonb;
+      IF NOT (w->>'m' = ANY (fresh)) OR w->>'m' = ANY (taken) THEN
+        outcomes := outcomes || '["d"]'::jsonb;
         CONTINUE;
       END IF;
+      taken := taken || (w->>'m');
     END IF;
 
     fired := w->'t';
@@ -50,8 +60,8 @@ BEGIN
       DELETE FROM timers WHERE instance_id = fired->>'i' AND timer_id = fired->>'t' AND due_at = (fired->>'d')::bigint
         RETURNING * INTO timer;
       IF NOT FOUND THEN
-        IF w->>'m' IS NOT NULL THEN DELETE FROM inbox WHERE message_id = w->>'m'; END IF;
-        results := results || '["d"]'::jsonb;
+        IF w->>'m' IS NOT NULL THEN undo_inbox := undo_inbox || (w->>'m'); END IF;
+        outcomes := outcomes || '["d"]'::jsonb;
         CONTINUE;
       END IF;
     END IF;
@@ -67,70 +77,73 @@ BEGIN
         GET DIAGNOSTICS n = ROW_COUNT;
         IF n = 0 THEN conflict := c->>'id'; EXIT; END IF;
         inserted := inserted || (c->>'id');
-      ELSE
-        SELECT version INTO cur FROM instances WHERE id = c->>'id';
-        IF cur IS DISTINCT FROM (c->>'v')::integer THEN conflict := c->>'id'; EXIT; END IF;
+      ELSIF (versions->>(c->>'id'))::integer IS DISTINCT FROM (c->>'v')::integer THEN
+        conflict := c->>'id';
+        EXIT;
       END IF;
     END LOOP;
 
     IF conflict IS NOT NULL THEN
       IF cardinality(inserted) > 0 THEN DELETE FROM instances WHERE id = ANY (inserted); END IF;
       IF jsonb_typeof(fired) = 'object' THEN INSERT INTO timers SELECT timer.*; END IF;
-      IF w->>'m' IS NOT NULL THEN DELETE FROM inbox WHERE message_id = w->>'m'; END IF;
-      results := results || jsonb_build_array(jsonb_build_object('x', conflict));
+      IF w->>'m' IS NOT NULL THEN undo_inbox := undo_inbox || (w->>'m'); END IF;
+      outcomes := outcomes || jsonb_build_array(jsonb_build_object('x', conflict));
       CONTINUE;
     END IF;
-
-    added := '[]'::jsonb;
-    FOR c IN SELECT value FROM jsonb_array_elements(w->'c') LOOP
-      IF (c->>'v')::integer > 0 THEN
-        UPDATE instances SET status = c->>'st', updated_at = (c->>'ua')::bigint, version = (c->>'ver')::integer, state = c->>'s'
-          WHERE id = c->>'id';
-      END IF;
-      IF c ? 'e' THEN
-        INSERT INTO journal (instance_id, seq, type, type_version, at, data)
-          SELECT c->>'id', (c->>'v')::integer + e.ord::integer, e.value->>0, (e.value->>1)::smallint, (e.value->>2)::bigint, e.value->>3
-          FROM jsonb_array_elements(c->'e') WITH ORDINALITY AS e(value, ord);
-      END IF;
-      IF c ? 'snap' THEN
-        INSERT INTO snapshots (instance_id, version, state) VALUES (c->>'id', (c->>'ver')::integer, c->>'s')
-          ON CONFLICT (instance_id) DO UPDATE SET version = excluded.version, state = excluded.state;
-      END IF;
-      IF c ? 'tc' THEN
-        DELETE FROM timers WHERE instance_id = c->>'id' AND timer_id IN (SELECT jsonb_array_elements_text(c->'tc'));
-      END IF;
-      IF c ? 'tp' THEN
-        INSERT INTO timers (instance_id, timer_id, due_at, data)
-          SELECT c->>'id', t.value->>0, (t.value->>1)::bigint, t.value->>2 FROM jsonb_array_elements(c->'tp') AS t(value)
-          ON CONFLICT (instance_id, timer_id) DO UPDATE SET due_at = excluded.due_at, data = excluded.data, claimed_until = NULL;
-      END IF;
-      IF c ? 'cm' THEN
-        INSERT INTO commands (command_id, instance_id, step, kind)
-          SELECT k.value->>0, c->>'id', k.value->>1, k.value->>2 FROM jsonb_array_elements(c->'cm') AS k(value)
-          ON CONFLICT DO NOTHING;
-      END IF;
-      IF c ? 'wr' THEN
-        DELETE FROM waits WHERE instance_id = c->>'id' AND step IN (SELECT jsonb_array_elements_text(c->'wr'));
-      END IF;
-      IF c ? 'wp' THEN
-        INSERT INTO waits (instance_id, step, subject, type)
-          SELECT c->>'id', x.value->>0, x.value->>1, x.value->>2 FROM jsonb_array_elements(c->'wp') AS x(value)
-          ON CONFLICT (instance_id, step) DO UPDATE SET subject = excluded.subject, type = excluded.type;
-      END IF;
-      IF c ? 'o' THEN
-        WITH ins AS (
-          INSERT INTO outbox (message_id, subject, headers, data, created_at)
-            SELECT o.value->>0, o.value->>1, o.value->>2, decode(o.value->>3, 'base64'), now_ms
-            FROM jsonb_array_elements(c->'o') WITH ORDINALITY AS o(value, ord) ORDER BY o.ord
-            ON CONFLICT (message_id) DO NOTHING
-            RETURNING message_id, seq)
-        SELECT coalesce(jsonb_agg(jsonb_build_array(message_id, seq) ORDER BY seq), '[]'::jsonb) INTO rows_added FROM ins;
-        added := added || rows_added;
-      END IF;
-    END LOOP;
-    results := results || jsonb_build_array(added);
+    ok := ok || idx::integer;
+    outcomes := outcomes || '["c"]'::jsonb;
   END LOOP;
-  RETURN results;
+
+  IF cardinality(undo_inbox) > 0 THEN DELETE FROM inbox WHERE message_id = ANY (undo_inbox); END IF;
+  IF cardinality(ok) = 0 THEN RETURN jsonb_build_object('r', outcomes, 's', seqs); END IF;
+
+  IF rows ? 'u' THEN
+    UPDATE instances i SET status = r.value->>2, updated_at = (r.value->>3)::bigint, version = (r.value->>4)::integer, state = r.value->>5
+      FROM jsonb_array_elements(rows->'u') r WHERE i.id = r.value->>1 AND (r.value->>0)::integer = ANY (ok);
+  END IF;
+  IF rows ? 'e' THEN
+    INSERT INTO journal (instance_id, seq, type, type_version, at, data)
+      SELECT r.value->>1, (r.value->>2)::integer, r.value->>3, (r.value->>4)::smallint, (r.value->>5)::bigint, r.value->>6
+      FROM jsonb_array_elements(rows->'e') r WHERE (r.value->>0)::integer = ANY (ok);
+  END IF;
+  IF rows ? 's' THEN
+    INSERT INTO snapshots (instance_id, version, state)
+      SELECT r.value->>1, (r.value->>2)::integer, r.value->>3 FROM jsonb_array_elements(rows->'s') r WHERE (r.value->>0)::integer = ANY (ok)
+      ON CONFLICT (instance_id) DO UPDATE SET version = excluded.version, state = excluded.state;
+  END IF;
+  IF rows ? 'tc' THEN
+    DELETE FROM timers t USING jsonb_array_elements(rows->'tc') r
+      WHERE (r.value->>0)::integer = ANY (ok) AND t.instance_id = r.value->>1 AND t.timer_id = r.value->>2;
+  END IF;
+  IF rows ? 'tp' THEN
+    INSERT INTO timers (instance_id, timer_id, due_at, data)
+      SELECT r.value->>1, r.value->>2, (r.value->>3)::bigint, r.value->>4 FROM jsonb_array_elements(rows->'tp') r WHERE (r.value->>0)::integer = ANY (ok)
+      ON CONFLICT (instance_id, timer_id) DO UPDATE SET due_at = excluded.due_at, data = excluded.data, claimed_until = NULL;
+  END IF;
+  IF rows ? 'cm' THEN
+    INSERT INTO commands (command_id, instance_id, step, kind)
+      SELECT r.value->>1, r.value->>2, r.value->>3, r.value->>4 FROM jsonb_array_elements(rows->'cm') r WHERE (r.value->>0)::integer = ANY (ok)
+      ON CONFLICT DO NOTHING;
+  END IF;
+  IF rows ? 'wr' THEN
+    DELETE FROM waits x USING jsonb_array_elements(rows->'wr') r
+      WHERE (r.value->>0)::integer = ANY (ok) AND x.instance_id = r.value->>1 AND x.step = r.value->>2;
+  END IF;
+  IF rows ? 'wp' THEN
+    INSERT INTO waits (instance_id, step, subject, type)
+      SELECT r.value->>1, r.value->>2, r.value->>3, r.value->>4 FROM jsonb_array_elements(rows->'wp') r WHERE (r.value->>0)::integer = ANY (ok)
+      ON CONFLICT (instance_id, step) DO UPDATE SET subject = excluded.subject, type = excluded.type;
+  END IF;
+  IF rows ? 'o' THEN
+    WITH ins AS (
+      INSERT INTO outbox (message_id, subject, headers, data, created_at)
+        SELECT r.value->>1, r.value->>2, r.value->>3, decode(r.value->>4, 'base64'), now_ms
+        FROM jsonb_array_elements(rows->'o') WITH ORDINALITY r WHERE (r.value->>0)::integer = ANY (ok) ORDER BY r.ordinality
+        ON CONFLICT (message_id) DO NOTHING
+        RETURNING message_id, seq)
+    SELECT coalesce(jsonb_object_agg(message_id, seq), '{}'::jsonb) INTO seqs FROM ins;
+  END IF;
+  RETURN jsonb_build_object('r', outcomes, 's', seqs);
 END
 $fn$;
 `;

@@ -21,12 +21,14 @@ const byDue = (a: TimerRow, b: TimerRow): number =>
  */
 export function claims(d: Db): Claims {
   return {
+    // Ordered by due_at alone, so that the index scan stops at `limit` even with a backlog of
+    // due timers (after downtime); ties are sorted here.
     async claimDueTimers(now, limit, claimMs) {
       const rows = await d.query<TimerDbRow>(`
         WITH due AS (
           SELECT instance_id, timer_id FROM timers
           WHERE due_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1)
-          ORDER BY due_at, instance_id, timer_id LIMIT $2
+          ORDER BY due_at LIMIT $2
           FOR UPDATE SKIP LOCKED)
         UPDATE timers t SET claimed_until = $1::bigint + $3::bigint FROM due
         WHERE t.instance_id = due.instance_id AND t.timer_id = due.timer_id
@@ -49,7 +51,12 @@ export function claims(d: Db): Claims {
     },
     async claimUnsent(limit, createdBefore, claimMs) {
       const now = Date.now();
-      const rows = await d.query<OutboxDbRow>(`
+      // claimMs 0 looks without claiming (the relay asking whether anything is left): no row
+      // lock, no write.
+      const rows = claimMs <= 0 ? await d.query<OutboxDbRow>(`
+        SELECT seq, message_id, subject, headers, data, created_at FROM outbox
+        WHERE sent_at IS NULL AND created_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $2)
+        ORDER BY seq LIMIT $3`, [createdBefore, now, limit], 'sagad_peek_unsent') : await d.query<OutboxDbRow>(`
         WITH c AS (
           SELECT seq FROM outbox
           WHERE sent_at IS NULL AND created_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $2)

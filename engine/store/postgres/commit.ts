@@ -1,11 +1,10 @@
 import type pg from 'pg';
 import type { InputWrite, WriteOutcome } from '../port.js';
-import { classify, codeOf } from './connect.js';
-import { decodeOutcome, encodeWrite, type EncodedWrite } from './encode.js';
+import { classify, isTransient } from './connect.js';
+import { decodeOutcome, encodeBatch, prepareWrite, type PreparedWrite } from './encode.js';
 
 interface Pending {
-  readonly write: InputWrite;
-  readonly encoded: EncodedWrite;
+  readonly prepared: PreparedWrite;
   readonly resolve: (o: WriteOutcome) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -19,9 +18,13 @@ export interface GroupWriterOptions {
   readonly maxBatch?: number;
 }
 
-// Deadlock, serialization failure, or an error of one input (a bad value) failing the whole
-// batch: each input is then tried alone, so only the guilty one fails.
-const splitStates = new Set(['40P01', '40001', '22P02', '22021', '23505', '23502', '23514', '22003', '54000']);
+
+/** The existing instances a batch changes: `sagad_apply` locks them first, in id order. */
+function lockIds(batch: readonly Pending[]): string[] {
+  const ids = new Set<string>();
+  for (const p of batch) for (const c of p.prepared.write.changes) if (c.expectedVersion > 0) ids.add(c.state.id);
+  return [...ids];
+}
 
 /**
  * Group commit over PostgreSQL: `commit` calls made while earlier batches are in flight wait
@@ -46,8 +49,7 @@ export class GroupWriter {
   commit(write: InputWrite): Promise<WriteOutcome> {
     return new Promise<WriteOutcome>((resolve, reject) => {
       // A write that cannot be encoded fails alone, before it can fail a batch.
-      const encoded = encodeWrite(write, this.opts.snapshotEvery);
-      this.queue.push({ write, encoded, resolve, reject });
+      this.queue.push({ prepared: prepareWrite(write, this.opts.snapshotEvery), resolve, reject });
       this.schedule();
     });
   }
@@ -68,9 +70,12 @@ export class GroupWriter {
     });
   }
 
+  // A long queue is shared among the free slots: two half batches run on two backends (two
+  // cores) at once, where one whole batch would leave the other slot idle.
   private pump(): void {
     while (this.running < this.inFlight && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
+      const share = Math.ceil(this.queue.length / (this.inFlight - this.running));
+      const batch = this.take(Math.min(this.maxBatch, share));
       this.running += 1;
       void this.send(batch).finally(() => {
         this.running -= 1;
@@ -80,17 +85,44 @@ export class GroupWriter {
     }
   }
 
+  /**
+   * Up to `n` queued writes in queue order, at most one per instance (`sagad_apply` writes each
+   * table once per batch); a write on an instance already taken waits for the next batch,
+   * still behind the earlier one.
+   */
+  private take(n: number): Pending[] {
+    const batch: Pending[] = [];
+    const rest: Pending[] = [];
+    const ids = new Set<string>();
+    for (const p of this.queue) {
+      if (batch.length < n && p.prepared.ids.every((id) => !ids.has(id))) {
+        batch.push(p);
+        for (const id of p.prepared.ids) ids.add(id);
+      } else {
+        rest.push(p);
+      }
+    }
+    this.queue = rest;
+    return batch;
+  }
+
   private async send(batch: Pending[]): Promise<void> {
     const now = Date.now();
     let raw: unknown[];
+    let seqs: Map<string, number>;
     try {
-      const r = await this.pool.query<{ r: unknown[] }>({
-        name: 'sagad_apply', text: 'SELECT sagad_apply($1::jsonb, $2::bigint) AS r', values: [JSON.stringify(batch.map((p) => p.encoded)), now],
+      const { inputs, rows } = encodeBatch(batch.map((p) => p.prepared));
+      const r = await this.pool.query<{ r: { r: unknown[]; s: Record<string, number> } }>({
+        name: 'sagad_apply', text: 'SELECT sagad_apply($1::jsonb, $2::text[], $3::bigint, $4::jsonb) AS r',
+        values: [inputs, lockIds(batch), now, rows],
       });
-      raw = r.rows[0]?.r ?? [];
+      raw = r.rows[0]?.r.r ?? [];
+      seqs = new Map(Object.entries(r.rows[0]?.r.s ?? {}));
     } catch (err) {
-      const code = codeOf(err);
-      if (batch.length > 1 && code !== undefined && splitStates.has(code)) {
+      // A deadlock with another replica, or one input's bad value (a NUL character, say) failing
+      // the whole batch: each input is tried alone, so only the guilty one fails. A lost
+      // connection fails them all: the next attempt is the caller's.
+      if (batch.length > 1 && !isTransient(err)) {
         for (const p of batch) await this.send([p]);
         return;
       }
@@ -100,7 +132,7 @@ export class GroupWriter {
     }
     batch.forEach((p, i) => {
       try {
-        p.resolve(decodeOutcome(p.write, raw[i], now));
+        p.resolve(decodeOutcome(p.prepared.write, raw[i], seqs, now));
       } catch (err) {
         p.reject(err);
       }

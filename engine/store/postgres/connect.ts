@@ -56,6 +56,8 @@ export function poolConfig(url: string): pg.PoolConfig {
     if (opts.database !== null && opts.database !== undefined && opts.database !== '') cfg.database = opts.database;
     if (opts.ssl !== undefined) cfg.ssl = opts.ssl as pg.PoolConfig['ssl'];
     if (opts.application_name !== undefined) cfg.application_name = opts.application_name;
+    // e.g. `?options=-c%20search_path%3Dsagad` to keep sagad's tables in a schema of their own.
+    if (opts.options !== undefined && opts.options !== '') cfg.options = opts.options;
     const timeout = u.searchParams.get('connect_timeout');
     if (timeout !== null && Number(timeout) > 0) cfg.connectionTimeoutMillis = Number(timeout) * 1000;
     return cfg;

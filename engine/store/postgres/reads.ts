@@ -12,9 +12,9 @@ type Reads = Pick<StorePort, 'getInstance' | 'findByKey' | 'replyTarget' | 'wait
 interface JournalRow { seq: number; type: string; type_version: number; at: number; data: string }
 
 /**
- * The reads a decision needs and the journal reads of operators. `getInstance` and
- * `replyTarget` (a command joined with its instance: one query) are coalesced per event-loop
- * turn; nothing is cached, so every read sees what any replica committed before it was asked.
+ * The reads a decision needs and the journal reads of operators. `getInstance`, `findByKey`
+ * and `replyTarget` (a command joined with its instance: one query) are coalesced per
+ * event-loop turn; nothing is cached, so every read sees what any replica committed before it was asked.
  */
 export function reads(d: Db, upcasters: Upcasters): Reads {
   const byId = coalesced(async (ids) => {
@@ -28,6 +28,15 @@ export function reads(d: Db, upcasters: Upcasters): Reads {
     return new Map(rows.map((r) => [r.command_id, r]));
   });
 
+  // Starts by key, many at once: one query for all (saga, key) pairs asked in a turn.
+  const byKey = coalesced(async (pairs) => {
+    const split = pairs.map((p) => JSON.parse(p) as [string, string]);
+    const rows = await d.query<{ saga: string; key: string; state: string }>(`
+      SELECT saga, key, state FROM instances WHERE (saga, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+    [split.map((p) => p[0]), split.map((p) => p[1])], 'sagad_find_by_keys');
+    return new Map(rows.map((r) => [JSON.stringify([r.saga, r.key]), r.state]));
+  });
+
   const journalAfter = (id: string, seq: number) => d.query<JournalRow>(
     'SELECT seq, type, type_version, at, data FROM journal WHERE instance_id = $1 AND seq > $2 ORDER BY seq', [id, seq], 'sagad_journal_after');
 
@@ -37,8 +46,8 @@ export function reads(d: Db, upcasters: Upcasters): Reads {
       return state === undefined ? undefined : JSON.parse(state) as InstanceState;
     },
     async findByKey(saga, key) {
-      const [row] = await d.query<{ state: string }>('SELECT state FROM instances WHERE saga = $1 AND key = $2', [saga, key], 'sagad_find_by_key');
-      return row === undefined ? undefined : JSON.parse(row.state) as InstanceState;
+      const state = await byKey(JSON.stringify([saga, key]));
+      return state === undefined ? undefined : JSON.parse(state) as InstanceState;
     },
     async replyTarget(commandId): Promise<ReplyTarget | undefined> {
       const r = await byCommand(commandId);

@@ -8,6 +8,7 @@ t.teardown(() => server.stop());
 
 contract(t, {
   name: 'postgres',
+  leases: true,
   async fresh() {
     const url = await server.createDatabase();
     return { open: (opts) => openPostgresStore(url, opts) };

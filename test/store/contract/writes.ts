@@ -10,6 +10,8 @@ export { reply, saga, TestEnv } from '../fixtures/saga.js';
 /** An adapter under test: `fresh()` makes an empty place (a file, a database) to open it on. */
 export interface PortFactory {
   readonly name: string;
+  /** Whether claims hold for `claimMs` (replicas); a single-process adapter may hand rows out again. */
+  readonly leases: boolean;
   fresh(): Promise<Place>;
 }
 
