@@ -3,6 +3,7 @@ import { SagaError } from '../errors.js';
 import { parseEnvelope, type Envelope } from '../transport/envelope.js';
 import type { InboundMessage, Verdict } from '../transport/consumer.js';
 import type { Engine } from './engine.js';
+import { fault } from './fault.js';
 
 const PERMANENT = new Set(['SAGA_ERR_INVALID_MESSAGE', 'SAGA_ERR_INVALID_INPUT']);
 
@@ -20,6 +21,7 @@ export async function handleInbound(engine: Engine, msg: InboundMessage): Promis
   if (!parsed.ok) return park(engine, msg, parsed.reason);
   try {
     await route(engine, msg.subject, parsed.envelope);
+    fault('after-commit-before-ack');
     return 'ack';
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
@@ -34,6 +36,7 @@ export async function handleInbound(engine: Engine, msg: InboundMessage): Promis
 
 function park(engine: Engine, msg: InboundMessage, reason: string): Verdict {
   engine.deps.store.park({ subject: msg.subject, reason, headers: msg.headers, data: msg.data, deliveryCount: msg.deliveryCount, at: Date.now() });
+  fault('after-park-before-ack');
   count(engine, 'dead_lettered');
   engine.deps.log('warn', 'message dead-lettered', { subject: msg.subject, reason });
   return 'ack';

@@ -1,5 +1,6 @@
 import type { PublishItem, PublishResult } from '../transport/publish.js';
 import type { OutboxRow } from '../store/index.js';
+import { fault } from './fault.js';
 
 export interface RelaySource {
   unsent(limit: number): OutboxRow[];
@@ -130,6 +131,7 @@ export class OutboxRelay {
       rows.forEach((r, i) => {
         if (results[i]?.ok === true) this.acked.push(r.seq);
       });
+      if (results.some((r) => r.ok)) fault('after-publish-before-mark');
       this.scheduleMarks();
       const failed = results.find((r) => !r.ok);
       if (failed !== undefined && !failed.ok) {

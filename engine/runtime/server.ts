@@ -9,6 +9,7 @@ import { AckPipeline } from '../transport/pipeline.js';
 import { publishEnvelope } from '../transport/publish.js';
 import { ensureStreams } from '../transport/streams.js';
 import { Engine } from './engine.js';
+import { fault, faultArmed } from './fault.js';
 import { handleInbound } from './inbound.js';
 import { LIFECYCLE_SUBJECT } from './outgoing.js';
 import { OutboxRelay } from './outbox-relay.js';
@@ -52,6 +53,9 @@ export interface RunningServer {
  */
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const log = o.log;
+  const armed = faultArmed();
+  if (armed !== null && 'problem' in armed) throw new Error(armed.problem);
+  if (armed !== null) log('warn', 'fault injection armed: this process kills itself at a fault point (a test facility)', { ...armed });
   const store = openStore(o.dbFile, {
     synchronous: o.synchronous, snapshotEvery: o.snapshotEvery, background: true,
     onBackgroundError: (message) => log('error', 'store background thread failed; commits checkpoint and counts are read in the main thread instead', { error: message }),
@@ -69,6 +73,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     store, registry, log,
     onCommitted: (c) => {
       if (c.earliestTimer !== null) timers?.poke(c.earliestTimer);
+      if (c.outbox.length > 0) fault('after-commit-before-publish');
       relay?.push(c.outbox);
     },
     republish: async (subject, data, headers, msgId) => {

@@ -1,3 +1,5 @@
+import { fault } from './fault.js';
+
 /**
  * Fires durable timers: one JavaScript timer for the earliest due row, however many rows
  * are pending (DESIGN section 1, point 6). Overdue rows fire as soon as it starts.
@@ -60,6 +62,7 @@ export class TimerService {
     if (!this.running) return;
     this.firing = this.source.fireDue(Date.now()).then(
       (fired) => {
+        if (fired > 0) fault('after-timer-commit');
         // What fired may have more due behind it: look again at once.
         if (fired > 0 && this.running) this.handle = setTimeout(() => this.fire(), 0);
         else this.arm();
