@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from '../core/index.js';
 import { SagaError } from '../errors.js';
 import { parseEnvelope, type Envelope } from '../transport/envelope.js';
@@ -34,9 +35,21 @@ export async function handleInbound(engine: Engine, msg: InboundMessage): Promis
   }
 }
 
-function park(engine: Engine, msg: InboundMessage, reason: string): Verdict {
-  engine.deps.store.park({ subject: msg.subject, reason, headers: msg.headers, data: msg.data, deliveryCount: msg.deliveryCount, at: Date.now() });
+/**
+ * Parks a message once: its delivery (subject, stream sequence, bytes) is remembered in the
+ * inbox in the same transaction, so a redelivery after a crash before the ack is acked
+ * without a second dead letter.
+ */
+async function park(engine: Engine, msg: InboundMessage, reason: string): Promise<Verdict> {
+  const { store } = engine.deps;
+  const delivery = `dead-letter/${msg.subject}/${msg.streamSequence}/${createHash('sha256').update(msg.data).digest('hex').slice(0, 32)}`;
+  const parked = await engine.inTx(() => {
+    if (!store.remember(delivery, Date.now())) return false;
+    store.park({ subject: msg.subject, reason, headers: msg.headers, data: msg.data, deliveryCount: msg.deliveryCount, at: Date.now() });
+    return true;
+  });
   fault('after-park-before-ack');
+  if (!parked) return 'ack';
   count(engine, 'dead_lettered');
   engine.deps.log('warn', 'message dead-lettered', { subject: msg.subject, reason });
   return 'ack';
