@@ -1,0 +1,105 @@
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import t from 'tap';
+import { encodeEnvelope, uuidv7 } from '../../engine/transport/envelope.js';
+import { publishEnvelope } from '../../engine/transport/publish.js';
+import { waitFor } from '../helpers/sagad.js';
+import { order } from './api-client.js';
+import { ORDER_LOAD_DEFS, pool, startWorld } from './harness.js';
+import { checkAll } from './load-check.js';
+import { checkPublishedOnce } from './outage-check.js';
+
+/**
+ * The disk fills up under load: sagad's database lives on a small tmpfs, which the test
+ * fills with a file of its own until the file system says ENOSPC. Commits then fail with
+ * SQLITE_FULL: the inputs they carried are not acknowledged and come back later, API starts
+ * are refused, and sagad neither crashes nor hangs. Once the file is deleted, work resumes
+ * and nothing was lost. Needs root (mount), as the README's test command runs.
+ */
+t.setTimeout(180_000);
+const disk = mkdtempSync(join(tmpdir(), 'sagad-small-disk-'));
+execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', disk]);
+const filler = join(disk, 'filler');
+const w = await startWorld(t, { definitions: ORDER_LOAD_DEFS, sagadEnv: { SAGA_DB: join(disk, 'sagad.db') } });
+t.teardown(async () => {
+  await w.sagad.kill9();
+  execFileSync('umount', ['-l', disk]);
+  rmSync(disk, { recursive: true, force: true });
+});
+
+/** Writes into `filler` until the file system is full; returns the bytes written. */
+function fillDisk(): number {
+  const fd = openSync(filler, 'a');
+  const chunk = Buffer.alloc(64 * 1024, 1);
+  let written = 0;
+  try {
+    for (;;) written += writeSync(fd, chunk);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ENOSPC') throw err;
+  } finally {
+    closeSync(fd);
+  }
+  return written;
+}
+
+const logged = (text: string) => w.sagad.logs().filter((l) => l.includes(text)).length;
+const KINDS = ['', '~decline', '~busy2', '', '~shipreject'];
+
+t.test('a full disk under load: inputs are redelivered, nothing is lost, work resumes once space returns', async (t) => {
+  const ids = Array.from({ length: 60 }, (_, i) => `full-${i}`);
+  const triggers = Array.from({ length: 20 }, (_, i) => `o-full-trig-${i}${KINDS[i % KINDS.length] ?? ''}`);
+  const accepted = new Set<string>();
+  const refused: number[] = [];
+  const starting = pool(ids, 3, async (id, i) => {
+    for (;;) {
+      const r = await w.api.start(order(`o-${id}${KINDS[i % KINDS.length] ?? ''}`), { id }).catch(() => null);
+      if (r !== null && (r.status === 201 || r.status === 200)) {
+        accepted.add(id);
+        await delay(60);
+        return;
+      }
+      if (r !== null) refused.push(r.status);
+      await delay(100);
+    }
+  });
+  const { js } = await w.link();
+  const triggering = (async () => {
+    for (const key of triggers) {
+      const e = { eventId: uuidv7(), eventType: 'OrderPlaced', aggregateId: key, timestamp: new Date().toISOString(), version: 1, correlationId: `c-${key}`, causationId: null, payload: order(key) };
+      await publishEnvelope(js, 'orders.events', encodeEnvelope(e), {}, e.eventId);
+      await delay(150);
+    }
+  })();
+
+  await waitFor(() => accepted.size >= 10, 30_000, { what: '10 starts before the disk fills' });
+  const fullSince = Date.now();
+  const filled = fillDisk();
+  t.ok(filled > 0, `the disk is full (${filled} bytes of filler)`);
+  // Held full until commits have failed for real, for API starts and for inbound messages, and
+  // one message came back (it was not acknowledged) and failed again.
+  const failedTwice = () => {
+    const ids = w.sagad.logs().filter((l) => l.includes('"msg":"message failed; it will be redelivered"')).map((l) => (JSON.parse(l) as { eventId: string }).eventId);
+    return ids.some((id, i) => ids.indexOf(id) !== i);
+  };
+  await waitFor(() => refused.length > 0 && failedTwice(), 60_000, { what: 'commits to fail on the full disk, one input twice' });
+  t.ok(logged('database or disk is full') > 0, 'SQLite said the disk is full', w.diag());
+  t.notOk(w.sagad.exited(), 'sagad is still running');
+  const health = await w.api.req('GET', '/healthz');
+  t.equal(health.status, 200, 'and answers');
+
+  rmSync(filler);
+  // A failing input is retried after a pause, not at once in a loop that floods the log.
+  const fullSeconds = Math.ceil((Date.now() - fullSince) / 1000);
+  t.ok(logged('"msg":"timer service failed"') <= 10 + fullSeconds, `timer batches that failed were retried with a pause (${logged('"msg":"timer service failed"')} failures in ${fullSeconds} s)`);
+  await Promise.all([starting, triggering]);
+  await waitFor(async () => {
+    const all = await w.api.list();
+    return all.length >= ids.length + triggers.length && all.every((i) => i.state === 'completed' || i.state === 'compensated' || i.state === 'failed');
+  }, 90_000, { what: 'every saga to end', intervalMs: 250 });
+  t.notOk(w.sagad.exited(), 'sagad never stopped');
+  await checkAll(t, w, { ids, keys: triggers });
+  await checkPublishedOnce(t, w);
+});
