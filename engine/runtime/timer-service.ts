@@ -12,11 +12,14 @@ export interface TimerSource {
 
 /** Longest single wait, so a wall-clock jump is noticed within a minute. */
 const MAX_WAIT_MS = 60_000;
+/** Longest pause after failed batches (100 ms, doubled per failure in a row). */
+const MAX_BACKOFF_MS = 5_000;
 
 export class TimerService {
   private handle: NodeJS.Timeout | null = null;
   private armedFor: number | null = null;
   private running = false;
+  private failures = 0;
 
   constructor(private readonly source: TimerSource, private readonly onError: (err: unknown) => void) {}
 
@@ -63,13 +66,17 @@ export class TimerService {
     this.firing = this.source.fireDue(Date.now()).then(
       (fired) => {
         if (fired > 0) fault('after-timer-commit');
+        this.failures = 0;
         // What fired may have more due behind it: look again at once.
         if (fired > 0 && this.running) this.handle = setTimeout(() => this.fire(), 0);
         else this.arm();
       },
       (err: unknown) => {
         this.onError(err);
-        this.arm();
+        // The rows are still due: firing them again at once would spin (a full disk fails every
+        // commit). Pokes are ignored until the pause ends (armedFor stays 0).
+        this.failures += 1;
+        if (this.running) this.handle = setTimeout(() => this.arm(), Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(this.failures, 6)));
       },
     );
   }
