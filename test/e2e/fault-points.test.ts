@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
@@ -6,11 +7,14 @@ import { FAULT_POINTS, parseFault } from '../../engine/runtime/fault.js';
 import { SagadExitedError, startSagad } from '../helpers/sagad.js';
 import { FAULT_GROUPS } from './fault-walk.js';
 
+const DOC = fileURLToPath(new URL('../../docs/fault-injection.md', import.meta.url));
 const FAULT_JS = fileURLToPath(new URL('../../dist/engine/runtime/fault.js', import.meta.url));
 
-t.test('every fault point is walked by exactly one crash test', async (t) => {
+t.test('every fault point is walked by exactly one crash test and documented', async (t) => {
   const walked = Object.values(FAULT_GROUPS).flatMap((g) => g.map(([p]) => p)).sort();
   t.same(walked, Object.keys(FAULT_POINTS).sort());
+  const doc = readFileSync(DOC, 'utf8');
+  t.same(Object.keys(FAULT_POINTS).filter((p) => !doc.includes(`| \`${p}\` |`)), [], 'docs/fault-injection.md has a row for each');
 });
 
 t.test('SAGA_FAULT names a point and a pass', async (t) => {
