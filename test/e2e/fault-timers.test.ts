@@ -1,8 +1,6 @@
 import t from 'tap';
-import { FAULT_GROUPS, walkPoint } from './fault-walk.js';
+import { FAULT_GROUPS, walkPoints } from './fault-walk.js';
 
-/** The crash walk (fault-walk.ts) over the fault points of the 'timers' group, one world each. */
+/** The crash walk (fault-walk.ts) over the fault points of the 'timers' group. */
 t.setTimeout(240_000);
-for (const [point, pass] of FAULT_GROUPS.timers ?? []) {
-  await t.test(`SIGKILL at ${point} (pass ${pass}): after a restart nothing is lost or done twice`, (t) => walkPoint(t, point, pass));
-}
+await walkPoints(t, FAULT_GROUPS.timers ?? []);

@@ -9,16 +9,17 @@ import { order, SAGA } from './api-client.js';
 import { ORDER_LOAD_DEFS, pool, startWorld } from './harness.js';
 import type { World } from './harness.js';
 import { checkAll } from './load-check.js';
+import { checkPublishedOnce } from './outage-check.js';
 
 /**
  * The deterministic crash walk (DESIGN section 1, point 4): for one fault point, sagad runs
  * with `SAGA_FAULT=<point>:<pass>` under a mixed load (API starts, trigger events, starts over
  * NATS, poison messages) until it kills itself there; it is restarted without the fault, the
  * load is finished, and the guarantee is checked for every instance against the
- * participant's ledger and what it received.
+ * participant's ledger and what it received, and against what the streams hold.
  *
  * Every point of engine/runtime/fault.ts belongs to exactly one group; each group is one test
- * file (fault-<group>.test.ts), so tap walks the groups in parallel.
+ * file (fault-<group>.test.ts) with a world of its own, so tap walks the groups in parallel.
  */
 export const FAULT_GROUPS: Record<string, readonly (readonly [FaultPoint, number])[]> = {
   inputs: [['after-commit-before-ack', 25], ['mid-group-commit', 3], ['after-park-before-ack', 2]],
@@ -94,36 +95,53 @@ function envelope(eventType: string, aggregateId: string, payload: Record<string
   return { eventId: uuidv7(), eventType, aggregateId, timestamp: new Date().toISOString(), version: 1, correlationId: `corr-${uuidv7()}`, causationId: null, payload };
 }
 
-/** Walks one fault point in a world of its own: crash there under load, restart, finish, check. */
-export async function walkPoint(t: Test, point: FaultPoint, pass: number): Promise<void> {
-  const w = await startWorld(t, { definitions: ORDER_LOAD_DEFS, sagadEnv: { SAGA_FAULT: `${point}:${pass}` } });
-  const load = new Load(point);
-  const loading = load.run(w);
-  loading.catch(() => undefined);
+/**
+ * Walks fault points one after the other in one world (nats-server, participant), each as a
+ * subtest: sagad is started with the fault, crashes there under load, is restarted without
+ * it, and everything so far is checked. The world is shared to save its start-up; what each
+ * point sends is tagged with the point, and the checks cover every point walked so far.
+ */
+export async function walkPoints(t: Test, points: readonly (readonly [FaultPoint, number])[]): Promise<void> {
+  const w = await startWorld(t, { definitions: ORDER_LOAD_DEFS });
+  const launch = (env: Record<string, string> = {}) =>
+    startSagad({ natsUrl: w.nats.url, dbFile: w.dbFile, definitions: w.definitions, env: { SAGA_LOG_LEVEL: 'info', ...env } });
+  const sofar = { ids: [] as string[], keys: [] as string[], poison: [] as string[] };
+  for (const [point, pass] of points) {
+    await t.test(`SIGKILL at ${point} (pass ${pass}): after a restart nothing is lost or done twice`, async (t) => {
+      await w.sagad.kill9();
+      w.sagad = await launch({ SAGA_FAULT: `${point}:${pass}` });
+      const load = new Load(point);
+      sofar.ids.push(...load.apiIds, ...load.natsIds);
+      sofar.keys.push(...load.triggerKeys);
+      sofar.poison.push(...load.poison);
+      const loading = load.run(w);
+      loading.catch(() => undefined);
 
-  const died = await Promise.race([w.sagad.exitStatus(), delay(30_000, null)]);
-  t.ok(died, `sagad died at ${point} within 30 s of load`, w.diag());
-  if (died === null) return;
-  t.equal(died.signal, 'SIGKILL', 'it was killed by a signal (it sent itself SIGKILL)', w.diag({ died }));
-  const line = w.sagad.logs().find((l) => l.includes('"fault point reached'));
-  t.match(line === undefined ? null : JSON.parse(line), { point, pass }, 'its last word names the point and the pass', w.diag());
+      const died = await Promise.race([w.sagad.exitStatus(), delay(30_000, null)]);
+      t.ok(died, `sagad died at ${point} within 30 s of load`, w.diag());
+      if (died === null) return;
+      t.equal(died.signal, 'SIGKILL', 'it was killed by a signal (it sent itself SIGKILL)', w.diag({ died }));
+      const line = w.sagad.logs().find((l) => l.includes('"fault point reached'));
+      t.match(line === undefined ? null : JSON.parse(line), { point, pass }, 'its last word names the point and the pass', w.diag());
 
-  // The same database and NATS, without the fault.
-  w.sagad = await startSagad({ natsUrl: w.nats.url, dbFile: w.dbFile, definitions: w.definitions, env: { SAGA_LOG_LEVEL: 'info' } });
-  await loading;
-  const ids = [...load.apiIds, ...load.natsIds];
-  // Until every instance ended and, should some be missing, sagad has nothing left to consume:
-  // checkAll then says which start was lost.
-  await waitFor(async () => {
-    const all = await w.api.list();
-    return all.every((i) => i.state === 'completed' || i.state === 'compensated' || i.state === 'failed')
-      && (all.length >= ids.length + load.triggerKeys.length || await w.sagadIdle());
-  }, 60_000, { what: 'every saga to end', intervalMs: 200 });
-  await checkAll(t, w, { ids, keys: load.triggerKeys }, { point, pass });
+      // The same database and NATS, without the fault.
+      w.sagad = await launch();
+      await loading;
+      // Until every instance ended and, should some be missing, sagad has nothing left to
+      // consume: checkAll then says which start was lost.
+      await waitFor(async () => {
+        const all = await w.api.list();
+        return all.every((i) => i.state === 'completed' || i.state === 'compensated' || i.state === 'failed')
+          && (all.length >= sofar.ids.length + sofar.keys.length || await w.sagadIdle());
+      }, 60_000, { what: 'every saga to end', intervalMs: 200 });
+      await checkAll(t, w, sofar, { point, pass });
+      await checkPublishedOnce(t, w);
 
-  // Each poison message is parked once: not lost, and not twice after a redelivery.
-  await waitFor(() => w.sagadIdle(), 20_000, { what: 'sagad to consume everything' });
-  const letters = await w.api.req<{ items: { text: string | null }[] }>('GET', '/v1/dlq?limit=100');
-  const parked = letters.body.items.map((l) => l.text).sort();
-  t.same(parked, [...load.poison].sort(), 'every poison message is a dead letter, once', w.diag({ parked }));
+      // Each poison message is parked once: not lost, and not twice after a redelivery.
+      await waitFor(() => w.sagadIdle(), 20_000, { what: 'sagad to consume everything' });
+      const letters = await w.api.req<{ items: { text: string | null }[] }>('GET', '/v1/dlq?limit=500');
+      const parked = letters.body.items.map((l) => l.text).sort();
+      t.same(parked, [...sofar.poison].sort(), 'every poison message is a dead letter, once', w.diag({ parked }));
+    });
+  }
 }
