@@ -8,7 +8,7 @@ import { encodeEnvelope, uuidv7 } from '../../engine/transport/envelope.js';
 import { publishEnvelope } from '../../engine/transport/publish.js';
 import { waitFor } from '../helpers/sagad.js';
 import { order } from './api-client.js';
-import { ORDER_LOAD_DEFS, pool, startWorld } from './harness.js';
+import { ORDER_LOAD_DEFS, startWorld } from './harness.js';
 import { checkAll } from './load-check.js';
 import { checkPublishedOnce } from './outage-check.js';
 
@@ -49,22 +49,33 @@ const logged = (text: string) => w.sagad.logs().filter((l) => l.includes(text)).
 const KINDS = ['', '~decline', '~busy2', '', '~shipreject'];
 
 t.test('a full disk under load: inputs are redelivered, nothing is lost, work resumes once space returns', async (t) => {
-  const ids = Array.from({ length: 60 }, (_, i) => `full-${i}`);
   const triggers = Array.from({ length: 20 }, (_, i) => `o-full-trig-${i}${KINDS[i % KINDS.length] ?? ''}`);
-  const accepted = new Set<string>();
+  const ids: string[] = [];
   const refused: number[] = [];
-  const starting = pool(ids, 3, async (id, i) => {
+  let inFlight = 0;
+  /** Starts a new saga and asks again until it is accepted. */
+  const startOne = async (): Promise<void> => {
+    const id = `full-${ids.length}`;
+    const kind = KINDS[ids.length % KINDS.length] ?? '';
+    ids.push(id);
+    inFlight += 1;
     for (;;) {
-      const r = await w.api.start(order(`o-${id}${KINDS[i % KINDS.length] ?? ''}`), { id }).catch(() => null);
-      if (r !== null && (r.status === 201 || r.status === 200)) {
-        accepted.add(id);
-        await delay(60);
-        return;
-      }
+      const r = await w.api.start(order(`o-${id}${kind}`), { id }).catch(() => null);
+      if (r !== null && (r.status === 201 || r.status === 200)) break;
       if (r !== null) refused.push(r.status);
       await delay(100);
     }
-  });
+    inFlight -= 1;
+  };
+  const starts: Promise<void>[] = [];
+  /** Keeps three starts in flight until `until` holds, or `ms` passed. */
+  const keepStarting = async (until: () => boolean, ms: number) => {
+    const deadline = Date.now() + ms;
+    while (!until() && Date.now() < deadline) {
+      if (inFlight < 3) starts.push(startOne());
+      await delay(40);
+    }
+  };
   const { js } = await w.link();
   const triggering = (async () => {
     for (const key of triggers) {
@@ -74,7 +85,7 @@ t.test('a full disk under load: inputs are redelivered, nothing is lost, work re
     }
   })();
 
-  await waitFor(() => accepted.size >= 10, 30_000, { what: '10 starts before the disk fills' });
+  await keepStarting(() => ids.length >= 15, 30_000);
   const fullSince = Date.now();
   const filled = fillDisk();
   t.ok(filled > 0, `the disk is full (${filled} bytes of filler)`);
@@ -84,7 +95,8 @@ t.test('a full disk under load: inputs are redelivered, nothing is lost, work re
     const ids = w.sagad.logs().filter((l) => l.includes('"msg":"message failed; it will be redelivered"')).map((l) => (JSON.parse(l) as { eventId: string }).eventId);
     return ids.some((id, i) => ids.indexOf(id) !== i);
   };
-  await waitFor(() => refused.length > 0 && failedTwice(), 60_000, { what: 'commits to fail on the full disk, one input twice' });
+  await keepStarting(() => refused.length > 0 && failedTwice(), 60_000);
+  t.ok(refused.length > 0 && failedTwice(), `commits failed on the full disk: ${refused.length} API starts refused, an input failed twice`, w.diag());
   t.ok(logged('database or disk is full') > 0, 'SQLite said the disk is full', w.diag());
   t.notOk(w.sagad.exited(), 'sagad is still running');
   const health = await w.api.req('GET', '/healthz');
@@ -94,7 +106,9 @@ t.test('a full disk under load: inputs are redelivered, nothing is lost, work re
   // A failing input is retried after a pause, not at once in a loop that floods the log.
   const fullSeconds = Math.ceil((Date.now() - fullSince) / 1000);
   t.ok(logged('"msg":"timer service failed"') <= 10 + fullSeconds, `timer batches that failed were retried with a pause (${logged('"msg":"timer service failed"')} failures in ${fullSeconds} s)`);
-  await Promise.all([starting, triggering]);
+  const more = ids.length + 15;
+  await keepStarting(() => ids.length >= more, 30_000);
+  await Promise.all([...starts, triggering]);
   await waitFor(async () => {
     const all = await w.api.list();
     return all.length >= ids.length + triggers.length && all.every((i) => i.state === 'completed' || i.state === 'compensated' || i.state === 'failed');
