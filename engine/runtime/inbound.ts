@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from '../core/index.js';
 import { SagaError } from '../errors.js';
+import { isStoreUnavailable } from '../store/index.js';
 import { parseEnvelope, type Envelope } from '../transport/envelope.js';
 import type { InboundMessage, Verdict } from '../transport/consumer.js';
 import type { Engine } from './engine.js';
@@ -19,19 +20,40 @@ const count = (engine: Engine, outcome: string) =>
  */
 export async function handleInbound(engine: Engine, msg: InboundMessage): Promise<Verdict> {
   const parsed = parseEnvelope(msg.data);
-  if (!parsed.ok) return park(engine, msg, parsed.reason);
+  if (!parsed.ok) return despiteStore(engine, msg, null, () => park(engine, msg, parsed.reason));
   try {
-    await route(engine, msg.subject, parsed.envelope);
+    await despiteStore(engine, msg, parsed.envelope.eventId, () => route(engine, msg.subject, parsed.envelope));
     fault('after-commit-before-ack');
     return 'ack';
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     // A message that can never be processed (bad reply payload, a trigger whose input fails
     // its schema or gives no key) is parked at once: redelivering it cannot help.
-    if (err instanceof SagaError && PERMANENT.has(err.code)) return park(engine, msg, why);
-    if (msg.lastAttempt) return park(engine, msg, `failed on its last delivery (${msg.deliveryCount}): ${why}`);
+    if (err instanceof SagaError && PERMANENT.has(err.code)) return despiteStore(engine, msg, parsed.envelope.eventId, () => park(engine, msg, why));
+    if (msg.lastAttempt) return despiteStore(engine, msg, parsed.envelope.eventId, () => park(engine, msg, `failed on its last delivery (${msg.deliveryCount}): ${why}`));
     engine.deps.log('warn', 'message failed; it will be redelivered', { subject: msg.subject, eventId: parsed.envelope.eventId, error: why });
     return { nakDelayMs: Math.min(30_000, 500 * 2 ** msg.deliveryCount) };
+  }
+}
+
+/**
+ * Runs `work` until the store lets it through. A failing store (disk full, I/O error) is not
+ * the message's fault: were it naked, each failure would use up one of its deliveries, and a
+ * store down for longer than they last would drop it. It is held instead (the consumer keeps
+ * telling JetStream it is in progress) and tried again after a pause; when sagad drains, it
+ * gives up and the message comes back after the restart.
+ */
+async function despiteStore<T>(engine: Engine, msg: InboundMessage, eventId: string | null, work: () => Promise<T>): Promise<T> {
+  for (let failures = 1; ; failures++) {
+    try {
+      return await work();
+    } catch (err) {
+      if (!isStoreUnavailable(err) || engine.draining) throw err;
+      engine.deps.log('warn', 'the store failed; the message is held and tried again', {
+        subject: msg.subject, ...(eventId === null ? {} : { eventId }), failures, error: err instanceof Error ? err.message : String(err),
+      });
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** Math.min(failures, 6))));
+    }
   }
 }
 
