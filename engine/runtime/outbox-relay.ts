@@ -128,10 +128,11 @@ export class OutboxRelay {
       } finally {
         this.publishing = false;
       }
+      const marked = this.acked.length;
       rows.forEach((r, i) => {
         if (results[i]?.ok === true) this.acked.push(r.seq);
       });
-      if (results.some((r) => r.ok)) fault('after-publish-before-mark');
+      if (this.acked.length > marked) fault('after-publish-before-mark');
       this.scheduleMarks();
       const failed = results.find((r) => !r.ok);
       if (failed !== undefined && !failed.ok) {
