@@ -58,7 +58,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   if (armed !== null) log('warn', 'fault injection armed: this process kills itself at a fault point (a test facility)', { ...armed });
   const store = openStore(o.dbFile, {
     synchronous: o.synchronous, snapshotEvery: o.snapshotEvery, background: true,
-    onBackgroundError: (message) => log('error', 'store background thread failed; commits checkpoint and counts are read in the main thread instead', { error: message }),
+    onBackgroundError: (message) => log('error', 'store background thread: work failed', { error: message }),
   });
   const registry = new Registry(o.definitions);
   pinRunningDefinitions(store, registry, log);
