@@ -40,6 +40,8 @@ export class OutboxRelay {
   private publishing = false;
   private acked: number[] = [];
   private markTimer: NodeJS.Timeout | null = null;
+  /** Marking failed last time: a full disk fails it every 100 ms, and saying so once is enough. */
+  private marksFailing = false;
 
   constructor(private readonly source: RelaySource, private readonly publish: Publisher, private readonly onError: (err: unknown) => void) {}
 
@@ -165,9 +167,11 @@ export class OutboxRelay {
     this.acked = [];
     try {
       this.source.markSent(seqs, Date.now());
+      this.marksFailing = false;
     } catch (err) {
       this.acked = seqs.concat(this.acked);
-      this.onError(err);
+      if (!this.marksFailing) this.onError(new Error(`marking ${seqs.length} published rows sent failed (tried again every ${MARK_EVERY_MS} ms, reported once): ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+      this.marksFailing = true;
       this.scheduleMarks();
     }
   }

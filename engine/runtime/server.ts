@@ -94,7 +94,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   timers = new TimerService({ nextDueAt: () => store.nextDueAt(), fireDue: (now) => engine.fireDue(now) }, onError('timer service failed'));
   // The JetStream client's own timeout, as js.publish had it.
   const acks = new AckPipeline(link.nc, 5_000);
-  relay = new OutboxRelay(store, (items) => acks.publishAll(items), onError('outbox publish failed; will retry'));
+  relay = new OutboxRelay(store, (items) => acks.publishAll(items), onError('outbox relay failed; will retry'));
 
   const api: FastifyInstance = buildApi(engine, { token: o.apiToken, log });
   await api.listen({ host: o.httpHost, port: o.httpPort });

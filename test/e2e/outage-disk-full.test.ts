@@ -108,7 +108,8 @@ t.test('a full disk under load: inputs are held, nothing is lost, work resumes o
   // A failing input is retried after a pause, not at once in a loop that floods the log.
   const fullSeconds = Math.ceil((Date.now() - fullSince) / 1000);
   t.ok(logged('"msg":"timer service failed"') <= 10 + fullSeconds, `timer batches that failed were retried with a pause (${logged('"msg":"timer service failed"')} failures in ${fullSeconds} s)`);
-  // The background checkpoint fails every 100 ms on a full disk: said once, not each time.
+  // Marking sent rows and the background checkpoint fail every 100 ms on a full disk: said once, not each time.
+  t.ok(logged('"msg":"outbox relay failed') <= 2, `the failing marks of sent rows were reported once (${logged('"msg":"outbox relay failed')} lines)`, w.diag());
   t.ok(logged('"msg":"store background') <= 2, `the failing background checkpoint was reported once (${logged('"msg":"store background')} lines in ${fullSeconds} s)`, w.diag());
   const more = ids.length + 15;
   await keepStarting(() => ids.length >= more, 30_000);

@@ -22,8 +22,8 @@ t.test('publishes that JetStream does not answer time out, are retried with thei
   const ids = Array.from({ length: 12 }, (_, i) => `silent-${i}`);
   await pool(ids, 4, (id, i) => w.api.started(order(`o-${id}${i % 4 === 3 ? '~shipreject' : ''}`), { id }));
 
-  await waitFor(() => logged('"msg":"outbox publish failed') > 0, 30_000, { what: 'a publish to time out' });
-  const timeout = w.sagad.logs().find((l) => l.includes('"msg":"outbox publish failed'));
+  await waitFor(() => logged('"msg":"outbox relay failed') > 0, 30_000, { what: 'a publish to time out' });
+  const timeout = w.sagad.logs().find((l) => l.includes('"msg":"outbox relay failed'));
   t.match(timeout, /no PubAck for a publish to shipping\.commands within \d+ ms/, 'the PubAck timeout fired', w.diag());
   t.ok(await w.api.metric('sagad_outbox_backlog') > 0, 'the unanswered rows are not marked sent');
   const storedEarly = (await storedMessages(jsm, 'SHIPPING')).filter((m) => m.subject === 'shipping.commands');
