@@ -6,6 +6,7 @@ import { buildApi } from './api/app.js';
 import { configHelp, loadConfig, type Config } from './config.js';
 import type { CompiledSaga } from './core/index.js';
 import { formatDefinitionError, loadDefinitionsFile } from './definitions/index.js';
+import { faultArmed } from './fault.js';
 import { createLogger } from './log.js';
 import { Engine } from './runtime/engine.js';
 import { inboundHandler } from './runtime/inbound.js';
@@ -49,7 +50,7 @@ async function openStore(config: Config, log: LogFn, signal: AbortSignal | undef
     try {
       return await openStorePort(config.dbPath, {
         synchronous: config.synchronous, snapshotEvery: config.snapshotEvery, background: true,
-        onBackgroundError: (message) => log('error', 'store background thread failed; commits checkpoint and counts are read in the main thread instead', { error: message }),
+        onBackgroundError: (message) => log('error', 'store background thread: work failed', { error: message }),
       });
     } catch (err) {
       if (!(err instanceof SagaError && err.code === StoreErrorCode.StoreUnavailable)) throw err;
@@ -78,6 +79,9 @@ export interface Sagad {
  */
 export async function startSagad(config: Config, definitions: readonly CompiledSaga[], log: LogFn, signal?: AbortSignal): Promise<Sagad> {
   const onError = (what: string) => (err: unknown) => log('error', what, { error: err instanceof Error ? err.message : String(err) });
+  const armed = faultArmed();
+  if (armed !== null && 'problem' in armed) throw new Error(armed.problem);
+  if (armed !== null) log('warn', 'fault injection armed: this process kills itself at a fault point (a test facility)', { ...armed });
   const store = await openStore(config, log, signal);
   const timing = timings[store.kind];
   const closers: (() => Promise<void>)[] = [() => store.close()];
@@ -99,7 +103,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     // The JetStream client's own timeout, as js.publish had it.
     const acks = new AckPipeline(link.nc, 5_000);
     closers.push(async () => acks.close());
-    const relay = new OutboxRelay(store, (items) => acks.publishAll(items), onError('outbox publish failed; will retry'), {
+    const relay = new OutboxRelay(store, (items) => acks.publishAll(items), onError('outbox relay failed; will retry'), {
       orphanAfterMs: timing.orphanAfterMs, idleScanMs: timing.idleScanMs,
     });
     const timers = new TimerService(store, { pollMs: timing.timerPollMs, claimMs: timing.timerClaimMs }, onError('timer service failed'));

@@ -4,6 +4,7 @@ import {
 } from '../core/index.js';
 import { compileSagaSource, formatDefinitionError } from '../definitions/index.js';
 import { SagaError } from '../errors.js';
+import { fault } from '../fault.js';
 import type { DeadLetter, InstanceFilter, OutboxRow, TimerRow } from '../store/index.js';
 import type { InstanceChange, InputWrite, StorePort } from '../store/port.js';
 import type { LogFn } from '../log.js';
@@ -124,7 +125,10 @@ export class Engine implements EnginePort {
     const r = await this.deps.store.commit(w);
     if (r.status === 'conflict') throw new Conflict(r.instanceId);
     if (r.status === 'duplicate') return false;
-    if (r.outbox.length > 0) this.deps.relay?.push(r.outbox);
+    if (r.outbox.length > 0) {
+      fault('after-commit-before-publish');
+      this.deps.relay?.push(r.outbox);
+    }
     const due = earliestTimer(w.changes);
     if (due !== null) this.deps.timers?.poke(due);
     for (const c of w.changes) {

@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SagaError } from '../errors.js';
-import { StoreErrorCode } from '../store/errors.js';
-import type { StorePort } from '../store/port.js';
+import { fault } from '../fault.js';
 import type { LogFn } from '../log.js';
+import { isStoreUnavailable } from '../store/errors.js';
+import type { StorePort } from '../store/port.js';
 import type { InboundMessage, Verdict } from '../transport/consumer.js';
 import { parseEnvelope } from '../transport/envelope.js';
 import type { Engine } from './engine.js';
@@ -10,51 +12,72 @@ import type { Engine } from './engine.js';
 /** Failures that redelivering cannot mend: the message is parked at once. */
 const PERMANENT = new Set(['SAGA_ERR_INVALID_MESSAGE', 'SAGA_ERR_INVALID_INPUT']);
 
-const storeDown = (err: unknown) => err instanceof SagaError && err.code === StoreErrorCode.StoreUnavailable;
-
 /**
  * Turns each message from a subscribed subject into one input of the engine, and the answer
  * into a verdict: ack once its effects are durable (DESIGN section 1, point 4); a message that
  * can never be processed, or that keeps failing until its last delivery, is parked in the
  * dead-letter queue with the reason and its raw bytes, then acked; anything else is
- * redelivered with backoff. While the store is unreachable, a message is held (the consumer
- * keeps it from being redelivered) and tried again until the store answers, so an outage
- * longer than the redeliveries allowed loses nothing; a drain lets it go back to JetStream.
+ * redelivered with backoff.
+ *
+ * A failing store (PostgreSQL unreachable, a full disk, an I/O error) is not the message's
+ * fault: were it naked, each failure would use up one of its deliveries, and a store down for
+ * longer than they last would drop it. It is held instead (the consumer keeps telling
+ * JetStream it is in progress) and tried again after a pause; a drain lets it go back to
+ * JetStream, and it comes back after the restart.
  */
 export function inboundHandler(engine: Engine, store: StorePort, log: LogFn): (msg: InboundMessage) => Promise<Verdict> {
   const count = (outcome: string) => engine.counters.inc('sagad_messages_total', 'Messages consumed, by outcome.', { outcome });
-  const park = async (msg: InboundMessage, reason: string): Promise<Verdict> => {
-    await store.park({ subject: msg.subject, reason, headers: msg.headers, data: msg.data, deliveryCount: msg.deliveryCount, at: Date.now() });
-    count('dead_lettered');
-    log('warn', 'message dead-lettered', { subject: msg.subject, reason });
-    return 'ack';
-  };
-  return async (msg) => {
-    const parsed = parseEnvelope(msg.data);
-    if (!parsed.ok) return park(msg, parsed.reason);
-    const e = parsed.envelope;
-    const input = {
-      subject: msg.subject, eventId: e.eventId, eventType: e.eventType, correlationId: e.correlationId,
-      causationId: e.causationId ?? '', aggregateId: e.aggregateId, version: e.version, payload: e.payload, envelope: e,
-    };
-    for (let held = 0; ; held++) {
+
+  /** Runs `work` until the store lets it through (or sagad drains). */
+  const despiteStore = async <T>(msg: InboundMessage, eventId: string | null, work: () => Promise<T>): Promise<T> => {
+    for (let failures = 1; ; failures++) {
       try {
-        count(await engine.receive(input));
-        return 'ack';
+        return await work();
       } catch (err) {
-        if (!storeDown(err) || engine.draining) return failed(msg, e.eventId, err);
-        if (held === 0) log('warn', 'the store is unavailable; holding the message until it answers', { subject: msg.subject, eventId: e.eventId });
-        await sleep(Math.min(5_000, 250 * 2 ** Math.min(held, 5)));
+        if (!isStoreUnavailable(err) || engine.draining) throw err;
+        log('warn', 'the store failed; the message is held and tried again', {
+          subject: msg.subject, ...(eventId === null ? {} : { eventId }), failures, error: err instanceof Error ? err.message : String(err),
+        });
+        await sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)));
       }
     }
   };
 
-  /** A message that failed: parked when it can never succeed or this was its last delivery, else redelivered later. */
-  async function failed(msg: InboundMessage, eventId: string, err: unknown): Promise<Verdict> {
-    const why = err instanceof Error ? err.message : String(err);
-    if (err instanceof SagaError && PERMANENT.has(err.code)) return park(msg, why);
-    if (msg.lastAttempt) return park(msg, `failed on its last delivery (${msg.deliveryCount}): ${why}`);
-    log('warn', 'message failed; it will be redelivered', { subject: msg.subject, eventId, error: why });
-    return { nakDelayMs: Math.min(30_000, 500 * 2 ** msg.deliveryCount) };
-  }
+  /**
+   * Parks a message once: its delivery (subject, stream sequence, bytes) is remembered in the
+   * inbox in the same transaction, so a redelivery after a crash before the ack is acked
+   * without a second dead letter.
+   */
+  const park = async (msg: InboundMessage, eventId: string | null, reason: string): Promise<Verdict> => {
+    const delivery = `dead-letter/${msg.subject}/${msg.streamSequence}/${createHash('sha256').update(msg.data).digest('hex').slice(0, 32)}`;
+    const id = await despiteStore(msg, eventId, () => store.park({
+      subject: msg.subject, reason, headers: msg.headers, data: msg.data, deliveryCount: msg.deliveryCount, at: Date.now(),
+    }, delivery));
+    fault('after-park-before-ack');
+    if (id === null) return 'ack';
+    count('dead_lettered');
+    log('warn', 'message dead-lettered', { subject: msg.subject, reason });
+    return 'ack';
+  };
+
+  return async (msg) => {
+    const parsed = parseEnvelope(msg.data);
+    if (!parsed.ok) return park(msg, null, parsed.reason);
+    const e = parsed.envelope;
+    try {
+      const outcome = await despiteStore(msg, e.eventId, () => engine.receive({
+        subject: msg.subject, eventId: e.eventId, eventType: e.eventType, correlationId: e.correlationId,
+        causationId: e.causationId ?? '', aggregateId: e.aggregateId, version: e.version, payload: e.payload, envelope: e,
+      }));
+      count(outcome);
+      fault('after-commit-before-ack');
+      return 'ack';
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      if (err instanceof SagaError && PERMANENT.has(err.code)) return park(msg, e.eventId, why);
+      if (msg.lastAttempt) return park(msg, e.eventId, `failed on its last delivery (${msg.deliveryCount}): ${why}`);
+      log('warn', 'message failed; it will be redelivered', { subject: msg.subject, eventId: e.eventId, error: why });
+      return { nakDelayMs: Math.min(30_000, 500 * 2 ** msg.deliveryCount) };
+    }
+  };
 }

@@ -1,5 +1,6 @@
 import type { OutboxRow } from '../store/index.js';
 import type { StorePort } from '../store/port.js';
+import { fault } from '../fault.js';
 import type { PublishItem, PublishResult } from '../transport/publish.js';
 
 /** What the relay reads and marks: the store port's outbox part. */
@@ -50,6 +51,8 @@ export class OutboxRelay {
   private publishing = false;
   private acked: number[] = [];
   private markTimer: NodeJS.Timeout | null = null;
+  /** Marking failed last time: a full disk fails it every 100 ms, and saying so once is enough. */
+  private marksFailing = false;
 
   private readonly idleScanMs: number;
   private readonly orphanAfterMs: number;
@@ -147,9 +150,11 @@ export class OutboxRelay {
       } finally {
         this.publishing = false;
       }
+      const marked = this.acked.length;
       rows.forEach((r, i) => {
         if (results[i]?.ok === true) this.acked.push(r.seq);
       });
+      if (this.acked.length > marked) fault('after-publish-before-mark');
       this.scheduleMarks();
       const failed = results.find((r) => !r.ok);
       if (failed !== undefined && !failed.ok) {
@@ -196,9 +201,11 @@ export class OutboxRelay {
     this.acked = [];
     try {
       await this.source.markSent(seqs, Date.now());
+      this.marksFailing = false;
     } catch (err) {
       this.acked = seqs.concat(this.acked);
-      this.onError(err);
+      if (!this.marksFailing) this.onError(new Error(`marking ${seqs.length} published rows sent failed (tried again every ${MARK_EVERY_MS} ms, reported once): ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+      this.marksFailing = true;
       this.scheduleMarks();
     }
   }

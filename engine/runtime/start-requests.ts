@@ -3,6 +3,7 @@ import { SagaError } from '../errors.js';
 import type { LogFn } from '../log.js';
 import { parseEnvelope } from '../transport/envelope.js';
 import type { Engine } from './engine.js';
+import { fault } from '../fault.js';
 
 const encoder = new TextEncoder();
 
@@ -39,7 +40,10 @@ export function serveStartRequests(nc: NatsConnection, engine: Engine, log: LogF
         saga, input: p.input ?? {}, key: p.key as string | undefined, id: (p.id as string | undefined) ?? e.eventId,
         correlationId: e.correlationId === '' ? undefined : e.correlationId,
       }).then(
-        (r) => answer({ id: r.state.id, state: r.state.status, created: r.created }),
+        (r) => {
+          fault('after-start-commit-before-reply');
+          answer({ id: r.state.id, state: r.state.status, created: r.created });
+        },
         (error: unknown) => {
           const code = error instanceof SagaError ? error.code : 'SAGA_ERR_INTERNAL';
           answer({ error: { code, message: error instanceof Error ? error.message : String(error) } });

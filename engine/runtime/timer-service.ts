@@ -1,3 +1,4 @@
+import { fault } from '../fault.js';
 import type { TimerRow } from '../store/index.js';
 import type { StorePort } from '../store/port.js';
 
@@ -23,6 +24,8 @@ export class TimerService {
   private fireOne: ((row: TimerRow) => Promise<void>) | null = null;
   private firing: Promise<void> = Promise.resolve();
   private busy = false;
+  /** Batches in a row that failed: the next try waits 100 ms, doubled per failure, up to 5 s. */
+  private failures = 0;
 
   constructor(
     private readonly store: Pick<StorePort, 'nextDueAt' | 'claimDueTimers'>,
@@ -85,11 +88,14 @@ export class TimerService {
     this.firing = (async () => {
       const rows = await this.store.claimDueTimers(Date.now(), batch, this.opts.claimMs);
       const results = await Promise.allSettled(rows.map((row) => fireOne(row)));
-      for (const r of results) if (r.status === 'rejected') this.onError(r.reason);
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
       return rows.length;
     })().then(
       (fired) => {
         this.busy = false;
+        this.failures = 0;
+        if (fired > 0) fault('after-timer-commit');
         // What fired may have more due behind it: look again at once.
         if (fired > 0 && this.fireOne !== null) this.wakeAt(Date.now());
         else this.arm();
@@ -97,7 +103,15 @@ export class TimerService {
       (err: unknown) => {
         this.busy = false;
         this.onError(err);
-        this.arm();
+        // The rows are still due: firing them again at once would spin (a full disk fails every
+        // commit). Pokes are ignored until the pause ends.
+        this.failures += 1;
+        if (this.fireOne === null) return;
+        this.busy = true;
+        this.handle = setTimeout(() => {
+          this.busy = false;
+          this.arm();
+        }, Math.min(5_000, 100 * 2 ** Math.min(this.failures, 6)));
       },
     );
   }

@@ -23,11 +23,15 @@ try {
   const Database = require(workerData.module);
   db = new Database(workerData.file);
   db.pragma('synchronous = ' + workerData.synchronous);
+  // A failing checkpoint (a full disk) fails every 100 ms: reported once, until one succeeds.
+  let failing = null;
   timer = setInterval(() => {
     try {
       db.pragma('wal_checkpoint(PASSIVE)');
+      failing = null;
     } catch (err) {
-      parentPort.postMessage({ error: text(err) });
+      if (failing !== text(err)) parentPort.postMessage({ error: 'checkpoint failed (the committing connection checkpoints past 40 MB of WAL meanwhile): ' + text(err) });
+      failing = text(err);
     }
   }, workerData.intervalMs);
 } catch (err) {

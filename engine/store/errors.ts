@@ -31,3 +31,12 @@ export class StoreError extends SagaError<StoreErrorCode> {}
 export function isSqliteError(err: unknown, code: string): boolean {
   return err instanceof Error && (err as { code?: unknown }).code === code;
 }
+
+/**
+ * True for a failure of the database rather than of what was written to it (disk full, an
+ * I/O error, a lock held too long, PostgreSQL unreachable): it passes, and the same write succeeds later.
+ */
+export function isStoreUnavailable(err: unknown): boolean {
+  const code = err instanceof Error ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && (code === StoreErrorCode.StoreUnavailable || /^SQLITE_(FULL|IOERR|BUSY|LOCKED|NOMEM|CANTOPEN|PROTOCOL)/.test(code));
+}

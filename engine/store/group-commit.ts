@@ -1,3 +1,5 @@
+import { fault } from '../fault.js';
+
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 interface Item {
@@ -76,6 +78,7 @@ export class GroupCommit {
     try {
       this.tx(() => {
         for (const it of items) {
+          if (outcomes.length > 0) fault('mid-group-commit');
           try {
             outcomes.push({ ok: true, value: this.tx(it.work) });
           } catch (error) {

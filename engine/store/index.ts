@@ -1,6 +1,6 @@
 /** The SQLite store: schema, migrations and synchronous queries (DESIGN section 6). */
 export { openStore, type Gauges, type Store, type StoreOptions } from './store.js';
-export { StoreError, StoreErrorCode } from './errors.js';
+export { StoreError, StoreErrorCode, isStoreUnavailable } from './errors.js';
 export { migrations, schemaVersion, migrate, type Migration } from './migrations.js';
 export type { Journal, JournalEntry } from './journal.js';
 export type { Instances } from './instances.js';

@@ -65,8 +65,12 @@ export interface StorePort {
   markSent(seqs: readonly number[], at: number): Promise<void>;
 
   // ---- dead letters --------------------------------------------------------------------------
-  /** Stores the message byte for byte (committed on its own) and returns its id. */
-  park(letter: DeadLetterInput): Promise<string>;
+  /**
+   * Stores the message byte for byte (committed on its own) and returns its id. With a
+   * `deliveryId`, the delivery is remembered in the inbox in the same transaction, and a second
+   * park of it (a redelivery after a crash before the ack) stores nothing and returns null.
+   */
+  park(letter: DeadLetterInput, deliveryId?: string): Promise<string | null>;
   listDead(opts?: { limit?: number; cursor?: string | null }): Promise<Page<DeadLetter>>;
   getDead(id: string): Promise<DeadLetter | undefined>;
   markRedriven(id: string, at: number): Promise<boolean>;

@@ -54,7 +54,10 @@ export function sqlitePort(store: Store, maxBatch = 512): StorePort {
     timersOf: async (id) => store.timersOf(id),
     claimUnsent: async (limit, createdBefore) => store.unsent(limit, createdBefore),
     markSent: async (seqs, at) => (store.readonly ? ro() : store.markSent(seqs, at)),
-    park: async (letter) => (store.readonly ? ro() : store.park(letter)),
+    park: async (letter, deliveryId) => {
+      if (store.readonly) return ro();
+      return store.tx(() => (deliveryId !== undefined && !store.remember(deliveryId, letter.at) ? null : store.park(letter)));
+    },
     listDead: async (opts) => store.listDead(opts),
     getDead: async (id) => store.getDead(id),
     markRedriven: async (id, at) => (store.readonly ? ro() : store.markRedriven(id, at)),

@@ -10,14 +10,16 @@ import { checkAll, listed } from './load-check.js';
 
 /**
  * Crash safety (DESIGN section 1, point 4): about 300 sagas, started through the API and by
- * trigger events, while sagad is killed with SIGKILL three times at random moments and
+ * trigger events, while sagad is killed with SIGKILL twice at random moments and
  * restarted on the same database and NATS. Then nothing is lost, nothing is left running,
  * and the participant's ledger shows each step done at most once and undone in reverse.
+ * The crash walk (fault-*.test.ts) kills it at each named boundary instead; this test covers
+ * whatever lies between them.
  */
 t.setTimeout(300_000);
 const w = await startWorld(t, { definitions: ORDER_LOAD_DEFS });
 
-t.test('kill -9 three times while ~300 sagas are in flight', async (t) => {
+t.test('kill -9 twice while ~300 sagas are in flight', async (t) => {
   const apiKinds = ['', '~decline', '~busy2', '~dropreserve', '', '~busy1~dropreserve'];
   const ids = Array.from({ length: 250 }, (_, i) => `crash-${i}`);
   const triggerOrders = Array.from({ length: 50 }, (_, i) => `o-trig-${i}${i % 5 === 0 ? '~decline' : ''}`);
@@ -56,8 +58,8 @@ t.test('kill -9 three times while ~300 sagas are in flight', async (t) => {
   // work is in flight: mid-start, mid-step, mid-compensation, with replies and timers pending.
   const total = ids.length + triggerOrders.length;
   const kills: { round: number; startedTarget: number; inFlight: number | string }[] = [];
-  for (let round = 1; round <= 3; round++) {
-    const startedTarget = Math.round(total * (0.25 * round - 0.15 + Math.random() * 0.15));
+  for (let round = 1; round <= 2; round++) {
+    const startedTarget = Math.round(total * (0.35 * round - 0.25 + Math.random() * 0.15));
     await waitFor(() => accepted.size + published >= startedTarget, 60_000, { what: `${startedTarget} starts before kill ${round}` });
     await delay(Math.random() * 200);
     let inFlight: number | string;
@@ -83,5 +85,7 @@ t.test('kill -9 three times while ~300 sagas are in flight', async (t) => {
   t.equal(accepted.size, ids.length, 'every API start was eventually accepted');
   const states = (pick: (key: string) => boolean) => new Set([...docs.values()].filter((d) => d.key !== null && pick(d.key)).map((d) => d.state));
   t.same(states((k) => k.includes('~decline')), new Set(['compensated']), 'declined payments compensated', w.diag({ kills }));
-  t.same(states((k) => !k.includes('~')), new Set(['completed']), 'plain orders completed', w.diag({ kills }));
+  const plainNotCompleted = [...docs.values()].filter((d) => d.key !== null && !d.key.includes('~') && d.state !== 'completed')
+    .map((d) => ({ id: d.id, key: d.key, state: d.state, reason: d.reason, failure: d.failure, steps: d.steps.map((s) => `${s.name} ${s.state} ${s.attempts} ${s.lastError ?? ''}`) }));
+  t.same(states((k) => !k.includes('~')), new Set(['completed']), 'plain orders completed', w.diag({ kills, plainNotCompleted }));
 });

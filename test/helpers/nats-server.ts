@@ -19,6 +19,10 @@ export interface NatsServer {
   restart(): Promise<void>;
   /** Kills the process with SIGKILL without waiting or cleaning up. */
   kill9(): void;
+  /** Stops the process (SIGTERM, then SIGKILL) but keeps the store and the port for {@link resume}: an outage. */
+  halt(): Promise<void>;
+  /** Starts the server again on the same port and store after {@link halt} (or kill9); resolves once JetStream answers. */
+  resume(): Promise<void>;
 }
 
 const START_TIMEOUT_MS = 20_000;
@@ -102,6 +106,11 @@ export async function startNatsServer(opts: { storeDir?: string; port?: number }
     },
     kill9() {
       proc?.child.kill('SIGKILL');
+    },
+    halt,
+    async resume() {
+      await halt();
+      await launch();
     },
   };
 }

@@ -39,6 +39,8 @@ export interface Sagad {
   logs(): string[];
   /** True once the process has exited. */
   exited(): boolean;
+  /** Resolves once the process has exited by itself (nothing is sent to it), with its exit code or the signal that ended it. */
+  exitStatus(): Promise<{ code: number | null; signal: string | null }>;
 }
 
 // A test file that crashes skips its teardown: kill what it started rather than leave it running.
@@ -152,6 +154,11 @@ export async function startSagad(opts: SagadOptions): Promise<Sagad> {
     waitReady,
     logs: () => [...lines],
     exited: () => exit !== null,
+    async exitStatus() {
+      const e = await exited;
+      await closed;
+      return e;
+    },
   };
   try {
     await waitReady();

@@ -7,12 +7,13 @@ import { connectNats } from '../../engine/transport/connection.js';
 import { ensureStreams } from '../../engine/transport/streams.js';
 import { publishEnvelope } from '../../engine/transport/publish.js';
 import { consume } from '../../engine/transport/consumer.js';
+import { AckPipeline } from '../../engine/transport/pipeline.js';
 
 t.test('connecting to nothing fails with a stable code', async (t) => {
   await t.rejects(connectNats({ url: 'nats://127.0.0.1:1', connectTimeoutMs: 1_000 }), { code: 'SAGA_ERR_NATS_UNAVAILABLE', message: /cannot connect to NATS at nats:\/\/127\.0\.0\.1:1/ });
 });
 
-t.test('the consumer survives a server restart on the same port and store', async (t) => {
+t.test('across a server restart: an unanswered publish times out, is stored once when sent again under its id, and the consumer goes on', async (t) => {
   const storeDir = await mkdtemp(join(tmpdir(), 'sagad-reconnect-'));
   t.teardown(() => rm(storeDir, { recursive: true, force: true }));
   const server = await startNatsServer({ storeDir });
@@ -48,18 +49,31 @@ t.test('the consumer survives a server restart on the same port and store', asyn
   await arrived('before');
   t.ok(link.isConnected(), 'connected at first');
 
+  // The outbox relay's publisher: while the server is away no PubAck can come, and it must say so.
+  const acks = new AckPipeline(link.nc, 1_000);
+  t.teardown(() => acks.close());
+  const during = { subject: 'orders.events', data: new TextEncoder().encode('during'), headers: { 'Saga-Id': 's-1' }, msgId: 'during' };
+
   const down = connectedIs(false);
   server.kill9();
   await down;
   t.notOk(link.isConnected(), 'not connected while the server is down');
+  const [lost] = await acks.publishAll([during]);
+  t.match(lost, { ok: false, error: { message: /^no PubAck for a publish to orders\.events within 1000 ms$/ } }, 'the publish fails by its timeout');
   const up = connectedIs(true);
-  await server.restart();
+  await server.resume();
   await up;
   t.ok(link.isConnected(), 'connected again');
   t.same(changes, [false, true]);
   t.ok(logs.includes('nats disconnected') && logs.includes('nats reconnected'), 'status changes logged');
 
+  // Sent again as the relay does, under the same Nats-Msg-Id: whether or not the first copy
+  // reached the stream after the reconnect, the stream holds it once.
+  const [again] = await acks.publishAll([during]);
+  t.match(again, { ok: true, ack: { stream: 'ORDERS' } }, 'sent again, it is acknowledged');
   await send('after');
   await arrived('after');
-  t.same(bodies, ['before', 'after'], 'consumer continued from its durable position');
+  t.same(bodies, ['before', 'during', 'after'], 'the consumer continued from its durable position and got the message once');
+  const info = await link.jsm.streams.info('ORDERS');
+  t.equal(info.state.messages, 3, 'the stream holds each message once');
 });

@@ -70,11 +70,17 @@ export function operators(d: Db): Operators {
       return { items, nextCursor: rows.length > limit && last !== undefined ? encodeCursor([last.createdAt, last.id]) : null };
     },
 
-    async park(l) {
-      const [r] = await d.query<{ id: number }>(
-        'INSERT INTO dead_letters (subject, reason, headers, data, received_at, delivery_count) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id',
-        [l.subject, l.reason, JSON.stringify(l.headers), Buffer.from(l.data.buffer, l.data.byteOffset, l.data.byteLength), l.at, l.deliveryCount]);
-      return String(r?.id);
+    async park(l, deliveryId) {
+      const values = [l.subject, l.reason, JSON.stringify(l.headers), Buffer.from(l.data.buffer, l.data.byteOffset, l.data.byteLength), l.at, l.deliveryCount];
+      // With a delivery id, the inbox row and the letter are one statement: a second park of the delivery stores nothing.
+      const [r] = deliveryId === undefined
+        ? await d.query<{ id: number }>(
+          'INSERT INTO dead_letters (subject, reason, headers, data, received_at, delivery_count) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id', values)
+        : await d.query<{ id: number }>(`
+          WITH first AS (INSERT INTO inbox (message_id, at) VALUES ($7, $5) ON CONFLICT (message_id) DO NOTHING RETURNING 1)
+          INSERT INTO dead_letters (subject, reason, headers, data, received_at, delivery_count)
+          SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM first) RETURNING id`, [...values, deliveryId]);
+      return r === undefined ? null : String(r.id);
     },
     async listDead(opts = {}) {
       const limit = clampLimit(opts.limit);

@@ -243,8 +243,15 @@ export function contract(t: T, f: PortFactory): void {
     const { port } = await opened(t, f);
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
-      ids.push(await port.park({ subject: `s.${i}`, reason: 'bad', headers: { h: String(i) }, data: new Uint8Array([0, i, 255]), deliveryCount: i + 1, at: 100 + i }));
+      const id = await port.park({ subject: `s.${i}`, reason: 'bad', headers: { h: String(i) }, data: new Uint8Array([0, i, 255]), deliveryCount: i + 1, at: 100 + i });
+      if (id === null) throw new Error('a park without a delivery id always stores');
+      ids.push(id);
     }
+    const once = { subject: 's.once', reason: 'bad', headers: {}, data: new Uint8Array([1]), deliveryCount: 1, at: 200 };
+    const first = await port.park(once, 'delivery-1');
+    t.ok(first !== null, 'a delivery is parked once');
+    t.equal(await port.park(once, 'delivery-1'), null, 'its redelivery stores nothing');
+    t.ok(await port.deleteDead(first ?? ''), 'and the one letter is there');
     const p1 = await port.listDead({ limit: 2 });
     t.same(p1.items.map((l) => l.id), [ids[4], ids[3]]);
     t.ok(p1.nextCursor);
