@@ -1,5 +1,7 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { configHelp, loadConfig, type Config } from './config.js';
+import { setExpressionLimits } from './definitions/expression-limits.js';
 import { formatDefinitionError, loadDefinitionsFile } from './definitions/index.js';
 import { createLogger } from './log.js';
 import { startServer } from './runtime/server.js';
@@ -27,6 +29,11 @@ async function main(argv: string[]): Promise<number> {
   let onSignal = (signal: string) => { signalled = signal; };
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));
+  setExpressionLimits({ timeoutMs: config.exprTimeoutMs });
+  if (!existsSync(config.definitionsPath)) {
+    process.stderr.write(`sagad: refusing to start: no definitions file at ${config.definitionsPath}; write your sagas in a saga-definitions.yaml and point SAGA_DEFINITIONS at it (in a container, mount it: -v "$PWD/saga-definitions.yaml:/etc/sagad/saga-definitions.yaml:ro" -e SAGA_DEFINITIONS=/etc/sagad/saga-definitions.yaml)\n`);
+    return 1;
+  }
   const defs = loadDefinitionsFile(config.definitionsPath);
   if (!defs.ok) {
     for (const e of defs.errors) process.stderr.write(`${formatDefinitionError(e)}\n`);
@@ -44,6 +51,12 @@ async function main(argv: string[]): Promise<number> {
       definitions: defs.sagas, dbFile: config.dbPath, synchronous: config.synchronous, snapshotEvery: config.snapshotEvery,
       natsUrl, streams: config.streams, httpHost: config.httpHost, httpPort: config.httpPort, apiToken: config.apiToken,
       maxDeliver: config.maxDeliver, durablePrefix: config.natsPrefix, log,
+      apiReadToken: config.apiReadToken, metricsPublic: config.metricsPublic, httpBodyLimit: config.httpBodyLimit,
+      https: config.tlsCert === undefined || config.tlsKey === undefined ? undefined : { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) },
+      natsSecurity: {
+        credsFile: config.natsCreds, nkeySeedFile: config.natsNkey, user: config.natsUser, password: config.natsPassword, token: config.natsToken,
+        tlsCaFile: config.natsTlsCa, tlsCertFile: config.natsTlsCert, tlsKeyFile: config.natsTlsKey,
+      },
     });
     const emb = embedded;
     await new Promise<void>((resolve) => {

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../api/app.js';
 import type { CompiledSaga } from '../core/index.js';
 import { openStore, type Store } from '../store/index.js';
-import { connectNats, type LogFn, type NatsLink } from '../transport/connection.js';
+import { connectNats, type LogFn, type NatsLink, type NatsSecurity } from '../transport/connection.js';
 import { consume, type Subscription } from '../transport/consumer.js';
 import { AckPipeline } from '../transport/pipeline.js';
 import { publishEnvelope } from '../transport/publish.js';
@@ -31,6 +31,12 @@ export interface ServerOptions {
   readonly httpHost: string;
   readonly httpPort: number;
   readonly apiToken?: string | undefined;
+  /** Hardening (issue 13), all optional: the read-only token, /metrics behind the token, HTTPS, body limit, NATS credentials. */
+  readonly apiReadToken?: string | undefined;
+  readonly metricsPublic?: boolean;
+  readonly https?: { readonly cert: string | Buffer; readonly key: string | Buffer } | undefined;
+  readonly httpBodyLimit?: number;
+  readonly natsSecurity?: NatsSecurity;
   readonly maxDeliver: number;
   readonly durablePrefix: string;
   readonly log: LogFn;
@@ -59,7 +65,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const registry = new Registry(o.definitions);
   pinRunningDefinitions(store, registry, log);
 
-  const link = await connectNats({ url: o.natsUrl, name: 'sagad', log });
+  const link = await connectNats({ url: o.natsUrl, name: 'sagad', log, ...(o.natsSecurity === undefined ? {} : { security: o.natsSecurity }) });
   let streamsReady = false;
   let consumersReady = false;
   let lag = 0;
@@ -91,11 +97,15 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const acks = new AckPipeline(link.nc, 5_000);
   relay = new OutboxRelay(store, (items) => acks.publishAll(items), onError('outbox publish failed; will retry'));
 
-  const api: FastifyInstance = buildApi(engine, { token: o.apiToken, log });
+  const api: FastifyInstance = buildApi(engine, {
+    token: o.apiToken, readToken: o.apiReadToken, https: o.https, log,
+    ...(o.metricsPublic === undefined ? {} : { metricsPublic: o.metricsPublic }),
+    ...(o.httpBodyLimit === undefined ? {} : { bodyLimit: o.httpBodyLimit }),
+  });
   await api.listen({ host: o.httpHost, port: o.httpPort });
   const address = api.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : o.httpPort;
-  const httpUrl = `http://${o.httpHost.includes(':') ? `[${o.httpHost}]` : o.httpHost}:${port}`;
+  const httpUrl = `${o.https === undefined ? 'http' : 'https'}://${o.httpHost.includes(':') ? `[${o.httpHost}]` : o.httpHost}:${port}`;
   log('info', 'HTTP API listening', { url: httpUrl });
 
   await ensureLifecycleStream(link);
