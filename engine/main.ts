@@ -31,7 +31,7 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', () => onSignal('SIGINT'));
   setExpressionLimits({ timeoutMs: config.exprTimeoutMs });
   if (!existsSync(config.definitionsPath)) {
-    process.stderr.write(`sagad: refusing to start: no definitions file at ${config.definitionsPath}; write your sagas in a saga-definitions.yaml and point SAGA_DEFINITIONS at it (in a container, mount it: -v "$PWD/saga-definitions.yaml:/etc/sagad/saga-definitions.yaml:ro" -e SAGA_DEFINITIONS=/etc/sagad/saga-definitions.yaml)\n`);
+    process.stderr.write(`sagad: refusing to start: cannot read the definitions file ${config.definitionsPath}: there is no such file; write your sagas in a saga-definitions.yaml and point SAGA_DEFINITIONS at it (in a container, mount it: -v "$PWD/saga-definitions.yaml:/etc/sagad/saga-definitions.yaml:ro" -e SAGA_DEFINITIONS=/etc/sagad/saga-definitions.yaml)\n`);
     return 1;
   }
   const defs = loadDefinitionsFile(config.definitionsPath);

@@ -28,7 +28,7 @@ t.test('no definitions file: refused, saying how to mount one', async (t) => {
   const err = await refusal(dir, {}, join(dir, 'saga-definitions.yaml'));
   t.equal(err.code, 1);
   const stderr = err.stderr.join('\n');
-  t.match(stderr, `no definitions file at ${join(dir, 'saga-definitions.yaml')}`);
+  t.match(stderr, `cannot read the definitions file ${join(dir, 'saga-definitions.yaml')}: there is no such file`);
   t.match(stderr, 'point SAGA_DEFINITIONS at it');
   t.match(stderr, /-v "\$PWD\/saga-definitions\.yaml:\/etc\/sagad\/saga-definitions\.yaml:ro"/);
 });
