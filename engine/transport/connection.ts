@@ -52,10 +52,12 @@ function credentialSource(s: NatsSecurity): string {
 }
 
 /** A file's bytes for an authenticator; a missing file is a configuration problem, said as such. */
-function fileBytes(path: string, what: string): () => Uint8Array {
+function fileBytes(path: string, what: string, trim: boolean): () => Uint8Array {
   return () => {
     try {
-      return new TextEncoder().encode(readFileSync(path, 'utf8').trim());
+      const text = readFileSync(path, 'utf8');
+      // A seed is one line; a creds file's parser needs the newline after its last marker.
+      return new TextEncoder().encode(trim ? text.trim() : `${text}\n`);
     } catch (err) {
       throw new TransportError(TransportErrorCode.NatsUnavailable, `cannot read ${what} ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
@@ -66,11 +68,11 @@ function fileBytes(path: string, what: string): () => Uint8Array {
 export function securityOptions(servers: readonly string[], s: NatsSecurity = {}): Partial<NodeConnectionOptions> {
   const out: Partial<NodeConnectionOptions> = {};
   if (s.credsFile !== undefined) {
-    const read = fileBytes(s.credsFile, 'the NATS creds file');
+    const read = fileBytes(s.credsFile, 'the NATS creds file', false);
     read(); // fail at once on a missing file, not inside the handshake
     out.authenticator = credsAuthenticator(read);
   } else if (s.nkeySeedFile !== undefined) {
-    const read = fileBytes(s.nkeySeedFile, 'the NATS nkey seed file');
+    const read = fileBytes(s.nkeySeedFile, 'the NATS nkey seed file', true);
     read();
     out.authenticator = nkeyAuthenticator(read);
   } else if (s.user !== undefined) {
