@@ -8,33 +8,35 @@ import { startSagad, waitFor } from '../helpers/sagad.js';
 
 /**
  * One saga for the secured-NATS tests: `reserve` then `charge`; a charge of more than 100 is
- * refused, so reserve is compensated. Started over HTTP or by a request on sagas.start.guarded.
+ * refused, so reserve is compensated. Started over HTTP, by a request on sagas.start.guarded,
+ * or by an OrderPlaced event on orders.events (the subjects of the example saga).
  */
 export const GUARDED_DEFS = `version: 1
 sagas:
   - name: guarded
+    start: { on: { subject: orders.events, type: OrderPlaced } }
     defaults: { timeout: 30s }
     steps:
       - name: reserve
-        command: { subject: stock.commands, type: Reserve, payload: { n: "{% $input.n %}" } }
-        reply: { subject: stock.events, success: [Reserved] }
+        command: { subject: inventory.commands, type: Reserve, payload: { n: "{% $input.n %}" } }
+        reply: { subject: inventory.events, success: [Reserved] }
         compensate:
-          command: { subject: stock.commands, type: Release }
-          reply: { subject: stock.events, success: [Released] }
+          command: { subject: inventory.commands, type: Release }
+          reply: { subject: inventory.events, success: [Released] }
       - name: charge
-        command: { subject: pay.commands, type: Charge, payload: { n: "{% $input.n %}" } }
-        reply: { subject: pay.events, success: [Charged], failure: [Refused] }
+        command: { subject: payments.commands, type: Charge, payload: { n: "{% $input.n %}" } }
+        reply: { subject: payments.events, success: [Charged], failure: [Refused] }
         pivot: true
 `;
 
 /** The subjects the guarded saga's participants work on. */
-export const GUARDED_SUBJECTS = { commands: ['stock.commands', 'pay.commands'], replies: ['stock.events', 'pay.events'] } as const;
+export const GUARDED_SUBJECTS = { commands: ['inventory.commands', 'payments.commands'], replies: ['inventory.events', 'payments.events'] } as const;
 
 const answer = (cmd: Envelope): { type: string; subject: string } => {
   switch (cmd.eventType) {
-    case 'Reserve': return { type: 'Reserved', subject: 'stock.events' };
-    case 'Release': return { type: 'Released', subject: 'stock.events' };
-    default: return { type: (cmd.payload as { n: number }).n > 100 ? 'Refused' : 'Charged', subject: 'pay.events' };
+    case 'Reserve': return { type: 'Reserved', subject: 'inventory.events' };
+    case 'Release': return { type: 'Released', subject: 'inventory.events' };
+    default: return { type: (cmd.payload as { n: number }).n > 100 ? 'Refused' : 'Charged', subject: 'payments.events' };
   }
 };
 
@@ -66,8 +68,9 @@ export async function startParticipant(url: string, security: NatsSecurity): Pro
 export interface GuardedRun {
   completed: string;
   compensated: string;
-  /** The answer to a start requested over NATS, when one was asked for. */
+  /** The answer to a start requested over NATS and the state of one started by an event, when asked for. */
   natsStart?: { id: string; state: string };
+  triggered?: string;
 }
 
 /**
@@ -105,6 +108,11 @@ export async function runGuarded(dir: string, url: string, env: Record<string, s
         const msg = await link.nc.request('sagas.start.guarded', encodeEnvelope(req), { timeout: 10_000 });
         const started = JSON.parse(new TextDecoder().decode(msg.data)) as { id: string; state: string };
         run.natsStart = { id: started.id, state: await settle(started.id) };
+        const event: Envelope = { ...req, eventId: uuidv7(), eventType: 'OrderPlaced', aggregateId: 'order-9', payload: { n: 9 } };
+        await publishEnvelope(link.js, 'orders.events', encodeEnvelope(event), {}, event.eventId);
+        const list = async () => ((await (await fetch(`${sagad.url}/v1/instances?saga=guarded`)).json()) as { items: { id: string }[] }).items;
+        const byEvent = await waitFor(async () => (await list()).find((i) => ![ok, refused, started.id].includes(i.id)), 30_000, { what: 'an instance started by OrderPlaced' });
+        run.triggered = await settle(byEvent.id);
       } finally {
         await link.close();
       }
