@@ -10,11 +10,13 @@ set -eu
 
 usage() {
   cat <<'USAGE'
-Usage: deploy/docker-smoke.sh [--image NAME] [--no-build] [--timeout SECONDS]
+Usage: deploy/docker-smoke.sh [--image NAME] [--no-build] [--timeout SECONDS] [--network NAME]
 
   --image NAME       image to build and test (default sagad:smoke)
   --no-build         test an image that is already built
   --timeout SECONDS  how long a container may take to become healthy (default 90)
+  --network NAME     network for the build and the containers, e.g. host on an engine
+                     started with --bridge=none (default: the engine's default)
 
 Exit codes: 0 passed, 1 a check failed, 2 usage error, 3 no Docker engine reachable.
 USAGE
@@ -23,6 +25,7 @@ USAGE
 image=sagad:smoke
 build=yes
 timeout=90
+network=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --image) [ $# -ge 2 ] || { echo "docker-smoke: --image needs a name" >&2; exit 2; }; image=$2; shift 2 ;;
@@ -31,6 +34,7 @@ while [ $# -gt 0 ]; do
       [ $# -ge 2 ] || { echo "docker-smoke: --timeout needs a number of seconds" >&2; exit 2; }
       case "$2" in ''|*[!0-9]*) echo "docker-smoke: --timeout needs a number of seconds, not '$2'" >&2; exit 2 ;; esac
       timeout=$2; shift 2 ;;
+    --network) [ $# -ge 2 ] || { echo "docker-smoke: --network needs a name" >&2; exit 2; }; network=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "docker-smoke: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -42,6 +46,8 @@ if ! command -v docker >/dev/null 2>&1 || ! docker info >/dev/null 2>&1; then
 fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# Word-split on purpose: empty, or "--network NAME".
+net=${network:+--network $network}
 work=$(mktemp -d)
 containers=""
 cleanup() {
@@ -54,7 +60,8 @@ fail() { echo "docker-smoke: FAILED: $*" >&2; exit 1; }
 ok() { echo "docker-smoke: ok: $*"; }
 
 if [ "$build" = yes ]; then
-  docker build -t "$image" "$root" || fail "docker build"
+  # shellcheck disable=SC2086
+  docker build $net -t "$image" "$root" || fail "docker build"
   ok "built $image"
 fi
 
@@ -76,7 +83,8 @@ start() {
   name=$1
   shift
   containers="$containers $name"
-  docker run -d --name "$name" -e SAGA_API_TOKEN=smoke-token \
+  # shellcheck disable=SC2086
+  docker run -d $net --name "$name" -e SAGA_API_TOKEN=smoke-token \
     -v "$work/saga-definitions.yaml:/etc/sagad/saga-definitions.yaml:ro" "$@" "$image" >/dev/null || fail "docker run $name"
 }
 
@@ -112,13 +120,13 @@ ok "an arbitrary uid in group 0 can write /data"
 
 name=sagad-smoke-$$-nodefs
 containers="$containers $name"
-docker run --name "$name" -e SAGA_API_TOKEN=smoke-token "$image" >/dev/null 2>&1 && fail "started without a definitions file"
+docker run $net --name "$name" -e SAGA_API_TOKEN=smoke-token "$image" >/dev/null 2>&1 && fail "started without a definitions file"
 docker logs "$name" 2>&1 | grep -q 'mount it' || { docker logs "$name" >&2; fail "the refusal does not say how to mount definitions"; }
 ok "without definitions it refuses, saying how to mount them"
 
 name=sagad-smoke-$$-notoken
 containers="$containers $name"
-docker run --name "$name" -v "$work/saga-definitions.yaml:/etc/sagad/saga-definitions.yaml:ro" "$image" >/dev/null 2>&1 && fail "listened on 0.0.0.0 without a token"
+docker run $net --name "$name" -v "$work/saga-definitions.yaml:/etc/sagad/saga-definitions.yaml:ro" "$image" >/dev/null 2>&1 && fail "listened on 0.0.0.0 without a token"
 docker logs "$name" 2>&1 | grep -q 'SAGA_API_TOKEN is unset' || { docker logs "$name" >&2; fail "the refusal does not name SAGA_API_TOKEN"; }
 ok "without SAGA_API_TOKEN it refuses to listen on 0.0.0.0"
 

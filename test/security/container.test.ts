@@ -60,6 +60,7 @@ t.test('docker-smoke.sh: usage, bad arguments, and no engine', async (t) => {
   t.equal(help.code, 0);
   t.match(help.out, 'Usage: deploy/docker-smoke.sh');
   t.equal((await exitOf('sh', [script, '--frobnicate'])).code, 2);
+  t.equal((await exitOf('sh', [script, '--network'])).code, 2, '--network needs a name');
   const bad = await exitOf('sh', [script, '--timeout', 'soon']);
   t.equal(bad.code, 2);
   t.match(bad.out, "--timeout needs a number of seconds, not 'soon'");
