@@ -114,10 +114,11 @@ export const silentLog: LogFn = () => undefined;
 export async function connectNats(opts: ConnectOptions): Promise<NatsLink> {
   const log = opts.log ?? silentLog;
   const servers = opts.url.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const secured = securityOptions(servers, opts.security);
   let nc: NatsConnection;
   try {
     nc = await connect({
-      ...securityOptions(servers, opts.security),
+      ...secured,
       servers,
       name: opts.name ?? 'sagad',
       maxReconnectAttempts: -1,
@@ -126,13 +127,15 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsLink> {
       noAsyncTraces: true,
     });
   } catch (err) {
-    if (err instanceof TransportError) throw err;
     const why = err instanceof Error ? err.message : String(err);
     if (err instanceof AuthorizationError || err instanceof UserAuthenticationExpiredError) {
       throw new TransportError(TransportErrorCode.NatsAuth,
         `NATS at ${opts.url} refused sagad's credentials (${why}); sagad tried ${credentialSource(opts.security ?? {})}`, { cause: err });
     }
-    throw new TransportError(TransportErrorCode.NatsUnavailable, `cannot connect to NATS at ${opts.url}: ${why}`, { cause: err });
+    // A refused TLS handshake (a client certificate missing or not trusted) shows only as a timeout.
+    const tlsHint = secured.tls === undefined ? ''
+      : '; TLS is on: check that NATS_TLS_CA trusts the server\'s certificate and, if the server verifies clients, that NATS_TLS_CERT and NATS_TLS_KEY are set and trusted by it';
+    throw new TransportError(TransportErrorCode.NatsUnavailable, `cannot connect to NATS at ${opts.url}: ${why}${tlsHint}`, { cause: err });
   }
   let connected = true;
   const listeners = new Set<(connected: boolean) => void>();

@@ -38,6 +38,9 @@ t.test('mutual TLS with a tls:// URL, a CA and a client certificate', async (t) 
     .then(async (s) => { await s.kill9(); return null; }, (err: unknown) => err);
   t.ok(refused instanceof SagadExitedError, 'sagad exited');
   t.equal((refused as SagadExitedError).code, 1);
+  const errors = (refused as SagadExitedError).stderr.filter((l) => l.includes('"level":"error"'));
+  t.equal(errors.length, 1, 'one error line', { stderr: (refused as SagadExitedError).stderr });
+  t.match(errors[0], /sagad could not start: cannot connect to NATS at tls:\/\/127\.0\.0\.1:\d+: .*TLS is on: check that NATS_TLS_CA trusts the server's certificate and, if the server verifies clients, that NATS_TLS_CERT and NATS_TLS_KEY are set/);
 });
 
 t.test('wrong credentials: one sentence and exit 1, not a reconnect loop', async (t) => {
