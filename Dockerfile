@@ -1,5 +1,7 @@
-# syntax=docker/dockerfile:1
-FROM node:20-bookworm-slim AS build
+# sagad as a container, fit for a sidecar: Node 22 LTS, tini as PID 1 (reaps the embedded
+# nats-server), a healthcheck on /readyz at the configured address, /data writable by any
+# uid in group 0, and no definitions of its own: mount yours (see deploy/README.md).
+FROM node:22-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
@@ -11,20 +13,28 @@ COPY sagas sagas
 COPY ui ui
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
-# nats-server for the embedded default (NATS_URL unset); harmless when NATS_URL is set.
-RUN apt-get update && apt-get install -y --no-install-recommends nats-server && rm -rf /var/lib/apt/lists/*
-ENV NODE_ENV=production SAGA_DB=/data/sagad.db SAGA_HTTP_HOST=0.0.0.0 SAGA_HTTP_PORT=8080
+FROM node:22-bookworm-slim
+# tini: PID 1 that forwards signals and reaps children; nats-server: the embedded default
+# when NATS_URL is unset (a sidecar usually sets NATS_URL to the shared server).
+RUN apt-get update && apt-get install -y --no-install-recommends tini nats-server && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production \
+    SAGA_DEFINITIONS=/etc/sagad/saga-definitions.yaml \
+    SAGA_DB=/data/sagad.db \
+    SAGA_HTTP_HOST=0.0.0.0 \
+    SAGA_HTTP_PORT=8080
 WORKDIR /app
 COPY --from=build /app/node_modules node_modules
-COPY --from=build /app/dist dist
-COPY package.json saga-definitions.yaml ./
+COPY --from=build /app/dist/engine dist/engine
+COPY --from=build /app/dist/cli dist/cli
+COPY package.json ./
 COPY bin bin
-COPY sagas sagas
-RUN mkdir -p /data && chown node:node /data
-USER node
+COPY deploy/healthcheck.js deploy/healthcheck.js
+# OpenShift style: the image runs as any uid whose group is 0, so /data belongs to group 0
+# with the owner's rights; Kubernetes volumes mounted there get the pod's fsGroup instead.
+RUN mkdir -p /data /etc/sagad && chown -R node:0 /data && chmod -R g=u /data
+USER node:0
 VOLUME ["/data"]
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s --start-period=10s \
-  CMD node -e "fetch('http://127.0.0.1:'+(process.env.SAGA_HTTP_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 CMD ["node", "/app/deploy/healthcheck.js"]
+ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "dist/engine/main.js"]

@@ -19,6 +19,29 @@ export interface Config {
   readonly maxDeliver: number;
   readonly logLevel: LogLevel;
   readonly natsPrefix: string;
+  /** Milliseconds one expression evaluation may take before it fails (SAGA_EXPR_TIMEOUT). */
+  readonly exprTimeoutMs: number;
+  /** NATS credentials: at most one of creds file, nkey seed file, user and password, token. */
+  readonly natsCreds: string | undefined;
+  readonly natsNkey: string | undefined;
+  readonly natsUser: string | undefined;
+  readonly natsPassword: string | undefined;
+  readonly natsToken: string | undefined;
+  /** TLS to NATS: a CA file to trust, and a client certificate and key for mutual TLS. */
+  readonly natsTlsCa: string | undefined;
+  readonly natsTlsCert: string | undefined;
+  readonly natsTlsKey: string | undefined;
+  /** Token for GET routes only; writes answer 403 with it. */
+  readonly apiReadToken: string | undefined;
+  /** True: the API may listen on a non-loopback address without a token. */
+  readonly httpInsecure: boolean;
+  /** False: /metrics asks for a token like the /v1 routes. */
+  readonly metricsPublic: boolean;
+  /** HTTPS: certificate and key files (PEM). */
+  readonly tlsCert: string | undefined;
+  readonly tlsKey: string | undefined;
+  /** Largest HTTP request body in bytes. */
+  readonly httpBodyLimit: number;
 }
 
 interface Variable {
@@ -30,6 +53,7 @@ interface Variable {
   help: string;
 }
 
+const bool = (def: boolean): Record<string, unknown> => ({ type: 'boolean', default: def });
 const int = (minimum: number, maximum: number): Record<string, unknown> => ({ type: 'integer', minimum, maximum });
 const text = { type: 'string', minLength: 1 };
 
@@ -46,6 +70,21 @@ const variables: readonly Variable[] = [
   { env: 'SAGA_MAX_DELIVER', key: 'maxDeliver', schema: { ...int(1, 1000), default: 5 }, allowed: 'an integer from 1 to 1000', help: 'JetStream deliveries of one message before it is dead-lettered' },
   { env: 'SAGA_LOG_LEVEL', key: 'logLevel', schema: { type: 'string', enum: ['debug', 'info', 'warn', 'error'], default: 'info' }, allowed: 'one of debug, info, warn, error', help: 'lowest level written to the log' },
   { env: 'SAGA_NATS_PREFIX', key: 'natsPrefix', schema: { type: 'string', pattern: '^[A-Za-z0-9_-]+$', default: 'sagad' }, allowed: 'letters, digits, "_" and "-" only', help: 'prefix of durable JetStream consumer names' },
+  { env: 'SAGA_EXPR_TIMEOUT', key: 'exprTimeoutMs', schema: { ...int(1, 60_000), default: 50 }, allowed: 'an integer from 1 to 60000 (milliseconds)', help: 'milliseconds one expression evaluation may run before it fails its step' },
+  { env: 'NATS_CREDS', key: 'natsCreds', schema: text, allowed: 'a file path', help: 'NATS credentials file (JWT and nkey seed, as nsc writes it)' },
+  { env: 'NATS_NKEY', key: 'natsNkey', schema: text, allowed: 'a file path', help: 'file holding an nkey user seed (SU...)' },
+  { env: 'NATS_USER', key: 'natsUser', schema: text, allowed: 'a non-empty string', help: 'NATS user name (with NATS_PASSWORD)' },
+  { env: 'NATS_PASSWORD', key: 'natsPassword', schema: text, allowed: 'a non-empty string', help: 'NATS password (with NATS_USER)' },
+  { env: 'NATS_TOKEN', key: 'natsToken', schema: text, allowed: 'a non-empty string', help: 'NATS authentication token' },
+  { env: 'NATS_TLS_CA', key: 'natsTlsCa', schema: text, allowed: 'a file path', help: 'CA certificate (PEM) that NATS server certificates must chain to; implies TLS' },
+  { env: 'NATS_TLS_CERT', key: 'natsTlsCert', schema: text, allowed: 'a file path', help: 'client certificate (PEM) for mutual TLS with NATS, with NATS_TLS_KEY' },
+  { env: 'NATS_TLS_KEY', key: 'natsTlsKey', schema: text, allowed: 'a file path', help: 'private key (PEM) of NATS_TLS_CERT' },
+  { env: 'SAGA_API_READ_TOKEN', key: 'apiReadToken', schema: text, allowed: 'a non-empty string', help: 'bearer token for GET routes only (writes answer 403); needs SAGA_API_TOKEN' },
+  { env: 'SAGA_HTTP_INSECURE', key: 'httpInsecure', schema: bool(false), allowed: 'true or false', help: 'allow a non-loopback SAGA_HTTP_HOST without SAGA_API_TOKEN' },
+  { env: 'SAGA_METRICS_PUBLIC', key: 'metricsPublic', schema: bool(true), allowed: 'true or false', help: 'false: /metrics needs a token like the /v1 routes' },
+  { env: 'SAGA_TLS_CERT', key: 'tlsCert', schema: text, allowed: 'a file path', help: 'HTTPS certificate (PEM), with SAGA_TLS_KEY; unset = plain HTTP' },
+  { env: 'SAGA_TLS_KEY', key: 'tlsKey', schema: text, allowed: 'a file path', help: 'private key (PEM) of SAGA_TLS_CERT' },
+  { env: 'SAGA_HTTP_BODY_LIMIT', key: 'httpBodyLimit', schema: { ...int(1024, 1_073_741_824), default: 1_048_576 }, allowed: 'an integer from 1024 to 1073741824 (bytes)', help: 'largest HTTP request body in bytes' },
 ];
 
 const schema = {
@@ -56,6 +95,7 @@ const validate = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true
 
 /** Case-insensitive enums: `verify`, `Verify` and `VERIFY` all mean the same. */
 function normalize(v: Variable, raw: string): string {
+  if (v.schema.type === 'boolean') return raw.trim().toLowerCase();
   const options = v.schema.enum;
   if (!Array.isArray(options)) return raw.trim();
   const match = options.find((o) => typeof o === 'string' && o.toLowerCase() === raw.trim().toLowerCase());
@@ -79,7 +119,42 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const config: Record<string, unknown> = {};
   for (const v of variables) config[v.key] = data[v.env];
+  const conflicts = combinationProblems(config as unknown as Config);
+  if (conflicts.length > 0) {
+    throw new SagaError('SAGA_ERR_CONFIG', `invalid configuration (${conflicts.length} problem${conflicts.length === 1 ? '' : 's'}):\n  ${conflicts.join('\n  ')}`);
+  }
   return Object.freeze(config) as unknown as Config;
+}
+
+/** Pure: true for an address only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\./.test(h);
+}
+
+/** Pure: settings that are each valid but wrong together, one sentence each. */
+function combinationProblems(c: Config): string[] {
+  const problems: string[] = [];
+  const set = (...names: (string | undefined)[]): number => names.filter((n) => n !== undefined).length;
+  if (set(c.natsCreds, c.natsNkey, c.natsUser ?? c.natsPassword, c.natsToken) > 1) {
+    problems.push('NATS_CREDS, NATS_NKEY, NATS_USER/NATS_PASSWORD and NATS_TOKEN are alternatives: set only one way to authenticate');
+  }
+  if ((c.natsUser === undefined) !== (c.natsPassword === undefined)) problems.push('NATS_USER and NATS_PASSWORD go together: set both or neither');
+  if ((c.natsTlsCert === undefined) !== (c.natsTlsKey === undefined)) problems.push('NATS_TLS_CERT and NATS_TLS_KEY go together: set both or neither');
+  const natsSecurity = set(c.natsCreds, c.natsNkey, c.natsUser, c.natsToken, c.natsTlsCa, c.natsTlsCert);
+  if (c.natsUrl === undefined && natsSecurity > 0) {
+    problems.push('NATS credentials and TLS settings need NATS_URL: the embedded nats-server (NATS_URL unset) takes none');
+  }
+  if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) problems.push('SAGA_TLS_CERT and SAGA_TLS_KEY go together: set both or neither');
+  if (c.apiReadToken !== undefined && c.apiToken === undefined) {
+    problems.push('SAGA_API_READ_TOKEN needs SAGA_API_TOKEN: without it every route, writes included, is open');
+  }
+  if (c.apiReadToken !== undefined && c.apiReadToken === c.apiToken) problems.push('SAGA_API_READ_TOKEN must differ from SAGA_API_TOKEN');
+  if (!c.metricsPublic && c.apiToken === undefined) problems.push('SAGA_METRICS_PUBLIC=false needs SAGA_API_TOKEN: there is no token to ask for');
+  if (!isLoopback(c.httpHost) && c.apiToken === undefined && !c.httpInsecure) {
+    problems.push(`SAGA_HTTP_HOST=${c.httpHost} is reachable from other machines but SAGA_API_TOKEN is unset: set a token, bind to 127.0.0.1, or set SAGA_HTTP_INSECURE=true to serve without one`);
+  }
+  return problems;
 }
 
 /** The environment variables sagad reads, one indented line each with its meaning and default (for `--help`). */

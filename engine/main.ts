@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
@@ -5,9 +6,10 @@ import type { Subscription as CoreSubscription } from '@nats-io/transport-node';
 import { buildApi } from './api/app.js';
 import { configHelp, loadConfig, type Config } from './config.js';
 import type { CompiledSaga } from './core/index.js';
+import { setExpressionLimits } from './definitions/expression-limits.js';
 import { formatDefinitionError, loadDefinitionsFile } from './definitions/index.js';
 import { faultArmed } from './fault.js';
-import { createLogger } from './log.js';
+import { createLogger, type LogFn } from './log.js';
 import { Engine } from './runtime/engine.js';
 import { inboundHandler } from './runtime/inbound.js';
 import { acquireLease } from './runtime/lease.js';
@@ -21,7 +23,6 @@ import { StoreErrorCode } from './store/errors.js';
 import { isPostgresUrl, openStorePort, redact } from './store/open.js';
 import type { StorePort } from './store/port.js';
 import { connectNats } from './transport/connection.js';
-import { type LogFn } from './log.js';
 import { consume, type Subscription } from './transport/consumer.js';
 import { startEmbeddedNats, type EmbeddedNats } from './transport/embedded.js';
 import { AckPipeline } from './transport/pipeline.js';
@@ -95,7 +96,13 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
       closers.push(() => embedded.stop());
       natsUrl = embedded.url;
     }
-    const link = await connectNats({ url: natsUrl, name: 'sagad', log });
+    const link = await connectNats({
+      url: natsUrl, name: 'sagad', log,
+      security: {
+        credsFile: config.natsCreds, nkeySeedFile: config.natsNkey, user: config.natsUser, password: config.natsPassword, token: config.natsToken,
+        tlsCaFile: config.natsTlsCa, tlsCertFile: config.natsTlsCert, tlsKeyFile: config.natsTlsKey,
+      },
+    });
     closers.push(() => link.drain());
     // A SQLite store is one process's: hold the consumer prefix's lease before consuming anything.
     const lease = store.kind === 'sqlite' ? await acquireLease(link.nc, { prefix: config.natsPrefix, db: config.dbPath, log }) : null;
@@ -130,12 +137,15 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     });
     await engine.rememberDefinitions();
 
-    const api = buildApi(engine, { token: config.apiToken, log });
+    const https = config.tlsCert === undefined || config.tlsKey === undefined ? undefined : { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };
+    const api = buildApi(engine, {
+      token: config.apiToken, readToken: config.apiReadToken, https, metricsPublic: config.metricsPublic, bodyLimit: config.httpBodyLimit, log,
+    });
     await api.listen({ host: config.httpHost, port: config.httpPort });
     closers.push(() => api.close());
     const address = api.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.httpPort;
-    const httpUrl = `http://${config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost}:${port}`;
+    const httpUrl = `${https === undefined ? 'http' : 'https'}://${config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost}:${port}`;
     log('info', 'HTTP API listening', { url: httpUrl });
 
     await ensureLifecycleStream(link.jsm, LIFECYCLE_SUBJECT);
@@ -233,6 +243,11 @@ async function main(argv: string[]): Promise<number> {
   let onSignal = (signal: string) => { signalled = signal; };
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));
+  setExpressionLimits({ timeoutMs: config.exprTimeoutMs });
+  if (!existsSync(config.definitionsPath)) {
+    process.stderr.write(`sagad: refusing to start: cannot read the definitions file ${config.definitionsPath}: there is no such file; write your sagas in a saga-definitions.yaml and point SAGA_DEFINITIONS at it (in a container, mount it: -v "$PWD/saga-definitions.yaml:/etc/sagad/saga-definitions.yaml:ro" -e SAGA_DEFINITIONS=/etc/sagad/saga-definitions.yaml)\n`);
+    return 1;
+  }
   const aborted = new AbortController();
   onSignal = (signal: string) => {
     signalled = signal;

@@ -8,7 +8,10 @@ t.test('defaults for an empty environment, frozen', async (t) => {
   t.same({ ...c }, {
     definitionsPath: './saga-definitions.yaml', dbPath: './data/sagad.db', httpPort: 8080, httpHost: '127.0.0.1',
     natsUrl: undefined, streams: 'create', apiToken: undefined, synchronous: 'FULL', snapshotEvery: 100,
-    maxDeliver: 5, logLevel: 'info', natsPrefix: 'sagad',
+    maxDeliver: 5, logLevel: 'info', natsPrefix: 'sagad', exprTimeoutMs: 50,
+    natsCreds: undefined, natsNkey: undefined, natsUser: undefined, natsPassword: undefined, natsToken: undefined,
+    natsTlsCa: undefined, natsTlsCert: undefined, natsTlsKey: undefined,
+    apiReadToken: undefined, httpInsecure: false, metricsPublic: true, tlsCert: undefined, tlsKey: undefined, httpBodyLimit: 1_048_576,
   });
   t.ok(Object.isFrozen(c));
   t.same({ ...loadConfig({ SAGA_HTTP_PORT: '', NATS_URL: '' }) }, { ...c }, 'an empty variable counts as unset');
@@ -23,7 +26,10 @@ t.test('values are read, numbers coerced, enums case-insensitive', async (t) => 
   t.same({ ...c }, {
     definitionsPath: '/etc/sagad/defs.yaml', dbPath: '/var/lib/sagad/db', httpPort: 0, httpHost: '0.0.0.0',
     natsUrl: 'nats://a:4222,nats://b:4222', streams: 'verify', apiToken: 's3cret', synchronous: 'NORMAL',
-    snapshotEvery: 25, maxDeliver: 9, logLevel: 'debug', natsPrefix: 'sagad_blue',
+    snapshotEvery: 25, maxDeliver: 9, logLevel: 'debug', natsPrefix: 'sagad_blue', exprTimeoutMs: 50,
+    natsCreds: undefined, natsNkey: undefined, natsUser: undefined, natsPassword: undefined, natsToken: undefined,
+    natsTlsCa: undefined, natsTlsCert: undefined, natsTlsKey: undefined,
+    apiReadToken: undefined, httpInsecure: false, metricsPublic: true, tlsCert: undefined, tlsKey: undefined, httpBodyLimit: 1_048_576,
   });
   t.equal(typeof c.httpPort, 'number');
 });

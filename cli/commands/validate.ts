@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CompiledSaga } from '../../engine/core/index.js';
 import { leafSteps } from '../../engine/core/index.js';
+import { expressionWarnings } from '../../engine/definitions/expression-warnings.js';
 import { formatDefinitionError, loadDefinitionsFile } from '../../engine/definitions/index.js';
 import { ExitCode, type Io } from '../io.js';
 
@@ -17,6 +18,8 @@ Examples:
 
 Prints one line per saga when a file is valid; otherwise every error as
 FILE:LINE:COLUMN: PATH: what is wrong. what to write instead.
+Warnings (on stderr, exit code unchanged) name expressions that may run away on
+some data: a function that calls itself, a range whose bound comes from data.
 Exit code 0 when every file is valid, 1 when any is not.`)
     .action((files: string[]) => {
       let failed = 0;
@@ -28,7 +31,10 @@ Exit code 0 when every file is valid, 1 when any is not.`)
           continue;
         }
         if (r.sagas.length === 0) io.out(`${file}: valid, but it defines no sagas\n`);
-        for (const saga of r.sagas) io.out(`${file}: ${summarize(saga)}\n`);
+        for (const saga of r.sagas) {
+          io.out(`${file}: ${summarize(saga)}\n`);
+          for (const w of expressionWarnings(saga)) io.err(`${file}: warning: ${saga.name}: ${w.where}: {% ${w.source} %}: ${w.message}\n`);
+        }
       }
       if (failed > 0) {
         io.err(`${failed} of ${files.length} file${files.length === 1 ? '' : 's'} invalid\n`);

@@ -1,8 +1,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { EnginePort } from '../runtime/port.js';
 import type { LogFn } from '../log.js';
-import { bearerAuth } from './auth.js';
-import { ApiErrorCode, describeError, errorBody } from './errors.js';
+import { accessResolver, bearerAuth } from './auth.js';
+import { answerClientError, ApiErrorCode, describeError, errorBody, isClientGone } from './errors.js';
 import { registerActionRoutes } from './routes-actions.js';
 import { registerDefinitionRoutes } from './routes-definitions.js';
 import { registerDeadLetterRoutes } from './routes-dlq.js';
@@ -19,6 +19,12 @@ export interface ApiOptions {
   readonly logger?: boolean;
   /** When set (and not empty), every /v1 route requires `Authorization: Bearer <token>`. */
   readonly token?: string | undefined;
+  /** With `token`: a second token that may only GET (and HEAD); other methods answer 403. */
+  readonly readToken?: string | undefined;
+  /** False: /metrics needs a token too (default true: open, like the probes). */
+  readonly metricsPublic?: boolean;
+  /** Serve HTTPS with this certificate and key (PEM text). */
+  readonly https?: { readonly cert: string | Buffer; readonly key: string | Buffer } | undefined;
   /** Largest request body in bytes; default fastify's 1 MiB. */
   readonly bodyLimit?: number;
   /** Where the real error behind a 500 goes (besides fastify's logger when enabled). */
@@ -33,10 +39,13 @@ export interface ApiOptions {
  * message}` with a `SAGA_ERR_*` code and never a stack trace.
  */
 export function buildApi(engine: EnginePort, opts: ApiOptions = {}): FastifyInstance {
+  // HTTPS changes only the server fastify creates, not the routes: its type is the HTTP one's.
   const app = Fastify({
     logger: opts.logger ?? false,
+    clientErrorHandler: answerClientError,
     ...(opts.bodyLimit === undefined ? {} : { bodyLimit: opts.bodyLimit }),
-  });
+    ...(opts.https === undefined ? {} : { https: { cert: opts.https.cert, key: opts.https.key } }),
+  }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler());
 
   // A POST without a body but with a JSON content type (retry, redrive) is not an error.
@@ -49,6 +58,7 @@ export function buildApi(engine: EnginePort, opts: ApiOptions = {}): FastifyInst
 
   app.setErrorHandler((err, request, reply) => {
     const { body, unexpected } = describeError(err);
+    if (isClientGone(err)) opts.log?.('debug', 'HTTP client went away before its request was read', { method: request.method, url: request.url });
     if (unexpected) {
       request.log.error({ err }, 'request failed');
       opts.log?.('error', 'HTTP request failed', { method: request.method, url: request.url, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
@@ -59,8 +69,13 @@ export function buildApi(engine: EnginePort, opts: ApiOptions = {}): FastifyInst
     const path = request.url.split('?')[0] ?? request.url;
     return reply.code(404).send(errorBody(404, ApiErrorCode.RouteNotFound, `no route ${request.method} ${path}`));
   });
+  const tokens = { admin: opts.token, read: opts.readToken };
   const tokenRequired = opts.token !== undefined && opts.token !== '';
-  if (tokenRequired) app.addHook('onRequest', bearerAuth(opts.token ?? '', new Set([...openRoutes, ...uiRoutes])));
+  if (tokenRequired) {
+    // The console's assets load before sign-in; every /v1 route needs the token.
+    const open = new Set([...openRoutes, ...uiRoutes].filter((r) => opts.metricsPublic !== false || r !== '/metrics'));
+    app.addHook('onRequest', bearerAuth(tokens, open));
+  }
 
   registerHealthRoutes(app, engine, opts.log);
   registerActionRoutes(app, engine);
@@ -69,8 +84,9 @@ export function buildApi(engine: EnginePort, opts: ApiOptions = {}): FastifyInst
   registerDeadLetterRoutes(app, engine);
   registerStatsRoutes(app, engine);
   registerDefinitionSourceRoute(app, engine);
-  // One token may do everything; a read-only token would be told apart here.
-  registerWhoamiRoute(app, tokenRequired, () => Access.Operate);
+  const access = accessResolver(tokens);
+  // The auth hook let only valid tokens through: the read-only one reads, any other operates.
+  registerWhoamiRoute(app, tokenRequired, (request) => (access(request.headers.authorization) === 'read' ? Access.Read : Access.Operate));
   registerUiRoutes(app, opts.uiDir);
   return app;
 }

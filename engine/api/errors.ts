@@ -9,6 +9,12 @@ export const ApiErrorCode = {
   RouteNotFound: 'SAGA_ERR_ROUTE_NOT_FOUND',
   /** A /v1 route was called without the configured bearer token. */
   Unauthorized: 'SAGA_ERR_UNAUTHORIZED',
+  /** The read-only token was used on a route that changes something. */
+  Forbidden: 'SAGA_ERR_FORBIDDEN',
+  /** The client closed the connection before its request was read. */
+  ClientClosed: 'SAGA_ERR_CLIENT_CLOSED',
+  /** The request line or headers are not valid HTTP, or the request took too long to arrive. */
+  BadHttp: 'SAGA_ERR_BAD_HTTP',
   /** The body is not JSON, is empty where JSON was announced, or cannot be read. */
   BadRequest: 'SAGA_ERR_BAD_REQUEST',
   BodyTooLarge: 'SAGA_ERR_BODY_TOO_LARGE',
@@ -40,6 +46,7 @@ export const statusOfCode: Readonly<Record<string, number>> = {
   SAGA_ERR_BAD_CURSOR: 400,
   SAGA_ERR_BAD_REQUEST: 400,
   SAGA_ERR_UNAUTHORIZED: 401,
+  SAGA_ERR_FORBIDDEN: 403,
   SAGA_ERR_INVALID_STATE: 409,
   SAGA_ERR_PAST_PIVOT: 409,
   SAGA_ERR_DUPLICATE_KEY: 409,
@@ -70,11 +77,25 @@ interface FastifyLike {
   readonly message?: unknown;
 }
 
+/** Socket errors that mean the client went away: nothing to fix on our side. */
+const CLIENT_GONE_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+/** Pure: true for an error that only says the client closed its connection. */
+export function isClientGone(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  return (typeof code === 'string' && CLIENT_GONE_CODES.has(code)) || message === 'aborted';
+}
+
 /**
  * Pure: what to answer for an error thrown while handling a request. `unexpected` is true
- * when the body hides the error (a 500), which must then be logged.
+ * when the body hides the error (a 500), which must then be logged; a client that went away
+ * is expected (it is logged without a stack, if at all).
  */
 export function describeError(err: unknown): { body: ErrorBody; unexpected: boolean } {
+  if (isClientGone(err)) {
+    return { body: errorBody(400, ApiErrorCode.ClientClosed, 'the client closed the connection before the request was read'), unexpected: false };
+  }
   if (err instanceof SagaError) {
     const status = statusOfCode[err.code] ?? 500;
     return { body: errorBody(status, err.code, err.message), unexpected: status === 500 };
@@ -87,6 +108,31 @@ export function describeError(err: unknown): { body: ErrorBody; unexpected: bool
     return { body: errorBody(status, fastifyCodes[status] ?? ApiErrorCode.BadRequest, message), unexpected: false };
   }
   return { body: errorBody(500, ApiErrorCode.Internal, 'the server failed to handle this request; its log has the details'), unexpected: true };
+}
+
+/** The minimal socket a client error arrives with. */
+interface ClientSocket {
+  readonly destroyed: boolean;
+  readonly writable: boolean;
+  end(data: string): void;
+  destroy(): void;
+}
+
+/**
+ * Answers a request that is not valid HTTP (fastify's `clientErrorHandler`) with the usual
+ * error body and a code, instead of fastify's body without one; a reset socket gets nothing.
+ */
+export function answerClientError(err: Error & { code?: string }, socket: ClientSocket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'the request took too long to arrive']
+    : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'the request headers are too large']
+      : [400, 'the request is not valid HTTP'];
+  const body = JSON.stringify(errorBody(status, ApiErrorCode.BadHttp, message));
+  if (socket.writable) {
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  } else {
+    socket.destroy();
+  }
 }
 
 /** A SAGA_ERR_NOT_FOUND error for a missing instance, with the message the API promises. */

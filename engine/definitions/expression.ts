@@ -1,5 +1,6 @@
 import jsonata from 'jsonata';
 import type { Expr, ExprScope } from '../core/definition.js';
+import { ExpressionLimitError, expressionLimits, guardBindings, rangeSides, warmUpEvaluator } from './expression-limits.js';
 
 /** A `{% ... %}` whose JSONata does not parse; `position` is JSONata's character position. */
 export class ExpressionSyntaxError extends Error {
@@ -63,6 +64,7 @@ export function compileExprDetailed(source: string): CompiledExpr {
     throw new ExpressionSyntaxError(message, text, position, { cause: err });
   }
   const path = plainPath(compiled.ast());
+  const ranges = rangeSides(compiled.ast());
   const expr: Expr = Object.freeze({
     source: text,
     evaluate(scope: ExprScope, root?: unknown): unknown {
@@ -70,10 +72,19 @@ export function compileExprDetailed(source: string): CompiledExpr {
         const value = walk(scope, path);
         if (value !== UNSURE) return value;
       }
-      const bindings = { ...forbiddenBindings, input: scope.input, steps: scope.steps, saga: scope.saga, event: scope.event };
+      warmUpEvaluator();
+      const guard = guardBindings(expressionLimits(), ranges);
+      const bindings = { ...forbiddenBindings, ...guard, input: scope.input, steps: scope.steps, saga: scope.saga, event: scope.event };
       try {
         return compiled.evaluate(root ?? null, bindings);
       } catch (err) {
+        if (err instanceof ExpressionLimitError) {
+          throw new ExpressionEvaluationError(`expression {% ${text} %} stopped: ${err.message}`, { cause: err });
+        }
+        if (err instanceof RangeError) {
+          // V8 gave up first (stack or string length): the expression's doing, reported as such.
+          throw new ExpressionEvaluationError(`expression {% ${text} %} stopped: it went past what the engine allows (${err.message})`, { cause: err });
+        }
         const e = err as { message?: string; position?: number };
         const at = typeof e.position === 'number' ? ` at character ${e.position}` : '';
         throw new ExpressionEvaluationError(

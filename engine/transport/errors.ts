@@ -6,6 +6,8 @@ export const TransportErrorCode = {
   StreamSetup: 'SAGA_ERR_STREAM_SETUP',
   ConsumerSetup: 'SAGA_ERR_CONSUMER_SETUP',
   NatsUnavailable: 'SAGA_ERR_NATS_UNAVAILABLE',
+  /** NATS refused the credentials (or their absence): retrying cannot help. */
+  NatsAuth: 'SAGA_ERR_NATS_AUTH',
 } as const;
 /** One of {@link TransportErrorCode}'s values. */
 export type TransportErrorCode = (typeof TransportErrorCode)[keyof typeof TransportErrorCode];

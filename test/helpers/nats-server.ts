@@ -5,7 +5,8 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { connect } from '@nats-io/transport-node';
+import { writeFile } from 'node:fs/promises';
+import { connect, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 
 /** A running nats-server started by {@link startNatsServer}. */
@@ -42,8 +43,18 @@ export function natsServerPath(): string {
   throw new Error('nats-server not found on PATH; install it with `apt-get install -y nats-server`');
 }
 
+/** Options of {@link startNatsServer}. */
+export interface NatsServerOptions {
+  storeDir?: string;
+  port?: number;
+  /** Text of a nats-server configuration file (authorization, TLS...), passed with `-c`; the flags still set port and store. */
+  config?: string;
+  /** How the readiness check connects (credentials, TLS) to a server that `config` secures. */
+  check?: Partial<NodeConnectionOptions>;
+}
+
 /** Starts a real JetStream-enabled nats-server on a free (or given) port and resolves once JetStream answers. */
-export async function startNatsServer(opts: { storeDir?: string; port?: number } = {}): Promise<NatsServer> {
+export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServer> {
   const bin = natsServerPath();
   const ownStore = opts.storeDir === undefined;
   const storeDir = opts.storeDir ?? (await mkdtemp(join(tmpdir(), 'sagad-nats-store-')));
@@ -53,6 +64,11 @@ export async function startNatsServer(opts: { storeDir?: string; port?: number }
   const launch = async (): Promise<void> => {
     const portsDir = await mkdtemp(join(tmpdir(), 'sagad-nats-ports-'));
     const args = ['-js', '-a', '127.0.0.1', '-p', String(port), '--ports_file_dir', portsDir, '-sd', storeDir];
+    if (opts.config !== undefined) {
+      const file = join(portsDir, 'nats-server.conf');
+      await writeFile(file, opts.config);
+      args.push('-c', file);
+    }
     const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr?.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-4000); });
@@ -68,7 +84,7 @@ export async function startNatsServer(opts: { storeDir?: string; port?: number }
       if (found !== undefined) { port = found; break; }
       await delay(20);
     }
-    await waitForJetStream(`nats://127.0.0.1:${port}`, deadline, fail);
+    await waitForJetStream(`nats://127.0.0.1:${port}`, deadline, fail, opts.check);
   };
 
   const halt = async (): Promise<void> => {
@@ -127,11 +143,11 @@ async function readPort(dir: string): Promise<number | undefined> {
   }
 }
 
-async function waitForJetStream(url: string, deadline: number, fail: (why: string) => Error): Promise<void> {
+async function waitForJetStream(url: string, deadline: number, fail: (why: string) => Error, check: Partial<NodeConnectionOptions> = {}): Promise<void> {
   let last: unknown;
   while (Date.now() < deadline) {
     try {
-      const nc = await connect({ servers: url, reconnect: false, timeout: 2_000 });
+      const nc = await connect({ ...check, servers: url, reconnect: false, timeout: 2_000 });
       try {
         await (await jetstreamManager(nc, { timeout: 2_000 })).getAccountInfo();
         return;
