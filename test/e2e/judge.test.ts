@@ -55,6 +55,13 @@ t.test('each violation in the ledger is reported', async (t) => {
   const refusedLate = [fact('undo', 'charge-payment', 1, 'nothing-to-undo'), fact('do', 'charge-payment', 1, 'refused', { reason: 'undo came first' })];
   t.same(ledgerViolations(refusedLate).length, 2, 'a do the participant refused after its undo: refused, and late');
   exactly(t, ledgerViolations(refusedLate), [/refused do charge-payment .*: undo came first/, /received after its undo/]);
+  seq = 0;
+  // A redelivery by JetStream of a do the participant already had (its ack lost in a NATS outage) is not sagad sending it again.
+  const redeliveredLate = [
+    fact('do', 'charge-payment', 1, 'held'), fact('undo', 'charge-payment', 1, 'nothing-to-undo'),
+    fact('do', 'charge-payment', 1, 'refused', { reason: 'undo came first' }),
+  ];
+  t.same(ledgerViolations(redeliveredLate), [], 'a command id received before its undo, delivered again after it, is no violation');
 
   seq = 0;
   const twice = [fact('do', 'charge-payment', 1, 'done'), fact('do', 'charge-payment', 2, 'done', { key: `${SAGA}/charge-payment/do/2` })];

@@ -17,20 +17,26 @@ const cmd = (e: LedgerEntry) => `${e.action} ${e.step} (command ${e.commandId}, 
  * a command the participant refused; a command whose Idempotency-Key is not
  * `<sagaId>/<step>/<do|undo>`; a `do` received after the `undo` of its step (whatever it was
  * answered); and work applied twice for one step, i.e. two different commands (not two
- * deliveries of one command id) that both took effect.
+ * deliveries of one command id) that both took effect. A command id the participant had
+ * received before is a redelivery by JetStream (its ack was lost, e.g. in a NATS outage),
+ * not something sagad sent again: refusing it is the participant's right, and it is not
+ * held against sagad.
  */
 export function ledgerViolations(ledger: readonly LedgerEntry[], sagaId?: string): string[] {
   const problems: string[] = [];
   const mine = sagaId === undefined ? ledger : ledger.filter((e) => e.sagaId === sagaId);
   const firstUndo = new Map<string, LedgerEntry>();
   const applied = new Map<string, Set<string>>();
+  const received = new Set<string>();
   for (const e of mine) {
-    if (e.effect === 'refused') problems.push(`${e.sagaId}: the participant refused ${cmd(e)}: ${e.reason ?? 'no reason given'}`);
+    const redelivered = received.has(e.commandId);
+    received.add(e.commandId);
+    if (e.effect === 'refused' && !redelivered) problems.push(`${e.sagaId}: the participant refused ${cmd(e)}: ${e.reason ?? 'no reason given'}`);
     if (e.key !== where(e)) problems.push(`${e.sagaId}: ${cmd(e)} carried the Idempotency-Key ${JSON.stringify(e.key)}, not ${JSON.stringify(where(e))}`);
     const stepOf = `${e.sagaId}/${e.step}`;
     if (e.action === 'undo' && !firstUndo.has(stepOf)) firstUndo.set(stepOf, e);
     const undo = firstUndo.get(stepOf);
-    if (e.action === 'do' && undo !== undefined) problems.push(`${e.sagaId}: ${cmd(e)} was received after its undo (ledger #${undo.seq})`);
+    if (e.action === 'do' && undo !== undefined && !redelivered) problems.push(`${e.sagaId}: ${cmd(e)} was received after its undo (ledger #${undo.seq})`);
     if (e.effect === 'done') {
       const ids = applied.get(where(e)) ?? new Set<string>();
       ids.add(e.commandId);
