@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import { errorCatalogue } from '../error-codes.js';
 import { SagaError } from '../errors.js';
 
 /** Stable codes the HTTP layer adds to the `SAGA_ERR_*` family. */
@@ -36,28 +37,9 @@ export interface ErrorBody {
   readonly message: string;
 }
 
-/** HTTP status of each known `SAGA_ERR_*` code; any other SagaError is a 500. */
-export const statusOfCode: Readonly<Record<string, number>> = {
-  SAGA_ERR_NOT_FOUND: 404,
-  SAGA_ERR_UNKNOWN_SAGA: 404,
-  SAGA_ERR_ROUTE_NOT_FOUND: 404,
-  SAGA_ERR_INVALID_INPUT: 400,
-  SAGA_ERR_VALIDATION: 400,
-  SAGA_ERR_BAD_CURSOR: 400,
-  SAGA_ERR_BAD_REQUEST: 400,
-  SAGA_ERR_UNAUTHORIZED: 401,
-  SAGA_ERR_FORBIDDEN: 403,
-  SAGA_ERR_INVALID_STATE: 409,
-  SAGA_ERR_PAST_PIVOT: 409,
-  SAGA_ERR_DUPLICATE_KEY: 409,
-  SAGA_ERR_BODY_TOO_LARGE: 413,
-  SAGA_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
-  SAGA_ERR_NOT_READY: 503,
-  // A redrive publishes to NATS: while it is down the request may be repeated later.
-  SAGA_ERR_NATS_UNAVAILABLE: 503,
-  // The store cannot be reached now (PostgreSQL down or restarting): the same request may succeed later.
-  SAGA_ERR_STORE_UNAVAILABLE: 503,
-};
+/** HTTP status of each `SAGA_ERR_*` code, from the catalogue; any other error is a 500. */
+export const statusOfCode: Readonly<Record<string, number>> = Object.fromEntries(
+  Object.entries(errorCatalogue).map(([code, e]) => [code, e.status]));
 
 /** Pure: the error body for a status, a code and a message. */
 export function errorBody(statusCode: number, code: string, message: string): ErrorBody {

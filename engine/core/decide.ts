@@ -21,8 +21,11 @@ export interface Decision {
   readonly ignored: Ignored | null;
 }
 
+/** Why an operator's request does not fit the instance's state. */
+export type RejectionCode = 'SAGA_ERR_INVALID_STATE' | 'SAGA_ERR_PAST_PIVOT';
+
 export interface Rejection {
-  readonly rejected: { readonly code: string; readonly message: string };
+  readonly rejected: { readonly code: RejectionCode; readonly message: string };
 }
 
 /** Pure: the events and effects that start a new instance, and its state. */
@@ -250,7 +253,7 @@ function pivotInFlight(run: Run): string | null {
   return null;
 }
 
-function reject(code: string, message: string): Rejection {
+function reject(code: RejectionCode, message: string): Rejection {
   return { rejected: { code, message } };
 }
 

@@ -375,9 +375,9 @@ t.test('unknown routes and unexpected errors', async (t) => {
   const internal = isError(t, await app.inject({ url: '/v1/instances/i-1' }), 500, 'SAGA_ERR_INTERNAL');
   t.notMatch(internal.message, /secret|SQLITE/, 'the real error stays in the log');
   t.match(logged, [{ level: 'error', msg: 'HTTP request failed', fields: { method: 'GET', url: '/v1/instances/i-1', error: /SQLITE_CORRUPT/ } }]);
-  engine.failWith = new SagaError('SAGA_ERR_SOMETHING_NEW', 'an unmapped engine error');
-  isError(t, await app.inject({ url: '/v1/instances/i-1' }), 500, 'SAGA_ERR_SOMETHING_NEW', 'an unmapped engine error');
-  t.equal(logged.length, 2, 'an unmapped SagaError is logged too');
+  engine.failWith = new SagaError('SAGA_ERR_DEFINITION_MISSING', 'an engine error no client can mend');
+  isError(t, await app.inject({ url: '/v1/instances/i-1' }), 500, 'SAGA_ERR_DEFINITION_MISSING', 'an engine error no client can mend');
+  t.equal(logged.length, 2, 'a SagaError answered with 500 is logged too');
   engine.readiness = () => { throw new Error('readiness bug'); };
   const ready = await app.inject({ url: '/readyz' });
   t.equal(ready.statusCode, 503, 'a failing readiness check is not ready');
