@@ -19,7 +19,7 @@ export const errorCatalogue = {
   SAGA_ERR_INVALID_STATE: { status: 409, meaning: 'the instance is not in a state that allows the act' },
   SAGA_ERR_PAST_PIVOT: { status: 409, meaning: 'a cancel after the pivot: the saga can only complete' },
   SAGA_ERR_DUPLICATE_KEY: { status: 409, meaning: 'an instance of the saga already has this key' },
-  SAGA_ERR_VERSION_CONFLICT: { status: 409, meaning: 'another writer changed the instance first, too often' },
+  SAGA_ERR_VERSION_CONFLICT: { status: 500, meaning: 'other writers kept changing the instance first; the input gave up' },
   SAGA_ERR_BODY_TOO_LARGE: { status: 413, meaning: 'the request body is over the limit' },
   SAGA_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'the body is not application/json' },
   SAGA_ERR_CLIENT_CLOSED: { status: 400, meaning: 'the client closed the connection before the request was read' },
