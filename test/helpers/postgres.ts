@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -175,7 +175,14 @@ export async function startPostgres(): Promise<PostgresServer> {
     }
   };
 
-  return {
+  // A test file that crashes skips its teardown: kill the server rather than leave it running.
+  const onExit = (): void => {
+    server.kill9();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
+
+  const server: PostgresServer = {
     get url() { return urlOf('postgres'); },
     get port() { return port; },
     user,
@@ -194,6 +201,7 @@ export async function startPostgres(): Promise<PostgresServer> {
       return urlOf(db);
     },
     async stop() {
+      process.off('exit', onExit);
       await halt('SIGINT');
       await rm(dir, { recursive: true, force: true });
     },
@@ -216,4 +224,5 @@ export async function startPostgres(): Promise<PostgresServer> {
       await relaunch();
     },
   };
+  return server;
 }
