@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { decide, isRejection, start, type CompiledSaga, type Env, type InstanceState, type InstanceStatus } from '../engine/core/index.js';
 import { loadDefinitionsFile } from '../engine/definitions/index.js';
 import { openStore } from '../engine/store/index.js';
-import { createUuidv7 } from '../engine/transport/envelope.js';
+import { createUuidv7 } from '../engine/ids.js';
 import { memoryMb, root } from './proc.js';
 import { percentiles, type Percentiles } from './stats.js';
 import { sandbox, startSagad } from './targets.js';

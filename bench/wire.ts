@@ -1,6 +1,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
-import { encodeEnvelope, uuidv7, type Envelope } from '../engine/transport/envelope.js';
+import { encodeEnvelope, type Envelope } from '../engine/transport/envelope.js';
+import { uuidv7 } from '../engine/ids.js';
 
 /** The subjects of the example saga (sagas/order-fulfillment.yaml), shared by sagad, the reference loop and the load generator. */
 export const SUBJECTS = {

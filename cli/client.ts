@@ -3,7 +3,7 @@ import { CliError, usageError } from './errors.js';
 /** Where sagactl talks to when neither --server nor SAGA_SERVER says otherwise. */
 export const DEFAULT_SERVER = 'http://127.0.0.1:8080';
 
-const pointElsewhere = 'point sagactl elsewhere with --server URL or SAGA_SERVER=URL, or read a database offline with --db FILE';
+const pointElsewhere = 'point sagactl elsewhere with --server URL or SAGA_SERVER=URL, or read a database offline with --db FILE (or --db postgres://...)';
 
 /** An error answer of the API: `{statusCode, code, error, message}`. */
 export interface ApiFailure {

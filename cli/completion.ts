@@ -14,7 +14,7 @@ interface Node {
 }
 
 /** Options whose value names a file; option values with fixed choices are completed from them. */
-const fileOptions = ['--db', '--file', '-f'];
+const fileOptions = ['--db', '--file', '-f', '--cases'];
 const fileArguments = /^(file|a|b)$/;
 
 function optionFlags(o: Option): string[] {

@@ -3,8 +3,8 @@
  * Pure: compares the effective definitions (defaults applied, durations in ms) and the
  * payload templates and message schemas as written.
  */
-import type { DefinitionDetail, StepDetail } from '../engine/api/index.js';
-import { definitionDetail } from '../engine/api/index.js';
+import type { DefinitionDetail, StepDetail } from '../engine/api/documents.js';
+import { definitionDetail } from '../engine/api/documents.js';
 import type { CompiledSaga } from '../engine/core/index.js';
 import type { Style } from './render/style.js';
 import { dslDuration } from './render/time.js';

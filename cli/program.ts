@@ -6,7 +6,9 @@ import { registerDescribe } from './commands/describe.js';
 import { registerDlq } from './commands/dlq.js';
 import { registerHistory } from './commands/history.js';
 import { registerList } from './commands/list.js';
+import { registerSimulate } from './commands/simulate.js';
 import { registerStats } from './commands/stats.js';
+import { registerTest } from './commands/test.js';
 import { registerValidate } from './commands/validate.js';
 import { CliError, formatFailure } from './errors.js';
 import { ExitCode, processIo, type Io } from './io.js';
@@ -35,6 +37,7 @@ export function buildProgram(io: Io): { program: Command; result: { code: ExitCo
       'sagactl cancel 0192f7e0-5a4b-7c3d-9e8f-0a1b2c3d4e5f --reason "customer called"',
       'sagactl --server http://sagad.internal:8080 stats',
       'sagactl list --db data/sagad.db                   # offline, read-only',
+      'sagactl test saga-definitions.yaml                 # offline: fail every step, check the saga guarantee',
     )}
 Exit codes: 0 ok, 1 error, 2 usage error.
 `);
@@ -52,6 +55,8 @@ Exit codes: 0 ok, 1 error, 2 usage error.
   registerDefs(defs, io);
   registerValidate(defs, io, result);
   registerValidate(program, io, result);
+  registerTest(program, io, result);
+  registerSimulate(program, io, result);
   registerCompletion(program, io, program);
   return { program, result };
 }

@@ -2,12 +2,14 @@
  * Where inspecting commands read instances: the HTTP API, or a database file opened
  * read-only (`--db`). Both give the API's documents, built by the same pure views.
  */
-import type { DefinitionDetail, HistoryEntryDocument, InstanceDocument, InstanceSummaryDocument, StatsDocument } from '../engine/api/index.js';
-import { definitionDetail, historyEntry, instanceDocument, instanceSummary, statsDocument } from '../engine/api/index.js';
+import type { DefinitionDetail, HistoryEntryDocument, InstanceDocument, InstanceSummaryDocument, StatsDocument } from '../engine/api/documents.js';
+import { definitionDetail, historyEntry, instanceDocument, instanceSummary, statsDocument } from '../engine/api/documents.js';
 import type { CompiledSaga, InstanceStatus } from '../engine/core/index.js';
 import { compileSagaSource } from '../engine/definitions/index.js';
 import { SagaError } from '../engine/errors.js';
 import { openStore, type Page, type Store } from '../engine/store/index.js';
+import { isPostgresUrl, openStorePort, redact } from '../engine/store/open.js';
+import type { StorePort } from '../engine/store/port.js';
 import { ApiCallError, type ApiClient } from './client.js';
 import { CliError, usageError } from './errors.js';
 
@@ -98,10 +100,74 @@ function reading<T>(file: string, fn: () => T): T {
 }
 
 /**
- * Reads a database file directly, read-only: it changes nothing and takes no write lock, so
- * it is safe beside a running server. Definitions come from the sources stored by hash.
+ * Reads a database directly, read-only: a SQLite file (no write lock, safe beside a running
+ * server) or a PostgreSQL URL (read-only sessions). Definitions come from the sources stored by hash.
  */
-export function dbSource(file: string): Source {
+export function dbSource(db: string): Source {
+  return isPostgresUrl(db) ? postgresSource(db) : sqliteSource(db);
+}
+
+/** Reads the PostgreSQL store through the store port, opened read-only on first use. */
+function postgresSource(url: string): Source {
+  const where = `database ${redact(url)}`;
+  const flags = ` --db ${redact(url)}`;
+  let opened: Promise<StorePort> | null = null;
+  const port = (): Promise<StorePort> => (opened ??= openStorePort(url, { readonly: true }));
+  const reading = async <T>(fn: (store: StorePort) => Promise<T>): Promise<T> => {
+    try {
+      return await fn(await port());
+    } catch (err) {
+      if (err instanceof CliError) throw err;
+      if (err instanceof SagaError && err.code === 'SAGA_ERR_BAD_CURSOR') throw badCursor();
+      throw new CliError(`cannot read ${where} (${err instanceof Error ? err.message : String(err)})`, 'check the URL, the password (PGPASSWORD) and that sagad created the schema there');
+    }
+  };
+  const compiled = new Map<string, CompiledSaga | undefined>();
+  const defOf = async (store: StorePort, hash: string): Promise<CompiledSaga | undefined> => {
+    if (!compiled.has(hash)) {
+      const source = await store.getDefinitionSource(hash);
+      const r = source === undefined ? undefined : compileSagaSource(source);
+      compiled.set(hash, r?.ok === true ? r.saga : undefined);
+    }
+    return compiled.get(hash);
+  };
+  return {
+    where, offline: true,
+    list: (q) => reading(async (store) => {
+      const page = await store.listInstances({
+        saga: q.saga, status: q.state, key: q.key, correlationId: q.correlationId, since: q.since, limit: q.limit, cursor: q.cursor ?? null,
+      });
+      return { items: page.items.map(instanceSummary), nextCursor: page.nextCursor };
+    }),
+    instance: (id) => reading(async (store) => {
+      const state = await store.getInstance(id);
+      if (state === undefined) throw noInstance(id, where, flags);
+      return instanceDocument(state, await defOf(store, state.definitionHash), await store.timersOf(id));
+    }),
+    history: (id) => reading(async (store) => {
+      const entries = await store.history(id);
+      if (entries.length === 0 && (await store.getInstance(id)) === undefined) throw noInstance(id, where, flags);
+      return entries.map(historyEntry);
+    }),
+    definition: (saga, hash) => reading(async (store) => {
+      const def = await defOf(store, hash);
+      return def === undefined || def.name !== saga ? undefined : definitionDetail(def);
+    }),
+    stats: () => reading(async (store) => {
+      const g = await store.gauges();
+      return statsDocument({
+        instances: g.instances.map((r) => ({ saga: r.saga, state: r.status, count: r.count })),
+        timersPending: g.timersPending, outboxBacklog: g.outboxBacklog, deadLetters: g.deadLetters, consumerLag: null,
+      });
+    }),
+    close: () => {
+      void opened?.then((store) => store.close(), () => undefined);
+    },
+  };
+}
+
+/** Reads a SQLite file read-only, each document in one read transaction. */
+function sqliteSource(file: string): Source {
   const store = openReadonly(file);
   const where = `database ${file}`;
   const compiled = new Map<string, CompiledSaga | undefined>();

@@ -3,7 +3,7 @@
  * attempt n of N, the next retry or deadline and when it falls, the last error, and what the
  * operator can do now. Pure: built from the API's documents and a clock passed in.
  */
-import type { DefinitionDetail, HistoryEntryDocument, InstanceDocument, StepDetail, StepDocument, TimerDocument } from '../engine/api/index.js';
+import type { DefinitionDetail, HistoryEntryDocument, InstanceDocument, StepDetail, StepDocument, TimerDocument } from '../engine/api/documents.js';
 import { duration, relative } from './render/time.js';
 import { leafDetail, leafDetails, maxAttempts, pivotOf } from './views/definition-facts.js';
 

@@ -1,6 +1,6 @@
 import { Ajv } from 'ajv';
 import { SagaError } from './errors.js';
-import type { LogLevel } from './transport/connection.js';
+import type { LogLevel } from './log.js';
 
 /** The server's settings, read from the environment by {@link loadConfig}; frozen. */
 export interface Config {
@@ -35,7 +35,7 @@ const text = { type: 'string', minLength: 1 };
 
 const variables: readonly Variable[] = [
   { env: 'SAGA_DEFINITIONS', key: 'definitionsPath', schema: { ...text, default: './saga-definitions.yaml' }, allowed: 'a file path', help: 'saga definitions file (YAML)' },
-  { env: 'SAGA_DB', key: 'dbPath', schema: { ...text, default: './data/sagad.db' }, allowed: 'a file path', help: 'SQLite database file; the embedded NATS store goes beside it' },
+  { env: 'SAGA_DB', key: 'dbPath', schema: { ...text, default: './data/sagad.db' }, allowed: 'a file path or a postgres:// URL', help: 'SQLite database file (one process; the embedded NATS store goes beside it), or a postgres:// or postgresql:// URL of the PostgreSQL database that replicas share (sslmode and PG* variables honoured)' },
   { env: 'SAGA_HTTP_PORT', key: 'httpPort', schema: { ...int(0, 65535), default: 8080 }, allowed: 'an integer from 0 to 65535 (0 = any free port)', help: 'HTTP API port; 0 = any free port' },
   { env: 'SAGA_HTTP_HOST', key: 'httpHost', schema: { ...text, default: '127.0.0.1' }, allowed: 'a host name or IP address', help: 'address the HTTP API binds to' },
   { env: 'NATS_URL', key: 'natsUrl', schema: { type: 'string', pattern: '^\\S+$' }, allowed: 'a NATS URL or a comma-separated list without spaces', help: 'NATS server URL(s); unset = start an embedded nats-server' },

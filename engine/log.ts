@@ -1,4 +1,11 @@
-import type { LogFn, LogLevel } from './transport/connection.js';
+
+/** Log levels, lowest first. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+/** A structured log sink passed to each part: a message and its fields; it never throws. */
+export type LogFn = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
+
+/** The logger used when none is passed in: it drops everything. */
+export const silentLog: LogFn = () => undefined;
 
 const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 const reserved = new Set(['time', 'level', 'msg']);

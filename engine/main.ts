@@ -1,4 +1,5 @@
 import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import type { Subscription as CoreSubscription } from '@nats-io/transport-node';
 import { buildApi } from './api/app.js';
@@ -14,9 +15,12 @@ import { OutboxRelay } from './runtime/outbox-relay.js';
 import { Registry } from './runtime/registry.js';
 import { serveStartRequests } from './runtime/start-requests.js';
 import { TimerService } from './runtime/timer-service.js';
+import { SagaError } from './errors.js';
+import { StoreErrorCode } from './store/errors.js';
+import { isPostgresUrl, openStorePort, redact } from './store/open.js';
 import type { StorePort } from './store/port.js';
-import { openSqlitePort } from './store/sqlite-port.js';
-import { connectNats, type LogFn } from './transport/connection.js';
+import { connectNats } from './transport/connection.js';
+import { type LogFn } from './log.js';
 import { consume, type Subscription } from './transport/consumer.js';
 import { startEmbeddedNats, type EmbeddedNats } from './transport/embedded.js';
 import { AckPipeline } from './transport/pipeline.js';
@@ -27,6 +31,34 @@ import { ensureLifecycleStream, ensureStreams } from './transport/streams.js';
 const INBOX_RETENTION_MS = 7 * 24 * 3_600_000;
 /** Sent outbox rows are kept a day, well past the 2-minute duplicate window. */
 const SENT_RETENTION_MS = 24 * 3_600_000;
+
+/**
+ * Timings that differ between one process and replicas. With replicas, work a dead replica
+ * held must pass to the others within seconds: its messages come back after the ack wait
+ * (handlers in progress keep theirs alive), its claimed timers and unsent outbox rows after
+ * their claims, and timers armed by others are found by polling.
+ */
+const timings = {
+  sqlite: { ackWaitMs: 10_000, timerPollMs: 60_000, timerClaimMs: 30_000, orphanAfterMs: 0, idleScanMs: 5_000 },
+  postgres: { ackWaitMs: 3_000, timerPollMs: 1_000, timerClaimMs: 3_000, orphanAfterMs: 2_000, idleScanMs: 1_000 },
+} as const;
+
+/** Opens the store; an unreachable PostgreSQL is retried with backoff until it answers (or `signal` aborts). */
+async function openStore(config: Config, log: LogFn, signal: AbortSignal | undefined): Promise<StorePort> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openStorePort(config.dbPath, {
+        synchronous: config.synchronous, snapshotEvery: config.snapshotEvery, background: true,
+        onBackgroundError: (message) => log('error', 'store background thread failed; commits checkpoint and counts are read in the main thread instead', { error: message }),
+      });
+    } catch (err) {
+      if (!(err instanceof SagaError && err.code === StoreErrorCode.StoreUnavailable)) throw err;
+      const wait = Math.min(30_000, 250 * 2 ** Math.min(attempt, 7));
+      log('warn', `the store is unavailable; not ready, retrying in ${Math.round(wait / 100) / 10} s`, { db: redact(config.dbPath), attempt, error: err.message });
+      await sleep(wait, undefined, { signal });
+    }
+  }
+}
 
 /** A running sagad. */
 export interface Sagad {
@@ -44,12 +76,10 @@ export interface Sagad {
  * step: overdue timers fire on start, unsent outbox rows are published, durable consumers
  * resume where they were acked.
  */
-export async function startSagad(config: Config, definitions: readonly CompiledSaga[], log: LogFn): Promise<Sagad> {
+export async function startSagad(config: Config, definitions: readonly CompiledSaga[], log: LogFn, signal?: AbortSignal): Promise<Sagad> {
   const onError = (what: string) => (err: unknown) => log('error', what, { error: err instanceof Error ? err.message : String(err) });
-  const store = await openSqlitePort(config.dbPath, {
-    synchronous: config.synchronous, snapshotEvery: config.snapshotEvery, background: true,
-    onBackgroundError: (message) => log('error', 'store background thread failed; commits checkpoint and counts are read in the main thread instead', { error: message }),
-  });
+  const store = await openStore(config, log, signal);
+  const timing = timings[store.kind];
   const closers: (() => Promise<void>)[] = [() => store.close()];
   const closeAll = async () => {
     for (const close of closers.reverse()) await close().catch(onError('closing failed'));
@@ -57,7 +87,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
   try {
     let natsUrl = config.natsUrl;
     if (natsUrl === undefined) {
-      const embedded: EmbeddedNats = await startEmbeddedNats(dirname(config.dbPath), log);
+      const embedded: EmbeddedNats = await startEmbeddedNats(isPostgresUrl(config.dbPath) ? './data' : dirname(config.dbPath), log);
       closers.push(() => embedded.stop());
       natsUrl = embedded.url;
     }
@@ -69,8 +99,12 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     // The JetStream client's own timeout, as js.publish had it.
     const acks = new AckPipeline(link.nc, 5_000);
     closers.push(async () => acks.close());
-    const relay = new OutboxRelay(store, (items) => acks.publishAll(items), onError('outbox publish failed; will retry'));
-    const timers = new TimerService(store, { pollMs: 60_000, claimMs: 30_000 }, onError('timer service failed'));
+    const relay = new OutboxRelay(store, (items) => acks.publishAll(items), onError('outbox publish failed; will retry'), {
+      orphanAfterMs: timing.orphanAfterMs, idleScanMs: timing.idleScanMs,
+    });
+    const timers = new TimerService(store, { pollMs: timing.timerPollMs, claimMs: timing.timerClaimMs }, onError('timer service failed'));
+    const health = storeHealth(store, log);
+    closers.push(async () => health.stop());
     const registry = new Registry(definitions);
     const status = { streams: false, consumers: false, lag: 0 };
     const url = natsUrl;
@@ -81,6 +115,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
       },
       readiness: () => {
         const checks = {
+          store: health.ok() ? { ok: true } : { ok: false, detail: health.detail() },
           nats: link.isConnected() ? { ok: true } : { ok: false, detail: `not connected to ${url}` },
           streams: status.streams ? { ok: true } : { ok: false, detail: 'streams not set up yet' },
           consumers: status.consumers ? { ok: true } : { ok: false, detail: 'consumers not started yet' },
@@ -111,7 +146,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
       const stream = streamOf[subject];
       if (stream === undefined) throw new Error(`no stream for ${subject}`);
       subs.push(await consume(link, subject, handle, {
-        stream, durablePrefix: config.natsPrefix, maxDeliver: config.maxDeliver, ackWaitMs: 10_000, expiresMs: 2000, concurrency: 256, batchSize: 256, log,
+        stream, durablePrefix: config.natsPrefix, maxDeliver: config.maxDeliver, ackWaitMs: timing.ackWaitMs, expiresMs: 2000, concurrency: 256, batchSize: 256, log,
       }));
     }
     const starts: CoreSubscription = serveStartRequests(link.nc, engine, log);
@@ -157,6 +192,24 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
   }
 }
 
+/** Whether the store answers: asked every 2 s; /readyz reports the last failure until it answers again. */
+function storeHealth(store: StorePort, log: LogFn): { ok(): boolean; detail(): string; stop(): void } {
+  let failure: string | null = null;
+  const check = () => {
+    store.nextDueAt().then(() => {
+      if (failure !== null) log('info', 'the store answers again', { db: store.where });
+      failure = null;
+    }, (err: unknown) => {
+      const why = err instanceof Error ? err.message : String(err);
+      if (failure === null) log('error', 'the store does not answer; not ready until it does', { db: store.where, error: why });
+      failure = why;
+    });
+  };
+  const timer = setInterval(check, 2_000);
+  timer.unref();
+  return { ok: () => failure === null, detail: () => `the store does not answer: ${failure ?? ''}`, stop: () => clearInterval(timer) };
+}
+
 /** sagad's entry point: configuration from the environment, definitions, then the server until a signal. */
 async function main(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -176,6 +229,11 @@ async function main(argv: string[]): Promise<number> {
   let onSignal = (signal: string) => { signalled = signal; };
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));
+  const aborted = new AbortController();
+  onSignal = (signal: string) => {
+    signalled = signal;
+    aborted.abort();
+  };
   const defs = loadDefinitionsFile(config.definitionsPath);
   if (!defs.ok) {
     for (const e of defs.errors) process.stderr.write(`${formatDefinitionError(e)}\n`);
@@ -184,8 +242,12 @@ async function main(argv: string[]): Promise<number> {
   }
   let server: Sagad;
   try {
-    server = await startSagad(config, defs.sagas, log);
+    server = await startSagad(config, defs.sagas, log, aborted.signal);
   } catch (err) {
+    if (aborted.signal.aborted) {
+      log('info', `received ${String(signalled)} while starting; stopped`);
+      return 0;
+    }
     log('error', `sagad could not start: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   }

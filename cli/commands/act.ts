@@ -1,7 +1,7 @@
 /** The acting commands: start, cancel and retry, one instance or many (`--saga ... --yes`). */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { InstanceDocument, InstanceSummaryDocument } from '../../engine/api/index.js';
+import type { InstanceDocument, InstanceSummaryDocument } from '../../engine/api/documents.js';
 import type { InstanceStatus } from '../../engine/core/index.js';
 import { ApiCallError, UnreachableError } from '../client.js';
 import { contextOf, type Ctx } from '../context.js';

@@ -1,7 +1,7 @@
 /** `defs list|show|diff` (and `validate`, registered beside them): saga definitions. */
 import type { Command } from 'commander';
-import type { DefinitionDetail, DefinitionSummary } from '../../engine/api/index.js';
-import { definitionDetail, definitionSummary } from '../../engine/api/index.js';
+import type { DefinitionDetail, DefinitionSummary } from '../../engine/api/documents.js';
+import { definitionDetail, definitionSummary } from '../../engine/api/documents.js';
 import type { CompiledSaga } from '../../engine/core/index.js';
 import { formatDefinitionError, loadDefinitionsFile } from '../../engine/definitions/index.js';
 import { ApiCallError } from '../client.js';

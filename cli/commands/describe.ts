@@ -6,7 +6,7 @@ import { examples } from '../options.js';
 import { describeText } from '../views/instances.js';
 import { explain } from '../why.js';
 
-const dbOption = ['--db <file>', 'read this database file instead of the server (read-only, safe while sagad runs)'] as const;
+const dbOption = ['--db <file|url>', 'read this database instead of the server: a SQLite file or a postgres:// URL (read-only, safe while sagad runs)'] as const;
 
 /** `describe ID`: the instance and its steps; `why ID`: what it waits for, in one paragraph. */
 export function registerDescribe(parent: Command, io: Io): void {

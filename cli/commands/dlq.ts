@@ -1,6 +1,6 @@
 /** `dlq list|show|redrive|purge`: the dead-letter queue through the API. */
 import type { Command } from 'commander';
-import type { DeadLetterDocument } from '../../engine/api/index.js';
+import type { DeadLetterDocument } from '../../engine/api/documents.js';
 import type { Page } from '../../engine/store/index.js';
 import { ApiCallError } from '../client.js';
 import { contextOf, type Ctx } from '../context.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { HistoryEntryDocument } from '../../engine/api/index.js';
+import type { HistoryEntryDocument } from '../../engine/api/documents.js';
 import { contextOf } from '../context.js';
 import type { Io } from '../io.js';
 import { durationMs, examples } from '../options.js';
@@ -16,7 +16,7 @@ export function registerHistory(parent: Command, io: Io): void {
     .argument('<id>', 'instance id')
     .option('-f, --follow', 'keep printing new entries until the instance completes, is compensated or fails')
     .option('--interval <duration>', 'how often --follow polls', durationMs, 1000)
-    .option('--db <file>', 'read this database file instead of the server (read-only, safe while sagad runs)')
+    .option('--db <file|url>', 'read this database instead of the server: a SQLite file or a postgres:// URL (read-only, safe while sagad runs)')
     .addHelpText('after', examples(
       'sagactl history 0192f7e0-5a4b-7c3d-9e8f-0a1b2c3d4e5f',
       'sagactl history 0192f7e0-5a4b-7c3d-9e8f-0a1b2c3d4e5f --follow',

@@ -32,7 +32,7 @@ export function registerList(parent: Command, io: Io): void {
     .option('--limit <n>', 'show at most n instances (pages are fetched as needed)', positiveInt, 50)
     .option('--all', 'show every matching instance, following every page')
     .option('--cursor <cursor>', 'continue after the nextCursor a previous list printed')
-    .option('--db <file>', 'read this database file instead of the server (read-only, safe while sagad runs)')
+    .option('--db <file|url>', 'read this database instead of the server: a SQLite file or a postgres:// URL (read-only, safe while sagad runs)')
     .addHelpText('after', examples(
       'sagactl list',
       'sagactl list --saga order-fulfillment --state compensated',

@@ -9,7 +9,7 @@ export function registerStats(parent: Command, io: Io): void {
   parent
     .command('stats')
     .description('Count instances by saga and state, and show pending timers, outbox backlog, dead letters and consumer lag.')
-    .option('--db <file>', 'read this database file instead of the server (read-only; consumer lag is then unknown)')
+    .option('--db <file|url>', 'read this database instead of the server: a SQLite file or a postgres:// URL (read-only; consumer lag is then unknown)')
     .addHelpText('after', examples('sagactl stats', 'sagactl stats -o json', 'sagactl stats --db data/sagad.db'))
     .action(async (o: { db?: string }, cmd: Command) => {
       const ctx = contextOf(cmd, io);

@@ -1,5 +1,5 @@
 /** What the views and `why` need to know of a definition: each leaf step by name. */
-import type { DefinitionDetail, StepDetail } from '../../engine/api/index.js';
+import type { DefinitionDetail, StepDetail } from '../../engine/api/documents.js';
 
 /** Pure: every leaf step of a definition document, parallel branches flattened in order. */
 export function leafDetails(def: DefinitionDetail | undefined): StepDetail[] {

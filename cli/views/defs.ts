@@ -1,5 +1,5 @@
 /** Saga definitions: the loaded ones in a table, one in detail with its steps. */
-import type { DefinitionDetail, DefinitionSummary, StepDetail } from '../../engine/api/index.js';
+import type { DefinitionDetail, DefinitionSummary, StepDetail } from '../../engine/api/documents.js';
 import { renderFields, renderTable, type Cell } from '../render/table.js';
 import { dslDuration } from '../render/time.js';
 import type { ViewOptions } from './instances.js';

@@ -1,5 +1,5 @@
 /** Dead letters: the list, and one letter with its headers and raw message. */
-import type { DeadLetterDocument } from '../../engine/api/index.js';
+import type { DeadLetterDocument } from '../../engine/api/documents.js';
 import { renderFields, renderTable, type Cell } from '../render/table.js';
 import { age, when } from '../render/time.js';
 import type { ViewOptions } from './instances.js';

@@ -1,5 +1,5 @@
 /** The journal as a timeline: each event at its offset from the start, with what it means. */
-import type { HistoryEntryDocument } from '../../engine/api/index.js';
+import type { HistoryEntryDocument } from '../../engine/api/documents.js';
 import type { Style } from '../render/style.js';
 import { truncate } from '../render/table.js';
 import { duration } from '../render/time.js';

@@ -1,5 +1,5 @@
 /** Tables of instances: the list, and one instance with its steps (`describe`). */
-import type { DefinitionDetail, InstanceDocument, InstanceSummaryDocument, StepDocument } from '../../engine/api/index.js';
+import type { DefinitionDetail, InstanceDocument, InstanceSummaryDocument, StepDocument } from '../../engine/api/documents.js';
 import type { Style } from '../render/style.js';
 import { renderFields, renderTable, type Cell, type Column } from '../render/table.js';
 import { age, duration, offset, when } from '../render/time.js';

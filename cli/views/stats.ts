@@ -1,5 +1,5 @@
 /** `stats`: instances by saga and state, then the engine's backlog gauges. */
-import type { StatsDocument } from '../../engine/api/index.js';
+import type { StatsDocument } from '../../engine/api/documents.js';
 import { InstanceStatus } from '../../engine/core/index.js';
 import type { Style } from '../render/style.js';
 import { renderFields, renderTable, type Cell, type Column } from '../render/table.js';

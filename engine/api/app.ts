@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { EnginePort } from '../runtime/port.js';
-import type { LogFn } from '../transport/connection.js';
+import type { LogFn } from '../log.js';
 import { bearerAuth } from './auth.js';
 import { ApiErrorCode, describeError, errorBody } from './errors.js';
 import { registerActionRoutes } from './routes-actions.js';

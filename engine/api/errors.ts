@@ -48,6 +48,8 @@ export const statusOfCode: Readonly<Record<string, number>> = {
   SAGA_ERR_NOT_READY: 503,
   // A redrive publishes to NATS: while it is down the request may be repeated later.
   SAGA_ERR_NATS_UNAVAILABLE: 503,
+  // The store cannot be reached now (PostgreSQL down or restarting): the same request may succeed later.
+  SAGA_ERR_STORE_UNAVAILABLE: 503,
 };
 
 /** Pure: the error body for a status, a code and a message. */

@@ -1,7 +1,7 @@
 /** Liveness, readiness and metrics: open without a token, quiet in the log (probes call them often). */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { EnginePort, Readiness } from '../runtime/port.js';
-import type { LogFn } from '../transport/connection.js';
+import type { LogFn } from '../log.js';
 import { errorResponses, readinessSchema } from './schemas.js';
 
 /** The Prometheus text exposition format's content type. */

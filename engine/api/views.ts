@@ -4,6 +4,7 @@
  */
 import { emptyStep, leafSteps, publicStepState, type CompiledSaga, type InstanceState, type StepState } from '../core/index.js';
 import type { InstanceSummary, JournalEntry, TimerRow } from '../store/index.js';
+import type { EngineStats } from '../runtime/port.js';
 
 /** Pure: epoch ms as an ISO 8601 time, null kept. */
 export function isoTime(ms: number): string;
@@ -134,4 +135,21 @@ export function instanceSummary(row: InstanceSummary): InstanceSummaryDocument {
 /** Pure: a journal entry as the history shows it, the event data as stored. */
 export function historyEntry(entry: JournalEntry): HistoryEntryDocument {
   return { seq: entry.seq, type: entry.type, version: entry.version, at: isoTime(entry.at), data: entry.data };
+}
+
+/** `GET /v1/stats`; `consumerLag` is null when nobody measured it (a database read offline). */
+export interface StatsDocument {
+  readonly instances: { readonly saga: string; readonly state: string; readonly count: number }[];
+  readonly timersPending: number;
+  readonly outboxBacklog: number;
+  readonly deadLetters: number;
+  readonly consumerLag: number | null;
+}
+
+/** Pure: the stats document of the engine's (or a store's) counts. */
+export function statsDocument(s: Omit<EngineStats, 'consumerLag'> & { readonly consumerLag: number | null }): StatsDocument {
+  return {
+    instances: s.instances.map((r) => ({ saga: r.saga, state: r.state, count: r.count })),
+    timersPending: s.timersPending, outboxBacklog: s.outboxBacklog, deadLetters: s.deadLetters, consumerLag: s.consumerLag,
+  };
 }

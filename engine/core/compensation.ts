@@ -1,6 +1,5 @@
 import { backoffDelay, canRetry } from './backoff.js';
-import { cancelStepTimers } from './forward.js';
-import { emit, leaf, lifecycle, renderMessage, schedule, cancelTimer, sendCommand, stepOf, type Run } from './run.js';
+import { cancelStepTimers, emit, leaf, lifecycle, renderMessage, schedule, cancelTimer, sendCommand, stepOf, type Run } from './run.js';
 import type { CompensationReason } from './state.js';
 
 /**

@@ -3,10 +3,10 @@ import { compensationAttemptFailed, continueCompensation, beginCompensation, dis
 import type { CommandStep, CompiledSaga, LeafStep, ReplySpec } from './definition.js';
 import type { Effect } from './effects.js';
 import type { SagaEvent } from './events.js';
-import { advance, attemptFailed, cancelStepTimers, dispatch, failStep } from './forward.js';
+import { advance, attemptFailed, dispatch, failStep } from './forward.js';
 import type { Env, IncomingMessage, SagaInput, StartRequest, TimerRef } from './inputs.js';
 import { evolve } from './evolve.js';
-import { cancelTimer, emit, leaf, lifecycle, schedule, stepOf, type Run } from './run.js';
+import { cancelStepTimers, cancelTimer, emit, leaf, lifecycle, schedule, stepOf, type Run } from './run.js';
 import type { InstanceState } from './state.js';
 import { evaluate, scopeOf, truthy } from './template.js';
 

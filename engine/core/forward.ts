@@ -2,7 +2,7 @@ import { backoffDelay, canRetry } from './backoff.js';
 import type { CommandStep, LeafStep, Stage } from './definition.js';
 import type { StepOutcome } from './state.js';
 import { beginCompensation } from './compensation.js';
-import { emit, lifecycle, renderMessage, schedule, cancelTimer, sendCommand, stepOf, type Run } from './run.js';
+import { cancelStepTimers, emit, lifecycle, renderMessage, schedule, cancelTimer, sendCommand, stepOf, type Run } from './run.js';
 import { evaluate, scopeOf, truthy } from './template.js';
 
 /**
@@ -125,13 +125,4 @@ export function failStep(run: Run, l: LeafStep, error: string, status: 'failed' 
   }
   emit(run, { type: 'SagaFailed', at: run.env.now, step: l.name, error });
   lifecycle(run, 'SagaFailed', `step ${l.name} failed after the pivot: ${error}`);
-}
-
-/** Cancels the timer an active step has armed: its attempt timeout, its retry, or its wait. */
-export function cancelStepTimers(run: Run, step: string, attempt: number): void {
-  const st = stepOf(run, step);
-  if (st.status === 'retrying') cancelTimer(run, { kind: 'retry', step, attempt });
-  if (st.status !== 'running') return;
-  if (st.commands.length > 0) cancelTimer(run, { kind: 'attempt_timeout', step, attempt });
-  else cancelTimer(run, { kind: 'wait_timeout', step });
 }

@@ -89,3 +89,12 @@ export function sendCommand(run: Run, o: {
   });
   return eventId;
 }
+
+/** Cancels the timer an active step has armed: its attempt timeout, its retry, or its wait. */
+export function cancelStepTimers(run: Run, step: string, attempt: number): void {
+  const st = stepOf(run, step);
+  if (st.status === 'retrying') cancelTimer(run, { kind: 'retry', step, attempt });
+  if (st.status !== 'running') return;
+  if (st.commands.length > 0) cancelTimer(run, { kind: 'attempt_timeout', step, attempt });
+  else cancelTimer(run, { kind: 'wait_timeout', step });
+}

@@ -6,8 +6,8 @@ import { compileSagaSource, formatDefinitionError } from '../definitions/index.j
 import { SagaError } from '../errors.js';
 import type { DeadLetter, InstanceFilter, OutboxRow, TimerRow } from '../store/index.js';
 import type { InstanceChange, InputWrite, StorePort } from '../store/port.js';
-import type { LogFn } from '../transport/connection.js';
-import { uuidv7 } from '../transport/envelope.js';
+import type { LogFn } from '../log.js';
+import { uuidv7 } from '../ids.js';
 import { changeOf, earliestTimer } from './change.js';
 import { KeyedLock } from './keyed-lock.js';
 import { Metrics } from './metrics.js';

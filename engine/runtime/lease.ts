@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { SagaError } from '../errors.js';
-import type { LogFn } from '../transport/connection.js';
+import type { LogFn } from '../log.js';
 
 /** The KV bucket that holds one lease per consumer prefix. */
 export const LEASE_BUCKET = 'sagad_leases';

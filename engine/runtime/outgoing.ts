@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Effect, InstanceState } from '../core/index.js';
 import type { OutboxMessage } from '../store/index.js';
-import { encodeEnvelope, pooledRandomBytes } from '../transport/envelope.js';
+import { encodeEnvelope } from '../transport/envelope.js';
+import { pooledRandomBytes } from '../ids.js';
 
 /** The subject of lifecycle integration events (DESIGN section 3). */
 export const LIFECYCLE_SUBJECT = 'sagas.events';

@@ -1,6 +1,6 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { SagaError } from '../errors.js';
-import type { LogFn } from '../transport/connection.js';
+import type { LogFn } from '../log.js';
 import { parseEnvelope } from '../transport/envelope.js';
 import type { Engine } from './engine.js';
 

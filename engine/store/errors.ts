@@ -12,8 +12,6 @@ export const StoreErrorCode = {
   NotFound: 'SAGA_ERR_NOT_FOUND',
   /** A list cursor that this store did not hand out. */
   BadCursor: 'SAGA_ERR_BAD_CURSOR',
-  /** A write through a store opened for reading only. */
-  ReadOnly: 'SAGA_ERR_READ_ONLY',
   /** A journal event this build cannot read: unknown type, newer version, or no upcaster. */
   UnreadableEvent: 'SAGA_ERR_UNREADABLE_EVENT',
   /** The database cannot be reached now (refused, timed out, restarting, too many connections): retry later. */

@@ -31,7 +31,7 @@ export function sqlitePort(store: Store, maxBatch = 512): StorePort {
   const apply = (w: InputWrite): WriteOutcome => applyWrite(store, w);
   const commits = new GroupCommit((fn) => store.tx(fn), () => undefined, maxBatch);
   const ro = (): never => {
-    throw new StoreError(StoreErrorCode.ReadOnly, `${store.file} is open for reading only`);
+    throw new StoreError(StoreErrorCode.StoreReadonly, `${store.file} is open for reading only`);
   };
   return {
     kind: 'sqlite',
@@ -45,7 +45,7 @@ export function sqlitePort(store: Store, maxBatch = 512): StorePort {
       return ref === undefined || state === undefined ? undefined : { ...ref, state };
     },
     waiting: async (subject, type) => store.waiting(subject, type),
-    commit: (w) => (store.readonly ? Promise.reject(new StoreError(StoreErrorCode.ReadOnly, `${store.file} is open for reading only`)) : commits.run(() => apply(w)).catch((err: unknown) => {
+    commit: (w) => (store.readonly ? Promise.reject(new StoreError(StoreErrorCode.StoreReadonly, `${store.file} is open for reading only`)) : commits.run(() => apply(w)).catch((err: unknown) => {
       if (err instanceof Undo) return err.outcome;
       throw err;
     })),

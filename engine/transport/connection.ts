@@ -2,12 +2,9 @@ import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { silentLog, type LogFn } from '../log.js';
 import { TransportError, TransportErrorCode } from './errors.js';
 
-/** Log levels the transport emits. */
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-/** A structured log sink injected by the caller; the transport uses no logger library. */
-export type LogFn = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
 
 /** Options for {@link connectNats}. */
 export interface ConnectOptions {
@@ -38,8 +35,6 @@ export interface NatsLink {
   close(): Promise<void>;
 }
 
-/** The logger used when none is injected: it drops everything. */
-export const silentLog: LogFn = () => undefined;
 
 /** Connects to NATS (failing if the first attempt fails) and tracks connection status for readiness. */
 export async function connectNats(opts: ConnectOptions): Promise<NatsLink> {

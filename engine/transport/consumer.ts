@@ -1,8 +1,9 @@
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { Consumer, ConsumerConfig, ConsumerMessages, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { LogFn, NatsLink } from './connection.js';
-import { silentLog } from './connection.js';
+import type { NatsLink } from './connection.js';
+import type { LogFn } from '../log.js';
+import { silentLog } from '../log.js';
 import { TransportError, TransportErrorCode } from './errors.js';
 
 /** A message as a handler sees it; `deliveryCount` starts at 1. */

@@ -6,7 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { SagaError } from '../errors.js';
-import type { LogFn, LogLevel } from './connection.js';
+import type { LogFn, LogLevel } from '../log.js';
 
 /** Codes of embedded nats-server failures. */
 export const EmbeddedNatsErrorCode = {

@@ -279,7 +279,7 @@ t.test('errors: no token, server unreachable, bad URL, usage', async (t) => {
   const port = await closedPort();
   const down = await sh(['list', '--server', `http://127.0.0.1:${port}`]);
   t.equal(down.code, 1);
-  t.equal(down.err, `sagactl: cannot reach sagad at http://127.0.0.1:${port} (connection refused)\nHint: Is sagad running there? Start it with npm start, or point sagactl elsewhere with --server URL or SAGA_SERVER=URL, or read a database offline with --db FILE\n`);
+  t.equal(down.err, `sagactl: cannot reach sagad at http://127.0.0.1:${port} (connection refused)\nHint: Is sagad running there? Start it with npm start, or point sagactl elsewhere with --server URL or SAGA_SERVER=URL, or read a database offline with --db FILE (or --db postgres://...)\n`);
   t.notMatch(down.err, /\n\s+at /, 'no stack trace');
   const byEnv = await cli(['stats'], { env: { SAGA_SERVER: `http://127.0.0.1:${port}` } });
   t.match(byEnv.err, `cannot reach sagad at http://127.0.0.1:${port}`);

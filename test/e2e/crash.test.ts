@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import t from 'tap';
-import { encodeEnvelope, uuidv7 } from '../../engine/transport/envelope.js';
+import { encodeEnvelope } from '../../engine/transport/envelope.js';
+import { uuidv7 } from '../../engine/ids.js';
 import { publishEnvelope } from '../../engine/transport/publish.js';
 import { waitFor } from '../helpers/sagad.js';
 import { order } from './api-client.js';

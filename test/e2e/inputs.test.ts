@@ -1,6 +1,7 @@
 import t from 'tap';
 import type { Test } from 'tap';
-import { encodeEnvelope, uuidv7 } from '../../engine/transport/envelope.js';
+import { encodeEnvelope } from '../../engine/transport/envelope.js';
+import { uuidv7 } from '../../engine/ids.js';
 import type { Envelope } from '../../engine/transport/envelope.js';
 import { publishEnvelope } from '../../engine/transport/publish.js';
 import { waitFor } from '../helpers/sagad.js';

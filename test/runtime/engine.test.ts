@@ -7,8 +7,9 @@ import { inboundHandler } from '../../engine/runtime/inbound.js';
 import { Registry } from '../../engine/runtime/registry.js';
 import { openStore, type Store } from '../../engine/store/index.js';
 import { sqlitePort } from '../../engine/store/sqlite-port.js';
-import { silentLog } from '../../engine/transport/connection.js';
-import { encodeEnvelope, parseEnvelope, uuidv7 } from '../../engine/transport/envelope.js';
+import { silentLog } from '../../engine/log.js';
+import { encodeEnvelope, parseEnvelope } from '../../engine/transport/envelope.js';
+import { uuidv7 } from '../../engine/ids.js';
 import type { InboundMessage } from '../../engine/transport/consumer.js';
 
 /**

@@ -2,7 +2,8 @@ import { hostname } from 'node:os';
 import { Kvm } from '@nats-io/kv';
 import t from 'tap';
 import { acquireLease, LEASE_BUCKET, type LeaseValue } from '../../engine/runtime/lease.js';
-import { connectNats, silentLog } from '../../engine/transport/connection.js';
+import { connectNats } from '../../engine/transport/connection.js';
+import { silentLog } from '../../engine/log.js';
 import { startNatsServer } from '../helpers/nats-server.js';
 
 /** The SQLite lease against a real nats-server: one holder per prefix, expiry, takeover, loss. */

@@ -7,7 +7,7 @@ import { OutboxRelay, type Publisher } from '../../engine/runtime/outbox-relay.j
 import { Registry } from '../../engine/runtime/registry.js';
 import { openStore, type OutboxMessage, type OutboxRow, type Store } from '../../engine/store/index.js';
 import { sqlitePort } from '../../engine/store/sqlite-port.js';
-import { silentLog } from '../../engine/transport/connection.js';
+import { silentLog } from '../../engine/log.js';
 import type { PublishItem } from '../../engine/transport/publish.js';
 
 /**

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import t from 'tap';
 import { traceparent } from '../../engine/runtime/outgoing.js';
-import { pooledRandomBytes } from '../../engine/transport/envelope.js';
+import { pooledRandomBytes } from '../../engine/ids.js';
 
 t.test('traceparent: one trace per instance (its id hashed), a fresh span per message', async (t) => {
   const shape = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/;

@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import t from 'tap';
 import { connectNats } from '../../engine/transport/connection.js';
-import type { LogFn } from '../../engine/transport/connection.js';
+import type { LogFn } from '../../engine/log.js';
 import { NATS_MISSING_MESSAGE, startEmbeddedNats } from '../../engine/transport/embedded.js';
 import { publishEnvelope } from '../../engine/transport/publish.js';
 import { ensureStreams } from '../../engine/transport/streams.js';

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { createUuidv7, encodeEnvelope, parseEnvelope, uuidv7 } from '../../engine/transport/envelope.js';
+import { encodeEnvelope, parseEnvelope } from '../../engine/transport/envelope.js';
+import { createUuidv7, uuidv7 } from '../../engine/ids.js';
 import type { Envelope } from '../../engine/transport/envelope.js';
 
 const good: Envelope = {

@@ -1,0 +1,20 @@
+import { isPostgresUrl, openPostgresStore, redact } from './postgres/index.js';
+import type { StorePort } from './port.js';
+import { openSqlitePort, type SqlitePortOptions } from './sqlite-port.js';
+
+export { isPostgresUrl, redact };
+
+/** Options for either adapter; each takes what applies to it. */
+export interface OpenOptions extends SqlitePortOptions {
+  /** PostgreSQL connections in the pool. */
+  readonly poolSize?: number;
+}
+
+/**
+ * Opens the store `SAGA_DB` names: a `postgres://` or `postgresql://` URL is the PostgreSQL
+ * store several replicas share; anything else is a SQLite file of one process.
+ */
+export function openStorePort(db: string, opts: OpenOptions = {}): Promise<StorePort> {
+  if (isPostgresUrl(db)) return openPostgresStore(db, { readonly: opts.readonly, snapshotEvery: opts.snapshotEvery, poolSize: opts.poolSize });
+  return openSqlitePort(db, opts);
+}
