@@ -18,6 +18,8 @@ export const StoreErrorCode = {
   StoreUnavailable: 'SAGA_ERR_STORE_UNAVAILABLE',
   /** The database settings are wrong (bad URL, password, user or database name): retrying will not help. */
   StoreConfig: 'SAGA_ERR_STORE_CONFIG',
+  /** A write through a store opened read-only. */
+  StoreReadonly: 'SAGA_ERR_STORE_READONLY',
 } as const;
 /** One of {@link StoreErrorCode}'s values. */
 export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];

@@ -29,14 +29,14 @@ const types = {
 };
 
 function refuse(): never {
-  throw new StoreError(StoreErrorCode.ReadOnly, 'this store was opened read-only; it writes nothing');
+  throw new StoreError(StoreErrorCode.StoreReadonly, 'this store was opened read-only; it writes nothing');
 }
 
 /**
  * Opens the PostgreSQL store at `url` (`postgres://` or `postgresql://`, `sslmode` and `PG*`
  * variables honoured), migrating the schema safely beside other replicas starting at once.
  * A read-only open migrates nothing, checks the schema version and rejects every write with
- * `SAGA_ERR_READ_ONLY` (its sessions are read-only on the server too). Fails with
+ * `SAGA_ERR_STORE_READONLY` (its sessions are read-only on the server too). Fails with
  * `SAGA_ERR_STORE_CONFIG` (fatal: wrong URL, password, database) or
  * `SAGA_ERR_STORE_UNAVAILABLE` (retry later: server down, starting, full).
  */
@@ -87,7 +87,7 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
     ...reads(d, opts.upcasters ?? {}),
     ...claimed,
     ...ops,
-    commit: (w) => (readonly ? Promise.reject(new StoreError(StoreErrorCode.ReadOnly, 'this store was opened read-only; it writes nothing')) : writer.commit(w)),
+    commit: (w) => (readonly ? Promise.reject(new StoreError(StoreErrorCode.StoreReadonly, 'this store was opened read-only; it writes nothing')) : writer.commit(w)),
     settled: () => writer.settled(),
     close: () => (closed ??= (async () => {
       await writer.settled();

@@ -359,9 +359,9 @@ export function contract(t: T, f: PortFactory): void {
     t.same(await ro.getInstance('i-1'), s);
     t.equal((await ro.listInstances()).items.length, 1);
     const d = decision(env, s, reply(s, 'reserve', 'Done', env));
-    await t.rejects(ro.commit(writeOf('m-2', changeOf(s.version, d))), { code: 'SAGA_ERR_READ_ONLY' });
-    await t.rejects(ro.park({ subject: 's', reason: 'r', headers: {}, data: new Uint8Array(), deliveryCount: 1, at: 1 }), { code: 'SAGA_ERR_READ_ONLY' });
-    await t.rejects(ro.markSent([1], 1), { code: 'SAGA_ERR_READ_ONLY' });
+    await t.rejects(ro.commit(writeOf('m-2', changeOf(s.version, d))), { code: 'SAGA_ERR_STORE_READONLY' });
+    await t.rejects(ro.park({ subject: 's', reason: 'r', headers: {}, data: new Uint8Array(), deliveryCount: 1, at: 1 }), { code: 'SAGA_ERR_STORE_READONLY' });
+    await t.rejects(ro.markSent([1], 1), { code: 'SAGA_ERR_STORE_READONLY' });
     t.equal((await ro.getInstance('i-1'))?.version, s.version);
   });
 
