@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -22,7 +22,7 @@ export interface PostgresServer {
   urlOf(db: string, auth?: { user: string; password: string }): string;
   /** Stops the server (fast shutdown, then SIGKILL) and removes its directory. */
   stop(): Promise<void>;
-  /** Kills the postmaster with SIGKILL, as a crash would, without waiting. */
+  /** Kills the postmaster and its backends with SIGKILL, as a crash would, without waiting. */
   kill9(): void;
   /** Stops the server (or waits out a killed one) and starts it again on the same port and data. */
   restart(): Promise<void>;
@@ -55,6 +55,23 @@ function serverUser(): { uid: number; gid: number } | undefined {
   const [, , uid, gid] = line?.split(':') ?? [];
   if (uid === undefined || gid === undefined) throw new Error('running as root needs a `postgres` user to run PostgreSQL as (apt-get install -y postgresql creates it)');
   return { uid: Number(uid), gid: Number(gid) };
+}
+
+/** The processes whose parent is `pid` (the postmaster's backends and helpers), from /proc. */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    try {
+      // Fields after the command name, which may hold spaces: state, then ppid.
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(name));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
 }
 
 async function freePort(): Promise<number> {
@@ -158,7 +175,14 @@ export async function startPostgres(): Promise<PostgresServer> {
     }
   };
 
-  return {
+  // A test file that crashes skips its teardown: kill the server rather than leave it running.
+  const onExit = (): void => {
+    server.kill9();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
+
+  const server: PostgresServer = {
     get url() { return urlOf('postgres'); },
     get port() { return port; },
     user,
@@ -177,10 +201,22 @@ export async function startPostgres(): Promise<PostgresServer> {
       return urlOf(db);
     },
     async stop() {
+      process.off('exit', onExit);
       await halt('SIGINT');
       await rm(dir, { recursive: true, force: true });
     },
     kill9() {
+      // The whole server at once, as a machine crash: a backend outliving its postmaster for a
+      // moment could still commit what a test sends it just after the "crash".
+      const pid = proc?.child.pid;
+      if (pid === undefined) return;
+      for (const child of childrenOf(pid)) {
+        try {
+          process.kill(child, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
       proc?.child.kill('SIGKILL');
     },
     async restart() {
@@ -188,4 +224,5 @@ export async function startPostgres(): Promise<PostgresServer> {
       await relaunch();
     },
   };
+  return server;
 }
