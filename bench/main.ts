@@ -15,7 +15,7 @@ import { runTimers } from './timers.js';
 
 const HELP = `npm run bench [-- options]
 
-  (no option)           the full run (about 13 minutes on 2 cores): throughput scenarios against
+  (no option)           the full run (under 15 minutes on 2 cores): throughput scenarios against
                         the reference loop (grouped commits; the per-commit loop once, for context),
                         100k timers, restart with 10k in flight, list over 1M, the engine alone
   --quick               a few seconds of each, for development
