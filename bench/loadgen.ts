@@ -1,3 +1,4 @@
+import { Agent, request } from 'node:http';
 import type { Msg } from '@nats-io/transport-node';
 import type { Envelope } from '../engine/transport/envelope.js';
 import { percentiles, type Percentiles } from './stats.js';
@@ -16,18 +17,26 @@ export interface LoadSpec {
   readonly drainMs: number;
   /** Makes order ids unique across runs on one server. */
   readonly runId: string;
+  /** How sagas start: an `OrderPlaced` event on orders.events, or `POST {httpUrl}/v1/sagas/order-fulfillment/instances`. */
+  readonly startVia: 'event' | 'http';
+  readonly httpUrl?: string;
 }
 
 /** What one load run measured; times in ms. */
 export interface LoadResult {
   readonly sagasPerSecond: number;
+  /** Commands received by the participants in the window (forward steps and compensations), per second. */
   readonly stepsPerSecond: number;
+  /** Inputs the target was sent in the window (starts and replies), per second. */
+  readonly inputsPerSecond: number;
   readonly finishedInWindow: number;
   readonly latency: Percentiles;
   /** Reply published by the participant to the next command (or end event) of that saga received. */
   readonly stepOverhead: Percentiles;
-  /** Start event published to the first command received. */
+  /** Start event published (or start request sent) to the first command received. */
   readonly startOverhead: Percentiles;
+  /** HTTP starts only: request sent to its 201 received. */
+  readonly startResponse: Percentiles;
   readonly started: number;
   readonly completed: number;
   readonly compensated: number;
@@ -71,6 +80,8 @@ export async function runLoad(spec: LoadSpec, notify: (m: LoadMessage) => void):
   let seq = 0;
   let finishedInWindow = 0;
   let stepsInWindow = 0;
+  let inputsInWindow = 0;
+  const responses: number[] = [];
   const counts = { completed: 0, compensated: 0, failed: 0, wrongOutcome: 0, publishErrors: 0, duplicateCommands: 0 };
   let windowStart = Infinity;
   let windowEnd = Infinity;
@@ -86,7 +97,26 @@ export async function runLoad(spec: LoadSpec, notify: (m: LoadMessage) => void):
     const orderId = `o-${spec.runId}-${n}`;
     const at = performance.now();
     sagas.set(orderId, { seq: n, reject: spec.failEvery > 0 && n % spec.failEvery === spec.failEvery - 1, startedAt: at, pendingSince: at, pendingIsStart: true, lastCommandId: '' });
-    publish(js, SUBJECTS.start, orderPlaced(orderId)).catch(failed);
+    if (inWindow(at)) inputsInWindow += 1;
+    if (spec.startVia === 'event') publish(js, SUBJECTS.start, orderPlaced(orderId)).catch(failed);
+    else httpStart(orderId, at);
+  };
+
+  // One keep-alive connection per saga in flight at most, as a service's HTTP client would hold.
+  const agent = new Agent({ keepAlive: true, maxSockets: spec.concurrency });
+  const startUrl = new URL('/v1/sagas/order-fulfillment/instances', spec.httpUrl ?? 'http://127.0.0.1');
+  const httpStart = (orderId: string, at: number): void => {
+    const doc = JSON.stringify({ input: orderPlaced(orderId).payload, key: orderId, correlationId: orderId });
+    const req = request(startUrl, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(doc) } }, (res) => {
+      res.resume();
+      res.once('end', () => {
+        const now = performance.now();
+        if (res.statusCode !== 201) failed();
+        else if (inWindow(now)) responses.push(now - at);
+      });
+    });
+    req.once('error', failed);
+    req.end(doc);
   };
 
   /** The engine answered this saga: take the overhead sample of the message that was waiting. */
@@ -108,7 +138,10 @@ export async function runLoad(spec: LoadSpec, notify: (m: LoadMessage) => void):
     answered(s, now);
     const reply = replyTo(cmd, s.reject);
     if (reply === undefined) return;
-    if (inWindow(now)) stepsInWindow += 1;
+    if (inWindow(now)) {
+      stepsInWindow += 1;
+      inputsInWindow += 1;
+    }
     s.pendingSince = performance.now();
     s.pendingIsStart = false;
     publish(js, reply.subject, reply.envelope).catch(failed);
@@ -164,10 +197,11 @@ export async function runLoad(spec: LoadSpec, notify: (m: LoadMessage) => void):
   if (sagas.size > 0) await Promise.race([allDone, new Promise((r) => setTimeout(r, spec.drainMs))]);
   const unfinished = sagas.size;
   await nc.close();
+  agent.destroy();
   const seconds = spec.durationMs / 1000;
   return {
-    sagasPerSecond: finishedInWindow / seconds, stepsPerSecond: stepsInWindow / seconds, finishedInWindow,
-    latency: percentiles(latencies), stepOverhead: percentiles(steps), startOverhead: percentiles(starts),
+    sagasPerSecond: finishedInWindow / seconds, stepsPerSecond: stepsInWindow / seconds, inputsPerSecond: inputsInWindow / seconds, finishedInWindow,
+    latency: percentiles(latencies), stepOverhead: percentiles(steps), startOverhead: percentiles(starts), startResponse: percentiles(responses),
     started: seq, ...counts, unfinished, loadgenCpuSeconds: (cpu.user + cpu.system) / 1e6,
   };
 }

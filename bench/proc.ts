@@ -22,6 +22,27 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/** CPU seconds of `pid` and all its descendants alive now (a PostgreSQL server: the postmaster and its backends). */
+export function treeCpuSeconds(pid: number): number {
+  const parentOf = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const inTree = (p: number): boolean => {
+    for (let at: number | undefined = p, hops = 0; at !== undefined && at > 1 && hops < 64; at = parentOf.get(at), hops++) if (at === pid) return true;
+    return false;
+  };
+  let sum = 0;
+  for (const p of parentOf.keys()) if (inTree(p)) sum += cpuSeconds(p);
+  return sum;
+}
+
 /** Write counters of /proc/<pid>/io: bytes handed to write calls (files and sockets), write calls, bytes sent to storage. */
 export interface IoCounters { readonly wchar: number; readonly syscw: number; readonly writeBytes: number }
 

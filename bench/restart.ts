@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Msg } from '@nats-io/transport-node';
 import { encodeEnvelope, type Envelope } from '../engine/transport/envelope.js';
 import { memoryMb, root } from './proc.js';
-import { sandbox, startSagad } from './targets.js';
+import { sandbox, sqliteDb, startSagad, type Db } from './targets.js';
 import { envelope, link, orderPlaced, publish, replyTo } from './wire.js';
 
 export interface RestartResult {
@@ -39,9 +39,9 @@ function patientDefinitions(file: string): void {
  * (SIGTERM), queues the replies in JetStream while it is down, starts sagad again on the
  * same database and times: ready, the first resumed step, and all resumed steps.
  */
-export async function runRestart(n: number): Promise<RestartResult> {
+export async function runRestart(n: number, store: Db = sqliteDb): Promise<RestartResult> {
   const box = await sandbox();
-  const db = join(box.dir, 'sagad.db');
+  const db = await store.fresh(box.dir, 'restart');
   const defs = join(box.dir, 'order-fulfillment-patient.yaml');
   patientDefinitions(defs);
   const { nc, js } = await link(box.nats.url, 'bench-restart');

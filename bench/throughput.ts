@@ -2,9 +2,9 @@ import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { LoadMessage, LoadResult, LoadSpec } from './loadgen.js';
-import { cpuSeconds, ioCounters, memoryMb, pidWith, root, systemBusySeconds, type Child, type IoCounters } from './proc.js';
+import { cpuSeconds, ioCounters, memoryMb, pidWith, root, systemBusySeconds, treeCpuSeconds, type Child, type IoCounters } from './proc.js';
 import { percentiles, type Percentiles } from './stats.js';
-import { sandbox, startReference, startSagad } from './targets.js';
+import { sandbox, startReference, startSagad, type Db } from './targets.js';
 
 /** One closed-loop scenario of the example saga. */
 export interface Scenario {
@@ -12,23 +12,33 @@ export interface Scenario {
   readonly concurrency: number;
   /** Every n-th saga is rejected at ship-order and compensates; 0 for none. */
   readonly failEvery: number;
+  /** Started by the trigger event (`OrderPlaced` on orders.events) or by `POST /v1/sagas/{name}/instances`. */
+  readonly startVia: 'event' | 'http';
+  /** Run unless `--scenarios` names others. */
+  readonly byDefault: boolean;
 }
 
 export const SCENARIOS: readonly Scenario[] = [
-  { name: 'c1', concurrency: 1, failEvery: 0 },
-  { name: 'c100', concurrency: 100, failEvery: 0 },
-  { name: 'c1000', concurrency: 1000, failEvery: 0 },
-  { name: 'c100-fail10%', concurrency: 100, failEvery: 10 },
+  { name: 'c1', concurrency: 1, failEvery: 0, startVia: 'event', byDefault: true },
+  { name: 'c100', concurrency: 100, failEvery: 0, startVia: 'event', byDefault: true },
+  { name: 'c1000', concurrency: 1000, failEvery: 0, startVia: 'event', byDefault: true },
+  { name: 'c100-fail10%', concurrency: 100, failEvery: 10, startVia: 'event', byDefault: true },
+  { name: 'c100-http', concurrency: 100, failEvery: 0, startVia: 'http', byDefault: true },
+  { name: 'c1000-http', concurrency: 1000, failEvery: 0, startVia: 'http', byDefault: false },
 ];
 
-export type Target = 'sagad' | 'reference';
+/** sagad, the reference loop with grouped commits (what ratios are taken against), and the one committing every input alone. */
+export type Target = 'sagad' | 'reference' | 'reference-per-commit';
 
 /** The load generator's figures plus the target process's CPU seconds in the window and its peak RSS. */
 export interface ScenarioResult extends LoadResult {
   readonly cpuSeconds: number;
   /** CPU milliseconds of the target per saga finished in the window. */
   readonly cpuMsPerSaga: number;
+  /** VmHWM of /proc/<pid>/status: the kernel's high-water mark of the whole process (all threads), over its life. */
   readonly peakRssMb: number;
+  /** The largest VmRSS seen by sampling every 50 ms from spawn to the end of the drain; a cross-check of peakRssMb. */
+  readonly sampledRssMb: number;
   /** Time of one fsync'd SQLite commit, sampled every 100 ms in the bench process during the window: the disk's speed then. */
   readonly fsyncMs: Percentiles;
   /** Per saga finished in the window, the target's bytes handed to write calls (files and sockets), write calls, and bytes sent to storage. */
@@ -37,6 +47,8 @@ export interface ScenarioResult extends LoadResult {
   readonly diskKbPerSaga: number;
   /** CPU seconds in the window: nats-server, and every process on the machine that is not part of this run (other work, noise). */
   readonly natsCpuSeconds: number;
+  /** PostgreSQL mode: CPU seconds of the PostgreSQL server (postmaster and every backend) in the window; 0 with SQLite. */
+  readonly dbCpuSeconds: number;
   readonly othersCpuSeconds: number;
   /** When the measurement window began, ms after the target was spawned (to cut a profile to the window). */
   readonly windowFromSpawnMs: number;
@@ -50,21 +62,29 @@ export interface Timing {
 
 /**
  * Runs one scenario against a fresh nats-server and a fresh target process (sagad or the
- * reference loop), with the load generator forked as a third process.
+ * reference loop) on a fresh database of `db`, with the load generator forked as a third process.
  */
-export async function runScenario(target: Target, s: Scenario, t: Timing, nodeArgs: readonly string[] = []): Promise<ScenarioResult> {
+export async function runScenario(target: Target, s: Scenario, t: Timing, db: Db, nodeArgs: readonly string[] = []): Promise<ScenarioResult> {
   const box = await sandbox();
-  let child: Child | undefined;
+  let child: (Child & { url: string }) | undefined;
+  let rss: NodeJS.Timeout | undefined;
   try {
+    const file = await db.fresh(box.dir, target);
     child = target === 'sagad'
-      ? await startSagad({ natsUrl: box.nats.url, db: join(box.dir, 'sagad.db'), nodeArgs })
-      : await startReference(box.nats.url, join(box.dir, 'reference.db'));
+      ? await startSagad({ natsUrl: box.nats.url, db: file, nodeArgs })
+      : await startReference(box.nats.url, file, target === 'reference' ? 'grouped' : 'per-commit');
     const pid = child.pid;
-    const spec: LoadSpec = { natsUrl: box.nats.url, concurrency: s.concurrency, warmupMs: t.warmupMs, durationMs: t.durationMs, failEvery: s.failEvery, drainMs: t.drainMs, runId: `${Date.now()}` };
+    let sampledRssMb = memoryMb(pid, 'VmRSS');
+    rss = setInterval(() => { sampledRssMb = Math.max(sampledRssMb, memoryMb(pid, 'VmRSS')); }, 50);
+    const spec: LoadSpec = {
+      natsUrl: box.nats.url, concurrency: s.concurrency, warmupMs: t.warmupMs, durationMs: t.durationMs, failEvery: s.failEvery, drainMs: t.drainMs,
+      runId: `${Date.now()}`, startVia: s.startVia, httpUrl: child.url,
+    };
     let cpuStart = 0;
     let windowAt = 0;
     const natsPid = pidWith(box.nats.storeDir) ?? 0;
-    const sample = () => ({ io: ioCounters(pid), nats: cpuSeconds(natsPid), system: systemBusySeconds(), self: process.cpuUsage() });
+    const dbPid = db.serverPid();
+    const sample = () => ({ io: ioCounters(pid), nats: cpuSeconds(natsPid), db: dbPid === undefined ? 0 : treeCpuSeconds(dbPid), system: systemBusySeconds(), self: process.cpuUsage() });
     let w0 = sample();
     let w1 = w0;
     let cpuEnd = 0;
@@ -89,19 +109,22 @@ export async function runScenario(target: Target, s: Scenario, t: Timing, nodeAr
       load.once('exit', (code) => reject(new Error(`load generator exited (${code}) without a result`)));
       load.send(spec);
     });
+    clearInterval(rss);
     const peakRssMb = memoryMb(pid, 'VmHWM');
     const cpu = cpuEnd - cpuStart;
     const n = Math.max(1, result.finishedInWindow);
     const io = (k: keyof IoCounters) => (w1.io[k] - w0.io[k]) / n;
     const natsCpu = w1.nats - w0.nats;
+    const dbCpu = w1.db - w0.db;
     const selfCpu = process.cpuUsage(w0.self);
-    const others = w1.system - w0.system - cpu - natsCpu - result.loadgenCpuSeconds - (selfCpu.user + selfCpu.system) / 1e6;
+    const others = w1.system - w0.system - cpu - natsCpu - dbCpu - result.loadgenCpuSeconds - (selfCpu.user + selfCpu.system) / 1e6;
     return {
-      ...result, cpuSeconds: cpu, cpuMsPerSaga: (cpu * 1000) / n, peakRssMb, fsyncMs: disk.result(),
+      ...result, cpuSeconds: cpu, cpuMsPerSaga: (cpu * 1000) / n, peakRssMb, sampledRssMb, fsyncMs: disk.result(), dbCpuSeconds: dbCpu,
       writeKbPerSaga: io('wchar') / 1024, writeCallsPerSaga: io('syscw'), diskKbPerSaga: io('writeBytes') / 1024,
       natsCpuSeconds: natsCpu, othersCpuSeconds: Math.max(0, others), windowFromSpawnMs: windowAt - child.spawnedAt,
     };
   } finally {
+    clearInterval(rss);
     await child?.stop();
     await box.close();
   }

@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { encodeEnvelope } from '../engine/transport/envelope.js';
 import { cpuSeconds, memoryMb } from './proc.js';
 import { percentiles, round, type Percentiles } from './stats.js';
-import { sandbox, startSagad } from './targets.js';
+import { sandbox, sqliteDb, startSagad, type Db } from './targets.js';
 import type { Msg } from '@nats-io/transport-node';
 import type { Envelope } from '../engine/transport/envelope.js';
 import { END_TYPES, SUBJECTS, envelope, link } from './wire.js';
@@ -72,12 +72,12 @@ function parseMetrics(text: string): Scrape {
  * quantiles cover the 4096 most recent timers, so p99 is the worst scrape), and from the
  * lifecycle events for every single timer.
  */
-export async function runTimers(n: number, spreadMs: number, marginMs: number, nodeArgs: readonly string[] = []): Promise<TimerResult> {
+export async function runTimers(n: number, spreadMs: number, marginMs: number, db: Db = sqliteDb, nodeArgs: readonly string[] = []): Promise<TimerResult> {
   const box = await sandbox();
   const timeoutMs = spreadMs + marginMs;
   const defs = join(box.dir, 'bench-timers.yaml');
   writeFileSync(defs, definitions(timeoutMs));
-  const sagad = await startSagad({ natsUrl: box.nats.url, db: join(box.dir, 'sagad.db'), definitions: defs, nodeArgs });
+  const sagad = await startSagad({ natsUrl: box.nats.url, db: await db.fresh(box.dir, 'timers'), definitions: defs, nodeArgs });
   const { nc } = await link(box.nats.url, 'bench-timers');
   const startedAt = new Map<string, number>();
   const lags: number[] = [];
