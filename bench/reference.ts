@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { AckPolicy, jetstreamManager, StorageType, type JsMsg } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
-import { encodeEnvelope, uuidv7, type Envelope } from '../engine/transport/envelope.js';
+import { uuidv7 } from '../engine/ids.js';
+import { encodeEnvelope, type Envelope } from '../engine/transport/envelope.js';
 import { openRefStore, type RefStore, type Row, type Write } from './reference-store.js';
 import { SUBJECTS, envelope, link } from './wire.js';
 
