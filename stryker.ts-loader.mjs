@@ -2,11 +2,13 @@
 // `node` rather than through tap (whose ts-node plugin costs about a second per file). esbuild
 // strips the types file by file, so a mutant run spends its time in the tests.
 // Used as `node --import ./stryker.ts-loader.mjs test/x.test.ts` (stryker.config.mjs).
-import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { register } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
-import { transform } from 'esbuild';
 
 // The same file is both the `--import` entry (main thread) and the hooks module (loader thread).
 if (isMainThread) register(import.meta.url);
@@ -25,12 +27,29 @@ export async function resolve(specifier, context, next) {
   }
 }
 
+// Stryker puts every mutant of a file into one instrumented source and picks the active one by
+// an environment variable, so each test process loads the same sources: their JavaScript is
+// kept by content hash and esbuild only runs for a source not seen before.
+const CACHE = join(tmpdir(), 'sagad-stryker-esbuild');
+const OPTIONS = { loader: 'ts', format: 'esm', target: 'node20.19', sourcemap: 'inline' };
+
 /** Every `.ts` file is an ES module (package.json says "type": "module"). */
 export async function load(url, context, next) {
   if (!url.startsWith('file:') || !url.endsWith('.ts')) return next(url, context);
   const path = fileURLToPath(url);
-  const { code } = await transform(await readFile(path, 'utf8'), {
-    loader: 'ts', format: 'esm', target: 'node20.19', sourcemap: 'inline', sourcefile: path,
-  });
+  const source = await readFile(path, 'utf8');
+  const cached = join(CACHE, `${createHash('sha256').update(path).update('\0').update(source).digest('hex')}.js`);
+  let code;
+  try {
+    code = await readFile(cached, 'utf8');
+  } catch {
+    const { transform } = await import('esbuild');
+    ({ code } = await transform(source, { ...OPTIONS, sourcefile: path }));
+    await mkdir(CACHE, { recursive: true });
+    // Written aside and renamed: a concurrent test process never reads half a file.
+    const aside = `${cached}.${process.pid}`;
+    await writeFile(aside, code);
+    await rename(aside, cached);
+  }
   return { format: 'module', source: code, shortCircuit: true };
 }
