@@ -199,6 +199,15 @@ t.test('sagas.start.<name> answers after the commit; a repeated request starts n
   t.equal(server.engine.getInstance('named-1')?.key, 'k-named', 'payload.key is the key');
   t.equal((await settled(server, 'named-1')).status, 'completed');
 
+  const traced = encodeEnvelope({ ...trigger('o-traced'), correlationId: 'corr-given', payload: { input: { orderId: 'o-traced' }, id: 'traced-1' } });
+  await startRequest('parcel', traced);
+  t.equal(server.engine.getInstance('traced-1')?.correlationId, 'corr-given', 'the request\'s correlation id is the saga\'s');
+  const untraced = encodeEnvelope({ ...trigger('o-untraced'), correlationId: '', payload: { input: { orderId: 'o-untraced' }, id: 'untraced-1' } });
+  await startRequest('parcel', untraced);
+  t.match(server.engine.getInstance('untraced-1')?.correlationId, /.+/, 'an empty correlation id is replaced by a fresh one');
+  await settled(server, 'traced-1');
+  await settled(server, 'untraced-1');
+
   t.match(await startRequest('parcel', new TextEncoder().encode('not json')), { error: { code: 'SAGA_ERR_INVALID_MESSAGE' } });
   const badKey = encodeEnvelope({ ...trigger('o-bad-key'), payload: { input: { orderId: 'o-bad-key' }, key: 7 } });
   t.match(await startRequest('parcel', badKey), { error: { code: 'SAGA_ERR_INVALID_INPUT' } });
