@@ -136,6 +136,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
       lag: () => status.lag,
     });
     await engine.rememberDefinitions();
+    await engine.pinDefinitionsInUse();
 
     const https = config.tlsCert === undefined || config.tlsKey === undefined ? undefined : { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };
     const api = buildApi(engine, {

@@ -81,18 +81,35 @@ export class Engine implements EnginePort {
     for (const saga of this.deps.registry.all()) await this.deps.store.rememberDefinition(saga.hash, saga.name, saga.source);
   }
 
+  /**
+   * Brings back, before the consumers start, every definition an instance that may still
+   * receive an input was started with (DESIGN section 1, point 7): their reply and wait
+   * subjects are consumed too, even when the file no longer has them.
+   */
+  async pinDefinitionsInUse(): Promise<void> {
+    for (const hash of await this.deps.store.hashesInUse()) {
+      if (this.deps.registry.byDefinitionHash(hash) !== undefined) continue;
+      const saga = await this.recompile(hash, `running instances use definition ${hash}`);
+      this.deps.log('info', 'kept an earlier definition for running instances', { saga: saga.name, hash });
+    }
+  }
+
   /** The definition an instance runs, by its pinned hash; recompiled from the store when not loaded. */
   async defOf(state: InstanceState): Promise<CompiledSaga> {
     const loaded = this.deps.registry.byDefinitionHash(state.definitionHash);
     if (loaded !== undefined) return loaded;
-    const source = await this.deps.store.getDefinitionSource(state.definitionHash);
-    if (source === undefined) {
-      throw new SagaError('SAGA_ERR_DEFINITION_MISSING', `instance ${state.id} runs definition ${state.definitionHash} of ${state.saga}, which is neither loaded nor stored`);
-    }
+    const saga = await this.recompile(state.definitionHash, `instance ${state.id} runs definition ${state.definitionHash} of ${state.saga}`);
+    this.deps.log('info', 'kept an earlier definition for an instance', { saga: saga.name, hash: saga.hash, instance: state.id });
+    return saga;
+  }
+
+  /** Compiles a stored definition source again and pins it in the registry. */
+  private async recompile(hash: string, who: string): Promise<CompiledSaga> {
+    const source = await this.deps.store.getDefinitionSource(hash);
+    if (source === undefined) throw new SagaError('SAGA_ERR_DEFINITION_MISSING', `${who}, which is neither loaded nor stored`);
     const r = compileSagaSource(source);
-    if (!r.ok) throw new Error(`stored definition ${state.definitionHash} does not compile: ${r.errors.map(formatDefinitionError).join('; ')}`);
+    if (!r.ok) throw new Error(`stored definition ${hash} does not compile: ${r.errors.map(formatDefinitionError).join('; ')}`);
     this.deps.registry.pin(r.saga);
-    this.deps.log('info', 'kept an earlier definition for an instance', { saga: r.saga.name, hash: r.saga.hash, instance: state.id });
     return r.saga;
   }
 

@@ -22,6 +22,7 @@ export function serveStartRequests(nc: NatsConnection, engine: Engine, log: LogF
         return;
       }
       const answer = (body: unknown) => {
+        // Stryker disable next-line ConditionalExpression,LogicalOperator,StringLiteral: respond() itself publishes nothing without a reply subject; the guard only says so
         if (msg.reply !== undefined && msg.reply !== '') msg.respond(encoder.encode(JSON.stringify(body)));
       };
       const saga = msg.subject.slice('sagas.start.'.length);

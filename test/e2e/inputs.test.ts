@@ -143,7 +143,6 @@ t.test('poison messages are dead-lettered with their reason and bytes; the saga 
 t.test('a trigger event whose payload fails its schema is dead-lettered at once, and later triggers still start', async (t) => {
   const { js } = await w.link();
   const invalid = envelope('OrderPlaced', 'o-invalid', { orderId: 'o-invalid', items: [] });
-  const publishedAt = Date.now();
   await publishEnvelope(js, 'orders.events', encodeEnvelope(invalid), {}, invalid.eventId);
   const valid = envelope('OrderPlaced', 'o-after-invalid', order('o-after-invalid'));
   await publishEnvelope(js, 'orders.events', encodeEnvelope(valid), {}, valid.eventId);
@@ -155,9 +154,7 @@ t.test('a trigger event whose payload fails its schema is dead-lettered at once,
     const r = await w.api.req<{ items: Letter[] }>('GET', '/v1/dlq');
     return r.body.items.find((l) => l.text?.includes(invalid.eventId));
   }, 30_000, { what: 'the invalid trigger in the dead-letter queue' });
-  const after = Date.now() - publishedAt;
   t.match(letter, { subject: 'orders.events', reason: /OrderPlaced@1 schema/ }, 'parked with the schema problem as its reason');
-  t.equal(letter.deliveryCount, 1, 'parked on its first delivery: a schema failure cannot heal on redelivery (DESIGN section 3)', w.diag({ letter, parkedAfterMs: after }));
-  t.ok(after < 5_000, `parked ${after} ms after it was published`, { letter });
+  t.equal(letter.deliveryCount, 1, 'parked on its first delivery, not after retries: a schema failure cannot heal on redelivery (DESIGN section 3)', w.diag({ letter }));
   t.same(await w.api.list({ key: 'o-invalid' }), [], 'no instance for it');
 });

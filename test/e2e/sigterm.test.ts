@@ -30,12 +30,11 @@ t.test('SIGTERM with about 100 sagas in flight: exit 0, then a restart finishes 
     const ended = states.filter((s) => s === 'completed' || s === 'compensated').length;
     return ended >= 20 ? { ended, inFlight: states.length - ended } : undefined;
   }, 60_000, { what: '20 sagas to end' });
-  const began = Date.now();
+  // stop() sends SIGKILL if sagad has not exited by its deadline, so exit code 0 also says
+  // the drain finished on its own.
   const code = await w.sagad.stop();
-  const took = Date.now() - began;
   t.equal(code, 0, 'exit code 0', w.diag({ before }));
   t.ok(before.inFlight > 0, `sagas were in flight at SIGTERM (${before.inFlight})`);
-  t.ok(took < 20_000, `drained in ${took} ms`);
   const log = w.sagad.logs();
   t.ok(log.some((l) => l.includes('"msg":"stopped"')), 'it logged that it stopped', w.diag());
   t.same(log.filter((l) => l.includes('"level":"error"')), [], 'no error while draining');

@@ -1,0 +1,118 @@
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import t from 'tap';
+import { Engine } from '../../engine/runtime/engine.js';
+import { Registry } from '../../engine/runtime/registry.js';
+import { TimerService } from '../../engine/runtime/timer-service.js';
+import { silentLog } from '../../engine/log.js';
+import type { TimerRow } from '../../engine/store/index.js';
+import { openStore, type Store } from '../../engine/store/index.js';
+import { sqlitePort } from '../../engine/store/sqlite-port.js';
+import { waitFor } from '../helpers/sagad.js';
+import { sagasOf } from '../definitions/fixtures/saga-yaml.js';
+
+/**
+ * The timer service over a real store and engine, wired as the server wires it: the engine
+ * pokes it with the earliest timer of each commit (DESIGN section 1, point 6: a timer fires
+ * once due, overdue ones as soon as the service starts).
+ */
+const sagas = sagasOf(`
+version: 1
+sagas:
+  - name: fast
+    timeout: 1h
+    steps:
+      - name: call
+        command: { subject: t.commands, type: Do, payload: {} }
+        reply: { subject: t.events, success: [Done] }
+        timeout: 50ms
+        retry: { maxAttempts: 1 }
+        compensate:
+          command: { subject: t.commands, type: Undo, payload: {} }
+          reply: { subject: t.events, success: [Undone] }
+  - name: slow
+    timeout: 2h
+    steps:
+      - name: call
+        command: { subject: t.commands, type: Do, payload: {} }
+        reply: { subject: t.events, success: [Done] }
+        timeout: 1h
+        retry: { maxAttempts: 1 }
+        compensate:
+          command: { subject: t.commands, type: Undo, payload: {} }
+          reply: { subject: t.events, success: [Undone] }
+`);
+
+/** Timer settings as sagad's with SQLite: one process, so no polling beyond the minute. */
+const OPTS = { pollMs: 60_000, claimMs: 30_000 };
+
+function world(t: { testdir(): string; teardown(fn: () => unknown): void }) {
+  const store = openStore(join(t.testdir(), 'timers.db'));
+  const port = sqlitePort(store);
+  const errors: unknown[] = [];
+  const service = new TimerService(port, OPTS, (err) => errors.push(err));
+  const engine = new Engine({ store: port, registry: new Registry(sagas), log: silentLog, timers: service });
+  const start = () => service.start((row) => engine.fire(row));
+  t.teardown(async () => { await service.stop(); store.close(); });
+  return { store, engine, timers: { start, stop: () => service.stop() }, errors };
+}
+
+/** Timers already due now. */
+const overdue = (store: Store) => store.dueTimers(Date.now(), 10_000).length;
+
+t.test('timers that fell due while it was stopped fire as soon as it starts, more than one batch of them', async (t) => {
+  const { store, engine, timers, errors } = world(t);
+  const ids: string[] = [];
+  for (let i = 0; i < 250; i++) ids.push((await engine.start({ saga: 'fast', input: {} })).state.id);
+  await waitFor(async () => overdue(store) === 250 || undefined, 10_000, { what: 'every attempt timeout to be due' });
+  timers.start();
+  await waitFor(async () => overdue(store) === 0 || undefined, 20_000, { what: 'the overdue timers to fire' });
+  const states = await Promise.all(ids.map((id) => engine.getInstance(id)));
+  t.equal(states.filter((s) => s?.steps.call?.status === 'running').length, 0, 'every attempt timed out');
+  t.same(errors, []);
+});
+
+t.test('a timer earlier than the one it waits for wakes it: the engine pokes it from the commit', async (t) => {
+  const { store, engine, timers, errors } = world(t);
+  await engine.start({ saga: 'slow', input: {} });
+  timers.start();
+  // Armed for the slow saga's attempt timeout, an hour away. The fast one is due in 50 ms.
+  const { state } = await engine.start({ saga: 'fast', input: {} });
+  await waitFor(async () => (await engine.getInstance(state.id))?.steps.call?.status !== 'running' || undefined, 10_000, { what: 'the fast attempt to time out' });
+  t.equal(overdue(store), 0);
+  t.equal(store.timerCount(), 3, 'the slow saga\'s two timers and the fast saga\'s deadline remain');
+  t.same(errors, []);
+});
+
+t.test('stopped, it fires nothing: neither what was armed nor what it is poked with', async (t) => {
+  const { store, engine, timers } = world(t);
+  timers.start();
+  await timers.stop();
+  const { state } = await engine.start({ saga: 'fast', input: {} });
+  await waitFor(async () => overdue(store) === 1 || undefined, 10_000, { what: 'the attempt timeout to be due' });
+  // Nothing can be awaited for something that must not happen: give a running service ample
+  // time (its wait for an overdue timer is 0 ms), then look.
+  await delay(300);
+  t.equal(overdue(store), 1, 'still due, not fired');
+  t.equal((await engine.getInstance(state.id))?.steps.call?.status, 'running');
+  timers.start();
+  await waitFor(async () => overdue(store) === 0 || undefined, 10_000, { what: 'the timer to fire once started again' });
+  t.pass('started again, it fired');
+});
+
+t.test('a failing batch is reported and the service keeps going', async (t) => {
+  const store = openStore(join(t.testdir(), 'timers.db'));
+  t.teardown(() => store.close());
+  const port = sqlitePort(store);
+  const engine = new Engine({ store: port, registry: new Registry(sagas), log: silentLog });
+  const errors: unknown[] = [];
+  let failures = 1;
+  const timers = new TimerService(port, OPTS, (err) => errors.push(err));
+  t.teardown(() => timers.stop());
+  await engine.start({ saga: 'fast', input: {} });
+  await waitFor(async () => overdue(store) === 1 || undefined, 10_000, { what: 'the attempt timeout to be due' });
+  // The first firing fails as a full disk would make it; the next one is the engine's.
+  timers.start((row: TimerRow) => (failures-- > 0 ? Promise.reject(new Error('disk full')) : engine.fire(row)));
+  await waitFor(async () => overdue(store) === 0 || undefined, 10_000, { what: 'the timer to fire after the failed batch' });
+  t.match(errors, [{ message: 'disk full' }], 'the failure was reported once');
+});
