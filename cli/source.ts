@@ -20,6 +20,7 @@ export interface InstanceQuery {
   readonly key?: string | undefined;
   readonly correlationId?: string | undefined;
   readonly since?: number | undefined;
+  readonly until?: number | undefined;
   readonly limit: number;
   readonly cursor?: string | undefined;
 }
@@ -60,7 +61,8 @@ export function httpSource(client: ApiClient): Source {
     where, offline: false,
     list: (q) => client.get<Page<InstanceSummaryDocument>>('/v1/instances', {
       saga: q.saga, state: q.state, key: q.key, correlationId: q.correlationId,
-      since: q.since === undefined ? undefined : new Date(q.since).toISOString(), limit: q.limit, cursor: q.cursor,
+      since: q.since === undefined ? undefined : new Date(q.since).toISOString(),
+      until: q.until === undefined ? undefined : new Date(q.until).toISOString(), limit: q.limit, cursor: q.cursor,
     }).catch((err: unknown) => {
       if (err instanceof ApiCallError && err.failure.code === 'SAGA_ERR_BAD_CURSOR') throw badCursor();
       throw err;
@@ -135,7 +137,7 @@ function postgresSource(url: string): Source {
     where, offline: true,
     list: (q) => reading(async (store) => {
       const page = await store.listInstances({
-        saga: q.saga, status: q.state, key: q.key, correlationId: q.correlationId, since: q.since, limit: q.limit, cursor: q.cursor ?? null,
+        saga: q.saga, status: q.state, key: q.key, correlationId: q.correlationId, since: q.since, until: q.until, limit: q.limit, cursor: q.cursor ?? null,
       });
       return { items: page.items.map(instanceSummary), nextCursor: page.nextCursor };
     }),
@@ -184,7 +186,7 @@ function sqliteSource(file: string): Source {
     where, offline: true,
     list: async (q) => reading(file, () => {
       const page = store.listInstances({
-        saga: q.saga, status: q.state, key: q.key, correlationId: q.correlationId, since: q.since, limit: q.limit, cursor: q.cursor ?? null,
+        saga: q.saga, status: q.state, key: q.key, correlationId: q.correlationId, since: q.since, until: q.until, limit: q.limit, cursor: q.cursor ?? null,
       });
       return { items: page.items.map(instanceSummary), nextCursor: page.nextCursor };
     }),

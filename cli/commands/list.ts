@@ -12,6 +12,7 @@ interface ListOptions {
   key?: string;
   correlationId?: string;
   since?: (now: number) => number;
+  until?: (now: number) => number;
   limit: number;
   all?: boolean;
   cursor?: string;
@@ -29,6 +30,7 @@ export function registerList(parent: Command, io: Io): void {
     .option('--key <key>', 'only the instance with this business key')
     .option('--correlation-id <id>', 'only instances with this correlation id')
     .option('--since <time>', 'only instances created since: an ISO time, epoch ms, or how long ago (30m, 2h, 1d)', since)
+    .option('--until <time>', 'only instances created until then: an ISO time, epoch ms, or how long ago', since)
     .option('--limit <n>', 'show at most n instances (pages are fetched as needed)', positiveInt, 50)
     .option('--all', 'show every matching instance, following every page')
     .option('--cursor <cursor>', 'continue after the nextCursor a previous list printed')
@@ -37,6 +39,7 @@ export function registerList(parent: Command, io: Io): void {
       'sagactl list',
       'sagactl list --saga order-fulfillment --state compensated',
       'sagactl list --state failed --since 2h --all -o jsonl',
+      'sagactl list --since 2026-11-27T08:00:00Z --until 2026-11-27T09:00:00Z',
       'sagactl list --key order-001',
       'sagactl list --db data/sagad.db --limit 10',
     ))
@@ -44,7 +47,7 @@ export function registerList(parent: Command, io: Io): void {
       const ctx = contextOf(cmd, io);
       const source = ctx.source(o.db);
       try {
-        const query = { saga: o.saga, state: o.state, key: o.key, correlationId: o.correlationId, since: o.since?.(ctx.now()) };
+        const query = { saga: o.saga, state: o.state, key: o.key, correlationId: o.correlationId, since: o.since?.(ctx.now()), until: o.until?.(ctx.now()) };
         const page = await collect((limit, cursor) => source.list({ ...query, limit, cursor }), { limit: o.limit, all: o.all === true, cursor: o.cursor });
         if (ctx.output === 'json') return ctx.doc(page);
         if (ctx.output === 'jsonl') return page.items.forEach((i) => ctx.doc(i));

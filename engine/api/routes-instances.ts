@@ -12,6 +12,7 @@ interface ListQuery {
   key?: string;
   correlationId?: string;
   since?: string;
+  until?: string;
   limit: number;
   cursor?: string;
 }
@@ -26,6 +27,7 @@ const listSchema = {
       key: { type: 'string', minLength: 1 },
       correlationId: { type: 'string', minLength: 1 },
       since: { type: 'string', minLength: 1, maxLength: 40 },
+      until: { type: 'string', minLength: 1, maxLength: 40 },
       ...pageQuery,
     },
   },
@@ -46,11 +48,11 @@ const historySchema = {
 } as const;
 
 /** `since` as epoch ms: digits are epoch ms, anything else must be an ISO 8601 time. */
-export function parseSince(since: string): number {
+export function parseSince(since: string, name = 'since'): number {
   if (/^\d{1,15}$/.test(since)) return Number(since);
   const ms = /^\d{4}-\d{2}-\d{2}/.test(since) ? Date.parse(since) : Number.NaN;
   if (Number.isNaN(ms)) {
-    throw new ApiError(ApiErrorCode.Validation, `querystring/since must be an ISO time or epoch milliseconds, not ${JSON.stringify(since)}`);
+    throw new ApiError(ApiErrorCode.Validation, `querystring/${name} must be an ISO time or epoch milliseconds, not ${JSON.stringify(since)}`);
   }
   return ms;
 }
@@ -61,7 +63,8 @@ export function registerInstanceRoutes(app: FastifyInstance, engine: EnginePort)
     const q = request.query;
     const page = await engine.listInstances({
       saga: q.saga, status: q.state, key: q.key, correlationId: q.correlationId,
-      since: q.since === undefined ? undefined : parseSince(q.since), limit: q.limit, cursor: q.cursor,
+      since: q.since === undefined ? undefined : parseSince(q.since),
+      until: q.until === undefined ? undefined : parseSince(q.until, 'until'), limit: q.limit, cursor: q.cursor,
     });
     return { items: page.items.map(instanceSummary), nextCursor: page.nextCursor };
   });

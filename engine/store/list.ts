@@ -23,6 +23,8 @@ export interface InstanceFilter {
   readonly correlationId?: string;
   /** Only instances created at or after this epoch ms. */
   readonly since?: number;
+  /** Only instances created at or before this epoch ms. */
+  readonly until?: number;
   /** Page size, default 50, clamped to 1..500. */
   readonly limit?: number;
   /** `nextCursor` of the previous page. */
@@ -49,6 +51,7 @@ const filters = [
   ['key', 'key = ?'],
   ['correlationId', 'correlation_id = ?'],
   ['since', 'created_at >= ?'],
+  ['until', 'created_at <= ?'],
 ] as const;
 
 /** Prepares each filter combination's statement once, on its first use. */

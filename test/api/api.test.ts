@@ -229,6 +229,8 @@ t.test('list: every filter, cursor paging, summaries', async (t) => {
   const i4 = engine.store.getInstance('i-4') as InstanceState;
   t.strictSame((await list(`?saga=order-fulfillment&since=${i4.createdAt}`)).items.map((i) => i.id), ['i-6', 'i-5', 'i-4'], 'since epoch ms');
   t.strictSame((await list(`?saga=order-fulfillment&since=${new Date(i4.createdAt).toISOString()}`)).items.map((i) => i.id), ['i-6', 'i-5', 'i-4'], 'since ISO');
+  t.strictSame((await list(`?saga=order-fulfillment&until=${new Date(i4.createdAt).toISOString()}`)).items.map((i) => i.id), ['i-4', 'i-3', 'i-2', 'i-1', 'i-0'], 'until ISO');
+  t.strictSame((await list(`?since=${i4.createdAt}&until=${i4.createdAt}`)).items.map((i) => i.id), ['i-4'], 'a time range');
   t.strictSame((await list('?state=running&correlationId=c-0&saga=order-fulfillment')).items.map((i) => i.id), ['i-6', 'i-4', 'i-2', 'i-0']);
   t.strictSame((await list('?saga=nope')).items, []);
 
@@ -244,7 +246,7 @@ t.test('list: every filter, cursor paging, summaries', async (t) => {
   t.strictSame(seen, ['trip', ...newest], 'each once, in order');
   t.strictSame(sizes, [3, 3, 2]);
 
-  for (const bad of ['?state=done', '?limit=0', '?limit=501', '?limit=ten', '?colour=red', '?since=yesterday', '?since=2026-13-45T00:00:00Z']) {
+  for (const bad of ['?state=done', '?limit=0', '?limit=501', '?limit=ten', '?colour=red', '?since=yesterday', '?since=2026-13-45T00:00:00Z', '?until=tomorrow']) {
     isError(t, await app.inject({ url: `/v1/instances${bad}` }), 400, 'SAGA_ERR_VALIDATION', undefined);
   }
   isError(t, await app.inject({ url: '/v1/instances?cursor=garbage' }), 400, 'SAGA_ERR_BAD_CURSOR');

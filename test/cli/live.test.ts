@@ -122,6 +122,8 @@ t.test('list: filters, paging through nextCursor, formats', async (t) => {
   t.equal(paged.items.length, 3);
   t.equal(json<{ items: unknown[] }>((await sh(['list', '--since', '1h', '-o', 'json'])).out).items.length, orders.length + 1);
   t.equal((await sh(['list', '--since', '2099-01-01T00:00:00Z'])).out, `No instances match in sagad at ${sagad.url}.\n`);
+  t.equal((await sh(['list', '--until', '2000-01-01T00:00:00Z'])).out, `No instances match in sagad at ${sagad.url}.\n`, '--until before every instance');
+  t.equal(json<{ items: unknown[] }>((await sh(['list', '--since', '1h', '--until', '2099-01-01T00:00:00Z', '-o', 'json'])).out).items.length, orders.length + 1, 'a time range');
   const table = await sh(['list', '--saga', 'order-fulfillment', '--state', 'completed']);
   t.match(table.out, /^ID\s+SAGA\s+KEY\s+STATE\s+AGE\s+UPDATED\n/);
   t.equal(table.out.trim().split('\n').length, 1 + orders.length - declined.size);

@@ -7,7 +7,7 @@ import { definitionDetail } from '../../engine/api/definition-view.js';
 import type { HistoryEntryDocument, InstanceSummaryDocument } from '../../engine/api/index.js';
 import { countsByState, percentile, sagaTimes, versionsOf } from '../../ui/src/figures.js';
 import { graphOf, layoutDefinition } from '../../ui/src/graph.js';
-import { sinceParam } from '../../ui/src/since.js';
+import { sinceParam, untilParam } from '../../ui/src/since.js';
 import { href, parseRoute, type Route } from '../../ui/src/router.js';
 import { buildTimeline, stepOutputs, ticks } from '../../ui/src/timeline.js';
 import { sagas } from '../api/store-engine.js';
@@ -133,6 +133,9 @@ t.test('the list turns a since preset or a local time into the API time', async 
   const now = Date.UTC(2026, 10, 27, 12, 0, 0);
   t.equal(sinceParam('1h', now), '2026-11-27T11:00:00.000Z');
   t.equal(sinceParam('', now), undefined);
+  t.equal(untilParam('2026-11-27T11:30:00Z'), '2026-11-27T11:30:00.000Z', 'until: a time as the API wants it');
+  t.equal(untilParam(''), undefined);
+  t.equal(untilParam('not a time'), undefined);
   t.equal(sinceParam('not a time', now), undefined);
   t.equal(sinceParam('2026-11-27T10:30:00Z', now), '2026-11-27T10:30:00.000Z');
 });

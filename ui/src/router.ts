@@ -14,7 +14,7 @@ export type Route =
   | { readonly page: 'not-found'; readonly path: string };
 
 /** Filters of the instance list kept in the URL, in the order the form shows them. */
-export const listFilters = ['saga', 'state', 'key', 'correlationId', 'since'] as const;
+export const listFilters = ['saga', 'state', 'key', 'correlationId', 'since', 'until'] as const;
 
 function queryOf(search: string): Record<string, string> {
   const out: Record<string, string> = {};

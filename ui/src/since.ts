@@ -6,6 +6,13 @@ export const SINCE: readonly (readonly [string, string, number])[] = [
   ['24h', 'last 24 hours', 86_400_000], ['7d', 'last 7 days', 7 * 86_400_000],
 ];
 
+/** Pure: the API's `until` (ISO) for the form's local date-time, or undefined when empty or unreadable. */
+export function untilParam(until: string | undefined): string | undefined {
+  if (until === undefined || until === '') return undefined;
+  const ms = Date.parse(until);
+  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
+}
+
 /** Pure: the API's `since` (ISO) for the form's value: a preset, or a local date-time. */
 export function sinceParam(since: string | undefined, now: number): string | undefined {
   if (since === undefined || since === '') return undefined;

@@ -51,6 +51,10 @@ export function operators(d: Db): Operators {
         values.push(filter.since);
         where.push(`created_at >= $${values.length}`);
       }
+      if (filter.until !== undefined && filter.until !== null) {
+        values.push(filter.until);
+        where.push(`created_at <= $${values.length}`);
+      }
       const cursor = filter.cursor ?? null;
       if (cursor !== null) {
         const [at, id] = decodeCursor(cursor, ['number', 'string'] as const);

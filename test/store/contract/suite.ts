@@ -314,6 +314,9 @@ export function contract(t: T, f: PortFactory): void {
     t.same((await port.listInstances({ saga: 'other' })).items, []);
     const since = (await port.getInstance('i-5'))?.createdAt;
     t.same((await port.listInstances({ since })).items.map((r) => r.id), ['i-new', 'i-6', 'i-5']);
+    const until = (await port.getInstance('i-1'))?.createdAt;
+    t.same((await port.listInstances({ until })).items.map((r) => r.id), ['i-1', 'i-0'], 'until: created at or before');
+    t.same((await port.listInstances({ since: until, until: since })).items.map((r) => r.id), ['i-5', 'i-4', 'i-3', 'i-2', 'i-1'], 'a time range');
     await t.rejects(port.listInstances({ cursor: 'nope' }), { code: 'SAGA_ERR_BAD_CURSOR' });
   });
 

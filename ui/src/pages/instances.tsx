@@ -6,7 +6,7 @@ import { countsByState, STATES } from '../figures.js';
 import { Note, StateBadge, Time } from '../parts/common.js';
 import { usePolled, useReadyMark } from '../parts/hooks.js';
 import { href } from '../router.js';
-import { SINCE, sinceParam } from '../since.js';
+import { SINCE, sinceParam, untilParam } from '../since.js';
 
 interface Page { readonly items: InstanceSummaryDocument[]; readonly nextCursor: string | null }
 
@@ -26,7 +26,7 @@ export function InstancesPage({ query }: { query: Readonly<Record<string, string
 
   const list = usePolled(() => get<Page>(`/v1/instances${qs({
     saga: query.saga, state: query.state, key: query.key, correlationId: query.correlationId,
-    since: sinceParam(query.since, Date.now()), limit: 50, cursor,
+    since: sinceParam(query.since, Date.now()), until: untilParam(query.until), limit: 50, cursor,
   })}`), `${queryKey}|${cursor ?? ''}`, POLL_MS);
   const stats = usePolled(() => get<StatsDocument>('/v1/stats'), 'stats', POLL_MS);
   const defs = usePolled(() => get<{ items: DefinitionSummary[] }>('/v1/definitions'), 'defs', 0);
@@ -74,6 +74,9 @@ export function InstancesPage({ query }: { query: Readonly<Record<string, string
             <input type="datetime-local" name="sinceAt" value={form.since} onInput={set('since')} />
           </label>
         ) : null}
+        <label class="field"><span>Created until (your time)</span>
+          <input type="datetime-local" name="until" value={form.until ?? ''} onInput={set('until')} />
+        </label>
         <div class="buttons">
           <button type="submit" class="primary">Filter</button>
           <a class="button" href="#/instances">Clear</a>
