@@ -93,19 +93,34 @@ export async function acquireLease(nc: NatsConnection, o: LeaseOptions): Promise
   }
   let rev = revision;
   let stopped = false;
+  let renewing = false;
   let onLost: (why: string) => void = () => undefined;
   const lost = new Promise<string>((r) => { onLost = r; });
-  const renew = setInterval(() => {
+  /** One renewal at a time: after a stalled event loop, ticks due at once must not race each other. */
+  const renewOnce = async (): Promise<void> => {
     value = { ...value, expiresAt: Date.now() + ttl };
-    kv.update(o.prefix, encode(value), rev).then((r) => { rev = r; }, (err: unknown) => {
+    try {
+      rev = await kv.update(o.prefix, encode(value), rev);
+    } catch (err) {
       if (stopped) return;
-      if (isRaceLost(err)) {
-        clearInterval(renew);
-        onLost(`another process took the lease of NATS consumer prefix ${o.prefix}`);
-      } else {
+      if (!isRaceLost(err)) {
         o.log('warn', 'could not renew the lease; retrying', { prefix: o.prefix, error: err instanceof Error ? err.message : String(err) });
+        return;
       }
-    });
+      // The revision moved: a renewal of ours whose answer was lost (a timeout), or another process.
+      const entry = await kv.get(o.prefix).catch(() => null);
+      if (entry !== null && entry.operation === 'PUT' && entry.json<LeaseValue>().holder === base.holder) {
+        rev = entry.revision;
+        return;
+      }
+      clearInterval(renew);
+      onLost(`another process took the lease of NATS consumer prefix ${o.prefix}`);
+    }
+  };
+  const renew = setInterval(() => {
+    if (renewing || stopped) return;
+    renewing = true;
+    void renewOnce().finally(() => { renewing = false; });
   }, Math.max(100, Math.floor(ttl / 3)));
   renew.unref();
   o.log('info', 'holding the SQLite lease of the NATS consumer prefix', { prefix: o.prefix, ttlMs: ttl });
