@@ -1,6 +1,6 @@
 import t from 'tap';
 import { timerId } from '../../engine/core/inputs.js';
-import { emptyStep, publicStepState, type CompensationState, type StepState } from '../../engine/core/state.js';
+import { emptyStep, isTerminal, publicStepState, type CompensationState, type InstanceState, type StepState } from '../../engine/core/state.js';
 
 /** Small pure pieces of the instance state that other code and stored rows depend on. */
 
@@ -30,4 +30,9 @@ t.test('the public step state folds the compensation into one word (DESIGN secti
     status: 'pending', attempt: 0, commands: [], awaiting: null, startedAt: null, finishedAt: null,
     lastError: null, output: null, outcome: null, doneSeq: null, compensation: null,
   }, 'a step not yet started');
+});
+
+t.test('terminal: completed, compensated and failed change no more without an operator or a late reply', async (t) => {
+  const of = (status: InstanceState['status']) => isTerminal({ status } as InstanceState);
+  t.same((['running', 'compensating', 'completed', 'compensated', 'failed'] as const).map(of), [false, false, true, true, true]);
 });
