@@ -11,7 +11,7 @@ const NO_NATS = 'nats://127.0.0.1:1';
 
 async function refusal(definitions: string): Promise<SagadExitedError> {
   try {
-    const sagad = await startSagad({ natsUrl: NO_NATS, dbFile: join(dirname(definitions), 'sagad.db'), definitions, readyTimeoutMs: 15_000 });
+    const sagad = await startSagad({ natsUrl: NO_NATS, dbFile: join(dirname(definitions), 'sagad.db'), definitions, readyTimeoutMs: 60_000 });
     await sagad.kill9();
   } catch (err) {
     if (err instanceof SagadExitedError) return err;
