@@ -161,16 +161,18 @@ export async function startWorld(t: TestLike, opts: { definitions?: string | ((d
     },
   };
   cleanups.push(() => world.sagad.kill9());
-  const idle = async (prefix: string): Promise<boolean> => {
-    const { jsm } = await world.link();
-    for (const stream of ['INVENTORY', 'PAYMENTS', 'SHIPPING', 'ORDERS']) {
-      for await (const c of jsm.consumers.list(stream)) {
-        if (c.name.startsWith(prefix) && c.num_pending + c.num_ack_pending > 0) return false;
-      }
-    }
-    return true;
-  };
+  const idle = async (prefix: string) => consumersIdle((await world.link()).jsm, prefix);
   return world;
+}
+
+/** True when the durable consumers whose names start with `prefix` have no message left to deliver and none unacknowledged. */
+export async function consumersIdle(jsm: NatsLink['jsm'], prefix: string): Promise<boolean> {
+  for (const stream of ['INVENTORY', 'PAYMENTS', 'SHIPPING', 'ORDERS']) {
+    for await (const c of jsm.consumers.list(stream)) {
+      if (c.name.startsWith(prefix) && c.num_pending + c.num_ack_pending > 0) return false;
+    }
+  }
+  return true;
 }
 
 /** Runs `fn` over `items` with at most `limit` calls in flight. */

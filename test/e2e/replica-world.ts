@@ -5,7 +5,7 @@ import { startNatsServer } from '../helpers/nats-server.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
 import { startSagad, type Sagad } from '../helpers/sagad.js';
 import { Api } from './api-client.js';
-import { ORDER_LOAD_DEFS, startParticipant, type TestLike, type World } from './harness.js';
+import { consumersIdle, ORDER_LOAD_DEFS, startParticipant, type TestLike, type World } from './harness.js';
 import { flagName, readLedger, readReceived } from './ledger.js';
 
 /** A world of several sagad replicas sharing one PostgreSQL and one nats-server. */
@@ -98,14 +98,6 @@ export async function startReplicaWorld(t: TestLike, n: number, opts: { definiti
       };
     },
   };
-  const idle = async (prefix: string): Promise<boolean> => {
-    const { jsm } = await world.link();
-    for (const stream of ['INVENTORY', 'PAYMENTS', 'SHIPPING', 'ORDERS']) {
-      for await (const c of jsm.consumers.list(stream)) {
-        if (c.name.startsWith(prefix) && c.num_pending + c.num_ack_pending > 0) return false;
-      }
-    }
-    return true;
-  };
+  const idle = async (prefix: string) => consumersIdle((await world.link()).jsm, prefix);
   return world;
 }
