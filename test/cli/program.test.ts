@@ -50,7 +50,7 @@ t.test('completion: bash and zsh scripts from the command tree', async (t) => {
   t.equal(bash.code, 0);
   t.match(bash.out, /complete -F _sagactl sagactl/);
   t.match(bash.out, /" dlq"\) words="list ls show redrive purge delete /);
-  t.match(bash.out, /" list"\) words=".*--saga --state --key --correlation-id --since --limit --all --cursor --db .*--server .*--output/);
+  t.match(bash.out, /" list"\) words=".*--saga --state --key --correlation-id --since --until --limit --all --cursor --db .*--server .*--output/);
   t.match(bash.out, /--state\) COMPREPLY=\(\$\(compgen -W "running compensating completed compensated failed"/);
   const file = join(t.testdir(), 'sagactl.bash');
   writeFileSync(file, bash.out);
