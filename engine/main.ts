@@ -13,7 +13,7 @@ import { createLogger, type LogFn } from './log.js';
 import { Engine } from './runtime/engine.js';
 import { inboundHandler } from './runtime/inbound.js';
 import { acquireLease } from './runtime/lease.js';
-import { awaitsCommand, LIFECYCLE_SUBJECT } from './runtime/outgoing.js';
+import { LIFECYCLE_SUBJECT } from './runtime/outgoing.js';
 import { OutboxRelay } from './runtime/outbox-relay.js';
 import { Registry } from './runtime/registry.js';
 import { serveStartRequests } from './runtime/start-requests.js';
@@ -21,7 +21,6 @@ import { TimerService } from './runtime/timer-service.js';
 import { SagaError } from './errors.js';
 import { StoreErrorCode } from './store/errors.js';
 import { isPostgresUrl, openStorePort, redact } from './store/open.js';
-import type { OutboxRow } from './store/index.js';
 import type { StorePort } from './store/port.js';
 import { connectNats } from './transport/connection.js';
 import { consume, type Subscription } from './transport/consumer.js';
@@ -113,15 +112,6 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     closers.push(async () => acks.close());
     const relay = new OutboxRelay(store, (items) => acks.publishAll(items), onError('outbox relay failed; will retry'), {
       orphanAfterMs: timing.orphanAfterMs, idleScanMs: timing.idleScanMs,
-      // With replicas, a command read back is sent only while its instance still awaits it.
-      ...(store.kind === 'postgres' ? {
-        stillWanted: (rows: readonly OutboxRow[]) => Promise.all(rows.map(async (r) => {
-          const id = r.headers['Saga-Id'];
-          if (r.subject === LIFECYCLE_SUBJECT || id === undefined) return true;
-          const state = await store.getInstance(id);
-          return state !== undefined && awaitsCommand(state, r.messageId);
-        })),
-      } : {}),
     });
     const timers = new TimerService(store, { pollMs: timing.timerPollMs, claimMs: timing.timerClaimMs }, onError('timer service failed'));
     const health = storeHealth(store, log);

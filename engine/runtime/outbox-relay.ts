@@ -18,13 +18,6 @@ export interface RelayOptions {
   readonly idleScanMs?: number;
   /** How long rows read back are claimed against other replicas (and so before this relay retries them after a failure); default 3 s. */
   readonly claimMs?: number;
-  /**
-   * With replicas: which rows read back from the table are still wanted. A command a dead
-   * replica never sent may be one its instance has given up on meanwhile (the attempt timed
-   * out on another replica, the saga compensated): sent now, it would reach the participant
-   * after what was sent since, a `do` after its `undo`. Unwanted rows are marked sent unsent.
-   */
-  readonly stillWanted?: (rows: readonly OutboxRow[]) => Promise<readonly boolean[]>;
 }
 
 export type Publisher = (items: readonly PublishItem[]) => Promise<PublishResult[]>;
@@ -64,13 +57,11 @@ export class OutboxRelay {
   private readonly idleScanMs: number;
   private readonly orphanAfterMs: number;
   private readonly claimMs: number;
-  private readonly stillWanted: RelayOptions['stillWanted'];
 
   constructor(private readonly source: RelaySource, private readonly publish: Publisher, private readonly onError: (err: unknown) => void, opts: RelayOptions = {}) {
     this.idleScanMs = opts.idleScanMs ?? 5_000;
     this.orphanAfterMs = opts.orphanAfterMs ?? 0;
     this.claimMs = opts.claimMs ?? 3_000;
-    this.stillWanted = opts.stillWanted;
   }
 
   start(): void {
@@ -125,9 +116,8 @@ export class OutboxRelay {
     if (!this.scan) return this.queue.splice(0, BATCH);
     // Marked first, so that rows already acknowledged are not read back as unsent.
     await this.writeMarks();
-    const read = await this.source.claimUnsent(BATCH, Date.now() - this.orphanAfterMs, this.claimMs);
-    const rows = await this.wanted(read);
-    if (read.length < BATCH) {
+    const rows = await this.source.claimUnsent(BATCH, Date.now() - this.orphanAfterMs, this.claimMs);
+    if (rows.length < BATCH) {
       // Every committed row not yet acknowledged is in hand: later ones arrive by push.
       this.scan = false;
       this.queue = [];
@@ -184,7 +174,7 @@ export class OutboxRelay {
     if (Date.now() - this.lastOrphanScan < this.idleScanMs) return;
     this.lastOrphanScan = Date.now();
     try {
-      const rows = await this.wanted(await this.source.claimUnsent(BATCH, Date.now() - this.orphanAfterMs, this.claimMs));
+      const rows = await this.source.claimUnsent(BATCH, Date.now() - this.orphanAfterMs, this.claimMs);
       if (rows.length > 0) this.queue.unshift(...rows);
     } catch (err) {
       this.onError(err);
@@ -192,17 +182,6 @@ export class OutboxRelay {
   }
 
   private lastOrphanScan = 0;
-
-  /** The rows read back that are still wanted; the others are marked sent without being sent. */
-  private async wanted(rows: OutboxRow[]): Promise<OutboxRow[]> {
-    if (this.stillWanted === undefined || rows.length === 0) return rows;
-    const keep = await this.stillWanted(rows);
-    const dropped = rows.filter((_, i) => keep[i] !== true);
-    if (dropped.length === 0) return rows;
-    this.acked.push(...dropped.map((r) => r.seq));
-    this.scheduleMarks();
-    return rows.filter((_, i) => keep[i] === true);
-  }
 
   private scheduleMarks(): void {
     if (this.markTimer !== null || this.acked.length === 0) return;

@@ -25,11 +25,6 @@ export function traceparent(instanceId: string): string {
 const traces = new Map<string, string>();
 const TRACE_CACHE = 10_000;
 
-/** Pure: true when some step of the instance, or its compensation, still awaits the reply to command `commandId`. */
-export function awaitsCommand(state: InstanceState, commandId: string): boolean {
-  return Object.values(state.steps).some((s) => s.awaiting === commandId || s.compensation?.awaiting === commandId);
-}
-
 /** Turns a publishing effect into its outbox row (envelope bytes and headers); other effects give null. */
 export function outboxMessage(effect: Effect, state: InstanceState): OutboxMessage | null {
   if (effect.type === 'SendCommand') {
