@@ -1,4 +1,5 @@
 import { Ajv } from 'ajv';
+import { DURATION_PATTERN, parseDuration } from './definitions/duration.js';
 import { SagaError } from './errors.js';
 import type { LogLevel } from './log.js';
 
@@ -18,6 +19,10 @@ export interface Config {
   readonly snapshotEvery: number;
   readonly maxDeliver: number;
   readonly logLevel: LogLevel;
+  /** Messages waiting on one consumer past which it lags (SAGA_LAG_MAX); undefined: no limit. */
+  readonly lagMax: number | undefined;
+  /** Age in ms of a consumer's oldest waiting message past which it lags (SAGA_LAG_MAX_AGE); undefined: no limit. */
+  readonly lagMaxAgeMs: number | undefined;
   readonly natsPrefix: string;
   /** Milliseconds one expression evaluation may take before it fails (SAGA_EXPR_TIMEOUT). */
   readonly exprTimeoutMs: number;
@@ -51,6 +56,8 @@ interface Variable {
   /** What is allowed, as the end of "must be ...". */
   allowed: string;
   help: string;
+  /** Turns the validated value into the setting (a duration into milliseconds). */
+  parse?: (value: unknown) => unknown;
 }
 
 const bool = (def: boolean): Record<string, unknown> => ({ type: 'boolean', default: def });
@@ -69,6 +76,8 @@ const variables: readonly Variable[] = [
   { env: 'SAGA_SNAPSHOT_EVERY', key: 'snapshotEvery', schema: { ...int(1, 1_000_000), default: 100 }, allowed: 'an integer from 1 to 1000000', help: 'journal events between instance snapshots' },
   { env: 'SAGA_MAX_DELIVER', key: 'maxDeliver', schema: { ...int(1, 1000), default: 5 }, allowed: 'an integer from 1 to 1000', help: 'JetStream deliveries of one message before it is dead-lettered' },
   { env: 'SAGA_LOG_LEVEL', key: 'logLevel', schema: { type: 'string', enum: ['debug', 'info', 'warn', 'error'], default: 'info' }, allowed: 'one of debug, info, warn, error', help: 'lowest level written to the log' },
+  { env: 'SAGA_LAG_MAX', key: 'lagMax', schema: int(1, 1_000_000_000), allowed: 'an integer from 1 to 1000000000', help: 'messages waiting on one consumer past which it lags: a warning, the sagad_consumer_lagging gauge and a reason in /readyz (sagad stays ready); unset = no limit' },
+  { env: 'SAGA_LAG_MAX_AGE', key: 'lagMaxAgeMs', schema: { type: 'string', pattern: DURATION_PATTERN }, allowed: 'a duration such as 30s, 5m or 1m30s', help: 'age of the oldest message waiting on one consumer past which it lags, as SAGA_LAG_MAX; unset = no limit', parse: (v) => (typeof v === 'string' ? parseDuration(v) ?? undefined : undefined) },
   { env: 'SAGA_NATS_PREFIX', key: 'natsPrefix', schema: { type: 'string', pattern: '^[A-Za-z0-9_-]+$', default: 'sagad' }, allowed: 'letters, digits, "_" and "-" only', help: 'prefix of durable JetStream consumer names' },
   { env: 'SAGA_EXPR_TIMEOUT', key: 'exprTimeoutMs', schema: { ...int(1, 60_000), default: 50 }, allowed: 'an integer from 1 to 60000 (milliseconds)', help: 'milliseconds one expression evaluation may run before it fails its step' },
   { env: 'NATS_CREDS', key: 'natsCreds', schema: text, allowed: 'a file path', help: 'NATS credentials file (JWT and nkey seed, as nsc writes it)' },
@@ -118,7 +127,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new SagaError('SAGA_ERR_CONFIG', `invalid configuration (${lines.length} problem${lines.length === 1 ? '' : 's'}):\n  ${lines.join('\n  ')}`);
   }
   const config: Record<string, unknown> = {};
-  for (const v of variables) config[v.key] = data[v.env];
+  for (const v of variables) config[v.key] = v.parse === undefined ? data[v.env] : v.parse(data[v.env]);
   const conflicts = combinationProblems(config as unknown as Config);
   if (conflicts.length > 0) {
     throw new SagaError('SAGA_ERR_CONFIG', `invalid configuration (${conflicts.length} problem${conflicts.length === 1 ? '' : 's'}):\n  ${conflicts.join('\n  ')}`);

@@ -3,13 +3,16 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import type { Subscription as CoreSubscription } from '@nats-io/transport-node';
+import type { FastifyBaseLogger } from 'fastify';
 import { buildApi } from './api/app.js';
 import { configHelp, loadConfig, type Config } from './config.js';
 import type { CompiledSaga } from './core/index.js';
 import { setExpressionLimits } from './definitions/expression-limits.js';
 import { formatDefinitionError, loadDefinitionsFile } from './definitions/index.js';
 import { faultArmed } from './fault.js';
-import { createLogger, type LogFn } from './log.js';
+import { createPinoLogger, logFnOf, type LogFn } from './log.js';
+import { jetStreamBacklog, LagMonitor, type WatchedConsumer } from './metrics/lag.js';
+import { Metrics } from './metrics/registry.js';
 import { Engine } from './runtime/engine.js';
 import { inboundHandler } from './runtime/inbound.js';
 import { acquireLease } from './runtime/lease.js';
@@ -46,11 +49,11 @@ const timings = {
 } as const;
 
 /** Opens the store; an unreachable PostgreSQL is retried with backoff until it answers (or `signal` aborts). */
-async function openStore(config: Config, log: LogFn, signal: AbortSignal | undefined): Promise<StorePort> {
+async function openStore(config: Config, log: LogFn, signal: AbortSignal | undefined, metrics: Metrics): Promise<StorePort> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await openStorePort(config.dbPath, {
-        synchronous: config.synchronous, snapshotEvery: config.snapshotEvery, background: true,
+        synchronous: config.synchronous, snapshotEvery: config.snapshotEvery, background: true, onCommit: (n, s) => metrics.commit(n, s),
         onBackgroundError: (message) => log('error', 'store background thread: work failed', { error: message }),
       });
     } catch (err) {
@@ -76,14 +79,18 @@ export interface Sagad {
  * The composition root, the only place that wires real adapters: store, NATS link, outbox
  * relay, timer service, engine, HTTP API, streams and consumers. Recovery needs no special
  * step: overdue timers fire on start, unsent outbox rows are published, durable consumers
- * resume where they were acked.
+ * resume where they were acked. `logger` (sagad's pino logger) becomes fastify's own.
  */
-export async function startSagad(config: Config, definitions: readonly CompiledSaga[], log: LogFn, signal?: AbortSignal): Promise<Sagad> {
+export async function startSagad(
+  config: Config, definitions: readonly CompiledSaga[], log: LogFn, signal?: AbortSignal, logger?: FastifyBaseLogger,
+): Promise<Sagad> {
   const onError = (what: string) => (err: unknown) => log('error', what, { error: err instanceof Error ? err.message : String(err) });
   const armed = faultArmed();
   if (armed !== null && 'problem' in armed) throw new Error(armed.problem);
   if (armed !== null) log('warn', 'fault injection armed: this process kills itself at a fault point (a test facility)', { ...armed });
-  const store = await openStore(config, log, signal);
+  // One registry per sagad: the store, the engine, the lag monitor and the API record into it.
+  const metrics = new Metrics({ defaults: true });
+  const store = await openStore(config, log, signal, metrics);
   const timing = timings[store.kind];
   const closers: (() => Promise<void>)[] = [() => store.close()];
   const closeAll = async () => {
@@ -117,10 +124,12 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     const health = storeHealth(store, log);
     closers.push(async () => health.stop());
     const registry = new Registry(definitions);
-    const status = { streams: false, consumers: false, lag: 0 };
+    const status = { streams: false, consumers: false };
+    const watched: WatchedConsumer[] = [];
+    const lagMonitor = new LagMonitor(watched, { maxMessages: config.lagMax, maxAgeMs: config.lagMaxAgeMs }, jetStreamBacklog(link.jsm), metrics, log);
     const url = natsUrl;
     const engine = new Engine({
-      store, registry, log, relay, timers,
+      store, registry, log, relay, timers, metrics,
       republish: async (subject, data, headers, msgId) => {
         await publishEnvelope(link.js, subject, data, headers, msgId);
       },
@@ -131,9 +140,10 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
           streams: status.streams ? { ok: true } : { ok: false, detail: 'streams not set up yet' },
           consumers: status.consumers ? { ok: true } : { ok: false, detail: 'consumers not started yet' },
         };
-        return { ready: Object.values(checks).every((c) => c.ok), checks };
+        // Lag is reported, never a reason to restart: it does not count for readiness.
+        return { ready: Object.values(checks).every((c) => c.ok), checks: { ...checks, lag: lagMonitor.check() } };
       },
-      lag: () => status.lag,
+      lag: () => lagMonitor.total(),
     });
     await engine.rememberDefinitions();
     await engine.pinDefinitionsInUse();
@@ -141,6 +151,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     const https = config.tlsCert === undefined || config.tlsKey === undefined ? undefined : { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };
     const api = buildApi(engine, {
       token: config.apiToken, readToken: config.apiReadToken, https, metricsPublic: config.metricsPublic, bodyLimit: config.httpBodyLimit, log,
+      ...(logger === undefined ? {} : { loggerInstance: logger }), onAnswered: (method, route, code, s) => metrics.httpRequest(method, route, code, s),
     });
     await api.listen({ host: config.httpHost, port: config.httpPort });
     closers.push(() => api.close());
@@ -160,16 +171,18 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     for (const subject of inbound) {
       const stream = streamOf[subject];
       if (stream === undefined) throw new Error(`no stream for ${subject}`);
-      subs.push(await consume(link, subject, handle, {
+      const sub = await consume(link, subject, handle, {
         stream, durablePrefix: config.natsPrefix, maxDeliver: config.maxDeliver, ackWaitMs: timing.ackWaitMs, expiresMs: 2000, concurrency: 256, batchSize: 256, log,
-      }));
+      });
+      subs.push(sub);
+      watched.push({ stream, durable: sub.durable, subject });
     }
     const starts: CoreSubscription = serveStartRequests(link.nc, engine, log);
     status.consumers = true;
     log('info', 'sagad ready', { sagas: registry.all().map((s) => s.name), subjects: inbound, db: store.where });
-    const lagTimer = setInterval(() => {
-      void Promise.all(subs.map((s) => s.pending().catch(() => 0))).then((n) => { status.lag = n.reduce((a, b) => a + b, 0); });
-    }, 5000);
+    // At once (a backlog left from before a restart shows from the start), then every 5 s.
+    void lagMonitor.sample();
+    const lagTimer = setInterval(() => void lagMonitor.sample(), 5000);
     lagTimer.unref();
     // The inbox only has to outlive JetStream's redeliveries; sent outbox rows only JetStream's dedupe window.
     const housekeeping = setInterval(() => {
@@ -238,7 +251,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`sagad: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
-  const log = createLogger(config.logLevel);
+  const logger = createPinoLogger(config.logLevel);
+  const log = logFnOf(logger);
   // Listen for signals from the start: one during start-up drains as soon as the server is up.
   let signalled: string | null = null;
   let onSignal = (signal: string) => { signalled = signal; };
@@ -262,7 +276,7 @@ async function main(argv: string[]): Promise<number> {
   }
   let server: Sagad;
   try {
-    server = await startSagad(config, defs.sagas, log, aborted.signal);
+    server = await startSagad(config, defs.sagas, log, aborted.signal, logger);
   } catch (err) {
     if (aborted.signal.aborted) {
       log('info', `received ${String(signalled)} while starting; stopped`);

@@ -80,7 +80,7 @@ t.test('logger: JSON lines, level filter, fields that cannot clash or throw', as
   const first = JSON.parse(lines[0] ?? '') as Record<string, unknown>;
   t.match(first, { level: 'warn', msg: 'shown', 'field.msg': 'field', n: '10', err: { message: 'boom', code: 'SAGA_ERR_X' }, cyclic: { a: 1, self: '[repeated]' } });
   t.ok(!Number.isNaN(Date.parse(String(first.time))));
-  t.same(Object.keys(first).slice(0, 3), ['time', 'level', 'msg']);
+  t.same(Object.keys(first).slice(0, 3), ['level', 'time', 'msg']);
   t.ok(isLogLevel('warn'));
   t.notOk(isLogLevel('trace'));
 });

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { EnginePort } from '../runtime/port.js';
 import type { LogFn } from '../log.js';
 import { accessResolver, bearerAuth } from './auth.js';
@@ -17,6 +17,13 @@ import { validatorCompiler } from './validation.js';
 export interface ApiOptions {
   /** Log requests and errors with fastify's logger (pino); default false. */
   readonly logger?: boolean;
+  /**
+   * fastify's own logger: sagad passes its pino logger, so fastify's lines are its lines. With
+   * it, fastify's two info lines per request give way to one debug line (`HTTP request`).
+   */
+  readonly loggerInstance?: FastifyBaseLogger;
+  /** Told of every answered request: method, route pattern (not the URL), status, seconds. */
+  readonly onAnswered?: (method: string, route: string, status: number, seconds: number) => void;
   /** When set (and not empty), every /v1 route requires `Authorization: Bearer <token>`. */
   readonly token?: string | undefined;
   /** With `token`: a second token that may only GET (and HEAD); other methods answer 403. */
@@ -41,7 +48,7 @@ export interface ApiOptions {
 export function buildApi(engine: EnginePort, opts: ApiOptions = {}): FastifyInstance {
   // HTTPS changes only the server fastify creates, not the routes: its type is the HTTP one's.
   const app = Fastify({
-    logger: opts.logger ?? false,
+    ...(opts.loggerInstance === undefined ? { logger: opts.logger ?? false } : { loggerInstance: opts.loggerInstance, disableRequestLogging: true }),
     clientErrorHandler: answerClientError,
     ...(opts.bodyLimit === undefined ? {} : { bodyLimit: opts.bodyLimit }),
     ...(opts.https === undefined ? {} : { https: { cert: opts.https.cert, key: opts.https.key } }),
@@ -60,8 +67,9 @@ export function buildApi(engine: EnginePort, opts: ApiOptions = {}): FastifyInst
     const { body, unexpected } = describeError(err);
     if (isClientGone(err)) opts.log?.('debug', 'HTTP client went away before its request was read', { method: request.method, url: request.url });
     if (unexpected) {
-      request.log.error({ err }, 'request failed');
-      opts.log?.('error', 'HTTP request failed', { method: request.method, url: request.url, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+      // One line: sagad's log and fastify's are the same pino logger when both are given.
+      if (opts.log === undefined) request.log.error({ err }, 'request failed');
+      else opts.log('error', 'HTTP request failed', { method: request.method, url: request.url, reqId: request.id, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
     }
     return reply.code(body.statusCode).send(body);
   });
@@ -75,6 +83,16 @@ export function buildApi(engine: EnginePort, opts: ApiOptions = {}): FastifyInst
     // The console's assets load before sign-in; every /v1 route needs the token.
     const open = new Set([...openRoutes, ...uiRoutes].filter((r) => opts.metricsPublic !== false || r !== '/metrics'));
     app.addHook('onRequest', bearerAuth(tokens, open));
+  }
+
+  if (opts.loggerInstance !== undefined || opts.onAnswered !== undefined) {
+    const answered = opts.onAnswered;
+    app.addHook('onResponse', async (request, reply) => {
+      // The pattern bounds the series: /v1/instances/:id, not one route per instance.
+      const route = request.routeOptions.url ?? 'unmatched';
+      answered?.(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+      request.log.debug({ method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'HTTP request');
+    });
   }
 
   registerHealthRoutes(app, engine, opts.log);

@@ -14,8 +14,8 @@ function readiness(engine: EnginePort, logger: FastifyBaseLogger, log: LogFn | u
   try {
     return engine.readiness();
   } catch (err) {
-    logger.error({ err }, 'readiness check failed');
-    log?.('error', 'readiness check failed', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    if (log === undefined) logger.error({ err }, 'readiness check failed');
+    else log('error', 'readiness check failed', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
     return { ready: false, checks: { engine: { ok: false, detail: `readiness check failed: ${err instanceof Error ? err.message : String(err)}` } } };
   }
 }

@@ -11,7 +11,8 @@ import type { LogFn } from '../log.js';
 import { uuidv7 } from '../ids.js';
 import { changeOf, earliestTimer } from './change.js';
 import { KeyedLock } from './keyed-lock.js';
-import { Metrics } from './metrics.js';
+import { Metrics } from '../metrics/registry.js';
+import { observeChange } from '../metrics/observe-change.js';
 import type { EnginePort, EngineStats, Readiness, StartCommand, StartOutcome } from './port.js';
 import type { Registry } from './registry.js';
 
@@ -28,6 +29,8 @@ export interface EngineDeps {
   readonly republish?: (subject: string, data: Uint8Array, headers: Record<string, string>, msgId: string) => Promise<void>;
   readonly readiness?: () => Readiness;
   readonly lag?: () => number;
+  /** Where the engine's metrics go; main.ts passes the one the store and the API record into too. */
+  readonly metrics?: Metrics;
   /** Time, ids and jitter; the system's by default. */
   readonly env?: () => Env;
 }
@@ -66,7 +69,7 @@ interface PlannedStart {
  * a write that lost a race with another replica is read and decided again.
  */
 export class Engine implements EnginePort {
-  readonly counters = new Metrics();
+  readonly counters: Metrics;
   draining = false;
   private readonly lock = new KeyedLock();
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -74,6 +77,7 @@ export class Engine implements EnginePort {
 
   constructor(readonly deps: EngineDeps) {
     this.env = deps.env ?? systemEnv;
+    this.counters = deps.metrics ?? new Metrics();
   }
 
   /** Stores the source of every loaded definition, so instances keep theirs across file changes. */
@@ -128,7 +132,7 @@ export class Engine implements EnginePort {
         } catch (err) {
           if (!(err instanceof Conflict)) throw err;
           if (n >= MAX_CONFLICTS) throw new SagaError('SAGA_ERR_VERSION_CONFLICT', `gave up after ${n} races with other writers of the same instance`);
-          this.counters.inc('sagad_write_conflicts_total', 'Writes decided again because another writer changed the instance first.');
+          this.counters.writeConflicts.inc();
         }
       }
     })();
@@ -149,9 +153,10 @@ export class Engine implements EnginePort {
     const due = earliestTimer(w.changes);
     if (due !== null) this.deps.timers?.poke(due);
     for (const c of w.changes) {
-      for (const e of c.events) {
-        if (e.type === 'SagaCompleted' || e.type === 'SagaCompensated' || e.type === 'SagaFailed') {
-          this.counters.inc('sagad_instances_finished_total', 'Instances that reached an end state, by saga and state.', { saga: c.state.saga, state: c.state.status });
+      observeChange(this.counters, c);
+      if (c.state.status === 'failed') {
+        for (const e of c.events) {
+          if (e.type === 'SagaFailed') this.deps.log('warn', 'instance failed; it waits for an operator\'s retry', { instance: c.state.id, saga: c.state.saga, step: e.step, error: e.error });
         }
       }
     }
@@ -163,7 +168,7 @@ export class Engine implements EnginePort {
     const def = await this.defOf(state);
     const d = decide(def, state, input, this.env());
     if (isRejection(d)) throw new SagaError(d.rejected.code, d.rejected.message);
-    if (d.ignored !== null) this.counters.inc('sagad_inputs_ignored_total', 'Inputs that changed nothing, by reason.', { reason: d.ignored });
+    if (d.ignored !== null) this.counters.inputsIgnored.inc({ reason: d.ignored });
     return { def, d };
   }
 
@@ -221,7 +226,7 @@ export class Engine implements EnginePort {
           outcome = 'trigger';
         }
         if (!(await this.write({ messageId: m.eventId, firedTimer: null, changes }))) return 'duplicate';
-        for (const s of started) this.counters.inc('sagad_instances_started_total', 'Instances started, by saga.', { saga: s.def.name });
+        for (const s of started) this.counters.instancesStarted.inc({ saga: s.def.name });
         return outcome;
       });
     });
@@ -272,7 +277,7 @@ export class Engine implements EnginePort {
       if (s.change === null) return { created: false, state: s.state };
       const change = s.change;
       await this.lock.run([s.state.id], () => this.write({ messageId: null, firedTimer: null, changes: [change] }));
-      this.counters.inc('sagad_instances_started_total', 'Instances started, by saga.', { saga: s.def.name });
+      this.counters.instancesStarted.inc({ saga: s.def.name });
       return { created: true, state: s.state };
     });
   }
@@ -309,8 +314,7 @@ export class Engine implements EnginePort {
       }
       const fired = await this.write({ messageId: null, firedTimer: { instanceId: row.instanceId, timerId: row.timerId, dueAt: row.dueAt }, changes: change === null ? [] : [change] });
       if (!fired) return;
-      this.counters.timerLag(Math.max(0, Date.now() - row.dueAt));
-      this.counters.inc('sagad_timers_fired_total', 'Durable timers fired.', { kind: row.data.kind });
+      this.counters.timerFired(row.data.kind, Math.max(0, Date.now() - row.dueAt));
     }));
   }
 
@@ -350,13 +354,7 @@ export class Engine implements EnginePort {
 
   async metrics(): Promise<string> {
     const g = await this.deps.store.gauges();
-    return this.counters.render([
-      { name: 'sagad_instances', help: 'Instances in the database, by saga and state.', samples: g.instances.map((r) => ({ labels: { saga: r.saga, state: r.status }, value: r.count })) },
-      { name: 'sagad_timers_pending', help: 'Durable timers not yet fired.', samples: [{ labels: {}, value: g.timersPending }] },
-      { name: 'sagad_outbox_backlog', help: 'Outgoing messages not yet acknowledged by JetStream.', samples: [{ labels: {}, value: g.outboxBacklog }] },
-      { name: 'sagad_dead_letters', help: 'Dead letters not redriven.', samples: [{ labels: {}, value: g.deadLetters }] },
-      { name: 'sagad_consumer_lag', help: 'Messages on subscribed subjects not yet processed.', samples: [{ labels: {}, value: this.deps.lag?.() ?? 0 }] },
-    ]);
+    return this.counters.render({ ...g, consumerLag: this.deps.lag?.() ?? 0, now: Date.now() });
   }
 
   async stats(): Promise<EngineStats> {

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SagaError } from '../errors.js';
 import { fault } from '../fault.js';
-import type { LogFn } from '../log.js';
+import { traceIdOf, type LogFn } from '../log.js';
+import type { DeadLetterReason } from '../metrics/registry.js';
 import { isStoreUnavailable } from '../store/errors.js';
 import type { StorePort } from '../store/port.js';
 import type { InboundMessage, Verdict } from '../transport/consumer.js';
@@ -26,7 +27,7 @@ const PERMANENT = new Set(['SAGA_ERR_INVALID_MESSAGE', 'SAGA_ERR_INVALID_INPUT']
  * JetStream, and it comes back after the restart.
  */
 export function inboundHandler(engine: Engine, store: StorePort, log: LogFn): (msg: InboundMessage) => Promise<Verdict> {
-  const count = (outcome: string) => engine.counters.inc('sagad_messages_total', 'Messages consumed, by outcome.', { outcome });
+  const count = (outcome: string) => engine.counters.messages.inc({ outcome });
 
   /** Runs `work` until the store lets it through (or sagad drains). */
   const despiteStore = async <T>(msg: InboundMessage, eventId: string | null, work: () => Promise<T>): Promise<T> => {
@@ -48,7 +49,7 @@ export function inboundHandler(engine: Engine, store: StorePort, log: LogFn): (m
    * inbox in the same transaction, so a redelivery after a crash before the ack is acked
    * without a second dead letter.
    */
-  const park = async (msg: InboundMessage, eventId: string | null, reason: string): Promise<Verdict> => {
+  const park = async (msg: InboundMessage, eventId: string | null, reason: string, kind: DeadLetterReason): Promise<Verdict> => {
     const delivery = `dead-letter/${msg.subject}/${msg.streamSequence}/${createHash('sha256').update(msg.data).digest('hex').slice(0, 32)}`;
     const id = await despiteStore(msg, eventId, () => store.park({
       subject: msg.subject, reason, headers: msg.headers, data: msg.data, deliveryCount: msg.deliveryCount, at: Date.now(),
@@ -56,13 +57,14 @@ export function inboundHandler(engine: Engine, store: StorePort, log: LogFn): (m
     fault('after-park-before-ack');
     if (id === null) return 'ack';
     count('dead_lettered');
-    log('warn', 'message dead-lettered', { subject: msg.subject, reason });
+    engine.counters.deadLettered.inc({ reason: kind });
+    log('warn', 'message dead-lettered', { subject: msg.subject, reason, ...traceIdOf(msg.headers) });
     return 'ack';
   };
 
   return async (msg) => {
     const parsed = parseEnvelope(msg.data);
-    if (!parsed.ok) return park(msg, null, parsed.reason);
+    if (!parsed.ok) return park(msg, null, parsed.reason, 'not_envelope');
     const e = parsed.envelope;
     try {
       const outcome = await despiteStore(msg, e.eventId, () => engine.receive({
@@ -74,9 +76,9 @@ export function inboundHandler(engine: Engine, store: StorePort, log: LogFn): (m
       return 'ack';
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
-      if (err instanceof SagaError && PERMANENT.has(err.code)) return park(msg, e.eventId, why);
-      if (msg.lastAttempt) return park(msg, e.eventId, `failed on its last delivery (${msg.deliveryCount}): ${why}`);
-      log('warn', 'message failed; it will be redelivered', { subject: msg.subject, eventId: e.eventId, error: why });
+      if (err instanceof SagaError && PERMANENT.has(err.code)) return park(msg, e.eventId, why, err.code === 'SAGA_ERR_INVALID_INPUT' ? 'invalid_input' : 'invalid_message');
+      if (msg.lastAttempt) return park(msg, e.eventId, `failed on its last delivery (${msg.deliveryCount}): ${why}`, 'max_deliveries');
+      log('warn', 'message failed; it will be redelivered', { subject: msg.subject, eventId: e.eventId, error: why, ...traceIdOf(msg.headers) });
       return { nakDelayMs: Math.min(30_000, 500 * 2 ** msg.deliveryCount) };
     }
   };

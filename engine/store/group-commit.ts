@@ -23,12 +23,15 @@ export class GroupCommit {
    * @param committed called after each commit, before the callers' promises settle.
    * @param rolledBack called when the shared transaction failed as a whole (or the only input in it
    *   threw), before the callers' promises reject.
+   * @param observe told after each commit how many inputs it carried and how long the transaction
+   *   took in seconds, fsync included (for the metrics; two clock reads per commit, not per input).
    */
   constructor(
     private readonly tx: <T>(fn: () => T) => T,
     private readonly committed: () => void,
     private readonly maxBatch = 512,
     private readonly rolledBack: () => void = () => {},
+    private readonly observe?: (size: number, seconds: number) => void,
   ) {}
 
   /** Queues `work` for the next shared transaction; resolves with its result after the commit. */
@@ -53,6 +56,7 @@ export class GroupCommit {
   /** An input alone in its transaction needs no savepoint: when it throws, everything rolls back. */
   private flushOne(it: Item): void {
     let value: unknown;
+    const began = performance.now();
     try {
       value = this.tx(it.work);
     } catch (error) {
@@ -60,6 +64,7 @@ export class GroupCommit {
       it.reject(error);
       return;
     }
+    this.observe?.(1, (performance.now() - began) / 1000);
     this.committed();
     it.resolve(value);
   }
@@ -75,6 +80,7 @@ export class GroupCommit {
       return;
     }
     const outcomes: Outcome[] = [];
+    const began = performance.now();
     try {
       this.tx(() => {
         for (const it of items) {
@@ -92,6 +98,7 @@ export class GroupCommit {
       for (const it of items) it.reject(error);
       return;
     }
+    this.observe?.(items.length, (performance.now() - began) / 1000);
     this.committed();
     items.forEach((it, i) => {
       const o = outcomes[i];

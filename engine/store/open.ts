@@ -15,6 +15,6 @@ export interface OpenOptions extends SqlitePortOptions {
  * store several replicas share; anything else is a SQLite file of one process.
  */
 export function openStorePort(db: string, opts: OpenOptions = {}): Promise<StorePort> {
-  if (isPostgresUrl(db)) return openPostgresStore(db, { readonly: opts.readonly, snapshotEvery: opts.snapshotEvery, poolSize: opts.poolSize });
+  if (isPostgresUrl(db)) return openPostgresStore(db, { readonly: opts.readonly, snapshotEvery: opts.snapshotEvery, poolSize: opts.poolSize, onCommit: opts.onCommit });
   return openSqlitePort(db, opts);
 }

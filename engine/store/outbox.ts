@@ -25,12 +25,14 @@ export interface Outbox {
   markSent(seqs: readonly number[], at: number): void;
   /** Number of unsent messages. */
   backlog(): number;
+  /** When the oldest unsent message was committed (epoch ms), or null when none waits. */
+  oldestUnsentAt(): number | null;
   /** Deletes sent messages with `sent_at` before `olderThan`; returns how many. */
   pruneSent(olderThan: number): number;
 }
 
-/** Unsent messages (`backlog`), also run by the background thread. */
-export const BACKLOG_SQL = 'SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL';
+/** Unsent messages (`backlog`) and the oldest one's time (`oldestUnsentAt`), also run by the background thread. */
+export const BACKLOG_SQL = 'SELECT count(*) AS n, min(created_at) AS oldest FROM outbox WHERE sent_at IS NULL';
 
 interface Row { seq: number; message_id: string; subject: string; headers: string; data: Buffer; created_at: number }
 
@@ -48,7 +50,7 @@ export function outbox(db: Database.Database, synchronous: 'FULL' | 'NORMAL' = '
   const pendingBefore = db.prepare<[number, number], Row>(
     'SELECT seq, message_id, subject, headers, data, created_at FROM outbox WHERE sent_at IS NULL AND created_at <= ? ORDER BY seq LIMIT ?');
   const sent = db.prepare<[number, number]>('UPDATE outbox SET sent_at = ? WHERE seq = ? AND sent_at IS NULL');
-  const count = db.prepare<[], { n: number }>(BACKLOG_SQL);
+  const count = db.prepare<[], { n: number; oldest: number | null }>(BACKLOG_SQL);
   const prune = db.prepare<[number]>('DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?');
 
   const enqueueRows = (rows: readonly OutboxMessage[], at: number): OutboxRow[] => {
@@ -82,6 +84,7 @@ export function outbox(db: Database.Database, synchronous: 'FULL' | 'NORMAL' = '
       }
     },
     backlog: () => count.get()?.n ?? 0,
+    oldestUnsentAt: () => count.get()?.oldest ?? null,
     pruneSent: (olderThan) => prune.run(olderThan).changes,
   };
 }

@@ -155,4 +155,6 @@ export interface PortOptions {
   readonly readonly?: boolean;
   /** Journal events of an instance between two snapshots; default 100. */
   readonly snapshotEvery?: number;
+  /** Told after each shared commit: how many writes it carried and how long it took (seconds); for the metrics. */
+  readonly onCommit?: (size: number, seconds: number) => void;
 }

@@ -27,9 +27,9 @@ const DUPLICATE: WriteOutcome = { status: 'duplicate' };
  * the synchronous store's, answered at once, and writes of one event-loop turn share one
  * transaction (group commit), each in a savepoint of its own.
  */
-export function sqlitePort(store: Store, maxBatch = 512): StorePort {
+export function sqlitePort(store: Store, maxBatch = 512, onCommit?: (size: number, seconds: number) => void): StorePort {
   const apply = (w: InputWrite): WriteOutcome => applyWrite(store, w);
-  const commits = new GroupCommit((fn) => store.tx(fn), () => undefined, maxBatch);
+  const commits = new GroupCommit((fn) => store.tx(fn), () => undefined, maxBatch, undefined, onCommit);
   const ro = (): never => {
     throw new StoreError(StoreErrorCode.ReadOnly, `${store.file} is open for reading only`);
   };
@@ -120,5 +120,5 @@ export async function openSqlitePort(file: string, opts: SqlitePortOptions = {})
     readonly: opts.readonly, snapshotEvery: opts.snapshotEvery, synchronous: opts.synchronous,
     background: opts.background, onBackgroundError: opts.onBackgroundError,
   });
-  return sqlitePort(store, opts.maxBatch);
+  return sqlitePort(store, opts.maxBatch, opts.onCommit);
 }

@@ -42,6 +42,8 @@ export interface Gauges {
   readonly instances: { saga: string; status: InstanceStatus; count: number }[];
   readonly timersPending: number;
   readonly outboxBacklog: number;
+  /** When the oldest unsent outbox row was committed (epoch ms); null when none waits. */
+  readonly outboxOldestAt: number | null;
   readonly deadLetters: number;
 }
 
@@ -107,7 +109,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
       ...timers(db), ...routing(db), ...deadLetters(db), ...definitions(db),
     };
     const here = (): Gauges => ({
-      instances: parts.countByStatus(), timersPending: parts.timerCount(), outboxBacklog: parts.backlog(), deadLetters: parts.deadCount(),
+      instances: parts.countByStatus(), timersPending: parts.timerCount(), outboxBacklog: parts.backlog(), outboxOldestAt: parts.oldestUnsentAt(), deadLetters: parts.deadCount(),
     });
     const wanted = !readonly && file !== ':memory:' && opts.background === true;
     // The committing connection still checkpoints past 10,000 pages (40 MB of WAL), should the
@@ -124,7 +126,8 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
         });
       if (r === null) return here();
       const n = (rows: unknown[]) => (rows[0] as { n?: number } | undefined)?.n ?? 0;
-      return { instances: r.instances as Gauges['instances'], timersPending: n(r.timers), outboxBacklog: n(r.backlog), deadLetters: n(r.dead) };
+      const oldest = (r.backlog[0] as { oldest?: number | null } | undefined)?.oldest ?? null;
+      return { instances: r.instances as Gauges['instances'], timersPending: n(r.timers), outboxBacklog: n(r.backlog), outboxOldestAt: oldest, deadLetters: n(r.dead) };
     };
     return {
       file,

@@ -52,13 +52,13 @@ t.test('gauges are counted on the background thread, from what was committed', a
   const store = openStore(file, { background: true, onBackgroundError: (m) => t.fail(m) });
   t.teardown(() => store.close());
   const empty = await store.gauges();
-  t.same(empty, { instances: [], timersPending: 0, outboxBacklog: 0, deadLetters: 0 });
+  t.same(empty, { instances: [], timersPending: 0, outboxBacklog: 0, outboxOldestAt: null, deadLetters: 0 });
   const env = new TestEnv();
   for (let i = 0; i < 5; i++) startInstance(store, env, `i-${i}`);
   store.park({ subject: 's', reason: 'r', headers: {}, data: new Uint8Array([1]), deliveryCount: 1, at: 1 });
-  const here = { instances: store.countByStatus(), timersPending: store.timerCount(), outboxBacklog: store.backlog(), deadLetters: store.deadCount() };
+  const here = { instances: store.countByStatus(), timersPending: store.timerCount(), outboxBacklog: store.backlog(), outboxOldestAt: store.oldestUnsentAt(), deadLetters: store.deadCount() };
   t.equal(here.instances[0]?.count, 5);
-  t.ok(here.timersPending > 0 && here.outboxBacklog > 0);
+  t.ok(here.timersPending > 0 && here.outboxBacklog > 0 && here.outboxOldestAt !== null);
   t.same(await store.gauges(), here, 'the thread sees every commit made before the call');
 
   // Without the thread (a tool's store), the same counts come from the one connection.

@@ -75,7 +75,7 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
   }
 
   const d = db(pool, where);
-  const writer = new GroupWriter(pool, where, { snapshotEvery, inFlight: opts.commitsInFlight ?? 2 });
+  const writer = new GroupWriter(pool, where, { snapshotEvery, inFlight: opts.commitsInFlight ?? 2, onCommit: opts.onCommit });
   const claimed = claims(d);
   const ops = operators(d);
   let closed: Promise<void> | null = null;

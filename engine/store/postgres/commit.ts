@@ -16,6 +16,8 @@ export interface GroupWriterOptions {
   readonly inFlight?: number;
   /** Largest batch; default 256. */
   readonly maxBatch?: number;
+  /** Told after each batch committed: its size and the seconds its `sagad_apply` call took. */
+  readonly onCommit?: ((size: number, seconds: number) => void) | undefined;
 }
 
 
@@ -110,6 +112,7 @@ export class GroupWriter {
     const now = Date.now();
     let raw: unknown[];
     let seqs: Map<string, number>;
+    const began = performance.now();
     try {
       const { inputs, rows } = encodeBatch(batch.map((p) => p.prepared));
       const r = await this.pool.query<{ r: { r: unknown[]; s: Record<string, number> } }>({
@@ -118,6 +121,7 @@ export class GroupWriter {
       });
       raw = r.rows[0]?.r.r ?? [];
       seqs = new Map(Object.entries(r.rows[0]?.r.s ?? {}));
+      this.opts.onCommit?.(batch.length, (performance.now() - began) / 1000);
     } catch (err) {
       // A deadlock with another replica, or one input's bad value (a NUL character, say) failing
       // the whole batch: each input is tried alone, so only the guilty one fails. A lost

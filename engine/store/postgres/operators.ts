@@ -131,13 +131,14 @@ export function operators(d: Db): Operators {
       const [instances, counts] = await Promise.all([
         d.query<{ saga: string; status: InstanceStatus; count: number }>(
           'SELECT saga, status, count(*)::integer AS count FROM instances GROUP BY saga, status ORDER BY saga, status'),
-        d.query<{ timers: number; backlog: number; dead: number }>(`SELECT
+        d.query<{ timers: number; backlog: number; oldest: number | null; dead: number }>(`SELECT
           (SELECT count(*)::integer FROM timers) AS timers,
           (SELECT count(*)::integer FROM outbox WHERE sent_at IS NULL) AS backlog,
+          (SELECT min(created_at) FROM outbox WHERE sent_at IS NULL) AS oldest,
           (SELECT count(*)::integer FROM dead_letters WHERE redriven_at IS NULL) AS dead`),
       ]);
       const c = counts[0];
-      return { instances, timersPending: c?.timers ?? 0, outboxBacklog: c?.backlog ?? 0, deadLetters: c?.dead ?? 0 };
+      return { instances, timersPending: c?.timers ?? 0, outboxBacklog: c?.backlog ?? 0, outboxOldestAt: c?.oldest ?? null, deadLetters: c?.dead ?? 0 };
     },
   };
 }

@@ -340,12 +340,18 @@ export function contract(t: T, f: PortFactory): void {
   t.test('gauges count instances by saga and status, timers, backlog and dead letters', async (t) => {
     const { port } = await opened(t, f);
     const env = new TestEnv();
-    t.same(await port.gauges(), { instances: [], timersPending: 0, outboxBacklog: 0, deadLetters: 0 });
+    t.same(await port.gauges(), { instances: [], timersPending: 0, outboxBacklog: 0, outboxOldestAt: null, deadLetters: 0 });
+    const before = Date.now();
     await started(port, env, 'i-1');
     await started(port, env, 'i-2');
     await port.park({ subject: 's', reason: 'r', headers: {}, data: new Uint8Array(), deliveryCount: 1, at: 1 });
-    t.same(await port.gauges(), { instances: [{ saga: 'order', status: 'running', count: 2 }], timersPending: 4, outboxBacklog: 2, deadLetters: 1 },
+    const g = await port.gauges();
+    t.same({ ...g, outboxOldestAt: null }, { instances: [{ saga: 'order', status: 'running', count: 2 }], timersPending: 4, outboxBacklog: 2, outboxOldestAt: null, deadLetters: 1 },
       'an attempt timeout and a deadline each');
+    t.ok(g.outboxOldestAt !== null && g.outboxOldestAt >= before && g.outboxOldestAt <= Date.now(), `the oldest unsent row was committed by this test (${String(g.outboxOldestAt)})`);
+    const unsent = await port.claimUnsent(10, Date.now(), 1000);
+    await port.markSent(unsent.map((r) => r.seq), Date.now());
+    t.equal((await port.gauges()).outboxOldestAt, null, 'nothing unsent: no oldest row');
   });
 
   t.test('pruneInbox forgets old message ids', async (t) => {
