@@ -59,7 +59,7 @@ export class Metrics {
   readonly sagaDuration = this.histogram('sagad_saga_duration_seconds',
     'Instances from their start to their end state, by saga and outcome (completed, compensated, failed).', ['saga', 'outcome'], SAGA_BUCKETS);
   readonly timerLagHistogram = this.histogram('sagad_timer_fire_lag_seconds', 'How late durable timers fired after their due time, by kind.', ['kind'], LAG_BUCKETS);
-  readonly commitBatchSize = this.histogram('sagad_commit_batch_size', 'Inputs written by one shared commit (group commit).', [], COMMIT_SIZE_BUCKETS);
+  readonly commitBatchSize = this.histogram('sagad_commit_batch_size', 'Inputs carried by one shared commit (group commit), duplicates undone inside it included.', [], COMMIT_SIZE_BUCKETS);
   readonly commitDuration = this.histogram('sagad_commit_duration_seconds', 'Time one shared commit took, its fsync included.', [], COMMIT_BUCKETS);
   readonly httpDuration = this.histogram('sagad_http_request_duration_seconds', 'HTTP requests from arrival to the answer sent, by method, route pattern and status.', ['method', 'route', 'status'], HTTP_BUCKETS);
 
