@@ -37,6 +37,22 @@ export function traceIdOf(headers: Readonly<Record<string, string>>): { traceId?
 }
 
 /**
+ * Pure: the log fields a message's headers give: `instance`, `saga` and `step` from sagad's
+ * command headers (`Saga-Id`, `Saga-Name`, `Saga-Step`) when a reply carries them back, and
+ * `traceId` from `traceparent`. Nothing for a header that is absent.
+ */
+export function messageFields(headers: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  const instance = headers['Saga-Id'];
+  const saga = headers['Saga-Name'];
+  const step = headers['Saga-Step'];
+  if (instance !== undefined && instance !== '') out.instance = instance;
+  if (saga !== undefined && saga !== '') out.saga = saga;
+  if (step !== undefined && step !== '') out.step = step;
+  return { ...out, ...traceIdOf(headers) };
+}
+
+/**
  * sagad's pino logger: one JSON object per line, `level` as a name (`"warn"`, not 30), `time`
  * as an ISO string, `msg`, then the fields, and `traceId`/`spanId` when an OpenTelemetry span
  * is active. fastify logs through it too (its request lines carry `reqId`). Lines are written

@@ -3,7 +3,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { context, ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
 import t from 'tap';
 import { buildApi } from '../engine/api/app.js';
-import { createLogger, createPinoLogger, logFnOf, traceIdOf } from '../engine/log.js';
+import { createLogger, createPinoLogger, logFnOf, messageFields, traceIdOf } from '../engine/log.js';
 import { Metrics } from '../engine/metrics/registry.js';
 import { openStore } from '../engine/store/index.js';
 import { StoreEngine } from './api/store-engine.js';
@@ -106,4 +106,10 @@ t.test('fastify logs through the same logger: a debug line per request with its 
   const failures = parse(lines).filter((l) => l.level === 'error');
   t.equal(failures.length, 1, 'the failure is logged once, not by fastify and sagad both');
   t.match(failures[0], { msg: 'HTTP request failed', method: 'GET', url: '/v1/instances/nope', reqId: String });
+});
+
+t.test('the fields a message names: instance, saga and step from sagad\'s headers, the trace id from traceparent', async (t) => {
+  t.same(messageFields({ 'Saga-Id': 'i-1', 'Saga-Name': 'order', 'Saga-Step': 'reserve', traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', other: 'x' }),
+    { instance: 'i-1', saga: 'order', step: 'reserve', traceId: '4bf92f3577b34da6a3ce929d0e0e4736' });
+  t.same(messageFields({ 'Saga-Id': '', other: 'x' }), {}, 'absent or empty headers give nothing');
 });

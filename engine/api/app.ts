@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { EnginePort } from '../runtime/port.js';
 import type { LogFn } from '../log.js';
 import { accessResolver, bearerAuth } from './auth.js';
@@ -48,7 +48,7 @@ export interface ApiOptions {
 export function buildApi(engine: EnginePort, opts: ApiOptions = {}): FastifyInstance {
   // HTTPS changes only the server fastify creates, not the routes: its type is the HTTP one's.
   const app = Fastify({
-    ...(opts.loggerInstance === undefined ? { logger: opts.logger ?? false } : { loggerInstance: opts.loggerInstance, disableRequestLogging: true }),
+    ...(opts.loggerInstance === undefined ? { logger: opts.logger ?? false } : { loggerInstance: opts.loggerInstance, logController: new LogController({ disableRequestLogging: true }) }),
     clientErrorHandler: answerClientError,
     ...(opts.bodyLimit === undefined ? {} : { bodyLimit: opts.bodyLimit }),
     ...(opts.https === undefined ? {} : { https: { cert: opts.https.cert, key: opts.https.key } }),

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SagaError } from '../errors.js';
 import { fault } from '../fault.js';
-import { traceIdOf, type LogFn } from '../log.js';
+import { messageFields, type LogFn } from '../log.js';
 import type { DeadLetterReason } from '../metrics/registry.js';
 import { isStoreUnavailable } from '../store/errors.js';
 import type { StorePort } from '../store/port.js';
@@ -37,7 +37,7 @@ export function inboundHandler(engine: Engine, store: StorePort, log: LogFn): (m
       } catch (err) {
         if (!isStoreUnavailable(err) || engine.draining) throw err;
         log('warn', 'the store failed; the message is held and tried again', {
-          subject: msg.subject, ...(eventId === null ? {} : { eventId }), failures, error: err instanceof Error ? err.message : String(err),
+          subject: msg.subject, ...(eventId === null ? {} : { eventId }), failures, error: err instanceof Error ? err.message : String(err), ...messageFields(msg.headers),
         });
         await sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)));
       }
@@ -58,7 +58,7 @@ export function inboundHandler(engine: Engine, store: StorePort, log: LogFn): (m
     if (id === null) return 'ack';
     count('dead_lettered');
     engine.counters.deadLettered.inc({ reason: kind });
-    log('warn', 'message dead-lettered', { subject: msg.subject, reason, ...traceIdOf(msg.headers) });
+    log('warn', 'message dead-lettered', { subject: msg.subject, reason, ...messageFields(msg.headers) });
     return 'ack';
   };
 
@@ -78,7 +78,7 @@ export function inboundHandler(engine: Engine, store: StorePort, log: LogFn): (m
       const why = err instanceof Error ? err.message : String(err);
       if (err instanceof SagaError && PERMANENT.has(err.code)) return park(msg, e.eventId, why, err.code === 'SAGA_ERR_INVALID_INPUT' ? 'invalid_input' : 'invalid_message');
       if (msg.lastAttempt) return park(msg, e.eventId, `failed on its last delivery (${msg.deliveryCount}): ${why}`, 'max_deliveries');
-      log('warn', 'message failed; it will be redelivered', { subject: msg.subject, eventId: e.eventId, error: why, ...traceIdOf(msg.headers) });
+      log('warn', 'message failed; it will be redelivered', { subject: msg.subject, eventId: e.eventId, error: why, ...messageFields(msg.headers) });
       return { nakDelayMs: Math.min(30_000, 500 * 2 ** msg.deliveryCount) };
     }
   };
