@@ -6,7 +6,7 @@ import t from 'tap';
 import { parse } from 'yaml';
 import { startNatsServer } from '../helpers/nats-server.js';
 import { startSagad } from '../helpers/sagad.js';
-import { parseExposition, type Scrape } from '../metrics/exposition.js';
+import { parseExposition, type Scrape } from '../helpers/exposition.js';
 
 /**
  * The Grafana dashboard and the Prometheus alert rules in deploy/ read only metrics that sagad

@@ -7,7 +7,7 @@ import { encodeEnvelope } from '../../engine/transport/envelope.js';
 import { publishEnvelope } from '../../engine/transport/publish.js';
 import { startNatsServer } from '../helpers/nats-server.js';
 import { startSagad, waitFor, type Sagad } from '../helpers/sagad.js';
-import { parseExposition, valueOf } from '../metrics/exposition.js';
+import { parseExposition, valueOf } from '../helpers/exposition.js';
 
 /**
  * SAGA_LAG_MAX with a real sagad and nats-server: a burst of trigger events is published while

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { waitFor } from '../helpers/sagad.js';
-import { families, parseExposition, valueOf, type Scrape } from '../metrics/exposition.js';
+import { families, parseExposition, valueOf, type Scrape } from '../helpers/exposition.js';
 import { order, SAGA } from './api-client.js';
 import { startWorld } from './harness.js';
 

@@ -11,7 +11,7 @@ import { openStore, type Store } from '../../engine/store/index.js';
 import { sqlitePort } from '../../engine/store/sqlite-port.js';
 import type { InboundMessage } from '../../engine/transport/consumer.js';
 import { encodeEnvelope, parseEnvelope } from '../../engine/transport/envelope.js';
-import { parseExposition, valueOf } from './exposition.js';
+import { parseExposition, valueOf } from '../helpers/exposition.js';
 
 /**
  * The engine's metrics and log lines on a real SQLite store, without NATS: an instance that

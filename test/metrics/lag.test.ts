@@ -5,7 +5,7 @@ import { jetStreamBacklog, LagMonitor, lagReasons, type WatchedConsumer } from '
 import { Metrics, type ScrapeGauges } from '../../engine/metrics/registry.js';
 import { connectNats } from '../../engine/transport/connection.js';
 import { startNatsServer } from '../helpers/nats-server.js';
-import { parseExposition, valueOf } from './exposition.js';
+import { parseExposition, valueOf } from '../helpers/exposition.js';
 
 /**
  * The lag monitor against a real nats-server: the backlog it reads from a durable consumer's

@@ -2,7 +2,7 @@ import t from 'tap';
 import { evolve, type InstanceState, type SagaEvent } from '../../engine/core/index.js';
 import { observeChange } from '../../engine/metrics/observe-change.js';
 import { Metrics, type ScrapeGauges } from '../../engine/metrics/registry.js';
-import { families, parseExposition, valueOf } from './exposition.js';
+import { families, parseExposition, valueOf } from '../helpers/exposition.js';
 
 /**
  * The exposition a scraper reads from `GET /metrics`, parsed as Prometheus would: series by
