@@ -28,6 +28,8 @@ import { startEmbeddedNats, type EmbeddedNats } from './transport/embedded.js';
 import { AckPipeline } from './transport/pipeline.js';
 import { publishEnvelope } from './transport/publish.js';
 import { ensureLifecycleStream, ensureStreams } from './transport/streams.js';
+import { loadTracing, tracingSettings } from './tracing/sdk.js';
+import type { SagaTracing } from './tracing/spans.js';
 
 /** Processed message ids are kept a week: far beyond any JetStream redelivery of them. */
 const INBOX_RETENTION_MS = 7 * 24 * 3_600_000;
@@ -62,6 +64,12 @@ async function openStore(config: Config, log: LogFn, signal: AbortSignal | undef
   }
 }
 
+/** What a caller of {@link startSagad} may supply instead of the configured one. */
+export interface StartOptions {
+  /** Tracing to use (a test's in-memory exporter); default: the SDK when OTEL_* configures it, else none. */
+  readonly tracing?: SagaTracing;
+}
+
 /** A running sagad. */
 export interface Sagad {
   readonly engine: Engine;
@@ -78,7 +86,7 @@ export interface Sagad {
  * step: overdue timers fire on start, unsent outbox rows are published, durable consumers
  * resume where they were acked.
  */
-export async function startSagad(config: Config, definitions: readonly CompiledSaga[], log: LogFn, signal?: AbortSignal): Promise<Sagad> {
+export async function startSagad(config: Config, definitions: readonly CompiledSaga[], log: LogFn, signal?: AbortSignal, options: StartOptions = {}): Promise<Sagad> {
   const onError = (what: string) => (err: unknown) => log('error', what, { error: err instanceof Error ? err.message : String(err) });
   const armed = faultArmed();
   if (armed !== null && 'problem' in armed) throw new Error(armed.problem);
@@ -90,6 +98,10 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     for (const close of closers.reverse()) await close().catch(onError('closing failed'));
   };
   try {
+    const settings = options.tracing === undefined ? tracingSettings(config) : null;
+    const tracing = options.tracing ?? (settings === null ? undefined : await loadTracing(settings, log));
+    // Shut down late (closers run in reverse), after the last commits, so their spans are exported.
+    if (tracing !== undefined) closers.splice(1, 0, () => tracing.shutdown());
     let natsUrl = config.natsUrl;
     if (natsUrl === undefined) {
       const embedded: EmbeddedNats = await startEmbeddedNats(isPostgresUrl(config.dbPath) ? './data' : dirname(config.dbPath), log);
@@ -120,7 +132,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     const status = { streams: false, consumers: false, lag: 0 };
     const url = natsUrl;
     const engine = new Engine({
-      store, registry, log, relay, timers,
+      store, registry, log, relay, timers, tracing,
       republish: async (subject, data, headers, msgId) => {
         await publishEnvelope(link.js, subject, data, headers, msgId);
       },
