@@ -3,6 +3,7 @@
  * the OTLP/HTTP exporter (protobuf or JSON) are imported dynamically, so a sagad without
  * tracing never loads them and its hot path does no tracing work.
  */
+import { diag, DiagLogLevel } from '@opentelemetry/api';
 import type { Sampler } from '@opentelemetry/sdk-trace-base';
 import type { Config } from '../config.js';
 import type { LogFn } from '../log.js';
@@ -31,6 +32,12 @@ export function tracingSettings(c: Config): TracingSettings | null {
 
 /** Starts the SDK (tracer provider, batch processor, OTLP/HTTP exporter) and returns sagad's tracing over it. */
 export async function loadTracing(s: TracingSettings, log: LogFn): Promise<SagaTracing> {
+  // The SDK reports failed exports and dropped spans through diag: into sagad's log, warnings and errors only.
+  const quiet = () => undefined;
+  diag.setLogger({
+    error: (message) => log('warn', `tracing: ${message}`), warn: (message) => log('warn', `tracing: ${message}`),
+    info: quiet, debug: quiet, verbose: quiet,
+  }, DiagLogLevel.WARN);
   const [base, resources, exporterModule] = await Promise.all([
     import('@opentelemetry/sdk-trace-base'),
     import('@opentelemetry/resources'),

@@ -4,6 +4,7 @@
  * through the command's `traceparent`; started over HTTP, by a trigger event and over NATS;
  * and a restart in the middle of a step that keeps the trace.
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { ROOT_CONTEXT, trace, type SpanContext } from '@opentelemetry/api';
@@ -182,4 +183,31 @@ t.test('a restart in the middle of a step keeps its trace: the span ends in the 
   const startMs = (charge?.startTime[0] ?? 0) * 1000 + Math.floor((charge?.startTime[1] ?? 0) / 1e6);
   t.equal(startMs, uuidv7Time(held.envelope.eventId), 'the span starts when the command was dispatched, before the restart');
   caller.end();
+});
+
+t.test('tracing not configured: no trace context is kept and commands carry the plain traceparent, whatever the caller sent', async (t) => {
+  const dir = t.testdir();
+  const nats = await startNatsServer();
+  t.teardown(() => nats.stop());
+  const participant = await startParticipant(nats.url, (c) => ({ type: c.envelope.eventType === 'Reserve' ? 'Reserved' : 'Charged' }));
+  t.teardown(() => participant.stop());
+  const definitions = tracedDefinitions(dir);
+  const defs = loadDefinitionsFile(definitions);
+  if (!defs.ok) throw new Error('bad definitions');
+  const config = loadConfig({ SAGA_DEFINITIONS: definitions, SAGA_DB: join(dir, 'sagad.db'), NATS_URL: nats.url, SAGA_HTTP_PORT: '0' });
+  const server = await startSagad(config, defs.sagas, silentLog);
+  t.teardown(() => server.stop());
+  t.equal(server.engine.deps.tracing, undefined, 'the engine has no tracing');
+  const caller = `00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-01`;
+  const res = await fetch(`${server.httpUrl}/v1/sagas/traced/instances`, {
+    method: 'POST', headers: { 'content-type': 'application/json', traceparent: caller }, body: JSON.stringify({ input: { order: 'o-off' } }),
+  });
+  const id = ((await res.json()) as { id: string }).id;
+  await waitFor(async () => (await instanceState(server, id)) === 'completed', 20_000, { what: 'the instance completed' });
+  t.equal((await server.engine.getInstance(id))?.trace, undefined, 'no trace context in the state');
+  const history = await server.engine.history(id);
+  t.notOk(history?.some((e) => JSON.stringify(e).includes('traceparent')), 'nor in the journal');
+  const sent = participant.seen.map((c) => parseTraceparent(c.headers.traceparent));
+  t.equal(sent.length, 2);
+  t.ok(sent.every((p) => p !== null && p.traceId === createHash('sha256').update(id).digest('hex').slice(0, 32)), 'the made-up trace of the instance, not the caller\'s');
 });
