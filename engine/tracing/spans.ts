@@ -8,7 +8,7 @@
  */
 import { createTraceState, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api';
 import { randomBytes } from 'node:crypto';
-import type { InstanceState, SagaEvent, TimerRef, TraceContext } from '../core/index.js';
+import { assertNever, type InstanceState, type SagaEvent, type TimerRef, type TraceContext } from '../core/index.js';
 import { attemptSpanId, parseTraceparent, traceContextOf, uuidv7Time, type ParentIds, type TraceCarrier } from './context.js';
 
 /** What caused a decision, as far as its spans care. */
@@ -128,7 +128,11 @@ export class SagaTracing {
         case 'SagaCompleted': this.sagaSpan(n.after, saga, tc, e.at, 'completed', null); break;
         case 'SagaCompensated': this.sagaSpan(n.after, saga, tc, e.at, 'compensated', null); break;
         case 'SagaFailed': this.sagaSpan(n.after, saga, tc, e.at, 'failed', e.error); break;
-        default: break;
+        // These neither begin nor end an attempt: a wait has no command, a late success's attempt already ended.
+        case 'SagaStarted': case 'StepSkipped': case 'WaitStarted': case 'CompensationStarted':
+        case 'LateSuccessRecorded': case 'CompensationResumed': case 'ForwardResumed':
+          break;
+        default: assertNever(e);
       }
     }
   }
