@@ -92,3 +92,36 @@ t.test('OTLP/HTTP from a sagad process: JSON decoded span by span, then protobuf
   t.ok(post.body.includes('step charge'), 'the step spans came with it');
   t.equal(await proto.stop(), 0);
 });
+
+t.test('kill -9 in the middle of a step: the next process exports the step span with the ids the command carried', async (t) => {
+  const dir = t.testdir();
+  const nats = await startNatsServer();
+  t.teardown(() => nats.stop());
+  const participant = await startParticipant(nats.url, (c) => (c.envelope.eventType === 'Reserve' ? { type: 'Reserved' } : null));
+  t.teardown(() => participant.stop());
+  const otlp = await receiver(t);
+  const definitions = tracedDefinitions(dir);
+  const opts = { natsUrl: nats.url, dbFile: `${dir}/sagad.db`, definitions, env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '100' } };
+  const first = await startSagad(opts);
+  t.teardown(() => first.kill9());
+  const traceId = randomBytes(16).toString('hex');
+  const callerSpan = randomBytes(8).toString('hex');
+  const id = await start(first.url, `00-${traceId}-${callerSpan}-01`, 'o-kill');
+  const held = await waitFor(() => participant.seen.find((c) => c.envelope.eventType === 'Charge'), 20_000, { what: 'the charge command' });
+  const reserve = await waitFor(() => spansOf(otlp.posts).find((s) => s.span.name === 'step reserve')?.span, 20_000, { what: 'the reserve span exported' });
+  await first.kill9();
+  t.notOk(spansOf(otlp.posts).some((s) => s.span.name === 'step charge' || s.span.name === 'saga traced'), 'the charge step and the saga were still open when sagad was killed');
+
+  const second = await startSagad(opts);
+  t.teardown(() => second.stop());
+  await participant.answer(held, 'Charged');
+  const saga = await waitFor(() => spansOf(otlp.posts).find((s) => s.span.name === 'saga traced')?.span, 20_000, { what: 'the saga span from the second process' });
+  const charge = spansOf(otlp.posts).find((s) => s.span.name === 'step charge')?.span;
+  t.equal(charge?.spanId, held.headers.traceparent?.split('-')[2], 'the charge span has the id its command carried before the kill');
+  t.equal(charge?.traceId, traceId, 'in the caller\'s trace');
+  t.equal(charge?.parentSpanId, reserve.parentSpanId, 'under the saga span the first process used');
+  t.equal(saga.spanId, reserve.parentSpanId, 'which the second process ended');
+  t.equal(saga.parentSpanId, callerSpan);
+  t.equal(saga.attributes.find((a) => a.key === 'saga.instance.id')?.value.stringValue, id);
+  t.equal(await second.stop(), 0);
+});
