@@ -19,6 +19,7 @@ import { startSagad, type Sagad } from '../../engine/main.js';
 import { parseTraceparent, uuidv7Time } from '../../engine/tracing/context.js';
 import { PinnedIds, SagaTracing } from '../../engine/tracing/spans.js';
 import { startNatsServer } from '../helpers/nats-server.js';
+import { startPostgres } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/sagad.js';
 import { publishBegin, startParticipant, tracedDefinitions, type SeenCommand } from './world.js';
 
@@ -34,10 +35,10 @@ function memoryTracing() {
 
 const header = (c: SpanContext) => `00-${c.traceId}-${c.spanId}-0${c.traceFlags}`;
 
-async function startEngine(t: Test, dir: string, natsUrl: string, definitions: string, tracing: SagaTracing): Promise<Sagad> {
+async function startEngine(t: Test, dir: string, natsUrl: string, definitions: string, tracing: SagaTracing, db = join(dir, 'sagad.db')): Promise<Sagad> {
   const defs = loadDefinitionsFile(definitions);
   if (!defs.ok) throw new Error('bad definitions');
-  const config = loadConfig({ SAGA_DEFINITIONS: definitions, SAGA_DB: join(dir, 'sagad.db'), NATS_URL: natsUrl, SAGA_HTTP_PORT: '0' });
+  const config = loadConfig({ SAGA_DEFINITIONS: definitions, SAGA_DB: db, NATS_URL: natsUrl, SAGA_HTTP_PORT: '0' });
   const server = await startSagad(config, defs.sagas, silentLog, undefined, { tracing });
   t.teardown(() => server.stop());
   return server;
@@ -145,15 +146,21 @@ t.test('a trigger event\'s headers, a retry after a timeout, a failure and its c
   void server;
 });
 
-t.test('a restart in the middle of a step keeps its trace: the span ends in the next process with the same ids', async (t) => {
+for (const store of ['sqlite', 'postgres'] as const) t.test(`a restart in the middle of a step keeps its trace (${store}): the span ends in the next process with the same ids`, async (t) => {
   const dir = t.testdir();
   const nats = await startNatsServer();
   t.teardown(() => nats.stop());
+  let db = join(dir, 'sagad.db');
+  if (store === 'postgres') {
+    const pg = await startPostgres();
+    t.teardown(() => pg.stop());
+    db = await pg.createDatabase();
+  }
   const first = memoryTracing();
   const participant = await startParticipant(nats.url, (c) => (c.envelope.eventType === 'Reserve' ? { type: 'Reserved' } : null));
   t.teardown(() => participant.stop());
   const definitions = tracedDefinitions(dir);
-  const a = await startEngine(t, dir, nats.url, definitions, first.tracing);
+  const a = await startEngine(t, dir, nats.url, definitions, first.tracing, db);
   // A start requested over NATS, with the requester's trace in the headers.
   const caller = first.tracer.startSpan('requester');
   const h = natsHeaders();
@@ -168,7 +175,7 @@ t.test('a restart in the middle of a step keeps its trace: the span ends in the 
   t.same(named(first.exporter.getFinishedSpans(), 'step charge'), [], 'the first process ended no charge span: the step was still waiting');
 
   const second = memoryTracing();
-  const b = await startEngine(t, dir, nats.url, definitions, second.tracing);
+  const b = await startEngine(t, dir, nats.url, definitions, second.tracing, db);
   await participant.answer(held, 'Charged');
   const sagaSpan = await waitFor(() => named(second.exporter.getFinishedSpans(), 'saga traced')[0], 20_000, { what: 'the saga span after the restart' });
   const charge = named(second.exporter.getFinishedSpans(), 'step charge')[0];
