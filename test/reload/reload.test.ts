@@ -115,9 +115,12 @@ t.test('sagad as a process: defs diff against the server, defs reload, SIGHUP; l
   t.teardown(() => nats.stop());
   const file = writeDefinitions(dir, 'sagas.yaml', [sagaYaml('alpha', 'al', ['a1'])]);
   const token = 'reload-secret-token';
-  const sagad = await startSagad({ natsUrl: nats.url, dbFile: join(dir, 'sagad.db'), definitions: file, env: { SAGA_API_TOKEN: token } });
+  const sagad = await startSagad({ natsUrl: nats.url, dbFile: join(dir, 'sagad.db'), definitions: file, env: { SAGA_API_TOKEN: token, SAGA_API_READ_TOKEN: 'reader-token' } });
   t.teardown(() => sagad.stop());
   const args = ['--server', sagad.url, '--token', token];
+  t.equal((await call(sagad.url, 'POST', '/v1/definitions/reload')).status, 401, 'a reload needs a token');
+  t.equal((await call(sagad.url, 'POST', '/v1/definitions/reload', undefined, { authorization: 'Bearer reader-token' })).status, 403, 'and not the read-only one');
+  t.equal((await call(sagad.url, 'GET', '/v1/definition-sources', undefined, { authorization: 'Bearer reader-token' })).status, 200, 'which may read the sources');
 
   writeDefinitions(dir, 'sagas.yaml', [sagaYaml('alpha', 'al', ['a1', 'a2']), sagaYaml('beta', 'bt', ['b1'])]);
   const diff = await cli(['defs', 'diff', ...args, file]);
