@@ -10,6 +10,8 @@ export interface ApiFailure {
   readonly statusCode: number;
   readonly code: string;
   readonly message: string;
+  /** Every problem, when the answer lists them (a refused definitions reload). */
+  readonly errors?: readonly string[];
 }
 
 /** Thrown for an API error answer; commands turn it into a sentence and a hint. */
@@ -113,7 +115,7 @@ export class ApiClient {
   }
 
   private failure(status: number, text: string, method: string, path: string): CliError {
-    let body: Partial<ApiFailure> = {};
+    let body: Partial<ApiFailure> & { errors?: unknown } = {};
     try {
       body = JSON.parse(text) as Partial<ApiFailure>;
     } catch {
@@ -122,6 +124,7 @@ export class ApiClient {
     const failure: ApiFailure = {
       statusCode: status, code: typeof body.code === 'string' ? body.code : `HTTP_${status}`,
       message: typeof body.message === 'string' ? body.message : `${method} ${path} answered ${status}`,
+      ...(Array.isArray(body.errors) ? { errors: body.errors.map(String) } : {}),
     };
     switch (failure.code) {
       case 'SAGA_ERR_UNAUTHORIZED':

@@ -47,6 +47,15 @@ export interface Config {
   readonly tlsKey: string | undefined;
   /** Largest HTTP request body in bytes. */
   readonly httpBodyLimit: number;
+  /** OpenTelemetry (docs/tracing.md): tracing is on when an endpoint is set and the SDK is not disabled. */
+  readonly otlpEndpoint: string | undefined;
+  readonly otlpTracesEndpoint: string | undefined;
+  readonly otlpProtocol: 'http/protobuf' | 'http/json' | undefined;
+  readonly otlpTracesProtocol: 'http/protobuf' | 'http/json' | undefined;
+  readonly otelServiceName: string | undefined;
+  readonly otelSampler: string | undefined;
+  readonly otelSamplerArg: number | undefined;
+  readonly otelDisabled: boolean | undefined;
 }
 
 interface Variable {
@@ -64,6 +73,23 @@ const bool = (def: boolean): Record<string, unknown> => ({ type: 'boolean', defa
 const int = (minimum: number, maximum: number): Record<string, unknown> => ({ type: 'integer', minimum, maximum });
 const text = { type: 'string', minLength: 1 };
 
+/** The standard OpenTelemetry variables sagad honours (docs/tracing.md); grpc is not offered. */
+function tracingVariables(): Variable[] {
+  const url = { type: 'string', pattern: '^https?://\\S+$' };
+  const protocol = { type: 'string', enum: ['http/protobuf', 'http/json'] };
+  const samplers = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'];
+  return [
+    { env: 'OTEL_EXPORTER_OTLP_ENDPOINT', key: 'otlpEndpoint', schema: url, allowed: 'an http:// or https:// URL', help: 'OTLP/HTTP collector base URL (spans go to <url>/v1/traces); set it to turn tracing on' },
+    { env: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', key: 'otlpTracesEndpoint', schema: url, allowed: 'an http:// or https:// URL', help: 'OTLP/HTTP URL spans are posted to, as given; also turns tracing on' },
+    { env: 'OTEL_EXPORTER_OTLP_PROTOCOL', key: 'otlpProtocol', schema: protocol, allowed: 'one of http/protobuf, http/json', help: 'OTLP encoding (unset: http/protobuf)' },
+    { env: 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', key: 'otlpTracesProtocol', schema: protocol, allowed: 'one of http/protobuf, http/json', help: 'OTLP encoding of spans; overrides OTEL_EXPORTER_OTLP_PROTOCOL' },
+    { env: 'OTEL_SERVICE_NAME', key: 'otelServiceName', schema: text, allowed: 'a non-empty string', help: 'service.name of the spans (unset: sagad)' },
+    { env: 'OTEL_TRACES_SAMPLER', key: 'otelSampler', schema: { type: 'string', enum: samplers }, allowed: `one of ${samplers.join(', ')}`, help: 'which traces are recorded (unset: parentbased_always_on)' },
+    { env: 'OTEL_TRACES_SAMPLER_ARG', key: 'otelSamplerArg', schema: { type: 'number', minimum: 0, maximum: 1 }, allowed: 'a number from 0 to 1', help: 'ratio of the traceidratio samplers (unset: 1)' },
+    { env: 'OTEL_SDK_DISABLED', key: 'otelDisabled', schema: { type: 'boolean' }, allowed: 'true or false', help: 'true: no tracing even with an endpoint set' },
+  ];
+}
+
 const variables: readonly Variable[] = [
   { env: 'SAGA_DEFINITIONS', key: 'definitionsPath', schema: { ...text, default: './saga-definitions.yaml' }, allowed: 'a file path', help: 'saga definitions file (YAML)' },
   { env: 'SAGA_DB', key: 'dbPath', schema: { ...text, default: './data/sagad.db' }, allowed: 'a file path or a postgres:// URL', help: 'SQLite database file (one process; the embedded NATS store goes beside it), or a postgres:// or postgresql:// URL of the PostgreSQL database that replicas share (sslmode and PG* variables honoured)' },
@@ -80,6 +106,7 @@ const variables: readonly Variable[] = [
   { env: 'SAGA_LAG_MAX_AGE', key: 'lagMaxAgeMs', schema: { type: 'string', pattern: DURATION_PATTERN }, allowed: 'a duration such as 30s, 5m or 1m30s', help: 'age of the oldest message waiting on one consumer past which it lags, as SAGA_LAG_MAX; unset = no limit', parse: (v) => (typeof v === 'string' ? parseDuration(v) ?? undefined : undefined) },
   { env: 'SAGA_NATS_PREFIX', key: 'natsPrefix', schema: { type: 'string', pattern: '^[A-Za-z0-9_-]+$', default: 'sagad' }, allowed: 'letters, digits, "_" and "-" only', help: 'prefix of durable JetStream consumer names' },
   { env: 'SAGA_EXPR_TIMEOUT', key: 'exprTimeoutMs', schema: { ...int(1, 60_000), default: 50 }, allowed: 'an integer from 1 to 60000 (milliseconds)', help: 'milliseconds one expression evaluation may run before it fails its step' },
+  ...tracingVariables(),
   { env: 'NATS_CREDS', key: 'natsCreds', schema: text, allowed: 'a file path', help: 'NATS credentials file (JWT and nkey seed, as nsc writes it)' },
   { env: 'NATS_NKEY', key: 'natsNkey', schema: text, allowed: 'a file path', help: 'file holding an nkey user seed (SU...)' },
   { env: 'NATS_USER', key: 'natsUser', schema: text, allowed: 'a non-empty string', help: 'NATS user name (with NATS_PASSWORD)' },

@@ -30,6 +30,7 @@ export const errorCatalogue = {
   // Setup and operations
   SAGA_ERR_CONFIG: { status: 500, meaning: 'a configuration variable is invalid' },
   SAGA_ERR_DEFINITIONS: { status: 500, meaning: 'the definitions file is invalid' },
+  SAGA_ERR_RELOAD_REFUSED: { status: 422, meaning: 'a reload found the definitions file invalid; the loaded definitions stay' },
   SAGA_ERR_DEFINITION_MISSING: { status: 500, meaning: 'an instance runs a definition that is neither loaded nor stored' },
   SAGA_ERR_EXPRESSION_SYNTAX: { status: 500, meaning: 'an expression does not compile' },
   SAGA_ERR_EXPRESSION_EVALUATION: { status: 500, meaning: 'an expression failed while evaluated' },

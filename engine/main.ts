@@ -19,6 +19,8 @@ import { acquireLease } from './runtime/lease.js';
 import { LIFECYCLE_SUBJECT } from './runtime/outgoing.js';
 import { OutboxRelay } from './runtime/outbox-relay.js';
 import { Registry } from './runtime/registry.js';
+import { Reloader, type ReloadActor, type ReloadOutcome } from './runtime/reload.js';
+import { registerReloadRoutes } from './api/routes-reload.js';
 import { serveStartRequests } from './runtime/start-requests.js';
 import { TimerService } from './runtime/timer-service.js';
 import { SagaError } from './errors.js';
@@ -31,6 +33,8 @@ import { startEmbeddedNats, type EmbeddedNats } from './transport/embedded.js';
 import { AckPipeline } from './transport/pipeline.js';
 import { publishEnvelope } from './transport/publish.js';
 import { ensureLifecycleStream, ensureStreams } from './transport/streams.js';
+import { loadTracing, tracingSettings } from './tracing/sdk.js';
+import type { SagaTracing } from './tracing/spans.js';
 
 /** Processed message ids are kept a week: far beyond any JetStream redelivery of them. */
 const INBOX_RETENTION_MS = 7 * 24 * 3_600_000;
@@ -65,6 +69,14 @@ async function openStore(config: Config, log: LogFn, signal: AbortSignal | undef
   }
 }
 
+/** What a caller of {@link startSagad} may supply instead of the configured one. */
+export interface StartOptions {
+  /** Tracing to use (a test's in-memory exporter); default: the SDK when OTEL_* configures it, else none. */
+  readonly tracing?: SagaTracing;
+  /** sagad's pino logger, which becomes fastify's own. */
+  readonly logger?: FastifyBaseLogger;
+}
+
 /** A running sagad. */
 export interface Sagad {
   readonly engine: Engine;
@@ -73,6 +85,8 @@ export interface Sagad {
   readonly httpUrl: string;
   /** SIGTERM: stop taking messages, finish the work in hand, flush the outbox, close everything. */
   stop(): Promise<void>;
+  /** SIGHUP: reloads the definitions file (engine/runtime/reload.ts). */
+  reload(actor: ReloadActor): Promise<ReloadOutcome>;
 }
 
 /**
@@ -81,9 +95,8 @@ export interface Sagad {
  * step: overdue timers fire on start, unsent outbox rows are published, durable consumers
  * resume where they were acked. `logger` (sagad's pino logger) becomes fastify's own.
  */
-export async function startSagad(
-  config: Config, definitions: readonly CompiledSaga[], log: LogFn, signal?: AbortSignal, logger?: FastifyBaseLogger,
-): Promise<Sagad> {
+export async function startSagad(config: Config, definitions: readonly CompiledSaga[], log: LogFn, signal?: AbortSignal, options: StartOptions = {}): Promise<Sagad> {
+  const { logger } = options;
   const onError = (what: string) => (err: unknown) => log('error', what, { error: err instanceof Error ? err.message : String(err) });
   const armed = faultArmed();
   if (armed !== null && 'problem' in armed) throw new Error(armed.problem);
@@ -97,6 +110,10 @@ export async function startSagad(
     for (const close of closers.reverse()) await close().catch(onError('closing failed'));
   };
   try {
+    const settings = options.tracing === undefined ? tracingSettings(config) : null;
+    const tracing = options.tracing ?? (settings === null ? undefined : await loadTracing(settings, log));
+    // Shut down late (closers run in reverse), after the last commits, so their spans are exported.
+    if (tracing !== undefined) closers.splice(1, 0, () => tracing.shutdown());
     let natsUrl = config.natsUrl;
     if (natsUrl === undefined) {
       const embedded: EmbeddedNats = await startEmbeddedNats(isPostgresUrl(config.dbPath) ? './data' : dirname(config.dbPath), log);
@@ -129,7 +146,7 @@ export async function startSagad(
     const lagMonitor = new LagMonitor(watched, { maxMessages: config.lagMax, maxAgeMs: config.lagMaxAgeMs }, jetStreamBacklog(link.jsm), metrics, log);
     const url = natsUrl;
     const engine = new Engine({
-      store, registry, log, relay, timers, metrics,
+      store, registry, log, relay, timers, metrics, tracing,
       republish: async (subject, data, headers, msgId) => {
         await publishEnvelope(link.js, subject, data, headers, msgId);
       },
@@ -148,11 +165,41 @@ export async function startSagad(
     await engine.rememberDefinitions();
     await engine.pinDefinitionsInUse();
 
+    const handle = inboundHandler(engine, store, log);
+    const subs: Subscription[] = [];
+    const consumed = new Set<string>();
+    /** Ensures the streams of these subjects and consumes each inbound one not yet consumed; the new ones come back. */
+    const consumeSubjects = async (inbound: readonly string[], outbound: readonly string[], known?: Record<string, string>): Promise<string[]> => {
+      const streamOf = known ?? await ensureStreams(link.jsm, [...inbound, ...outbound], config.streams);
+      const fresh = inbound.filter((s) => !consumed.has(s));
+      for (const subject of fresh) {
+        if (engine.draining) throw new SagaError('SAGA_ERR_NOT_READY', 'sagad is shutting down and starts no consumer');
+        const stream = streamOf[subject];
+        if (stream === undefined) throw new Error(`no stream for ${subject}`);
+        consumed.add(subject);
+        const sub = await consume(link, subject, handle, {
+          stream, durablePrefix: config.natsPrefix, maxDeliver: config.maxDeliver, ackWaitMs: timing.ackWaitMs, expiresMs: 2000, concurrency: 256, batchSize: 256, log,
+        });
+        subs.push(sub);
+        watched.push({ stream, durable: sub.durable, subject });
+      }
+      return fresh;
+    };
+    let consumersStarted: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => { consumersStarted = resolve; });
+    const reloader = new Reloader({
+      path: config.definitionsPath, registry, log,
+      remember: (saga) => store.rememberDefinition(saga.hash, saga.name, saga.source),
+      // A reload during start-up waits for the first consumers, so no subject is consumed twice.
+      consume: async (inbound, outbound) => started.then(() => consumeSubjects(inbound, outbound)),
+    });
+
     const https = config.tlsCert === undefined || config.tlsKey === undefined ? undefined : { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };
     const api = buildApi(engine, {
       token: config.apiToken, readToken: config.apiReadToken, https, metricsPublic: config.metricsPublic, bodyLimit: config.httpBodyLimit, log,
       ...(logger === undefined ? {} : { loggerInstance: logger }), onAnswered: (method, route, code, s) => metrics.httpRequest(method, route, code, s),
     });
+    registerReloadRoutes(api, (actor) => reloader.reload(actor), () => registry.all());
     await api.listen({ host: config.httpHost, port: config.httpPort });
     closers.push(() => api.close());
     const address = api.server.address();
@@ -166,17 +213,8 @@ export async function startSagad(
     status.streams = true;
     relay.start();
     timers.start((row) => engine.fire(row));
-    const handle = inboundHandler(engine, store, log);
-    const subs: Subscription[] = [];
-    for (const subject of inbound) {
-      const stream = streamOf[subject];
-      if (stream === undefined) throw new Error(`no stream for ${subject}`);
-      const sub = await consume(link, subject, handle, {
-        stream, durablePrefix: config.natsPrefix, maxDeliver: config.maxDeliver, ackWaitMs: timing.ackWaitMs, expiresMs: 2000, concurrency: 256, batchSize: 256, log,
-      });
-      subs.push(sub);
-      watched.push({ stream, durable: sub.durable, subject });
-    }
+    await consumeSubjects(inbound, [], streamOf);
+    consumersStarted();
     const starts: CoreSubscription = serveStartRequests(link.nc, engine, log);
     status.consumers = true;
     log('info', 'sagad ready', { sagas: registry.all().map((s) => s.name), subjects: inbound, db: store.where });
@@ -213,7 +251,7 @@ export async function startSagad(
       process.exitCode = 1;
       void stop();
     });
-    return { engine, store, httpUrl, stop };
+    return { engine, store, httpUrl, stop, reload: (actor) => reloader.reload(actor) };
   } catch (err) {
     await closeAll();
     throw err;
@@ -241,7 +279,7 @@ function storeHealth(store: StorePort, log: LogFn): { ok(): boolean; detail(): s
 /** sagad's entry point: configuration from the environment, definitions, then the server until a signal. */
 async function main(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(`sagad: the saga orchestration server.\n\nUsage: npm start  (or: node dist/engine/main.js)\n\nConfiguration, by environment variable:\n${configHelp()}\n`);
+    process.stdout.write(`sagad: the saga orchestration server.\n\nUsage: npm start  (or: node dist/engine/main.js)\n\nSignals: SIGTERM (or SIGINT) drains and stops; SIGHUP reloads the definitions file (docs/reload.md).\n\nConfiguration, by environment variable:\n${configHelp()}\n`);
     return 0;
   }
   let config: Config;
@@ -258,6 +296,10 @@ async function main(argv: string[]): Promise<number> {
   let onSignal = (signal: string) => { signalled = signal; };
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));
+  // SIGHUP reloads the definitions; one during start-up is done once the server is up (the file may have changed after it was read).
+  let hupPending = false;
+  let onHup = () => { hupPending = true; };
+  process.on('SIGHUP', () => onHup());
   setExpressionLimits({ timeoutMs: config.exprTimeoutMs });
   if (!existsSync(config.definitionsPath)) {
     process.stderr.write(`sagad: refusing to start: cannot read the definitions file ${config.definitionsPath}: there is no such file; write your sagas in a saga-definitions.yaml and point SAGA_DEFINITIONS at it (in a container, mount it: -v "$PWD/saga-definitions.yaml:/etc/sagad/saga-definitions.yaml:ro" -e SAGA_DEFINITIONS=/etc/sagad/saga-definitions.yaml)\n`);
@@ -276,7 +318,7 @@ async function main(argv: string[]): Promise<number> {
   }
   let server: Sagad;
   try {
-    server = await startSagad(config, defs.sagas, log, aborted.signal, logger);
+    server = await startSagad(config, defs.sagas, log, aborted.signal, { logger });
   } catch (err) {
     if (aborted.signal.aborted) {
       log('info', `received ${String(signalled)} while starting; stopped`);
@@ -285,6 +327,12 @@ async function main(argv: string[]): Promise<number> {
     log('error', `sagad could not start: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   }
+  const running = server;
+  onHup = () => {
+    log('info', 'received SIGHUP: reloading the definitions');
+    running.reload({ via: 'SIGHUP' }).catch((err: unknown) => log('error', 'definitions reload failed; the loaded definitions stay', { error: err instanceof Error ? err.message : String(err) }));
+  };
+  if (hupPending) onHup();
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log('info', `received ${signal}`);

@@ -9,6 +9,8 @@ import { contextOf } from '../context.js';
 import { CliError } from '../errors.js';
 import type { Io } from '../io.js';
 import { diffDefinitions, diffText } from '../defs-diff.js';
+import { compileSagaSource } from '../../engine/definitions/index.js';
+import type { ReloadDiff } from '../../engine/runtime/reload.js';
 import { examples } from '../options.js';
 import { definitionListTable, definitionText } from '../views/defs.js';
 
@@ -72,19 +74,68 @@ export function registerDefs(defs: Command, io: Io): void {
 
   defs
     .command('diff')
-    .description('Show what changed from definitions file A to file B, per saga and step.')
-    .argument('<a>', 'the old definitions file')
-    .argument('<b>', 'the new definitions file')
+    .description('Show what changed from definitions file A to file B, per saga and step; with one file and --server, from the definitions that server runs to the file.')
+    .argument('<a>', 'the old definitions file (alone, with --server: the new file)')
+    .argument('[b]', 'the new definitions file')
     .addHelpText('after', examples(
       'sagactl defs diff deployed/saga-definitions.yaml saga-definitions.yaml',
       'git show HEAD~1:saga-definitions.yaml > /tmp/old.yaml && sagactl defs diff /tmp/old.yaml saga-definitions.yaml',
+      'sagactl defs diff --server http://127.0.0.1:8080 saga-definitions.yaml   # running vs the file: what a reload would change',
       '# Compares the effective values (defaults applied), payload templates and message schemas.',
+      '# With one file and --server (or SAGA_SERVER), the old side is what that server runs now.',
     ))
-    .action(async (a: string, b: string, _o: unknown, cmd: Command) => {
+    .action(async (a: string, b: string | undefined, _o: unknown, cmd: Command) => {
+      // One file: the old side is what the server runs now, named by --server or SAGA_SERVER (never the default by accident).
+      if (b === undefined && cmd.optsWithGlobals<{ server?: string }>().server === undefined && (io.env?.SAGA_SERVER ?? '') === '') {
+        cmd.error('error: defs diff needs two files, or one file and --server URL (or SAGA_SERVER) to compare with what the server runs');
+      }
       const ctx = contextOf(cmd, io);
-      const diffs = diffDefinitions(load(io, a), load(io, b));
+      const diffs = b === undefined ? diffDefinitions(await running(ctx.api()), load(io, a)) : diffDefinitions(load(io, a), load(io, b));
       if (ctx.output === 'json') return ctx.doc({ sagas: diffs });
       if (ctx.output === 'jsonl') return diffs.forEach((d) => ctx.doc(d));
       ctx.out(diffText(diffs, ctx.style));
     });
+
+  defs
+    .command('reload')
+    .description('Make the server reload its definitions file (as SIGHUP does) and print what changed; an invalid file is refused with every error and the running definitions stay.')
+    .addHelpText('after', examples(
+      'sagactl defs reload',
+      'sagactl defs diff --server http://127.0.0.1:8080 saga-definitions.yaml && sagactl defs reload   # look first',
+      'sagactl defs reload -o json',
+      '# Running instances keep the definition they started with; a removed saga starts no new instance.',
+    ))
+    .action(async (_o: unknown, cmd: Command) => {
+      const ctx = contextOf(cmd, io);
+      const diff = await ctx.api().post<ReloadDiff>('/v1/definitions/reload').catch((err: unknown) => {
+        if (err instanceof ApiCallError && err.failure.code === 'SAGA_ERR_RELOAD_REFUSED') {
+          for (const e of err.failure.errors ?? []) io.err(`${e}\n`);
+          throw new CliError(`sagad at ${ctx.api().server} refused the reload: ${err.failure.message}`, 'fix the file the server reads (SAGA_DEFINITIONS); `sagactl validate FILE` checks it');
+        }
+        throw err;
+      });
+      if (ctx.output !== 'table') return ctx.doc(diff);
+      ctx.out(reloadText(diff));
+    });
+}
+
+/** The definitions the server runs, compiled again from the sources it stored. */
+async function running(api: { get<T>(path: string): Promise<T> }): Promise<CompiledSaga[]> {
+  const { items } = await api.get<{ items: { name: string; hash: string; source: string }[] }>('/v1/definition-sources');
+  return items.map((i) => {
+    const r = compileSagaSource(i.source);
+    if (!r.ok) throw new CliError(`the server's definition of ${i.name} (${i.hash.slice(0, 12)}) does not compile here`, 'is sagactl older than the server?');
+    return r.saga;
+  });
+}
+
+/** Pure: a reload's outcome, one line per change. */
+export function reloadText(d: ReloadDiff): string {
+  const lines: string[] = [];
+  for (const s of d.added) lines.push(`added     ${s.name} (${s.hash.slice(0, 12)})`);
+  for (const s of d.changed) lines.push(`changed   ${s.name} (${s.oldHash.slice(0, 12)} → ${s.newHash.slice(0, 12)}; running instances keep ${s.oldHash.slice(0, 12)})`);
+  for (const s of d.removed) lines.push(`removed   ${s.name} (${s.hash.slice(0, 12)}; starts no new instance, running ones finish)`);
+  if (d.unchanged.length > 0) lines.push(`unchanged ${d.unchanged.join(', ')}`);
+  if (d.subjects.length > 0) lines.push(`consuming ${d.subjects.join(', ')} (new)`);
+  return `${lines.length === 0 ? 'Reloaded: the server had no definitions and the file has none.' : lines.join('\n')}\n`;
 }

@@ -45,7 +45,9 @@ export function registerActionRoutes(app: FastifyInstance, engine: EnginePort): 
     '/v1/sagas/:name/instances', { schema: startSchema }, async (request, reply) => {
       const { input, key, correlationId } = request.body;
       const id = request.body.id ?? request.headers['idempotency-key'];
-      const outcome = await engine.start({ saga: request.params.name, input, key, correlationId, id });
+      const { traceparent, tracestate } = request.headers;
+      const trace = typeof traceparent === 'string' ? { traceparent, tracestate: typeof tracestate === 'string' ? tracestate : undefined } : undefined;
+      const outcome = await engine.start({ saga: request.params.name, input, key, correlationId, id, trace });
       if (outcome.created) void reply.header('location', `/v1/instances/${encodeURIComponent(outcome.state.id)}`);
       return reply.code(outcome.created ? 201 : 200).send(await document(outcome.state));
     });

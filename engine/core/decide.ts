@@ -34,6 +34,7 @@ export function start(def: CompiledSaga, req: StartRequest, env: Env): Decision 
   const first: SagaEvent = {
     type: 'SagaStarted', at: env.now, instanceId: req.id, saga: def.name, definitionHash: def.hash, key: req.key,
     correlationId: req.correlationId, input: req.input, event: req.event, deadlineAt,
+    ...(req.trace === undefined ? {} : { trace: req.trace }),
   };
   const run = newRun(def, env, undefined, req.causationId, first);
   lifecycle(run, 'SagaStarted');

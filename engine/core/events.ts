@@ -1,11 +1,11 @@
-import type { CompensationReason, StepOutcome } from './state.js';
+import type { CompensationReason, StepOutcome, TraceContext } from './state.js';
 
 /**
  * Journal events: past tense, plain JSON, each applied by `evolve`. `at` is epoch ms.
  * The journal stores them with a per-type version (`eventVersion`) for upcasters.
  */
 export type SagaEvent =
-  | { type: 'SagaStarted'; at: number; instanceId: string; saga: string; definitionHash: string; key: string | null; correlationId: string; input: unknown; event: unknown; deadlineAt: number | null }
+  | { type: 'SagaStarted'; at: number; instanceId: string; saga: string; definitionHash: string; key: string | null; correlationId: string; input: unknown; event: unknown; deadlineAt: number | null; trace?: TraceContext }
   | { type: 'StepSkipped'; at: number; step: string }
   | { type: 'StepDispatched'; at: number; step: string; attempt: number; commandId: string; timeoutAt: number }
   | { type: 'WaitStarted'; at: number; step: string; timeoutAt: number | null }

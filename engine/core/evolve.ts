@@ -15,6 +15,7 @@ export function evolve(state: InstanceState | undefined, event: SagaEvent): Inst
       correlationId: event.correlationId, input: event.input, event: event.event,
       createdAt: event.at, updatedAt: event.at, deadlineAt: event.deadlineAt, pastPivot: false,
       steps: {}, seq: 0, version: 1, status: 'running', compensation: null,
+      ...(event.trace === undefined ? {} : { trace: event.trace }),
     };
   }
   if (state === undefined) throw new Error(`${event.type} applied before SagaStarted`);

@@ -1,3 +1,5 @@
+import type { TraceContext } from './state.js';
+
 /**
  * What the shell feeds the core, one at a time, and the environment it passes along.
  */
@@ -44,6 +46,8 @@ export interface StartRequest {
   readonly event: unknown;
   /** eventId of the message (or request) that caused the start. */
   readonly causationId: string;
+  /** The trace context the shell began for it, when tracing is on; kept as data. */
+  readonly trace?: TraceContext;
 }
 
 /**

@@ -77,6 +77,18 @@ export interface CompensationPlan {
   readonly queue: readonly string[];
 }
 
+/**
+ * The instance's W3C trace context, opaque to the core: written by the shell when tracing is
+ * on and kept in the journal, so the instance's spans survive a restart (docs/tracing.md).
+ */
+export interface TraceContext {
+  /** The saga span's own `traceparent` (trace id, span id, flags). */
+  readonly traceparent: string;
+  /** The caller's `traceparent`, the saga span's parent; absent for a root. */
+  readonly parent?: string;
+  readonly tracestate?: string;
+}
+
 interface InstanceCommon {
   readonly id: string;
   readonly saga: string;
@@ -95,6 +107,8 @@ interface InstanceCommon {
   readonly seq: number;
   /** Number of journal events applied. */
   readonly version: number;
+  /** Present only when sagad traced the start. */
+  readonly trace?: TraceContext;
 }
 
 export interface RunningInstance extends InstanceCommon { readonly status: 'running'; readonly compensation: null }

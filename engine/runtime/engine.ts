@@ -15,6 +15,8 @@ import { Metrics } from '../metrics/registry.js';
 import { observeChange } from '../metrics/observe-change.js';
 import type { EnginePort, EngineStats, Readiness, StartCommand, StartOutcome } from './port.js';
 import type { Registry } from './registry.js';
+import type { TraceCarrier } from '../tracing/context.js';
+import type { SagaTracing, TraceCause, TraceNote } from '../tracing/spans.js';
 
 /** What the engine needs besides its store: definitions, the relay and timers to tell, NATS state. */
 export interface EngineDeps {
@@ -33,6 +35,8 @@ export interface EngineDeps {
   readonly metrics?: Metrics;
   /** Time, ids and jitter; the system's by default. */
   readonly env?: () => Env;
+  /** Set only when tracing is configured: without it no input does any tracing work. */
+  readonly tracing?: SagaTracing | undefined;
 }
 
 /** An incoming envelope, as the engine reads it. */
@@ -41,6 +45,8 @@ export interface Incoming extends IncomingMessage {
   readonly subject: string;
   /** The whole envelope, kept as a triggered instance's `$event`. */
   readonly envelope: unknown;
+  /** Its `traceparent`/`tracestate` headers: a trigger continues the sender's trace, a reply is linked. */
+  readonly trace?: TraceCarrier;
 }
 
 /** What a message turned out to be. */
@@ -60,6 +66,8 @@ interface PlannedStart {
   readonly state: InstanceState;
   readonly change: InstanceChange | null;
   readonly def: CompiledSaga;
+  /** The start's decision, null when the instance already exists. */
+  readonly decision: Decision | null;
 }
 
 /**
@@ -141,11 +149,22 @@ export class Engine implements EnginePort {
     return p;
   }
 
+  /** Notes a decision for its spans, when tracing is on (else does nothing): they are written after the commit. */
+  private note(notes: TraceNote[] | null, before: InstanceState | undefined, d: Decision, cause: TraceCause): void {
+    if (notes !== null && d.state.trace !== undefined && d.events.length > 0) notes.push({ before, after: d.state, events: d.events, cause });
+  }
+
+  /** A list for trace notes when tracing is on, else null. */
+  private notes(): TraceNote[] | null {
+    return this.deps.tracing === undefined ? null : [];
+  }
+
   /** Writes one input; resolves true when committed, false for a duplicate; a lost race throws Conflict. */
-  private async write(w: InputWrite): Promise<boolean> {
+  private async write(w: InputWrite, notes: readonly TraceNote[] | null = null): Promise<boolean> {
     const r = await this.deps.store.commit(w);
     if (r.status === 'conflict') throw new Conflict(r.instanceId);
     if (r.status === 'duplicate') return false;
+    if (notes !== null && notes.length > 0) this.deps.tracing?.record(notes);
     if (r.outbox.length > 0) {
       fault('after-commit-before-publish');
       this.deps.relay?.push(r.outbox);
@@ -188,6 +207,8 @@ export class Engine implements EnginePort {
       const ids = target !== undefined ? [target.instanceId] : waiters.map((w) => w.instanceId);
       return this.lock.run(ids, async (waited): Promise<Received> => {
         const changes: InstanceChange[] = [];
+        const notes = this.notes();
+        const cause: TraceCause = { kind: 'message', carrier: m.trace ?? {} };
         let outcome: Received = 'unrelated';
         if (target !== undefined) {
           const state = waited ? await store.getInstance(target.instanceId) : target.state;
@@ -196,6 +217,7 @@ export class Engine implements EnginePort {
             const problem = def.schemas[`${m.eventType}@${m.version}`]?.(m.payload) ?? null;
             if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_MESSAGE', `${m.eventType}@${m.version} does not match its schema: ${problem}`);
             const { d } = await this.decideFor(state, { type: 'ReplyReceived', message: m });
+            this.note(notes, state, d, cause);
             const c = changeOf(def, state, d);
             if (c !== null) changes.push(c);
             outcome = 'reply';
@@ -207,6 +229,7 @@ export class Engine implements EnginePort {
           const state = latest.get(w.instanceId) ?? await store.getInstance(w.instanceId);
           if (state === undefined) continue;
           const { def, d } = await this.decideFor(state, { type: 'EventReceived', subject: m.subject, message: m });
+          this.note(notes, state, d, cause);
           const c = changeOf(def, state, d);
           if (c === null) continue;
           changes.push(c);
@@ -217,15 +240,16 @@ export class Engine implements EnginePort {
         for (const def of triggered) {
           const s = await this.planStart({
             saga: def.name, input: m.payload, correlationId: m.correlationId === '' ? undefined : m.correlationId,
-            event: m.envelope, causationId: m.eventId,
+            event: m.envelope, causationId: m.eventId, trace: m.trace,
           });
           if (s.change !== null) {
             changes.push(s.change);
             started.push(s);
+            if (s.decision !== null) this.note(notes, undefined, s.decision, cause);
           }
           outcome = 'trigger';
         }
-        if (!(await this.write({ messageId: m.eventId, firedTimer: null, changes }))) return 'duplicate';
+        if (!(await this.write({ messageId: m.eventId, firedTimer: null, changes }, notes))) return 'duplicate';
         for (const s of started) this.counters.instancesStarted.inc({ saga: s.def.name });
         return outcome;
       });
@@ -233,7 +257,7 @@ export class Engine implements EnginePort {
   }
 
   /** Finds the instance a start names (by id or key), or decides a new one without writing it. */
-  private async planStart(cmd: StartCommand & { event?: unknown; causationId?: string }): Promise<PlannedStart> {
+  private async planStart(cmd: StartCommand & { event?: unknown; causationId?: string; trace?: TraceCarrier | undefined }): Promise<PlannedStart> {
     const { store, registry } = this.deps;
     const def = registry.current(cmd.saga);
     if (def === undefined) throw new SagaError('SAGA_ERR_UNKNOWN_SAGA', `no saga named ${cmd.saga} is loaded (loaded: ${registry.all().map((s) => s.name).join(', ') || 'none'})`);
@@ -241,7 +265,7 @@ export class Engine implements EnginePort {
       const existing = await store.getInstance(cmd.id);
       if (existing !== undefined) {
         if (existing.saga !== cmd.saga) throw new SagaError('SAGA_ERR_INVALID_STATE', `instance ${cmd.id} already exists for saga ${existing.saga}`);
-        return { state: existing, change: null, def };
+        return { state: existing, change: null, def, decision: null };
       }
     }
     const env = this.env();
@@ -256,14 +280,17 @@ export class Engine implements EnginePort {
     }
     if (key !== null) {
       const existing = await store.findByKey(def.name, key);
-      if (existing !== undefined) return { state: existing, change: null, def };
+      if (existing !== undefined) return { state: existing, change: null, def, decision: null };
     }
     if (def.start.on !== null) {
       const problem = def.schemas[`${def.start.on.type}@1`]?.(cmd.input) ?? null;
       if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_INPUT', `input does not match the ${def.start.on.type}@1 schema: ${problem}`);
     }
-    const d = startInstance(def, { id, input: cmd.input, key, correlationId, event, causationId: cmd.causationId ?? id }, env);
-    return { state: d.state, change: changeOf(def, undefined, d), def };
+    const trace = this.deps.tracing?.begin(def.name, cmd.trace);
+    const d = startInstance(def, {
+      id, input: cmd.input, key, correlationId, event, causationId: cmd.causationId ?? id, ...(trace === undefined ? {} : { trace }),
+    }, env);
+    return { state: d.state, change: changeOf(def, undefined, d), def, decision: d };
   }
 
   private assertAccepting(): void {
@@ -276,7 +303,9 @@ export class Engine implements EnginePort {
       const s = await this.planStart(cmd);
       if (s.change === null) return { created: false, state: s.state };
       const change = s.change;
-      await this.lock.run([s.state.id], () => this.write({ messageId: null, firedTimer: null, changes: [change] }));
+      const notes = this.notes();
+      if (s.decision !== null) this.note(notes, undefined, s.decision, { kind: 'other' });
+      await this.lock.run([s.state.id], () => this.write({ messageId: null, firedTimer: null, changes: [change] }, notes));
       this.counters.instancesStarted.inc({ saga: s.def.name });
       return { created: true, state: s.state };
     });
@@ -290,7 +319,9 @@ export class Engine implements EnginePort {
       if (state === undefined) throw new SagaError('SAGA_ERR_NOT_FOUND', `no instance ${id}`);
       const { def, d } = await this.decideFor(state, input);
       const c = changeOf(def, state, d);
-      await this.write({ messageId: null, firedTimer: null, changes: c === null ? [] : [c] });
+      const notes = this.notes();
+      this.note(notes, state, d, { kind: 'other' });
+      await this.write({ messageId: null, firedTimer: null, changes: c === null ? [] : [c] }, notes);
       return d.state;
     }));
   }
@@ -308,11 +339,13 @@ export class Engine implements EnginePort {
     return this.input(() => this.lock.run([row.instanceId], async () => {
       const state = await this.deps.store.getInstance(row.instanceId);
       let change: InstanceChange | null = null;
+      const notes = this.notes();
       if (state !== undefined) {
         const { def, d } = await this.decideFor(state, { type: 'TimerFired', timer: row.data });
+        this.note(notes, state, d, { kind: 'timer', timer: row.data });
         change = changeOf(def, state, d);
       }
-      const fired = await this.write({ messageId: null, firedTimer: { instanceId: row.instanceId, timerId: row.timerId, dueAt: row.dueAt }, changes: change === null ? [] : [change] });
+      const fired = await this.write({ messageId: null, firedTimer: { instanceId: row.instanceId, timerId: row.timerId, dueAt: row.dueAt }, changes: change === null ? [] : [change] }, notes);
       if (!fired) return;
       this.counters.timerFired(row.data.kind, Math.max(0, Date.now() - row.dueAt));
     }));

@@ -3,6 +3,7 @@ import type { Effect, InstanceState } from '../core/index.js';
 import type { OutboxMessage } from '../store/index.js';
 import { encodeEnvelope } from '../transport/envelope.js';
 import { pooledRandomBytes } from '../ids.js';
+import { commandTraceHeaders, parseTraceparent } from '../tracing/context.js';
 
 /** The subject of lifecycle integration events (DESIGN section 3). */
 export const LIFECYCLE_SUBJECT = 'sagas.events';
@@ -25,6 +26,18 @@ export function traceparent(instanceId: string): string {
 const traces = new Map<string, string>();
 const TRACE_CACHE = 10_000;
 
+/**
+ * The trace headers of a message an instance sends: a traced instance's (the attempt's span
+ * for a command, the saga span for a lifecycle event; docs/tracing.md), else the made-up one.
+ */
+function traceHeaders(state: InstanceState, commandId: string | null): { traceparent: string; tracestate?: string } {
+  if (state.trace === undefined) return { traceparent: traceparent(state.id) };
+  if (commandId !== null) return commandTraceHeaders(state, commandId) ?? { traceparent: traceparent(state.id) };
+  const saga = parseTraceparent(state.trace.traceparent);
+  if (saga === null) return { traceparent: traceparent(state.id) };
+  return state.trace.tracestate === undefined ? { traceparent: state.trace.traceparent } : { traceparent: state.trace.traceparent, tracestate: state.trace.tracestate };
+}
+
 /** Turns a publishing effect into its outbox row (envelope bytes and headers); other effects give null. */
 export function outboxMessage(effect: Effect, state: InstanceState): OutboxMessage | null {
   if (effect.type === 'SendCommand') {
@@ -32,7 +45,10 @@ export function outboxMessage(effect: Effect, state: InstanceState): OutboxMessa
     return {
       messageId: c.eventId,
       subject: c.subject,
-      headers: { ...c.headers, 'Saga-Deadline': new Date(c.deadlineAt).toISOString(), traceparent: traceparent(state.id) },
+      // An untraced instance (tracing off) takes the plain path: no extra object per command.
+      headers: state.trace === undefined
+        ? { ...c.headers, 'Saga-Deadline': new Date(c.deadlineAt).toISOString(), traceparent: traceparent(state.id) }
+        : { ...c.headers, 'Saga-Deadline': new Date(c.deadlineAt).toISOString(), ...traceHeaders(state, c.eventId) },
       data: encodeEnvelope({
         eventId: c.eventId, eventType: c.eventType, aggregateId: c.aggregateId, timestamp: new Date(c.timestamp).toISOString(),
         version: c.version, correlationId: c.correlationId, causationId: c.causationId, payload: asObject(c.payload),
@@ -43,7 +59,9 @@ export function outboxMessage(effect: Effect, state: InstanceState): OutboxMessa
     return {
       messageId: effect.eventId,
       subject: LIFECYCLE_SUBJECT,
-      headers: { 'Saga-Id': state.id, 'Saga-Name': state.saga, traceparent: traceparent(state.id) },
+      headers: state.trace === undefined
+        ? { 'Saga-Id': state.id, 'Saga-Name': state.saga, traceparent: traceparent(state.id) }
+        : { 'Saga-Id': state.id, 'Saga-Name': state.saga, ...traceHeaders(state, null) },
       data: encodeEnvelope({
         eventId: effect.eventId, eventType: effect.eventType, aggregateId: state.id, timestamp: new Date(effect.timestamp).toISOString(),
         version: 1, correlationId: state.correlationId, causationId: null, payload: { ...effect.payload },

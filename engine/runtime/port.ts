@@ -8,6 +8,8 @@ export interface StartCommand {
   readonly key?: string | undefined;
   readonly correlationId?: string | undefined;
   readonly id?: string | undefined;
+  /** The caller's `traceparent`/`tracestate` (HTTP or NATS headers): the instance's trace continues it when tracing is on. */
+  readonly trace?: { readonly traceparent?: string | undefined; readonly tracestate?: string | undefined } | undefined;
 }
 
 /** What a start did: `created` is false when the id or the key already had an instance. */

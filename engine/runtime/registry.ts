@@ -15,6 +15,19 @@ export class Registry {
     }
   }
 
+  /**
+   * Makes `sagas` the current definitions (a reload): new starts use them at once; every
+   * definition loaded before stays reachable by hash, so running instances keep theirs
+   * (DESIGN section 1, point 7) and their subjects stay consumed.
+   */
+  replace(sagas: readonly CompiledSaga[]): void {
+    this.byName.clear();
+    for (const saga of sagas) {
+      this.byName.set(saga.name, saga);
+      if (!this.byHash.has(saga.hash)) this.byHash.set(saga.hash, saga);
+    }
+  }
+
   /** Adds a pinned (older) definition recompiled from its stored source. */
   pin(saga: CompiledSaga): void {
     if (!this.byHash.has(saga.hash)) this.byHash.set(saga.hash, saga);
@@ -39,27 +52,37 @@ export class Registry {
 
   /** Every subject sagad must consume: replies, compensation replies, waits and triggers of all loaded definitions. */
   inboundSubjects(): string[] {
-    const subjects = new Set<string>();
-    for (const saga of this.byHash.values()) {
-      if (saga.start.on !== null) subjects.add(saga.start.on.subject);
-      for (const l of leafSteps(saga)) {
-        if (l.kind === 'command') subjects.add(l.reply.subject);
-        else subjects.add(l.subject);
-        if (l.compensate !== null) subjects.add(l.compensate.reply.subject);
-      }
-    }
-    return [...subjects].sort();
+    return inboundSubjectsOf([...this.byHash.values()]);
   }
 
   /** Every subject sagad publishes to: commands, compensations and lifecycle events. */
   outboundSubjects(): string[] {
-    const subjects = new Set<string>(['sagas.events']);
-    for (const saga of this.byHash.values()) {
-      for (const l of leafSteps(saga)) {
-        if (l.kind === 'command') subjects.add(l.command.subject);
-        if (l.compensate !== null) subjects.add(l.compensate.command.subject);
-      }
-    }
-    return [...subjects].sort();
+    return outboundSubjectsOf([...this.byHash.values()]);
   }
+}
+
+/** Pure: the subjects these definitions consume (replies, compensation replies, waits, triggers), sorted. */
+export function inboundSubjectsOf(sagas: readonly CompiledSaga[]): string[] {
+  const subjects = new Set<string>();
+  for (const saga of sagas) {
+    if (saga.start.on !== null) subjects.add(saga.start.on.subject);
+    for (const l of leafSteps(saga)) {
+      if (l.kind === 'command') subjects.add(l.reply.subject);
+      else subjects.add(l.subject);
+      if (l.compensate !== null) subjects.add(l.compensate.reply.subject);
+    }
+  }
+  return [...subjects].sort();
+}
+
+/** Pure: the subjects these definitions publish to (commands, compensations, lifecycle events), sorted. */
+export function outboundSubjectsOf(sagas: readonly CompiledSaga[]): string[] {
+  const subjects = new Set<string>(['sagas.events']);
+  for (const saga of sagas) {
+    for (const l of leafSteps(saga)) {
+      if (l.kind === 'command') subjects.add(l.command.subject);
+      if (l.compensate !== null) subjects.add(l.compensate.command.subject);
+    }
+  }
+  return [...subjects].sort();
 }

@@ -40,6 +40,9 @@ export function serveStartRequests(nc: NatsConnection, engine: Engine, log: LogF
       engine.start({
         saga, input: p.input ?? {}, key: p.key as string | undefined, id: (p.id as string | undefined) ?? e.eventId,
         correlationId: e.correlationId === '' ? undefined : e.correlationId,
+        // The requester's trace, read only when sagad traces.
+        trace: engine.deps.tracing === undefined || msg.headers === undefined ? undefined
+          : { traceparent: msg.headers.get('traceparent') || undefined, tracestate: msg.headers.get('tracestate') || undefined },
       }).then(
         (r) => {
           fault('after-start-commit-before-reply');

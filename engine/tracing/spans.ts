@@ -1,0 +1,190 @@
+/**
+ * sagad's spans, written when they end from what the journal knows. A span is never held
+ * open while an instance waits: its ids are fixed when it begins (the saga span's in the
+ * instance's trace context, an attempt's derived from its command id) and the span is
+ * created and ended in one go once the decision that ends it is committed, with its true
+ * start time. A restart in the middle of a step therefore loses nothing: the process that
+ * sees the reply writes the same span the first one would have (docs/tracing.md).
+ */
+import { createTraceState, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api';
+import { randomBytes } from 'node:crypto';
+import { assertNever, type InstanceState, type SagaEvent, type TimerRef, type TraceContext } from '../core/index.js';
+import { attemptSpanId, parseTraceparent, traceContextOf, uuidv7Time, type ParentIds, type TraceCarrier } from './context.js';
+
+/** What caused a decision, as far as its spans care. */
+export type TraceCause =
+  | { readonly kind: 'message'; readonly carrier: TraceCarrier }
+  | { readonly kind: 'timer'; readonly timer: TimerRef }
+  | { readonly kind: 'other' };
+
+/** One committed decision of a traced instance: the state before and after, and its events. */
+export interface TraceNote {
+  readonly before: InstanceState | undefined;
+  readonly after: InstanceState;
+  readonly events: readonly SagaEvent[];
+  readonly cause: TraceCause;
+}
+
+/** The part of an SDK sampler sagad asks at a start (the SDK's `Sampler`). */
+export interface StartSampler {
+  shouldSample(context: Context, traceId: string, name: string, kind: SpanKind, attributes: Attributes, links: Link[]): { decision: number; traceState?: { serialize(): string } | undefined };
+}
+
+/** Lets the next span the tracer starts take ids chosen by sagad (the SDK's `IdGenerator`). */
+export class PinnedIds {
+  private traceId: string | null = null;
+  private spanId: string | null = null;
+
+  /** The ids of the span about to be started; read once. */
+  pin(traceId: string, spanId: string): void {
+    this.traceId = traceId;
+    this.spanId = spanId;
+  }
+
+  generateTraceId(): string {
+    const id = this.traceId ?? randomBytes(16).toString('hex');
+    this.traceId = null;
+    return id;
+  }
+
+  generateSpanId(): string {
+    const id = this.spanId ?? randomBytes(8).toString('hex');
+    this.spanId = null;
+    return id;
+  }
+}
+
+const RECORD_AND_SAMPLED = 2;
+const SAMPLED = 1;
+
+/** Which side of a step an attempt span is for, with the span's name prefix. */
+type Side = 'do' | 'undo';
+interface Open { readonly commandId: string; readonly attempt: number }
+
+/**
+ * The tracing sagad does when configured: begins an instance's trace context at its start
+ * and writes the spans each committed decision ended. Never throws into the engine.
+ */
+export class SagaTracing {
+  constructor(
+    private readonly tracer: Tracer,
+    private readonly sampler: StartSampler,
+    private readonly ids: PinnedIds,
+    /** Exports what is buffered and stops the SDK. */
+    readonly shutdown: () => Promise<void> = async () => undefined,
+  ) {}
+
+  /**
+   * The trace context of a new instance: a child of the caller's `traceparent` when it sent a
+   * valid one (its `tracestate` kept), else a new trace; sampled as the SDK's sampler says.
+   */
+  begin(saga: string, carrier: TraceCarrier | undefined): TraceContext {
+    const caller = parseTraceparent(carrier?.traceparent);
+    const traceId = caller?.traceId ?? randomBytes(16).toString('hex');
+    const spanId = randomBytes(8).toString('hex');
+    const tracestate = caller === null ? undefined : carrier?.tracestate;
+    const r = this.sampler.shouldSample(parentContext(caller, tracestate), traceId, `saga ${saga}`, SpanKind.INTERNAL, {}, []);
+    const flags = r.decision === RECORD_AND_SAMPLED ? SAMPLED : 0;
+    return traceContextOf({ traceId, spanId, flags }, caller === null ? null : carrier ?? null, r.traceState?.serialize() ?? tracestate);
+  }
+
+  /** Writes the spans the committed decisions ended; a failure is swallowed (tracing must not fail an input). */
+  record(notes: readonly TraceNote[]): void {
+    for (const n of notes) {
+      try {
+        this.recordOne(n);
+      } catch {
+        // A malformed stored context or an SDK error costs the span, nothing else.
+      }
+    }
+  }
+
+  private recordOne(n: TraceNote): void {
+    const tc = n.after.trace;
+    const saga = tc === undefined ? null : parseTraceparent(tc.traceparent);
+    if (tc === undefined || saga === null || (saga.flags & SAMPLED) === 0) return;
+    const open = new Map<string, Open>();
+    for (const [name, st] of Object.entries(n.before?.steps ?? {})) {
+      if (st.awaiting !== null) open.set(`do:${name}`, { commandId: st.awaiting, attempt: st.attempt });
+      if (st.compensation !== null && st.compensation.awaiting !== null) open.set(`undo:${name}`, { commandId: st.compensation.awaiting, attempt: st.compensation.attempt });
+    }
+    const end = (side: Side, step: string, at: number, outcome: string, error: string | null, retryAt?: number) => {
+      const o = open.get(`${side}:${step}`);
+      if (o === undefined) return;
+      open.delete(`${side}:${step}`);
+      this.attemptSpan(n, saga, tc, side, step, o, at, outcome, error, retryAt);
+    };
+    for (const e of n.events) {
+      switch (e.type) {
+        case 'StepDispatched': open.set(`do:${e.step}`, { commandId: e.commandId, attempt: e.attempt }); break;
+        case 'CompensationDispatched': open.set(`undo:${e.step}`, { commandId: e.commandId, attempt: e.attempt }); break;
+        case 'StepAttemptFailed': end('do', e.step, e.at, 'retry', e.error, e.retryAt); break;
+        case 'StepSucceeded': end('do', e.step, e.at, 'succeeded', null); break;
+        case 'StepFailed': end('do', e.step, e.at, e.status, e.error); break;
+        case 'StepGivenUp': end('do', e.step, e.at, 'given_up', null); break;
+        case 'CompensationAttemptFailed': end('undo', e.step, e.at, 'retry', e.error, e.retryAt); break;
+        case 'StepCompensated': end('undo', e.step, e.at, 'compensated', null); break;
+        case 'CompensationFailed': end('undo', e.step, e.at, 'failed', e.error); break;
+        case 'SagaCompleted': this.sagaSpan(n.after, saga, tc, e.at, 'completed', null); break;
+        case 'SagaCompensated': this.sagaSpan(n.after, saga, tc, e.at, 'compensated', null); break;
+        case 'SagaFailed': this.sagaSpan(n.after, saga, tc, e.at, 'failed', e.error); break;
+        // These neither begin nor end an attempt: a wait has no command, a late success's attempt already ended.
+        case 'SagaStarted': case 'StepSkipped': case 'WaitStarted': case 'CompensationStarted':
+        case 'LateSuccessRecorded': case 'CompensationResumed': case 'ForwardResumed':
+          break;
+        default: assertNever(e);
+      }
+    }
+  }
+
+  /** Starts a span with ids sagad chose: the SDK's own id generator hands them out. */
+  private started(name: string, traceId: string, spanId: string, parent: Context, start: number, attributes: Attributes, links: Link[], kind: SpanKind): Span {
+    this.ids.pin(traceId, spanId);
+    return this.tracer.startSpan(name, { kind, startTime: start, attributes, links }, parent);
+  }
+
+  private sagaSpan(s: InstanceState, saga: ParentIds, tc: TraceContext, at: number, outcome: string, error: string | null): void {
+    const caller = tc.parent === undefined ? null : parseTraceparent(tc.parent);
+    const span = this.started(`saga ${s.saga}`, saga.traceId, saga.spanId, parentContext(caller, tc.tracestate), s.createdAt, {
+      'saga.name': s.saga, 'saga.instance.id': s.id, 'saga.correlation_id': s.correlationId, 'saga.definition.hash': s.definitionHash,
+      ...(s.key === null ? {} : { 'saga.key': s.key }),
+    }, [], SpanKind.INTERNAL);
+    finish(span, at, outcome, error, outcome === 'failed');
+  }
+
+  private attemptSpan(n: TraceNote, saga: ParentIds, tc: TraceContext, side: Side, step: string, o: Open, at: number, outcome: string, error: string | null, retryAt?: number): void {
+    const s = n.after;
+    const links: Link[] = [];
+    if (n.cause.kind === 'message') {
+      const reply = parseTraceparent(n.cause.carrier.traceparent);
+      if (reply !== null) links.push({ context: { traceId: reply.traceId, spanId: reply.spanId, traceFlags: reply.flags, isRemote: true }, attributes: { 'saga.link': 'reply' } });
+    }
+    const start = uuidv7Time(o.commandId) ?? at;
+    const span = this.started(`${side === 'do' ? 'step' : 'compensate'} ${step}`, saga.traceId, attemptSpanId(o.commandId),
+      parentContext(saga, tc.tracestate), Math.min(start, at), {
+        'saga.name': s.saga, 'saga.instance.id': s.id, 'saga.step': step, 'saga.attempt': o.attempt, 'saga.side': side,
+        'messaging.message.id': o.commandId,
+      }, links, SpanKind.CLIENT);
+    const t = n.cause.kind === 'timer' ? n.cause.timer : null;
+    if (t !== null && (t.kind === 'attempt_timeout' || t.kind === 'comp_timeout') && t.step === step) span.addEvent('timeout', { 'saga.attempt': o.attempt }, at);
+    if (retryAt !== undefined) span.addEvent('retry', { 'saga.retry_at': new Date(retryAt).toISOString(), 'saga.next_attempt': o.attempt + 1 }, at);
+    finish(span, at, outcome, error, outcome === 'failed' || outcome === 'timed_out');
+  }
+}
+
+/** Sets the outcome, the status and the end time, and ends the span. */
+function finish(span: Span, at: number, outcome: string, error: string | null, isError: boolean): void {
+  span.setAttribute('saga.outcome', outcome);
+  if (error !== null) span.setAttribute('saga.error', error);
+  if (isError) span.setStatus({ code: SpanStatusCode.ERROR, ...(error === null ? {} : { message: error }) });
+  span.end(at);
+}
+
+/** A context whose span is the given remote parent, or the root context. */
+function parentContext(parent: ParentIds | null, tracestate: string | undefined): Context {
+  if (parent === null) return ROOT_CONTEXT;
+  return trace.setSpanContext(ROOT_CONTEXT, {
+    traceId: parent.traceId, spanId: parent.spanId, traceFlags: parent.flags, isRemote: true,
+    ...(tracestate === undefined ? {} : { traceState: createTraceState(tracestate) }),
+  });
+}
