@@ -11,6 +11,7 @@ import type { LogFn } from '../log.js';
 import { uuidv7 } from '../ids.js';
 import { changeOf, earliestTimer } from './change.js';
 import { KeyedLock } from './keyed-lock.js';
+import { schemaProblem } from './message-schema.js';
 import { Metrics } from './metrics.js';
 import type { EnginePort, EngineStats, Readiness, StartCommand, StartOutcome } from './port.js';
 import type { Registry } from './registry.js';
@@ -188,8 +189,8 @@ export class Engine implements EnginePort {
           const state = waited ? await store.getInstance(target.instanceId) : target.state;
           if (state !== undefined) {
             const def = await this.defOf(state);
-            const problem = def.schemas[`${m.eventType}@${m.version}`]?.(m.payload) ?? null;
-            if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_MESSAGE', `${m.eventType}@${m.version} does not match its schema: ${problem}`);
+            const problem = schemaProblem(def, m.eventType, m.version, m.payload);
+            if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_MESSAGE', problem);
             const { d } = await this.decideFor(state, { type: 'ReplyReceived', message: m });
             const c = changeOf(def, state, d);
             if (c !== null) changes.push(c);
@@ -204,6 +205,9 @@ export class Engine implements EnginePort {
           const { def, d } = await this.decideFor(state, { type: 'EventReceived', subject: m.subject, message: m });
           const c = changeOf(def, state, d);
           if (c === null) continue;
+          // Judged only by the sagas it would move: another saga's schemas say nothing about it.
+          const problem = schemaProblem(def, m.eventType, m.version, m.payload);
+          if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_MESSAGE', problem);
           changes.push(c);
           latest.set(w.instanceId, d.state);
           outcome = 'event';
@@ -212,7 +216,7 @@ export class Engine implements EnginePort {
         for (const def of triggered) {
           const s = await this.planStart({
             saga: def.name, input: m.payload, correlationId: m.correlationId === '' ? undefined : m.correlationId,
-            event: m.envelope, causationId: m.eventId,
+            event: m.envelope, causationId: m.eventId, version: m.version,
           });
           if (s.change !== null) {
             changes.push(s.change);
@@ -228,7 +232,7 @@ export class Engine implements EnginePort {
   }
 
   /** Finds the instance a start names (by id or key), or decides a new one without writing it. */
-  private async planStart(cmd: StartCommand & { event?: unknown; causationId?: string }): Promise<PlannedStart> {
+  private async planStart(cmd: StartCommand & { event?: unknown; causationId?: string; version?: number }): Promise<PlannedStart> {
     const { store, registry } = this.deps;
     const def = registry.current(cmd.saga);
     if (def === undefined) throw new SagaError('SAGA_ERR_UNKNOWN_SAGA', `no saga named ${cmd.saga} is loaded (loaded: ${registry.all().map((s) => s.name).join(', ') || 'none'})`);
@@ -254,8 +258,9 @@ export class Engine implements EnginePort {
       if (existing !== undefined) return { state: existing, change: null, def };
     }
     if (def.start.on !== null) {
-      const problem = def.schemas[`${def.start.on.type}@1`]?.(cmd.input) ?? null;
-      if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_INPUT', `input does not match the ${def.start.on.type}@1 schema: ${problem}`);
+      // A trigger event is checked at its envelope's version; an API start's input as version 1.
+      const problem = schemaProblem(def, def.start.on.type, cmd.version ?? 1, cmd.input);
+      if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_INPUT', `input does not fit: ${problem}`);
     }
     const d = startInstance(def, { id, input: cmd.input, key, correlationId, event, causationId: cmd.causationId ?? id }, env);
     return { state: d.state, change: changeOf(def, undefined, d), def };
