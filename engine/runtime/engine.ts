@@ -84,14 +84,15 @@ export class Engine implements EnginePort {
 
   /**
    * Brings back, before the consumers start, every definition an instance that may still
-   * receive an input was started with (DESIGN section 1, point 7): their reply and wait
-   * subjects are consumed too, even when the file no longer has them.
+   * receive an input was started with (DESIGN section 1, point 7; a failed one an operator's
+   * retry, a compensated one a late success): their reply and wait subjects are consumed too,
+   * even when the file no longer has them.
    */
   async pinDefinitionsInUse(): Promise<void> {
     for (const hash of await this.deps.store.hashesInUse()) {
       if (this.deps.registry.byDefinitionHash(hash) !== undefined) continue;
       const saga = await this.recompile(hash, `running instances use definition ${hash}`);
-      this.deps.log('info', 'kept an earlier definition for running instances', { saga: saga.name, hash });
+      this.deps.log('info', 'kept an earlier definition for instances that may still take an input', { saga: saga.name, hash });
     }
   }
 

@@ -81,7 +81,7 @@ export interface StorePort {
   rememberDefinition(hash: string, name: string, source: string, at?: number): Promise<void>;
   getDefinitionSource(hash: string): Promise<string | undefined>;
   listDefinitions(): Promise<{ hash: string; name: string; firstSeenAt: number }[]>;
-  /** Definition hashes of the instances that may still receive an input (running, compensating). */
+  /** Definition hashes of the instances that may still receive an input (running, compensating, failed, compensated). */
   hashesInUse(): Promise<string[]>;
 
   // ---- reads for operators -------------------------------------------------------------------

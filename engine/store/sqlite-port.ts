@@ -65,7 +65,7 @@ export function sqlitePort(store: Store, maxBatch = 512): StorePort {
     rememberDefinition: async (hash, name, source, at) => (store.readonly ? ro() : store.rememberDefinition(hash, name, source, at)),
     getDefinitionSource: async (hash) => store.getDefinitionSource(hash),
     listDefinitions: async () => store.listDefinitions(),
-    hashesInUse: async () => [...new Set(store.nonTerminalIds().map((id) => store.getInstance(id)?.definitionHash ?? ''))].filter((h) => h !== ''),
+    hashesInUse: async () => store.hashesInUse(),
     listInstances: async (filter) => store.listInstances(filter),
     history: async (id) => store.history(id),
     rebuild: async (id, opts) => store.rebuild(id, opts),
