@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import type { Subscription as CoreSubscription } from '@nats-io/transport-node';
 import { buildApi } from './api/app.js';
-import { configHelp, loadConfig, type Config } from './config.js';
+import { configHelp, earlyEventTtlMs, loadConfig, type Config } from './config.js';
 import type { CompiledSaga } from './core/index.js';
 import { setExpressionLimits } from './definitions/expression-limits.js';
 import { formatDefinitionError, loadDefinitionsFile } from './definitions/index.js';
@@ -33,6 +33,9 @@ import { ensureLifecycleStream, ensureStreams } from './transport/streams.js';
 const INBOX_RETENTION_MS = 7 * 24 * 3_600_000;
 /** Sent outbox rows are kept a day, well past the 2-minute duplicate window. */
 const SENT_RETENTION_MS = 24 * 3_600_000;
+
+/** How often kept early events are swept: a lost delivery is made up within this, an expired event dead-lettered. */
+const EARLY_SWEEP_MS = 5_000;
 
 /**
  * Timings that differ between one process and replicas. With replicas, work a dead replica
@@ -134,6 +137,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
         return { ready: Object.values(checks).every((c) => c.ok), checks };
       },
       lag: () => status.lag,
+      earlyEventTtlMs: earlyEventTtlMs(config),
     });
     await engine.rememberDefinitions();
     await engine.pinDefinitionsInUse();
@@ -171,6 +175,11 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
       void Promise.all(subs.map((s) => s.pending().catch(() => 0))).then((n) => { status.lag = n.reduce((a, b) => a + b, 0); });
     }, 5000);
     lagTimer.unref();
+    // Early events whose delivery was lost (a crash, a race with the wait's start) and expired ones.
+    const earlySweep = setInterval(() => {
+      void engine.settleEarlyEvents(Date.now()).catch(onError('settling early events failed; will retry'));
+    }, EARLY_SWEEP_MS);
+    earlySweep.unref();
     // The inbox only has to outlive JetStream's redeliveries; sent outbox rows only JetStream's dedupe window.
     const housekeeping = setInterval(() => {
       const now = Date.now();
@@ -186,6 +195,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
         engine.draining = true;
         clearInterval(lagTimer);
         clearInterval(housekeeping);
+        clearInterval(earlySweep);
         starts.unsubscribe();
         await Promise.all(subs.map((s) => s.stop()));
         await timers.stop();

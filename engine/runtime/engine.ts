@@ -10,6 +10,8 @@ import type { InstanceChange, InputWrite, StorePort } from '../store/port.js';
 import type { LogFn } from '../log.js';
 import { uuidv7 } from '../ids.js';
 import { changeOf, earliestTimer } from './change.js';
+import type { EarlyEvent } from '../store/early-events.js';
+import { awaitsLater, awaitsNow, DEFAULT_EARLY_EVENT_TTL_MS, deliveryId, incomingOf, MAX_EARLY_EVENTS_PER_INSTANCE } from './early-events.js';
 import { KeyedLock } from './keyed-lock.js';
 import { schemaProblem } from './message-schema.js';
 import { Metrics } from './metrics.js';
@@ -31,6 +33,8 @@ export interface EngineDeps {
   readonly lag?: () => number;
   /** Time, ids and jitter; the system's by default. */
   readonly env?: () => Env;
+  /** How long an event that arrived before its wait step started is kept (SAGA_EARLY_EVENT_TTL); default an hour. */
+  readonly earlyEventTtlMs?: number;
 }
 
 /** An incoming envelope, as the engine reads it. */
@@ -39,10 +43,12 @@ export interface Incoming extends IncomingMessage {
   readonly subject: string;
   /** The whole envelope, kept as a triggered instance's `$event`. */
   readonly envelope: unknown;
+  /** The message as it arrived, kept with an early event (so that its dead letter can be redriven). */
+  readonly raw?: { readonly data: Uint8Array; readonly headers: Readonly<Record<string, string>> };
 }
 
-/** What a message turned out to be. */
-export type Received = 'reply' | 'event' | 'trigger' | 'unrelated' | 'duplicate';
+/** What a message turned out to be; `early`: kept for instances whose wait for it has not started. */
+export type Received = 'reply' | 'event' | 'trigger' | 'early' | 'unrelated' | 'duplicate';
 
 /** Production Env: wall-clock time, UUIDv7 ids, Math.random jitter. */
 export const systemEnv = (): Env => ({ now: Date.now(), newId: () => uuidv7(), random: Math.random });
@@ -150,6 +156,7 @@ export class Engine implements EnginePort {
     }
     const due = earliestTimer(w.changes);
     if (due !== null) this.deps.timers?.poke(due);
+    for (const c of w.changes) if (c.waits.put.length > 0) this.offerEarly(c.state.id);
     for (const c of w.changes) {
       for (const e of c.events) {
         if (e.type === 'SagaCompleted' || e.type === 'SagaCompensated' || e.type === 'SagaFailed') {
@@ -181,8 +188,9 @@ export class Engine implements EnginePort {
       const target = m.causationId === '' ? undefined : await store.replyTarget(m.causationId);
       const waiters = target === undefined ? await store.waiting(m.subject, m.eventType) : [];
       const triggered = registry.triggeredBy(m.subject, m.eventType);
-      if (target === undefined && waiters.length === 0 && triggered.length === 0) return 'unrelated';
-      const ids = target !== undefined ? [target.instanceId] : waiters.map((w) => w.instanceId);
+      const early = target === undefined ? await this.earlyCandidates(m) : [];
+      if (target === undefined && waiters.length === 0 && triggered.length === 0 && early.length === 0) return 'unrelated';
+      const ids = target !== undefined ? [target.instanceId] : [...new Set([...waiters.map((w) => w.instanceId), ...early])];
       return this.lock.run(ids, async (waited): Promise<Received> => {
         const changes: InstanceChange[] = [];
         let outcome: Received = 'unrelated';
@@ -213,6 +221,8 @@ export class Engine implements EnginePort {
           latest.set(w.instanceId, d.state);
           outcome = 'event';
         }
+        // Kept before the message's own write: a crash in between keeps it, and the redelivery finds it kept.
+        if (await this.keepEarly(m, early.filter((id) => !latest.has(id)))) outcome = outcome === 'unrelated' ? 'early' : outcome;
         const started: PlannedStart[] = [];
         for (const def of triggered) {
           const s = await this.planStart({
@@ -230,6 +240,99 @@ export class Engine implements EnginePort {
         return outcome;
       });
     });
+  }
+
+  /** Running instances that may await `m` in a wait step not yet started: those of its correlation id (early-events.ts). */
+  private async earlyCandidates(m: Incoming): Promise<string[]> {
+    if (m.correlationId === '' || !this.deps.registry.awaits(m.subject, m.eventType)) return [];
+    const page = await this.deps.store.listInstances({ correlationId: m.correlationId, status: 'running', limit: 100 });
+    return page.items.map((i) => i.id);
+  }
+
+  /**
+   * Keeps `m` for each of `ids` (locked by the caller) that still has a wait step for it to
+   * come; true when any keeps it. An instance that keeps its maximum already refuses it, and
+   * the message is dead-lettered rather than lost.
+   */
+  private async keepEarly(m: Incoming, ids: readonly string[]): Promise<boolean> {
+    let kept = false;
+    const now = Date.now();
+    for (const id of ids) {
+      const state = await this.deps.store.getInstance(id);
+      if (state === undefined || !awaitsLater(await this.defOf(state), state, m.subject, m.eventType)) continue;
+      const raw = m.raw ?? { data: new TextEncoder().encode(JSON.stringify(m.envelope)), headers: {} };
+      const outcome = await this.deps.store.keepEarlyEvent({
+        instanceId: id, eventId: m.eventId, subject: m.subject, type: m.eventType, keptAt: now,
+        expiresAt: now + (this.deps.earlyEventTtlMs ?? DEFAULT_EARLY_EVENT_TTL_MS), headers: raw.headers, data: raw.data,
+      }, MAX_EARLY_EVENTS_PER_INSTANCE);
+      if (outcome === 'full') {
+        throw new SagaError('SAGA_ERR_INVALID_MESSAGE',
+          `${m.eventType} arrived before the wait step of instance ${id} started, and the instance already keeps ${MAX_EARLY_EVENTS_PER_INSTANCE} such events`);
+      }
+      this.counters.inc('sagad_early_events_total', 'Events that arrived before their wait step started, by what became of them.', { outcome: 'kept' });
+      kept = true;
+    }
+    return kept;
+  }
+
+  /** Offers the instance's kept early events to the wait steps it now runs, as an input of its own. */
+  private offerEarly(id: string): void {
+    void this.input(() => this.lock.run([id], () => this.deliverEarly(id))).catch((err: unknown) => {
+      // Not lost: the periodic sweep (settleEarlyEvents) offers it again.
+      this.deps.log('warn', 'offering early events failed; the sweep tries again', { instance: id, error: err instanceof Error ? err.message : String(err) });
+    });
+  }
+
+  /** Feeds each kept event the instance now waits for as an ordinary EventReceived input, oldest first; the caller holds the lock. */
+  private async deliverEarly(id: string): Promise<void> {
+    const { store } = this.deps;
+    for (const e of await store.earlyEventsOf(id)) {
+      const state = await store.getInstance(id);
+      if (state === undefined || state.status !== 'running') return;
+      const def = await this.defOf(state);
+      if (!awaitsNow(def, state, e.subject, e.type)) continue;
+      const m = incomingOf(e);
+      if (m === null) {
+        await store.dropEarlyEvent(id, e.eventId);
+        continue;
+      }
+      const { d } = await this.decideFor(state, { type: 'EventReceived', subject: e.subject, message: m });
+      const c = changeOf(def, state, d);
+      // Not taken (its match is false): kept for a later wait step, or until it expires.
+      if (c === null) continue;
+      const problem = schemaProblem(def, m.eventType, m.version, m.payload);
+      if (problem !== null) {
+        await this.parkEarly(e, problem);
+        continue;
+      }
+      // Written once per instance and event: a crash before the drop makes the next offer a duplicate.
+      await this.write({ messageId: deliveryId(id, e.eventId), firedTimer: null, changes: [c] });
+      await store.dropEarlyEvent(id, e.eventId);
+      this.counters.inc('sagad_early_events_total', 'Events that arrived before their wait step started, by what became of them.', { outcome: 'delivered' });
+    }
+  }
+
+  /** Dead-letters a kept early event once (by its delivery to the instance) and forgets it. */
+  private async parkEarly(e: EarlyEvent, reason: string): Promise<void> {
+    await this.deps.store.park({ subject: e.subject, reason, headers: e.headers, data: e.data, deliveryCount: 1, at: Date.now() }, `dead-letter/${deliveryId(e.instanceId, e.eventId)}`);
+    await this.deps.store.dropEarlyEvent(e.instanceId, e.eventId);
+    this.counters.inc('sagad_early_events_total', 'Events that arrived before their wait step started, by what became of them.', { outcome: 'dead_lettered' });
+  }
+
+  /**
+   * The sweep of kept early events, run every few seconds: offers again those whose instance
+   * now waits for them (a delivery lost to a crash or a race), and dead-letters the expired.
+   * Resolves with how many it handled.
+   */
+  async settleEarlyEvents(now: number, limit = 100): Promise<number> {
+    const { deliverable, expired } = await this.deps.store.earlyEventsDue(now, limit);
+    for (const id of new Set(deliverable.map((e) => e.instanceId))) await this.input(() => this.lock.run([id], () => this.deliverEarly(id)));
+    const ttl = this.deps.earlyEventTtlMs ?? DEFAULT_EARLY_EVENT_TTL_MS;
+    for (const e of expired) {
+      await this.input(() => this.lock.run([e.instanceId], () => this.parkEarly(e,
+        `${e.type} arrived before a wait step of instance ${e.instanceId} awaited it, and no wait step took it within SAGA_EARLY_EVENT_TTL (${ttl} ms)`)));
+    }
+    return deliverable.length + expired.length;
   }
 
   /** Finds the instance a start names (by id or key), or decides a new one without writing it. */

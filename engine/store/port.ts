@@ -1,6 +1,7 @@
 import type { InstanceState, SagaEvent, TimerRef } from '../core/index.js';
 import type { Page } from './cursor.js';
 import type { DeadLetter, DeadLetterInput } from './dlq.js';
+import type { EarlyEvent, KeepOutcome } from './early-events.js';
 import type { JournalEntry } from './journal.js';
 import type { InstanceFilter, InstanceSummary } from './list.js';
 import type { OutboxMessage, OutboxRow } from './outbox.js';
@@ -83,6 +84,24 @@ export interface StorePort {
   listDefinitions(): Promise<{ hash: string; name: string; firstSeenAt: number }[]>;
   /** Definition hashes of the instances that may still receive an input (running, compensating, failed, compensated). */
   hashesInUse(): Promise<string[]>;
+
+  // ---- early events (issue 12) ---------------------------------------------------------------
+  /**
+   * Keeps an event that arrived before the wait step of `e.instanceId` that awaits it started;
+   * committed on its own, before the message's own write, so that a crash in between keeps it
+   * (a redelivery keeps it again: the same instance and event id is kept once). `full`, keeping
+   * nothing, when the instance already keeps `maxPerInstance` events.
+   */
+  keepEarlyEvent(e: EarlyEvent, maxPerInstance: number): Promise<KeepOutcome>;
+  /** The instance's kept early events, oldest first. */
+  earlyEventsOf(instanceId: string): Promise<EarlyEvent[]>;
+  /**
+   * At most `limit` each: kept events still valid at `now` whose instance now has a running
+   * wait for their subject and type (a delivery that was missed), and kept events expired at `now`.
+   */
+  earlyEventsDue(now: number, limit: number): Promise<{ deliverable: EarlyEvent[]; expired: EarlyEvent[] }>;
+  /** Forgets a kept early event (delivered or dead-lettered); nothing when it is gone already. */
+  dropEarlyEvent(instanceId: string, eventId: string): Promise<void>;
 
   // ---- reads for operators -------------------------------------------------------------------
   listInstances(filter?: InstanceFilter): Promise<Page<InstanceSummary>>;

@@ -5,6 +5,7 @@ import type { InstanceStatus } from '../core/index.js';
 import { startBackground } from './background.js';
 import { definitions, type Definitions } from './definitions.js';
 import { DEAD_COUNT_SQL, deadLetters, type DeadLetters } from './dlq.js';
+import { earlyEvents, type EarlyEvents } from './early-events.js';
 import { StoreError, StoreErrorCode } from './errors.js';
 import { inbox, type Inbox } from './inbox.js';
 import { COUNT_BY_STATUS_SQL, instances, type Instances } from './instances.js';
@@ -46,7 +47,7 @@ export interface Gauges {
 }
 
 /** The whole SQLite store: every method but `gauges` is synchronous and runs on one connection. */
-export interface Store extends Journal, Instances, InstanceList, Inbox, Outbox, Timers, Routing, DeadLetters, Definitions {
+export interface Store extends Journal, Instances, InstanceList, Inbox, Outbox, Timers, Routing, DeadLetters, Definitions, EarlyEvents {
   readonly file: string;
   readonly readonly: boolean;
   /**
@@ -104,7 +105,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     };
     const parts = {
       ...log, ...projection, ...instanceList(db), ...inbox(db), ...outbox(db, opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'),
-      ...timers(db), ...routing(db), ...deadLetters(db), ...definitions(db),
+      ...timers(db), ...routing(db), ...deadLetters(db), ...definitions(db), ...earlyEvents(db),
     };
     const here = (): Gauges => ({
       instances: parts.countByStatus(), timersPending: parts.timerCount(), outboxBacklog: parts.backlog(), deadLetters: parts.deadCount(),

@@ -6,6 +6,7 @@ import { claims } from './claims.js';
 import { GroupWriter } from './commit.js';
 import { classify, describe, poolConfig, redact } from './connect.js';
 import { db } from './db.js';
+import { earlyEventOps } from './early-events.js';
 import { operators } from './operators.js';
 import { reads } from './reads.js';
 import { checkPgSchema, migratePg } from './schema.js';
@@ -87,6 +88,7 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
     ...reads(d, opts.upcasters ?? {}),
     ...claimed,
     ...ops,
+    ...earlyEventOps(d),
     commit: (w) => (readonly ? Promise.reject(new StoreError(StoreErrorCode.ReadOnly, 'this store was opened read-only; it writes nothing')) : writer.commit(w)),
     settled: () => writer.settled(),
     close: () => (closed ??= (async () => {
@@ -99,6 +101,6 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
   return {
     ...port,
     claimDueTimers: reject, claimUnsent: reject, markSent: reject, park: reject, markRedriven: reject, deleteDead: reject,
-    rememberDefinition: reject, pruneInbox: reject, pruneSent: reject,
+    rememberDefinition: reject, pruneInbox: reject, pruneSent: reject, keepEarlyEvent: reject, dropEarlyEvent: reject,
   };
 }

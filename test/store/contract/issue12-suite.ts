@@ -1,5 +1,6 @@
 import type { Test } from 'tap';
 import type { InstanceState } from '../../../engine/core/index.js';
+import type { EarlyEvent } from '../../../engine/store/early-events.js';
 import type { StorePort } from '../../../engine/store/port.js';
 import { changeOf, committed, decision, reply, started, TestEnv, writeOf, type PortFactory } from './writes.js';
 
@@ -40,5 +41,56 @@ export function issue12Contract(t: Test, f: PortFactory): void {
     failed = await exhaust(port, env, failed, 'reserve');
     t.equal(failed.status, 'failed', 'a compensation that keeps timing out leaves the instance failed');
     t.same(await port.hashesInUse(), ['hash-1']);
+  });
+}
+
+/** An early event of instance `id` as the engine keeps it. */
+function early(id: string, eventId: string, over: Partial<EarlyEvent> = {}): EarlyEvent {
+  return {
+    instanceId: id, eventId, subject: 'orders.approvals', type: 'OrderApproved', keptAt: 1_000, expiresAt: 10_000,
+    headers: { 'Nats-Msg-Id': eventId }, data: new Uint8Array([1, 2, 3, eventId.length]), ...over,
+  };
+}
+
+/** Issue 12's early events, on every adapter. */
+export function earlyEventsContract(t: Test, f: PortFactory): void {
+  t.test('early events: kept once per instance and event, bounded, oldest first, with their bytes', async (t) => {
+    const port = await (await f.fresh()).open();
+    t.teardown(() => port.close());
+    t.equal(await port.keepEarlyEvent(early('i-1', 'e-2', { keptAt: 2_000 }), 2), 'kept');
+    t.equal(await port.keepEarlyEvent(early('i-1', 'e-1'), 2), 'kept');
+    t.equal(await port.keepEarlyEvent(early('i-1', 'e-1'), 2), 'kept', 'a redelivery keeps it again, once');
+    t.equal(await port.keepEarlyEvent(early('i-1', 'e-3'), 2), 'full', 'the third for the instance is refused');
+    t.equal(await port.keepEarlyEvent(early('i-2', 'e-3'), 2), 'kept', 'the bound is per instance');
+    const kept = await port.earlyEventsOf('i-1');
+    t.same(kept.map((e) => e.eventId), ['e-1', 'e-2'], 'oldest first');
+    t.same(kept[0], early('i-1', 'e-1'), 'every field as kept');
+    t.same([...(kept[0]?.data ?? [])], [1, 2, 3, 3], 'the bytes as they arrived');
+    await port.dropEarlyEvent('i-1', 'e-1');
+    await port.dropEarlyEvent('i-1', 'e-1');
+    t.same((await port.earlyEventsOf('i-1')).map((e) => e.eventId), ['e-2'], 'dropped, twice without harm');
+    t.same(await port.earlyEventsOf('nobody'), []);
+  });
+
+  t.test('early events due: the expired ones, and the valid ones whose instance now waits for them', async (t) => {
+    const port = await (await f.fresh()).open();
+    t.teardown(() => port.close());
+    const env = new TestEnv();
+    const s = await started(port, env, 'i-1');
+    await port.keepEarlyEvent(early('i-1', 'e-wait'), 10);
+    await port.keepEarlyEvent(early('i-1', 'e-other', { type: 'OrderRejected' }), 10);
+    await port.keepEarlyEvent(early('i-1', 'e-old', { expiresAt: 5_000 }), 10);
+    let due = await port.earlyEventsDue(5_000, 10);
+    t.same(due.deliverable, [], 'no instance waits yet');
+    t.same(due.expired.map((e) => e.eventId), ['e-old'], 'expired at its expiry time');
+
+    env.now += 10;
+    const d = decision(env, s, reply(s, 'reserve', 'Done', env));
+    await committed(port, writeOf('r-1', changeOf(s.version, d, { put: [{ step: 'approve', subject: 'orders.approvals', type: 'OrderApproved' }], remove: [] })));
+    due = await port.earlyEventsDue(5_000, 10);
+    t.same(due.deliverable.map((e) => e.eventId), ['e-wait'], 'the event of the subject and type the instance now waits for');
+    t.same((await port.earlyEventsDue(10_000, 10)).deliverable, [], 'but not once it expired');
+    t.same((await port.earlyEventsDue(10_000, 10)).expired.map((e) => e.eventId).sort(), ['e-old', 'e-other', 'e-wait']);
+    t.same((await port.earlyEventsDue(10_000, 1)).expired.length, 1, 'at most limit');
   });
 }

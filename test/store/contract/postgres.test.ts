@@ -2,7 +2,7 @@ import t from 'tap';
 import { openPostgresStore } from '../../../engine/store/postgres/index.js';
 import { startPostgres } from '../../helpers/postgres.js';
 import { contract } from './suite.js';
-import { issue12Contract } from './issue12-suite.js';
+import { earlyEventsContract, issue12Contract } from './issue12-suite.js';
 
 const server = await startPostgres();
 t.teardown(() => server.stop());
@@ -17,4 +17,5 @@ const factory: Parameters<typeof contract>[1] = {
 };
 contract(t, factory);
 issue12Contract(t, factory);
+earlyEventsContract(t, factory);
 
