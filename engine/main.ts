@@ -145,6 +145,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     const https = config.tlsCert === undefined || config.tlsKey === undefined ? undefined : { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };
     const api = buildApi(engine, {
       token: config.apiToken, readToken: config.apiReadToken, https, metricsPublic: config.metricsPublic, bodyLimit: config.httpBodyLimit, log,
+      rebuilder: engine,
     });
     await api.listen({ host: config.httpHost, port: config.httpPort });
     closers.push(() => api.close());

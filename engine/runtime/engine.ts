@@ -16,6 +16,7 @@ import { KeyedLock } from './keyed-lock.js';
 import { schemaProblem } from './message-schema.js';
 import { Metrics } from './metrics.js';
 import type { EnginePort, EngineStats, Readiness, StartCommand, StartOutcome } from './port.js';
+import { rebuildPage, type RebuildPage, type RebuildRequest } from './rebuild.js';
 import type { Registry } from './registry.js';
 
 /** What the engine needs besides its store: definitions, the relay and timers to tell, NATS state. */
@@ -421,6 +422,11 @@ export class Engine implements EnginePort {
       this.counters.timerLag(Math.max(0, Date.now() - row.dueAt));
       this.counters.inc('sagad_timers_fired_total', 'Durable timers fired.', { kind: row.data.kind });
     }));
+  }
+
+  /** Rebuilds instance rows from the journal (`sagactl admin rebuild`), each under its instance's lock. */
+  rebuildInstances(req: RebuildRequest): Promise<RebuildPage> {
+    return rebuildPage(this.deps.store, (id) => this.input(() => this.lock.run([id], () => this.deps.store.rebuildInstance(id))), req);
   }
 
   getInstance(id: string) { return this.deps.store.getInstance(id); }

@@ -5,6 +5,7 @@ import type { EarlyEvent, KeepOutcome } from './early-events.js';
 import type { JournalEntry } from './journal.js';
 import type { InstanceFilter, InstanceSummary } from './list.js';
 import type { OutboxMessage, OutboxRow } from './outbox.js';
+import type { RebuildReport } from './rebuild-plan.js';
 import type { CommandKind, CommandRef } from './routing.js';
 import type { Gauges } from './store.js';
 import type { TimerRow } from './timers.js';
@@ -109,6 +110,14 @@ export interface StorePort {
   history(instanceId: string): Promise<JournalEntry[]>;
   /** The state rebuilt from the journal alone (see `Instances.rebuild`); writes nothing. */
   rebuild(id: string, opts?: { fromScratch?: boolean }): Promise<InstanceState>;
+  /**
+   * Replays the instance's whole journal (upcast) and rewrites its row, and its snapshot,
+   * where they differ from the replay, atomically; reports every difference. Running it again
+   * finds none and writes nothing. Throws `SAGA_ERR_NOT_FOUND` for an instance without journal.
+   */
+  rebuildInstance(id: string): Promise<RebuildReport>;
+  /** Ids of the instances that have a journal, after `after` (null: from the first) in id order, at most `limit`. */
+  journalInstanceIds(after: string | null, limit: number): Promise<string[]>;
   gauges(): Promise<Gauges>;
 
   // ---- housekeeping --------------------------------------------------------------------------

@@ -94,3 +94,40 @@ export function earlyEventsContract(t: Test, f: PortFactory): void {
     t.same((await port.earlyEventsDue(10_000, 1)).expired.length, 1, 'at most limit');
   });
 }
+
+/** Issue 12's rebuild of instance rows from the journal, on every adapter. */
+export function rebuildContract(t: Test, f: PortFactory): void {
+  t.test('rebuildInstance rewrites a row and snapshot that drifted from the journal, reports how, and a second run changes nothing', async (t) => {
+    const port = await (await f.fresh()).open({ snapshotEvery: 2 });
+    t.teardown(() => port.close());
+    const env = new TestEnv();
+    const s = await started(port, env, 'i-1');
+    await started(port, env, 'i-0');
+    t.same(await port.rebuildInstance('i-1'), { id: 'i-1', changed: false, differences: [] }, 'a row that fits its journal is left alone');
+
+    // A write whose row does not fit its events: the projection drifts from the journal.
+    env.now += 10;
+    const d = decision(env, s, reply(s, 'reserve', 'Done', env));
+    await committed(port, writeOf('r-1', changeOf(s.version, { ...d, state: { ...d.state, pastPivot: true, updatedAt: 1 } })));
+    const report = await port.rebuildInstance('i-1');
+    t.equal(report.changed, true);
+    t.same(report.differences.map((x) => x.path).sort(), [
+      'row.updatedAt', 'snapshot.pastPivot', 'snapshot.updatedAt', 'state.pastPivot', 'state.updatedAt',
+    ], 'the row, its state and the snapshot taken from it');
+    t.match(report.differences.find((x) => x.path === 'state.pastPivot'), { stored: true, rebuilt: false });
+    t.same(await port.getInstance('i-1'), d.state, 'the row is the replay of the journal again');
+    t.same(await port.rebuild('i-1'), d.state, 'and so is the snapshot');
+    t.same(await port.rebuildInstance('i-1'), { id: 'i-1', changed: false, differences: [] }, 'a second run changes nothing');
+    await t.rejects(port.rebuildInstance('nope'), { code: 'SAGA_ERR_NOT_FOUND' });
+  });
+
+  t.test('journalInstanceIds pages through every instance with a journal, in id order', async (t) => {
+    const port = await (await f.fresh()).open();
+    t.teardown(() => port.close());
+    const env = new TestEnv();
+    for (const id of ['i-3', 'i-1', 'i-2']) await started(port, env, id);
+    t.same(await port.journalInstanceIds(null, 2), ['i-1', 'i-2']);
+    t.same(await port.journalInstanceIds('i-2', 2), ['i-3']);
+    t.same(await port.journalInstanceIds('i-3', 2), []);
+  });
+}

@@ -2,7 +2,7 @@ import t from 'tap';
 import { openPostgresStore } from '../../../engine/store/postgres/index.js';
 import { startPostgres } from '../../helpers/postgres.js';
 import { contract } from './suite.js';
-import { earlyEventsContract, issue12Contract } from './issue12-suite.js';
+import { earlyEventsContract, issue12Contract, rebuildContract } from './issue12-suite.js';
 
 const server = await startPostgres();
 t.teardown(() => server.stop());
@@ -18,4 +18,5 @@ const factory: Parameters<typeof contract>[1] = {
 contract(t, factory);
 issue12Contract(t, factory);
 earlyEventsContract(t, factory);
+rebuildContract(t, factory);
 

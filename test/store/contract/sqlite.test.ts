@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { openSqlitePort } from '../../../engine/store/sqlite-port.js';
 import { contract } from './suite.js';
-import { earlyEventsContract, issue12Contract } from './issue12-suite.js';
+import { earlyEventsContract, issue12Contract, rebuildContract } from './issue12-suite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sagad-contract-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -22,4 +22,5 @@ const factory: Parameters<typeof contract>[1] = {
 contract(t, factory);
 issue12Contract(t, factory);
 earlyEventsContract(t, factory);
+rebuildContract(t, factory);
 
