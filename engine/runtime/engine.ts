@@ -364,8 +364,8 @@ export class Engine implements EnginePort {
     }
     if (def.start.on !== null) {
       // A trigger event is checked at its envelope's version; an API start's input as version 1.
-      const problem = schemaProblem(def, def.start.on.type, cmd.version ?? 1, cmd.input);
-      if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_INPUT', `input does not fit: ${problem}`);
+      const problem = schemaProblem(def, def.start.on.type, cmd.version ?? 1, cmd.input, 'input');
+      if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_INPUT', problem);
     }
     const d = startInstance(def, { id, input: cmd.input, key, correlationId, event, causationId: cmd.causationId ?? id }, env);
     return { state: d.state, change: changeOf(def, undefined, d), def };

@@ -38,7 +38,7 @@ t.test('a trigger event is checked against the schema of its envelope version', 
   t.same(store.listInstances({}).items.map((i) => i.key).sort(), ['o-1', 'o-3'], 'only the events that fit their own version start a saga');
   const reasons = store.listDead({}).items.map((d) => d.reason).sort();
   t.equal(reasons.length, 2, 'the two misfits are dead letters');
-  t.match(reasons, [/OrderPlaced@2 does not match its schema in saga approval: .*channel/, /OrderPlaced@3 has no schema in saga approval, which declares OrderPlaced@1, OrderPlaced@2/]);
+  t.match(reasons, [/input does not match the OrderPlaced@2 schema of saga approval: .*channel/, /input is OrderPlaced@3, which has no schema in saga approval: it declares OrderPlaced@1, OrderPlaced@2/]);
 });
 
 t.test("a wait step's event is checked against the saga's schema before it moves the saga", async (t) => {
