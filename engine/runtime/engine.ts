@@ -297,8 +297,9 @@ export class Engine implements EnginePort {
         await store.dropEarlyEvent(id, e.eventId);
         continue;
       }
-      const { d } = await this.decideFor(state, { type: 'EventReceived', subject: e.subject, message: m });
-      const c = changeOf(def, state, d);
+      // Decided without counting an ignored offer: the sweep offers a kept event again every few seconds.
+      const d = decide(def, state, { type: 'EventReceived', subject: e.subject, message: m }, this.env());
+      const c = isRejection(d) ? null : changeOf(def, state, d);
       // Not taken (its match is false): kept for a later wait step, or until it expires.
       if (c === null) continue;
       const problem = schemaProblem(def, m.eventType, m.version, m.payload);

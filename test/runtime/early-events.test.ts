@@ -104,3 +104,22 @@ t.test('a delivery lost between the wait start and the offer is made up by the s
   t.match(store.listDead({}).items.map((d) => d.reason), [/OrderApproved@1 does not match its schema/], 'the misfit is a dead letter');
   t.same(store.earlyEventsOf(state.id), []);
 });
+
+t.test("a kept event the wait's match does not take stays kept, and expires as a dead letter", async (t) => {
+  const matching = yaml.replace('wait: { subject: orders.approvals, type: OrderApproved }',
+    'wait: { subject: orders.approvals, type: OrderApproved, match: "{% payload.approver = \'boss\' %}" }');
+  const { store, engine, deliver } = rig(t, matching, { earlyEventTtlMs: 60_000 });
+  const { state } = await engine.start({ saga: 'approval', input: { orderId: 'o-4' }, correlationId: 'c-4' });
+  await deliver('orders.approvals', { eventId: 'not-boss', eventType: 'OrderApproved', correlationId: 'c-4', payload: { approver: 'ann' } });
+  await deliver('inventory.events', { eventType: 'Reserved', correlationId: 'c-4', causationId: commandId(store, 'inventory.commands'), payload: {} });
+  await engine.settled();
+  t.equal(store.getInstance(state.id)?.steps['await-approval']?.status, 'running', 'the wait started and did not take it');
+  t.same(store.earlyEventsOf(state.id).map((e) => e.eventId), ['not-boss'], 'it stays kept');
+  t.equal(await engine.settleEarlyEvents(Date.now()), 1, 'the sweep offers it again');
+  t.equal(store.getInstance(state.id)?.steps['await-approval']?.status, 'running', 'and again it is not taken');
+  await deliver('orders.approvals', { eventId: 'boss', eventType: 'OrderApproved', correlationId: 'c-4', payload: { approver: 'boss' } });
+  t.equal(store.getInstance(state.id)?.steps['await-approval']?.status, 'succeeded', 'the matching event ends the wait');
+  t.equal(await engine.settleEarlyEvents(Date.now() + 61_000), 1);
+  t.match(store.listDead({}).items.map((d) => d.reason), [/OrderApproved arrived before a wait step/], 'the one never taken is dead-lettered when it expires');
+  t.same(store.earlyEventsOf(state.id), []);
+});
