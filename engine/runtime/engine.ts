@@ -257,7 +257,7 @@ export class Engine implements EnginePort {
    */
   private async keepEarly(m: Incoming, ids: readonly string[]): Promise<boolean> {
     let kept = false;
-    const now = Date.now();
+    const now = this.env().now;
     for (const id of ids) {
       const state = await this.deps.store.getInstance(id);
       if (state === undefined || !awaitsLater(await this.defOf(state), state, m.subject, m.eventType)) continue;
