@@ -6,6 +6,7 @@ import { registerDescribe } from './commands/describe.js';
 import { registerDlq } from './commands/dlq.js';
 import { registerHistory } from './commands/history.js';
 import { registerList } from './commands/list.js';
+import { adminGroup, registerRebuild } from './commands/rebuild.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerStats } from './commands/stats.js';
 import { registerTest } from './commands/test.js';
@@ -57,6 +58,7 @@ Exit codes: 0 ok, 1 error, 2 usage error.
   registerValidate(program, io, result);
   registerTest(program, io, result);
   registerSimulate(program, io, result);
+  registerRebuild(adminGroup(program), io);
   registerCompletion(program, io, program);
   return { program, result };
 }

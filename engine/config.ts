@@ -56,6 +56,13 @@ export interface Config {
   readonly otelSampler: string | undefined;
   readonly otelSamplerArg: number | undefined;
   readonly otelDisabled: boolean | undefined;
+  /** How long an event that arrived before its wait step started is kept, as written (`1h`); see `earlyEventTtlMs`. */
+  readonly earlyEventTtl: string;
+}
+
+/** Milliseconds of SAGA_EARLY_EVENT_TTL (validated by `loadConfig` as a duration). */
+export function earlyEventTtlMs(c: Config): number {
+  return parseDuration(c.earlyEventTtl) ?? 3_600_000;
 }
 
 interface Variable {
@@ -120,6 +127,7 @@ const variables: readonly Variable[] = [
   { env: 'SAGA_METRICS_PUBLIC', key: 'metricsPublic', schema: bool(true), allowed: 'true or false', help: 'false: /metrics needs a token like the /v1 routes' },
   { env: 'SAGA_TLS_CERT', key: 'tlsCert', schema: text, allowed: 'a file path', help: 'HTTPS certificate (PEM), with SAGA_TLS_KEY; unset = plain HTTP' },
   { env: 'SAGA_TLS_KEY', key: 'tlsKey', schema: text, allowed: 'a file path', help: 'private key (PEM) of SAGA_TLS_CERT' },
+  { env: 'SAGA_EARLY_EVENT_TTL', key: 'earlyEventTtl', schema: { type: 'string', pattern: DURATION_PATTERN, default: '1h' }, allowed: 'a duration above zero, like 30m, 1h or 1d', help: 'how long an event that arrived before the wait step awaiting it started is kept for its instance, then dead-lettered' },
   { env: 'SAGA_HTTP_BODY_LIMIT', key: 'httpBodyLimit', schema: { ...int(1024, 1_073_741_824), default: 1_048_576 }, allowed: 'an integer from 1024 to 1073741824 (bytes)', help: 'largest HTTP request body in bytes' },
 ];
 
@@ -185,6 +193,7 @@ function combinationProblems(c: Config): string[] {
   if (c.apiReadToken !== undefined && c.apiToken === undefined) {
     problems.push('SAGA_API_READ_TOKEN needs SAGA_API_TOKEN: without it every route, writes included, is open');
   }
+  if (earlyEventTtlMs(c) <= 0) problems.push(`SAGA_EARLY_EVENT_TTL=${c.earlyEventTtl} must be longer than zero`);
   if (c.apiReadToken !== undefined && c.apiReadToken === c.apiToken) problems.push('SAGA_API_READ_TOKEN must differ from SAGA_API_TOKEN');
   if (!c.metricsPublic && c.apiToken === undefined) problems.push('SAGA_METRICS_PUBLIC=false needs SAGA_API_TOKEN: there is no token to ask for');
   if (!isLoopback(c.httpHost) && c.apiToken === undefined && !c.httpInsecure) {

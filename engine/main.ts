@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import type { Subscription as CoreSubscription } from '@nats-io/transport-node';
 import type { FastifyBaseLogger } from 'fastify';
 import { buildApi } from './api/app.js';
-import { configHelp, loadConfig, type Config } from './config.js';
+import { configHelp, earlyEventTtlMs, loadConfig, type Config } from './config.js';
 import type { CompiledSaga } from './core/index.js';
 import { setExpressionLimits } from './definitions/expression-limits.js';
 import { formatDefinitionError, loadDefinitionsFile } from './definitions/index.js';
@@ -40,6 +40,9 @@ import type { SagaTracing } from './tracing/spans.js';
 const INBOX_RETENTION_MS = 7 * 24 * 3_600_000;
 /** Sent outbox rows are kept a day, well past the 2-minute duplicate window. */
 const SENT_RETENTION_MS = 24 * 3_600_000;
+
+/** How often kept early events are swept: a lost delivery is made up within this, an expired event dead-lettered. */
+const EARLY_SWEEP_MS = 5_000;
 
 /**
  * Timings that differ between one process and replicas. With replicas, work a dead replica
@@ -161,6 +164,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
         return { ready: Object.values(checks).every((c) => c.ok), checks: { ...checks, lag: lagMonitor.check() } };
       },
       lag: () => lagMonitor.total(),
+      earlyEventTtlMs: earlyEventTtlMs(config),
     });
     await engine.rememberDefinitions();
     await engine.pinDefinitionsInUse();
@@ -198,6 +202,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     const api = buildApi(engine, {
       token: config.apiToken, readToken: config.apiReadToken, https, metricsPublic: config.metricsPublic, bodyLimit: config.httpBodyLimit, log,
       ...(logger === undefined ? {} : { loggerInstance: logger }), onAnswered: (method, route, code, s) => metrics.httpRequest(method, route, code, s),
+      rebuilder: engine,
     });
     registerReloadRoutes(api, (actor) => reloader.reload(actor), () => registry.all());
     await api.listen({ host: config.httpHost, port: config.httpPort });
@@ -222,6 +227,11 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     void lagMonitor.sample();
     const lagTimer = setInterval(() => void lagMonitor.sample(), 5000);
     lagTimer.unref();
+    // Early events whose delivery was lost (a crash, a race with the wait's start) and expired ones.
+    const earlySweep = setInterval(() => {
+      void engine.settleEarlyEvents(Date.now()).catch(onError('settling early events failed; will retry'));
+    }, EARLY_SWEEP_MS);
+    earlySweep.unref();
     // The inbox only has to outlive JetStream's redeliveries; sent outbox rows only JetStream's dedupe window.
     const housekeeping = setInterval(() => {
       const now = Date.now();
@@ -237,6 +247,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
         engine.draining = true;
         clearInterval(lagTimer);
         clearInterval(housekeeping);
+        clearInterval(earlySweep);
         starts.unsubscribe();
         await Promise.all(subs.map((s) => s.stop()));
         await timers.stop();

@@ -11,7 +11,7 @@ t.test('defaults for an empty environment, frozen', async (t) => {
     maxDeliver: 5, logLevel: 'info', natsPrefix: 'sagad', exprTimeoutMs: 50,
     natsCreds: undefined, natsNkey: undefined, natsUser: undefined, natsPassword: undefined, natsToken: undefined,
     natsTlsCa: undefined, natsTlsCert: undefined, natsTlsKey: undefined,
-    apiReadToken: undefined, httpInsecure: false, metricsPublic: true, tlsCert: undefined, tlsKey: undefined, httpBodyLimit: 1_048_576,
+    apiReadToken: undefined, httpInsecure: false, metricsPublic: true, tlsCert: undefined, tlsKey: undefined, httpBodyLimit: 1_048_576, earlyEventTtl: '1h',
   });
   t.ok(Object.isFrozen(c));
   t.same({ ...loadConfig({ SAGA_HTTP_PORT: '', NATS_URL: '' }) }, { ...c }, 'an empty variable counts as unset');
@@ -29,7 +29,7 @@ t.test('values are read, numbers coerced, enums case-insensitive', async (t) => 
     snapshotEvery: 25, maxDeliver: 9, logLevel: 'debug', natsPrefix: 'sagad_blue', exprTimeoutMs: 50,
     natsCreds: undefined, natsNkey: undefined, natsUser: undefined, natsPassword: undefined, natsToken: undefined,
     natsTlsCa: undefined, natsTlsCert: undefined, natsTlsKey: undefined,
-    apiReadToken: undefined, httpInsecure: false, metricsPublic: true, tlsCert: undefined, tlsKey: undefined, httpBodyLimit: 1_048_576,
+    apiReadToken: undefined, httpInsecure: false, metricsPublic: true, tlsCert: undefined, tlsKey: undefined, httpBodyLimit: 1_048_576, earlyEventTtl: '1h',
   });
   t.equal(typeof c.httpPort, 'number');
 });

@@ -18,6 +18,8 @@ Examples:
 
 Prints one line per saga when a file is valid; otherwise every error as
 FILE:LINE:COLUMN: PATH: what is wrong. what to write instead.
+All in one round: a schema error in one part of a saga does not hide the
+problems of its other parts (only a file whose YAML does not parse stops early).
 Warnings (on stderr, exit code unchanged) name expressions that may run away on
 some data: a function that calls itself, a range whose bound comes from data.
 Exit code 0 when every file is valid, 1 when any is not.`)

@@ -3,7 +3,9 @@ import type { EnginePort } from '../runtime/port.js';
 import type { LogFn } from '../log.js';
 import { accessResolver, bearerAuth } from './auth.js';
 import { answerClientError, ApiErrorCode, describeError, errorBody, isClientGone } from './errors.js';
+import type { Rebuilder } from '../runtime/rebuild.js';
 import { registerActionRoutes } from './routes-actions.js';
+import { registerAdminRoutes } from './routes-admin.js';
 import { registerDefinitionRoutes } from './routes-definitions.js';
 import { registerDeadLetterRoutes } from './routes-dlq.js';
 import { openRoutes, registerHealthRoutes } from './routes-health.js';
@@ -38,6 +40,8 @@ export interface ApiOptions {
   readonly log?: LogFn;
   /** Directory of the built web console served at /ui; default `dist/ui` of this package. */
   readonly uiDir?: string;
+  /** Serves `POST /v1/admin/rebuild` over it (sagad passes its engine). */
+  readonly rebuilder?: Rebuilder;
 }
 
 /**
@@ -102,6 +106,7 @@ export function buildApi(engine: EnginePort, opts: ApiOptions = {}): FastifyInst
   registerDeadLetterRoutes(app, engine);
   registerStatsRoutes(app, engine);
   registerDefinitionSourceRoute(app, engine);
+  if (opts.rebuilder !== undefined) registerAdminRoutes(app, opts.rebuilder);
   const access = accessResolver(tokens);
   // The auth hook let only valid tokens through: the read-only one reads, any other operates.
   registerWhoamiRoute(app, tokenRequired, (request) => (access(request.headers.authorization) === 'read' ? Access.Read : Access.Operate));

@@ -8,7 +8,7 @@ import { sagaSource, sourceHash } from './hash.js';
 import { nonJsonValues } from './json-data.js';
 import { compileSchemas } from './payload-schemas.js';
 import type { SchemaFiles } from './payload-schemas.js';
-import type { RawSaga } from './raw.js';
+import type { RawLeafStep, RawParallelStep, RawSaga } from './raw.js';
 import { isCommand, isParallel } from './raw.js';
 import type { StepPlace } from './references.js';
 
@@ -18,18 +18,49 @@ import type { StepPlace } from './references.js';
  * from a YAML file or from a stored source.
  */
 export function compileSaga(file: FileContext, raw: RawSaga, path: DefinitionPath, files: SchemaFiles): CompiledSaga | null {
+  return compile(file, raw, path, files, () => false);
+}
+
+/**
+ * Checks a saga that failed the JSON Schema for every other problem, so that one round of
+ * `sagactl validate` lists them all: each part with a schema error (`invalid`: JSON pointers
+ * of the nodes with a problem at or below them) is left to that error, the rest is compiled
+ * and checked as usual. Never returns a saga; a part the schema errors make unreadable in a
+ * way the compiler did not foresee leaves only the schema errors.
+ */
+export function checkInvalidSaga(file: FileContext, raw: unknown, path: DefinitionPath, files: SchemaFiles, invalid: ReadonlySet<string>): void {
   const before = file.errors.length;
-  for (const bad of nonJsonValues(raw, path)) file.report(bad.path, bad.message, bad.hint);
+  const bad = (p: DefinitionPath): boolean => invalid.has(pointerOf(p));
+  const saga = raw as RawSaga;
+  if (!Array.isArray(saga.steps) || saga.steps.some((s) => s === null || typeof s !== 'object')) return;
+  try {
+    compile(file, saga, path, files, bad);
+  } catch {
+    file.errors.splice(before);
+  }
+}
+
+/** `['sagas', 0, 'steps']` as the JSON pointer ajv reports, `/sagas/0/steps`. */
+function pointerOf(path: DefinitionPath): string {
+  return path.map((s) => `/${String(s).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
+}
+
+function compile(file: FileContext, raw: RawSaga, path: DefinitionPath, files: SchemaFiles, bad: (p: DefinitionPath) => boolean): CompiledSaga | null {
+  const before = file.errors.length;
+  for (const nonJson of nonJsonValues(raw, path)) file.report(nonJson.path, nonJson.message, nonJson.hint);
   const ctx = new SagaContext(file, placeSteps(file, raw, path));
   const pivot = findPivot(file, raw, path);
 
-  const key = raw.start?.key === undefined ? null
+  const key = raw.start?.key === undefined || bad([...path, 'start']) ? null
     : ctx.expression([...path, 'start', 'key'], raw.start.key, { stage: -1, branch: null, index: 0, self: null, allowSelf: false, where: 'start.key' });
-  const timeout = raw.timeout === undefined ? null : file.positiveDuration([...path, 'timeout'], raw.timeout);
-  if (raw.defaults?.timeout !== undefined) file.positiveDuration([...path, 'defaults', 'timeout'], raw.defaults.timeout);
+  const timeout = raw.timeout === undefined || bad([...path, 'timeout']) ? null : file.positiveDuration([...path, 'timeout'], raw.timeout);
+  // Defaults feed every step's timeout and retry: with a schema error in them, the steps are left unchecked.
+  const badDefaults = bad([...path, 'defaults']);
+  if (raw.defaults?.timeout !== undefined && !badDefaults) file.positiveDuration([...path, 'defaults', 'timeout'], raw.defaults.timeout);
 
   const stages: (Stage | null)[] = raw.steps.map((step, stage) => {
     const at = [...path, 'steps', stage];
+    if (badDefaults || bad(at)) return null;
     const info = (p: DefinitionPath, branch: number | null, index: number): LeafInfo => ({
       path: p, site: { stage, branch, index }, defaults: raw.defaults,
       afterPivot: pivot !== null && (branch === null ? stage >= pivot : stage > pivot),
@@ -43,7 +74,7 @@ export function compileSaga(file: FileContext, raw: RawSaga, path: DefinitionPat
     return { kind: 'parallel', name: step.name, when, branches: branches as LeafStep[][] };
   });
 
-  const schemas = compileSchemas(file, raw.schemas, [...path, 'schemas'], files);
+  const schemas = compileSchemas(file, bad([...path, 'schemas']) ? undefined : raw.schemas, [...path, 'schemas'], files);
   if (file.errors.length !== before) return null;
   const source = sagaSource(raw, schemas.fileContents);
   return {
@@ -77,7 +108,7 @@ function placeSteps(file: FileContext, raw: RawSaga, path: DefinitionPath): Map<
     const at = [...path, 'steps', stage];
     place(step.name, at, { stage, branch: null, index: 0, group: isParallel(step) });
     if (isParallel(step)) {
-      step.parallel.forEach((leaves, branch) => leaves.forEach((leaf, index) =>
+      branchesOf(step).forEach((leaves, branch) => leaves.forEach((leaf, index) =>
         place(leaf.name, [...at, 'parallel', branch, index], { stage, branch, index, group: false })));
     }
   });
@@ -90,7 +121,7 @@ function findPivot(file: FileContext, raw: RawSaga, path: DefinitionPath): numbe
   raw.steps.forEach((step, stage) => {
     const at = [...path, 'steps', stage];
     if (isParallel(step)) {
-      step.parallel.forEach((leaves, b) => leaves.forEach((leaf, i) => {
+      branchesOf(step).forEach((leaves, b) => leaves.forEach((leaf, i) => {
         if (!isCommand(leaf) || leaf.pivot !== true) return;
         file.report([...at, 'parallel', b, i, 'pivot'], `step \`${leaf.name}\` is inside parallel group \`${step.name}\`, so it cannot be the pivot`,
           'make the pivot a top-level step', 'key');
@@ -107,4 +138,10 @@ function findPivot(file: FileContext, raw: RawSaga, path: DefinitionPath): numbe
       'a saga has one point of no return; remove pivot: true from one of them', 'key');
   });
   return pivot;
+}
+
+/** A group's branches; those of a schema-invalid group (see `checkInvalidSaga`) may be no lists, and count as empty. */
+function branchesOf(step: RawParallelStep): RawLeafStep[][] {
+  if (!Array.isArray(step.parallel)) return [];
+  return step.parallel.map((leaves) => (Array.isArray(leaves) ? leaves : []));
 }

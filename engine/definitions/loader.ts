@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { CompiledSaga } from '../core/definition.js';
-import { compileSaga } from './compile-saga.js';
+import { checkInvalidSaga, compileSaga } from './compile-saga.js';
 import { sortErrors } from './errors.js';
 import type { DefinitionError } from './errors.js';
 import type { FileContext } from './context.js';
@@ -70,7 +70,11 @@ function loadText(load: Load, text: string, stack: readonly Frame[]): void {
     raw.sagas.forEach((saga: unknown, i) => {
       if (!isNamed(saga)) return;
       checkSagaName(load, ctx, saga.name, i);
-      if (invalid.has(`/sagas/${i}`)) return;
+      // A saga with schema errors is still checked for every other problem, in the same round.
+      if (invalid.has(`/sagas/${i}`)) {
+        checkInvalidSaga(ctx, saga, ['sagas', i], schemaFilesBeside(load, ctx.file), invalid);
+        return;
+      }
       const compiled = compileSaga(ctx, saga as RawSaga, ['sagas', i], schemaFilesBeside(load, ctx.file));
       if (compiled !== null) load.sagas.push(compiled);
     });

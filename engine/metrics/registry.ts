@@ -50,6 +50,7 @@ export class Metrics {
   readonly stepRetries = this.counter('sagad_step_retries_total', 'Step attempts that failed or timed out and will be tried again, by saga and step.', ['saga', 'step']);
   readonly compensationRetries = this.counter('sagad_compensation_retries_total', 'Compensation attempts that failed or timed out and will be tried again, by saga and step.', ['saga', 'step']);
   readonly compensationsStarted = this.counter('sagad_compensations_started_total', 'Instances that began to compensate, by saga and reason (step_failed, cancelled, deadline).', ['saga', 'reason']);
+  readonly earlyEvents = this.counter('sagad_early_events_total', 'Events that arrived before their wait step started, by what became of them (kept, delivered, dead_lettered).', ['outcome']);
   readonly deadLettered = this.counter('sagad_dead_letters_total', 'Messages put in the dead-letter queue, by reason.', ['reason']);
 
   readonly stepDuration = this.histogram('sagad_step_duration_seconds',

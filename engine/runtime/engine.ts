@@ -10,10 +10,14 @@ import type { InstanceChange, InputWrite, StorePort } from '../store/port.js';
 import type { LogFn } from '../log.js';
 import { uuidv7 } from '../ids.js';
 import { changeOf, earliestTimer } from './change.js';
+import type { EarlyEvent } from '../store/early-events.js';
+import { awaitsLater, awaitsNow, DEFAULT_EARLY_EVENT_TTL_MS, deliveryId, incomingOf, MAX_EARLY_EVENTS_PER_INSTANCE } from './early-events.js';
 import { KeyedLock } from './keyed-lock.js';
 import { Metrics } from '../metrics/registry.js';
 import { observeChange } from '../metrics/observe-change.js';
+import { schemaProblem } from './message-schema.js';
 import type { EnginePort, EngineStats, Readiness, StartCommand, StartOutcome } from './port.js';
+import { rebuildPage, type RebuildPage, type RebuildRequest } from './rebuild.js';
 import type { Registry } from './registry.js';
 import type { TraceCarrier } from '../tracing/context.js';
 import type { SagaTracing, TraceCause, TraceNote } from '../tracing/spans.js';
@@ -37,6 +41,8 @@ export interface EngineDeps {
   readonly env?: () => Env;
   /** Set only when tracing is configured: without it no input does any tracing work. */
   readonly tracing?: SagaTracing | undefined;
+  /** How long an event that arrived before its wait step started is kept (SAGA_EARLY_EVENT_TTL); default an hour. */
+  readonly earlyEventTtlMs?: number;
 }
 
 /** An incoming envelope, as the engine reads it. */
@@ -47,10 +53,12 @@ export interface Incoming extends IncomingMessage {
   readonly envelope: unknown;
   /** Its `traceparent`/`tracestate` headers: a trigger continues the sender's trace, a reply is linked. */
   readonly trace?: TraceCarrier;
+  /** The message as it arrived, kept with an early event (so that its dead letter can be redriven). */
+  readonly raw?: { readonly data: Uint8Array; readonly headers: Readonly<Record<string, string>> };
 }
 
-/** What a message turned out to be. */
-export type Received = 'reply' | 'event' | 'trigger' | 'unrelated' | 'duplicate';
+/** What a message turned out to be; `early`: kept for instances whose wait for it has not started. */
+export type Received = 'reply' | 'event' | 'trigger' | 'early' | 'unrelated' | 'duplicate';
 
 /** Production Env: wall-clock time, UUIDv7 ids, Math.random jitter. */
 export const systemEnv = (): Env => ({ now: Date.now(), newId: () => uuidv7(), random: Math.random });
@@ -95,14 +103,15 @@ export class Engine implements EnginePort {
 
   /**
    * Brings back, before the consumers start, every definition an instance that may still
-   * receive an input was started with (DESIGN section 1, point 7): their reply and wait
-   * subjects are consumed too, even when the file no longer has them.
+   * receive an input was started with (DESIGN section 1, point 7; a failed one an operator's
+   * retry, a compensated one a late success): their reply and wait subjects are consumed too,
+   * even when the file no longer has them.
    */
   async pinDefinitionsInUse(): Promise<void> {
     for (const hash of await this.deps.store.hashesInUse()) {
       if (this.deps.registry.byDefinitionHash(hash) !== undefined) continue;
       const saga = await this.recompile(hash, `running instances use definition ${hash}`);
-      this.deps.log('info', 'kept an earlier definition for running instances', { saga: saga.name, hash });
+      this.deps.log('info', 'kept an earlier definition for instances that may still take an input', { saga: saga.name, hash });
     }
   }
 
@@ -171,6 +180,7 @@ export class Engine implements EnginePort {
     }
     const due = earliestTimer(w.changes);
     if (due !== null) this.deps.timers?.poke(due);
+    for (const c of w.changes) if (c.waits.put.length > 0) this.offerEarly(c.state.id);
     for (const c of w.changes) {
       observeChange(this.counters, c);
       if (c.state.status === 'failed') {
@@ -203,8 +213,9 @@ export class Engine implements EnginePort {
       const target = m.causationId === '' ? undefined : await store.replyTarget(m.causationId);
       const waiters = target === undefined ? await store.waiting(m.subject, m.eventType) : [];
       const triggered = registry.triggeredBy(m.subject, m.eventType);
-      if (target === undefined && waiters.length === 0 && triggered.length === 0) return 'unrelated';
-      const ids = target !== undefined ? [target.instanceId] : waiters.map((w) => w.instanceId);
+      const early = target === undefined ? await this.earlyCandidates(m) : [];
+      if (target === undefined && waiters.length === 0 && triggered.length === 0 && early.length === 0) return 'unrelated';
+      const ids = target !== undefined ? [target.instanceId] : [...new Set([...waiters.map((w) => w.instanceId), ...early])];
       return this.lock.run(ids, async (waited): Promise<Received> => {
         const changes: InstanceChange[] = [];
         const notes = this.notes();
@@ -214,8 +225,8 @@ export class Engine implements EnginePort {
           const state = waited ? await store.getInstance(target.instanceId) : target.state;
           if (state !== undefined) {
             const def = await this.defOf(state);
-            const problem = def.schemas[`${m.eventType}@${m.version}`]?.(m.payload) ?? null;
-            if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_MESSAGE', `${m.eventType}@${m.version} does not match its schema: ${problem}`);
+            const problem = schemaProblem(def, m.eventType, m.version, m.payload);
+            if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_MESSAGE', problem);
             const { d } = await this.decideFor(state, { type: 'ReplyReceived', message: m });
             this.note(notes, state, d, cause);
             const c = changeOf(def, state, d);
@@ -232,15 +243,20 @@ export class Engine implements EnginePort {
           this.note(notes, state, d, cause);
           const c = changeOf(def, state, d);
           if (c === null) continue;
+          // Judged only by the sagas it would move: another saga's schemas say nothing about it.
+          const problem = schemaProblem(def, m.eventType, m.version, m.payload);
+          if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_MESSAGE', problem);
           changes.push(c);
           latest.set(w.instanceId, d.state);
           outcome = 'event';
         }
+        // Kept before the message's own write: a crash in between keeps it, and the redelivery finds it kept.
+        if (await this.keepEarly(m, early.filter((id) => !latest.has(id)))) outcome = outcome === 'unrelated' ? 'early' : outcome;
         const started: PlannedStart[] = [];
         for (const def of triggered) {
           const s = await this.planStart({
             saga: def.name, input: m.payload, correlationId: m.correlationId === '' ? undefined : m.correlationId,
-            event: m.envelope, causationId: m.eventId, trace: m.trace,
+            event: m.envelope, causationId: m.eventId, trace: m.trace, version: m.version,
           });
           if (s.change !== null) {
             changes.push(s.change);
@@ -256,8 +272,102 @@ export class Engine implements EnginePort {
     });
   }
 
+  /** Running instances that may await `m` in a wait step not yet started: those of its correlation id (early-events.ts). */
+  private async earlyCandidates(m: Incoming): Promise<string[]> {
+    if (m.correlationId === '' || !this.deps.registry.awaits(m.subject, m.eventType)) return [];
+    const page = await this.deps.store.listInstances({ correlationId: m.correlationId, status: 'running', limit: 100 });
+    return page.items.map((i) => i.id);
+  }
+
+  /**
+   * Keeps `m` for each of `ids` (locked by the caller) that still has a wait step for it to
+   * come; true when any keeps it. An instance that keeps its maximum already refuses it, and
+   * the message is dead-lettered rather than lost.
+   */
+  private async keepEarly(m: Incoming, ids: readonly string[]): Promise<boolean> {
+    let kept = false;
+    const now = this.env().now;
+    for (const id of ids) {
+      const state = await this.deps.store.getInstance(id);
+      if (state === undefined || !awaitsLater(await this.defOf(state), state, m.subject, m.eventType)) continue;
+      const raw = m.raw ?? { data: new TextEncoder().encode(JSON.stringify(m.envelope)), headers: {} };
+      const outcome = await this.deps.store.keepEarlyEvent({
+        instanceId: id, eventId: m.eventId, subject: m.subject, type: m.eventType, keptAt: now,
+        expiresAt: now + (this.deps.earlyEventTtlMs ?? DEFAULT_EARLY_EVENT_TTL_MS), headers: raw.headers, data: raw.data,
+      }, MAX_EARLY_EVENTS_PER_INSTANCE);
+      if (outcome === 'full') {
+        throw new SagaError('SAGA_ERR_INVALID_MESSAGE',
+          `${m.eventType} arrived before the wait step of instance ${id} started, and the instance already keeps ${MAX_EARLY_EVENTS_PER_INSTANCE} such events`);
+      }
+      this.counters.earlyEvents.inc({ outcome: 'kept' });
+      kept = true;
+    }
+    return kept;
+  }
+
+  /** Offers the instance's kept early events to the wait steps it now runs, as an input of its own. */
+  private offerEarly(id: string): void {
+    void this.input(() => this.lock.run([id], () => this.deliverEarly(id))).catch((err: unknown) => {
+      // Not lost: the periodic sweep (settleEarlyEvents) offers it again.
+      this.deps.log('warn', 'offering early events failed; the sweep tries again', { instance: id, error: err instanceof Error ? err.message : String(err) });
+    });
+  }
+
+  /** Feeds each kept event the instance now waits for as an ordinary EventReceived input, oldest first; the caller holds the lock. */
+  private async deliverEarly(id: string): Promise<void> {
+    const { store } = this.deps;
+    for (const e of await store.earlyEventsOf(id)) {
+      const state = await store.getInstance(id);
+      if (state === undefined || state.status !== 'running') return;
+      const def = await this.defOf(state);
+      if (!awaitsNow(def, state, e.subject, e.type)) continue;
+      const m = incomingOf(e);
+      if (m === null) {
+        await store.dropEarlyEvent(id, e.eventId);
+        continue;
+      }
+      // Decided without counting an ignored offer: the sweep offers a kept event again every few seconds.
+      const d = decide(def, state, { type: 'EventReceived', subject: e.subject, message: m }, this.env());
+      const c = isRejection(d) ? null : changeOf(def, state, d);
+      // Not taken (its match is false): kept for a later wait step, or until it expires.
+      if (c === null) continue;
+      const problem = schemaProblem(def, m.eventType, m.version, m.payload);
+      if (problem !== null) {
+        await this.parkEarly(e, problem);
+        continue;
+      }
+      // Written once per instance and event: a crash before the drop makes the next offer a duplicate.
+      await this.write({ messageId: deliveryId(id, e.eventId), firedTimer: null, changes: [c] });
+      await store.dropEarlyEvent(id, e.eventId);
+      this.counters.earlyEvents.inc({ outcome: 'delivered' });
+    }
+  }
+
+  /** Dead-letters a kept early event once (by its delivery to the instance) and forgets it. */
+  private async parkEarly(e: EarlyEvent, reason: string): Promise<void> {
+    await this.deps.store.park({ subject: e.subject, reason, headers: e.headers, data: e.data, deliveryCount: 1, at: Date.now() }, `dead-letter/${deliveryId(e.instanceId, e.eventId)}`);
+    await this.deps.store.dropEarlyEvent(e.instanceId, e.eventId);
+    this.counters.earlyEvents.inc({ outcome: 'dead_lettered' });
+  }
+
+  /**
+   * The sweep of kept early events, run every few seconds: offers again those whose instance
+   * now waits for them (a delivery lost to a crash or a race), and dead-letters the expired.
+   * Resolves with how many it handled.
+   */
+  async settleEarlyEvents(now: number, limit = 100): Promise<number> {
+    const { deliverable, expired } = await this.deps.store.earlyEventsDue(now, limit);
+    for (const id of new Set(deliverable.map((e) => e.instanceId))) await this.input(() => this.lock.run([id], () => this.deliverEarly(id)));
+    const ttl = this.deps.earlyEventTtlMs ?? DEFAULT_EARLY_EVENT_TTL_MS;
+    for (const e of expired) {
+      await this.input(() => this.lock.run([e.instanceId], () => this.parkEarly(e,
+        `${e.type} arrived before a wait step of instance ${e.instanceId} awaited it, and no wait step took it within SAGA_EARLY_EVENT_TTL (${ttl} ms)`)));
+    }
+    return deliverable.length + expired.length;
+  }
+
   /** Finds the instance a start names (by id or key), or decides a new one without writing it. */
-  private async planStart(cmd: StartCommand & { event?: unknown; causationId?: string; trace?: TraceCarrier | undefined }): Promise<PlannedStart> {
+  private async planStart(cmd: StartCommand & { event?: unknown; causationId?: string; trace?: TraceCarrier | undefined; version?: number }): Promise<PlannedStart> {
     const { store, registry } = this.deps;
     const def = registry.current(cmd.saga);
     if (def === undefined) throw new SagaError('SAGA_ERR_UNKNOWN_SAGA', `no saga named ${cmd.saga} is loaded (loaded: ${registry.all().map((s) => s.name).join(', ') || 'none'})`);
@@ -283,8 +393,9 @@ export class Engine implements EnginePort {
       if (existing !== undefined) return { state: existing, change: null, def, decision: null };
     }
     if (def.start.on !== null) {
-      const problem = def.schemas[`${def.start.on.type}@1`]?.(cmd.input) ?? null;
-      if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_INPUT', `input does not match the ${def.start.on.type}@1 schema: ${problem}`);
+      // A trigger event is checked at its envelope's version; an API start's input as version 1.
+      const problem = schemaProblem(def, def.start.on.type, cmd.version ?? 1, cmd.input, 'input');
+      if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_INPUT', problem);
     }
     const trace = this.deps.tracing?.begin(def.name, cmd.trace);
     const d = startInstance(def, {
@@ -349,6 +460,11 @@ export class Engine implements EnginePort {
       if (!fired) return;
       this.counters.timerFired(row.data.kind, Math.max(0, Date.now() - row.dueAt));
     }));
+  }
+
+  /** Rebuilds instance rows from the journal (`sagactl admin rebuild`), each under its instance's lock. */
+  rebuildInstances(req: RebuildRequest): Promise<RebuildPage> {
+    return rebuildPage(this.deps.store, (id) => this.input(() => this.lock.run([id], () => this.deps.store.rebuildInstance(id))), req);
   }
 
   getInstance(id: string) { return this.deps.store.getInstance(id); }

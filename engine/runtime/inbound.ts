@@ -70,7 +70,7 @@ export function inboundHandler(engine: Engine, store: StorePort, log: LogFn): (m
       const outcome = await despiteStore(msg, e.eventId, () => engine.receive({
         subject: msg.subject, eventId: e.eventId, eventType: e.eventType, correlationId: e.correlationId,
         causationId: e.causationId ?? '', aggregateId: e.aggregateId, version: e.version, payload: e.payload, envelope: e,
-        trace: msg.headers,
+        trace: msg.headers, raw: { data: msg.data, headers: msg.headers },
       }));
       count(outcome);
       fault('after-commit-before-ack');

@@ -50,6 +50,14 @@ export class Registry {
     return this.all().filter((s) => s.start.on !== null && s.start.on.subject === subject && s.start.on.type === type);
   }
 
+  /** Whether some definition, loaded or pinned, has a `wait` step for events of this subject and type. */
+  awaits(subject: string, type: string): boolean {
+    for (const saga of this.byHash.values()) {
+      if (leafSteps(saga).some((l) => l.kind === 'wait' && l.subject === subject && l.type === type)) return true;
+    }
+    return false;
+  }
+
   /** Every subject sagad must consume: replies, compensation replies, waits and triggers of all loaded definitions. */
   inboundSubjects(): string[] {
     return inboundSubjectsOf([...this.byHash.values()]);

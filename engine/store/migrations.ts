@@ -117,6 +117,26 @@ CREATE TABLE definitions (
 ) STRICT;
 `;
 
+// Issue 12: the definitions of instances that may still take an input (hashesInUse) are found
+// in an index (a covering range per status) instead of the rows; events that arrived before the wait step that awaits
+// them started are kept per instance until it starts (early-events.ts).
+const v3 = `
+CREATE INDEX instances_status_definition ON instances (status, definition_hash);
+
+CREATE TABLE early_events (
+  instance_id TEXT    NOT NULL,
+  event_id    TEXT    NOT NULL,
+  subject     TEXT    NOT NULL,
+  type        TEXT    NOT NULL,
+  kept_at     INTEGER NOT NULL,
+  expires_at  INTEGER NOT NULL,
+  headers     TEXT    NOT NULL,
+  data        BLOB    NOT NULL,
+  PRIMARY KEY (instance_id, event_id)
+) STRICT;
+CREATE INDEX early_events_expires ON early_events (expires_at);
+`;
+
 /**
  * Every schema step, oldest first. Append only: a released step is never edited. A step that
  * must rebuild a table (SQLite's 12-step ALTER) needs `foreign_keys` off, which cannot change
@@ -125,6 +145,7 @@ CREATE TABLE definitions (
 export const migrations: readonly Migration[] = [
   { version: 1, description: 'journal, instances, snapshots, inbox, outbox, timers, commands', sql: v1 },
   { version: 2, description: 'waits, dead letters, definitions', sql: v2 },
+  { version: 3, description: 'index of instances by status and definition, early events', sql: v3 },
 ];
 
 /** The schema version this build reads and writes. */

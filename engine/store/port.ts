@@ -1,9 +1,11 @@
 import type { InstanceState, SagaEvent, TimerRef } from '../core/index.js';
 import type { Page } from './cursor.js';
 import type { DeadLetter, DeadLetterInput } from './dlq.js';
+import type { EarlyEvent, KeepOutcome } from './early-events.js';
 import type { JournalEntry } from './journal.js';
 import type { InstanceFilter, InstanceSummary } from './list.js';
 import type { OutboxMessage, OutboxRow } from './outbox.js';
+import type { RebuildReport } from './rebuild-plan.js';
 import type { CommandKind, CommandRef } from './routing.js';
 import type { Gauges } from './store.js';
 import type { TimerRow } from './timers.js';
@@ -81,8 +83,26 @@ export interface StorePort {
   rememberDefinition(hash: string, name: string, source: string, at?: number): Promise<void>;
   getDefinitionSource(hash: string): Promise<string | undefined>;
   listDefinitions(): Promise<{ hash: string; name: string; firstSeenAt: number }[]>;
-  /** Definition hashes of the instances that may still receive an input (running, compensating). */
+  /** Definition hashes of the instances that may still receive an input (running, compensating, failed, compensated). */
   hashesInUse(): Promise<string[]>;
+
+  // ---- early events (issue 12) ---------------------------------------------------------------
+  /**
+   * Keeps an event that arrived before the wait step of `e.instanceId` that awaits it started;
+   * committed on its own, before the message's own write, so that a crash in between keeps it
+   * (a redelivery keeps it again: the same instance and event id is kept once). `full`, keeping
+   * nothing, when the instance already keeps `maxPerInstance` events.
+   */
+  keepEarlyEvent(e: EarlyEvent, maxPerInstance: number): Promise<KeepOutcome>;
+  /** The instance's kept early events, oldest first. */
+  earlyEventsOf(instanceId: string): Promise<EarlyEvent[]>;
+  /**
+   * At most `limit` each: kept events still valid at `now` whose instance now has a running
+   * wait for their subject and type (a delivery that was missed), and kept events expired at `now`.
+   */
+  earlyEventsDue(now: number, limit: number): Promise<{ deliverable: EarlyEvent[]; expired: EarlyEvent[] }>;
+  /** Forgets a kept early event (delivered or dead-lettered); nothing when it is gone already. */
+  dropEarlyEvent(instanceId: string, eventId: string): Promise<void>;
 
   // ---- reads for operators -------------------------------------------------------------------
   listInstances(filter?: InstanceFilter): Promise<Page<InstanceSummary>>;
@@ -90,6 +110,14 @@ export interface StorePort {
   history(instanceId: string): Promise<JournalEntry[]>;
   /** The state rebuilt from the journal alone (see `Instances.rebuild`); writes nothing. */
   rebuild(id: string, opts?: { fromScratch?: boolean }): Promise<InstanceState>;
+  /**
+   * Replays the instance's whole journal (upcast) and rewrites its row, and its snapshot,
+   * where they differ from the replay, atomically; reports every difference. Running it again
+   * finds none and writes nothing. Throws `SAGA_ERR_NOT_FOUND` for an instance without journal.
+   */
+  rebuildInstance(id: string): Promise<RebuildReport>;
+  /** Ids of the instances that have a journal, after `after` (null: from the first) in id order, at most `limit`. */
+  journalInstanceIds(after: string | null, limit: number): Promise<string[]>;
   gauges(): Promise<Gauges>;
 
   // ---- housekeeping --------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import type { InstanceStatus } from '../core/index.js';
 import { startBackground } from './background.js';
 import { definitions, type Definitions } from './definitions.js';
 import { DEAD_COUNT_SQL, deadLetters, type DeadLetters } from './dlq.js';
+import { earlyEvents, type EarlyEvents } from './early-events.js';
 import { StoreError, StoreErrorCode } from './errors.js';
 import { inbox, type Inbox } from './inbox.js';
 import { COUNT_BY_STATUS_SQL, instances, type Instances } from './instances.js';
@@ -12,9 +13,10 @@ import { journal, type Journal } from './journal.js';
 import { instanceList, type InstanceList } from './list.js';
 import { checkSchema, migrate } from './migrations.js';
 import { BACKLOG_SQL, outbox, type Outbox } from './outbox.js';
+import { rebuilds, type Rebuilds } from './rebuild.js';
 import { routing, type Routing } from './routing.js';
 import { TIMER_COUNT_SQL, timers, type Timers } from './timers.js';
-import type { Upcasters } from './upcast.js';
+import { journalUpcasters, type Upcasters } from './upcast.js';
 
 export interface StoreOptions {
   /** FULL (default): a committed transaction survives power loss. NORMAL: it survives a process crash only. */
@@ -23,7 +25,7 @@ export interface StoreOptions {
   readonly readonly?: boolean;
   /** Journal events of an instance between two snapshots; default 100. */
   readonly snapshotEvery?: number;
-  /** Readers of old journal event versions, used by `rebuild` and `eventsAfter`. */
+  /** Readers of old journal event versions, used by `rebuild` and `eventsAfter`; default the registered `journalUpcasters`. */
   readonly upcasters?: Upcasters;
   /** How long a write waits for another connection's lock, ms; default 5000. */
   readonly busyTimeout?: number;
@@ -48,7 +50,7 @@ export interface Gauges {
 }
 
 /** The whole SQLite store: every method but `gauges` is synchronous and runs on one connection. */
-export interface Store extends Journal, Instances, InstanceList, Inbox, Outbox, Timers, Routing, DeadLetters, Definitions {
+export interface Store extends Journal, Instances, InstanceList, Inbox, Outbox, Timers, Routing, DeadLetters, Definitions, EarlyEvents, Rebuilds {
   readonly file: string;
   readonly readonly: boolean;
   /**
@@ -91,7 +93,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
       db.pragma(`synchronous = ${opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
       migrate(db);
     }
-    const log = journal(db, opts.upcasters ?? {});
+    const log = journal(db, opts.upcasters ?? journalUpcasters);
     const projection = instances(db, log, snapshotEvery);
     const run = db.transaction((fn: () => unknown) => fn());
     // A rolled-back transaction or savepoint may have saved states the database no longer
@@ -106,7 +108,8 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     };
     const parts = {
       ...log, ...projection, ...instanceList(db), ...inbox(db), ...outbox(db, opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'),
-      ...timers(db), ...routing(db), ...deadLetters(db), ...definitions(db),
+      ...timers(db), ...routing(db), ...deadLetters(db), ...definitions(db), ...earlyEvents(db),
+      ...rebuilds(db, log, () => projection.forgetCached()),
     };
     const here = (): Gauges => ({
       instances: parts.countByStatus(), timersPending: parts.timerCount(), outboxBacklog: parts.backlog(), outboxOldestAt: parts.oldestUnsentAt(), deadLetters: parts.deadCount(),

@@ -30,3 +30,12 @@ export function upcast(type: string, version: number, data: unknown, upcasters: 
   }
   return out as unknown as SagaEvent;
 }
+
+/**
+ * The registered upcasters: the one place to add a reader of an older journal event version,
+ * used by every store (SQLite and PostgreSQL, sagad and `sagactl --db`) unless a caller passes
+ * its own. When the data of an event type changes, raise its version in core `eventVersion`
+ * and add here the function from the old version's data to the next one's; see
+ * docs/journal.md. Empty while every event type is at its first version.
+ */
+export const journalUpcasters: Upcasters = {};

@@ -16,7 +16,7 @@ const shape = { compensable: ['reserve-inventory', 'charge-payment'], commandSte
 t.test('an approval of this order ends its wait; approvals of other orders match nothing, and a wait without one times out', async (t) => {
   const a = await startOrder(w, 'approval-order', 'o-wait-a');
   const b = await startOrder(w, 'approval-order', 'o-wait-b');
-  // Events are published only once both waits have started (an earlier event is not kept for a wait).
+  // Events are published only once both waits have started (an earlier one would be kept: early-event.test.ts).
   await stepReaches(w, a.id, 'await-approval', ['running']);
   await stepReaches(w, b.id, 'await-approval', ['running']);
 

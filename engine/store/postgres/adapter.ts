@@ -1,11 +1,13 @@
 import pg from 'pg';
 import { StoreError, StoreErrorCode } from '../errors.js';
 import type { PortOptions, StorePort } from '../port.js';
-import type { Upcasters } from '../upcast.js';
+import { journalUpcasters, type Upcasters } from '../upcast.js';
 import { claims } from './claims.js';
 import { GroupWriter } from './commit.js';
 import { classify, describe, poolConfig, redact } from './connect.js';
 import { db } from './db.js';
+import { earlyEventOps } from './early-events.js';
+import { rebuildOps } from './rebuild.js';
 import { operators } from './operators.js';
 import { reads } from './reads.js';
 import { checkPgSchema, migratePg } from './schema.js';
@@ -84,9 +86,11 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
     kind: 'postgres',
     where: redact(url),
     readonly,
-    ...reads(d, opts.upcasters ?? {}),
+    ...reads(d, opts.upcasters ?? journalUpcasters),
     ...claimed,
     ...ops,
+    ...earlyEventOps(d),
+    ...rebuildOps(d, opts.upcasters ?? journalUpcasters),
     commit: (w) => (readonly ? Promise.reject(new StoreError(StoreErrorCode.ReadOnly, 'this store was opened read-only; it writes nothing')) : writer.commit(w)),
     settled: () => writer.settled(),
     close: () => (closed ??= (async () => {
@@ -99,6 +103,6 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
   return {
     ...port,
     claimDueTimers: reject, claimUnsent: reject, markSent: reject, park: reject, markRedriven: reject, deleteDead: reject,
-    rememberDefinition: reject, pruneInbox: reject, pruneSent: reject,
+    rememberDefinition: reject, pruneInbox: reject, pruneSent: reject, keepEarlyEvent: reject, dropEarlyEvent: reject, rebuildInstance: reject,
   };
 }

@@ -5,6 +5,7 @@ import type { DeadLetter } from '../dlq.js';
 import type { InstanceFilter, InstanceSummary } from '../list.js';
 import type { StorePort } from '../port.js';
 import type { Db } from './db.js';
+import { INPUT_STATUSES } from '../definitions.js';
 
 type Operators = Pick<StorePort, 'listInstances' | 'park' | 'listDead' | 'getDead' | 'markRedriven' | 'deleteDead' |
   'rememberDefinition' | 'getDefinitionSource' | 'listDefinitions' | 'hashesInUse' | 'gauges'>;
@@ -124,7 +125,7 @@ export function operators(d: Db): Operators {
       'SELECT hash, name, first_seen_at AS "firstSeenAt" FROM definitions ORDER BY first_seen_at, hash'),
     async hashesInUse() {
       const rows = await d.query<{ h: string }>(
-        "SELECT DISTINCT definition_hash AS h FROM instances WHERE status IN ('running', 'compensating') ORDER BY 1");
+        `SELECT DISTINCT definition_hash AS h FROM instances WHERE status IN (${INPUT_STATUSES.map((x) => `'${x}'`).join(', ')}) ORDER BY 1`);
       return rows.map((r) => r.h);
     },
     async gauges() {

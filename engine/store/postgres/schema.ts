@@ -120,9 +120,28 @@ CREATE TABLE definitions (
 );
 `;
 
+// Issue 12: as SQLite's v3 (migrations.ts).
+const v2 = `
+CREATE INDEX instances_status_definition ON instances (status, definition_hash);
+
+CREATE TABLE early_events (
+  instance_id text   COLLATE "C" NOT NULL,
+  event_id    text   NOT NULL,
+  subject     text   NOT NULL,
+  type        text   NOT NULL,
+  kept_at     bigint NOT NULL,
+  expires_at  bigint NOT NULL,
+  headers     text   NOT NULL,
+  data        bytea  NOT NULL,
+  PRIMARY KEY (instance_id, event_id)
+);
+CREATE INDEX early_events_expires ON early_events (expires_at);
+`;
+
 /** Every schema step, oldest first. Append only: a released step is never edited. */
 export const pgMigrations: readonly PgMigration[] = [
   { version: 1, description: 'journal, instances, snapshots, inbox, outbox, timers, commands, waits, dead letters, definitions, sagad_apply', sql: v1 + APPLY_FUNCTION },
+  { version: 2, description: 'index of instances by status and definition, early events', sql: v2 },
 ];
 
 /** The schema version this build reads and writes. */
@@ -130,7 +149,7 @@ export const pgSchemaVersion: number = pgMigrations.at(-1)?.version ?? 0;
 
 // Any constant: every sagad replica takes the same one, nothing else should.
 const MIGRATION_LOCK = 7_305_472_013;
-const ourTables = ['journal', 'instances', 'snapshots', 'inbox', 'outbox', 'timers', 'commands', 'waits', 'dead_letters', 'definitions'];
+const ourTables = ['journal', 'instances', 'snapshots', 'inbox', 'outbox', 'timers', 'commands', 'waits', 'dead_letters', 'definitions', 'early_events'];
 
 async function foundVersion(c: pg.ClientBase): Promise<number | null> {
   const t = await c.query<{ present: boolean }>("SELECT to_regclass('sagad_schema') IS NOT NULL AS present");

@@ -2,15 +2,21 @@ import t from 'tap';
 import { openPostgresStore } from '../../../engine/store/postgres/index.js';
 import { startPostgres } from '../../helpers/postgres.js';
 import { contract } from './suite.js';
+import { earlyEventsContract, issue12Contract, rebuildContract } from './issue12-suite.js';
 
 const server = await startPostgres();
 t.teardown(() => server.stop());
 
-contract(t, {
+const factory: Parameters<typeof contract>[1] = {
   name: 'postgres',
   leases: true,
   async fresh() {
     const url = await server.createDatabase();
     return { open: (opts) => openPostgresStore(url, opts) };
   },
-});
+};
+contract(t, factory);
+issue12Contract(t, factory);
+earlyEventsContract(t, factory);
+rebuildContract(t, factory);
+

@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import t from 'tap';
 import { openSqlitePort } from '../../../engine/store/sqlite-port.js';
 import { contract } from './suite.js';
+import { earlyEventsContract, issue12Contract, rebuildContract } from './issue12-suite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sagad-contract-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 
-contract(t, {
+const factory: Parameters<typeof contract>[1] = {
   name: 'sqlite',
   leases: false,
   async fresh() {
@@ -17,4 +18,9 @@ contract(t, {
     const file = join(dir, `${files}.db`);
     return { open: (opts) => openSqlitePort(file, opts) };
   },
-});
+};
+contract(t, factory);
+issue12Contract(t, factory);
+earlyEventsContract(t, factory);
+rebuildContract(t, factory);
+

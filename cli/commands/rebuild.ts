@@ -1,0 +1,84 @@
+/** `admin rebuild [ID | --all]`: rebuild instance rows from the journal through the API, and show what differed. */
+import type { Command } from 'commander';
+import type { RebuildPage } from '../../engine/runtime/rebuild.js';
+import type { RebuildReport } from '../../engine/store/rebuild-plan.js';
+import { ApiCallError } from '../client.js';
+import { contextOf, type Ctx } from '../context.js';
+import { CliError, usageError } from '../errors.js';
+import type { Io } from '../io.js';
+import { examples, positiveInt } from '../options.js';
+
+/**
+ * The `admin` group of operator maintenance commands: found when another command file made it
+ * already, else made here, so that each command of the group can live in its own file.
+ */
+export function adminGroup(program: Command): Command {
+  return program.commands.find((c) => c.name() === 'admin') ?? program
+    .command('admin')
+    .description('Maintenance of the store behind sagad: rebuild instance rows from the journal.')
+    .addHelpText('after', examples('sagactl admin rebuild 0192f7e0-5a4b-7c3d-9e8f-0a1b2c3d4e5f', 'sagactl admin rebuild --all'));
+}
+
+const show = (v: unknown): string => {
+  const text = typeof v === 'string' ? v : JSON.stringify(v) ?? 'null';
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+};
+
+/** Pure: one rebuilt instance and its differences, a line each. */
+export function rebuildText(r: RebuildReport): string {
+  if (!r.changed) return `${r.id}: row and journal agree; nothing written.\n`;
+  const lines = r.differences.map((d) => `  ${d.path}: ${show(d.stored)} -> ${show(d.rebuilt)}\n`);
+  return `${r.id}: rewritten from the journal, ${r.differences.length} difference${r.differences.length === 1 ? '' : 's'} (stored -> rebuilt):\n${lines.join('')}`;
+}
+
+async function rebuildAll(ctx: Ctx, limit: number): Promise<{ checked: number; changed: number; items: RebuildReport[] }> {
+  const out = { checked: 0, changed: 0, items: [] as RebuildReport[] };
+  let cursor: string | null = null;
+  do {
+    const page: RebuildPage = await ctx.api().post<RebuildPage>('/v1/admin/rebuild', { all: true, limit, ...(cursor === null ? {} : { cursor }) });
+    out.checked += page.checked;
+    out.changed += page.changed;
+    out.items.push(...page.items);
+    if (ctx.output === 'table') page.items.forEach((r) => ctx.out(rebuildText(r)));
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  return out;
+}
+
+/** Registers `rebuild` under the `admin` group. */
+export function registerRebuild(admin: Command, io: Io): void {
+  admin
+    .command('rebuild')
+    .description('Rebuild instance rows (and snapshots) from the journal, the source of truth, and report what differed. Running it again changes nothing.')
+    .argument('[id]', 'the instance to rebuild')
+    .option('--all', 'rebuild every instance that has a journal (reports only those that differed)')
+    .option('--limit <n>', 'instances per request with --all', positiveInt, 200)
+    .addHelpText('after', `${examples(
+      'sagactl admin rebuild 0192f7e0-5a4b-7c3d-9e8f-0a1b2c3d4e5f',
+      'sagactl admin rebuild --all',
+      'sagactl admin rebuild --all -o json | jq .changed',
+    )}
+Each difference is printed as PATH: STORED -> REBUILT, where PATH is row.<column>,
+state.<field> or snapshot.<field>. Timers, the outbox and the reply index are not
+touched. Needs the operator token (SAGA_API_TOKEN), not the read-only one.
+Exit code 0 when every named instance was checked (rewritten or not).`)
+    .action(async (id: string | undefined, o: { all?: boolean; limit: number }, cmd: Command) => {
+      const ctx = contextOf(cmd, io);
+      if ((id === undefined) === (o.all !== true)) throw usageError('name one instance, or pass --all', 'sagactl admin rebuild ID, or sagactl admin rebuild --all');
+      if (o.all === true) {
+        const all = await rebuildAll(ctx, o.limit);
+        if (ctx.output !== 'table') return ctx.doc(all);
+        ctx.out(`Checked ${all.checked} instance${all.checked === 1 ? '' : 's'}; rewrote ${all.changed}.\n`);
+        return;
+      }
+      const page = await ctx.api().post<RebuildPage>('/v1/admin/rebuild', { id }).catch((err: unknown) => {
+        if (err instanceof ApiCallError && err.failure.code === 'SAGA_ERR_NOT_FOUND') {
+          throw new CliError(`instance ${String(id)} has no journal on sagad at ${ctx.api().server}`, '`sagactl list` shows the instances and their ids');
+        }
+        throw err;
+      });
+      const [report] = page.items;
+      if (ctx.output !== 'table') return ctx.doc(report);
+      if (report !== undefined) ctx.out(rebuildText(report));
+    });
+}

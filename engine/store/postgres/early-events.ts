@@ -1,0 +1,47 @@
+import type { StorePort } from '../port.js';
+import { toEarlyEvent } from '../early-events.js';
+import type { Db } from './db.js';
+
+type EarlyOps = Pick<StorePort, 'keepEarlyEvent' | 'earlyEventsOf' | 'earlyEventsDue' | 'dropEarlyEvent'>;
+
+const columns = 'e.instance_id, e.event_id, e.subject, e.type, e.kept_at, e.expires_at, e.headers, e.data';
+
+/**
+ * Early events on PostgreSQL (see the store port). Keeping one is one statement: it inserts
+ * unless the instance already keeps `max` (replicas keeping events for the same instance at
+ * the same moment may pass the bound by a few) and tells a row kept before from a refusal.
+ */
+export function earlyEventOps(d: Db): EarlyOps {
+  return {
+    async keepEarlyEvent(e, max) {
+      const [r] = await d.query<{ inserted: number; present: boolean }>(`
+        WITH ins AS (
+          INSERT INTO early_events (instance_id, event_id, subject, type, kept_at, expires_at, headers, data)
+          SELECT $1, $2, $3, $4, $5, $6, $7, $8
+          WHERE (SELECT count(*) FROM early_events WHERE instance_id = $1) < $9
+          ON CONFLICT (instance_id, event_id) DO NOTHING RETURNING 1)
+        SELECT (SELECT count(*)::integer FROM ins) AS inserted,
+               EXISTS (SELECT 1 FROM early_events WHERE instance_id = $1 AND event_id = $2) AS present`,
+      [e.instanceId, e.eventId, e.subject, e.type, e.keptAt, e.expiresAt, JSON.stringify(e.headers), Buffer.from(e.data), max]);
+      return r !== undefined && (r.inserted > 0 || r.present) ? 'kept' : 'full';
+    },
+    async earlyEventsOf(id) {
+      const rows = await d.query<Parameters<typeof toEarlyEvent>[0]>(
+        `SELECT ${columns} FROM early_events e WHERE e.instance_id = $1 ORDER BY e.kept_at, e.event_id`, [id]);
+      return rows.map(toEarlyEvent);
+    },
+    async earlyEventsDue(now, limit) {
+      const [deliverable, expired] = await Promise.all([
+        d.query<Parameters<typeof toEarlyEvent>[0]>(`SELECT ${columns} FROM early_events e
+          JOIN waits w ON w.instance_id = e.instance_id AND w.subject = e.subject AND w.type = e.type
+          WHERE e.expires_at > $1 ORDER BY e.kept_at LIMIT $2`, [now, limit]),
+        d.query<Parameters<typeof toEarlyEvent>[0]>(
+          `SELECT ${columns} FROM early_events e WHERE e.expires_at <= $1 ORDER BY e.expires_at LIMIT $2`, [now, limit]),
+      ]);
+      return { deliverable: deliverable.map(toEarlyEvent), expired: expired.map(toEarlyEvent) };
+    },
+    async dropEarlyEvent(id, eventId) {
+      await d.run('DELETE FROM early_events WHERE instance_id = $1 AND event_id = $2', [id, eventId]);
+    },
+  };
+}

@@ -1,0 +1,125 @@
+import t from 'tap';
+import { parseEnvelope } from '../../engine/transport/envelope.js';
+import type { Store } from '../../engine/store/index.js';
+import { rig } from './engine-rig.js';
+
+/**
+ * An event that arrives before the wait step awaiting it has started is kept for its instance
+ * (found by correlation id) and delivered when the wait starts, instead of being taken as
+ * processed and lost (issue 12). The engine runs on a real SQLite file; messages go through
+ * the inbound handler as the consumers hand them over.
+ */
+const yaml = `
+version: 1
+sagas:
+  - name: approval
+    start: { key: "{% $input.orderId %}" }
+    defaults: { timeout: 1s, retry: { maxAttempts: 2, initialInterval: 100ms } }
+    schemas:
+      OrderApproved@1: { type: object, required: [approver], properties: { approver: { type: string, minLength: 1 } } }
+    steps:
+      - name: reserve
+        command: { subject: inventory.commands, type: Reserve, payload: { orderId: "{% $input.orderId %}" } }
+        reply: { subject: inventory.events, success: [Reserved] }
+        compensate:
+          command: { subject: inventory.commands, type: Release }
+          reply: { subject: inventory.events, success: [Released] }
+      - name: await-approval
+        wait: { subject: orders.approvals, type: OrderApproved }
+        timeout: 1h
+      - name: ship
+        pivot: true
+        command: { subject: shipping.commands, type: Ship, payload: { approver: "{% $steps.\`await-approval\`.approver %}" } }
+        reply: { subject: shipping.events, success: [Shipped] }
+        retry: { maxAttempts: unlimited, initialInterval: 100ms }
+`;
+
+/** The id of the latest command sent on `subject`, from the outbox. */
+function commandId(store: Store, subject: string): string {
+  const row = store.unsent(1000).filter((r) => r.subject === subject).at(-1);
+  const env = row === undefined ? null : parseEnvelope(row.data);
+  if (env === null || !env.ok) throw new Error(`no command on ${subject}`);
+  return env.envelope.eventId;
+}
+
+t.test('an approval that comes before the wait started is delivered when it starts', async (t) => {
+  const { store, engine, deliver } = rig(t, yaml);
+  const { state } = await engine.start({ saga: 'approval', input: { orderId: 'o-1' }, correlationId: 'c-1' });
+  const approval = await deliver('orders.approvals', { eventId: 'ap-1', eventType: 'OrderApproved', correlationId: 'c-1', payload: { approver: 'ann' } });
+  t.equal(approval, 'ack', 'acknowledged');
+  t.equal(store.getInstance(state.id)?.steps['await-approval'], undefined, 'the wait has not started');
+  t.same(store.earlyEventsOf(state.id).map((e) => e.eventId), ['ap-1'], 'the approval is kept for the instance');
+  await deliver('orders.approvals', { eventId: 'ap-1', eventType: 'OrderApproved', correlationId: 'c-1', payload: { approver: 'ann' } });
+  t.equal(store.earlyEventsOf(state.id).length, 1, 'its redelivery is kept once');
+  await deliver('orders.approvals', { eventId: 'ap-x', eventType: 'OrderApproved', correlationId: 'someone-else', payload: { approver: 'bob' } });
+  await deliver('orders.approvals', { eventId: 'ap-y', eventType: 'OrderRejected', correlationId: 'c-1', payload: {} });
+  t.equal(store.earlyEventsOf(state.id).length, 1, 'nor another correlation id nor a type no wait awaits is kept');
+  t.match(await engine.metrics(), /sagad_messages_total\{outcome="early"\} 1/);
+
+  await deliver('inventory.events', { eventType: 'Reserved', correlationId: 'c-1', causationId: commandId(store, 'inventory.commands'), payload: {} });
+  await engine.settled();
+  const after = store.getInstance(state.id);
+  t.equal(after?.steps['await-approval']?.status, 'succeeded', 'the wait took the kept approval as it started');
+  t.same(after?.steps['await-approval']?.output, { approver: 'ann' });
+  t.equal(after?.steps['ship']?.status, 'running', 'and the saga went on');
+  t.same(store.earlyEventsOf(state.id), [], 'nothing is kept any more');
+  t.match(await engine.metrics(), /sagad_early_events_total\{outcome="delivered"\} 1/);
+});
+
+t.test('a kept event nothing took is dead-lettered once it expires; an instance keeps a bounded number', async (t) => {
+  const { store, engine, deliver } = rig(t, yaml, { earlyEventTtlMs: 60_000 });
+  const { state } = await engine.start({ saga: 'approval', input: { orderId: 'o-2' }, correlationId: 'c-2' });
+  await deliver('orders.approvals', { eventId: 'ap-2', eventType: 'OrderApproved', correlationId: 'c-2', payload: { approver: 'ann' } });
+  t.equal(await engine.settleEarlyEvents(Date.now()), 0, 'nothing is due before it expires');
+  t.equal(await engine.settleEarlyEvents(Date.now() + 61_000), 1, 'expired a minute later');
+  t.same(store.earlyEventsOf(state.id), []);
+  const [letter] = store.listDead({}).items;
+  t.match(letter, { subject: 'orders.approvals', reason: /OrderApproved arrived before a wait step of instance .* within SAGA_EARLY_EVENT_TTL \(60000 ms\)/ });
+  t.equal(JSON.parse(new TextDecoder().decode(letter?.data)).eventId, 'ap-2', 'the dead letter holds the message as it arrived');
+
+  for (let i = 0; i < 100; i++) await deliver('orders.approvals', { eventId: `many-${i}`, eventType: 'OrderApproved', correlationId: 'c-2', payload: { approver: 'x' } });
+  t.equal(store.earlyEventsOf(state.id).length, 100, 'a hundred are kept');
+  await deliver('orders.approvals', { eventId: 'one-too-many', eventType: 'OrderApproved', correlationId: 'c-2', payload: { approver: 'x' } });
+  t.equal(store.earlyEventsOf(state.id).length, 100, 'the next is not');
+  t.match(store.listDead({}).items[0], { reason: /already keeps 100 such events/ }, 'it is dead-lettered with the reason, not lost');
+});
+
+t.test('a delivery lost between the wait start and the offer is made up by the sweep; a schema misfit is dead-lettered', async (t) => {
+  const { store, engine, deliver } = rig(t, yaml);
+  const { state } = await engine.start({ saga: 'approval', input: { orderId: 'o-3' }, correlationId: 'c-3' });
+  await deliver('inventory.events', { eventType: 'Reserved', correlationId: 'c-3', causationId: commandId(store, 'inventory.commands'), payload: {} });
+  await engine.settled();
+  t.equal(store.getInstance(state.id)?.steps['await-approval']?.status, 'running', 'the wait runs');
+  // As if sagad crashed after keeping these, before the wait started and offered them.
+  const data = (eventId: string, approver: string) => new TextEncoder().encode(JSON.stringify({
+    eventId, eventType: 'OrderApproved', aggregateId: 'o-3', timestamp: new Date().toISOString(), version: 1, correlationId: 'c-3', causationId: null, payload: { approver },
+  }));
+  const now = Date.now();
+  store.keepEarlyEvent({ instanceId: state.id, eventId: 'bad', subject: 'orders.approvals', type: 'OrderApproved', keptAt: now - 2, expiresAt: now + 60_000, headers: {}, data: data('bad', '') }, 100);
+  store.keepEarlyEvent({ instanceId: state.id, eventId: 'good', subject: 'orders.approvals', type: 'OrderApproved', keptAt: now - 1, expiresAt: now + 60_000, headers: {}, data: data('good', 'eve') }, 100);
+  t.equal(await engine.settleEarlyEvents(now), 2, 'the sweep finds both');
+  const after = store.getInstance(state.id);
+  t.equal(after?.steps['await-approval']?.status, 'succeeded');
+  t.same(after?.steps['await-approval']?.output, { approver: 'eve' }, 'the valid one was taken');
+  t.match(store.listDead({}).items.map((d) => d.reason), [/OrderApproved@1 does not match its schema/], 'the misfit is a dead letter');
+  t.same(store.earlyEventsOf(state.id), []);
+});
+
+t.test("a kept event the wait's match does not take stays kept, and expires as a dead letter", async (t) => {
+  const matching = yaml.replace('wait: { subject: orders.approvals, type: OrderApproved }',
+    'wait: { subject: orders.approvals, type: OrderApproved, match: "{% payload.approver = \'boss\' %}" }');
+  const { store, engine, deliver } = rig(t, matching, { earlyEventTtlMs: 60_000 });
+  const { state } = await engine.start({ saga: 'approval', input: { orderId: 'o-4' }, correlationId: 'c-4' });
+  await deliver('orders.approvals', { eventId: 'not-boss', eventType: 'OrderApproved', correlationId: 'c-4', payload: { approver: 'ann' } });
+  await deliver('inventory.events', { eventType: 'Reserved', correlationId: 'c-4', causationId: commandId(store, 'inventory.commands'), payload: {} });
+  await engine.settled();
+  t.equal(store.getInstance(state.id)?.steps['await-approval']?.status, 'running', 'the wait started and did not take it');
+  t.same(store.earlyEventsOf(state.id).map((e) => e.eventId), ['not-boss'], 'it stays kept');
+  t.equal(await engine.settleEarlyEvents(Date.now()), 1, 'the sweep offers it again');
+  t.equal(store.getInstance(state.id)?.steps['await-approval']?.status, 'running', 'and again it is not taken');
+  await deliver('orders.approvals', { eventId: 'boss', eventType: 'OrderApproved', correlationId: 'c-4', payload: { approver: 'boss' } });
+  t.equal(store.getInstance(state.id)?.steps['await-approval']?.status, 'succeeded', 'the matching event ends the wait');
+  t.equal(await engine.settleEarlyEvents(Date.now() + 61_000), 1);
+  t.match(store.listDead({}).items.map((d) => d.reason), [/OrderApproved arrived before a wait step/], 'the one never taken is dead-lettered when it expires');
+  t.same(store.earlyEventsOf(state.id), []);
+});
