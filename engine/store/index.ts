@@ -14,3 +14,4 @@ export type { DeadLetter, DeadLetterInput, DeadLetters } from './dlq.js';
 export type { Definitions } from './definitions.js';
 export type { Headers } from './bytes.js';
 export type { Upcaster, Upcasters } from './upcast.js';
+export { durationGroups, FINISHED, versionCounts, type DurationCount, type DurationGroup, type Finished, type Insights, type Percentiles, type VersionCount } from './insights.js';

@@ -6,6 +6,7 @@ import { claims } from './claims.js';
 import { GroupWriter } from './commit.js';
 import { classify, describe, poolConfig, redact } from './connect.js';
 import { db } from './db.js';
+import { insights } from './insights.js';
 import { operators } from './operators.js';
 import { reads } from './reads.js';
 import { checkPgSchema, migratePg } from './schema.js';
@@ -87,6 +88,7 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
     ...reads(d, opts.upcasters ?? {}),
     ...claimed,
     ...ops,
+    ...insights(d),
     commit: (w) => (readonly ? Promise.reject(new StoreError(StoreErrorCode.ReadOnly, 'this store was opened read-only; it writes nothing')) : writer.commit(w)),
     settled: () => writer.settled(),
     close: () => (closed ??= (async () => {

@@ -1,0 +1,31 @@
+import type { InstanceStatus } from '../../core/index.js';
+import { durationGroups, versionCounts, type DurationCount } from '../insights.js';
+import type { StorePort } from '../port.js';
+import type { Db } from './db.js';
+
+type Insights = Pick<StorePort, 'definitionVersions' | 'sagaDurations'>;
+
+/**
+ * The console's exact figures on PostgreSQL, counted from the instance rows on each call:
+ * replicas write concurrently, and a shared counter row would serialize (and could deadlock)
+ * their commits, so nothing is maintained per write. Both read one saga's rows (by
+ * `instances_saga_created`) or the window's finished rows (by `instances_status_created`);
+ * the API caches the answers by their cost (engine/api/cost-cache.ts).
+ */
+export function insights(d: Db): Insights {
+  return {
+    async definitionVersions(saga) {
+      const rows = await d.query<{ hash: string; status: InstanceStatus; count: number; first: number; last: number }>(`
+        SELECT definition_hash AS hash, status, count(*)::integer AS count, min(created_at) AS first, max(created_at) AS last
+        FROM instances WHERE saga = $1 GROUP BY definition_hash, status`, [saga], 'sagad_definition_versions');
+      return versionCounts(rows);
+    },
+    async sagaDurations(since) {
+      const rows = await d.query<DurationCount>(`
+        SELECT saga, status, updated_at - created_at AS ms, count(*)::integer AS count FROM instances
+        WHERE status IN ('completed', 'compensated') AND created_at >= $1
+        GROUP BY saga, status, updated_at - created_at`, [since], 'sagad_saga_durations');
+      return durationGroups(rows);
+    },
+  };
+}
