@@ -8,9 +8,10 @@ type Insights = Pick<StorePort, 'definitionVersions' | 'sagaDurations'>;
 /**
  * The console's exact figures on PostgreSQL, counted from the instance rows on each call:
  * replicas write concurrently, and a shared counter row would serialize (and could deadlock)
- * their commits, so nothing is maintained per write. Both read one saga's rows (by
- * `instances_saga_created`) or the window's finished rows (by `instances_status_created`);
- * the API caches the answers by their cost (engine/api/cost-cache.ts).
+ * their commits, so nothing is maintained per write. The counts per version read the index
+ * `instances_saga_version_status` alone (schema version 2); the saga times read the window's
+ * finished rows from the table (an index on `updated_at` would end the HOT updates of every
+ * step). The API caches the answers by their cost (engine/api/cost-cache.ts).
  */
 export function insights(d: Db): Insights {
   return {
