@@ -6,7 +6,11 @@
 
 /** How long answers live. */
 export interface CostCacheOptions {
-  /** Reads cheaper than this are not cached at all: their answers are always fresh. Default 50 ms. */
+  /**
+   * Reads cheaper than this are not cached at all: their answers are always fresh. Default
+   * 250 ms, well above what a cheap read takes even on a loaded machine, so that a small
+   * database (a test's) is always read fresh.
+   */
   readonly minCostMs?: number;
   /** An answer is fresh for `factor` times what it cost to compute... */
   readonly factor?: number;
@@ -40,7 +44,7 @@ export class CostCache<V> {
   private readonly o: Required<CostCacheOptions>;
 
   constructor(opts: CostCacheOptions = {}) {
-    this.o = { minCostMs: 50, factor: 10, maxFreshMs: 10_000, staleMs: 0, maxKeys: 32, now: Date.now, ...opts };
+    this.o = { minCostMs: 250, factor: 10, maxFreshMs: 10_000, staleMs: 0, maxKeys: 32, now: Date.now, ...opts };
   }
 
   /** The answer for `key`: a fresh cached one, a stale one (see `staleMs`), or `compute()`'s. */

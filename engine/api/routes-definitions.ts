@@ -31,7 +31,7 @@ const versionsRoute = { params: nameParams, response: { 200: versionsSchema, ...
 
 /**
  * Registers the definition routes; `?hash=` shows a pinned older version of the saga, and
- * `/versions` how many instances run each version (exact; a read of 50 ms or more, as on
+ * `/versions` how many instances run each version (exact; a read of 250 ms or more, as on
  * PostgreSQL with a million instances of the saga, is reused for ten times its cost, at most 30 s).
  */
 export function registerDefinitionRoutes(app: FastifyInstance, engine: EnginePort): void {

@@ -24,7 +24,7 @@ const durationsRoute = {
 
 /**
  * Registers `GET /v1/stats` and `GET /v1/stats/durations`, behind the bearer token like every
- * /v1 route. A read that took 50 ms or more (PostgreSQL counting a million rows) is reused for
+ * /v1 route. A read that took 250 ms or more (PostgreSQL counting a million rows) is reused for
  * ten times what it cost, at most 10 s (durations: twenty times, at most 5 min, and up to 15 min
  * old while one recomputation runs), however many clients poll; a cheaper read is always fresh.
  */
