@@ -1,15 +1,20 @@
 /**
  * The web console over a large database: 1,000,000 finished instances (as `bench/list.ts`
- * writes them) plus one compensated instance with its whole journal, sagad on that file, and
- * Debian's chromium loading the list's first page and that instance's page, each from a cold
- * page load. "Ready" is the console's own mark, set once the page drew its first data: from
+ * writes them, with saga times spread over 0.2 to 30 s) plus one compensated instance with its
+ * whole journal, sagad on that file, and Debian's chromium loading the list's first page, that
+ * instance's page, the overview (counts by state and the exact saga times of every instance)
+ * and the definition page (instances per version), each from a cold page load. "Ready" is the console's own mark, set once the page drew its first data: from
  * navigation start, so it covers the page, the bundle, /v1/whoami, the page's API calls and
  * the render. Prints the figures and the bundle's size; asserts nothing.
+ *
+ * It also times the API calls behind the new figures on their own: `GET /v1/stats`, and
+ * `GET /v1/stats/durations` computed afresh (a `since` never asked before) and as the console
+ * gets it (the default window, cached by cost).
  *
  *   npm run build && npx tsc -p bench/tsconfig.json && node dist/bench/ui.js [instances] [rounds]
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
@@ -67,6 +72,31 @@ function addJournaled(file: string): string {
   return id;
 }
 
+/**
+ * The generated instances all took 40 ms; real ones do not, and the durations query's answer
+ * grows with the distinct times: 0.2 to 30 s, one in a thousand up to 5 min.
+ */
+function spreadSagaTimes(file: string): void {
+  const db = new Database(file);
+  db.pragma('synchronous = OFF');
+  db.exec(`UPDATE instances SET updated_at = created_at + 200 + abs(random()) % 29800
+    + CASE WHEN abs(random()) % 1000 = 0 THEN abs(random()) % 270000 ELSE 0 END`);
+  db.close();
+}
+
+/** Client-side times of `n` GETs of `path(i)`, one after the other. */
+async function timeCalls(n: number, path: (i: number) => string): Promise<Percentiles> {
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const began = performance.now();
+    const res = await fetch(path(i));
+    await res.text();
+    if (!res.ok) throw new Error(`${path(i)} answered ${res.status}`);
+    ms.push(performance.now() - began);
+  }
+  return percentiles(ms);
+}
+
 /** Total size of the built console (every file, dagre's chunk included), in KB. */
 function bundleKb(): { raw: number; gzip: number } {
   let raw = 0;
@@ -98,10 +128,13 @@ async function main(): Promise<void> {
       console.log(`reusing ${kept} (instance ${id} has a journal)`);
     } else {
       const generated = generateFinished(file, n);
+      spreadSagaTimes(file);
       id = addJournaled(file);
       console.log(`${n.toLocaleString('en')} finished instances written in ${generated.toFixed(1)} s, plus ${id} with its journal`);
     }
-    const sagad = await startSagad({ natsUrl: box.nats.url, db: file });
+    // The first start on a file of an older schema migrates it (migration 3 counts every instance and indexes the finished ones).
+    const sagad = await startSagad({ natsUrl: box.nats.url, db: file, readyTimeoutMs: 300_000 });
+    console.log(`sagad ready in ${(sagad.readyMs / 1000).toFixed(1)} s; load: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     const context = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: ARGS, viewport: { width: 1280, height: 900 } });
     try {
       const page = context.pages()[0] ?? await context.newPage();
@@ -132,6 +165,12 @@ async function main(): Promise<void> {
       const list = await measure('#/instances', 'instances');
       const one = await measure(`#/instances/${id}`, 'instance');
       const filtered = await measure('#/instances?state=compensated&saga=order-fulfillment', 'instances');
+      const overview = await measure('#/', 'overview');
+      const definition = await measure('#/definitions/order-fulfillment', 'definition');
+      const stats = await timeCalls(rounds, () => `${sagad.url}/v1/stats`);
+      const fresh = await timeCalls(Math.min(rounds, 5), (i) => `${sagad.url}/v1/stats/durations?since=${i + 1}`);
+      const cached = await timeCalls(rounds, () => `${sagad.url}/v1/stats/durations`);
+      const versions = await timeCalls(rounds, () => `${sagad.url}/v1/definitions/order-fulfillment/versions`);
       const size = bundleKb();
       const row = (what: string, p: PageTiming) =>
         `${what.padEnd(36)} ready p50 ${p.ready.p50.toFixed(0).padStart(4)} ms, p99 ${p.ready.p99.toFixed(0).padStart(4)} ms, max ${p.ready.max.toFixed(0).padStart(4)} ms; its API calls p50 ${p.api.p50.toFixed(1)} ms`;
@@ -139,6 +178,15 @@ async function main(): Promise<void> {
       console.log(row('list, first page', list));
       console.log(row('list, compensated of one saga', filtered));
       console.log(row('instance page (13 journal events)', one));
+      console.log(row('overview (counts, saga times)', overview));
+      console.log(row('definition (graph, versions)', definition));
+      const call = (what: string, p: Percentiles) =>
+        `${what.padEnd(36)} p50 ${p.p50.toFixed(1).padStart(6)} ms, p99 ${p.p99.toFixed(1).padStart(6)} ms, max ${p.max.toFixed(1).padStart(6)} ms`;
+      console.log(call('GET /v1/stats', stats));
+      console.log(call('GET /v1/stats/durations, computed', fresh));
+      console.log(call('GET /v1/stats/durations, as polled', cached));
+      console.log(call('GET .../versions', versions));
+      console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
       console.log(`bundle: ${size.raw.toFixed(1)} KB, ${size.gzip.toFixed(1)} KB gzip`);
       if (errors.length > 0) console.log(`browser console errors: ${errors.join('; ')}`);
     } finally {

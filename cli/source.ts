@@ -2,8 +2,8 @@
  * Where inspecting commands read instances: the HTTP API, or a database file opened
  * read-only (`--db`). Both give the API's documents, built by the same pure views.
  */
-import type { DefinitionDetail, HistoryEntryDocument, InstanceDocument, InstanceSummaryDocument, StatsDocument } from '../engine/api/documents.js';
-import { definitionDetail, historyEntry, instanceDocument, instanceSummary, statsDocument } from '../engine/api/documents.js';
+import type { DefinitionDetail, DurationsDocument, HistoryEntryDocument, InstanceDocument, InstanceSummaryDocument, StatsDocument } from '../engine/api/documents.js';
+import { definitionDetail, durationsDocument, historyEntry, instanceDocument, instanceSummary, statsDocument } from '../engine/api/documents.js';
 import type { CompiledSaga, InstanceStatus } from '../engine/core/index.js';
 import { compileSagaSource } from '../engine/definitions/index.js';
 import { SagaError } from '../engine/errors.js';
@@ -37,6 +37,8 @@ export interface Source {
   /** The definition the instance runs, by saga and hash; undefined when it cannot be had. */
   definition(saga: string, hash: string): Promise<DefinitionDetail | undefined>;
   stats(): Promise<StatsDocument>;
+  /** Saga times of the instances started since `since` (epoch ms) that finished: the API's `GET /v1/stats/durations`. */
+  durations(since: number): Promise<DurationsDocument>;
   close(): void;
 }
 
@@ -74,6 +76,7 @@ export function httpSource(client: ApiClient): Source {
       throw err;
     }),
     stats: () => client.get<StatsDocument>('/v1/stats'),
+    durations: (since) => client.get<DurationsDocument>('/v1/stats/durations', { since: new Date(since).toISOString() }),
     close: () => undefined,
   };
 }
@@ -162,6 +165,7 @@ function postgresSource(url: string): Source {
         timersPending: g.timersPending, outboxBacklog: g.outboxBacklog, deadLetters: g.deadLetters, consumerLag: null,
       });
     }),
+    durations: (since) => reading(async (store) => durationsDocument(since, Date.now(), await store.sagaDurations(since))),
     close: () => {
       void opened?.then((store) => store.close(), () => undefined);
     },
@@ -211,6 +215,13 @@ function sqliteSource(file: string): Source {
       instances: store.countByStatus().map((r) => ({ saga: r.saga, state: r.status, count: r.count })),
       timersPending: store.timerCount(), outboxBacklog: store.backlog(), deadLetters: store.deadCount(), consumerLag: null,
     }))),
+    async durations(since) {
+      const at = Date.now();
+      const groups = await store.sagaDurations(since).catch((err: unknown) => reading(file, () => {
+        throw err;
+      }));
+      return durationsDocument(since, at, groups);
+    },
     close: () => store.close(),
   };
 }

@@ -9,3 +9,6 @@ export {
 } from './views.js';
 export { definitionDetail, definitionSummary, type DefinitionDetail, type DefinitionSummary, type StepDetail } from './definition-view.js';
 export { deadLetterDocument, type DeadLetterDocument } from './dead-letter-view.js';
+export {
+  durationsDocument, versionsDocument, type DurationDocument, type DurationsDocument, type VersionDocument, type VersionsDocument,
+} from './insight-views.js';

@@ -477,6 +477,8 @@ export class Engine implements EnginePort {
   }
 
   definitionByHash(hash: string) { return this.deps.registry.byDefinitionHash(hash); }
+  definitionVersions(saga: string) { return this.deps.store.definitionVersions(saga); }
+  sagaDurations(since: number) { return this.deps.store.sagaDurations(since); }
   definitions() { return this.deps.registry.all(); }
   listDeadLetters(opts: { limit?: number; cursor?: string }) { return this.deps.store.listDead(opts); }
   getDeadLetter(id: string) { return this.deps.store.getDead(id); }

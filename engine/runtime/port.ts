@@ -1,5 +1,5 @@
 import type { CompiledSaga, InstanceState } from '../core/index.js';
-import type { DeadLetter, InstanceFilter, InstanceSummary, JournalEntry, Page, TimerRow } from '../store/index.js';
+import type { DeadLetter, DurationGroup, InstanceFilter, InstanceSummary, JournalEntry, Page, TimerRow, VersionCount } from '../store/index.js';
 
 /** A start request from the API, `sagas.start.<name>`, or a trigger event. */
 export interface StartCommand {
@@ -68,4 +68,8 @@ export interface EnginePort {
   metrics(): Promise<string>;
   /** The same gauges as `metrics()`, as one document. */
   stats(): Promise<EngineStats>;
+  /** Instances of `saga` per definition version (hash), exact (the store's `definitionVersions`). */
+  definitionVersions(saga: string): Promise<VersionCount[]>;
+  /** Saga time percentiles of the instances created since `since` that finished (the store's `sagaDurations`). */
+  sagaDurations(since: number): Promise<DurationGroup[]>;
 }

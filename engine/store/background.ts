@@ -1,10 +1,13 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 
+/** A query for the thread: SQL without parameters, or SQL and its parameters (numbers and strings). */
+export type BackgroundQuery = string | { readonly sql: string; readonly params: readonly (number | string)[] };
+
 /** The store's background thread, from the store's side. */
 export interface Background {
-  /** Runs read-only queries on the thread's own connection; resolves with each one's rows. */
-  read<K extends string>(queries: Readonly<Record<K, string>>): Promise<Record<K, unknown[]>>;
+  /** Runs read-only queries (SQL, or SQL with its parameters) on the thread's own connection; resolves with each one's rows. */
+  read<K extends string>(queries: Readonly<Record<K, BackgroundQuery>>): Promise<Record<K, unknown[]>>;
   /** Stops the thread and closes its connection; returns once it has (or after 5 s). */
   stop(): void;
 }
@@ -52,10 +55,11 @@ parentPort.on('message', (m) => {
     const results = {};
     // One read transaction: every query sees the same committed state.
     db.transaction(() => {
-      for (const [name, sql] of Object.entries(m.queries)) {
+      for (const [name, q] of Object.entries(m.queries)) {
+        const sql = typeof q === 'string' ? q : q.sql;
         let s = statements.get(sql);
         if (s === undefined) statements.set(sql, (s = db.prepare(sql)));
-        results[name] = s.all();
+        results[name] = typeof q === 'string' ? s.all() : s.all(...q.params);
       }
     }).deferred();
     parentPort.postMessage({ id: m.id, results });
@@ -108,7 +112,7 @@ export function startBackground(file: string, synchronous: 'FULL' | 'NORMAL', on
   worker.unref();
   let stopped = false;
   return {
-    read<K extends string>(queries: Readonly<Record<K, string>>): Promise<Record<K, unknown[]>> {
+    read<K extends string>(queries: Readonly<Record<K, BackgroundQuery>>): Promise<Record<K, unknown[]>> {
       if (stopped || exited) return Promise.reject(new Error('the background thread has stopped'));
       const id = next++;
       return new Promise((resolve, reject) => {

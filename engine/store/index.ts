@@ -15,3 +15,4 @@ export type { Definitions } from './definitions.js';
 export type { Headers } from './bytes.js';
 export type { Upcaster, Upcasters } from './upcast.js';
 export type { EarlyEvent, EarlyEvents, KeepOutcome } from './early-events.js';
+export { durationGroups, FINISHED, versionCounts, type DurationCount, type DurationGroup, type Finished, type Insights, type Percentiles, type VersionCount } from './insights.js';

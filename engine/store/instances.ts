@@ -28,7 +28,9 @@ export interface Instances {
 }
 
 /** Instances per saga and status (`countByStatus`), also run by the background thread. */
-export const COUNT_BY_STATUS_SQL = 'SELECT saga, status, count(*) AS count FROM instances GROUP BY saga, status ORDER BY saga, status';
+// From the counts triggers keep (migration 3): a handful of rows, however many instances.
+export const COUNT_BY_STATUS_SQL = `SELECT saga, status, sum(count) AS count FROM instance_counts
+  GROUP BY saga, status HAVING sum(count) > 0 ORDER BY saga, status`;
 
 type Params = [string, string, string, string | null, string, string, number, number, number, string];
 

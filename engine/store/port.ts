@@ -2,6 +2,7 @@ import type { InstanceState, SagaEvent, TimerRef } from '../core/index.js';
 import type { Page } from './cursor.js';
 import type { DeadLetter, DeadLetterInput } from './dlq.js';
 import type { EarlyEvent, KeepOutcome } from './early-events.js';
+import type { DurationGroup, VersionCount } from './insights.js';
 import type { JournalEntry } from './journal.js';
 import type { InstanceFilter, InstanceSummary } from './list.js';
 import type { OutboxMessage, OutboxRow } from './outbox.js';
@@ -119,6 +120,14 @@ export interface StorePort {
   /** Ids of the instances that have a journal, after `after` (null: from the first) in id order, at most `limit`. */
   journalInstanceIds(after: string | null, limit: number): Promise<string[]>;
   gauges(): Promise<Gauges>;
+  /** Instances of `saga` per definition hash, exact: count, count by state, first and last creation; most recently started first. */
+  definitionVersions(saga: string): Promise<VersionCount[]>;
+  /**
+   * Exact nearest-rank p50/p99 of saga time (created to last update) of the instances created
+   * at or after `since` that completed or compensated, per saga and state, per saga, per state
+   * and overall (`durationGroups`).
+   */
+  sagaDurations(since: number): Promise<DurationGroup[]>;
 
   // ---- housekeeping --------------------------------------------------------------------------
   /** Forgets processed message ids recorded before `olderThan`; returns how many. */

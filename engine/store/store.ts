@@ -8,6 +8,7 @@ import { DEAD_COUNT_SQL, deadLetters, type DeadLetters } from './dlq.js';
 import { earlyEvents, type EarlyEvents } from './early-events.js';
 import { StoreError, StoreErrorCode } from './errors.js';
 import { inbox, type Inbox } from './inbox.js';
+import { DURATIONS_SQL, durationGroups, insights, type DurationCount, type DurationGroup, type Insights } from './insights.js';
 import { COUNT_BY_STATUS_SQL, instances, type Instances } from './instances.js';
 import { journal, type Journal } from './journal.js';
 import { instanceList, type InstanceList } from './list.js';
@@ -50,7 +51,7 @@ export interface Gauges {
 }
 
 /** The whole SQLite store: every method but `gauges` is synchronous and runs on one connection. */
-export interface Store extends Journal, Instances, InstanceList, Inbox, Outbox, Timers, Routing, DeadLetters, Definitions, EarlyEvents, Rebuilds {
+export interface Store extends Journal, Instances, InstanceList, Inbox, Outbox, Timers, Routing, DeadLetters, Definitions, EarlyEvents, Rebuilds, Insights {
   readonly file: string;
   readonly readonly: boolean;
   /**
@@ -61,6 +62,12 @@ export interface Store extends Journal, Instances, InstanceList, Inbox, Outbox, 
   tx<T>(fn: () => T): T;
   /** The counts, read on the background thread when there is one (they scan whole tables), else here. */
   gauges(): Promise<Gauges>;
+  /**
+   * Saga time of the instances created at or after `since` that completed or compensated, exact,
+   * by saga and state (`durationGroups`); read on the background thread when there is one
+   * (it reads one index entry per such instance), else here.
+   */
+  sagaDurations(since: number): Promise<DurationGroup[]>;
   close(): void;
 }
 
@@ -108,7 +115,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     };
     const parts = {
       ...log, ...projection, ...instanceList(db), ...inbox(db), ...outbox(db, opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'),
-      ...timers(db), ...routing(db), ...deadLetters(db), ...definitions(db), ...earlyEvents(db),
+      ...timers(db), ...routing(db), ...deadLetters(db), ...definitions(db), ...earlyEvents(db), ...insights(db),
       ...rebuilds(db, log, () => projection.forgetCached()),
     };
     const here = (): Gauges => ({
@@ -132,10 +139,20 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
       const oldest = (r.backlog[0] as { oldest?: number | null } | undefined)?.oldest ?? null;
       return { instances: r.instances as Gauges['instances'], timersPending: n(r.timers), outboxBacklog: n(r.backlog), outboxOldestAt: oldest, deadLetters: n(r.dead) };
     };
+    const durations = db.prepare<[number], DurationCount>(DURATIONS_SQL);
+    const sagaDurations = async (since: number): Promise<DurationGroup[]> => {
+      const rows = background === null ? null : await background.read({ d: { sql: DURATIONS_SQL, params: [since] } })
+        .then((r) => r.d as DurationCount[], (err: unknown) => {
+          report(`saga times on the background thread failed, read here instead: ${err instanceof Error ? err.message : String(err)}`);
+          return null;
+        });
+      return durationGroups(rows ?? durations.all(since));
+    };
     return {
       file,
       readonly,
       ...parts,
+      sagaDurations,
       // A read-only connection cannot take the write lock BEGIN IMMEDIATE asks for.
       tx: guarded,
       gauges,

@@ -113,6 +113,8 @@ export class StoreEngine implements EnginePort {
   readiness() { return this.ready; }
   async metrics() { return '# HELP saga_instances Instances by state\n# TYPE saga_instances gauge\nsaga_instances{state="running"} 1\n'; }
   async timersOf(id: string) { return this.store.timersOf(id); }
+  async definitionVersions(saga: string) { return this.store.definitionVersions(saga); }
+  sagaDurations(since: number) { return this.store.sagaDurations(since); }
   async stats() {
     const s = this.store;
     return {

@@ -28,7 +28,7 @@ t.test('a fresh file gets every table, the last schema version and WAL', async (
   const store = openStore(file);
   store.close();
   t.ok(existsSync(file), 'parent directories are created');
-  t.same(tables(file), ['commands', 'dead_letters', 'definitions', 'early_events', 'inbox', 'instances', 'journal', 'outbox', 'snapshots', 'timers', 'waits']);
+  t.same(tables(file), ['commands', 'dead_letters', 'definitions', 'early_events', 'inbox', 'instance_counts', 'instances', 'journal', 'outbox', 'snapshots', 'timers', 'waits']);
   t.equal(userVersion(file), schemaVersion);
   const db = new Database(file, { readonly: true });
   t.equal(db.pragma('journal_mode', { simple: true }), 'wal');

@@ -1,7 +1,7 @@
 /**
  * The console's server side: static files under /ui (content types, no traversal, open
- * without the token, a clear 404 without a build), `GET /v1/whoami`, and the definition
- * source route. fastify's inject over a real SQLite store; no socket, no browser.
+ * without the token, a clear 404 without a build), `GET /v1/whoami`, the definition
+ * source route, instances per definition version and saga-time percentiles. fastify's inject over a real SQLite store; no socket, no browser.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { buildApi } from '../../engine/api/app.js';
 import { dslOrdered } from '../../engine/api/routes-definition-source.js';
 import { defaultUiDir, isAssetName } from '../../engine/api/routes-ui.js';
 import { openStore } from '../../engine/store/index.js';
-import { sagas, StoreEngine } from '../api/store-engine.js';
+import { sagas, StoreEngine, t0 } from '../api/store-engine.js';
 
 const TOKEN = 'ui-routes-token';
 
@@ -32,13 +32,30 @@ let stores = 0;
 
 // t.testdir() empties its directory on every call: each test makes it once and puts everything in it.
 function setup(t: Test, root: string, opts: { token?: string; uiDir?: string } = {}) {
+  return setupWith(t, root, opts).app;
+}
+
+function setupWith(t: Test, root: string, opts: { token?: string; uiDir?: string } = {}) {
   const store = openStore(join(root, `api-${++stores}.db`));
-  const app = buildApi(new StoreEngine(store), opts);
+  const engine = new StoreEngine(store);
+  const app = buildApi(engine, opts);
   t.teardown(async () => {
     await app.close();
     store.close();
   });
-  return app;
+  return { app, engine, store };
+}
+
+const input = (orderId: string) => ({ orderId, customerId: 'cust-1', items: [{ sku: 'sku-1', quantity: 2 }], total: 42 });
+
+/** Starts an order and answers every step with success: completed. */
+async function completedOrder(engine: StoreEngine, orderId: string): Promise<string> {
+  const { state } = await engine.start({ saga: 'order-fulfillment', input: input(orderId) });
+  engine.reply(state.id, 'reserve-inventory', 'InventoryReserved', { reservationId: 'r' });
+  engine.reply(state.id, 'charge-payment', 'PaymentCharged', { paymentId: 'p' });
+  const done = engine.reply(state.id, 'ship-order', 'OrderShipped', { trackingNumber: 't' });
+  if (done.status !== 'completed') throw new Error(`order ${orderId} ended ${done.status}`);
+  return state.id;
 }
 
 t.test('the console files are served with their content types, open without the token', async (t) => {
@@ -131,6 +148,84 @@ t.test('GET /v1/definitions/{name}/source gives the saga as YAML with its hash',
   t.match([wrong.statusCode, wrong.json()], [404, { code: 'SAGA_ERR_UNKNOWN_SAGA' }], "another saga's hash is not this saga");
   const none = await app.inject({ url: '/v1/definitions/nope/source' });
   t.match([none.statusCode, none.json()], [404, { code: 'SAGA_ERR_UNKNOWN_SAGA' }]);
+});
+
+t.test('GET /v1/definitions/{name}/versions counts every instance per version, exactly', async (t) => {
+  const { app, engine, store } = setupWith(t, t.testdir());
+  const def = sagas.find((s) => s.name === 'order-fulfillment');
+  if (def === undefined) throw new Error('fixture missing');
+  await completedOrder(engine, 'o-1');
+  await engine.start({ saga: 'order-fulfillment', input: input('o-2') });
+  const running = await engine.start({ saga: 'order-fulfillment', input: input('o-3') });
+  // Two instances of an older version, as a definitions file changed since would leave them.
+  for (const [id, at] of [['old-1', t0 - 60_000], ['old-2', t0 - 30_000]] as const) {
+    store.saveInstance({ ...running.state, id, key: id, definitionHash: 'a1d0c0de', createdAt: at, updatedAt: at });
+  }
+  const res = await app.inject({ url: '/v1/definitions/order-fulfillment/versions' });
+  t.equal(res.statusCode, 200);
+  const iso = (ms: number) => new Date(ms).toISOString();
+  t.strictSame(res.json(), {
+    saga: 'order-fulfillment', current: def.hash,
+    items: [
+      {
+        hash: def.hash, current: true, instances: 3, states: { running: 2, compensating: 0, completed: 1, compensated: 0, failed: 0 },
+        firstStartedAt: iso(t0 + 1000), lastStartedAt: iso(running.state.createdAt),
+      },
+      {
+        hash: 'a1d0c0de', current: false, instances: 2, states: { running: 2, compensating: 0, completed: 0, compensated: 0, failed: 0 },
+        firstStartedAt: iso(t0 - 60_000), lastStartedAt: iso(t0 - 30_000),
+      },
+    ],
+  }, 'the current version first (its newest start is the latest), then the older one');
+  const trip = await app.inject({ url: '/v1/definitions/trip-booking/versions' });
+  t.strictSame(trip.json<{ items: unknown[] }>().items, [{
+    hash: sagas.find((s) => s.name === 'trip-booking')?.hash, current: true, instances: 0,
+    states: { running: 0, compensating: 0, completed: 0, compensated: 0, failed: 0 }, firstStartedAt: null, lastStartedAt: null,
+  }], 'a loaded saga without instances has its current version, with none');
+  const none = await app.inject({ url: '/v1/definitions/nope/versions' });
+  t.match([none.statusCode, none.json()], [404, { code: 'SAGA_ERR_UNKNOWN_SAGA' }]);
+});
+
+t.test('GET /v1/stats/durations gives exact p50/p99 of finished instances started since a time', async (t) => {
+  const { app, engine } = setupWith(t, t.testdir());
+  const ids = [await completedOrder(engine, 'o-1'), await completedOrder(engine, 'o-2')];
+  const { state } = await engine.start({ saga: 'order-fulfillment', input: input('o-3') });
+  engine.reply(state.id, 'reserve-inventory', 'InventoryReserved', { reservationId: 'r' });
+  engine.reply(state.id, 'charge-payment', 'PaymentCharged', { paymentId: 'p' });
+  engine.reply(state.id, 'ship-order', 'ShipmentRejected', { reason: 'no carrier' });
+  engine.reply(state.id, 'charge-payment', 'PaymentRefunded');
+  const comp = engine.reply(state.id, 'reserve-inventory', 'InventoryReleased');
+  t.equal(comp.status, 'compensated');
+  await engine.start({ saga: 'order-fulfillment', input: input('o-4') });
+  const took = ids.map((id) => {
+    const s = engine.store.getInstance(id);
+    return s === undefined ? -1 : s.updatedAt - s.createdAt;
+  });
+  const compTook = comp.updatedAt - comp.createdAt;
+  t.strictSame(took, [3000, 3000], 'the test clock moves a second per act');
+  t.equal(compTook, 5000);
+
+  const res = await app.inject({ url: `/v1/stats/durations?since=${new Date(t0).toISOString()}` });
+  t.equal(res.statusCode, 200);
+  const body = res.json<Record<string, unknown>>();
+  const one = (n: number, p50: number, p99: number) => ({ count: n, p50, p99 });
+  const empty = { count: 0, p50: null, p99: null };
+  t.strictSame(body.overall, { ...one(3, 3000, 5000), completed: one(2, 3000, 3000), compensated: one(1, 5000, 5000) },
+    'the running instance is not counted');
+  t.strictSame(body.sagas, [{ saga: 'order-fulfillment', ...one(3, 3000, 5000), completed: one(2, 3000, 3000), compensated: one(1, 5000, 5000) }]);
+  t.equal(body.since, new Date(t0).toISOString());
+  t.type(body.computedAt, 'string');
+
+  const later = await app.inject({ url: `/v1/stats/durations?since=${comp.createdAt}` });
+  t.strictSame(later.json<{ overall: unknown }>().overall, { ...one(1, 5000, 5000), completed: empty, compensated: one(1, 5000, 5000) },
+    'since as epoch ms: only instances created at or after it');
+  const byDefault = await app.inject({ url: '/v1/stats/durations' });
+  const since = Date.parse(byDefault.json<{ since: string }>().since);
+  t.ok(Math.abs(since - (Date.now() - 24 * 3600_000)) < 60_000, 'without since: the last 24 hours');
+  const bad = await app.inject({ url: '/v1/stats/durations?since=yesterday' });
+  t.match([bad.statusCode, bad.json()], [400, { code: 'SAGA_ERR_VALIDATION' }]);
+  const unknown = await app.inject({ url: '/v1/stats/durations?saga=x' });
+  t.equal(unknown.statusCode, 400, 'no other parameter');
 });
 
 t.test('dslOrdered puts the usual keys first and keeps the data', async (t) => {

@@ -8,6 +8,7 @@ import { classify, describe, poolConfig, redact } from './connect.js';
 import { db } from './db.js';
 import { earlyEventOps } from './early-events.js';
 import { rebuildOps } from './rebuild.js';
+import { insights } from './insights.js';
 import { operators } from './operators.js';
 import { reads } from './reads.js';
 import { checkPgSchema, migratePg } from './schema.js';
@@ -91,6 +92,7 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
     ...ops,
     ...earlyEventOps(d),
     ...rebuildOps(d, opts.upcasters ?? journalUpcasters),
+    ...insights(d),
     commit: (w) => (readonly ? Promise.reject(new StoreError(StoreErrorCode.ReadOnly, 'this store was opened read-only; it writes nothing')) : writer.commit(w)),
     settled: () => writer.settled(),
     close: () => (closed ??= (async () => {

@@ -1,12 +1,12 @@
 /** The loaded definitions, and one definition: its graph, YAML source and hash, and its instances per version. */
 import { useEffect, useState } from 'preact/hooks';
-import type { DefinitionDetail, DefinitionSummary, InstanceSummaryDocument } from '../../../engine/api/index.js';
+import type { DefinitionDetail, DefinitionSummary, VersionsDocument } from '../../../engine/api/index.js';
 import type { DefinitionSourceDocument } from '../../../engine/api/routes-definition-source.js';
 import { dslDuration } from '../../../cli/render/time.js';
 import { get, qs } from '../api.js';
 import type { GraphView as GraphViewType } from '../parts/graph-view.js';
-import { versionsOf } from '../figures.js';
-import { Hash, Note, Time } from '../parts/common.js';
+import { STATES } from '../figures.js';
+import { Hash, Note, StateBadge, Time } from '../parts/common.js';
 import { usePolled, useReadyMark } from '../parts/hooks.js';
 import { href } from '../router.js';
 
@@ -20,9 +20,6 @@ function useGraphView(): GraphViewFn | null {
   }, []);
   return view;
 }
-
-/** How many of the latest instances the version table counts (the API has no count by version). */
-const SAMPLE = 500;
 
 /** Every loaded definition with its hash. */
 export function DefinitionsPage() {
@@ -61,7 +58,7 @@ export function DefinitionPage({ name, hash }: { name: string; hash: string | nu
   const def = usePolled(() => get<DefinitionDetail>(`${base}${qs({ hash })}`), key, 0);
   const source = usePolled(() => get<DefinitionSourceDocument>(`${base}/source${qs({ hash })}`), key, 0);
   const current = usePolled(() => get<DefinitionDetail>(base).catch(() => null), name, 0);
-  const sample = usePolled(() => get<{ items: InstanceSummaryDocument[]; nextCursor: string | null }>(`/v1/instances${qs({ saga: name, limit: SAMPLE })}`), name, 10_000);
+  const versions = usePolled(() => get<VersionsDocument>(`${base}/versions`), name, 10_000);
   const GraphView = useGraphView();
   useReadyMark('definition', def.data !== null && GraphView !== null);
   const now = Date.now();
@@ -85,22 +82,34 @@ export function DefinitionPage({ name, hash }: { name: string; hash: string | nu
         </>
       )}
       <h2>Instances per version</h2>
-      {sample.data === null ? null : sample.data.items.length === 0 ? <Note>No instance of {name} in the database.</Note> : (
-        <>
-          <p class="muted">Of the latest {sample.data.items.length} instances{sample.data.nextCursor === null ? ' (all of them)' : ''}:</p>
+      {versions.error === null ? null : <Note kind="error">{versions.error}</Note>}
+      {versions.data === null ? null : versions.data.items.every((v) => v.instances === 0) ? <Note>No instance of {name} in the database.</Note> : (
+        <div class="table-wrap">
           <table class="list" aria-label="Instances per definition version">
-            <thead><tr><th>Version (hash)</th><th>Instances</th><th>Newest</th></tr></thead>
+            <thead>
+              <tr>
+                <th>Version (hash)</th><th>Instances</th>
+                {STATES.map((st) => <th class="wide"><StateBadge state={st} /></th>)}
+                <th class="wide">First start</th><th>Last start</th>
+              </tr>
+            </thead>
             <tbody>
-              {versionsOf(sample.data.items).map((v) => (
+              {versions.data.items.map((v) => (
                 <tr data-hash={v.hash}>
-                  <td><a href={href({ page: 'definition', name, hash: v.hash })}><Hash hash={v.hash} /></a>{v.hash === current.data?.hash ? ' (current)' : ''}</td>
-                  <td>{v.count}</td>
-                  <td><Time iso={v.newest} now={now} /></td>
+                  <td><a href={href({ page: 'definition', name, hash: v.hash })}><Hash hash={v.hash} /></a>{v.current ? ' (current)' : ''}</td>
+                  <td class="count">{v.instances.toLocaleString('en')}</td>
+                  {STATES.map((st) => (
+                    <td class="wide" data-state={st}>
+                      {v.states[st] === 0 ? <span class="muted">0</span> : v.states[st].toLocaleString('en')}
+                    </td>
+                  ))}
+                  <td class="wide"><Time iso={v.firstStartedAt} now={now} /></td>
+                  <td><Time iso={v.lastStartedAt} now={now} /></td>
                 </tr>
               ))}
             </tbody>
           </table>
-        </>
+        </div>
       )}
       <h2>Source</h2>
       {source.error === null ? null : <Note kind="error">{source.error}</Note>}
