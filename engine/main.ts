@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import type { Subscription as CoreSubscription } from '@nats-io/transport-node';
 import { buildApi } from './api/app.js';
+import { parseNamedTokens } from './api/auth.js';
 import { configHelp, loadConfig, type Config } from './config.js';
 import type { CompiledSaga } from './core/index.js';
 import { setExpressionLimits } from './definitions/expression-limits.js';
@@ -120,7 +121,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     const status = { streams: false, consumers: false, lag: 0 };
     const url = natsUrl;
     const engine = new Engine({
-      store, registry, log, relay, timers,
+      store, registry, log, relay, timers, lateWindowMs: config.lateSuccessWindowMs,
       republish: async (subject, data, headers, msgId) => {
         await publishEnvelope(link.js, subject, data, headers, msgId);
       },
@@ -141,6 +142,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     const https = config.tlsCert === undefined || config.tlsKey === undefined ? undefined : { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };
     const api = buildApi(engine, {
       token: config.apiToken, readToken: config.apiReadToken, https, metricsPublic: config.metricsPublic, bodyLimit: config.httpBodyLimit, log,
+      maxJsonDepth: config.maxJsonDepth, namedTokens: parseNamedTokens(config.apiTokens),
     });
     await api.listen({ host: config.httpHost, port: config.httpPort });
     closers.push(() => api.close());
@@ -155,7 +157,9 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     status.streams = true;
     relay.start();
     timers.start((row) => engine.fire(row));
-    const handle = inboundHandler(engine, store, log);
+    const handle = inboundHandler(engine, store, log, {
+      limits: { maxBytes: config.maxMessageBytes, maxDepth: config.maxJsonDepth }, dlqCap: { maxRows: config.dlqMax, maxBytes: config.dlqMaxBytes },
+    });
     const subs: Subscription[] = [];
     for (const subject of inbound) {
       const stream = streamOf[subject];

@@ -5,14 +5,15 @@ import {
 import { compileSagaSource, formatDefinitionError } from '../definitions/index.js';
 import { SagaError } from '../errors.js';
 import { fault } from '../fault.js';
-import type { DeadLetter, InstanceFilter, OutboxRow, TimerRow } from '../store/index.js';
+import { identifierProblem } from '../json-bounds.js';
+import type { DeadLetter, DeadListOptions, InstanceFilter, OutboxRow, TimerRow } from '../store/index.js';
 import type { InstanceChange, InputWrite, StorePort } from '../store/port.js';
 import type { LogFn } from '../log.js';
 import { uuidv7 } from '../ids.js';
 import { changeOf, earliestTimer } from './change.js';
 import { KeyedLock } from './keyed-lock.js';
 import { Metrics } from './metrics.js';
-import type { EnginePort, EngineStats, Readiness, StartCommand, StartOutcome } from './port.js';
+import type { EnginePort, EngineStats, OperatorAct, Readiness, StartCommand, StartOutcome } from './port.js';
 import type { Registry } from './registry.js';
 
 /** What the engine needs besides its store: definitions, the relay and timers to tell, NATS state. */
@@ -30,6 +31,8 @@ export interface EngineDeps {
   readonly lag?: () => number;
   /** Time, ids and jitter; the system's by default. */
   readonly env?: () => Env;
+  /** How long (ms) after a compensated instance ended a late success may reopen it; null or absent: always. */
+  readonly lateWindowMs?: number | null;
 }
 
 /** An incoming envelope, as the engine reads it. */
@@ -187,10 +190,19 @@ export class Engine implements EnginePort {
         if (target !== undefined) {
           const state = waited ? await store.getInstance(target.instanceId) : target.state;
           if (state !== undefined) {
+            // DESIGN section 3: the correlation id is copied onto every command and expected back on its reply.
+            if (m.correlationId !== state.correlationId) {
+              throw new SagaError('SAGA_ERR_CORRELATION_MISMATCH',
+                `reply ${m.eventType} to command ${m.causationId} carries correlationId ${JSON.stringify(m.correlationId)}, but the command was sent with ${JSON.stringify(state.correlationId)}`);
+            }
             const def = await this.defOf(state);
             const problem = def.schemas[`${m.eventType}@${m.version}`]?.(m.payload) ?? null;
             if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_MESSAGE', `${m.eventType}@${m.version} does not match its schema: ${problem}`);
-            const { d } = await this.decideFor(state, { type: 'ReplyReceived', message: m });
+            const { d } = await this.decideFor(state, { type: 'ReplyReceived', message: m, lateWindowMs: this.deps.lateWindowMs ?? null });
+            if (d.ignored === 'late_after_window') {
+              throw new SagaError('SAGA_ERR_LATE_REPLY',
+                `success ${m.eventType} for step of instance ${state.id} arrived more than ${this.deps.lateWindowMs ?? 0} ms (SAGA_LATE_SUCCESS_WINDOW) after the instance was compensated; the instance stays compensated and the step is not compensated`);
+            }
             const c = changeOf(def, state, d);
             if (c !== null) changes.push(c);
             outcome = 'reply';
@@ -249,6 +261,10 @@ export class Engine implements EnginePort {
       if (!k.ok) throw new SagaError('SAGA_ERR_INVALID_INPUT', `cannot compute the key of ${def.name}: ${k.error}`);
       key = k.key;
     }
+    // Ids and keys end up in headers and indexes: a CR/LF or a huge key must be refused before anything is written.
+    const problem = identifierProblem('id', id) ?? identifierProblem('correlationId', correlationId) ??
+      (key === null ? null : identifierProblem(cmd.key === undefined ? `the key computed by ${def.start.key?.source ?? 'start.key'}` : 'key', key));
+    if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_INPUT', problem);
     if (key !== null) {
       const existing = await store.findByKey(def.name, key);
       if (existing !== undefined) return { state: existing, change: null, def };
@@ -290,12 +306,16 @@ export class Engine implements EnginePort {
     }));
   }
 
-  cancel(id: string, reason: string): Promise<InstanceState> {
-    return this.act(id, { type: 'CancelRequested', reason });
+  async cancel(id: string, reason: string, by?: string): Promise<InstanceState> {
+    const state = await this.act(id, { type: 'CancelRequested', reason, ...(by === undefined ? {} : { by }) });
+    this.deps.log('info', 'operator cancelled an instance', { action: 'cancel', instance: id, by: by ?? null, reason });
+    return state;
   }
 
-  retry(id: string): Promise<InstanceState> {
-    return this.act(id, { type: 'RetryRequested' });
+  async retry(id: string, act: OperatorAct = {}): Promise<InstanceState> {
+    const state = await this.act(id, { type: 'RetryRequested', ...act });
+    this.deps.log('info', 'operator retried an instance', { action: 'retry', instance: id, by: act.by ?? null, reason: act.reason ?? null });
+    return state;
   }
 
   /** Fires one due timer as an input; a timer already fired (here or by another replica) changes nothing. */
@@ -325,18 +345,40 @@ export class Engine implements EnginePort {
 
   definitionByHash(hash: string) { return this.deps.registry.byDefinitionHash(hash); }
   definitions() { return this.deps.registry.all(); }
-  listDeadLetters(opts: { limit?: number; cursor?: string }) { return this.deps.store.listDead(opts); }
+  listDeadLetters(opts: DeadListOptions) { return this.deps.store.listDead(opts); }
   getDeadLetter(id: string) { return this.deps.store.getDead(id); }
-  deleteDeadLetter(id: string) { return this.deps.store.deleteDead(id); }
 
-  async redriveDeadLetter(id: string): Promise<DeadLetter> {
+  async deleteDeadLetter(id: string, act: OperatorAct = {}): Promise<boolean> {
+    const gone = await this.deps.store.deleteDead(id);
+    if (gone) this.deps.log('info', 'operator purged a dead letter', { action: 'purge', deadLetter: id, by: act.by ?? null, reason: act.reason ?? null });
+    return gone;
+  }
+
+  /**
+   * Publishes a dead letter again, once: the letter is marked redriven (with who asked) before
+   * it is published, so a second redrive, here or on another replica, is refused with
+   * SAGA_ERR_ALREADY_REDRIVEN; a publish that fails takes the mark back.
+   */
+  async redriveDeadLetter(id: string, act: OperatorAct = {}): Promise<DeadLetter> {
     const store = this.deps.store;
     const letter = await store.getDead(id);
     if (letter === undefined) throw new SagaError('SAGA_ERR_NOT_FOUND', `no dead letter ${id}`);
+    const again = (at: number) => new SagaError('SAGA_ERR_ALREADY_REDRIVEN', `dead letter ${id} was redriven already at ${new Date(at).toISOString()}; a letter is redriven once (if it failed again, it is a new letter)`);
+    if (letter.redrivenAt !== null) throw again(letter.redrivenAt);
     if (this.deps.republish === undefined) throw new SagaError('SAGA_ERR_NOT_READY', 'not connected to NATS');
-    // A fresh Nats-Msg-Id, or JetStream would drop the redrive as a duplicate of the original.
-    await this.deps.republish(letter.subject, letter.data, { ...letter.headers }, `redrive-${id}-${Date.now()}`);
-    await store.markRedriven(id, Date.now());
+    if (!(await store.markRedriven(id, Date.now(), act.by ?? null))) {
+      const now = await store.getDead(id);
+      if (now === undefined) throw new SagaError('SAGA_ERR_NOT_FOUND', `no dead letter ${id}`);
+      throw again(now.redrivenAt ?? Date.now());
+    }
+    try {
+      // A fresh Nats-Msg-Id, or JetStream would drop the redrive as a duplicate of the original.
+      await this.deps.republish(letter.subject, letter.data, { ...letter.headers }, `redrive-${id}-${Date.now()}`);
+    } catch (err) {
+      await store.unmarkRedriven(id);
+      throw err;
+    }
+    this.deps.log('info', 'operator redrove a dead letter', { action: 'redrive', deadLetter: id, subject: letter.subject, by: act.by ?? null, reason: act.reason ?? null });
     const after = await store.getDead(id);
     if (after === undefined) throw new SagaError('SAGA_ERR_NOT_FOUND', `no dead letter ${id}`);
     return after;

@@ -4,13 +4,38 @@ import { SagaError } from '../errors.js';
 import { fault } from '../fault.js';
 import type { LogFn } from '../log.js';
 import { isStoreUnavailable } from '../store/errors.js';
+import { defaultInputLimits, type InputLimits } from '../json-bounds.js';
+import type { DeadLetterCap } from '../store/index.js';
 import type { StorePort } from '../store/port.js';
 import type { InboundMessage, Verdict } from '../transport/consumer.js';
 import { parseEnvelope } from '../transport/envelope.js';
 import type { Engine } from './engine.js';
+import { kindOf, throttledLog } from './log-throttle.js';
 
 /** Failures that redelivering cannot mend: the message is parked at once. */
-const PERMANENT = new Set(['SAGA_ERR_INVALID_MESSAGE', 'SAGA_ERR_INVALID_INPUT']);
+const PERMANENT = new Set(['SAGA_ERR_INVALID_MESSAGE', 'SAGA_ERR_INVALID_INPUT', 'SAGA_ERR_CORRELATION_MISMATCH', 'SAGA_ERR_LATE_REPLY']);
+
+/** Longest reason kept with a dead letter: a list of letters stays small whatever the failure said. */
+const MAX_REASON = 2_000;
+
+/** How often a line of one kind (a failure, a drop) is written at most. */
+const LOG_INTERVAL_MS = 10_000;
+
+/** Bounds of what comes in and of what the dead-letter queue keeps. */
+export interface InboundOptions {
+  /** Largest message and deepest JSON read; larger or deeper ones are parked at once. */
+  readonly limits?: InputLimits;
+  /** Dead letters kept at most; the oldest beyond are dropped, counted and logged. */
+  readonly dlqCap?: DeadLetterCap;
+}
+
+/** Default cap of the dead-letter queue (SAGA_DLQ_MAX, SAGA_DLQ_MAX_BYTES). */
+export const defaultDlqCap: DeadLetterCap = Object.freeze({ maxRows: 10_000, maxBytes: 104_857_600 });
+
+/** Pure: a reason cut to {@link MAX_REASON} characters. */
+function shortReason(reason: string): string {
+  return reason.length <= MAX_REASON ? reason : `${reason.slice(0, MAX_REASON)}... (${reason.length} characters)`;
+}
 
 /**
  * Turns each message from a subscribed subject into one input of the engine, and the answer
@@ -25,8 +50,19 @@ const PERMANENT = new Set(['SAGA_ERR_INVALID_MESSAGE', 'SAGA_ERR_INVALID_INPUT']
  * JetStream it is in progress) and tried again after a pause; a drain lets it go back to
  * JetStream, and it comes back after the restart.
  */
-export function inboundHandler(engine: Engine, store: StorePort, log: LogFn): (msg: InboundMessage) => Promise<Verdict> {
+export function inboundHandler(engine: Engine, store: StorePort, log: LogFn, opts: InboundOptions = {}): (msg: InboundMessage) => Promise<Verdict> {
   const count = (outcome: string) => engine.counters.inc('sagad_messages_total', 'Messages consumed, by outcome.', { outcome });
+  const limits = opts.limits ?? defaultInputLimits;
+  const cap = opts.dlqCap ?? defaultDlqCap;
+  const once = throttledLog(log, LOG_INTERVAL_MS);
+
+  /** Keeps the queue under its cap: the oldest letters go, counted and logged (once per interval). */
+  const trim = async (): Promise<void> => {
+    const { dropped, bytes } = await store.trimDead(cap);
+    if (dropped === 0) return;
+    engine.counters.inc('sagad_dead_letters_dropped_total', 'Dead letters dropped, oldest first, to keep the queue under SAGA_DLQ_MAX and SAGA_DLQ_MAX_BYTES.', {}, dropped);
+    once('warn', 'dead-letter queue full: the oldest letters were dropped', 'dropped', { dropped, bytes, maxRows: cap.maxRows, maxBytes: cap.maxBytes });
+  };
 
   /** Runs `work` until the store lets it through (or sagad drains). */
   const despiteStore = async <T>(msg: InboundMessage, eventId: string | null, work: () => Promise<T>): Promise<T> => {
@@ -51,17 +87,19 @@ export function inboundHandler(engine: Engine, store: StorePort, log: LogFn): (m
   const park = async (msg: InboundMessage, eventId: string | null, reason: string): Promise<Verdict> => {
     const delivery = `dead-letter/${msg.subject}/${msg.streamSequence}/${createHash('sha256').update(msg.data).digest('hex').slice(0, 32)}`;
     const id = await despiteStore(msg, eventId, () => store.park({
-      subject: msg.subject, reason, headers: msg.headers, data: msg.data, deliveryCount: msg.deliveryCount, at: Date.now(),
+      subject: msg.subject, reason: shortReason(reason), headers: msg.headers, data: msg.data, deliveryCount: msg.deliveryCount, at: Date.now(),
     }, delivery));
     fault('after-park-before-ack');
     if (id === null) return 'ack';
     count('dead_lettered');
-    log('warn', 'message dead-lettered', { subject: msg.subject, reason });
+    once('warn', 'message dead-lettered', `${msg.subject} ${kindOf(reason)}`, { subject: msg.subject, deadLetter: id, reason: shortReason(reason) });
+    // The letter is safe; a trim that fails is told, and tried again after the next park.
+    await despiteStore(msg, eventId, trim).catch((err: unknown) => log('error', 'could not trim the dead-letter queue', { error: err instanceof Error ? err.message : String(err) }));
     return 'ack';
   };
 
   return async (msg) => {
-    const parsed = parseEnvelope(msg.data);
+    const parsed = parseEnvelope(msg.data, limits);
     if (!parsed.ok) return park(msg, null, parsed.reason);
     const e = parsed.envelope;
     try {
@@ -76,7 +114,7 @@ export function inboundHandler(engine: Engine, store: StorePort, log: LogFn): (m
       const why = err instanceof Error ? err.message : String(err);
       if (err instanceof SagaError && PERMANENT.has(err.code)) return park(msg, e.eventId, why);
       if (msg.lastAttempt) return park(msg, e.eventId, `failed on its last delivery (${msg.deliveryCount}): ${why}`);
-      log('warn', 'message failed; it will be redelivered', { subject: msg.subject, eventId: e.eventId, error: why });
+      once('warn', 'message failed; it will be redelivered', `${msg.subject} ${kindOf(why)}`, { subject: msg.subject, eventId: e.eventId, error: shortReason(why) });
       return { nakDelayMs: Math.min(30_000, 500 * 2 ** msg.deliveryCount) };
     }
   };

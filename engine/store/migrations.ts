@@ -117,6 +117,11 @@ CREATE TABLE definitions (
 ) STRICT;
 `;
 
+// Who redrove a dead letter: the operator actions are journaled with the token's name.
+const v3 = `
+ALTER TABLE dead_letters ADD COLUMN redriven_by TEXT;
+`;
+
 /**
  * Every schema step, oldest first. Append only: a released step is never edited. A step that
  * must rebuild a table (SQLite's 12-step ALTER) needs `foreign_keys` off, which cannot change
@@ -125,6 +130,7 @@ CREATE TABLE definitions (
 export const migrations: readonly Migration[] = [
   { version: 1, description: 'journal, instances, snapshots, inbox, outbox, timers, commands', sql: v1 },
   { version: 2, description: 'waits, dead letters, definitions', sql: v2 },
+  { version: 3, description: 'who redrove a dead letter', sql: v3 },
 ];
 
 /** The schema version this build reads and writes. */

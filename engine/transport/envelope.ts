@@ -1,3 +1,5 @@
+import { defaultInputLimits, depthOver, identifierProblem, type InputLimits } from '../json-bounds.js';
+
 /** The JSON envelope every message sagad publishes or accepts carries (DESIGN section 3). */
 export interface Envelope {
   eventId: string;
@@ -19,8 +21,18 @@ export type ParseResult = { ok: true; envelope: Envelope } | { ok: false; reason
 const decoder = new TextDecoder('utf-8', { fatal: true });
 const encoder = new TextEncoder();
 
-/** Decodes and checks an envelope; never throws, and explains any rejection in `reason`. */
-export function parseEnvelope(bytes: Uint8Array): ParseResult {
+/**
+ * Decodes and checks an envelope; never throws, and explains any rejection in `reason`. A
+ * message over `limits` (size, then JSON depth) is refused before it is decoded or parsed, and
+ * the identifiers are checked as {@link identifierProblem} says, so nothing it carries can
+ * break a header or a recursive walk later.
+ */
+export function parseEnvelope(bytes: Uint8Array, limits: InputLimits = defaultInputLimits): ParseResult {
+  if (bytes.byteLength > limits.maxBytes) {
+    return { ok: false, reason: `message too large: ${bytes.byteLength} bytes, the limit is ${limits.maxBytes} (SAGA_MAX_MESSAGE_BYTES)` };
+  }
+  const deep = depthOver(bytes, limits.maxDepth);
+  if (deep !== null) return { ok: false, reason: `JSON nested too deep: more than ${limits.maxDepth} levels (SAGA_MAX_JSON_DEPTH)` };
   let value: unknown;
   try {
     value = JSON.parse(decoder.decode(bytes));
@@ -32,7 +44,12 @@ export function parseEnvelope(bytes: Uint8Array): ParseResult {
   const problems: string[] = [];
   const text = (name: string, allowEmpty = false): string => {
     const v = value[name];
-    if (typeof v === 'string' && (allowEmpty || v !== '')) return v;
+    if (typeof v === 'string' && (allowEmpty || v !== '')) {
+      const problem = v === '' ? null : identifierProblem(name, v);
+      if (problem === null) return v;
+      problems.push(problem);
+      return '';
+    }
     problems.push(v === undefined ? `${name} is missing` : `${name} must be a non-empty string, got ${kind(v)}`);
     return '';
   };

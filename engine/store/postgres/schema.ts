@@ -123,6 +123,8 @@ CREATE TABLE definitions (
 /** Every schema step, oldest first. Append only: a released step is never edited. */
 export const pgMigrations: readonly PgMigration[] = [
   { version: 1, description: 'journal, instances, snapshots, inbox, outbox, timers, commands, waits, dead letters, definitions, sagad_apply', sql: v1 + APPLY_FUNCTION },
+  // Who redrove a dead letter: the operator actions are journaled with the token's name.
+  { version: 2, description: 'who redrove a dead letter', sql: 'ALTER TABLE dead_letters ADD COLUMN redriven_by text;' },
 ];
 
 /** The schema version this build reads and writes. */
