@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as yieldTurn, setTimeout as sleep } from 'node:timers/promises';
 import { SagaError } from '../errors.js';
 import { fault } from '../fault.js';
 import type { LogFn } from '../log.js';
@@ -17,6 +17,9 @@ const PERMANENT = new Set(['SAGA_ERR_INVALID_MESSAGE', 'SAGA_ERR_INVALID_INPUT',
 
 /** Longest reason kept with a dead letter: a list of letters stays small whatever the failure said. */
 const MAX_REASON = 2_000;
+
+/** Bytes above which a message is read in a turn of the event loop of its own. */
+const BIG_MESSAGE = 65_536;
 
 /** How often a line of one kind (a failure, a drop) is written at most. */
 const LOG_INTERVAL_MS = 10_000;
@@ -99,6 +102,9 @@ export function inboundHandler(engine: Engine, store: StorePort, log: LogFn, opt
   };
 
   return async (msg) => {
+    // The consumer hands over a whole batch in one turn: a big message waits its own turn, so
+    // a batch of them never holds the event loop long enough to miss NATS heartbeats.
+    if (msg.data.byteLength > BIG_MESSAGE) await yieldTurn();
     const parsed = parseEnvelope(msg.data, limits);
     if (!parsed.ok) return park(msg, null, parsed.reason);
     const e = parsed.envelope;

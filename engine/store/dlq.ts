@@ -49,6 +49,14 @@ export interface DeadLetterCap {
   readonly maxBytes: number;
 }
 
+/**
+ * Pure: what a trim keeps once the queue is over its cap: nine tenths of it, so that a flood
+ * trims once per tenth of the cap rather than once per letter.
+ */
+export function trimTarget(cap: DeadLetterCap): DeadLetterCap {
+  return { maxRows: Math.floor(cap.maxRows * 0.9), maxBytes: Math.floor(cap.maxBytes * 0.9) };
+}
+
 /** Bytes of each body a list reads. */
 export const HEAD_BYTES = 512;
 
@@ -68,7 +76,7 @@ export interface DeadLetters {
   unmarkRedriven(id: string): boolean;
   /** Deletes the letter; false when there is no such letter. */
   deleteDead(id: string): boolean;
-  /** Deletes the oldest letters beyond the cap; returns how many and their body bytes. */
+  /** When over the cap, deletes the oldest letters until the rest fits {@link trimTarget}; returns how many and their body bytes. */
   trimDead(cap: DeadLetterCap): { dropped: number; bytes: number };
   /** Number of letters not yet redriven. */
   deadCount(): number;
@@ -140,6 +148,7 @@ export function deadLetters(db: Database.Database): DeadLetters {
   const cutoff = db.prepare<[number, number], { id: number }>(`
     SELECT id FROM (SELECT id, row_number() OVER w AS n, sum(length(data)) OVER w AS total FROM dead_letters WINDOW w AS (ORDER BY id DESC))
     WHERE n > ? OR total > ? ORDER BY id DESC LIMIT 1`);
+  const totals = db.prepare<[], { n: number; bytes: number | null }>('SELECT count(*) AS n, sum(length(data)) AS bytes FROM dead_letters');
   const doomed = db.prepare<[number], { n: number; bytes: number | null }>('SELECT count(*) AS n, sum(length(data)) AS bytes FROM dead_letters WHERE id <= ?');
   const dropOlder = db.prepare<[number]>('DELETE FROM dead_letters WHERE id <= ?');
 
@@ -170,7 +179,10 @@ export function deadLetters(db: Database.Database): DeadLetters {
     },
     trimDead(cap) {
       return db.transaction(() => {
-        const c = cutoff.get(cap.maxRows, cap.maxBytes);
+        const now = totals.get();
+        if (now === undefined || (now.n <= cap.maxRows && (now.bytes ?? 0) <= cap.maxBytes)) return { dropped: 0, bytes: 0 };
+        const keep = trimTarget(cap);
+        const c = cutoff.get(keep.maxRows, keep.maxBytes);
         if (c === undefined) return { dropped: 0, bytes: 0 };
         const d = doomed.get(c.id);
         dropOlder.run(c.id);

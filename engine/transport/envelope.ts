@@ -19,6 +19,8 @@ export interface Envelope {
 export type ParseResult = { ok: true; envelope: Envelope } | { ok: false; reason: string };
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
+/** The bytes a JSON text may begin with (after white space): { [ " - 0-9 t f n. */
+const JSON_STARTS: ReadonlySet<number> = new Set([...'{["-0123456789tfn'].map((c) => c.charCodeAt(0)));
 const encoder = new TextEncoder();
 
 /**
@@ -30,6 +32,11 @@ const encoder = new TextEncoder();
 export function parseEnvelope(bytes: Uint8Array, limits: InputLimits = defaultInputLimits): ParseResult {
   if (bytes.byteLength > limits.maxBytes) {
     return { ok: false, reason: `message too large: ${bytes.byteLength} bytes, the limit is ${limits.maxBytes} (SAGA_MAX_MESSAGE_BYTES)` };
+  }
+  // Bytes that cannot begin any JSON value are refused without reading further (a flood of garbage costs little).
+  const first = bytes.find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
+  if (first !== undefined && !JSON_STARTS.has(first)) {
+    return { ok: false, reason: `not a JSON envelope: not JSON at all (its first byte is 0x${first.toString(16).padStart(2, '0')})` };
   }
   const deep = depthOver(bytes, limits.maxDepth);
   if (deep !== null) return { ok: false, reason: `JSON nested too deep: more than ${limits.maxDepth} levels (SAGA_MAX_JSON_DEPTH)` };

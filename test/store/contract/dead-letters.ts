@@ -73,18 +73,18 @@ export function deadLetterContract(t: Test, fresh: FreshPort): void {
     t.notOk(await port.unmarkRedriven('999999'));
   });
 
-  t.test('the queue is trimmed to its cap in rows and in bytes, the oldest first', async (t) => {
+  t.test('over its cap in rows or bytes the queue is trimmed to nine tenths of it, the oldest first', async (t) => {
     const port = await fresh();
     t.teardown(() => port.close());
     const ids = await parkAll(port, Array.from({ length: 10 }, (_, i) => letter(i, new Uint8Array(1000).fill(i))));
-    t.same(await port.trimDead({ maxRows: 100, maxBytes: 1_000_000 }), { dropped: 0, bytes: 0 }, 'under the cap nothing goes');
-    t.same(await port.trimDead({ maxRows: 6, maxBytes: 1_000_000 }), { dropped: 4, bytes: 4000 });
-    t.same((await port.listDead()).items.map((l) => l.id), ids.slice(4).reverse(), 'the six newest are kept');
-    t.same(await port.trimDead({ maxRows: 100, maxBytes: 2500 }), { dropped: 4, bytes: 4000 }, 'two bodies of 1000 bytes fit 2500');
-    t.same((await port.listDead()).items.map((l) => l.id), ids.slice(8).reverse());
-    t.same(await port.trimDead({ maxRows: 100, maxBytes: 2500 }), { dropped: 0, bytes: 0 }, 'a second trim drops nothing');
+    t.same(await port.trimDead({ maxRows: 10, maxBytes: 10_000 }), { dropped: 0, bytes: 0 }, 'at the cap nothing goes');
+    t.same(await port.trimDead({ maxRows: 8, maxBytes: 1_000_000 }), { dropped: 3, bytes: 3000 }, 'over 8 rows: down to 9 tenths of 8, 7 rows');
+    t.same((await port.listDead()).items.map((l) => l.id), ids.slice(3).reverse(), 'the seven newest are kept');
+    t.same(await port.trimDead({ maxRows: 100, maxBytes: 5000 }), { dropped: 3, bytes: 3000 }, 'over 5000 bytes: down to 4500, four bodies of 1000');
+    t.same((await port.listDead()).items.map((l) => l.id), ids.slice(6).reverse());
+    t.same(await port.trimDead({ maxRows: 100, maxBytes: 5000 }), { dropped: 0, bytes: 0 }, 'a second trim drops nothing');
     t.ok(await port.markRedriven(ids[9] ?? '', 1));
-    t.same(await port.trimDead({ maxRows: 1, maxBytes: 2500 }), { dropped: 1, bytes: 1000 }, 'redriven or not, the oldest goes');
+    t.same(await port.trimDead({ maxRows: 2, maxBytes: 5000 }), { dropped: 3, bytes: 3000 }, 'redriven or not, the oldest go');
     t.same((await port.listDead()).items.map((l) => l.id), [ids[9]]);
     t.equal((await port.gauges()).deadLetters, 0, 'the one left was redriven');
   });
