@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { EnginePort } from '../runtime/port.js';
 import type { LogFn } from '../log.js';
 import { defaultInputLimits } from '../json-bounds.js';
@@ -48,6 +48,12 @@ export function buildApi(engine: EnginePort, opts: ApiOptions = {}): FastifyInst
   const app = Fastify({
     logger: opts.logger ?? false,
     clientErrorHandler: answerClientError,
+    // A URL the router cannot read (bad escape, a parameter over 100 characters) gets a body with a SAGA_ERR code like any other error.
+    frameworkErrors: (error, _request, reply) => {
+      const { body } = describeError(error);
+      // The option's reply is typed for any route's schema; this one answers the plain error body.
+      void (reply as unknown as FastifyReply).code(body.statusCode).send(body);
+    },
     ...(opts.bodyLimit === undefined ? {} : { bodyLimit: opts.bodyLimit }),
     ...(opts.https === undefined ? {} : { https: { cert: opts.https.cert, key: opts.https.key } }),
   }) as unknown as FastifyInstance;

@@ -86,7 +86,7 @@ interface Row {
   id: number; subject: string; reason: string; headers: string; data: Buffer;
   received_at: number; delivery_count: number; redriven_at: number | null; redriven_by: string | null;
 }
-interface SummaryRow extends Omit<Row, 'data'> { size: number; head: Buffer }
+interface SummaryRow extends Omit<Row, 'data'> { size: number; head: Buffer | null }
 
 /** Dead letters not redriven (`deadCount`), also run by the background thread. */
 export const DEAD_COUNT_SQL = 'SELECT count(*) AS n FROM dead_letters WHERE redriven_at IS NULL';
@@ -107,7 +107,8 @@ export function letterOf(r: Row): DeadLetter {
 export function summaryOf(r: SummaryRow): DeadLetterSummary {
   return {
     id: String(r.id), subject: r.subject, reason: r.reason, headers: JSON.parse(r.headers) as Headers, size: Number(r.size),
-    head: r.head, receivedAt: r.received_at, deliveryCount: r.delivery_count, redrivenAt: r.redriven_at, redrivenBy: r.redriven_by ?? null,
+    // SQLite's substr of an empty blob is NULL.
+    head: r.head ?? Buffer.alloc(0), receivedAt: r.received_at, deliveryCount: r.delivery_count, redrivenAt: r.redriven_at, redrivenBy: r.redriven_by ?? null,
   };
 }
 

@@ -33,6 +33,8 @@ export function deadLetterContract(t: Test, fresh: FreshPort): void {
     t.ok(item !== undefined && item.head.byteLength <= 512 && item.head.byteLength > 0, 'only its first bytes', { got: item?.head.byteLength });
     t.notOk(item !== undefined && 'data' in item, 'no body in a list item');
     t.equal((await port.getDead(id ?? ''))?.data.byteLength, 1_000_000, 'one letter has its whole body');
+    const [empty] = await parkAll(port, [letter(2, new Uint8Array())]);
+    t.match((await port.listDead({ limit: 1 })).items[0], { id: empty, size: 0, head: Buffer.alloc(0) }, 'an empty body lists as empty (found by fuzzing)');
   });
 
   t.test('a page ends at its size budget as well as its count, and paging still sees every letter once', async (t) => {
