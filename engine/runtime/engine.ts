@@ -12,6 +12,7 @@ import type { LogFn } from '../log.js';
 import { uuidv7 } from '../ids.js';
 import { changeOf, earliestTimer } from './change.js';
 import { KeyedLock } from './keyed-lock.js';
+import { redriveOnce } from './redrive.js';
 import { Metrics } from './metrics.js';
 import type { EnginePort, EngineStats, OperatorAct, Readiness, StartCommand, StartOutcome } from './port.js';
 import type { Registry } from './registry.js';
@@ -354,34 +355,9 @@ export class Engine implements EnginePort {
     return gone;
   }
 
-  /**
-   * Publishes a dead letter again, once: the letter is marked redriven (with who asked) before
-   * it is published, so a second redrive, here or on another replica, is refused with
-   * SAGA_ERR_ALREADY_REDRIVEN; a publish that fails takes the mark back.
-   */
-  async redriveDeadLetter(id: string, act: OperatorAct = {}): Promise<DeadLetter> {
-    const store = this.deps.store;
-    const letter = await store.getDead(id);
-    if (letter === undefined) throw new SagaError('SAGA_ERR_NOT_FOUND', `no dead letter ${id}`);
-    const again = (at: number) => new SagaError('SAGA_ERR_ALREADY_REDRIVEN', `dead letter ${id} was redriven already at ${new Date(at).toISOString()}; a letter is redriven once (if it failed again, it is a new letter)`);
-    if (letter.redrivenAt !== null) throw again(letter.redrivenAt);
-    if (this.deps.republish === undefined) throw new SagaError('SAGA_ERR_NOT_READY', 'not connected to NATS');
-    if (!(await store.markRedriven(id, Date.now(), act.by ?? null))) {
-      const now = await store.getDead(id);
-      if (now === undefined) throw new SagaError('SAGA_ERR_NOT_FOUND', `no dead letter ${id}`);
-      throw again(now.redrivenAt ?? Date.now());
-    }
-    try {
-      // A fresh Nats-Msg-Id, or JetStream would drop the redrive as a duplicate of the original.
-      await this.deps.republish(letter.subject, letter.data, { ...letter.headers }, `redrive-${id}-${Date.now()}`);
-    } catch (err) {
-      await store.unmarkRedriven(id);
-      throw err;
-    }
-    this.deps.log('info', 'operator redrove a dead letter', { action: 'redrive', deadLetter: id, subject: letter.subject, by: act.by ?? null, reason: act.reason ?? null });
-    const after = await store.getDead(id);
-    if (after === undefined) throw new SagaError('SAGA_ERR_NOT_FOUND', `no dead letter ${id}`);
-    return after;
+  /** Publishes a dead letter again, once (see {@link redriveOnce}); a second redrive is SAGA_ERR_ALREADY_REDRIVEN. */
+  redriveDeadLetter(id: string, act: OperatorAct = {}): Promise<DeadLetter> {
+    return redriveOnce(this.deps.store, this.deps.republish, this.deps.log, id, act);
   }
 
   readiness(): Readiness {
