@@ -1,7 +1,7 @@
 /** Routes that act through the engine: start, cancel, retry (each resolves after its commit). */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { InstanceState } from '../core/index.js';
-import type { EnginePort } from '../runtime/port.js';
+import type { EnginePort, OperatorAct } from '../runtime/port.js';
 import { ANONYMOUS } from './auth.js';
 import { errorResponses, idParams, idString, instanceSchema, nameParams } from './schemas.js';
 import { instanceDocument, type InstanceDocument } from './views.js';
@@ -34,8 +34,13 @@ const cancelSchema = {
   response: { 200: instanceSchema, ...errorResponses },
 } as const;
 
-/** An operator's reason, when one is given: one line of printable text. */
-export const reasonSchema = { type: 'string', minLength: 1, maxLength: 1000, pattern: '^[^\\u0000-\\u001f\\u007f]*\\S[^\\u0000-\\u001f\\u007f]*$' } as const;
+/** An optional operator's reason: one line of printable text (empty counts as none: the console sends what was typed). */
+export const reasonSchema = { type: 'string', maxLength: 1000, pattern: '^[^\\u0000-\\u001f\\u007f]*$' } as const;
+
+/** Pure: the act of `by`, with the reason when one was given. */
+export function actOf(by: string, reason: string | undefined): OperatorAct {
+  return { by, ...(reason === undefined || reason.trim() === '' ? {} : { reason }) };
+}
 
 /** A preValidation hook: a request without a body is validated as `{}` (retry and redrive take an optional `{reason}`). */
 export async function noBodyIsEmpty(request: FastifyRequest): Promise<void> {
@@ -73,7 +78,6 @@ export function registerActionRoutes(app: FastifyInstance, engine: EnginePort, n
   app.post<{ Params: { id: string }; Body: { reason?: string } | undefined }>(
     '/v1/instances/:id/retry', { schema: retrySchema, preValidation: noBodyIsEmpty },
     async (request) => {
-      const reason = request.body?.reason;
-      return document(await engine.retry(request.params.id, { by: nameOf(request), ...(reason === undefined ? {} : { reason }) }));
+      return document(await engine.retry(request.params.id, actOf(nameOf(request), request.body?.reason)));
     });
 }

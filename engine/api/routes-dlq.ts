@@ -1,10 +1,10 @@
 /** Routes of the dead-letter queue: list (without bodies), show one with its body, redrive, delete. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SagaError } from '../errors.js';
-import type { EnginePort, OperatorAct } from '../runtime/port.js';
+import type { EnginePort } from '../runtime/port.js';
 import { ANONYMOUS } from './auth.js';
 import { deadLetterDocument, deadLetterSummaryDocument } from './dead-letter-view.js';
-import { noBodyIsEmpty, reasonSchema } from './routes-actions.js';
+import { actOf, noBodyIsEmpty, reasonSchema } from './routes-actions.js';
 import { deadLetterSchema, deadLetterSummarySchema, errorResponses, idParams, pageOf, pageQuery } from './schemas.js';
 
 const listSchema = {
@@ -27,8 +27,6 @@ const deleteSchema = {
 } as const;
 
 const noLetter = (id: string): SagaError => new SagaError('SAGA_ERR_NOT_FOUND', `no dead letter ${id}`);
-
-const actOf = (by: string, reason: string | undefined): OperatorAct => ({ by, ...(reason === undefined ? {} : { reason }) });
 
 /**
  * Registers the dead-letter routes; a missing letter is a 404 `SAGA_ERR_NOT_FOUND`, a second

@@ -101,6 +101,8 @@ t.test("a retry is in the instance's history with the token's name and the reaso
   const history = (await app.inject({ url: `/v1/instances/${id}/history`, headers: as('alice-secret') })).json<{ items: { type: string; data: Record<string, unknown> }[] }>().items;
   t.match(history.find((e) => e.type === 'CompensationResumed')?.data, { by: 'alice', reason: 'inventory service is back' });
   t.match(lines.find((l) => l.msg === 'operator retried an instance'), { action: 'retry', instance: id, by: 'alice', reason: 'inventory service is back' });
+  const empty = await app.inject({ method: 'POST', url: `/v1/instances/${id}/retry`, headers: as('alice-secret'), payload: { reason: '' } });
+  t.equal(empty.statusCode, 409, 'an empty reason (what the console sends when nothing was typed) counts as none');
   const bare = await app.inject({ method: 'POST', url: `/v1/instances/${id}/retry`, headers: as('alice-secret') });
   t.equal(bare.statusCode, 409, 'a retry without a body still reaches the engine (here: no longer failed)');
 });
