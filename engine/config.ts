@@ -58,6 +58,18 @@ export interface Config {
   readonly otelDisabled: boolean | undefined;
   /** How long an event that arrived before its wait step started is kept, as written (`1h`); see `earlyEventTtlMs`. */
   readonly earlyEventTtl: string;
+  /** Largest NATS message sagad reads (an envelope), in bytes; larger ones are parked at once. */
+  readonly maxMessageBytes: number;
+  /** Deepest JSON nesting of an envelope or an API body; deeper ones are parked or answered 400. */
+  readonly maxJsonDepth: number;
+  /** Most dead letters kept; the oldest are dropped beyond it. */
+  readonly dlqMax: number;
+  /** Most bytes of dead-letter bodies kept; the oldest are dropped beyond it. */
+  readonly dlqMaxBytes: number;
+  /** Milliseconds after a compensated instance ended that a late success may still reopen it (SAGA_LATE_SUCCESS_WINDOW). */
+  readonly lateSuccessWindowMs: number;
+  /** More admin tokens, each with a name for the journal: `name:secret,name:secret`. */
+  readonly apiTokens: string | undefined;
 }
 
 /** Milliseconds of SAGA_EARLY_EVENT_TTL (validated by `loadConfig` as a duration). */
@@ -129,6 +141,12 @@ const variables: readonly Variable[] = [
   { env: 'SAGA_TLS_KEY', key: 'tlsKey', schema: text, allowed: 'a file path', help: 'private key (PEM) of SAGA_TLS_CERT' },
   { env: 'SAGA_EARLY_EVENT_TTL', key: 'earlyEventTtl', schema: { type: 'string', pattern: DURATION_PATTERN, default: '1h' }, allowed: 'a duration above zero, like 30m, 1h or 1d', help: 'how long an event that arrived before the wait step awaiting it started is kept for its instance, then dead-lettered' },
   { env: 'SAGA_HTTP_BODY_LIMIT', key: 'httpBodyLimit', schema: { ...int(1024, 1_073_741_824), default: 1_048_576 }, allowed: 'an integer from 1024 to 1073741824 (bytes)', help: 'largest HTTP request body in bytes' },
+  { env: 'SAGA_MAX_MESSAGE_BYTES', key: 'maxMessageBytes', schema: { ...int(1024, 67_108_864), default: 1_048_576 }, allowed: 'an integer from 1024 to 67108864 (bytes)', help: 'largest NATS message (envelope) read; a larger one is dead-lettered at once' },
+  { env: 'SAGA_MAX_JSON_DEPTH', key: 'maxJsonDepth', schema: { ...int(2, 10_000), default: 64 }, allowed: 'an integer from 2 to 10000', help: 'deepest JSON nesting of an envelope or API body; deeper is dead-lettered at once, or a 400' },
+  { env: 'SAGA_DLQ_MAX', key: 'dlqMax', schema: { ...int(1, 100_000_000), default: 10_000 }, allowed: 'an integer from 1 to 100000000', help: 'dead letters kept; beyond it the oldest are dropped (counted in sagad_dead_letters_dropped_total)' },
+  { env: 'SAGA_DLQ_MAX_BYTES', key: 'dlqMaxBytes', schema: { ...int(1_048_576, 1_099_511_627_776), default: 104_857_600 }, allowed: 'an integer from 1048576 to 1099511627776 (bytes)', help: 'bytes of dead-letter bodies kept; beyond it the oldest are dropped' },
+  { env: 'SAGA_LATE_SUCCESS_WINDOW', key: 'lateSuccessWindowMs', schema: { type: 'string', pattern: DURATION_PATTERN, default: '24h' }, allowed: 'a duration such as 30m, 24h or 7d', help: 'how long after a compensated instance ended a late success still reopens it to compensate that step; later ones are dead-lettered' },
+  { env: 'SAGA_API_TOKENS', key: 'apiTokens', schema: { type: 'string', pattern: '^[A-Za-z0-9_.@-]+:[^\\s,]+(,[A-Za-z0-9_.@-]+:[^\\s,]+)*$' }, allowed: 'name:secret pairs separated by commas, names of letters, digits and _.@-', help: 'more admin tokens with names, which the journal records with each operator action: alice:s3cret,ci:t0ken' },
 ];
 
 const schema = {
@@ -163,6 +181,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const config: Record<string, unknown> = {};
   for (const v of variables) config[v.key] = v.parse === undefined ? data[v.env] : v.parse(data[v.env]);
+  // Durations are read as text and kept as milliseconds.
+  config.lateSuccessWindowMs = parseDuration(String(data.SAGA_LATE_SUCCESS_WINDOW)) ?? 0;
   const conflicts = combinationProblems(config as unknown as Config);
   if (conflicts.length > 0) {
     throw new SagaError('SAGA_ERR_CONFIG', `invalid configuration (${conflicts.length} problem${conflicts.length === 1 ? '' : 's'}):\n  ${conflicts.join('\n  ')}`);
@@ -194,6 +214,9 @@ function combinationProblems(c: Config): string[] {
     problems.push('SAGA_API_READ_TOKEN needs SAGA_API_TOKEN: without it every route, writes included, is open');
   }
   if (earlyEventTtlMs(c) <= 0) problems.push(`SAGA_EARLY_EVENT_TTL=${c.earlyEventTtl} must be longer than zero`);
+  if (c.apiTokens !== undefined && c.apiToken === undefined) {
+    problems.push('SAGA_API_TOKENS adds named tokens to SAGA_API_TOKEN: set SAGA_API_TOKEN too');
+  }
   if (c.apiReadToken !== undefined && c.apiReadToken === c.apiToken) problems.push('SAGA_API_READ_TOKEN must differ from SAGA_API_TOKEN');
   if (!c.metricsPublic && c.apiToken === undefined) problems.push('SAGA_METRICS_PUBLIC=false needs SAGA_API_TOKEN: there is no token to ask for');
   if (!isLoopback(c.httpHost) && c.apiToken === undefined && !c.httpInsecure) {

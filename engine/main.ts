@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import type { Subscription as CoreSubscription } from '@nats-io/transport-node';
 import type { FastifyBaseLogger } from 'fastify';
 import { buildApi } from './api/app.js';
+import { parseNamedTokens } from './api/auth.js';
 import { configHelp, earlyEventTtlMs, loadConfig, type Config } from './config.js';
 import type { CompiledSaga } from './core/index.js';
 import { setExpressionLimits } from './definitions/expression-limits.js';
@@ -149,7 +150,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     const lagMonitor = new LagMonitor(watched, { maxMessages: config.lagMax, maxAgeMs: config.lagMaxAgeMs }, jetStreamBacklog(link.jsm), metrics, log);
     const url = natsUrl;
     const engine = new Engine({
-      store, registry, log, relay, timers, metrics, tracing,
+      store, registry, log, relay, timers, metrics, tracing, lateWindowMs: config.lateSuccessWindowMs,
       republish: async (subject, data, headers, msgId) => {
         await publishEnvelope(link.js, subject, data, headers, msgId);
       },
@@ -169,7 +170,9 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     await engine.rememberDefinitions();
     await engine.pinDefinitionsInUse();
 
-    const handle = inboundHandler(engine, store, log);
+    const handle = inboundHandler(engine, store, log, {
+      limits: { maxBytes: config.maxMessageBytes, maxDepth: config.maxJsonDepth }, dlqCap: { maxRows: config.dlqMax, maxBytes: config.dlqMaxBytes },
+    });
     const subs: Subscription[] = [];
     const consumed = new Set<string>();
     /** Ensures the streams of these subjects and consumes each inbound one not yet consumed; the new ones come back. */
@@ -183,6 +186,8 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
         consumed.add(subject);
         const sub = await consume(link, subject, handle, {
           stream, durablePrefix: config.natsPrefix, maxDeliver: config.maxDeliver, ackWaitMs: timing.ackWaitMs, expiresMs: 2000, concurrency: 256, batchSize: 256, log,
+          // A pull of 256 big messages would hold 256 of them in memory at once: a pull brings 16 of the largest at most.
+          maxBytes: 16 * config.maxMessageBytes,
         });
         subs.push(sub);
         watched.push({ stream, durable: sub.durable, subject });
@@ -203,6 +208,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
       token: config.apiToken, readToken: config.apiReadToken, https, metricsPublic: config.metricsPublic, bodyLimit: config.httpBodyLimit, log,
       ...(logger === undefined ? {} : { loggerInstance: logger }), onAnswered: (method, route, code, s) => metrics.httpRequest(method, route, code, s),
       rebuilder: engine,
+      maxJsonDepth: config.maxJsonDepth, namedTokens: parseNamedTokens(config.apiTokens),
     });
     registerReloadRoutes(api, (actor) => reloader.reload(actor), () => registry.all());
     await api.listen({ host: config.httpHost, port: config.httpPort });

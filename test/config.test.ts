@@ -12,6 +12,7 @@ t.test('defaults for an empty environment, frozen', async (t) => {
     natsCreds: undefined, natsNkey: undefined, natsUser: undefined, natsPassword: undefined, natsToken: undefined,
     natsTlsCa: undefined, natsTlsCert: undefined, natsTlsKey: undefined,
     apiReadToken: undefined, httpInsecure: false, metricsPublic: true, tlsCert: undefined, tlsKey: undefined, httpBodyLimit: 1_048_576, earlyEventTtl: '1h',
+    maxMessageBytes: 1_048_576, maxJsonDepth: 64, dlqMax: 10_000, dlqMaxBytes: 104_857_600, lateSuccessWindowMs: 86_400_000, apiTokens: undefined,
   });
   t.ok(Object.isFrozen(c));
   t.same({ ...loadConfig({ SAGA_HTTP_PORT: '', NATS_URL: '' }) }, { ...c }, 'an empty variable counts as unset');
@@ -30,6 +31,7 @@ t.test('values are read, numbers coerced, enums case-insensitive', async (t) => 
     natsCreds: undefined, natsNkey: undefined, natsUser: undefined, natsPassword: undefined, natsToken: undefined,
     natsTlsCa: undefined, natsTlsCert: undefined, natsTlsKey: undefined,
     apiReadToken: undefined, httpInsecure: false, metricsPublic: true, tlsCert: undefined, tlsKey: undefined, httpBodyLimit: 1_048_576, earlyEventTtl: '1h',
+    maxMessageBytes: 1_048_576, maxJsonDepth: 64, dlqMax: 10_000, dlqMaxBytes: 104_857_600, lateSuccessWindowMs: 86_400_000, apiTokens: undefined,
   });
   t.equal(typeof c.httpPort, 'number');
 });

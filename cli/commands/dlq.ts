@@ -1,6 +1,6 @@
 /** `dlq list|show|redrive|purge`: the dead-letter queue through the API. */
 import type { Command } from 'commander';
-import type { DeadLetterDocument } from '../../engine/api/documents.js';
+import type { DeadLetterDocument, DeadLetterSummaryDocument } from '../../engine/api/documents.js';
 import type { Page } from '../../engine/store/index.js';
 import { ApiCallError } from '../client.js';
 import { contextOf, type Ctx } from '../context.js';
@@ -14,6 +14,10 @@ function letterError(ctx: Ctx, id: string) {
   return (err: unknown): never => {
     if (err instanceof ApiCallError && err.failure.code === 'SAGA_ERR_NOT_FOUND') {
       throw new CliError(`no dead letter ${id} on sagad at ${ctx.api().server}`, '`sagactl dlq list` shows the dead letters and their ids');
+    }
+    if (err instanceof ApiCallError && err.failure.code === 'SAGA_ERR_ALREADY_REDRIVEN') {
+      throw new CliError(`dead letter ${id} was redriven already; a letter is redriven once`,
+        `if it failed again it is a new dead letter: \`sagactl dlq list\` shows it; \`sagactl dlq show ${id}\` says when and by whom`);
     }
     throw err;
   };
@@ -37,7 +41,7 @@ export function registerDlq(parent: Command, io: Io): void {
     .action(async (o: { limit: number; all?: boolean; cursor?: string }, cmd: Command) => {
       const ctx = contextOf(cmd, io);
       const api = ctx.api();
-      const page = await collect((limit, cursor) => api.get<Page<DeadLetterDocument>>('/v1/dlq', { limit, cursor }), { limit: o.limit, all: o.all === true, cursor: o.cursor })
+      const page = await collect((limit, cursor) => api.get<Page<DeadLetterSummaryDocument>>('/v1/dlq', { limit, cursor }), { limit: o.limit, all: o.all === true, cursor: o.cursor })
         .catch((err: unknown) => {
           if (err instanceof ApiCallError && err.failure.code === 'SAGA_ERR_BAD_CURSOR') throw usageError('the --cursor was not handed out by this list', 'leave --cursor out to start from the newest');
           throw err;
@@ -65,10 +69,12 @@ export function registerDlq(parent: Command, io: Io): void {
     .command('redrive')
     .description('Publish a dead letter again, byte for byte, on its subject (after fixing what made it fail).')
     .argument('<id>', 'dead letter id')
-    .addHelpText('after', examples('sagactl dlq redrive 12'))
-    .action(async (id: string, _o: unknown, cmd: Command) => {
+    .option('--reason <text>', 'why, recorded with your token\'s name in the log and on the letter')
+    .addHelpText('after', `${examples('sagactl dlq redrive 12', 'sagactl dlq redrive 12 --reason "schema fixed"')}A letter is redriven once: a second redrive is refused (if it failed again, it is a new letter).\n`)
+    .action(async (id: string, o: { reason?: string }, cmd: Command) => {
       const ctx = contextOf(cmd, io);
-      const letter = await ctx.api().post<DeadLetterDocument>(`/v1/dlq/${encodeURIComponent(id)}/redrive`).catch(letterError(ctx, id));
+      const body = o.reason === undefined ? undefined : { reason: o.reason };
+      const letter = await ctx.api().post<DeadLetterDocument>(`/v1/dlq/${encodeURIComponent(id)}/redrive`, body).catch(letterError(ctx, id));
       if (ctx.output !== 'table') return ctx.doc(letter);
       ctx.out(`Redrove dead letter ${letter.id}: published again on ${letter.subject}. If it fails again it comes back as a new dead letter.\n`);
     });
@@ -78,10 +84,12 @@ export function registerDlq(parent: Command, io: Io): void {
     .alias('delete')
     .description('Delete a dead letter for good.')
     .argument('<id>', 'dead letter id')
-    .addHelpText('after', examples('sagactl dlq purge 12'))
-    .action(async (id: string, _o: unknown, cmd: Command) => {
+    .option('--reason <text>', 'why, recorded with your token\'s name in sagad\'s log')
+    .addHelpText('after', examples('sagactl dlq purge 12', 'sagactl dlq purge 12 --reason "test message"'))
+    .action(async (id: string, o: { reason?: string }, cmd: Command) => {
       const ctx = contextOf(cmd, io);
-      await ctx.api().delete(`/v1/dlq/${encodeURIComponent(id)}`).catch(letterError(ctx, id));
+      const query = o.reason === undefined ? '' : `?reason=${encodeURIComponent(o.reason)}`;
+      await ctx.api().delete(`/v1/dlq/${encodeURIComponent(id)}${query}`).catch(letterError(ctx, id));
       if (ctx.output !== 'table') return ctx.doc({ id, purged: true });
       ctx.out(`Purged dead letter ${id}.\n`);
     });

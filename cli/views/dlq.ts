@@ -1,11 +1,11 @@
 /** Dead letters: the list, and one letter with its headers and raw message. */
-import type { DeadLetterDocument } from '../../engine/api/documents.js';
+import type { DeadLetterDocument, DeadLetterSummaryDocument } from '../../engine/api/documents.js';
 import { renderFields, renderTable, type Cell } from '../render/table.js';
 import { age, when } from '../render/time.js';
 import type { ViewOptions } from './instances.js';
 
 /** Pure: the dead letters as a table, newest first as given. */
-export function deadLetterTable(items: readonly DeadLetterDocument[], o: ViewOptions): string {
+export function deadLetterTable(items: readonly Omit<DeadLetterSummaryDocument, 'size' | 'preview'>[], o: ViewOptions): string {
   const rows: Cell[][] = items.map((l) => [
     l.id, l.subject, l.reason, age(l.receivedAt, o.now), String(l.deliveryCount), l.redrivenAt === null ? '' : `${age(l.redrivenAt, o.now)} ago`,
   ]);
@@ -19,7 +19,8 @@ export function deadLetterTable(items: readonly DeadLetterDocument[], o: ViewOpt
 export function deadLetterText(l: DeadLetterDocument, o: ViewOptions): string {
   const fields: [string, string][] = [
     ['Dead letter', o.style.bold(l.id)], ['Subject', l.subject], ['Reason', o.style.red(l.reason)], ['Received', when(l.receivedAt, o.now)],
-    ['Deliveries', String(l.deliveryCount)], ['Redriven', l.redrivenAt === null ? 'no' : when(l.redrivenAt, o.now)],
+    ['Deliveries', String(l.deliveryCount)],
+    ['Redriven', l.redrivenAt === null ? 'no' : `${when(l.redrivenAt, o.now)}${l.redrivenBy === null ? '' : ` by ${l.redrivenBy}`}`],
   ];
   const headers = Object.entries(l.headers);
   const headerText = headers.length === 0 ? '  (none)\n' : headers.map(([k, v]) => `  ${k}: ${v}\n`).join('');

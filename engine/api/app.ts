@@ -1,7 +1,8 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { EnginePort } from '../runtime/port.js';
 import type { LogFn } from '../log.js';
-import { accessResolver, bearerAuth } from './auth.js';
+import { defaultInputLimits } from '../json-bounds.js';
+import { accessResolver, bearerAuth, callerName, tokensRequired, type NamedToken } from './auth.js';
 import { answerClientError, ApiErrorCode, describeError, errorBody, isClientGone } from './errors.js';
 import type { Rebuilder } from '../runtime/rebuild.js';
 import { registerActionRoutes } from './routes-actions.js';
@@ -14,7 +15,7 @@ import { registerStatsRoutes } from './routes-stats.js';
 import { registerDefinitionSourceRoute } from './routes-definition-source.js';
 import { registerUiRoutes, uiRoutes } from './routes-ui.js';
 import { Access, registerWhoamiRoute } from './routes-whoami.js';
-import { validatorCompiler } from './validation.js';
+import { bodyTooDeep, validatorCompiler } from './validation.js';
 
 export interface ApiOptions {
   /** Log requests and errors with fastify's logger (pino); default false. */
@@ -36,6 +37,10 @@ export interface ApiOptions {
   readonly https?: { readonly cert: string | Buffer; readonly key: string | Buffer } | undefined;
   /** Largest request body in bytes; default fastify's 1 MiB. */
   readonly bodyLimit?: number;
+  /** Deepest JSON nesting of a body; deeper is a 400 SAGA_ERR_JSON_TOO_DEEP before it is parsed (default 64). */
+  readonly maxJsonDepth?: number;
+  /** More admin tokens, each with the name the journal records with its operator actions. */
+  readonly namedTokens?: readonly NamedToken[];
   /** Where the real error behind a 500 goes (besides fastify's logger when enabled). */
   readonly log?: LogFn;
   /** Directory of the built web console served at /ui; default `dist/ui` of this package. */
@@ -54,6 +59,12 @@ export function buildApi(engine: EnginePort, opts: ApiOptions = {}): FastifyInst
   const app = Fastify({
     ...(opts.loggerInstance === undefined ? { logger: opts.logger ?? false } : { loggerInstance: opts.loggerInstance, logController: new LogController({ disableRequestLogging: true }) }),
     clientErrorHandler: answerClientError,
+    // A URL the router cannot read (bad escape, a parameter over 100 characters) gets a body with a SAGA_ERR code like any other error.
+    frameworkErrors: (error, _request, reply) => {
+      const { body } = describeError(error);
+      // The option's reply is typed for any route's schema; this one answers the plain error body.
+      void (reply as unknown as FastifyReply).code(body.statusCode).send(body);
+    },
     ...(opts.bodyLimit === undefined ? {} : { bodyLimit: opts.bodyLimit }),
     ...(opts.https === undefined ? {} : { https: { cert: opts.https.cert, key: opts.https.key } }),
   }) as unknown as FastifyInstance;
@@ -63,8 +74,10 @@ export function buildApi(engine: EnginePort, opts: ApiOptions = {}): FastifyInst
   const json = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if ((body as string).trim() === '') done(null, undefined);
-    else json(request, body as string, done);
+    if ((body as string).trim() === '') return done(null, undefined);
+    const deep = bodyTooDeep(body as string, opts.maxJsonDepth ?? defaultInputLimits.maxDepth);
+    if (deep !== null) return done(deep, undefined);
+    return json(request, body as string, done);
   });
 
   app.setErrorHandler((err, request, reply) => {
@@ -81,8 +94,8 @@ export function buildApi(engine: EnginePort, opts: ApiOptions = {}): FastifyInst
     const path = request.url.split('?')[0] ?? request.url;
     return reply.code(404).send(errorBody(404, ApiErrorCode.RouteNotFound, `no route ${request.method} ${path}`));
   });
-  const tokens = { admin: opts.token, read: opts.readToken };
-  const tokenRequired = opts.token !== undefined && opts.token !== '';
+  const tokens = { admin: opts.token, read: opts.readToken, named: opts.namedTokens };
+  const tokenRequired = tokensRequired(tokens);
   if (tokenRequired) {
     // The console's assets load before sign-in; every /v1 route needs the token.
     const open = new Set([...openRoutes, ...uiRoutes].filter((r) => opts.metricsPublic !== false || r !== '/metrics'));
@@ -100,10 +113,11 @@ export function buildApi(engine: EnginePort, opts: ApiOptions = {}): FastifyInst
   }
 
   registerHealthRoutes(app, engine, opts.log);
-  registerActionRoutes(app, engine);
+  const nameOf = callerName(tokens);
+  registerActionRoutes(app, engine, nameOf);
   registerInstanceRoutes(app, engine);
   registerDefinitionRoutes(app, engine);
-  registerDeadLetterRoutes(app, engine);
+  registerDeadLetterRoutes(app, engine, nameOf);
   registerStatsRoutes(app, engine);
   registerDefinitionSourceRoute(app, engine);
   if (opts.rebuilder !== undefined) registerAdminRoutes(app, opts.rebuilder);

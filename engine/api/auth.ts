@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { ApiError, ApiErrorCode } from './errors.js';
 
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
@@ -7,33 +7,79 @@ const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').dig
 /** What a caller may do: everything, or only read (GET and HEAD). */
 export type Access = 'admin' | 'read';
 
-/** The API's tokens: `admin` may do everything, `read` only GET and HEAD. */
+/** A token with a name: the name, not the secret, is journaled with each operator action. */
+export interface NamedToken {
+  readonly name: string;
+  readonly secret: string;
+}
+
+/** The API's tokens: `admin` and the `named` ones may do everything, `read` only GET and HEAD. */
 export interface ApiTokens {
   readonly admin?: string | undefined;
   readonly read?: string | undefined;
+  /** More admin tokens, each with a name (SAGA_API_TOKENS). */
+  readonly named?: readonly NamedToken[] | undefined;
+}
+
+/** Who called: what the token may do and its name (`admin` for SAGA_API_TOKEN, `read` for the read token, `anonymous` without tokens). */
+export interface Caller {
+  readonly access: Access;
+  readonly name: string;
+}
+
+/** Name of the caller of an API that asks for no token. */
+export const ANONYMOUS = 'anonymous';
+
+/** Pure: `name:secret,name:secret` (SAGA_API_TOKENS) as named tokens; an entry without a colon is skipped. */
+export function parseNamedTokens(text: string | undefined): NamedToken[] {
+  if (text === undefined || text === '') return [];
+  return text.split(',').flatMap((entry) => {
+    const colon = entry.indexOf(':');
+    return colon <= 0 || colon === entry.length - 1 ? [] : [{ name: entry.slice(0, colon), secret: entry.slice(colon + 1) }];
+  });
+}
+
+/** Pure: true when the tokens ask callers for a bearer token at all. */
+export function tokensRequired(tokens: ApiTokens): boolean {
+  return (tokens.admin !== undefined && tokens.admin !== '') || (tokens.named?.length ?? 0) > 0;
+}
+
+/**
+ * Pure except for hashing: who a request's `Authorization` header says called, or null for a
+ * missing or wrong token. Without tokens the API is open and everyone is an `anonymous` admin.
+ * Compares in constant time against every token.
+ */
+export function callerResolver(tokens: ApiTokens): (header: string | undefined) => Caller | null {
+  const known: { digest: Buffer; caller: Caller }[] = [];
+  if (tokens.admin !== undefined && tokens.admin !== '') known.push({ digest: digest(tokens.admin), caller: { access: 'admin', name: 'admin' } });
+  for (const t of tokens.named ?? []) known.push({ digest: digest(t.secret), caller: { access: 'admin', name: t.name } });
+  if (known.length > 0 && tokens.read !== undefined && tokens.read !== '') known.push({ digest: digest(tokens.read), caller: { access: 'read', name: 'read' } });
+  return (header) => {
+    if (known.length === 0) return { access: 'admin', name: ANONYMOUS };
+    const given = /^Bearer +(\S+) *$/i.exec(header ?? '')?.[1];
+    if (given === undefined) return null;
+    // Digests have one length, so timingSafeEqual reveals neither a token nor its length; every token is compared.
+    const d = digest(given);
+    let found: Caller | null = null;
+    for (const k of known) if (timingSafeEqual(d, k.digest) && found === null) found = k.caller;
+    return found;
+  };
+}
+
+/** Pure except for hashing: the access a request's `Authorization` header grants, or null. */
+export function accessResolver(tokens: ApiTokens): (header: string | undefined) => Access | null {
+  const resolve = callerResolver(tokens);
+  return (header) => resolve(header)?.access ?? null;
+}
+
+/** The name of the token a request came with (already checked by {@link bearerAuth}), for the journal. */
+export function callerName(tokens: ApiTokens): (request: FastifyRequest) => string {
+  const resolve = callerResolver(tokens);
+  return (request) => resolve(request.headers.authorization)?.name ?? ANONYMOUS;
 }
 
 /** Methods that change nothing: the read-only token may call them. */
 const READ_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
-
-/**
- * Pure except for hashing: the access a request's `Authorization` header grants, or null.
- * Without an admin token the API is open and everyone is `admin`. Compares in constant time.
- */
-export function accessResolver(tokens: ApiTokens): (header: string | undefined) => Access | null {
-  const admin = tokens.admin === undefined || tokens.admin === '' ? null : digest(tokens.admin);
-  const read = tokens.read === undefined || tokens.read === '' ? null : digest(tokens.read);
-  return (header) => {
-    if (admin === null) return 'admin';
-    const given = /^Bearer +(\S+) *$/i.exec(header ?? '')?.[1];
-    if (given === undefined) return null;
-    // Digests have one length, so timingSafeEqual reveals neither a token nor its length.
-    const d = digest(given);
-    if (timingSafeEqual(d, admin)) return 'admin';
-    if (read !== null && timingSafeEqual(d, read)) return 'read';
-    return null;
-  };
-}
 
 /**
  * An onRequest hook that demands `Authorization: Bearer <token>` on every route except the

@@ -8,7 +8,7 @@ export {
   type StepDocument, type TimerDocument,
 } from './views.js';
 export { definitionDetail, definitionSummary, type DefinitionDetail, type DefinitionSummary, type StepDetail } from './definition-view.js';
-export { deadLetterDocument, type DeadLetterDocument } from './dead-letter-view.js';
+export { deadLetterDocument, deadLetterSummaryDocument, type DeadLetterDocument, type DeadLetterSummaryDocument } from './dead-letter-view.js';
 export {
   durationsDocument, versionsDocument, type DurationDocument, type DurationsDocument, type VersionDocument, type VersionsDocument,
 } from './insight-views.js';

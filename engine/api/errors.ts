@@ -49,6 +49,7 @@ export function errorBody(statusCode: number, code: string, message: string): Er
 /** Fastify's own client errors (FST_ERR_*), by status, as our codes. */
 const fastifyCodes: Readonly<Record<number, ApiErrorCode>> = {
   413: ApiErrorCode.BodyTooLarge,
+  414: ApiErrorCode.Validation,
   415: ApiErrorCode.UnsupportedMediaType,
 };
 

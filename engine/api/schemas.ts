@@ -3,6 +3,7 @@
  * serialized by fast-json-stringify (which drops fields a schema does not name).
  */
 import { InstanceStatus } from '../core/index.js';
+import { identifierSchema } from '../json-bounds.js';
 
 const str = { type: 'string' } as const;
 const nullableStr = { type: ['string', 'null'] } as const;
@@ -12,8 +13,8 @@ const strings = { type: 'array', items: str } as const;
 /** Any JSON value (instance input, journal event data). */
 const anyJson = {} as const;
 
-/** An identifier given by a client: an instance id, a key, a correlation id. */
-export const idString = { type: 'string', minLength: 1, maxLength: 200 } as const;
+/** An identifier given by a client: an instance id, a key, a correlation id; printable, at most 200 characters. */
+export const idString = identifierSchema;
 
 /** The body of every error response. */
 export const errorSchema = {
@@ -112,10 +113,21 @@ export const historyEntrySchema = {
 export const deadLetterSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['id', 'subject', 'reason', 'receivedAt', 'deliveryCount', 'redrivenAt', 'headers', 'data', 'text'],
+  required: ['id', 'subject', 'reason', 'receivedAt', 'deliveryCount', 'redrivenAt', 'redrivenBy', 'headers', 'data', 'text'],
   properties: {
-    id: str, subject: str, reason: str, receivedAt: str, deliveryCount: int, redrivenAt: nullableStr,
+    id: str, subject: str, reason: str, receivedAt: str, deliveryCount: int, redrivenAt: nullableStr, redrivenBy: nullableStr,
     headers: { type: 'object', additionalProperties: str }, data: str, text: nullableStr,
+  },
+} as const;
+
+/** A dead letter in a list (`deadLetterSummaryDocument`): no body. */
+export const deadLetterSummarySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'subject', 'reason', 'receivedAt', 'deliveryCount', 'redrivenAt', 'redrivenBy', 'headers', 'size', 'preview'],
+  properties: {
+    id: str, subject: str, reason: str, receivedAt: str, deliveryCount: int, redrivenAt: nullableStr, redrivenBy: nullableStr,
+    headers: { type: 'object', additionalProperties: str }, size: int, preview: nullableStr,
   },
 } as const;
 

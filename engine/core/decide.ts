@@ -11,7 +11,7 @@ import type { InstanceState } from './state.js';
 import { evaluate, scopeOf, truthy } from './template.js';
 
 /** Why an input changed nothing: reported to the shell for metrics and logs. */
-export type Ignored = 'unmatched' | 'duplicate' | 'stale' | 'late' | 'unexpected_type';
+export type Ignored = 'unmatched' | 'duplicate' | 'stale' | 'late' | 'unexpected_type' | 'late_after_window';
 
 export interface Decision {
   readonly state: InstanceState;
@@ -59,15 +59,15 @@ export function startKey(def: CompiledSaga, input: unknown, event: unknown, id: 
 export function decide(def: CompiledSaga, state: InstanceState, input: SagaInput, env: Env): Decision | Rejection {
   switch (input.type) {
     case 'ReplyReceived':
-      return settle(onReply(newRun(def, env, state, input.message.eventId), input.message));
+      return settle(onReply(newRun(def, env, state, input.message.eventId), input.message, input.lateWindowMs ?? null));
     case 'EventReceived':
       return settle(onEvent(newRun(def, env, state, input.message.eventId), input.subject, input.message));
     case 'TimerFired':
       return settle(onTimer(newRun(def, env, state, `timer:${state.id}`), input.timer));
     case 'CancelRequested':
-      return onCancel(newRun(def, env, state, `cancel:${state.id}`), input.reason);
+      return onCancel(newRun(def, env, state, `cancel:${state.id}`), input.reason, input.by);
     case 'RetryRequested':
-      return onRetry(newRun(def, env, state, `retry:${state.id}`));
+      return onRetry(newRun(def, env, state, `retry:${state.id}`), operator(input.by, input.reason));
     default:
       return assertNever(input);
   }
@@ -107,21 +107,25 @@ function describeReply(m: IncomingMessage): string {
   return `${m.eventType} ${payload === undefined ? '' : payload.length > 200 ? `${payload.slice(0, 200)}...` : payload}`.trim();
 }
 
-function onReply(run: Run, m: IncomingMessage): Handled {
+function onReply(run: Run, m: IncomingMessage, lateWindowMs: number | null): Handled {
   for (const [name, st] of Object.entries(run.state.steps)) {
-    if (st.commands.includes(m.causationId)) return onDoReply(run, leaf(run, name) as CommandStep, m);
+    if (st.commands.includes(m.causationId)) return onDoReply(run, leaf(run, name) as CommandStep, m, lateWindowMs);
     if (st.compensation?.commands.includes(m.causationId)) return onUndoReply(run, name, m);
   }
   return skip(run, 'unmatched');
 }
 
-function onDoReply(run: Run, l: CommandStep, m: IncomingMessage): Handled {
+function onDoReply(run: Run, l: CommandStep, m: IncomingMessage, lateWindowMs: number | null): Handled {
   const kind = classify(l.reply, m.eventType);
   if (kind === null) return skip(run, 'unexpected_type');
   const st = stepOf(run, l.name);
   const active = run.state.status === 'running' && (st.status === 'running' || st.status === 'retrying');
   if (!active) {
     if (kind !== 'success') return skip(run, 'late');
+    // A compensated instance ended at its last event; past the window it stays as it is.
+    if (run.state.status === 'compensated' && lateWindowMs !== null && run.env.now - run.state.updatedAt > lateWindowMs) {
+      return skip(run, 'late_after_window');
+    }
     return lateSuccess(run, l.name, m.eventId, m.payload) ? done(run) : skip(run, st.status === 'succeeded' ? 'duplicate' : 'late');
   }
   if (kind === 'success') {
@@ -221,24 +225,31 @@ function onTimer(run: Run, t: TimerRef): Handled {
   }
 }
 
-function onCancel(run: Run, reason: string): Decision | Rejection {
+/** Who asked for an operator's act and why, as optional journal fields (absent when unknown). */
+function operator(by: string | undefined, reason: string | undefined): { by?: string; reason?: string } {
+  return { ...(by === undefined ? {} : { by }), ...(reason === undefined || reason === '' ? {} : { reason }) };
+}
+
+function onCancel(run: Run, reason: string, by: string | undefined): Decision | Rejection {
   const s = run.state;
   if (s.status !== 'running') return reject('SAGA_ERR_INVALID_STATE', `instance ${s.id} is ${s.status}; only a running instance can be cancelled`);
   if (s.pastPivot) return reject('SAGA_ERR_PAST_PIVOT', `instance ${s.id} is past its pivot step; it can no longer be compensated and will run to completion`);
   const pivot = pivotInFlight(run);
   if (pivot !== null) return reject('SAGA_ERR_PAST_PIVOT', `instance ${s.id} has sent its pivot step ${pivot}; wait for its outcome: if it fails the saga compensates by itself`);
-  beginCompensation(run, { kind: 'cancelled', step: null, message: reason === '' ? 'cancelled by an operator' : `cancelled: ${reason}` });
+  beginCompensation(run, {
+    kind: 'cancelled', step: null, message: reason === '' ? 'cancelled by an operator' : `cancelled: ${reason}`, ...operator(by, undefined),
+  });
   return result(run);
 }
 
-function onRetry(run: Run): Decision | Rejection {
+function onRetry(run: Run, who: { by?: string; reason?: string }): Decision | Rejection {
   const s = run.state;
   if (s.status !== 'failed') return reject('SAGA_ERR_INVALID_STATE', `instance ${s.id} is ${s.status}; only a failed instance can be retried`);
   if (s.compensation === null) {
-    emit(run, { type: 'ForwardResumed', at: run.env.now, step: s.failure.step });
+    emit(run, { type: 'ForwardResumed', at: run.env.now, step: s.failure.step, ...who });
     advance(run);
   } else {
-    emit(run, { type: 'CompensationResumed', at: run.env.now });
+    emit(run, { type: 'CompensationResumed', at: run.env.now, ...who });
     continueCompensation(run);
   }
   return result(run);

@@ -19,8 +19,8 @@ export type SagaEvent =
   | { type: 'StepCompensated'; at: number; step: string; replyId: string | null }
   | { type: 'CompensationFailed'; at: number; step: string; error: string }
   | { type: 'LateSuccessRecorded'; at: number; step: string; replyId: string; output: unknown; queue: string[] | null }
-  | { type: 'CompensationResumed'; at: number }
-  | { type: 'ForwardResumed'; at: number; step: string }
+  | { type: 'CompensationResumed'; at: number; by?: string; reason?: string }
+  | { type: 'ForwardResumed'; at: number; step: string; by?: string; reason?: string }
   | { type: 'SagaCompleted'; at: number }
   | { type: 'SagaCompensated'; at: number }
   | { type: 'SagaFailed'; at: number; step: string; error: string };

@@ -30,11 +30,19 @@ export function timerId(ref: TimerRef): string {
 }
 
 export type SagaInput =
-  | { readonly type: 'ReplyReceived'; readonly message: IncomingMessage }
+  | {
+    readonly type: 'ReplyReceived'; readonly message: IncomingMessage;
+    /**
+     * How long (ms) after a compensated instance ended a late success may still reopen it;
+     * undefined or null: always (the rule of DESIGN section 1, point 3 without a bound).
+     */
+    readonly lateWindowMs?: number | null;
+  }
   | { readonly type: 'EventReceived'; readonly subject: string; readonly message: IncomingMessage }
   | { readonly type: 'TimerFired'; readonly timer: TimerRef }
-  | { readonly type: 'CancelRequested'; readonly reason: string }
-  | { readonly type: 'RetryRequested' };
+  /** `by`: who asked (a token's name), journaled with the act. */
+  | { readonly type: 'CancelRequested'; readonly reason: string; readonly by?: string }
+  | { readonly type: 'RetryRequested'; readonly by?: string; readonly reason?: string };
 
 /** A request to start an instance; the shell has already resolved idempotency by id and key. */
 export interface StartRequest {

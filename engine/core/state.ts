@@ -69,6 +69,8 @@ export interface CompensationReason {
   readonly kind: CompensationReasonKind;
   readonly step: string | null;
   readonly message: string;
+  /** For a cancel: who asked (a token's name), when known. */
+  readonly by?: string;
 }
 
 export interface CompensationPlan {

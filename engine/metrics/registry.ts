@@ -12,7 +12,7 @@ const COMMIT_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2
 const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 /** Why a message went to the dead-letter queue, as a label (the stored reason is a sentence). */
-export type DeadLetterReason = 'not_envelope' | 'invalid_message' | 'invalid_input' | 'max_deliveries';
+export type DeadLetterReason = 'not_envelope' | 'invalid_message' | 'invalid_input' | 'correlation_mismatch' | 'late_reply' | 'max_deliveries';
 
 /** One consumer's backlog as the lag monitor last saw it. */
 export interface ConsumerBacklog {
@@ -51,6 +51,7 @@ export class Metrics {
   readonly compensationRetries = this.counter('sagad_compensation_retries_total', 'Compensation attempts that failed or timed out and will be tried again, by saga and step.', ['saga', 'step']);
   readonly compensationsStarted = this.counter('sagad_compensations_started_total', 'Instances that began to compensate, by saga and reason (step_failed, cancelled, deadline).', ['saga', 'reason']);
   readonly earlyEvents = this.counter('sagad_early_events_total', 'Events that arrived before their wait step started, by what became of them (kept, delivered, dead_lettered).', ['outcome']);
+  readonly deadLettersDropped = this.counter('sagad_dead_letters_dropped_total', 'Dead letters dropped, oldest first, to keep the queue under SAGA_DLQ_MAX and SAGA_DLQ_MAX_BYTES.', []);
   readonly deadLettered = this.counter('sagad_dead_letters_total', 'Messages put in the dead-letter queue, by reason.', ['reason']);
 
   readonly stepDuration = this.histogram('sagad_step_duration_seconds',

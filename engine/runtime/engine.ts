@@ -5,7 +5,8 @@ import {
 import { compileSagaSource, formatDefinitionError } from '../definitions/index.js';
 import { SagaError } from '../errors.js';
 import { fault } from '../fault.js';
-import type { DeadLetter, InstanceFilter, OutboxRow, TimerRow } from '../store/index.js';
+import { identifierProblem } from '../json-bounds.js';
+import type { DeadLetter, DeadListOptions, InstanceFilter, OutboxRow, TimerRow } from '../store/index.js';
 import type { InstanceChange, InputWrite, StorePort } from '../store/port.js';
 import type { LogFn } from '../log.js';
 import { uuidv7 } from '../ids.js';
@@ -16,8 +17,9 @@ import { KeyedLock } from './keyed-lock.js';
 import { Metrics } from '../metrics/registry.js';
 import { observeChange } from '../metrics/observe-change.js';
 import { schemaProblem } from './message-schema.js';
-import type { EnginePort, EngineStats, Readiness, StartCommand, StartOutcome } from './port.js';
+import type { EnginePort, EngineStats, OperatorAct, Readiness, StartCommand, StartOutcome } from './port.js';
 import { rebuildPage, type RebuildPage, type RebuildRequest } from './rebuild.js';
+import { redriveOnce } from './redrive.js';
 import type { Registry } from './registry.js';
 import type { TraceCarrier } from '../tracing/context.js';
 import type { SagaTracing, TraceCause, TraceNote } from '../tracing/spans.js';
@@ -43,6 +45,8 @@ export interface EngineDeps {
   readonly tracing?: SagaTracing | undefined;
   /** How long an event that arrived before its wait step started is kept (SAGA_EARLY_EVENT_TTL); default an hour. */
   readonly earlyEventTtlMs?: number;
+  /** How long (ms) after a compensated instance ended a late success may reopen it; null or absent: always. */
+  readonly lateWindowMs?: number | null;
 }
 
 /** An incoming envelope, as the engine reads it. */
@@ -224,10 +228,19 @@ export class Engine implements EnginePort {
         if (target !== undefined) {
           const state = waited ? await store.getInstance(target.instanceId) : target.state;
           if (state !== undefined) {
+            // DESIGN section 3: the correlation id is copied onto every command and expected back on its reply.
+            if (m.correlationId !== state.correlationId) {
+              throw new SagaError('SAGA_ERR_CORRELATION_MISMATCH',
+                `reply ${m.eventType} to command ${m.causationId} carries correlationId ${JSON.stringify(m.correlationId)}, but the command was sent with ${JSON.stringify(state.correlationId)}`);
+            }
             const def = await this.defOf(state);
             const problem = schemaProblem(def, m.eventType, m.version, m.payload);
             if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_MESSAGE', problem);
-            const { d } = await this.decideFor(state, { type: 'ReplyReceived', message: m });
+            const { d } = await this.decideFor(state, { type: 'ReplyReceived', message: m, lateWindowMs: this.deps.lateWindowMs ?? null });
+            if (d.ignored === 'late_after_window') {
+              throw new SagaError('SAGA_ERR_LATE_REPLY',
+                `success ${m.eventType} for step of instance ${state.id} arrived more than ${this.deps.lateWindowMs ?? 0} ms (SAGA_LATE_SUCCESS_WINDOW) after the instance was compensated; the instance stays compensated and the step is not compensated`);
+            }
             this.note(notes, state, d, cause);
             const c = changeOf(def, state, d);
             if (c !== null) changes.push(c);
@@ -388,6 +401,10 @@ export class Engine implements EnginePort {
       if (!k.ok) throw new SagaError('SAGA_ERR_INVALID_INPUT', `cannot compute the key of ${def.name}: ${k.error}`);
       key = k.key;
     }
+    // Ids and keys end up in headers and indexes: a CR/LF or a huge key must be refused before anything is written.
+    const problem = identifierProblem('id', id) ?? identifierProblem('correlationId', correlationId) ??
+      (key === null ? null : identifierProblem(cmd.key === undefined ? `the key computed by ${def.start.key?.source ?? 'start.key'}` : 'key', key));
+    if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_INPUT', problem);
     if (key !== null) {
       const existing = await store.findByKey(def.name, key);
       if (existing !== undefined) return { state: existing, change: null, def, decision: null };
@@ -437,12 +454,16 @@ export class Engine implements EnginePort {
     }));
   }
 
-  cancel(id: string, reason: string): Promise<InstanceState> {
-    return this.act(id, { type: 'CancelRequested', reason });
+  async cancel(id: string, reason: string, by?: string): Promise<InstanceState> {
+    const state = await this.act(id, { type: 'CancelRequested', reason, ...(by === undefined ? {} : { by }) });
+    this.deps.log('info', 'operator cancelled an instance', { action: 'cancel', instance: id, by: by ?? null, reason });
+    return state;
   }
 
-  retry(id: string): Promise<InstanceState> {
-    return this.act(id, { type: 'RetryRequested' });
+  async retry(id: string, act: OperatorAct = {}): Promise<InstanceState> {
+    const state = await this.act(id, { type: 'RetryRequested', ...act });
+    this.deps.log('info', 'operator retried an instance', { action: 'retry', instance: id, by: act.by ?? null, reason: act.reason ?? null });
+    return state;
   }
 
   /** Fires one due timer as an input; a timer already fired (here or by another replica) changes nothing. */
@@ -480,21 +501,18 @@ export class Engine implements EnginePort {
   definitionVersions(saga: string) { return this.deps.store.definitionVersions(saga); }
   sagaDurations(since: number) { return this.deps.store.sagaDurations(since); }
   definitions() { return this.deps.registry.all(); }
-  listDeadLetters(opts: { limit?: number; cursor?: string }) { return this.deps.store.listDead(opts); }
+  listDeadLetters(opts: DeadListOptions) { return this.deps.store.listDead(opts); }
   getDeadLetter(id: string) { return this.deps.store.getDead(id); }
-  deleteDeadLetter(id: string) { return this.deps.store.deleteDead(id); }
 
-  async redriveDeadLetter(id: string): Promise<DeadLetter> {
-    const store = this.deps.store;
-    const letter = await store.getDead(id);
-    if (letter === undefined) throw new SagaError('SAGA_ERR_NOT_FOUND', `no dead letter ${id}`);
-    if (this.deps.republish === undefined) throw new SagaError('SAGA_ERR_NOT_READY', 'not connected to NATS');
-    // A fresh Nats-Msg-Id, or JetStream would drop the redrive as a duplicate of the original.
-    await this.deps.republish(letter.subject, letter.data, { ...letter.headers }, `redrive-${id}-${Date.now()}`);
-    await store.markRedriven(id, Date.now());
-    const after = await store.getDead(id);
-    if (after === undefined) throw new SagaError('SAGA_ERR_NOT_FOUND', `no dead letter ${id}`);
-    return after;
+  async deleteDeadLetter(id: string, act: OperatorAct = {}): Promise<boolean> {
+    const gone = await this.deps.store.deleteDead(id);
+    if (gone) this.deps.log('info', 'operator purged a dead letter', { action: 'purge', deadLetter: id, by: act.by ?? null, reason: act.reason ?? null });
+    return gone;
+  }
+
+  /** Publishes a dead letter again, once (see {@link redriveOnce}); a second redrive is SAGA_ERR_ALREADY_REDRIVEN. */
+  redriveDeadLetter(id: string, act: OperatorAct = {}): Promise<DeadLetter> {
+    return redriveOnce(this.deps.store, this.deps.republish, this.deps.log, id, act);
   }
 
   readiness(): Readiness {

@@ -1,17 +1,45 @@
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as yieldTurn, setTimeout as sleep } from 'node:timers/promises';
 import { SagaError } from '../errors.js';
 import { fault } from '../fault.js';
 import { messageFields, type LogFn } from '../log.js';
 import type { DeadLetterReason } from '../metrics/registry.js';
 import { isStoreUnavailable } from '../store/errors.js';
+import { defaultInputLimits, type InputLimits } from '../json-bounds.js';
+import type { DeadLetterCap } from '../store/index.js';
 import type { StorePort } from '../store/port.js';
 import type { InboundMessage, Verdict } from '../transport/consumer.js';
 import { parseEnvelope } from '../transport/envelope.js';
 import type { Engine } from './engine.js';
+import { kindOf, throttledLog } from './log-throttle.js';
 
 /** Failures that redelivering cannot mend: the message is parked at once. */
-const PERMANENT = new Set(['SAGA_ERR_INVALID_MESSAGE', 'SAGA_ERR_INVALID_INPUT']);
+const PERMANENT = new Set(['SAGA_ERR_INVALID_MESSAGE', 'SAGA_ERR_INVALID_INPUT', 'SAGA_ERR_CORRELATION_MISMATCH', 'SAGA_ERR_LATE_REPLY']);
+
+/** Longest reason kept with a dead letter: a list of letters stays small whatever the failure said. */
+const MAX_REASON = 2_000;
+
+/** Bytes above which a message is read in a turn of the event loop of its own. */
+const BIG_MESSAGE = 65_536;
+
+/** How often a line of one kind (a failure, a drop) is written at most. */
+const LOG_INTERVAL_MS = 10_000;
+
+/** Bounds of what comes in and of what the dead-letter queue keeps. */
+export interface InboundOptions {
+  /** Largest message and deepest JSON read; larger or deeper ones are parked at once. */
+  readonly limits?: InputLimits;
+  /** Dead letters kept at most; the oldest beyond are dropped, counted and logged. */
+  readonly dlqCap?: DeadLetterCap;
+}
+
+/** Default cap of the dead-letter queue (SAGA_DLQ_MAX, SAGA_DLQ_MAX_BYTES). */
+export const defaultDlqCap: DeadLetterCap = Object.freeze({ maxRows: 10_000, maxBytes: 104_857_600 });
+
+/** Pure: a reason cut to {@link MAX_REASON} characters. */
+function shortReason(reason: string): string {
+  return reason.length <= MAX_REASON ? reason : `${reason.slice(0, MAX_REASON)}... (${reason.length} characters)`;
+}
 
 /**
  * Turns each message from a subscribed subject into one input of the engine, and the answer
@@ -26,8 +54,29 @@ const PERMANENT = new Set(['SAGA_ERR_INVALID_MESSAGE', 'SAGA_ERR_INVALID_INPUT']
  * JetStream it is in progress) and tried again after a pause; a drain lets it go back to
  * JetStream, and it comes back after the restart.
  */
-export function inboundHandler(engine: Engine, store: StorePort, log: LogFn): (msg: InboundMessage) => Promise<Verdict> {
+/** The metric label of a permanent failure's dead letter. */
+function reasonOf(code: string): DeadLetterReason {
+  switch (code) {
+    case 'SAGA_ERR_INVALID_INPUT': return 'invalid_input';
+    case 'SAGA_ERR_CORRELATION_MISMATCH': return 'correlation_mismatch';
+    case 'SAGA_ERR_LATE_REPLY': return 'late_reply';
+    default: return 'invalid_message';
+  }
+}
+
+export function inboundHandler(engine: Engine, store: StorePort, log: LogFn, opts: InboundOptions = {}): (msg: InboundMessage) => Promise<Verdict> {
   const count = (outcome: string) => engine.counters.messages.inc({ outcome });
+  const limits = opts.limits ?? defaultInputLimits;
+  const cap = opts.dlqCap ?? defaultDlqCap;
+  const once = throttledLog(log, LOG_INTERVAL_MS);
+
+  /** Keeps the queue under its cap: the oldest letters go, counted and logged (once per interval). */
+  const trim = async (): Promise<void> => {
+    const { dropped, bytes } = await store.trimDead(cap);
+    if (dropped === 0) return;
+    engine.counters.deadLettersDropped.inc(dropped);
+    once('warn', 'dead-letter queue full: the oldest letters were dropped', 'dropped', { dropped, bytes, maxRows: cap.maxRows, maxBytes: cap.maxBytes });
+  };
 
   /** Runs `work` until the store lets it through (or sagad drains). */
   const despiteStore = async <T>(msg: InboundMessage, eventId: string | null, work: () => Promise<T>): Promise<T> => {
@@ -52,18 +101,23 @@ export function inboundHandler(engine: Engine, store: StorePort, log: LogFn): (m
   const park = async (msg: InboundMessage, eventId: string | null, reason: string, kind: DeadLetterReason): Promise<Verdict> => {
     const delivery = `dead-letter/${msg.subject}/${msg.streamSequence}/${createHash('sha256').update(msg.data).digest('hex').slice(0, 32)}`;
     const id = await despiteStore(msg, eventId, () => store.park({
-      subject: msg.subject, reason, headers: msg.headers, data: msg.data, deliveryCount: msg.deliveryCount, at: Date.now(),
+      subject: msg.subject, reason: shortReason(reason), headers: msg.headers, data: msg.data, deliveryCount: msg.deliveryCount, at: Date.now(),
     }, delivery));
     fault('after-park-before-ack');
     if (id === null) return 'ack';
     count('dead_lettered');
     engine.counters.deadLettered.inc({ reason: kind });
-    log('warn', 'message dead-lettered', { subject: msg.subject, reason, ...messageFields(msg.headers) });
+    once('warn', 'message dead-lettered', `${msg.subject} ${kindOf(reason)}`, { subject: msg.subject, deadLetter: id, reason: shortReason(reason), ...messageFields(msg.headers) });
+    // The letter is safe; a trim that fails is told, and tried again after the next park.
+    await despiteStore(msg, eventId, trim).catch((err: unknown) => log('error', 'could not trim the dead-letter queue', { error: err instanceof Error ? err.message : String(err) }));
     return 'ack';
   };
 
   return async (msg) => {
-    const parsed = parseEnvelope(msg.data);
+    // The consumer hands over a whole batch in one turn: a big message waits its own turn, so
+    // a batch of them never holds the event loop long enough to miss NATS heartbeats.
+    if (msg.data.byteLength > BIG_MESSAGE) await yieldTurn();
+    const parsed = parseEnvelope(msg.data, limits);
     if (!parsed.ok) return park(msg, null, parsed.reason, 'not_envelope');
     const e = parsed.envelope;
     try {
@@ -77,9 +131,9 @@ export function inboundHandler(engine: Engine, store: StorePort, log: LogFn): (m
       return 'ack';
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
-      if (err instanceof SagaError && PERMANENT.has(err.code)) return park(msg, e.eventId, why, err.code === 'SAGA_ERR_INVALID_INPUT' ? 'invalid_input' : 'invalid_message');
+      if (err instanceof SagaError && PERMANENT.has(err.code)) return park(msg, e.eventId, why, reasonOf(err.code));
       if (msg.lastAttempt) return park(msg, e.eventId, `failed on its last delivery (${msg.deliveryCount}): ${why}`, 'max_deliveries');
-      log('warn', 'message failed; it will be redelivered', { subject: msg.subject, eventId: e.eventId, error: why, ...messageFields(msg.headers) });
+      once('warn', 'message failed; it will be redelivered', `${msg.subject} ${kindOf(why)}`, { subject: msg.subject, eventId: e.eventId, error: shortReason(why), ...messageFields(msg.headers) });
       return { nakDelayMs: Math.min(30_000, 500 * 2 ** msg.deliveryCount) };
     }
   };

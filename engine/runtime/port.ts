@@ -1,5 +1,11 @@
 import type { CompiledSaga, InstanceState } from '../core/index.js';
-import type { DeadLetter, DurationGroup, InstanceFilter, InstanceSummary, JournalEntry, Page, TimerRow, VersionCount } from '../store/index.js';
+import type { DeadLetter, DeadLetterSummary, DeadListOptions, DurationGroup, InstanceFilter, InstanceSummary, JournalEntry, Page, TimerRow, VersionCount } from '../store/index.js';
+
+/** Who asked for an operator's act (a token's name) and why: journaled with the act. */
+export interface OperatorAct {
+  readonly by?: string;
+  readonly reason?: string;
+}
 
 /** A start request from the API, `sagas.start.<name>`, or a trigger event. */
 export interface StartCommand {
@@ -47,8 +53,9 @@ export interface EngineStats {
  */
 export interface EnginePort {
   start(cmd: StartCommand): Promise<StartOutcome>;
-  cancel(id: string, reason: string): Promise<InstanceState>;
-  retry(id: string): Promise<InstanceState>;
+  /** `by`: who asked, recorded in the instance's journal with the reason. */
+  cancel(id: string, reason: string, by?: string): Promise<InstanceState>;
+  retry(id: string, act?: OperatorAct): Promise<InstanceState>;
   getInstance(id: string): Promise<InstanceState | undefined>;
   /** The instance's pending durable timers, earliest first (empty for an unknown id). */
   timersOf(id: string): Promise<TimerRow[]>;
@@ -58,11 +65,12 @@ export interface EnginePort {
   /** The definition an instance runs (pinned by hash), or the current one by name. */
   definitionByHash(hash: string): CompiledSaga | undefined;
   definitions(): readonly CompiledSaga[];
-  listDeadLetters(opts: { limit?: number; cursor?: string }): Promise<Page<DeadLetter>>;
+  /** Letters without their bodies, newest first, a page bounded by count and size. */
+  listDeadLetters(opts: DeadListOptions): Promise<Page<DeadLetterSummary>>;
   getDeadLetter(id: string): Promise<DeadLetter | undefined>;
-  /** Publishes the dead letter's raw bytes again on its subject and marks it redriven. */
-  redriveDeadLetter(id: string): Promise<DeadLetter>;
-  deleteDeadLetter(id: string): Promise<boolean>;
+  /** Publishes the dead letter's raw bytes again on its subject and marks it redriven; a second redrive is SAGA_ERR_ALREADY_REDRIVEN. */
+  redriveDeadLetter(id: string, act?: OperatorAct): Promise<DeadLetter>;
+  deleteDeadLetter(id: string, act?: OperatorAct): Promise<boolean>;
   readiness(): Readiness;
   /** Prometheus text exposition of the engine's metrics. */
   metrics(): Promise<string>;

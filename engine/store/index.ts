@@ -10,7 +10,7 @@ export type { Inbox } from './inbox.js';
 export type { Outbox, OutboxMessage, OutboxRow } from './outbox.js';
 export type { Timers, TimerRow } from './timers.js';
 export { CommandKind, type CommandRef, type Routing } from './routing.js';
-export type { DeadLetter, DeadLetterInput, DeadLetters } from './dlq.js';
+export type { DeadLetter, DeadLetterCap, DeadLetterInput, DeadLetters, DeadLetterSummary, DeadListOptions } from './dlq.js';
 export type { Definitions } from './definitions.js';
 export type { Headers } from './bytes.js';
 export type { Upcaster, Upcasters } from './upcast.js';

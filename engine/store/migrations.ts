@@ -182,6 +182,11 @@ CREATE INDEX instances_took ON instances (status, saga, updated_at - created_at,
   WHERE status IN ('completed', 'compensated');
 `;
 
+// Who redrove a dead letter: the operator actions are journaled with the token's name.
+const v5 = `
+ALTER TABLE dead_letters ADD COLUMN redriven_by TEXT;
+`;
+
 /**
  * Every schema step, oldest first. Append only: a released step is never edited. A step that
  * must rebuild a table (SQLite's 12-step ALTER) needs `foreign_keys` off, which cannot change
@@ -192,6 +197,7 @@ export const migrations: readonly Migration[] = [
   { version: 2, description: 'waits, dead letters, definitions', sql: v2 },
   { version: 3, description: 'index of instances by status and definition, early events', sql: v3 },
   { version: 4, description: 'instance counts by saga, version and state; finished instances by saga time', sql: v4 },
+  { version: 5, description: 'who redrove a dead letter', sql: v5 },
 ];
 
 /** The schema version this build reads and writes. */

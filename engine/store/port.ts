@@ -1,6 +1,6 @@
 import type { InstanceState, SagaEvent, TimerRef } from '../core/index.js';
 import type { Page } from './cursor.js';
-import type { DeadLetter, DeadLetterInput } from './dlq.js';
+import type { DeadLetter, DeadLetterCap, DeadLetterInput, DeadLetterSummary, DeadListOptions } from './dlq.js';
 import type { EarlyEvent, KeepOutcome } from './early-events.js';
 import type { DurationGroup, VersionCount } from './insights.js';
 import type { JournalEntry } from './journal.js';
@@ -74,10 +74,16 @@ export interface StorePort {
    * park of it (a redelivery after a crash before the ack) stores nothing and returns null.
    */
   park(letter: DeadLetterInput, deliveryId?: string): Promise<string | null>;
-  listDead(opts?: { limit?: number; cursor?: string | null }): Promise<Page<DeadLetter>>;
+  /** A page of letters without their bodies, newest first, bounded by count and by size. */
+  listDead(opts?: DeadListOptions): Promise<Page<DeadLetterSummary>>;
   getDead(id: string): Promise<DeadLetter | undefined>;
-  markRedriven(id: string, at: number): Promise<boolean>;
+  /** Marks a letter redriven by `by`; false when there is none or it was redriven already (so it is redriven once). */
+  markRedriven(id: string, at: number, by?: string | null): Promise<boolean>;
+  /** Takes a redrive back after its publish failed; false when there is no such letter. */
+  unmarkRedriven(id: string): Promise<boolean>;
   deleteDead(id: string): Promise<boolean>;
+  /** Drops the oldest letters beyond the cap, whether redriven or not; returns how many and their body bytes. */
+  trimDead(cap: DeadLetterCap): Promise<{ dropped: number; bytes: number }>;
 
   // ---- definitions ---------------------------------------------------------------------------
   /** Stores a definition's source under its hash; a hash already stored keeps its first source. */

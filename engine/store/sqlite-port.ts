@@ -54,13 +54,14 @@ export function sqlitePort(store: Store, maxBatch = 512, onCommit?: (size: numbe
     timersOf: async (id) => store.timersOf(id),
     claimUnsent: async (limit, createdBefore) => store.unsent(limit, createdBefore),
     markSent: async (seqs, at) => (store.readonly ? ro() : store.markSent(seqs, at)),
-    park: async (letter, deliveryId) => {
-      if (store.readonly) return ro();
-      return store.tx(() => (deliveryId !== undefined && !store.remember(deliveryId, letter.at) ? null : store.park(letter)));
-    },
+    // Parks share the group commit: a flood of bad messages costs one fsync per batch, not one each.
+    park: (letter, deliveryId) => (store.readonly ? Promise.reject(new StoreError(StoreErrorCode.ReadOnly, `${store.file} is open for reading only`))
+      : commits.run(() => (deliveryId !== undefined && !store.remember(deliveryId, letter.at) ? null : store.park(letter)))),
     listDead: async (opts) => store.listDead(opts),
     getDead: async (id) => store.getDead(id),
-    markRedriven: async (id, at) => (store.readonly ? ro() : store.markRedriven(id, at)),
+    markRedriven: async (id, at, by) => (store.readonly ? ro() : store.markRedriven(id, at, by)),
+    unmarkRedriven: async (id) => (store.readonly ? ro() : store.unmarkRedriven(id)),
+    trimDead: (cap) => (store.readonly ? Promise.reject(new StoreError(StoreErrorCode.ReadOnly, `${store.file} is open for reading only`)) : commits.run(() => store.trimDead(cap))),
     deleteDead: async (id) => (store.readonly ? ro() : store.deleteDead(id)),
     rememberDefinition: async (hash, name, source, at) => (store.readonly ? ro() : store.rememberDefinition(hash, name, source, at)),
     getDefinitionSource: async (hash) => store.getDefinitionSource(hash),

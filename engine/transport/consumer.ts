@@ -44,6 +44,12 @@ export interface ConsumeOptions {
   concurrency?: number;
   /** Lifetime of each pull request in ms (default 5000, at least 1000); stop() may wait this long. */
   expiresMs?: number;
+  /**
+   * Bytes one pull should bring at most: each pull asks for as many messages as the previous
+   * pull's average size fits in it (at most `batchSize`, at least 1, 16 for the first), so a
+   * flood of big messages is not held in memory 256 at a time. Unset: always `batchSize`.
+   */
+  maxBytes?: number;
   log?: LogFn;
 }
 
@@ -136,19 +142,23 @@ export async function consume(
   };
 
   const expires = opts.expiresMs ?? 5_000;
+  const batchSize = opts.batchSize ?? 100;
+  let pull = opts.maxBytes === undefined ? batchSize : Math.min(batchSize, 16);
   const run = async (): Promise<void> => {
     let consumer: Consumer | undefined;
     for (let failures = 0; !stopping;) {
       const held: JsMsg[] = [];
       const began = Date.now();
       let received = 0;
+      let bytes = 0;
       try {
         consumer ??= await js.consumers.get(stream, await ensureConsumer(jsm, stream, subject, opts));
-        batch = await consumer.fetch({ max_messages: opts.batchSize ?? 100, expires });
+        batch = await consumer.fetch({ max_messages: pull, expires });
         void watchStatus(batch, log, subject);
         const inFlight: Promise<void>[] = [];
         for await (const m of batch) {
           received += 1;
+          bytes += m.data.byteLength;
           if (stopping) {
             held.push(m);
             continue;
@@ -159,6 +169,7 @@ export async function consume(
           if (inFlight.length >= concurrency) await inFlight.shift();
         }
         await Promise.all(inFlight);
+        if (opts.maxBytes !== undefined && received > 0) pull = Math.max(1, Math.min(batchSize, Math.floor(opts.maxBytes / Math.max(1, bytes / received))));
         // A pull that ends at once with nothing is a failure in disguise; don't spin on it.
         failures = received === 0 && Date.now() - began < 500 ? failures + 1 : 0;
       } catch (err) {

@@ -1,3 +1,5 @@
+import { defaultInputLimits, depthOver, identifierProblem, type InputLimits } from '../json-bounds.js';
+
 /** The JSON envelope every message sagad publishes or accepts carries (DESIGN section 3). */
 export interface Envelope {
   eventId: string;
@@ -17,10 +19,27 @@ export interface Envelope {
 export type ParseResult = { ok: true; envelope: Envelope } | { ok: false; reason: string };
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
+/** The bytes a JSON text may begin with (after white space): { [ " - 0-9 t f n. */
+const JSON_STARTS: ReadonlySet<number> = new Set([...'{["-0123456789tfn'].map((c) => c.charCodeAt(0)));
 const encoder = new TextEncoder();
 
-/** Decodes and checks an envelope; never throws, and explains any rejection in `reason`. */
-export function parseEnvelope(bytes: Uint8Array): ParseResult {
+/**
+ * Decodes and checks an envelope; never throws, and explains any rejection in `reason`. A
+ * message over `limits` (size, then JSON depth) is refused before it is decoded or parsed, and
+ * the identifiers are checked as {@link identifierProblem} says, so nothing it carries can
+ * break a header or a recursive walk later.
+ */
+export function parseEnvelope(bytes: Uint8Array, limits: InputLimits = defaultInputLimits): ParseResult {
+  if (bytes.byteLength > limits.maxBytes) {
+    return { ok: false, reason: `message too large: ${bytes.byteLength} bytes, the limit is ${limits.maxBytes} (SAGA_MAX_MESSAGE_BYTES)` };
+  }
+  // Bytes that cannot begin any JSON value are refused without reading further (a flood of garbage costs little).
+  const first = bytes.find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
+  if (first !== undefined && !JSON_STARTS.has(first)) {
+    return { ok: false, reason: `not a JSON envelope: not JSON at all (its first byte is 0x${first.toString(16).padStart(2, '0')})` };
+  }
+  const deep = depthOver(bytes, limits.maxDepth);
+  if (deep !== null) return { ok: false, reason: `JSON nested too deep: more than ${limits.maxDepth} levels (SAGA_MAX_JSON_DEPTH)` };
   let value: unknown;
   try {
     value = JSON.parse(decoder.decode(bytes));
@@ -32,7 +51,12 @@ export function parseEnvelope(bytes: Uint8Array): ParseResult {
   const problems: string[] = [];
   const text = (name: string, allowEmpty = false): string => {
     const v = value[name];
-    if (typeof v === 'string' && (allowEmpty || v !== '')) return v;
+    if (typeof v === 'string' && (allowEmpty || v !== '')) {
+      const problem = v === '' ? null : identifierProblem(name, v);
+      if (problem === null) return v;
+      problems.push(problem);
+      return '';
+    }
     problems.push(v === undefined ? `${name} is missing` : `${name} must be a non-empty string, got ${kind(v)}`);
     return '';
   };

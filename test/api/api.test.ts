@@ -299,11 +299,16 @@ t.test('dlq: list, show, redrive, delete; binary data intact', async (t) => {
   const page = body(await app.inject({ url: '/v1/dlq' }));
   t.equal(page.nextCursor, null);
   t.strictSame((page.items as Json[]).map((l) => l.id), [text, binary], 'newest first');
+  t.strictSame((page.items as Json[])[1], {
+    id: binary, subject: 'inventory.events', reason: 'not a JSON envelope', receivedAt: new Date(t0).toISOString(), deliveryCount: 3,
+    redrivenAt: null, redrivenBy: null, headers: { 'Nats-Msg-Id': 'n-1' }, size: 256, preview: null,
+  }, 'a list item has the size of its body, not the body');
+  t.match((page.items as Json[])[0], { size: Buffer.byteLength('{"ünïcode":true}'), preview: '{"ünïcode":true}' });
 
   const one = body(await app.inject({ url: `/v1/dlq/${binary}` }));
   t.strictSame(one, {
     id: binary, subject: 'inventory.events', reason: 'not a JSON envelope', receivedAt: new Date(t0).toISOString(), deliveryCount: 3,
-    redrivenAt: null, headers: { 'Nats-Msg-Id': 'n-1' }, data: Buffer.from(bytes).toString('base64'), text: null,
+    redrivenAt: null, redrivenBy: null, headers: { 'Nats-Msg-Id': 'n-1' }, data: Buffer.from(bytes).toString('base64'), text: null,
   });
   t.ok(Buffer.from(String(one.data), 'base64').equals(Buffer.from(bytes)), 'all 256 byte values round-trip');
   t.match(body(await app.inject({ url: `/v1/dlq/${text}` })), { text: '{"ünïcode":true}', headers: {} });
@@ -320,6 +325,9 @@ t.test('dlq: list, show, redrive, delete; binary data intact', async (t) => {
   t.equal(redriven.statusCode, 200);
   t.equal(body(redriven).redrivenAt, new Date(engine.env.now).toISOString());
   t.strictSame(engine.redriven, [binary]);
+  t.equal(body(redriven).redrivenBy, 'anonymous', 'without tokens the caller is anonymous');
+  isError(t, await app.inject({ method: 'POST', url: `/v1/dlq/${binary}/redrive` }), 409, 'SAGA_ERR_ALREADY_REDRIVEN', /redriven already/);
+  t.strictSame(engine.redriven, [binary], 'a second redrive publishes nothing');
   isError(t, await app.inject({ method: 'POST', url: '/v1/dlq/999/redrive' }), 404, 'SAGA_ERR_NOT_FOUND', 'no dead letter 999');
 
   const deleted = await app.inject({ method: 'DELETE', url: `/v1/dlq/${binary}` });

@@ -4,7 +4,7 @@ import {
 } from '../../engine/core/index.js';
 import { formatDefinitionError, loadDefinitionsFile } from '../../engine/definitions/index.js';
 import { SagaError } from '../../engine/errors.js';
-import type { EnginePort, Readiness, StartCommand, StartOutcome } from '../../engine/runtime/port.js';
+import type { EnginePort, OperatorAct, Readiness, StartCommand, StartOutcome } from '../../engine/runtime/port.js';
 import type { DeadLetter, Store } from '../../engine/store/index.js';
 
 export function load(file: string): CompiledSaga[] {
@@ -89,8 +89,8 @@ export class StoreEngine implements EnginePort {
     return d.state;
   }
 
-  async cancel(id: string, reason: string) { return this.feed(id, { type: 'CancelRequested', reason }); }
-  async retry(id: string) { return this.feed(id, { type: 'RetryRequested' }); }
+  async cancel(id: string, reason: string, by?: string) { return this.feed(id, { type: 'CancelRequested', reason, ...(by === undefined ? {} : { by }) }); }
+  async retry(id: string, act: OperatorAct = {}) { return this.feed(id, { type: 'RetryRequested', ...act }); }
   async getInstance(id: string) {
     if (this.failWith !== null) throw this.failWith;
     return this.store.getInstance(id);
@@ -104,12 +104,21 @@ export class StoreEngine implements EnginePort {
   definitions() { return sagas; }
   async listDeadLetters(opts: { limit?: number; cursor?: string }) { return this.store.listDead(opts); }
   async getDeadLetter(id: string) { return this.store.getDead(id); }
-  async redriveDeadLetter(id: string): Promise<DeadLetter> {
-    if (!this.store.markRedriven(id, this.env.now)) throw new SagaError('SAGA_ERR_NOT_FOUND', `no dead letter ${id}`);
+  readonly acts: { action: string; id: string; act: OperatorAct }[] = [];
+
+  async redriveDeadLetter(id: string, act: OperatorAct = {}): Promise<DeadLetter> {
+    const letter = this.store.getDead(id);
+    if (letter === undefined) throw new SagaError('SAGA_ERR_NOT_FOUND', `no dead letter ${id}`);
+    if (letter.redrivenAt !== null) throw new SagaError('SAGA_ERR_ALREADY_REDRIVEN', `dead letter ${id} was redriven already`);
+    this.store.markRedriven(id, this.env.now, act.by ?? null);
+    this.acts.push({ action: 'redrive', id, act });
     this.redriven.push(id);
     return this.store.getDead(id) as DeadLetter;
   }
-  async deleteDeadLetter(id: string) { return this.store.deleteDead(id); }
+  async deleteDeadLetter(id: string, act: OperatorAct = {}) {
+    this.acts.push({ action: 'purge', id, act });
+    return this.store.deleteDead(id);
+  }
   readiness() { return this.ready; }
   async metrics() { return '# HELP saga_instances Instances by state\n# TYPE saga_instances gauge\nsaga_instances{state="running"} 1\n'; }
   async timersOf(id: string) { return this.store.timersOf(id); }

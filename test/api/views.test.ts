@@ -48,7 +48,7 @@ t.test('instanceSummary and historyEntry: times as ISO, fields renamed for the A
 });
 
 t.test('deadLetterDocument: base64 always, text only for valid UTF-8', async (t) => {
-  const letter = { id: '1', subject: 's', reason: 'r', headers: { a: 'b' }, receivedAt: 0, deliveryCount: 1, redrivenAt: 7 };
+  const letter = { id: '1', subject: 's', reason: 'r', headers: { a: 'b' }, receivedAt: 0, deliveryCount: 1, redrivenAt: 7, redrivenBy: 'alice' };
   const bad = deadLetterDocument({ ...letter, data: new Uint8Array([0x7b, 0xff, 0xfe]) });
   t.equal(bad.text, null);
   t.equal(bad.data, Buffer.from([0x7b, 0xff, 0xfe]).toString('base64'));

@@ -144,8 +144,8 @@ t.test('definitions from files: list, show, diff', async (t) => {
 t.test('dead letters (pure views)', async (t) => {
   const o = { now, width: 100, style: makeStyle(false) };
   const letters: DeadLetterDocument[] = [
-    { id: '2', subject: 'payments.events', reason: 'not a JSON envelope: The encoded data was not valid for encoding utf-8', receivedAt: new Date(now - 65_000).toISOString(), deliveryCount: 1, redrivenAt: null, headers: {}, data: Buffer.from([0xff, 0xfe]).toString('base64'), text: null },
-    { id: '1', subject: 'inventory.events', reason: 'invalid InventoryReserved@1: must have required property reservationId', receivedAt: new Date(now - 3_600_000).toISOString(), deliveryCount: 5, redrivenAt: new Date(now - 60_000).toISOString(), headers: { 'Nats-Msg-Id': 'abc' }, data: Buffer.from('{"eventType":"InventoryReserved"}').toString('base64'), text: '{"eventType":"InventoryReserved"}' },
+    { id: '2', subject: 'payments.events', reason: 'not a JSON envelope: The encoded data was not valid for encoding utf-8', receivedAt: new Date(now - 65_000).toISOString(), deliveryCount: 1, redrivenAt: null, redrivenBy: null, headers: {}, data: Buffer.from([0xff, 0xfe]).toString('base64'), text: null },
+    { id: '1', subject: 'inventory.events', reason: 'invalid InventoryReserved@1: must have required property reservationId', receivedAt: new Date(now - 3_600_000).toISOString(), deliveryCount: 5, redrivenAt: new Date(now - 60_000).toISOString(), redrivenBy: 'admin', headers: { 'Nats-Msg-Id': 'abc' }, data: Buffer.from('{"eventType":"InventoryReserved"}').toString('base64'), text: '{"eventType":"InventoryReserved"}' },
   ];
   t.matchSnapshot(deadLetterTable(letters, o), 'dlq list');
   t.matchSnapshot(deadLetterText(letters[0] as DeadLetterDocument, o), 'dlq show binary');

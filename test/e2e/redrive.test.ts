@@ -22,12 +22,12 @@ const w = await startWorld(t, {
   },
 });
 
-interface Letter { id: string; subject: string; reason: string; text: string | null; redrivenAt: string | null }
+interface Letter { id: string; subject: string; reason: string; preview: string | null; redrivenAt: string | null }
 
 t.test('a trigger parked for its schema, redriven once the schema accepts it, starts a saga that completes', async (t) => {
   const orderId = 'o-redrive';
   const placed = await publish(w, 'orders.events', 'OrderPlaced', orderId, { ...order(orderId), total: '42.00' });
-  const letter = await waitFor(async () => (await w.api.req<{ items: Letter[] }>('GET', '/v1/dlq')).body.items.find((l) => l.text?.includes(placed.eventId)),
+  const letter = await waitFor(async () => (await w.api.req<{ items: Letter[] }>('GET', '/v1/dlq')).body.items.find((l) => l.preview?.includes(placed.eventId)),
     15_000, { what: 'the trigger to be dead-lettered' });
   t.match(letter, { subject: 'orders.events', reason: /OrderPlaced@1 schema/, redrivenAt: null }, 'parked with its reason');
   t.same(await w.api.list({ key: orderId }), [], 'no saga was started by it');

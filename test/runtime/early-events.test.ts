@@ -73,8 +73,9 @@ t.test('a kept event nothing took is dead-lettered once it expires; an instance 
   t.equal(await engine.settleEarlyEvents(Date.now()), 0, 'nothing is due before it expires');
   t.equal(await engine.settleEarlyEvents(Date.now() + 61_000), 1, 'expired a minute later');
   t.same(store.earlyEventsOf(state.id), []);
-  const [letter] = store.listDead({}).items;
-  t.match(letter, { subject: 'orders.approvals', reason: /OrderApproved arrived before a wait step of instance .* within SAGA_EARLY_EVENT_TTL \(60000 ms\)/ });
+  const [summary] = store.listDead({}).items;
+  t.match(summary, { subject: 'orders.approvals', reason: /OrderApproved arrived before a wait step of instance .* within SAGA_EARLY_EVENT_TTL \(60000 ms\)/ });
+  const letter = store.getDead(summary?.id ?? '');
   t.equal(JSON.parse(new TextDecoder().decode(letter?.data)).eventId, 'ap-2', 'the dead letter holds the message as it arrived');
 
   for (let i = 0; i < 100; i++) await deliver('orders.approvals', { eventId: `many-${i}`, eventType: 'OrderApproved', correlationId: 'c-2', payload: { approver: 'x' } });

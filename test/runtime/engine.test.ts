@@ -103,10 +103,10 @@ t.test('a reply advances the saga once; its duplicate, a bad payload and garbage
   const { store, engine } = setup(t);
   const { state } = await engine.start({ saga: 'order-fulfillment', input: order('o-4') });
   const cmd = lastCommand(store).env;
-  const bad = inbound('inventory.events', { eventType: 'InventoryReserved', causationId: cmd.eventId, payload: {} });
+  const bad = inbound('inventory.events', { eventType: 'InventoryReserved', causationId: cmd.eventId, correlationId: cmd.correlationId, payload: {} });
   t.equal(await handleInbound(engine, bad), 'ack');
   t.equal(store.getInstance(state.id)?.steps['reserve-inventory']?.status, 'running', 'a reply failing its schema is not applied');
-  const reply = inbound('inventory.events', { eventType: 'InventoryReserved', eventId: 'r-1', causationId: cmd.eventId, payload: { reservationId: 'res-1' } });
+  const reply = inbound('inventory.events', { eventType: 'InventoryReserved', eventId: 'r-1', causationId: cmd.eventId, correlationId: cmd.correlationId, payload: { reservationId: 'res-1' } });
   await handleInbound(engine, reply);
   const after = store.getInstance(state.id);
   t.equal(after?.steps['reserve-inventory']?.status, 'succeeded');
@@ -118,7 +118,7 @@ t.test('a reply advances the saga once; its duplicate, a bad payload and garbage
   const dead = store.listDead({}).items;
   t.equal(dead.length, 2, 'the bad payload and the garbage are dead letters');
   t.match(dead.map((d) => d.reason).sort(), [/InventoryReserved@1 does not match its schema/, /not a JSON envelope/]);
-  t.equal(new TextDecoder().decode(dead.find((d) => /JSON/.test(d.reason))?.data), 'not json', 'raw bytes are kept');
+  t.equal(new TextDecoder().decode(store.getDead(dead.find((d) => /JSON/.test(d.reason))?.id ?? '')?.data), 'not json', 'raw bytes are kept');
   t.match(await engine.metrics(), /sagad_messages_total\{outcome="unrelated"\} 1/);
 });
 
@@ -143,7 +143,7 @@ t.test('a message that keeps failing is dead-lettered on its last delivery, not 
   const cmd = lastCommand(store).env;
   // Break the instance's pinned definition (neither loaded nor stored): replying to it now throws.
   const broken = new Engine({ store: sqlitePort(store), registry: new Registry([]), log: silentLog });
-  const reply = inbound('inventory.events', { eventType: 'InventoryReserved', causationId: cmd.eventId, payload: { reservationId: 'r' } });
+  const reply = inbound('inventory.events', { eventType: 'InventoryReserved', causationId: cmd.eventId, correlationId: cmd.correlationId, payload: { reservationId: 'r' } });
   t.match(await handleInbound(broken, reply), { nakDelayMs: Number });
   t.equal(await handleInbound(broken, { ...reply, deliveryCount: 5, lastAttempt: true }), 'ack');
   t.match(store.listDead({}).items[0]?.reason, /failed on its last delivery \(5\)/);

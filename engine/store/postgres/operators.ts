@@ -1,13 +1,12 @@
 import type { InstanceStatus } from '../../core/index.js';
-import type { Headers } from '../bytes.js';
 import { clampLimit, decodeCursor, encodeCursor } from '../cursor.js';
-import type { DeadLetter } from '../dlq.js';
+import { HEAD_BYTES, letterKey, letterOf, pageOfLetters, summaryOf, trimTarget } from '../dlq.js';
 import type { InstanceFilter, InstanceSummary } from '../list.js';
 import type { StorePort } from '../port.js';
 import type { Db } from './db.js';
 import { INPUT_STATUSES } from '../definitions.js';
 
-type Operators = Pick<StorePort, 'listInstances' | 'park' | 'listDead' | 'getDead' | 'markRedriven' | 'deleteDead' |
+type Operators = Pick<StorePort, 'listInstances' | 'park' | 'listDead' | 'getDead' | 'markRedriven' | 'unmarkRedriven' | 'deleteDead' | 'trimDead' |
   'rememberDefinition' | 'getDefinitionSource' | 'listDefinitions' | 'hashesInUse' | 'gauges'>;
 
 interface SummaryRow {
@@ -16,20 +15,19 @@ interface SummaryRow {
 }
 interface LetterRow {
   id: number; subject: string; reason: string; headers: string; data: Buffer;
-  received_at: number; delivery_count: number; redriven_at: number | null;
+  received_at: number; delivery_count: number; redriven_at: number | null; redriven_by: string | null;
 }
 
 const filters = [
   ['saga', 'saga'], ['status', 'status'], ['key', 'key'], ['correlationId', 'correlation_id'],
 ] as const;
 
-const letterColumns = 'id, subject, reason, headers, data, received_at, delivery_count, redriven_at';
-const toLetter = (r: LetterRow): DeadLetter => ({
-  id: String(r.id), subject: r.subject, reason: r.reason, headers: JSON.parse(r.headers) as Headers, data: r.data,
-  receivedAt: r.received_at, deliveryCount: r.delivery_count, redrivenAt: r.redriven_at,
-});
-/** A dead letter id as its integer key, or null when it cannot be one. */
-const letterKey = (id: string): number | null => (/^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : null);
+const letterColumns = 'id, subject, reason, headers, data, received_at, delivery_count, redriven_at, redriven_by';
+// octet_length of a stored bytea reads its size, not the body: a list stays small however big the bodies.
+const summaryColumns = `id, subject, reason, headers, octet_length(data) AS size, substring(data from 1 for ${HEAD_BYTES}) AS head,
+  received_at, delivery_count, redriven_at, redriven_by`;
+
+interface SummaryLetterRow extends Omit<LetterRow, 'data'> { size: number; head: Buffer }
 
 /**
  * What operators read and the API manages: the instance list (newest first, with the same
@@ -91,26 +89,42 @@ export function operators(d: Db): Operators {
       const limit = clampLimit(opts.limit);
       const cursor = opts.cursor ?? null;
       const rows = cursor === null
-        ? await d.query<LetterRow>(`SELECT ${letterColumns} FROM dead_letters ORDER BY id DESC LIMIT $1`, [limit + 1])
-        : await d.query<LetterRow>(`SELECT ${letterColumns} FROM dead_letters WHERE id < $1 ORDER BY id DESC LIMIT $2`,
+        ? await d.query<SummaryLetterRow>(`SELECT ${summaryColumns} FROM dead_letters ORDER BY id DESC LIMIT $1`, [limit + 1])
+        : await d.query<SummaryLetterRow>(`SELECT ${summaryColumns} FROM dead_letters WHERE id < $1 ORDER BY id DESC LIMIT $2`,
           [decodeCursor(cursor, ['number'] as const)[0], limit + 1]);
-      const items = rows.slice(0, limit).map(toLetter);
-      const last = items.at(-1);
-      return { items, nextCursor: rows.length > limit && last !== undefined ? encodeCursor([Number(last.id)]) : null };
+      return pageOfLetters(rows.map(summaryOf), limit, opts.maxBytes);
     },
     async getDead(id) {
       const k = letterKey(id);
       if (k === null) return undefined;
       const [r] = await d.query<LetterRow>(`SELECT ${letterColumns} FROM dead_letters WHERE id = $1`, [k]);
-      return r === undefined ? undefined : toLetter(r);
+      return r === undefined ? undefined : letterOf(r);
     },
-    async markRedriven(id, at) {
+    async markRedriven(id, at, by = null) {
       const k = letterKey(id);
-      return k !== null && (await d.run('UPDATE dead_letters SET redriven_at = $1 WHERE id = $2', [at, k])) > 0;
+      // Only a letter not yet redriven: two operators (or replicas) redriving at once publish it once.
+      return k !== null && (await d.run('UPDATE dead_letters SET redriven_at = $1, redriven_by = $2 WHERE id = $3 AND redriven_at IS NULL', [at, by, k])) > 0;
+    },
+    async unmarkRedriven(id) {
+      const k = letterKey(id);
+      return k !== null && (await d.run('UPDATE dead_letters SET redriven_at = NULL, redriven_by = NULL WHERE id = $1', [k])) > 0;
     },
     async deleteDead(id) {
       const k = letterKey(id);
       return k !== null && (await d.run('DELETE FROM dead_letters WHERE id = $1', [k])) > 0;
+    },
+    async trimDead(cap) {
+      const [now] = await d.query<{ n: number; bytes: string | null }>('SELECT count(*)::integer AS n, sum(octet_length(data))::bigint AS bytes FROM dead_letters');
+      if (now === undefined || (now.n <= cap.maxRows && Number(now.bytes ?? 0) <= cap.maxBytes)) return { dropped: 0, bytes: 0 };
+      const keep = trimTarget(cap);
+      // The newest letter that no longer fits: it and everything older go, in one statement.
+      const [r] = await d.query<{ dropped: number; bytes: number }>(`
+        WITH ranked AS (
+          SELECT id, row_number() OVER w AS n, sum(octet_length(data)) OVER w AS total FROM dead_letters WINDOW w AS (ORDER BY id DESC)),
+        cut AS (SELECT max(id) AS id FROM ranked WHERE n > $1 OR total > $2),
+        gone AS (DELETE FROM dead_letters WHERE id <= (SELECT id FROM cut) RETURNING octet_length(data) AS size)
+        SELECT count(*)::integer AS dropped, coalesce(sum(size), 0)::bigint AS bytes FROM gone`, [keep.maxRows, keep.maxBytes]);
+      return { dropped: r?.dropped ?? 0, bytes: Number(r?.bytes ?? 0) };
     },
 
     async rememberDefinition(hash, name, source, at = Date.now()) {

@@ -156,6 +156,8 @@ export const pgMigrations: readonly PgMigration[] = [
   { version: 1, description: 'journal, instances, snapshots, inbox, outbox, timers, commands, waits, dead letters, definitions, sagad_apply', sql: v1 + APPLY_FUNCTION },
   { version: 2, description: 'index of instances by status and definition, early events', sql: v2 },
   { version: 3, description: 'instances by saga, definition version and state', sql: v3 },
+  // Who redrove a dead letter: the operator actions are journaled with the token's name.
+  { version: 4, description: 'who redrove a dead letter', sql: 'ALTER TABLE dead_letters ADD COLUMN redriven_by text;' },
 ];
 
 /** The schema version this build reads and writes. */

@@ -53,7 +53,7 @@ Subject:     inventory.events
 Reason:      invalid InventoryReserved@1: must have required property reservationId
 Received:    2026-11-26 11:06:02Z (1h00m ago)
 Deliveries:  5
-Redriven:    2026-11-26 12:05:02Z (1m00s ago)
+Redriven:    2026-11-26 12:05:02Z (1m00s ago) by admin
 Headers:
   Nats-Msg-Id: abc
 Message (33 bytes):

@@ -261,7 +261,7 @@ export function contract(t: T, f: PortFactory): void {
     t.equal(p3.nextCursor, null);
     const one = await port.getDead(ids[1] ?? '');
     t.same(one && { ...one, data: Buffer.from(one.data) }, {
-      id: ids[1], subject: 's.1', reason: 'bad', headers: { h: '1' }, data: Buffer.from([0, 1, 255]), receivedAt: 101, deliveryCount: 2, redrivenAt: null,
+      id: ids[1], subject: 's.1', reason: 'bad', headers: { h: '1' }, data: Buffer.from([0, 1, 255]), receivedAt: 101, deliveryCount: 2, redrivenAt: null, redrivenBy: null,
     });
     t.equal(await port.getDead('x'), undefined);
     t.equal(await port.getDead('999999'), undefined);
