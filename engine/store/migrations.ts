@@ -117,6 +117,16 @@ CREATE TABLE definitions (
 ) STRICT;
 `;
 
+// Retention (issue 11) deletes the journal of instances it has archived. The journal stays
+// append-only for every instance that may still change: a delete is refused unless the
+// instance row is gone or says completed or compensated.
+const v3 = `
+DROP TRIGGER journal_no_delete;
+CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal
+  WHEN EXISTS (SELECT 1 FROM instances WHERE id = OLD.instance_id AND status NOT IN ('completed', 'compensated'))
+  BEGIN SELECT RAISE(ABORT, 'the journal of an unfinished instance is append-only'); END;
+`;
+
 /**
  * Every schema step, oldest first. Append only: a released step is never edited. A step that
  * must rebuild a table (SQLite's 12-step ALTER) needs `foreign_keys` off, which cannot change
@@ -125,6 +135,7 @@ CREATE TABLE definitions (
 export const migrations: readonly Migration[] = [
   { version: 1, description: 'journal, instances, snapshots, inbox, outbox, timers, commands', sql: v1 },
   { version: 2, description: 'waits, dead letters, definitions', sql: v2 },
+  { version: 3, description: 'retention: the journal of a finished instance may be deleted', sql: v3 },
 ];
 
 /** The schema version this build reads and writes. */

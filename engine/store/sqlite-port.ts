@@ -72,6 +72,17 @@ export function sqlitePort(store: Store, maxBatch = 512): StorePort {
     gauges: () => store.gauges(),
     pruneInbox: async (olderThan) => (store.readonly ? ro() : store.pruneInbox(olderThan)),
     pruneSent: async (olderThan) => (store.readonly ? ro() : store.pruneSent(olderThan)),
+    // Reads, then the archive (async: inputs go on meanwhile), then the delete as one more
+    // write of the group commit: a short savepoint in a shared transaction.
+    async retire(before, limit, keep) {
+      if (store.readonly) return ro();
+      const batch = store.finishedBefore(before, limit);
+      if (batch.length === 0) return { archived: 0, deleted: 0 };
+      await keep(batch);
+      const deleted = await commits.run(() => store.purge(batch.map((r) => ({ id: r.state.id, version: r.state.version }))));
+      return { archived: batch.length, deleted: deleted.length };
+    },
+    pruneDeadLetters: async (olderThan, limit) => (store.readonly ? ro() : commits.run(() => store.pruneDead(olderThan, limit))),
     settled: () => commits.settled(),
     close: async () => {
       await commits.settled();

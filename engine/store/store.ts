@@ -12,6 +12,7 @@ import { journal, type Journal } from './journal.js';
 import { instanceList, type InstanceList } from './list.js';
 import { checkSchema, migrate } from './migrations.js';
 import { BACKLOG_SQL, outbox, type Outbox } from './outbox.js';
+import { retention, type Retention } from './retention.js';
 import { routing, type Routing } from './routing.js';
 import { TIMER_COUNT_SQL, timers, type Timers } from './timers.js';
 import type { Upcasters } from './upcast.js';
@@ -46,7 +47,7 @@ export interface Gauges {
 }
 
 /** The whole SQLite store: every method but `gauges` is synchronous and runs on one connection. */
-export interface Store extends Journal, Instances, InstanceList, Inbox, Outbox, Timers, Routing, DeadLetters, Definitions {
+export interface Store extends Journal, Instances, InstanceList, Inbox, Outbox, Timers, Routing, DeadLetters, Definitions, Retention {
   readonly file: string;
   readonly readonly: boolean;
   /**
@@ -104,7 +105,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     };
     const parts = {
       ...log, ...projection, ...instanceList(db), ...inbox(db), ...outbox(db, opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'),
-      ...timers(db), ...routing(db), ...deadLetters(db), ...definitions(db),
+      ...timers(db), ...routing(db), ...deadLetters(db), ...definitions(db), ...retention(db),
     };
     const here = (): Gauges => ({
       instances: parts.countByStatus(), timersPending: parts.timerCount(), outboxBacklog: parts.backlog(), deadLetters: parts.deadCount(),

@@ -8,6 +8,7 @@ import { classify, describe, poolConfig, redact } from './connect.js';
 import { db } from './db.js';
 import { operators } from './operators.js';
 import { reads } from './reads.js';
+import { retentionOf } from './retention.js';
 import { checkPgSchema, migratePg } from './schema.js';
 
 /** Options of the PostgreSQL store beyond those every adapter takes. */
@@ -87,6 +88,7 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
     ...reads(d, opts.upcasters ?? {}),
     ...claimed,
     ...ops,
+    ...retentionOf(d),
     commit: (w) => (readonly ? Promise.reject(new StoreError(StoreErrorCode.ReadOnly, 'this store was opened read-only; it writes nothing')) : writer.commit(w)),
     settled: () => writer.settled(),
     close: () => (closed ??= (async () => {
@@ -99,6 +101,6 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
   return {
     ...port,
     claimDueTimers: reject, claimUnsent: reject, markSent: reject, park: reject, markRedriven: reject, deleteDead: reject,
-    rememberDefinition: reject, pruneInbox: reject, pruneSent: reject,
+    rememberDefinition: reject, pruneInbox: reject, pruneSent: reject, retire: reject, pruneDeadLetters: reject,
   };
 }
