@@ -1,4 +1,5 @@
 import { Ajv } from 'ajv';
+import { DURATION_PATTERN, parseDuration } from './definitions/duration.js';
 import { SagaError } from './errors.js';
 import type { LogLevel } from './log.js';
 
@@ -42,6 +43,22 @@ export interface Config {
   readonly tlsKey: string | undefined;
   /** Largest HTTP request body in bytes. */
   readonly httpBodyLimit: number;
+  /** Finished instances older than this (ms) are archived and deleted; undefined: kept for ever. */
+  readonly retentionMs: number | undefined;
+  /** Dead letters older than this (ms) are deleted; undefined: kept for ever. */
+  readonly dlqRetentionMs: number | undefined;
+  /** Longest time between two retention passes, ms. */
+  readonly retentionIntervalMs: number;
+  /** Instances archived and deleted per retention transaction. */
+  readonly retentionBatch: number;
+  /** Where the archive files go; undefined: `archive/` beside the SQLite file, or ./data/archive with PostgreSQL. */
+  readonly archiveDir: string | undefined;
+  /** A new archive file after this long, ms. */
+  readonly archiveRotateMs: number;
+  /** max_age of the streams sagad creates, ms; undefined: no limit. */
+  readonly streamMaxAgeMs: number | undefined;
+  /** max_bytes of the streams sagad creates; undefined: no limit. */
+  readonly streamMaxBytes: number | undefined;
 }
 
 interface Variable {
@@ -51,11 +68,15 @@ interface Variable {
   /** What is allowed, as the end of "must be ...". */
   allowed: string;
   help: string;
+  /** A duration string (`30s`, `7d`) the config holds as milliseconds. */
+  duration?: true;
 }
 
 const bool = (def: boolean): Record<string, unknown> => ({ type: 'boolean', default: def });
 const int = (minimum: number, maximum: number): Record<string, unknown> => ({ type: 'integer', minimum, maximum });
 const text = { type: 'string', minLength: 1 };
+const duration = { type: 'string', pattern: DURATION_PATTERN };
+const durationAllowed = 'a duration such as 30s, 10m, 12h, 7d or 1d12h';
 
 const variables: readonly Variable[] = [
   { env: 'SAGA_DEFINITIONS', key: 'definitionsPath', schema: { ...text, default: './saga-definitions.yaml' }, allowed: 'a file path', help: 'saga definitions file (YAML)' },
@@ -85,6 +106,15 @@ const variables: readonly Variable[] = [
   { env: 'SAGA_TLS_CERT', key: 'tlsCert', schema: text, allowed: 'a file path', help: 'HTTPS certificate (PEM), with SAGA_TLS_KEY; unset = plain HTTP' },
   { env: 'SAGA_TLS_KEY', key: 'tlsKey', schema: text, allowed: 'a file path', help: 'private key (PEM) of SAGA_TLS_CERT' },
   { env: 'SAGA_HTTP_BODY_LIMIT', key: 'httpBodyLimit', schema: { ...int(1024, 1_073_741_824), default: 1_048_576 }, allowed: 'an integer from 1024 to 1073741824 (bytes)', help: 'largest HTTP request body in bytes' },
+  // Retention and archive (docs/operations.md).
+  { env: 'SAGA_RETENTION', key: 'retentionMs', schema: duration, allowed: durationAllowed, duration: true, help: 'finished instances (completed, compensated; not failed) older than this are archived, then deleted; unset = kept for ever' },
+  { env: 'SAGA_DLQ_RETENTION', key: 'dlqRetentionMs', schema: duration, allowed: durationAllowed, duration: true, help: 'dead letters received longer ago than this are deleted; unset = kept for ever' },
+  { env: 'SAGA_RETENTION_INTERVAL', key: 'retentionIntervalMs', schema: { ...duration, default: '1m' }, allowed: durationAllowed, duration: true, help: 'longest time between two retention passes' },
+  { env: 'SAGA_RETENTION_BATCH', key: 'retentionBatch', schema: { ...int(1, 10_000), default: 100 }, allowed: 'an integer from 1 to 10000', help: 'instances archived and deleted per retention transaction' },
+  { env: 'SAGA_ARCHIVE_DIR', key: 'archiveDir', schema: text, allowed: 'a directory path', help: 'where retention writes the archive (gzip NDJSON); unset = archive/ beside the SQLite file, ./data/archive with PostgreSQL' },
+  { env: 'SAGA_ARCHIVE_ROTATE', key: 'archiveRotateMs', schema: { ...duration, default: '1h' }, allowed: durationAllowed, duration: true, help: 'a new archive file after this long' },
+  { env: 'SAGA_STREAM_MAX_AGE', key: 'streamMaxAgeMs', schema: duration, allowed: durationAllowed, duration: true, help: 'max_age (message TTL) of the JetStream streams sagad creates; unset = no limit' },
+  { env: 'SAGA_STREAM_MAX_BYTES', key: 'streamMaxBytes', schema: { ...int(1024, Number.MAX_SAFE_INTEGER) }, allowed: 'an integer of at least 1024 (bytes)', help: 'max_bytes of the JetStream streams sagad creates; unset = no limit' },
 ];
 
 const schema = {
@@ -118,7 +148,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new SagaError('SAGA_ERR_CONFIG', `invalid configuration (${lines.length} problem${lines.length === 1 ? '' : 's'}):\n  ${lines.join('\n  ')}`);
   }
   const config: Record<string, unknown> = {};
-  for (const v of variables) config[v.key] = data[v.env];
+  for (const v of variables) {
+    const value = data[v.env];
+    config[v.key] = v.duration === true && typeof value === 'string' ? parseDuration(value) : value;
+  }
   const conflicts = combinationProblems(config as unknown as Config);
   if (conflicts.length > 0) {
     throw new SagaError('SAGA_ERR_CONFIG', `invalid configuration (${conflicts.length} problem${conflicts.length === 1 ? '' : 's'}):\n  ${conflicts.join('\n  ')}`);
