@@ -51,14 +51,15 @@ export function registerDescribe(parent: Command, io: Io): void {
     .description('Say in one paragraph what an instance is waiting for, since when, what comes next, and what you can do.')
     .argument('<id>', 'instance id')
     .option(...dbOption)
+    .option(...archiveOption)
     .addHelpText('after', examples(
       'sagactl why 0192f7e0-5a4b-7c3d-9e8f-0a1b2c3d4e5f',
       'sagactl why 0192f7e0-5a4b-7c3d-9e8f-0a1b2c3d4e5f -o json   # the facts: step, attempt, next timer, actions',
       'sagactl why 0192f7e0-5a4b-7c3d-9e8f-0a1b2c3d4e5f --db data/sagad.db',
     ))
-    .action(async (id: string, o: { db?: string }, cmd: Command) => {
+    .action(async (id: string, o: { db?: string; archive?: string }, cmd: Command) => {
       const ctx = contextOf(cmd, io);
-      const source = ctx.source(o.db);
+      const source = sourceOf(ctx, o);
       try {
         const instance = await source.instance(id);
         const [definition, history] = await Promise.all([source.definition(instance.saga, instance.definitionHash), source.history(id)]);
