@@ -22,14 +22,13 @@ t.test('a backup taken under load, restored into a new sagad: the instances are 
   const kinds = ['', '~decline', '~busy1', '', '~shipreject'];
   let sent = 0;
   const copy = join(w.dir, 'backup.db');
-  let backup: Awaited<ReturnType<typeof cli>> | null = null;
   const load = pool(ids, 4, async (id, i) => {
     await w.api.started(order(`o-${id}${kinds[i % kinds.length] ?? ''}`), { id });
     sent += 1;
   });
   // Half-way through the load, with sagas in every stage, take the copy beside the running sagad.
   await waitFor(() => sent >= N / 2 || undefined, 30_000, { what: 'half the load to be started' });
-  backup = await cli(['admin', 'backup', copy, '--db', w.dbFile]);
+  const backup = await cli(['admin', 'backup', copy, '--db', w.dbFile]);
   await load;
   t.equal(backup.code, 0, backup.err);
   t.match(backup.out, /^Backed up .* instances/);
