@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { RetiredInstance } from '../store/retention.js';
-import { ARCHIVE_FORMAT, encodeLine, type ArchiveLine } from './format.js';
+import { ARCHIVE_FORMAT, encodeLine } from './format.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -16,6 +16,8 @@ export interface ArchiveWriterOptions {
   /** The definition source of a hash (for the definition line a file carries once). */
   readonly definition: (hash: string) => Promise<{ name: string; source: string } | undefined>;
   readonly now?: () => number;
+  /** gzip level, 1 (fast) to 9 (small); default 6. */
+  readonly level?: number;
 }
 
 interface OpenFile {
@@ -42,9 +44,11 @@ export class ArchiveWriter {
   private current: OpenFile | null = null;
   private readonly rotateMs: number;
   private readonly now: () => number;
+  private readonly level: number;
 
   constructor(private readonly opts: ArchiveWriterOptions) {
     this.rotateMs = opts.rotateMs ?? 3_600_000;
+    this.level = opts.level ?? 6;
     this.now = opts.now ?? Date.now;
   }
 
@@ -52,19 +56,21 @@ export class ArchiveWriter {
   async append(records: readonly RetiredInstance[]): Promise<{ file: string; bytes: number }> {
     const file = await this.file();
     try {
-      const lines: ArchiveLine[] = [];
+      const lines: string[] = [];
       const at = this.now();
       const added = new Set<string>();
       for (const r of records) {
-        const hash = r.state.definitionHash;
+        const hash = r.definitionHash;
         if (!file.hashes.has(hash) && !added.has(hash)) {
           added.add(hash);
           const def = await this.opts.definition(hash);
-          if (def !== undefined) lines.push({ format: ARCHIVE_FORMAT, kind: 'definition', hash, name: def.name, source: def.source });
+          if (def !== undefined) lines.push(encodeLine({ format: ARCHIVE_FORMAT, kind: 'definition', hash, name: def.name, source: def.source }));
         }
-        lines.push({ format: ARCHIVE_FORMAT, kind: 'instance', archivedAt: at, instance: r.state, journal: r.journal, timers: r.timers });
+        // The documents are spliced in as the store keeps them: the same line as encodeLine
+        // would write for the parsed documents, without parsing them.
+        lines.push(`{"format":"${ARCHIVE_FORMAT}","kind":"instance","archivedAt":${at},"instance":${r.json.state},"journal":${r.json.journal},"timers":${r.json.timers}}\n`);
       }
-      const member = await gzipAsync(Buffer.from(lines.map(encodeLine).join('')));
+      const member = await gzipAsync(Buffer.from(lines.join('')), { level: this.level });
       await file.fh.write(member);
       await file.fh.datasync();
       for (const hash of added) file.hashes.add(hash);

@@ -1,17 +1,33 @@
 import type Database from 'better-sqlite3';
-import type { InstanceState, TimerRef } from '../core/index.js';
+import type { InstanceState } from '../core/index.js';
 import type { JournalEntry } from './journal.js';
 import type { TimerRow } from './timers.js';
 
 /** The statuses retention removes: finished for good. `failed` waits for an operator's retry, so it stays. */
 export const RETIRED_STATUSES = ['completed', 'compensated'] as const;
 
-/** A finished instance handed to the archive before it is deleted: its state, its journal as stored, its timers. */
+/**
+ * A finished instance handed to the archive before it is deleted. Its documents come as the
+ * JSON text the archive writes, built by the database from the stored text (never parsed
+ * and serialized again in the event loop): the state document, the journal as an array of
+ * `JournalEntry`, the timers as an array of `TimerRow`.
+ */
 export interface RetiredInstance {
-  readonly state: InstanceState;
-  readonly journal: readonly JournalEntry[];
-  readonly timers: readonly TimerRow[];
+  readonly id: string;
+  readonly version: number;
+  readonly definitionHash: string;
+  readonly json: { readonly state: string; readonly journal: string; readonly timers: string };
 }
+
+/** Pure: the documents of a retired instance, parsed (for readers and tests; the archive writes the text). */
+export function parseRetired(r: RetiredInstance): { state: InstanceState; journal: JournalEntry[]; timers: TimerRow[] } {
+  return { state: JSON.parse(r.json.state) as InstanceState, journal: JSON.parse(r.json.journal) as JournalEntry[], timers: JSON.parse(r.json.timers) as TimerRow[] };
+}
+
+/** SQL: one journal row as the JSON text of a `JournalEntry`, its data spliced in as stored. */
+export const JOURNAL_ENTRY_SQL = `'{"seq":' || seq || ',"type":' || json_quote(type) || ',"version":' || type_version || ',"at":' || at || ',"data":' || data || '}'`;
+/** SQL: one timer row as the JSON text of a `TimerRow`. */
+export const TIMER_ROW_SQL = `'{"instanceId":' || json_quote(instance_id) || ',"timerId":' || json_quote(timer_id) || ',"dueAt":' || due_at || ',"data":' || data || '}'`;
 
 /** The SQLite store's retention statements; `purge` and `pruneDead` belong inside the caller's transaction. */
 export interface Retention {
@@ -30,8 +46,6 @@ export interface Retention {
   pruneDead(olderThan: number, limit: number): number;
 }
 
-interface JournalRow { instance_id: string; seq: number; type: string; type_version: number; at: number; data: string }
-interface TimerDbRow { instance_id: string; timer_id: string; due_at: number; data: string }
 
 /**
  * Prepares the retention statements once. Candidates are found per status through the
@@ -40,13 +54,13 @@ interface TimerDbRow { instance_id: string; timer_id: string; due_at: number; da
  * finished before it was created.
  */
 export function retention(db: Database.Database): Retention {
-  const candidates = db.prepare<[string, number, number, number], { id: string; state: string }>(`
-    SELECT id, state FROM instances WHERE status = ? AND created_at < ? AND updated_at < ?
-    ORDER BY created_at, id LIMIT ?`);
-  const journalOf = db.prepare<[string], JournalRow>(
-    'SELECT instance_id, seq, type, type_version, at, data FROM journal WHERE instance_id = ? ORDER BY seq');
-  const timersOf = db.prepare<[string], TimerDbRow>(
-    'SELECT instance_id, timer_id, due_at, data FROM timers WHERE instance_id = ? ORDER BY due_at, timer_id');
+  const candidates = db.prepare<[string, number, number, number], { id: string; version: number; hash: string; created: number; state: string }>(`
+    SELECT id, version, definition_hash AS hash, created_at AS created, state FROM instances
+    WHERE status = ? AND created_at < ? AND updated_at < ? ORDER BY created_at, id LIMIT ?`);
+  const journalOf = db.prepare<[string], { j: string }>(
+    `SELECT '[' || coalesce(group_concat(x, ','), '') || ']' AS j FROM (SELECT ${JOURNAL_ENTRY_SQL} AS x FROM journal WHERE instance_id = ? ORDER BY seq)`);
+  const timersOf = db.prepare<[string], { j: string }>(
+    `SELECT '[' || coalesce(group_concat(x, ','), '') || ']' AS j FROM (SELECT ${TIMER_ROW_SQL} AS x FROM timers WHERE instance_id = ? ORDER BY due_at, timer_id)`);
   const delInstance = db.prepare<[string, number]>(
     `DELETE FROM instances WHERE id = ? AND version = ? AND status IN (${RETIRED_STATUSES.map((s) => `'${s}'`).join(', ')})`);
   // The journal goes first, while its instance row still says finished: the journal's
@@ -60,14 +74,12 @@ export function retention(db: Database.Database): Retention {
 
   return {
     finishedBefore(before, limit) {
-      const rows = RETIRED_STATUSES.flatMap((status) => candidates.all(status, before, before, limit));
-      const states = rows.map((r) => JSON.parse(r.state) as InstanceState)
-        .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1))
+      const rows = RETIRED_STATUSES.flatMap((status) => candidates.all(status, before, before, limit))
+        .sort((a, b) => a.created - b.created || (a.id < b.id ? -1 : 1))
         .slice(0, limit);
-      return states.map((state) => ({
-        state,
-        journal: journalOf.all(state.id).map((r) => ({ seq: r.seq, type: r.type, version: r.type_version, at: r.at, data: JSON.parse(r.data) as unknown })),
-        timers: timersOf.all(state.id).map((r) => ({ instanceId: r.instance_id, timerId: r.timer_id, dueAt: r.due_at, data: JSON.parse(r.data) as TimerRef })),
+      return rows.map((r) => ({
+        id: r.id, version: r.version, definitionHash: r.hash,
+        json: { state: r.state, journal: journalOf.get(r.id)?.j ?? '[]', timers: timersOf.get(r.id)?.j ?? '[]' },
       }));
     },
     purge(refs) {

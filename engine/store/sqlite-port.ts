@@ -79,7 +79,7 @@ export function sqlitePort(store: Store, maxBatch = 512): StorePort {
       const batch = store.finishedBefore(before, limit);
       if (batch.length === 0) return { archived: 0, deleted: 0 };
       await keep(batch);
-      const deleted = await commits.run(() => store.purge(batch.map((r) => ({ id: r.state.id, version: r.state.version }))));
+      const deleted = await commits.run(() => store.purge(batch.map((r) => ({ id: r.id, version: r.version }))));
       return { archived: batch.length, deleted: deleted.length };
     },
     pruneDeadLetters: async (olderThan, limit) => (store.readonly ? ro() : commits.run(() => store.pruneDead(olderThan, limit))),

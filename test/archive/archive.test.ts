@@ -15,18 +15,18 @@ function retired(id: string, version = 3, opts: { saga?: string; createdAt?: num
     createdAt: opts.createdAt ?? 1_000, updatedAt: 2_000, version, input: { id }, steps: {}, compensation: null, deadlineAt: null,
   } as unknown as InstanceState;
   const journal = Array.from({ length: version }, (_, i) => ({ seq: i + 1, type: i === 0 ? 'SagaStarted' : 'StepSkipped', version: 1, at: 1_000 + i, data: { n: i } }));
-  return { state, journal, timers: [] };
+  return { id, version, definitionHash: state.definitionHash, json: { state: JSON.stringify(state), journal: JSON.stringify(journal), timers: '[]' } };
 }
 
 const definitions = async (hash: string) => ({ name: 'order', source: `source of ${hash}` });
 
 t.test('format: lines round-trip; foreign lines are named; the later version of a duplicate wins', async (t) => {
-  const line: ArchivedInstance = { format: ARCHIVE_FORMAT, kind: 'instance', archivedAt: 5, instance: retired('a').state, journal: [], timers: [] };
+  const line: ArchivedInstance = { format: ARCHIVE_FORMAT, kind: 'instance', archivedAt: 5, instance: JSON.parse(retired('a').json.state) as InstanceState, journal: [], timers: [] };
   t.same(parseLine(JSON.stringify(line)), line);
   t.match(parseLine('{"format":"other/9"}'), { problem: /format "other\/9", not sagad-archive\/1/ });
   t.match(parseLine('nope'), { problem: 'not JSON' });
   t.match(parseLine(`{"format":"${ARCHIVE_FORMAT}","kind":"instance"}`), { problem: /not an archived instance/ });
-  const v4 = { ...line, instance: retired('a', 4).state, archivedAt: 1 };
+  const v4 = { ...line, instance: JSON.parse(retired('a', 4).json.state) as InstanceState, archivedAt: 1 };
   t.equal(newer(line, v4), v4, 'higher version wins even when written earlier');
   const again = { ...line, archivedAt: 9 };
   t.equal(newer(line, again), again, 'same version: the later write');
@@ -86,7 +86,7 @@ t.test('a member cut short by a crash: the complete lines before it stand, the f
 
   // Garbage after a member (a torn write of the header) stops that file, not the reader.
   const other = join(dir, archiveFileName(Date.now() + 1_000, 'zz'));
-  writeFileSync(other, gzipSync(Buffer.from(`${JSON.stringify({ format: ARCHIVE_FORMAT, kind: 'instance', archivedAt: 1, instance: retired('k-1').state, journal: [], timers: [] })}\nnot json\n`)));
+  writeFileSync(other, gzipSync(Buffer.from(`${JSON.stringify({ format: ARCHIVE_FORMAT, kind: 'instance', archivedAt: 1, instance: JSON.parse(retired('k-1').json.state) as InstanceState, journal: [], timers: [] })}\nnot json\n`)));
   appendFileSync(other, Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x01]));
   const listed = await listArchived(dir, {}, 100, (p) => problems.push(p));
   t.ok(listed.items.some((i) => i.id === 'k-1'), 'a line before the damage is listed');

@@ -1,4 +1,3 @@
-import type { InstanceState, TimerRef } from '../../core/index.js';
 import type { StorePort } from '../port.js';
 import { RETIRED_STATUSES, type RetiredInstance } from '../retention.js';
 import { classify } from './connect.js';
@@ -6,18 +5,11 @@ import type { Db } from './db.js';
 
 type Retention = Pick<StorePort, 'retire' | 'pruneDeadLetters'>;
 
-interface JournalRow { instance_id: string; seq: number; type: string; type_version: number; at: number; data: string }
-interface TimerDbRow { instance_id: string; timer_id: string; due_at: number; data: string }
-
-/** Pure: the command ids an instance's journal dispatched (the `commands` rows to delete by key). */
-function commandIds(journal: RetiredInstance['journal']): string[] {
-  const ids: string[] = [];
-  for (const e of journal) {
-    const id = (e.data as { commandId?: unknown } | null)?.commandId;
-    if (typeof id === 'string') ids.push(id);
-  }
-  return ids;
-}
+// The documents as the archive writes them, built from the stored text by the server.
+const JOURNAL_JSON = `'[' || string_agg('{"seq":' || seq || ',"type":' || to_json(type)::text || ',"version":' || type_version || ',"at":' || at
+  || ',"data":' || data || '}', ',' ORDER BY seq) || ']'`;
+const TIMERS_JSON = `'[' || string_agg('{"instanceId":' || to_json(instance_id)::text || ',"timerId":' || to_json(timer_id)::text || ',"dueAt":' || due_at
+  || ',"data":' || data || '}', ',' ORDER BY due_at, timer_id) || ']'`;
 
 /**
  * Retention on the shared database. A batch is one transaction: the candidates are locked
@@ -37,40 +29,38 @@ export function retentionOf(d: Db): Retention {
       let broken = false;
       try {
         await c.query('BEGIN');
-        const rows: { id: string; state: string }[] = [];
+        const rows: { id: string; version: number; hash: string; created: number; state: string }[] = [];
         for (const status of RETIRED_STATUSES) {
-          const r = await c.query<{ id: string; state: string }>(`
-            SELECT id, state FROM instances WHERE status = $1 AND created_at < $2 AND updated_at < $2
+          const r = await c.query<{ id: string; version: number; hash: string; created: number; state: string }>(`
+            SELECT id, version, definition_hash AS hash, created_at AS created, state FROM instances
+            WHERE status = $1 AND created_at < $2 AND updated_at < $2
             ORDER BY created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED`, [status, before, limit]);
           rows.push(...r.rows);
         }
-        const states = rows.map((r) => JSON.parse(r.state) as InstanceState)
-          .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
         // Locked more than `limit` (two statuses): the extra ones are released by the commit untouched.
-        const chosen = states.slice(0, limit);
+        const chosen = rows.sort((a, b) => a.created - b.created || (a.id < b.id ? -1 : 1)).slice(0, limit);
         if (chosen.length === 0) {
           await c.query('COMMIT');
           return { archived: 0, deleted: 0 };
         }
         const ids = chosen.map((s) => s.id);
-        const [journal, timers] = await Promise.all([
-          c.query<JournalRow>('SELECT instance_id, seq, type, type_version, at, data FROM journal WHERE instance_id = ANY ($1) ORDER BY instance_id, seq', [ids]),
-          c.query<TimerDbRow>('SELECT instance_id, timer_id, due_at, data FROM timers WHERE instance_id = ANY ($1) ORDER BY due_at, timer_id', [ids]),
-        ]);
-        const batch = chosen.map((state): RetiredInstance => ({
-          state,
-          journal: journal.rows.filter((r) => r.instance_id === state.id)
-            .map((r) => ({ seq: r.seq, type: r.type, version: r.type_version, at: r.at, data: JSON.parse(r.data) as unknown })),
-          timers: timers.rows.filter((r) => r.instance_id === state.id)
-            .map((r) => ({ instanceId: r.instance_id, timerId: r.timer_id, dueAt: r.due_at, data: JSON.parse(r.data) as TimerRef })),
+        const [journal, timers] = [
+          await c.query<{ id: string; j: string }>(`SELECT instance_id AS id, ${JOURNAL_JSON} AS j FROM journal WHERE instance_id = ANY ($1) GROUP BY instance_id`, [ids]),
+          await c.query<{ id: string; j: string }>(`SELECT instance_id AS id, ${TIMERS_JSON} AS j FROM timers WHERE instance_id = ANY ($1) GROUP BY instance_id`, [ids]),
+        ];
+        const journals = new Map(journal.rows.map((r) => [r.id, r.j]));
+        const timersOf = new Map(timers.rows.map((r) => [r.id, r.j]));
+        const batch = chosen.map((r): RetiredInstance => ({
+          id: r.id, version: r.version, definitionHash: r.hash,
+          json: { state: r.state, journal: journals.get(r.id) ?? '[]', timers: timersOf.get(r.id) ?? '[]' },
         }));
         await keep(batch);
-        const cmds = batch.flatMap((r) => commandIds(r.journal));
+        await c.query(`DELETE FROM commands WHERE command_id IN (SELECT data::json->>'commandId' FROM journal
+          WHERE instance_id = ANY ($1) AND type IN ('StepDispatched', 'CompensationDispatched'))`, [ids]);
         await c.query('DELETE FROM journal WHERE instance_id = ANY ($1)', [ids]);
         await c.query('DELETE FROM snapshots WHERE instance_id = ANY ($1)', [ids]);
         await c.query('DELETE FROM timers WHERE instance_id = ANY ($1)', [ids]);
         await c.query('DELETE FROM waits WHERE instance_id = ANY ($1)', [ids]);
-        if (cmds.length > 0) await c.query('DELETE FROM commands WHERE command_id = ANY ($1)', [cmds]);
         const gone = await c.query('DELETE FROM instances WHERE id = ANY ($1)', [ids]);
         await c.query('COMMIT');
         return { archived: batch.length, deleted: gone.rowCount ?? 0 };

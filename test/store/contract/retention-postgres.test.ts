@@ -34,7 +34,7 @@ t.test('replicas running retention at once take disjoint batches: each instance 
   await Promise.all(ports.map(async (p) => {
     for (;;) {
       const r = await p.retire(env.now + 1, 7, async (b) => {
-        handed.push(...b.map((x) => x.state.id));
+        handed.push(...b.map((x) => x.id));
         await new Promise((resolve) => setTimeout(resolve, 30));
       });
       deleted += r.deleted;

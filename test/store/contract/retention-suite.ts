@@ -1,7 +1,7 @@
 import type { Test } from 'tap';
 import { timerId, type InstanceState } from '../../../engine/core/index.js';
 import type { StorePort } from '../../../engine/store/port.js';
-import type { RetiredInstance } from '../../../engine/store/retention.js';
+import { parseRetired, type RetiredInstance } from '../../../engine/store/retention.js';
 import { changeOf, committed, decision, reply, started, TestEnv, writeOf, type PortFactory } from './writes.js';
 
 /** Feeds one reply through the core and commits it. */
@@ -67,13 +67,18 @@ export function retentionContract(t: Test, f: PortFactory): void {
     t.ok(await port.replyTarget(commandOfDone), 'the command index knows a command of i-done before');
 
     const { handed, deleted } = await retireAll(port, env.now + 1, 10);
-    t.same(handed.map((r) => r.state.id).sort(), ['i-comp', 'i-done'], 'completed and compensated only: failed waits for an operator, running is running');
+    t.same(handed.map((r) => r.id).sort(), ['i-comp', 'i-done'], 'completed and compensated only: failed waits for an operator, running is running');
     t.equal(deleted, 2);
-    const byId = new Map(handed.map((r) => [r.state.id, r]));
+    const byId = new Map(handed.map((r) => [r.id, parseRetired(r)]));
     t.same(byId.get('i-done')?.state, done, 'the state document as stored');
     t.same(byId.get('i-done')?.journal, journals.done, 'the whole journal as stored');
     t.same(byId.get('i-comp')?.journal, journals.comp);
     t.equal(byId.get('i-done')?.journal.length, done.version, 'every event');
+    t.same(byId.get('i-done')?.timers, [], 'no timer left');
+    for (const r of handed) {
+      const st = parseRetired(r).state;
+      t.same([r.id, r.version, r.definitionHash], [st.id, st.version, st.definitionHash], `${r.id}: id, version and hash as in its state`);
+    }
 
     for (const id of ['i-done', 'i-comp']) {
       t.equal(await port.getInstance(id), undefined, `${id} is gone`);
@@ -103,11 +108,11 @@ export function retentionContract(t: Test, f: PortFactory): void {
     // i-4 finished at the cutoff: not before it.
     const cutoff = env.now;
     const first = await port.retire(cutoff, 2, async (b) => {
-      t.same(b.map((r) => r.state.id), ['i-0', 'i-1'], 'the oldest two');
+      t.same(b.map((r) => r.id), ['i-0', 'i-1'], 'the oldest two');
     });
     t.same(first, { archived: 2, deleted: 2 });
     const rest = await retireAll(port, cutoff, 2);
-    t.same(rest.handed.map((r) => r.state.id), ['i-2', 'i-3']);
+    t.same(rest.handed.map((r) => r.id), ['i-2', 'i-3']);
     t.same((await port.listInstances()).items.map((i) => i.id), ['i-4'], 'the one finished at the cutoff stays');
     t.same(await port.retire(cutoff, 2, async () => {
       throw new Error('nothing to hand over: keep must not be called');
@@ -125,7 +130,7 @@ export function retentionContract(t: Test, f: PortFactory): void {
     t.same(await port.getInstance('i-1'), s, 'still there');
     t.equal((await port.history('i-1')).length, s.version, 'with its journal');
     const again = await retireAll(port, env.now + 1, 10);
-    t.same(again.handed.map((r) => r.state.id), ['i-1'], 'the next pass takes it');
+    t.same(again.handed.map((r) => r.id), ['i-1'], 'the next pass takes it');
   });
 
   t.test('dead letters received before a time are deleted, oldest first, at most a batch', async (t) => {
