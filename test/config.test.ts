@@ -12,7 +12,7 @@ t.test('defaults for an empty environment, frozen', async (t) => {
     natsCreds: undefined, natsNkey: undefined, natsUser: undefined, natsPassword: undefined, natsToken: undefined,
     natsTlsCa: undefined, natsTlsCert: undefined, natsTlsKey: undefined,
     apiReadToken: undefined, httpInsecure: false, metricsPublic: true, tlsCert: undefined, tlsKey: undefined, httpBodyLimit: 1_048_576,
-    retentionMs: undefined, dlqRetentionMs: undefined, retentionIntervalMs: 60_000, retentionBatch: 100, archiveDir: undefined, archiveRotateMs: 3_600_000,
+    retentionMs: undefined, dlqRetentionMs: undefined, retentionIntervalMs: 60_000, retentionBatch: 500, archiveDir: undefined, archiveRotateMs: 3_600_000,
     streamMaxAgeMs: undefined, streamMaxBytes: undefined,
   });
   t.ok(Object.isFrozen(c));
@@ -32,7 +32,7 @@ t.test('values are read, numbers coerced, enums case-insensitive', async (t) => 
     natsCreds: undefined, natsNkey: undefined, natsUser: undefined, natsPassword: undefined, natsToken: undefined,
     natsTlsCa: undefined, natsTlsCert: undefined, natsTlsKey: undefined,
     apiReadToken: undefined, httpInsecure: false, metricsPublic: true, tlsCert: undefined, tlsKey: undefined, httpBodyLimit: 1_048_576,
-    retentionMs: undefined, dlqRetentionMs: undefined, retentionIntervalMs: 60_000, retentionBatch: 100, archiveDir: undefined, archiveRotateMs: 3_600_000,
+    retentionMs: undefined, dlqRetentionMs: undefined, retentionIntervalMs: 60_000, retentionBatch: 500, archiveDir: undefined, archiveRotateMs: 3_600_000,
     streamMaxAgeMs: undefined, streamMaxBytes: undefined,
   });
   t.equal(typeof c.httpPort, 'number');

@@ -33,8 +33,8 @@ export interface PassResult {
  * The periodic retention pass: finished instances past `SAGA_RETENTION` go to the archive,
  * which is synced, and only then are they deleted (a crash in between archives them twice,
  * which readers fold into one, and loses none). It works in small batches with a pause as
- * long as the batch between them, so inputs are never held up by more than one batch and
- * retention takes at most about half of the time; with
+ * long as the batch held the event loop between them, so inputs are never held up by more
+ * than one batch and retention takes at most about half of the event loop; with
  * SQLite each delete is one more write of the group commit, with PostgreSQL replicas take
  * disjoint batches.
  */
@@ -98,15 +98,15 @@ export class RetentionService {
         fault('after-archive-before-delete');
       };
       while (!this.stopping) {
-        const began = performance.now();
         const r = await this.store.retire(before, batch, keep);
         archived += r.archived;
         deleted += r.deleted;
         batches += 1;
         if (r.archived < batch) break;
-        // As long a pause as the batch took: retention gets at most half of the time (and of
-        // the event loop), inputs the rest, however large the backlog.
-        await sleep(Math.min(1_000, performance.now() - began));
+        // A pause as long as the batch held the event loop: retention takes at most half of
+        // it, inputs the rest, however large the backlog. (Pausing for the batch's whole time
+        // would mostly wait out the archive's fsync, which holds nothing up.)
+        await sleep(Math.min(1_000, r.busyMs));
       }
     }
     if (dlqRetentionMs !== null) {

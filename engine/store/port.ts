@@ -118,6 +118,8 @@ export interface StorePort {
 export interface RetireOutcome {
   readonly archived: number;
   readonly deleted: number;
+  /** Milliseconds the call held the event loop (SQLite's reads and delete run in it; PostgreSQL's in the server: 0). */
+  readonly busyMs: number;
 }
 
 /** Where a reply goes: the command's instance, step and side, and the instance's state. */

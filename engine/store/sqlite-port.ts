@@ -76,11 +76,18 @@ export function sqlitePort(store: Store, maxBatch = 512): StorePort {
     // write of the group commit: a short savepoint in a shared transaction.
     async retire(before, limit, keep) {
       if (store.readonly) return ro();
+      const began = performance.now();
       const batch = store.finishedBefore(before, limit);
-      if (batch.length === 0) return { archived: 0, deleted: 0 };
+      let busyMs = performance.now() - began;
+      if (batch.length === 0) return { archived: 0, deleted: 0, busyMs };
       await keep(batch);
-      const deleted = await commits.run(() => store.purge(batch.map((r) => ({ id: r.id, version: r.version }))));
-      return { archived: batch.length, deleted: deleted.length };
+      const deleted = await commits.run(() => {
+        const t = performance.now();
+        const ids = store.purge(batch.map((r) => ({ id: r.id, version: r.version })));
+        busyMs += performance.now() - t;
+        return ids;
+      });
+      return { archived: batch.length, deleted: deleted.length, busyMs };
     },
     pruneDeadLetters: async (olderThan, limit) => (store.readonly ? ro() : commits.run(() => store.pruneDead(olderThan, limit))),
     settled: () => commits.settled(),

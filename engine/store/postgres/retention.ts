@@ -41,7 +41,7 @@ export function retentionOf(d: Db): Retention {
         const chosen = rows.sort((a, b) => a.created - b.created || (a.id < b.id ? -1 : 1)).slice(0, limit);
         if (chosen.length === 0) {
           await c.query('COMMIT');
-          return { archived: 0, deleted: 0 };
+          return { archived: 0, deleted: 0, busyMs: 0 };
         }
         const ids = chosen.map((s) => s.id);
         const [journal, timers] = [
@@ -63,7 +63,7 @@ export function retentionOf(d: Db): Retention {
         await c.query('DELETE FROM waits WHERE instance_id = ANY ($1)', [ids]);
         const gone = await c.query('DELETE FROM instances WHERE id = ANY ($1)', [ids]);
         await c.query('COMMIT');
-        return { archived: batch.length, deleted: gone.rowCount ?? 0 };
+        return { archived: batch.length, deleted: gone.rowCount ?? 0, busyMs: 0 };
       } catch (err) {
         await c.query('ROLLBACK').catch(() => {
           broken = true;
