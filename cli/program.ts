@@ -1,5 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { registerAct } from './commands/act.js';
+import { registerAdmin } from './commands/admin.js';
+import { registerArchive } from './commands/archive.js';
 import { registerCompletion } from './commands/completion.js';
 import { registerDefs } from './commands/defs.js';
 import { registerDescribe } from './commands/describe.js';
@@ -58,6 +60,8 @@ Exit codes: 0 ok, 1 error, 2 usage error.
   registerValidate(program, io, result);
   registerTest(program, io, result);
   registerSimulate(program, io, result);
+  registerArchive(program, io);
+  registerAdmin(program, io);
   registerRebuild(adminGroup(program), io);
   registerCompletion(program, io, program);
   return { program, result };

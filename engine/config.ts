@@ -70,6 +70,22 @@ export interface Config {
   readonly lateSuccessWindowMs: number;
   /** More admin tokens, each with a name for the journal: `name:secret,name:secret`. */
   readonly apiTokens: string | undefined;
+  /** Finished instances older than this (ms) are archived and deleted; undefined: kept for ever. */
+  readonly retentionMs: number | undefined;
+  /** Dead letters older than this (ms) are deleted; undefined: kept for ever. */
+  readonly dlqRetentionMs: number | undefined;
+  /** Longest time between two retention passes, ms. */
+  readonly retentionIntervalMs: number;
+  /** Instances archived and deleted per retention transaction. */
+  readonly retentionBatch: number;
+  /** Where the archive files go; undefined: `archive/` beside the SQLite file, or ./data/archive with PostgreSQL. */
+  readonly archiveDir: string | undefined;
+  /** A new archive file after this long, ms. */
+  readonly archiveRotateMs: number;
+  /** max_age of the streams sagad creates, ms; undefined: no limit. */
+  readonly streamMaxAgeMs: number | undefined;
+  /** max_bytes of the streams sagad creates; undefined: no limit. */
+  readonly streamMaxBytes: number | undefined;
 }
 
 /** Milliseconds of SAGA_EARLY_EVENT_TTL (validated by `loadConfig` as a duration). */
@@ -86,11 +102,15 @@ interface Variable {
   help: string;
   /** Turns the validated value into the setting (a duration into milliseconds). */
   parse?: (value: unknown) => unknown;
+  /** A duration string (`30s`, `7d`) the config holds as milliseconds. */
+  duration?: true;
 }
 
 const bool = (def: boolean): Record<string, unknown> => ({ type: 'boolean', default: def });
 const int = (minimum: number, maximum: number): Record<string, unknown> => ({ type: 'integer', minimum, maximum });
 const text = { type: 'string', minLength: 1 };
+const duration = { type: 'string', pattern: DURATION_PATTERN };
+const durationAllowed = 'a duration such as 30s, 10m, 12h, 7d or 1d12h';
 
 /** The standard OpenTelemetry variables sagad honours (docs/tracing.md); grpc is not offered. */
 function tracingVariables(): Variable[] {
@@ -147,6 +167,15 @@ const variables: readonly Variable[] = [
   { env: 'SAGA_DLQ_MAX_BYTES', key: 'dlqMaxBytes', schema: { ...int(1_048_576, 1_099_511_627_776), default: 104_857_600 }, allowed: 'an integer from 1048576 to 1099511627776 (bytes)', help: 'bytes of dead-letter bodies kept; beyond it the oldest are dropped' },
   { env: 'SAGA_LATE_SUCCESS_WINDOW', key: 'lateSuccessWindowMs', schema: { type: 'string', pattern: DURATION_PATTERN, default: '24h' }, allowed: 'a duration such as 30m, 24h or 7d', help: 'how long after a compensated instance ended a late success still reopens it to compensate that step; later ones are dead-lettered' },
   { env: 'SAGA_API_TOKENS', key: 'apiTokens', schema: { type: 'string', pattern: '^[A-Za-z0-9_.@-]+:[^\\s,]+(,[A-Za-z0-9_.@-]+:[^\\s,]+)*$' }, allowed: 'name:secret pairs separated by commas, names of letters, digits and _.@-', help: 'more admin tokens with names, which the journal records with each operator action: alice:s3cret,ci:t0ken' },
+  // Retention and archive (docs/operations.md).
+  { env: 'SAGA_RETENTION', key: 'retentionMs', schema: duration, allowed: durationAllowed, duration: true, help: 'finished instances (completed, compensated; not failed) older than this are archived, then deleted; unset = kept for ever' },
+  { env: 'SAGA_DLQ_RETENTION', key: 'dlqRetentionMs', schema: duration, allowed: durationAllowed, duration: true, help: 'dead letters received longer ago than this are deleted; unset = kept for ever' },
+  { env: 'SAGA_RETENTION_INTERVAL', key: 'retentionIntervalMs', schema: { ...duration, default: '1m' }, allowed: durationAllowed, duration: true, help: 'longest time between two retention passes' },
+  { env: 'SAGA_RETENTION_BATCH', key: 'retentionBatch', schema: { ...int(1, 10_000), default: 500 }, allowed: 'an integer from 1 to 10000', help: 'instances archived and deleted per retention transaction' },
+  { env: 'SAGA_ARCHIVE_DIR', key: 'archiveDir', schema: text, allowed: 'a directory path', help: 'where retention writes the archive (gzip NDJSON); unset = archive/ beside the SQLite file, ./data/archive with PostgreSQL' },
+  { env: 'SAGA_ARCHIVE_ROTATE', key: 'archiveRotateMs', schema: { ...duration, default: '1h' }, allowed: durationAllowed, duration: true, help: 'a new archive file after this long' },
+  { env: 'SAGA_STREAM_MAX_AGE', key: 'streamMaxAgeMs', schema: duration, allowed: durationAllowed, duration: true, help: 'max_age (message TTL) of the JetStream streams sagad creates; unset = no limit' },
+  { env: 'SAGA_STREAM_MAX_BYTES', key: 'streamMaxBytes', schema: { ...int(1024, Number.MAX_SAFE_INTEGER) }, allowed: 'an integer of at least 1024 (bytes)', help: 'max_bytes of the JetStream streams sagad creates; unset = no limit' },
 ];
 
 const schema = {
@@ -180,7 +209,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new SagaError('SAGA_ERR_CONFIG', `invalid configuration (${lines.length} problem${lines.length === 1 ? '' : 's'}):\n  ${lines.join('\n  ')}`);
   }
   const config: Record<string, unknown> = {};
-  for (const v of variables) config[v.key] = v.parse === undefined ? data[v.env] : v.parse(data[v.env]);
+  for (const v of variables) {
+    const value = data[v.env];
+    config[v.key] = v.parse !== undefined ? v.parse(value) : v.duration === true && typeof value === 'string' ? parseDuration(value) : value;
+  }
   // Durations are read as text and kept as milliseconds.
   config.lateSuccessWindowMs = parseDuration(String(data.SAGA_LATE_SUCCESS_WINDOW)) ?? 0;
   const conflicts = combinationProblems(config as unknown as Config);

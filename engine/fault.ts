@@ -17,6 +17,7 @@ export const FAULT_POINTS = {
   'after-timer-commit': 'a batch of fired timers committed; the timer service not yet re-armed',
   'after-start-commit-before-reply': 'a start requested on sagas.start.<name> committed; the requester not yet answered',
   'after-park-before-ack': 'a dead letter was stored; its message not yet acknowledged',
+  'after-archive-before-delete': 'a retention batch is in the archive and synced; its instances not yet deleted',
 } as const;
 
 /** The name of a fault point. */

@@ -1,11 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import type { Subscription as CoreSubscription } from '@nats-io/transport-node';
 import type { FastifyBaseLogger } from 'fastify';
 import { buildApi } from './api/app.js';
 import { parseNamedTokens } from './api/auth.js';
+import { ArchiveWriter } from './archive/writer.js';
 import { configHelp, earlyEventTtlMs, loadConfig, type Config } from './config.js';
 import type { CompiledSaga } from './core/index.js';
 import { setExpressionLimits } from './definitions/expression-limits.js';
@@ -22,6 +23,7 @@ import { OutboxRelay } from './runtime/outbox-relay.js';
 import { Registry } from './runtime/registry.js';
 import { Reloader, type ReloadActor, type ReloadOutcome } from './runtime/reload.js';
 import { registerReloadRoutes } from './api/routes-reload.js';
+import { RetentionService } from './runtime/retention.js';
 import { serveStartRequests } from './runtime/start-requests.js';
 import { TimerService } from './runtime/timer-service.js';
 import { SagaError } from './errors.js';
@@ -218,9 +220,12 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     const httpUrl = `${https === undefined ? 'http' : 'https'}://${config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost}:${port}`;
     log('info', 'HTTP API listening', { url: httpUrl });
 
-    await ensureLifecycleStream(link.jsm, LIFECYCLE_SUBJECT);
+    const limits = { maxAgeMs: config.streamMaxAgeMs, maxBytes: config.streamMaxBytes };
+    await ensureLifecycleStream(link.jsm, LIFECYCLE_SUBJECT, limits);
     const inbound = registry.inboundSubjects();
-    const streamOf = await ensureStreams(link.jsm, [...inbound, ...registry.outboundSubjects()], config.streams);
+    const streamOf = await ensureStreams(link.jsm, [...inbound, ...registry.outboundSubjects()], config.streams, {
+      ...limits, warn: (msg, fields) => log('warn', msg, fields),
+    });
     status.streams = true;
     relay.start();
     timers.start((row) => engine.fire(row));
@@ -246,6 +251,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
       }, onError('pruning failed'));
     }, 3_600_000);
     housekeeping.unref();
+    const retention = startRetention(config, store, log);
 
     let stopping: Promise<void> | null = null;
     const stop = () => (stopping ??= (async () => {
@@ -254,6 +260,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
         clearInterval(lagTimer);
         clearInterval(housekeeping);
         clearInterval(earlySweep);
+        await retention.stop();
         starts.unsubscribe();
         await Promise.all(subs.map((s) => s.stop()));
         await timers.stop();
@@ -273,6 +280,33 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     await closeAll();
     throw err;
   }
+}
+
+/** The archive directory: `SAGA_ARCHIVE_DIR`, else `archive/` beside the SQLite file, else ./data/archive. */
+export function archiveDirOf(config: Pick<Config, 'archiveDir' | 'dbPath'>): string {
+  if (config.archiveDir !== undefined) return config.archiveDir;
+  return isPostgresUrl(config.dbPath) ? join('data', 'archive') : join(dirname(config.dbPath), 'archive');
+}
+
+/** Starts the retention pass (engine/runtime/retention.ts); it does nothing unless a retention is set. */
+function startRetention(config: Config, store: StorePort, log: LogFn): RetentionService {
+  const archive = new ArchiveWriter({
+    dir: archiveDirOf(config), rotateMs: config.archiveRotateMs,
+    definition: async (hash) => {
+      const source = await store.getDefinitionSource(hash);
+      const name = source === undefined ? undefined : (await store.listDefinitions()).find((d) => d.hash === hash)?.name;
+      return source === undefined || name === undefined ? undefined : { name, source };
+    },
+  });
+  const service = new RetentionService(store, {
+    retentionMs: config.retentionMs ?? null, dlqRetentionMs: config.dlqRetentionMs ?? null,
+    intervalMs: config.retentionIntervalMs, batch: config.retentionBatch, archive, log,
+  });
+  service.start();
+  if (config.retentionMs !== undefined) {
+    log('info', 'retention on: finished instances are archived, then deleted', { retentionMs: config.retentionMs, archiveDir: archiveDirOf(config) });
+  }
+  return service;
 }
 
 /** Whether the store answers: asked every 2 s; /readyz reports the last failure until it answers again. */

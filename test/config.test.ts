@@ -13,6 +13,8 @@ t.test('defaults for an empty environment, frozen', async (t) => {
     natsTlsCa: undefined, natsTlsCert: undefined, natsTlsKey: undefined,
     apiReadToken: undefined, httpInsecure: false, metricsPublic: true, tlsCert: undefined, tlsKey: undefined, httpBodyLimit: 1_048_576, earlyEventTtl: '1h',
     maxMessageBytes: 1_048_576, maxJsonDepth: 64, dlqMax: 10_000, dlqMaxBytes: 104_857_600, lateSuccessWindowMs: 86_400_000, apiTokens: undefined,
+    retentionMs: undefined, dlqRetentionMs: undefined, retentionIntervalMs: 60_000, retentionBatch: 500, archiveDir: undefined, archiveRotateMs: 3_600_000,
+    streamMaxAgeMs: undefined, streamMaxBytes: undefined,
   });
   t.ok(Object.isFrozen(c));
   t.same({ ...loadConfig({ SAGA_HTTP_PORT: '', NATS_URL: '' }) }, { ...c }, 'an empty variable counts as unset');
@@ -32,6 +34,8 @@ t.test('values are read, numbers coerced, enums case-insensitive', async (t) => 
     natsTlsCa: undefined, natsTlsCert: undefined, natsTlsKey: undefined,
     apiReadToken: undefined, httpInsecure: false, metricsPublic: true, tlsCert: undefined, tlsKey: undefined, httpBodyLimit: 1_048_576, earlyEventTtl: '1h',
     maxMessageBytes: 1_048_576, maxJsonDepth: 64, dlqMax: 10_000, dlqMaxBytes: 104_857_600, lateSuccessWindowMs: 86_400_000, apiTokens: undefined,
+    retentionMs: undefined, dlqRetentionMs: undefined, retentionIntervalMs: 60_000, retentionBatch: 500, archiveDir: undefined, archiveRotateMs: 3_600_000,
+    streamMaxAgeMs: undefined, streamMaxBytes: undefined,
   });
   t.equal(typeof c.httpPort, 'number');
 });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { HistoryEntryDocument } from '../../engine/api/documents.js';
 import { contextOf } from '../context.js';
+import { sourceOf } from './describe.js';
 import type { Io } from '../io.js';
 import { durationMs, examples } from '../options.js';
 import { historyHeader, historyRow, historyText } from '../views/history.js';
@@ -17,15 +18,17 @@ export function registerHistory(parent: Command, io: Io): void {
     .option('-f, --follow', 'keep printing new entries until the instance completes, is compensated or fails')
     .option('--interval <duration>', 'how often --follow polls', durationMs, 1000)
     .option('--db <file|url>', 'read this database instead of the server: a SQLite file or a postgres:// URL (read-only, safe while sagad runs)')
+    .option('--archive <dir>', 'read an instance that retention archived, from this archive directory (offline)')
     .addHelpText('after', examples(
       'sagactl history 0192f7e0-5a4b-7c3d-9e8f-0a1b2c3d4e5f',
+      'sagactl history 0192f7e0-5a4b-7c3d-9e8f-0a1b2c3d4e5f --archive data/archive',
       'sagactl history 0192f7e0-5a4b-7c3d-9e8f-0a1b2c3d4e5f --follow',
       'sagactl history 0192f7e0-5a4b-7c3d-9e8f-0a1b2c3d4e5f -o jsonl --follow | jq .type',
       'sagactl history 0192f7e0-5a4b-7c3d-9e8f-0a1b2c3d4e5f --db data/sagad.db',
     ))
-    .action(async (id: string, o: { follow?: boolean; interval: number; db?: string }, cmd: Command) => {
+    .action(async (id: string, o: { follow?: boolean; interval: number; db?: string; archive?: string }, cmd: Command) => {
       const ctx = contextOf(cmd, io);
-      const source = ctx.source(o.db);
+      const source = sourceOf(ctx, o);
       try {
         if (o.follow !== true) {
           const entries = await source.history(id);

@@ -187,6 +187,16 @@ const v5 = `
 ALTER TABLE dead_letters ADD COLUMN redriven_by TEXT;
 `;
 
+// Retention (issue 11) deletes the journal of instances it has archived. The journal stays
+// append-only for every instance that may still change: a delete is refused unless the
+// instance row is gone or says completed or compensated.
+const v6 = `
+DROP TRIGGER journal_no_delete;
+CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal
+  WHEN EXISTS (SELECT 1 FROM instances WHERE id = OLD.instance_id AND status NOT IN ('completed', 'compensated'))
+  BEGIN SELECT RAISE(ABORT, 'the journal of an unfinished instance is append-only'); END;
+`;
+
 /**
  * Every schema step, oldest first. Append only: a released step is never edited. A step that
  * must rebuild a table (SQLite's 12-step ALTER) needs `foreign_keys` off, which cannot change
@@ -198,6 +208,7 @@ export const migrations: readonly Migration[] = [
   { version: 3, description: 'index of instances by status and definition, early events', sql: v3 },
   { version: 4, description: 'instance counts by saga, version and state; finished instances by saga time', sql: v4 },
   { version: 5, description: 'who redrove a dead letter', sql: v5 },
+  { version: 6, description: 'retention: the journal of a finished instance may be deleted', sql: v6 },
 ];
 
 /** The schema version this build reads and writes. */

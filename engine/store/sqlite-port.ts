@@ -81,6 +81,24 @@ export function sqlitePort(store: Store, maxBatch = 512, onCommit?: (size: numbe
     sagaDurations: (since) => store.sagaDurations(since),
     pruneInbox: async (olderThan) => (store.readonly ? ro() : store.pruneInbox(olderThan)),
     pruneSent: async (olderThan) => (store.readonly ? ro() : store.pruneSent(olderThan)),
+    // Reads, then the archive (async: inputs go on meanwhile), then the delete as one more
+    // write of the group commit: a short savepoint in a shared transaction.
+    async retire(before, limit, keep) {
+      if (store.readonly) return ro();
+      const began = performance.now();
+      const batch = store.finishedBefore(before, limit);
+      let busyMs = performance.now() - began;
+      if (batch.length === 0) return { archived: 0, deleted: 0, busyMs };
+      await keep(batch);
+      const deleted = await commits.run(() => {
+        const t = performance.now();
+        const ids = store.purge(batch.map((r) => ({ id: r.id, version: r.version })));
+        busyMs += performance.now() - t;
+        return ids;
+      });
+      return { archived: batch.length, deleted: deleted.length, busyMs };
+    },
+    pruneDeadLetters: async (olderThan, limit) => (store.readonly ? ro() : commits.run(() => store.pruneDead(olderThan, limit))),
     settled: () => commits.settled(),
     close: async () => {
       await commits.settled();

@@ -15,6 +15,7 @@ import { instanceList, type InstanceList } from './list.js';
 import { checkSchema, migrate } from './migrations.js';
 import { BACKLOG_SQL, outbox, type Outbox } from './outbox.js';
 import { rebuilds, type Rebuilds } from './rebuild.js';
+import { retention, type Retention } from './retention.js';
 import { routing, type Routing } from './routing.js';
 import { TIMER_COUNT_SQL, timers, type Timers } from './timers.js';
 import { journalUpcasters, type Upcasters } from './upcast.js';
@@ -51,7 +52,7 @@ export interface Gauges {
 }
 
 /** The whole SQLite store: every method but `gauges` is synchronous and runs on one connection. */
-export interface Store extends Journal, Instances, InstanceList, Inbox, Outbox, Timers, Routing, DeadLetters, Definitions, EarlyEvents, Rebuilds, Insights {
+export interface Store extends Journal, Instances, InstanceList, Inbox, Outbox, Timers, Routing, DeadLetters, Definitions, EarlyEvents, Rebuilds, Insights, Retention {
   readonly file: string;
   readonly readonly: boolean;
   /**
@@ -115,7 +116,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     };
     const parts = {
       ...log, ...projection, ...instanceList(db), ...inbox(db), ...outbox(db, opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'),
-      ...timers(db), ...routing(db), ...deadLetters(db), ...definitions(db), ...earlyEvents(db), ...insights(db),
+      ...timers(db), ...routing(db), ...deadLetters(db), ...definitions(db), ...earlyEvents(db), ...insights(db), ...retention(db),
       ...rebuilds(db, log, () => projection.forgetCached()),
     };
     const here = (): Gauges => ({

@@ -6,9 +6,32 @@ import { TransportError, TransportErrorCode } from './errors.js';
 export type StreamMode = 'create' | 'verify';
 
 /** Options for {@link ensureStreams}. */
-export interface EnsureStreamsOptions {
+export interface EnsureStreamsOptions extends StreamLimits {
   /** Duplicate window of created streams in ms (default 2 minutes). */
   duplicateWindowMs?: number;
+  /** Told, in verify mode, about each stream sagad uses that has no limit at all. */
+  warn?: (message: string, fields: Record<string, unknown>) => void;
+}
+
+/** Limits of the streams sagad creates (`SAGA_STREAM_MAX_AGE`, `SAGA_STREAM_MAX_BYTES`); unset: none. */
+export interface StreamLimits {
+  /** max_age: messages older than this are removed, consumed or not. */
+  maxAgeMs?: number | undefined;
+  /** max_bytes: past it the oldest messages are removed, consumed or not. */
+  maxBytes?: number | undefined;
+}
+
+/** Pure: the stream config fields of `limits` (JetStream counts max_age in nanoseconds). */
+export function limitsConfig(limits: StreamLimits): { max_age?: number; max_bytes?: number } {
+  return {
+    ...(limits.maxAgeMs === undefined ? {} : { max_age: limits.maxAgeMs * 1_000_000 }),
+    ...(limits.maxBytes === undefined ? {} : { max_bytes: limits.maxBytes }),
+  };
+}
+
+/** Pure: true when a stream keeps every message for ever (no age, size or count limit): its disk use only grows. */
+export function unlimited(config: Pick<StreamInfo['config'], 'max_age' | 'max_bytes' | 'max_msgs'>): boolean {
+  return (config.max_age ?? 0) <= 0 && (config.max_bytes ?? -1) < 0 && (config.max_msgs ?? -1) < 0;
 }
 
 /** The stream sagad uses for a subject: its first token, uppercased, with other characters than [A-Z0-9_-] replaced by `_`. */
@@ -43,10 +66,18 @@ export async function ensureStreams(
 ): Promise<Record<string, string>> {
   const result: Record<string, string> = {};
   const problems: string[] = [];
+  const checked = new Set<string>();
   for (const subject of [...new Set(subjects)]) {
     const found = await coveringStream(jsm, subject);
     if (found !== undefined) {
       result[subject] = found;
+      if (mode === 'verify' && opts.warn !== undefined && !checked.has(found)) {
+        checked.add(found);
+        const info = await streamInfo(jsm, found);
+        if (info !== undefined && unlimited(info.config)) {
+          opts.warn(`stream ${found} has no limits (max_age, max_bytes, max_msgs): it keeps every message and grows until the disk is full; set them, e.g. nats stream edit ${found} --max-age 14d --max-bytes 10GB`, { stream: found });
+        }
+      }
       continue;
     }
     const name = streamNameFor(subject);
@@ -65,7 +96,9 @@ export async function ensureStreams(
           // `orders.>` does not capture the one-token subject `orders` itself.
           subjects: subjectCovers(wide, subject) ? [wide] : [wide, subject],
           storage: StorageType.File,
-          duplicate_window: (opts.duplicateWindowMs ?? 120_000) * 1_000_000,
+          // JetStream refuses a duplicate window longer than max_age.
+          duplicate_window: Math.min(opts.duplicateWindowMs ?? 120_000, opts.maxAgeMs ?? Infinity) * 1_000_000,
+          ...limitsConfig(opts),
         });
       } else {
         await jsm.streams.update(name, { subjects: [...(info.config.subjects ?? []), subject] });
@@ -111,8 +144,8 @@ function errorText(err: unknown): string {
 }
 
 /** Lifecycle events get a stream of their own (`SAGAS`), so `sagas.start.*` stays a plain request subject. */
-export async function ensureLifecycleStream(jsm: JetStreamManager, subject: string): Promise<void> {
+export async function ensureLifecycleStream(jsm: JetStreamManager, subject: string, limits: StreamLimits = {}): Promise<void> {
   const streams = await jsm.streams.list().next();
   if (streams.some((s) => s.config.subjects.some((subj) => subj === subject || subj === 'sagas.>' || subj === '>'))) return;
-  await jsm.streams.add({ name: 'SAGAS', subjects: [subject] });
+  await jsm.streams.add({ name: 'SAGAS', subjects: [subject], ...limitsConfig(limits) });
 }

@@ -26,6 +26,8 @@ export const FAULT_GROUPS: Record<string, readonly (readonly [FaultPoint, number
   inputs: [['after-commit-before-ack', 25], ['mid-group-commit', 3], ['after-park-before-ack', 2]],
   outbox: [['after-commit-before-publish', 25], ['after-publish-before-mark', 8]],
   timers: [['after-timer-commit', 3], ['after-start-commit-before-reply', 3]],
+  // Walked by fault-retention.test.ts its own way: retention needs finished instances, not load.
+  retention: [['after-archive-before-delete', 2]],
 };
 
 /** Order kinds: plain, declined (compensates), retried after busy replies (timers), a lost reply (timeout), a rejected pivot (two compensations). */

@@ -11,6 +11,7 @@ import { rebuildOps } from './rebuild.js';
 import { insights } from './insights.js';
 import { operators } from './operators.js';
 import { reads } from './reads.js';
+import { retentionOf } from './retention.js';
 import { checkPgSchema, migratePg } from './schema.js';
 
 /** Options of the PostgreSQL store beyond those every adapter takes. */
@@ -93,6 +94,7 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
     ...earlyEventOps(d),
     ...rebuildOps(d, opts.upcasters ?? journalUpcasters),
     ...insights(d),
+    ...retentionOf(d),
     commit: (w) => (readonly ? Promise.reject(new StoreError(StoreErrorCode.ReadOnly, 'this store was opened read-only; it writes nothing')) : writer.commit(w)),
     settled: () => writer.settled(),
     close: () => (closed ??= (async () => {
@@ -105,6 +107,6 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
   return {
     ...port,
     claimDueTimers: reject, claimUnsent: reject, markSent: reject, park: reject, markRedriven: reject, deleteDead: reject,
-    rememberDefinition: reject, pruneInbox: reject, pruneSent: reject, keepEarlyEvent: reject, dropEarlyEvent: reject, rebuildInstance: reject,
+    rememberDefinition: reject, pruneInbox: reject, pruneSent: reject, keepEarlyEvent: reject, dropEarlyEvent: reject, rebuildInstance: reject, retire: reject, pruneDeadLetters: reject,
   };
 }

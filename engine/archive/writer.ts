@@ -1,0 +1,109 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import type { RetiredInstance } from '../store/retention.js';
+import { ARCHIVE_FORMAT, encodeLine } from './format.js';
+
+const gzipAsync = promisify(gzip);
+
+/** Options of {@link ArchiveWriter}. */
+export interface ArchiveWriterOptions {
+  readonly dir: string;
+  /** A new file after this long, ms; default one hour. */
+  readonly rotateMs?: number;
+  /** The definition source of a hash (for the definition line a file carries once). */
+  readonly definition: (hash: string) => Promise<{ name: string; source: string } | undefined>;
+  readonly now?: () => number;
+  /** gzip level, 1 (fast) to 9 (small); default 6. */
+  readonly level?: number;
+}
+
+interface OpenFile {
+  readonly path: string;
+  readonly fh: FileHandle;
+  readonly openedAt: number;
+  readonly hashes: Set<string>;
+}
+
+/** Pure: the file name of an archive file opened at `at`: sorting the names sorts them by time. */
+export function archiveFileName(at: number, suffix: string): string {
+  const stamp = new Date(at).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `sagad-archive-${stamp}-${suffix}.ndjson.gz`;
+}
+
+/**
+ * Appends batches of instances to gzip'd NDJSON files in a directory, each batch one gzip
+ * member, synced to disk before `append` resolves: once it resolves, the instances survive a
+ * crash and may be deleted from the store. Every writer (every process, every start) opens
+ * files of its own, so a member cut short by a crash can only be a file's last; after a
+ * failed write the file is abandoned for a new one for the same reason. Files rotate by time.
+ */
+export class ArchiveWriter {
+  private current: OpenFile | null = null;
+  private readonly rotateMs: number;
+  private readonly now: () => number;
+  private readonly level: number;
+
+  constructor(private readonly opts: ArchiveWriterOptions) {
+    this.rotateMs = opts.rotateMs ?? 3_600_000;
+    this.level = opts.level ?? 6;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Writes the instances as one gzip member and syncs the file; resolves with the file and the compressed size. */
+  async append(records: readonly RetiredInstance[]): Promise<{ file: string; bytes: number }> {
+    const file = await this.file();
+    try {
+      const lines: string[] = [];
+      const at = this.now();
+      const added = new Set<string>();
+      for (const r of records) {
+        const hash = r.definitionHash;
+        if (!file.hashes.has(hash) && !added.has(hash)) {
+          added.add(hash);
+          const def = await this.opts.definition(hash);
+          if (def !== undefined) lines.push(encodeLine({ format: ARCHIVE_FORMAT, kind: 'definition', hash, name: def.name, source: def.source }));
+        }
+        // The documents are spliced in as the store keeps them: the same line as encodeLine
+        // would write for the parsed documents, without parsing them.
+        lines.push(`{"format":"${ARCHIVE_FORMAT}","kind":"instance","archivedAt":${at},"instance":${r.json.state},"journal":${r.json.journal},"timers":${r.json.timers}}\n`);
+      }
+      const member = await gzipAsync(Buffer.from(lines.join('')), { level: this.level });
+      await file.fh.write(member);
+      await file.fh.datasync();
+      for (const hash of added) file.hashes.add(hash);
+      return { file: file.path, bytes: member.length };
+    } catch (err) {
+      // A member may be half written: nothing goes after it.
+      await this.close();
+      throw err;
+    }
+  }
+
+  /** Closes the current file (the next append opens a new one). */
+  async close(): Promise<void> {
+    const f = this.current;
+    this.current = null;
+    await f?.fh.close().catch(() => undefined);
+  }
+
+  private async file(): Promise<OpenFile> {
+    const now = this.now();
+    if (this.current !== null && now - this.current.openedAt < this.rotateMs) return this.current;
+    await this.close();
+    await mkdir(this.opts.dir, { recursive: true });
+    const path = join(this.opts.dir, archiveFileName(now, randomBytes(4).toString('hex')));
+    const fh = await open(path, 'wx');
+    // The new name must be durable too, or a synced file could vanish with its directory entry.
+    const dir = await open(this.opts.dir, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+    this.current = { path, fh, openedAt: now, hashes: new Set() };
+    return this.current;
+  }
+}

@@ -1,0 +1,123 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ArchiveWriter } from '../archive/writer.js';
+import { fault } from '../fault.js';
+import type { LogFn } from '../log.js';
+import type { StorePort } from '../store/port.js';
+
+/** Options of {@link RetentionService}. */
+export interface RetentionOptions {
+  /** Finished instances older than this are archived and deleted; null: none. */
+  readonly retentionMs: number | null;
+  /** Dead letters older than this are deleted; null: none. */
+  readonly dlqRetentionMs: number | null;
+  /** Longest time between the end of one pass and the start of the next. */
+  readonly intervalMs: number;
+  /** Instances per batch (one archive member, one delete transaction). */
+  readonly batch: number;
+  readonly archive: ArchiveWriter;
+  readonly log: LogFn;
+  readonly now?: () => number;
+}
+
+/** What one pass did. */
+export interface PassResult {
+  readonly archived: number;
+  readonly deleted: number;
+  readonly deadLetters: number;
+  readonly batches: number;
+  /** Compressed bytes appended to the archive. */
+  readonly bytes: number;
+}
+
+/**
+ * The periodic retention pass: finished instances past `SAGA_RETENTION` go to the archive,
+ * which is synced, and only then are they deleted (a crash in between archives them twice,
+ * which readers fold into one, and loses none). It works in small batches with a pause as
+ * long as the batch held the event loop between them, so inputs are never held up by more
+ * than one batch and retention takes at most about half of the event loop; with
+ * SQLite each delete is one more write of the group commit, with PostgreSQL replicas take
+ * disjoint batches.
+ */
+export class RetentionService {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<PassResult> | null = null;
+  private stopping = false;
+  private readonly now: () => number;
+
+  constructor(private readonly store: StorePort, private readonly opts: RetentionOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Runs a pass soon, then one at most `intervalMs` after each pass ends. */
+  start(): void {
+    if (this.opts.retentionMs === null && this.opts.dlqRetentionMs === null) return;
+    this.schedule(1_000);
+  }
+
+  /** Stops scheduling and waits for the batch in hand; the archive file is closed. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    await this.running?.catch(() => undefined);
+    await this.opts.archive.close();
+  }
+
+  /** One whole pass now (the bench and tests call it; the schedule calls it too). */
+  pass(): Promise<PassResult> {
+    this.running ??= this.run().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopping) return;
+    this.timer = setTimeout(() => {
+      const began = this.now();
+      this.pass().then((r) => {
+        if (r.archived + r.deadLetters > 0) this.opts.log('info', 'retention pass', { ...r, ms: this.now() - began });
+      }, (err: unknown) => {
+        this.opts.log('error', 'retention pass failed; trying again at the next one', { error: err instanceof Error ? err.message : String(err) });
+      }).finally(() => this.schedule(Math.max(0, this.opts.intervalMs - (this.now() - began))));
+    }, ms);
+    this.timer.unref();
+  }
+
+  private async run(): Promise<PassResult> {
+    const { retentionMs, dlqRetentionMs, batch } = this.opts;
+    let archived = 0;
+    let deleted = 0;
+    let batches = 0;
+    let bytes = 0;
+    let deadLetters = 0;
+    if (retentionMs !== null) {
+      const before = this.now() - retentionMs;
+      const keep = async (b: Parameters<Parameters<StorePort['retire']>[2]>[0]): Promise<void> => {
+        const r = await this.opts.archive.append(b);
+        bytes += r.bytes;
+        fault('after-archive-before-delete');
+      };
+      while (!this.stopping) {
+        const r = await this.store.retire(before, batch, keep);
+        archived += r.archived;
+        deleted += r.deleted;
+        batches += 1;
+        if (r.archived < batch) break;
+        // A pause as long as the batch held the event loop: retention takes at most half of
+        // it, inputs the rest, however large the backlog. (Pausing for the batch's whole time
+        // would mostly wait out the archive's fsync, which holds nothing up.)
+        await sleep(Math.min(1_000, r.busyMs));
+      }
+    }
+    if (dlqRetentionMs !== null) {
+      const before = this.now() - dlqRetentionMs;
+      while (!this.stopping) {
+        const n = await this.store.pruneDeadLetters(before, batch);
+        deadLetters += n;
+        if (n < batch) break;
+        await sleep(0);
+      }
+    }
+    return { archived, deleted, deadLetters, batches, bytes };
+  }
+}

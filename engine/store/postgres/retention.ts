@@ -1,0 +1,79 @@
+import type { StorePort } from '../port.js';
+import { RETIRED_STATUSES, type RetiredInstance } from '../retention.js';
+import { classify } from './connect.js';
+import type { Db } from './db.js';
+
+type Retention = Pick<StorePort, 'retire' | 'pruneDeadLetters'>;
+
+// The documents as the archive writes them, built from the stored text by the server.
+const JOURNAL_JSON = `'[' || string_agg('{"seq":' || seq || ',"type":' || to_json(type)::text || ',"version":' || type_version || ',"at":' || at
+  || ',"data":' || data || '}', ',' ORDER BY seq) || ']'`;
+const TIMERS_JSON = `'[' || string_agg('{"instanceId":' || to_json(instance_id)::text || ',"timerId":' || to_json(timer_id)::text || ',"dueAt":' || due_at
+  || ',"data":' || data || '}', ',' ORDER BY due_at, timer_id) || ']'`;
+
+/**
+ * Retention on the shared database. A batch is one transaction: the candidates are locked
+ * with `FOR UPDATE SKIP LOCKED` (replicas running retention at once take disjoint batches,
+ * and an instance a commit holds is left for a later pass), the archive is written while
+ * the locks are held, then the rows are deleted and the transaction commits. A commit for one
+ * of them that comes meanwhile (a late reply) waits for the locks and then finds the instance
+ * gone, as it would after the pass. Commands are deleted by the ids the journal dispatched,
+ * through their primary key, so the hot path keeps no index on `commands.instance_id`.
+ */
+export function retentionOf(d: Db): Retention {
+  return {
+    async retire(before, limit, keep) {
+      const c = await d.pool.connect().catch((err: unknown) => {
+        throw classify(err, d.where);
+      });
+      let broken = false;
+      try {
+        await c.query('BEGIN');
+        const rows: { id: string; version: number; hash: string; created: number; state: string }[] = [];
+        for (const status of RETIRED_STATUSES) {
+          const r = await c.query<{ id: string; version: number; hash: string; created: number; state: string }>(`
+            SELECT id, version, definition_hash AS hash, created_at AS created, state FROM instances
+            WHERE status = $1 AND created_at < $2 AND updated_at < $2
+            ORDER BY created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED`, [status, before, limit]);
+          rows.push(...r.rows);
+        }
+        // Locked more than `limit` (two statuses): the extra ones are released by the commit untouched.
+        const chosen = rows.sort((a, b) => a.created - b.created || (a.id < b.id ? -1 : 1)).slice(0, limit);
+        if (chosen.length === 0) {
+          await c.query('COMMIT');
+          return { archived: 0, deleted: 0, busyMs: 0 };
+        }
+        const ids = chosen.map((s) => s.id);
+        const [journal, timers] = [
+          await c.query<{ id: string; j: string }>(`SELECT instance_id AS id, ${JOURNAL_JSON} AS j FROM journal WHERE instance_id = ANY ($1) GROUP BY instance_id`, [ids]),
+          await c.query<{ id: string; j: string }>(`SELECT instance_id AS id, ${TIMERS_JSON} AS j FROM timers WHERE instance_id = ANY ($1) GROUP BY instance_id`, [ids]),
+        ];
+        const journals = new Map(journal.rows.map((r) => [r.id, r.j]));
+        const timersOf = new Map(timers.rows.map((r) => [r.id, r.j]));
+        const batch = chosen.map((r): RetiredInstance => ({
+          id: r.id, version: r.version, definitionHash: r.hash,
+          json: { state: r.state, journal: journals.get(r.id) ?? '[]', timers: timersOf.get(r.id) ?? '[]' },
+        }));
+        await keep(batch);
+        await c.query(`DELETE FROM commands WHERE command_id IN (SELECT data::json->>'commandId' FROM journal
+          WHERE instance_id = ANY ($1) AND type IN ('StepDispatched', 'CompensationDispatched'))`, [ids]);
+        await c.query('DELETE FROM journal WHERE instance_id = ANY ($1)', [ids]);
+        await c.query('DELETE FROM snapshots WHERE instance_id = ANY ($1)', [ids]);
+        await c.query('DELETE FROM timers WHERE instance_id = ANY ($1)', [ids]);
+        await c.query('DELETE FROM waits WHERE instance_id = ANY ($1)', [ids]);
+        const gone = await c.query('DELETE FROM instances WHERE id = ANY ($1)', [ids]);
+        await c.query('COMMIT');
+        return { archived: batch.length, deleted: gone.rowCount ?? 0, busyMs: 0 };
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
+        throw classify(err, d.where);
+      } finally {
+        c.release(broken);
+      }
+    },
+    pruneDeadLetters: (olderThan, limit) => d.run(
+      'DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE received_at < $1 ORDER BY id LIMIT $2)', [olderThan, limit]),
+  };
+}

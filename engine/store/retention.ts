@@ -1,0 +1,97 @@
+import type Database from 'better-sqlite3';
+import type { InstanceState } from '../core/index.js';
+import type { JournalEntry } from './journal.js';
+import type { TimerRow } from './timers.js';
+
+/** The statuses retention removes: finished for good. `failed` waits for an operator's retry, so it stays. */
+export const RETIRED_STATUSES = ['completed', 'compensated'] as const;
+
+/**
+ * A finished instance handed to the archive before it is deleted. Its documents come as the
+ * JSON text the archive writes, built by the database from the stored text (never parsed
+ * and serialized again in the event loop): the state document, the journal as an array of
+ * `JournalEntry`, the timers as an array of `TimerRow`.
+ */
+export interface RetiredInstance {
+  readonly id: string;
+  readonly version: number;
+  readonly definitionHash: string;
+  readonly json: { readonly state: string; readonly journal: string; readonly timers: string };
+}
+
+/** Pure: the documents of a retired instance, parsed (for readers and tests; the archive writes the text). */
+export function parseRetired(r: RetiredInstance): { state: InstanceState; journal: JournalEntry[]; timers: TimerRow[] } {
+  return { state: JSON.parse(r.json.state) as InstanceState, journal: JSON.parse(r.json.journal) as JournalEntry[], timers: JSON.parse(r.json.timers) as TimerRow[] };
+}
+
+/** SQL: one journal row as the JSON text of a `JournalEntry`, its data spliced in as stored. */
+export const JOURNAL_ENTRY_SQL = `'{"seq":' || seq || ',"type":' || json_quote(type) || ',"version":' || type_version || ',"at":' || at || ',"data":' || data || '}'`;
+/** SQL: one timer row as the JSON text of a `TimerRow`. */
+export const TIMER_ROW_SQL = `'{"instanceId":' || json_quote(instance_id) || ',"timerId":' || json_quote(timer_id) || ',"dueAt":' || due_at || ',"data":' || data || '}'`;
+
+/** The SQLite store's retention statements; `purge` and `pruneDead` belong inside the caller's transaction. */
+export interface Retention {
+  /**
+   * Finished instances (completed, compensated) created and last changed before `before`,
+   * oldest first, at most `limit`, each with its journal and timers.
+   */
+  finishedBefore(before: number, limit: number): RetiredInstance[];
+  /**
+   * Deletes each instance that is still finished and still at `version` (one reopened by a late
+   * reply since it was read stays), with its journal, snapshot, timers, commands and waits;
+   * returns the ids deleted.
+   */
+  purge(refs: readonly { readonly id: string; readonly version: number }[]): string[];
+  /** Deletes up to `limit` dead letters received before `olderThan`, oldest first; returns how many. */
+  pruneDead(olderThan: number, limit: number): number;
+}
+
+
+/**
+ * Prepares the retention statements once. Candidates are found per status through the
+ * `(status, created_at)` index, oldest first, so a batch reads a few index pages and no sort;
+ * `updated_at` (finished at) is checked on the rows found, since an instance is never
+ * finished before it was created.
+ */
+export function retention(db: Database.Database): Retention {
+  const candidates = db.prepare<[string, number, number, number], { id: string; version: number; hash: string; created: number; state: string }>(`
+    SELECT id, version, definition_hash AS hash, created_at AS created, state FROM instances
+    WHERE status = ? AND created_at < ? AND updated_at < ? ORDER BY created_at, id LIMIT ?`);
+  const journalOf = db.prepare<[string], { j: string }>(
+    `SELECT '[' || coalesce(group_concat(x, ','), '') || ']' AS j FROM (SELECT ${JOURNAL_ENTRY_SQL} AS x FROM journal WHERE instance_id = ? ORDER BY seq)`);
+  const timersOf = db.prepare<[string], { j: string }>(
+    `SELECT '[' || coalesce(group_concat(x, ','), '') || ']' AS j FROM (SELECT ${TIMER_ROW_SQL} AS x FROM timers WHERE instance_id = ? ORDER BY due_at, timer_id)`);
+  const delInstance = db.prepare<[string, number]>(
+    `DELETE FROM instances WHERE id = ? AND version = ? AND status IN (${RETIRED_STATUSES.map((s) => `'${s}'`).join(', ')})`);
+  // The journal goes first, while its instance row still says finished: the journal's
+  // trigger refuses to delete the journal of an instance that is not (migration 3).
+  const delJournal = db.prepare<[string]>('DELETE FROM journal WHERE instance_id = ?');
+  const children = ['snapshots', 'timers', 'commands', 'waits'].map((t) => db.prepare<[string]>(`DELETE FROM ${t} WHERE instance_id = ?`));
+  const stillFinished = db.prepare<[string, number], { one: number }>(
+    `SELECT 1 AS one FROM instances WHERE id = ? AND version = ? AND status IN (${RETIRED_STATUSES.map((s) => `'${s}'`).join(', ')})`);
+  const deadBefore = db.prepare<[number, number]>(
+    'DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE received_at < ? ORDER BY id LIMIT ?)');
+
+  return {
+    finishedBefore(before, limit) {
+      const rows = RETIRED_STATUSES.flatMap((status) => candidates.all(status, before, before, limit))
+        .sort((a, b) => a.created - b.created || (a.id < b.id ? -1 : 1))
+        .slice(0, limit);
+      return rows.map((r) => ({
+        id: r.id, version: r.version, definitionHash: r.hash,
+        json: { state: r.state, journal: journalOf.get(r.id)?.j ?? '[]', timers: timersOf.get(r.id)?.j ?? '[]' },
+      }));
+    },
+    purge(refs) {
+      const deleted: string[] = [];
+      for (const { id, version } of refs) {
+        if (stillFinished.get(id, version) === undefined) continue;
+        delJournal.run(id);
+        for (const c of children) c.run(id);
+        if (delInstance.run(id, version).changes === 1) deleted.push(id);
+      }
+      return deleted;
+    },
+    pruneDead: (olderThan, limit) => deadBefore.run(olderThan, limit).changes,
+  };
+}
