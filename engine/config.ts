@@ -144,7 +144,7 @@ const variables: readonly Variable[] = [
   { env: 'SAGA_LAG_MAX', key: 'lagMax', schema: int(1, 1_000_000_000), allowed: 'an integer from 1 to 1000000000', help: 'messages waiting on one consumer past which it lags: a warning, the sagad_consumer_lagging gauge and a reason in /readyz (sagad stays ready); unset = no limit' },
   { env: 'SAGA_LAG_MAX_AGE', key: 'lagMaxAgeMs', schema: { type: 'string', pattern: DURATION_PATTERN }, allowed: 'a duration such as 30s, 5m or 1m30s', help: 'age of the oldest message waiting on one consumer past which it lags, as SAGA_LAG_MAX; unset = no limit', parse: (v) => (typeof v === 'string' ? parseDuration(v) ?? undefined : undefined) },
   { env: 'SAGA_NATS_PREFIX', key: 'natsPrefix', schema: { type: 'string', pattern: '^[A-Za-z0-9_-]+$', default: 'sagad' }, allowed: 'letters, digits, "_" and "-" only', help: 'prefix of durable JetStream consumer names' },
-  { env: 'SAGA_EXPR_TIMEOUT', key: 'exprTimeoutMs', schema: { ...int(1, 60_000), default: 50 }, allowed: 'an integer from 1 to 60000 (milliseconds)', help: 'milliseconds one expression evaluation may run before it fails its step' },
+  { env: 'SAGA_EXPR_TIMEOUT', key: 'exprTimeoutMs', schema: { ...int(1, 60_000), default: 50 }, allowed: 'an integer from 1 to 60000 (milliseconds)', help: 'milliseconds of CPU one expression evaluation may use before it fails its step (20 times as long in wall-clock time at most)' },
   ...tracingVariables(),
   { env: 'NATS_CREDS', key: 'natsCreds', schema: text, allowed: 'a file path', help: 'NATS credentials file (JWT and nkey seed, as nsc writes it)' },
   { env: 'NATS_NKEY', key: 'natsNkey', schema: text, allowed: 'a file path', help: 'file holding an nkey user seed (SU...)' },

@@ -3,7 +3,7 @@ import t from 'tap';
 import type { ExprScope } from '../../engine/core/definition.js';
 import { evaluate } from '../../engine/core/template.js';
 import { compileExpr, ExpressionEvaluationError } from '../../engine/definitions/index.js';
-import { DEFAULT_EXPRESSION_LIMITS, expressionLimits, setExpressionLimits } from '../../engine/definitions/expression-limits.js';
+import { DEFAULT_EXPRESSION_LIMITS, ExpressionLimitError, expressionLimits, guardBindings, rangeSides, setExpressionLimits } from '../../engine/definitions/expression-limits.js';
 
 const scopeWith = (input: unknown, steps: Record<string, unknown> = {}): ExprScope => ({
   input, steps, saga: { id: 'i-1', key: 'k', name: 's', correlationId: 'c' }, event: null,
@@ -95,4 +95,27 @@ t.test('ordinary expressions are unaffected', async (t) => {
   t.same(run('{% $pad($input.orderId, 6, "#") %}', scopeWith(input)), { ok: true, value: 'o-1###' });
   t.same(run('{% $distinct([1, 2, 1, "a", "a"]) %}', scopeWith(input)), { ok: true, value: [1, 2, 'a'] });
   t.same(run('{% ($f := function($n) { $n = 0 ? 0 : 1 + $f($n - 1) }; $f(10)) %}', scopeWith(input)), { ok: true, value: 10 }, 'bounded recursion works');
+});
+
+t.test('the time limit counts CPU: a pause of the process (a loaded machine) does not stop an evaluation, work does', async (t) => {
+  const limits = { ...DEFAULT_EXPRESSION_LIMITS, timeoutMs: 30 };
+  const node = jsonata('1').ast();
+  const hooks = (b: Record<string, unknown>) => b as { __evaluate_entry: () => void; __evaluate_exit: (e: unknown, i: unknown, env: unknown, r: unknown) => void };
+  // Asleep without using CPU for three times the limit, as a process the scheduler left waiting.
+  const paused = hooks(guardBindings(limits, rangeSides(node)));
+  paused.__evaluate_entry();
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 90);
+  t.doesNotThrow(() => paused.__evaluate_exit(node, undefined, undefined, 1), 'paused 90 ms: not stopped');
+  // Busy for three times the limit, in CPU time (the machine may share its cores): stopped.
+  const busy = hooks(guardBindings(limits, rangeSides(node)));
+  busy.__evaluate_entry();
+  const cpuStart = process.cpuUsage();
+  const cpuMs = () => { const u = process.cpuUsage(cpuStart); return (u.user + u.system) / 1000; };
+  while (cpuMs() < 90) { /* spin */ }
+  t.throws(() => busy.__evaluate_exit(node, undefined, undefined, 1), ExpressionLimitError, 'busy 90 ms of CPU: stopped');
+  // Past 20 times the limit in wall-clock time it is stopped however little CPU it had.
+  const stalled = hooks(guardBindings({ ...limits, timeoutMs: 5 }, rangeSides(node)));
+  stalled.__evaluate_entry();
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120);
+  t.throws(() => stalled.__evaluate_exit(node, undefined, undefined, 1), ExpressionLimitError, 'paused 120 ms past a 5 ms limit: stopped');
 });
