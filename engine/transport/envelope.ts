@@ -44,7 +44,9 @@ export function parseEnvelope(bytes: Uint8Array, limits: InputLimits = defaultIn
   try {
     value = JSON.parse(decoder.decode(bytes));
   } catch (err) {
-    return { ok: false, reason: `not a JSON envelope: ${err instanceof Error ? err.message : String(err)}` };
+    // JSON.parse quotes the text around the error, and may cut a character in half there: a lone
+    // surrogate would not survive being stored (SQLite keeps UTF-8) and the reason would change.
+    return { ok: false, reason: `not a JSON envelope: ${wellFormed(err instanceof Error ? err.message : String(err))}` };
   }
   if (!isRecord(value)) return { ok: false, reason: `not a JSON envelope: expected an object, got ${kind(value)}` };
 
@@ -98,4 +100,9 @@ function kind(v: unknown): string {
   if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)}`;
   if (typeof v === 'number' || typeof v === 'boolean') return `${typeof v} ${String(v)}`;
   return typeof v === 'object' ? 'an object' : typeof v;
+}
+
+/** `text` with each lone UTF-16 surrogate replaced by U+FFFD (String#toWellFormed, which ES2023 typings lack). */
+function wellFormed(text: string): string {
+  return text.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
 }

@@ -57,7 +57,7 @@ function setup(t: { testdir(): string; teardown(fn: () => void): void }) {
   return { store, engine, lines, metrics, handle };
 }
 
-function message(subject: string, fields: { eventType: string; causationId?: string | null; payload: unknown }, over: Partial<InboundMessage> = {}): InboundMessage {
+function message(subject: string, fields: { eventType: string; causationId?: string | null; correlationId?: string; payload: unknown }, over: Partial<InboundMessage> = {}): InboundMessage {
   const data = encodeEnvelope({
     eventId: uuidv7(), aggregateId: 'a', timestamp: new Date().toISOString(), version: 1, correlationId: 'c', causationId: null, ...fields,
   } as Parameters<typeof encodeEnvelope>[0]);
@@ -76,10 +76,12 @@ t.test('an instance whose compensation runs out of attempts: one warn line with 
   const { store, engine, lines, metrics, handle } = setup(t);
   const started = await engine.start({ saga: 'refund', input: { id: 'r-1' } });
   const id = started.state.id;
-  t.equal(await handle(message('hold.events', { eventType: 'Held', causationId: lastCommandId(store, 'hold.commands'), payload: { hold: 'h' } })), 'ack');
-  t.equal(await handle(message('pay.events', { eventType: 'NotPaid', causationId: lastCommandId(store, 'pay.commands'), payload: {} })), 'ack');
+  // Replies carry their command's correlation id back (DESIGN section 3).
+  const correlationId = started.state.correlationId;
+  t.equal(await handle(message('hold.events', { eventType: 'Held', causationId: lastCommandId(store, 'hold.commands'), correlationId, payload: { hold: 'h' } })), 'ack');
+  t.equal(await handle(message('pay.events', { eventType: 'NotPaid', causationId: lastCommandId(store, 'pay.commands'), correlationId, payload: {} })), 'ack');
   // The release is refused; with one attempt allowed, the compensation fails and so does the instance.
-  t.equal(await handle(message('hold.events', { eventType: 'NotReleased', causationId: lastCommandId(store, 'hold.commands'), payload: {} })), 'ack');
+  t.equal(await handle(message('hold.events', { eventType: 'NotReleased', causationId: lastCommandId(store, 'hold.commands'), correlationId, payload: {} })), 'ack');
   t.equal((await engine.getInstance(id))?.status, 'failed');
   const failed = lines.filter((l) => l.msg.startsWith('instance failed'));
   t.equal(failed.length, 1, 'one line');
@@ -97,9 +99,9 @@ t.test('dead letters are counted by reason, and the warn line names the message\
   const { store, engine, lines, metrics, handle } = setup(t);
   await handle({ ...message('refund.events', { eventType: 'x', payload: {} }), data: new TextEncoder().encode('{not json') });
   await handle(message('refund.events', { eventType: 'RefundAsked', payload: { id: 7 } }));
-  await engine.start({ saga: 'refund', input: { id: 'r-2' } });
+  const second = await engine.start({ saga: 'refund', input: { id: 'r-2' } });
   const headers = { 'Saga-Id': 'i-9', 'Saga-Name': 'refund', 'Saga-Step': 'hold', traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' };
-  await handle(message('hold.events', { eventType: 'Held', causationId: lastCommandId(store, 'hold.commands'), payload: {} }, { headers }));
+  await handle(message('hold.events', { eventType: 'Held', causationId: lastCommandId(store, 'hold.commands'), correlationId: second.state.correlationId, payload: {} }, { headers }));
   const s = parseExposition(await metrics.render({ instances: [], timersPending: 0, outboxBacklog: 0, outboxOldestAt: null, deadLetters: 0, consumerLag: 0, now: 0 }));
   t.equal(valueOf(s, 'sagad_dead_letters_total', { reason: 'not_envelope' }), 1);
   t.equal(valueOf(s, 'sagad_dead_letters_total', { reason: 'invalid_input' }), 1, 'a trigger that fails its schema');

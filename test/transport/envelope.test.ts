@@ -77,3 +77,15 @@ t.test('uuidv7 ids strictly increase, within one ms and when the clock steps bac
   t.same(ids, sorted, 'generation order equals sort order');
   t.equal(new Set(ids).size, ids.length, 'all distinct');
 });
+
+t.test('a refusal reason is well-formed text even where JSON.parse cut a character in half (found by fuzzing)', async (t) => {
+  // A key left unclosed before four-byte characters: V8's message quotes the text around the
+  // error and may end inside a surrogate pair; stored in SQLite (UTF-8) the reason would change.
+  const text = '{"eventId":"a","timestampY:"\u{10000}\u{10000}\u{10000}\u{10000}\u{10000}\u{10000}\u{10000}","version":1}';
+  const r = parseEnvelope(new TextEncoder().encode(text));
+  t.equal(r.ok, false);
+  if (r.ok) return;
+  t.match(r.reason, /^not a JSON envelope: /);
+  t.notMatch(r.reason, /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/, 'no lone surrogate');
+  t.equal(new TextDecoder().decode(new TextEncoder().encode(r.reason)), r.reason, 'survives a round trip through UTF-8');
+});
