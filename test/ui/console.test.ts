@@ -29,10 +29,16 @@ class TokenApi extends Api {
   }
 }
 
-// A held charge waits a minute per attempt, so the instance to cancel stays running however slow the machine.
+// A held charge waits a minute per attempt, so the instance to cancel stays running however
+// slow the machine; every attempt timeout is a minute, so that no attempt is retried for the
+// machine's load and each timeline shows exactly the attempts its replies made.
+const LONG: [string, string][] = [
+  ['timeout: 800ms', 'timeout: 60s'], ['timeout: 600ms', 'timeout: 60s'], ['timeout: 600ms', 'timeout: 60s'],
+  ['timeout: 300ms', 'timeout: 60s'], ['timeout: 1s', 'timeout: 60s'], ['timeout: 1s', 'timeout: 60s'],
+];
 const w = await startWorld(t, {
   sagadEnv: { SAGA_API_TOKEN: TOKEN },
-  definitions: (dir) => fixtureVariant(dir, 'order-ui.yaml', [['timeout: 800ms', 'timeout: 60s']]),
+  definitions: (dir) => fixtureVariant(dir, 'order-ui.yaml', LONG),
 });
 const api = new TokenApi(() => w.sagad.url);
 const browser = await launchBrowser();
