@@ -4,9 +4,15 @@ import {
   decide, evolve, isRejection, start, type CompiledSaga, type Env, type IncomingMessage, type InstanceState, type SagaEvent, type TimerRef,
 } from '../../engine/core/index.js';
 import { loadDefinitionsFile, formatDefinitionError } from '../../engine/definitions/index.js';
+import { setExpressionLimits } from '../../engine/definitions/expression-limits.js';
 import { summarizeEffect, summarizeEvent, summarizeState } from './summarize.js';
 
 export const fixtures = join(import.meta.dirname, 'fixtures');
+
+// The traces must give the same result on a loaded machine: the 50 ms wall-clock limit of one
+// evaluation (a guard for the server's event loop) failed a cold first JSONata call now and
+// then under a load of 18 on two cores, and an expression error is a different trace.
+setExpressionLimits({ timeoutMs: 60_000 });
 
 /** Loads a fixture definitions file and returns its sagas by name; throws with every error. */
 export function loadFixture(file: string): Record<string, CompiledSaga> {
