@@ -3,6 +3,7 @@ import { decide, isRejection, start, type Decision, type InstanceState, type Sag
 import { changeOf, earliestTimer } from '../../engine/runtime/change.js';
 import { parseEnvelope } from '../../engine/transport/envelope.js';
 import { loadFixture, testEnv } from '../core/harness.js';
+import { sagaOf } from '../definitions/fixtures/saga-yaml.js';
 
 /**
  * What one decision writes (engine/runtime/change.ts), from real decisions of the core: the
@@ -139,4 +140,32 @@ t.test('the earliest timer over several changes', async (t) => {
   t.equal(earliestTimer([change([])]), null);
   t.equal(earliestTimer([change([30, 20]), change([]), change([25, 40])]), 20);
   t.equal(earliestTimer([change([50]), change([10])]), 10);
+});
+
+t.test('a wait still running when the saga fails after the pivot is no longer awaited', async (t) => {
+  counter.n = 0;
+  // After the pivot, a group: a wait starts in one branch, the other branch's payload cannot be built.
+  const late = sagaOf(`
+version: 1
+sagas:
+  - name: late
+    defaults: { timeout: 10s }
+    steps:
+      - name: go
+        pivot: true
+        command: { subject: l.commands, type: Go, payload: {} }
+        reply: { subject: l.events, success: [Gone] }
+      - name: after
+        parallel:
+          - - name: watch
+              wait: { subject: l.events, type: Seen }
+          - - name: bad
+              command: { subject: l.commands, type: Bad, payload: { n: "{% $number($input.n) %}" } }
+              reply: { subject: l.events, success: [Ok] }
+`);
+  const s0 = start(late, { id: 'l-1', input: { n: 'x' }, key: null, correlationId: 'c', event: null, causationId: 'r' }, env(0));
+  const s1 = decided(decide(late, s0.state, reply(s0.state, 'go', 'Gone'), env(1)));
+  t.same(s1.events.map((e) => e.type), ['StepSucceeded', 'WaitStarted', 'StepFailed', 'SagaFailed']);
+  t.equal(s1.state.steps.watch?.status, 'running', 'the wait step itself still says running');
+  t.same(changeOf(late, s0.state, s1)?.waits, { put: [], remove: ['watch'] }, 'but the failed instance awaits nothing');
 });

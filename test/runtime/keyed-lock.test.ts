@@ -75,6 +75,14 @@ t.test('a holder that throws releases its keys; the next one runs and the error 
   t.equal(lock.size, 0);
 });
 
+t.test('free keys: the work starts in the same turn, before run returns', async (t) => {
+  const lock = new KeyedLock();
+  let started = false;
+  const p = lock.run(['a', 'b'], async () => { started = true; });
+  t.ok(started, 'no tick lost to waiting for nothing');
+  await p;
+});
+
 t.test('no keys: runs at once, without waiting', async (t) => {
   const lock = new KeyedLock();
   t.equal(await lock.run([], async (waited) => waited), false);
