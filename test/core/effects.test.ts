@@ -1,6 +1,7 @@
 import t from 'tap';
-import { decide, isRejection, start, type Decision, type Effect, type IncomingMessage, type InstanceState, type SagaInput } from '../../engine/core/index.js';
+import { decide, evolve, isRejection, start, type Decision, type Effect, type IncomingMessage, type InstanceState, type SagaInput } from '../../engine/core/index.js';
 import { loadFixture, testEnv } from './harness.js';
+import { sagaOf } from '../definitions/fixtures/saga-yaml.js';
 
 /**
  * The effects in full, field by field: the golden traces summarize a command to its subject,
@@ -151,4 +152,127 @@ t.test('a wait matched by correlation: another correlation id is unmatched', asy
   const ev = (correlationId: string): SagaInput => ({ type: 'EventReceived', subject: 'g.events', message: { eventId: `e-${correlationId}`, eventType: 'Approved', correlationId, causationId: '', aggregateId: 'a', version: 1, payload: {} } });
   t.same(decided(decide(gate, s1.state, ev('corr-other'), env(2))).ignored, 'unmatched');
   t.same(decided(decide(gate, s1.state, ev('corr-6'), env(2))).events[0], { type: 'StepSucceeded', at: 2, step: 'await-ok', replyId: 'e-corr-6', output: {}, pivot: false });
+});
+
+t.test('evolve refuses a journal that does not belong to the state, saying which', async (t) => {
+  counter.n = 0;
+  const s = start(order, { id: 'i-7', input: { orderId: 'o-7', qty: 1, amount: '3' }, key: 'o-7', correlationId: 'c', event: null, causationId: 'r' }, env(0));
+  t.throws(() => evolve(s.state, s.events[0]!), { message: 'SagaStarted applied to existing instance i-7' });
+  t.throws(() => evolve(undefined, { type: 'SagaCompleted', at: 1 }), { message: 'SagaCompleted applied before SagaStarted' });
+  t.throws(() => evolve(s.state, { type: 'SagaCompensated', at: 1 }), { message: 'instance i-7 has no compensation plan' });
+});
+
+t.test('a reply is described in lastError with its payload, cut after 200 characters; a reply to no command is unmatched', async (t) => {
+  counter.n = 0;
+  const s0 = start(order, { id: 'i-8', input: { orderId: 'o-8', qty: 1, amount: '3' }, key: 'o-8', correlationId: 'c', event: null, causationId: 'r' }, env(0));
+  const long = { text: 'x'.repeat(300) };
+  const busy = reply(s0.state, 'reserve', 'InventoryBusy', 'b-1', long);
+  const d = decided(decide(order, s0.state, busy, env(1)));
+  const json = JSON.stringify(long);
+  t.equal(d.state.steps.reserve?.lastError, `reply InventoryBusy ${json.slice(0, 200)}...`);
+  const bare = { ...busy, message: { ...(busy as Extract<SagaInput, { type: 'ReplyReceived' }>).message, payload: undefined } } as SagaInput;
+  t.equal(decided(decide(order, s0.state, bare, env(1))).state.steps.reserve?.lastError, 'reply InventoryBusy', 'no payload: the type alone');
+  const exact = { t: 'y'.repeat(192) };
+  t.equal(JSON.stringify(exact).length, 200);
+  const at200 = reply(s0.state, 'reserve', 'InventoryBusy', 'b-2', exact);
+  t.equal(decided(decide(order, s0.state, at200, env(1))).state.steps.reserve?.lastError, `reply InventoryBusy ${JSON.stringify(exact)}`, '200 characters are kept whole');
+  const stray: SagaInput = { type: 'ReplyReceived', message: { eventId: 'x', eventType: 'InventoryReserved', correlationId: 'c', causationId: 'not-ours', aggregateId: 'a', version: 1, payload: {} } };
+  t.equal(decided(decide(order, s0.state, stray, env(2))).ignored, 'unmatched');
+  // A compensation timer of an instance that is not compensating is stale.
+  t.equal(decided(decide(order, s0.state, { type: 'TimerFired', timer: { kind: 'comp_timeout', step: 'reserve', attempt: 1 } }, env(3))).ignored, 'stale');
+  t.equal(decided(decide(order, s0.state, { type: 'TimerFired', timer: { kind: 'comp_retry', step: 'reserve', attempt: 1 } }, env(3))).ignored, 'stale');
+});
+
+t.test('an operator retry resumes the compensation with a command caused by the retry; an undo success while its retry waits cancels only the retry', async (t) => {
+  counter.n = 0;
+  let s = start(order, { id: 'i-9', input: { orderId: 'o-9', qty: 1, amount: '3' }, key: 'o-9', correlationId: 'c', event: null, causationId: 'r' }, env(0)).state;
+  s = decided(decide(order, s, reply(s, 'reserve', 'InventoryReserved', 'ok-r', { reservationId: 'r' }), env(1))).state;
+  s = decided(decide(order, s, reply(s, 'charge', 'PaymentCharged', 'ok-c', { chargeId: 'ch' }), env(2))).state;
+  s = decided(decide(order, s, reply(s, 'ship', 'ShippingRefused', 'no-ship'), env(3))).state;
+  t.equal(s.compensation?.queue[0], 'charge');
+  // The refund is busy: a retry is scheduled; then the first attempt's success arrives after all.
+  const busy = decided(decide(order, s, reply(s, 'charge', 'RefundBusy', 'rb-1', {}, true), env(4)));
+  t.equal(busy.state.steps.charge?.compensation?.status, 'retrying');
+  const late = reply(s, 'charge', 'PaymentRefunded', 'rf-1', {}, true);
+  const done = decided(decide(order, busy.state, late, env(5)));
+  t.same(done.effects.filter((e) => e.type === 'CancelTimer'), [{ type: 'CancelTimer', timerId: 'comp_retry:charge:1' }], 'the retry is cancelled, no attempt timeout');
+  t.equal(done.state.steps.charge?.compensation?.status, 'compensated');
+  // Both refund attempts time out: the instance fails, then the operator retries.
+  let f = s;
+  f = decided(decide(order, f, { type: 'TimerFired', timer: { kind: 'comp_timeout', step: 'charge', attempt: 1 } }, env(10_000))).state;
+  f = decided(decide(order, f, { type: 'TimerFired', timer: { kind: 'comp_retry', step: 'charge', attempt: 1 } }, env(11_000))).state;
+  const failed = decided(decide(order, f, { type: 'TimerFired', timer: { kind: 'comp_timeout', step: 'charge', attempt: 2 } }, env(20_000)));
+  t.equal(failed.state.status, 'failed');
+  t.match(failed.events, [{ type: 'CompensationFailed', step: 'charge', error: 'no reply within 2000 ms (attempt 2 of 2, no retries left)' }, { type: 'SagaFailed' }]);
+  const retried = decided(decide(order, failed.state, { type: 'RetryRequested' }, env(30_000)));
+  t.same(sends(retried).map((x) => [x.side, x.command.causationId, x.command.headers['Saga-Attempt']]), [['undo', 'retry:i-9', '1']]);
+});
+
+t.test('a compensation whose payload cannot be built fails at once: retrying cannot help, an operator must act', async (t) => {
+  counter.n = 0;
+  const def = sagaOf(`
+version: 1
+sagas:
+  - name: undo-bad
+    defaults: { timeout: 5s }
+    steps:
+      - name: a
+        command: { subject: u.commands, type: A, payload: {} }
+        reply: { subject: u.events, success: [ADone] }
+        compensate:
+          command: { subject: u.commands, type: UndoA, payload: { n: "{% $number($steps.a.v) %}" } }
+          reply: { subject: u.events, success: [AUndone] }
+      - name: b
+        command: { subject: u.commands, type: B, payload: {} }
+        reply: { subject: u.events, success: [BDone], failure: [BRefused] }
+        pivot: true
+`);
+  let s = start(def, { id: 'u-1', input: {}, key: null, correlationId: 'c', event: null, causationId: 'r' }, env(0)).state;
+  s = decided(decide(def, s, reply(s, 'a', 'ADone', 'ok-a', { v: 'not a number' }), env(1))).state;
+  const d = decided(decide(def, s, reply(s, 'b', 'BRefused', 'no-b'), env(2)));
+  const error = 'expression {% $number($steps.a.v) %} failed at character 8: Unable to cast value to a number: "not a number"';
+  t.same(d.events.map((e) => e.type), ['StepFailed', 'CompensationStarted', 'CompensationFailed', 'SagaFailed']);
+  t.match(d.events[2], { step: 'a', error });
+  t.same(sends(d), [], 'no undo was sent');
+  t.same(lifecycles(d).map((e) => e.payload.reason), [`compensation of a failed: ${error}`]);
+  t.equal(d.state.status, 'failed');
+  t.equal(d.state.steps.a?.compensation?.status, 'compensation_failed');
+});
+
+t.test('a step that cannot be compensated stays out of the queue: a wait without compensate', async (t) => {
+  counter.n = 0;
+  const def = sagaOf(`
+version: 1
+sagas:
+  - name: waits
+    defaults: { timeout: 5s }
+    steps:
+      - name: a
+        command: { subject: w.commands, type: A, payload: {} }
+        reply: { subject: w.events, success: [ADone] }
+        compensate:
+          command: { subject: w.commands, type: UndoA, payload: {} }
+          reply: { subject: w.events, success: [AUndone] }
+      - name: w
+        wait: { subject: w.events, type: Go }
+      - name: b
+        command: { subject: w.commands, type: B, payload: {} }
+        reply: { subject: w.events, success: [BDone], failure: [BRefused] }
+        compensate:
+          command: { subject: w.commands, type: UndoB, payload: {} }
+          reply: { subject: w.events, success: [BUndone] }
+      - name: c
+        pivot: true
+        command: { subject: w.commands, type: C, payload: {} }
+        reply: { subject: w.events, success: [CDone] }
+`);
+  let s = start(def, { id: 'w-1', input: {}, key: null, correlationId: 'c', event: null, causationId: 'r' }, env(0)).state;
+  s = decided(decide(def, s, reply(s, 'a', 'ADone', 'ok-a'), env(1))).state;
+  s = decided(decide(def, s, { type: 'EventReceived', subject: 'w.events', message: { eventId: 'go', eventType: 'Go', correlationId: 'c', causationId: '', aggregateId: 'x', version: 1, payload: {} } }, env(2))).state;
+  t.equal(s.steps.w?.outcome, 'done', 'the wait is done');
+  const d = decided(decide(def, s, reply(s, 'b', 'BRefused', 'no-b'), env(3)));
+  t.match(d.events, [{ type: 'StepFailed', step: 'b', outcome: 'not_done' }, { type: 'CompensationStarted', queue: ['a'] }, { type: 'CompensationDispatched', step: 'a' }]);
+  // A late success of the wait's event changes nothing: nothing to undo.
+  const late = decided(decide(def, d.state, { type: 'EventReceived', subject: 'w.events', message: { eventId: 'go-2', eventType: 'Go', correlationId: 'c', causationId: '', aggregateId: 'x', version: 1, payload: {} } }, env(4)));
+  t.equal(late.ignored, 'late');
 });

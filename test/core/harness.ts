@@ -14,11 +14,21 @@ export const fixtures = join(import.meta.dirname, 'fixtures');
 // then under a load of 18 on two cores, and an expression error is a different trace.
 setExpressionLimits({ timeoutMs: 60_000 });
 
-/** Loads a fixture definitions file and returns its sagas by name; throws with every error. */
+const loaded = new Map<string, Record<string, CompiledSaga>>();
+
+/**
+ * Loads a fixture definitions file and returns its sagas by name; throws with every error.
+ * Compiled once per file and process: the sagas are immutable, and compiling each golden
+ * trace's file again made the table most of a mutation run's time.
+ */
 export function loadFixture(file: string): Record<string, CompiledSaga> {
+  const known = loaded.get(file);
+  if (known !== undefined) return known;
   const r = loadDefinitionsFile(join(fixtures, file));
   if (!r.ok) throw new Error(r.errors.map(formatDefinitionError).join('\n'));
-  return Object.fromEntries(r.sagas.map((s) => [s.name, s]));
+  const sagas = Object.fromEntries(r.sagas.map((s) => [s.name, s]));
+  loaded.set(file, sagas);
+  return sagas;
 }
 
 /** A deterministic Env: ids count up from a shared counter; random is fixed unless given. */

@@ -41,4 +41,6 @@ t.test('no value, null or a failing expression is an error, returned as data', a
   t.same(startKey(def, {}, null, 'i', 'c'), { ok: false, error: 'start.key $input.id gave no value for this input' });
   t.match(startKey(def, { id: null }, null, 'i', 'c'), { ok: false, error: /gave no value/ });
   t.match(startKey(defs('{% $error(\\"bad key\\") %}'), {}, null, 'i', 'c'), { ok: false, error: /bad key/ });
+  const failing = startKey(defs('{% $error(\\"bad key\\") %}'), {}, null, 'i', 'c');
+  t.notMatch(failing, { error: /gave no value/ }, 'the evaluation error itself, not a missing value');
 });
