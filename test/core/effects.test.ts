@@ -151,6 +151,7 @@ t.test('a wait matched by correlation: another correlation id is unmatched', asy
   t.same(s1.state.steps['await-ok']?.status, 'running');
   const ev = (correlationId: string): SagaInput => ({ type: 'EventReceived', subject: 'g.events', message: { eventId: `e-${correlationId}`, eventType: 'Approved', correlationId, causationId: '', aggregateId: 'a', version: 1, payload: {} } });
   t.same(decided(decide(gate, s1.state, ev('corr-other'), env(2))).ignored, 'unmatched');
+  t.equal(sends(s0)[0]?.command.deadlineAt, 10_000, 'no saga deadline: the attempt timeout alone');
   t.same(decided(decide(gate, s1.state, ev('corr-6'), env(2))).events[0], { type: 'StepSucceeded', at: 2, step: 'await-ok', replyId: 'e-corr-6', output: {}, pivot: false });
 });
 
