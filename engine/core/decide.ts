@@ -68,12 +68,14 @@ export function decide(def: CompiledSaga, state: InstanceState, input: SagaInput
       return onCancel(newRun(def, env, state, `cancel:${state.id}`), input.reason, input.by);
     case 'RetryRequested':
       return onRetry(newRun(def, env, state, `retry:${state.id}`), operator(input.by, input.reason));
+    // Stryker disable next-line ConditionalExpression: exhaustive switch, checked by the compiler
     default:
       return assertNever(input);
   }
 }
 
 function newRun(def: CompiledSaga, env: Env, state: InstanceState | undefined, causationId: string, first?: SagaEvent): Run {
+  // Stryker disable next-line StringLiteral: an invariant of this file's callers, not a path
   if (state === undefined && first === undefined) throw new Error('a run needs a state or a first event');
   const run = { def, env, state: state as InstanceState, events: [] as SagaEvent[], effects: [] as Effect[], causationId };
   if (first !== undefined) {
@@ -84,6 +86,7 @@ function newRun(def: CompiledSaga, env: Env, state: InstanceState | undefined, c
 }
 
 function result(run: Run, ignored: Ignored | null = null): Decision {
+  // Stryker disable next-line StringLiteral: every path without events names its reason; the fallback is never read
   return { state: run.state, events: run.events, effects: run.effects, ignored: run.events.length === 0 ? (ignored ?? 'stale') : null };
 }
 
@@ -148,9 +151,11 @@ function onDoReply(run: Run, l: CommandStep, m: IncomingMessage, lateWindowMs: n
 function onUndoReply(run: Run, step: string, m: IncomingMessage): Handled {
   const spec = leaf(run, step).compensate;
   const comp = stepOf(run, step).compensation;
+  // Stryker disable next-line ConditionalExpression,LogicalOperator,StringLiteral: an undo command id is indexed only once its compensation exists, for a step with a compensate block
   if (spec === null || comp === null) return skip(run, 'unmatched');
   const kind = classify(spec.reply, m.eventType);
   if (kind === null) return skip(run, 'unexpected_type');
+  // Stryker disable next-line ConditionalExpression: a compensation is running or retrying only while the instance is compensating
   const active = run.state.status === 'compensating' && (comp.status === 'running' || comp.status === 'retrying');
   if (!active) return skip(run, kind === 'success' && comp.status === 'compensated' ? 'duplicate' : 'late');
   if (kind === 'success') {
@@ -208,6 +213,7 @@ function onTimer(run: Run, t: TimerRef): Handled {
       const st = stepOf(run, t.step);
       if (s.status !== 'running' || st.status !== 'running') return skip(run, 'stale');
       const l = leaf(run, t.step);
+      // Stryker disable next-line ConditionalExpression,StringLiteral: only a wait step arms a wait_timeout; the other branches only satisfy the types
       failStep(run, l, `no ${l.kind === 'wait' ? l.type : 'event'} within ${l.kind === 'wait' ? l.timeout : 0} ms`, 'timed_out');
       return done(run);
     }
@@ -220,6 +226,7 @@ function onTimer(run: Run, t: TimerRef): Handled {
       else dispatchCompensation(run, t.step, t.attempt + 1);
       return done(run);
     }
+    // Stryker disable next-line ConditionalExpression: exhaustive switch, checked by the compiler
     default:
       return assertNever(t);
   }

@@ -118,6 +118,7 @@ function apply(s: InstanceState, e: Exclude<SagaEvent, { type: 'SagaStarted' }>)
       return { ...s, status: 'compensated', compensation: plan(s) } as InstanceState;
     case 'SagaFailed':
       return { ...s, status: 'failed', compensation: s.compensation, failure: { step: e.step, error: e.error } } as InstanceState;
+    // Stryker disable next-line ConditionalExpression: exhaustive switch, checked by the compiler
     default:
       return assertNever(e);
   }

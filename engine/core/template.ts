@@ -52,6 +52,7 @@ export function renderTemplate(tpl: Template, scope: ExprScope): Evaluated {
       }
       return { ok: true, value: out };
     }
+    // Stryker disable next-line ConditionalExpression: exhaustive switch, checked by the compiler
     default:
       return assertNever(tpl);
   }
@@ -59,6 +60,7 @@ export function renderTemplate(tpl: Template, scope: ExprScope): Evaluated {
 
 /** JSONata truthiness for `when` and `match`: false, null, undefined, 0, '' and [] are false. */
 export function truthy(value: unknown): boolean {
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: [].some() is false too; the length test only says it
   if (Array.isArray(value)) return value.length > 0 && value.some(truthy);
   return Boolean(value);
 }

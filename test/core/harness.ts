@@ -4,15 +4,31 @@ import {
   decide, evolve, isRejection, start, type CompiledSaga, type Env, type IncomingMessage, type InstanceState, type SagaEvent, type TimerRef,
 } from '../../engine/core/index.js';
 import { loadDefinitionsFile, formatDefinitionError } from '../../engine/definitions/index.js';
+import { setExpressionLimits } from '../../engine/definitions/expression-limits.js';
 import { summarizeEffect, summarizeEvent, summarizeState } from './summarize.js';
 
 export const fixtures = join(import.meta.dirname, 'fixtures');
 
-/** Loads a fixture definitions file and returns its sagas by name; throws with every error. */
+// The traces must give the same result on a loaded machine: the 50 ms wall-clock limit of one
+// evaluation (a guard for the server's event loop) failed a cold first JSONata call now and
+// then under a load of 18 on two cores, and an expression error is a different trace.
+setExpressionLimits({ timeoutMs: 60_000 });
+
+const loaded = new Map<string, Record<string, CompiledSaga>>();
+
+/**
+ * Loads a fixture definitions file and returns its sagas by name; throws with every error.
+ * Compiled once per file and process: the sagas are immutable, and compiling each golden
+ * trace's file again made the table most of a mutation run's time.
+ */
 export function loadFixture(file: string): Record<string, CompiledSaga> {
+  const known = loaded.get(file);
+  if (known !== undefined) return known;
   const r = loadDefinitionsFile(join(fixtures, file));
   if (!r.ok) throw new Error(r.errors.map(formatDefinitionError).join('\n'));
-  return Object.fromEntries(r.sagas.map((s) => [s.name, s]));
+  const sagas = Object.fromEntries(r.sagas.map((s) => [s.name, s]));
+  loaded.set(file, sagas);
+  return sagas;
 }
 
 /** A deterministic Env: ids count up from a shared counter; random is fixed unless given. */

@@ -2,6 +2,10 @@ import t from 'tap';
 import type { Expr, ExprScope, Template } from '../../engine/core/definition.js';
 import { evaluate, renderTemplate, truthy } from '../../engine/core/template.js';
 import { compileExpr } from '../../engine/definitions/expression.js';
+import { setExpressionLimits } from '../../engine/definitions/expression-limits.js';
+
+// Results must not depend on the machine's load: no wall-clock limit on one evaluation.
+setExpressionLimits({ timeoutMs: 60_000 });
 
 /** Payload templates and conditions, rendered against an instance's data (DESIGN section 2, expressions). */
 const scope: ExprScope = {

@@ -116,3 +116,57 @@ t.test('a failing batch is reported and the service keeps going', async (t) => {
   await waitFor(async () => overdue(store) === 0 || undefined, 10_000, { what: 'the timer to fire after the failed batch' });
   t.match(errors, [{ message: 'disk full' }], 'the failure was reported once');
 });
+
+t.test('a timer another writer armed (no poke) is found by polling the store', async (t) => {
+  const store = openStore(join(t.testdir(), 'timers.db'));
+  t.teardown(() => store.close());
+  const port = sqlitePort(store);
+  const errors: unknown[] = [];
+  const service = new TimerService(port, { pollMs: 100, claimMs: 30_000 }, (err) => errors.push(err));
+  t.teardown(() => service.stop());
+  const here = new Engine({ store: port, registry: new Registry(sagas), log: silentLog, timers: service });
+  service.start((row) => here.fire(row));
+  // Another replica's engine over the same store: it tells this timer service nothing.
+  const elsewhere = new Engine({ store: port, registry: new Registry(sagas), log: silentLog });
+  const { state } = await elsewhere.start({ saga: 'fast', input: {} });
+  await waitFor(async () => (await here.getInstance(state.id))?.steps.call?.status !== 'running' || undefined, 10_000, { what: 'the attempt timeout armed elsewhere to fire' });
+  t.same(errors, []);
+});
+
+t.test('a store that cannot say when the next timer is due is reported, and asked again', async (t) => {
+  const store = openStore(join(t.testdir(), 'timers.db'));
+  t.teardown(() => store.close());
+  const port = sqlitePort(store);
+  let failing = 1;
+  // The store's own answer, but the first question fails as an unreachable database would.
+  const flaky = { ...port, nextDueAt: () => (failing-- > 0 ? Promise.reject(new Error('database unreachable')) : port.nextDueAt()) };
+  const errors: unknown[] = [];
+  const service = new TimerService(flaky, { pollMs: 60_000, claimMs: 30_000 }, (err) => errors.push(err));
+  t.teardown(() => service.stop());
+  const engine = new Engine({ store: port, registry: new Registry(sagas), log: silentLog });
+  const { state } = await engine.start({ saga: 'fast', input: {} });
+  await waitFor(async () => overdue(store) === 1 || undefined, 10_000, { what: 'the attempt timeout to be due' });
+  service.start((row) => engine.fire(row));
+  // It looks again a second later (not after the minute of pollMs) and fires what is due.
+  await waitFor(async () => (await engine.getInstance(state.id))?.steps.call?.status !== 'running' || undefined, 10_000, { what: 'the timer to fire after the failure' });
+  t.equal(errors.length, 1, 'the failure reported');
+  t.match(errors[0], { message: 'database unreachable' });
+});
+
+t.test('a batch is as large as asked: with batch 1, each due timer is fired in a batch of its own', async (t) => {
+  const store = openStore(join(t.testdir(), 'timers.db'));
+  t.teardown(() => store.close());
+  const port = sqlitePort(store);
+  const batches: number[] = [];
+  const counting = { ...port, claimDueTimers: async (now: number, limit: number, claimMs: number) => { const rows = await port.claimDueTimers(now, limit, claimMs); batches.push(rows.length); return rows; } };
+  const engine = new Engine({ store: port, registry: new Registry(sagas), log: silentLog });
+  for (let i = 0; i < 3; i++) await engine.start({ saga: 'fast', input: {} });
+  await waitFor(async () => overdue(store) === 3 || undefined, 10_000, { what: 'three attempt timeouts to be due' });
+  const service = new TimerService(counting, { pollMs: 60_000, claimMs: 30_000, batch: 1 }, (err) => t.fail(String(err)));
+  t.teardown(() => service.stop());
+  service.start((row) => engine.fire(row));
+  await waitFor(async () => overdue(store) === 0 || undefined, 10_000, { what: 'the overdue timers to fire' });
+  const fired = batches.filter((n) => n > 0);
+  t.ok(fired.length >= 3, `three timers, three batches at least (${fired.length})`);
+  t.ok(fired.every((n) => n === 1), `no batch above 1 (${fired.join(', ')})`);
+});
