@@ -55,8 +55,7 @@ export class ScriptError extends Error {
 const kinds = Object.values(ReplyKind) as string[];
 const SYNTAX = 'write STEP=REPLY[,REPLY...] where REPLY is ok, fail, retryable, timeout or late, '
   + 'each with an optional :DELAY and *COUNT (like book-hotel=retryable*2,ok:3s), '
-  + 'STEP.undo=REPLY for a compensation, or cancel=STEP / cancel=DURATION; '
-  + 'STEP[I] is element I of a forEach step, STEP alone each of its elements';
+  + 'STEP.undo=REPLY for a compensation, or cancel=STEP / cancel=DURATION';
 
 /** Pure: one `KIND[:DELAY][*COUNT]`, repeated COUNT times. */
 export function parseReply(text: string): ScriptedReply[] {
