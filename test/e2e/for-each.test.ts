@@ -3,7 +3,7 @@ import t from 'tap';
 import type { InstanceDoc } from './api-client.js';
 import { FIXTURES, startWorld } from './harness.js';
 import { realEffects, sagaViolations } from './invariants.js';
-import { sound, stepEvents } from './kinds.js';
+import { sound, stepEvents, stepReaches } from './kinds.js';
 
 /**
  * forEach end to end on real NATS and SQLite (bulk-order in fixtures/for-each.yaml): one
@@ -11,7 +11,8 @@ import { sound, stepEvents } from './kinds.js';
  * Idempotency-Key, matched by its own reply; the participant's ledger (judge.ts) is the fact
  * of what was done and undone. When a line fails, every line that may have been reserved is
  * released, latest completion first, once; a line still in flight is given up and released as
- * an unknown outcome; more lines than maxItems fail the saga before anything is sent.
+ * an unknown outcome; more lines than maxItems fail the saga before anything is sent; a
+ * sagad killed mid-stage carries on with the journaled lines after its restart.
  */
 const w = await startWorld(t, { definitions: join(FIXTURES, 'for-each.yaml') });
 const lines = (n: number) => Array.from({ length: n }, (_, i) => `reserve-lines[${i}]`);
@@ -73,4 +74,23 @@ t.test('more lines than maxItems: the saga fails before anything is sent, and sa
   t.same(realEffects(w.ledger(), id), [], 'the participant received nothing');
   t.notOk(history.some((h) => h.type === 'ForEachStarted'), 'no element was started');
   sound(t, w, sagaViolations(doc, history, w.ledger(), shape(0)));
+});
+
+t.test('sagad is killed while a line is held: after the restart the same lines go on, none is reserved twice', async (t) => {
+  const orderId = 'o-fe-crash';
+  // bulk-reserve: the same lines, retried for a minute, so the held line outlasts the restart however slow it is.
+  const r = await w.api.req<InstanceDoc>('POST', '/v1/sagas/bulk-reserve/instances', { input: { orderId, lines: [{ sku: 'a' }, { sku: 'b', directives: '~holdreserve' }, { sku: 'c' }] } });
+  t.equal(r.status, 201);
+  const id = r.body.id;
+  await stepReaches(w, id, 'reserve-lines[2]', ['succeeded']);
+  await w.sagad.kill9();
+  await w.restartSagad();
+  w.flag(orderId, 'reserve');
+  const doc = await w.api.settled(id);
+  const history = await w.api.history(id);
+  t.equal(doc.state, 'completed', 'completed', w.diag());
+  t.equal(history.filter((h) => h.type === 'ForEachStarted').length, 1, 'the lines were evaluated once, before the crash');
+  t.same(realEffects(w.ledger(), id).filter(([, action]) => action === 'do').map(([step]) => step).sort(),
+    ['reserve-lines[0]', 'reserve-lines[1]', 'reserve-lines[2]'], 'each line reserved once across the restart');
+  sound(t, w, sagaViolations(doc, history, w.ledger(), { compensable: lines(3), commandSteps: lines(3) }));
 });
