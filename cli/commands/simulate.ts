@@ -28,12 +28,14 @@ export function registerSimulate(parent: Command, io: Io, result: { code: ExitCo
       "sagactl simulate saga-definitions.yaml --script 'charge-payment=timeout' --script 'reserve-inventory.undo=fail,ok'",
       'sagactl simulate saga-definitions.yaml --script cancel=charge-payment',
       'sagactl simulate saga-definitions.yaml --script reserve-inventory=late:5s -o json',
+      "sagactl simulate sagas/bulk-shipment.yaml --script 'reserve-lines[1]=fail'",
     )}
 Script: entries separated by commas or given as several --script options.
   STEP=REPLY[,REPLY...]       answers to the step's attempts in order; the last one repeats
   STEP.undo=REPLY[,REPLY...]  answers to the attempts of the step's compensation
   cancel=STEP                 an operator cancels while STEP awaits its reply
   cancel=DURATION             an operator cancels at that simulated time (like cancel=2s)
+  STEP[I]=...                 element I of a forEach step (STEP=... scripts every element)
 REPLY is one of, each with an optional :DELAY (default 100ms, or half the timeout) and *COUNT:
   ok         success (a wait step: its event arrives)
   fail       a business failure (its first failure type)

@@ -12,9 +12,10 @@ export function leafDetails(def: DefinitionDetail | undefined): StepDetail[] {
   return out;
 }
 
-/** Pure: the leaf step named `name`, or undefined. */
+/** Pure: the leaf step named `name` (a forEach element `reserve[2]`: its forEach step), or undefined. */
 export function leafDetail(def: DefinitionDetail | undefined, name: string): StepDetail | undefined {
-  return leafDetails(def).find((s) => s.name === name);
+  const all = leafDetails(def);
+  return all.find((s) => s.name === name) ?? all.find((s) => s.kind === 'forEach' && new RegExp(`^${s.name}\\[\\d+\\]$`).test(name));
 }
 
 /** Pure: the most attempts a step (or its compensation) gets: a number, null for unlimited, undefined when unknown. */

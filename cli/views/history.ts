@@ -26,6 +26,11 @@ export function eventDetail(type: string, d: Data, start: number): string {
     case 'StepSkipped': return `${str(d.step)} (its when was false)`;
     case 'StepDispatched': return `${str(d.step)} attempt ${str(d.attempt)} sent, times out at ${at(d.timeoutAt, start)}`;
     case 'WaitStarted': return `${str(d.step)} waits for its event${d.timeoutAt === null ? '' : `, times out at ${at(d.timeoutAt, start)}`}`;
+    case 'ForEachStarted': {
+      const n = Array.isArray(d.items) ? d.items.length : 0;
+      if (n === 0) return `${str(d.step)} runs once per element: no element`;
+      return `${str(d.step)} runs once per element: ${n === 1 ? `1 element, ${str(d.step)}[0]` : `${n} elements, ${str(d.step)}[0] to ${str(d.step)}[${n - 1}]`}`;
+    }
     case 'StepSucceeded': return `${str(d.step)}${d.pivot === true ? ' (the pivot: no turning back)' : ''}`;
     case 'StepAttemptFailed': return `${str(d.step)} attempt ${str(d.attempt)}: ${str(d.error)}; next attempt at ${at(d.retryAt, start)}`;
     case 'StepFailed': return `${str(d.step)} ${str(d.status)}: ${str(d.error)}`;

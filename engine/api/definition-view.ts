@@ -47,6 +47,10 @@ export interface StepDetail {
   readonly match?: string | null;
   readonly compensation?: CompensationSpecDocument | null;
   readonly branches?: StepDetail[][];
+  /** For a forEach stage: the `items` expression's source and its bounds. */
+  readonly items?: string;
+  readonly maxConcurrency?: number;
+  readonly maxItems?: number;
 }
 
 export interface DefinitionDetail extends Omit<DefinitionSummary, 'steps'> {
@@ -91,6 +95,12 @@ function leafDetail(l: LeafStep): StepDetail {
 }
 
 function stageDetail(stage: Stage): StepDetail {
+  if (stage.kind === 'forEach') {
+    return {
+      ...leafDetail(stage.step), kind: stage.kind, when: stage.when?.source ?? null,
+      items: stage.items.source, maxConcurrency: stage.maxConcurrency, maxItems: stage.maxItems,
+    };
+  }
   if (stage.kind !== 'parallel') return leafDetail(stage);
   return { name: stage.name, kind: stage.kind, when: stage.when?.source ?? null, branches: stage.branches.map((b) => b.map(leafDetail)) };
 }

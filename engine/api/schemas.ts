@@ -147,6 +147,7 @@ const leafProperties = {
   name: str, kind: str, when: nullableStr, pivot: { type: 'boolean' }, afterPivot: { type: 'boolean' },
   command: messageSchema, reply: replySchema, timeout: { type: ['integer', 'null'] }, retry: retrySchema,
   subject: str, type: str, match: nullableStr,
+  items: str, maxConcurrency: int, maxItems: int,
   compensation: {
     type: ['object', 'null'], additionalProperties: false, required: ['command', 'reply', 'timeout', 'retry'],
     properties: { command: messageSchema, reply: replySchema, timeout: int, retry: retrySchema },

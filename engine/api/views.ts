@@ -2,7 +2,7 @@
  * The JSON documents the API returns for instances and their journals (DESIGN section 4).
  * Pure functions of stored data, so sagactl renders a database read offline the same way.
  */
-import { emptyStep, leafSteps, publicStepState, type CompiledSaga, type InstanceState, type StepState } from '../core/index.js';
+import { elementNames, emptyStep, leafSteps, publicStepState, type CompiledSaga, type InstanceState, type StepState } from '../core/index.js';
 import type { InstanceSummary, JournalEntry, TimerRow } from '../store/index.js';
 import type { EngineStats } from '../runtime/port.js';
 
@@ -109,7 +109,8 @@ export function timerDocument(row: TimerRow): TimerDocument {
  * are listed, in the order they were reached. With `timers`, the document lists them too.
  */
 export function instanceDocument(state: InstanceState, def: CompiledSaga | undefined, timers?: readonly TimerRow[]): InstanceDocument {
-  const names = def === undefined ? [] : leafSteps(def).map((l) => l.name);
+  // A forEach stage's elements follow it, in element order.
+  const names = def === undefined ? [] : leafSteps(def).flatMap((l) => [l.name, ...elementNames(state, l.name)]);
   for (const name of Object.keys(state.steps)) if (!names.includes(name)) names.push(name);
   const doc: InstanceDocument = {
     id: state.id, saga: state.saga, key: state.key, correlationId: state.correlationId, state: state.status,

@@ -1,5 +1,6 @@
 import { backoffDelay, canRetry } from './backoff.js';
 import { cancelStepTimers, emit, leaf, lifecycle, renderMessage, schedule, cancelTimer, sendCommand, stepOf, type Run } from './run.js';
+import { forEachStage, stepNamesInOrder } from './for-each.js';
 import type { CompensationReason } from './state.js';
 
 /**
@@ -9,12 +10,14 @@ import type { CompensationReason } from './state.js';
 
 /** Gives up the active steps and starts compensating. The instance must be `running`. */
 export function beginCompensation(run: Run, reason: CompensationReason): void {
-  for (const l of run.def.stages.flatMap((s) => (s.kind === 'parallel' ? s.branches.flat() : [s]))) {
-    const st = stepOf(run, l.name);
+  for (const name of stepNamesInOrder(run.def, run.state)) {
+    const st = stepOf(run, name);
     if (st.status !== 'running' && st.status !== 'retrying') continue;
-    cancelStepTimers(run, l.name, st.attempt);
+    // A forEach stage arms no timer and sends nothing itself: its elements carry the outcomes.
+    const stage = forEachStage(run.def, name) !== undefined;
+    if (!stage) cancelStepTimers(run, name, st.attempt);
     const dispatched = st.commands.length > 0;
-    emit(run, { type: 'StepGivenUp', at: run.env.now, step: l.name, status: dispatched ? 'timed_out' : 'failed', outcome: dispatched ? 'unknown' : 'not_done' });
+    emit(run, { type: 'StepGivenUp', at: run.env.now, step: name, status: dispatched ? 'timed_out' : 'failed', outcome: dispatched ? 'unknown' : 'not_done' });
   }
   const queue = Object.entries(run.state.steps)
     .filter(([name, st]) => (st.outcome === 'done' || st.outcome === 'unknown') && compensable(run, name))
@@ -27,6 +30,8 @@ export function beginCompensation(run: Run, reason: CompensationReason): void {
 
 /** True when the step has a compensation and sits before the pivot. */
 export function compensable(run: Run, name: string): boolean {
+  // A forEach stage is undone through its elements, each compensated as a step of its own.
+  if (forEachStage(run.def, name) !== undefined) return false;
   const l = leaf(run, name);
   return l.compensate !== null && !l.afterPivot;
 }
@@ -49,7 +54,7 @@ export function dispatchCompensation(run: Run, step: string, attempt: number): v
   const spec = leaf(run, step).compensate;
   // Stryker disable next-line ConditionalExpression,StringLiteral: only compensable steps are queued; an invariant, not a path
   if (spec === null) throw new Error(`step ${step} has no compensation`);
-  const msg = renderMessage(run, spec.command);
+  const msg = renderMessage(run, spec.command, step);
   if (!msg.ok) {
     // Rendering is deterministic: retrying cannot help, so this waits for an operator.
     compensationFailed(run, step, msg.error);

@@ -10,6 +10,9 @@ export interface ExprScope {
   readonly steps: Readonly<Record<string, unknown>>;
   readonly saga: { readonly id: string; readonly key: string | null; readonly name: string; readonly correlationId: string };
   readonly event: unknown;
+  /** Inside a `forEach` element only: the element and its 0-based index (`$item`, `$index`). */
+  readonly item?: unknown;
+  readonly index?: number;
 }
 
 /**
@@ -103,7 +106,26 @@ export interface ParallelGroup {
   readonly branches: readonly (readonly LeafStep[])[];
 }
 
-export type Stage = LeafStep | ParallelGroup;
+/**
+ * A command step run once per element of an array (`forEach`): element `i` is the step
+ * `name[i]`, an ordinary command step with its own attempts, timeout, retry and compensation.
+ */
+export interface ForEachStage {
+  readonly kind: 'forEach';
+  readonly name: string;
+  /** Whether the stage runs at all; evaluated once, before `items`. */
+  readonly when: Expr | null;
+  /** The array to iterate, evaluated once when the stage starts. */
+  readonly items: Expr;
+  /** Elements in flight at once; 1 runs them one after another. */
+  readonly maxConcurrency: number;
+  /** More elements than this fail the stage before any is sent. */
+  readonly maxItems: number;
+  /** The step run per element; its name is the stage's, its `when` is null. */
+  readonly step: CommandStep;
+}
+
+export type Stage = LeafStep | ParallelGroup | ForEachStage;
 
 export interface CompiledSaga {
   readonly name: string;
@@ -127,11 +149,15 @@ export interface CompiledSaga {
   readonly schemas: Readonly<Record<string, PayloadValidator>>;
 }
 
-/** Pure: every leaf step of a saga in definition order, branches flattened in order. */
+/**
+ * Pure: every leaf step of a saga in definition order, branches flattened in order; a
+ * `forEach` stage gives the step it runs per element, under the stage's name.
+ */
 export function leafSteps(saga: CompiledSaga): LeafStep[] {
   const out: LeafStep[] = [];
   for (const stage of saga.stages) {
     if (stage.kind === 'parallel') for (const branch of stage.branches) out.push(...branch);
+    else if (stage.kind === 'forEach') out.push(stage.step);
     else out.push(stage);
   }
   return out;

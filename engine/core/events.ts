@@ -9,6 +9,7 @@ export type SagaEvent =
   | { type: 'StepSkipped'; at: number; step: string }
   | { type: 'StepDispatched'; at: number; step: string; attempt: number; commandId: string; timeoutAt: number }
   | { type: 'WaitStarted'; at: number; step: string; timeoutAt: number | null }
+  | { type: 'ForEachStarted'; at: number; step: string; items: unknown[] }
   | { type: 'StepSucceeded'; at: number; step: string; replyId: string | null; output: unknown; pivot: boolean }
   | { type: 'StepAttemptFailed'; at: number; step: string; attempt: number; error: string; retryAt: number }
   | { type: 'StepFailed'; at: number; step: string; error: string; status: 'failed' | 'timed_out'; outcome: StepOutcome }
@@ -33,5 +34,5 @@ export const eventVersion: Readonly<Record<SagaEventType, number>> = {
   StepAttemptFailed: 1, StepFailed: 1, StepGivenUp: 1, CompensationStarted: 1,
   CompensationDispatched: 1, CompensationAttemptFailed: 1, StepCompensated: 1,
   CompensationFailed: 1, LateSuccessRecorded: 1, CompensationResumed: 1, ForwardResumed: 1, SagaCompleted: 1,
-  SagaCompensated: 1, SagaFailed: 1,
+  SagaCompensated: 1, SagaFailed: 1, ForEachStarted: 1,
 };

@@ -62,6 +62,8 @@ function apply(s: InstanceState, e: Exclude<SagaEvent, { type: 'SagaStarted' }>)
     }
     case 'WaitStarted':
       return withStep(s, e.step, { status: 'running', attempt: 1, startedAt: e.at });
+    case 'ForEachStarted':
+      return withStep(s, e.step, { status: 'running', startedAt: e.at, items: e.items });
     case 'StepSucceeded': {
       const next = finished(s, e.step, { status: 'succeeded', output: e.output, outcome: 'done' }, e.at);
       return e.pivot ? { ...next, pastPivot: true } : next;

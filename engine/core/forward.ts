@@ -2,6 +2,7 @@ import { backoffDelay, canRetry } from './backoff.js';
 import type { CommandStep, LeafStep, Stage } from './definition.js';
 import type { StepOutcome } from './state.js';
 import { beginCompensation } from './compensation.js';
+import { advanceForEach } from './for-each-run.js';
 import { cancelStepTimers, emit, lifecycle, renderMessage, schedule, cancelTimer, sendCommand, stepOf, type Run } from './run.js';
 import { evaluate, scopeOf, truthy } from './template.js';
 
@@ -26,6 +27,7 @@ export function advance(run: Run): void {
 
 /** Returns true when the stage has settled (all its steps succeeded or skipped). */
 function advanceStage(run: Run, stage: Stage): boolean {
+  if (stage.kind === 'forEach') return advanceForEach(run, stage);
   if (stage.kind !== 'parallel') return advanceBranch(run, [stage]);
   const untouched = stage.branches.every((b) => b.every((l) => stepOf(run, l.name).status === 'pending'));
   if (untouched && stage.when !== null) {
@@ -54,7 +56,7 @@ function advanceBranch(run: Run, branch: readonly LeafStep[]): boolean {
 }
 
 /** Evaluates a `when`; on error the given step fails and null is returned. */
-function whenHolds(run: Run, expr: NonNullable<LeafStep['when']>, failing: LeafStep | undefined): boolean | null {
+export function whenHolds(run: Run, expr: NonNullable<LeafStep['when']>, failing: LeafStep | undefined): boolean | null {
   const r = evaluate(expr, scopeOf(run.state));
   if (r.ok) return truthy(r.value);
   if (failing !== undefined) failStep(run, failing, `when: ${r.error}`, 'failed');
@@ -81,7 +83,7 @@ function startLeaf(run: Run, l: LeafStep): void {
 
 /** Sends attempt `attempt` of a command step, or fails the step if its payload cannot be built. */
 export function dispatch(run: Run, l: CommandStep, attempt: number): void {
-  const msg = renderMessage(run, l.command);
+  const msg = renderMessage(run, l.command, l.name);
   if (!msg.ok) {
     failStep(run, l, msg.error, 'failed');
     return;

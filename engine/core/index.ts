@@ -7,5 +7,6 @@ export * from './effects.js';
 export { evolve } from './evolve.js';
 export { decide, start, startKey, isRejection, type Decision, type Rejection, type Ignored } from './decide.js';
 export { backoffDelay, canRetry } from './backoff.js';
-export { renderTemplate, scopeOf, truthy } from './template.js';
+export { renderTemplate, scopeFor, scopeOf, truthy } from './template.js';
+export { elementLeaf, elementName, elementNames, forEachStage, parseElement } from './for-each.js';
 export { assertNever } from './assert-never.js';

@@ -4,7 +4,8 @@ import type { SagaEvent } from './events.js';
 import { evolve } from './evolve.js';
 import { timerId, type Env, type TimerRef } from './inputs.js';
 import { emptyStep, type InstanceState, type StepState } from './state.js';
-import { renderTemplate, scopeOf } from './template.js';
+import { elementLeaf } from './for-each.js';
+import { renderTemplate, scopeFor } from './template.js';
 
 /**
  * One decision in progress: events are applied with `evolve` as they are emitted, so every
@@ -34,7 +35,7 @@ export function stepOf(run: Run, name: string): StepState {
 }
 
 export function leaf(run: Run, name: string): LeafStep {
-  const l = findLeaf(run.def, name);
+  const l = findLeaf(run.def, name) ?? elementLeaf(run.def, name);
   // Stryker disable next-line StringLiteral: step names come from the definition the instance is pinned to; an invariant, not a path
   if (l === undefined) throw new Error(`saga ${run.def.name} has no step ${name}`);
   return l;
@@ -58,9 +59,9 @@ export function lifecycle(run: Run, eventType: LifecycleType, reason?: string): 
 
 export type Rendered = { ok: true; payload: unknown } | { ok: false; error: string };
 
-/** Renders and validates an outgoing payload; errors come back as data. */
-export function renderMessage(run: Run, spec: MessageSpec): Rendered {
-  const r = renderTemplate(spec.payload, scopeOf(run.state));
+/** Renders and validates an outgoing payload for `step` (whose scope it sees); errors come back as data. */
+export function renderMessage(run: Run, spec: MessageSpec, step?: string): Rendered {
+  const r = renderTemplate(spec.payload, scopeFor(run.state, step ?? ''));
   if (!r.ok) return { ok: false, error: r.error };
   const validate = run.def.schemas[`${spec.type}@${spec.version}`];
   const problem = validate === undefined ? null : validate(r.value);

@@ -60,6 +60,8 @@ export interface StepState extends AttemptTracking {
   /** Completion order among the steps: compensation runs in descending order of it. */
   readonly doneSeq: number | null;
   readonly compensation: CompensationState | null;
+  /** A `forEach` stage only: the elements it iterates, fixed when it started. */
+  readonly items?: readonly unknown[];
 }
 
 export const CompensationReasonKind = { step_failed: 'step_failed', cancelled: 'cancelled', deadline: 'deadline' } as const;

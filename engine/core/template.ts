@@ -1,17 +1,35 @@
 import { assertNever } from './assert-never.js';
 import type { Expr, ExprScope, Template } from './definition.js';
+import { parseElement } from './for-each.js';
 import type { InstanceState } from './state.js';
 
 /** Pure: the expression scope of an instance: its input, step outputs, identity and trigger. */
 export function scopeOf(state: InstanceState): ExprScope {
   const steps: Record<string, unknown> = {};
-  for (const [name, st] of Object.entries(state.steps)) if (st.outcome === 'done') steps[name] = st.output;
+  // An element's result is read through its stage (`scopeFor`, or the stage's array once done).
+  for (const [name, st] of Object.entries(state.steps)) if (st.outcome === 'done' && parseElement(name) === null) steps[name] = st.output;
   return {
     input: state.input,
     steps,
     saga: { id: state.id, key: state.key, name: state.saga, correlationId: state.correlationId },
     event: state.event,
   };
+}
+
+/**
+ * Pure: the scope of a step's own templates. A `forEach` element also sees `$item` and
+ * `$index`, and its own result as `$steps.<stage>` (so its compensation reads it as any step's
+ * compensation reads its own); any other step sees `scopeOf`.
+ */
+export function scopeFor(state: InstanceState, step: string): ExprScope {
+  const base = scopeOf(state);
+  const e = parseElement(step);
+  if (e === null) return base;
+  const own = state.steps[step];
+  const steps: Record<string, unknown> = { ...base.steps };
+  if (own?.outcome === 'done') steps[e.stage] = own.output;
+  else delete steps[e.stage];
+  return { ...base, steps, item: state.steps[e.stage]?.items?.[e.index], index: e.index };
 }
 
 export type Evaluated = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: string };

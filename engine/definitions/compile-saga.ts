@@ -2,6 +2,7 @@ import type { CompiledSaga, Expr, LeafStep, Stage } from '../core/definition.js'
 import type { DefinitionPath } from './errors.js';
 import type { FileContext } from './context.js';
 import { SagaContext } from './context.js';
+import { compileForEach } from './compile-for-each.js';
 import { compileLeaf } from './compile-steps.js';
 import type { LeafInfo } from './compile-steps.js';
 import { sagaSource, sourceHash } from './hash.js';
@@ -9,7 +10,7 @@ import { nonJsonValues } from './json-data.js';
 import { compileSchemas } from './payload-schemas.js';
 import type { SchemaFiles } from './payload-schemas.js';
 import type { RawLeafStep, RawParallelStep, RawSaga } from './raw.js';
-import { isCommand, isParallel } from './raw.js';
+import { isCommand, isForEach, isParallel } from './raw.js';
 import type { StepPlace } from './references.js';
 
 /**
@@ -66,11 +67,19 @@ function compile(file: FileContext, raw: RawSaga, path: DefinitionPath, files: S
       afterPivot: pivot !== null && (branch === null ? stage >= pivot : stage > pivot),
       isPivot: branch === null && stage === pivot,
     });
+    if (isForEach(step)) return compileForEach(ctx, step, info(at, null, 0));
     if (!isParallel(step)) return compileLeaf(ctx, step, info(at, null, 0));
     const when: Expr | null = step.when === undefined ? null
       : ctx.expression([...at, 'when'], step.when, { stage, branch: null, index: 0, self: step.name, allowSelf: false, where: 'when' });
     const branches = step.parallel.map((leaves, b) =>
-      leaves.map((leaf, i) => compileLeaf(ctx, leaf, info([...at, 'parallel', b, i], b, i))));
+      leaves.map((leaf, i) => {
+        if (isForEach(leaf)) {
+          file.report([...at, 'parallel', b, i, 'forEach'], `step \`${leaf.name}\` is inside parallel group \`${step.name}\`, so it cannot run forEach`,
+            'make the forEach step a top-level step', 'key');
+          return null;
+        }
+        return compileLeaf(ctx, leaf, info([...at, 'parallel', b, i], b, i));
+      }));
     return { kind: 'parallel', name: step.name, when, branches: branches as LeafStep[][] };
   });
 

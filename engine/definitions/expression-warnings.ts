@@ -30,6 +30,10 @@ function* expressionsOf(saga: CompiledSaga): Generator<{ where: string; expr: Ex
     if (stage.kind === 'parallel') {
       if (stage.when !== null) yield { where: `steps.${stage.name}.when`, expr: stage.when };
       for (const branch of stage.branches) for (const step of branch) yield* stepExpressions(step);
+    } else if (stage.kind === 'forEach') {
+      if (stage.when !== null) yield { where: `steps.${stage.name}.when`, expr: stage.when };
+      yield { where: `steps.${stage.name}.forEach.items`, expr: stage.items };
+      yield* stepExpressions(stage.step);
     } else {
       yield* stepExpressions(stage);
     }

@@ -74,7 +74,11 @@ export function compileExprDetailed(source: string): CompiledExpr {
       }
       warmUpEvaluator();
       const guard = guardBindings(expressionLimits(), ranges);
-      const bindings = { ...forbiddenBindings, ...guard, input: scope.input, steps: scope.steps, saga: scope.saga, event: scope.event };
+      const bindings = {
+        ...forbiddenBindings, ...guard, input: scope.input, steps: scope.steps, saga: scope.saga, event: scope.event,
+        // A forEach element's own element and index; unbound elsewhere, where they read as undefined.
+        ...(scope.index === undefined ? {} : { item: scope.item, index: scope.index }),
+      };
       try {
         return compiled.evaluate(root ?? null, bindings);
       } catch (err) {

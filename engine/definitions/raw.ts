@@ -54,10 +54,18 @@ export interface RawCompensate {
   retry?: RawRetry;
 }
 
+/** A `forEach` block: the step runs once per element of `items`. */
+export interface RawForEach {
+  items: string;
+  maxConcurrency?: number;
+  maxItems?: number;
+}
+
 /** A step that sends a command. */
 export interface RawCommandStep {
   name: string;
   when?: string;
+  forEach?: RawForEach;
   pivot?: boolean;
   command: RawMessage;
   reply: RawReply;
@@ -90,6 +98,11 @@ export type RawStep = RawLeafStep | RawParallelStep;
 /** Pure: true for a parallel group. */
 export function isParallel(step: RawStep): step is RawParallelStep {
   return 'parallel' in step;
+}
+
+/** Pure: true for a command step run once per element (`forEach`). */
+export function isForEach(step: RawStep): step is RawCommandStep & { forEach: RawForEach } {
+  return 'command' in step && 'forEach' in step && step.forEach !== undefined;
 }
 
 /** Pure: true for a command step. */

@@ -1,4 +1,5 @@
 import { assertNever } from '../core/assert-never.js';
+import { parseElement } from '../core/for-each.js';
 import type { InstanceState, SagaEvent } from '../core/index.js';
 import type { Metrics } from './registry.js';
 
@@ -6,6 +7,12 @@ import type { Metrics } from './registry.js';
 export interface CommittedChange {
   readonly state: InstanceState;
   readonly events: readonly SagaEvent[];
+}
+
+/** The step label: every element of a forEach stage shares one (`reserve[]`), so the label set stays bounded. */
+function stepLabel(step: string): string {
+  const e = parseElement(step);
+  return e === null ? step : `${e.stage}[]`;
 }
 
 const seconds = (from: number | null | undefined, to: number): number => (from === null || from === undefined ? 0 : Math.max(0, to - from) / 1000);
@@ -21,25 +28,25 @@ export function observeChange(m: Metrics, c: CommittedChange): void {
   for (const e of c.events) {
     switch (e.type) {
       case 'StepSucceeded':
-        m.stepDuration.observe({ saga: s.saga, step: e.step, outcome: 'succeeded' }, seconds(s.steps[e.step]?.startedAt, e.at));
+        m.stepDuration.observe({ saga: s.saga, step: stepLabel(e.step), outcome: 'succeeded' }, seconds(s.steps[e.step]?.startedAt, e.at));
         break;
       case 'StepFailed':
-        m.stepDuration.observe({ saga: s.saga, step: e.step, outcome: e.status }, seconds(s.steps[e.step]?.startedAt, e.at));
+        m.stepDuration.observe({ saga: s.saga, step: stepLabel(e.step), outcome: e.status }, seconds(s.steps[e.step]?.startedAt, e.at));
         break;
       case 'StepGivenUp':
-        m.stepDuration.observe({ saga: s.saga, step: e.step, outcome: 'given_up' }, seconds(s.steps[e.step]?.startedAt, e.at));
+        m.stepDuration.observe({ saga: s.saga, step: stepLabel(e.step), outcome: 'given_up' }, seconds(s.steps[e.step]?.startedAt, e.at));
         break;
       case 'StepAttemptFailed':
-        m.stepRetries.inc({ saga: s.saga, step: e.step });
+        m.stepRetries.inc({ saga: s.saga, step: stepLabel(e.step) });
         break;
       case 'CompensationStarted':
         m.compensationsStarted.inc({ saga: s.saga, reason: e.reason.kind });
         break;
       case 'StepCompensated':
-        m.compensationDuration.observe({ saga: s.saga, step: e.step, outcome: 'compensated' }, seconds(s.steps[e.step]?.compensation?.startedAt, e.at));
+        m.compensationDuration.observe({ saga: s.saga, step: stepLabel(e.step), outcome: 'compensated' }, seconds(s.steps[e.step]?.compensation?.startedAt, e.at));
         break;
       case 'CompensationFailed':
-        m.compensationDuration.observe({ saga: s.saga, step: e.step, outcome: 'failed' }, seconds(s.steps[e.step]?.compensation?.startedAt, e.at));
+        m.compensationDuration.observe({ saga: s.saga, step: stepLabel(e.step), outcome: 'failed' }, seconds(s.steps[e.step]?.compensation?.startedAt, e.at));
         break;
       case 'SagaCompleted':
       case 'SagaCompensated':
@@ -50,13 +57,14 @@ export function observeChange(m: Metrics, c: CommittedChange): void {
         break;
       }
       case 'CompensationAttemptFailed':
-        m.compensationRetries.inc({ saga: s.saga, step: e.step });
+        m.compensationRetries.inc({ saga: s.saga, step: stepLabel(e.step) });
         break;
       // Dispatches, waits, skips, resumptions and late successes end nothing that is timed.
       case 'SagaStarted':
       case 'StepSkipped':
       case 'StepDispatched':
       case 'WaitStarted':
+      case 'ForEachStarted':
       case 'CompensationDispatched':
       case 'LateSuccessRecorded':
       case 'CompensationResumed':

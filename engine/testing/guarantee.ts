@@ -6,7 +6,7 @@
  * trusting the core's own bookkeeping, so it can catch the core getting it wrong.
  */
 import type { CompiledSaga, LeafStep } from '../core/index.js';
-import { leafSteps } from '../core/index.js';
+import { elementName, forEachStage, leafSteps } from '../core/index.js';
 import { leafOf } from './leaves.js';
 import type { TraceEntry } from './trace.js';
 
@@ -54,6 +54,8 @@ class Checker {
   private readonly undone = new Set<string>();
   private readonly undoSent = new Set<string>();
   private pivotDone = false;
+  /** Element counts of the forEach stages that started: each element is a step of its own. */
+  private readonly elements = new Map<string, number>();
   /** Null until compensation begins: the order owed, how many of it have begun, and the one in flight. */
   private plan: { expected: string[]; k: number; inFlight: string | null } | null = null;
   private i = 0;
@@ -69,6 +71,8 @@ class Checker {
   }
 
   private compensable(step: string): boolean {
+    // A forEach stage sends nothing itself; its elements are the steps that take effect.
+    if (forEachStage(this.saga, step) !== undefined) return false;
     const l = this.leaf(step);
     return l !== undefined && l.compensate !== null && !l.afterPivot;
   }
@@ -161,6 +165,7 @@ class Checker {
         if (ev.type === 'StepSucceeded' && ev.pivot) this.pivotDone = true;
         return;
       case 'StepSkipped': this.skipped.add(ev.step); return;
+      case 'ForEachStarted': this.elements.set(ev.step, ev.items.length); return;
       case 'CompensationStarted': {
         if (this.pivotDone) this.violate(Rule.afterPivot, 'compensation began after the pivot had succeeded');
         this.status = 'compensating';
@@ -181,7 +186,11 @@ class Checker {
   }
 
   end(): void {
-    const leaves = leafSteps(this.saga);
+    // A forEach stage that started stands for its elements; one that never did, for itself.
+    const leaves = leafSteps(this.saga).flatMap((l) => {
+      const n = this.elements.get(l.name);
+      return n === undefined ? [l] : Array.from({ length: n }, (_, i) => ({ ...l, name: elementName(l.name, i) }));
+    });
     if (this.status === 'completed') {
       if (this.plan !== null || this.undoSent.size > 0) this.violate(Rule.completed, 'the saga completed, yet it compensated', null);
       const open = leaves.filter((l) => !this.skipped.has(l.name) && !this.happened.has(l.name) && !this.eventTaken.has(l.name));

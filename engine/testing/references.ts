@@ -111,7 +111,7 @@ const messageId = (m: MessageSpec): string => `${m.type}@${m.version}`;
 export function readPaths(saga: CompiledSaga): ReadPath[] {
   const out: ReadPath[] = [];
   const exprs: (Expr | null)[] = [saga.start.key];
-  for (const stage of saga.stages) if (stage.kind === 'parallel') exprs.push(stage.when);
+  for (const stage of saga.stages) if (stage.kind === 'parallel' || stage.kind === 'forEach') exprs.push(stage.when);
   for (const l of leafSteps(saga)) {
     exprs.push(l.when);
     if (l.kind === 'wait') exprs.push(l.match);

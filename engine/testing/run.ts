@@ -4,10 +4,10 @@
  * runtime would feed it, and the run records what happened for the guarantee check.
  */
 import {
-  decide, isRejection, isTerminal, scopeOf, start, startKey, timerId,
+  decide, isRejection, isTerminal, parseElement, scopeOf, start, startKey, timerId,
   type CompiledSaga, type Decision, type Env, type IncomingMessage, type InstanceState, type SagaEvent, type SagaInput, type TimerRef,
 } from '../core/index.js';
-import { leafOf } from './leaves.js';
+import { forStep, leafOf } from './leaves.js';
 import { defaultDelay, replyType, waitEvent } from './participant.js';
 import type { Samples } from './samples.js';
 import { replyFor, type Script, type ScriptedReply } from './script.js';
@@ -237,7 +237,7 @@ class Simulation {
         this.lateAnswer.delete(e.step);
         const l = leafOf(this.saga, e.step);
         const type = l?.kind === 'command' ? l.reply.success[0] : undefined;
-        if (type !== undefined) this.add(`late:${e.step}`, { kind: 'reply', at: this.now + (late.delay ?? 1000), cmd: late.cmd, type, payload: this.samples.success[e.step] ?? {} });
+        if (type !== undefined) this.add(`late:${e.step}`, { kind: 'reply', at: this.now + (late.delay ?? 1000), cmd: late.cmd, type, payload: forStep(this.samples.success, e.step) ?? {} });
         return;
       }
       default: return;
@@ -246,7 +246,8 @@ class Simulation {
 
   private cancelOn(step: string): void {
     const c = this.script.cancel;
-    if (c === null || !('step' in c) || c.step !== step || this.cancelArranged) return;
+    // `cancel=reserve` cancels when the first element of forEach step reserve is sent.
+    if (c === null || !('step' in c) || (c.step !== step && c.step !== parseElement(step)?.stage) || this.cancelArranged) return;
     this.cancelArranged = true;
     this.add('cancel', { kind: 'cancel', at: this.now });
   }
@@ -265,7 +266,8 @@ class Simulation {
     const l = leafOf(this.saga, ev.step);
     const spec = undo ? l?.compensate : l?.kind === 'command' ? l : undefined;
     if (spec === undefined || spec === null) return;
-    const r: ScriptedReply = replyFor((undo ? this.script.undo : this.script.do)[ev.step], ev.attempt);
+    // A forEach element answers as scripted for itself (`reserve[1]`), else as scripted for its stage.
+    const r: ScriptedReply = replyFor(forStep(undo ? this.script.undo : this.script.do, ev.step), ev.attempt);
     if (r.kind === 'late') {
       this.lateAnswer.set(ev.step, { cmd, delay: r.delay });
       return;
@@ -273,7 +275,7 @@ class Simulation {
     const type = replyType(r.kind, spec.reply, undo);
     if (type === null) return;
     // A compensation's success carries nothing later expressions read: an empty payload.
-    const sample = r.kind !== 'ok' ? this.samples.failure[ev.step] : undo ? {} : this.samples.success[ev.step];
+    const sample = r.kind !== 'ok' ? forStep(this.samples.failure, ev.step) : undo ? {} : forStep(this.samples.success, ev.step);
     const at = this.now + (r.delay ?? defaultDelay(spec.timeout));
     this.add(`reply:${commandId}`, { kind: 'reply', at, cmd, type, payload: r.payload ?? sample ?? {} });
   }

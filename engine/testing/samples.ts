@@ -4,6 +4,7 @@
  */
 import type { CompiledSaga, LeafStep } from '../core/index.js';
 import { leafSteps } from '../core/index.js';
+import { fillForEachInputs } from './for-each-samples.js';
 import { rawSchemas, readPaths, type ReadPath } from './references.js';
 import { sampleFromSchema } from './schema-sample.js';
 
@@ -74,6 +75,7 @@ export function sampleInput(saga: CompiledSaga): { input: unknown; origin: Input
   const paths = readPaths(saga).filter((p) => p.variable === 'input');
   const before = JSON.stringify(input);
   fillPaths(input, paths, schemas);
+  if (isRecord(input)) fillForEachInputs(saga, input);
   const extended = JSON.stringify(input) !== before;
   const origin: InputOrigin = fromSchema === null ? 'expressions' : extended ? 'schema and expressions' : 'schema';
   return { input, origin };

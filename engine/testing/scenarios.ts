@@ -2,10 +2,12 @@
  * The generated scenarios of a saga: the happy path, then every way one step or one
  * compensation can go wrong, cancels before the pivot, failing parallel branches, and each
  * `when` both ways. Steps that retry until they succeed get "fails N times, then succeeds",
- * since "until the attempts run out" never comes for them.
+ * since "until the attempts run out" never comes for them. A forEach step's elements are
+ * steps of their own here (`reserve[1] fails`), as many as the happy path iterates.
  */
 import type { CommandStep, CompiledSaga, LeafStep, ParallelGroup } from '../core/index.js';
 import { leafSteps } from '../core/index.js';
+import { elementScenarios, expandElements } from './for-each-scenarios.js';
 import type { Samples } from './samples.js';
 import { emptyScript, type ReplyKind, type Script, type ScriptedReply } from './script.js';
 import { whenCases } from './when-inputs.js';
@@ -20,6 +22,7 @@ export const ScenarioKind = {
   compensationFails: 'compensation-fails',
   cancel: 'cancel',
   branchFails: 'branch-fails',
+  elementFails: 'element-fails',
   when: 'when',
 } as const;
 export type ScenarioKind = (typeof ScenarioKind)[keyof typeof ScenarioKind];
@@ -37,13 +40,13 @@ export const UNLIMITED_FAILURES = 3;
 
 const times = (kind: ReplyKind, n: number, delay: number | null = null): ScriptedReply[] => Array.from({ length: n }, () => ({ kind, delay }));
 const ok: ScriptedReply = { kind: 'ok', delay: null };
-const doScript = (step: string, replies: ScriptedReply[]): Script => ({ ...emptyScript, do: { [step]: replies } });
+export const doScript = (step: string, replies: ScriptedReply[]): Script => ({ ...emptyScript, do: { [step]: replies } });
 
 function attempts(l: CommandStep): string {
   return `${l.retry.maxAttempts} attempt${l.retry.maxAttempts === 1 ? '' : 's'}`;
 }
 
-function commandScenarios(l: CommandStep): Scenario[] {
+export function commandScenarios(l: CommandStep): Scenario[] {
   const out: Scenario[] = [];
   const n = l.retry.maxAttempts;
   if (l.reply.failure.length > 0) out.push({ name: `${l.name} fails`, kind: 'fail', script: doScript(l.name, [{ kind: 'fail', delay: null }]) });
@@ -60,7 +63,7 @@ function commandScenarios(l: CommandStep): Scenario[] {
 }
 
 /** The reply that makes a step fail for good, or null when it cannot (it retries until it succeeds and waits for ever). */
-function failing(l: LeafStep, saga: CompiledSaga): ScriptedReply | null {
+export function failing(l: LeafStep, saga: CompiledSaga): ScriptedReply | null {
   if (l.kind === 'command') {
     if (l.reply.failure.length > 0) return { kind: 'fail', delay: null };
     return l.retry.maxAttempts === null ? null : { kind: 'timeout', delay: null };
@@ -129,7 +132,7 @@ function branchScenarios(saga: CompiledSaga, group: ParallelGroup): Scenario[] {
 
 /** Pure: every generated scenario of a saga, and notes on what could not be generated. */
 export function generateScenarios(saga: CompiledSaga, samples: Samples): { scenarios: Scenario[]; notes: string[] } {
-  const leaves = leafSteps(saga);
+  const { leaves, counts, notes: elementNotes } = expandElements(saga, samples, leafSteps(saga));
   const scenarios: Scenario[] = [{ name: 'all succeed', kind: 'happy', script: emptyScript }];
   for (const l of leaves) {
     if (l.kind === 'command') scenarios.push(...commandScenarios(l));
@@ -137,6 +140,7 @@ export function generateScenarios(saga: CompiledSaga, samples: Samples): { scena
   }
   scenarios.push(...compensationScenarios(saga, leaves), ...cancelScenarios(leaves));
   for (const stage of saga.stages) if (stage.kind === 'parallel') scenarios.push(...branchScenarios(saga, stage));
+  for (const stage of saga.stages) if (stage.kind === 'forEach') scenarios.push(...elementScenarios(saga, stage, counts.get(stage.name) ?? 0));
   const when = whenCases(saga, samples);
   // A step whose `when` is false on the sample input would be skipped: its scenarios run with the input that makes it true.
   const enabling = new Map<string, unknown>();
@@ -147,11 +151,13 @@ export function generateScenarios(saga: CompiledSaga, samples: Samples): { scena
   }
   const withInput = scenarios.map((sc) => {
     const targets = [...Object.keys(sc.script.do), ...Object.keys(sc.script.undo), ...(sc.script.cancel !== null && 'step' in sc.script.cancel ? [sc.script.cancel.step] : [])];
-    const t = targets.find((n) => enabling.has(n));
-    return t === undefined || sc.kind === 'branch-fails' ? sc : { ...sc, input: enabling.get(t) };
+    // A forEach element is enabled by its stage's `when`.
+    const stageOf = (n: string): string => n.replace(/\[\d+\]$/, '');
+    const t = targets.find((n) => enabling.has(stageOf(n)));
+    return t === undefined || sc.kind === 'branch-fails' ? sc : { ...sc, input: enabling.get(stageOf(t)) };
   });
   for (const c of when.cases) {
     withInput.push({ name: `when of ${c.step} is ${c.value}${c.change === null ? '' : ` (${c.change})`}`, kind: 'when', script: emptyScript, input: c.input });
   }
-  return { scenarios: withInput, notes: when.notes };
+  return { scenarios: withInput, notes: [...elementNotes, ...when.notes] };
 }

@@ -4,7 +4,8 @@
  * all come down to one Script.
  */
 import type { CompiledSaga, LeafStep } from '../core/index.js';
-import { findLeaf, leafSteps } from '../core/index.js';
+import { leafSteps } from '../core/index.js';
+import { leafOf } from './leaves.js';
 import { parseDuration } from '../definitions/duration.js';
 
 /** What a participant does with one command (or what happens to one awaited event). */
@@ -88,12 +89,12 @@ export function parseScript(texts: readonly string[]): Script {
       const value = raw.slice(eq + 1);
       if (target === 'cancel') {
         const at = /^\d/.test(value) ? parseDuration(value) : null;
-        if (at === null && !/^[a-z][a-z0-9-]*$/.test(value)) throw new ScriptError(`\`${raw}\` cancels at neither a step nor a time`, 'write cancel=STEP (while STEP awaits its reply) or cancel=DURATION (like cancel=2s)');
+        if (at === null && !/^[a-z][a-z0-9-]*(\[\d+\])?$/.test(value)) throw new ScriptError(`\`${raw}\` cancels at neither a step nor a time`, 'write cancel=STEP (while STEP awaits its reply) or cancel=DURATION (like cancel=2s)');
         cancel = at === null ? { step: value } : { at };
         current = null;
         continue;
       }
-      const m = /^([a-z][a-z0-9-]*)(\.undo)?$/.exec(target);
+      const m = /^([a-z][a-z0-9-]*(?:\[\d+\])?)(\.undo)?$/.exec(target);
       if (m === null) throw new ScriptError(`\`${target}\` is not a step name`, SYNTAX);
       const table = m[2] === undefined ? doReplies : undoReplies;
       current = table[m[1] ?? ''] = [...parseReply(value)];
@@ -103,7 +104,7 @@ export function parseScript(texts: readonly string[]): Script {
 }
 
 function named(saga: CompiledSaga, step: string): LeafStep {
-  const l = findLeaf(saga, step);
+  const l = leafOf(saga, step);
   if (l === undefined) {
     const names = leafSteps(saga).map((s) => s.name);
     throw new ScriptError(`saga ${saga.name} has no step \`${step}\``, `its steps are ${names.join(', ')}`);

@@ -64,7 +64,7 @@ function holds(expr: Expr, scope: ExprScope): boolean | null {
 /** Pure: for each `when`, the sample input's value and, where found, an input giving the other. */
 export function whenCases(saga: CompiledSaga, samples: Samples): { cases: WhenCase[]; notes: string[] } {
   const guarded: { step: string; when: Expr }[] = [];
-  for (const stage of saga.stages) if (stage.kind === 'parallel' && stage.when !== null) guarded.push({ step: stage.name, when: stage.when });
+  for (const stage of saga.stages) if ((stage.kind === 'parallel' || stage.kind === 'forEach') && stage.when !== null) guarded.push({ step: stage.name, when: stage.when });
   for (const l of leafSteps(saga)) if (l.when !== null) guarded.push({ step: l.name, when: l.when });
   const cases: WhenCase[] = [];
   const notes: string[] = [];

@@ -1,7 +1,7 @@
 /** The simulator behind the core's property tests: a participant, a clock and the checks. */
 import { isDeepStrictEqual } from 'node:util';
 import {
-  decide, evolve, findLeaf, isRejection, leafSteps, start, timerId,
+  decide, elementLeaf, elementNames, evolve, findLeaf, forEachStage, isRejection, leafSteps, start, timerId,
   type Decision, type Env, type IncomingMessage, type InstanceState, type LeafStep,
   type OutgoingCommand, type Rejection, type RetryPolicy, type SagaEvent, type SagaInput, type TimerRef,
 } from '../../engine/core/index.js';
@@ -68,17 +68,31 @@ export class Sim {
   private readonly completion: string[] = [];
   private plan: Plan | null = null;
   private readonly log: string[] = [];
-  private readonly leaves: LeafStep[];
+  private readonly templates: LeafStep[];
 
   constructor(readonly c: SagaCase, flag: boolean, random: number, readonly opts: SimOptions = asIs) {
-    this.leaves = leafSteps(c.def);
+    this.templates = leafSteps(c.def);
     const d = start(c.def, { id: INSTANCE, input: c.input(flag), key: 'k1', correlationId: 'c1', event: null, causationId: 'req1' }, this.env(random));
     this.log.push(`start ${JSON.stringify(c.input(flag))} -> ${describe(d)}`);
     this.absorb(d);
   }
 
+  /** The leaf steps so far: a forEach step that started stands for its elements (`reserve[2]`), each a step of its own. */
+  private get leaves(): LeafStep[] {
+    const s = this.replay;
+    return this.templates.flatMap((l) => {
+      if (s === undefined || forEachStage(this.c.def, l.name) === undefined || s.steps[l.name]?.items === undefined) return [l];
+      return elementNames(s, l.name).map((name) => ({ ...l, name }));
+    });
+  }
+
+  /** Whether the step may be skipped: its own `when`, or its forEach stage's. */
+  private guarded(l: LeafStep): boolean {
+    return l.when !== null || (forEachStage(this.c.def, l.name)?.when ?? null) !== null;
+  }
+
   leaf(name: string): LeafStep {
-    const l = findLeaf(this.c.def, name);
+    const l = findLeaf(this.c.def, name) ?? elementLeaf(this.c.def, name);
     if (l === undefined) this.fail(`no step ${name}`);
     return l;
   }
@@ -337,7 +351,7 @@ export class Sim {
     this.check(this.plan === null, 'completed after compensation began');
     for (const l of this.leaves) {
       const st = s.steps[l.name];
-      this.check(st?.status === 'succeeded' || (st?.status === 'skipped' && l.when !== null), () => `completed, but ${l.name} is ${st?.status ?? 'absent'}`);
+      this.check(st?.status === 'succeeded' || (st?.status === 'skipped' && this.guarded(l)), () => `completed, but ${l.name} is ${st?.status ?? 'absent'}`);
       this.check(st.compensation === null, `completed, but ${l.name} has a compensation`);
     }
     if (this.c.wait !== null) this.check(s.steps[this.c.wait.step]?.status === 'succeeded', 'completed without the awaited event');

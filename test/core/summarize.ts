@@ -8,6 +8,7 @@ export function summarizeEvent(e: SagaEvent): string {
     case 'StepSkipped': return `StepSkipped ${e.step}`;
     case 'StepDispatched': return `StepDispatched ${e.step}#${e.attempt} cmd=${e.commandId} timeout@${e.timeoutAt}`;
     case 'WaitStarted': return `WaitStarted ${e.step}${e.timeoutAt === null ? '' : ` timeout@${e.timeoutAt}`}`;
+    case 'ForEachStarted': return `ForEachStarted ${e.step} items=${JSON.stringify(e.items)}`;
     case 'StepSucceeded': return `StepSucceeded ${e.step}${e.pivot ? ' (pivot)' : ''} output=${JSON.stringify(e.output)}`;
     case 'StepAttemptFailed': return `StepAttemptFailed ${e.step}#${e.attempt} retry@${e.retryAt}: ${e.error}`;
     case 'StepFailed': return `StepFailed ${e.step} ${e.status} outcome=${e.outcome}: ${e.error}`;

@@ -104,7 +104,9 @@ function behaviour(saga: CompiledSaga): unknown {
     start: { on: saga.start.on, key: run(saga.start.key) },
     stages: saga.stages.map((stage) => stage.kind === 'parallel'
       ? { kind: stage.kind, name: stage.name, when: run(stage.when), branches: stage.branches.map((b) => b.map(leaf)) }
-      : leaf(stage)),
+      : stage.kind === 'forEach'
+        ? { kind: stage.kind, name: stage.name, when: run(stage.when), items: run(stage.items), maxConcurrency: stage.maxConcurrency, maxItems: stage.maxItems, step: leaf(stage.step) }
+        : leaf(stage)),
     schemas: Object.keys(saga.schemas).sort().map((id) => [id, payloads.map((p) => saga.schemas[id]?.(p))]),
   };
 }

@@ -16,6 +16,9 @@
  *   declineretry                a later ChargePayment attempt is declined at once (never slowed) as a suspected
  *                               duplicate, doing nothing: a gateway idempotent in its work but not in its answers
  *
+ * A command whose payload has a string field `directives` (like `~oos~slowreserve300`) gets
+ * those too, on top of its order's: one forEach element can be refused or slowed alone.
+ *
  * It is idempotent by Idempotency-Key (the work of a key is done once; a repeat gets the same
  * answer) and refuses a `do` that arrives after its `undo`, as a careful service would. It is
  * not the judge: it appends every command it receives to a JSON-lines ledger (fsync) as a
@@ -149,12 +152,22 @@ interface Outcome { answer?: Answer; delayMs?: number; before?: Answer }
 
 const SUSPECTED = 'suspected duplicate';
 
+/**
+ * The directives of a command: its order's, plus those of a `directives` payload field (like
+ * `~oos`), which lets one forEach element ask for a behaviour the other elements of the same
+ * order do not get.
+ */
+function directivesFor(cmd: Envelope): Map<string, number | null> {
+  const own = cmd.payload.directives;
+  return directivesOf(`${cmd.aggregateId}${typeof own === 'string' ? own : ''}`);
+}
+
 /** What the participant does with a command, before it is written down as a fact. */
 interface Handling { effect: Effect; answer: Answer | null; reason?: string }
 
 function handling(books: Books, controlDir: string, cmd: Envelope, key: string, attempt: number, op: Operation): Handling {
   const orderId = cmd.aggregateId;
-  const d = directivesOf(orderId);
+  const d = directivesFor(cmd);
   const flagged = (what: string) => existsSync(join(controlDir, flagName(orderId, what)));
   // Held or failing operations do nothing at all until their flag file exists.
   if (op.short === 'refund' && d.has('refundfail') && !flagged('refund')) return { effect: 'held', answer: null, reason: 'refundfail' };
@@ -187,7 +200,7 @@ function decide(books: Books, controlDir: string, cmd: Envelope, m: InboundMessa
   const step = header(m.headers, 'saga-step') ?? '';
   const attempt = Number(header(m.headers, 'saga-attempt') ?? '0');
   const orderId = cmd.aggregateId;
-  const d = directivesOf(orderId);
+  const d = directivesFor(cmd);
   const v: Handling = op === undefined ? { effect: 'ignored', answer: null, reason: 'not a command this participant serves' }
     : key === '' ? { effect: 'refused', answer: null, reason: 'no Idempotency-Key' }
       : handling(books, controlDir, cmd, key, attempt, op);

@@ -1,0 +1,56 @@
+import type { CommandStep, CompiledSaga, ForEachStage } from './definition.js';
+import type { InstanceState } from './state.js';
+
+/**
+ * How the elements of a `forEach` stage are named and found. Element `i` of stage `reserve`
+ * is the step `reserve[i]` everywhere: in the state's `steps`, the journal, timers and the
+ * `Saga-Step` header. Step names never contain `[` (the DSL allows `[a-z][a-z0-9-]*`), so an
+ * element's name cannot collide with a step's, and journals written before `forEach` existed
+ * read exactly as before.
+ */
+
+/** Pure: the step name of element `index` of stage `stage`. */
+export function elementName(stage: string, index: number): string {
+  return `${stage}[${index}]`;
+}
+
+const elementPattern = /^(.+)\[(0|[1-9][0-9]*)\]$/;
+
+/** Pure: the stage and index an element's name stands for, or null for any other name. */
+export function parseElement(name: string): { readonly stage: string; readonly index: number } | null {
+  const m = elementPattern.exec(name);
+  if (m === null) return null;
+  return { stage: m[1] as string, index: Number(m[2]) };
+}
+
+/** Pure: the forEach stage of that name, or undefined. */
+export function forEachStage(def: CompiledSaga, name: string): ForEachStage | undefined {
+  for (const stage of def.stages) if (stage.kind === 'forEach' && stage.name === name) return stage;
+  return undefined;
+}
+
+/** Pure: the command step an element runs, named as the element; undefined for any other name. */
+export function elementLeaf(def: CompiledSaga, name: string): CommandStep | undefined {
+  const e = parseElement(name);
+  const stage = e === null ? undefined : forEachStage(def, e.stage);
+  return stage === undefined ? undefined : { ...stage.step, name };
+}
+
+/** Pure: the names of a started stage's elements in element order; none before it started. */
+export function elementNames(state: InstanceState, stage: string): string[] {
+  return (state.steps[stage]?.items ?? []).map((_, i) => elementName(stage, i));
+}
+
+/**
+ * Pure: every step name of the instance in definition order, each forEach stage as its
+ * started elements followed by the stage itself: the order steps are given up in.
+ */
+export function stepNamesInOrder(def: CompiledSaga, state: InstanceState): string[] {
+  const out: string[] = [];
+  for (const stage of def.stages) {
+    if (stage.kind === 'parallel') for (const branch of stage.branches) out.push(...branch.map((l) => l.name));
+    else if (stage.kind === 'forEach') out.push(...elementNames(state, stage.name), stage.name);
+    else out.push(stage.name);
+  }
+  return out;
+}
