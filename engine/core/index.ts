@@ -9,3 +9,5 @@ export { decide, start, startKey, isRejection, type Decision, type Rejection, ty
 export { backoffDelay, canRetry } from './backoff.js';
 export { renderTemplate, scopeOf, truthy } from './template.js';
 export { assertNever } from './assert-never.js';
+export { childIdOf } from './child.js';
+export { delayDue } from './delay.js';

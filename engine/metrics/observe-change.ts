@@ -57,6 +57,9 @@ export function observeChange(m: Metrics, c: CommittedChange): void {
       case 'StepSkipped':
       case 'StepDispatched':
       case 'WaitStarted':
+      case 'DelayStarted':
+      case 'ChildStarted':
+      case 'ChildCompensationRequested':
       case 'CompensationDispatched':
       case 'LateSuccessRecorded':
       case 'CompensationResumed':

@@ -115,7 +115,11 @@ export function readPaths(saga: CompiledSaga): ReadPath[] {
   for (const l of leafSteps(saga)) {
     exprs.push(l.when);
     if (l.kind === 'wait') exprs.push(l.match);
-    else templatePaths(l.command.payload, messageId(l.command), null, out);
+    else if (l.kind === 'delay') exprs.push(l.until);
+    else if (l.kind === 'saga') {
+      exprs.push(l.key);
+      templatePaths(l.input, `saga ${l.saga}`, null, out);
+    } else templatePaths(l.command.payload, messageId(l.command), null, out);
     if (l.compensate !== null) templatePaths(l.compensate.command.payload, messageId(l.compensate.command), null, out);
   }
   for (const e of exprs) if (e !== null) out.push(...pathsIn(astOf(e)));

@@ -4,7 +4,7 @@
  * `when` both ways. Steps that retry until they succeed get "fails N times, then succeeds",
  * since "until the attempts run out" never comes for them.
  */
-import type { CommandStep, CompiledSaga, LeafStep, ParallelGroup } from '../core/index.js';
+import type { ChildSagaStep, CommandStep, CompiledSaga, LeafStep, ParallelGroup } from '../core/index.js';
 import { leafSteps } from '../core/index.js';
 import type { Samples } from './samples.js';
 import { emptyScript, type ReplyKind, type Script, type ScriptedReply } from './script.js';
@@ -65,7 +65,15 @@ function failing(l: LeafStep, saga: CompiledSaga): ScriptedReply | null {
     if (l.reply.failure.length > 0) return { kind: 'fail', delay: null };
     return l.retry.maxAttempts === null ? null : { kind: 'timeout', delay: null };
   }
+  if (l.kind === 'delay') return null;
   return l.timeout !== null || saga.timeout !== null ? { kind: 'timeout', delay: null } : null;
+}
+
+/** A child saga's end is its step's reply: the child compensated (it failed), or never ending within the step's timeout. */
+function childScenarios(l: ChildSagaStep): Scenario[] {
+  const out: Scenario[] = [{ name: `${l.name}: the child saga ${l.saga} fails and is compensated`, kind: 'fail', script: doScript(l.name, [{ kind: 'fail', delay: null }]) }];
+  if (l.timeout !== null) out.push({ name: `${l.name}: the child saga ${l.saga} does not end in time and is cancelled`, kind: 'timeout', script: doScript(l.name, [{ kind: 'timeout', delay: null }]) });
+  return out;
 }
 
 function compensationScenarios(saga: CompiledSaga, leaves: readonly LeafStep[]): Scenario[] {
@@ -133,7 +141,8 @@ export function generateScenarios(saga: CompiledSaga, samples: Samples): { scena
   const scenarios: Scenario[] = [{ name: 'all succeed', kind: 'happy', script: emptyScript }];
   for (const l of leaves) {
     if (l.kind === 'command') scenarios.push(...commandScenarios(l));
-    else if (l.timeout !== null || saga.timeout !== null) scenarios.push({ name: `${l.name} never receives its event`, kind: 'timeout', script: doScript(l.name, [{ kind: 'timeout', delay: null }]) });
+    else if (l.kind === 'saga') scenarios.push(...childScenarios(l));
+    else if (l.kind === 'wait' && (l.timeout !== null || saga.timeout !== null)) scenarios.push({ name: `${l.name} never receives its event`, kind: 'timeout', script: doScript(l.name, [{ kind: 'timeout', delay: null }]) });
   }
   scenarios.push(...compensationScenarios(saga, leaves), ...cancelScenarios(leaves));
   for (const stage of saga.stages) if (stage.kind === 'parallel') scenarios.push(...branchScenarios(saga, stage));
