@@ -106,9 +106,9 @@ function cancelScenarios(leaves: readonly LeafStep[]): Scenario[] {
   for (const l of leaves) {
     const pivot = l.kind === 'command' && l.pivot;
     if (l.afterPivot && !pivot) continue;
-    const what = l.kind === 'wait' ? 'its event' : 'its reply';
+    const what = l.kind === 'wait' ? 'its event' : l.kind === 'delay' ? 'its time' : l.kind === 'saga' ? `its child saga ${l.saga}` : 'its reply';
     out.push({
-      name: pivot ? `cancel while the pivot ${l.name} awaits its reply (refused)` : `cancel while ${l.name} awaits ${what}`,
+      name: pivot ? `cancel while the pivot ${l.name} awaits its reply (refused)` : l.kind === 'delay' ? `cancel during the delay ${l.name}` : `cancel while ${l.name} awaits ${what}`,
       kind: 'cancel', script: { ...emptyScript, cancel: { step: l.name } },
     });
   }
