@@ -114,8 +114,14 @@ export function onParentCompensates(run: Run, parentId: string): Handled {
       continueCompensation(run);
       return yes;
     case 'compensating':
-    case 'compensated':
+      // It tells its parent when it ends.
       return { handled: false, why: 'duplicate' };
+    case 'compensated':
+      // Undone already, but the parent asks again (its operator retried after it had been told
+      // of a failure): nothing is left to undo, and saying so again is the answer it waits for.
+      emit(run, { type: 'CompensationResumed', at: run.env.now, reason: `${reason.message} again; nothing is left to undo` });
+      continueCompensation(run);
+      return yes;
   }
 }
 
