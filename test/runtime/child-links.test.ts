@@ -63,10 +63,10 @@ interface Rig {
   fireDue(at: number): Promise<void>;
 }
 
-function makeRig(store: StorePort, dir: string): Rig {
+/** `sent` may be shared with another rig (a replica): whichever wins a race publishes. */
+function makeRig(store: StorePort, dir: string, sent: OutboxRow[] = []): Rig {
   const loaded = loadDefinitionsText(YAML, join(dir, 'defs.yaml'));
   if (!loaded.ok) throw new Error(loaded.errors.map(formatDefinitionError).join('\n'));
-  const sent: OutboxRow[] = [];
   const engine = new Engine({ store, registry: new Registry(loaded.sagas), log: silentLog, relay: { push: (rows) => { sent.push(...rows); } } });
   let n = 0;
   return {
@@ -100,7 +100,7 @@ async function scenarios(t: Test, open: () => Promise<{ store: StorePort; second
     t.equal(await store.getInstance('p-ok.kid.1'), undefined, 'no child before the delay ends');
 
     // Two replicas fire the same due timer: one write takes it, the other is a duplicate.
-    const other = makeRig(await second(), t.testdir());
+    const other = makeRig(await second(), t.testdir(), r.sent);
     const row = (await store.timersOf('p-ok'))[0];
     if (row === undefined) throw new Error('no timer');
     await Promise.all([r.engine.fire(row), other.engine.fire(row)]);
