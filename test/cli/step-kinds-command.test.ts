@@ -12,6 +12,7 @@ t.test('the examples validate and pass every generated scenario', async (t) => {
   for (const file of [reminder, trip]) {
     const v = await cli(['validate', file]);
     t.equal(v.code, 0, `${file}: ${v.err}`);
+    t.match(v.out, file === reminder ? /ok delayed-reminder \(5 steps, delay, pivot ship-order;/ : /ok trip-with-child \(3 steps, child book-stay, pivot issue-tickets;/);
     const r = await cli(['test', file]);
     t.equal(r.code, 0, `${file}: ${r.err}`);
     t.match(r.out, /^PASS \d sagas?, \d+ scenarios, no violation$/m, file);

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { join } from 'node:path';
+import { cli } from '../cli/helpers.js';
 import { order, type InstanceDoc } from './api-client.js';
 import { FIXTURES, startWorld } from './harness.js';
 import { realEffects, sagaViolations } from './invariants.js';
@@ -18,7 +19,7 @@ const w = await startWorld(t, { definitions: DEFS });
 const parentShape = { compensable: ['reserve-inventory'], commandSteps: ['reserve-inventory', 'ship-order'] };
 const childShape = { compensable: ['charge-payment'], commandSteps: ['charge-payment'] };
 
-type Doc = InstanceDoc & { parentId?: string; parent?: { id: string; saga: string; step: string }; steps: (InstanceDoc['steps'][number] & { child?: string })[] };
+type Doc = Omit<InstanceDoc, 'steps'> & { parentId?: string; parent?: { id: string; saga: string; step: string }; steps: (InstanceDoc['steps'][number] & { child?: string })[] };
 
 async function startParent(orderId: string): Promise<Doc> {
   const r = await w.api.req<Doc>('POST', '/v1/sagas/parent-order/instances', { input: order(orderId) });
@@ -41,6 +42,10 @@ t.test('a completed child is the step\'s result, and is visible with its parent'
   t.same(realEffects(w.ledger(), childId ?? ''), [['charge-payment', 'do', 'done']], 'the child charged once');
   sound(t, w, sagaViolations(done, history, w.ledger(), parentShape));
   sound(t, w, sagaViolations(child, await w.api.history(child.id), w.ledger(), childShape), 'the child\'s saga guarantee');
+  const described = await cli(['describe', childId ?? '', '--db', w.dbFile], { columns: 200 });
+  t.match(described.out, new RegExp(`Parent: +${p.id} \\(parent-order, step pay\\)`), 'sagactl describe names the parent', { out: described.out, err: described.err });
+  const parentDescribed = await cli(['describe', p.id, '--db', w.dbFile], { columns: 200 });
+  t.match(parentDescribed.out, new RegExp(`Children: +${p.id}\\.pay\\.1 \\(step pay\\)`), 'and the parent its child');
   const list = await w.api.list({ saga: 'charge-child' });
   t.equal(list.filter((s) => s.id.startsWith(`${p.id}.`)).length, 1, 'exactly one child was started');
 });
