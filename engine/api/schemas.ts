@@ -148,6 +148,8 @@ const leafProperties = {
   name: str, kind: str, when: nullableStr, pivot: { type: 'boolean' }, afterPivot: { type: 'boolean' },
   command: messageSchema, reply: replySchema, timeout: { type: ['integer', 'null'] }, retry: retrySchema,
   subject: str, type: str, match: nullableStr,
+  // A delay step's duration (ms) or until expression; a saga step's child saga.
+  for: { type: ['integer', 'null'] }, until: nullableStr, saga: str,
   compensation: {
     type: ['object', 'null'], additionalProperties: false, required: ['command', 'reply', 'timeout', 'retry'],
     properties: { command: messageSchema, reply: replySchema, timeout: int, retry: retrySchema },

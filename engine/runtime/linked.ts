@@ -29,18 +29,57 @@ export async function withLinks(w: InputWrite, deps: LinkDeps): Promise<InputWri
   const latest = new Map<string, InstanceState>();
   for (const c of changes) latest.set(c.state.id, c.state);
   const read = async (id: string) => latest.get(id) ?? await deps.getInstance(id);
-  for (let i = 0; i < changes.length; i++) {
-    const from = changes[i];
-    if (from === undefined) continue;
-    for (const link of from.links ?? []) {
-      if (changes.length > MAX_LINKS) throw new Error(`a write followed more than ${MAX_LINKS} links between parent and child sagas`);
-      for (const next of await follow(link, from.state, read, deps)) {
-        changes.push(next);
-        latest.set(next.state.id, next.state);
-      }
+  const queue: { link: LinkEffect; from: InstanceState }[] = changes.flatMap((c) => (c.links ?? []).map((link) => ({ link, from: c.state })));
+  for (let n = 0; queue.length > 0; n++) {
+    if (n >= MAX_LINKS) throw new Error(`a write followed more than ${MAX_LINKS} links between parent and child sagas`);
+    const { link, from } = queue.shift() as { link: LinkEffect; from: InstanceState };
+    for (const next of await follow(link, from, read, deps)) {
+      // One change per instance and write: an adapter checks each against the stored version.
+      const at = changes.findIndex((c) => c.state.id === next.state.id);
+      const prior = changes[at];
+      if (prior === undefined) changes.push(next);
+      else changes[at] = mergeChanges(prior, next);
+      latest.set(next.state.id, next.state);
+      for (const l of next.links ?? []) queue.push({ link: l, from: next.state });
     }
   }
   return { ...w, changes };
+}
+
+/** Pure: two successive changes of one instance as one, as if decided at once (the later's timers and waits win). */
+export function mergeChanges(a: InstanceChange, b: InstanceChange): InstanceChange {
+  if (b.expectedVersion !== a.expectedVersion + a.events.length) throw new Error(`change of ${a.state.id} at version ${b.expectedVersion} does not follow one ending at ${a.expectedVersion + a.events.length}`);
+  const put = new Map(a.timers.put.map((x) => [x.timerId, x]));
+  const cancel = new Set(a.timers.cancel);
+  for (const id of b.timers.cancel) {
+    put.delete(id);
+    cancel.add(id);
+  }
+  for (const x of b.timers.put) {
+    cancel.delete(x.timerId);
+    put.set(x.timerId, x);
+  }
+  const waitPut = new Map(a.waits.put.map((x) => [x.step, x]));
+  const waitRemove = new Set(a.waits.remove);
+  for (const step of b.waits.remove) {
+    waitPut.delete(step);
+    waitRemove.add(step);
+  }
+  for (const x of b.waits.put) {
+    waitRemove.delete(x.step);
+    waitPut.set(x.step, x);
+  }
+  const links = [...(a.links ?? []), ...(b.links ?? [])];
+  return {
+    expectedVersion: a.expectedVersion,
+    state: b.state,
+    events: [...a.events, ...b.events],
+    outbox: [...a.outbox, ...b.outbox],
+    timers: { put: [...put.values()], cancel: [...cancel] },
+    commands: [...a.commands, ...b.commands],
+    waits: { put: [...waitPut.values()], remove: [...waitRemove] },
+    ...(links.length === 0 ? {} : { links }),
+  };
 }
 
 async function follow(link: LinkEffect, from: InstanceState, read: (id: string) => Promise<InstanceState | undefined>, deps: LinkDeps): Promise<InstanceChange[]> {

@@ -50,6 +50,14 @@ t.test('a completed child is the step\'s result, and is visible with its parent'
   t.equal(list.filter((s) => s.id.startsWith(`${p.id}.`)).length, 1, 'exactly one child was started');
 });
 
+t.test('the definition shows the saga step and its child', async (t) => {
+  const r = await w.api.req<{ steps: { name: string; kind: string; saga?: string; timeout?: number | null }[] }>('GET', '/v1/definitions/parent-order');
+  t.equal(r.status, 200);
+  t.match(r.body.steps[1], { name: 'pay', kind: 'saga', saga: 'charge-child', timeout: 20_000 });
+  const d = await w.api.req<{ steps: { name: string; kind: string; for?: number | null; until?: string | null }[] }>('GET', '/v1/definitions/dated-order');
+  t.match(d.body.steps[1], { name: 'ship-day', kind: 'delay', for: null, until: '$input.shipAt' });
+});
+
 t.test('a rejected shipment compensates the completed child (a refund) before the reservation', async (t) => {
   const p = await startParent('o-child-undo~shipreject');
   const done = await w.api.settled(p.id) as Doc;

@@ -42,6 +42,19 @@ sagas:
         compensate:
           command: { subject: a.commands, type: Unfinish, payload: {} }
           reply: { subject: a.events, success: [Unfinished] }
+  - name: keyed
+    defaults: { timeout: 5s, retry: { maxAttempts: 1 } }
+    steps:
+      - name: hold
+        command: { subject: a.commands, type: Hold, payload: {} }
+        reply: { subject: a.events, success: [Held], failure: [NotHeld] }
+        compensate:
+          command: { subject: a.commands, type: Unhold, payload: {} }
+          reply: { subject: a.events, success: [Unheld] }
+      - name: kid
+        saga: child
+        input: { x: 0 }
+        key: "{% $input.k %}"
   - name: child
     defaults: { timeout: 5s, retry: { maxAttempts: 1 } }
     steps:
@@ -119,6 +132,18 @@ async function scenarios(t: Test, open: () => Promise<{ store: StorePort; second
     await r.reply('Finished', r.command('Finish', 'p-ok'));
     t.equal((await store.getInstance('p-ok'))?.status, 'completed');
     t.equal((await store.listInstances({ saga: 'child', limit: 10 })).items.length, 1, 'one child in all');
+  });
+
+  t.test('a child whose key another instance holds cannot start: the step fails and the parent compensates', async (t) => {
+    const { store } = await open();
+    const r = makeRig(store, t.testdir());
+    await r.engine.start({ saga: 'child', input: { x: 0 }, key: 'k-taken', id: 'someone-else', correlationId: 'corr' });
+    await r.engine.start({ saga: 'keyed', input: { k: 'k-taken' }, id: 'p-key', correlationId: 'corr' });
+    await r.reply('Held', r.command('Hold', 'p-key'));
+    const p = await store.getInstance('p-key');
+    t.equal(p?.status, 'compensating', 'the parent compensates');
+    t.match(p?.steps.kid?.lastError, /saga child already has instance someone-else for key "k-taken"/, 'with the reason');
+    t.equal(await store.getInstance('p-key.kid.1'), undefined, 'no child was started');
   });
 
   t.test('a failing later step compensates the completed child, then the parent\'s own steps', async (t) => {
