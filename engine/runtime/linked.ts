@@ -101,8 +101,14 @@ async function follow(link: LinkEffect, from: InstanceState, read: (id: string) 
     }
     case 'CompensateChild': {
       const child = await read(link.childId);
-      // Never started: nothing to undo.
-      if (child === undefined) return inputTo(from.id, { type: 'ChildEnded', step: link.step, childId: link.childId, outcome: 'compensated', output: null, reason: 'the child never started' }, read, deps);
+      // Gone (retired by SAGA_RETENTION while its parent ran on): nobody can say it was undone,
+      // so the parent's compensation of the step fails and waits for an operator.
+      if (child === undefined) {
+        return inputTo(from.id, {
+          type: 'ChildEnded', step: link.step, childId: link.childId, outcome: 'failed', output: null,
+          reason: `child ${link.childId} is not in the store (retired before its parent finished?), so it cannot be compensated; undo its work by hand`,
+        }, read, deps);
+      }
       return inputTo(link.childId, { type: 'ParentCompensates', parentId: from.id }, read, deps);
     }
     case 'NotifyParent':

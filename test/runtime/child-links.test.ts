@@ -146,6 +146,21 @@ async function scenarios(t: Test, open: () => Promise<{ store: StorePort; second
     t.equal(await store.getInstance('p-key.kid.1'), undefined, 'no child was started');
   });
 
+  t.test('a completed child retired while its parent ran cannot be compensated: the parent fails, naming it', async (t) => {
+    const { store } = await open();
+    const r = makeRig(store, t.testdir());
+    await r.engine.start({ saga: 'parent', input: { x: 3 }, id: 'p-gone', correlationId: 'corr' });
+    await r.reply('Held', r.command('Hold', 'p-gone'));
+    await r.fireDue(Date.now() + 10_000);
+    await r.reply('Worked', r.command('Work', 'p-gone.kid.1'), { n: 1 });
+    const retired = await store.retire(Date.now() + 60_000, 100, async () => undefined);
+    t.equal(retired.deleted, 1, 'retention took the completed child');
+    await r.reply('NotFinished', r.command('Finish', 'p-gone'));
+    const p = await store.getInstance('p-gone');
+    t.equal(p?.status, 'failed', 'the parent does not claim the child was undone');
+    t.match(p?.steps.kid?.compensation?.lastError, /child p-gone\.kid\.1 is not in the store .* cannot be compensated/);
+  });
+
   t.test('a failing later step compensates the completed child, then the parent\'s own steps', async (t) => {
     const { store } = await open();
     const r = makeRig(store, t.testdir());
