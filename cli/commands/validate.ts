@@ -52,6 +52,8 @@ export function summarize(saga: CompiledSaga): string {
     `${leaves.length} step${leaves.length === 1 ? '' : 's'}`,
     ...(saga.stages.some((s) => s.kind === 'parallel') ? ['parallel'] : []),
     ...(leaves.some((l) => l.kind === 'wait') ? ['wait'] : []),
+    ...(leaves.some((l) => l.kind === 'delay') ? ['delay'] : []),
+    ...[...new Set(leaves.flatMap((l) => (l.kind === 'saga' ? [l.saga] : [])))].map((child) => `child ${child}`),
     ...(leaves.some((l) => l.kind === 'command' && l.pivot) ? [`pivot ${leaves.find((l) => l.kind === 'command' && l.pivot)?.name}`] : []),
   ];
   const trigger = saga.start.on === null ? 'no trigger' : `starts on ${saga.start.on.subject} ${saga.start.on.type}`;

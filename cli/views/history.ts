@@ -25,6 +25,9 @@ export function eventDetail(type: string, d: Data, start: number): string {
     }
     case 'StepSkipped': return `${str(d.step)} (its when was false)`;
     case 'StepDispatched': return `${str(d.step)} attempt ${str(d.attempt)} sent, times out at ${at(d.timeoutAt, start)}`;
+    case 'DelayStarted': return `${str(d.step)} waits until ${at(d.until, start)}`;
+    case 'ChildStarted': return `${str(d.step)} started child ${str(d.childId)} (saga ${str(d.saga)})${d.timeoutAt === null || d.timeoutAt === undefined ? '' : `, times out at ${at(d.timeoutAt, start)}`}`;
+    case 'ChildCompensationRequested': return `${str(d.step)}: child ${str(d.childId)} asked to compensate`;
     case 'WaitStarted': return `${str(d.step)} waits for its event${d.timeoutAt === null ? '' : `, times out at ${at(d.timeoutAt, start)}`}`;
     case 'ForEachStarted': {
       const n = Array.isArray(d.items) ? d.items.length : 0;

@@ -61,6 +61,9 @@ export function describeText(doc: InstanceDocument, def: DefinitionDetail | unde
     ['Correlation', doc.correlationId],
     ['State', st.state(doc.state)],
   ];
+  if (doc.parent !== undefined) fields.push(['Parent', `${doc.parent.id} (${doc.parent.saga}, step ${doc.parent.step})`]);
+  const children = doc.steps.flatMap((s) => (s.child === undefined ? [] : [`${s.child} (step ${s.name})`]));
+  if (children.length > 0) fields.push(['Children', children.join(', ')]);
   if (doc.reason !== undefined) fields.push(['Reason', doc.reason]);
   if (doc.failure !== undefined) fields.push(['Failure', `${doc.failure.step}: ${doc.failure.error}`]);
   fields.push(['Created', when(doc.createdAt, o.now)]);

@@ -51,6 +51,12 @@ export interface StepDetail {
   readonly items?: string;
   readonly maxConcurrency?: number;
   readonly maxItems?: number;
+  /** A `delay` step: ms to wait, or null when `until` gives the time. */
+  readonly for?: number | null;
+  /** A `delay` step: the `until` expression's source, or null. */
+  readonly until?: string | null;
+  /** A `saga` step: the child saga's name. */
+  readonly saga?: string;
 }
 
 export interface DefinitionDetail extends Omit<DefinitionSummary, 'steps'> {
@@ -88,6 +94,8 @@ function leafDetail(l: LeafStep): StepDetail {
       match: l.match?.source ?? null, timeout: l.timeout, compensation: compensation(l.compensate),
     };
   }
+  if (l.kind === 'delay') return { name: l.name, kind: l.kind, when, afterPivot: l.afterPivot, for: l.duration, until: l.until?.source ?? null };
+  if (l.kind === 'saga') return { name: l.name, kind: l.kind, when, afterPivot: l.afterPivot, saga: l.saga, timeout: l.timeout };
   return {
     name: l.name, kind: l.kind, when, pivot: l.pivot, afterPivot: l.afterPivot, command: message(l.command), reply: reply(l.reply),
     timeout: l.timeout, retry: retry(l.retry), compensation: compensation(l.compensate),

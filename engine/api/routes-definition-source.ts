@@ -20,7 +20,7 @@ export interface DefinitionSourceDocument {
 const keyOrder = [
   'name', 'description', 'pivot', 'when', 'start', 'on', 'subject', 'type', 'key', 'timeout', 'defaults', 'schemas',
   'command', 'payload', 'reply', 'success', 'failure', 'retryable', 'match', 'retry', 'maxAttempts', 'initialInterval',
-  'backoffRate', 'maxInterval', 'jitter', 'wait', 'parallel', 'branches', 'compensate', 'steps',
+  'backoffRate', 'maxInterval', 'jitter', 'wait', 'delay', 'for', 'until', 'saga', 'input', 'parallel', 'branches', 'compensate', 'steps',
 ];
 const rank = (k: string): number => {
   const i = keyOrder.indexOf(k);

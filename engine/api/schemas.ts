@@ -67,7 +67,7 @@ const stepSchema = {
   required: ['name', 'state', 'attempts', 'startedAt', 'finishedAt', 'lastError', 'compensation'],
   properties: {
     name: str, state: str, attempts: int, startedAt: nullableStr, finishedAt: nullableStr, lastError: nullableStr,
-    compensation: compensationSchema,
+    compensation: compensationSchema, child: str,
   },
 } as const;
 
@@ -79,7 +79,8 @@ export const instanceSchema = {
   properties: {
     id: str, saga: str, key: nullableStr, correlationId: str, state: str, definitionHash: str, input: anyJson,
     createdAt: str, updatedAt: str, deadlineAt: nullableStr, steps: { type: 'array', items: stepSchema },
-    reason: str,
+    reason: str, parentId: str,
+    parent: { type: 'object', additionalProperties: false, required: ['id', 'saga', 'step'], properties: { id: str, saga: str, step: str } },
     failure: { type: 'object', additionalProperties: false, required: ['step', 'error'], properties: { step: str, error: str } },
     timers: {
       type: 'array',
@@ -148,6 +149,8 @@ const leafProperties = {
   command: messageSchema, reply: replySchema, timeout: { type: ['integer', 'null'] }, retry: retrySchema,
   subject: str, type: str, match: nullableStr,
   items: str, maxConcurrency: int, maxItems: int,
+  // A delay step's duration (ms) or until expression; a saga step's child saga.
+  for: { type: ['integer', 'null'] }, until: nullableStr, saga: str,
   compensation: {
     type: ['object', 'null'], additionalProperties: false, required: ['command', 'reply', 'timeout', 'retry'],
     properties: { command: messageSchema, reply: replySchema, timeout: int, retry: retrySchema },

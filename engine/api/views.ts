@@ -30,11 +30,13 @@ export interface StepDocument {
   readonly finishedAt: string | null;
   readonly lastError: string | null;
   readonly compensation: CompensationDocument | null;
+  /** A `saga` step: the id of the child instance it started. */
+  readonly child?: string;
 }
 
 /** A pending durable timer of an instance: what fires next, for which step and attempt. */
 export interface TimerDocument {
-  /** `attempt_timeout`, `retry`, `wait_timeout`, `comp_timeout`, `comp_retry` or `deadline`. */
+  /** `attempt_timeout`, `retry`, `wait_timeout`, `comp_timeout`, `comp_retry`, `delay`, `child_timeout` or `deadline`. */
   readonly kind: string;
   /** Null for the saga deadline. */
   readonly step: string | null;
@@ -57,6 +59,9 @@ export interface InstanceDocument {
   readonly steps: StepDocument[];
   /** Why the instance compensates (or compensated, or failed compensating). */
   readonly reason?: string;
+  /** For a child saga: the parent instance whose `saga` step started it. */
+  readonly parentId?: string;
+  readonly parent?: { readonly id: string; readonly saga: string; readonly step: string };
   /** The step whose failure stopped the instance, for a `failed` one. */
   readonly failure?: { readonly step: string; readonly error: string };
   /** Its pending timers, earliest first; present when the caller passed them. */
@@ -98,7 +103,7 @@ function stepDocument(name: string, st: StepState): StepDocument {
 export function timerDocument(row: TimerRow): TimerDocument {
   const t = row.data;
   return {
-    kind: t.kind, step: t.kind === 'deadline' ? null : t.step, attempt: t.kind === 'deadline' || t.kind === 'wait_timeout' ? null : t.attempt,
+    kind: t.kind, step: t.kind === 'deadline' ? null : t.step, attempt: 'attempt' in t ? t.attempt : null,
     dueAt: isoTime(row.dueAt),
   };
 }
@@ -116,13 +121,20 @@ export function instanceDocument(state: InstanceState, def: CompiledSaga | undef
     id: state.id, saga: state.saga, key: state.key, correlationId: state.correlationId, state: state.status,
     definitionHash: state.definitionHash, input: state.input,
     createdAt: isoTime(state.createdAt), updatedAt: isoTime(state.updatedAt), deadlineAt: isoTime(state.deadlineAt),
-    steps: names.map((name) => stepDocument(name, state.steps[name] ?? emptyStep)),
+    steps: names.map((name) => withChild(def, name, stepDocument(name, state.steps[name] ?? emptyStep), state.steps[name]?.commands)),
   };
   const extra: { reason?: string; failure?: { step: string; error: string }; timers?: TimerDocument[] } = {};
   if (state.compensation !== null) extra.reason = state.compensation.reason.message;
   if (state.status === 'failed') extra.failure = { step: state.failure.step, error: state.failure.error };
   if (timers !== undefined) extra.timers = timers.map(timerDocument);
-  return { ...doc, ...extra };
+  const parent = state.parent === undefined ? {} : { parentId: state.parent.id, parent: { ...state.parent } };
+  return { ...doc, ...extra, ...parent };
+}
+
+/** A `saga` step's document names the child it started last (its id is the child's instance id). */
+function withChild(def: CompiledSaga | undefined, name: string, doc: StepDocument, commands: readonly string[] | undefined): StepDocument {
+  const child = def === undefined ? undefined : leafSteps(def).find((l) => l.name === name)?.kind === 'saga' ? commands?.at(-1) : undefined;
+  return child === undefined ? doc : { ...doc, child };
 }
 
 /** Pure: the list view of an instance row. */

@@ -2,6 +2,7 @@ import { backoffDelay, canRetry } from './backoff.js';
 import { cancelStepTimers, emit, leaf, lifecycle, renderMessage, schedule, cancelTimer, sendCommand, stepOf, type Run } from './run.js';
 import { forEachStage, stepNamesInOrder } from './for-each.js';
 import type { CompensationReason } from './state.js';
+import { compensateChild } from './child.js';
 
 /**
  * The backward path: compensating, one step at a time, every step whose work may have
@@ -33,7 +34,8 @@ export function compensable(run: Run, name: string): boolean {
   // A forEach stage is undone through its elements, each compensated as a step of its own.
   if (forEachStage(run.def, name) !== undefined) return false;
   const l = leaf(run, name);
-  return l.compensate !== null && !l.afterPivot;
+  // A child saga is undone by its own compensations: a `saga` step before the pivot always is.
+  return (l.compensate !== null || l.kind === 'saga') && !l.afterPivot;
 }
 
 /** Dispatches the head of the queue, or ends the saga `compensated` when the queue is empty. */
@@ -51,6 +53,10 @@ export function continueCompensation(run: Run): void {
 }
 
 export function dispatchCompensation(run: Run, step: string, attempt: number): void {
+  if (leaf(run, step).kind === 'saga') {
+    compensateChild(run, step);
+    return;
+  }
   const spec = leaf(run, step).compensate;
   // Stryker disable next-line ConditionalExpression,StringLiteral: only compensable steps are queued; an invariant, not a path
   if (spec === null) throw new Error(`step ${step} has no compensation`);
@@ -82,7 +88,8 @@ export function compensationAttemptFailed(run: Run, step: string, error: string)
   schedule(run, { kind: 'comp_retry', step, attempt: comp.attempt }, retryAt);
 }
 
-function compensationFailed(run: Run, step: string, error: string): void {
+/** A compensation failed for good: the instance waits for an operator as `failed`. */
+export function compensationFailed(run: Run, step: string, error: string): void {
   emit(run, { type: 'CompensationFailed', at: run.env.now, step, error });
   emit(run, { type: 'SagaFailed', at: run.env.now, step, error });
   lifecycle(run, 'SagaFailed', `compensation of ${step} failed: ${error}`);

@@ -6,6 +6,8 @@ import type { SagaEvent } from './events.js';
 import { advance, attemptFailed, dispatch, failStep } from './forward.js';
 import type { Env, IncomingMessage, SagaInput, StartRequest, TimerRef } from './inputs.js';
 import { evolve } from './evolve.js';
+import { childTimedOut, onChildEnded, onParentCompensates } from './child.js';
+import { delayElapsed } from './delay.js';
 import { cancelStepTimers, cancelTimer, emit, leaf, lifecycle, schedule, stepOf, type Run } from './run.js';
 import type { InstanceState } from './state.js';
 import { evaluate, scopeOf, truthy } from './template.js';
@@ -35,6 +37,7 @@ export function start(def: CompiledSaga, req: StartRequest, env: Env): Decision 
     type: 'SagaStarted', at: env.now, instanceId: req.id, saga: def.name, definitionHash: def.hash, key: req.key,
     correlationId: req.correlationId, input: req.input, event: req.event, deadlineAt,
     ...(req.trace === undefined ? {} : { trace: req.trace }),
+    ...(req.parent === undefined ? {} : { parent: req.parent }),
   };
   const run = newRun(def, env, undefined, req.causationId, first);
   lifecycle(run, 'SagaStarted');
@@ -68,6 +71,16 @@ export function decide(def: CompiledSaga, state: InstanceState, input: SagaInput
       return onCancel(newRun(def, env, state, `cancel:${state.id}`), input.reason, input.by);
     case 'RetryRequested':
       return onRetry(newRun(def, env, state, `retry:${state.id}`), operator(input.by, input.reason));
+    case 'ChildEnded': {
+      const run = newRun(def, env, state, `child:${input.childId}`);
+      const h = onChildEnded(run, input);
+      return settle({ run, ignored: h.why });
+    }
+    case 'ParentCompensates': {
+      const run = newRun(def, env, state, `parent:${input.parentId}`);
+      const h = onParentCompensates(run, input.parentId);
+      return settle({ run, ignored: h.why });
+    }
     // Stryker disable next-line ConditionalExpression: exhaustive switch, checked by the compiler
     default:
       return assertNever(input);
@@ -217,6 +230,10 @@ function onTimer(run: Run, t: TimerRef): Handled {
       failStep(run, l, `no ${l.kind === 'wait' ? l.type : 'event'} within ${l.kind === 'wait' ? l.timeout : 0} ms`, 'timed_out');
       return done(run);
     }
+    case 'delay':
+      return delayElapsed(run, t.step) ? (advance(run), done(run)) : skip(run, 'stale');
+    case 'child_timeout':
+      return childTimedOut(run, t.step) ? done(run) : skip(run, 'stale');
     case 'comp_timeout':
     case 'comp_retry': {
       const comp = stepOf(run, t.step).compensation;

@@ -97,7 +97,32 @@ export interface WaitStep extends LeafBase {
   readonly timeout: number | null;
 }
 
-export type LeafStep = CommandStep | WaitStep;
+/** Waits, durably, for a duration (`for`) or until the time an expression gives (`until`). */
+export interface DelayStep extends LeafBase {
+  readonly kind: 'delay';
+  /** ms to wait, or null when `until` gives the time. */
+  readonly duration: number | null;
+  /** Evaluates to an ISO timestamp (or epoch ms); null when `duration` is set. */
+  readonly until: Expr | null;
+}
+
+/**
+ * Starts a child saga and waits for its end: its outcome is the step's outcome. Before the
+ * parent's pivot the child is undone (its own compensations) when the parent compensates.
+ */
+export interface ChildSagaStep extends LeafBase {
+  readonly kind: 'saga';
+  /** The child saga's name. */
+  readonly saga: string;
+  /** The child's input. */
+  readonly input: Template;
+  /** The child's business key, or null for none. */
+  readonly key: Expr | null;
+  /** ms the child may run before it is cancelled and the step fails; null: no limit but the saga deadline. */
+  readonly timeout: number | null;
+}
+
+export type LeafStep = CommandStep | WaitStep | DelayStep | ChildSagaStep;
 
 export interface ParallelGroup {
   readonly kind: 'parallel';

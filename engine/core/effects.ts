@@ -1,4 +1,4 @@
-import type { TimerRef } from './inputs.js';
+import type { SagaInput, TimerRef } from './inputs.js';
 
 /**
  * A command envelope to publish with its NATS headers (DESIGN section 3). The shell renders
@@ -42,7 +42,13 @@ export type Effect =
   | { readonly type: 'SendCommand'; readonly step: string; readonly side: CommandSide; readonly command: OutgoingCommand }
   | { readonly type: 'ScheduleTimer'; readonly timerId: string; readonly dueAt: number; readonly timer: TimerRef }
   | { readonly type: 'CancelTimer'; readonly timerId: string }
-  | { readonly type: 'PublishLifecycle'; readonly eventId: string; readonly eventType: LifecycleType; readonly timestamp: number; readonly payload: LifecyclePayload };
+  | { readonly type: 'PublishLifecycle'; readonly eventId: string; readonly eventType: LifecycleType; readonly timestamp: number; readonly payload: LifecyclePayload }
+  /** Start the child saga in the same write as this decision (a new instance, once by its id). */
+  | { readonly type: 'StartChild'; readonly step: string; readonly childId: string; readonly saga: string; readonly input: unknown; readonly key: string | null; readonly correlationId: string }
+  /** Feed `ParentCompensates` to the child in the same write. */
+  | { readonly type: 'CompensateChild'; readonly step: string; readonly childId: string }
+  /** Feed `ChildEnded` to the parent in the same write. */
+  | { readonly type: 'NotifyParent'; readonly parentId: string; readonly input: Extract<SagaInput, { type: 'ChildEnded' }> };
 
 export interface LifecyclePayload {
   readonly id: string;

@@ -1,5 +1,6 @@
 import { assertNever } from './assert-never.js';
 import type { SagaEvent } from './events.js';
+import { formatIsoTime } from './iso-time.js';
 import { emptyStep, type CompensationState, type InstanceState, type StepState } from './state.js';
 
 /**
@@ -16,6 +17,7 @@ export function evolve(state: InstanceState | undefined, event: SagaEvent): Inst
       createdAt: event.at, updatedAt: event.at, deadlineAt: event.deadlineAt, pastPivot: false,
       steps: {}, seq: 0, version: 1, status: 'running', compensation: null,
       ...(event.trace === undefined ? {} : { trace: event.trace }),
+      ...(event.parent === undefined ? {} : { parent: event.parent }),
     };
   }
   if (state === undefined) throw new Error(`${event.type} applied before SagaStarted`);
@@ -64,6 +66,22 @@ function apply(s: InstanceState, e: Exclude<SagaEvent, { type: 'SagaStarted' }>)
       return withStep(s, e.step, { status: 'running', attempt: 1, startedAt: e.at });
     case 'ForEachStarted':
       return withStep(s, e.step, { status: 'running', startedAt: e.at, items: e.items });
+    case 'DelayStarted':
+      // The step's result once it ends: the time it waited for.
+      return withStep(s, e.step, { status: 'running', attempt: 1, startedAt: e.at, output: { until: formatIsoTime(e.until) } });
+    case 'ChildStarted': {
+      const prev = step(s, e.step);
+      return withStep(s, e.step, {
+        status: 'running', attempt: 1, commands: [...prev.commands, e.childId], awaiting: e.childId, startedAt: prev.startedAt ?? e.at,
+      });
+    }
+    case 'ChildCompensationRequested': {
+      const prev = step(s, e.step).compensation;
+      return withComp(s, e.step, {
+        status: 'running', attempt: (prev?.attempt ?? 0) + 1, commands: [...(prev?.commands ?? []), e.childId], awaiting: e.childId,
+        startedAt: prev?.startedAt ?? e.at,
+      });
+    }
     case 'StepSucceeded': {
       const next = finished(s, e.step, { status: 'succeeded', output: e.output, outcome: 'done' }, e.at);
       return e.pivot ? { ...next, pastPivot: true } : next;

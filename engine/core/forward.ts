@@ -3,6 +3,8 @@ import type { CommandStep, LeafStep, Stage } from './definition.js';
 import type { StepOutcome } from './state.js';
 import { beginCompensation } from './compensation.js';
 import { advanceForEach } from './for-each-run.js';
+import { startChild } from './child.js';
+import { startDelay } from './delay.js';
 import { cancelStepTimers, emit, lifecycle, renderMessage, schedule, cancelTimer, sendCommand, stepOf, type Run } from './run.js';
 import { evaluate, scopeOf, truthy } from './template.js';
 
@@ -74,6 +76,14 @@ function startLeaf(run: Run, l: LeafStep): void {
   }
   if (l.kind === 'command') {
     dispatch(run, l, 1);
+    return;
+  }
+  if (l.kind === 'delay') {
+    startDelay(run, l);
+    return;
+  }
+  if (l.kind === 'saga') {
+    startChild(run, l);
     return;
   }
   const timeoutAt = l.timeout === null ? null : run.env.now + l.timeout;

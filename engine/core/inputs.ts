@@ -1,4 +1,4 @@
-import type { TraceContext } from './state.js';
+import type { ParentLink, TraceContext } from './state.js';
 
 /**
  * What the shell feeds the core, one at a time, and the environment it passes along.
@@ -22,10 +22,13 @@ export type TimerRef =
   | { readonly kind: 'wait_timeout'; readonly step: string }
   | { readonly kind: 'comp_timeout'; readonly step: string; readonly attempt: number }
   | { readonly kind: 'comp_retry'; readonly step: string; readonly attempt: number }
+  | { readonly kind: 'delay'; readonly step: string }
+  | { readonly kind: 'child_timeout'; readonly step: string }
   | { readonly kind: 'deadline' };
 
 /** Pure: the timer's id, unique within its instance and stable across restarts. */
 export function timerId(ref: TimerRef): string {
+  if (ref.kind === 'delay' || ref.kind === 'child_timeout') return `${ref.kind}:${ref.step}`;
   return ref.kind === 'deadline' ? 'deadline' : ref.kind === 'wait_timeout' ? `wait_timeout:${ref.step}` : `${ref.kind}:${ref.step}:${ref.attempt}`;
 }
 
@@ -42,7 +45,14 @@ export type SagaInput =
   | { readonly type: 'TimerFired'; readonly timer: TimerRef }
   /** `by`: who asked (a token's name), journaled with the act. */
   | { readonly type: 'CancelRequested'; readonly reason: string; readonly by?: string }
-  | { readonly type: 'RetryRequested'; readonly by?: string; readonly reason?: string };
+  | { readonly type: 'RetryRequested'; readonly by?: string; readonly reason?: string }
+  /** To a parent: the child its `saga` step started has ended (child.ts). */
+  | { readonly type: 'ChildEnded'; readonly step: string; readonly childId: string; readonly outcome: ChildOutcome; readonly output: unknown; readonly reason: string | null }
+  /** To a child: its parent compensates, so undo what it did (a running child is cancelled). */
+  | { readonly type: 'ParentCompensates'; readonly parentId: string };
+
+/** How a child saga ended, as its parent's step sees it. */
+export type ChildOutcome = 'completed' | 'compensated' | 'failed';
 
 /** A request to start an instance; the shell has already resolved idempotency by id and key. */
 export interface StartRequest {
@@ -56,6 +66,8 @@ export interface StartRequest {
   readonly causationId: string;
   /** The trace context the shell began for it, when tracing is on; kept as data. */
   readonly trace?: TraceContext;
+  /** Set when a parent's `saga` step starts this instance. */
+  readonly parent?: ParentLink;
 }
 
 /**

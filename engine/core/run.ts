@@ -2,6 +2,7 @@ import { findLeaf, type CompiledSaga, type LeafStep, type MessageSpec } from './
 import type { Effect, LifecycleType } from './effects.js';
 import type { SagaEvent } from './events.js';
 import { evolve } from './evolve.js';
+import { childEnded } from './child.js';
 import { timerId, type Env, type TimerRef } from './inputs.js';
 import { emptyStep, type InstanceState, type StepState } from './state.js';
 import { elementLeaf } from './for-each.js';
@@ -55,6 +56,10 @@ export function lifecycle(run: Run, eventType: LifecycleType, reason?: string): 
     type: 'PublishLifecycle', eventId: run.env.newId(), eventType, timestamp: run.env.now,
     payload: { id: s.id, saga: s.saga, key: s.key, state: s.status, ...(reason === undefined ? {} : { reason }) },
   });
+  // A child's end is its parent step's outcome: delivered in the same write (child.ts).
+  const outcome = eventType === 'SagaCompleted' ? 'completed' : eventType === 'SagaCompensated' ? 'compensated' : eventType === 'SagaFailed' ? 'failed' : null;
+  const input = outcome === null ? null : childEnded(s, outcome, reason ?? null);
+  if (input !== null && s.parent !== undefined) effect(run, { type: 'NotifyParent', parentId: s.parent.id, input });
 }
 
 export type Rendered = { ok: true; payload: unknown } | { ok: false; error: string };
@@ -92,11 +97,16 @@ export function sendCommand(run: Run, o: {
   return eventId;
 }
 
-/** Cancels the timer an active step has armed: its attempt timeout, its retry, or its wait. */
+/** Cancels the timer an active step has armed: its attempt timeout, its retry, its wait, its delay or its child's timeout. */
 export function cancelStepTimers(run: Run, step: string, attempt: number): void {
   const st = stepOf(run, step);
   if (st.status === 'retrying') cancelTimer(run, { kind: 'retry', step, attempt });
   if (st.status !== 'running') return;
+  const kind = findLeaf(run.def, step)?.kind;
+  if (kind === 'delay' || kind === 'saga') {
+    cancelTimer(run, { kind: kind === 'delay' ? 'delay' : 'child_timeout', step });
+    return;
+  }
   if (st.commands.length > 0) cancelTimer(run, { kind: 'attempt_timeout', step, attempt });
   else cancelTimer(run, { kind: 'wait_timeout', step });
 }

@@ -93,6 +93,13 @@ export interface TraceContext {
   readonly tracestate?: string;
 }
 
+/** The step of a parent instance that started this one (a `saga` step), kept as data. */
+export interface ParentLink {
+  readonly id: string;
+  readonly saga: string;
+  readonly step: string;
+}
+
 interface InstanceCommon {
   readonly id: string;
   readonly saga: string;
@@ -113,6 +120,8 @@ interface InstanceCommon {
   readonly version: number;
   /** Present only when sagad traced the start. */
   readonly trace?: TraceContext;
+  /** Present only for a child saga: the parent's step waits for this instance's end. */
+  readonly parent?: ParentLink;
 }
 
 export interface RunningInstance extends InstanceCommon { readonly status: 'running'; readonly compensation: null }

@@ -49,7 +49,7 @@ function pointerOf(path: DefinitionPath): string {
 function compile(file: FileContext, raw: RawSaga, path: DefinitionPath, files: SchemaFiles, bad: (p: DefinitionPath) => boolean): CompiledSaga | null {
   const before = file.errors.length;
   for (const nonJson of nonJsonValues(raw, path)) file.report(nonJson.path, nonJson.message, nonJson.hint);
-  const ctx = new SagaContext(file, placeSteps(file, raw, path));
+  const ctx = new SagaContext(file, placeSteps(file, raw, path), raw.name);
   const pivot = findPivot(file, raw, path);
 
   const key = raw.start?.key === undefined || bad([...path, 'start']) ? null

@@ -3,7 +3,8 @@ import type { DefinitionPath } from './errors.js';
 import type { SagaContext } from './context.js';
 import { parseDuration } from './duration.js';
 import type { RawCommandStep, RawCompensate, RawLeafStep, RawMessage, RawReply, RawSaga, RawWaitStep } from './raw.js';
-import { isCommand } from './raw.js';
+import { isChildSaga, isCommand, isDelay } from './raw.js';
+import { compileChildSaga, compileDelay } from './compile-kinds.js';
 import type { RefSite } from './references.js';
 import { resolveRetry } from './retry.js';
 import { compileTemplate } from './template.js';
@@ -21,11 +22,14 @@ export interface LeafInfo {
 /** Compiles a command or wait step, reporting every problem; null when there was one. */
 export function compileLeaf(ctx: SagaContext, raw: RawLeafStep, info: LeafInfo): LeafStep | null {
   const before = ctx.file.errors.length;
-  const step = isCommand(raw) ? compileCommand(ctx, raw, info) : compileWait(ctx, raw, info);
+  const step = isCommand(raw) ? compileCommand(ctx, raw, info)
+    : isDelay(raw) ? compileDelay(ctx, raw, info)
+    : isChildSaga(raw) ? compileChildSaga(ctx, raw, info)
+    : compileWait(ctx, raw, info);
   return ctx.file.errors.length === before ? step : null;
 }
 
-function site(raw: RawLeafStep, info: LeafInfo, where: string, allowSelf = false): RefSite {
+export function site(raw: RawLeafStep, info: LeafInfo, where: string, allowSelf = false): RefSite {
   return { ...info.site, self: raw.name, allowSelf, where };
 }
 
@@ -80,7 +84,7 @@ function stepTimeout(ctx: SagaContext, own: string | undefined, info: LeafInfo, 
   return fallback === undefined ? null : parseDuration(fallback);
 }
 
-function compensation(ctx: SagaContext, raw: RawLeafStep, info: LeafInfo): CompensationSpec | null {
+function compensation(ctx: SagaContext, raw: RawCommandStep | RawWaitStep, info: LeafInfo): CompensationSpec | null {
   const at = [...info.path, 'compensate'];
   if (raw.compensate === undefined) {
     const markedPivot = isCommand(raw) && raw.pivot === true;
@@ -102,7 +106,7 @@ function compensation(ctx: SagaContext, raw: RawLeafStep, info: LeafInfo): Compe
   return compileCompensation(ctx, raw, raw.compensate, info);
 }
 
-function compileCompensation(ctx: SagaContext, step: RawLeafStep, raw: RawCompensate, info: LeafInfo): CompensationSpec {
+function compileCompensation(ctx: SagaContext, step: RawCommandStep | RawWaitStep, raw: RawCompensate, info: LeafInfo): CompensationSpec {
   const at = [...info.path, 'compensate'];
   const command = compileMessage(ctx, raw.command, [...at, 'command'], site(step, info, 'compensation', true));
   const reply = compileReply(ctx, raw.reply, [...at, 'reply']);

@@ -7,9 +7,21 @@ import { checkReference, stepReferences } from './references.js';
 import type { RefSite, StepPlace } from './references.js';
 import type { SourceMap } from './source-map.js';
 
+/** A `saga` step, as the loader checks it against the child saga it names. */
+export interface ChildReference {
+  readonly parent: string;
+  readonly step: string;
+  readonly child: string;
+  /** The step sits at or after its saga's pivot: its child is never compensated. */
+  readonly afterPivot: boolean;
+  readonly path: DefinitionPath;
+}
+
 /** Collects the errors of one file, each located through the file's source map. */
 export class FileContext {
   readonly errors: DefinitionError[] = [];
+  /** The `saga` steps compiled in this file: checked against the other sagas once all are loaded (loader.ts). */
+  readonly children: ChildReference[] = [];
 
   constructor(
     readonly file: string,
@@ -42,6 +54,8 @@ export class SagaContext {
   constructor(
     readonly file: FileContext,
     readonly places: ReadonlyMap<string, StepPlace>,
+    /** The saga's name, for what is checked across sagas later. */
+    readonly sagaName = '',
   ) {}
 
   /** Compiles the expression at `path` and checks its `$steps` references; null after an error. */

@@ -44,7 +44,12 @@ function* stepExpressions(step: LeafStep): Generator<{ where: string; expr: Expr
   const at = `steps.${step.name}`;
   if (step.when !== null) yield { where: `${at}.when`, expr: step.when };
   if (step.kind === 'command') yield* templateExpressions(step.command.payload, `${at}.command.payload`);
-  else if (step.match !== null) yield { where: `${at}.match`, expr: step.match };
+  else if (step.kind === 'wait' && step.match !== null) yield { where: `${at}.match`, expr: step.match };
+  else if (step.kind === 'delay' && step.until !== null) yield { where: `${at}.until`, expr: step.until };
+  else if (step.kind === 'saga') {
+    yield* templateExpressions(step.input, `${at}.input`);
+    if (step.key !== null) yield { where: `${at}.key`, expr: step.key };
+  }
   if (step.compensate !== null) yield* templateExpressions(step.compensate.command.payload, `${at}.compensate.command.payload`);
 }
 

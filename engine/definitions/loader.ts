@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { CompiledSaga } from '../core/definition.js';
+import { checkChildren } from './children.js';
 import { checkInvalidSaga, compileSaga } from './compile-saga.js';
 import { sortErrors } from './errors.js';
 import type { DefinitionError } from './errors.js';
@@ -20,6 +21,8 @@ interface Load {
   readonly errors: DefinitionError[];
   readonly sagas: CompiledSaga[];
   readonly names: Map<string, { file: string; line: number }>;
+  /** Every file's context: its `saga` steps are checked once all sagas are known. */
+  readonly contexts: FileContext[];
 }
 
 /** A file being loaded, as an absolute path (to find cycles) and as shown in messages. */
@@ -56,8 +59,12 @@ export function loadDefinitionsFile(file: string): LoadResult {
 
 /** Compiles definitions text; includes and schema files resolve against dirname(file). */
 export function loadDefinitionsText(text: string, file: string): LoadResult {
-  const load: Load = { files: [file], loaded: new Set([resolve(file)]), errors: [], sagas: [], names: new Map() };
+  const load: Load = { files: [file], loaded: new Set([resolve(file)]), errors: [], sagas: [], names: new Map(), contexts: [] };
   loadText(load, text, [{ abs: resolve(file), shown: file }]);
+  // Each file's own errors are in load.errors already: only what the check adds is taken.
+  const counts = load.contexts.map((c) => c.errors.length);
+  checkChildren(load.contexts, load.sagas, new Set(load.names.keys()));
+  load.contexts.forEach((c, i) => load.errors.push(...c.errors.slice(counts[i])));
   if (load.errors.length > 0) return { ok: false, errors: sortErrors(load.errors) };
   return { ok: true, sagas: load.sagas, files: load.files };
 }
@@ -85,6 +92,7 @@ function loadText(load: Load, text: string, stack: readonly Frame[]): void {
     });
   }
   load.errors.push(...ctx.errors);
+  load.contexts.push(ctx);
 }
 
 function isNamed(value: unknown): value is { name: string } {

@@ -83,6 +83,23 @@ export interface RawWaitStep {
   compensate?: RawCompensate;
 }
 
+/** A durable wait: `for` a duration, or `until` the time an expression gives. */
+export interface RawDelayStep {
+  name: string;
+  when?: string;
+  delay: { for?: string; until?: string };
+}
+
+/** A step that starts a child saga and waits for its end. */
+export interface RawSagaStep {
+  name: string;
+  when?: string;
+  saga: string;
+  input?: unknown;
+  key?: string;
+  timeout?: string;
+}
+
 /** A group of branches run at once. */
 export interface RawParallelStep {
   name: string;
@@ -91,7 +108,7 @@ export interface RawParallelStep {
 }
 
 /** A step that can sit in a parallel branch. */
-export type RawLeafStep = RawCommandStep | RawWaitStep;
+export type RawLeafStep = RawCommandStep | RawWaitStep | RawDelayStep | RawSagaStep;
 /** Any step of a saga's `steps`. */
 export type RawStep = RawLeafStep | RawParallelStep;
 
@@ -103,6 +120,16 @@ export function isParallel(step: RawStep): step is RawParallelStep {
 /** Pure: true for a command step run once per element (`forEach`). */
 export function isForEach(step: RawStep): step is RawCommandStep & { forEach: RawForEach } {
   return 'command' in step && 'forEach' in step && step.forEach !== undefined;
+}
+
+/** Pure: true for a delay step. */
+export function isDelay(step: RawStep): step is RawDelayStep {
+  return 'delay' in step;
+}
+
+/** Pure: true for a step that starts a child saga. */
+export function isChildSaga(step: RawStep): step is RawSagaStep {
+  return 'saga' in step;
 }
 
 /** Pure: true for a command step. */

@@ -67,7 +67,7 @@ function label(path: PathSegment[]): string {
 
 function exactlyOne(e: ErrorObject, path: PathSegment[], branch: boolean): SchemaProblem {
   const data: Record<string, unknown> = e.data !== null && typeof e.data === 'object' ? (e.data as Record<string, unknown>) : {};
-  const kinds = branch ? ['command', 'wait'] : ['command', 'wait', 'parallel'];
+  const kinds = branch ? ['command', 'wait', 'delay', 'saga'] : ['command', 'wait', 'delay', 'saga', 'parallel'];
   if (branch && 'parallel' in data) {
     return { path, at: 'value', message: 'parallel groups cannot be nested', hint: 'move the group to the top level of steps, or list its steps in this branch' };
   }
@@ -78,7 +78,7 @@ function exactlyOne(e: ErrorObject, path: PathSegment[], branch: boolean): Schem
       if (near !== null) return { path: [...path, key], at: 'key', message: `unknown field \`${key}\``, hint: `did you mean \`${near}\`?` };
     }
   }
-  const message = branch ? 'a step in a parallel branch needs exactly one of command or wait' : 'a step needs exactly one of command, wait or parallel';
+  const message = branch ? 'a step in a parallel branch needs exactly one of command, wait, delay or saga' : 'a step needs exactly one of command, wait, delay, saga or parallel';
   const hint = present.length === 0
     ? `add ${kinds.map((k) => `\`${k}:\``).join(' or ')}`
     : `this step has ${present.map((k) => `\`${k}\``).join(' and ')}; split it into separate steps`;

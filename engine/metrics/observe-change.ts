@@ -65,6 +65,9 @@ export function observeChange(m: Metrics, c: CommittedChange): void {
       case 'StepDispatched':
       case 'WaitStarted':
       case 'ForEachStarted':
+      case 'DelayStarted':
+      case 'ChildStarted':
+      case 'ChildCompensationRequested':
       case 'CompensationDispatched':
       case 'LateSuccessRecorded':
       case 'CompensationResumed':

@@ -1,5 +1,5 @@
 import { assertNever, leafSteps, type CompiledSaga, type Decision, type InstanceState } from '../core/index.js';
-import type { InstanceChange, TimerPut } from '../store/port.js';
+import type { InstanceChange, LinkEffect, TimerPut } from '../store/port.js';
 import { outboxMessage } from './outgoing.js';
 
 /**
@@ -15,6 +15,7 @@ export function changeOf(def: CompiledSaga, before: InstanceState | undefined, d
   const cancel = new Set<string>();
   const commands: { commandId: string; step: string; kind: 'do' | 'undo' }[] = [];
   const outbox = [];
+  const links: LinkEffect[] = [];
   for (const e of d.effects) {
     switch (e.type) {
       case 'SendCommand':
@@ -29,6 +30,12 @@ export function changeOf(def: CompiledSaga, before: InstanceState | undefined, d
         cancel.add(e.timerId);
         break;
       case 'PublishLifecycle':
+        break;
+      // Carried out by the engine in the same write (linked.ts): nothing of this instance to store.
+      case 'StartChild':
+      case 'CompensateChild':
+      case 'NotifyParent':
+        links.push(e);
         break;
       // Stryker disable next-line ConditionalExpression: unreachable, the switch covers every effect type (a compile error otherwise)
       default:
@@ -45,6 +52,7 @@ export function changeOf(def: CompiledSaga, before: InstanceState | undefined, d
     timers: { put: [...put.values()], cancel: [...cancel] },
     commands,
     waits: waitsOf(def, state, d),
+    ...(links.length === 0 ? {} : { links }),
   };
 }
 

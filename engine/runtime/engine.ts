@@ -1,7 +1,8 @@
 import {
   decide, isRejection, start as startInstance, startKey, type CompiledSaga, type Decision, type Env, type IncomingMessage,
-  type InstanceState, type SagaInput,
+  type InstanceState, type ParentLink, type SagaInput,
 } from '../core/index.js';
+import { withLinks, type LinkDeps } from './linked.js';
 import { compileSagaSource, formatDefinitionError } from '../definitions/index.js';
 import { SagaError } from '../errors.js';
 import { fault } from '../fault.js';
@@ -138,6 +139,14 @@ export class Engine implements EnginePort {
     return r.saga;
   }
 
+  /** What linked changes (child sagas, linked.ts) read and decide with. */
+  private readonly links: LinkDeps = {
+    getInstance: (id) => this.deps.store.getInstance(id),
+    defOf: (state) => this.defOf(state),
+    planChild: (cmd) => this.planStart(cmd),
+    decide: (def, state, input) => decide(def, state, input, this.env()),
+  };
+
   /** Resolves once every input in hand has been written (or failed): a drain waits for it. */
   async settled(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
@@ -173,7 +182,8 @@ export class Engine implements EnginePort {
   }
 
   /** Writes one input; resolves true when committed, false for a duplicate; a lost race throws Conflict. */
-  private async write(w: InputWrite, notes: readonly TraceNote[] | null = null): Promise<boolean> {
+  private async write(input: InputWrite, notes: readonly TraceNote[] | null = null): Promise<boolean> {
+    const w = await withLinks(input, this.links);
     const r = await this.deps.store.commit(w);
     if (r.status === 'conflict') throw new Conflict(r.instanceId);
     if (r.status === 'duplicate') return false;
@@ -186,6 +196,7 @@ export class Engine implements EnginePort {
     if (due !== null) this.deps.timers?.poke(due);
     for (const c of w.changes) if (c.waits.put.length > 0) this.offerEarly(c.state.id);
     for (const c of w.changes) {
+      if (c.expectedVersion === 0 && c.state.parent !== undefined) this.counters.instancesStarted.inc({ saga: c.state.saga });
       observeChange(this.counters, c);
       if (c.state.status === 'failed') {
         for (const e of c.events) {
@@ -380,7 +391,7 @@ export class Engine implements EnginePort {
   }
 
   /** Finds the instance a start names (by id or key), or decides a new one without writing it. */
-  private async planStart(cmd: StartCommand & { event?: unknown; causationId?: string; trace?: TraceCarrier | undefined; version?: number }): Promise<PlannedStart> {
+  private async planStart(cmd: StartCommand & { event?: unknown; causationId?: string; trace?: TraceCarrier | undefined; version?: number; parent?: ParentLink }): Promise<PlannedStart> {
     const { store, registry } = this.deps;
     const def = registry.current(cmd.saga);
     if (def === undefined) throw new SagaError('SAGA_ERR_UNKNOWN_SAGA', `no saga named ${cmd.saga} is loaded (loaded: ${registry.all().map((s) => s.name).join(', ') || 'none'})`);
@@ -417,6 +428,7 @@ export class Engine implements EnginePort {
     const trace = this.deps.tracing?.begin(def.name, cmd.trace);
     const d = startInstance(def, {
       id, input: cmd.input, key, correlationId, event, causationId: cmd.causationId ?? id, ...(trace === undefined ? {} : { trace }),
+      ...(cmd.parent === undefined ? {} : { parent: cmd.parent }),
     }, env);
     return { state: d.state, change: changeOf(def, undefined, d), def, decision: d };
   }

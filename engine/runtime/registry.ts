@@ -76,7 +76,7 @@ export function inboundSubjectsOf(sagas: readonly CompiledSaga[]): string[] {
     if (saga.start.on !== null) subjects.add(saga.start.on.subject);
     for (const l of leafSteps(saga)) {
       if (l.kind === 'command') subjects.add(l.reply.subject);
-      else subjects.add(l.subject);
+      else if (l.kind === 'wait') subjects.add(l.subject);
       if (l.compensate !== null) subjects.add(l.compensate.reply.subject);
     }
   }

@@ -1,4 +1,4 @@
-import type { InstanceState, SagaEvent, TimerRef } from '../core/index.js';
+import type { Effect, InstanceState, SagaEvent, TimerRef } from '../core/index.js';
 import type { Page } from './cursor.js';
 import type { DeadLetter, DeadLetterCap, DeadLetterInput, DeadLetterSummary, DeadListOptions } from './dlq.js';
 import type { EarlyEvent, KeepOutcome } from './early-events.js';
@@ -193,7 +193,16 @@ export interface InstanceChange {
     readonly put: readonly { readonly step: string; readonly subject: string; readonly type: string }[];
     readonly remove: readonly string[];
   };
+  /**
+   * Inputs for linked instances (a child to start or compensate, a parent to tell of its
+   * child's end) that the engine decides into further changes of the same write; the
+   * adapters store nothing of them.
+   */
+  readonly links?: readonly LinkEffect[];
 }
+
+/** The effects that reach another instance (engine/runtime/linked.ts). */
+export type LinkEffect = Extract<Effect, { type: 'StartChild' | 'CompensateChild' | 'NotifyParent' }>;
 
 /** Everything one input writes. */
 export interface InputWrite {

@@ -51,6 +51,8 @@ class Checker {
   private readonly completion: string[] = [];
   private readonly eventTaken = new Set<string>();
   private readonly skipped = new Set<string>();
+  /** Delay steps that started: they succeed without a participant. */
+  private readonly delays = new Set<string>();
   private readonly undone = new Set<string>();
   private readonly undoSent = new Set<string>();
   private pivotDone = false;
@@ -74,7 +76,8 @@ class Checker {
     // A forEach stage sends nothing itself; its elements are the steps that take effect.
     if (forEachStage(this.saga, step) !== undefined) return false;
     const l = this.leaf(step);
-    return l !== undefined && l.compensate !== null && !l.afterPivot;
+    // A child saga is undone by its own compensations: a `saga` step before the pivot always is.
+    return l !== undefined && (l.compensate !== null || l.kind === 'saga') && !l.afterPivot;
   }
 
   /** Whether the step's work may have happened, as far as its participant has told. */
@@ -166,6 +169,7 @@ class Checker {
         return;
       case 'StepSkipped': this.skipped.add(ev.step); return;
       case 'ForEachStarted': this.elements.set(ev.step, ev.items.length); return;
+      case 'DelayStarted': this.delays.add(ev.step); return;
       case 'CompensationStarted': {
         if (this.pivotDone) this.violate(Rule.afterPivot, 'compensation began after the pivot had succeeded');
         this.status = 'compensating';
@@ -193,7 +197,8 @@ class Checker {
     });
     if (this.status === 'completed') {
       if (this.plan !== null || this.undoSent.size > 0) this.violate(Rule.completed, 'the saga completed, yet it compensated', null);
-      const open = leaves.filter((l) => !this.skipped.has(l.name) && !this.happened.has(l.name) && !this.eventTaken.has(l.name));
+      // A delay has no participant to answer it: it happened once its time came (the journal says so).
+      const open = leaves.filter((l) => !this.skipped.has(l.name) && !this.happened.has(l.name) && !this.eventTaken.has(l.name) && !(this.delays.has(l.name) && this.finished.has(l.name)));
       if (open.length > 0) this.violate(Rule.completed, `the saga completed, but ${open.map((l) => l.name).join(', ')} never succeeded`, null);
     }
     if (this.status === 'compensated') {

@@ -107,6 +107,9 @@ function templatePaths(tpl: Template, message: string, field: string | null, out
 
 const messageId = (m: MessageSpec): string => `${m.type}@${m.version}`;
 
+/** The sample time a delay's `until` reads: an hour after a simulation's start (the epoch). */
+export const DELAY_UNTIL_SAMPLE = '1970-01-01T01:00:00.000Z';
+
 /** Pure: every path the saga's expressions read, payload fields noted with their message. */
 export function readPaths(saga: CompiledSaga): ReadPath[] {
   const out: ReadPath[] = [];
@@ -115,7 +118,12 @@ export function readPaths(saga: CompiledSaga): ReadPath[] {
   for (const l of leafSteps(saga)) {
     exprs.push(l.when);
     if (l.kind === 'wait') exprs.push(l.match);
-    else templatePaths(l.command.payload, messageId(l.command), null, out);
+    // A delay's until reads a time: an hour after the simulated start, so the delay is waited for.
+    else if (l.kind === 'delay' && l.until !== null) out.push(...pathsIn(astOf(l.until)).map((p) => ({ ...p, sample: DELAY_UNTIL_SAMPLE })));
+    else if (l.kind === 'saga') {
+      exprs.push(l.key);
+      templatePaths(l.input, `saga ${l.saga}`, null, out);
+    } else if (l.kind === 'command') templatePaths(l.command.payload, messageId(l.command), null, out);
     if (l.compensate !== null) templatePaths(l.compensate.command.payload, messageId(l.compensate.command), null, out);
   }
   for (const e of exprs) if (e !== null) out.push(...pathsIn(astOf(e)));

@@ -5,7 +5,7 @@
  */
 import {
   decide, isRejection, isTerminal, parseElement, scopeOf, start, startKey, timerId,
-  type CompiledSaga, type Decision, type Env, type IncomingMessage, type InstanceState, type SagaEvent, type SagaInput, type TimerRef,
+  type ChildOutcome, type CompiledSaga, type Decision, type Env, type IncomingMessage, type InstanceState, type SagaEvent, type SagaInput, type TimerRef,
 } from '../core/index.js';
 import { forStep, leafOf } from './leaves.js';
 import { defaultDelay, replyType, waitEvent } from './participant.js';
@@ -42,7 +42,9 @@ type Pending =
   | { readonly kind: 'reply'; readonly at: number; readonly seq: number; readonly cmd: CommandRecord; readonly type: string; readonly payload: unknown }
   | { readonly kind: 'timer'; readonly at: number; readonly seq: number; readonly ref: TimerRef }
   | { readonly kind: 'event'; readonly at: number; readonly seq: number; readonly step: string }
-  | { readonly kind: 'cancel'; readonly at: number; readonly seq: number };
+  | { readonly kind: 'cancel'; readonly at: number; readonly seq: number }
+  /** A child saga (a `saga` step's) ends; the child is simulated as a participant answering its step. */
+  | { readonly kind: 'child'; readonly at: number; readonly seq: number; readonly cmd: CommandRecord; readonly outcome: ChildOutcome };
 
 /** A happening being arranged: its place among equal times is given when it is added. */
 type Arranged = { [K in Pending['kind']]: Omit<Extract<Pending, { kind: K }>, 'seq'> }[Pending['kind']];
@@ -113,7 +115,8 @@ class Simulation {
     for (const e of this.journal) {
       if (!('step' in e)) continue;
       const sent = (undo: boolean): boolean => this.commands.some((c) => c.step === e.step && c.undo === undo);
-      const command = leafOf(this.saga, e.step)?.kind === 'command';
+      const kind = leafOf(this.saga, e.step)?.kind;
+      const command = kind === 'command' || kind === 'saga';
       if (e.type === 'StepFailed' && e.outcome === 'not_done' && command && !sent(false)) this.notes.push(`${e.step} could not be sent: ${e.error}`);
       if (e.type === 'CompensationFailed' && !sent(true)) this.notes.push(`the compensation of ${e.step} could not be sent: ${e.error}`);
     }
@@ -158,6 +161,13 @@ class Simulation {
         }
         if (p.ref.kind === 'deadline') this.other('deadline passed', mark);
         if (p.ref.kind === 'wait_timeout') this.other(`wait ${p.ref.step} timeout`, mark);
+        if (p.ref.kind === 'delay') this.other(`delay ${p.ref.step} ends`, mark);
+        if (p.ref.kind === 'child_timeout') {
+          this.other(`saga ${p.ref.step} timeout`, mark);
+          const step = p.ref.step;
+          const cmd = this.commands.find((c) => c.step === step && !c.undo && c.result === null);
+          if (cmd !== undefined) cmd.result = 'timeout';
+        }
         return;
       }
       case 'event': {
@@ -166,6 +176,17 @@ class Simulation {
         const message = waitEvent(l, scopeOf(state), this.samples.success[p.step] ?? {}, `e${++this.ids}`);
         const d = this.feed({ type: 'EventReceived', subject: l.subject, message }, (taken) => ({ at: this.now, kind: 'event', step: p.step, taken }));
         this.other(`wait ${p.step} ${d?.ignored === null ? 'event' : `event ignored (${d?.ignored ?? 'refused'})`}`, mark);
+        return;
+      }
+      case 'child': {
+        const { cmd } = p;
+        const output = p.outcome === 'completed' ? { id: cmd.commandId, saga: this.childSaga(cmd.step), steps: childSteps(this.samples.success[cmd.step]) } : null;
+        const reply = (cmd.undo ? p.outcome === 'compensated' : p.outcome === 'completed') ? 'success' : 'failure';
+        const d = this.feed({ type: 'ChildEnded', step: cmd.step, childId: cmd.commandId, outcome: p.outcome, output, reason: p.outcome === 'completed' ? null : 'scripted by the test' }, (taken) => ({
+          at: this.now, kind: 'reply', step: cmd.step, undo: cmd.undo, attempt: cmd.attempt, commandId: cmd.commandId, reply, taken,
+        }));
+        const late = d?.events.some((e) => e.type === 'LateSuccessRecorded') === true;
+        cmd.result = `${p.outcome}${late ? ' late' : d?.ignored === null ? '' : ' ignored'}`;
         return;
       }
       case 'cancel': {
@@ -230,12 +251,19 @@ class Simulation {
         return;
       }
       case 'StepDispatched': if (e.attempt === 1) this.cancelOn(e.step); return;
+      case 'DelayStarted': this.cancelOn(e.step); return;
+      case 'ChildStarted': this.onChild(e.step, e.childId, false); this.cancelOn(e.step); return;
+      case 'ChildCompensationRequested': this.onChild(e.step, e.childId, true); return;
       case 'StepFailed':
       case 'StepGivenUp': {
         const late = this.lateAnswer.get(e.step);
         if (late === undefined) return;
         this.lateAnswer.delete(e.step);
         const l = leafOf(this.saga, e.step);
+        if (l?.kind === 'saga') {
+          this.add(`late:${e.step}`, { kind: 'child', at: this.now + (late.delay ?? 1000), cmd: late.cmd, outcome: 'completed' });
+          return;
+        }
         const type = l?.kind === 'command' ? l.reply.success[0] : undefined;
         if (type !== undefined) this.add(`late:${e.step}`, { kind: 'reply', at: this.now + (late.delay ?? 1000), cmd: late.cmd, type, payload: forStep(this.samples.success, e.step) ?? {} });
         return;
@@ -254,6 +282,31 @@ class Simulation {
 
   /** Whether the scripted cancel-at-a-step has been arranged: the step may never start. */
   private cancelArranged = false;
+
+  private childSaga(step: string): string {
+    const l = leafOf(this.saga, step);
+    return l?.kind === 'saga' ? l.saga : step;
+  }
+
+  /**
+   * A `saga` step started its child, or asked it to compensate: recorded as a command of the
+   * step, and the child's end arranged as its scripted answer (ok: completed, or compensated
+   * for an undo; fail or retryable: compensated, or failed for an undo; timeout: never ends).
+   */
+  private onChild(step: string, childId: string, undo: boolean): void {
+    const prior = this.commands.filter((c) => c.step === step && c.undo === undo).length;
+    const cmd: CommandRecord = { step, undo, attempt: prior + 1, commandId: childId, at: this.now, result: null };
+    this.commands.push(cmd);
+    this.trace.push({ at: this.now, kind: 'send', step, undo, attempt: cmd.attempt, commandId: childId });
+    const r: ScriptedReply = replyFor((undo ? this.script.undo : this.script.do)[step], cmd.attempt);
+    if (r.kind === 'timeout') return;
+    if (r.kind === 'late') {
+      this.lateAnswer.set(step, { cmd, delay: r.delay });
+      return;
+    }
+    const outcome: ChildOutcome = r.kind === 'ok' ? (undo ? 'compensated' : 'completed') : undo ? 'failed' : 'compensated';
+    this.add(`child:${childId}:${undo ? 'undo' : 'do'}:${cmd.attempt}`, { kind: 'child', at: this.now + (r.delay ?? 1000), cmd, outcome });
+  }
 
   /** Records a command and arranges the participant's scripted answer to it. */
   private onSend(commandId: string, events: readonly SagaEvent[]): void {
@@ -279,6 +332,12 @@ class Simulation {
     const at = this.now + (r.delay ?? defaultDelay(spec.timeout));
     this.add(`reply:${commandId}`, { kind: 'reply', at, cmd, type, payload: r.payload ?? sample ?? {} });
   }
+}
+
+/** A child's `$steps` in a simulation: the sample of what later expressions read of `$steps.<step>.steps`. */
+function childSteps(sample: unknown): unknown {
+  const steps = sample !== null && typeof sample === 'object' ? (sample as { steps?: unknown }).steps : undefined;
+  return steps ?? {};
 }
 
 function waitingFor(s: InstanceState): string {

@@ -83,7 +83,7 @@ export function sampleInput(saga: CompiledSaga): { input: unknown; origin: Input
 
 /** Pure: the success payload of a step: its reply schema's sample with every field later expressions read. */
 function successPayload(saga: CompiledSaga, l: LeafStep, schemas: Readonly<Record<string, unknown>>, paths: readonly ReadPath[]): unknown {
-  const type = l.kind === 'command' ? l.reply.success[0] : l.type;
+  const type = l.kind === 'command' ? l.reply.success[0] : l.kind === 'wait' ? l.type : undefined;
   const payload = structuredClone(schemaSample(schemas, type) ?? {});
   const mine = paths.filter((p) => p.variable === 'steps' && p.names[0] === l.name && p.names.length > 1).map((p) => ({ ...p, names: p.names.slice(1) }));
   fillPaths(payload, mine, schemas);

@@ -5,7 +5,7 @@
  * since "until the attempts run out" never comes for them. A forEach step's elements are
  * steps of their own here (`reserve[1] fails`), as many as the happy path iterates.
  */
-import type { CommandStep, CompiledSaga, LeafStep, ParallelGroup } from '../core/index.js';
+import type { ChildSagaStep, CommandStep, CompiledSaga, LeafStep, ParallelGroup } from '../core/index.js';
 import { leafSteps } from '../core/index.js';
 import { elementScenarios, expandElements } from './for-each-scenarios.js';
 import type { Samples } from './samples.js';
@@ -68,7 +68,15 @@ export function failing(l: LeafStep, saga: CompiledSaga): ScriptedReply | null {
     if (l.reply.failure.length > 0) return { kind: 'fail', delay: null };
     return l.retry.maxAttempts === null ? null : { kind: 'timeout', delay: null };
   }
+  if (l.kind === 'delay') return null;
   return l.timeout !== null || saga.timeout !== null ? { kind: 'timeout', delay: null } : null;
+}
+
+/** A child saga's end is its step's reply: the child compensated (it failed), or never ending within the step's timeout. */
+function childScenarios(l: ChildSagaStep): Scenario[] {
+  const out: Scenario[] = [{ name: `${l.name}: the child saga ${l.saga} fails and is compensated`, kind: 'fail', script: doScript(l.name, [{ kind: 'fail', delay: null }]) }];
+  if (l.timeout !== null) out.push({ name: `${l.name}: the child saga ${l.saga} does not end in time and is cancelled`, kind: 'timeout', script: doScript(l.name, [{ kind: 'timeout', delay: null }]) });
+  return out;
 }
 
 function compensationScenarios(saga: CompiledSaga, leaves: readonly LeafStep[]): Scenario[] {
@@ -101,9 +109,9 @@ function cancelScenarios(leaves: readonly LeafStep[]): Scenario[] {
   for (const l of leaves) {
     const pivot = l.kind === 'command' && l.pivot;
     if (l.afterPivot && !pivot) continue;
-    const what = l.kind === 'wait' ? 'its event' : 'its reply';
+    const what = l.kind === 'wait' ? 'its event' : l.kind === 'delay' ? 'its time' : l.kind === 'saga' ? `its child saga ${l.saga}` : 'its reply';
     out.push({
-      name: pivot ? `cancel while the pivot ${l.name} awaits its reply (refused)` : `cancel while ${l.name} awaits ${what}`,
+      name: pivot ? `cancel while the pivot ${l.name} awaits its reply (refused)` : l.kind === 'delay' ? `cancel during the delay ${l.name}` : `cancel while ${l.name} awaits ${what}`,
       kind: 'cancel', script: { ...emptyScript, cancel: { step: l.name } },
     });
   }
@@ -136,7 +144,8 @@ export function generateScenarios(saga: CompiledSaga, samples: Samples): { scena
   const scenarios: Scenario[] = [{ name: 'all succeed', kind: 'happy', script: emptyScript }];
   for (const l of leaves) {
     if (l.kind === 'command') scenarios.push(...commandScenarios(l));
-    else if (l.timeout !== null || saga.timeout !== null) scenarios.push({ name: `${l.name} never receives its event`, kind: 'timeout', script: doScript(l.name, [{ kind: 'timeout', delay: null }]) });
+    else if (l.kind === 'saga') scenarios.push(...childScenarios(l));
+    else if (l.kind === 'wait' && (l.timeout !== null || saga.timeout !== null)) scenarios.push({ name: `${l.name} never receives its event`, kind: 'timeout', script: doScript(l.name, [{ kind: 'timeout', delay: null }]) });
   }
   scenarios.push(...compensationScenarios(saga, leaves), ...cancelScenarios(leaves));
   for (const stage of saga.stages) if (stage.kind === 'parallel') scenarios.push(...branchScenarios(saga, stage));

@@ -129,7 +129,8 @@ export class SagaTracing {
         case 'SagaCompensated': this.sagaSpan(n.after, saga, tc, e.at, 'compensated', null); break;
         case 'SagaFailed': this.sagaSpan(n.after, saga, tc, e.at, 'failed', e.error); break;
         // These neither begin nor end an attempt: a wait has no command, a late success's attempt already ended.
-        case 'SagaStarted': case 'StepSkipped': case 'WaitStarted': case 'ForEachStarted': case 'CompensationStarted':
+        case 'SagaStarted': case 'StepSkipped': case 'WaitStarted': case 'ForEachStarted': case 'CompensationStarted': case 'DelayStarted':
+        case 'ChildStarted': case 'ChildCompensationRequested':
         case 'LateSuccessRecorded': case 'CompensationResumed': case 'ForwardResumed':
           break;
         default: assertNever(e);

@@ -37,7 +37,10 @@ export function testEnv(now: number, counter: { n: number }, random = 0.5): Env 
 }
 
 export interface TraceInput {
-  do: 'start' | 'reply' | 'event' | 'timer' | 'cancel' | 'retry';
+  /** `child`: the child of `step` ended with `outcome`; `parent`: the parent compensates (for an instance started with `parent`). */
+  do: 'start' | 'reply' | 'event' | 'timer' | 'cancel' | 'retry' | 'child' | 'parent';
+  outcome?: 'completed' | 'compensated' | 'failed'; output?: unknown; child?: string;
+  parent?: { id: string; saga: string; step: string };
   at: number;
   random?: number;
   input?: unknown; key?: string; id?: string; correlationId?: string;
@@ -60,7 +63,7 @@ export function runTrace(saga: CompiledSaga, inputs: TraceInput[]) {
     const env = testEnv(inp.at, counter, inp.random);
     let d;
     if (inp.do === 'start') {
-      d = start(saga, { id: inp.id ?? 'i1', input: inp.input ?? {}, key: inp.key ?? null, correlationId: inp.correlationId ?? 'c1', event: null, causationId: 'req1' }, env);
+      d = start(saga, { id: inp.id ?? 'i1', input: inp.input ?? {}, key: inp.key ?? null, correlationId: inp.correlationId ?? 'c1', event: null, causationId: 'req1', ...(inp.parent === undefined ? {} : { parent: inp.parent }) }, env);
     } else {
       if (state === undefined) throw new Error(`input ${i}: no instance yet`);
       if (inp.do === 'timer' && inp.timer !== undefined) timersFired.add(inp.timer);
@@ -105,6 +108,13 @@ function toInput(state: InstanceState, inp: TraceInput, timers: Map<string, Time
     }
     case 'cancel': return { type: 'CancelRequested' as const, reason: inp.reason ?? '' };
     case 'retry': return { type: 'RetryRequested' as const };
+    case 'child': {
+      const step = need(inp.step, 'step', i);
+      const st = state.steps[step];
+      const childId = inp.child ?? st?.compensation?.awaiting ?? st?.commands.at(-1) ?? 'none';
+      return { type: 'ChildEnded' as const, step, childId, outcome: need(inp.outcome, 'outcome', i), output: inp.output ?? null, reason: inp.reason ?? null };
+    }
+    case 'parent': return { type: 'ParentCompensates' as const, parentId: state.parent?.id ?? 'none' };
     default: throw new Error(`input ${i}: unknown do ${inp.do}`);
   }
 }
@@ -120,7 +130,7 @@ function message(inp: TraceInput, causationId: string, correlationId: string, i:
 function parseTimer(id: string): TimerRef {
   const [kind, step, attempt] = id.split(':');
   if (kind === 'deadline') return { kind };
-  if (kind === 'wait_timeout' && step !== undefined) return { kind, step };
+  if ((kind === 'wait_timeout' || kind === 'delay' || kind === 'child_timeout') && step !== undefined) return { kind, step };
   if ((kind === 'attempt_timeout' || kind === 'retry' || kind === 'comp_timeout' || kind === 'comp_retry') && step !== undefined) {
     return { kind, step, attempt: Number(attempt) };
   }

@@ -9,6 +9,9 @@ export function summarizeEvent(e: SagaEvent): string {
     case 'StepDispatched': return `StepDispatched ${e.step}#${e.attempt} cmd=${e.commandId} timeout@${e.timeoutAt}`;
     case 'WaitStarted': return `WaitStarted ${e.step}${e.timeoutAt === null ? '' : ` timeout@${e.timeoutAt}`}`;
     case 'ForEachStarted': return `ForEachStarted ${e.step} items=${JSON.stringify(e.items)}`;
+    case 'DelayStarted': return `DelayStarted ${e.step} until@${e.until}`;
+    case 'ChildStarted': return `ChildStarted ${e.step} child=${e.childId} saga=${e.saga}${e.timeoutAt === null ? '' : ` timeout@${e.timeoutAt}`}`;
+    case 'ChildCompensationRequested': return `ChildCompensationRequested ${e.step} child=${e.childId}`;
     case 'StepSucceeded': return `StepSucceeded ${e.step}${e.pivot ? ' (pivot)' : ''} output=${JSON.stringify(e.output)}`;
     case 'StepAttemptFailed': return `StepAttemptFailed ${e.step}#${e.attempt} retry@${e.retryAt}: ${e.error}`;
     case 'StepFailed': return `StepFailed ${e.step} ${e.status} outcome=${e.outcome}: ${e.error}`;
@@ -37,6 +40,9 @@ export function summarizeEffect(e: Effect): string {
     case 'ScheduleTimer': return `ScheduleTimer ${e.timerId}@${e.dueAt}`;
     case 'CancelTimer': return `CancelTimer ${e.timerId}`;
     case 'PublishLifecycle': return `PublishLifecycle ${e.eventType}${e.payload.reason === undefined ? '' : `: ${e.payload.reason}`}`;
+    case 'StartChild': return `StartChild ${e.saga} id=${e.childId} key=${e.key ?? '-'} input=${JSON.stringify(e.input)}`;
+    case 'CompensateChild': return `CompensateChild ${e.childId}`;
+    case 'NotifyParent': return `NotifyParent ${e.parentId} step=${e.input.step} ${e.input.outcome} output=${JSON.stringify(e.input.output)}${e.input.reason === null ? '' : `: ${e.input.reason}`}`;
   }
 }
 

@@ -81,6 +81,8 @@ function leaf(s: LeafStep): unknown {
   const compensate = s.compensate === null ? null
     : { command: message(s.compensate.command), reply: s.compensate.reply, timeout: s.compensate.timeout, retry: s.compensate.retry };
   const common = { kind: s.kind, name: s.name, afterPivot: s.afterPivot, when: run(s.when), compensate };
+  if (s.kind === 'delay') return { ...common, duration: s.duration, until: run(s.until) };
+  if (s.kind === 'saga') return { ...common, saga: s.saga, key: run(s.key), timeout: s.timeout };
   return s.kind === 'command'
     ? { ...common, pivot: s.pivot, command: message(s.command), reply: s.reply, timeout: s.timeout, retry: s.retry }
     : { ...common, subject: s.subject, type: s.type, match: run(s.match, true), timeout: s.timeout };

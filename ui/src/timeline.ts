@@ -89,7 +89,8 @@ export function buildTimeline(history: readonly HistoryEntryDocument[], now: num
     const attempt = typeof d.attempt === 'number' ? d.attempt : 1;
     switch (e.type) {
       case 'StepDispatched': open(laneOf(step, false), attempt, at); break;
-      case 'WaitStarted': open(laneOf(step, false), 1, at); break;
+      case 'WaitStarted': case 'DelayStarted': case 'ChildStarted': open(laneOf(step, false), 1, at); break;
+      case 'ChildCompensationRequested': open(laneOf(step, true), 1, at); break;
       case 'StepSucceeded': close(laneOf(step, false), at, 'succeeded', null); break;
       case 'StepAttemptFailed': close(laneOf(step, false), at, 'retry', text(d.error)); break;
       case 'StepFailed': close(laneOf(step, false), at, d.status === 'timed_out' ? 'timed_out' : 'failed', text(d.error)); break;

@@ -1,0 +1,128 @@
+import { isRejection, type CompiledSaga, type Decision, type InstanceState, type ParentLink, type Rejection, type SagaInput } from '../core/index.js';
+import { SagaError } from '../errors.js';
+import type { InstanceChange, InputWrite, LinkEffect } from '../store/port.js';
+import { changeOf } from './change.js';
+
+/** What following links needs of the engine: reading instances, their definitions, and planning a child's start. */
+export interface LinkDeps {
+  getInstance(id: string): Promise<InstanceState | undefined>;
+  defOf(state: InstanceState): Promise<CompiledSaga>;
+  /** Decides a child's start without writing it; null change when an instance of that id or key exists (its state is returned). */
+  planChild(cmd: { saga: string; input: unknown; key: string | undefined; id: string; correlationId: string; parent: ParentLink }): Promise<{ state: InstanceState; change: InstanceChange | null }>;
+  decide(def: CompiledSaga, state: InstanceState, input: SagaInput): Decision | Rejection;
+}
+
+/** Links followed in one write at most: a chain of children ending at once is short; a longer one is a bug. */
+const MAX_LINKS = 1_000;
+
+/**
+ * Adds to a write the changes its links cause: a child started (with its parent link), a child
+ * told that its parent compensates, a parent told that its child ended, each decided on the
+ * latest state of its instance in this write, and their own links in turn. One write, one
+ * transaction: a child starts once with its parent's commit, and its end reaches the parent
+ * once with its own. No second lock is taken (a lock held while waiting for another could
+ * deadlock a parent and its child); the store's version check turns a race into a retry.
+ */
+export async function withLinks(w: InputWrite, deps: LinkDeps): Promise<InputWrite> {
+  if (!w.changes.some((c) => (c.links?.length ?? 0) > 0)) return w;
+  const changes = [...w.changes];
+  const latest = new Map<string, InstanceState>();
+  for (const c of changes) latest.set(c.state.id, c.state);
+  const read = async (id: string) => latest.get(id) ?? await deps.getInstance(id);
+  const queue: { link: LinkEffect; from: InstanceState }[] = changes.flatMap((c) => (c.links ?? []).map((link) => ({ link, from: c.state })));
+  for (let n = 0; queue.length > 0; n++) {
+    if (n >= MAX_LINKS) throw new Error(`a write followed more than ${MAX_LINKS} links between parent and child sagas`);
+    const { link, from } = queue.shift() as { link: LinkEffect; from: InstanceState };
+    for (const next of await follow(link, from, read, deps)) {
+      // One change per instance and write: an adapter checks each against the stored version.
+      const at = changes.findIndex((c) => c.state.id === next.state.id);
+      const prior = changes[at];
+      if (prior === undefined) changes.push(next);
+      else changes[at] = mergeChanges(prior, next);
+      latest.set(next.state.id, next.state);
+      for (const l of next.links ?? []) queue.push({ link: l, from: next.state });
+    }
+  }
+  return { ...w, changes };
+}
+
+/** Pure: two successive changes of one instance as one, as if decided at once (the later's timers and waits win). */
+export function mergeChanges(a: InstanceChange, b: InstanceChange): InstanceChange {
+  if (b.expectedVersion !== a.expectedVersion + a.events.length) throw new Error(`change of ${a.state.id} at version ${b.expectedVersion} does not follow one ending at ${a.expectedVersion + a.events.length}`);
+  const put = new Map(a.timers.put.map((x) => [x.timerId, x]));
+  const cancel = new Set(a.timers.cancel);
+  for (const id of b.timers.cancel) {
+    put.delete(id);
+    cancel.add(id);
+  }
+  for (const x of b.timers.put) {
+    cancel.delete(x.timerId);
+    put.set(x.timerId, x);
+  }
+  const waitPut = new Map(a.waits.put.map((x) => [x.step, x]));
+  const waitRemove = new Set(a.waits.remove);
+  for (const step of b.waits.remove) {
+    waitPut.delete(step);
+    waitRemove.add(step);
+  }
+  for (const x of b.waits.put) {
+    waitRemove.delete(x.step);
+    waitPut.set(x.step, x);
+  }
+  const links = [...(a.links ?? []), ...(b.links ?? [])];
+  return {
+    expectedVersion: a.expectedVersion,
+    state: b.state,
+    events: [...a.events, ...b.events],
+    outbox: [...a.outbox, ...b.outbox],
+    timers: { put: [...put.values()], cancel: [...cancel] },
+    commands: [...a.commands, ...b.commands],
+    waits: { put: [...waitPut.values()], remove: [...waitRemove] },
+    ...(links.length === 0 ? {} : { links }),
+  };
+}
+
+async function follow(link: LinkEffect, from: InstanceState, read: (id: string) => Promise<InstanceState | undefined>, deps: LinkDeps): Promise<InstanceChange[]> {
+  switch (link.type) {
+    case 'StartChild': {
+      if (await read(link.childId) !== undefined) return [];
+      const parent: ParentLink = { id: from.id, saga: from.saga, step: link.step };
+      const tell = async (reason: string) => inputTo(from.id, { type: 'ChildEnded', step: link.step, childId: link.childId, outcome: 'failed', output: null, reason }, read, deps);
+      try {
+        const plan = await deps.planChild({ saga: link.saga, input: link.input, key: link.key ?? undefined, id: link.childId, correlationId: link.correlationId, parent });
+        if (plan.change !== null) return [plan.change];
+        // Another instance holds the child's key: the parent's step cannot have its child.
+        return tell(`saga ${link.saga} already has instance ${plan.state.id} for key ${JSON.stringify(plan.state.key)}`);
+      } catch (err) {
+        // The child cannot start (unknown saga after a reload, an input its schema refuses): the step fails, the parent goes on.
+        if (err instanceof SagaError) return tell(`child saga ${link.saga} could not start: ${err.message}`);
+        throw err;
+      }
+    }
+    case 'CompensateChild': {
+      const child = await read(link.childId);
+      // Gone (retired by SAGA_RETENTION while its parent ran on): nobody can say it was undone,
+      // so the parent's compensation of the step fails and waits for an operator.
+      if (child === undefined) {
+        return inputTo(from.id, {
+          type: 'ChildEnded', step: link.step, childId: link.childId, outcome: 'failed', output: null,
+          reason: `child ${link.childId} is not in the store (retired before its parent finished?), so it cannot be compensated; undo its work by hand`,
+        }, read, deps);
+      }
+      return inputTo(link.childId, { type: 'ParentCompensates', parentId: from.id }, read, deps);
+    }
+    case 'NotifyParent':
+      return inputTo(link.parentId, link.input, read, deps);
+  }
+}
+
+/** Decides `input` for instance `id` on its latest state: its change, or none (gone, ignored, or refused). */
+async function inputTo(id: string, input: SagaInput, read: (id: string) => Promise<InstanceState | undefined>, deps: LinkDeps): Promise<InstanceChange[]> {
+  const state = await read(id);
+  if (state === undefined) return [];
+  const def = await deps.defOf(state);
+  const d = deps.decide(def, state, input);
+  if (isRejection(d)) return [];
+  const c = changeOf(def, state, d);
+  return c === null ? [] : [c];
+}

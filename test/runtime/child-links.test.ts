@@ -1,0 +1,216 @@
+/**
+ * The runtime's links between a parent and its child saga (engine/runtime/linked.ts) and the
+ * delay's timer, on both store adapters (a SQLite file and a real PostgreSQL 15), without
+ * NATS: the engine's inputs are fed directly and its outbox rows caught as the relay would
+ * take them. A child starts in the same write as its parent's decision, once; its end is its
+ * parent step's outcome in the same write as its own; a completed child is compensated when
+ * the parent compensates; a delay's timer fires once even when two engines (replicas) fire it.
+ */
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { formatDefinitionError, loadDefinitionsText } from '../../engine/definitions/index.js';
+import { silentLog } from '../../engine/log.js';
+import { Engine } from '../../engine/runtime/engine.js';
+import { Registry } from '../../engine/runtime/registry.js';
+import { openStore } from '../../engine/store/index.js';
+import { openPostgresStore } from '../../engine/store/postgres/index.js';
+import type { StorePort } from '../../engine/store/port.js';
+import { sqlitePort } from '../../engine/store/sqlite-port.js';
+import type { OutboxRow } from '../../engine/store/outbox.js';
+import { parseEnvelope } from '../../engine/transport/envelope.js';
+import { startPostgres } from '../helpers/postgres.js';
+
+const YAML = `
+sagas:
+  - name: parent
+    defaults: { timeout: 5s, retry: { maxAttempts: 1 } }
+    steps:
+      - name: hold
+        command: { subject: a.commands, type: Hold, payload: { x: "{% $input.x %}" } }
+        reply: { subject: a.events, success: [Held], failure: [NotHeld] }
+        compensate:
+          command: { subject: a.commands, type: Unhold, payload: {} }
+          reply: { subject: a.events, success: [Unheld] }
+      - name: wait-a-bit
+        delay: { for: 50ms }
+      - name: kid
+        saga: child
+        input: { x: "{% $input.x %}" }
+      - name: finish
+        command: { subject: a.commands, type: Finish, payload: { got: "{% $steps.kid.steps.work.n %}" } }
+        reply: { subject: a.events, success: [Finished], failure: [NotFinished] }
+        compensate:
+          command: { subject: a.commands, type: Unfinish, payload: {} }
+          reply: { subject: a.events, success: [Unfinished] }
+  - name: keyed
+    defaults: { timeout: 5s, retry: { maxAttempts: 1 } }
+    steps:
+      - name: hold
+        command: { subject: a.commands, type: Hold, payload: {} }
+        reply: { subject: a.events, success: [Held], failure: [NotHeld] }
+        compensate:
+          command: { subject: a.commands, type: Unhold, payload: {} }
+          reply: { subject: a.events, success: [Unheld] }
+      - name: kid
+        saga: child
+        input: { x: 0 }
+        key: "{% $input.k %}"
+  - name: child
+    defaults: { timeout: 5s, retry: { maxAttempts: 1 } }
+    steps:
+      - name: work
+        command: { subject: b.commands, type: Work, payload: { x: "{% $input.x %}" } }
+        reply: { subject: b.events, success: [Worked], failure: [NoWork] }
+        compensate:
+          command: { subject: b.commands, type: Unwork, payload: {} }
+          reply: { subject: b.events, success: [Unworked] }
+`;
+
+interface Rig {
+  engine: Engine;
+  store: StorePort;
+  sent: OutboxRow[];
+  /** The last command sent of `type` (for `instance`): its envelope id. */
+  command(type: string, instance: string): string;
+  reply(type: string, causationId: string, payload?: unknown): Promise<unknown>;
+  fireDue(at: number): Promise<void>;
+}
+
+/** `sent` may be shared with another rig (a replica): whichever wins a race publishes. */
+function makeRig(store: StorePort, dir: string, sent: OutboxRow[] = []): Rig {
+  const loaded = loadDefinitionsText(YAML, join(dir, 'defs.yaml'));
+  if (!loaded.ok) throw new Error(loaded.errors.map(formatDefinitionError).join('\n'));
+  const engine = new Engine({ store, registry: new Registry(loaded.sagas), log: silentLog, relay: { push: (rows) => { sent.push(...rows); } } });
+  let n = 0;
+  return {
+    engine, store, sent,
+    command(type, instance) {
+      const row = [...sent].reverse().find((r) => r.headers['Saga-Id'] === instance && parseEnvelope(r.data).ok && (parseEnvelope(r.data) as { envelope: { eventType: string } }).envelope.eventType === type);
+      if (row === undefined) throw new Error(`no ${type} sent for ${instance}: ${sent.map((r) => `${r.headers['Saga-Id']} ${r.subject}`).join(', ')}`);
+      return row.messageId;
+    },
+    reply(type, causationId, payload = {}) {
+      return engine.receive({
+        subject: ['Worked', 'NoWork', 'Unworked'].includes(type) ? 'b.events' : 'a.events',
+        eventId: `reply-${++n}`, eventType: type, correlationId: 'corr', causationId, aggregateId: 'a', version: 1, payload, envelope: {},
+      });
+    },
+    async fireDue(at) {
+      for (const row of await store.claimDueTimers(at, 100, 10_000)) await engine.fire(row);
+    },
+  };
+}
+
+async function scenarios(t: Test, open: () => Promise<{ store: StorePort; second: () => Promise<StorePort> }>): Promise<void> {
+  t.test('a child starts with its parent\'s commit, once, and its end is the step\'s outcome', async (t) => {
+    const { store, second } = await open();
+    const r = makeRig(store, t.testdir());
+    const p = await r.engine.start({ saga: 'parent', input: { x: 1 }, id: 'p-ok', correlationId: 'corr' });
+    t.equal(p.created, true);
+    await r.reply('Held', r.command('Hold', 'p-ok'));
+    t.equal((await store.getInstance('p-ok'))?.steps['wait-a-bit']?.status, 'running', 'the delay waits');
+    t.same((await store.timersOf('p-ok')).map((x) => x.timerId).sort(), ['delay:wait-a-bit'], 'on a stored timer');
+    t.equal(await store.getInstance('p-ok.kid.1'), undefined, 'no child before the delay ends');
+
+    // Two replicas fire the same due timer: one write takes it, the other is a duplicate.
+    const other = makeRig(await second(), t.testdir(), r.sent);
+    const row = (await store.timersOf('p-ok'))[0];
+    if (row === undefined) throw new Error('no timer');
+    await Promise.all([r.engine.fire(row), other.engine.fire(row)]);
+    const h = await store.history('p-ok');
+    t.equal(h.filter((e) => e.type === 'StepSucceeded' && (e.data as { step?: string }).step === 'wait-a-bit').length, 1, 'the delay ended once');
+
+    const child = await store.getInstance('p-ok.kid.1');
+    t.match(child, { saga: 'child', status: 'running', parent: { id: 'p-ok', saga: 'parent', step: 'kid' } }, 'the child started in the same write, linked to its parent');
+    await r.reply('Worked', r.command('Work', 'p-ok.kid.1'), { n: 7 });
+    t.equal((await store.getInstance('p-ok.kid.1'))?.status, 'completed', 'the child completed');
+    const parent = await store.getInstance('p-ok');
+    t.equal(parent?.steps.kid?.status, 'succeeded', 'and in the same write its parent\'s step succeeded');
+    t.match(parent?.steps.kid?.output, { id: 'p-ok.kid.1', saga: 'child', steps: { work: { n: 7 } } });
+    const finish = r.sent.find((x) => x.headers['Saga-Step'] === 'finish');
+    t.match(finish === undefined ? null : parseEnvelope(finish.data), { ok: true, envelope: { payload: { got: 7 } } }, 'a later step reads the child\'s results');
+    await r.reply('Finished', r.command('Finish', 'p-ok'));
+    t.equal((await store.getInstance('p-ok'))?.status, 'completed');
+    t.equal((await store.listInstances({ saga: 'child', limit: 10 })).items.length, 1, 'one child in all');
+  });
+
+  t.test('a child whose key another instance holds cannot start: the step fails and the parent compensates', async (t) => {
+    const { store } = await open();
+    const r = makeRig(store, t.testdir());
+    await r.engine.start({ saga: 'child', input: { x: 0 }, key: 'k-taken', id: 'someone-else', correlationId: 'corr' });
+    await r.engine.start({ saga: 'keyed', input: { k: 'k-taken' }, id: 'p-key', correlationId: 'corr' });
+    await r.reply('Held', r.command('Hold', 'p-key'));
+    const p = await store.getInstance('p-key');
+    t.equal(p?.status, 'compensating', 'the parent compensates');
+    t.match(p?.steps.kid?.lastError, /saga child already has instance someone-else for key "k-taken"/, 'with the reason');
+    t.equal(await store.getInstance('p-key.kid.1'), undefined, 'no child was started');
+  });
+
+  t.test('a completed child retired while its parent ran cannot be compensated: the parent fails, naming it', async (t) => {
+    const { store } = await open();
+    const r = makeRig(store, t.testdir());
+    await r.engine.start({ saga: 'parent', input: { x: 3 }, id: 'p-gone', correlationId: 'corr' });
+    await r.reply('Held', r.command('Hold', 'p-gone'));
+    await r.fireDue(Date.now() + 10_000);
+    await r.reply('Worked', r.command('Work', 'p-gone.kid.1'), { n: 1 });
+    const retired = await store.retire(Date.now() + 60_000, 100, async () => undefined);
+    t.equal(retired.deleted, 1, 'retention took the completed child');
+    await r.reply('NotFinished', r.command('Finish', 'p-gone'));
+    const p = await store.getInstance('p-gone');
+    t.equal(p?.status, 'failed', 'the parent does not claim the child was undone');
+    t.match(p?.steps.kid?.compensation?.lastError, /child p-gone\.kid\.1 is not in the store .* cannot be compensated/);
+  });
+
+  t.test('a failing later step compensates the completed child, then the parent\'s own steps', async (t) => {
+    const { store } = await open();
+    const r = makeRig(store, t.testdir());
+    await r.engine.start({ saga: 'parent', input: { x: 2 }, id: 'p-undo', correlationId: 'corr' });
+    await r.reply('Held', r.command('Hold', 'p-undo'));
+    await r.fireDue(Date.now() + 10_000);
+    await r.reply('Worked', r.command('Work', 'p-undo.kid.1'), { n: 1 });
+    await r.reply('NotFinished', r.command('Finish', 'p-undo'));
+    t.equal((await store.getInstance('p-undo'))?.status, 'compensating');
+    t.equal((await store.getInstance('p-undo.kid.1'))?.status, 'compensating', 'the completed child compensates, in the parent\'s write');
+    await r.reply('Unworked', r.command('Unwork', 'p-undo.kid.1'));
+    t.equal((await store.getInstance('p-undo.kid.1'))?.status, 'compensated');
+    t.equal((await store.getInstance('p-undo'))?.steps.kid?.compensation?.status, 'compensated', 'its end is the parent\'s compensation of the step');
+    await r.reply('Unheld', r.command('Unhold', 'p-undo'));
+    t.equal((await store.getInstance('p-undo'))?.status, 'compensated');
+    const order = r.sent.filter((x) => x.subject.endsWith('.commands')).map((x) => (parseEnvelope(x.data) as { envelope: { eventType: string } }).envelope.eventType);
+    t.same(order, ['Hold', 'Work', 'Finish', 'Unwork', 'Unhold'], 'the child is undone before the parent\'s earlier step');
+  });
+}
+
+t.test('sqlite', async (t) => {
+  await scenarios(t, async () => {
+    const file = join(t.testdir(), `s-${Math.random().toString(36).slice(2)}.db`);
+    const store = openStore(file);
+    t.teardown(() => store.close());
+    return {
+      store: sqlitePort(store),
+      second: async () => {
+        const s2 = openStore(file);
+        t.teardown(() => s2.close());
+        return sqlitePort(s2);
+      },
+    };
+  });
+});
+
+t.test('postgres', async (t) => {
+  const server = await startPostgres();
+  t.teardown(() => server.stop());
+  await scenarios(t, async () => {
+    const url = await server.createDatabase();
+    const store = await openPostgresStore(url);
+    t.teardown(() => store.close());
+    return {
+      store,
+      second: async () => {
+        const s2 = await openPostgresStore(url);
+        t.teardown(() => s2.close());
+        return s2;
+      },
+    };
+  });
+});
