@@ -97,6 +97,8 @@ t.test('cancelling the parent while its child waits cancels the child', async (t
   await stepReaches(w, p.id, 'pay', ['running']);
   const childId = `${p.id}.pay.1`;
   await stepReaches(w, childId, 'charge-payment', ['running', 'retrying']);
+  const why = await cli(['why', p.id, '--db', w.dbFile], { columns: 200 });
+  t.match(why.out, new RegExp(`waiting\\s+for\\s+the\\s+child\\s+saga\\s+${p.id}\\.pay\\.1\\s+of\\s+step\\s+pay\\s+to\\s+end`), 'sagactl why names the child it waits for', { out: why.out, err: why.err });
   const r = await w.api.req('POST', `/v1/instances/${p.id}/cancel`, { reason: 'customer left' });
   t.equal(r.status, 200, 'the cancel is accepted', { body: r.body });
   const child = await w.api.settled(childId);
