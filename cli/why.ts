@@ -34,7 +34,7 @@ export interface WhyAnswer {
 /** A step (or its compensation) the instance waits on. */
 export interface WaitingStep {
   readonly step: string;
-  readonly waitingFor: 'reply' | 'retry' | 'event' | 'undo-reply' | 'undo-retry';
+  readonly waitingFor: 'reply' | 'retry' | 'event' | 'undo-reply' | 'undo-retry' | 'time' | 'child';
   readonly attempt: number;
   /** Null: unlimited; undefined when the definition is not known. */
   readonly maxAttempts: number | null | undefined;
@@ -132,6 +132,8 @@ function forwardWait(c: Ctx, s: StepDocument): { sentence: string; fact: Waiting
       fact: { step: s.name, waitingFor: 'event', attempt: s.attempts, maxAttempts: 1, since: started, next: timer === undefined ? null : { kind: timer.kind, at: timer.dueAt }, lastError: s.lastError },
     };
   }
+  const kind = detail?.kind ?? (lastEvent(c.history, 'DelayStarted', s.name) !== undefined ? 'delay' : lastEvent(c.history, 'ChildStarted', s.name) !== undefined ? 'saga' : undefined);
+  if (kind === 'delay' || kind === 'saga') return timeOrChildWait(c, s, kind);
   const subject = consumerHint(detail, false);
   if (s.state === 'retrying') {
     const failed = lastEvent(c.history, 'StepAttemptFailed', s.name);
@@ -162,9 +164,30 @@ function forwardWait(c: Ctx, s: StepDocument): { sentence: string; fact: Waiting
   };
 }
 
+/** A `delay` waits for its time; a `saga` step for its child's end (docs/step-kinds.md). */
+function timeOrChildWait(c: Ctx, s: StepDocument, kind: 'delay' | 'saga'): { sentence: string; fact: WaitingStep; subject: string | null } {
+  const started = lastEvent(c.history, kind === 'delay' ? 'DelayStarted' : 'ChildStarted', s.name);
+  const since = started?.at ?? s.startedAt;
+  const timer = timerFor(c.timers, [kind === 'delay' ? 'delay' : 'child_timeout'], s.name);
+  const next = timer === undefined ? null : { kind: timer.kind, at: timer.dueAt };
+  if (kind === 'delay') {
+    const sentence = `Step ${s.name} is a delay${since === null ? '' : ` that began ${at(since, c.now)}`}${timer === undefined ? '; its timer is not pending.' : `; it ends ${due(timer.dueAt, c.now)}, and the saga goes on.`}`;
+    return { sentence, subject: null, fact: { step: s.name, waitingFor: 'time', attempt: 1, maxAttempts: 1, since, next, lastError: s.lastError } };
+  }
+  const child = s.child ?? (started === undefined ? undefined : String(dataOf(started).childId));
+  let sentence = `It is waiting for the child saga ${child ?? '?'} of step ${s.name} to end${since === null ? '' : ` (started ${at(since, c.now)})`}: see \`sagactl why ${child ?? ''}\``;
+  sentence += timer === undefined ? '.' : `; if it has not ended by ${due(timer.dueAt, c.now)}, it is cancelled and the saga compensates.`;
+  return { sentence, subject: null, fact: { step: s.name, waitingFor: 'child', attempt: 1, maxAttempts: 1, since, next, lastError: s.lastError } };
+}
+
 function undoWait(c: Ctx, s: StepDocument): { sentence: string; fact: WaitingStep; subject: string | null } {
   const comp = s.compensation;
   const detail = leafDetail(c.def, s.name);
+  if (detail?.kind === 'saga') {
+    const since = lastEvent(c.history, 'ChildCompensationRequested', s.name)?.at ?? comp?.startedAt ?? null;
+    const sentence = `It is waiting for the child saga ${s.child ?? '?'} of step ${s.name} to compensate${since === null ? '' : ` (asked ${at(since, c.now)})`}: see \`sagactl why ${s.child ?? ''}\`.`;
+    return { sentence, subject: null, fact: { step: s.name, waitingFor: 'child', attempt: comp?.attempts ?? 1, maxAttempts: null, since, next: null, lastError: comp?.lastError ?? null } };
+  }
   const max = maxAttempts(detail, true);
   const n = comp?.attempts ?? 0;
   const subject = consumerHint(detail, true);

@@ -12,7 +12,7 @@ import { sound, stepEvents, stepReaches } from './kinds.js';
  * is started once with its parent's commit and is visible with its parent; its end is the
  * step's outcome; a completed child is compensated (refunded) when the parent compensates
  * after a rejected shipment; a declined child fails the step; a cancel of the parent while
- * its child runs cancels the child.
+ * its child runs cancels the child; a kill -9 while the child runs loses and repeats nothing.
  */
 const DEFS = join(FIXTURES, 'delay-child.yaml');
 const w = await startWorld(t, { definitions: DEFS });
@@ -97,6 +97,8 @@ t.test('cancelling the parent while its child waits cancels the child', async (t
   await stepReaches(w, p.id, 'pay', ['running']);
   const childId = `${p.id}.pay.1`;
   await stepReaches(w, childId, 'charge-payment', ['running', 'retrying']);
+  const why = await cli(['why', p.id, '--db', w.dbFile], { columns: 200 });
+  t.match(why.out, new RegExp(`waiting\\s+for\\s+the\\s+child\\s+saga\\s+${p.id}\\.pay\\.1\\s+of\\s+step\\s+pay\\s+to\\s+end`), 'sagactl why names the child it waits for', { out: why.out, err: why.err });
   const r = await w.api.req('POST', `/v1/instances/${p.id}/cancel`, { reason: 'customer left' });
   t.equal(r.status, 200, 'the cancel is accepted', { body: r.body });
   const child = await w.api.settled(childId);
@@ -105,4 +107,20 @@ t.test('cancelling the parent while its child waits cancels the child', async (t
   t.equal(done.state, 'compensated', 'the parent ends compensated once its child did', w.diag());
   t.match((await w.api.history(childId)).find((h) => h.type === 'CompensationStarted')?.data, { reason: { kind: 'cancelled', message: `its parent parent-order ${p.id} compensates` } });
   w.flag('o-child-cancel~holdcharge', 'charge');
+});
+
+t.test('kill -9 while the child runs: after the restart the child ends, and its parent with it; one child, one charge', async (t) => {
+  const p = await startParent('o-child-kill~slowcharge800');
+  const childId = `${p.id}.pay.1`;
+  await stepReaches(w, childId, 'charge-payment', ['running', 'retrying']);
+  await w.sagad.kill9();
+  await w.restartSagad();
+  const done = await w.api.settled(p.id, 30_000);
+  t.equal(done.state, 'completed', 'the parent completes after the restart', w.diag());
+  const child = await w.api.instance(childId);
+  t.equal(child.state, 'completed', 'its child completed');
+  t.equal((await w.api.list({ saga: 'charge-child' })).filter((s) => s.id.startsWith(`${p.id}.`)).length, 1, 'one child');
+  t.same(realEffects(w.ledger(), childId), [['charge-payment', 'do', 'done']], 'charged once');
+  sound(t, w, sagaViolations(done, await w.api.history(p.id), w.ledger(), parentShape));
+  sound(t, w, sagaViolations(child, await w.api.history(childId), w.ledger(), childShape), 'the child\'s saga guarantee');
 });

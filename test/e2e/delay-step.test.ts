@@ -1,6 +1,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { waitFor } from '../helpers/sagad.js';
+import { cli } from '../cli/helpers.js';
 import { order, type InstanceDoc } from './api-client.js';
 import { FIXTURES, startWorld } from './harness.js';
 import { realEffects, sagaViolations } from './invariants.js';
@@ -72,6 +73,8 @@ t.test('a delay until a past time goes on at once; one that is not a time compen
 t.test('a cancel during a delay compensates what was done before it, and the delay never fires', async (t) => {
   const a = await startSaga('delayed-order', order('o-delay-cancel'));
   await stepReaches(w, a.id, 'cool-off', ['running']);
+  const why = await cli(['why', a.id, '--db', w.dbFile], { columns: 200 });
+  t.match(why.out, /Step\s+cool-off\s+is\s+a\s+delay\s+that\s+began[\s\S]*;\s+it\s+ends[\s\S]*\(in\s+\d/, 'sagactl why says the delay ends when', { out: why.out, err: why.err });
   const r = await w.api.req('POST', `/v1/instances/${a.id}/cancel`, { reason: 'changed my mind' });
   t.equal(r.status, 200, 'the cancel is accepted', { body: r.body });
   const done = await w.api.settled(a.id);
