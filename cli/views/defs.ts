@@ -43,6 +43,10 @@ export function definitionText(d: DefinitionDetail, o: Pick<ViewOptions, 'width'
     if (s.kind === 'parallel') {
       rows.push([s.name, 'parallel', '', '', '', '', s.when ?? '']);
       (s.branches ?? []).forEach((b, i) => { for (const l of b) rows.push(leafRow(l, `  ${i + 1}: `)); });
+    } else if (s.kind === 'forEach') {
+      // The step, then what each element runs: the step's command, as `name[i]`.
+      rows.push([s.name, `forEach ${s.items ?? ''} (${s.maxConcurrency ?? 1} at a time, at most ${s.maxItems ?? '?'})`, '', '', '', '', s.when ?? '']);
+      rows.push(leafRow({ ...s, name: `${s.name}[i]`, when: null }, '  '));
     } else {
       rows.push(leafRow(s, ''));
     }

@@ -27,8 +27,8 @@ async function run(orderId: string, items: Record<string, unknown>[]) {
 }
 
 t.test('every line is reserved, two at a time, and the pivot reads the reservations in line order', async (t) => {
-  // Line 0 answers 500 ms late: line 2 is sent as soon as line 1 is done, not before.
-  const { id, doc, history } = await run('o-fe-ok', [{ sku: 'a', directives: '~slowreserve500' }, { sku: 'b' }, { sku: 'c' }]);
+  // Line 0 answers 1.5 s late: line 2 is sent as soon as line 1 is done, not before.
+  const { id, doc, history } = await run('o-fe-ok', [{ sku: 'a', directives: '~slowreserve1500' }, { sku: 'b' }, { sku: 'c' }]);
   t.equal(doc.state, 'completed', 'completed', w.diag());
   t.same(stepEvents(history, 'StepDispatched').slice(0, 2), [['StepDispatched', 'reserve-lines[0]'], ['StepDispatched', 'reserve-lines[1]']], 'two lines at once');
   const third = history.findIndex((h) => h.type === 'StepDispatched' && h.data.step === 'reserve-lines[2]');
@@ -48,7 +48,7 @@ t.test('every line is reserved, two at a time, and the pivot reads the reservati
 
 t.test('the charge is declined: every line is released, latest first, then nothing else', async (t) => {
   // Line 1 answers last: it is released first.
-  const { id, doc, history } = await run('o-fe-decline~decline', [{ sku: 'a' }, { sku: 'b', directives: '~slowreserve400' }]);
+  const { id, doc, history } = await run('o-fe-decline~decline', [{ sku: 'a' }, { sku: 'b', directives: '~slowreserve1000' }]);
   t.equal(doc.state, 'compensated', 'compensated', w.diag());
   t.same(realEffects(w.ledger(), id).filter(([, action]) => action === 'undo'), [['reserve-lines[1]', 'undo', 'done'], ['reserve-lines[0]', 'undo', 'done']],
     'the line that finished last is released first');
@@ -56,8 +56,8 @@ t.test('the charge is declined: every line is released, latest first, then nothi
 });
 
 t.test('a line out of stock while another is in flight: the one in flight is given up and released as an unknown outcome', async (t) => {
-  // Line 0 is reserved at once but answers 1.5 s late; line 1 is reserved; line 2 is refused.
-  const { id, doc, history } = await run('o-fe-oos', [{ sku: 'a', directives: '~slowreserve1500' }, { sku: 'b' }, { sku: 'c', directives: '~oos' }]);
+  // Line 0 is reserved at once but answers 2.5 s late; line 1 is reserved; line 2 is refused.
+  const { id, doc, history } = await run('o-fe-oos', [{ sku: 'a', directives: '~slowreserve2500' }, { sku: 'b' }, { sku: 'c', directives: '~oos' }]);
   t.equal(doc.state, 'compensated', 'compensated', w.diag());
   t.match(history.find((h) => h.type === 'StepFailed')?.data, { step: 'reserve-lines[2]', outcome: 'not_done' }, 'the refused line fails the saga');
   t.match(history.find((h) => h.type === 'StepGivenUp' && h.data.step === 'reserve-lines[0]')?.data, { outcome: 'unknown' }, 'the line in flight is given up');
