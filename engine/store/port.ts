@@ -63,8 +63,15 @@ export interface StorePort {
   /**
    * Unsent rows created at or before `createdBefore`, in seq order, at most `limit`, claimed for
    * `claimMs` like timers: how a replica publishes what a dead one committed but never sent.
+   * A row whose instance has older unsent rows not among those returned (claimed by another
+   * replica) names them in `follows`.
    */
   claimUnsent(limit: number, createdBefore: number, claimMs: number): Promise<OutboxRow[]>;
+  /**
+   * Those of `seqs` still unsent, in seq order, whoever claimed them: the rows a relay must
+   * publish before a row whose `follows` names them (per-instance order across replicas).
+   */
+  unsentBySeq(seqs: readonly number[]): Promise<OutboxRow[]>;
   /** Marks rows published (JetStream acknowledged them); already-sent rows keep their first time. */
   markSent(seqs: readonly number[], at: number): Promise<void>;
 
