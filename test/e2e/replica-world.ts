@@ -37,7 +37,7 @@ function replicaDefinitions(dir: string): string {
  * Starts PostgreSQL, nats-server, the scripted participant and `n` sagad processes on one
  * database, with the e2e participant's ledger as the judge's facts; all stop on teardown.
  */
-export async function startReplicaWorld(t: TestLike, n: number, opts: { definitions?: string; sagadEnv?: Record<string, string> } = {}): Promise<ReplicaWorld> {
+export async function startReplicaWorld(t: TestLike, n: number, opts: { definitions?: string; sagadEnv?: Record<string, string>; firstEnv?: (i: number) => Record<string, string> } = {}): Promise<ReplicaWorld> {
   const dir = t.testdir();
   const controlDir = join(dir, 'control');
   mkdirSync(controlDir, { recursive: true });
@@ -54,12 +54,13 @@ export async function startReplicaWorld(t: TestLike, n: number, opts: { definiti
   const ledgerPath = join(dir, 'ledger.jsonl');
   const receivedPath = join(dir, 'received.jsonl');
   const definitions = opts.definitions ?? replicaDefinitions(dir);
-  const launch = () => startSagad({ natsUrl: nats.url, dbFile: dbUrl, definitions, env: { SAGA_LOG_LEVEL: 'info', ...opts.sagadEnv } });
+  const launch = (extra: Record<string, string> = {}) => startSagad({ natsUrl: nats.url, dbFile: dbUrl, definitions, env: { SAGA_LOG_LEVEL: 'info', ...opts.sagadEnv, ...extra } });
   const participant = await startParticipant({ NATS_URL: nats.url, LEDGER: ledgerPath, RECEIVED: receivedPath, CONTROL_DIR: controlDir });
   cleanups.push(() => participant.child.kill('SIGKILL'));
   const replicas: Sagad[] = [];
   // Started one after the other: the first migrates; the others find the schema (concurrent starts are a store test).
-  for (let i = 0; i < n; i++) replicas.push(await launch());
+  // `firstEnv` (a fault point, say) is for a replica's first life only; a restart runs plain.
+  for (let i = 0; i < n; i++) replicas.push(await launch(opts.firstEnv?.(i)));
   cleanups.push(() => Promise.all(replicas.map((r) => r.kill9())));
   const alive = new Set(replicas.map((_, i) => i));
   let current = 0;
