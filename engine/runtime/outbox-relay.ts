@@ -146,17 +146,25 @@ export class OutboxRelay {
     return [...new Set(out)].filter((s) => !own.has(s));
   }
 
-  /** Rows read from the table, preceded by the older unsent rows of their instances that this relay does not hold. */
+  /**
+   * Rows read from the table; when older unsent rows of their instances are claimed elsewhere
+   * (`follows`), those go first, as a batch of their own, and the rows read wait as the next one.
+   */
   private async withPrior(rows: OutboxRow[]): Promise<OutboxRow[]> {
     const before = this.unheld(rows);
-    const all = before.length === 0 ? rows : [...(await this.source.unsentBySeq(before)), ...rows].sort((a, b) => a.seq - b.seq);
-    this.hold(all);
-    return all;
+    const prior = before.length === 0 ? [] : await this.source.unsentBySeq(before);
+    this.hold(prior);
+    this.hold(rows);
+    if (prior.length === 0) return rows;
+    this.queue.unshift(...rows);
+    return prior;
   }
 
   /** The next batch: from the queue, or from the table when it may hold more. */
   private async next(): Promise<OutboxRow[]> {
-    if (!this.scan) {
+    // While scanning, the queue holds nothing but rows read from the table that wait behind
+    // older rows of their instances (withPrior).
+    if (!this.scan || this.queue.length > 0) {
       for (let head = this.queue[0]; head !== undefined && 'fetch' in head; head = this.queue[0]) {
         this.queue.shift();
         // A batch of its own, acknowledged before the rows behind it go out; none when they
