@@ -1,11 +1,11 @@
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectNats, type NatsLink } from '../../engine/transport/connection.js';
 import { startNatsServer } from '../helpers/nats-server.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
 import { startSagad, type Sagad } from '../helpers/sagad.js';
 import { Api } from './api-client.js';
-import { consumersIdle, FIXTURES, ORDER_LOAD_DEFS, startParticipant, type TestLike, type World } from './harness.js';
+import { consumersIdle, ORDER_LOAD_DEFS, startParticipant, type TestLike, type World } from './harness.js';
 import { flagName, readLedger, readReceived } from './ledger.js';
 
 /** A world of several sagad replicas sharing one PostgreSQL and one nats-server. */
@@ -18,19 +18,6 @@ export interface ReplicaWorld extends World {
   /** Kills replica `i` with SIGKILL; the world's `api` moves to a live one. */
   kill9(i: number): Promise<void>;
   restart(i: number): Promise<Sagad>;
-}
-
-/**
- * The load fixture with attempt timeouts (6 s) longer than a replica's failover (an unsent
- * command of a killed replica goes out within about 3 s): with shorter ones, a step may time
- * out, and be compensated, before the dead replica's command was sent at all, and the
- * participant gets the `do` after its `undo` (docs/deployment.md says so too).
- */
-function replicaDefinitions(dir: string): string {
-  cpSync(join(FIXTURES, 'schemas'), join(dir, 'schemas'), { recursive: true });
-  const file = join(dir, 'order-replicas.yaml');
-  writeFileSync(file, readFileSync(ORDER_LOAD_DEFS, 'utf8').replace(/timeout: [12]s/g, 'timeout: 6s'));
-  return file;
 }
 
 /**
@@ -53,7 +40,9 @@ export async function startReplicaWorld(t: TestLike, n: number, opts: { definiti
   cleanups.push(() => nats.stop());
   const ledgerPath = join(dir, 'ledger.jsonl');
   const receivedPath = join(dir, 'received.jsonl');
-  const definitions = opts.definitions ?? replicaDefinitions(dir);
+  // The load fixture as it is, with its 1 s and 2 s attempt timeouts: shorter than a replica's
+  // failover, which the relay's per-instance order makes safe (replica-order.test.ts).
+  const definitions = opts.definitions ?? ORDER_LOAD_DEFS;
   const launch = (extra: Record<string, string> = {}) => startSagad({ natsUrl: nats.url, dbFile: dbUrl, definitions, env: { SAGA_LOG_LEVEL: 'info', ...opts.sagadEnv, ...extra } });
   const participant = await startParticipant({ NATS_URL: nats.url, LEDGER: ledgerPath, RECEIVED: receivedPath, CONTROL_DIR: controlDir });
   cleanups.push(() => participant.child.kill('SIGKILL'));
