@@ -209,6 +209,12 @@ export interface InputWrite {
   /** The timer this input fires; when it no longer exists at that due time, the write is a `duplicate`. */
   readonly firedTimer: { readonly instanceId: string; readonly timerId: string; readonly dueAt: number } | null;
   readonly changes: readonly InstanceChange[];
+  /**
+   * The commands (their message ids) this input is a reply to. A reply proves its command was
+   * delivered, and with it every older row of its instance (a relay sends an instance's rows
+   * in order): none of them is named in `follows`, even before its relay marked it sent.
+   */
+  readonly answers?: readonly string[];
 }
 
 /** How a write ended. Only `committed` wrote anything. */

@@ -11,13 +11,18 @@ const V1_OUTBOX = `
   END IF;`;
 
 // The probe takes an array (ScalarArrayOp on the index), not a subquery the planner might
-// turn into a scan of the whole partial index.
+// turn into a scan of the whole partial index. The rows up to a command an input answers are
+// left out (the reply proves them delivered): in the common case with replicas, a reply handled
+// by another replica than the one that sent its command, not yet marked sent, names nothing.
 const V5_OUTBOX = `
   IF rows ? 'o' THEN
     writes_to := ARRAY(SELECT DISTINCT r.value->>5 FROM jsonb_array_elements(rows->'o') r WHERE (r.value->>0)::integer = ANY (ok));
+    answered := ARRAY(SELECT jsonb_array_elements_text(x.value->'a') FROM jsonb_array_elements(inputs) x WHERE x.value ? 'a');
     SELECT coalesce(jsonb_object_agg(p.instance_id, p.seqs), '{}'::jsonb) INTO prior FROM (
-      SELECT o.instance_id, jsonb_agg(o.seq ORDER BY o.seq) AS seqs FROM outbox o
-      WHERE o.instance_id = ANY (writes_to) AND o.sent_at IS NULL GROUP BY o.instance_id) p;
+      SELECT q.instance_id, jsonb_agg(q.seq ORDER BY q.seq) AS seqs FROM (
+        SELECT o.instance_id, o.seq, max(o.seq) FILTER (WHERE o.message_id = ANY (answered)) OVER (PARTITION BY o.instance_id) AS upto
+        FROM outbox o WHERE o.instance_id = ANY (writes_to) AND o.sent_at IS NULL) q
+      WHERE q.upto IS NULL OR q.seq > q.upto GROUP BY q.instance_id) p;
     WITH ins AS (
       INSERT INTO outbox (message_id, subject, headers, data, created_at, instance_id)
         SELECT r.value->>1, r.value->>2, r.value->>3, decode(r.value->>4, 'base64'), now_ms, r.value->>5
@@ -54,13 +59,15 @@ export const APPLY_FUNCTION = applyFunction('CREATE', '', V1_OUTBOX, "RETURN jso
  * Schema v5 (per-instance order of outbox rows, docs/deployment.md): the same function, which
  * also stores each outbox row's instance and, before inserting, reads the older unsent rows of
  * the instances it writes to (one probe of the partial index `outbox_unsent_instance` per
- * instance), returned as `"p": {instanceId: [seq, ...]}`. Under the instances' row locks these
+ * instance), returned as `"p": {instanceId: [seq, ...]}`; an input's `"a"` (answered command
+ * ids, see `InputWrite.answers`) leaves out the rows up to those. Under the instances' row locks these
  * rows are exactly the ones committed earlier and not yet marked sent: the relay publishes
  * those it does not hold itself (another replica's, perhaps a dead one's) before the new ones.
  */
 export const APPLY_FUNCTION_V5 = applyFunction('CREATE OR REPLACE', `
   prior jsonb := '{}'::jsonb;
-  writes_to text[];`, V5_OUTBOX, "RETURN jsonb_build_object('r', outcomes, 's', seqs, 'p', prior);");
+  writes_to text[];
+  answered text[];`, V5_OUTBOX, "RETURN jsonb_build_object('r', outcomes, 's', seqs, 'p', prior);");
 
 function applyFunction(create: string, declare: string, outbox: string, ret: string): string {
   return `

@@ -13,7 +13,7 @@ interface Rows {
 export interface PreparedWrite {
   readonly write: InputWrite;
   /** Its element of `inputs`. */
-  readonly input: { m: string | null; t: { i: string; t: string; d: number } | null; c: Record<string, unknown>[] };
+  readonly input: { m: string | null; t: { i: string; t: string; d: number } | null; c: Record<string, unknown>[]; a?: readonly string[] };
   readonly rows: Rows;
   /** Every instance it changes: a batch holds at most one write per instance. */
   readonly ids: readonly string[];
@@ -65,7 +65,7 @@ export function prepareWrite(w: InputWrite, snapshotEvery: number): PreparedWrit
   const t = w.firedTimer;
   return {
     write: w,
-    input: { m: w.messageId, t: t === null ? null : { i: t.instanceId, t: t.timerId, d: t.dueAt }, c },
+    input: { m: w.messageId, t: t === null ? null : { i: t.instanceId, t: t.timerId, d: t.dueAt }, c, ...(w.answers === undefined || w.answers.length === 0 ? {} : { a: w.answers }) },
     rows,
     ids: w.changes.map((ch) => ch.state.id),
   };

@@ -61,6 +61,25 @@ export function outboxOrderContract(t: Test, f: PortFactory): void {
     t.same(shape(o2.outbox), o2.outbox.map((r) => ({ seq: r.seq, follows: [] })), 'once they are sent, nothing to follow');
   });
 
+  t.test('a reply\'s command, and the rows before it, are not followed: the reply proves them delivered', async (t) => {
+    const port = await opened(t, f);
+    const env = new TestEnv();
+    const s = await started(port, env, 'i-1');
+    const [c1] = await port.claimUnsent(10, Date.now() + 1000, 0);
+    if (c1 === undefined) throw new Error('no row');
+    const d1 = decision(env, s, reply(s, 'reserve', 'Done', env));
+    const o1 = await committed(port, { ...writeOf('m-1', changeOf(s.version, d1)), answers: [c1.messageId] });
+    t.same(shape(o1.outbox), o1.outbox.map((r) => ({ seq: r.seq, follows: [] })), 'answering the only unsent row: nothing to follow');
+    const c2 = o1.outbox[0];
+    if (c2 === undefined) throw new Error('no row');
+    // Neither c1 nor c2 is marked sent: an input proving only c1 delivered still follows c2.
+    const d2 = decision(env, d1.state, reply(d1.state, 'charge', 'Done', env));
+    const o2 = await committed(port, { ...writeOf('m-2', changeOf(d1.state.version, d2)), answers: [c1.messageId] });
+    t.ok(o2.outbox.length > 0);
+    if (f.leases) t.same(o2.outbox[0]?.follows, [c2.seq], 'the row after the answered one is followed');
+    else t.same(o2.outbox[0]?.follows, undefined, 'one process: nothing to follow');
+  });
+
   t.test('claimUnsent never hands out a row of an instance without its older unsent rows, returned first or named', async (t) => {
     const port = await opened(t, f);
     const env = new TestEnv();
