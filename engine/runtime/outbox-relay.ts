@@ -239,11 +239,14 @@ export class OutboxRelay {
     if (Date.now() - this.lastOrphanScan < this.idleScanMs) return;
     this.lastOrphanScan = Date.now();
     try {
-      // Rows still held here (a backlog of this relay's own) stay where they are in the queue.
+      // Rows still held here (a backlog of this relay's own) stay where they are. The others
+      // join the end, behind older rows of their instances this relay may hold; a row queued
+      // here that is newer than an orphan was committed after it, and so follows it already.
       const rows = (await this.source.claimUnsent(BATCH, Date.now() - this.orphanAfterMs, this.claimMs)).filter((r) => !this.held.has(r.seq));
       if (rows.length > 0) {
         const before = this.unheld(rows);
-        this.queue.unshift(...(before.length > 0 ? [{ fetch: before }] : []), ...rows);
+        if (before.length > 0) this.queue.push({ fetch: before });
+        for (const r of rows) this.queue.push(r);
         this.hold(rows);
       }
     } catch (err) {
