@@ -81,3 +81,39 @@ t.test('rows read from the table whose instance has an older row claimed by anot
   await until(async () => (await b.gauges()).outboxBacklog === 0, 'the marks');
   await relay.stop();
 });
+
+t.test('an orphan adopted while this relay holds an older row of its instance goes out after that row', async (t) => {
+  const [a, b] = await replicas(t);
+  const env = new TestEnv();
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((r) => { release = r; });
+  const rec = recorder();
+  const held: Publisher = async (items) => {
+    await gate;
+    return rec.publish(items);
+  };
+  // Orphans after 50 ms, looked for every 50 ms: the sweep runs as soon as the publisher answers.
+  const relay = new OutboxRelay(b, held, (err) => t.fail(String(err)), { orphanAfterMs: 50, idleScanMs: 50 });
+  relay.start();
+  await sleep(100);
+  // b's first row is in flight (the publisher waits); its row for i-1 waits in the queue.
+  await started(b, env, 'i-0');
+  const [z] = await b.claimUnsent(10, Date.now() + 1000, 0);
+  if (z === undefined) throw new Error('no row');
+  relay.push([{ ...z }]);
+  await sleep(50);
+  const s = await started(b, env, 'i-1');
+  const mine = (await b.claimUnsent(10, Date.now() + 1000, 0)).filter((r) => r.seq !== z.seq);
+  relay.push(mine);
+  // Replica a commits the next row of i-1 and dies before sending it (its own relay would have sent b's row first).
+  const d = decision(env, s, reply(s, 'reserve', 'Done', env));
+  const theirs = await committed(a, writeOf('m-1', changeOf(s.version, d)));
+  t.same(theirs.outbox[0]?.follows, mine.map((r) => r.seq), 'a\'s row follows b\'s');
+  await sleep(200);
+  release();
+  const want = [z, ...mine, ...theirs.outbox].map((r) => r.messageId);
+  await until(() => rec.calls.flat().length >= want.length, 'every row');
+  t.same(rec.calls.flat().filter((id) => id !== z.messageId), want.slice(1), 'b\'s row of i-1 before a\'s orphan, each once');
+  await until(async () => (await b.gauges()).outboxBacklog === 0, 'the marks');
+  await relay.stop();
+});
