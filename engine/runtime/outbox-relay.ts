@@ -47,6 +47,14 @@ const MARK_EVERY_MS = 100;
  * sending) waits behind them; those this relay does not hold itself are read from the table
  * and published first, under their own `Nats-Msg-Id`, so when their replica is alive and sends
  * them too, JetStream keeps one copy.
+ *
+ * The race, spelled out: replica A holds row M of an instance (queued, or claimed from the
+ * table) and is slow; B commits row N of the same instance, whose `follows` names M, and sends
+ * M, then N once M is acknowledged. Whichever of A and B sends M second gets a duplicate
+ * PubAck within the stream's duplicate window (at least 2 minutes, docs/deployment.md), so the
+ * stream holds M once, before N. A copy A sends after the window (frozen that long) is stored
+ * again: a redelivery with M's id, which participants drop (DESIGN section 1, point 5); the
+ * first delivery of M still came before N.
  */
 export class OutboxRelay {
   private running = false;
