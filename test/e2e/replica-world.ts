@@ -1,11 +1,11 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectNats, type NatsLink } from '../../engine/transport/connection.js';
 import { startNatsServer } from '../helpers/nats-server.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
 import { startSagad, type Sagad } from '../helpers/sagad.js';
 import { Api } from './api-client.js';
-import { consumersIdle, ORDER_LOAD_DEFS, startParticipant, type TestLike, type World } from './harness.js';
+import { consumersIdle, FIXTURES, ORDER_LOAD_DEFS, startParticipant, type TestLike, type World } from './harness.js';
 import { flagName, readLedger, readReceived } from './ledger.js';
 
 /** A world of several sagad replicas sharing one PostgreSQL and one nats-server. */
@@ -18,6 +18,20 @@ export interface ReplicaWorld extends World {
   /** Kills replica `i` with SIGKILL; the world's `api` moves to a live one. */
   kill9(i: number): Promise<void>;
   restart(i: number): Promise<Sagad>;
+}
+
+/**
+ * The load fixture with attempt timeouts of 2 s (its 1 s ones raised): still shorter than a
+ * replica's failover (a dead replica's unsent command goes out 2 to 3 s after its commit),
+ * which the relay's per-instance order makes safe (replica-order.test.ts has the 1 s case), with
+ * room for a loaded machine: with the fixture's 1 s, one run in 13 here (load 20 to 30 on two
+ * cores) ended a plain order compensated instead of completed.
+ */
+function replicaDefinitions(dir: string): string {
+  cpSync(join(FIXTURES, 'schemas'), join(dir, 'schemas'), { recursive: true });
+  const file = join(dir, 'order-replicas.yaml');
+  writeFileSync(file, readFileSync(ORDER_LOAD_DEFS, 'utf8').replace(/timeout: 1s/g, 'timeout: 2s'));
+  return file;
 }
 
 /**
@@ -40,9 +54,7 @@ export async function startReplicaWorld(t: TestLike, n: number, opts: { definiti
   cleanups.push(() => nats.stop());
   const ledgerPath = join(dir, 'ledger.jsonl');
   const receivedPath = join(dir, 'received.jsonl');
-  // The load fixture as it is, with its 1 s and 2 s attempt timeouts: shorter than a replica's
-  // failover, which the relay's per-instance order makes safe (replica-order.test.ts).
-  const definitions = opts.definitions ?? ORDER_LOAD_DEFS;
+  const definitions = opts.definitions ?? replicaDefinitions(dir);
   const launch = (extra: Record<string, string> = {}) => startSagad({ natsUrl: nats.url, dbFile: dbUrl, definitions, env: { SAGA_LOG_LEVEL: 'info', ...opts.sagadEnv, ...extra } });
   const participant = await startParticipant({ NATS_URL: nats.url, LEDGER: ledgerPath, RECEIVED: receivedPath, CONTROL_DIR: controlDir });
   cleanups.push(() => participant.child.kill('SIGKILL'));
