@@ -184,8 +184,7 @@ BEGIN
     INSERT INTO waits (instance_id, step, subject, type)
       SELECT r.value->>1, r.value->>2, r.value->>3, r.value->>4 FROM jsonb_array_elements(rows->'wp') r WHERE (r.value->>0)::integer = ANY (ok)
       ON CONFLICT (instance_id, step) DO UPDATE SET subject = excluded.subject, type = excluded.type;
-  END IF;
-${outbox}
+  END IF;${outbox}
   ${ret}
 END
 $fn$;
