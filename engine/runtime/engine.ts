@@ -289,7 +289,9 @@ export class Engine implements EnginePort {
           }
           outcome = 'trigger';
         }
-        if (!(await this.write({ messageId: m.eventId, firedTimer: null, changes }, notes))) return 'duplicate';
+        // A reply proves its command delivered: the store need not name it as unsent (issue 9).
+        const answers = target === undefined ? undefined : [m.causationId];
+        if (!(await this.write({ messageId: m.eventId, firedTimer: null, changes, ...(answers === undefined ? {} : { answers }) }, notes))) return 'duplicate';
         for (const s of started) this.counters.instancesStarted.inc({ saga: s.def.name });
         return outcome;
       });

@@ -4,7 +4,10 @@ import { fault } from '../fault.js';
 import type { PublishItem, PublishResult } from '../transport/publish.js';
 
 /** What the relay reads and marks: the store port's outbox part. */
-export type RelaySource = Pick<StorePort, 'claimUnsent' | 'markSent'>;
+export type RelaySource = Pick<StorePort, 'claimUnsent' | 'unsentBySeq' | 'markSent'>;
+
+/** In the queue: rows to publish, or older rows of their instances to read from the table and publish first. */
+type Queued = OutboxRow | { readonly fetch: readonly number[] };
 
 /** Options of the relay. */
 export interface RelayOptions {
@@ -38,6 +41,20 @@ const MARK_EVERY_MS = 100;
  * queue does not hold. Marks are written every 100 ms rather than after each batch, off the
  * path of the next input; a mark lost in a crash only sends that row again, which JetStream
  * and the participants drop as a duplicate (DESIGN section 1, point 5).
+ *
+ * Per instance, rows go out in commit order, across replicas too: a row that `follows` older
+ * unsent rows of its instance (another replica committed them and may have died before
+ * sending) waits behind them; those this relay does not hold itself are read from the table
+ * and published first, under their own `Nats-Msg-Id`, so when their replica is alive and sends
+ * them too, JetStream keeps one copy.
+ *
+ * The race, spelled out: replica A holds row M of an instance (queued, or claimed from the
+ * table) and is slow; B commits row N of the same instance, whose `follows` names M, and sends
+ * M, then N once M is acknowledged. Whichever of A and B sends M second gets a duplicate
+ * PubAck within the stream's duplicate window (at least 2 minutes, docs/deployment.md), so the
+ * stream holds M once, before N. A copy A sends after the window (frozen that long) is stored
+ * again: a redelivery with M's id, which participants drop (DESIGN section 1, point 5); the
+ * first delivery of M still came before N.
  */
 export class OutboxRelay {
   private running = false;
@@ -45,7 +62,9 @@ export class OutboxRelay {
   private wake: (() => void) | null = null;
   private pending = false;
   private failures = 0;
-  private queue: OutboxRow[] = [];
+  private queue: Queued[] = [];
+  /** Seqs of the rows queued, in flight, or acknowledged and not yet marked: published by this relay in order. */
+  private readonly held = new Set<number>();
   /** The table may hold unsent rows the queue does not. */
   private scan = true;
   private publishing = false;
@@ -74,8 +93,14 @@ export class OutboxRelay {
   push(rows: readonly OutboxRow[]): void {
     if (rows.length === 0) return;
     if (!this.scan) {
-      if (this.queue.length + rows.length > MAX_QUEUED) this.rescan();
-      else this.queue.push(...rows);
+      if (this.queue.length + rows.length > MAX_QUEUED) {
+        this.rescan();
+      } else {
+        const before = this.unheld(rows);
+        if (before.length > 0) this.queue.push({ fetch: before });
+        for (const r of rows) this.queue.push(r);
+        this.hold(rows);
+      }
     }
     this.poke();
   }
@@ -108,21 +133,66 @@ export class OutboxRelay {
 
   private rescan(): void {
     this.scan = true;
+    this.dropQueue();
+  }
+
+  private dropQueue(): void {
+    for (const q of this.queue) if (!('fetch' in q)) this.held.delete(q.seq);
     this.queue = [];
+  }
+
+  private hold(rows: readonly OutboxRow[]): void {
+    for (const r of rows) this.held.add(r.seq);
+  }
+
+  /** The seqs that `rows` follow and this relay does not hold (nor `rows` themselves). */
+  private unheld(rows: readonly OutboxRow[]): number[] {
+    const out: number[] = [];
+    for (const r of rows) for (const s of r.follows ?? []) if (!this.held.has(s)) out.push(s);
+    if (out.length === 0) return out;
+    const own = new Set(rows.map((r) => r.seq));
+    return [...new Set(out)].filter((s) => !own.has(s));
+  }
+
+  /**
+   * Rows read from the table; when older unsent rows of their instances are claimed elsewhere
+   * (`follows`), those go first, as a batch of their own, and the rows read wait as the next one.
+   */
+  private async withPrior(rows: OutboxRow[]): Promise<OutboxRow[]> {
+    const before = this.unheld(rows);
+    const prior = before.length === 0 ? [] : await this.source.unsentBySeq(before);
+    this.hold(prior);
+    this.hold(rows);
+    if (prior.length === 0) return rows;
+    this.queue.unshift(...rows);
+    return prior;
   }
 
   /** The next batch: from the queue, or from the table when it may hold more. */
   private async next(): Promise<OutboxRow[]> {
-    if (!this.scan) return this.queue.splice(0, BATCH);
+    // While scanning, the queue holds nothing but rows read from the table that wait behind
+    // older rows of their instances (withPrior).
+    if (!this.scan || this.queue.length > 0) {
+      for (let head = this.queue[0]; head !== undefined && 'fetch' in head; head = this.queue[0]) {
+        this.queue.shift();
+        // A batch of its own, acknowledged before the rows behind it go out; none when they
+        // were sent meanwhile (their replica was alive after all).
+        const prior = await this.source.unsentBySeq(head.fetch);
+        this.hold(prior);
+        if (prior.length > 0) return prior;
+      }
+      const end = this.queue.findIndex((q, i) => i >= BATCH || 'fetch' in q);
+      return this.queue.splice(0, end === -1 ? BATCH : end) as OutboxRow[];
+    }
     // Marked first, so that rows already acknowledged are not read back as unsent.
     await this.writeMarks();
     const rows = await this.source.claimUnsent(BATCH, Date.now() - this.orphanAfterMs, this.claimMs);
     if (rows.length < BATCH) {
       // Every committed row not yet acknowledged is in hand: later ones arrive by push.
       this.scan = false;
-      this.queue = [];
+      this.dropQueue();
     }
-    return rows;
+    return this.withPrior(rows);
   }
 
   private async run(): Promise<void> {
@@ -133,6 +203,8 @@ export class OutboxRelay {
       try {
         rows = await this.next();
       } catch (err) {
+        // The table is read again: what a failed read was to bring is not lost, nor its order.
+        this.rescan();
         this.onError(err);
         await this.idle(1000);
         continue;
@@ -153,6 +225,7 @@ export class OutboxRelay {
       const marked = this.acked.length;
       rows.forEach((r, i) => {
         if (results[i]?.ok === true) this.acked.push(r.seq);
+        else this.held.delete(r.seq);
       });
       if (this.acked.length > marked) fault('after-publish-before-mark');
       this.scheduleMarks();
@@ -174,8 +247,16 @@ export class OutboxRelay {
     if (Date.now() - this.lastOrphanScan < this.idleScanMs) return;
     this.lastOrphanScan = Date.now();
     try {
-      const rows = await this.source.claimUnsent(BATCH, Date.now() - this.orphanAfterMs, this.claimMs);
-      if (rows.length > 0) this.queue.unshift(...rows);
+      // Rows still held here (a backlog of this relay's own) stay where they are. The others
+      // join the end, behind older rows of their instances this relay may hold; a row queued
+      // here that is newer than an orphan was committed after it, and so follows it already.
+      const rows = (await this.source.claimUnsent(BATCH, Date.now() - this.orphanAfterMs, this.claimMs)).filter((r) => !this.held.has(r.seq));
+      if (rows.length > 0) {
+        const before = this.unheld(rows);
+        if (before.length > 0) this.queue.push({ fetch: before });
+        for (const r of rows) this.queue.push(r);
+        this.hold(rows);
+      }
     } catch (err) {
       this.onError(err);
     }
@@ -201,6 +282,7 @@ export class OutboxRelay {
     this.acked = [];
     try {
       await this.source.markSent(seqs, Date.now());
+      for (const s of seqs) this.held.delete(s);
       this.marksFailing = false;
     } catch (err) {
       this.acked = seqs.concat(this.acked);

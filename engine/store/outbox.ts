@@ -13,6 +13,13 @@ export interface OutboxMessage {
 export interface OutboxRow extends OutboxMessage {
   readonly seq: number;
   readonly createdAt: number;
+  /**
+   * Older unsent rows of the same instance (seqs) that were not handed over with this row and
+   * must be published before it: with replicas, rows another replica committed (and perhaps
+   * died before sending). Absent when there are none, and always with SQLite (one process,
+   * whose relay publishes in commit order).
+   */
+  readonly follows?: readonly number[];
 }
 
 /** The transactional outbox: at-least-once publishing with stable message ids. */
@@ -21,6 +28,8 @@ export interface Outbox {
   enqueue(rows: readonly OutboxMessage[], at?: number): OutboxRow[];
   /** The oldest unsent messages, in enqueue (seq) order; with `createdBefore`, only those created at or before it. */
   unsent(limit: number, createdBefore?: number): OutboxRow[];
+  /** Those of `seqs` still unsent, in seq order. */
+  unsentBySeq(seqs: readonly number[]): OutboxRow[];
   /** Marks messages published; already-sent ones keep their first `sent_at`. */
   markSent(seqs: readonly number[], at: number): void;
   /** Number of unsent messages. */
@@ -36,6 +45,10 @@ export const BACKLOG_SQL = 'SELECT count(*) AS n, min(created_at) AS oldest FROM
 
 interface Row { seq: number; message_id: string; subject: string; headers: string; data: Buffer; created_at: number }
 
+const toRow = (r: Row): OutboxRow => ({
+  seq: r.seq, messageId: r.message_id, subject: r.subject, headers: JSON.parse(r.headers) as Headers, data: r.data, createdAt: r.created_at,
+});
+
 /**
  * Prepares the outbox statements once. `synchronous` is the store's durability: marking rows
  * sent is committed without an fsync even at FULL, since losing such a mark in a power cut
@@ -49,6 +62,7 @@ export function outbox(db: Database.Database, synchronous: 'FULL' | 'NORMAL' = '
     'SELECT seq, message_id, subject, headers, data, created_at FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?');
   const pendingBefore = db.prepare<[number, number], Row>(
     'SELECT seq, message_id, subject, headers, data, created_at FROM outbox WHERE sent_at IS NULL AND created_at <= ? ORDER BY seq LIMIT ?');
+  const bySeq = db.prepare<[number], Row>('SELECT seq, message_id, subject, headers, data, created_at FROM outbox WHERE seq = ? AND sent_at IS NULL');
   const sent = db.prepare<[number, number]>('UPDATE outbox SET sent_at = ? WHERE seq = ? AND sent_at IS NULL');
   const count = db.prepare<[], { n: number; oldest: number | null }>(BACKLOG_SQL);
   const prune = db.prepare<[number]>('DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?');
@@ -68,9 +82,11 @@ export function outbox(db: Database.Database, synchronous: 'FULL' | 'NORMAL' = '
 
   return {
     enqueue: (rows, at = Date.now()) => (db.inTransaction ? enqueueRows : enqueueTx)(rows, at),
-    unsent: (limit, createdBefore) => (createdBefore === undefined ? pending.all(limit) : pendingBefore.all(createdBefore, limit)).map((r) => ({
-      seq: r.seq, messageId: r.message_id, subject: r.subject, headers: JSON.parse(r.headers) as Headers, data: r.data, createdAt: r.created_at,
-    })),
+    unsent: (limit, createdBefore) => (createdBefore === undefined ? pending.all(limit) : pendingBefore.all(createdBefore, limit)).map(toRow),
+    unsentBySeq: (seqs) => [...new Set(seqs)].sort((a, b) => a - b).flatMap((seq) => {
+      const r = bySeq.get(seq);
+      return r === undefined ? [] : [toRow(r)];
+    }),
     markSent: (seqs, at) => {
       if (synchronous === 'NORMAL' || db.inTransaction) {
         markTx(seqs, at);

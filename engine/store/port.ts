@@ -63,8 +63,15 @@ export interface StorePort {
   /**
    * Unsent rows created at or before `createdBefore`, in seq order, at most `limit`, claimed for
    * `claimMs` like timers: how a replica publishes what a dead one committed but never sent.
+   * A row whose instance has older unsent rows not among those returned (claimed by another
+   * replica) names them in `follows`.
    */
   claimUnsent(limit: number, createdBefore: number, claimMs: number): Promise<OutboxRow[]>;
+  /**
+   * Those of `seqs` still unsent, in seq order, whoever claimed them: the rows a relay must
+   * publish before a row whose `follows` names them (per-instance order across replicas).
+   */
+  unsentBySeq(seqs: readonly number[]): Promise<OutboxRow[]>;
   /** Marks rows published (JetStream acknowledged them); already-sent rows keep their first time. */
   markSent(seqs: readonly number[], at: number): Promise<void>;
 
@@ -211,6 +218,12 @@ export interface InputWrite {
   /** The timer this input fires; when it no longer exists at that due time, the write is a `duplicate`. */
   readonly firedTimer: { readonly instanceId: string; readonly timerId: string; readonly dueAt: number } | null;
   readonly changes: readonly InstanceChange[];
+  /**
+   * The commands (their message ids) this input is a reply to. A reply proves its command was
+   * delivered, and with it every older row of its instance (a relay sends an instance's rows
+   * in order): none of them is named in `follows`, even before its relay marked it sent.
+   */
+  readonly answers?: readonly string[];
 }
 
 /** How a write ended. Only `committed` wrote anything. */

@@ -53,6 +53,7 @@ export function sqlitePort(store: Store, maxBatch = 512, onCommit?: (size: numbe
     nextDueAt: async () => store.nextDueAt(),
     timersOf: async (id) => store.timersOf(id),
     claimUnsent: async (limit, createdBefore) => store.unsent(limit, createdBefore),
+    unsentBySeq: async (seqs) => store.unsentBySeq(seqs),
     markSent: async (seqs, at) => (store.readonly ? ro() : store.markSent(seqs, at)),
     // Parks share the group commit: a flood of bad messages costs one fsync per batch, not one each.
     park: (letter, deliveryId) => (store.readonly ? Promise.reject(new StoreError(StoreErrorCode.ReadOnly, `${store.file} is open for reading only`))

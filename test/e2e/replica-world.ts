@@ -21,15 +21,16 @@ export interface ReplicaWorld extends World {
 }
 
 /**
- * The load fixture with attempt timeouts (6 s) longer than a replica's failover (an unsent
- * command of a killed replica goes out within about 3 s): with shorter ones, a step may time
- * out, and be compensated, before the dead replica's command was sent at all, and the
- * participant gets the `do` after its `undo` (docs/deployment.md says so too).
+ * The load fixture with attempt timeouts of 2 s (its 1 s ones raised): still shorter than a
+ * replica's failover (a dead replica's unsent command goes out 2 to 3 s after its commit),
+ * which the relay's per-instance order makes safe (replica-order.test.ts has the 1 s case), with
+ * room for a loaded machine: with the fixture's 1 s, one run in 13 here (load 20 to 30 on two
+ * cores) ended a plain order compensated instead of completed.
  */
 function replicaDefinitions(dir: string): string {
   cpSync(join(FIXTURES, 'schemas'), join(dir, 'schemas'), { recursive: true });
   const file = join(dir, 'order-replicas.yaml');
-  writeFileSync(file, readFileSync(ORDER_LOAD_DEFS, 'utf8').replace(/timeout: [12]s/g, 'timeout: 6s'));
+  writeFileSync(file, readFileSync(ORDER_LOAD_DEFS, 'utf8').replace(/timeout: 1s/g, 'timeout: 2s'));
   return file;
 }
 
@@ -37,7 +38,7 @@ function replicaDefinitions(dir: string): string {
  * Starts PostgreSQL, nats-server, the scripted participant and `n` sagad processes on one
  * database, with the e2e participant's ledger as the judge's facts; all stop on teardown.
  */
-export async function startReplicaWorld(t: TestLike, n: number, opts: { definitions?: string; sagadEnv?: Record<string, string> } = {}): Promise<ReplicaWorld> {
+export async function startReplicaWorld(t: TestLike, n: number, opts: { definitions?: string; sagadEnv?: Record<string, string>; firstEnv?: (i: number) => Record<string, string> } = {}): Promise<ReplicaWorld> {
   const dir = t.testdir();
   const controlDir = join(dir, 'control');
   mkdirSync(controlDir, { recursive: true });
@@ -54,12 +55,13 @@ export async function startReplicaWorld(t: TestLike, n: number, opts: { definiti
   const ledgerPath = join(dir, 'ledger.jsonl');
   const receivedPath = join(dir, 'received.jsonl');
   const definitions = opts.definitions ?? replicaDefinitions(dir);
-  const launch = () => startSagad({ natsUrl: nats.url, dbFile: dbUrl, definitions, env: { SAGA_LOG_LEVEL: 'info', ...opts.sagadEnv } });
+  const launch = (extra: Record<string, string> = {}) => startSagad({ natsUrl: nats.url, dbFile: dbUrl, definitions, env: { SAGA_LOG_LEVEL: 'info', ...opts.sagadEnv, ...extra } });
   const participant = await startParticipant({ NATS_URL: nats.url, LEDGER: ledgerPath, RECEIVED: receivedPath, CONTROL_DIR: controlDir });
   cleanups.push(() => participant.child.kill('SIGKILL'));
   const replicas: Sagad[] = [];
   // Started one after the other: the first migrates; the others find the schema (concurrent starts are a store test).
-  for (let i = 0; i < n; i++) replicas.push(await launch());
+  // `firstEnv` (a fault point, say) is for a replica's first life only; a restart runs plain.
+  for (let i = 0; i < n; i++) replicas.push(await launch(opts.firstEnv?.(i)));
   cleanups.push(() => Promise.all(replicas.map((r) => r.kill9())));
   const alive = new Set(replicas.map((_, i) => i));
   let current = 0;

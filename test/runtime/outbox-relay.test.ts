@@ -46,6 +46,7 @@ function counted(store: Store) {
     c,
     source: {
       claimUnsent: async (n: number, before: number) => { c.reads++; return store.unsent(n, before); },
+      unsentBySeq: async (s: readonly number[]) => store.unsentBySeq(s),
       markSent: async (s: readonly number[], at: number) => store.markSent(s, at),
     },
   };
@@ -134,4 +135,79 @@ t.test('past 10,000 queued rows the relay reads the table instead; a row never h
   await until(() => rec.published.includes('stray'), 'the row nobody handed over');
   await relay.stop();
   t.equal(store.backlog(), 0);
+});
+
+/** A recorder that also keeps each publish call's batch, to see what was acknowledged before what. */
+function batches() {
+  const rec = recorder();
+  const calls: string[][] = [];
+  const publish: Publisher = async (items) => {
+    calls.push(items.map((it) => it.msgId));
+    return rec.publish(items);
+  };
+  return { ...rec, calls, publish };
+}
+
+/** The counted store, also counting the reads of rows to publish first. */
+function countedAll(store: Store) {
+  const { c, source } = counted(store);
+  const fetched: number[][] = [];
+  return { c, fetched, source: { ...source, unsentBySeq: async (s: readonly number[]) => { fetched.push([...s]); return store.unsentBySeq(s); } } };
+}
+
+t.test('a row that follows an older unsent row of its instance it does not hold: that row goes out first, acknowledged in a batch of its own', async (t) => {
+  const store = openStore(join(t.testdir(), 'r.db'));
+  t.teardown(() => store.close());
+  const rec = batches();
+  const { c, source, fetched } = countedAll(store);
+  // No idle read of the table during the test: only the follow can bring the older row out.
+  const relay = new OutboxRelay(source, rec.publish, (err) => t.fail(String(err)), { idleScanMs: 600_000 });
+  relay.start();
+  await until(() => c.reads === 1, 'the first read of the table');
+  await sleep(20);
+  // Committed by another replica, which died before sending it: never handed to this relay.
+  const [theirs] = store.tx(() => store.enqueue([msg('their-do')]));
+  if (theirs === undefined) throw new Error('not enqueued');
+  const mine = store.tx(() => store.enqueue([msg('my-undo'), msg('my-event')]));
+  relay.push(mine.map((r, i) => (i === 0 ? { ...r, follows: [theirs.seq] } : r)));
+  await until(() => rec.published.length === 3, 'the older row and the new ones');
+  t.same(rec.published, ['their-do', 'my-undo', 'my-event'], 'the older row first, under its own id');
+  t.same(rec.calls, [['their-do'], ['my-undo', 'my-event']], 'acknowledged before the new rows were sent');
+  t.same(fetched, [[theirs.seq]], 'read from the table by seq, once');
+  await until(() => store.backlog() === 0, 'the marks');
+  await relay.stop();
+});
+
+t.test('a followed row this relay holds, or one already sent, is not published again', async (t) => {
+  const store = openStore(join(t.testdir(), 'r.db'));
+  t.teardown(() => store.close());
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((r) => { release = r; });
+  const rec = batches();
+  const slow: Publisher = async (items) => {
+    await gate;
+    return rec.publish(items);
+  };
+  const { c, source, fetched } = countedAll(store);
+  const relay = new OutboxRelay(source, slow, (err) => t.fail(String(err)), { idleScanMs: 600_000 });
+  relay.start();
+  await until(() => c.reads === 1, 'the first read of the table');
+  const [a] = store.tx(() => store.enqueue([msg('a-do')]));
+  if (a === undefined) throw new Error('not enqueued');
+  relay.push([a]);
+  // Still in flight (the publisher waits) when the next row of the instance follows it.
+  const [b] = store.tx(() => store.enqueue([msg('a-undo')]));
+  if (b === undefined) throw new Error('not enqueued');
+  relay.push([{ ...b, follows: [a.seq] }]);
+  release();
+  await until(() => rec.published.length === 2, 'both rows');
+  await until(() => store.backlog() === 0, 'the marks');
+  // Sent and marked: a later row that (from a stale read) follows it does not bring it back.
+  const [d] = store.tx(() => store.enqueue([msg('a-event')]));
+  if (d === undefined) throw new Error('not enqueued');
+  relay.push([{ ...d, follows: [b.seq] }]);
+  await until(() => rec.published.length === 3, 'the third row');
+  await relay.stop();
+  t.same(rec.published, ['a-do', 'a-undo', 'a-event'], 'each once, in order');
+  t.same(fetched, [[b.seq]], 'the held row was not read back; the sent one was asked for and found sent');
 });

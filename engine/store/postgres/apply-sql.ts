@@ -1,7 +1,41 @@
+// The outbox part of v1, and of v5 below.
+const V1_OUTBOX = `
+  IF rows ? 'o' THEN
+    WITH ins AS (
+      INSERT INTO outbox (message_id, subject, headers, data, created_at)
+        SELECT r.value->>1, r.value->>2, r.value->>3, decode(r.value->>4, 'base64'), now_ms
+        FROM jsonb_array_elements(rows->'o') WITH ORDINALITY r WHERE (r.value->>0)::integer = ANY (ok) ORDER BY r.ordinality
+        ON CONFLICT (message_id) DO NOTHING
+        RETURNING message_id, seq)
+    SELECT coalesce(jsonb_object_agg(message_id, seq), '{}'::jsonb) INTO seqs FROM ins;
+  END IF;`;
+
+// The probe takes an array (ScalarArrayOp on the index), not a subquery the planner might
+// turn into a scan of the whole partial index. The rows up to a command an input answers are
+// left out (the reply proves them delivered): in the common case with replicas, a reply handled
+// by another replica than the one that sent its command, not yet marked sent, names nothing.
+const V5_OUTBOX = `
+  IF rows ? 'o' THEN
+    writes_to := ARRAY(SELECT DISTINCT r.value->>5 FROM jsonb_array_elements(rows->'o') r WHERE (r.value->>0)::integer = ANY (ok));
+    answered := ARRAY(SELECT jsonb_array_elements_text(x.value->'a') FROM jsonb_array_elements(inputs) x WHERE x.value ? 'a');
+    SELECT coalesce(jsonb_object_agg(p.instance_id, p.seqs), '{}'::jsonb) INTO prior FROM (
+      SELECT q.instance_id, jsonb_agg(q.seq ORDER BY q.seq) AS seqs FROM (
+        SELECT o.instance_id, o.seq, max(o.seq) FILTER (WHERE o.message_id = ANY (answered)) OVER (PARTITION BY o.instance_id) AS upto
+        FROM outbox o WHERE o.instance_id = ANY (writes_to) AND o.sent_at IS NULL) q
+      WHERE q.upto IS NULL OR q.seq > q.upto GROUP BY q.instance_id) p;
+    WITH ins AS (
+      INSERT INTO outbox (message_id, subject, headers, data, created_at, instance_id)
+        SELECT r.value->>1, r.value->>2, r.value->>3, decode(r.value->>4, 'base64'), now_ms, r.value->>5
+        FROM jsonb_array_elements(rows->'o') WITH ORDINALITY r WHERE (r.value->>0)::integer = ANY (ok) ORDER BY r.ordinality
+        ON CONFLICT (message_id) DO NOTHING
+        RETURNING message_id, seq)
+    SELECT coalesce(jsonb_object_agg(message_id, seq), '{}'::jsonb) INTO seqs FROM ins;
+  END IF;`;
+
 /**
  * `sagad_apply(inputs jsonb, lock_ids text[], now_ms bigint, rows jsonb) RETURNS jsonb` applies
  * a batch of input writes in the caller's one transaction (one round trip, one WAL flush for
- * the whole group) and returns `{"r": [outcome per input], "s": {messageId: seq}}`, an outcome
+ * the whole group) and returns `{"r": [outcome per input], "s": {messageId: seq}}` (from v5 also `"p"`, below), an outcome
  * being `"c"` (committed), `"d"` (duplicate) or `{"x": instanceId}` (conflict).
  *
  * Cheap per input: what decides an input's fate runs in a loop (its inbox id, its fired timer,
@@ -19,9 +53,26 @@
  * `inputs`: `[{m, t: {i, t, d} | null, c: [{v, id} | {v: 0, id, saga, hash, key, corr, st, ca, ua, ver, s}]}]`;
  * `rows`: `{u, e, s, tc, tp, cm, wr, wp, o}`, see encode.ts.
  */
-export const APPLY_FUNCTION = `
-CREATE FUNCTION sagad_apply(inputs jsonb, lock_ids text[], now_ms bigint, rows jsonb) RETURNS jsonb LANGUAGE plpgsql AS $fn$
-DECLARE
+export const APPLY_FUNCTION = applyFunction('CREATE', '', V1_OUTBOX, "RETURN jsonb_build_object('r', outcomes, 's', seqs);");
+
+/**
+ * Schema v5 (per-instance order of outbox rows, docs/deployment.md): the same function, which
+ * also stores each outbox row's instance and, before inserting, reads the older unsent rows of
+ * the instances it writes to (one probe of the partial index `outbox_unsent_instance` per
+ * instance), returned as `"p": {instanceId: [seq, ...]}`; an input's `"a"` (answered command
+ * ids, see `InputWrite.answers`) leaves out the rows up to those. Under the instances' row locks these
+ * rows are exactly the ones committed earlier and not yet marked sent: the relay publishes
+ * those it does not hold itself (another replica's, perhaps a dead one's) before the new ones.
+ */
+export const APPLY_FUNCTION_V5 = applyFunction('CREATE OR REPLACE', `
+  prior jsonb := '{}'::jsonb;
+  writes_to text[];
+  answered text[];`, V5_OUTBOX, "RETURN jsonb_build_object('r', outcomes, 's', seqs, 'p', prior);");
+
+function applyFunction(create: string, declare: string, outbox: string, ret: string): string {
+  return `
+${create} FUNCTION sagad_apply(inputs jsonb, lock_ids text[], now_ms bigint, rows jsonb) RETURNS jsonb LANGUAGE plpgsql AS $fn$
+DECLARE${declare}
   versions jsonb;
   fresh text[];
   taken text[] := '{}';
@@ -95,7 +146,7 @@ BEGIN
   END LOOP;
 
   IF cardinality(undo_inbox) > 0 THEN DELETE FROM inbox WHERE message_id = ANY (undo_inbox); END IF;
-  IF cardinality(ok) = 0 THEN RETURN jsonb_build_object('r', outcomes, 's', seqs); END IF;
+  IF cardinality(ok) = 0 THEN ${ret} END IF;
 
   IF rows ? 'u' THEN
     UPDATE instances i SET status = r.value->>2, updated_at = (r.value->>3)::bigint, version = (r.value->>4)::integer, state = r.value->>5
@@ -133,17 +184,10 @@ BEGIN
     INSERT INTO waits (instance_id, step, subject, type)
       SELECT r.value->>1, r.value->>2, r.value->>3, r.value->>4 FROM jsonb_array_elements(rows->'wp') r WHERE (r.value->>0)::integer = ANY (ok)
       ON CONFLICT (instance_id, step) DO UPDATE SET subject = excluded.subject, type = excluded.type;
-  END IF;
-  IF rows ? 'o' THEN
-    WITH ins AS (
-      INSERT INTO outbox (message_id, subject, headers, data, created_at)
-        SELECT r.value->>1, r.value->>2, r.value->>3, decode(r.value->>4, 'base64'), now_ms
-        FROM jsonb_array_elements(rows->'o') WITH ORDINALITY r WHERE (r.value->>0)::integer = ANY (ok) ORDER BY r.ordinality
-        ON CONFLICT (message_id) DO NOTHING
-        RETURNING message_id, seq)
-    SELECT coalesce(jsonb_object_agg(message_id, seq), '{}'::jsonb) INTO seqs FROM ins;
-  END IF;
-  RETURN jsonb_build_object('r', outcomes, 's', seqs);
+  END IF;${outbox}
+  ${ret}
 END
 $fn$;
 `;
+}
+

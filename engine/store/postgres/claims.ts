@@ -5,11 +5,16 @@ import type { StorePort } from '../port.js';
 import type { TimerRow } from '../timers.js';
 import type { Db } from './db.js';
 
-type Claims = Pick<StorePort, 'claimDueTimers' | 'nextDueAt' | 'timersOf' | 'claimUnsent' | 'markSent' | 'pruneInbox' | 'pruneSent'>;
+type Claims = Pick<StorePort, 'claimDueTimers' | 'nextDueAt' | 'timersOf' | 'claimUnsent' | 'unsentBySeq' | 'markSent' | 'pruneInbox' | 'pruneSent'>;
 
 interface TimerDbRow { instance_id: string; timer_id: string; due_at: number; data: string }
-interface OutboxDbRow { seq: number; message_id: string; subject: string; headers: string; data: Buffer; created_at: number }
+interface OutboxDbRow { seq: number; message_id: string; subject: string; headers: string; data: Buffer; created_at: number; follows?: string[] | null }
 
+const toRow = (r: OutboxDbRow): OutboxRow => {
+  const row: OutboxRow = { seq: r.seq, messageId: r.message_id, subject: r.subject, headers: JSON.parse(r.headers) as Headers, data: r.data, createdAt: r.created_at };
+  // An int8 array comes as strings (only plain int8 has a parser, adapter.ts).
+  return r.follows === undefined || r.follows === null || r.follows.length === 0 ? row : { ...row, follows: r.follows.map(Number) };
+};
 const toTimer = (r: TimerDbRow): TimerRow => ({ instanceId: r.instance_id, timerId: r.timer_id, dueAt: r.due_at, data: JSON.parse(r.data) as TimerRef });
 const byDue = (a: TimerRow, b: TimerRow): number =>
   a.dueAt - b.dueAt || (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0) || (a.timerId < b.timerId ? -1 : a.timerId > b.timerId ? 1 : 0);
@@ -61,12 +66,24 @@ export function claims(d: Db): Claims {
           SELECT seq FROM outbox
           WHERE sent_at IS NULL AND created_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $2)
           ORDER BY seq LIMIT $3
-          FOR UPDATE SKIP LOCKED)
-        UPDATE outbox o SET claimed_until = $2::bigint + $4::bigint FROM c WHERE o.seq = c.seq
-        RETURNING o.seq, o.message_id, o.subject, o.headers, o.data, o.created_at`, [createdBefore, now, limit, claimMs], 'sagad_claim_unsent');
-      return rows.map((r): OutboxRow => ({
-        seq: r.seq, messageId: r.message_id, subject: r.subject, headers: JSON.parse(r.headers) as Headers, data: r.data, createdAt: r.created_at,
-      })).sort((a, b) => a.seq - b.seq);
+          FOR UPDATE SKIP LOCKED),
+        u AS (
+          UPDATE outbox o SET claimed_until = $2::bigint + $4::bigint FROM c WHERE o.seq = c.seq
+          RETURNING o.seq, o.message_id, o.subject, o.headers, o.data, o.created_at, o.instance_id)
+        SELECT u.seq, u.message_id, u.subject, u.headers, u.data, u.created_at,
+          (SELECT array_agg(p.seq ORDER BY p.seq) FROM outbox p
+           WHERE p.instance_id = u.instance_id AND p.sent_at IS NULL AND p.seq < u.seq AND p.seq NOT IN (SELECT seq FROM c)) AS follows
+        FROM u`, [createdBefore, now, limit, claimMs], 'sagad_claim_unsent');
+      // A row skipped as claimed (or locked) by another replica may be older than one of its
+      // instance's rows taken here: `follows` names it, so that this relay sends it first.
+      return rows.map(toRow).sort((a, b) => a.seq - b.seq);
+    },
+    async unsentBySeq(seqs) {
+      if (seqs.length === 0) return [];
+      const rows = await d.query<OutboxDbRow>(`
+        SELECT seq, message_id, subject, headers, data, created_at FROM outbox
+        WHERE seq = ANY ($1::bigint[]) AND sent_at IS NULL ORDER BY seq`, [seqs], 'sagad_unsent_by_seq');
+      return rows.map(toRow);
     },
     // Committed without waiting for the WAL flush: a mark lost in a crash only re-sends those
     // messages with their stable ids, which JetStream and participants drop (DESIGN section 1).

@@ -112,15 +112,17 @@ export class GroupWriter {
     const now = Date.now();
     let raw: unknown[];
     let seqs: Map<string, number>;
+    let prior: Map<string, number[]>;
     const began = performance.now();
     try {
       const { inputs, rows } = encodeBatch(batch.map((p) => p.prepared));
-      const r = await this.pool.query<{ r: { r: unknown[]; s: Record<string, number> } }>({
+      const r = await this.pool.query<{ r: { r: unknown[]; s: Record<string, number>; p?: Record<string, number[]> } }>({
         name: 'sagad_apply', text: 'SELECT sagad_apply($1::jsonb, $2::text[], $3::bigint, $4::jsonb) AS r',
         values: [inputs, lockIds(batch), now, rows],
       });
       raw = r.rows[0]?.r.r ?? [];
       seqs = new Map(Object.entries(r.rows[0]?.r.s ?? {}));
+      prior = new Map(Object.entries(r.rows[0]?.r.p ?? {}));
       this.opts.onCommit?.(batch.length, (performance.now() - began) / 1000);
     } catch (err) {
       // A deadlock with another replica, or one input's bad value (a NUL character, say) failing
@@ -136,7 +138,7 @@ export class GroupWriter {
     }
     batch.forEach((p, i) => {
       try {
-        p.resolve(decodeOutcome(p.prepared.write, raw[i], seqs, now));
+        p.resolve(decodeOutcome(p.prepared.write, raw[i], seqs, now, prior));
       } catch (err) {
         p.reject(err);
       }

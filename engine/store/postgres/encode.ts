@@ -13,7 +13,7 @@ interface Rows {
 export interface PreparedWrite {
   readonly write: InputWrite;
   /** Its element of `inputs`. */
-  readonly input: { m: string | null; t: { i: string; t: string; d: number } | null; c: Record<string, unknown>[] };
+  readonly input: { m: string | null; t: { i: string; t: string; d: number } | null; c: Record<string, unknown>[]; a?: readonly string[] };
   readonly rows: Rows;
   /** Every instance it changes: a batch holds at most one write per instance. */
   readonly ids: readonly string[];
@@ -51,7 +51,7 @@ export function prepareWrite(w: InputWrite, snapshotEvery: number): PreparedWrit
     for (const step of ch.waits.remove) rows.wr.push([id, step]);
     for (const x of lastBy(ch.waits.put, (y) => y.step)) rows.wp.push([id, x.step, x.subject, x.type]);
     for (const o of ch.outbox) {
-      rows.o.push([o.messageId, o.subject, JSON.stringify(o.headers), Buffer.from(o.data.buffer, o.data.byteOffset, o.data.byteLength).toString('base64')]);
+      rows.o.push([o.messageId, o.subject, JSON.stringify(o.headers), Buffer.from(o.data.buffer, o.data.byteOffset, o.data.byteLength).toString('base64'), id]);
     }
     if (ch.expectedVersion > 0) {
       rows.u.push([id, s.status, s.updatedAt, s.version, json]);
@@ -65,7 +65,7 @@ export function prepareWrite(w: InputWrite, snapshotEvery: number): PreparedWrit
   const t = w.firedTimer;
   return {
     write: w,
-    input: { m: w.messageId, t: t === null ? null : { i: t.instanceId, t: t.timerId, d: t.dueAt }, c },
+    input: { m: w.messageId, t: t === null ? null : { i: t.instanceId, t: t.timerId, d: t.dueAt }, c, ...(w.answers === undefined || w.answers.length === 0 ? {} : { a: w.answers }) },
     rows,
     ids: w.changes.map((ch) => ch.state.id),
   };
@@ -87,17 +87,21 @@ export function encodeBatch(batch: readonly PreparedWrite[]): { inputs: string; 
 /**
  * Reads `sagad_apply`'s outcome of one write back into the port's terms. `seqs` holds the
  * outbox rows the batch added; a message id is given to the first write (in batch order) that
- * carries it, as the insert did, and removed from `seqs`.
+ * carries it, as the insert did, and removed from `seqs`. `prior` holds, per instance, its
+ * older unsent rows: the first new row of that instance `follows` them.
  */
-export function decodeOutcome(w: InputWrite, raw: unknown, seqs: Map<string, number>, createdAt: number): WriteOutcome {
+export function decodeOutcome(w: InputWrite, raw: unknown, seqs: Map<string, number>, createdAt: number, prior: ReadonlyMap<string, readonly number[]> = new Map()): WriteOutcome {
   if (raw === 'd') return { status: 'duplicate' };
   if (raw === 'c') {
     const outbox: OutboxRow[] = [];
     for (const ch of w.changes) {
+      let follows = prior.get(ch.state.id);
       for (const o of ch.outbox) {
         const seq = seqs.get(o.messageId);
         seqs.delete(o.messageId);
-        if (seq !== undefined) outbox.push({ ...o, seq, createdAt });
+        if (seq === undefined) continue;
+        outbox.push(follows === undefined || follows.length === 0 ? { ...o, seq, createdAt } : { ...o, seq, createdAt, follows });
+        follows = undefined;
       }
     }
     outbox.sort((a, b) => a.seq - b.seq);

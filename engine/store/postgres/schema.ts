@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { StoreError, StoreErrorCode } from '../errors.js';
-import { APPLY_FUNCTION } from './apply-sql.js';
+import { APPLY_FUNCTION, APPLY_FUNCTION_V5 } from './apply-sql.js';
 
 /** One schema step; `version` is the number recorded in `sagad_schema` once it is applied. */
 export interface PgMigration {
@@ -151,6 +151,16 @@ const v3 = `
 CREATE INDEX instances_saga_version_status ON instances (saga, definition_hash, status, created_at);
 `;
 
+// Per-instance order of outbox rows across replicas: each row knows its instance, and the
+// unsent rows of an instance are found by one probe of a partial index, which sagad_apply
+// (now v5) runs before inserting new rows. Rows written before this step have no instance
+// and are ordered as before. Adding a nullable column rewrites nothing; the index holds only
+// unsent rows, so it builds in no time at upgrade.
+const v5 = `
+ALTER TABLE outbox ADD COLUMN instance_id text COLLATE "C";
+CREATE INDEX outbox_unsent_instance ON outbox (instance_id, seq) WHERE sent_at IS NULL;
+` + APPLY_FUNCTION_V5;
+
 /** Every schema step, oldest first. Append only: a released step is never edited. */
 export const pgMigrations: readonly PgMigration[] = [
   { version: 1, description: 'journal, instances, snapshots, inbox, outbox, timers, commands, waits, dead letters, definitions, sagad_apply', sql: v1 + APPLY_FUNCTION },
@@ -158,6 +168,7 @@ export const pgMigrations: readonly PgMigration[] = [
   { version: 3, description: 'instances by saga, definition version and state', sql: v3 },
   // Who redrove a dead letter: the operator actions are journaled with the token's name.
   { version: 4, description: 'who redrove a dead letter', sql: 'ALTER TABLE dead_letters ADD COLUMN redriven_by text;' },
+  { version: 5, description: 'outbox rows by instance, published in commit order per instance', sql: v5 },
 ];
 
 /** The schema version this build reads and writes. */

@@ -2,6 +2,7 @@ import t from 'tap';
 import { openPostgresStore } from '../../../engine/store/postgres/index.js';
 import { startPostgres } from '../../helpers/postgres.js';
 import { contract } from './suite.js';
+import { outboxOrderContract } from './outbox-order.js';
 import { earlyEventsContract, issue12Contract, rebuildContract } from './issue12-suite.js';
 
 const server = await startPostgres();
@@ -16,6 +17,7 @@ const factory: Parameters<typeof contract>[1] = {
   },
 };
 contract(t, factory);
+outboxOrderContract(t, factory);
 issue12Contract(t, factory);
 earlyEventsContract(t, factory);
 rebuildContract(t, factory);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { openSqlitePort } from '../../../engine/store/sqlite-port.js';
 import { contract } from './suite.js';
+import { outboxOrderContract } from './outbox-order.js';
 import { earlyEventsContract, issue12Contract, rebuildContract } from './issue12-suite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sagad-contract-'));
@@ -20,6 +21,7 @@ const factory: Parameters<typeof contract>[1] = {
   },
 };
 contract(t, factory);
+outboxOrderContract(t, factory);
 issue12Contract(t, factory);
 earlyEventsContract(t, factory);
 rebuildContract(t, factory);

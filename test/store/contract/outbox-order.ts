@@ -1,0 +1,110 @@
+import type { Test } from 'tap';
+import type { OutboxRow } from '../../../engine/store/outbox.js';
+import type { StorePort } from '../../../engine/store/port.js';
+import { changeOf, committed, decision, reply, started, TestEnv, writeOf, type PortFactory } from './writes.js';
+
+async function opened(t: Test, f: PortFactory): Promise<StorePort> {
+  const port = await (await f.fresh()).open();
+  t.teardown(() => port.close());
+  return port;
+}
+
+/** The rows' seqs, and the seqs each names in `follows`. */
+const shape = (rows: readonly OutboxRow[]) => rows.map((r) => ({ seq: r.seq, follows: r.follows ?? [] }));
+
+/**
+ * Per-instance order of outbox rows (issue 9's known gap): what the relay needs from every
+ * adapter to publish an instance's rows in commit order when another replica committed the
+ * older ones. With leases (PostgreSQL, replicas) the store names the older unsent rows of the
+ * instance (`follows`); a single-process adapter's relay publishes in commit order by itself,
+ * so it names none, and its reads never leave an older row of an instance behind a newer one.
+ */
+export function outboxOrderContract(t: Test, f: PortFactory): void {
+  t.test('unsentBySeq: the unsent rows among the seqs, in seq order; sent and unknown ones left out', async (t) => {
+    const port = await opened(t, f);
+    const env = new TestEnv();
+    const seqs: number[] = [];
+    for (const id of ['i-1', 'i-2', 'i-3']) {
+      await started(port, env, id);
+    }
+    for (const r of await port.claimUnsent(10, Date.now() + 1000, 0)) seqs.push(r.seq);
+    t.equal(seqs.length, 3, 'one command each');
+    const [a, b, c] = seqs as [number, number, number];
+    await port.markSent([b], Date.now());
+    const rows = await port.unsentBySeq([c, b, a, c + 1000]);
+    t.same(rows.map((r) => r.seq), [a, c], 'unsent ones, in seq order');
+    t.same(rows[0]?.headers['Nats-Msg-Id'], rows[0]?.messageId, 'whole rows, to publish under their id');
+    t.same(await port.unsentBySeq([]), []);
+  });
+
+  t.test('a commit\'s rows follow the unsent rows its instance committed before, and only those', async (t) => {
+    const port = await opened(t, f);
+    const env = new TestEnv();
+    const s1 = await started(port, env, 'i-1');
+    await started(port, env, 'i-2');
+    const unsent = await port.claimUnsent(10, Date.now() + 1000, 0);
+    const older = unsent.filter((r) => r.headers['Saga-Id'] === 'i-1').map((r) => r.seq);
+    t.equal(older.length, 1, 'i-1 sent its first command');
+    const d1 = decision(env, s1, reply(s1, 'reserve', 'Done', env));
+    const o1 = await committed(port, writeOf('m-1', changeOf(s1.version, d1)));
+    t.ok(o1.outbox.length > 0, 'the next command');
+    if (f.leases) {
+      t.same(shape(o1.outbox), o1.outbox.map((r, i) => ({ seq: r.seq, follows: i === 0 ? older : [] })),
+        'the first new row follows the instance\'s unsent row; another instance\'s row is not named');
+    } else {
+      t.same(shape(o1.outbox), o1.outbox.map((r) => ({ seq: r.seq, follows: [] })), 'one process: nothing to follow');
+    }
+    await port.markSent([...older, ...o1.outbox.map((r) => r.seq)], Date.now());
+    const d2 = decision(env, d1.state, reply(d1.state, 'charge', 'Done', env));
+    const o2 = await committed(port, writeOf('m-2', changeOf(d1.state.version, d2)));
+    t.ok(o2.outbox.length > 0);
+    t.same(shape(o2.outbox), o2.outbox.map((r) => ({ seq: r.seq, follows: [] })), 'once they are sent, nothing to follow');
+  });
+
+  t.test('a reply\'s command, and the rows before it, are not followed: the reply proves them delivered', async (t) => {
+    const port = await opened(t, f);
+    const env = new TestEnv();
+    const s = await started(port, env, 'i-1');
+    const [c1] = await port.claimUnsent(10, Date.now() + 1000, 0);
+    if (c1 === undefined) throw new Error('no row');
+    const d1 = decision(env, s, reply(s, 'reserve', 'Done', env));
+    const o1 = await committed(port, { ...writeOf('m-1', changeOf(s.version, d1)), answers: [c1.messageId] });
+    t.same(shape(o1.outbox), o1.outbox.map((r) => ({ seq: r.seq, follows: [] })), 'answering the only unsent row: nothing to follow');
+    const c2 = o1.outbox[0];
+    if (c2 === undefined) throw new Error('no row');
+    // Neither c1 nor c2 is marked sent: an input proving only c1 delivered still follows c2.
+    const d2 = decision(env, d1.state, reply(d1.state, 'charge', 'Done', env));
+    const o2 = await committed(port, { ...writeOf('m-2', changeOf(d1.state.version, d2)), answers: [c1.messageId] });
+    t.ok(o2.outbox.length > 0);
+    if (f.leases) t.same(o2.outbox[0]?.follows, [c2.seq], 'the row after the answered one is followed');
+    else t.same(o2.outbox[0]?.follows, undefined, 'one process: nothing to follow');
+  });
+
+  t.test('claimUnsent never hands out a row of an instance without its older unsent rows, returned first or named', async (t) => {
+    const port = await opened(t, f);
+    const env = new TestEnv();
+    const s1 = await started(port, env, 'i-1');
+    const later = Date.now() + 60_000;
+    // Another replica claims i-1's first command (and may die before sending it).
+    const taken = await port.claimUnsent(10, later, 60_000);
+    t.equal(taken.length, 1);
+    const d1 = decision(env, s1, reply(s1, 'reserve', 'Done', env));
+    const o1 = await committed(port, writeOf('m-1', changeOf(s1.version, d1)));
+    await started(port, env, 'i-2');
+    const rows = await port.claimUnsent(10, later, 60_000);
+    const first = taken[0]?.seq ?? -1;
+    const i1 = rows.filter((r) => r.headers['Saga-Id'] === 'i-1');
+    if (f.leases) {
+      t.same(shape(i1), o1.outbox.map((r, i) => ({ seq: r.seq, follows: i === 0 ? [first] : [] })), 'the claimed row is named, not handed out');
+    } else {
+      t.same(i1.map((r) => r.seq), [first, ...o1.outbox.map((r) => r.seq)], 'no claims: every unsent row, in seq order');
+    }
+    // Adapter-neutral: every older unsent row of a returned row's instance came before it, or is named.
+    for (const [k, r] of rows.entries()) {
+      const sameInstance = (x: OutboxRow) => x.headers['Saga-Id'] === r.headers['Saga-Id'] && x.seq < r.seq;
+      const olderUnsent = new Set([...taken, ...rows].filter(sameInstance).map((x) => x.seq));
+      const covered = new Set([...rows.slice(0, k).map((x) => x.seq), ...(r.follows ?? [])]);
+      t.ok([...olderUnsent].every((s) => covered.has(s)), `row ${r.seq} of ${r.headers['Saga-Id']} comes with its older rows`, { olderUnsent: [...olderUnsent], covered: [...covered] });
+    }
+  });
+}
