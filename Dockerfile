@@ -4,8 +4,16 @@
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+# Native addons (better-sqlite3) build against the base image's own headers, not ones
+# downloaded from nodejs.org, when no prebuilt binary can be had.
+ENV npm_config_nodedir=/usr/local
+# Only for a build behind a TLS-intercepting proxy: its CA certificate as PEM text, trusted by
+# npm in this stage alone (`--build-arg NPM_EXTRA_CA="$(cat proxy-ca.pem)"`). Empty by
+# default: the registry is then verified against Node's own CAs, as for any user.
+ARG NPM_EXTRA_CA=""
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts && npm rebuild better-sqlite3
+RUN if [ -n "$NPM_EXTRA_CA" ]; then printf '%s\n' "$NPM_EXTRA_CA" >/tmp/extra-ca.pem && export NODE_EXTRA_CA_CERTS=/tmp/extra-ca.pem; fi \
+ && npm ci --ignore-scripts && npm rebuild better-sqlite3 && rm -f /tmp/extra-ca.pem
 COPY tsconfig.json tsconfig.build.json ./
 COPY engine engine
 COPY cli cli
@@ -26,6 +34,7 @@ WORKDIR /app
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist/engine dist/engine
 COPY --from=build /app/dist/cli dist/cli
+COPY --from=build /app/dist/ui dist/ui
 COPY package.json ./
 COPY bin bin
 COPY deploy/healthcheck.js deploy/healthcheck.js

@@ -6,6 +6,7 @@
 import type { DefinitionDetail, HistoryEntryDocument, InstanceDocument, StepDetail, StepDocument, TimerDocument } from '../engine/api/documents.js';
 import { duration, relative } from './render/time.js';
 import { leafDetail, leafDetails, maxAttempts, pivotOf } from './views/definition-facts.js';
+import { actDone, actor, actReason, operatorActs, type OperatorActView } from './views/operator-acts.js';
 
 /** What `explain` reads: the API's documents and the time now. */
 export interface WhyInput {
@@ -28,6 +29,8 @@ export interface WhyAnswer {
   readonly lastError: string | null;
   /** The commands the operator can run now. */
   readonly actions: readonly string[];
+  /** The last cancel or retry in the journal: who (the token's name), when, why; null when no operator acted. */
+  readonly lastOperatorAction: OperatorActView | null;
   readonly text: string;
 }
 
@@ -343,5 +346,12 @@ export function explain(input: WhyInput): WhyAnswer {
   if (leafDetails(input.definition).length === 0 && (doc.state === 'running' || doc.state === 'compensating')) {
     parts.push('(Its definition could not be read, so attempt limits are unknown.)');
   }
-  return { ...base, waitingFor, steps, lastError, actions, text: parts.join(' ') };
+  // Who acted last goes right after the state: it often is the why (a cancel) or what changed (a retry).
+  const acts = operatorActs(c.history);
+  const lastAct = acts.at(-1) ?? null;
+  if (lastAct !== null) {
+    const more = acts.length > 1 ? ` (${acts.length} operator actions in all: \`sagactl describe ${id}\` lists them)` : '';
+    parts.splice(1, 0, `Last operator action: ${actor(lastAct)} ${actDone(lastAct)} at ${at(lastAct.at, c.now)}${actReason(lastAct)}${more}.`);
+  }
+  return { ...base, waitingFor, steps, lastError, actions, lastOperatorAction: lastAct, text: parts.join(' ') };
 }

@@ -6,6 +6,7 @@ import type { Io } from '../io.js';
 import { wrap } from '../render/wrap.js';
 import { examples } from '../options.js';
 import { describeText } from '../views/instances.js';
+import { operatorActs } from '../views/operator-acts.js';
 import { explain } from '../why.js';
 
 const dbOption = ['--db <file|url>', 'read this database instead of the server: a SQLite file or a postgres:// URL (read-only, safe while sagad runs)'] as const;
@@ -22,7 +23,7 @@ export function registerDescribe(parent: Command, io: Io): void {
   parent
     .command('describe')
     .alias('get')
-    .description('Show one instance: its fields, a table of its steps with their compensations, and its pending timers.')
+    .description('Show one instance: its fields, a table of its steps with their compensations, its pending timers, and who cancelled or retried it (token name and reason).')
     .argument('<id>', 'instance id')
     .option(...dbOption)
     .option(...archiveOption)
@@ -39,8 +40,8 @@ export function registerDescribe(parent: Command, io: Io): void {
       try {
         const doc = await source.instance(id);
         if (ctx.output !== 'table') return ctx.doc(doc);
-        const def = await source.definition(doc.saga, doc.definitionHash);
-        ctx.out(describeText(doc, def, { now: ctx.now(), width: ctx.width, style: ctx.style }));
+        const [def, history] = await Promise.all([source.definition(doc.saga, doc.definitionHash), source.history(id)]);
+        ctx.out(describeText(doc, def, { now: ctx.now(), width: ctx.width, style: ctx.style }, operatorActs(history)));
       } finally {
         source.close();
       }

@@ -3,6 +3,7 @@ import type { HistoryEntryDocument } from '../../engine/api/documents.js';
 import type { Style } from '../render/style.js';
 import { truncate } from '../render/table.js';
 import { duration } from '../render/time.js';
+import { actDone, actor, actReason, operatorActOf } from './operator-acts.js';
 
 type Data = Record<string, unknown>;
 
@@ -41,15 +42,19 @@ export function eventDetail(type: string, d: Data, start: number): string {
     case 'CompensationStarted': {
       const reason = (d.reason ?? {}) as Data;
       const queue = Array.isArray(d.queue) ? d.queue.map(str) : [];
-      return `${str(reason.message)}; to undo: ${queue.length === 0 ? 'nothing' : queue.join(', ')}`;
+      const by = typeof reason.by === 'string' ? ` (by ${reason.by})` : '';
+      return `${str(reason.message)}${by}; to undo: ${queue.length === 0 ? 'nothing' : queue.join(', ')}`;
     }
     case 'CompensationDispatched': return `${str(d.step)} undo attempt ${str(d.attempt)} sent, times out at ${at(d.timeoutAt, start)}`;
     case 'CompensationAttemptFailed': return `${str(d.step)} undo attempt ${str(d.attempt)}: ${str(d.error)}; next attempt at ${at(d.retryAt, start)}`;
     case 'StepCompensated': return str(d.step);
     case 'CompensationFailed': return `${str(d.step)}: ${str(d.error)}`;
     case 'LateSuccessRecorded': return `${str(d.step)} answered success after it was given up${Array.isArray(d.queue) ? `; to undo: ${d.queue.map(str).join(', ')}` : ''}`;
-    case 'CompensationResumed': return 'an operator resumed the compensation';
-    case 'ForwardResumed': return `an operator resumed ${str(d.step)}`;
+    case 'CompensationResumed':
+    case 'ForwardResumed': {
+      const act = operatorActOf({ type, data: d });
+      return act === null ? '' : `${actor(act)} ${actDone(act)}${actReason(act)}`;
+    }
     case 'SagaCompleted':
     case 'SagaCompensated': return '';
     case 'SagaFailed': return `${str(d.step)}: ${str(d.error)}`;

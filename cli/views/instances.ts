@@ -4,6 +4,7 @@ import type { Style } from '../render/style.js';
 import { renderFields, renderTable, type Cell, type Column } from '../render/table.js';
 import { age, duration, offset, when } from '../render/time.js';
 import { attemptsText, leafDetail, maxAttempts } from './definition-facts.js';
+import type { OperatorActView } from './operator-acts.js';
 
 /** How a view renders: the clock, the terminal width, the colours. */
 export interface ViewOptions {
@@ -50,8 +51,17 @@ function stepRows(doc: InstanceDocument, def: DefinitionDetail | undefined, o: V
   return rows;
 }
 
-/** Pure: one instance: its fields, the step table with compensation rows, and its pending timers. */
-export function describeText(doc: InstanceDocument, def: DefinitionDetail | undefined, o: ViewOptions): string {
+/** Pure: the operator actions as a table: when, what, the token's name (`-` for a journal without it), the reason. */
+export function operatorActsTable(acts: readonly OperatorActView[], o: ViewOptions): string {
+  const columns: Column[] = [{ header: 'OPERATOR ACTION' }, { header: 'AT' }, { header: 'BY' }, { header: 'REASON', shrink: true, min: 10 }];
+  const rows: Cell[][] = acts.map((a) => [
+    a.action === 'cancel' ? 'cancel' : `retry ${a.step === null ? 'compensation' : a.step}`, when(a.at, o.now), a.by ?? '-', a.reason ?? '',
+  ]);
+  return renderTable(columns, rows, o.width);
+}
+
+/** Pure: one instance: its fields, the step table with compensation rows, its pending timers, and who acted on it (`acts`, from its journal). */
+export function describeText(doc: InstanceDocument, def: DefinitionDetail | undefined, o: ViewOptions, acts: readonly OperatorActView[] = []): string {
   const st = o.style;
   const fields: [string, string][] = [
     ['Instance', st.bold(doc.id)],
@@ -81,5 +91,6 @@ export function describeText(doc: InstanceDocument, def: DefinitionDetail | unde
     const rows: Cell[][] = timers.map((t) => [t.kind, t.step ?? '', t.attempt === null ? '' : String(t.attempt), when(t.dueAt, o.now)]);
     out += `\n${renderTable([{ header: 'TIMER' }, { header: 'STEP', shrink: true }, { header: 'ATTEMPT', align: 'right' }, { header: 'DUE' }], rows, o.width)}`;
   }
+  if (acts.length > 0) out += `\n${operatorActsTable(acts, o)}`;
   return out;
 }

@@ -64,10 +64,35 @@ t.test('docker-smoke.sh: usage, bad arguments, and no engine', async (t) => {
   const bad = await exitOf('sh', [script, '--timeout', 'soon']);
   t.equal(bad.code, 2);
   t.match(bad.out, "--timeout needs a number of seconds, not 'soon'");
+  const port = await exitOf('sh', [script, '--port', '80a']);
+  t.equal(port.code, 2);
+  t.match(port.out, "--port needs a port number, not '80a'");
+  const ca = await exitOf('sh', [script, '--npm-ca', '/nonexistent/ca.pem']);
+  t.equal(ca.code, 2);
+  t.match(ca.out, "--npm-ca: cannot read '/nonexistent/ca.pem'");
   // A PATH without docker stands for a machine without an engine.
   const none = await exitOf('/bin/sh', [script, '--no-build'], { PATH: '/nonexistent' });
   t.equal(none.code, 3);
   t.match(none.out, 'no Docker engine reachable');
+});
+
+t.test('stand-in-base.sh: usage, bad arguments, and no engine', async (t) => {
+  const script = join(root, 'deploy/stand-in-base.sh');
+  const help = await exitOf('sh', [script, '--help']);
+  t.equal(help.code, 0);
+  t.match(help.out, 'Usage: deploy/stand-in-base.sh');
+  t.match(help.out, 'default: the Dockerfile\'s FROM, node:22-bookworm-slim', 'the tag it makes is the one the build needs');
+  t.equal((await exitOf('sh', [script, '--frobnicate'])).code, 2);
+  t.equal((await exitOf('sh', [script, '--tag'])).code, 2, '--tag needs a name');
+  const bad = await exitOf('sh', [script, '--node', 'lts']);
+  t.equal(bad.code, 2);
+  t.match(bad.out, '--node and --npm take a major version number');
+  const none = await exitOf('/bin/sh', [script], { PATH: '/nonexistent' });
+  t.equal(none.code, 3);
+  t.match(none.out, 'no Docker engine reachable');
+  // The tag it imports is read from the Dockerfile, so the two cannot drift apart.
+  const from = /^FROM (\S+)/m.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'))?.[1];
+  t.equal(from, 'node:22-bookworm-slim');
 });
 
 t.test('the Dockerfile keeps the promises of issue 13', async (t) => {
@@ -85,4 +110,10 @@ t.test('the Dockerfile keeps the promises of issue 13', async (t) => {
   t.ok(copies.length > 0);
   t.notOk(copies.some((l) => /sagas|saga-definitions/.test(l)), 'no demo definitions in the final image', { copies });
   t.match(readFileSync(join(root, '.dockerignore'), 'utf8'), /^node_modules$/m);
+  t.ok(copies.some((l) => l === 'COPY --from=build /app/dist/ui dist/ui'), 'the console is in the image (found missing when the image first ran)');
+  // A proxy's CA is trusted by the build stage alone, and only when given.
+  const build = file.slice(0, file.lastIndexOf('\nFROM '));
+  t.match(build, /^ARG NPM_EXTRA_CA=""$/m, 'no extra CA by default');
+  t.notMatch(final, /NPM_EXTRA_CA|NODE_EXTRA_CA_CERTS|strict-ssl|cafile/, 'nothing of it in the final image');
+  t.notMatch(file, /strict-ssl|NODE_TLS_REJECT_UNAUTHORIZED/, 'TLS is never switched off');
 });

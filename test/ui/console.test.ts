@@ -147,6 +147,8 @@ t.test('cancel from the page, with a reason and a confirmation, cancels the inst
   await page.waitForFunction(() => (globalThis as unknown as Win).document.querySelector('h1 .badge')?.textContent === 'compensated');
   t.same(await page.$$eval('[data-lane]', (ls) => ls.map((l) => l.getAttribute('data-lane'))),
     ['do:reserve-inventory', 'do:charge-payment', 'undo:charge-payment', 'undo:reserve-inventory'], 'the page follows the compensation');
+  t.match(await page.textContent('.tl-events'), /compensation started: cancelled: customer called the console \(by admin\)/, "the history names the token that cancelled (SAGA_API_TOKEN is 'admin')");
+  t.match(await page.textContent('.why'), /Last operator action: admin cancelled it at .*, saying “customer called the console”/);
 });
 
 t.test('the definition page draws a node per step and each compensation back to its step', async (t) => {
@@ -182,6 +184,8 @@ t.test('a dead letter is shown with its reason, headers and body, then redriven 
   await page.waitForSelector('dialog.confirm', { state: 'detached' });
   const redriven = await api.req<{ redrivenAt: string | null }>('GET', `/v1/dlq/${letter.id}`);
   t.not(redriven.body.redrivenAt, null, 'redriven');
+  await page.waitForSelector('[data-redriven-by]');
+  t.equal(await page.textContent('[data-redriven-by]'), 'admin', 'the page says who redrove it');
   await page.click('.actions button.danger');
   await page.click('dialog.confirm button[type="submit"]');
   await page.waitForSelector('dialog.confirm', { state: 'detached' });

@@ -4,6 +4,7 @@
  * history documents and a clock passed in, so a test can check it without a browser.
  */
 import type { HistoryEntryDocument } from '../../engine/api/index.js';
+import { actDone, actor, actReason, operatorActOf } from '../../cli/views/operator-acts.js';
 
 /** How an attempt ended, or `open` while it is still in flight. */
 export type SpanEnd = 'succeeded' | 'failed' | 'timed_out' | 'retry' | 'given_up' | 'compensated' | 'compensation_failed' | 'open';
@@ -101,13 +102,19 @@ export function buildTimeline(history: readonly HistoryEntryDocument[], now: num
       }
       case 'StepSkipped': laneOf(step, false).lane.marks.push({ at, label: 'skipped (its when was false)' }); break;
       case 'LateSuccessRecorded': laneOf(step, false).lane.marks.push({ at, label: 'late success recorded' }); break;
-      case 'ForwardResumed': marks.push({ at, label: `resumed at ${step}` }); break;
-      case 'CompensationStarted': {
-        const reason = d.reason as { message?: unknown } | undefined;
-        marks.push({ at, label: `compensation started${typeof reason?.message === 'string' ? `: ${reason.message}` : ''}` });
+      case 'ForwardResumed':
+      case 'CompensationResumed': {
+        // Who resumed it and why: the token's name and the reason the journal kept.
+        const act = operatorActOf(e);
+        marks.push({ at, label: act === null ? e.type : `${actor(act)} ${actDone(act)}${actReason(act)}` });
         break;
       }
-      case 'CompensationResumed': marks.push({ at, label: 'compensation resumed by an operator' }); break;
+      case 'CompensationStarted': {
+        const reason = d.reason as { message?: unknown; by?: unknown } | undefined;
+        const by = typeof reason?.by === 'string' ? ` (by ${reason.by})` : '';
+        marks.push({ at, label: `compensation started${typeof reason?.message === 'string' ? `: ${reason.message}` : ''}${by}` });
+        break;
+      }
       case 'CompensationDispatched': open(laneOf(step, true), attempt, at); break;
       case 'CompensationAttemptFailed': close(laneOf(step, true), at, 'retry', text(d.error)); break;
       case 'StepCompensated': close(laneOf(step, true), at, 'compensated', null); break;

@@ -140,6 +140,9 @@ ship-order         pending              -        -         -             -  -
 TIMER         STEP            ATTEMPT  DUE
 comp_timeout  charge-payment        1  2026-11-26 12:06:10Z (in 8.15s)
 
+OPERATOR ACTION  AT                                BY  REASON
+cancel           2026-11-26 12:06:00Z (1.85s ago)  -   customer called
+
 `
 
 exports[`test/cli/render.test.ts > TAP > describe: fields, steps with attempts n/N, compensation rows, timers > describe ord-compensated 1`] = `
@@ -226,6 +229,9 @@ charge-payment     compensated               1/3   +100ms    +200ms     100ms  g
   ↳ compensation   compensated               1/∞   +200ms    +300ms     100ms  -
 ship-order         pending                     -        -         -         -  -
 
+OPERATOR ACTION  AT                                BY  REASON
+cancel           2026-11-26 12:02:02Z (3m59s ago)  -   fraud suspected
+
 `
 
 exports[`test/cli/render.test.ts > TAP > describe: fields, steps with attempts n/N, compensation rows, timers > describe ord-stuck at 72 columns 1`] = `
@@ -248,6 +254,9 @@ reserve-invento…  compensation_failed       1/3     +0ms    +100ms     100ms  
 charge-payment    compensated               1/3   +100ms    +200ms     100ms  given up:…
   ↳ compensation  compensated               1/∞   +200ms    +300ms     100ms  -
 ship-order        pending                     -        -         -         -  -
+
+OPERATOR ACTION  AT                                BY  REASON
+cancel           2026-11-26 12:02:02Z (3m59s ago)  -   fraud suspected
 
 `
 
@@ -418,13 +427,14 @@ Consumer lag:   unknown (read offline)
 `
 
 exports[`test/cli/render.test.ts > TAP > why: one paragraph, wrapped to the terminal > why ord-cancelled 1`] = `
-order-fulfillment instance ord-cancelled is compensating because cancelled: customer called. It is
-waiting for the reply (PaymentRefunded) on payments.events to its RefundPayment command that undoes
-step charge-payment, attempt 1 of unlimited, sent 12:06:00 UTC (1.85s ago); without a reply by
-12:06:10 UTC (in 8.15s), attempt 2 follows. After that, reserve-inventory is still to undo. Nothing
-to do but wait: a compensation cannot be cancelled; if its attempts run out, the instance becomes
-failed and waits for \`sagactl retry ord-cancelled\`. If no answer comes, check the service that
-consumes payments.commands.
+order-fulfillment instance ord-cancelled is compensating because cancelled: customer called. Last
+operator action: an operator cancelled it at 12:06:00 UTC (1.85s ago), saying “customer called”. It
+is waiting for the reply (PaymentRefunded) on payments.events to its RefundPayment command that
+undoes step charge-payment, attempt 1 of unlimited, sent 12:06:00 UTC (1.85s ago); without a reply
+by 12:06:10 UTC (in 8.15s), attempt 2 follows. After that, reserve-inventory is still to undo.
+Nothing to do but wait: a compensation cannot be cancelled; if its attempts run out, the instance
+becomes failed and waits for \`sagactl retry ord-cancelled\`. If no answer comes, check the service
+that consumes payments.commands.
 
 `
 
@@ -448,7 +458,8 @@ that consumes inventory.commands.
 exports[`test/cli/render.test.ts > TAP > why: one paragraph, wrapped to the terminal > why ord-stuck 1`] = `
 order-fulfillment instance ord-stuck is failed and waiting for an operator: undoing step
 reserve-inventory (ReleaseInventory) failed after 10 of 10 attempts, at 12:04:54 UTC (1m08s ago),
-the last with “no reply within 5000 ms (attempt 10 of 10, no retries left)”. It had begun
+the last with “no reply within 5000 ms (attempt 10 of 10, no retries left)”. Last operator action:
+an operator cancelled it at 12:02:02 UTC (3m59s ago), saying “fraud suspected”. It had begun
 compensating because cancelled: fraud suspected. Fix what makes the undo fail (the service that
 consumes inventory.commands), then resume the compensation with \`sagactl retry ord-stuck\`.
 

@@ -82,7 +82,7 @@ export function DeadLetterPage({ id }: { id: string }) {
             <dt>Reason</dt><dd class="error-text">{l.reason}</dd>
             <dt>Received</dt><dd><Time iso={l.receivedAt} now={now} /></dd>
             <dt>Deliveries</dt><dd>{l.deliveryCount}</dd>
-            <dt>Redriven</dt><dd>{l.redrivenAt === null ? 'no' : <Time iso={l.redrivenAt} now={now} />}</dd>
+            <dt>Redriven</dt><dd>{l.redrivenAt === null ? 'no' : <><Time iso={l.redrivenAt} now={now} />{l.redrivenBy === null ? null : <> by <span class="mono" data-redriven-by>{l.redrivenBy}</span></>}</>}</dd>
           </dl>
           {session.access === 'operate' ? (
             <div class="actions">
