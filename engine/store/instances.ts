@@ -121,14 +121,13 @@ export function instances(db: Database.Database, log: Journal, snapshotEvery: nu
         cols.unshift('status');
         values.unshift(s.status);
       }
-      if (before !== undefined && after !== undefined) {
-        const was = timerColumns(before);
+      // editTimers keeps the untouched entries: compared by reference, the old list needs no
+      // second JSON.stringify to tell whether the column changes.
+      if (before !== undefined && after !== undefined && (before.length !== after.length || before.some((t, i) => t !== after[i]))) {
         const now = timerColumns(after);
-        if (was.json !== now.json) {
-          cols.push('timers');
-          values.push(now.json);
-        }
-        if (was.dueAt !== now.dueAt) {
+        cols.push('timers');
+        values.push(now.json);
+        if ((before[0]?.dueAt ?? null) !== now.dueAt) {
           cols.push('due_at');
           values.push(now.dueAt);
         }
