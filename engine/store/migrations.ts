@@ -199,7 +199,9 @@ CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal
 
 // Issue 10, a cheaper step: an instance's pending timers move into its row, a `timers` JSON
 // array (earliest first, as `instance-timers.ts` writes it) and `due_at`, the earliest due
-// time, in a partial index of the instances that have one. A step rewrites its row anyway;
+// time, in a partial index of the instances that have one (with the id: the timer service
+// reads due instances in (due_at, id) order, and a backlog of due timers must not be sorted
+// at every claim). A step rewrites its row anyway;
 // arming and cancelling timers no longer writes and deletes rows of a table with two indexes.
 // Pending timers are carried over; the table goes.
 const v7 = `
@@ -211,7 +213,7 @@ UPDATE instances SET
   due_at = (SELECT min(due_at) FROM timers WHERE instance_id = instances.id)
   WHERE id IN (SELECT instance_id FROM timers);
 DROP TABLE timers;
-CREATE INDEX instances_due ON instances (due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX instances_due ON instances (due_at, id) WHERE due_at IS NOT NULL;
 `;
 
 /**
