@@ -216,6 +216,13 @@ DROP TABLE timers;
 CREATE INDEX instances_due ON instances (due_at, id) WHERE due_at IS NOT NULL;
 `;
 
+// Issue 10, a cheaper step: every input remembers its id in the inbox, which wrote a third
+// B-tree, the index on `at`, only for the hourly prune. Ids are remembered in time order, so
+// the prune finds the old rows first in rowid order instead (inbox.ts).
+const v8 = `
+DROP INDEX inbox_at;
+`;
+
 /**
  * Every schema step, oldest first. Append only: a released step is never edited. A step that
  * must rebuild a table (SQLite's 12-step ALTER) needs `foreign_keys` off, which cannot change
@@ -229,6 +236,7 @@ export const migrations: readonly Migration[] = [
   { version: 5, description: 'who redrove a dead letter', sql: v5 },
   { version: 6, description: 'retention: the journal of a finished instance may be deleted', sql: v6 },
   { version: 7, description: 'timers kept in their instance row, with the earliest due time indexed', sql: v7 },
+  { version: 8, description: 'no index on the inbox time: the prune goes in rowid order', sql: v8 },
 ];
 
 /** The schema version this build reads and writes. */

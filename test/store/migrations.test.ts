@@ -69,6 +69,7 @@ t.test('a version 6 file keeps its pending timers: migration 7 moves them into t
   timer.run('i-1', 'deadline', 900, '{"kind":"deadline"}');
   timer.run('i-1', 'retry:charge:1', 300, '{"kind":"retry","step":"charge","attempt":1}');
   timer.run('i-2', 'deadline', 500, '{"kind":"deadline"}');
+  old.prepare("INSERT INTO inbox (message_id, at) VALUES ('m-1', 5)").run();
   old.close();
 
   const store = openStore(file);
@@ -86,6 +87,13 @@ t.test('a version 6 file keeps its pending timers: migration 7 moves them into t
   t.ok(store.consumeTimer('i-2', 'deadline', 500), 'a carried-over timer fires once');
   t.notOk(store.consumeTimer('i-2', 'deadline', 500));
   t.equal(store.timerCount(), 2);
+
+  // Migration 8: the inbox keeps its rows without the index on their time.
+  t.notOk(store.remember('m-1', 6), 'a carried-over inbox id still dedupes');
+  const raw = new Database(file, { readonly: true });
+  t.teardown(() => raw.close());
+  t.same(raw.prepare("SELECT name FROM sqlite_schema WHERE tbl_name = 'inbox' AND type = 'index' AND sql IS NOT NULL").all(), [], 'no inbox_at');
+  t.equal(store.pruneInbox(6), 1);
 });
 
 t.test('a failing migration leaves the file as it was', async (t) => {
