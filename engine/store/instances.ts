@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { evolve, isTerminal, type InstanceState, type InstanceStatus } from '../core/index.js';
 import { StoreError, StoreErrorCode, isSqliteError } from './errors.js';
+import { editTimers, isNoEdit, parseTimers, timerColumns, type PendingTimer, type TimerEdit } from './instance-timers.js';
 import type { Journal } from './journal.js';
 
 /** The instance projection the API reads, kept beside the journal and rebuildable from it. */
@@ -9,8 +10,9 @@ export interface Instances {
    * Upserts the projection row of `state` and, once `snapshotEvery` journal events have passed
    * since the last snapshot, a snapshot. Call it after `append`, in the same transaction.
    * Throws `SAGA_ERR_DUPLICATE_KEY` when another instance of the saga has the same key.
+   * With `timers`, the instance's pending timers change in the same row write.
    */
-  saveInstance(state: InstanceState): void;
+  saveInstance(state: InstanceState, timers?: TimerEdit): void;
   /** The projected state, or undefined. Shared with the store's cache: never modify it. */
   getInstance(id: string): InstanceState | undefined;
   /** The instance of `saga` with business key `key`, or undefined. */
@@ -32,15 +34,22 @@ export interface Instances {
 export const COUNT_BY_STATUS_SQL = `SELECT saga, status, sum(count) AS count FROM instance_counts
   GROUP BY saga, status HAVING sum(count) > 0 ORDER BY saga, status`;
 
-type Params = [string, string, string, string | null, string, string, number, number, number, string];
+type Params = [string, string, string, string | null, string, string, number, number, number, string, string | null, number | null];
 
-/** A saved state kept in memory with the version of its latest snapshot. */
-interface Cached { readonly state: InstanceState; readonly snapshotAt: number }
+/**
+ * A saved state kept in memory with the version of its latest snapshot and, when known, its
+ * pending timers (as in its row's `timers` column).
+ */
+interface Cached { readonly state: InstanceState; readonly snapshotAt: number; readonly timers: readonly PendingTimer[] | undefined }
 
-/** What the store needs beyond the interface: forgetting cached states when a transaction rolls back. */
+/** What the store needs beyond the interface: forgetting cached states when a transaction rolls back, the timers kept in the rows. */
 export interface InstancesInternal extends Instances {
   /** Drops every cached state; the next read goes to the database. */
   forgetCached(): void;
+  /** The instance's pending timers, earliest first; undefined when there is no such instance. */
+  pendingTimers(id: string): readonly PendingTimer[] | undefined;
+  /** Replaces the instance's pending timers (its row's `timers` and `due_at`); false when there is no such instance. */
+  setTimers(id: string, timers: readonly PendingTimer[]): boolean;
 }
 
 /**
@@ -50,15 +59,29 @@ export interface InstancesInternal extends Instances {
  * savepoint rolls back, so it never holds a state the database does not.
  */
 export function instances(db: Database.Database, log: Journal, snapshotEvery: number, cacheSize = 10_000): InstancesInternal {
-  const upsert = db.prepare<Params>(`
-    INSERT INTO instances (id, saga, definition_hash, key, correlation_id, status, created_at, updated_at, version, state)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  // A new instance is inserted with its timers; `upsertTimers` also rewrites them when the row
+  // exists (a save of a state not in the cache), `upsert` leaves them.
+  const insert = `INSERT INTO instances (id, saga, definition_hash, key, correlation_id, status, created_at, updated_at, version, state, timers, due_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (id) DO UPDATE SET
-      status = excluded.status, updated_at = excluded.updated_at, version = excluded.version, state = excluded.state`);
+      status = excluded.status, updated_at = excluded.updated_at, version = excluded.version, state = excluded.state`;
+  const upsert = db.prepare<Params>(insert);
+  const upsertTimers = db.prepare<Params>(`${insert}, timers = excluded.timers, due_at = excluded.due_at`);
   // An instance's saga, key, correlation id and definition never change, and its status only
-  // at a few steps: not rewriting them spares SQLite the upkeep of their indexes.
-  const step = db.prepare<[number, number, string, string]>('UPDATE instances SET updated_at = ?, version = ?, state = ? WHERE id = ?');
-  const turn = db.prepare<[string, number, number, string, string]>('UPDATE instances SET status = ?, updated_at = ?, version = ?, state = ? WHERE id = ?');
+  // at a few steps: not rewriting them spares SQLite the upkeep of their indexes. Likewise
+  // `due_at` (in the partial index the timer service scans) is set only when it changes, and
+  // the timers only when an input arms or cancels one.
+  const updates = new Map<string, Database.Statement<unknown[]>>();
+  const update = (cols: readonly string[], values: readonly unknown[]): number => {
+    const k = cols.join(',');
+    let st = updates.get(k);
+    if (st === undefined) {
+      st = db.prepare<unknown[]>(`UPDATE instances SET ${cols.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`);
+      updates.set(k, st);
+    }
+    return st.run(...values).changes;
+  };
+  const timersById = db.prepare<[string], { timers: string | null }>('SELECT timers FROM instances WHERE id = ?');
   const byId = db.prepare<[string], { state: string }>('SELECT state FROM instances WHERE id = ?');
   const byKey = db.prepare<[string, string], { id: string; state: string }>('SELECT id, state FROM instances WHERE saga = ? AND key = ?');
   const snapshot = db.prepare<[string], { version: number; state: string }>('SELECT version, state FROM snapshots WHERE instance_id = ?');
@@ -80,25 +103,54 @@ export function instances(db: Database.Database, log: Journal, snapshotEvery: nu
     }
   };
 
-  const write = (s: InstanceState, json: string, before: InstanceState | undefined): void => {
-    if (before !== undefined) {
-      const r = before.status === s.status ? step.run(s.updatedAt, s.version, json, s.id) : turn.run(s.status, s.updatedAt, s.version, json, s.id);
-      if (r.changes === 1) return;
+  const currentTimers = (id: string): readonly PendingTimer[] | undefined => {
+    const known = cache.get(id);
+    if (known?.timers !== undefined) return known.timers;
+    const row = timersById.get(id);
+    return row === undefined ? undefined : parseTimers(row.timers);
+  };
+
+  /** Writes the row; returns the timers it now holds, or undefined when it left them unknown. */
+  const write = (s: InstanceState, json: string, known: Cached | undefined, edit: TimerEdit | undefined): readonly PendingTimer[] | undefined => {
+    const before = isNoEdit(edit) ? undefined : currentTimers(s.id) ?? [];
+    const after = before === undefined || edit === undefined ? known?.timers : editTimers(before, edit);
+    if (known !== undefined) {
+      const cols = ['updated_at', 'version', 'state'];
+      const values: unknown[] = [s.updatedAt, s.version, json];
+      if (known.state.status !== s.status) {
+        cols.unshift('status');
+        values.unshift(s.status);
+      }
+      // editTimers keeps the untouched entries: compared by reference, the old list needs no
+      // second JSON.stringify to tell whether the column changes.
+      if (before !== undefined && after !== undefined && (before.length !== after.length || before.some((t, i) => t !== after[i]))) {
+        const now = timerColumns(after);
+        cols.push('timers');
+        values.push(now.json);
+        if ((before[0]?.dueAt ?? null) !== now.dueAt) {
+          cols.push('due_at');
+          values.push(now.dueAt);
+        }
+      }
+      if (update(cols, [...values, s.id]) === 1) return after;
     }
+    const t = timerColumns(after ?? []);
     try {
-      upsert.run(s.id, s.saga, s.definitionHash, s.key, s.correlationId, s.status, s.createdAt, s.updatedAt, s.version, json);
+      (before === undefined ? upsert : upsertTimers).run(
+        s.id, s.saga, s.definitionHash, s.key, s.correlationId, s.status, s.createdAt, s.updatedAt, s.version, json, t.json, t.dueAt);
     } catch (err) {
       if (isSqliteError(err, 'SQLITE_CONSTRAINT_UNIQUE')) {
         throw new StoreError(StoreErrorCode.DuplicateKey, `saga ${s.saga} already has an instance with key ${String(s.key)}`, { cause: err });
       }
       throw err;
     }
+    return after;
   };
 
-  const save = (s: InstanceState): void => {
+  const save = (s: InstanceState, edit?: TimerEdit): void => {
     const json = JSON.stringify(s);
     const known = cache.get(s.id);
-    write(s, json, known?.state);
+    const timers = write(s, json, known, edit);
     let snapshotAt = known?.snapshotAt ?? snapshotVersion.get(s.id)?.version ?? 0;
     if (s.version - snapshotAt >= snapshotEvery) {
       putSnapshot.run(s.id, s.version, json);
@@ -107,7 +159,7 @@ export function instances(db: Database.Database, log: Journal, snapshotEvery: nu
     // A finished instance is rarely read again (a late reply, an operator): it leaves the
     // cache, so that the garbage collector does not keep walking thousands of them.
     if (isTerminal(s)) cache.delete(s.id);
-    else remember(s.id, { state: s, snapshotAt });
+    else remember(s.id, { state: s, snapshotAt, timers });
   };
   const saveTx = db.transaction(save);
 
@@ -115,7 +167,7 @@ export function instances(db: Database.Database, log: Journal, snapshotEvery: nu
 
   return {
     // Inside a caller's transaction the caller's savepoint already makes the save atomic.
-    saveInstance: (state) => (db.inTransaction ? save(state) : saveTx(state)),
+    saveInstance: (state, timers) => (db.inTransaction ? save(state, timers) : saveTx(state, timers)),
     getInstance(id) {
       const known = cache.get(id);
       if (known !== undefined) return known.state;
@@ -127,6 +179,18 @@ export function instances(db: Database.Database, log: Journal, snapshotEvery: nu
       return row === undefined ? undefined : read(row.id, row.state);
     },
     forgetCached: () => cache.clear(),
+    pendingTimers: currentTimers,
+    setTimers(id, timers) {
+      const before = currentTimers(id);
+      if (before === undefined) return false;
+      const was = timerColumns(before);
+      const now = timerColumns(timers);
+      const cols = was.dueAt === now.dueAt ? ['timers'] : ['timers', 'due_at'];
+      if (update(cols, was.dueAt === now.dueAt ? [now.json, id] : [now.json, now.dueAt, id]) !== 1) return false;
+      const known = cache.get(id);
+      if (known !== undefined) cache.set(id, { ...known, timers });
+      return true;
+    },
     rebuild(id, opts) {
       const snap = opts?.fromScratch === true ? undefined : snapshot.get(id);
       let state = snap === undefined ? undefined : JSON.parse(snap.state) as InstanceState;

@@ -197,6 +197,32 @@ CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal
   BEGIN SELECT RAISE(ABORT, 'the journal of an unfinished instance is append-only'); END;
 `;
 
+// Issue 10, a cheaper step: an instance's pending timers move into its row, a `timers` JSON
+// array (earliest first, as `instance-timers.ts` writes it) and `due_at`, the earliest due
+// time, in a partial index of the instances that have one (with the id: the timer service
+// reads due instances in (due_at, id) order, and a backlog of due timers must not be sorted
+// at every claim). A step rewrites its row anyway;
+// arming and cancelling timers no longer writes and deletes rows of a table with two indexes.
+// Pending timers are carried over; the table goes.
+const v7 = `
+ALTER TABLE instances ADD COLUMN timers TEXT;
+ALTER TABLE instances ADD COLUMN due_at INTEGER;
+UPDATE instances SET
+  timers = (SELECT json_group_array(json_object('timerId', t.timer_id, 'dueAt', t.due_at, 'data', json(t.data)))
+            FROM (SELECT timer_id, due_at, data FROM timers WHERE instance_id = instances.id ORDER BY due_at, timer_id) t),
+  due_at = (SELECT min(due_at) FROM timers WHERE instance_id = instances.id)
+  WHERE id IN (SELECT instance_id FROM timers);
+DROP TABLE timers;
+CREATE INDEX instances_due ON instances (due_at, id) WHERE due_at IS NOT NULL;
+`;
+
+// Issue 10, a cheaper step: every input remembers its id in the inbox, which wrote a third
+// B-tree, the index on `at`, only for the hourly prune. Ids are remembered in time order, so
+// the prune finds the old rows first in rowid order instead (inbox.ts).
+const v8 = `
+DROP INDEX inbox_at;
+`;
+
 /**
  * Every schema step, oldest first. Append only: a released step is never edited. A step that
  * must rebuild a table (SQLite's 12-step ALTER) needs `foreign_keys` off, which cannot change
@@ -209,6 +235,8 @@ export const migrations: readonly Migration[] = [
   { version: 4, description: 'instance counts by saga, version and state; finished instances by saga time', sql: v4 },
   { version: 5, description: 'who redrove a dead letter', sql: v5 },
   { version: 6, description: 'retention: the journal of a finished instance may be deleted', sql: v6 },
+  { version: 7, description: 'timers kept in their instance row, with the earliest due time indexed', sql: v7 },
+  { version: 8, description: 'no index on the inbox time: the prune goes in rowid order', sql: v8 },
 ];
 
 /** The schema version this build reads and writes. */

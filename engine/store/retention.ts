@@ -26,8 +26,9 @@ export function parseRetired(r: RetiredInstance): { state: InstanceState; journa
 
 /** SQL: one journal row as the JSON text of a `JournalEntry`, its data spliced in as stored. */
 export const JOURNAL_ENTRY_SQL = `'{"seq":' || seq || ',"type":' || json_quote(type) || ',"version":' || type_version || ',"at":' || at || ',"data":' || data || '}'`;
-/** SQL: one timer row as the JSON text of a `TimerRow`. */
-export const TIMER_ROW_SQL = `'{"instanceId":' || json_quote(instance_id) || ',"timerId":' || json_quote(timer_id) || ',"dueAt":' || due_at || ',"data":' || data || '}'`;
+/** SQL: the timers of the instance row `i` as the JSON text of an array of `TimerRow`, earliest first. */
+export const TIMER_ROWS_SQL = `(SELECT json_group_array(json_object('instanceId', i.id, 'timerId', t.value ->> 'timerId', 'dueAt', t.value -> 'dueAt', 'data', t.value -> 'data'))
+  FROM json_each(coalesce(i.timers, '[]')) t)`;
 
 /** The SQLite store's retention statements; `purge` and `pruneDead` belong inside the caller's transaction. */
 export interface Retention {
@@ -54,19 +55,18 @@ export interface Retention {
  * finished before it was created.
  */
 export function retention(db: Database.Database): Retention {
-  const candidates = db.prepare<[string, number, number, number], { id: string; version: number; hash: string; created: number; state: string }>(`
-    SELECT id, version, definition_hash AS hash, created_at AS created, state FROM instances
-    WHERE status = ? AND created_at < ? AND updated_at < ? ORDER BY created_at, id LIMIT ?`);
+  const candidates = db.prepare<[string, number, number, number], { id: string; version: number; hash: string; created: number; state: string; timers: string }>(`
+    SELECT i.id, i.version, i.definition_hash AS hash, i.created_at AS created, i.state, ${TIMER_ROWS_SQL} AS timers FROM instances i
+    WHERE i.status = ? AND i.created_at < ? AND i.updated_at < ? ORDER BY i.created_at, i.id LIMIT ?`);
   const journalOf = db.prepare<[string], { j: string }>(
     `SELECT '[' || coalesce(group_concat(x, ','), '') || ']' AS j FROM (SELECT ${JOURNAL_ENTRY_SQL} AS x FROM journal WHERE instance_id = ? ORDER BY seq)`);
-  const timersOf = db.prepare<[string], { j: string }>(
-    `SELECT '[' || coalesce(group_concat(x, ','), '') || ']' AS j FROM (SELECT ${TIMER_ROW_SQL} AS x FROM timers WHERE instance_id = ? ORDER BY due_at, timer_id)`);
   const delInstance = db.prepare<[string, number]>(
     `DELETE FROM instances WHERE id = ? AND version = ? AND status IN (${RETIRED_STATUSES.map((s) => `'${s}'`).join(', ')})`);
   // The journal goes first, while its instance row still says finished: the journal's
   // trigger refuses to delete the journal of an instance that is not (migration 3).
   const delJournal = db.prepare<[string]>('DELETE FROM journal WHERE instance_id = ?');
-  const children = ['snapshots', 'timers', 'commands', 'waits'].map((t) => db.prepare<[string]>(`DELETE FROM ${t} WHERE instance_id = ?`));
+  // The timers go with the instance row that holds them.
+  const children = ['snapshots', 'commands', 'waits'].map((t) => db.prepare<[string]>(`DELETE FROM ${t} WHERE instance_id = ?`));
   const stillFinished = db.prepare<[string, number], { one: number }>(
     `SELECT 1 AS one FROM instances WHERE id = ? AND version = ? AND status IN (${RETIRED_STATUSES.map((s) => `'${s}'`).join(', ')})`);
   const deadBefore = db.prepare<[number, number]>(
@@ -79,7 +79,7 @@ export function retention(db: Database.Database): Retention {
         .slice(0, limit);
       return rows.map((r) => ({
         id: r.id, version: r.version, definitionHash: r.hash,
-        json: { state: r.state, journal: journalOf.get(r.id)?.j ?? '[]', timers: timersOf.get(r.id)?.j ?? '[]' },
+        json: { state: r.state, journal: journalOf.get(r.id)?.j ?? '[]', timers: r.timers },
       }));
     },
     purge(refs) {

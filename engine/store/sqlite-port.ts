@@ -127,15 +127,14 @@ function applyChange(store: Store, c: InstanceChange) {
   if ((current?.version ?? 0) !== c.expectedVersion) throw new Undo({ status: 'conflict', instanceId: id });
   try {
     store.append(id, c.expectedVersion, c.events);
-    store.saveInstance(c.state);
+    // The timers live in the instance row: armed and cancelled by the row write itself.
+    store.saveInstance(c.state, c.timers);
   } catch (err) {
     if (err instanceof SagaError && (err.code === StoreErrorCode.VersionConflict || err.code === StoreErrorCode.DuplicateKey)) {
       throw new Undo({ status: 'conflict', instanceId: id });
     }
     throw err;
   }
-  for (const timerId of c.timers.cancel) store.deleteTimer(id, timerId);
-  for (const t of c.timers.put) store.putTimer(id, t.timerId, t.dueAt, t.data);
   for (const cmd of c.commands) store.indexCommand(cmd.commandId, id, cmd.step, cmd.kind);
   for (const step of c.waits.remove) store.removeWait(id, step);
   for (const w of c.waits.put) store.addWait(w.subject, w.type, id, w.step);

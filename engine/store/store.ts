@@ -116,7 +116,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     };
     const parts = {
       ...log, ...projection, ...instanceList(db), ...inbox(db), ...outbox(db, opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'),
-      ...timers(db), ...routing(db), ...deadLetters(db), ...definitions(db), ...earlyEvents(db), ...insights(db), ...retention(db),
+      ...timers(db, projection), ...routing(db), ...deadLetters(db), ...definitions(db), ...earlyEvents(db), ...insights(db), ...retention(db),
       ...rebuilds(db, log, () => projection.forgetCached()),
     };
     const here = (): Gauges => ({

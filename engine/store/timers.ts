@@ -1,5 +1,8 @@
 import type Database from 'better-sqlite3';
 import type { TimerRef } from '../core/index.js';
+import { StoreError, StoreErrorCode } from './errors.js';
+import { editTimers, parseTimers, type PendingTimer } from './instance-timers.js';
+import type { InstancesInternal } from './instances.js';
 
 /** A stored timer: an absolute due time, so one that fell due while sagad was down fires at restart. */
 export interface TimerRow {
@@ -9,9 +12,9 @@ export interface TimerRow {
   readonly data: TimerRef;
 }
 
-/** Durable timers, one per (instance, timer id). */
+/** Durable timers, one per (instance, timer id), kept in the instance's row. */
 export interface Timers {
-  /** Schedules the timer; a timer with the same instance and id is replaced. */
+  /** Schedules the timer; a timer with the same instance and id is replaced. Throws `SAGA_ERR_NOT_FOUND` when there is no such instance. */
   putTimer(instanceId: string, timerId: string, dueAt: number, data: TimerRef): void;
   /** Removes the timer if it exists. */
   deleteTimer(instanceId: string, timerId: string): void;
@@ -26,33 +29,50 @@ export interface Timers {
   timersOf(instanceId: string): TimerRow[];
 }
 
-/** Pending timers (`timerCount`), also run by the background thread. */
-export const TIMER_COUNT_SQL = 'SELECT count(*) AS n FROM timers';
+/**
+ * Pending timers (`timerCount`), also run by the background thread: the instances with a
+ * timer are those in the partial `due_at` index.
+ */
+export const TIMER_COUNT_SQL = 'SELECT coalesce(sum(json_array_length(timers)), 0) AS n FROM instances WHERE due_at IS NOT NULL';
 
-interface Row { instance_id: string; timer_id: string; due_at: number; data: string }
+const byDue = (a: TimerRow, b: TimerRow): number =>
+  a.dueAt - b.dueAt || (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0) || (a.timerId < b.timerId ? -1 : a.timerId > b.timerId ? 1 : 0);
 
-/** Prepares the timer statements once. */
-export function timers(db: Database.Database): Timers {
-  const put = db.prepare<[string, string, number, string]>(`
-    INSERT INTO timers (instance_id, timer_id, due_at, data) VALUES (?, ?, ?, ?)
-    ON CONFLICT (instance_id, timer_id) DO UPDATE SET due_at = excluded.due_at, data = excluded.data`);
-  const del = db.prepare<[string, string]>('DELETE FROM timers WHERE instance_id = ? AND timer_id = ?');
-  const consume = db.prepare<[string, string, number]>('DELETE FROM timers WHERE instance_id = ? AND timer_id = ? AND due_at = ?');
-  const due = db.prepare<[number, number], Row>(
-    'SELECT instance_id, timer_id, due_at, data FROM timers WHERE due_at <= ? ORDER BY due_at, instance_id, timer_id LIMIT ?');
-  const next = db.prepare<[], { at: number | null }>('SELECT min(due_at) AS at FROM timers');
+/**
+ * The timers, kept in their instance's row (migration 7): a `timers` JSON column written
+ * with the row a step rewrites anyway, and `due_at`, the earliest of them, in a partial
+ * index that the timer service scans. A step that arms and cancels timers so writes no row
+ * of its own; a fired timer is consumed by one more update of its row.
+ */
+export function timers(db: Database.Database, rows: Pick<InstancesInternal, 'pendingTimers' | 'setTimers'>): Timers {
+  // Instances in due order: each brings at least one due timer, so `limit` of them bring
+  // every timer among the first `limit` (ties on due_at cut by id, as the rows are sorted).
+  const due = db.prepare<[number, number], { id: string; timers: string }>(
+    'SELECT id, timers FROM instances WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at, id LIMIT ?');
+  const next = db.prepare<[], { at: number | null }>('SELECT min(due_at) AS at FROM instances WHERE due_at IS NOT NULL');
   const count = db.prepare<[], { n: number }>(TIMER_COUNT_SQL);
-  const of = db.prepare<[string], Row>(
-    'SELECT instance_id, timer_id, due_at, data FROM timers WHERE instance_id = ? ORDER BY due_at, timer_id');
-  const toRow = (r: Row): TimerRow => ({ instanceId: r.instance_id, timerId: r.timer_id, dueAt: r.due_at, data: JSON.parse(r.data) as TimerRef });
+  const missing = (instanceId: string): StoreError => new StoreError(StoreErrorCode.NotFound, `no instance ${instanceId} to keep a timer for`);
+  const toRows = (instanceId: string, list: readonly PendingTimer[]): TimerRow[] => list.map((t) => ({ instanceId, timerId: t.timerId, dueAt: t.dueAt, data: t.data }));
 
   return {
-    putTimer: (instanceId, timerId, dueAt, data) => void put.run(instanceId, timerId, dueAt, JSON.stringify(data)),
-    deleteTimer: (instanceId, timerId) => void del.run(instanceId, timerId),
-    consumeTimer: (instanceId, timerId, dueAt) => consume.run(instanceId, timerId, dueAt).changes === 1,
-    dueTimers: (now, limit) => due.all(now, limit).map(toRow),
+    putTimer(instanceId, timerId, dueAt, data) {
+      const list = rows.pendingTimers(instanceId);
+      if (list === undefined || !rows.setTimers(instanceId, editTimers(list, { put: [{ timerId, dueAt, data }], cancel: [] }))) throw missing(instanceId);
+    },
+    deleteTimer(instanceId, timerId) {
+      const list = rows.pendingTimers(instanceId);
+      if (list?.some((t) => t.timerId === timerId) === true) rows.setTimers(instanceId, editTimers(list, { put: [], cancel: [timerId] }));
+    },
+    consumeTimer(instanceId, timerId, dueAt) {
+      const list = rows.pendingTimers(instanceId);
+      if (list?.some((t) => t.timerId === timerId && t.dueAt === dueAt) !== true) return false;
+      return rows.setTimers(instanceId, editTimers(list, { put: [], cancel: [timerId] }));
+    },
+    dueTimers: (now, limit) => due.all(now, limit)
+      .flatMap((r) => toRows(r.id, parseTimers(r.timers)).filter((t) => t.dueAt <= now))
+      .sort(byDue).slice(0, limit),
     nextDueAt: () => next.get()?.at ?? null,
     timerCount: () => count.get()?.n ?? 0,
-    timersOf: (instanceId) => of.all(instanceId).map(toRow),
+    timersOf: (instanceId) => toRows(instanceId, rows.pendingTimers(instanceId) ?? []),
   };
 }

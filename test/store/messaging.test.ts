@@ -49,6 +49,18 @@ t.test('inbox: seen, remember, prune', async (t) => {
   t.equal(store.pruneInbox(200), 1, 'e-1 keeps its first time, 100');
   t.notOk(store.seen('e-1'));
   t.ok(store.seen('e-2'));
+
+  // The prune goes in the order ids were remembered (no index on the time): one remembered
+  // later with an earlier time (a clock stepped back) stays until those before it go.
+  store.remember('e-3', 400);
+  store.remember('e-4', 150);
+  t.equal(store.pruneInbox(300), 1, 'e-2 (200) goes; e-4 (150) waits behind e-3 (400)');
+  t.same(['e-2', 'e-3', 'e-4'].map((id) => store.seen(id)), [false, true, true]);
+  t.equal(store.pruneInbox(401), 2, 'all old: all go');
+  t.equal(store.pruneInbox(401), 0);
+  t.equal(store.remember('e-5', 500), true, 'an emptied inbox takes ids again');
+  t.equal(store.pruneInbox(500), 0, 'an id remembered at the cut-off time stays');
+  t.equal(store.pruneInbox(501), 1);
 });
 
 t.test('commands and waits route messages to their instance', async (t) => {

@@ -28,7 +28,7 @@ t.test('a fresh file gets every table, the last schema version and WAL', async (
   const store = openStore(file);
   store.close();
   t.ok(existsSync(file), 'parent directories are created');
-  t.same(tables(file), ['commands', 'dead_letters', 'definitions', 'early_events', 'inbox', 'instance_counts', 'instances', 'journal', 'outbox', 'snapshots', 'timers', 'waits']);
+  t.same(tables(file), ['commands', 'dead_letters', 'definitions', 'early_events', 'inbox', 'instance_counts', 'instances', 'journal', 'outbox', 'snapshots', 'waits']);
   t.equal(userVersion(file), schemaVersion);
   const db = new Database(file, { readonly: true });
   t.equal(db.pragma('journal_mode', { simple: true }), 'wal');
@@ -55,6 +55,45 @@ t.test('a version 1 file is migrated at open and keeps its data', async (t) => {
   t.same(store.waiting('orders.events', 'Paid'), [{ instanceId: 'i-1', step: 'reserve' }], 'version 2 tables are usable');
   t.equal(store.park({ subject: 's', reason: 'r', headers: {}, data: new Uint8Array([1]), deliveryCount: 1, at: 1 }), '1');
   t.equal(userVersion(file), schemaVersion, 'migrated to the last version');
+});
+
+t.test('a version 6 file keeps its pending timers: migration 7 moves them into their instance rows', async (t) => {
+  const file = join(t.testdir(), 'v6.db');
+  const old = new Database(file);
+  old.pragma('foreign_keys = ON');
+  t.equal(migrate(old, migrations.slice(0, 6)), 6);
+  const row = "('i-%s', 'order', 'h', NULL, 'c', 'running', 1, 2, 1, '{}')";
+  old.exec(`INSERT INTO instances (id, saga, definition_hash, key, correlation_id, status, created_at, updated_at, version, state)
+    VALUES ${['1', '2', '3'].map((n) => row.replace('%s', n)).join(', ')}`);
+  const timer = old.prepare<[string, string, number, string]>('INSERT INTO timers (instance_id, timer_id, due_at, data) VALUES (?, ?, ?, ?)');
+  timer.run('i-1', 'deadline', 900, '{"kind":"deadline"}');
+  timer.run('i-1', 'retry:charge:1', 300, '{"kind":"retry","step":"charge","attempt":1}');
+  timer.run('i-2', 'deadline', 500, '{"kind":"deadline"}');
+  old.prepare("INSERT INTO inbox (message_id, at) VALUES ('m-1', 5)").run();
+  old.close();
+
+  const store = openStore(file);
+  t.teardown(() => store.close());
+  t.equal(userVersion(file), schemaVersion);
+  t.notOk(tables(file).includes('timers'), 'the timers table is gone');
+  t.equal(store.timerCount(), 3);
+  t.equal(store.nextDueAt(), 300);
+  t.same(store.timersOf('i-1'), [
+    { instanceId: 'i-1', timerId: 'retry:charge:1', dueAt: 300, data: { kind: 'retry', step: 'charge', attempt: 1 } },
+    { instanceId: 'i-1', timerId: 'deadline', dueAt: 900, data: { kind: 'deadline' } },
+  ], 'earliest first, data as stored');
+  t.same(store.timersOf('i-3'), [], 'an instance without timers has none');
+  t.same(store.dueTimers(600, 10).map((r) => `${r.instanceId}/${r.timerId}`), ['i-1/retry:charge:1', 'i-2/deadline']);
+  t.ok(store.consumeTimer('i-2', 'deadline', 500), 'a carried-over timer fires once');
+  t.notOk(store.consumeTimer('i-2', 'deadline', 500));
+  t.equal(store.timerCount(), 2);
+
+  // Migration 8: the inbox keeps its rows without the index on their time.
+  t.notOk(store.remember('m-1', 6), 'a carried-over inbox id still dedupes');
+  const raw = new Database(file, { readonly: true });
+  t.teardown(() => raw.close());
+  t.same(raw.prepare("SELECT name FROM sqlite_schema WHERE tbl_name = 'inbox' AND type = 'index' AND sql IS NOT NULL").all(), [], 'no inbox_at');
+  t.equal(store.pruneInbox(6), 1);
 });
 
 t.test('a failing migration leaves the file as it was', async (t) => {

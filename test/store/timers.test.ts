@@ -41,5 +41,11 @@ t.test('timers: due ones earliest first, upsert by id, delete, next due time', a
   store.deleteTimer('i-1', 'deadline');
   store.deleteTimer('i-1', 'deadline');
   t.same(store.dueTimers(1000, 10).map((r) => `${r.instanceId}/${r.timerId}`), ['i-2/retry:charge:1', 'i-1/retry:charge:1', 'i-2/deadline']);
-  t.throws(() => store.putTimer('ghost', 'deadline', 1, { kind: 'deadline' }), { code: 'SQLITE_CONSTRAINT_FOREIGNKEY' }, 'a timer needs its instance');
+  t.throws(() => store.putTimer('ghost', 'deadline', 1, { kind: 'deadline' }), { code: 'SAGA_ERR_NOT_FOUND' }, 'a timer needs its instance');
+  t.same(store.timersOf('ghost'), []);
+  t.equal(store.timerCount(), 3);
+  t.notOk(store.consumeTimer('i-2', 'deadline', 100), 'a timer moved since is not consumed at its old time');
+  t.ok(store.consumeTimer('i-2', 'deadline', 500));
+  t.notOk(store.consumeTimer('i-2', 'deadline', 500), 'consumed once');
+  t.same(store.timersOf('i-2').map((r) => r.timerId), ['retry:charge:1']);
 });

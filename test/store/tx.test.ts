@@ -50,20 +50,26 @@ t.test('a nested transaction is a savepoint; foreign keys are checked at commit'
   });
   t.same(['outer', 'inner', 'after'].map((id) => store.seen(id)), [true, false, true]);
 
-  // A timer may be written before its instance inside one transaction...
+  // A timer lives in its instance's row: written after the instance in one transaction...
   const env = new TestEnv();
   const d = start(saga, { id: 'i-1', input: {}, key: null, correlationId: 'c', event: null, causationId: 'x' }, env);
   store.tx(() => {
-    store.putTimer('i-1', 'early', 5, { kind: 'deadline' });
     persist(store, 0, d);
+    store.putTimer('i-1', 'early', 5, { kind: 'deadline' });
   });
   t.equal(store.dueTimers(5, 10)[0]?.timerId, 'early');
-  // ...but a transaction that never writes the instance fails at commit and keeps nothing.
+  // ...and a transaction that puts a timer without its instance fails and keeps nothing.
   t.throws(() => store.tx(() => {
     store.remember('orphan', 1);
     store.putTimer('ghost', 'deadline', 5, { kind: 'deadline' });
-  }), { code: 'SQLITE_CONSTRAINT_FOREIGNKEY' });
+  }), { code: 'SAGA_ERR_NOT_FOUND' });
   t.notOk(store.seen('orphan'));
+  // A rolled-back timer change leaves no trace in the cached instance either.
+  t.throws(() => store.tx(() => {
+    store.putTimer('i-1', 'late', 7, { kind: 'deadline' });
+    throw new Error('undo');
+  }));
+  t.notOk(store.timersOf('i-1').some((r) => r.timerId === 'late'), 'the rolled-back timer is gone');
 });
 
 t.test('after close, a new open of the file sees everything', async (t) => {
