@@ -117,19 +117,35 @@ t.test('the engine hands over only rows that committed: a write that lost its ra
   t.equal(store.getInstance('i-b'), undefined);
 });
 
-t.test('past 10,000 queued rows the relay reads the table instead; a row never handed over is found when idle', async (t) => {
+t.test('past 10,000 queued rows the relay reads the table instead of queueing them', async (t) => {
   const store = openStore(join(t.testdir(), 'r.db'));
   t.teardown(() => store.close());
   const rec = recorder();
-  const relay = new OutboxRelay(sqlitePort(store), rec.publish, (err) => t.fail(String(err)));
+  const { c, source } = counted(store);
+  const relay = new OutboxRelay(source, rec.publish, (err) => t.fail(String(err)));
   relay.start();
-  await until(() => store.backlog() === 0, 'the first (empty) read of the table');
+  await until(() => c.reads === 1, 'the first (empty) read of the table');
+  relay.push(store.tx(() => store.enqueue([msg('small')])));
+  await until(() => rec.published.length === 1, 'a commit of one row');
+  t.equal(c.reads, 1, 'a small commit is queued, not read back');
   const many = store.tx(() => store.enqueue(Array.from({ length: 10_050 }, (_, i) => msg(`m-${i}`))));
   relay.push(many);
-  await until(() => rec.published.length === 10_050, 'all rows of the oversized commit');
-  t.same(rec.published, many.map((r) => r.messageId), 'in seq order, each once');
+  await until(() => rec.published.length === 10_051, 'all rows of the oversized commit');
+  t.same(rec.published.slice(1), many.map((r) => r.messageId), 'in seq order, each once');
+  t.ok(c.reads >= 2, `the oversized commit was read from the table (${c.reads} reads)`);
+  await relay.stop();
+  t.equal(store.backlog(), 0);
+});
 
-  // Written without a push (as no code path does): the idle read of the table, after 5 s, finds it.
+t.test('a row never handed over is found by the idle read of the table', async (t) => {
+  const store = openStore(join(t.testdir(), 'r.db'));
+  t.teardown(() => store.close());
+  const rec = recorder();
+  const { c, source } = counted(store);
+  const relay = new OutboxRelay(source, rec.publish, (err) => t.fail(String(err)), { idleScanMs: 100 });
+  relay.start();
+  await until(() => c.reads >= 1, 'the first (empty) read of the table');
+  // Written without a push (as no code path does): the idle read of the table finds it.
   store.tx(() => store.enqueue([msg('stray')]));
   await until(() => rec.published.includes('stray'), 'the row nobody handed over');
   await relay.stop();
