@@ -1,13 +1,9 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { loadDefinitionsFile } from '../../engine/definitions/index.js';
-import { Engine } from '../../engine/runtime/engine.js';
 import { OutboxRelay, type Publisher } from '../../engine/runtime/outbox-relay.js';
-import { Registry } from '../../engine/runtime/registry.js';
-import { openStore, type OutboxMessage, type OutboxRow, type Store } from '../../engine/store/index.js';
+import { openStore, type OutboxMessage, type Store } from '../../engine/store/index.js';
 import { sqlitePort } from '../../engine/store/sqlite-port.js';
-import { silentLog } from '../../engine/log.js';
 import type { PublishItem } from '../../engine/transport/publish.js';
 
 /**
@@ -98,25 +94,6 @@ t.test('stop with a flush publishes what is queued and writes the marks before i
   t.equal(store.backlog(), 0);
 });
 
-t.test('the engine hands over only rows that committed: a write that lost its race never reaches the relay', async (t) => {
-  const store = openStore(join(t.testdir(), 'r.db'));
-  t.teardown(() => store.close());
-  const loaded = loadDefinitionsFile(join(new URL('../..', import.meta.url).pathname, 'sagas/order-fulfillment.yaml'));
-  if (!loaded.ok) throw new Error('example definitions do not load');
-  const handed: OutboxRow[] = [];
-  const engine = new Engine({ store: sqlitePort(store), registry: new Registry(loaded.sagas), log: silentLog, relay: { push: (rows) => handed.push(...rows) } });
-  const input = { orderId: 'o-1', customerId: 'c', items: [{ sku: 's', quantity: 1 }], total: 1, shippingAddress: { city: 'x', zip: 'y' } };
-  // Same key, different ids, in one shared commit: the second savepoint rolls back (the key is taken), then finds the first.
-  const [a, b] = await Promise.all([
-    engine.start({ saga: 'order-fulfillment', input, id: 'i-a' }),
-    engine.start({ saga: 'order-fulfillment', input, id: 'i-b' }),
-  ]);
-  t.same([a.created, b.created, b.state.id], [true, false, 'i-a'], 'one instance; the loser of the race returns it');
-  t.ok(handed.length >= 2, `the committed start queued its command and lifecycle event (${handed.length})`);
-  t.same(handed.map((r) => r.seq), store.unsent(100).map((r) => r.seq), 'exactly the rows in the table, with their seqs');
-  t.equal(store.getInstance('i-b'), undefined);
-});
-
 t.test('past 10,000 queued rows the relay reads the table instead of queueing them', async (t) => {
   const store = openStore(join(t.testdir(), 'r.db'));
   t.teardown(() => store.close());
@@ -150,4 +127,123 @@ t.test('a row never handed over is found by the idle read of the table', async (
   await until(() => rec.published.includes('stray'), 'the row nobody handed over');
   await relay.stop();
   t.equal(store.backlog(), 0);
+});
+
+t.test('a failing read of the table is reported, and read again', async (t) => {
+  const store = openStore(join(t.testdir(), 'r.db'));
+  t.teardown(() => store.close());
+  store.enqueue([msg('waiting')]);
+  const errors: unknown[] = [];
+  let failing = 1;
+  const port = sqlitePort(store);
+  // The store's own answer, but the first read fails as an unreachable database would.
+  const flaky = { ...port, claimUnsent: (n: number, before: number, claimMs: number) => (failing-- > 0 ? Promise.reject(new Error('database unreachable')) : port.claimUnsent(n, before, claimMs)) };
+  const rec = recorder();
+  const relay = new OutboxRelay(flaky, rec.publish, (err) => errors.push(err));
+  relay.start();
+  await until(() => rec.published.includes('waiting'), 'the row, read on the second try');
+  t.match(errors, [{ message: 'database unreachable' }], 'reported once');
+  await relay.stop();
+  t.equal(store.backlog(), 0);
+});
+
+t.test('marks that fail are reported once, kept, and written when the store takes them again', async (t) => {
+  const store = openStore(join(t.testdir(), 'r.db'));
+  t.teardown(() => store.close());
+  const port = sqlitePort(store);
+  let failing = 3;
+  const tries: number[] = [];
+  const flaky = { ...port, markSent: (seqs: readonly number[], at: number) => { tries.push(seqs.length); return failing-- > 0 ? Promise.reject(new Error('disk full')) : port.markSent(seqs, at); } };
+  const errors: Error[] = [];
+  const rec = recorder();
+  const relay = new OutboxRelay(flaky, rec.publish, (err) => errors.push(err as Error));
+  relay.start();
+  relay.push(store.tx(() => store.enqueue([msg('a'), msg('b')])));
+  await until(() => tries.length >= 4, 'the marks tried until they are written');
+  await until(() => store.backlog() === 0, 'the marks written');
+  t.same(errors.map((e) => e.message), ['marking 2 published rows sent failed (tried again every 100 ms, reported once): disk full']);
+  t.match(errors[0]?.cause, { message: 'disk full' }, 'with the store\'s error as its cause');
+  t.same(tries.slice(0, 4), [2, 2, 2, 2], 'the same two rows each time');
+  t.same(rec.published, ['a', 'b'], 'published once: a failed mark sends nothing again');
+  // Failing again later is reported again: the one report is per spell of failures.
+  failing = 1;
+  relay.push(store.tx(() => store.enqueue([msg('c')])));
+  await until(() => errors.length === 2, 'the next spell reported');
+  t.equal(errors[1]?.message, 'marking 1 published rows sent failed (tried again every 100 ms, reported once): disk full');
+  await until(() => store.backlog() === 0, 'the last mark written');
+  await relay.stop();
+});
+
+t.test('a publisher that throws fails the whole batch; its rows are read back and sent again', async (t) => {
+  const store = openStore(join(t.testdir(), 'r.db'));
+  t.teardown(() => store.close());
+  const rec = recorder();
+  let throws = 2;
+  const errors: unknown[] = [];
+  const publish: Publisher = async (items) => {
+    if (throws-- === 2) throw new Error('connection closed');
+    if (throws === 0) throw 'a string';
+    return rec.publish(items);
+  };
+  const relay = new OutboxRelay(sqlitePort(store), publish, (err) => errors.push(err));
+  relay.start();
+  relay.push(store.tx(() => store.enqueue([msg('x'), msg('y')])));
+  await until(() => rec.published.length === 2, 'both rows on the third try');
+  t.same(rec.published, ['x', 'y']);
+  t.match(errors, [{ message: 'connection closed' }, { message: 'a string' }], 'each failure reported as an Error');
+  t.ok(errors.every((e) => e instanceof Error));
+  await relay.stop();
+  t.equal(store.backlog(), 0);
+});
+
+t.test('with an orphan age, rows another process left unsent are adopted while the queue is in hand', async (t) => {
+  const store = openStore(join(t.testdir(), 'r.db'));
+  t.teardown(() => store.close());
+  const rec = recorder();
+  const { c, source } = counted(store);
+  const calls: number[][] = [];
+  const watched = { ...source, claimUnsent: (n: number, before: number, claimMs: number) => { calls.push([n, Date.now() - before, claimMs]); return source.claimUnsent(n, before); } };
+  const relay = new OutboxRelay(watched, rec.publish, (err) => t.fail(String(err)), { orphanAfterMs: 50, idleScanMs: 100, claimMs: 777 });
+  relay.start();
+  await until(() => c.reads >= 1, 'the first read');
+  relay.push(store.tx(() => store.enqueue([msg('mine')])));
+  await until(() => rec.published.includes('mine'), 'the pushed row');
+  // A dead replica's commit: in the table, never pushed to this relay.
+  store.tx(() => store.enqueue([msg('orphan')]));
+  relay.push(store.tx(() => store.enqueue([msg('mine-2')])));
+  await until(() => rec.published.includes('orphan'), 'the orphan');
+  t.ok(calls.every(([n, age, claimMs]) => n === 256 && age! >= 50 && claimMs === 777), `each read asks for a batch of 256 rows older than 50 ms, claimed for 777 ms (${JSON.stringify(calls)})`);
+  await relay.stop();
+  // SQLite claims nothing (one process): an orphan read again before its mark is sent again, which JetStream drops.
+  t.same([...new Set(rec.published)].sort(), ['mine', 'mine-2', 'orphan'], 'each published');
+  t.equal(store.backlog(), 0);
+});
+
+t.test('started twice, it runs one loop: each row is published once', async (t) => {
+  const store = openStore(join(t.testdir(), 'r.db'));
+  t.teardown(() => store.close());
+  store.enqueue(Array.from({ length: 20 }, (_, i) => msg(`m-${i}`)));
+  const rec = recorder();
+  const relay = new OutboxRelay(sqlitePort(store), rec.publish, (err) => t.fail(String(err)));
+  relay.start();
+  relay.start();
+  await until(() => store.backlog() === 0, 'every row marked');
+  await relay.stop();
+  t.equal(rec.published.length, 20);
+  t.equal(new Set(rec.published).size, 20);
+});
+
+t.test('stop with a flush gives up at once while publishing fails, and writes the marks it has', async (t) => {
+  const store = openStore(join(t.testdir(), 'r.db'));
+  t.teardown(() => store.close());
+  const rec = recorder((it) => it.msgId === 'refused');
+  const errors: unknown[] = [];
+  const relay = new OutboxRelay(sqlitePort(store), rec.publish, (err) => errors.push(err));
+  relay.start();
+  relay.push(store.tx(() => store.enqueue([msg('ok'), msg('refused')])));
+  await until(() => errors.length >= 1, 'the refusal');
+  // A flush of a minute would wait for the refused row; it does not wait while publishing fails.
+  await relay.stop(60_000);
+  t.same(rec.published, ['ok']);
+  t.same(store.unsent(10).map((r) => r.messageId), ['refused'], 'the acknowledged row is marked, the refused one is not');
 });
