@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import t, { type Test } from 'tap';
 import { AlwaysOnSampler, BasicTracerProvider, InMemorySpanExporter, ParentBasedSampler, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Env, InstanceState } from '../../engine/core/index.js';
@@ -41,7 +42,8 @@ sagas:
 interface Line { level: string; msg: string; fields?: Record<string, unknown> }
 
 function world(t: Test, over: Partial<EngineDeps> = {}, wrap?: (p: StorePort) => StorePort) {
-  const store: Store = openStore(join(t.testdir(), 'engine.db'));
+  const file = join(t.testdir(), 'engine.db');
+  const store: Store = openStore(file);
   t.teardown(() => store.close());
   const port = sqlitePort(store);
   const logs: Line[] = [];
@@ -56,7 +58,7 @@ function world(t: Test, over: Partial<EngineDeps> = {}, wrap?: (p: StorePort) =>
     const eventId = uuidv7();
     return { subject: 'p.events', eventId, eventType: type, correlationId: state.correlationId, causationId: cmd, aggregateId: 'a', version: 1, payload: {}, envelope: { eventId } };
   };
-  return { store, port, engine, logs, clock, reply };
+  return { file, store, port, engine, logs, clock, reply };
 }
 
 const metric = async (engine: Engine, line: string) => (await engine.metrics()).split('\n').includes(line);
@@ -154,4 +156,28 @@ t.test('with tracing on, each committed decision writes its spans: the saga span
   const before = exporter.getFinishedSpans().length;
   await w.engine.fire(row);
   t.ok(exporter.getFinishedSpans().length > before, 'the timeout ended the attempt\'s span');
+});
+
+t.test('an instance of a definition no longer loaded: recompiled from the store and logged; one whose stored source is broken is refused', async (t) => {
+  const w = world(t);
+  await w.engine.rememberDefinitions();
+  const { state } = await w.engine.start({ saga: 'pay', input: {} });
+  const logs: Line[] = [];
+  const later = new Engine({ store: w.port, registry: new Registry([]), log: (level, msg, fields) => { logs.push({ level, msg, fields }); } });
+  await later.cancel(state.id, 'stop');
+  t.same(logs[0], { level: 'info', msg: 'kept an earlier definition for an instance', fields: { saga: 'pay', hash: state.definitionHash, instance: state.id } });
+  t.equal(logs.filter((l) => l.msg === 'kept an earlier definition for an instance').length, 1, 'pinned once: not compiled again');
+
+  const pinned: Line[] = [];
+  const restarted = new Engine({ store: w.port, registry: new Registry([]), log: (level, msg, fields) => { pinned.push({ level, msg, fields }); } });
+  const other = (await w.engine.start({ saga: 'pay', input: {} })).state;
+  await restarted.pinDefinitionsInUse();
+  t.same(pinned, [{ level: 'info', msg: 'kept an earlier definition for instances that may still take an input', fields: { saga: 'pay', hash: other.definitionHash } }]);
+
+  // The stored source is damaged: the instance cannot be decided, and says why.
+  const db = new Database(w.file);
+  db.prepare('UPDATE definitions SET source = ? WHERE hash = ?').run('version: 1\nsagas: [', state.definitionHash);
+  db.close();
+  const broken = new Engine({ store: w.port, registry: new Registry([]), log: () => undefined });
+  await t.rejects(broken.retry(other.id), { message: new RegExp(`^stored definition ${state.definitionHash} does not compile: .+`) });
 });
