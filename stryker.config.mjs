@@ -7,14 +7,48 @@
 // what a mutant breaks in the core (the test files inherit this environment).
 process.env.FC_RUNS ??= '100';
 
+// The tests that kill runtime mutants, by the files they are for (README, "Mutation testing"):
+// `STRYKER_TEST_SET=engine npx stryker run --mutate engine/runtime/engine.ts`. Only tests that
+// run the runtime in this process count; each set is the smallest that covers its files, since
+// every covering test file runs once per mutant (a test file costs 1 to 10 s on a busy machine).
+const R = 'test/runtime';
+const ENGINE = [
+  `${R}/engine-inputs.test.ts`, `${R}/engine-paths.test.ts`, `${R}/engine.test.ts`, `${R}/inbound.test.ts`, `${R}/early-events.test.ts`,
+  `${R}/message-versions.test.ts`, `${R}/registry.test.ts`, `${R}/outbox-handover.test.ts`, `${R}/rebuild-redrive.test.ts`,
+  'test/security/replies-checked.test.ts', 'test/security/operator-journal.test.ts', 'test/metrics/engine-metrics.test.ts', 'test/security/bounded-inputs.test.ts',
+];
+const TEST_SETS = {
+  // engine.ts
+  engine: ENGINE,
+  // inbound.ts
+  inbound: [`${R}/inbound.test.ts`, `${R}/engine.test.ts`, `${R}/engine-inputs.test.ts`, `${R}/early-events.test.ts`, 'test/security/replies-checked.test.ts',
+    'test/security/bounded-inputs.test.ts', 'test/security/fuzz-envelope.test.ts', 'test/metrics/engine-metrics.test.ts'],
+  // lease.ts (a nats-server per file)
+  lease: [`${R}/lease.test.ts`, `${R}/lease-paths.test.ts`],
+  // outbox-relay.ts
+  relay: [`${R}/outbox-relay.test.ts`],
+  // timer-service.ts, retention.ts
+  timers: [`${R}/timer-service.test.ts`, `${R}/retention.test.ts`],
+  // reload.ts, start-requests.ts (a nats-server per file), log-throttle.ts, registry.ts
+  reload: [`${R}/reload.test.ts`, 'test/reload/diff.test.ts', `${R}/start-requests.test.ts`, 'test/security/log-throttle.test.ts', `${R}/registry.test.ts`,
+    `${R}/inbound.test.ts`, `${R}/engine-inputs.test.ts`],
+  // change.ts, keyed-lock.ts, outgoing.ts, message-schema.ts, early-events.ts, rebuild.ts, redrive.ts
+  helpers: [`${R}/change.test.ts`, `${R}/keyed-lock.test.ts`, `${R}/outgoing.test.ts`, `${R}/outgoing-rows.test.ts`, `${R}/engine-inputs.test.ts`,
+    `${R}/engine.test.ts`, `${R}/early-events.test.ts`, `${R}/message-versions.test.ts`, `${R}/rebuild-redrive.test.ts`],
+};
+
+const set = process.env.STRYKER_TEST_SET;
+if (set !== undefined && !Object.hasOwn(TEST_SETS, set)) throw new Error(`STRYKER_TEST_SET=${set}: not one of ${Object.keys(TEST_SETS).join(', ')}`);
+
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'tap',
   plugins: ['@stryker-mutator/tap-runner'],
   mutate: ['engine/core/**/*.ts', 'engine/runtime/**/*.ts'],
   tap: {
-    // STRYKER_TEST_FILES (comma-separated globs) narrows the tests while iterating on a subset.
-    testFiles: process.env.STRYKER_TEST_FILES?.split(',') ?? [
+    // STRYKER_TEST_FILES (comma-separated globs) narrows the tests while iterating on a subset;
+    // STRYKER_TEST_SET names one of the sets above.
+    testFiles: process.env.STRYKER_TEST_FILES?.split(',') ?? (set === undefined ? undefined : TEST_SETS[set]) ?? [
       'test/core/**/*.test.ts',
       'test/runtime/**/*.test.ts',
       'test/definitions/**/*.test.ts',
