@@ -13,15 +13,17 @@ import type { PublishItem } from '../../engine/transport/publish.js';
  */
 function recorder(refuse: (item: PublishItem, attempt: number) => boolean = () => false) {
   const published: string[] = [];
+  const items: PublishItem[] = [];
   const attempts = new Map<string, number>();
-  const publish: Publisher = async (items) => items.map((it) => {
+  const publish: Publisher = async (batch) => batch.map((it) => {
+    items.push(it);
     const n = (attempts.get(it.msgId) ?? 0) + 1;
     attempts.set(it.msgId, n);
     if (refuse(it, n)) return { ok: false as const, error: new Error(`refused ${it.msgId}`) };
     published.push(it.msgId);
     return { ok: true as const, ack: { stream: 'S', seq: published.length, duplicate: false, domain: '' } };
   });
-  return { published, attempts, publish };
+  return { published, items, attempts, publish };
 }
 
 const msg = (id: string): OutboxMessage => ({ messageId: id, subject: 'a.commands', headers: { 'Saga-Id': 's' }, data: new Uint8Array([1, 2, 3]) });
@@ -62,6 +64,7 @@ t.test('rows in the table at start, then rows handed over by commits: published 
   await until(() => rec.published.length === 102, 'the pushed rows');
   t.same(rec.published, ['old-1', 'old-2', ...Array.from({ length: 50 }, (_, i) => [`m-${i}-a`, `m-${i}-b`]).flat()], 'in seq order, each once');
   t.equal(c.reads, readsAfterStart, 'pushed rows are not read back from the table');
+  t.same(rec.items[0], { subject: 'a.commands', data: new Uint8Array([1, 2, 3]), headers: { 'Saga-Id': 's' }, msgId: 'old-1' }, 'each row published as it is stored');
   await until(() => store.backlog() === 0, 'the marks');
   await relay.stop();
 });
