@@ -181,3 +181,15 @@ t.test('an instance of a definition no longer loaded: recompiled from the store 
   const broken = new Engine({ store: w.port, registry: new Registry([]), log: () => undefined });
   await t.rejects(broken.retry(other.id), { message: new RegExp(`^stored definition ${state.definitionHash} does not compile: .+`) });
 });
+
+t.test('a reply with another correlation id than its command\'s is refused, saying both', async (t) => {
+  const w = world(t);
+  const { state } = await w.engine.start({ saga: 'pay', input: {}, correlationId: 'corr-a' });
+  const m = await w.reply(state.id, 'reserve', 'Reserved');
+  await t.rejects(w.engine.receive({ ...m, correlationId: 'corr-b' }), {
+    code: 'SAGA_ERR_CORRELATION_MISMATCH',
+    message: `reply Reserved to command ${m.causationId} carries correlationId "corr-b", but the command was sent with "corr-a"`,
+  });
+  t.equal((await w.engine.getInstance(state.id))?.steps.reserve?.status, 'running', 'the step still waits');
+  t.equal(await w.engine.receive(m), 'reply', 'the right one is taken');
+});
