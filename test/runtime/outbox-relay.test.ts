@@ -250,3 +250,51 @@ t.test('stop with a flush gives up at once while publishing fails, and writes th
   t.same(rec.published, ['ok']);
   t.same(store.unsent(10).map((r) => r.messageId), ['refused'], 'the acknowledged row is marked, the refused one is not');
 });
+
+t.test('stop wakes a relay that waits for work: it does not sleep out its idle read', async (t) => {
+  const store = openStore(join(t.testdir(), 'r.db'));
+  t.teardown(() => store.close());
+  const rec = recorder();
+  const { c, source } = counted(store);
+  // Idle reads ten minutes apart: a stop that waited for the next one would outlast the test.
+  const relay = new OutboxRelay(source, rec.publish, (err) => t.fail(String(err)), { idleScanMs: 600_000 });
+  relay.start();
+  await until(() => c.reads >= 1, 'the first read');
+  await relay.stop();
+  t.pass('stopped');
+});
+
+t.test('after publishing recovers, a flush on stop publishes again what is queued', async (t) => {
+  const store = openStore(join(t.testdir(), 'r.db'));
+  t.teardown(() => store.close());
+  const rec = recorder((it, attempt) => it.msgId === 'first' && attempt === 1);
+  const errors: unknown[] = [];
+  const relay = new OutboxRelay(sqlitePort(store), rec.publish, (err) => errors.push(err));
+  relay.start();
+  relay.push(store.tx(() => store.enqueue([msg('first')])));
+  await until(() => rec.published.includes('first'), 'the first row, on its second try');
+  // Failures were counted; the success after them clears the count, so the flush runs.
+  relay.push(store.tx(() => store.enqueue(Array.from({ length: 300 }, (_, i) => msg(`later-${i}`)))));
+  await relay.stop(10_000);
+  t.equal(rec.published.length, 301, 'everything queued was published before stop returned');
+  t.equal(store.backlog(), 0);
+  t.equal(errors.length, 1);
+});
+
+t.test('a failing read for orphans is reported, and the relay goes on', async (t) => {
+  const store = openStore(join(t.testdir(), 'r.db'));
+  t.teardown(() => store.close());
+  const port = sqlitePort(store);
+  let reads = 0;
+  // The first read (the start's scan) works; the orphan read after it fails once.
+  const flaky = { ...port, claimUnsent: (n: number, before: number, claimMs: number) => (++reads === 2 ? Promise.reject(new Error('orphans unreadable')) : port.claimUnsent(n, before, claimMs)) };
+  const errors: Error[] = [];
+  const rec = recorder();
+  const relay = new OutboxRelay(flaky, rec.publish, (err) => errors.push(err as Error), { orphanAfterMs: 10, idleScanMs: 50 });
+  relay.start();
+  await until(() => errors.length === 1, 'the failed orphan read');
+  t.equal(errors[0]?.message, 'orphans unreadable');
+  relay.push(store.tx(() => store.enqueue([msg('after')])));
+  await until(() => rec.published.includes('after'), 'a row after it');
+  await relay.stop();
+});
