@@ -59,7 +59,7 @@ export default {
   // Reuses the previous results for unchanged code and tests (reports/stryker-incremental.json).
   incremental: true,
   incrementalFile: 'reports/stryker-incremental.json',
-  ignorePatterns: ['dist', 'data', 'reports', '.tap', 'coverage', 'bench/results', '*.db'],
+  ignorePatterns: ['dist', 'data', 'reports', '.tap', 'coverage', 'bench/results', '*.db', '.stryker-tmp*'],
   reporters: ['clear-text', 'progress', 'html', 'json'],
   htmlReporter: { fileName: 'reports/mutation/mutation.html' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
