@@ -92,7 +92,8 @@ t.test('stop with a flush publishes what is queued and writes the marks before i
   const relay = new OutboxRelay(sqlitePort(store), rec.publish, (err) => t.fail(String(err)));
   relay.start();
   relay.push(store.tx(() => store.enqueue(Array.from({ length: 600 }, (_, i) => msg(`m-${i}`)))));
-  await relay.stop(5000);
+  // Ten minutes at most: it returns once everything is published and marked, not at the deadline.
+  await relay.stop(600_000);
   t.equal(rec.published.length, 600);
   t.equal(store.backlog(), 0);
 });
@@ -275,7 +276,7 @@ t.test('after publishing recovers, a flush on stop publishes again what is queue
   await until(() => rec.published.includes('first'), 'the first row, on its second try');
   // Failures were counted; the success after them clears the count, so the flush runs.
   relay.push(store.tx(() => store.enqueue(Array.from({ length: 300 }, (_, i) => msg(`later-${i}`)))));
-  await relay.stop(10_000);
+  await relay.stop(600_000);
   t.equal(rec.published.length, 301, 'everything queued was published before stop returned');
   t.equal(store.backlog(), 0);
   t.equal(errors.length, 1);
@@ -297,4 +298,36 @@ t.test('a failing read for orphans is reported, and the relay goes on', async (t
   relay.push(store.tx(() => store.enqueue([msg('after')])));
   await until(() => rec.published.includes('after'), 'a row after it');
   await relay.stop();
+});
+
+t.test('rows in the table at start are read at once, not at the first idle read', async (t) => {
+  const store = openStore(join(t.testdir(), 'r.db'));
+  t.teardown(() => store.close());
+  store.enqueue([msg('before-start')]);
+  const rec = recorder();
+  const relay = new OutboxRelay(sqlitePort(store), rec.publish, (err) => t.fail(String(err)), { idleScanMs: 600_000 });
+  relay.start();
+  await until(() => rec.published.includes('before-start'), 'the row committed before the start');
+  // A flush with nothing left returns at once (the deadline is ten minutes away).
+  await relay.stop(600_000);
+  t.equal(store.backlog(), 0);
+});
+
+t.test('stop while a batch is being published waits for it, then stops', async (t) => {
+  const store = openStore(join(t.testdir(), 'r.db'));
+  t.teardown(() => store.close());
+  const rec = recorder();
+  let release: () => void = () => undefined;
+  let inFlight = false;
+  const held = new Promise<void>((r) => { release = r; });
+  const publish: Publisher = async (items) => { inFlight = true; await held; return rec.publish(items); };
+  const relay = new OutboxRelay(sqlitePort(store), publish, (err) => t.fail(String(err)), { idleScanMs: 600_000 });
+  relay.start();
+  relay.push(store.tx(() => store.enqueue([msg('in-flight')])));
+  await until(() => inFlight, 'the batch in flight');
+  const stopped = relay.stop();
+  release();
+  await stopped;
+  t.same(rec.published, ['in-flight']);
+  t.equal(store.backlog(), 0, 'its mark written before stop returned');
 });
