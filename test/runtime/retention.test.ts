@@ -133,3 +133,29 @@ t.test('dead letters alone: pruned in batches, the newer kept, no instance archi
   t.equal((await port.listInstances({ limit: 10 })).items.length, 1, 'the finished instance stays: no instance retention');
   await service.stop();
 });
+
+t.test('only what is older than its retention goes: newer finished instances and dead letters stay; no DLQ retention keeps every letter', async (t) => {
+  const dir = t.testdir();
+  const env = new TestEnv();
+  const port = await finished(dir, env, ['old']);
+  t.teardown(() => port.close());
+  env.now += 10_000;
+  await finish(port, env, ['new']);
+  await port.park({ subject: 'x', reason: 'r', headers: {}, data: Buffer.from('old letter'), deliveryCount: 1, at: env.now - 10_000 });
+  await port.park({ subject: 'x', reason: 'r', headers: {}, data: Buffer.from('new letter'), deliveryCount: 1, at: env.now });
+  const archive = new ArchiveWriter({ dir: join(dir, 'archive'), definition: async () => ({ name: 'order', source: 'the source' }) });
+  // Five seconds of retention, read five seconds after the new ones: the old ones are 15 s old.
+  const instancesOnly = new RetentionService(port, { retentionMs: 5_000, dlqRetentionMs: null, intervalMs: 60_000, batch: 10, archive, log: silentLog, now: () => env.now + 5_000 - 1 });
+  t.match(await instancesOnly.pass(), { archived: 1, deadLetters: 0 });
+  t.same((await port.listInstances({ limit: 10 })).items.map((i) => i.id), ['new'], 'the newer instance stays');
+  t.equal((await port.listDead()).items.length, 2, 'without a DLQ retention no letter goes');
+  await instancesOnly.stop();
+  const lettersOnly = new RetentionService(port, {
+    retentionMs: null, dlqRetentionMs: 5_000, intervalMs: 60_000, batch: 10, log: silentLog, now: () => env.now + 5_000 - 1,
+    archive: new ArchiveWriter({ dir: join(dir, 'archive2'), definition: async () => undefined }),
+  });
+  t.match(await lettersOnly.pass(), { archived: 0, deadLetters: 1 });
+  t.same((await port.listDead()).items.map((l) => Buffer.from(l.head).toString()), ['new letter'], 'the newer letter stays');
+  t.same((await port.listInstances({ limit: 10 })).items.map((i) => i.id), ['new'], 'without an instance retention no instance goes');
+  await lettersOnly.stop();
+});
