@@ -120,12 +120,12 @@ sagas:
   - name: delta
     defaults: { timeout: 1m }
     steps:
-      - name: first
-        command: { subject: d.commands, type: Do, payload: {} }
-        reply: { subject: d.events, success: [Done] }
       - name: approve
         wait: { subject: d.approvals, type: Approved }
         timeout: 1h
+      - name: last
+        command: { subject: d.commands, type: Do, payload: {} }
+        reply: { subject: d.events, success: [Done] }
         pivot: true
 `);
   const pinned = new Registry([]);
