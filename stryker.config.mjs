@@ -7,14 +7,37 @@
 // what a mutant breaks in the core (the test files inherit this environment).
 process.env.FC_RUNS ??= '100';
 
+// The tests that kill runtime mutants, by the files they are for (README, "Mutation testing"):
+// `STRYKER_TEST_SET=engine npx stryker run --mutate engine/runtime/engine.ts`. Only tests that
+// run the runtime in this process count. Each set is one suite (test/runtime/suites/) that
+// imports the group's test files into one process and stops at the first failure: Stryker
+// starts a process per covering test file and mutant, and the start costs more than the tests.
+const TEST_SETS = {
+  engine: ['test/runtime/suites/engine.ts'],
+  inbound: ['test/runtime/suites/inbound.ts'],
+  // lease.ts; a nats-server per test file
+  lease: ['test/runtime/suites/lease.ts'],
+  relay: ['test/runtime/outbox-relay.test.ts'],
+  // timer-service.ts, retention.ts
+  timers: ['test/runtime/suites/timers.ts'],
+  // reload.ts, start-requests.ts (a nats-server), log-throttle.ts, registry.ts
+  reload: ['test/runtime/suites/reload.ts'],
+  // change.ts, keyed-lock.ts, outgoing.ts, message-schema.ts, early-events.ts, rebuild.ts, redrive.ts
+  helpers: ['test/runtime/suites/helpers.ts'],
+};
+
+const set = process.env.STRYKER_TEST_SET;
+if (set !== undefined && !Object.hasOwn(TEST_SETS, set)) throw new Error(`STRYKER_TEST_SET=${set}: not one of ${Object.keys(TEST_SETS).join(', ')}`);
+
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'tap',
   plugins: ['@stryker-mutator/tap-runner'],
   mutate: ['engine/core/**/*.ts', 'engine/runtime/**/*.ts'],
   tap: {
-    // STRYKER_TEST_FILES (comma-separated globs) narrows the tests while iterating on a subset.
-    testFiles: process.env.STRYKER_TEST_FILES?.split(',') ?? [
+    // STRYKER_TEST_FILES (comma-separated globs) narrows the tests while iterating on a subset;
+    // STRYKER_TEST_SET names one of the sets above.
+    testFiles: process.env.STRYKER_TEST_FILES?.split(',') ?? (set === undefined ? undefined : TEST_SETS[set]) ?? [
       'test/core/**/*.test.ts',
       'test/runtime/**/*.test.ts',
       'test/definitions/**/*.test.ts',
@@ -36,12 +59,13 @@ export default {
   // Reuses the previous results for unchanged code and tests (reports/stryker-incremental.json).
   incremental: true,
   incrementalFile: 'reports/stryker-incremental.json',
-  ignorePatterns: ['dist', 'data', 'reports', '.tap', 'coverage', 'bench/results', '*.db'],
+  ignorePatterns: ['dist', 'data', 'reports', '.tap', 'coverage', 'bench/results', '*.db', '.stryker-tmp*'],
   reporters: ['clear-text', 'progress', 'html', 'json'],
   htmlReporter: { fileName: 'reports/mutation/mutation.html' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true, reportMutants: true },
   thresholds: { high: 85, low: 70, break: null },
-  tempDirName: '.stryker-tmp',
+  // The sandboxes; on a tmpfs (STRYKER_TEMP_DIR=/dev/shm/stryker) the tests' SQLite files skip the disk's fsync.
+  tempDirName: process.env.STRYKER_TEMP_DIR ?? '.stryker-tmp',
   cleanTempDir: true,
 };

@@ -82,7 +82,7 @@ t.test('a kept event nothing took is dead-lettered once it expires; an instance 
   t.equal(store.earlyEventsOf(state.id).length, 100, 'a hundred are kept');
   await deliver('orders.approvals', { eventId: 'one-too-many', eventType: 'OrderApproved', correlationId: 'c-2', payload: { approver: 'x' } });
   t.equal(store.earlyEventsOf(state.id).length, 100, 'the next is not');
-  t.match(store.listDead({}).items[0], { reason: /already keeps 100 such events/ }, 'it is dead-lettered with the reason, not lost');
+  t.match(store.listDead({}).items[0], { reason: `OrderApproved arrived before the wait step of instance ${state.id} started, and the instance already keeps 100 such events` }, 'it is dead-lettered with the reason, not lost');
 });
 
 t.test('a delivery lost between the wait start and the offer is made up by the sweep; a schema misfit is dead-lettered', async (t) => {
@@ -123,4 +123,58 @@ t.test("a kept event the wait's match does not take stays kept, and expires as a
   t.equal(await engine.settleEarlyEvents(Date.now() + 61_000), 1);
   t.match(store.listDead({}).items.map((d) => d.reason), [/OrderApproved arrived before a wait step/], 'the one never taken is dead-lettered when it expires');
   t.same(store.earlyEventsOf(state.id), []);
+});
+
+t.test('kept for an hour by default, counted as kept and as dead-lettered', async (t) => {
+  const { store, engine, deliver } = rig(t, yaml);
+  const { state } = await engine.start({ saga: 'approval', input: { orderId: 'o-5' }, correlationId: 'c-5' });
+  await deliver('orders.approvals', { eventId: 'ap-5', eventType: 'OrderApproved', correlationId: 'c-5', payload: { approver: 'ann' } });
+  const [kept] = store.earlyEventsOf(state.id);
+  t.equal((kept?.expiresAt ?? 0) - (kept?.keptAt ?? 0), 3_600_000, 'SAGA_EARLY_EVENT_TTL defaults to an hour');
+  t.match(await engine.metrics(), /sagad_early_events_total\{outcome="kept"\} 1/);
+  t.equal(await engine.settleEarlyEvents((kept?.expiresAt ?? 0) - 1), 0, 'not yet expired');
+  t.equal(await engine.settleEarlyEvents((kept?.expiresAt ?? 0) + 1), 1);
+  t.match(store.listDead({}).items, [{ reason: `OrderApproved arrived before a wait step of instance ${state.id} awaited it, and no wait step took it within SAGA_EARLY_EVENT_TTL (3600000 ms)` }]);
+  t.match(await engine.metrics(), /sagad_early_events_total\{outcome="dead_lettered"\} 1/);
+
+});
+
+t.test('an event handed to the engine without its raw bytes is kept as its envelope\'s JSON', async (t) => {
+  const { store, engine } = rig(t, yaml);
+  const { state } = await engine.start({ saga: 'approval', input: { orderId: 'o-6' }, correlationId: 'c-6' });
+  const envelope = { eventId: 'direct', eventType: 'OrderApproved', correlationId: 'c-6', payload: { approver: 'ann' } };
+  t.equal(await engine.receive({
+    subject: 'orders.approvals', eventId: 'direct', eventType: 'OrderApproved', correlationId: 'c-6', causationId: '', aggregateId: 'a', version: 1, payload: { approver: 'ann' }, envelope,
+  }), 'early');
+  const [kept] = store.earlyEventsOf(state.id);
+  t.same(kept?.headers, {});
+  t.same(JSON.parse(new TextDecoder().decode(kept?.data)), envelope);
+  t.match(kept, { instanceId: state.id, eventId: 'direct', subject: 'orders.approvals', type: 'OrderApproved' });
+  t.equal(await engine.receive({
+    subject: 'orders.approvals', eventId: 'nobody', eventType: 'OrderApproved', correlationId: '', causationId: '', aggregateId: 'a', version: 1, payload: {}, envelope: {},
+  }), 'unrelated', 'an event without a correlation id is nobody\'s');
+});
+
+t.test('the sweep drops kept bytes that are no envelope, and leaves alone an instance that no longer runs', async (t) => {
+  const { store, engine, deliver } = rig(t, yaml);
+  const { state } = await engine.start({ saga: 'approval', input: { orderId: 'o-7' }, correlationId: 'c-7' });
+  await deliver('inventory.events', { eventType: 'Reserved', correlationId: 'c-7', causationId: commandId(store, 'inventory.commands'), payload: {} });
+  await engine.settled();
+  const now = Date.now();
+  store.keepEarlyEvent({ instanceId: state.id, eventId: 'junk', subject: 'orders.approvals', type: 'OrderApproved', keptAt: now, expiresAt: now + 60_000, headers: {}, data: new TextEncoder().encode('junk') }, 100);
+  t.equal(await engine.settleEarlyEvents(now), 1);
+  t.same(store.earlyEventsOf(state.id), [], 'dropped');
+  t.same(store.listDead({}).items, [], 'not a dead letter');
+  t.equal(store.getInstance(state.id)?.steps['await-approval']?.status, 'running', 'the wait still runs');
+
+  const other = await engine.start({ saga: 'approval', input: { orderId: 'o-8' }, correlationId: 'c-8' });
+  await deliver('inventory.events', { eventType: 'Reserved', correlationId: 'c-8', causationId: commandId(store, 'inventory.commands'), payload: {} });
+  await engine.settled();
+  await engine.cancel(other.state.id, 'stop');
+  const data = new TextEncoder().encode(JSON.stringify({ eventId: 'late', eventType: 'OrderApproved', aggregateId: 'a', timestamp: new Date().toISOString(), version: 1, correlationId: 'c-8', causationId: null, payload: { approver: 'ann' } }));
+  store.keepEarlyEvent({ instanceId: other.state.id, eventId: 'late', subject: 'orders.approvals', type: 'OrderApproved', keptAt: now, expiresAt: now + 60_000, headers: {}, data }, 100);
+  const before = store.getInstance(other.state.id);
+  await engine.settleEarlyEvents(now);
+  t.same(store.getInstance(other.state.id), before, 'the cancelled instance takes nothing');
+  t.same(store.earlyEventsOf(other.state.id).map((e) => e.eventId), ['late'], 'and the event stays kept until it expires');
 });

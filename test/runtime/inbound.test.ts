@@ -175,3 +175,87 @@ t.test('draining, a failing store lets the message go back to JetStream', async 
   t.same(await w.handle(message('shop.events', { eventType: 'OrderPlaced', payload: { orderId: 'o-4' } })), { nakDelayMs: 1000 });
   t.equal(w.logs.filter((l) => l.msg.startsWith('the store failed')).length, 0, 'not held');
 });
+
+const metricLine = async (engine: Engine, line: string) => (await engine.metrics()).split('\n').includes(line);
+
+t.test('each permanent failure is counted under its own reason, with the message\'s saga headers in the log', async (t) => {
+  const w = world(t);
+  const headers = { 'Saga-Id': 'inst-9', 'Saga-Name': 'shop', 'Saga-Step': 'only' };
+  t.equal(await w.handle(message('shop.replies', garbage, { headers })), 'ack');
+  t.equal(await w.handle(message('shop.events', { eventType: 'OrderPlaced', payload: { orderId: 5 } })), 'ack');
+  t.equal(await w.handle(message('shop.events', { eventType: 'OrderPlaced', payload: { orderId: 'o-c' } })), 'ack');
+  const [inst] = w.store.listInstances({}).items;
+  const cmd = w.store.getInstance(inst!.id)!.steps.only!.commands[0]!;
+  t.equal(await w.handle(message('shop.replies', { eventType: 'Done', causationId: cmd, correlationId: 'someone-else' })), 'ack');
+  t.equal(await w.handle(message('shop.events', { eventType: 'OrderPlaced', version: 2, payload: { orderId: 'o-v2' } })), 'ack');
+  for (const [reason, n] of [['not_envelope', 1], ['invalid_input', 2], ['correlation_mismatch', 1]] as const) {
+    t.ok(await metricLine(w.engine, `sagad_dead_letters_total{reason="${reason}"} ${n}`), `${reason}: ${n}`);
+  }
+  t.match(w.store.listDead({}).items.map((d) => d.reason), [/^input is OrderPlaced@2, which has no schema in saga shop/, /carries correlationId "someone-else"/, /^input does not match/, /^not a JSON envelope/]);
+  const first = w.logs.find((l) => l.msg === 'message dead-lettered');
+  const [newest] = w.store.listDead({}).items.slice(-1);
+  t.same(first, { level: 'warn', msg: 'message dead-lettered', fields: { subject: 'shop.replies', deadLetter: newest?.id, reason: newest?.reason, instance: 'inst-9', saga: 'shop', step: 'only' } });
+});
+
+t.test('a reply that fails its saga\'s schema is dead-lettered as an invalid message', async (t) => {
+  const w = world(t);
+  const defsWithReply = sagasOf(`
+version: 1
+sagas:
+  - name: strict
+    steps:
+      - name: only
+        pivot: true
+        command: { subject: st.commands, type: Do, payload: {} }
+        reply: { subject: st.replies, success: [Done] }
+        timeout: 10s
+    schemas:
+      Done@1: { type: object, required: [ref] }
+`);
+  const port = sqlitePort(w.store);
+  const engine = new Engine({ store: port, registry: new Registry(defsWithReply), log: () => undefined });
+  const handle = inboundHandler(engine, port, () => undefined);
+  const { state } = await engine.start({ saga: 'strict', input: {} });
+  const cmd = state.steps.only!.commands[0]!;
+  t.equal(await handle(message('st.replies', { eventType: 'Done', causationId: cmd, correlationId: state.correlationId, payload: {} })), 'ack');
+  t.ok(await metricLine(engine, 'sagad_dead_letters_total{reason="invalid_message"} 1'));
+  t.ok(await metricLine(engine, 'sagad_messages_total{outcome="dead_lettered"} 1'));
+});
+
+t.test('too large a message is parked at once; the limits are the handler\'s', async (t) => {
+  const w = world(t);
+  const port = sqlitePort(w.store);
+  const handle = inboundHandler(w.engine, port, () => undefined, { limits: { maxBytes: 300, maxDepth: 64 } });
+  const big = message('shop.events', { eventType: 'OrderPlaced', payload: { orderId: 'o-big', pad: 'x'.repeat(400) } });
+  t.equal(await handle(big), 'ack');
+  t.match(w.store.listDead({}).items, [{ reason: new RegExp(`^message too large: ${big.data.byteLength} bytes, the limit is 300`) }]);
+  t.equal(await w.handle(big), 'ack', 'the default limits take it');
+  t.equal(w.store.listInstances({}).items.length, 1);
+});
+
+t.test('past its cap the dead-letter queue drops its oldest letters, counts them, and says so once per interval', async (t) => {
+  const w = world(t);
+  const port = sqlitePort(w.store);
+  const lines: Line[] = [];
+  const handle = inboundHandler(w.engine, port, (level, msg, fields) => { lines.push({ level, msg, fields }); }, { dlqCap: { maxRows: 2, maxBytes: 1_000_000 } });
+  for (let i = 1; i <= 4; i++) t.equal(await handle(message('shop.replies', new TextEncoder().encode(`junk ${i}`), { streamSequence: i })), 'ack');
+  t.same(w.store.listDead({}).items.map((d) => new TextDecoder().decode(w.store.getDead(d.id)?.data)).sort(), ['junk 3', 'junk 4'], 'the newest two are kept');
+  t.ok(await metricLine(w.engine, 'sagad_dead_letters_dropped_total 2'));
+  const full = lines.filter((l) => l.msg === 'dead-letter queue full: the oldest letters were dropped');
+  t.same(full, [{ level: 'warn', msg: 'dead-letter queue full: the oldest letters were dropped', fields: { dropped: 2, bytes: 12, maxRows: 2, maxBytes: 1_000_000 } }], 'said once in the interval');
+  t.same(lines.filter((l) => l.level === 'error'), []);
+  // Without a cap of its own the handler keeps the default ten thousand.
+  for (let i = 5; i <= 8; i++) await w.handle(message('shop.replies', new TextEncoder().encode(`junk ${i}`), { streamSequence: i }));
+  t.equal(w.store.listDead({}).items.length, 6);
+});
+
+t.test('a trim that fails is logged; the letter is kept and the message acked', async (t) => {
+  const w = world(t);
+  const port = sqlitePort(w.store);
+  const lines: Line[] = [];
+  const failing = { ...port, trimDead: () => Promise.reject(new Error('trim failed')) };
+  const handle = inboundHandler(w.engine, failing, (level, msg, fields) => { lines.push({ level, msg, fields }); });
+  t.equal(await handle(message('shop.replies', garbage)), 'ack');
+  t.equal(w.store.listDead({}).items.length, 1);
+  t.same(lines.filter((l) => l.level === 'error'), [{ level: 'error', msg: 'could not trim the dead-letter queue', fields: { error: 'trim failed' } }]);
+});

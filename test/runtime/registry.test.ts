@@ -106,3 +106,31 @@ t.test('pinDefinitionsInUse brings back, once, the definition running instances 
   t.ok(changed.outboundSubjects().includes('b.commands') && changed.outboundSubjects().includes('b2.commands'));
   t.same(logged, [{ msg: 'kept an earlier definition for instances that may still take an input', fields: { saga: 'gamma', hash: a.state.definitionHash } }], 'one pin for the two instances');
 });
+
+t.test('awaits: a wait step of a loaded or pinned definition on that subject and type; not a reply, not another type or subject', async (t) => {
+  const r = new Registry(sagasOf(TEXT));
+  t.equal(r.awaits('signals.events', 'Go'), true, 'alpha\'s wait');
+  t.equal(r.awaits('signals.events', 'Stop'), false, 'another type on its subject');
+  t.equal(r.awaits('other.events', 'Go'), false, 'its type on another subject');
+  t.equal(r.awaits('a.events', 'Done'), false, 'a command step\'s reply is not awaited by a wait');
+  t.equal(r.awaits('a.orders', 'Placed'), false, 'nor a trigger');
+  const later = sagasOf(`
+version: 1
+sagas:
+  - name: delta
+    defaults: { timeout: 1m }
+    steps:
+      - name: approve
+        wait: { subject: d.approvals, type: Approved }
+        timeout: 1h
+      - name: last
+        command: { subject: d.commands, type: Do, payload: {} }
+        reply: { subject: d.events, success: [Done] }
+        pivot: true
+`);
+  const pinned = new Registry([]);
+  t.equal(pinned.awaits('d.approvals', 'Approved'), false);
+  pinned.pin(later[0]!);
+  t.equal(pinned.awaits('d.approvals', 'Approved'), true, 'a pinned definition\'s wait counts, though not current');
+  t.equal(pinned.awaits('d.approvals', 'Rejected'), false);
+});

@@ -1,0 +1,126 @@
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { Kvm } from '@nats-io/kv';
+import t from 'tap';
+import type { LogLevel } from '../../engine/log.js';
+import { acquireLease, LEASE_BUCKET, type LeaseValue } from '../../engine/runtime/lease.js';
+import { connectNats } from '../../engine/transport/connection.js';
+import { silentLog } from '../../engine/log.js';
+import { startNatsServer } from '../helpers/nats-server.js';
+
+/**
+ * The SQLite lease's details against one real nats-server for the file (each test on a prefix
+ * of its own): what the lease records, the lines it logs, the refusal's wording, a live holder
+ * of the same database outwaited, errors that are not a lost race, and renewals that fail or
+ * find their own write.
+ */
+const nats = await startNatsServer();
+t.teardown(() => nats.stop());
+const link = await connectNats({ url: nats.url });
+t.teardown(() => link.close());
+const kv = await new Kvm(link.nc).create(LEASE_BUCKET, { history: 1 });
+
+interface Line { level: LogLevel; msg: string; fields: Record<string, unknown> | undefined }
+const recorder = () => {
+  const lines: Line[] = [];
+  return { lines, log: (level: LogLevel, msg: string, fields?: Record<string, unknown>) => { lines.push({ level, msg, fields }); } };
+};
+
+/** Resolves once `cond` holds (polled every 20 ms, for at most 10 s). */
+async function until(cond: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+t.test('the lease records its holder, the absolute database and a default life of 6 s, and says it holds it', async (t) => {
+  const r = recorder();
+  const before = Date.now();
+  const lease = await acquireLease(link.nc, { prefix: 'p-record', db: 'data/rel.db', log: r.log });
+  t.teardown(() => lease.release());
+  const v = lease.value;
+  t.equal(v.db, resolve('data/rel.db'), 'a relative path is made absolute');
+  t.equal(v.host, hostname());
+  t.equal(v.pid, process.pid);
+  t.match(v.holder, new RegExp(`^${hostname()}/${process.pid}/[0-9a-z]{1,8}$`));
+  t.ok(v.since >= before && v.since <= Date.now(), 'since: when it was taken');
+  t.ok(v.expiresAt - v.since >= 6_000 && v.expiresAt - v.since < 7_000, `expires 6 s after it was taken (${v.expiresAt - v.since} ms)`);
+  t.same((await kv.get('p-record'))?.json<LeaseValue>(), v, 'what the bucket holds');
+  t.same(r.lines, [{ level: 'info', msg: 'holding the SQLite lease of the NATS consumer prefix', fields: { prefix: 'p-record', ttlMs: 6_000 } }]);
+});
+
+t.test('the refusal names the holder, since when, how long it is renewed, and what to do', async (t) => {
+  const a = await acquireLease(link.nc, { prefix: 'p-refuse', db: '/data/a.db', log: silentLog });
+  t.teardown(() => a.release());
+  const since = new Date(a.value.since).toISOString();
+  await t.rejects(acquireLease(link.nc, { prefix: 'p-refuse', db: '/data/b.db', log: silentLog }), {
+    code: 'SAGA_ERR_LEASE_HELD',
+    message: new RegExp(`^another sagad \\(host ${hostname()}, pid ${process.pid}, database /data/a\\.db\\) holds the lease since ${since.replace(/\./g, '\\.')}, `
+      + 'renewed until [3-6] s from now for the NATS consumer prefix p-refuse: two sagad processes with SQLite stores on one NATS would take each other\'s replies\\. '
+      + 'For several replicas, use one PostgreSQL database for all \\(SAGA_DB=postgres://\\.\\.\\.\\); for an unrelated second sagad, give it another SAGA_NATS_PREFIX\\.$'),
+  });
+});
+
+t.test('a live holder of the same database is waited for only so long, then refused', async (t) => {
+  const a = await acquireLease(link.nc, { prefix: 'p-live', db: '/data/a.db', log: silentLog });
+  t.teardown(() => a.release());
+  const r = recorder();
+  // The holder renews (a 6 s life): the wait ends after this one's ttl plus 2 s, with the refusal.
+  await t.rejects(acquireLease(link.nc, { prefix: 'p-live', db: '/data/a.db', ttlMs: 200, log: r.log }), { code: 'SAGA_ERR_LEASE_HELD' });
+  t.ok(r.lines.length >= 2, `it waited in steps (${r.lines.length})`);
+  t.same(r.lines[0], {
+    level: 'info', msg: 'the lease of this database is still held, probably by a process that was killed; waiting for it to expire',
+    fields: { prefix: 'p-live', holder: a.value.holder },
+  });
+  t.equal((await kv.get('p-live'))?.json<LeaseValue>().holder, a.value.holder, 'the holder keeps it');
+});
+
+t.test('an expired lease is taken over, and the log names the previous holder', async (t) => {
+  const stale: LeaseValue = { holder: 'gone/1/x', host: 'elsewhere', pid: 1, db: '/other.db', since: 1, expiresAt: Date.now() - 1_000 };
+  await kv.put('p-expired', JSON.stringify(stale));
+  const r = recorder();
+  const lease = await acquireLease(link.nc, { prefix: 'p-expired', db: '/data/a.db', log: r.log });
+  t.teardown(() => lease.release());
+  t.same(r.lines[0], { level: 'info', msg: 'took over an expired lease', fields: { prefix: 'p-expired', previous: 'gone/1/x' } });
+  t.equal((await kv.get('p-expired'))?.json<LeaseValue>().holder, lease.value.holder);
+});
+
+t.test('an error that is not a lost race is thrown as it is', async (t) => {
+  const err = await acquireLease(link.nc, { prefix: 'not a key', db: '/data/a.db', log: silentLog }).then(() => null, (e: unknown) => e);
+  t.match(err, { message: /invalid key/ }, 'the bucket\'s own error');
+  t.notMatch(err, { code: 'SAGA_ERR_LEASE_HELD' });
+});
+
+t.test('a renewal that finds its own write (its answer was lost) keeps the lease', async (t) => {
+  const lease = await acquireLease(link.nc, { prefix: 'p-own', db: '/data/a.db', ttlMs: 300, log: silentLog });
+  t.teardown(() => lease.release());
+  // The holder's own value written past it, as a renewal whose answer timed out leaves it.
+  const own = await kv.put('p-own', JSON.stringify({ ...lease.value, expiresAt: Date.now() + 300 }));
+  await until(async () => ((await kv.get('p-own'))?.revision ?? 0) > own + 1, 'two renewals after it');
+  t.equal((await kv.get('p-own'))?.json<LeaseValue>().holder, lease.value.holder, 'still the holder');
+  let lost = false;
+  void lease.lost.then(() => { lost = true; });
+  await new Promise((r) => setImmediate(r));
+  t.notOk(lost, 'not lost');
+});
+
+t.test('a renewal that fails otherwise is logged and tried again', async (t) => {
+  const r = recorder();
+  const lease = await acquireLease(link.nc, { prefix: 'p-fail', db: '/data/a.db', ttlMs: 300, log: r.log });
+  t.teardown(() => lease.release());
+  // The update is refused for a reason other than the revision: the message is larger than the stream allows.
+  const jsm = link.jsm;
+  const info = await jsm.streams.info(`KV_${LEASE_BUCKET}`);
+  await jsm.streams.update(`KV_${LEASE_BUCKET}`, { ...info.config, max_msg_size: 16 });
+  t.teardown(async () => { await jsm.streams.update(`KV_${LEASE_BUCKET}`, { ...info.config, max_msg_size: -1 }); });
+  await until(() => r.lines.some((l) => l.level === 'warn'), 'a failed renewal');
+  const warn = r.lines.find((l) => l.level === 'warn');
+  t.match(warn, { msg: 'could not renew the lease; retrying', fields: { prefix: 'p-fail', error: /.+/ } });
+  await until(() => r.lines.filter((l) => l.level === 'warn').length >= 2, 'a second try');
+  await jsm.streams.update(`KV_${LEASE_BUCKET}`, { ...info.config, max_msg_size: -1 });
+  const rev = (await kv.get('p-fail'))?.revision ?? 0;
+  await until(async () => ((await kv.get('p-fail'))?.revision ?? 0) > rev, 'a renewal once the stream takes it again');
+  t.equal((await kv.get('p-fail'))?.json<LeaseValue>().holder, lease.value.holder, 'renewed by its holder');
+});

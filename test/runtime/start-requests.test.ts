@@ -1,0 +1,171 @@
+import { join } from 'node:path';
+import { headers as natsHeaders, type Subscription } from '@nats-io/transport-node';
+import t, { type Test } from 'tap';
+import { AlwaysOnSampler, BasicTracerProvider, InMemorySpanExporter, ParentBasedSampler, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { silentLog, type LogFn } from '../../engine/log.js';
+import { Engine } from '../../engine/runtime/engine.js';
+import { Registry } from '../../engine/runtime/registry.js';
+import { serveStartRequests } from '../../engine/runtime/start-requests.js';
+import { openStore, type Store } from '../../engine/store/index.js';
+import { sqlitePort } from '../../engine/store/sqlite-port.js';
+import { parseTraceparent } from '../../engine/tracing/context.js';
+import { PinnedIds, SagaTracing } from '../../engine/tracing/spans.js';
+import { connectNats, type NatsLink } from '../../engine/transport/connection.js';
+import { encodeEnvelope, parseEnvelope } from '../../engine/transport/envelope.js';
+import { uuidv7 } from '../../engine/ids.js';
+import { startNatsServer } from '../helpers/nats-server.js';
+import { sagasOf } from '../definitions/fixtures/saga-yaml.js';
+
+/**
+ * `sagas.start.<name>` (engine/runtime/start-requests.ts) on a real nats-server, one for the
+ * file, with the engine in this process over a real SQLite file: what each request is answered
+ * (the instance, or the refusal's code and sentence), and what the started instance takes from
+ * the envelope (id, key, input, correlation id, the requester's trace when sagad traces).
+ */
+const sagas = sagasOf(`
+version: 1
+sagas:
+  - name: parcel
+    start:
+      key: "{% $input.orderId %}"
+    steps:
+      - name: pack
+        pivot: true
+        command: { subject: parcel.commands, type: Pack, payload: {} }
+        reply: { subject: parcel.events, success: [Packed] }
+        timeout: 1h
+  - name: plain
+    steps:
+      - name: go
+        pivot: true
+        command: { subject: plain.commands, type: Go, payload: {} }
+        reply: { subject: plain.events, success: [Gone] }
+        timeout: 1h
+`);
+
+const nats = await startNatsServer();
+t.teardown(() => nats.stop());
+const link: NatsLink = await connectNats({ url: nats.url });
+t.teardown(() => link.close());
+
+/** An engine over a fresh SQLite file serving start requests on the file's nats-server until the test ends. */
+function serve(t: Test, opts: { tracing?: SagaTracing; log?: LogFn } = {}): { engine: Engine; store: Store; sub: Subscription } {
+  const store = openStore(join(t.testdir(), 'sagad.db'));
+  const engine = new Engine({ store: sqlitePort(store), registry: new Registry(sagas), log: silentLog, tracing: opts.tracing });
+  const sub = serveStartRequests(link.nc, engine, opts.log ?? silentLog);
+  t.teardown(() => {
+    sub.unsubscribe();
+    store.close();
+  });
+  return { engine, store, sub };
+}
+
+const envelope = (fields: { eventId?: string; correlationId?: string; payload: unknown }) => encodeEnvelope({
+  eventId: fields.eventId ?? uuidv7(), eventType: 'StartSaga', aggregateId: 'a', timestamp: new Date().toISOString(), version: 1,
+  correlationId: fields.correlationId ?? 'corr-1', causationId: null, payload: fields.payload,
+} as Parameters<typeof encodeEnvelope>[0]);
+
+async function request(saga: string, data: Uint8Array, headers?: ReturnType<typeof natsHeaders>): Promise<Record<string, unknown>> {
+  const answer = await link.nc.request(`sagas.start.${saga}`, data, { timeout: 10_000, ...(headers === undefined ? {} : { headers }) });
+  return JSON.parse(new TextDecoder().decode(answer.data)) as Record<string, unknown>;
+}
+
+t.test('a start is answered with the instance once committed; the same request again starts nothing', async (t) => {
+  const { engine } = serve(t);
+  const eventId = uuidv7();
+  const body = envelope({ eventId, payload: { input: { orderId: 'o-1' } } });
+  t.same(await request('parcel', body), { id: eventId, state: 'running', created: true }, 'the envelope\'s eventId names the instance');
+  const state = await engine.getInstance(eventId);
+  t.match(state, { saga: 'parcel', key: 'o-1', correlationId: 'corr-1', input: { orderId: 'o-1' } }, 'committed before the answer, as asked');
+  t.same(await request('parcel', body), { id: eventId, state: 'running', created: false }, 'the same request again');
+
+  t.same(await request('parcel', envelope({ payload: { input: { orderId: 'o-2' }, id: 'named', key: 'k-named' } })), { id: 'named', state: 'running', created: true });
+  t.match(await engine.getInstance('named'), { key: 'k-named', input: { orderId: 'o-2' } }, 'payload.id names it, payload.key is its key');
+  t.same(await request('parcel', envelope({ payload: { input: { orderId: 'o-3' }, key: 'k-named' } })), { id: 'named', state: 'running', created: false }, 'a second start with that key finds it');
+
+  t.same(await request('plain', envelope({ payload: { id: 'no-input' } })), { id: 'no-input', state: 'running', created: true });
+  t.same((await engine.getInstance('no-input'))?.input, {}, 'without payload.input the input is an empty object');
+
+  await request('plain', envelope({ correlationId: '', payload: { id: 'fresh-corr' } }));
+  const fresh = await engine.getInstance('fresh-corr');
+  t.not(fresh?.correlationId, '', 'an empty correlation id is not kept');
+  t.equal(fresh?.correlationId, 'fresh-corr', 'the instance\'s id stands in for it');
+});
+
+t.test('refused requests are answered with the code and the reason, and start nothing', async (t) => {
+  const { engine } = serve(t);
+  const garbage = new TextEncoder().encode('[1, 2]');
+  const parsed = parseEnvelope(garbage);
+  t.same(await request('parcel', garbage), { error: { code: 'SAGA_ERR_INVALID_MESSAGE', message: parsed.ok ? 'an envelope?' : parsed.reason } }, 'with the parser\'s reason');
+  const wrongTypes = 'payload.key and payload.id must be strings when given';
+  t.same(await request('parcel', envelope({ payload: { input: { orderId: 'k' }, key: 7 } })), { error: { code: 'SAGA_ERR_INVALID_INPUT', message: wrongTypes } });
+  t.same(await request('parcel', envelope({ payload: { input: { orderId: 'i' }, id: 7 } })), { error: { code: 'SAGA_ERR_INVALID_INPUT', message: wrongTypes } });
+  t.same(await request('parcel', envelope({ payload: { input: { orderId: 'ki' }, key: 'k-ok', id: 7 } })), { error: { code: 'SAGA_ERR_INVALID_INPUT', message: wrongTypes }, }, 'a good key does not excuse a bad id');
+  t.same(await request('parcel', envelope({ payload: { input: { orderId: 'ik' }, key: 7, id: 'i-ok' } })), { error: { code: 'SAGA_ERR_INVALID_INPUT', message: wrongTypes } }, 'nor a good id a bad key');
+  t.same(await request('nope', envelope({ payload: {} })), { error: { code: 'SAGA_ERR_UNKNOWN_SAGA', message: 'no saga named nope is loaded (loaded: parcel, plain)' } });
+  t.same((await engine.listInstances({ limit: 10 })).items, [], 'nothing was started');
+});
+
+t.test('a store that fails is answered as an internal error with its message', async (t) => {
+  const { store } = serve(t);
+  store.close();
+  const answer = await request('plain', envelope({ payload: { id: 'x' } }));
+  t.match(answer, { error: { code: 'SAGA_ERR_INTERNAL', message: /database connection is not open/ } });
+});
+
+t.test('requests are shared with the other sagad processes of the queue group "sagad"', async (t) => {
+  const { engine } = serve(t);
+  // Another member of the group: NATS gives each request to one member only.
+  let other = 0;
+  const peer = link.nc.subscribe('sagas.start.>', { queue: 'sagad', callback: () => { other++; } });
+  t.teardown(() => peer.unsubscribe());
+  await link.nc.flush();
+  const ids = Array.from({ length: 40 }, (_, i) => `q-${i}`);
+  // Published with a reply subject nobody reads: a request the peer took is never answered.
+  for (const id of ids) link.nc.publish('sagas.start.plain', envelope({ payload: { id } }), { reply: `_INBOX.unread.${id}` });
+  await link.nc.flush();
+  const count = async () => (await Promise.all(ids.map((id) => engine.getInstance(id)))).filter((s) => s !== undefined).length;
+  const deadline = Date.now() + 10_000;
+  while (await count() + other < ids.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await link.nc.flush();
+  await engine.settled();
+  const started = await count();
+  t.equal(started + other, ids.length, `each request went to one member (${started} here, ${other} to the peer)`);
+  t.ok(started > 0 && other > 0, 'both members took some');
+});
+
+t.test('with tracing on, the instance continues the requester\'s trace; without its header it is a new trace', async (t) => {
+  const ids = new PinnedIds();
+  const sampler = new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  const provider = new BasicTracerProvider({ sampler, idGenerator: ids, spanProcessors: [new SimpleSpanProcessor(new InMemorySpanExporter())] });
+  const tracing = new SagaTracing(provider.getTracer('sagad'), sampler, ids);
+  const { engine } = serve(t, { tracing });
+  const caller = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+  const h = natsHeaders();
+  h.set('traceparent', caller);
+  h.set('tracestate', 'vendor=abc');
+  await request('plain', envelope({ payload: { id: 'traced' } }), h);
+  const traced = await engine.getInstance('traced');
+  t.equal(parseTraceparent(traced?.trace?.traceparent)?.traceId, '0af7651916cd43dd8448eb211c80319c', 'the saga span is in the requester\'s trace');
+  t.equal(traced?.trace?.parent, caller, 'its parent is the requester\'s span');
+  t.equal(traced?.trace?.tracestate, 'vendor=abc', 'the tracestate is kept');
+
+  const only = natsHeaders();
+  only.set('traceparent', caller);
+  await request('plain', envelope({ payload: { id: 'no-state' } }), only);
+  t.equal((await engine.getInstance('no-state'))?.trace?.tracestate, undefined, 'a missing tracestate header is no tracestate');
+
+  await request('plain', envelope({ payload: { id: 'untraced' } }));
+  const root = await engine.getInstance('untraced');
+  t.ok(root?.trace !== undefined, 'the instance is traced');
+  t.not(parseTraceparent(root?.trace?.traceparent)?.traceId, '0af7651916cd43dd8448eb211c80319c', 'a request without headers starts a trace of its own');
+  t.equal(root?.trace?.parent, undefined, 'with no parent');
+});
+
+t.test('with tracing off, a request\'s trace headers are not read', async (t) => {
+  const { engine } = serve(t);
+  const h = natsHeaders();
+  h.set('traceparent', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
+  await request('plain', envelope({ payload: { id: 'off' } }), h);
+  t.equal((await engine.getInstance('off'))?.trace, undefined);
+});
