@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import type { Subscription as CoreSubscription } from '@nats-io/transport-node';
 import type { FastifyBaseLogger } from 'fastify';
 import { buildApi } from './api/app.js';
-import { parseNamedTokens } from './api/auth.js';
+import { callerName, parseNamedTokens } from './api/auth.js';
 import { ArchiveWriter } from './archive/writer.js';
 import { configHelp, earlyEventTtlMs, loadConfig, type Config } from './config.js';
 import type { CompiledSaga } from './core/index.js';
@@ -206,13 +206,14 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     });
 
     const https = config.tlsCert === undefined || config.tlsKey === undefined ? undefined : { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };
+    const namedTokens = parseNamedTokens(config.apiTokens);
     const api = buildApi(engine, {
       token: config.apiToken, readToken: config.apiReadToken, https, metricsPublic: config.metricsPublic, bodyLimit: config.httpBodyLimit, log,
       ...(logger === undefined ? {} : { loggerInstance: logger }), onAnswered: (method, route, code, s) => metrics.httpRequest(method, route, code, s),
       rebuilder: engine,
-      maxJsonDepth: config.maxJsonDepth, namedTokens: parseNamedTokens(config.apiTokens),
+      maxJsonDepth: config.maxJsonDepth, namedTokens,
     });
-    registerReloadRoutes(api, (actor) => reloader.reload(actor), () => registry.all());
+    registerReloadRoutes(api, (actor) => reloader.reload(actor), () => registry.all(), callerName({ admin: config.apiToken, read: config.apiReadToken, named: namedTokens }));
     await api.listen({ host: config.httpHost, port: config.httpPort });
     closers.push(() => api.close());
     const address = api.server.address();

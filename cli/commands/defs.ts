@@ -99,15 +99,18 @@ export function registerDefs(defs: Command, io: Io): void {
   defs
     .command('reload')
     .description('Make the server reload its definitions file (as SIGHUP does) and print what changed; an invalid file is refused with every error and the running definitions stay.')
+    .option('--reason <text>', 'why, recorded with your token\'s name in sagad\'s log')
     .addHelpText('after', examples(
       'sagactl defs reload',
+      'sagactl defs reload --reason "payment timeout raised to 30s"',
       'sagactl defs diff --server http://127.0.0.1:8080 saga-definitions.yaml && sagactl defs reload   # look first',
       'sagactl defs reload -o json',
       '# Running instances keep the definition they started with; a removed saga starts no new instance.',
     ))
-    .action(async (_o: unknown, cmd: Command) => {
+    .action(async (o: { reason?: string }, cmd: Command) => {
       const ctx = contextOf(cmd, io);
-      const diff = await ctx.api().post<ReloadDiff>('/v1/definitions/reload').catch((err: unknown) => {
+      const body = o.reason === undefined ? undefined : { reason: o.reason };
+      const diff = await ctx.api().post<ReloadDiff>('/v1/definitions/reload', body).catch((err: unknown) => {
         if (err instanceof ApiCallError && err.failure.code === 'SAGA_ERR_RELOAD_REFUSED') {
           for (const e of err.failure.errors ?? []) io.err(`${e}\n`);
           throw new CliError(`sagad at ${ctx.api().server} refused the reload: ${err.failure.message}`, 'fix the file the server reads (SAGA_DEFINITIONS); `sagactl validate FILE` checks it');

@@ -4,15 +4,19 @@
  * `GET /v1/definition-sources`: the loaded definitions as stored (for `sagactl defs diff --server`).
  */
 import { createHash } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CompiledSaga } from '../core/index.js';
 import { statusOf } from '../error-codes.js';
 import type { ReloadActor, ReloadOutcome } from '../runtime/reload.js';
+import { ANONYMOUS } from './auth.js';
+import { actOf, noBodyIsEmpty, reasonSchema } from './routes-actions.js';
 import { errorResponses } from './schemas.js';
 
 const version = { type: 'object', additionalProperties: false, required: ['name', 'hash'], properties: { name: { type: 'string' }, hash: { type: 'string' } } };
 
 const reloadSchema = {
+  // No body, or `{reason}` for the log, as retry and redrive take.
+  body: { type: 'object', additionalProperties: false, properties: { reason: reasonSchema } },
   response: {
     200: {
       type: 'object', additionalProperties: false, required: ['added', 'removed', 'changed', 'unchanged', 'subjects'],
@@ -60,10 +64,14 @@ export function tokenFingerprint(authorization: string | undefined): string | un
 }
 
 /** Registers the reload routes; the API's auth hook already admitted the caller (the read-only token may not POST). */
-export function registerReloadRoutes(app: FastifyInstance, reload: (actor: ReloadActor) => Promise<ReloadOutcome>, current: () => readonly CompiledSaga[]): void {
-  app.post('/v1/definitions/reload', { schema: reloadSchema }, async (request, reply) => {
+export function registerReloadRoutes(
+  app: FastifyInstance, reload: (actor: ReloadActor) => Promise<ReloadOutcome>, current: () => readonly CompiledSaga[], nameOf?: (request: FastifyRequest) => string,
+): void {
+  app.post<{ Body: { reason?: string } }>('/v1/definitions/reload', { schema: reloadSchema, preValidation: noBodyIsEmpty }, async (request, reply) => {
     const token = tokenFingerprint(request.headers.authorization);
-    const outcome = await reload({ via: 'http', remote: request.ip, ...(token === undefined ? {} : { token }) });
+    // Logged as other operator actions are journaled: the token's name and the reason given.
+    const act = actOf(nameOf?.(request) ?? ANONYMOUS, request.body.reason);
+    const outcome = await reload({ via: 'http', remote: request.ip, ...(token === undefined ? {} : { token }), ...act });
     if (outcome.ok) return outcome.diff;
     const n = outcome.errors.length;
     return reply.code(statusOf('SAGA_ERR_RELOAD_REFUSED')).send({

@@ -39,6 +39,10 @@ export interface ReloadActor {
   readonly access?: string;
   /** `sha256:` and 12 hex digits of the bearer token, never the token. */
   readonly token?: string;
+  /** The caller's token name (`SAGA_API_TOKENS`; `admin` for `SAGA_API_TOKEN`), as other operator actions record it. */
+  readonly by?: string;
+  /** The operator's reason, when one was given. */
+  readonly reason?: string;
   readonly remote?: string;
 }
 

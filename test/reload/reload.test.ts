@@ -130,13 +130,13 @@ t.test('sagad as a process: defs diff against the server, defs reload, SIGHUP; l
   const diffJson = await cli(['defs', 'diff', ...args, '-o', 'json', file]);
   t.same((JSON.parse(diffJson.out) as { sagas: { saga: string; change: string }[] }).sagas.map((s) => [s.saga, s.change]), [['alpha', 'changed'], ['beta', 'added']]);
 
-  const reload = await cli(['defs', 'reload', ...args]);
+  const reload = await cli(['defs', 'reload', ...args, '--reason', 'beta goes live']);
   t.equal(reload.code, 0, reload.err);
   t.match(reload.out, /added {5}beta/);
   t.match(reload.out, /changed {3}alpha/);
   t.match(reload.out, /consuming bt\.events, bt\.replies \(new\)/);
   const logged = await waitFor(() => sagad.logs().find((l) => l.includes('"definitions reloaded"')), 10_000, { what: 'the reload in the log' });
-  t.match(JSON.parse(logged), { via: 'http', added: ['beta'], changed: ['alpha'] });
+  t.match(JSON.parse(logged), { via: 'http', added: ['beta'], changed: ['alpha'], by: 'admin', reason: 'beta goes live' }, 'logged with the token\'s name and the reason, as operator actions are');
   t.match(logged, /"token":"sha256:[0-9a-f]{12}"/, 'the token is named by its fingerprint');
   t.notOk(sagad.logs().some((l) => l.includes(token)), 'never by itself');
   const again = await cli(['defs', 'diff', ...args, file]);
