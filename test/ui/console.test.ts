@@ -180,16 +180,22 @@ t.test('a dead letter is shown with its reason, headers and body, then redriven 
   t.equal(await page.textContent('pre.json'), 'this is not an envelope', 'the raw body');
   await browser.shot('dead-letter-1280');
   await page.click('.actions button.primary');
+  await page.fill('dialog.confirm textarea[name="reason"]', 'parser fixed');
   await page.click('dialog.confirm button[type="submit"]');
   await page.waitForSelector('dialog.confirm', { state: 'detached' });
+  const logged = (action: string) => w.sagad.logs().map((l) => { try { return JSON.parse(l) as Record<string, unknown>; } catch { return {}; } })
+    .find((l) => l.action === action && l.deadLetter === letter.id);
+  t.match(await waitFor(() => logged('redrive'), 10_000, { what: 'the redrive in sagad\'s log' }), { by: 'admin', reason: 'parser fixed' }, 'the reason typed is logged with the token\'s name');
   const redriven = await api.req<{ redrivenAt: string | null }>('GET', `/v1/dlq/${letter.id}`);
   t.not(redriven.body.redrivenAt, null, 'redriven');
   await page.waitForSelector('[data-redriven-by]');
   t.equal(await page.textContent('[data-redriven-by]'), 'admin', 'the page says who redrove it');
   await page.click('.actions button.danger');
+  await page.fill('dialog.confirm textarea[name="reason"]', 'seen twice');
   await page.click('dialog.confirm button[type="submit"]');
   await page.waitForSelector('dialog.confirm', { state: 'detached' });
   t.equal((await api.req('GET', `/v1/dlq/${letter.id}`)).status, 404, 'purged');
+  t.match(await waitFor(() => logged('purge'), 10_000, { what: 'the purge in sagad\'s log' }), { by: 'admin', reason: 'seen twice' }, 'and the purge\'s');
 });
 
 t.test('the browser logged no error on any page', async (t) => {

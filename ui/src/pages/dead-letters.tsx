@@ -102,18 +102,18 @@ export function DeadLetterPage({ id }: { id: string }) {
         </>
       )}
       {action === 'redrive' ? (
-        <Confirm title="Redrive this letter?" confirmLabel="Redrive" reasonLabel={null}
+        <Confirm title="Redrive this letter?" confirmLabel="Redrive" reasonLabel="Reason (optional; logged with your name)" reasonOptional
           message={`Its bytes are published again, unchanged, on ${l?.subject ?? 'its subject'}.`}
-          onConfirm={() => guard(async () => {
-            await post(`${path}/redrive`);
+          onConfirm={(reason) => guard(async () => {
+            await post(`${path}/redrive`, reason === '' ? {} : { reason });
             setDone('Redriven: the message was published again.');
             letter.reload();
           })} onClose={() => setAction(null)} />
       ) : null}
       {action === 'purge' ? (
-        <Confirm title="Purge this letter?" confirmLabel="Purge" reasonLabel={null}
-          message="The letter is deleted for good; its message is not published." onConfirm={() => guard(async () => {
-            await del(path);
+        <Confirm title="Purge this letter?" confirmLabel="Purge" reasonLabel="Reason (optional; logged with your name)" reasonOptional
+          message="The letter is deleted for good; its message is not published." onConfirm={(reason) => guard(async () => {
+            await del(`${path}${qs({ reason })}`);
             setDone('Purged: the letter is deleted.');
           })} onClose={() => setAction(null)} />
       ) : null}

@@ -7,8 +7,10 @@ export interface ConfirmProps {
   /** What will happen, in one or two sentences. */
   readonly message: string;
   readonly confirmLabel: string;
-  /** Ask for a reason (required, like the API's cancel); null: no reason field. */
+  /** Ask for a reason (required, like the API's cancel, unless `reasonOptional`); null: no reason field. */
   readonly reasonLabel: string | null;
+  /** The reason may be left empty (retry, redrive, purge: the API takes one but needs none). */
+  readonly reasonOptional?: boolean;
   /** Runs the action; a rejection is shown in the dialog, which stays open. */
   readonly onConfirm: (reason: string) => Promise<void>;
   readonly onClose: () => void;
@@ -26,7 +28,7 @@ export function Confirm(p: ConfirmProps) {
   }, []);
   const submit = (e: Event) => {
     e.preventDefault();
-    if (p.reasonLabel !== null && reason.trim() === '') {
+    if (p.reasonLabel !== null && p.reasonOptional !== true && reason.trim() === '') {
       setError('Please give a reason.');
       return;
     }
@@ -48,7 +50,7 @@ export function Confirm(p: ConfirmProps) {
         {p.reasonLabel === null ? null : (
           <label class="field">
             <span>{p.reasonLabel}</span>
-            <textarea name="reason" rows={3} maxLength={1000} required value={reason} autoFocus
+            <textarea name="reason" rows={3} maxLength={1000} required={p.reasonOptional !== true} value={reason} autoFocus
               onInput={(e) => setReason((e.target as HTMLTextAreaElement).value)} />
           </label>
         )}
