@@ -13,6 +13,7 @@ process.env.FC_RUNS ??= '100';
 // imports the group's test files into one process and stops at the first failure: Stryker
 // starts a process per covering test file and mutant, and the start costs more than the tests.
 const TEST_SETS = {
+  // engine.ts, early-delivery.ts, start-plan.ts
   engine: ['test/runtime/suites/engine.ts'],
   inbound: ['test/runtime/suites/inbound.ts'],
   // lease.ts; a nats-server per test file

@@ -1,20 +1,18 @@
 import {
-  decide, isRejection, start as startInstance, startKey, type CompiledSaga, type Decision, type Env, type IncomingMessage,
-  type InstanceState, type ParentLink, type SagaInput,
+  decide, isRejection, type CompiledSaga, type Decision, type Env, type IncomingMessage, type InstanceState, type SagaInput,
 } from '../core/index.js';
 import { withLinks, type LinkDeps } from './linked.js';
 import { compileSagaSource, formatDefinitionError } from '../definitions/index.js';
 import { SagaError } from '../errors.js';
 import { fault } from '../fault.js';
-import { identifierProblem } from '../json-bounds.js';
 import type { DeadLetter, DeadListOptions, InstanceFilter, OutboxRow, TimerRow } from '../store/index.js';
 import type { InstanceChange, InputWrite, StorePort } from '../store/port.js';
 import type { LogFn } from '../log.js';
 import { uuidv7 } from '../ids.js';
 import { changeOf, earliestTimer } from './change.js';
-import type { EarlyEvent } from '../store/early-events.js';
-import { awaitsLater, awaitsNow, DEFAULT_EARLY_EVENT_TTL_MS, deliveryId, incomingOf, MAX_EARLY_EVENTS_PER_INSTANCE } from './early-events.js';
+import { EarlyDelivery } from './early-delivery.js';
 import { KeyedLock } from './keyed-lock.js';
+import { planStart, type PlannedStart, type StartRequest } from './start-plan.js';
 import { Metrics } from '../metrics/registry.js';
 import { observeChange } from '../metrics/observe-change.js';
 import { schemaProblem } from './message-schema.js';
@@ -74,15 +72,6 @@ const MAX_CONFLICTS = 20;
 /** Thrown inside a retried input when the store refused its write as a lost race. */
 class Conflict extends Error {}
 
-/** A start, decided but not yet written: `change` is null when the instance already exists. */
-interface PlannedStart {
-  readonly state: InstanceState;
-  readonly change: InstanceChange | null;
-  readonly def: CompiledSaga;
-  /** The start's decision, null when the instance already exists. */
-  readonly decision: Decision | null;
-}
-
 /**
  * The imperative shell around the pure core: each input (a message, a timer, an operator's
  * act, a start) reads what it concerns, is decided by the core, and is written through the
@@ -95,10 +84,17 @@ export class Engine implements EnginePort {
   private readonly lock = new KeyedLock();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly env: () => Env;
+  private readonly early: EarlyDelivery;
 
   constructor(readonly deps: EngineDeps) {
     this.env = deps.env ?? systemEnv;
     this.counters = deps.metrics ?? new Metrics();
+    this.early = new EarlyDelivery({
+      store: deps.store, registry: deps.registry, log: deps.log, counters: this.counters, ttlMs: deps.earlyEventTtlMs, env: this.env,
+      defOf: (state) => this.defOf(state),
+      locked: (ids, fn) => this.input(() => this.lock.run(ids, fn)),
+      write: (w) => this.write(w),
+    });
   }
 
   /** Stores the source of every loaded definition, so instances keep theirs across file changes. */
@@ -194,7 +190,7 @@ export class Engine implements EnginePort {
     }
     const due = earliestTimer(w.changes);
     if (due !== null) this.deps.timers?.poke(due);
-    for (const c of w.changes) if (c.waits.put.length > 0) this.offerEarly(c.state.id);
+    for (const c of w.changes) if (c.waits.put.length > 0) this.early.offer(c.state.id);
     for (const c of w.changes) {
       if (c.expectedVersion === 0 && c.state.parent !== undefined) this.counters.instancesStarted.inc({ saga: c.state.saga });
       observeChange(this.counters, c);
@@ -228,7 +224,7 @@ export class Engine implements EnginePort {
       const target = m.causationId === '' ? undefined : await store.replyTarget(m.causationId);
       const waiters = target === undefined ? await store.waiting(m.subject, m.eventType) : [];
       const triggered = registry.triggeredBy(m.subject, m.eventType);
-      const early = target === undefined ? await this.earlyCandidates(m) : [];
+      const early = target === undefined ? await this.early.candidates(m) : [];
       if (target === undefined && waiters.length === 0 && triggered.length === 0 && early.length === 0) return 'unrelated';
       const ids = target !== undefined ? [target.instanceId] : [...new Set([...waiters.map((w) => w.instanceId), ...early])];
       return this.lock.run(ids, async (waited): Promise<Received> => {
@@ -275,7 +271,7 @@ export class Engine implements EnginePort {
           outcome = 'event';
         }
         // Kept before the message's own write: a crash in between keeps it, and the redelivery finds it kept.
-        if (await this.keepEarly(m, early.filter((id) => !latest.has(id)))) outcome = outcome === 'unrelated' ? 'early' : outcome;
+        if (await this.early.keep(m, early.filter((id) => !latest.has(id)))) outcome = outcome === 'unrelated' ? 'early' : outcome;
         const started: PlannedStart[] = [];
         for (const def of triggered) {
           const s = await this.planStart({
@@ -298,141 +294,14 @@ export class Engine implements EnginePort {
     });
   }
 
-  /** Running instances that may await `m` in a wait step not yet started: those of its correlation id (early-events.ts). */
-  private async earlyCandidates(m: Incoming): Promise<string[]> {
-    if (m.correlationId === '' || !this.deps.registry.awaits(m.subject, m.eventType)) return [];
-    const page = await this.deps.store.listInstances({ correlationId: m.correlationId, status: 'running', limit: 100 });
-    return page.items.map((i) => i.id);
+  /** The early-event sweep (early-delivery.ts), run every few seconds; resolves with how many events it handled. */
+  settleEarlyEvents(now: number, limit = 100): Promise<number> {
+    return this.early.settle(now, limit);
   }
 
-  /**
-   * Keeps `m` for each of `ids` (locked by the caller) that still has a wait step for it to
-   * come; true when any keeps it. An instance that keeps its maximum already refuses it, and
-   * the message is dead-lettered rather than lost.
-   */
-  private async keepEarly(m: Incoming, ids: readonly string[]): Promise<boolean> {
-    let kept = false;
-    const now = this.env().now;
-    for (const id of ids) {
-      const state = await this.deps.store.getInstance(id);
-      if (state === undefined || !awaitsLater(await this.defOf(state), state, m.subject, m.eventType)) continue;
-      const raw = m.raw ?? { data: new TextEncoder().encode(JSON.stringify(m.envelope)), headers: {} };
-      const outcome = await this.deps.store.keepEarlyEvent({
-        instanceId: id, eventId: m.eventId, subject: m.subject, type: m.eventType, keptAt: now,
-        expiresAt: now + (this.deps.earlyEventTtlMs ?? DEFAULT_EARLY_EVENT_TTL_MS), headers: raw.headers, data: raw.data,
-      }, MAX_EARLY_EVENTS_PER_INSTANCE);
-      if (outcome === 'full') {
-        throw new SagaError('SAGA_ERR_INVALID_MESSAGE',
-          `${m.eventType} arrived before the wait step of instance ${id} started, and the instance already keeps ${MAX_EARLY_EVENTS_PER_INSTANCE} such events`);
-      }
-      this.counters.earlyEvents.inc({ outcome: 'kept' });
-      kept = true;
-    }
-    return kept;
-  }
-
-  /** Offers the instance's kept early events to the wait steps it now runs, as an input of its own. */
-  private offerEarly(id: string): void {
-    void this.input(() => this.lock.run([id], () => this.deliverEarly(id))).catch((err: unknown) => {
-      // Not lost: the periodic sweep (settleEarlyEvents) offers it again.
-      this.deps.log('warn', 'offering early events failed; the sweep tries again', { instance: id, error: err instanceof Error ? err.message : String(err) });
-    });
-  }
-
-  /** Feeds each kept event the instance now waits for as an ordinary EventReceived input, oldest first; the caller holds the lock. */
-  private async deliverEarly(id: string): Promise<void> {
-    const { store } = this.deps;
-    for (const e of await store.earlyEventsOf(id)) {
-      const state = await store.getInstance(id);
-      if (state === undefined || state.status !== 'running') return;
-      const def = await this.defOf(state);
-      if (!awaitsNow(def, state, e.subject, e.type)) continue;
-      const m = incomingOf(e);
-      if (m === null) {
-        await store.dropEarlyEvent(id, e.eventId);
-        continue;
-      }
-      // Decided without counting an ignored offer: the sweep offers a kept event again every few seconds.
-      const d = decide(def, state, { type: 'EventReceived', subject: e.subject, message: m }, this.env());
-      const c = isRejection(d) ? null : changeOf(def, state, d);
-      // Not taken (its match is false): kept for a later wait step, or until it expires.
-      if (c === null) continue;
-      const problem = schemaProblem(def, m.eventType, m.version, m.payload);
-      if (problem !== null) {
-        await this.parkEarly(e, problem);
-        continue;
-      }
-      // Written once per instance and event: a crash before the drop makes the next offer a duplicate.
-      await this.write({ messageId: deliveryId(id, e.eventId), firedTimer: null, changes: [c] });
-      await store.dropEarlyEvent(id, e.eventId);
-      this.counters.earlyEvents.inc({ outcome: 'delivered' });
-    }
-  }
-
-  /** Dead-letters a kept early event once (by its delivery to the instance) and forgets it. */
-  private async parkEarly(e: EarlyEvent, reason: string): Promise<void> {
-    await this.deps.store.park({ subject: e.subject, reason, headers: e.headers, data: e.data, deliveryCount: 1, at: Date.now() }, `dead-letter/${deliveryId(e.instanceId, e.eventId)}`);
-    await this.deps.store.dropEarlyEvent(e.instanceId, e.eventId);
-    this.counters.earlyEvents.inc({ outcome: 'dead_lettered' });
-  }
-
-  /**
-   * The sweep of kept early events, run every few seconds: offers again those whose instance
-   * now waits for them (a delivery lost to a crash or a race), and dead-letters the expired.
-   * Resolves with how many it handled.
-   */
-  async settleEarlyEvents(now: number, limit = 100): Promise<number> {
-    const { deliverable, expired } = await this.deps.store.earlyEventsDue(now, limit);
-    for (const id of new Set(deliverable.map((e) => e.instanceId))) await this.input(() => this.lock.run([id], () => this.deliverEarly(id)));
-    const ttl = this.deps.earlyEventTtlMs ?? DEFAULT_EARLY_EVENT_TTL_MS;
-    for (const e of expired) {
-      await this.input(() => this.lock.run([e.instanceId], () => this.parkEarly(e,
-        `${e.type} arrived before a wait step of instance ${e.instanceId} awaited it, and no wait step took it within SAGA_EARLY_EVENT_TTL (${ttl} ms)`)));
-    }
-    return deliverable.length + expired.length;
-  }
-
-  /** Finds the instance a start names (by id or key), or decides a new one without writing it. */
-  private async planStart(cmd: StartCommand & { event?: unknown; causationId?: string; trace?: TraceCarrier | undefined; version?: number; parent?: ParentLink }): Promise<PlannedStart> {
-    const { store, registry } = this.deps;
-    const def = registry.current(cmd.saga);
-    if (def === undefined) throw new SagaError('SAGA_ERR_UNKNOWN_SAGA', `no saga named ${cmd.saga} is loaded (loaded: ${registry.all().map((s) => s.name).join(', ') || 'none'})`);
-    if (cmd.id !== undefined) {
-      const existing = await store.getInstance(cmd.id);
-      if (existing !== undefined) {
-        if (existing.saga !== cmd.saga) throw new SagaError('SAGA_ERR_INVALID_STATE', `instance ${cmd.id} already exists for saga ${existing.saga}`);
-        return { state: existing, change: null, def, decision: null };
-      }
-    }
-    const env = this.env();
-    const id = cmd.id ?? env.newId();
-    const correlationId = cmd.correlationId ?? id;
-    const event = cmd.event ?? null;
-    let key = cmd.key ?? null;
-    if (key === null) {
-      const k = startKey(def, cmd.input, event, id, correlationId);
-      if (!k.ok) throw new SagaError('SAGA_ERR_INVALID_INPUT', `cannot compute the key of ${def.name}: ${k.error}`);
-      key = k.key;
-    }
-    // Ids and keys end up in headers and indexes: a CR/LF or a huge key must be refused before anything is written.
-    const problem = identifierProblem('id', id) ?? identifierProblem('correlationId', correlationId) ??
-      (key === null ? null : identifierProblem(cmd.key === undefined ? `the key computed by ${def.start.key?.source ?? 'start.key'}` : 'key', key));
-    if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_INPUT', problem);
-    if (key !== null) {
-      const existing = await store.findByKey(def.name, key);
-      if (existing !== undefined) return { state: existing, change: null, def, decision: null };
-    }
-    if (def.start.on !== null) {
-      // A trigger event is checked at its envelope's version; an API start's input as version 1.
-      const problem = schemaProblem(def, def.start.on.type, cmd.version ?? 1, cmd.input, 'input');
-      if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_INPUT', problem);
-    }
-    const trace = this.deps.tracing?.begin(def.name, cmd.trace);
-    const d = startInstance(def, {
-      id, input: cmd.input, key, correlationId, event, causationId: cmd.causationId ?? id, ...(trace === undefined ? {} : { trace }),
-      ...(cmd.parent === undefined ? {} : { parent: cmd.parent }),
-    }, env);
-    return { state: d.state, change: changeOf(def, undefined, d), def, decision: d };
+  /** Finds the instance a start names (by id or key), or decides a new one without writing it (start-plan.ts). */
+  private planStart(cmd: StartRequest): Promise<PlannedStart> {
+    return planStart({ store: this.deps.store, registry: this.deps.registry, tracing: this.deps.tracing, env: this.env() }, cmd);
   }
 
   private assertAccepting(): void {

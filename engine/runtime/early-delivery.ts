@@ -1,0 +1,134 @@
+import { decide, isRejection, type CompiledSaga, type Env, type InstanceState } from '../core/index.js';
+import { SagaError } from '../errors.js';
+import type { LogFn } from '../log.js';
+import type { Metrics } from '../metrics/registry.js';
+import type { EarlyEvent } from '../store/early-events.js';
+import type { InputWrite, StorePort } from '../store/port.js';
+import { changeOf } from './change.js';
+import { awaitsLater, awaitsNow, DEFAULT_EARLY_EVENT_TTL_MS, deliveryId, incomingOf, MAX_EARLY_EVENTS_PER_INSTANCE } from './early-events.js';
+import type { Incoming } from './engine.js';
+import { schemaProblem } from './message-schema.js';
+import type { Registry } from './registry.js';
+
+/** What early delivery borrows from the engine: its store, its definitions, and its way of running and writing an input. */
+export interface EarlyDeliveryDeps {
+  readonly store: StorePort;
+  readonly registry: Registry;
+  readonly log: LogFn;
+  readonly counters: Metrics;
+  /** How long an early event is kept (SAGA_EARLY_EVENT_TTL); default an hour. */
+  readonly ttlMs: number | undefined;
+  readonly env: () => Env;
+  readonly defOf: (state: InstanceState) => Promise<CompiledSaga>;
+  /** Runs `fn` as an input of the engine (counted in flight, retried on a lost race) holding the locks of `ids`. */
+  readonly locked: <T>(ids: readonly string[], fn: () => Promise<T>) => Promise<T>;
+  /** Writes one input as the engine writes every input; resolves false for a duplicate. */
+  readonly write: (input: InputWrite) => Promise<boolean>;
+}
+
+/**
+ * The engine's side of events that arrive before the `wait` step that awaits them has started
+ * (early-events.ts has the rule): keeping them with the instances that may still await them,
+ * delivering them when such a wait starts, and the sweep that offers them again and
+ * dead-letters the expired. Nothing kept is lost: a failed offer is made again by the sweep.
+ */
+export class EarlyDelivery {
+  constructor(private readonly deps: EarlyDeliveryDeps) {}
+
+  private get ttlMs(): number {
+    return this.deps.ttlMs ?? DEFAULT_EARLY_EVENT_TTL_MS;
+  }
+
+  /** Running instances that may await `m` in a wait step not yet started: those of its correlation id. */
+  async candidates(m: Incoming): Promise<string[]> {
+    if (m.correlationId === '' || !this.deps.registry.awaits(m.subject, m.eventType)) return [];
+    const page = await this.deps.store.listInstances({ correlationId: m.correlationId, status: 'running', limit: 100 });
+    return page.items.map((i) => i.id);
+  }
+
+  /**
+   * Keeps `m` for each of `ids` (locked by the caller) that still has a wait step for it to
+   * come; true when any keeps it. An instance that keeps its maximum already refuses it, and
+   * the message is dead-lettered rather than lost.
+   */
+  async keep(m: Incoming, ids: readonly string[]): Promise<boolean> {
+    let kept = false;
+    const now = this.deps.env().now;
+    for (const id of ids) {
+      const state = await this.deps.store.getInstance(id);
+      if (state === undefined || !awaitsLater(await this.deps.defOf(state), state, m.subject, m.eventType)) continue;
+      const raw = m.raw ?? { data: new TextEncoder().encode(JSON.stringify(m.envelope)), headers: {} };
+      const outcome = await this.deps.store.keepEarlyEvent({
+        instanceId: id, eventId: m.eventId, subject: m.subject, type: m.eventType, keptAt: now,
+        expiresAt: now + this.ttlMs, headers: raw.headers, data: raw.data,
+      }, MAX_EARLY_EVENTS_PER_INSTANCE);
+      if (outcome === 'full') {
+        throw new SagaError('SAGA_ERR_INVALID_MESSAGE',
+          `${m.eventType} arrived before the wait step of instance ${id} started, and the instance already keeps ${MAX_EARLY_EVENTS_PER_INSTANCE} such events`);
+      }
+      this.deps.counters.earlyEvents.inc({ outcome: 'kept' });
+      kept = true;
+    }
+    return kept;
+  }
+
+  /** Offers the instance's kept early events to the wait steps it now runs, as an input of its own. */
+  offer(id: string): void {
+    void this.deps.locked([id], () => this.deliver(id)).catch((err: unknown) => {
+      // Not lost: the periodic sweep (settle) offers it again.
+      this.deps.log('warn', 'offering early events failed; the sweep tries again', { instance: id, error: err instanceof Error ? err.message : String(err) });
+    });
+  }
+
+  /** Feeds each kept event the instance now waits for as an ordinary EventReceived input, oldest first; the caller holds the lock. */
+  private async deliver(id: string): Promise<void> {
+    const { store } = this.deps;
+    for (const e of await store.earlyEventsOf(id)) {
+      const state = await store.getInstance(id);
+      if (state === undefined || state.status !== 'running') return;
+      const def = await this.deps.defOf(state);
+      if (!awaitsNow(def, state, e.subject, e.type)) continue;
+      const m = incomingOf(e);
+      if (m === null) {
+        await store.dropEarlyEvent(id, e.eventId);
+        continue;
+      }
+      // Decided without counting an ignored offer: the sweep offers a kept event again every few seconds.
+      const d = decide(def, state, { type: 'EventReceived', subject: e.subject, message: m }, this.deps.env());
+      const c = isRejection(d) ? null : changeOf(def, state, d);
+      // Not taken (its match is false): kept for a later wait step, or until it expires.
+      if (c === null) continue;
+      const problem = schemaProblem(def, m.eventType, m.version, m.payload);
+      if (problem !== null) {
+        await this.park(e, problem);
+        continue;
+      }
+      // Written once per instance and event: a crash before the drop makes the next offer a duplicate.
+      await this.deps.write({ messageId: deliveryId(id, e.eventId), firedTimer: null, changes: [c] });
+      await store.dropEarlyEvent(id, e.eventId);
+      this.deps.counters.earlyEvents.inc({ outcome: 'delivered' });
+    }
+  }
+
+  /** Dead-letters a kept early event once (by its delivery to the instance) and forgets it. */
+  private async park(e: EarlyEvent, reason: string): Promise<void> {
+    await this.deps.store.park({ subject: e.subject, reason, headers: e.headers, data: e.data, deliveryCount: 1, at: Date.now() }, `dead-letter/${deliveryId(e.instanceId, e.eventId)}`);
+    await this.deps.store.dropEarlyEvent(e.instanceId, e.eventId);
+    this.deps.counters.earlyEvents.inc({ outcome: 'dead_lettered' });
+  }
+
+  /**
+   * The sweep of kept early events, run every few seconds: offers again those whose instance
+   * now waits for them (a delivery lost to a crash or a race), and dead-letters the expired.
+   * Resolves with how many it handled.
+   */
+  async settle(now: number, limit: number): Promise<number> {
+    const { deliverable, expired } = await this.deps.store.earlyEventsDue(now, limit);
+    for (const id of new Set(deliverable.map((e) => e.instanceId))) await this.deps.locked([id], () => this.deliver(id));
+    for (const e of expired) {
+      await this.deps.locked([e.instanceId], () => this.park(e,
+        `${e.type} arrived before a wait step of instance ${e.instanceId} awaited it, and no wait step took it within SAGA_EARLY_EVENT_TTL (${this.ttlMs} ms)`));
+    }
+    return deliverable.length + expired.length;
+  }
+}

@@ -1,0 +1,77 @@
+import { start as startInstance, startKey, type CompiledSaga, type Decision, type Env, type InstanceState, type ParentLink } from '../core/index.js';
+import { SagaError } from '../errors.js';
+import { identifierProblem } from '../json-bounds.js';
+import type { InstanceChange, StorePort } from '../store/port.js';
+import type { TraceCarrier } from '../tracing/context.js';
+import type { SagaTracing } from '../tracing/spans.js';
+import { changeOf } from './change.js';
+import { schemaProblem } from './message-schema.js';
+import type { StartCommand } from './port.js';
+import type { Registry } from './registry.js';
+
+/** A start as the engine takes it: an API or NATS start, a trigger event's (with the event), or a child's (with its parent). */
+export type StartRequest = StartCommand & { event?: unknown; causationId?: string; trace?: TraceCarrier | undefined; version?: number; parent?: ParentLink };
+
+/** A start, decided but not yet written: `change` is null when the instance already exists. */
+export interface PlannedStart {
+  readonly state: InstanceState;
+  readonly change: InstanceChange | null;
+  readonly def: CompiledSaga;
+  /** The start's decision, null when the instance already exists. */
+  readonly decision: Decision | null;
+}
+
+/** What planning a start reads: the store, the loaded definitions, tracing when configured, and the input's time and ids. */
+export interface PlanDeps {
+  readonly store: StorePort;
+  readonly registry: Registry;
+  readonly tracing: SagaTracing | undefined;
+  readonly env: Env;
+}
+
+/**
+ * Finds the instance a start names (by id, then by key), or decides a new one without writing
+ * it. Ids and keys are checked before anything is written, and a trigger's input against its
+ * event's schema at the envelope's version.
+ */
+export async function planStart(deps: PlanDeps, cmd: StartRequest): Promise<PlannedStart> {
+  const { store, registry } = deps;
+  const def = registry.current(cmd.saga);
+  if (def === undefined) throw new SagaError('SAGA_ERR_UNKNOWN_SAGA', `no saga named ${cmd.saga} is loaded (loaded: ${registry.all().map((s) => s.name).join(', ') || 'none'})`);
+  if (cmd.id !== undefined) {
+    const existing = await store.getInstance(cmd.id);
+    if (existing !== undefined) {
+      if (existing.saga !== cmd.saga) throw new SagaError('SAGA_ERR_INVALID_STATE', `instance ${cmd.id} already exists for saga ${existing.saga}`);
+      return { state: existing, change: null, def, decision: null };
+    }
+  }
+  const env = deps.env;
+  const id = cmd.id ?? env.newId();
+  const correlationId = cmd.correlationId ?? id;
+  const event = cmd.event ?? null;
+  let key = cmd.key ?? null;
+  if (key === null) {
+    const k = startKey(def, cmd.input, event, id, correlationId);
+    if (!k.ok) throw new SagaError('SAGA_ERR_INVALID_INPUT', `cannot compute the key of ${def.name}: ${k.error}`);
+    key = k.key;
+  }
+  // Ids and keys end up in headers and indexes: a CR/LF or a huge key must be refused before anything is written.
+  const problem = identifierProblem('id', id) ?? identifierProblem('correlationId', correlationId) ??
+    (key === null ? null : identifierProblem(cmd.key === undefined ? `the key computed by ${def.start.key?.source ?? 'start.key'}` : 'key', key));
+  if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_INPUT', problem);
+  if (key !== null) {
+    const existing = await store.findByKey(def.name, key);
+    if (existing !== undefined) return { state: existing, change: null, def, decision: null };
+  }
+  if (def.start.on !== null) {
+    // A trigger event is checked at its envelope's version; an API start's input as version 1.
+    const problem = schemaProblem(def, def.start.on.type, cmd.version ?? 1, cmd.input, 'input');
+    if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_INPUT', problem);
+  }
+  const trace = deps.tracing?.begin(def.name, cmd.trace);
+  const d = startInstance(def, {
+    id, input: cmd.input, key, correlationId, event, causationId: cmd.causationId ?? id, ...(trace === undefined ? {} : { trace }),
+    ...(cmd.parent === undefined ? {} : { parent: cmd.parent }),
+  }, env);
+  return { state: d.state, change: changeOf(def, undefined, d), def, decision: d };
+}
