@@ -5,7 +5,7 @@
  * windows without retention (the same database, the same load) and of windows wholly inside
  * the pass, the pass's time and rate, and the archive's size.
  *
- *   node dist/bench/retention.js [--n 1000000] [--window 20] [--batch 500]
+ *   node dist/bench/retention.js [--n 1000000] [--window 20] [--batch 100]
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -51,7 +51,7 @@ async function main(args: string[]): Promise<void> {
   };
   const n = arg('--n', 1_000_000);
   const windowMs = arg('--window', 20) * 1000;
-  const batch = arg('--batch', 500);
+  const batch = arg('--batch', 100);
   const log = (s: string) => process.stderr.write(`${s}\n`);
   const box = await sandbox();
   try {

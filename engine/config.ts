@@ -171,7 +171,7 @@ const variables: readonly Variable[] = [
   { env: 'SAGA_RETENTION', key: 'retentionMs', schema: duration, allowed: durationAllowed, duration: true, help: 'finished instances (completed, compensated; not failed) older than this are archived, then deleted; unset = kept for ever' },
   { env: 'SAGA_DLQ_RETENTION', key: 'dlqRetentionMs', schema: duration, allowed: durationAllowed, duration: true, help: 'dead letters received longer ago than this are deleted; unset = kept for ever' },
   { env: 'SAGA_RETENTION_INTERVAL', key: 'retentionIntervalMs', schema: { ...duration, default: '1m' }, allowed: durationAllowed, duration: true, help: 'longest time between two retention passes' },
-  { env: 'SAGA_RETENTION_BATCH', key: 'retentionBatch', schema: { ...int(1, 10_000), default: 500 }, allowed: 'an integer from 1 to 10000', help: 'instances archived and deleted per retention transaction' },
+  { env: 'SAGA_RETENTION_BATCH', key: 'retentionBatch', schema: { ...int(1, 10_000), default: 100 }, allowed: 'an integer from 1 to 10000', help: 'instances archived and deleted per retention transaction' },
   { env: 'SAGA_ARCHIVE_DIR', key: 'archiveDir', schema: text, allowed: 'a directory path', help: 'where retention writes the archive (gzip NDJSON); unset = archive/ beside the SQLite file, ./data/archive with PostgreSQL' },
   { env: 'SAGA_ARCHIVE_ROTATE', key: 'archiveRotateMs', schema: { ...duration, default: '1h' }, allowed: durationAllowed, duration: true, help: 'a new archive file after this long' },
   { env: 'SAGA_STREAM_MAX_AGE', key: 'streamMaxAgeMs', schema: duration, allowed: durationAllowed, duration: true, help: 'max_age (message TTL) of the JetStream streams sagad creates; unset = no limit' },

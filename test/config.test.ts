@@ -13,7 +13,7 @@ t.test('defaults for an empty environment, frozen', async (t) => {
     natsTlsCa: undefined, natsTlsCert: undefined, natsTlsKey: undefined,
     apiReadToken: undefined, httpInsecure: false, metricsPublic: true, tlsCert: undefined, tlsKey: undefined, httpBodyLimit: 1_048_576, earlyEventTtl: '1h',
     maxMessageBytes: 1_048_576, maxJsonDepth: 64, dlqMax: 10_000, dlqMaxBytes: 104_857_600, lateSuccessWindowMs: 86_400_000, apiTokens: undefined,
-    retentionMs: undefined, dlqRetentionMs: undefined, retentionIntervalMs: 60_000, retentionBatch: 500, archiveDir: undefined, archiveRotateMs: 3_600_000,
+    retentionMs: undefined, dlqRetentionMs: undefined, retentionIntervalMs: 60_000, retentionBatch: 100, archiveDir: undefined, archiveRotateMs: 3_600_000,
     streamMaxAgeMs: undefined, streamMaxBytes: undefined,
   });
   t.ok(Object.isFrozen(c));
@@ -34,7 +34,7 @@ t.test('values are read, numbers coerced, enums case-insensitive', async (t) => 
     natsTlsCa: undefined, natsTlsCert: undefined, natsTlsKey: undefined,
     apiReadToken: undefined, httpInsecure: false, metricsPublic: true, tlsCert: undefined, tlsKey: undefined, httpBodyLimit: 1_048_576, earlyEventTtl: '1h',
     maxMessageBytes: 1_048_576, maxJsonDepth: 64, dlqMax: 10_000, dlqMaxBytes: 104_857_600, lateSuccessWindowMs: 86_400_000, apiTokens: undefined,
-    retentionMs: undefined, dlqRetentionMs: undefined, retentionIntervalMs: 60_000, retentionBatch: 500, archiveDir: undefined, archiveRotateMs: 3_600_000,
+    retentionMs: undefined, dlqRetentionMs: undefined, retentionIntervalMs: 60_000, retentionBatch: 100, archiveDir: undefined, archiveRotateMs: 3_600_000,
     streamMaxAgeMs: undefined, streamMaxBytes: undefined,
   });
   t.equal(typeof c.httpPort, 'number');

@@ -4,6 +4,9 @@ import { fault } from '../fault.js';
 import type { LogFn } from '../log.js';
 import type { StorePort } from '../store/port.js';
 
+/** ms the pass pauses after a batch per ms the batch held the event loop: retention takes at most 1/(1+this) of it. */
+export const PAUSE_PER_BUSY_MS = 3;
+
 /** Options of {@link RetentionService}. */
 export interface RetentionOptions {
   /** Finished instances older than this are archived and deleted; null: none. */
@@ -17,6 +20,8 @@ export interface RetentionOptions {
   readonly archive: ArchiveWriter;
   readonly log: LogFn;
   readonly now?: () => number;
+  /** Waits between two batches; `setTimeout` by default (tests record the pauses). */
+  readonly pause?: (ms: number) => Promise<unknown>;
 }
 
 /** What one pass did. */
@@ -33,8 +38,8 @@ export interface PassResult {
  * The periodic retention pass: finished instances past `SAGA_RETENTION` go to the archive,
  * which is synced, and only then are they deleted (a crash in between archives them twice,
  * which readers fold into one, and loses none). It works in small batches with a pause as
- * long as the batch held the event loop between them, so inputs are never held up by more
- * than one batch and retention takes at most about half of the event loop; with
+ * three times as long as the batch held the event loop between them, so inputs are never
+ * held up by more than one batch and retention takes at most a quarter of the event loop; with
  * SQLite each delete is one more write of the group commit, with PostgreSQL replicas take
  * disjoint batches.
  */
@@ -43,9 +48,11 @@ export class RetentionService {
   private running: Promise<PassResult> | null = null;
   private stopping = false;
   private readonly now: () => number;
+  private readonly pause: (ms: number) => Promise<unknown>;
 
   constructor(private readonly store: StorePort, private readonly opts: RetentionOptions) {
     this.now = opts.now ?? Date.now;
+    this.pause = opts.pause ?? sleep;
   }
 
   /** Runs a pass soon, then one at most `intervalMs` after each pass ends. */
@@ -104,10 +111,12 @@ export class RetentionService {
         deleted += r.deleted;
         batches += 1;
         if (r.archived < batch) break;
-        // A pause as long as the batch held the event loop: retention takes at most half of
-        // it, inputs the rest, however large the backlog. (Pausing for the batch's whole time
-        // would mostly wait out the archive's fsync, which holds nothing up.)
-        await sleep(Math.min(1_000, r.busyMs));
+        // A pause three times as long as the batch held the event loop: retention takes at
+        // most a quarter of it, inputs the rest, however large the backlog. At c100 the loop
+        // is busy: a share of a half halved the load's throughput and so doubled its latency.
+        // (Pausing for the batch's whole time would mostly wait out the archive's fsync, which
+        // holds nothing up.)
+        await this.pause(Math.min(1_000, PAUSE_PER_BUSY_MS * r.busyMs));
       }
     }
     if (dlqRetentionMs !== null) {

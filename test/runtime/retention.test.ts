@@ -5,6 +5,7 @@ import { ArchiveWriter } from '../../engine/archive/writer.js';
 import { silentLog } from '../../engine/log.js';
 import { RetentionService } from '../../engine/runtime/retention.js';
 import { openSqlitePort } from '../../engine/store/sqlite-port.js';
+import type { StorePort } from '../../engine/store/port.js';
 import { changeOf, committed, decision, reply, started, TestEnv, writeOf } from '../store/contract/writes.js';
 
 t.test('a pass archives every finished instance past the retention in batches, deletes them, and prunes dead letters', async (t) => {
@@ -158,4 +159,34 @@ t.test('only what is older than its retention goes: newer finished instances and
   t.same((await port.listDead()).items.map((l) => Buffer.from(l.head).toString()), ['new letter'], 'the newer letter stays');
   t.same((await port.listInstances({ limit: 10 })).items.map((i) => i.id), ['new'], 'without an instance retention no instance goes');
   await lettersOnly.stop();
+});
+
+t.test('between two batches the pass pauses three times as long as the batch held the event loop (at most a quarter of it)', async (t) => {
+  const dir = t.testdir();
+  const port = await openSqlitePort(join(dir, 'sagad.db'));
+  t.teardown(() => port.close());
+  const env = new TestEnv();
+  await port.rememberDefinition('hash-1', 'order', 'the source');
+  for (let i = 0; i < 10; i++) {
+    const s = await started(port, env, `i-${i}`);
+    await committed(port, writeOf(env.newId(), changeOf(s.version, decision(env, s, reply(s, 'reserve', 'Nope', env)))));
+  }
+  // The real port, its answers recorded: how long each batch said it held the event loop.
+  const busy: number[] = [];
+  const recorded: StorePort = { ...port, retire: async (...a) => {
+    const r = await port.retire(...a);
+    busy.push(r.busyMs);
+    return r;
+  } };
+  const pauses: number[] = [];
+  const archive = new ArchiveWriter({ dir: join(dir, 'archive'), definition: async () => ({ name: 'order', source: 'the source' }) });
+  const service = new RetentionService(recorded, {
+    retentionMs: 1_000, dlqRetentionMs: null, intervalMs: 60_000, batch: 3, archive, log: silentLog, now: () => env.now + 1_001,
+    pause: async (ms) => { pauses.push(ms); },
+  });
+  const r = await service.pass();
+  await service.stop();
+  t.same({ archived: r.archived, batches: r.batches }, { archived: 10, batches: 4 }, '10 instances in batches of 3');
+  t.equal(busy.length, 4, 'four batches read');
+  t.same(pauses, busy.slice(0, 3).map((b) => Math.min(1_000, 3 * b)), 'a pause after each full batch, three times its busy time; none after the last');
 });
