@@ -3,7 +3,8 @@
  * each with its real journal and command rows, then sagad with `SAGA_RETENTION` archiving and
  * deleting all of them while the c100 load runs. It reports the step overhead p99 of load
  * windows without retention (the same database, the same load) and of windows wholly inside
- * the pass, the pass's time and rate, and the archive's size.
+ * the pass (and of two windows after it, retention idle), the pass's time and rate, and the
+ * archive's size.
  *
  *   node dist/bench/retention.js [--n 1000000] [--window 20] [--batch 100]
  */
@@ -96,10 +97,22 @@ async function main(args: string[]): Promise<void> {
     }
     await watch;
     const peakRssMb = memoryMb(sagad.pid);
+    // The same load again once the pass is done (retention on, nothing left to take): a
+    // baseline on both sides of the pass, so that a machine whose other load changed during
+    // the pass shows in the baselines' spread rather than as retention's cost.
+    const after: Window[] = [];
+    for (let i = 0; i < 2; i++) {
+      const r = await loadWindow(box.nats.url, windowMs);
+      after.push({ p50: r.stepOverhead.p50, p99: r.stepOverhead.p99, stepsPerSecond: r.stepsPerSecond, endedAt: Date.now() });
+      log(`  after the pass, window ${i + 1}: step p50 ${r.stepOverhead.p50.toFixed(1)} ms, p99 ${r.stepOverhead.p99.toFixed(1)} ms, ${r.stepsPerSecond.toFixed(0)} steps/s`);
+    }
     await sagad.stop();
     const passSeconds = (passEnded - passBegan) / 1000;
     const archiveBytes = readdirSync(archiveDir).reduce((sum, f) => sum + statSync(join(archiveDir, f)).size, 0);
     const worst = (ws: Window[]) => Math.max(...ws.map((w) => w.p99));
+    const mean = (ws: Window[]) => ws.reduce((sum, w) => sum + w.p99, 0) / ws.length;
+    const normal = [...baseline, ...after];
+    const over2x = during.filter((w) => w.p99 > 2 * mean(normal)).length;
     const median = (ws: Window[]) => {
       const s = ws.map((w) => w.p99).sort((a, b) => a - b);
       return s[Math.floor((s.length - 1) / 2)] ?? 0;
@@ -108,8 +121,9 @@ async function main(args: string[]): Promise<void> {
       date: new Date().toISOString(), sha: gitSha(), instances: n, batch, journalRows: gen.journalRows, generateSeconds: gen.seconds,
       dbMbBefore, dbMbAfter: statSync(file).size / 2 ** 20, passSeconds, instancesPerSecond: n / passSeconds,
       archiveMb: archiveBytes / 2 ** 20, archiveBytesPerInstance: archiveBytes / n, archiveFiles: readdirSync(archiveDir).length,
-      baseline, during, stepP99: { baselineWorst: worst(baseline), duringWorst: worst(during), duringMedian: median(during) },
-      ratioWorst: worst(during) / worst(baseline), ratioMedian: median(during) / worst(baseline), peakRssMb,
+      baseline, during, after, stepP99: { baselineWorst: worst(baseline), normalMean: mean(normal), normalWorst: worst(normal), duringWorst: worst(during), duringMedian: median(during) },
+      ratioWorst: worst(during) / worst(baseline), ratioMedian: median(during) / worst(baseline),
+      ratioMedianToNormalMean: median(during) / mean(normal), windowsOver2xNormalMean: over2x, peakRssMb,
     };
     mkdirSync(join(root, 'bench', 'results'), { recursive: true });
     const out = join(root, 'bench', 'results', `${report.date.slice(0, 19).replace(/:/g, '-')}-${report.sha}-retention.json`);
@@ -119,6 +133,8 @@ async function main(args: string[]): Promise<void> {
       + `  archive: ${report.archiveMb.toFixed(1)} MB in ${report.archiveFiles} file(s), ${report.archiveBytesPerInstance.toFixed(0)} bytes per instance\n`
       + `  step p99: ${worst(baseline).toFixed(1)} ms without retention; during the pass ${median(during).toFixed(1)} ms (median window), ${worst(during).toFixed(1)} ms (worst window)`
       + ` = ${report.ratioMedian.toFixed(2)}x / ${report.ratioWorst.toFixed(2)}x (goal: at most 2x)\n`
+      + `  normal windows (2 before, 2 after the pass): p99 ${normal.map((w) => w.p99.toFixed(1)).join(', ')} ms, mean ${mean(normal).toFixed(1)};`
+      + ` median window during / mean normal ${report.ratioMedianToNormalMean.toFixed(2)}x; ${over2x} of ${during.length} windows over 2x the mean\n`
       + `  database file: ${dbMbBefore.toFixed(0)} MB before, ${report.dbMbAfter.toFixed(0)} MB after (freed pages are reused, the file does not shrink)\n`
       + `  sagad peak RSS ${peakRssMb.toFixed(0)} MB\nresults: ${out}\n`);
   } finally {
