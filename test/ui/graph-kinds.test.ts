@@ -186,15 +186,17 @@ t.test("an instance's elements per-line[i].s on a group: each step's elements, a
   const steps = [
     doc('per-line', 'running'),
     doc('per-line[0].reserve', 'succeeded'), doc('per-line[0].pause', 'succeeded'), doc('per-line[0].stay', 'succeeded', undefined, 'i-2.per-line[0].stay.1'),
-    doc('per-line[1].reserve', 'succeeded'), doc('per-line[1].pause', 'running'), doc('per-line[1].reserve-more', 'failed'),
+    doc('per-line[1].reserve', 'succeeded'), doc('per-line[1].pause', 'running'), doc('per-line[1].stay', 'pending'), doc('per-line[1].reserve-more', 'failed'),
+    doc('per-line[2].reserve', 'succeeded'), doc('per-line[2].pause', 'succeeded'), doc('per-line[2].stay', 'skipped'),
     doc('charge-payment', 'pending'),
   ];
   const g = layoutDefinition(grouped, steps);
-  t.same(nodeOf(g, 'fork:per-line').status, { state: 'running', progress: '1 of 2 done', childInstance: null }, 'element 0 did all three steps, element 1 not yet');
-  t.same(nodeOf(g, 'step:per-line[].reserve').status?.progress, '2 of 2 done');
-  t.same(nodeOf(g, 'step:per-line[].pause').status, { state: 'running', progress: '1 of 2 done', childInstance: null });
-  t.same(nodeOf(g, 'step:per-line[].stay').status, { state: 'running', progress: '1 of 2 done', childInstance: null }, 'element 1 has not reached stay yet');
-  t.same(elementsOf('per-line[].reserve', steps).map((s) => s.name), ['per-line[0].reserve', 'per-line[1].reserve'], 'reserve-more is another step');
+  t.same(nodeOf(g, 'fork:per-line').status, { state: 'running', progress: '2 of 3 done', childInstance: null },
+    'elements 0 and 2 did each step (2 skipping stay), element 1 not yet');
+  t.same(nodeOf(g, 'step:per-line[].reserve').status?.progress, '3 of 3 done');
+  t.same(nodeOf(g, 'step:per-line[].pause').status, { state: 'running', progress: '2 of 3 done', childInstance: null });
+  t.same(nodeOf(g, 'step:per-line[].stay').status, { state: 'running', progress: '1 of 3 done, 1 skipped', childInstance: null }, 'element 1 has not reached stay yet');
+  t.same(elementsOf('per-line[].reserve', steps).map((s) => s.name), ['per-line[0].reserve', 'per-line[1].reserve', 'per-line[2].reserve'], 'reserve-more is another step');
   t.same(elementsOf('per-line', steps), [], 'a group has no element steps of its own name');
   t.same(elementsOf('reserve-lines', [doc('reserve-lines[10]', 'running'), doc('reserve-lines[2]', 'succeeded'), doc('reserve-linesx[1]', 'running')]).map((s) => s.name),
     ['reserve-lines[2]', 'reserve-lines[10]'], 'in element order, not by name');
@@ -209,4 +211,7 @@ t.test('the overall state of elements and their progress', async (t) => {
   t.equal(overall(['compensated', 'compensating'], 'failed'), 'compensating');
   t.equal(progressOf(['succeeded', 'timed_out', 'pending']), '1 of 3 done, 1 failed');
   t.equal(progressOf(['compensation_failed', 'compensated']), '2 of 2 done, 1 undone, 1 failed');
+  t.equal(overall(['succeeded', 'skipped'], 'pending'), 'succeeded', 'a skipped element does not make the step look under way');
+  t.equal(overall(['skipped', 'skipped'], 'pending'), 'skipped');
+  t.equal(progressOf(['succeeded', 'skipped']), '1 of 2 done, 1 skipped');
 });

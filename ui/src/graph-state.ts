@@ -37,8 +37,9 @@ export function elementsOf(key: string, steps: readonly StepDocument[]): StepDoc
   }).sort((a, b) => a.i - b.i).map((x) => x.s);
 }
 
-/** Pure: the one state a group of states shows. */
-export function overall(states: readonly string[], otherwise: string): string {
+/** Pure: the one state a group of states shows; a skipped one (its `when` was false) counts only when all are. */
+export function overall(all: readonly string[], otherwise: string): string {
+  const states = all.some((st) => st !== 'skipped') ? all.filter((st) => st !== 'skipped') : all;
   const first = FIRST.find((st) => states.includes(st));
   if (first !== undefined) return first;
   const [one] = states;
@@ -48,15 +49,17 @@ export function overall(states: readonly string[], otherwise: string): string {
   return 'running';
 }
 
-/** Pure: `3 of 5 done, 1 undone, 1 failed` for the states of a forEach's elements. */
+/** Pure: `3 of 5 done, 1 undone, 1 failed` (and how many were skipped) for the states of a forEach's elements. */
 export function progressOf(states: readonly string[]): string {
   if (states.length === 0) return 'no elements';
   const count = (p: (st: string) => boolean) => states.filter(p).length;
   const parts = [`${count((st) => DID.has(st))} of ${states.length} done`];
   const undone = count((st) => st === 'compensated');
   const bad = count((st) => BAD.has(st));
+  const skipped = count((st) => st === 'skipped');
   if (undone > 0) parts.push(`${undone} undone`);
   if (bad > 0) parts.push(`${bad} failed`);
+  if (skipped > 0) parts.push(`${skipped} skipped`);
   return parts.join(', ');
 }
 
@@ -95,7 +98,7 @@ function undoStatus(looped: boolean, key: string, byName: ReadonlyMap<string, St
   return { state: overall(comps, 'pending'), progress, childInstance: null };
 }
 
-/** A forEach group's fork: element i is done when each of the group's steps is done for it. */
+/** A forEach group's fork: element i is done when each of the group's steps is done (or skipped) for it. */
 function groupStatus(group: string, inner: readonly string[], byName: ReadonlyMap<string, StepDocument>, steps: readonly StepDocument[]): NodeStatus | null {
   const own = byName.get(group);
   const perStep = inner.map((key) => elementsOf(key, steps));
@@ -103,7 +106,7 @@ function groupStatus(group: string, inner: readonly string[], byName: ReadonlyMa
   if (indexes.length === 0) return own === undefined ? null : { state: own.state, progress: own.state === 'pending' ? null : 'no elements', childInstance: null };
   const states = indexes.map((i) => {
     const mine = perStep.map((docs) => docs.find((d) => d.name.startsWith(`${group}[${i}].`))?.state ?? 'pending');
-    return mine.every((st) => DID.has(st)) ? 'succeeded' : overall(mine, 'pending');
+    return mine.every((st) => DID.has(st) || st === 'skipped') ? 'succeeded' : overall(mine, 'pending');
   });
   return { state: overall(states, own?.state ?? 'pending'), progress: progressOf(states), childInstance: null };
 }
