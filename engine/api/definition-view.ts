@@ -51,6 +51,8 @@ export interface StepDetail {
   readonly items?: string;
   readonly maxConcurrency?: number;
   readonly maxItems?: number;
+  /** A forEach over a group: the steps each element runs, in order, by their own names (element i's step s is `name[i].s`). */
+  readonly steps?: StepDetail[];
   /** A `delay` step: ms to wait, or null when `until` gives the time. */
   readonly for?: number | null;
   /** A `delay` step: the `until` expression's source, or null. */

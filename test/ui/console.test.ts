@@ -112,7 +112,7 @@ t.test("a compensated instance's timeline shows its steps, then its compensation
   const ends = await page.$$eval('[data-lane] .tl-span', (ss) => ss.map((s) => s.getAttribute('data-end')));
   t.same(ends, ['succeeded', 'succeeded', 'failed', 'compensated', 'compensated'], 'each attempt ends as the journal says');
   t.match(await page.textContent('.why'), new RegExp(`instance ${compId} is waiting for nothing: it was compensated`), "the paragraph of sagactl why");
-  t.equal(await page.$$eval('[data-step]', (r) => r.length), STEPS.length, 'a row per step');
+  t.equal(await page.$$eval('tr[data-step]', (r) => r.length), STEPS.length, 'a row per step');
   t.equal(await page.$$eval('.actions button', (b) => b.length), 0, 'no action on a compensated instance');
   await browser.shot('instance-compensated-1280');
   await page.setViewportSize(PHONE);

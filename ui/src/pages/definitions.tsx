@@ -1,25 +1,13 @@
 /** The loaded definitions, and one definition: its graph, YAML source and hash, and its instances per version. */
-import { useEffect, useState } from 'preact/hooks';
 import type { DefinitionDetail, DefinitionSummary, VersionsDocument } from '../../../engine/api/index.js';
 import type { DefinitionSourceDocument } from '../../../engine/api/routes-definition-source.js';
 import { dslDuration } from '../../../cli/render/time.js';
 import { get, qs } from '../api.js';
-import type { GraphView as GraphViewType } from '../parts/graph-view.js';
 import { STATES } from '../figures.js';
 import { Hash, Note, StateBadge, Time } from '../parts/common.js';
 import { usePolled, useReadyMark } from '../parts/hooks.js';
+import { useGraphView } from '../parts/lazy-graph.js';
 import { href } from '../router.js';
-
-type GraphViewFn = typeof GraphViewType;
-
-/** The graph view with dagre, loaded only when a definition is shown: the other pages start without it. */
-function useGraphView(): GraphViewFn | null {
-  const [view, setView] = useState<GraphViewFn | null>(null);
-  useEffect(() => {
-    void import('../parts/graph-view.js').then((m) => setView(() => m.GraphView));
-  }, []);
-  return view;
-}
 
 /** Every loaded definition with its hash. */
 export function DefinitionsPage() {

@@ -1,4 +1,4 @@
-/** One instance: its facts, the "why" paragraph of `sagactl why`, the timeline, timers, JSON, and cancel / retry. */
+/** One instance: its facts, the "why" paragraph of `sagactl why`, the timeline, its graph with each step's state, timers, JSON, and cancel / retry. */
 import { useContext, useState } from 'preact/hooks';
 import type { DefinitionDetail, HistoryEntryDocument, InstanceDocument } from '../../../engine/api/index.js';
 import { explain } from '../../../cli/why.js';
@@ -6,6 +6,7 @@ import { get, post, ApiFailure } from '../api.js';
 import { Confirm } from '../parts/confirm.js';
 import { Fold, Hash, Json, Note, StateBadge, Time } from '../parts/common.js';
 import { usePolled, useReadyMark } from '../parts/hooks.js';
+import { useGraphView } from '../parts/lazy-graph.js';
 import { TimelineView } from '../parts/timeline-view.js';
 import { href } from '../router.js';
 import { SessionContext } from '../session.js';
@@ -49,6 +50,7 @@ export function InstancePage({ id }: { id: string }) {
   const path = `/v1/instances/${encodeURIComponent(id)}`;
   const inst = usePolled(() => loadInstance(path), id, POLL_MS);
   useReadyMark('instance', inst.data !== null);
+  const GraphView = useGraphView();
 
   if (inst.data === null) {
     return (
@@ -112,6 +114,10 @@ export function InstancePage({ id }: { id: string }) {
 
       <h2>Timeline</h2>
       <TimelineView tl={tl} />
+
+      <h2>Graph</h2>
+      {def === null ? <Note>The definition this instance is pinned to cannot be read.</Note>
+        : GraphView === null ? <Note>Drawing…</Note> : <GraphView def={def} steps={doc.steps} />}
 
       <h2>Steps</h2>
       <div class="table-wrap">
