@@ -51,6 +51,8 @@ export interface StepDetail {
   readonly items?: string;
   readonly maxConcurrency?: number;
   readonly maxItems?: number;
+  /** A forEach over a group: the steps each element runs, in order, by their own names (element i's step s is `name[i].s`). */
+  readonly steps?: StepDetail[];
   /** A `delay` step: ms to wait, or null when `until` gives the time. */
   readonly for?: number | null;
   /** A `delay` step: the `until` expression's source, or null. */
@@ -103,6 +105,12 @@ function leafDetail(l: LeafStep): StepDetail {
 }
 
 function stageDetail(stage: Stage): StepDetail {
+  if (stage.kind === 'forEach' && stage.steps !== undefined) {
+    return {
+      name: stage.name, kind: stage.kind, when: stage.when?.source ?? null, afterPivot: stage.step.afterPivot,
+      items: stage.items.source, maxConcurrency: stage.maxConcurrency, maxItems: stage.maxItems, steps: stage.steps.map(leafDetail),
+    };
+  }
   if (stage.kind === 'forEach') {
     return {
       ...leafDetail(stage.step), kind: stage.kind, when: stage.when?.source ?? null,
