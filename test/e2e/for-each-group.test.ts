@@ -59,6 +59,8 @@ t.test("each line runs its steps in order, two lines at a time; the pivot reads 
   const metrics = (await w.api.req<string>('GET', '/metrics')).body;
   t.match(metrics, /step="lines\[\]\.reserve"/, 'one metrics label for every line\'s reserve');
   t.notMatch(metrics, /step="lines\[0\]\.reserve"/, 'no label per line');
+  const def = await w.api.req<{ steps: { name: string; kind: string; steps?: { name: string; command?: { type: string } }[] }[] }>('GET', '/v1/definitions/line-group');
+  t.same(def.body.steps[0]?.steps?.map((s) => [s.name, s.command?.type]), [['reserve', 'ReserveInventory'], ['courier', 'BookCourier']], 'the definition API lists the group\'s steps');
   sound(t, w, sagaViolations(doc, history, w.ledger(), { ...shape(3), commandSteps: [...elementSteps(2), 'lines[2].reserve', 'charge-payment', 'ship-order'] }));
 });
 
