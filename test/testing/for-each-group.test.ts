@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import t from 'tap';
 import type { CompiledSaga } from '../../engine/core/index.js';
-import { checkGuarantee, loadSagas, parseScript, sagaSamples, simulate, testSaga, type TraceEntry } from '../../engine/testing/index.js';
+import { checkGuarantee, loadSagas, parseCases, parseScript, runCase, sagaSamples, simulate, testSaga, type TraceEntry } from '../../engine/testing/index.js';
 import { cli } from '../cli/helpers.js';
 
 const root = join(import.meta.dirname, '../..');
@@ -91,4 +91,31 @@ t.test('sagactl validate, test and simulate on sagas/pick-and-pack.yaml', async 
   t.equal(s.code, 0, s.err);
   t.match(s.out, /StepFailed +pick-lines\[1\]\.pick failed: reply PickFailed/);
   t.match(s.out, /CompensationStarted .*to undo: pick-lines\[0\]\.pick, pick-lines\[1\]\.reserve, pick-lines\[0\]\.reserve/);
+});
+
+t.test("a cases file scripts an element's step, or the group's step for every element, and expects its effects", async (t) => {
+  const good = [
+    'cases:',
+    '  - name: the second line cannot be picked',
+    `    input: ${JSON.stringify({ ...three, lines: three.lines.slice(0, 2) })}`,
+    "    replies: { 'pick-lines[1].pick': fail }",
+    `    expect: ${JSON.stringify({ outcome: 'compensated', effects: [
+      'do pick-lines[0].reserve ok', 'do pick-lines[1].reserve ok', 'do pick-lines[0].pick ok', 'do pick-lines[1].pick fail',
+      'undo pick-lines[0].pick ok', 'undo pick-lines[1].reserve ok', 'undo pick-lines[0].reserve ok'] })}`,
+    '  - name: every line is busy once',
+    `    input: ${JSON.stringify({ ...three, lines: three.lines.slice(0, 1) })}`,
+    "    replies: { 'pick-lines.reserve': [retryable, ok] }",
+    `    expect: ${JSON.stringify({ outcome: 'completed', effects: [
+      'do pick-lines[0].reserve retryable', 'do pick-lines[0].reserve#2 ok', 'do pick-lines[0].pick ok', 'do pack-order ok', 'do ship-order ok'] })}`,
+  ];
+  const r = parseCases(good.join('\n'), 'c.yaml', { 'pick-and-pack': saga });
+  if (!r.ok) throw new Error(r.errors.map((e) => `${e.line}: ${e.message}`).join('\n'));
+  for (const c of r.cases) {
+    const result = runCase(saga, c);
+    t.same(result.mismatches, [], c.name);
+    t.ok(result.ok, c.name);
+  }
+  const bad = parseCases([...good, '  - name: no such step', "    replies: { 'pick-lines[0].pack': fail }"].join('\n'), 'c.yaml', { 'pick-and-pack': saga });
+  t.notOk(bad.ok, 'a step the group does not have is refused');
+  if (!bad.ok) t.match(bad.errors.map((e) => [e.line, e.message]), [[11, 'saga pick-and-pack has no step `pick-lines[0].pack`']]);
 });
