@@ -4,6 +4,7 @@
  * traces (test/core/golden/41-44) and the group property test.
  */
 import t from 'tap';
+import { inboundSubjectsOf, outboundSubjectsOf } from '../../engine/runtime/registry.js';
 import { commandYaml, errorsOf, positionOf, sagaOf, sagaYaml } from './fixtures/saga-yaml.js';
 
 /** A group `lines` over `$input.lines` with the given steps YAML (each indented by 10). */
@@ -89,4 +90,20 @@ t.test('a group after the pivot: its steps retry until they succeed and may not 
   t.match(saga.stages[1], { kind: 'forEach', steps: [{ name: 'label', afterPivot: true, retry: { maxAttempts: null }, compensate: null }] });
   const comp = errorsOf(sagaYaml([commandYaml('pivot', { compensate: false, extra: 'pivot: true' }), groupYaml(commandYaml('label', { indent: 10 }))].join('\n')));
   t.match(comp, [{ path: 'sagas[0].steps[1].steps[0].compensate', message: 'step `label` comes after the pivot, so it is never compensated' }]);
+});
+
+t.test("sagad consumes the replies and publishes the commands of every step of a group, not only its first", async (t) => {
+  const saga = sagaOf(sagaYaml(groupYaml([
+    commandYaml('reserve', { indent: 10 }),
+    [
+      '          - name: pick',
+      '            command: { subject: warehouse.commands, type: Pick }',
+      '            reply: { subject: warehouse.events, success: [Picked] }',
+      '            compensate:',
+      '              command: { subject: shelf.commands, type: Return }',
+      '              reply: { subject: shelf.events, success: [Returned] }',
+    ].join('\n'),
+  ].join('\n'))));
+  t.same(inboundSubjectsOf([saga]), ['shelf.events', 'svc.events', 'warehouse.events']);
+  t.same(outboundSubjectsOf([saga]), ['sagas.events', 'shelf.commands', 'svc.commands', 'warehouse.commands']);
 });
