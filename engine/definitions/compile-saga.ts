@@ -120,7 +120,7 @@ function placeSteps(file: FileContext, raw: RawSaga, path: DefinitionPath): Map<
     // A forEach group's steps sit like one branch; only the group's own expressions may read them.
     if (isForEachGroup(step) && Array.isArray(step.steps)) {
       step.steps.forEach((inner, index) => {
-        if (inner !== null && typeof inner === 'object') place(inner.name, [...at, 'steps', index], { stage, branch: 0, index, group: false, within: step.name });
+        if (inner !== null && typeof inner === 'object' && typeof inner.name === 'string') place(inner.name, [...at, 'steps', index], { stage, branch: 0, index, group: false, within: step.name });
       });
     }
     if (isParallel(step)) {
