@@ -4,6 +4,7 @@ import t from 'tap';
 import { definitionDetail } from '../../engine/api/definition-view.js';
 import { loadSagas } from '../../engine/testing/index.js';
 import { leafDetail, maxAttempts } from '../../cli/views/definition-facts.js';
+import { diffDefinitions } from '../../cli/defs-diff.js';
 import { cli } from './helpers.js';
 
 const file = join(import.meta.dirname, '../../sagas/pick-and-pack.yaml');
@@ -33,4 +34,22 @@ t.test('defs show lists a group, then each of its steps as element i runs it', a
 t.test('simulate --help says how to script a group step', async (t) => {
   const r = await cli(['simulate', '--help']);
   t.match(r.out, /GROUP\[I\]\.STEP=\.\.\. +step STEP of element I of a forEach group \(GROUP\.STEP=\.\.\. every element's\)/);
+});
+
+t.test("defs diff names a changed step of a group by its own name, payload included", async (t) => {
+  const { readFileSync, writeFileSync, mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'group-diff-'));
+  const changed = join(dir, 'pick-and-pack.yaml');
+  writeFileSync(changed, readFileSync(file, 'utf8')
+    .replace('sku: "{% $item.sku %}"\n                quantity', 'sku: "{% $item.code %}"\n                quantity')
+    .replace('maxConcurrency: 2', 'maxConcurrency: 3'));
+  const after = loadSagas(changed)['pick-and-pack'];
+  if (after === undefined) throw new Error('no changed saga');
+  const [d] = diffDefinitions([saga], [after]);
+  t.equal(d?.change, 'changed');
+  t.same(d?.steps.map((s) => [s.step, s.change, s.fields.map((f) => f.path)]), [
+    ['pick-lines', 'changed', ['maxConcurrency']],
+    ['pick', 'changed', ['command.payload.sku']],
+  ]);
 });
