@@ -274,7 +274,7 @@ class Simulation {
 
   private cancelOn(step: string): void {
     const c = this.script.cancel;
-    // `cancel=reserve` cancels when the first element of forEach step reserve is sent.
+    // `cancel=reserve` cancels when the first element of forEach step reserve is sent (`cancel=lines.pick`: a group's step).
     if (c === null || !('step' in c) || (c.step !== step && c.step !== parseElement(step)?.stage && c.step !== groupLeafName(step)) || this.cancelArranged) return;
     this.cancelArranged = true;
     this.add('cancel', { kind: 'cancel', at: this.now });
