@@ -82,6 +82,7 @@ function rawSteps(definition: Raw): Map<string, Raw> {
       if (!isRaw(s)) continue;
       if (typeof s.name === 'string') out.set(s.name, s);
       if (Array.isArray(s.parallel)) for (const branch of s.parallel) walk(branch);
+      if (Array.isArray(s.steps)) walk(s.steps);
     }
   };
   walk(definition.steps);
@@ -109,10 +110,11 @@ function stepViews(saga: CompiledSaga): LeafView[] {
   const detail = definitionDetail(saga);
   const raw = rawSteps(sourceOf(saga).definition);
   const out: LeafView[] = [];
-  const leaf = (s: StepDetail, group: string | null): void => {
-    const { name: _name, branches: _branches, ...fields } = s;
+  const leaf = (s: StepDetail, group: string | null, forEachGroup: string | null = null): void => {
+    const { name: _name, branches: _branches, steps: _steps, ...fields } = s;
     const flat = flatten(fields, '', new Map());
     if (group !== null) flat.set('parallel group', group);
+    if (forEachGroup !== null) flat.set('forEach group', forEachGroup);
     const r = raw.get(s.name);
     const command = r !== undefined && isRaw(r.command) ? r.command : undefined;
     const compensate = r !== undefined && isRaw(r.compensate) && isRaw(r.compensate.command) ? r.compensate.command : undefined;
@@ -124,6 +126,10 @@ function stepViews(saga: CompiledSaga): LeafView[] {
     if (s.kind === 'parallel') {
       out.push({ name: s.name, flat: new Map<string, unknown>([['kind', 'parallel'], ['when', s.when], ['branches', (s.branches ?? []).map((b) => b.map((l) => l.name))]]) });
       for (const b of s.branches ?? []) for (const l of b) leaf(l, s.name);
+    } else if (s.steps !== undefined) {
+      // A forEach group, then each of its steps by its own name (unique in the saga).
+      out.push({ name: s.name, flat: flatten({ kind: s.kind, when: s.when, items: s.items, maxConcurrency: s.maxConcurrency, maxItems: s.maxItems, steps: s.steps.map((l) => l.name) }, '', new Map()) });
+      for (const l of s.steps) leaf(l, null, s.name);
     } else {
       leaf(s, null);
     }

@@ -29,6 +29,7 @@ export function registerSimulate(parent: Command, io: Io, result: { code: ExitCo
       'sagactl simulate saga-definitions.yaml --script cancel=charge-payment',
       'sagactl simulate saga-definitions.yaml --script reserve-inventory=late:5s -o json',
       "sagactl simulate sagas/bulk-shipment.yaml --script 'reserve-lines[1]=fail'",
+      "sagactl simulate sagas/pick-and-pack.yaml --script 'pick-lines[1].pick=fail'",
     )}
 Script: entries separated by commas or given as several --script options.
   STEP=REPLY[,REPLY...]       answers to the step's attempts in order; the last one repeats
@@ -36,6 +37,7 @@ Script: entries separated by commas or given as several --script options.
   cancel=STEP                 an operator cancels while STEP awaits its reply
   cancel=DURATION             an operator cancels at that simulated time (like cancel=2s)
   STEP[I]=...                 element I of a forEach step (STEP=... scripts every element)
+  GROUP[I].STEP=...           step STEP of element I of a forEach group (GROUP.STEP=... every element's)
 REPLY is one of, each with an optional :DELAY (default 100ms, or half the timeout) and *COUNT:
   ok         success (a wait step: its event arrives)
   fail       a business failure (its first failure type)

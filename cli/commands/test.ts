@@ -50,7 +50,8 @@ late after it was given up; each compensation fails until its attempts run out; 
 while each step before the pivot is in flight; each parallel branch failing; each \`when\`
 both ways. Steps that retry until they succeed fail 3 times, then succeed. A forEach step's
 elements (STEP[0], STEP[1], ...) each get the scenarios of a step, and, when they run at
-once, each failing while the others are in flight (docs/step-kinds.md).
+once, each failing while the others are in flight; so do the steps of a forEach group's
+elements (GROUP[0].STEP, ...), whose \`when\` is turned for the first element (docs/step-kinds.md).
 
 Each scenario prints its outcome and its effects (\`do STEP#ATTEMPT RESULT\`, \`undo ...\`),
 and is checked against the saga guarantee: every step that may have taken effect is

@@ -12,9 +12,11 @@ export function leafDetails(def: DefinitionDetail | undefined): StepDetail[] {
   return out;
 }
 
-/** Pure: the leaf step named `name` (a forEach element `reserve[2]`: its forEach step), or undefined. */
+/** Pure: the leaf step named `name` (a forEach element `reserve[2]`: its forEach step; a group's `lines[2].pick`: the group's step `pick`), or undefined. */
 export function leafDetail(def: DefinitionDetail | undefined, name: string): StepDetail | undefined {
   const all = leafDetails(def);
+  const g = /^(.+)\[\d+\]\.([a-z][a-z0-9-]*)$/.exec(name);
+  if (g !== null) return all.find((s) => s.kind === 'forEach' && s.name === g[1])?.steps?.find((s) => s.name === g[2]);
   return all.find((s) => s.name === name) ?? all.find((s) => s.kind === 'forEach' && new RegExp(`^${s.name}\\[\\d+\\]$`).test(name));
 }
 

@@ -46,7 +46,9 @@ export function definitionText(d: DefinitionDetail, o: Pick<ViewOptions, 'width'
     } else if (s.kind === 'forEach') {
       // The step, then what each element runs: the step's command, as `name[i]`.
       rows.push([s.name, `forEach ${s.items ?? ''} (${s.maxConcurrency ?? 1} at a time, at most ${s.maxItems ?? '?'})`, '', '', '', '', s.when ?? '']);
-      rows.push(leafRow({ ...s, name: `${s.name}[i]`, when: null }, '  '));
+      // A group: each of its steps, as element i's `name[i].step`.
+      if (s.steps !== undefined) for (const l of s.steps) rows.push(leafRow({ ...l, name: `${s.name}[i].${l.name}` }, '  '));
+      else rows.push(leafRow({ ...s, name: `${s.name}[i]`, when: null }, '  '));
     } else {
       rows.push(leafRow(s, ''));
     }

@@ -105,6 +105,12 @@ function leafDetail(l: LeafStep): StepDetail {
 }
 
 function stageDetail(stage: Stage): StepDetail {
+  if (stage.kind === 'forEach' && stage.steps !== undefined) {
+    return {
+      name: stage.name, kind: stage.kind, when: stage.when?.source ?? null, afterPivot: stage.step.afterPivot,
+      items: stage.items.source, maxConcurrency: stage.maxConcurrency, maxItems: stage.maxItems, steps: stage.steps.map(leafDetail),
+    };
+  }
   if (stage.kind === 'forEach') {
     return {
       ...leafDetail(stage.step), kind: stage.kind, when: stage.when?.source ?? null,

@@ -191,7 +191,14 @@ export const definitionDetailSchema = {
     schemas: strings,
     steps: {
       type: 'array',
-      items: { ...leafSchema, properties: { ...leafProperties, branches: { type: 'array', items: { type: 'array', items: leafSchema } } } },
+      items: {
+        ...leafSchema,
+        properties: {
+          ...leafProperties, branches: { type: 'array', items: { type: 'array', items: leafSchema } },
+          // A forEach group's steps.
+          steps: { type: 'array', items: leafSchema },
+        },
+      },
     },
   },
 } as const;

@@ -2,7 +2,7 @@
  * The JSON documents the API returns for instances and their journals (DESIGN section 4).
  * Pure functions of stored data, so sagactl renders a database read offline the same way.
  */
-import { elementNames, emptyStep, leafSteps, publicStepState, type CompiledSaga, type InstanceState, type StepState } from '../core/index.js';
+import { elementNames, emptyStep, groupElementNames, leafSteps, publicStepState, type CompiledSaga, type InstanceState, type StepState } from '../core/index.js';
 import type { InstanceSummary, JournalEntry, TimerRow } from '../store/index.js';
 import type { EngineStats } from '../runtime/port.js';
 
@@ -114,8 +114,8 @@ export function timerDocument(row: TimerRow): TimerDocument {
  * are listed, in the order they were reached. With `timers`, the document lists them too.
  */
 export function instanceDocument(state: InstanceState, def: CompiledSaga | undefined, timers?: readonly TimerRow[]): InstanceDocument {
-  // A forEach stage's elements follow it, in element order.
-  const names = def === undefined ? [] : leafSteps(def).flatMap((l) => [l.name, ...elementNames(state, l.name)]);
+  // A forEach stage's elements follow it, in element order; a group's steps element by element.
+  const names = def === undefined ? [] : stepOrder(def, state);
   for (const name of Object.keys(state.steps)) if (!names.includes(name)) names.push(name);
   const doc: InstanceDocument = {
     id: state.id, saga: state.saga, key: state.key, correlationId: state.correlationId, state: state.status,
@@ -129,6 +129,22 @@ export function instanceDocument(state: InstanceState, def: CompiledSaga | undef
   if (timers !== undefined) extra.timers = timers.map(timerDocument);
   const parent = state.parent === undefined ? {} : { parentId: state.parent.id, parent: { ...state.parent } };
   return { ...doc, ...extra, ...parent };
+}
+
+/** The instance's step names in definition order: a forEach stage, then its elements (a group's: each element's steps in order). */
+function stepOrder(def: CompiledSaga, state: InstanceState): string[] {
+  const out: string[] = [];
+  for (const stage of def.stages) {
+    if (stage.kind !== 'forEach' || stage.steps === undefined) {
+      const leaves = stage.kind === 'parallel' ? stage.branches.flat() : stage.kind === 'forEach' ? [stage.step] : [stage];
+      out.push(...leaves.flatMap((l) => [l.name, ...elementNames(state, l.name)]));
+      continue;
+    }
+    out.push(stage.name);
+    const n = state.steps[stage.name]?.items?.length ?? 0;
+    for (let i = 0; i < n; i++) out.push(...groupElementNames(stage, i));
+  }
+  return out;
 }
 
 /** A `saga` step's document names the child it started last (its id is the child's instance id). */

@@ -134,6 +134,8 @@ export interface ParallelGroup {
 /**
  * A command step run once per element of an array (`forEach`): element `i` is the step
  * `name[i]`, an ordinary command step with its own attempts, timeout, retry and compensation.
+ * With `steps` it is a group run in order per element: element `i`'s step `s` is the step
+ * `name[i].s`, with its own attempts, timeout, retry, compensation and `when` (per element).
  */
 export interface ForEachStage {
   readonly kind: 'forEach';
@@ -146,9 +148,17 @@ export interface ForEachStage {
   readonly maxConcurrency: number;
   /** More elements than this fail the stage before any is sent. */
   readonly maxItems: number;
-  /** The step run per element; its name is the stage's, its `when` is null. */
+  /**
+   * The step run per element; its name is the stage's, its `when` is null. For a group: its
+   * first step under the stage's name, which is what a failure of the stage itself names.
+   */
   readonly step: CommandStep;
+  /** A group only: the steps each element runs, in order, by their own names. */
+  readonly steps?: readonly CommandStep[];
 }
+
+/** A `forEach` stage over a group of steps. */
+export type ForEachGroupStage = ForEachStage & { readonly steps: readonly CommandStep[] };
 
 export type Stage = LeafStep | ParallelGroup | ForEachStage;
 
@@ -176,13 +186,14 @@ export interface CompiledSaga {
 
 /**
  * Pure: every leaf step of a saga in definition order, branches flattened in order; a
- * `forEach` stage gives the step it runs per element, under the stage's name.
+ * `forEach` stage gives the step it runs per element, under the stage's name, and a `forEach`
+ * group each of its steps as `stage.step` (element i's is `stage[i].step`).
  */
 export function leafSteps(saga: CompiledSaga): LeafStep[] {
   const out: LeafStep[] = [];
   for (const stage of saga.stages) {
     if (stage.kind === 'parallel') for (const branch of stage.branches) out.push(...branch);
-    else if (stage.kind === 'forEach') out.push(stage.step);
+    else if (stage.kind === 'forEach') out.push(...(stage.steps === undefined ? [stage.step] : stage.steps.map((l) => ({ ...l, name: `${stage.name}.${l.name}` }))));
     else out.push(stage);
   }
   return out;

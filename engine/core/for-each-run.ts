@@ -1,5 +1,6 @@
 import type { ForEachStage } from './definition.js';
 import { elementNames } from './for-each.js';
+import { advanceGroup } from './for-each-group.js';
 import { dispatch, failStep, whenHolds } from './forward.js';
 import { emit, stepOf, type Run } from './run.js';
 import { evaluate, scopeOf } from './template.js';
@@ -9,7 +10,8 @@ import { evaluate, scopeOf } from './template.js';
  * replay never evaluates them again; elements start in index order, at most
  * `maxConcurrency` in flight; the stage succeeds, with the element results in element order,
  * once every element succeeded. An element failing for good fails the saga as any step does
- * (`failStep`), and the compensation gives up the elements still in flight.
+ * (`failStep`), and the compensation gives up the elements still in flight. A group's
+ * elements run their steps in order (for-each-group.ts).
  */
 
 const inFlight = (status: string) => status === 'running' || status === 'retrying';
@@ -20,6 +22,7 @@ export function advanceForEach(run: Run, stage: ForEachStage): boolean {
   const status = stepOf(run, stage.name).status;
   if (status === 'succeeded' || status === 'skipped') return true;
   if (status !== 'running') return false;
+  if (stage.steps !== undefined) return advanceGroup(run, { ...stage, steps: stage.steps });
   const names = elementNames(run.state, stage.name);
   let busy = names.filter((n) => inFlight(stepOf(run, n).status)).length;
   for (const name of names) {

@@ -6,7 +6,8 @@ import type { InstanceState } from './state.js';
  * is the step `reserve[i]` everywhere: in the state's `steps`, the journal, timers and the
  * `Saga-Step` header. Step names never contain `[` (the DSL allows `[a-z][a-z0-9-]*`), so an
  * element's name cannot collide with a step's, and journals written before `forEach` existed
- * read exactly as before.
+ * read exactly as before. In a `forEach` group, element `i`'s step `s` of stage `lines` is
+ * the step `lines[i].s`; the group's steps are listed by `leafSteps` as `lines.s`.
  */
 
 /** Pure: the step name of element `index` of stage `stage`. */
@@ -29,11 +30,40 @@ export function forEachStage(def: CompiledSaga, name: string): ForEachStage | un
   return undefined;
 }
 
-/** Pure: the command step an element runs, named as the element; undefined for any other name. */
+/** Pure: the step name of step `step` of element `index` of the forEach group `stage`. */
+export function groupStepName(stage: string, index: number, step: string): string {
+  return `${stage}[${index}].${step}`;
+}
+
+const groupStepPattern = /^(.+)\[(0|[1-9][0-9]*)\]\.([a-z][a-z0-9-]*)$/;
+
+/** Pure: the group, element index and inner step a group step's name stands for, or null for any other name. */
+export function parseGroupStep(name: string): { readonly stage: string; readonly index: number; readonly step: string } | null {
+  const m = groupStepPattern.exec(name);
+  if (m === null) return null;
+  return { stage: m[1] as string, index: Number(m[2]), step: m[3] as string };
+}
+
+/** Pure: the stage and index of any per-element step name (`s[2]` or `s[2].inner`), or null. */
+export function elementOf(name: string): { readonly stage: string; readonly index: number } | null {
+  return parseElement(name) ?? parseGroupStep(name);
+}
+
+/** Pure: the command step an element runs, named as the element (or the group's step of an element); undefined for any other name. */
 export function elementLeaf(def: CompiledSaga, name: string): CommandStep | undefined {
+  const g = parseGroupStep(name);
+  if (g !== null) {
+    const inner = forEachStage(def, g.stage)?.steps?.find((l) => l.name === g.step);
+    return inner === undefined ? undefined : { ...inner, name };
+  }
   const e = parseElement(name);
   const stage = e === null ? undefined : forEachStage(def, e.stage);
-  return stage === undefined ? undefined : { ...stage.step, name };
+  return stage === undefined || stage.steps !== undefined ? undefined : { ...stage.step, name };
+}
+
+/** Pure: the step names of element `index` of a forEach group, in the group's order; none for a single-step stage. */
+export function groupElementNames(stage: ForEachStage, index: number): string[] {
+  return (stage.steps ?? []).map((l) => groupStepName(stage.name, index, l.name));
 }
 
 /** Pure: the names of a started stage's elements in element order; none before it started. */
@@ -49,7 +79,11 @@ export function stepNamesInOrder(def: CompiledSaga, state: InstanceState): strin
   const out: string[] = [];
   for (const stage of def.stages) {
     if (stage.kind === 'parallel') for (const branch of stage.branches) out.push(...branch.map((l) => l.name));
-    else if (stage.kind === 'forEach') out.push(...elementNames(state, stage.name), stage.name);
+    else if (stage.kind === 'forEach' && stage.steps !== undefined) {
+      const n = state.steps[stage.name]?.items?.length ?? 0;
+      for (let i = 0; i < n; i++) out.push(...groupElementNames(stage, i));
+      out.push(stage.name);
+    } else if (stage.kind === 'forEach') out.push(...elementNames(state, stage.name), stage.name);
     else out.push(stage.name);
   }
   return out;

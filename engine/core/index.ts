@@ -8,7 +8,7 @@ export { evolve } from './evolve.js';
 export { decide, start, startKey, isRejection, type Decision, type Rejection, type Ignored } from './decide.js';
 export { backoffDelay, canRetry } from './backoff.js';
 export { renderTemplate, scopeFor, scopeOf, truthy } from './template.js';
-export { elementLeaf, elementName, elementNames, forEachStage, parseElement } from './for-each.js';
+export { elementLeaf, elementName, elementNames, elementOf, forEachStage, groupElementNames, groupStepName, parseElement, parseGroupStep } from './for-each.js';
 export { assertNever } from './assert-never.js';
 export { childIdOf } from './child.js';
 export { delayDue } from './delay.js';

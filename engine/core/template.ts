@@ -1,13 +1,13 @@
 import { assertNever } from './assert-never.js';
 import type { Expr, ExprScope, Template } from './definition.js';
-import { parseElement } from './for-each.js';
+import { elementOf, parseElement, parseGroupStep } from './for-each.js';
 import type { InstanceState } from './state.js';
 
 /** Pure: the expression scope of an instance: its input, step outputs, identity and trigger. */
 export function scopeOf(state: InstanceState): ExprScope {
   const steps: Record<string, unknown> = {};
   // An element's result is read through its stage (`scopeFor`, or the stage's array once done).
-  for (const [name, st] of Object.entries(state.steps)) if (st.outcome === 'done' && parseElement(name) === null) steps[name] = st.output;
+  for (const [name, st] of Object.entries(state.steps)) if (st.outcome === 'done' && elementOf(name) === null) steps[name] = st.output;
   return {
     input: state.input,
     steps,
@@ -19,10 +19,20 @@ export function scopeOf(state: InstanceState): ExprScope {
 /**
  * Pure: the scope of a step's own templates. A `forEach` element also sees `$item` and
  * `$index`, and its own result as `$steps.<stage>` (so its compensation reads it as any step's
- * compensation reads its own); any other step sees `scopeOf`.
+ * compensation reads its own); a step of a `forEach` group sees `$item`, `$index` and, as
+ * `$steps.<step>`, the results of its element's steps so far; any other step sees `scopeOf`.
  */
 export function scopeFor(state: InstanceState, step: string): ExprScope {
   const base = scopeOf(state);
+  const g = parseGroupStep(step);
+  if (g !== null) {
+    const steps: Record<string, unknown> = { ...base.steps };
+    const prefix = `${g.stage}[${g.index}].`;
+    for (const [name, st] of Object.entries(state.steps)) {
+      if (st.outcome === 'done' && name.startsWith(prefix) && parseGroupStep(name) !== null) steps[name.slice(prefix.length)] = st.output;
+    }
+    return { ...base, steps, item: state.steps[g.stage]?.items?.[g.index], index: g.index };
+  }
   const e = parseElement(step);
   if (e === null) return base;
   const own = state.steps[step];

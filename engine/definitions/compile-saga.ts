@@ -2,7 +2,7 @@ import type { CompiledSaga, Expr, LeafStep, Stage } from '../core/definition.js'
 import type { DefinitionPath } from './errors.js';
 import type { FileContext } from './context.js';
 import { SagaContext } from './context.js';
-import { compileForEach } from './compile-for-each.js';
+import { compileForEach, compileForEachGroup } from './compile-for-each.js';
 import { compileLeaf } from './compile-steps.js';
 import type { LeafInfo } from './compile-steps.js';
 import { sagaSource, sourceHash } from './hash.js';
@@ -10,7 +10,7 @@ import { nonJsonValues } from './json-data.js';
 import { compileSchemas } from './payload-schemas.js';
 import type { SchemaFiles } from './payload-schemas.js';
 import type { RawLeafStep, RawParallelStep, RawSaga } from './raw.js';
-import { isCommand, isForEach, isParallel } from './raw.js';
+import { isCommand, isForEach, isForEachGroup, isParallel } from './raw.js';
 import type { StepPlace } from './references.js';
 
 /**
@@ -68,6 +68,7 @@ function compile(file: FileContext, raw: RawSaga, path: DefinitionPath, files: S
       isPivot: branch === null && stage === pivot,
     });
     if (isForEach(step)) return compileForEach(ctx, step, info(at, null, 0));
+    if (isForEachGroup(step)) return compileForEachGroup(ctx, step, info(at, null, 0));
     if (!isParallel(step)) return compileLeaf(ctx, step, info(at, null, 0));
     const when: Expr | null = step.when === undefined ? null
       : ctx.expression([...at, 'when'], step.when, { stage, branch: null, index: 0, self: step.name, allowSelf: false, where: 'when' });
@@ -116,6 +117,12 @@ function placeSteps(file: FileContext, raw: RawSaga, path: DefinitionPath): Map<
   raw.steps.forEach((step, stage) => {
     const at = [...path, 'steps', stage];
     place(step.name, at, { stage, branch: null, index: 0, group: isParallel(step) });
+    // A forEach group's steps sit like one branch; only the group's own expressions may read them.
+    if (isForEachGroup(step) && Array.isArray(step.steps)) {
+      step.steps.forEach((inner, index) => {
+        if (inner !== null && typeof inner === 'object' && typeof inner.name === 'string') place(inner.name, [...at, 'steps', index], { stage, branch: 0, index, group: false, within: step.name });
+      });
+    }
     if (isParallel(step)) {
       branchesOf(step).forEach((leaves, branch) => leaves.forEach((leaf, index) =>
         place(leaf.name, [...at, 'parallel', branch, index], { stage, branch, index, group: false })));

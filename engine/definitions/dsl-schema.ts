@@ -36,6 +36,7 @@ const nouns: [unknown, string][] = [
   [schema, 'file'], [defs.saga, 'saga'], [defs.start, 'start block'], [defs.start.properties.on, 'start.on block'],
   [defs.defaults, 'defaults block'], [defs.retry, 'retry block'], [defs.commandStep, 'command step'],
   [defs.waitStep, 'wait step'], [defs.waitStep.properties.wait, 'wait block'], [defs.parallelStep, 'parallel group'],
+  [defs.forEachGroup, 'forEach group'], [defs.forEach, 'forEach block'],
   [defs.message, 'command'], [defs.reply, 'reply'], [defs.compensate, 'compensate block'],
 ];
 for (const [node, noun] of nouns) roles.set(node, { kind: 'object', noun });

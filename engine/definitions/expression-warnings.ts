@@ -33,7 +33,8 @@ function* expressionsOf(saga: CompiledSaga): Generator<{ where: string; expr: Ex
     } else if (stage.kind === 'forEach') {
       if (stage.when !== null) yield { where: `steps.${stage.name}.when`, expr: stage.when };
       yield { where: `steps.${stage.name}.forEach.items`, expr: stage.items };
-      yield* stepExpressions(stage.step);
+      if (stage.steps === undefined) yield* stepExpressions(stage.step);
+      else for (const step of stage.steps) yield* stepExpressions({ ...step, name: `${stage.name}.steps.${step.name}` });
     } else {
       yield* stepExpressions(stage);
     }

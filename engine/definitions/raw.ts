@@ -107,10 +107,18 @@ export interface RawParallelStep {
   parallel: RawLeafStep[][];
 }
 
+/** A group of steps run in order once per element of an array (`forEach` with `steps`). */
+export interface RawForEachGroup {
+  name: string;
+  when?: string;
+  forEach: RawForEach;
+  steps: RawStep[];
+}
+
 /** A step that can sit in a parallel branch. */
 export type RawLeafStep = RawCommandStep | RawWaitStep | RawDelayStep | RawSagaStep;
 /** Any step of a saga's `steps`. */
-export type RawStep = RawLeafStep | RawParallelStep;
+export type RawStep = RawLeafStep | RawParallelStep | RawForEachGroup;
 
 /** Pure: true for a parallel group. */
 export function isParallel(step: RawStep): step is RawParallelStep {
@@ -120,6 +128,11 @@ export function isParallel(step: RawStep): step is RawParallelStep {
 /** Pure: true for a command step run once per element (`forEach`). */
 export function isForEach(step: RawStep): step is RawCommandStep & { forEach: RawForEach } {
   return 'command' in step && 'forEach' in step && step.forEach !== undefined;
+}
+
+/** Pure: true for a forEach group (`forEach` with `steps`). */
+export function isForEachGroup(step: RawStep): step is RawForEachGroup {
+  return 'steps' in step && !('command' in step);
 }
 
 /** Pure: true for a delay step. */

@@ -7,6 +7,8 @@ export interface StepPlace {
   readonly branch: number | null;
   readonly index: number;
   readonly group: boolean;
+  /** A step of a forEach group: the group's name (its result is per element, read inside the group only). */
+  readonly within?: string;
 }
 
 /** Where an expression sits, and what it may see: `stage` -1 means before any step (start.key). */
@@ -66,6 +68,12 @@ export function checkReference(
   if (site.stage < 0) {
     return { message: `${refers}, but no step has run when the saga starts`, hint: 'use $input or $event here' };
   }
+  if (p.within !== undefined && p.stage !== site.stage) {
+    return {
+      message: `${refers}, a step of forEach group \`${p.within}\`, whose results exist per element`,
+      hint: `after the group read $steps.\`${p.within}\`[i].${name} (one object per element), or use it inside the group`,
+    };
+  }
   const later = { message: `${refers}, which comes later`, hint: 'an expression can only use the results of steps that finish before it' };
   if (p.stage < site.stage) return null;
   if (p.stage > site.stage) return later;
@@ -74,6 +82,9 @@ export function checkReference(
     return { message: `${refers} itself, which has no result yet`, hint: "only the step's compensation can use its own result" };
   }
   if (site.branch === null) return later;
+  if (p.branch === null) {
+    return { message: `${refers}, the forEach group it runs in, which has no result until every element is done`, hint: "read this element's earlier steps as $steps.<step>" };
+  }
   if (p.branch === site.branch) return p.index < site.index ? null : later;
   return {
     message: `${refers}, which runs in another branch of the same parallel group`,

@@ -67,9 +67,12 @@ function label(path: PathSegment[]): string {
 
 function exactlyOne(e: ErrorObject, path: PathSegment[], branch: boolean): SchemaProblem {
   const data: Record<string, unknown> = e.data !== null && typeof e.data === 'object' ? (e.data as Record<string, unknown>) : {};
-  const kinds = branch ? ['command', 'wait', 'delay', 'saga'] : ['command', 'wait', 'delay', 'saga', 'parallel'];
+  const kinds = branch ? ['command', 'wait', 'delay', 'saga'] : ['command', 'wait', 'delay', 'saga', 'parallel', 'steps'];
   if (branch && 'parallel' in data) {
     return { path, at: 'value', message: 'parallel groups cannot be nested', hint: 'move the group to the top level of steps, or list its steps in this branch' };
+  }
+  if (branch && 'steps' in data) {
+    return { path, at: 'value', message: 'a forEach group cannot sit in a parallel branch', hint: 'make the forEach group a top-level step' };
   }
   const present = kinds.filter((k) => k in data);
   if (present.length === 0) {
@@ -78,7 +81,7 @@ function exactlyOne(e: ErrorObject, path: PathSegment[], branch: boolean): Schem
       if (near !== null) return { path: [...path, key], at: 'key', message: `unknown field \`${key}\``, hint: `did you mean \`${near}\`?` };
     }
   }
-  const message = branch ? 'a step in a parallel branch needs exactly one of command, wait, delay or saga' : 'a step needs exactly one of command, wait, delay, saga or parallel';
+  const message = branch ? 'a step in a parallel branch needs exactly one of command, wait, delay or saga' : 'a step needs exactly one of command, wait, delay, saga, parallel or steps (a forEach group)';
   const hint = present.length === 0
     ? `add ${kinds.map((k) => `\`${k}:\``).join(' or ')}`
     : `this step has ${present.map((k) => `\`${k}\``).join(' and ')}; split it into separate steps`;

@@ -1,5 +1,5 @@
 import { assertNever } from '../core/assert-never.js';
-import { parseElement } from '../core/for-each.js';
+import { parseElement, parseGroupStep } from '../core/for-each.js';
 import type { InstanceState, SagaEvent } from '../core/index.js';
 import type { Metrics } from './registry.js';
 
@@ -9,8 +9,10 @@ export interface CommittedChange {
   readonly events: readonly SagaEvent[];
 }
 
-/** The step label: every element of a forEach stage shares one (`reserve[]`), so the label set stays bounded. */
+/** The step label: every element of a forEach stage shares one (`reserve[]`, a group's step `lines[].pick`), so the label set stays bounded. */
 function stepLabel(step: string): string {
+  const g = parseGroupStep(step);
+  if (g !== null) return `${g.stage}[].${g.step}`;
   const e = parseElement(step);
   return e === null ? step : `${e.stage}[]`;
 }

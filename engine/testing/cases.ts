@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { CompiledSaga } from '../core/index.js';
-import { findLeaf, leafSteps } from '../core/index.js';
+import { leafSteps } from '../core/index.js';
+import { leafOf } from './leaves.js';
 import { FileContext } from '../definitions/context.js';
 import { parseDuration } from '../definitions/duration.js';
 import { sortErrors, type DefinitionError, type DefinitionPath } from '../definitions/errors.js';
@@ -151,7 +152,8 @@ function readReplies(ctx: FileContext, raw: unknown, path: DefinitionPath, saga:
     const at = [...path, step];
     const items = Array.isArray(value) ? value.flatMap((v, i) => readReply(ctx, v, [...at, i])) : readReply(ctx, value, at);
     if (saga === undefined) continue;
-    if (findLeaf(saga, step) === undefined) {
+    // An element's step (`reserve[2]`, `lines[2].pick`) is a step too.
+    if (leafOf(saga, step) === undefined) {
       const names = leafSteps(saga).map((l) => l.name);
       ctx.report(at, `saga ${saga.name} has no step \`${step}\``, didYouMean(step, names, `its steps are ${names.join(', ')}`), 'key');
       continue;
@@ -179,7 +181,7 @@ function readCancel(ctx: FileContext, raw: unknown, path: DefinitionPath, saga: 
     if (at === null) ctx.report(path, `\`${raw}\` is not a duration`, hint);
     return at === null ? null : { at };
   }
-  if (saga !== undefined && findLeaf(saga, raw) === undefined) ctx.report(path, `saga ${saga.name} has no step \`${raw}\``, hint);
+  if (saga !== undefined && leafOf(saga, raw) === undefined) ctx.report(path, `saga ${saga.name} has no step \`${raw}\``, hint);
   return { step: raw };
 }
 

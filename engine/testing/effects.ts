@@ -36,7 +36,7 @@ export interface EffectParts {
 
 /** Pure: `do charge-payment#2 timeout` as parts; other lines are a verb and the rest. */
 export function effectParts(line: string): EffectParts {
-  const m = /^(do|undo|wait|skip)\s+([a-z][a-z0-9-]*(?:\[\d+\])?)(?:#(\d+))?(?:\s+(.*))?$/.exec(line.trim());
+  const m = /^(do|undo|wait|skip)\s+([a-z][a-z0-9-]*(?:\[\d+\])?(?:\.[a-z][a-z0-9-]*)?)(?:#(\d+))?(?:\s+(.*))?$/.exec(line.trim());
   if (m === null) {
     const [verb = '', ...rest] = line.trim().split(/\s+/);
     return { verb, step: null, attempt: null, result: rest.length === 0 ? null : rest.join(' ') };

@@ -7,13 +7,15 @@ import type jsonata from 'jsonata';
 import type { CompiledSaga, ForEachStage, Template } from '../core/index.js';
 import { astOf } from './references.js';
 
+const arithmetic = new Set(['+', '-', '*', '/', '%', '<', '<=', '>', '>=']);
+
 /** How many elements a generated sample array has. */
 export const SAMPLE_ELEMENTS = 2;
 
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** The plain names after `$variable` in a path node (`$item.sku` gives [sku]), or null for another node. */
-function namesAfter(n: jsonata.ExprNode, variable: string): string[] | null {
+export function namesAfter(n: jsonata.ExprNode, variable: string): string[] | null {
   if (n.type === 'variable' && n.value === variable) return [];
   const [first, ...rest] = n.type === 'path' ? n.steps ?? [] : [];
   if (first?.type !== 'variable' || first.value !== variable) return null;
@@ -25,14 +27,23 @@ function namesAfter(n: jsonata.ExprNode, variable: string): string[] | null {
   return names;
 }
 
-/** Every `$item` path the templates read (an empty list: `$item` itself). */
-function itemPaths(templates: readonly Template[]): string[][] {
+/** Every `$item` path the templates read (an empty list: `$item` itself), and those read as numbers (compared or computed with). */
+function itemPaths(templates: readonly Template[]): { paths: string[][]; numbers: Set<string> } {
   const out: string[][] = [];
+  const numbers = new Set<string>();
   const visit = (node: unknown): void => {
     if (Array.isArray(node)) return node.forEach(visit);
     if (node === null || typeof node !== 'object') return;
-    const names = namesAfter(node as jsonata.ExprNode, 'item');
+    const n = node as jsonata.ExprNode;
+    const names = namesAfter(n, 'item');
     if (names !== null) out.push(names);
+    // `$item.quantity > 0` reads a number: its sample is one, so the comparison holds and does not fail.
+    if (n.type === 'binary' && arithmetic.has(String(n.value))) {
+      for (const side of [n.lhs, n.rhs]) {
+        const numeric = side === undefined ? null : namesAfter(side, 'item');
+        if (numeric !== null && numeric.length > 0) numbers.add(numeric.join('.'));
+      }
+    }
     Object.values(node).forEach(visit);
   };
   const walk = (t: Template): void => {
@@ -41,11 +52,11 @@ function itemPaths(templates: readonly Template[]): string[][] {
     else if (t.kind === 'array') t.items.forEach(walk);
   };
   templates.forEach(walk);
-  return out;
+  return { paths: out, numbers };
 }
 
 /** Pure: sample element `i` (0-based): an object with each field read, or a string when `$item` is read whole. */
-function element(paths: readonly string[][], i: number): unknown {
+function element(paths: readonly string[][], numbers: ReadonlySet<string>, i: number): unknown {
   const fields = paths.filter((p) => p.length > 0);
   if (fields.length === 0) return `item-${i + 1}`;
   const out: Record<string, unknown> = {};
@@ -53,7 +64,7 @@ function element(paths: readonly string[][], i: number): unknown {
     let node = out;
     for (const [k, name] of names.entries()) {
       if (k === names.length - 1) {
-        if (!(name in node)) node[name] = `${name}-${i + 1}`;
+        if (!(name in node)) node[name] = numbers.has(names.join('.')) ? 1 : `${name}-${i + 1}`;
       } else {
         if (!isRecord(node[name])) node[name] = {};
         node = node[name] as Record<string, unknown>;
@@ -67,9 +78,11 @@ function stageSample(stage: ForEachStage): { names: string[]; value: unknown[] }
   const ast = astOf(stage.items);
   const names = ast === null ? null : namesAfter(ast, 'input');
   if (names === null || names.length === 0) return null;
-  const templates = [stage.step.command.payload, ...(stage.step.compensate === null ? [] : [stage.step.compensate.command.payload])];
-  const paths = itemPaths(templates);
-  return { names, value: Array.from({ length: SAMPLE_ELEMENTS }, (_, i) => element(paths, i)) };
+  const templates = (stage.steps ?? [stage.step]).flatMap((l) => [l.command.payload, ...(l.compensate === null ? [] : [l.compensate.command.payload])]);
+  // A group's steps have a `when` each, evaluated per element: what it reads of $item is sampled too.
+  const whens = (stage.steps ?? []).flatMap((l) => (l.when === null ? [] : [{ kind: 'expr' as const, expr: l.when }]));
+  const { paths, numbers } = itemPaths([...templates, ...whens]);
+  return { names, value: Array.from({ length: SAMPLE_ELEMENTS }, (_, i) => element(paths, numbers, i)) };
 }
 
 /** Pure: fills, in place, each input array a forEach stage iterates that is not an array yet. */

@@ -5,7 +5,8 @@
  * elements run at once, each one failing while the others are in flight.
  */
 import type { CompiledSaga, ForEachStage, LeafStep } from '../core/index.js';
-import { elementName } from '../core/index.js';
+import { elementName, groupStepName } from '../core/index.js';
+import { groupLeaf } from './leaves.js';
 import { runSaga } from './run.js';
 import type { Samples } from './samples.js';
 import { doScript, failing, type Scenario } from './scenarios.js';
@@ -31,7 +32,13 @@ export function expandElements(saga: CompiledSaga, samples: Samples, leaves: rea
   if (!saga.stages.some((s) => s.kind === 'forEach')) return { leaves: [...leaves], counts, notes };
   for (const e of runSaga(saga, samples, emptyScript).journal) if (e.type === 'ForEachStarted') counts.set(e.step, e.items.length);
   const out: LeafStep[] = [];
+  const groupsDone = new Set<string>();
   for (const l of leaves) {
+    const g = groupLeaf(saga, l.name);
+    if (g !== null) {
+      expandGroupLeaf(saga, samples, l, g.stage, counts.get(g.stage) ?? 0, groupsDone, out, notes);
+      continue;
+    }
     const stage = saga.stages.find((s) => s.kind === 'forEach' && s.name === l.name);
     const n = counts.get(l.name) ?? 0;
     if (stage === undefined) out.push(l);
@@ -45,13 +52,35 @@ export function expandElements(saga: CompiledSaga, samples: Samples, leaves: rea
   return { leaves: out, counts, notes };
 }
 
+/**
+ * A group's steps element by element (`lines[0].reserve`, `lines[0].pick`, `lines[1].reserve`...)
+ * for its target elements, the first time one of its leaves comes; never iterated, each step
+ * by the group's name (`lines.pick`), which every element follows.
+ */
+function expandGroupLeaf(saga: CompiledSaga, samples: Samples, l: LeafStep, stage: string, n: number, done: Set<string>, out: LeafStep[], notes: string[]): void {
+  if (n === 0) {
+    if (!done.has(stage)) notes.push(`forEach group ${stage} iterates no element on the ${samples.inputOrigin === 'given' ? 'given' : 'sample'} input: its scenarios script every element alike; give an input with --input`);
+    done.add(stage);
+    out.push(l);
+    return;
+  }
+  if (done.has(stage)) return;
+  done.add(stage);
+  const steps = saga.stages.find((s) => s.kind === 'forEach' && s.name === stage);
+  if (steps?.kind !== 'forEach' || steps.steps === undefined) return;
+  for (const i of elementTargets(n)) for (const inner of steps.steps) out.push({ ...inner, name: groupStepName(stage, i, inner.name) });
+}
+
 /** Pure: each target element failing at once while the other elements are in flight (stages running two or more at a time). */
 export function elementScenarios(saga: CompiledSaga, stage: ForEachStage, n: number): Scenario[] {
   if (stage.maxConcurrency < 2 || n < 2) return [];
-  const r = failing(stage.step, saga);
-  if (r === null || r.kind !== 'fail') return [];
+  // A group's element fails at its first step that can fail; the others are then in flight.
+  const steps = stage.steps ?? [stage.step];
+  const k = steps.findIndex((l) => failing(l, saga)?.kind === 'fail');
+  const inner = steps[k];
+  if (inner === undefined) return [];
   return elementTargets(Math.min(n, stage.maxConcurrency)).map((i) => {
-    const name = elementName(stage.name, i);
+    const name = stage.steps === undefined ? elementName(stage.name, i) : groupStepName(stage.name, i, inner.name);
     return { name: `${name} fails while the other elements are in flight`, kind: 'element-fails', script: doScript(name, [{ kind: 'fail', delay: 1 }]) };
   });
 }

@@ -6,8 +6,8 @@
  * trusting the core's own bookkeeping, so it can catch the core getting it wrong.
  */
 import type { CompiledSaga, LeafStep } from '../core/index.js';
-import { elementName, forEachStage, leafSteps } from '../core/index.js';
-import { leafOf } from './leaves.js';
+import { forEachStage } from '../core/index.js';
+import { concreteLeaves, leafOf } from './leaves.js';
 import type { TraceEntry } from './trace.js';
 
 /** The rule a violation breaks, stable for machines. */
@@ -191,10 +191,7 @@ class Checker {
 
   end(): void {
     // A forEach stage that started stands for its elements; one that never did, for itself.
-    const leaves = leafSteps(this.saga).flatMap((l) => {
-      const n = this.elements.get(l.name);
-      return n === undefined ? [l] : Array.from({ length: n }, (_, i) => ({ ...l, name: elementName(l.name, i) }));
-    });
+    const leaves = concreteLeaves(this.saga, this.elements);
     if (this.status === 'completed') {
       if (this.plan !== null || this.undoSent.size > 0) this.violate(Rule.completed, 'the saga completed, yet it compensated', null);
       // A delay has no participant to answer it: it happened once its time came (the journal says so).

@@ -4,7 +4,7 @@
  * runtime would feed it, and the run records what happened for the guarantee check.
  */
 import {
-  decide, isRejection, isTerminal, parseElement, scopeOf, start, startKey, timerId,
+  decide, isRejection, isTerminal, parseElement, parseGroupStep, scopeOf, start, startKey, timerId,
   type ChildOutcome, type CompiledSaga, type Decision, type Env, type IncomingMessage, type InstanceState, type SagaEvent, type SagaInput, type TimerRef,
 } from '../core/index.js';
 import { forStep, leafOf } from './leaves.js';
@@ -274,8 +274,8 @@ class Simulation {
 
   private cancelOn(step: string): void {
     const c = this.script.cancel;
-    // `cancel=reserve` cancels when the first element of forEach step reserve is sent.
-    if (c === null || !('step' in c) || (c.step !== step && c.step !== parseElement(step)?.stage) || this.cancelArranged) return;
+    // `cancel=reserve` cancels when the first element of forEach step reserve is sent (`cancel=lines.pick`: a group's step).
+    if (c === null || !('step' in c) || (c.step !== step && c.step !== parseElement(step)?.stage && c.step !== groupLeafName(step)) || this.cancelArranged) return;
     this.cancelArranged = true;
     this.add('cancel', { kind: 'cancel', at: this.now });
   }
@@ -343,4 +343,10 @@ function childSteps(sample: unknown): unknown {
 function waitingFor(s: InstanceState): string {
   const waiting = Object.entries(s.steps).filter(([, st]) => st.status === 'running').map(([n]) => n);
   return waiting.length === 0 ? 'nothing is awaited' : `${waiting.join(', ')} wait${waiting.length === 1 ? 's' : ''} with no timeout and no saga deadline`;
+}
+
+/** `lines.pick` for an element's step `lines[2].pick` (`cancel=lines.pick` cancels at the first element's), else null. */
+function groupLeafName(step: string): string | null {
+  const g = parseGroupStep(step);
+  return g === null ? null : `${g.stage}.${g.step}`;
 }

@@ -85,7 +85,18 @@ export function sampleInput(saga: CompiledSaga): { input: unknown; origin: Input
 function successPayload(saga: CompiledSaga, l: LeafStep, schemas: Readonly<Record<string, unknown>>, paths: readonly ReadPath[]): unknown {
   const type = l.kind === 'command' ? l.reply.success[0] : l.kind === 'wait' ? l.type : undefined;
   const payload = structuredClone(schemaSample(schemas, type) ?? {});
-  const mine = paths.filter((p) => p.variable === 'steps' && p.names[0] === l.name && p.names.length > 1).map((p) => ({ ...p, names: p.names.slice(1) }));
+  // A group's step `lines.pick` is read as `$steps.pick...` inside its group and `$steps.lines.pick...` after it.
+  const dot = l.name.indexOf('.');
+  const inner = dot < 0 ? null : { stage: l.name.slice(0, dot), step: l.name.slice(dot + 1) };
+  const own = (names: readonly string[]): string[] | null => {
+    if (inner === null) return names[0] === l.name && names.length > 1 ? names.slice(1) : null;
+    if (names[0] === inner.step && names.length > 1) return names.slice(1);
+    return names[0] === inner.stage && names[1] === inner.step && names.length > 2 ? names.slice(2) : null;
+  };
+  const mine = paths.flatMap((p) => {
+    const names = p.variable === 'steps' ? own(p.names) : null;
+    return names === null ? [] : [{ ...p, names }];
+  });
   fillPaths(payload, mine, schemas);
   return payload;
 }

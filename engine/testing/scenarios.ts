@@ -160,10 +160,11 @@ export function generateScenarios(saga: CompiledSaga, samples: Samples): { scena
   }
   const withInput = scenarios.map((sc) => {
     const targets = [...Object.keys(sc.script.do), ...Object.keys(sc.script.undo), ...(sc.script.cancel !== null && 'step' in sc.script.cancel ? [sc.script.cancel.step] : [])];
-    // A forEach element is enabled by its stage's `when`.
-    const stageOf = (n: string): string => n.replace(/\[\d+\]$/, '');
-    const t = targets.find((n) => enabling.has(stageOf(n)));
-    return t === undefined || sc.kind === 'branch-fails' ? sc : { ...sc, input: enabling.get(stageOf(t)) };
+    // A forEach element (or a group's step of one) is enabled by its stage's `when`.
+    const stageOf = (n: string): string => n.replace(/\[\d+\](\.[a-z][a-z0-9-]*)?$/, '').replace(/\.[a-z][a-z0-9-]*$/, '');
+    const key = (n: string): string => (enabling.has(n) ? n : stageOf(n));
+    const t = targets.find((n) => enabling.has(key(n)));
+    return t === undefined || sc.kind === 'branch-fails' ? sc : { ...sc, input: enabling.get(key(t)) };
   });
   for (const c of when.cases) {
     withInput.push({ name: `when of ${c.step} is ${c.value}${c.change === null ? '' : ` (${c.change})`}`, kind: 'when', script: emptyScript, input: c.input });

@@ -68,6 +68,9 @@ export function parseReply(text: string): ScriptedReply[] {
   return Array.from({ length: count }, () => ({ kind: m[1] as ReplyKind, delay }));
 }
 
+/** A step, a forEach element (`reserve[2]`), a group's step (`lines.pick`) or an element's (`lines[2].pick`). */
+const stepPattern = /^[a-z][a-z0-9-]*(\[\d+\])?(\.[a-z][a-z0-9-]*)?$/;
+
 /**
  * Pure: parses script texts (each `TARGET=REPLY,REPLY,...`, entries separated by commas, a
  * reply without `TARGET=` continuing the previous target) into a Script; throws ScriptError.
@@ -89,15 +92,17 @@ export function parseScript(texts: readonly string[]): Script {
       const value = raw.slice(eq + 1);
       if (target === 'cancel') {
         const at = /^\d/.test(value) ? parseDuration(value) : null;
-        if (at === null && !/^[a-z][a-z0-9-]*(\[\d+\])?$/.test(value)) throw new ScriptError(`\`${raw}\` cancels at neither a step nor a time`, 'write cancel=STEP (while STEP awaits its reply) or cancel=DURATION (like cancel=2s)');
+        if (at === null && !stepPattern.test(value)) throw new ScriptError(`\`${raw}\` cancels at neither a step nor a time`, 'write cancel=STEP (while STEP awaits its reply) or cancel=DURATION (like cancel=2s)');
         cancel = at === null ? { step: value } : { at };
         current = null;
         continue;
       }
-      const m = /^([a-z][a-z0-9-]*(?:\[\d+\])?)(\.undo)?$/.exec(target);
-      if (m === null) throw new ScriptError(`\`${target}\` is not a step name`, SYNTAX);
-      const table = m[2] === undefined ? doReplies : undoReplies;
-      current = table[m[1] ?? ''] = [...parseReply(value)];
+      // `.undo` ends a compensation's target; what is before it is the step (`lines[1].pick.undo`).
+      const undo = target.endsWith('.undo');
+      const step = undo ? target.slice(0, -'.undo'.length) : target;
+      if (!stepPattern.test(step)) throw new ScriptError(`\`${target}\` is not a step name`, SYNTAX);
+      const table = undo ? undoReplies : doReplies;
+      current = table[step] = [...parseReply(value)];
     }
   }
   return { do: doReplies, undo: undoReplies, cancel };

@@ -8,6 +8,7 @@ import type { CompiledSaga, Expr, ExprScope } from '../core/index.js';
 import { leafSteps, truthy } from '../core/index.js';
 import { astOf, pathsIn } from './references.js';
 import type { Samples } from './samples.js';
+import { groupWhenCases } from './group-when.js';
 
 /** A `when` and the input that makes it true or false, or why none was found. */
 export interface WhenCase {
@@ -22,7 +23,7 @@ export interface WhenCase {
 
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-function literals(ast: jsonata.ExprNode | null): unknown[] {
+export function literals(ast: jsonata.ExprNode | null): unknown[] {
   const out: unknown[] = [];
   const visit = (node: unknown): void => {
     if (Array.isArray(node)) return node.forEach(visit);
@@ -36,9 +37,9 @@ function literals(ast: jsonata.ExprNode | null): unknown[] {
   return out;
 }
 
-const DELETE = Symbol('delete');
+export const DELETE = Symbol('delete');
 
-function withValue(input: unknown, names: readonly string[], value: unknown): unknown {
+export function withValue(input: unknown, names: readonly string[], value: unknown): unknown {
   const copy = isRecord(input) ? structuredClone(input) : {};
   let node: Record<string, unknown> = copy;
   for (const [i, name] of names.entries()) {
@@ -53,7 +54,7 @@ function withValue(input: unknown, names: readonly string[], value: unknown): un
   return copy;
 }
 
-function holds(expr: Expr, scope: ExprScope): boolean | null {
+export function holds(expr: Expr, scope: ExprScope): boolean | null {
   try {
     return truthy(expr.evaluate(scope));
   } catch {
@@ -65,7 +66,8 @@ function holds(expr: Expr, scope: ExprScope): boolean | null {
 export function whenCases(saga: CompiledSaga, samples: Samples): { cases: WhenCase[]; notes: string[] } {
   const guarded: { step: string; when: Expr }[] = [];
   for (const stage of saga.stages) if ((stage.kind === 'parallel' || stage.kind === 'forEach') && stage.when !== null) guarded.push({ step: stage.name, when: stage.when });
-  for (const l of leafSteps(saga)) if (l.when !== null) guarded.push({ step: l.name, when: l.when });
+  // A forEach group's step has its `when` per element: groupWhenCases turns it for the first element.
+  for (const l of leafSteps(saga)) if (l.when !== null && !l.name.includes('.')) guarded.push({ step: l.name, when: l.when });
   const cases: WhenCase[] = [];
   const notes: string[] = [];
   const scope = (input: unknown): ExprScope => ({ input, steps: samples.success, saga: { id: 'test-1', key: null, name: saga.name, correlationId: 'corr-1' }, event: null });
@@ -96,5 +98,6 @@ export function whenCases(saga: CompiledSaga, samples: Samples): { cases: WhenCa
       cases.push({ step, source: when.source, value: !base, ...flipped });
     }
   }
-  return { cases, notes };
+  const group = groupWhenCases(saga, samples);
+  return { cases: [...cases, ...group.cases], notes: [...notes, ...group.notes] };
 }

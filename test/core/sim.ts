@@ -1,7 +1,7 @@
 /** The simulator behind the core's property tests: a participant, a clock and the checks. */
 import { isDeepStrictEqual } from 'node:util';
 import {
-  decide, elementLeaf, elementNames, evolve, findLeaf, forEachStage, isRejection, leafSteps, start, timerId,
+  decide, elementLeaf, elementNames, evolve, findLeaf, forEachStage, groupStepName, isRejection, leafSteps, start, timerId,
   type Decision, type Env, type IncomingMessage, type InstanceState, type LeafStep,
   type OutgoingCommand, type Rejection, type RetryPolicy, type SagaEvent, type SagaInput, type TimerRef,
 } from '../../engine/core/index.js';
@@ -81,6 +81,12 @@ export class Sim {
   private get leaves(): LeafStep[] {
     const s = this.replay;
     return this.templates.flatMap((l) => {
+      // A forEach group's step `lines.pick`: element i's is `lines[i].pick`, once the group started.
+      const dot = l.name.indexOf('.');
+      if (dot > 0) {
+        const n = s?.steps[l.name.slice(0, dot)]?.items?.length;
+        return n === undefined ? [l] : Array.from({ length: n }, (_, i) => ({ ...l, name: groupStepName(l.name.slice(0, dot), i, l.name.slice(dot + 1)) }));
+      }
       if (s === undefined || forEachStage(this.c.def, l.name) === undefined || s.steps[l.name]?.items === undefined) return [l];
       return elementNames(s, l.name).map((name) => ({ ...l, name }));
     });
@@ -88,7 +94,9 @@ export class Sim {
 
   /** Whether the step may be skipped: its own `when`, or its forEach stage's. */
   private guarded(l: LeafStep): boolean {
-    return l.when !== null || (forEachStage(this.c.def, l.name)?.when ?? null) !== null;
+    // A group's step `lines[2].pick` or `lines.pick`: its stage is `lines`.
+    const stage = l.name.replace(/(\[\d+\])?\.[a-z][a-z0-9-]*$/, '');
+    return l.when !== null || (forEachStage(this.c.def, stage)?.when ?? null) !== null;
   }
 
   leaf(name: string): LeafStep {

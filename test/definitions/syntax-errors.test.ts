@@ -54,8 +54,8 @@ t.test('a step with two kinds, or none, gets one readable error', async (t) => {
   const text = sagaYaml('      - name: a\n        command: { subject: x, type: X }\n        wait: { subject: y, type: Y }\n      - name: b');
   const errors = errorsOf(text);
   t.equal(errors.length, 2);
-  t.match(errors[0], { ...positionOf(text, 'name: a'), message: 'a step needs exactly one of command, wait, delay, saga or parallel', hint: /`command` and `wait`/ });
-  t.match(errors[1], { ...positionOf(text, 'name: b'), message: 'a step needs exactly one of command, wait, delay, saga or parallel' });
+  t.match(errors[0], { ...positionOf(text, 'name: a'), message: 'a step needs exactly one of command, wait, delay, saga, parallel or steps (a forEach group)', hint: /`command` and `wait`/ });
+  t.match(errors[1], { ...positionOf(text, 'name: b'), message: 'a step needs exactly one of command, wait, delay, saga, parallel or steps (a forEach group)' });
 });
 
 t.test('a nested parallel group is an error with a sentence', async (t) => {
