@@ -161,6 +161,8 @@ t.test('the definition page draws a node per step and each compensation back to 
   t.equal(await page.$$eval('svg.graph .node.pivot', (ns) => ns.map((n) => n.getAttribute('data-step')).join()), 'ship-order', 'the pivot is marked');
   t.match(await page.textContent('pre.yaml'), /name: order-fulfillment\n/);
   const current = (await api.req<{ hash: string }>('GET', `/v1/definitions/${SAGA}`)).body.hash;
+  // The versions table is a fetch of its own, not part of the page's ready mark.
+  await page.waitForSelector('tr[data-hash]');
   t.equal(await page.$$eval('tr[data-hash]', (rs) => rs.map((r) => r.getAttribute('data-hash')).join()), current, 'all instances on the current version');
   await browser.shot('definition-1280');
   await page.setViewportSize(PHONE);
