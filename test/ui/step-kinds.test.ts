@@ -1,10 +1,11 @@
 /**
  * The console's graph of the newer step kinds in Debian's chromium, against a real sagad and
  * nats-server running the shipped examples (sagas/bulk-shipment.yaml, delayed-reminder.yaml,
- * trip-with-child.yaml) and the e2e forEach fixture served by the scripted participant: the
- * forEach step is a loop node, each delay says how long it waits, the child saga step links to
- * the child's definition and says what undoes it; on an instance's page the forEach node shows
- * how many of its elements are done. Screenshots go to test-artifacts/ui/.
+ * trip-with-child.yaml, pick-and-pack.yaml) and the e2e forEach fixture served by the scripted
+ * participant: the forEach step is a loop node, a forEach over a group a box of its steps, each
+ * delay says how long it waits, the child saga step links to the child's definition and says
+ * what undoes it; on an instance's page the forEach node shows how many of its elements are
+ * done. Screenshots go to test-artifacts/ui/.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +21,7 @@ const w = await startWorld(t, {
     // Attempts wait a minute, so the held line stays in flight however slow the machine.
     fixtureVariant(dir, 'bulk-order.yaml', [['timeout: 3s', 'timeout: 60s']], join(FIXTURES, 'for-each.yaml'));
     const file = join(dir, 'all.yaml');
-    const files = ['bulk-order.yaml', example('bulk-shipment.yaml'), example('delayed-reminder.yaml'), example('trip-with-child.yaml')];
+    const files = ['bulk-order.yaml', example('bulk-shipment.yaml'), example('delayed-reminder.yaml'), example('trip-with-child.yaml'), example('pick-and-pack.yaml')];
     writeFileSync(file, `version: 1\ninclude:\n${files.map((f) => `  - ${JSON.stringify(f)}\n`).join('')}`);
     return file;
   },
@@ -44,6 +45,19 @@ t.test('bulk-shipment: the forEach step is drawn as a loop over $input.lines, fo
   t.same(await lines('svg.graph [data-node="undo:reserve-lines"]'), ['undo: ReleaseInventory']);
   t.ok(await page.$('svg.graph .edge.undo[data-edge="undo:reserve-lines->step:reserve-lines"]'), 'its compensation points back at it');
   await browser.shot('definition-for-each-1280');
+});
+
+t.test('pick-and-pack: a forEach over a group is a box of its steps in order, headed by its loop, each step with its undo', async (t) => {
+  await page.goto(ui('#/definitions/pick-and-pack'));
+  await ready('definition');
+  await page.waitForSelector('svg.graph');
+  t.same(await page.$$eval('svg.graph .loop-box', (bs) => bs.map((b) => b.getAttribute('data-box'))), ['pick-lines'], 'one box, the group\'s');
+  t.same(await page.$$eval('svg.graph [data-step]', (ns) => ns.map((n) => n.getAttribute('data-step'))),
+    ['pick-lines[].reserve', 'pick-lines[].pick', 'pack-order', 'ship-order'], 'the group\'s steps in order inside, then the steps after it');
+  t.same(await page.$$eval('svg.graph .edge.undo', (es) => es.map((e) => e.getAttribute('data-edge'))), [
+    'undo:pick-lines[].reserve->step:pick-lines[].reserve', 'undo:pick-lines[].pick->step:pick-lines[].pick', 'undo:pack-order->step:pack-order',
+  ], 'each compensation points back at its step');
+  await browser.shot('definition-group-1280');
 });
 
 t.test('delayed-reminder: each delay says how long it waits, with a clock, and has no undo', async (t) => {
