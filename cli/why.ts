@@ -258,7 +258,9 @@ export function explain(input: WhyInput): WhyAnswer {
 
   switch (doc.state) {
     case 'running': {
-      const active = doc.steps.filter((s) => s.state === 'running' || s.state === 'retrying');
+      const running = doc.steps.filter((s) => s.state === 'running' || s.state === 'retrying');
+      // A forEach stage runs while its elements do (`reserve[2]`, `lines[2].pick`): they are what it waits on.
+      const active = running.filter((s) => !running.some((e) => e.name.startsWith(`${s.name}[`)));
       const found = active.map((s) => forwardWait(c, s));
       steps.push(...found.map((f) => f.fact));
       waitingFor = found[0]?.fact.waitingFor ?? 'next-step';
