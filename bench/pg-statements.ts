@@ -39,6 +39,7 @@ await server.restart();
 await admin(async (c) => {
   await c.query('CREATE EXTENSION pg_stat_statements');
   await c.query("ALTER SYSTEM SET pg_stat_statements.track = 'all'");
+  await c.query('ALTER SYSTEM SET pg_stat_statements.track_planning = on');
   await c.query('SELECT pg_reload_conf()');
 });
 let dbUrl = '';
@@ -57,15 +58,15 @@ try {
   const finished = await admin(async (c) => Number((await c.query<{ n: string }>("SELECT count(*) AS n FROM instances WHERE status IN ('completed', 'compensated')")).rows[0]?.n ?? 0), dbUrl);
   out(`${finished} sagas finished in the whole run; figures below are per saga`);
   const per = (x: number | string) => Number(x) / Math.max(1, finished);
-  const stmts = await admin((c) => c.query<{ query: string; calls: string; total: number; rows: string; hit: string; read: string; dirtied: string; wal_records: string; wal_bytes: string; toplevel: boolean }>(`
-    SELECT s.query, s.calls, s.total_exec_time AS total, s.rows, s.shared_blks_hit AS hit, s.shared_blks_read AS read, s.shared_blks_dirtied AS dirtied,
+  const stmts = await admin((c) => c.query<{ query: string; calls: string; plans: string; plan_ms: number; total: number; rows: string; hit: string; read: string; dirtied: string; wal_records: string; wal_bytes: string; toplevel: boolean }>(`
+    SELECT s.query, s.calls, s.plans, s.total_plan_time AS plan_ms, s.total_exec_time AS total, s.rows, s.shared_blks_hit AS hit, s.shared_blks_read AS read, s.shared_blks_dirtied AS dirtied,
       s.wal_records, s.wal_bytes, s.toplevel
     FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = 'stmts'
     ORDER BY s.total_exec_time DESC LIMIT 30`));
-  out('\n  ms/saga  calls/saga  rows/call  blks hit/saga  dirtied/saga  WAL rec/saga  WAL B/saga  top  statement');
+  out('\n  ms/saga  plan ms/saga  plans/call  calls/saga  rows/call  blks hit/saga  dirtied/saga  WAL rec/saga  WAL B/saga  top  statement');
   for (const s of stmts.rows) {
     const q = s.query.replace(/\s+/g, ' ').slice(0, 110);
-    out(`  ${per(s.total).toFixed(3).padStart(7)}  ${per(s.calls).toFixed(2).padStart(10)}  ${(Number(s.rows) / Math.max(1, Number(s.calls))).toFixed(1).padStart(9)}  `
+    out(`  ${per(s.total).toFixed(3).padStart(7)}  ${per(s.plan_ms).toFixed(3).padStart(12)}  ${(Number(s.plans) / Math.max(1, Number(s.calls))).toFixed(2).padStart(10)}  ${per(s.calls).toFixed(2).padStart(10)}  ${(Number(s.rows) / Math.max(1, Number(s.calls))).toFixed(1).padStart(9)}  `
       + `${per(s.hit).toFixed(1).padStart(13)}  ${per(s.dirtied).toFixed(2).padStart(12)}  ${per(s.wal_records).toFixed(1).padStart(12)}  ${per(s.wal_bytes).toFixed(0).padStart(10)}  `
       + `${s.toplevel ? 'y' : 'n'}    ${q}`);
   }

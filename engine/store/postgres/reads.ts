@@ -21,18 +21,24 @@ export function reads(d: Db, upcasters: Upcasters): Reads {
     const rows = await d.query<{ id: string; state: string }>('SELECT id, state FROM instances WHERE id = ANY ($1)', [ids], 'sagad_get_instances');
     return new Map(rows.map((r) => [r.id, r.state]));
   });
+  // One index probe per id, whatever the planner thinks of the table's size: a join it may
+  // flatten (no LIMIT) was planned as a scan of the whole commands table while that was small,
+  // and the plan, cached, kept scanning it as it grew until autovacuum first analyzed it.
   const byCommand = coalesced(async (ids) => {
     const rows = await d.query<{ command_id: string; instance_id: string; step: string; kind: CommandKind; state: string }>(`
-      SELECT c.command_id, c.instance_id, c.step, c.kind, i.state FROM commands c JOIN instances i ON i.id = c.instance_id
-      WHERE c.command_id = ANY ($1)`, [ids], 'sagad_reply_targets');
+      SELECT t.* FROM unnest($1::text[]) k(id) CROSS JOIN LATERAL (
+        SELECT c.command_id, c.instance_id, c.step, c.kind, i.state FROM commands c JOIN instances i ON i.id = c.instance_id
+        WHERE c.command_id = k.id LIMIT 1) t`, [ids], 'sagad_reply_targets');
     return new Map(rows.map((r) => [r.command_id, r]));
   });
 
-  // Starts by key, many at once: one query for all (saga, key) pairs asked in a turn.
+  // Starts by key, many at once: one query for all (saga, key) pairs asked in a turn, one probe
+  // of instances_saga_key per pair.
   const byKey = coalesced(async (pairs) => {
     const split = pairs.map((p) => JSON.parse(p) as [string, string]);
     const rows = await d.query<{ saga: string; key: string; state: string }>(`
-      SELECT saga, key, state FROM instances WHERE (saga, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+      SELECT t.* FROM unnest($1::text[], $2::text[]) k(saga, key) CROSS JOIN LATERAL (
+        SELECT i.saga, i.key, i.state FROM instances i WHERE i.saga = k.saga AND i.key = k.key LIMIT 1) t`,
     [split.map((p) => p[0]), split.map((p) => p[1])], 'sagad_find_by_keys');
     return new Map(rows.map((r) => [JSON.stringify([r.saga, r.key]), r.state]));
   });
