@@ -12,8 +12,8 @@ type Reads = Pick<StorePort, 'getInstance' | 'findByKey' | 'replyTarget' | 'wait
 interface JournalRow { seq: number; type: string; type_version: number; at: number; data: string }
 
 /**
- * The reads a decision needs and the journal reads of operators. `getInstance`, `findByKey`
- * and `replyTarget` (a command joined with its instance: one query) are coalesced per
+ * The reads a decision needs and the journal reads of operators. `getInstance`, `findByKey`,
+ * `waiting` and `replyTarget` (a command joined with its instance: one query) are coalesced per
  * event-loop turn; nothing is cached, so every read sees what any replica committed before it was asked.
  */
 export function reads(d: Db, upcasters: Upcasters): Reads {
@@ -43,6 +43,18 @@ export function reads(d: Db, upcasters: Upcasters): Reads {
     return new Map(rows.map((r) => [JSON.stringify([r.saga, r.key]), r.state]));
   });
 
+  // Every trigger message asks which instances wait for its (subject, type): at concurrency
+  // 100 the messages of one turn share one query (one round trip per saga before).
+  const byWait = coalesced(async (pairs) => {
+    const split = pairs.map((p) => JSON.parse(p) as [string, string]);
+    const rows = await d.query<{ subject: string; type: string; instance_id: string; step: string }>(
+      'SELECT subject, type, instance_id, step FROM waits WHERE subject = ANY ($1::text[]) AND type = ANY ($2::text[]) ORDER BY ord',
+      [[...new Set(split.map((p) => p[0]))], [...new Set(split.map((p) => p[1]))]], 'sagad_waiting_many');
+    const found = new Map<string, { instanceId: string; step: string }[]>(pairs.map((p) => [p, []]));
+    for (const r of rows) found.get(JSON.stringify([r.subject, r.type]))?.push({ instanceId: r.instance_id, step: r.step });
+    return found;
+  });
+
   const journalAfter = (id: string, seq: number) => d.query<JournalRow>(
     'SELECT seq, type, type_version, at, data FROM journal WHERE instance_id = $1 AND seq > $2 ORDER BY seq', [id, seq], 'sagad_journal_after');
 
@@ -60,9 +72,7 @@ export function reads(d: Db, upcasters: Upcasters): Reads {
       return r === undefined ? undefined : { instanceId: r.instance_id, step: r.step, kind: r.kind, state: JSON.parse(r.state) as InstanceState };
     },
     async waiting(subject, type) {
-      const rows = await d.query<{ instance_id: string; step: string }>(
-        'SELECT instance_id, step FROM waits WHERE subject = $1 AND type = $2 ORDER BY ord', [subject, type], 'sagad_waiting');
-      return rows.map((r) => ({ instanceId: r.instance_id, step: r.step }));
+      return ((await byWait(JSON.stringify([subject, type]))) ?? []).map((w) => ({ ...w }));
     },
     async history(id): Promise<JournalEntry[]> {
       const rows = await journalAfter(id, 0);
