@@ -11,7 +11,7 @@ import { pidWith, treeCpuSeconds } from './proc.js';
  * each run 3-step sagas through the real core, one input at a time: a start, then per step a
  * reply found by `replyTarget` and committed as the write the runtime makes (two journal
  * rows, the instance row, an outbox row, a timer moved, a command indexed, the inbox id).
- * Reports writes/s and steps/s over `SECONDS` (default 10), and CPU ms per step of this process and
+ * `IN_FLIGHT` sets the commit batches in flight (default 2). Reports writes/s and steps/s over `SECONDS` (default 10), and CPU ms per step of this process and
  * (its own server only) of PostgreSQL. Uses `SAGA_BENCH_PG` (a URL of an
  * empty database) or starts its own PostgreSQL with fsync and synchronous_commit on.
  *
@@ -79,7 +79,7 @@ const own = process.env.SAGA_BENCH_PG === undefined ? await startPostgres() : nu
 const url = process.env.SAGA_BENCH_PG ?? (await own?.createDatabase('bench')) ?? '';
 const serverPid = own === null ? undefined : pidWith(`\0-p\0${own.port}\0`);
 const serverCpu = () => (serverPid === undefined ? 0 : treeCpuSeconds(serverPid));
-const port = await openPostgresStore(url, { poolSize: 10 });
+const port = await openPostgresStore(url, { poolSize: 10, commitsInFlight: Number(process.env.IN_FLIGHT ?? 2) });
 try {
   const counts = { writes: 0, steps: 0 };
   const warm = { writes: 0, steps: 0 };
