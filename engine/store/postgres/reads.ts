@@ -11,6 +11,17 @@ type Reads = Pick<StorePort, 'getInstance' | 'findByKey' | 'replyTarget' | 'wait
 
 interface JournalRow { seq: number; type: string; type_version: number; at: number; data: string }
 
+/** Reply targets of command ids (`$1`): each command with its instance's state, one index probe per id. */
+export const REPLY_TARGETS_SQL = `
+  SELECT t.* FROM unnest($1::text[]) k(id) CROSS JOIN LATERAL (
+    SELECT c.command_id, c.instance_id, c.step, c.kind, i.state FROM commands c JOIN instances i ON i.id = c.instance_id
+    WHERE c.command_id = k.id LIMIT 1) t`;
+
+/** Instances by saga (`$1`) and key (`$2`), pairwise: one probe of instances_saga_key per pair. */
+export const FIND_BY_KEYS_SQL = `
+  SELECT t.* FROM unnest($1::text[], $2::text[]) k(saga, key) CROSS JOIN LATERAL (
+    SELECT i.saga, i.key, i.state FROM instances i WHERE i.saga = k.saga AND i.key = k.key LIMIT 1) t`;
+
 /**
  * The reads a decision needs and the journal reads of operators. `getInstance`, `findByKey`,
  * `waiting` and `replyTarget` (a command joined with its instance: one query) are coalesced per
@@ -25,10 +36,8 @@ export function reads(d: Db, upcasters: Upcasters): Reads {
   // flatten (no LIMIT) was planned as a scan of the whole commands table while that was small,
   // and the plan, cached, kept scanning it as it grew until autovacuum first analyzed it.
   const byCommand = coalesced(async (ids) => {
-    const rows = await d.query<{ command_id: string; instance_id: string; step: string; kind: CommandKind; state: string }>(`
-      SELECT t.* FROM unnest($1::text[]) k(id) CROSS JOIN LATERAL (
-        SELECT c.command_id, c.instance_id, c.step, c.kind, i.state FROM commands c JOIN instances i ON i.id = c.instance_id
-        WHERE c.command_id = k.id LIMIT 1) t`, [ids], 'sagad_reply_targets');
+    const rows = await d.query<{ command_id: string; instance_id: string; step: string; kind: CommandKind; state: string }>(
+      REPLY_TARGETS_SQL, [ids], 'sagad_reply_targets');
     return new Map(rows.map((r) => [r.command_id, r]));
   });
 
@@ -36,10 +45,8 @@ export function reads(d: Db, upcasters: Upcasters): Reads {
   // of instances_saga_key per pair.
   const byKey = coalesced(async (pairs) => {
     const split = pairs.map((p) => JSON.parse(p) as [string, string]);
-    const rows = await d.query<{ saga: string; key: string; state: string }>(`
-      SELECT t.* FROM unnest($1::text[], $2::text[]) k(saga, key) CROSS JOIN LATERAL (
-        SELECT i.saga, i.key, i.state FROM instances i WHERE i.saga = k.saga AND i.key = k.key LIMIT 1) t`,
-    [split.map((p) => p[0]), split.map((p) => p[1])], 'sagad_find_by_keys');
+    const rows = await d.query<{ saga: string; key: string; state: string }>(
+      FIND_BY_KEYS_SQL, [split.map((p) => p[0]), split.map((p) => p[1])], 'sagad_find_by_keys');
     return new Map(rows.map((r) => [JSON.stringify([r.saga, r.key]), r.state]));
   });
 
