@@ -98,3 +98,5 @@ try {
 } finally {
   await db.close();
 }
+// Kept running (KEEP=1), something of the run may still hold the event loop once the server stopped.
+process.exit(0);
