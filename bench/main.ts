@@ -28,7 +28,7 @@ const HELP = `npm run bench [-- options]
   --only LIST           comma-separated parts: throughput,timers,restart,list,engine
                         (engine: the engine alone in this process, no NATS; CPU per saga of its hot path)
   --profile [SCENARIO]  sagad under node --cpu-prof during one scenario (default c100: c1, c100, c1000,
-                        c100-fail10%); prints where it spends its time in the measured window
+                        c100-fail10%), on --store's store; prints where it spends its time in the measured window
   --compare A.json B.json   the change of every figure from A to B
 `;
 
@@ -99,14 +99,14 @@ async function throughput(plan: Plan, db: Db, log: (s: string) => void, names: r
   return out;
 }
 
-async function profile(plan: Plan, name: string): Promise<void> {
+async function profile(plan: Plan, name: string, db: Db): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sagad-bench-prof-'));
   const scenario = SCENARIOS.find((s) => s.name === name);
   if (scenario === undefined) throw new Error(`no scenario ${name}; there are ${SCENARIOS.map((s) => s.name).join(', ')}`);
-  const r = await runScenario('sagad', scenario, plan.timing, sqliteDb, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  const r = await runScenario('sagad', scenario, plan.timing, db, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
   const file = readdirSync(dir).find((n) => n.endsWith('.cpuprofile'));
   if (file === undefined) throw new Error(`sagad wrote no profile into ${dir}`);
-  const kept = join(root, 'bench', 'results', `${stamp()}-${gitSha()}-sagad-${name}.cpuprofile.json`);
+  const kept = join(root, 'bench', 'results', `${stamp()}-${gitSha()}-sagad-${name}${db.kind === 'postgres' ? '-postgres' : ''}.cpuprofile.json`);
   copyFileSync(join(dir, file), kept);
   rmSync(dir, { recursive: true, force: true });
   const window = { fromMs: r.windowFromSpawnMs, toMs: r.windowFromSpawnMs + plan.timing.durationMs };
@@ -134,11 +134,18 @@ async function main(args: string[]): Promise<void> {
   }
   const quick = args.includes('--quick');
   const plan = quick ? QUICK : FULL;
-  const prof = args.indexOf('--profile');
-  if (prof >= 0) return profile(plan, args[prof + 1]?.startsWith('c') === true ? args[prof + 1] ?? 'c100' : 'c100');
   const storeAt = args.indexOf('--store');
   const store = (storeAt >= 0 ? args[storeAt + 1] : 'sqlite') as StoreKind;
   if (store !== 'sqlite' && store !== 'postgres') throw new Error(`--store takes sqlite or postgres, not ${String(args[storeAt + 1])}`);
+  const prof = args.indexOf('--profile');
+  if (prof >= 0) {
+    const pdb = store === 'postgres' ? await postgresDb() : sqliteDb;
+    try {
+      return await profile(plan, args[prof + 1]?.startsWith('c') === true ? args[prof + 1] ?? 'c100' : 'c100', pdb);
+    } finally {
+      await pdb.close();
+    }
+  }
   const onlyAt = args.indexOf('--only');
   const only = new Set(onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',') : ['throughput', 'timers', 'restart', ...(store === 'sqlite' ? ['list', 'engine'] : [])]);
   if (store === 'postgres' && (only.has('list') || only.has('engine'))) throw new Error('list and engine run on SQLite only; leave them out of --only with --store postgres');

@@ -1,15 +1,18 @@
+import { loadavg } from 'node:os';
 import { decide, isRejection, start, type CompiledSaga, type Decision, type Env, type InstanceState, type RetryPolicy } from '../engine/core/index.js';
 import type { OutboxMessage } from '../engine/store/outbox.js';
 import type { InstanceChange, StorePort } from '../engine/store/port.js';
 import { openPostgresStore } from '../engine/store/postgres/index.js';
 import { startPostgres } from '../test/helpers/postgres.js';
+import { pidWith, treeCpuSeconds } from './proc.js';
 
 /**
  * The PostgreSQL store's step path alone, without NATS: `CONCURRENCY` writers (default 100)
  * each run 3-step sagas through the real core, one input at a time: a start, then per step a
  * reply found by `replyTarget` and committed as the write the runtime makes (two journal
  * rows, the instance row, an outbox row, a timer moved, a command indexed, the inbox id).
- * Reports writes/s and steps/s over `SECONDS` (default 10). Uses `SAGA_BENCH_PG` (a URL of an
+ * `IN_FLIGHT` sets the commit batches in flight (default 2). Reports writes/s and steps/s over `SECONDS` (default 10), and CPU ms per step of this process and
+ * (its own server only) of PostgreSQL. Uses `SAGA_BENCH_PG` (a URL of an
  * empty database) or starts its own PostgreSQL with fsync and synchronous_commit on.
  *
  *   tsc -p bench/tsconfig.json && node dist/bench/pg-commit.js
@@ -74,19 +77,26 @@ async function writer(port: StorePort, until: number, counts: { writes: number; 
 
 const own = process.env.SAGA_BENCH_PG === undefined ? await startPostgres() : null;
 const url = process.env.SAGA_BENCH_PG ?? (await own?.createDatabase('bench')) ?? '';
-const port = await openPostgresStore(url, { poolSize: 10 });
+const serverPid = own === null ? undefined : pidWith(`\0-p\0${own.port}\0`);
+const serverCpu = () => (serverPid === undefined ? 0 : treeCpuSeconds(serverPid));
+const port = await openPostgresStore(url, { poolSize: 10, commitsInFlight: Number(process.env.IN_FLIGHT ?? 2) });
 try {
   const counts = { writes: 0, steps: 0 };
   const warm = { writes: 0, steps: 0 };
   await Promise.all(Array.from({ length: concurrency }, () => writer(port, Date.now() + 2000, warm)));
   const t0 = Date.now();
   const cpu0 = process.cpuUsage();
+  const db0 = serverCpu();
   await Promise.all(Array.from({ length: concurrency }, () => writer(port, t0 + seconds * 1000, counts)));
   const s = (Date.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const dbCpu = serverCpu() - db0;
   console.log(JSON.stringify({
     concurrency, seconds: Math.round(s * 10) / 10, writesPerSec: Math.round(counts.writes / s), stepsPerSec: Math.round(counts.steps / s),
     nodeCpuPercent: Math.round(((cpu.user + cpu.system) / 1e6 / s) * 100),
+    nodeCpuMsPerStep: Math.round(((cpu.user + cpu.system) / 1e3 / Math.max(1, counts.steps)) * 1000) / 1000,
+    ...(serverPid === undefined ? {} : { pgCpuMsPerStep: Math.round(((dbCpu * 1000) / Math.max(1, counts.steps)) * 1000) / 1000 }),
+    load: loadavg()[0],
   }));
 } finally {
   await port.close();

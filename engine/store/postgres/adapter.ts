@@ -20,7 +20,11 @@ export interface PostgresOptions extends PortOptions {
   readonly poolSize?: number;
   /** Readers of old journal event versions, used by `rebuild`. */
   readonly upcasters?: Upcasters;
-  /** Commit batches in flight at once; default 2. */
+  /**
+   * Commit batches in flight at once; default 1: at concurrency 100 one batch of ~44 inputs
+   * cost PostgreSQL 20% less CPU per saga than two of ~22 (each batch has a fixed cost of
+   * statements, plans and a WAL flush), for as many steps per second. Replicas still commit in parallel.
+   */
   readonly commitsInFlight?: number;
   /** How long to wait for a connection, ms; default 10000. */
   readonly connectTimeoutMs?: number;
@@ -79,7 +83,7 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
   }
 
   const d = db(pool, where);
-  const writer = new GroupWriter(pool, where, { snapshotEvery, inFlight: opts.commitsInFlight ?? 2, onCommit: opts.onCommit });
+  const writer = new GroupWriter(pool, where, { snapshotEvery, inFlight: opts.commitsInFlight ?? 1, onCommit: opts.onCommit });
   const claimed = claims(d);
   const ops = operators(d);
   let closed: Promise<void> | null = null;

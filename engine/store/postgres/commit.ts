@@ -12,7 +12,7 @@ interface Pending {
 /** Settings of {@link GroupWriter}. */
 export interface GroupWriterOptions {
   readonly snapshotEvery: number;
-  /** Batches in flight at once: while one waits for its WAL flush the next one gathers; default 2. */
+  /** Batches in flight at once: while they run the next one gathers; default 2 (the adapter passes 1). */
   readonly inFlight?: number;
   /** Largest batch; default 256. */
   readonly maxBatch?: number;

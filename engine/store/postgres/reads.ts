@@ -11,9 +11,20 @@ type Reads = Pick<StorePort, 'getInstance' | 'findByKey' | 'replyTarget' | 'wait
 
 interface JournalRow { seq: number; type: string; type_version: number; at: number; data: string }
 
+/** Reply targets of command ids (`$1`): each command with its instance's state, one index probe per id. */
+export const REPLY_TARGETS_SQL = `
+  SELECT t.* FROM unnest($1::text[]) k(id) CROSS JOIN LATERAL (
+    SELECT c.command_id, c.instance_id, c.step, c.kind, i.state FROM commands c JOIN instances i ON i.id = c.instance_id
+    WHERE c.command_id = k.id LIMIT 1) t`;
+
+/** Instances by saga (`$1`) and key (`$2`), pairwise: one probe of instances_saga_key per pair. */
+export const FIND_BY_KEYS_SQL = `
+  SELECT t.* FROM unnest($1::text[], $2::text[]) k(saga, key) CROSS JOIN LATERAL (
+    SELECT i.saga, i.key, i.state FROM instances i WHERE i.saga = k.saga AND i.key = k.key LIMIT 1) t`;
+
 /**
- * The reads a decision needs and the journal reads of operators. `getInstance`, `findByKey`
- * and `replyTarget` (a command joined with its instance: one query) are coalesced per
+ * The reads a decision needs and the journal reads of operators. `getInstance`, `findByKey`,
+ * `waiting` and `replyTarget` (a command joined with its instance: one query) are coalesced per
  * event-loop turn; nothing is cached, so every read sees what any replica committed before it was asked.
  */
 export function reads(d: Db, upcasters: Upcasters): Reads {
@@ -21,20 +32,34 @@ export function reads(d: Db, upcasters: Upcasters): Reads {
     const rows = await d.query<{ id: string; state: string }>('SELECT id, state FROM instances WHERE id = ANY ($1)', [ids], 'sagad_get_instances');
     return new Map(rows.map((r) => [r.id, r.state]));
   });
+  // One index probe per id, whatever the planner thinks of the table's size: a join it may
+  // flatten (no LIMIT) was planned as a scan of the whole commands table while that was small,
+  // and the plan, cached, kept scanning it as it grew until autovacuum first analyzed it.
   const byCommand = coalesced(async (ids) => {
-    const rows = await d.query<{ command_id: string; instance_id: string; step: string; kind: CommandKind; state: string }>(`
-      SELECT c.command_id, c.instance_id, c.step, c.kind, i.state FROM commands c JOIN instances i ON i.id = c.instance_id
-      WHERE c.command_id = ANY ($1)`, [ids], 'sagad_reply_targets');
+    const rows = await d.query<{ command_id: string; instance_id: string; step: string; kind: CommandKind; state: string }>(
+      REPLY_TARGETS_SQL, [ids], 'sagad_reply_targets');
     return new Map(rows.map((r) => [r.command_id, r]));
   });
 
-  // Starts by key, many at once: one query for all (saga, key) pairs asked in a turn.
+  // Starts by key, many at once: one query for all (saga, key) pairs asked in a turn, one probe
+  // of instances_saga_key per pair.
   const byKey = coalesced(async (pairs) => {
     const split = pairs.map((p) => JSON.parse(p) as [string, string]);
-    const rows = await d.query<{ saga: string; key: string; state: string }>(`
-      SELECT saga, key, state FROM instances WHERE (saga, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
-    [split.map((p) => p[0]), split.map((p) => p[1])], 'sagad_find_by_keys');
+    const rows = await d.query<{ saga: string; key: string; state: string }>(
+      FIND_BY_KEYS_SQL, [split.map((p) => p[0]), split.map((p) => p[1])], 'sagad_find_by_keys');
     return new Map(rows.map((r) => [JSON.stringify([r.saga, r.key]), r.state]));
+  });
+
+  // Every trigger message asks which instances wait for its (subject, type): at concurrency
+  // 100 the messages of one turn share one query (one round trip per saga before).
+  const byWait = coalesced(async (pairs) => {
+    const split = pairs.map((p) => JSON.parse(p) as [string, string]);
+    const rows = await d.query<{ subject: string; type: string; instance_id: string; step: string }>(
+      'SELECT subject, type, instance_id, step FROM waits WHERE subject = ANY ($1::text[]) AND type = ANY ($2::text[]) ORDER BY ord',
+      [[...new Set(split.map((p) => p[0]))], [...new Set(split.map((p) => p[1]))]], 'sagad_waiting_many');
+    const found = new Map<string, { instanceId: string; step: string }[]>(pairs.map((p) => [p, []]));
+    for (const r of rows) found.get(JSON.stringify([r.subject, r.type]))?.push({ instanceId: r.instance_id, step: r.step });
+    return found;
   });
 
   const journalAfter = (id: string, seq: number) => d.query<JournalRow>(
@@ -54,9 +79,7 @@ export function reads(d: Db, upcasters: Upcasters): Reads {
       return r === undefined ? undefined : { instanceId: r.instance_id, step: r.step, kind: r.kind, state: JSON.parse(r.state) as InstanceState };
     },
     async waiting(subject, type) {
-      const rows = await d.query<{ instance_id: string; step: string }>(
-        'SELECT instance_id, step FROM waits WHERE subject = $1 AND type = $2 ORDER BY ord', [subject, type], 'sagad_waiting');
-      return rows.map((r) => ({ instanceId: r.instance_id, step: r.step }));
+      return ((await byWait(JSON.stringify([subject, type]))) ?? []).map((w) => ({ ...w }));
     },
     async history(id): Promise<JournalEntry[]> {
       const rows = await journalAfter(id, 0);
