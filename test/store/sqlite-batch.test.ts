@@ -55,3 +55,27 @@ t.test('a batch whose only failures are duplicates found first commits the rest 
   t.equal(store.backlog(), 40, 'one outbox row per committed start');
   t.same(Array.from({ length: 40 }, (_, i) => store.getInstance(`j-${i}`) !== undefined), [...Array<boolean>(20).fill(false), ...Array<boolean>(20).fill(true)]);
 });
+
+t.test('a command indexed by an input undone after it wrote is not found; the batch\'s other input commits', async (t) => {
+  const store = openStore(join(t.testdir(), 'd.db'));
+  const port = sqlitePort(store);
+  t.teardown(() => port.close());
+  const env = new TestEnv();
+  const s0 = startDecision(env, 'i-0');
+  await committed(port, writeOf('m-0', changeOf(0, s0)));
+  const ok = startDecision(env, 'i-1');
+  const undone = startDecision(env, 'i-2');
+  const commandOf = (d: typeof ok) => changeOf(0, d).commands[0]?.commandId ?? '';
+  const outcomes = await Promise.all([
+    port.commit(writeOf('m-1', changeOf(0, ok))),
+    // Two changes in one write: the first indexes i-2's command, the second loses a race (i-0 is
+    // at version s0.state.version, not 0), so the whole write is undone.
+    port.commit({ messageId: 'm-2', firedTimer: null, changes: [changeOf(0, undone), changeOf(0, startDecision(env, 'i-0'))] }),
+  ]);
+  t.same(outcomes.map((o) => o.status), ['committed', 'conflict']);
+  t.same(await port.replyTarget(commandOf(ok)).then((r) => r?.instanceId), 'i-1', 'the committed input\'s command is found');
+  t.equal(await port.replyTarget(commandOf(undone)), undefined, 'the undone input\'s command is not');
+  t.equal(store.lookupCommand(commandOf(undone)), undefined);
+  t.same(store.lookupCommand(changeOf(0, s0).commands[0]?.commandId ?? ''), { instanceId: 'i-0', step: 'reserve', kind: 'do' },
+    'a command committed before is found');
+});
