@@ -40,7 +40,8 @@ const MARK_EVERY_MS = 100;
  * more than 10,000 rows wait, and every 5 s of idleness: whenever rows may exist that the
  * queue does not hold. Marks are written every 100 ms rather than after each batch, off the
  * path of the next input; a mark lost in a crash only sends that row again, which JetStream
- * and the participants drop as a duplicate (DESIGN section 1, point 5).
+ * and the participants drop as a duplicate (DESIGN section 1, point 5). (The SQLite store
+ * marks a row by deleting it; PostgreSQL keeps sent rows a day.)
  *
  * Per instance, rows go out in commit order, across replicas too: a row that `follows` older
  * unsent rows of its instance (another replica committed them and may have died before

@@ -8,11 +8,20 @@ interface Item {
   readonly reject: (error: unknown) => void;
 }
 
+/** Thrown out of a shared transaction to abandon it: an input failed after it had written. */
+class Abandon extends Error {}
+
 /**
  * Group commit: inputs that arrive in the same turn of the event loop share one SQLite
- * transaction (one fsync), each in a savepoint of its own, so one failing input rolls back
- * only itself. A caller's promise settles only after the shared commit, so a message is
- * still acknowledged only once its effects are durable.
+ * transaction (one fsync), and one failing input rolls back only itself. A caller's promise
+ * settles only after the shared commit, so a message is still acknowledged only once its
+ * effects are durable.
+ *
+ * The inputs first run one after the other without savepoints: a savepoint copies every page
+ * its input changes into a sub-journal, about a fifth of the CPU of a step. An input that
+ * fails before writing anything (`clean`, e.g. a duplicate found by its first statement) needs
+ * nothing undone. Any other failure abandons the whole transaction, and the batch runs again
+ * with a savepoint for each input, as it always did: every input is still all or nothing.
  */
 export class GroupCommit {
   private queue: Item[] = [];
@@ -25,6 +34,8 @@ export class GroupCommit {
    *   threw), before the callers' promises reject.
    * @param observe told after each commit how many inputs it carried and how long the transaction
    *   took in seconds, fsync included (for the metrics; two clock reads per commit, not per input).
+   * @param clean true for an error that `work` throws only before it has written anything, so that
+   *   the shared transaction may go on without it; by default none is.
    */
   constructor(
     private readonly tx: <T>(fn: () => T) => T,
@@ -32,6 +43,7 @@ export class GroupCommit {
     private readonly maxBatch = 512,
     private readonly rolledBack: () => void = () => {},
     private readonly observe?: (size: number, seconds: number) => void,
+    private readonly clean: (error: unknown) => boolean = () => false,
   ) {}
 
   /** Queues `work` for the next shared transaction; resolves with its result after the commit. */
@@ -79,19 +91,16 @@ export class GroupCommit {
       this.flushOne(only);
       return;
     }
-    const outcomes: Outcome[] = [];
+    let outcomes: Outcome[];
     const began = performance.now();
     try {
-      this.tx(() => {
-        for (const it of items) {
-          if (outcomes.length > 0) fault('mid-group-commit');
-          try {
-            outcomes.push({ ok: true, value: this.tx(it.work) });
-          } catch (error) {
-            outcomes.push({ ok: false, error });
-          }
-        }
-      });
+      try {
+        outcomes = this.runAll(items, false);
+      } catch (error) {
+        // The rollback undid the inputs before the failed one too: all run again, each isolated.
+        if (!(error instanceof Abandon)) throw error;
+        outcomes = this.runAll(items, true);
+      }
     } catch (error) {
       // The commit itself failed: nothing of the batch is durable.
       this.rolledBack();
@@ -105,5 +114,25 @@ export class GroupCommit {
       if (o === undefined || !o.ok) it.reject(o?.error);
       else it.resolve(o.value);
     });
+  }
+
+  /**
+   * Runs the batch in one transaction. With `isolate`, each input in a savepoint of its own;
+   * without, an input failing other than cleanly throws `Abandon`, rolling back the batch.
+   */
+  private runAll(items: readonly Item[], isolate: boolean): Outcome[] {
+    const outcomes: Outcome[] = [];
+    this.tx(() => {
+      for (const it of items) {
+        if (outcomes.length > 0) fault('mid-group-commit');
+        try {
+          outcomes.push({ ok: true, value: isolate ? this.tx(it.work) : it.work() });
+        } catch (error) {
+          if (!isolate && !this.clean(error)) throw new Abandon('an input failed after writing', { cause: error });
+          outcomes.push({ ok: false, error });
+        }
+      }
+    });
+    return outcomes;
   }
 }

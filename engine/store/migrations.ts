@@ -223,6 +223,32 @@ const v8 = `
 DROP INDEX inbox_at;
 `;
 
+// Issue 10, a cheaper step: an outbox row is deleted once JetStream acknowledged it, instead
+// of being marked sent (moving it from one partial index to another) and pruned a day later
+// (a third pass over the table, its unique index and the sent index). Both partial indexes
+// go: the table holds unsent rows only, so they are read in seq (rowid) order from the table.
+// The table is copied rather than its sent rows deleted, as a day of them may be millions;
+// it has no foreign keys and nothing refers to it, so the copy needs no change of
+// `foreign_keys`. `sent_at` stays, always null, for readers of the older schema. Seqs keep
+// growing from the last one handed out: the copy's AUTOINCREMENT counter takes the old one's.
+const v9 = `
+CREATE TABLE outbox_v9 (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  message_id TEXT    NOT NULL UNIQUE,
+  subject    TEXT    NOT NULL,
+  headers    TEXT    NOT NULL,
+  data       BLOB    NOT NULL,
+  created_at INTEGER NOT NULL,
+  sent_at    INTEGER
+) STRICT;
+INSERT INTO outbox_v9 (seq, message_id, subject, headers, data, created_at)
+  SELECT seq, message_id, subject, headers, data, created_at FROM outbox WHERE sent_at IS NULL ORDER BY seq;
+DELETE FROM sqlite_sequence WHERE name = 'outbox_v9';
+INSERT INTO sqlite_sequence (name, seq) SELECT 'outbox_v9', seq FROM sqlite_sequence WHERE name = 'outbox';
+DROP TABLE outbox;
+ALTER TABLE outbox_v9 RENAME TO outbox;
+`;
+
 /**
  * Every schema step, oldest first. Append only: a released step is never edited. A step that
  * must rebuild a table (SQLite's 12-step ALTER) needs `foreign_keys` off, which cannot change
@@ -237,6 +263,7 @@ export const migrations: readonly Migration[] = [
   { version: 6, description: 'retention: the journal of a finished instance may be deleted', sql: v6 },
   { version: 7, description: 'timers kept in their instance row, with the earliest due time indexed', sql: v7 },
   { version: 8, description: 'no index on the inbox time: the prune goes in rowid order', sql: v8 },
+  { version: 9, description: 'outbox rows deleted once published; no sent and unsent indexes', sql: v9 },
 ];
 
 /** The schema version this build reads and writes. */

@@ -22,7 +22,10 @@ export interface OutboxRow extends OutboxMessage {
   readonly follows?: readonly number[];
 }
 
-/** The transactional outbox: at-least-once publishing with stable message ids. */
+/**
+ * The transactional outbox: at-least-once publishing with stable message ids. The table holds
+ * unsent messages only: a published one is deleted (migration 9).
+ */
 export interface Outbox {
   /** Appends the messages in order; a message id already in the outbox is skipped. Returns the rows it added. */
   enqueue(rows: readonly OutboxMessage[], at?: number): OutboxRow[];
@@ -30,18 +33,18 @@ export interface Outbox {
   unsent(limit: number, createdBefore?: number): OutboxRow[];
   /** Those of `seqs` still unsent, in seq order. */
   unsentBySeq(seqs: readonly number[]): OutboxRow[];
-  /** Marks messages published; already-sent ones keep their first `sent_at`. */
+  /** Marks messages published by deleting them; seqs already gone are skipped. `at` is not kept. */
   markSent(seqs: readonly number[], at: number): void;
   /** Number of unsent messages. */
   backlog(): number;
   /** When the oldest unsent message was committed (epoch ms), or null when none waits. */
   oldestUnsentAt(): number | null;
-  /** Deletes sent messages with `sent_at` before `olderThan`; returns how many. */
+  /** Sent messages are deleted as they are marked: none is left to prune, so 0. */
   pruneSent(olderThan: number): number;
 }
 
 /** Unsent messages (`backlog`) and the oldest one's time (`oldestUnsentAt`), also run by the background thread. */
-export const BACKLOG_SQL = 'SELECT count(*) AS n, min(created_at) AS oldest FROM outbox WHERE sent_at IS NULL';
+export const BACKLOG_SQL = 'SELECT count(*) AS n, min(created_at) AS oldest FROM outbox';
 
 interface Row { seq: number; message_id: string; subject: string; headers: string; data: Buffer; created_at: number }
 
@@ -50,22 +53,24 @@ const toRow = (r: Row): OutboxRow => ({
 });
 
 /**
- * Prepares the outbox statements once. `synchronous` is the store's durability: marking rows
- * sent is committed without an fsync even at FULL, since losing such a mark in a power cut
+ * Prepares the outbox statements once. A row is inserted into the table and its unique index
+ * on the message id, and deleted from both once published: no index on sent state to keep,
+ * no second pass to prune. `synchronous` is the store's durability: deleting published rows
+ * is committed without an fsync even at FULL, since losing such a delete in a power cut
  * only re-sends those messages with their stable ids, which JetStream and participants
  * drop as duplicates (DESIGN section 1, point 5); the fsync would stall every input behind it.
  */
 export function outbox(db: Database.Database, synchronous: 'FULL' | 'NORMAL' = 'FULL'): Outbox {
   const insert = db.prepare<[string, string, string, Buffer, number]>(
     'INSERT INTO outbox (message_id, subject, headers, data, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING');
+  // Every row is unsent: the table itself, in rowid (seq) order, is the queue.
   const pending = db.prepare<[number], Row>(
-    'SELECT seq, message_id, subject, headers, data, created_at FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?');
+    'SELECT seq, message_id, subject, headers, data, created_at FROM outbox ORDER BY seq LIMIT ?');
   const pendingBefore = db.prepare<[number, number], Row>(
-    'SELECT seq, message_id, subject, headers, data, created_at FROM outbox WHERE sent_at IS NULL AND created_at <= ? ORDER BY seq LIMIT ?');
-  const bySeq = db.prepare<[number], Row>('SELECT seq, message_id, subject, headers, data, created_at FROM outbox WHERE seq = ? AND sent_at IS NULL');
-  const sent = db.prepare<[number, number]>('UPDATE outbox SET sent_at = ? WHERE seq = ? AND sent_at IS NULL');
+    'SELECT seq, message_id, subject, headers, data, created_at FROM outbox WHERE created_at <= ? ORDER BY seq LIMIT ?');
+  const bySeq = db.prepare<[number], Row>('SELECT seq, message_id, subject, headers, data, created_at FROM outbox WHERE seq = ?');
+  const sent = db.prepare<[number]>('DELETE FROM outbox WHERE seq = ?');
   const count = db.prepare<[], { n: number; oldest: number | null }>(BACKLOG_SQL);
-  const prune = db.prepare<[number]>('DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?');
 
   const enqueueRows = (rows: readonly OutboxMessage[], at: number): OutboxRow[] => {
     const added: OutboxRow[] = [];
@@ -76,8 +81,8 @@ export function outbox(db: Database.Database, synchronous: 'FULL' | 'NORMAL' = '
     return added;
   };
   const enqueueTx = db.transaction(enqueueRows);
-  const markTx = db.transaction((seqs: readonly number[], at: number) => {
-    for (const seq of seqs) sent.run(at, seq);
+  const markTx = db.transaction((seqs: readonly number[]) => {
+    for (const seq of seqs) sent.run(seq);
   });
 
   return {
@@ -87,20 +92,20 @@ export function outbox(db: Database.Database, synchronous: 'FULL' | 'NORMAL' = '
       const r = bySeq.get(seq);
       return r === undefined ? [] : [toRow(r)];
     }),
-    markSent: (seqs, at) => {
+    markSent: (seqs) => {
       if (synchronous === 'NORMAL' || db.inTransaction) {
-        markTx(seqs, at);
+        markTx(seqs);
         return;
       }
       db.pragma('synchronous = NORMAL');
       try {
-        markTx(seqs, at);
+        markTx(seqs);
       } finally {
         db.pragma('synchronous = FULL');
       }
     },
     backlog: () => count.get()?.n ?? 0,
     oldestUnsentAt: () => count.get()?.oldest ?? null,
-    pruneSent: (olderThan) => prune.run(olderThan).changes,
+    pruneSent: () => 0,
   };
 }

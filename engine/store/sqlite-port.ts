@@ -13,9 +13,12 @@ export interface SqlitePortOptions extends PortOptions {
   readonly maxBatch?: number;
 }
 
-/** Thrown inside a write's savepoint to undo it: the write is a duplicate or lost a race. */
+/**
+ * Thrown inside a write to undo it: the write is a duplicate or lost a race. `clean` when
+ * thrown before the write wrote anything: the group commit goes on without undoing it.
+ */
 class Undo extends Error {
-  constructor(readonly outcome: WriteOutcome) {
+  constructor(readonly outcome: WriteOutcome, readonly clean = false) {
     super(outcome.status);
   }
 }
@@ -29,7 +32,7 @@ const DUPLICATE: WriteOutcome = { status: 'duplicate' };
  */
 export function sqlitePort(store: Store, maxBatch = 512, onCommit?: (size: number, seconds: number) => void): StorePort {
   const apply = (w: InputWrite): WriteOutcome => applyWrite(store, w);
-  const commits = new GroupCommit((fn) => store.tx(fn), () => undefined, maxBatch, undefined, onCommit);
+  const commits = new GroupCommit((fn) => store.tx(fn), () => undefined, maxBatch, undefined, onCommit, (err) => err instanceof Undo && err.clean);
   const ro = (): never => {
     throw new StoreError(StoreErrorCode.ReadOnly, `${store.file} is open for reading only`);
   };
@@ -110,12 +113,15 @@ export function sqlitePort(store: Store, maxBatch = 512, onCommit?: (size: numbe
 
 /**
  * Applies one input's write inside the caller's transaction (or savepoint). A duplicate or a
- * lost race throws, so that the caller's savepoint undoes what was written before it was known.
+ * lost race throws, so that the caller undoes what was written before it was known; a
+ * duplicate found before anything was written says so (`clean`).
  */
 export function applyWrite(store: Store, w: InputWrite): WriteOutcome {
-  if (w.messageId !== null && !store.remember(w.messageId, Date.now())) throw new Undo(DUPLICATE);
+  // Remembering the id writes nothing when it was remembered before.
+  if (w.messageId !== null && !store.remember(w.messageId, Date.now())) throw new Undo(DUPLICATE, true);
   const t = w.firedTimer;
-  if (t !== null && !store.consumeTimer(t.instanceId, t.timerId, t.dueAt)) throw new Undo(DUPLICATE);
+  // Consuming a timer that is gone writes nothing either; the inbox row before it was written, though.
+  if (t !== null && !store.consumeTimer(t.instanceId, t.timerId, t.dueAt)) throw new Undo(DUPLICATE, w.messageId === null);
   const outbox = w.changes.flatMap((c) => applyChange(store, c));
   return { status: 'committed', outbox };
 }

@@ -98,6 +98,12 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
       checkSchema(db);
     } else {
       db.pragma('journal_mode = WAL');
+      // A statement that fires triggers (the instance counts', at an instance insert or a
+      // change of state) keeps the pages it changes in a statement journal, which SQLite
+      // spills to a temporary file past 64 KiB: dozens of write calls per saga. In memory it
+      // holds a statement's pages; what this connection sorts (the unfinished instances' ids
+      // at start, a page of a list) is small, and the counts run on the background thread's.
+      db.pragma('temp_store = MEMORY');
       db.pragma(`synchronous = ${opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
       migrate(db);
     }

@@ -95,3 +95,60 @@ t.test('a transaction that fails as a whole is reported before its inputs reject
   t.equal(await gc.run(() => 2), 2);
   t.same(events.slice(2), ['committed']);
 });
+
+/** As `setup`, counting the calls of `tx`: one per shared transaction and one per savepoint. */
+function counted(t: { testdir(): string; teardown(fn: () => void): void }) {
+  const db = new Database(join(t.testdir(), 'g.db'));
+  db.pragma('journal_mode = WAL');
+  db.exec('CREATE TABLE seen (id TEXT PRIMARY KEY)');
+  t.teardown(() => db.close());
+  const run = db.transaction((fn: () => unknown) => fn());
+  let calls = 0;
+  const tx = <T>(fn: () => T): T => {
+    calls++;
+    return run.immediate(fn) as T;
+  };
+  const insert = db.prepare('INSERT INTO seen (id) VALUES (?)');
+  const ids = () => db.prepare<[], { id: string }>('SELECT id FROM seen ORDER BY id').all().map((r) => r.id);
+  class Clean extends Error {}
+  const gc = new GroupCommit(tx, () => undefined, 512, undefined, undefined, (e) => e instanceof Clean);
+  return { gc, insert, ids, Clean, calls: () => calls };
+}
+
+t.test('a batch whose inputs succeed, or fail before writing, runs in one transaction without savepoints', async (t) => {
+  const { gc, insert, ids, Clean, calls } = counted(t);
+  const a = gc.run(() => insert.run('a').changes);
+  const dup = gc.run(() => {
+    throw new Clean('seen before');
+  });
+  const b = gc.run(() => insert.run('b').changes);
+  t.equal(await a, 1);
+  await t.rejects(dup, /seen before/, 'the clean failure is the input\'s outcome');
+  t.equal(await b, 1);
+  t.same(ids(), ['a', 'b']);
+  t.equal(calls(), 1, 'one transaction, no savepoint');
+});
+
+t.test('an input failing after it wrote: the batch runs again with a savepoint each; only that input is undone', async (t) => {
+  const { gc, insert, ids, calls } = counted(t);
+  const runs = { a: 0, bad: 0, c: 0 };
+  const a = gc.run(() => {
+    runs.a++;
+    return insert.run('a').changes;
+  });
+  const bad = gc.run(() => {
+    runs.bad++;
+    insert.run('bad');
+    throw new Error('after writing');
+  });
+  const c = gc.run(() => {
+    runs.c++;
+    return insert.run('c').changes;
+  });
+  t.equal(await a, 1);
+  await t.rejects(bad, /after writing/, 'the input\'s own error, not the abandoned attempt\'s');
+  t.equal(await c, 1);
+  t.same(ids(), ['a', 'c'], 'the failed input\'s write is gone, the others are committed once');
+  t.same(runs, { a: 2, bad: 2, c: 1 }, 'the first attempt stopped at the failure; the second ran everything');
+  t.equal(calls(), 1 + 1 + 3, 'the abandoned transaction, then one with three savepoints');
+});

@@ -1,11 +1,22 @@
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import t from 'tap';
 import { openStore } from '../../engine/store/index.js';
 import { startInstance, TestEnv } from './fixtures/saga.js';
 
 const bytes = (...b: number[]) => new Uint8Array(b);
 
-t.test('outbox: seq order, markSent, backlog, prune; a repeated message id is skipped', async (t) => {
+/** Rows in the outbox table, read on a connection of its own. */
+const outboxRows = (file: string): number => {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.prepare<[], { n: number }>('SELECT count(*) AS n FROM outbox').get()?.n ?? -1;
+  } finally {
+    db.close();
+  }
+};
+
+t.test('outbox: seq order, markSent deletes, backlog; a repeated message id is skipped while unsent', async (t) => {
   const store = openStore(join(t.testdir(), 'm.db'));
   t.teardown(() => store.close());
   // A view into a larger buffer: only its own bytes are stored.
@@ -31,11 +42,19 @@ t.test('outbox: seq order, markSent, backlog, prune; a repeated message id is sk
   store.markSent([rows[0]?.seq ?? 0], 99);
   t.same(store.unsent(10).map((r) => r.messageId), ['m-2']);
   t.equal(store.backlog(), 1);
-  t.equal(store.pruneSent(20), 0, 'sent_at 20 is not before 20');
-  t.equal(store.pruneSent(21), 2, 'the first sent_at (20) was kept, not the later 99');
-  t.equal(store.backlog(), 1, 'unsent messages are never pruned');
+  t.equal(store.oldestUnsentAt(), 10);
+  t.same(store.unsentBySeq(rows.map((r) => r.seq)).map((r) => r.messageId), ['m-2']);
+  t.equal(outboxRows(store.file), 1, 'the sent rows are deleted, not kept');
+  t.equal(store.pruneSent(1e15), 0, 'nothing is left to prune');
   store.enqueue([{ messageId: 'm-1', subject: 'again', headers: {}, data: bytes(3) }], 30);
-  t.same(store.unsent(10).map((r) => r.messageId), ['m-2', 'm-1'], 'after pruning, the id may be used again');
+  const last = store.unsent(10);
+  t.same(last.map((r) => r.messageId), ['m-2', 'm-1'], 'once sent, the id may be used again');
+  t.ok((last[1]?.seq ?? 0) > (rows[2]?.seq ?? Infinity), 'seqs keep growing past deleted rows');
+  store.markSent(last.map((r) => r.seq), 40);
+  t.equal(store.backlog(), 0);
+  t.equal(store.oldestUnsentAt(), null);
+  store.enqueue([{ messageId: 'm-4', subject: 'a.commands', headers: {}, data: bytes(4) }], 50);
+  t.ok((store.unsent(1)[0]?.seq ?? 0) > (last[1]?.seq ?? Infinity), 'an emptied table does not hand out a seq again');
 });
 
 t.test('inbox: seen, remember, prune', async (t) => {

@@ -96,6 +96,47 @@ t.test('a version 6 file keeps its pending timers: migration 7 moves them into t
   t.equal(store.pruneInbox(6), 1);
 });
 
+t.test('a version 8 file keeps its unsent outbox rows: migration 9 drops the sent ones and the sent/unsent indexes', async (t) => {
+  const file = join(t.testdir(), 'v8.db');
+  const old = new Database(file);
+  old.pragma('foreign_keys = ON');
+  t.equal(migrate(old, migrations.slice(0, 8)), 8);
+  const put = old.prepare<[string, string, number, number | null]>(
+    "INSERT INTO outbox (message_id, subject, headers, data, created_at, sent_at) VALUES (?, ?, '{\"Nats-Msg-Id\":\"x\"}', x'0102', ?, ?)");
+  // Seqs 1-5; 2 and 4 unsent (the relay had not published them when sagad stopped), 5, the last one handed out, sent.
+  put.run('m-1', 'a.commands', 10, 11);
+  put.run('m-2', 'b.commands', 12, null);
+  put.run('m-3', 'sagas.events', 13, 14);
+  put.run('m-4', 'c.commands', 15, null);
+  put.run('m-5', 'sagas.events', 16, 17);
+  old.close();
+
+  const store = openStore(file);
+  t.teardown(() => store.close());
+  t.equal(userVersion(file), schemaVersion);
+  const rows = store.unsent(10);
+  t.same(rows.map((r) => [r.seq, r.messageId, r.subject, r.createdAt]), [[2, 'm-2', 'b.commands', 12], [4, 'm-4', 'c.commands', 15]],
+    'the unsent rows, with their seqs, in seq order');
+  t.same(rows[0]?.headers, { 'Nats-Msg-Id': 'x' });
+  t.same([...(rows[0]?.data ?? [])], [1, 2], 'bytes as stored');
+  t.equal(store.backlog(), 2);
+  t.equal(store.oldestUnsentAt(), 12);
+  t.same(store.unsentBySeq([1, 2, 3, 4, 5]).map((r) => r.seq), [2, 4]);
+
+  const raw = new Database(file, { readonly: true });
+  t.teardown(() => raw.close());
+  t.same(raw.prepare<[], { n: number }>('SELECT count(*) AS n FROM outbox').get()?.n, 2, 'the sent rows are gone');
+  t.same(raw.prepare("SELECT name FROM sqlite_schema WHERE tbl_name = 'outbox' AND type = 'index' AND sql IS NOT NULL").all(), [],
+    'no outbox_unsent, no outbox_sent');
+  t.same(raw.prepare("SELECT name FROM sqlite_schema WHERE name LIKE 'outbox%' AND type = 'table'").all(), [{ name: 'outbox' }], 'no copy left behind');
+
+  const [next] = store.enqueue([{ messageId: 'm-6', subject: 'd.commands', headers: {}, data: new Uint8Array([6]) }]);
+  t.equal(next?.seq, 6, 'seqs go on after the last one handed out, though that row was sent');
+  t.same(store.enqueue([{ messageId: 'm-4', subject: 'again', headers: {}, data: new Uint8Array() }]), [], 'an unsent id is still unique');
+  store.markSent([2, 4], 20);
+  t.same(store.unsent(10).map((r) => r.messageId), ['m-6']);
+});
+
 t.test('a failing migration leaves the file as it was', async (t) => {
   const file = join(t.testdir(), 'bad.db');
   const db = new Database(file);

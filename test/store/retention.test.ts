@@ -25,7 +25,10 @@ t.test('purge deletes only instances still finished at the version read; the jou
   t.throws(() => raw.prepare("DELETE FROM journal WHERE instance_id = 'i-run'").run(), { message: /journal of an unfinished instance is append-only/ });
   t.throws(() => raw.prepare("UPDATE journal SET type = 'x' WHERE instance_id = 'i-done'").run(), { message: /append-only/ }, 'no update, finished or not');
 
+  const sent = done.steps['reserve']?.commands[0] ?? '';
+  t.same(store.lookupCommand(sent), { instanceId: 'i-done', step: 'reserve', kind: 'do' }, 'its command is indexed before');
   t.same(store.tx(() => store.purge([{ id: 'i-done', version: done.version }])), ['i-done']);
+  t.equal(store.lookupCommand(sent), undefined, 'and not after');
   t.same(store.history('i-done'), []);
   t.equal(store.getInstance('i-done'), undefined);
   const left = raw.prepare<[], { n: number }>("SELECT (SELECT count(*) FROM snapshots WHERE instance_id = 'i-done') + (SELECT count(*) FROM commands WHERE instance_id = 'i-done') AS n").get();

@@ -14,6 +14,7 @@ let files = 0;
 const factory: Parameters<typeof contract>[1] = {
   name: 'sqlite',
   leases: false,
+  deletesSent: true,
   async fresh() {
     files += 1;
     const file = join(dir, `${files}.db`);
