@@ -8,6 +8,7 @@ import type { Env, IncomingMessage, SagaInput, StartRequest, TimerRef } from './
 import { evolve } from './evolve.js';
 import { childTimedOut, onChildEnded, onParentCompensates } from './child.js';
 import { delayElapsed } from './delay.js';
+import { forEachStage } from './for-each.js';
 import { cancelStepTimers, cancelTimer, emit, leaf, lifecycle, schedule, stepOf, type Run } from './run.js';
 import type { InstanceState } from './state.js';
 import { evaluate, scopeOf, truthy } from './template.js';
@@ -183,7 +184,8 @@ function onUndoReply(run: Run, step: string, m: IncomingMessage): Handled {
 function onEvent(run: Run, subject: string, m: IncomingMessage): Handled {
   if (run.state.status !== 'running') return skip(run, 'late');
   for (const [name, st] of Object.entries(run.state.steps)) {
-    if (st.status !== 'running') continue;
+    // A running forEach group is no leaf (its elements' steps are): it waits for no event.
+    if (st.status !== 'running' || forEachStage(run.def, name)?.steps !== undefined) continue;
     const l = leaf(run, name);
     if (l.kind !== 'wait' || l.subject !== subject || l.type !== m.eventType) continue;
     if (!matches(run, l, m)) continue;
