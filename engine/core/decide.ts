@@ -3,7 +3,7 @@ import { compensationAttemptFailed, continueCompensation, beginCompensation, dis
 import type { CommandStep, CompiledSaga, LeafStep, ReplySpec } from './definition.js';
 import type { Effect } from './effects.js';
 import type { SagaEvent } from './events.js';
-import { advance, attemptFailed, dispatch, failStep } from './forward.js';
+import { advance, attemptFailed, dispatch, failStep, resendInFlight } from './forward.js';
 import type { Env, IncomingMessage, SagaInput, StartRequest, TimerRef } from './inputs.js';
 import { evolve } from './evolve.js';
 import { childTimedOut, onChildEnded, onParentCompensates } from './child.js';
@@ -273,6 +273,7 @@ function onRetry(run: Run, who: { by?: string; reason?: string }): Decision | Re
   if (s.status !== 'failed') return reject('SAGA_ERR_INVALID_STATE', `instance ${s.id} is ${s.status}; only a failed instance can be retried`);
   if (s.compensation === null) {
     emit(run, { type: 'ForwardResumed', at: run.env.now, step: s.failure.step, ...who });
+    resendInFlight(run);
     advance(run);
   } else {
     emit(run, { type: 'CompensationResumed', at: run.env.now, ...who });
