@@ -153,6 +153,10 @@ export function resendInFlight(run: Run): void {
     const l = leaf(run, name);
     if (l.kind !== 'command') continue;
     cancelStepTimers(run, name, st.attempt);
+    // The journal says why attempt n + 1 goes out: attempt n ends as a timed-out one would.
+    if (st.status === 'running') {
+      emit(run, { type: 'StepAttemptFailed', at: run.env.now, step: name, attempt: st.attempt, error: 'no reply taken while the instance was failed; sent again on the retry', retryAt: run.env.now });
+    }
     dispatch(run, l, st.attempt + 1);
     if (run.state.status !== 'running') return;
   }

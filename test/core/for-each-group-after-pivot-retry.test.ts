@@ -9,8 +9,9 @@
  * `failed` never silently drops work).
  */
 import t from 'tap';
-import { decide, isRejection, start, type Decision, type Effect, type InstanceState, type SagaInput } from '../../engine/core/index.js';
+import { decide, isRejection, start, type Decision, type Effect, type InstanceState, type SagaEvent, type SagaInput } from '../../engine/core/index.js';
 import { setExpressionLimits } from '../../engine/definitions/expression-limits.js';
+import { journalViolations } from '../e2e/judge.js';
 import { loadFixture, testEnv } from './harness.js';
 
 const def = loadFixture('group-tail.yaml').stamped;
@@ -22,8 +23,10 @@ t.test('a retry after a group step failed past the pivot re-sends the steps stil
   const counter = { n: 0 };
   let now = 0;
   const sent: Sent[] = [];
+  const journal: SagaEvent[] = [];
   const take = (d: Decision | ReturnType<typeof decide>): Decision => {
     if (isRejection(d)) throw new Error(`rejected: ${d.rejected.message}`);
+    journal.push(...d.events);
     for (const e of d.effects) if (e.type === 'SendCommand') sent.push(e);
     return d;
   };
@@ -60,7 +63,10 @@ t.test('a retry after a group step failed past the pivot re-sends the steps stil
   t.equal(fired.ignored, 'stale', 'its attempt timeout fires while the instance is failed: stale');
 
   const before = sent.length;
-  feed({ type: 'RetryRequested' });
+  const retried = feed({ type: 'RetryRequested' });
+  t.same(retried.events.filter((e) => e.type === 'StepAttemptFailed' || e.type === 'StepDispatched').map((e) => `${e.type} ${e.step}#${e.type === 'StepAttemptFailed' || e.type === 'StepDispatched' ? e.attempt : ''}`),
+    ['StepAttemptFailed labels[1].print#1', 'StepDispatched labels[1].print#2', 'StepDispatched labels[0].stamp#1'],
+    'the journal says why attempt 2 goes out: attempt 1 ended unanswered');
   t.equal(state.status, 'running');
   const resent = sent.slice(before).map((c) => `${c.step}#${c.command.headers['Saga-Attempt']}`).sort();
   t.same(resent, ['labels[0].stamp#1', 'labels[1].print#2'], "the retry re-sends label 1's print and stamps label 0");
@@ -72,5 +78,7 @@ t.test('a retry after a group step failed past the pivot re-sends the steps stil
     if (open === undefined) break;
     reply(open.command.eventId, open.command.eventType === 'PrintLabel' ? 'LabelPrinted' : 'LabelStamped');
   }
+  const history = journal.map(({ type, ...data }, seq) => ({ seq, type, data }));
+  t.same(journalViolations(history), [], 'the journal sends nothing against its own knowledge (the end-to-end judge)');
   t.equal(state.status, 'completed', `the saga completes (${JSON.stringify(Object.fromEntries(Object.entries(state.steps).map(([n, s]) => [n, s.status])))})`);
 });
