@@ -3,11 +3,12 @@ import { compensationAttemptFailed, continueCompensation, beginCompensation, dis
 import type { CommandStep, CompiledSaga, LeafStep, ReplySpec } from './definition.js';
 import type { Effect } from './effects.js';
 import type { SagaEvent } from './events.js';
-import { advance, attemptFailed, dispatch, failStep } from './forward.js';
+import { advance, attemptFailed, dispatch, failStep, resendInFlight } from './forward.js';
 import type { Env, IncomingMessage, SagaInput, StartRequest, TimerRef } from './inputs.js';
 import { evolve } from './evolve.js';
 import { childTimedOut, onChildEnded, onParentCompensates } from './child.js';
 import { delayElapsed } from './delay.js';
+import { forEachStage } from './for-each.js';
 import { cancelStepTimers, cancelTimer, emit, leaf, lifecycle, schedule, stepOf, type Run } from './run.js';
 import type { InstanceState } from './state.js';
 import { evaluate, scopeOf, truthy } from './template.js';
@@ -183,7 +184,8 @@ function onUndoReply(run: Run, step: string, m: IncomingMessage): Handled {
 function onEvent(run: Run, subject: string, m: IncomingMessage): Handled {
   if (run.state.status !== 'running') return skip(run, 'late');
   for (const [name, st] of Object.entries(run.state.steps)) {
-    if (st.status !== 'running') continue;
+    // A running forEach group is no leaf (its elements' steps are): it waits for no event.
+    if (st.status !== 'running' || forEachStage(run.def, name)?.steps !== undefined) continue;
     const l = leaf(run, name);
     if (l.kind !== 'wait' || l.subject !== subject || l.type !== m.eventType) continue;
     if (!matches(run, l, m)) continue;
@@ -271,6 +273,7 @@ function onRetry(run: Run, who: { by?: string; reason?: string }): Decision | Re
   if (s.status !== 'failed') return reject('SAGA_ERR_INVALID_STATE', `instance ${s.id} is ${s.status}; only a failed instance can be retried`);
   if (s.compensation === null) {
     emit(run, { type: 'ForwardResumed', at: run.env.now, step: s.failure.step, ...who });
+    resendInFlight(run);
     advance(run);
   } else {
     emit(run, { type: 'CompensationResumed', at: run.env.now, ...who });

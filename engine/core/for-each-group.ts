@@ -34,7 +34,9 @@ export function advanceGroup(run: Run, stage: ForEachGroupStage): boolean {
     if (before === 'pending' && busy >= stage.maxConcurrency) break;
     advanceElement(run, stage, i);
     if (run.state.status !== 'running') return false;
-    if (before === 'pending' && elementState(run, names) === 'active') busy += 1;
+    // An active element settles here when its remaining steps are skipped by their `when`: its place is free.
+    const after = elementState(run, names);
+    busy += (after === 'active' ? 1 : 0) - (before === 'active' ? 1 : 0);
   }
   if (!elements.every((names) => elementState(run, names) === 'settled')) return false;
   const output = elements.map((names) => elementResult(run, stage, names));

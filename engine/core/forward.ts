@@ -3,9 +3,10 @@ import type { CommandStep, LeafStep, Stage } from './definition.js';
 import type { StepOutcome } from './state.js';
 import { beginCompensation } from './compensation.js';
 import { advanceForEach } from './for-each-run.js';
+import { forEachStage, stepNamesInOrder } from './for-each.js';
 import { startChild } from './child.js';
 import { startDelay } from './delay.js';
-import { cancelStepTimers, emit, lifecycle, renderMessage, schedule, cancelTimer, sendCommand, stepOf, type Run } from './run.js';
+import { cancelStepTimers, emit, leaf, lifecycle, renderMessage, schedule, cancelTimer, sendCommand, stepOf, type Run } from './run.js';
 import { evaluate, scopeOf, truthy } from './template.js';
 
 /**
@@ -137,4 +138,26 @@ export function failStep(run: Run, l: LeafStep, error: string, status: 'failed' 
   }
   emit(run, { type: 'SagaFailed', at: run.env.now, step: l.name, error });
   lifecycle(run, 'SagaFailed', `step ${l.name} failed after the pivot: ${error}`);
+}
+
+/**
+ * After an operator's retry of a failure past the pivot, sends every command step still in
+ * flight again (the same idempotency key): while the instance was `failed` its reply was not
+ * taken and its timers were stale, so nothing else would ever move it.
+ */
+export function resendInFlight(run: Run): void {
+  for (const name of stepNamesInOrder(run.def, run.state)) {
+    const st = stepOf(run, name);
+    // A forEach stage sends nothing itself: its elements are the steps in flight.
+    if ((st.status !== 'running' && st.status !== 'retrying') || forEachStage(run.def, name) !== undefined) continue;
+    const l = leaf(run, name);
+    if (l.kind !== 'command') continue;
+    cancelStepTimers(run, name, st.attempt);
+    // The journal says why attempt n + 1 goes out: attempt n ends as a timed-out one would.
+    if (st.status === 'running') {
+      emit(run, { type: 'StepAttemptFailed', at: run.env.now, step: name, attempt: st.attempt, error: 'no reply taken while the instance was failed; sent again on the retry', retryAt: run.env.now });
+    }
+    dispatch(run, l, st.attempt + 1);
+    if (run.state.status !== 'running') return;
+  }
 }
