@@ -180,7 +180,7 @@ export function registerAct(parent: Command, io: Io, result: { code: ExitCode })
 
   parent
     .command('retry')
-    .description('Resume a failed instance (its compensation, or its step after the pivot). With --saga, retry many.')
+    .description('Resume a failed instance: its compensation, or, after the pivot, its failed step (with every other command still in flight sent again, same Idempotency-Key). With --saga, retry many.')
     .argument('[id]', 'instance id (or use --saga to choose many)')
     .option('--saga <name>', 'retry every matching instance of this saga')
     .addOption(stateOption('with --saga: instances in this state (default failed)'))
