@@ -6,6 +6,7 @@ import { advanceForEach } from './for-each-run.js';
 import { forEachStage, stepNamesInOrder } from './for-each.js';
 import { startChild } from './child.js';
 import { startDelay } from './delay.js';
+import { parseIsoTime } from './iso-time.js';
 import { cancelStepTimers, emit, leaf, lifecycle, renderMessage, schedule, cancelTimer, sendCommand, stepOf, type Run } from './run.js';
 import { evaluate, scopeOf, truthy } from './template.js';
 
@@ -141,9 +142,12 @@ export function failStep(run: Run, l: LeafStep, error: string, status: 'failed' 
 }
 
 /**
- * After an operator's retry of a failure past the pivot, sends every command step still in
- * flight again (the same idempotency key): while the instance was `failed` its reply was not
- * taken and its timers were stale, so nothing else would ever move it.
+ * After an operator's retry of a failure past the pivot, resumes every step still in flight:
+ * while the instance was `failed` their replies were not taken and their timers were stale, so
+ * nothing else would ever move them. A command step is sent again (the same idempotency key); a
+ * delay's timer is armed again for the time it waits until (at once when that has passed). A
+ * wait step (past the pivot it has no timeout) still waits: the runtime keeps its events that
+ * came while the instance was failed and offers them after the retry (early-events.ts).
  */
 export function resendInFlight(run: Run): void {
   for (const name of stepNamesInOrder(run.def, run.state)) {
@@ -151,6 +155,13 @@ export function resendInFlight(run: Run): void {
     // A forEach stage sends nothing itself: its elements are the steps in flight.
     if ((st.status !== 'running' && st.status !== 'retrying') || forEachStage(run.def, name) !== undefined) continue;
     const l = leaf(run, name);
+    if (l.kind === 'delay') {
+      // DelayStarted left the time in the running step's output (delay.ts).
+      const until = parseIsoTime(String((st.output as { until?: unknown } | null | undefined)?.until));
+      schedule(run, { kind: 'delay', step: name }, Number.isNaN(until) ? run.env.now : Math.max(until, run.env.now));
+      continue;
+    }
+    // A child saga step is not resumed here: its child's end, while this instance was failed, is not kept.
     if (l.kind !== 'command') continue;
     cancelStepTimers(run, name, st.attempt);
     // The journal says why attempt n + 1 goes out: attempt n ends as a timed-out one would.

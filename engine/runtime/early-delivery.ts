@@ -39,11 +39,18 @@ export class EarlyDelivery {
     return this.deps.ttlMs ?? DEFAULT_EARLY_EVENT_TTL_MS;
   }
 
-  /** Running instances that may await `m` in a wait step not yet started: those of its correlation id. */
+  /**
+   * Instances that may await `m` later: those of its correlation id that run (a wait step not
+   * yet started) or are failed (a wait step in flight that an operator's retry resumes).
+   */
   async candidates(m: Incoming): Promise<string[]> {
     if (m.correlationId === '' || !this.deps.registry.awaits(m.subject, m.eventType)) return [];
-    const page = await this.deps.store.listInstances({ correlationId: m.correlationId, status: 'running', limit: 100 });
-    return page.items.map((i) => i.id);
+    const ids: string[] = [];
+    for (const status of ['running', 'failed'] as const) {
+      const page = await this.deps.store.listInstances({ correlationId: m.correlationId, status, limit: 100 });
+      ids.push(...page.items.map((i) => i.id));
+    }
+    return ids;
   }
 
   /**

@@ -13,6 +13,10 @@ import type { Incoming } from './engine.js';
  * `EventReceived` input, oldest first, so the core decides it as any other event (its `match`
  * expression included); one the wait does not take stays kept for a later wait. An event
  * still kept when it expires is dead-lettered with the reason.
+ *
+ * The same keeps an event for a `failed` instance whose wait step on it runs (a wait past the
+ * pivot, beside the step that failed): the instance takes no event while failed, and an
+ * operator's retry (`ForwardResumed`) offers it what it kept, as a wait's start does.
  */
 
 /** How long an early event is kept by default (`SAGA_EARLY_EVENT_TTL`): an hour. */
@@ -21,11 +25,16 @@ export const DEFAULT_EARLY_EVENT_TTL_MS = 3_600_000;
 /** Early events one instance keeps at most: a bound on what a flood of unrelated events can pile up. */
 export const MAX_EARLY_EVENTS_PER_INSTANCE = 100;
 
-/** Pure: whether a running instance has a wait step on `subject`/`type` that has not started yet. */
+/**
+ * Pure: whether an instance cannot take an event on `subject`/`type` now but a wait step of it
+ * will: a running instance's wait step that has not started yet, or a `failed` instance's wait
+ * step that runs (past the pivot, beside the step that failed): an operator's retry resumes it.
+ */
 export function awaitsLater(def: CompiledSaga, state: InstanceState, subject: string, type: string): boolean {
-  if (state.status !== 'running') return false;
+  if (state.status !== 'running' && state.status !== 'failed') return false;
+  const waiting = state.status === 'running' ? 'pending' : 'running';
   return leafSteps(def).some((l) => l.kind === 'wait' && l.subject === subject && l.type === type
-    && (state.steps[l.name]?.status ?? 'pending') === 'pending');
+    && (state.steps[l.name]?.status ?? 'pending') === waiting);
 }
 
 /** Pure: whether a running instance has a wait step on `subject`/`type` that waits now. */

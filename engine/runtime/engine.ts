@@ -190,7 +190,8 @@ export class Engine implements EnginePort {
     }
     const due = earliestTimer(w.changes);
     if (due !== null) this.deps.timers?.poke(due);
-    for (const c of w.changes) if (c.waits.put.length > 0) this.early.offer(c.state.id);
+    // A wait that starts, or one resumed by an operator's retry, may have kept events to take.
+    for (const c of w.changes) if (c.waits.put.length > 0 || c.events.some((e) => e.type === 'ForwardResumed')) this.early.offer(c.state.id);
     for (const c of w.changes) {
       if (c.expectedVersion === 0 && c.state.parent !== undefined) this.counters.instancesStarted.inc({ saga: c.state.saga });
       observeChange(this.counters, c);

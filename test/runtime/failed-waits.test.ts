@@ -1,0 +1,69 @@
+import t from 'tap';
+import { setExpressionLimits } from '../../engine/definitions/expression-limits.js';
+import { parseEnvelope } from '../../engine/transport/envelope.js';
+import type { Store } from '../../engine/store/index.js';
+import { rig } from './engine-rig.js';
+
+/**
+ * A wait step in flight past the pivot when a step beside it fails: the instance is `failed`
+ * and takes no event, so the event its wait awaits is kept for it (as an event that comes
+ * before its wait started is) and offered when an operator's retry resumes the instance,
+ * instead of being taken as processed and lost, which left the resumed wait waiting for an
+ * event that had already come. The engine runs on a real SQLite file; messages go through the
+ * inbound handler as the consumers hand them over.
+ */
+const yaml = `
+version: 1
+sagas:
+  - name: settle
+    defaults: { timeout: 1s, retry: { maxAttempts: 2, initialInterval: 100ms } }
+    steps:
+      - name: ship
+        pivot: true
+        command: { subject: shipping.commands, type: Ship, payload: {} }
+        reply: { subject: shipping.events, success: [Shipped] }
+      - name: after
+        parallel:
+          - - name: delivered
+              wait: { subject: shipping.deliveries, type: Delivered }
+          - - name: stamp
+              when: "{% $count([1..$input.n]) > 0 %}"
+              command: { subject: notes.commands, type: StampNote, payload: {} }
+              reply: { subject: notes.events, success: [NoteStamped] }
+`;
+
+/** The id of the latest command sent on `subject`, from the outbox. */
+function commandId(store: Store, subject: string): string {
+  const row = store.unsent(1000).filter((r) => r.subject === subject).at(-1);
+  const env = row === undefined ? null : parseEnvelope(row.data);
+  if (env === null || !env.ok) throw new Error(`no command on ${subject}`);
+  return env.envelope.eventId;
+}
+
+t.test('an event for the wait of a failed instance is kept, and taken by the wait once a retry resumes the instance', async (t) => {
+  const { store, engine, deliver } = rig(t, yaml);
+  const { state } = await engine.start({ saga: 'settle', input: { n: 10 }, correlationId: 'c-1' });
+  // The stamp's when cannot be evaluated (a range over the limit): a failure past the pivot.
+  setExpressionLimits({ timeoutMs: 60_000, maxItems: 5 });
+  try {
+    t.equal(await deliver('shipping.events', { eventType: 'Shipped', correlationId: 'c-1', causationId: commandId(store, 'shipping.commands'), payload: {} }), 'ack');
+  } finally {
+    setExpressionLimits({ timeoutMs: 60_000 });
+  }
+  t.equal(store.getInstance(state.id)?.status, 'failed', 'failed past the pivot');
+  t.equal(store.getInstance(state.id)?.steps.delivered?.status, 'running', 'its wait in flight');
+
+  t.equal(await deliver('shipping.deliveries', { eventId: 'dv-1', eventType: 'Delivered', correlationId: 'c-1', payload: { at: 'door' } }), 'ack');
+  t.same(store.earlyEventsOf(state.id).map((e) => e.eventId), ['dv-1'], 'the delivery is kept for the instance');
+  t.equal(store.getInstance(state.id)?.steps.delivered?.status, 'running', 'not taken while failed');
+
+  await engine.retry(state.id, { by: 'ops' });
+  await engine.settled();
+  const resumed = store.getInstance(state.id);
+  t.equal(resumed?.steps.delivered?.status, 'succeeded', 'the resumed wait took the kept delivery');
+  t.same(resumed?.steps.delivered?.output, { at: 'door' });
+  t.same(store.earlyEventsOf(state.id), [], 'nothing is kept any more');
+
+  t.equal(await deliver('notes.events', { eventType: 'NoteStamped', correlationId: 'c-1', causationId: commandId(store, 'notes.commands'), payload: {} }), 'ack');
+  t.equal(store.getInstance(state.id)?.status, 'completed', 'and the saga completes');
+});
