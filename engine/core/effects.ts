@@ -47,6 +47,11 @@ export type Effect =
   | { readonly type: 'StartChild'; readonly step: string; readonly childId: string; readonly saga: string; readonly input: unknown; readonly key: string | null; readonly correlationId: string }
   /** Feed `ParentCompensates` to the child in the same write. */
   | { readonly type: 'CompensateChild'; readonly step: string; readonly childId: string }
+  /**
+   * Feed this instance the end of its child again, in the same write, if the child has ended:
+   * an operator's retry resumes a child step whose child ended while this instance was failed.
+   */
+  | { readonly type: 'HearChild'; readonly step: string; readonly childId: string }
   /** Feed `ChildEnded` to the parent in the same write. */
   | { readonly type: 'NotifyParent'; readonly parentId: string; readonly input: Extract<SagaInput, { type: 'ChildEnded' }> };
 

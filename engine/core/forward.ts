@@ -7,7 +7,7 @@ import { forEachStage, stepNamesInOrder } from './for-each.js';
 import { startChild } from './child.js';
 import { startDelay } from './delay.js';
 import { parseIsoTime } from './iso-time.js';
-import { cancelStepTimers, emit, leaf, lifecycle, renderMessage, schedule, cancelTimer, sendCommand, stepOf, type Run } from './run.js';
+import { cancelStepTimers, effect, emit, leaf, lifecycle, renderMessage, schedule, cancelTimer, sendCommand, stepOf, type Run } from './run.js';
 import { evaluate, scopeOf, truthy } from './template.js';
 
 /**
@@ -145,9 +145,11 @@ export function failStep(run: Run, l: LeafStep, error: string, status: 'failed' 
  * After an operator's retry of a failure past the pivot, resumes every step still in flight:
  * while the instance was `failed` their replies were not taken and their timers were stale, so
  * nothing else would ever move them. A command step is sent again (the same idempotency key); a
- * delay's timer is armed again for the time it waits until (at once when that has passed). A
- * wait step (past the pivot it has no timeout) still waits: the runtime keeps its events that
- * came while the instance was failed and offers them after the retry (early-events.ts).
+ * delay's timer is armed again for the time it waits until (at once when that has passed); a
+ * child saga step asks to hear its child's end again (linked.ts tells it in the same write if
+ * the child has ended). A wait step (past the pivot it has no timeout) still waits: the runtime
+ * keeps its events that came while the instance was failed and offers them after the retry
+ * (early-events.ts).
  */
 export function resendInFlight(run: Run): void {
   for (const name of stepNamesInOrder(run.def, run.state)) {
@@ -161,7 +163,11 @@ export function resendInFlight(run: Run): void {
       schedule(run, { kind: 'delay', step: name }, Number.isNaN(until) ? run.env.now : Math.max(until, run.env.now));
       continue;
     }
-    // A child saga step is not resumed here: its child's end, while this instance was failed, is not kept.
+    if (l.kind === 'saga') {
+      // Its child's end, told while this instance was failed, was not taken: it is told again if it came.
+      if (st.awaiting !== null && st.awaiting !== undefined) effect(run, { type: 'HearChild', step: name, childId: st.awaiting });
+      continue;
+    }
     if (l.kind !== 'command') continue;
     cancelStepTimers(run, name, st.attempt);
     // The journal says why attempt n + 1 goes out: attempt n ends as a timed-out one would.

@@ -10,5 +10,5 @@ export { backoffDelay, canRetry } from './backoff.js';
 export { renderTemplate, scopeFor, scopeOf, truthy } from './template.js';
 export { elementLeaf, elementName, elementNames, elementOf, forEachStage, groupElementNames, groupStepName, parseElement, parseGroupStep } from './for-each.js';
 export { assertNever } from './assert-never.js';
-export { childIdOf } from './child.js';
+export { childEnded, childIdOf } from './child.js';
 export { delayDue } from './delay.js';

@@ -34,6 +34,7 @@ export function changeOf(def: CompiledSaga, before: InstanceState | undefined, d
       // Carried out by the engine in the same write (linked.ts): nothing of this instance to store.
       case 'StartChild':
       case 'CompensateChild':
+      case 'HearChild':
       case 'NotifyParent':
         links.push(e);
         break;

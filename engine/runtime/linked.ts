@@ -1,4 +1,4 @@
-import { isRejection, type CompiledSaga, type Decision, type InstanceState, type ParentLink, type Rejection, type SagaInput } from '../core/index.js';
+import { childEnded, isRejection, type CompiledSaga, type Decision, type InstanceState, type ParentLink, type Rejection, type SagaInput } from '../core/index.js';
 import { SagaError } from '../errors.js';
 import type { InstanceChange, InputWrite, LinkEffect } from '../store/port.js';
 import { changeOf } from './change.js';
@@ -110,6 +110,14 @@ async function follow(link: LinkEffect, from: InstanceState, read: (id: string) 
         }, read, deps);
       }
       return inputTo(link.childId, { type: 'ParentCompensates', parentId: from.id }, read, deps);
+    }
+    case 'HearChild': {
+      const child = await read(link.childId);
+      if (child === undefined || child.parent?.id !== from.id) return [];
+      const outcome = child.status === 'completed' || child.status === 'compensated' || child.status === 'failed' ? child.status : null;
+      // Still running: its end reaches this instance as any child's does.
+      const input = outcome === null ? null : childEnded(child, outcome, null);
+      return input === null ? [] : inputTo(from.id, input, read, deps);
     }
     case 'NotifyParent':
       return inputTo(link.parentId, link.input, read, deps);

@@ -209,7 +209,7 @@ export interface InstanceChange {
 }
 
 /** The effects that reach another instance (engine/runtime/linked.ts). */
-export type LinkEffect = Extract<Effect, { type: 'StartChild' | 'CompensateChild' | 'NotifyParent' }>;
+export type LinkEffect = Extract<Effect, { type: 'StartChild' | 'CompensateChild' | 'HearChild' | 'NotifyParent' }>;
 
 /** Everything one input writes. */
 export interface InputWrite {

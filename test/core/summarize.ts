@@ -42,6 +42,7 @@ export function summarizeEffect(e: Effect): string {
     case 'PublishLifecycle': return `PublishLifecycle ${e.eventType}${e.payload.reason === undefined ? '' : `: ${e.payload.reason}`}`;
     case 'StartChild': return `StartChild ${e.saga} id=${e.childId} key=${e.key ?? '-'} input=${JSON.stringify(e.input)}`;
     case 'CompensateChild': return `CompensateChild ${e.childId}`;
+    case 'HearChild': return `HearChild ${e.childId} step=${e.step}`;
     case 'NotifyParent': return `NotifyParent ${e.parentId} step=${e.input.step} ${e.input.outcome} output=${JSON.stringify(e.input.output)}${e.input.reason === null ? '' : `: ${e.input.reason}`}`;
   }
 }

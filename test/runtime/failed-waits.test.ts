@@ -9,8 +9,9 @@ import { rig } from './engine-rig.js';
  * and takes no event, so the event its wait awaits is kept for it (as an event that comes
  * before its wait started is) and offered when an operator's retry resumes the instance,
  * instead of being taken as processed and lost, which left the resumed wait waiting for an
- * event that had already come. The engine runs on a real SQLite file; messages go through the
- * inbound handler as the consumers hand them over.
+ * event that had already come. Likewise a child saga step in flight: a child that ended while
+ * its parent was failed is heard again when the retry resumes the parent. The engine runs on a
+ * real SQLite file; messages go through the inbound handler as the consumers hand them over.
  */
 const yaml = `
 version: 1
@@ -66,4 +67,59 @@ t.test('an event for the wait of a failed instance is kept, and taken by the wai
 
   t.equal(await deliver('notes.events', { eventType: 'NoteStamped', correlationId: 'c-1', causationId: commandId(store, 'notes.commands'), payload: {} }), 'ack');
   t.equal(store.getInstance(state.id)?.status, 'completed', 'and the saga completes');
+});
+
+const withChild = `
+version: 1
+sagas:
+  - name: notify
+    defaults: { timeout: 1s, retry: { maxAttempts: 2, initialInterval: 100ms } }
+    steps:
+      - name: send
+        pivot: true
+        command: { subject: mail.commands, type: SendMail, payload: {} }
+        reply: { subject: mail.events, success: [MailSent] }
+  - name: settle
+    defaults: { timeout: 1s, retry: { maxAttempts: 2, initialInterval: 100ms } }
+    steps:
+      - name: ship
+        pivot: true
+        command: { subject: shipping.commands, type: Ship, payload: {} }
+        reply: { subject: shipping.events, success: [Shipped] }
+      - name: after
+        parallel:
+          - - name: tell
+              saga: notify
+              input: {}
+          - - name: stamp
+              when: "{% $count([1..$input.n]) > 0 %}"
+              command: { subject: notes.commands, type: StampNote, payload: {} }
+              reply: { subject: notes.events, success: [NoteStamped] }
+`;
+
+t.test('a child that ended while its parent was failed is heard again when a retry resumes the parent', async (t) => {
+  const { store, engine, deliver } = rig(t, withChild);
+  const { state } = await engine.start({ saga: 'settle', input: { n: 10 }, correlationId: 'c-2' });
+  setExpressionLimits({ timeoutMs: 60_000, maxItems: 5 });
+  try {
+    t.equal(await deliver('shipping.events', { eventType: 'Shipped', correlationId: 'c-2', causationId: commandId(store, 'shipping.commands'), payload: {} }), 'ack');
+  } finally {
+    setExpressionLimits({ timeoutMs: 60_000 });
+  }
+  const failed = store.getInstance(state.id);
+  t.equal(failed?.status, 'failed', 'failed past the pivot');
+  const childId = failed?.steps.tell?.awaiting;
+  if (childId === undefined || childId === null) throw new Error('no child started');
+  t.equal(failed?.steps.tell?.status, 'running', 'its child saga step in flight');
+
+  await deliver('mail.events', { eventType: 'MailSent', correlationId: 'c-2', causationId: commandId(store, 'mail.commands'), payload: { to: 'ann' } });
+  t.equal(store.getInstance(childId)?.status, 'completed', 'the child completes');
+  t.equal(store.getInstance(state.id)?.steps.tell?.status, 'running', 'its end is not taken by the failed parent');
+
+  await engine.retry(state.id, { by: 'ops' });
+  const resumed = store.getInstance(state.id);
+  t.equal(resumed?.steps.tell?.status, 'succeeded', "the retry hears the child's end again: the step succeeded");
+  t.same((resumed?.steps.tell?.output as { id?: string } | undefined)?.id, childId);
+  t.equal(await deliver('notes.events', { eventType: 'NoteStamped', correlationId: 'c-2', causationId: commandId(store, 'notes.commands'), payload: {} }), 'ack');
+  t.equal(store.getInstance(state.id)?.status, 'completed', 'and the parent completes');
 });
