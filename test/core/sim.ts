@@ -1,10 +1,11 @@
 /** The simulator behind the core's property tests: a participant, a clock and the checks. */
 import { isDeepStrictEqual } from 'node:util';
 import {
-  decide, elementLeaf, elementNames, evolve, findLeaf, forEachStage, groupStepName, isRejection, leafSteps, start, timerId,
+  decide, elementLeaf, evolve, findLeaf, isRejection, leafSteps, start, timerId,
   type Decision, type Env, type IncomingMessage, type InstanceState, type LeafStep,
   type OutgoingCommand, type Rejection, type RetryPolicy, type SagaEvent, type SagaInput, type TimerRef,
 } from '../../engine/core/index.js';
+import { expandedLeaves, guarded } from './sim-elements.js';
 import { cap, compensable, INSTANCE, type SagaCase } from './sim-sagas.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -77,26 +78,9 @@ export class Sim {
     this.absorb(d);
   }
 
-  /** The leaf steps so far: a forEach step that started stands for its elements (`reserve[2]`), each a step of its own. */
+  /** The leaf steps so far, forEach elements each a step of its own (sim-elements.ts). */
   private get leaves(): LeafStep[] {
-    const s = this.replay;
-    return this.templates.flatMap((l) => {
-      // A forEach group's step `lines.pick`: element i's is `lines[i].pick`, once the group started.
-      const dot = l.name.indexOf('.');
-      if (dot > 0) {
-        const n = s?.steps[l.name.slice(0, dot)]?.items?.length;
-        return n === undefined ? [l] : Array.from({ length: n }, (_, i) => ({ ...l, name: groupStepName(l.name.slice(0, dot), i, l.name.slice(dot + 1)) }));
-      }
-      if (s === undefined || forEachStage(this.c.def, l.name) === undefined || s.steps[l.name]?.items === undefined) return [l];
-      return elementNames(s, l.name).map((name) => ({ ...l, name }));
-    });
-  }
-
-  /** Whether the step may be skipped: its own `when`, or its forEach stage's. */
-  private guarded(l: LeafStep): boolean {
-    // A group's step `lines[2].pick` or `lines.pick`: its stage is `lines`.
-    const stage = l.name.replace(/(\[\d+\])?\.[a-z][a-z0-9-]*$/, '');
-    return l.when !== null || (forEachStage(this.c.def, stage)?.when ?? null) !== null;
+    return expandedLeaves(this.c.def, this.templates, this.replay);
   }
 
   leaf(name: string): LeafStep {
@@ -359,7 +343,7 @@ export class Sim {
     this.check(this.plan === null, 'completed after compensation began');
     for (const l of this.leaves) {
       const st = s.steps[l.name];
-      this.check(st?.status === 'succeeded' || (st?.status === 'skipped' && this.guarded(l)), () => `completed, but ${l.name} is ${st?.status ?? 'absent'}`);
+      this.check(st?.status === 'succeeded' || (st?.status === 'skipped' && guarded(this.c.def, l)), () => `completed, but ${l.name} is ${st?.status ?? 'absent'}`);
       this.check(st.compensation === null, `completed, but ${l.name} has a compensation`);
     }
     if (this.c.wait !== null) this.check(s.steps[this.c.wait.step]?.status === 'succeeded', 'completed without the awaited event');
