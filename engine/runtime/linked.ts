@@ -46,38 +46,35 @@ export async function withLinks(w: InputWrite, deps: LinkDeps): Promise<InputWri
   return { ...w, changes };
 }
 
+/** Pure: keyed puts and removals of a first change, then of a second: the later word on each key wins. */
+function overlay<T>(aPut: readonly T[], aGone: readonly string[], bPut: readonly T[], bGone: readonly string[], key: (x: T) => string): { put: T[]; gone: string[] } {
+  const put = new Map(aPut.map((x) => [key(x), x]));
+  const gone = new Set(aGone);
+  for (const k of bGone) {
+    put.delete(k);
+    gone.add(k);
+  }
+  for (const x of bPut) {
+    gone.delete(key(x));
+    put.set(key(x), x);
+  }
+  return { put: [...put.values()], gone: [...gone] };
+}
+
 /** Pure: two successive changes of one instance as one, as if decided at once (the later's timers and waits win). */
 export function mergeChanges(a: InstanceChange, b: InstanceChange): InstanceChange {
   if (b.expectedVersion !== a.expectedVersion + a.events.length) throw new Error(`change of ${a.state.id} at version ${b.expectedVersion} does not follow one ending at ${a.expectedVersion + a.events.length}`);
-  const put = new Map(a.timers.put.map((x) => [x.timerId, x]));
-  const cancel = new Set(a.timers.cancel);
-  for (const id of b.timers.cancel) {
-    put.delete(id);
-    cancel.add(id);
-  }
-  for (const x of b.timers.put) {
-    cancel.delete(x.timerId);
-    put.set(x.timerId, x);
-  }
-  const waitPut = new Map(a.waits.put.map((x) => [x.step, x]));
-  const waitRemove = new Set(a.waits.remove);
-  for (const step of b.waits.remove) {
-    waitPut.delete(step);
-    waitRemove.add(step);
-  }
-  for (const x of b.waits.put) {
-    waitRemove.delete(x.step);
-    waitPut.set(x.step, x);
-  }
+  const timers = overlay(a.timers.put, a.timers.cancel, b.timers.put, b.timers.cancel, (x) => x.timerId);
+  const waits = overlay(a.waits.put, a.waits.remove, b.waits.put, b.waits.remove, (x) => x.step);
   const links = [...(a.links ?? []), ...(b.links ?? [])];
   return {
     expectedVersion: a.expectedVersion,
     state: b.state,
     events: [...a.events, ...b.events],
     outbox: [...a.outbox, ...b.outbox],
-    timers: { put: [...put.values()], cancel: [...cancel] },
+    timers: { put: timers.put, cancel: timers.gone },
     commands: [...a.commands, ...b.commands],
-    waits: { put: [...waitPut.values()], remove: [...waitRemove] },
+    waits: { put: waits.put, remove: waits.gone },
     ...(links.length === 0 ? {} : { links }),
   };
 }
