@@ -2,7 +2,7 @@ import t from 'tap';
 import { setExpressionLimits } from '../../engine/definitions/expression-limits.js';
 import { parseEnvelope } from '../../engine/transport/envelope.js';
 import type { Store } from '../../engine/store/index.js';
-import { rig } from './engine-rig.js';
+import { rig, type Rig } from './engine-rig.js';
 
 /**
  * A wait step in flight past the pivot when a step beside it fails: the instance is `failed`
@@ -41,16 +41,23 @@ function commandId(store: Store, subject: string): string {
   return env.envelope.eventId;
 }
 
-t.test('an event for the wait of a failed instance is kept, and taken by the wait once a retry resumes the instance', async (t) => {
-  const { store, engine, deliver } = rig(t, yaml);
-  const { state } = await engine.start({ saga: 'settle', input: { n: 10 }, correlationId: 'c-1' });
-  // The stamp's when cannot be evaluated (a range over the limit): a failure past the pivot.
+/**
+ * Delivers the reply to `ship` (the pivot) while the stamp's `when` cannot be evaluated (a
+ * range over the expression limit): the stamp fails past the pivot, and the instance is failed.
+ */
+async function shippedWhileStampFails(store: Store, deliver: Rig['deliver'], correlationId: string): ReturnType<Rig['deliver']> {
   setExpressionLimits({ timeoutMs: 60_000, maxItems: 5 });
   try {
-    t.equal(await deliver('shipping.events', { eventType: 'Shipped', correlationId: 'c-1', causationId: commandId(store, 'shipping.commands'), payload: {} }), 'ack');
+    return await deliver('shipping.events', { eventType: 'Shipped', correlationId, causationId: commandId(store, 'shipping.commands'), payload: {} });
   } finally {
     setExpressionLimits({ timeoutMs: 60_000 });
   }
+}
+
+t.test('an event for the wait of a failed instance is kept, and taken by the wait once a retry resumes the instance', async (t) => {
+  const { store, engine, deliver } = rig(t, yaml);
+  const { state } = await engine.start({ saga: 'settle', input: { n: 10 }, correlationId: 'c-1' });
+  t.equal(await shippedWhileStampFails(store, deliver, 'c-1'), 'ack');
   t.equal(store.getInstance(state.id)?.status, 'failed', 'failed past the pivot');
   t.equal(store.getInstance(state.id)?.steps.delivered?.status, 'running', 'its wait in flight');
 
@@ -100,12 +107,7 @@ sagas:
 t.test('a child that ended while its parent was failed is heard again when a retry resumes the parent', async (t) => {
   const { store, engine, deliver } = rig(t, withChild);
   const { state } = await engine.start({ saga: 'settle', input: { n: 10 }, correlationId: 'c-2' });
-  setExpressionLimits({ timeoutMs: 60_000, maxItems: 5 });
-  try {
-    t.equal(await deliver('shipping.events', { eventType: 'Shipped', correlationId: 'c-2', causationId: commandId(store, 'shipping.commands'), payload: {} }), 'ack');
-  } finally {
-    setExpressionLimits({ timeoutMs: 60_000 });
-  }
+  t.equal(await shippedWhileStampFails(store, deliver, 'c-2'), 'ack');
   const failed = store.getInstance(state.id);
   t.equal(failed?.status, 'failed', 'failed past the pivot');
   const childId = failed?.steps.tell?.awaiting;
