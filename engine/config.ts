@@ -86,6 +86,8 @@ export interface Config {
   readonly streamMaxAgeMs: number | undefined;
   /** max_bytes of the streams sagad creates; undefined: no limit. */
   readonly streamMaxBytes: number | undefined;
+  /** Percent the JS heap may grow past what a full garbage collection left before the next one; 0: V8's own factor. */
+  readonly heapGrowthPercent: number;
 }
 
 /** Milliseconds of SAGA_EARLY_EVENT_TTL (validated by `loadConfig` as a duration). */
@@ -175,6 +177,7 @@ const variables: readonly Variable[] = [
   { env: 'SAGA_ARCHIVE_DIR', key: 'archiveDir', schema: text, allowed: 'a directory path', help: 'where retention writes the archive (gzip NDJSON); unset = archive/ beside the SQLite file, ./data/archive with PostgreSQL' },
   { env: 'SAGA_ARCHIVE_ROTATE', key: 'archiveRotateMs', schema: { ...duration, default: '1h' }, allowed: durationAllowed, duration: true, help: 'a new archive file after this long' },
   { env: 'SAGA_STREAM_MAX_AGE', key: 'streamMaxAgeMs', schema: duration, allowed: durationAllowed, duration: true, help: 'max_age (message TTL) of the JetStream streams sagad creates; unset = no limit' },
+  { env: 'SAGA_HEAP_GROWTH', key: 'heapGrowthPercent', schema: { ...int(0, 1000), default: 50 }, allowed: 'an integer from 0 to 1000 (percent)', help: 'how far, in percent, the JavaScript heap may grow past the live data a full garbage collection found before the next one (V8 --heap-growing-percent); lower uses less memory and a little more CPU; 0 = V8\'s own choice, up to 300' },
   { env: 'SAGA_STREAM_MAX_BYTES', key: 'streamMaxBytes', schema: { ...int(1024, Number.MAX_SAFE_INTEGER) }, allowed: 'an integer of at least 1024 (bytes)', help: 'max_bytes of the JetStream streams sagad creates; unset = no limit' },
 ];
 

@@ -12,6 +12,7 @@ import type { CompiledSaga } from './core/index.js';
 import { setExpressionLimits } from './definitions/expression-limits.js';
 import { formatDefinitionError, loadDefinitionsFile } from './definitions/index.js';
 import { faultArmed } from './fault.js';
+import { applyHeapGrowth } from './heap.js';
 import { createPinoLogger, logFnOf, type LogFn } from './log.js';
 import { jetStreamBacklog, LagMonitor, type WatchedConsumer } from './metrics/lag.js';
 import { Metrics } from './metrics/registry.js';
@@ -341,6 +342,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`sagad: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
+  applyHeapGrowth(config.heapGrowthPercent);
   const logger = createPinoLogger(config.logLevel);
   const log = logFnOf(logger);
   // Listen for signals from the start: one during start-up drains as soon as the server is up.

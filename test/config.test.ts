@@ -14,7 +14,7 @@ t.test('defaults for an empty environment, frozen', async (t) => {
     apiReadToken: undefined, httpInsecure: false, metricsPublic: true, tlsCert: undefined, tlsKey: undefined, httpBodyLimit: 1_048_576, earlyEventTtl: '1h',
     maxMessageBytes: 1_048_576, maxJsonDepth: 64, dlqMax: 10_000, dlqMaxBytes: 104_857_600, lateSuccessWindowMs: 86_400_000, apiTokens: undefined,
     retentionMs: undefined, dlqRetentionMs: undefined, retentionIntervalMs: 60_000, retentionBatch: 100, archiveDir: undefined, archiveRotateMs: 3_600_000,
-    streamMaxAgeMs: undefined, streamMaxBytes: undefined,
+    streamMaxAgeMs: undefined, streamMaxBytes: undefined, heapGrowthPercent: 50,
   });
   t.ok(Object.isFrozen(c));
   t.same({ ...loadConfig({ SAGA_HTTP_PORT: '', NATS_URL: '' }) }, { ...c }, 'an empty variable counts as unset');
@@ -35,7 +35,7 @@ t.test('values are read, numbers coerced, enums case-insensitive', async (t) => 
     apiReadToken: undefined, httpInsecure: false, metricsPublic: true, tlsCert: undefined, tlsKey: undefined, httpBodyLimit: 1_048_576, earlyEventTtl: '1h',
     maxMessageBytes: 1_048_576, maxJsonDepth: 64, dlqMax: 10_000, dlqMaxBytes: 104_857_600, lateSuccessWindowMs: 86_400_000, apiTokens: undefined,
     retentionMs: undefined, dlqRetentionMs: undefined, retentionIntervalMs: 60_000, retentionBatch: 100, archiveDir: undefined, archiveRotateMs: 3_600_000,
-    streamMaxAgeMs: undefined, streamMaxBytes: undefined,
+    streamMaxAgeMs: undefined, streamMaxBytes: undefined, heapGrowthPercent: 50,
   });
   t.equal(typeof c.httpPort, 'number');
 });
