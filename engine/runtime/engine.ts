@@ -223,7 +223,11 @@ export class Engine implements EnginePort {
     const { store, registry } = this.deps;
     return this.input(async () => {
       const target = m.causationId === '' ? undefined : await store.replyTarget(m.causationId);
-      const waiters = target === undefined ? await store.waiting(m.subject, m.eventType) : [];
+      // Only an instance whose definition has a wait step for the event can be waiting for it.
+      // One process (SQLite) has every such definition in its registry; a replica may not have
+      // loaded one that another replica started instances with, so it always asks the store.
+      const mayWait = store.kind !== 'sqlite' || registry.awaits(m.subject, m.eventType);
+      const waiters = target === undefined && mayWait ? await store.waiting(m.subject, m.eventType) : [];
       const triggered = registry.triggeredBy(m.subject, m.eventType);
       const early = target === undefined ? await this.early.candidates(m) : [];
       if (target === undefined && waiters.length === 0 && triggered.length === 0 && early.length === 0) return 'unrelated';

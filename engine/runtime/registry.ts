@@ -1,5 +1,8 @@
 import { leafSteps, type CompiledSaga } from '../core/index.js';
 
+/** Subject and type pairs whose answers are kept at most. */
+const MAX_ANSWERS = 1_000;
+
 /**
  * The loaded definitions: the current one of each saga by name, and every definition a
  * running instance is pinned to by hash (DESIGN section 1, point 7).
@@ -7,6 +10,12 @@ import { leafSteps, type CompiledSaga } from '../core/index.js';
 export class Registry {
   private readonly byName = new Map<string, CompiledSaga>();
   private readonly byHash = new Map<string, CompiledSaga>();
+  /**
+   * The answers of `triggeredBy` and `awaits` by subject and type, asked for every message:
+   * dropped when the definitions change, and when a flood of types no definition knows fills them.
+   */
+  private readonly triggers = new Map<string, CompiledSaga[]>();
+  private readonly awaited = new Map<string, boolean>();
 
   constructor(current: readonly CompiledSaga[]) {
     for (const saga of current) {
@@ -21,6 +30,7 @@ export class Registry {
    * (DESIGN section 1, point 7) and their subjects stay consumed.
    */
   replace(sagas: readonly CompiledSaga[]): void {
+    this.forgetAnswers();
     this.byName.clear();
     for (const saga of sagas) {
       this.byName.set(saga.name, saga);
@@ -30,7 +40,14 @@ export class Registry {
 
   /** Adds a pinned (older) definition recompiled from its stored source. */
   pin(saga: CompiledSaga): void {
-    if (!this.byHash.has(saga.hash)) this.byHash.set(saga.hash, saga);
+    if (this.byHash.has(saga.hash)) return;
+    this.forgetAnswers();
+    this.byHash.set(saga.hash, saga);
+  }
+
+  private forgetAnswers(): void {
+    this.triggers.clear();
+    this.awaited.clear();
   }
 
   current(name: string): CompiledSaga | undefined {
@@ -47,15 +64,26 @@ export class Registry {
 
   /** Sagas started by an event of this subject and type. */
   triggeredBy(subject: string, type: string): CompiledSaga[] {
-    return this.all().filter((s) => s.start.on !== null && s.start.on.subject === subject && s.start.on.type === type);
+    const k = `${subject}\u0000${type}`;
+    let found = this.triggers.get(k);
+    if (found === undefined) {
+      if (this.triggers.size >= MAX_ANSWERS) this.triggers.clear();
+      found = this.all().filter((s) => s.start.on !== null && s.start.on.subject === subject && s.start.on.type === type);
+      this.triggers.set(k, found);
+    }
+    return [...found];
   }
 
   /** Whether some definition, loaded or pinned, has a `wait` step for events of this subject and type. */
   awaits(subject: string, type: string): boolean {
-    for (const saga of this.byHash.values()) {
-      if (leafSteps(saga).some((l) => l.kind === 'wait' && l.subject === subject && l.type === type)) return true;
+    const k = `${subject}\u0000${type}`;
+    let found = this.awaited.get(k);
+    if (found === undefined) {
+      if (this.awaited.size >= MAX_ANSWERS) this.awaited.clear();
+      found = [...this.byHash.values()].some((saga) => leafSteps(saga).some((l) => l.kind === 'wait' && l.subject === subject && l.type === type));
+      this.awaited.set(k, found);
     }
-    return false;
+    return found;
   }
 
   /** Every subject sagad must consume: replies, compensation replies, waits and triggers of all loaded definitions. */

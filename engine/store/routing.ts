@@ -23,8 +23,22 @@ export interface Routing {
   waiting(subject: string, type: string): { instanceId: string; step: string }[];
 }
 
-/** Prepares the command and wait statements once. */
-export function routing(db: Database.Database): Routing {
+/** What the store needs beyond the interface: forgetting remembered commands when a transaction rolls back. */
+export interface RoutingInternal extends Routing {
+  /** Drops every remembered command; the next lookup goes to the database. */
+  forgetCommands(): void;
+}
+
+/**
+ * Prepares the command and wait statements once. The commands last indexed or looked up are
+ * remembered (up to `cacheSize`, oldest dropped first): a reply's lookup comes before its
+ * input's transaction, and in SQLite a statement outside a transaction opens and ends a read
+ * transaction of its own, which cost more than the lookup. A command's row never changes
+ * (the first index of an id stays), so a remembered one is right until a rollback undoes its
+ * insert (the store then calls `forgetCommands`) or retention deletes its instance (then the
+ * instance is not found, as when the row is gone).
+ */
+export function routing(db: Database.Database, cacheSize = 10_000): RoutingInternal {
   const putCommand = db.prepare<[string, string, string, string]>(
     'INSERT INTO commands (command_id, instance_id, step, kind) VALUES (?, ?, ?, ?) ON CONFLICT (command_id) DO NOTHING');
   const getCommand = db.prepare<[string], { instance_id: string; step: string; kind: CommandKind }>(
@@ -36,12 +50,30 @@ export function routing(db: Database.Database): Routing {
   const waiters = db.prepare<[string, string], { instanceId: string; step: string }>(
     'SELECT instance_id AS instanceId, step FROM waits WHERE subject = ? AND type = ? ORDER BY rowid');
 
+  const known = new Map<string, CommandRef>();
+  const remember = (commandId: string, ref: CommandRef): void => {
+    known.set(commandId, ref);
+    if (known.size > cacheSize) {
+      const oldest = known.keys().next();
+      if (oldest.done !== true) known.delete(oldest.value);
+    }
+  };
+
   return {
-    indexCommand: (commandId, instanceId, step, kind) => void putCommand.run(commandId, instanceId, step, kind),
-    lookupCommand(commandId) {
-      const r = getCommand.get(commandId);
-      return r === undefined ? undefined : { instanceId: r.instance_id, step: r.step, kind: r.kind };
+    indexCommand(commandId, instanceId, step, kind) {
+      // An id indexed before keeps its first row: only a new row is remembered as written.
+      if (putCommand.run(commandId, instanceId, step, kind).changes === 1) remember(commandId, { instanceId, step, kind });
     },
+    lookupCommand(commandId) {
+      const hit = known.get(commandId);
+      if (hit !== undefined) return hit;
+      const r = getCommand.get(commandId);
+      if (r === undefined) return undefined;
+      const ref = { instanceId: r.instance_id, step: r.step, kind: r.kind };
+      remember(commandId, ref);
+      return ref;
+    },
+    forgetCommands: () => known.clear(),
     addWait: (subject, type, instanceId, step) => void putWait.run(subject, type, instanceId, step),
     removeWait: (instanceId, step) => void delWait.run(instanceId, step),
     waiting: (subject, type) => waiters.all(subject, type),

@@ -109,21 +109,33 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     }
     const log = journal(db, opts.upcasters ?? journalUpcasters);
     const projection = instances(db, log, snapshotEvery);
+    const route = routing(db);
+    // A rolled-back transaction or savepoint may have saved states and indexed commands the
+    // database no longer holds: forget them all (rare: only failing inputs roll back).
+    const forget = (): void => {
+      projection.forgetCached();
+      route.forgetCommands();
+    };
     const run = db.transaction((fn: () => unknown) => fn());
-    // A rolled-back transaction or savepoint may have saved states the database no longer
-    // holds: forget them all (rare: only failing inputs roll back).
     const guarded = <T>(fn: () => T): T => {
       try {
         return (readonly ? run.deferred(fn) : run.immediate(fn)) as T;
       } catch (err) {
-        projection.forgetCached();
+        forget();
         throw err;
       }
     };
+    const retire = retention(db);
     const parts = {
       ...log, ...projection, ...instanceList(db), ...inbox(db), ...outbox(db, opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'),
-      ...timers(db, projection), ...routing(db), ...deadLetters(db), ...definitions(db), ...earlyEvents(db), ...insights(db), ...retention(db),
-      ...rebuilds(db, log, () => projection.forgetCached()),
+      ...timers(db, projection), ...route, ...deadLetters(db), ...definitions(db), ...earlyEvents(db), ...insights(db), ...retire,
+      ...rebuilds(db, log, forget),
+      // Deleted instances take their command rows along: the remembered commands go too.
+      purge: (refs: Parameters<typeof retire.purge>[0]) => {
+        const deleted = retire.purge(refs);
+        if (deleted.length > 0) route.forgetCommands();
+        return deleted;
+      },
     };
     const here = (): Gauges => ({
       instances: parts.countByStatus(), timersPending: parts.timerCount(), outboxBacklog: parts.backlog(), outboxOldestAt: parts.oldestUnsentAt(), deadLetters: parts.deadCount(),

@@ -134,3 +134,18 @@ sagas:
   t.equal(pinned.awaits('d.approvals', 'Approved'), true, 'a pinned definition\'s wait counts, though not current');
   t.equal(pinned.awaits('d.approvals', 'Rejected'), false);
 });
+
+t.test('answers asked before a reload or a pin are asked again after it', async (t) => {
+  const r = new Registry(sagasOf(TEXT));
+  t.same(r.triggeredBy('a.orders', 'Placed').map((s) => s.name), ['alpha', 'beta']);
+  t.equal(r.awaits('signals.events', 'Go'), true);
+  r.replace(sagasOf(TEXT.replace('type: Placed } }', 'type: Booked } }').replace('type: Go', 'type: Went')));
+  t.same(r.triggeredBy('a.orders', 'Placed').map((s) => s.name), ['beta'], 'the reloaded alpha starts on Booked now');
+  t.same(r.triggeredBy('a.orders', 'Booked').map((s) => s.name), ['alpha']);
+  t.equal(r.awaits('signals.events', 'Go'), true, 'the earlier alpha stays loaded by hash for its instances');
+  t.equal(r.awaits('signals.events', 'Went'), true);
+  const list = r.triggeredBy('a.orders', 'Booked');
+  list.pop();
+  t.equal(r.triggeredBy('a.orders', 'Booked').length, 1, 'a caller changing its list changes no later answer');
+  t.equal(r.awaits('signals.events Go', ''), false, 'subject and type are not run together');
+});

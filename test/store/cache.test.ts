@@ -53,6 +53,40 @@ t.test('a state saved in a transaction that rolls back is not served from memory
   t.strictSame(rowOf(file, a.id)?.state, a2);
 });
 
+t.test('a command indexed in a transaction or savepoint that rolls back is not found from memory afterwards', async (t) => {
+  const file = join(t.testdir(), 'cmd.db');
+  const store = openStore(file);
+  t.teardown(() => store.close());
+  const env = new TestEnv();
+  startInstance(store, env, 'i-a');
+  startInstance(store, env, 'i-b');
+
+  t.throws(() => store.tx(() => {
+    store.indexCommand('c-1', 'i-a', 'reserve', 'do');
+    t.same(store.lookupCommand('c-1'), { instanceId: 'i-a', step: 'reserve', kind: 'do' }, 'inside the transaction it is found');
+    throw new Error('input failed after indexing');
+  }), /input failed/);
+  t.equal(store.lookupCommand('c-1'), undefined, 'after the rollback, not found');
+
+  store.tx(() => {
+    t.throws(() => store.tx(() => {
+      store.indexCommand('c-2', 'i-a', 'charge', 'do');
+      throw new Error('this input failed');
+    }));
+    store.indexCommand('c-3', 'i-b', 'reserve', 'undo');
+  });
+  t.equal(store.lookupCommand('c-2'), undefined, 'the failed input left no command in memory');
+  t.same(store.lookupCommand('c-3'), { instanceId: 'i-b', step: 'reserve', kind: 'undo' }, 'the other input of the transaction committed');
+
+  // An id indexed again keeps its first row, in memory as in the table.
+  store.indexCommand('c-3', 'i-a', 'other', 'do');
+  t.same(store.lookupCommand('c-3'), { instanceId: 'i-b', step: 'reserve', kind: 'undo' });
+  const raw = new Database(file, { readonly: true });
+  t.teardown(() => raw.close());
+  t.same(raw.prepare("SELECT command_id, instance_id, step, kind FROM commands WHERE command_id LIKE 'c-%' ORDER BY command_id").all(),
+    [{ command_id: 'c-3', instance_id: 'i-b', step: 'reserve', kind: 'undo' }], 'the table holds what memory says');
+});
+
 t.test('every save reaches the row: steps that keep the status and steps that change it', async (t) => {
   const file = join(t.testdir(), 'c.db');
   const store = openStore(file);
