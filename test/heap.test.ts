@@ -7,8 +7,8 @@ import { applyHeapGrowth } from '../engine/heap.js';
 const HEAP = fileURLToPath(new URL('../dist/engine/heap.js', import.meta.url));
 
 // A child that keeps about 30 MB live and churns garbage that survives young collections, as
-// sagad's in-flight sagas do; it prints the largest heap seen. The same program with
-// and without the setting, so only the setting differs.
+// sagad's in-flight sagas do; it prints the largest heap seen. The same program at two
+// settings, so only the setting differs.
 const CHURN = `
 import { getHeapStatistics } from 'node:v8';
 const { applyHeapGrowth } = await import(process.argv[1]);

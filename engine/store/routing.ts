@@ -35,8 +35,7 @@ export interface RoutingInternal extends Routing {
  * input's transaction, and in SQLite a statement outside a transaction opens and ends a read
  * transaction of its own, which cost more than the lookup. A command's row never changes
  * (the first index of an id stays), so a remembered one is right until a rollback undoes its
- * insert (the store then calls `forgetCommands`) or retention deletes its instance (then the
- * instance is not found, as when the row is gone).
+ * insert or retention deletes its instance (the store then calls `forgetCommands`).
  */
 export function routing(db: Database.Database, cacheSize = 10_000): RoutingInternal {
   const putCommand = db.prepare<[string, string, string, string]>(
