@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { evolve, isTerminal, type InstanceState, type InstanceStatus } from '../core/index.js';
+import { setBounded } from './bounded.js';
 import { StoreError, StoreErrorCode, isSqliteError } from './errors.js';
 import { editTimers, isNoEdit, parseTimers, timerColumns, type PendingTimer, type TimerEdit } from './instance-timers.js';
 import type { Journal } from './journal.js';
@@ -94,14 +95,7 @@ export function instances(db: Database.Database, log: Journal, snapshotEvery: nu
     "SELECT id FROM instances WHERE status IN ('running', 'compensating') ORDER BY created_at, id");
 
   const cache = new Map<string, Cached>();
-  const remember = (id: string, entry: Cached): void => {
-    cache.delete(id);
-    cache.set(id, entry);
-    if (cache.size > cacheSize) {
-      const oldest = cache.keys().next();
-      if (oldest.done !== true) cache.delete(oldest.value);
-    }
-  };
+  const remember = (id: string, entry: Cached): void => setBounded(cache, id, entry, cacheSize);
 
   const currentTimers = (id: string): readonly PendingTimer[] | undefined => {
     const known = cache.get(id);

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { setBounded } from './bounded.js';
 
 /** Which side of a step a command was for. */
 export const CommandKind = { do: 'do', undo: 'undo' } as const;
@@ -50,13 +51,7 @@ export function routing(db: Database.Database, cacheSize = 10_000): RoutingInter
     'SELECT instance_id AS instanceId, step FROM waits WHERE subject = ? AND type = ? ORDER BY rowid');
 
   const known = new Map<string, CommandRef>();
-  const remember = (commandId: string, ref: CommandRef): void => {
-    known.set(commandId, ref);
-    if (known.size > cacheSize) {
-      const oldest = known.keys().next();
-      if (oldest.done !== true) known.delete(oldest.value);
-    }
-  };
+  const remember = (commandId: string, ref: CommandRef): void => setBounded(known, commandId, ref, cacheSize);
 
   return {
     indexCommand(commandId, instanceId, step, kind) {
