@@ -5,16 +5,29 @@ import { StoreError, StoreErrorCode, isSqliteError } from './errors.js';
 import { editTimers, isNoEdit, parseTimers, timerColumns, type PendingTimer, type TimerEdit } from './instance-timers.js';
 import type { Journal } from './journal.js';
 
-/** The instance projection the API reads, kept beside the journal and rebuildable from it. */
+/**
+ * The instance projection the API reads, kept beside the journal and rebuildable from it.
+ * The row keeps the columns the lists and indexes need at every step, but the state document
+ * only once the instance has finished (`state` is the JSON `null` while it runs, or a state
+ * of an earlier version in a row written before this layout): a running instance's state is
+ * its journal's, replayed from its latest snapshot, and in memory (the cache below) for the
+ * instances this process has saved. A state document of about 2 KB rewritten at every step
+ * left room for one or two rows per page, so each input dirtied a page of its own: the
+ * instances table was nearly half of the pages a saga's commits wrote.
+ */
 export interface Instances {
   /**
    * Upserts the projection row of `state` and, once `snapshotEvery` journal events have passed
-   * since the last snapshot, a snapshot. Call it after `append`, in the same transaction.
+   * since the last snapshot, a snapshot. Call it after `append`, in the same transaction: a
+   * running instance's state is read back from the journal.
    * Throws `SAGA_ERR_DUPLICATE_KEY` when another instance of the saga has the same key.
    * With `timers`, the instance's pending timers change in the same row write.
    */
   saveInstance(state: InstanceState, timers?: TimerEdit): void;
-  /** The projected state, or undefined. Shared with the store's cache: never modify it. */
+  /**
+   * The projected state, or undefined: from memory, the finished row, or the journal (the
+   * latest snapshot and the later events). Shared with the store's cache: never modify it.
+   */
   getInstance(id: string): InstanceState | undefined;
   /** The instance of `saga` with business key `key`, or undefined. */
   findByKey(saga: string, key: string): InstanceState | undefined;
@@ -35,6 +48,15 @@ export interface Instances {
 export const COUNT_BY_STATUS_SQL = `SELECT saga, status, sum(count) AS count FROM instance_counts
   GROUP BY saga, status HAVING sum(count) > 0 ORDER BY saga, status`;
 
+/** The `state` column of a running instance's row: its state is the journal's. */
+export const STATE_NOT_KEPT = 'null';
+
+/** The state a row's `state` column holds for its `version`, or undefined when it keeps none (running, or older than the row). */
+export function keptState(version: number, json: string): InstanceState | undefined {
+  const kept = JSON.parse(json) as InstanceState | null;
+  return kept !== null && kept.version === version ? kept : undefined;
+}
+
 type Params = [string, string, string, string | null, string, string, number, number, number, string, string | null, number | null];
 
 /**
@@ -45,8 +67,10 @@ interface Cached { readonly state: InstanceState; readonly snapshotAt: number; r
 
 /** What the store needs beyond the interface: forgetting cached states when a transaction rolls back, the timers kept in the rows. */
 export interface InstancesInternal extends Instances {
-  /** Drops every cached state; the next read goes to the database. */
-  forgetCached(): void;
+  /** Drops every cached state, or only the instance's with `id`; the next read goes to the database. */
+  forgetCached(id?: string): void;
+  /** The state kept in memory for the instance, as readers are served it; undefined when none is. */
+  cachedState(id: string): InstanceState | undefined;
   /** The instance's pending timers, earliest first; undefined when there is no such instance. */
   pendingTimers(id: string): readonly PendingTimer[] | undefined;
   /** Replaces the instance's pending timers (its row's `timers` and `due_at`); false when there is no such instance. */
@@ -83,8 +107,8 @@ export function instances(db: Database.Database, log: Journal, snapshotEvery: nu
     return st.run(...values).changes;
   };
   const timersById = db.prepare<[string], { timers: string | null }>('SELECT timers FROM instances WHERE id = ?');
-  const byId = db.prepare<[string], { state: string }>('SELECT state FROM instances WHERE id = ?');
-  const byKey = db.prepare<[string, string], { id: string; state: string }>('SELECT id, state FROM instances WHERE saga = ? AND key = ?');
+  const byId = db.prepare<[string], { version: number; state: string }>('SELECT version, state FROM instances WHERE id = ?');
+  const byKey = db.prepare<[string, string], { id: string; version: number; state: string }>('SELECT id, version, state FROM instances WHERE saga = ? AND key = ?');
   const snapshot = db.prepare<[string], { version: number; state: string }>('SELECT version, state FROM snapshots WHERE instance_id = ?');
   const snapshotVersion = db.prepare<[string], { version: number }>('SELECT version FROM snapshots WHERE instance_id = ?');
   const putSnapshot = db.prepare<[string, number, string]>(`
@@ -104,13 +128,21 @@ export function instances(db: Database.Database, log: Journal, snapshotEvery: nu
     return row === undefined ? undefined : parseTimers(row.timers);
   };
 
-  /** Writes the row; returns the timers it now holds, or undefined when it left them unknown. */
-  const write = (s: InstanceState, json: string, known: Cached | undefined, edit: TimerEdit | undefined): readonly PendingTimer[] | undefined => {
+  /**
+   * Writes the row, its `state` column only when `json` is the finished state's (else the
+   * column keeps what it had, or STATE_NOT_KEPT in a new row); returns the timers it now
+   * holds, or undefined when it left them unknown.
+   */
+  const write = (s: InstanceState, json: string | undefined, known: Cached | undefined, edit: TimerEdit | undefined): readonly PendingTimer[] | undefined => {
     const before = isNoEdit(edit) ? undefined : currentTimers(s.id) ?? [];
     const after = before === undefined || edit === undefined ? known?.timers : editTimers(before, edit);
     if (known !== undefined) {
-      const cols = ['updated_at', 'version', 'state'];
-      const values: unknown[] = [s.updatedAt, s.version, json];
+      const cols = ['updated_at', 'version'];
+      const values: unknown[] = [s.updatedAt, s.version];
+      if (json !== undefined) {
+        cols.push('state');
+        values.push(json);
+      }
       if (known.state.status !== s.status) {
         cols.unshift('status');
         values.unshift(s.status);
@@ -131,7 +163,7 @@ export function instances(db: Database.Database, log: Journal, snapshotEvery: nu
     const t = timerColumns(after ?? []);
     try {
       (before === undefined ? upsert : upsertTimers).run(
-        s.id, s.saga, s.definitionHash, s.key, s.correlationId, s.status, s.createdAt, s.updatedAt, s.version, json, t.json, t.dueAt);
+        s.id, s.saga, s.definitionHash, s.key, s.correlationId, s.status, s.createdAt, s.updatedAt, s.version, json ?? STATE_NOT_KEPT, t.json, t.dueAt);
     } catch (err) {
       if (isSqliteError(err, 'SQLITE_CONSTRAINT_UNIQUE')) {
         throw new StoreError(StoreErrorCode.DuplicateKey, `saga ${s.saga} already has an instance with key ${String(s.key)}`, { cause: err });
@@ -142,11 +174,14 @@ export function instances(db: Database.Database, log: Journal, snapshotEvery: nu
   };
 
   const save = (s: InstanceState, edit?: TimerEdit): void => {
-    const json = JSON.stringify(s);
     const known = cache.get(s.id);
-    const timers = write(s, json, known, edit);
     let snapshotAt = known?.snapshotAt ?? snapshotVersion.get(s.id)?.version ?? 0;
-    if (s.version - snapshotAt >= snapshotEvery) {
+    const snapshotDue = s.version - snapshotAt >= snapshotEvery;
+    const finished = isTerminal(s);
+    // A running instance's state is serialized only for its snapshots.
+    const json = finished || snapshotDue ? JSON.stringify(s) : undefined;
+    const timers = write(s, finished ? json : undefined, known, edit);
+    if (snapshotDue && json !== undefined) {
       putSnapshot.run(s.id, s.version, json);
       snapshotAt = s.version;
     }
@@ -157,7 +192,23 @@ export function instances(db: Database.Database, log: Journal, snapshotEvery: nu
   };
   const saveTx = db.transaction(save);
 
-  const read = (id: string, json: string): InstanceState => cache.get(id)?.state ?? JSON.parse(json) as InstanceState;
+  const replay = (id: string, fromScratch: boolean): InstanceState => {
+    const snap = fromScratch ? undefined : snapshot.get(id);
+    let state = snap === undefined ? undefined : JSON.parse(snap.state) as InstanceState;
+    const from = snap?.version ?? 0;
+    const events = log.eventsAfter(id, from);
+    for (const e of events) state = evolve(state, e);
+    if (state === undefined) throw new StoreError(StoreErrorCode.NotFound, `instance ${id} has no journal`);
+    // evolve counts applied events; a mismatch means a snapshot that does not fit its journal.
+    if (state.version !== from + events.length) {
+      throw new Error(`rebuild of ${id}: state version ${state.version} after replaying seq ${from + 1}..${from + events.length}`);
+    }
+    return state;
+  };
+
+  /** The state of the row read: from memory, the row when it keeps it, else the journal. */
+  const read = (id: string, row: { version: number; state: string }): InstanceState =>
+    cache.get(id)?.state ?? keptState(row.version, row.state) ?? replay(id, false);
 
   return {
     // Inside a caller's transaction the caller's savepoint already makes the save atomic.
@@ -166,13 +217,14 @@ export function instances(db: Database.Database, log: Journal, snapshotEvery: nu
       const known = cache.get(id);
       if (known !== undefined) return known.state;
       const row = byId.get(id);
-      return row === undefined ? undefined : read(id, row.state);
+      return row === undefined ? undefined : read(id, row);
     },
     findByKey(saga, key) {
       const row = byKey.get(saga, key);
-      return row === undefined ? undefined : read(row.id, row.state);
+      return row === undefined ? undefined : read(row.id, row);
     },
-    forgetCached: () => cache.clear(),
+    forgetCached: (id) => (id === undefined ? cache.clear() : cache.delete(id)),
+    cachedState: (id) => cache.get(id)?.state,
     pendingTimers: currentTimers,
     setTimers(id, timers) {
       const before = currentTimers(id);
@@ -185,19 +237,7 @@ export function instances(db: Database.Database, log: Journal, snapshotEvery: nu
       if (known !== undefined) cache.set(id, { ...known, timers });
       return true;
     },
-    rebuild(id, opts) {
-      const snap = opts?.fromScratch === true ? undefined : snapshot.get(id);
-      let state = snap === undefined ? undefined : JSON.parse(snap.state) as InstanceState;
-      const from = snap?.version ?? 0;
-      const events = log.eventsAfter(id, from);
-      for (const e of events) state = evolve(state, e);
-      if (state === undefined) throw new StoreError(StoreErrorCode.NotFound, `instance ${id} has no journal`);
-      // evolve counts applied events; a mismatch means a snapshot that does not fit its journal.
-      if (state.version !== from + events.length) {
-        throw new Error(`rebuild of ${id}: state version ${state.version} after replaying seq ${from + 1}..${from + events.length}`);
-      }
-      return state;
-    },
+    rebuild: (id, opts) => replay(id, opts?.fromScratch === true),
     countByStatus: () => counts.all(),
     nonTerminalIds: () => open.all().map((r) => r.id),
   };

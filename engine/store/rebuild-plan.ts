@@ -1,4 +1,4 @@
-import { evolve, type InstanceState, type SagaEvent } from '../core/index.js';
+import { evolve, isTerminal, type InstanceState, type SagaEvent } from '../core/index.js';
 import { StoreError, StoreErrorCode } from './errors.js';
 
 /** One place where a stored row and the journal disagree: the stored value and the rebuilt one (null for none). */
@@ -27,6 +27,10 @@ export interface StoredInstance {
   readonly createdAt: number;
   readonly updatedAt: number;
   readonly version: number;
+  /**
+   * The state document; undefined when the row does not keep one (SQLite keeps it only once
+   * the instance has finished), which is a difference only for a finished instance.
+   */
   readonly state: unknown;
 }
 
@@ -87,7 +91,7 @@ export function planRebuild(id: string, events: readonly SagaEvent[], row: Store
       const was = row[k as keyof StoredInstance];
       if (was !== v) found.push({ path: `row.${k}`, stored: was, rebuilt: v });
     }
-    jsonDifferences(row.state, JSON.parse(JSON.stringify(state)) as unknown, 'state', found);
+    if (row.state !== undefined || isTerminal(state)) jsonDifferences(row.state ?? null, JSON.parse(JSON.stringify(state)) as unknown, 'state', found);
   }
   const rewriteRow = found.length > 0;
   let rewriteSnapshot = false;

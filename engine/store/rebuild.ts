@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { InstanceStatus } from '../core/index.js';
+import { isTerminal, type InstanceStatus } from '../core/index.js';
+import { STATE_NOT_KEPT, keptState, type InstancesInternal } from './instances.js';
 import type { Journal } from './journal.js';
 import { planRebuild, type RebuildReport } from './rebuild-plan.js';
 
@@ -20,8 +21,12 @@ interface Row {
   created_at: number; updated_at: number; version: number; state: string;
 }
 
-/** Prepares the rebuild statements once; `forget` drops cached states after a rewrite. */
-export function rebuilds(db: Database.Database, log: Journal, forget: () => void): Rebuilds {
+/**
+ * Prepares the rebuild statements once. The state compared is the one readers are served:
+ * the projection's in memory when it has one (a running instance's row keeps none), else the
+ * row's; after a rewrite the instance's state in memory is dropped.
+ */
+export function rebuilds(db: Database.Database, log: Journal, projection: Pick<InstancesInternal, 'cachedState' | 'forgetCached'>): Rebuilds {
   const row = db.prepare<[string], Row>(
     'SELECT saga, definition_hash, key, correlation_id, status, created_at, updated_at, version, state FROM instances WHERE id = ?');
   const snapshot = db.prepare<[string], { version: number; state: string }>('SELECT version, state FROM snapshots WHERE instance_id = ?');
@@ -42,11 +47,12 @@ export function rebuilds(db: Database.Database, log: Journal, forget: () => void
     const snap = snapshot.get(id);
     const plan = planRebuild(id, log.eventsAfter(id, 0), r === undefined ? undefined : {
       saga: r.saga, definitionHash: r.definition_hash, key: r.key, correlationId: r.correlation_id, status: r.status,
-      createdAt: r.created_at, updatedAt: r.updated_at, version: r.version, state: JSON.parse(r.state) as unknown,
+      createdAt: r.created_at, updatedAt: r.updated_at, version: r.version, state: projection.cachedState(id) ?? keptState(r.version, r.state),
     }, snap === undefined ? undefined : { version: snap.version, state: JSON.parse(snap.state) as unknown });
     const s = plan.state;
     const json = JSON.stringify(s);
-    if (plan.rewriteRow) upsert.run(s.id, s.saga, s.definitionHash, s.key, s.correlationId, s.status, s.createdAt, s.updatedAt, s.version, json);
+    // As a step writes it: the state document in the row of a finished instance only.
+    if (plan.rewriteRow) upsert.run(s.id, s.saga, s.definitionHash, s.key, s.correlationId, s.status, s.createdAt, s.updatedAt, s.version, isTerminal(s) ? json : STATE_NOT_KEPT);
     if (plan.rewriteSnapshot) putSnapshot.run(s.id, s.version, json);
     return plan.report;
   });
@@ -54,8 +60,8 @@ export function rebuilds(db: Database.Database, log: Journal, forget: () => void
   return {
     rebuildInstance(id) {
       const report = rebuild.immediate(id);
-      // The store keeps recent states parsed in memory: after a rewrite they would be stale.
-      if (report.changed) forget();
+      // The store keeps recent states parsed in memory: after a rewrite this one would be stale.
+      if (report.changed) projection.forgetCached(id);
       return report;
     },
     journalInstanceIds: (after, limit) => ids.all(after ?? '', limit).map((r) => r.id),

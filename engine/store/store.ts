@@ -129,7 +129,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     const parts = {
       ...log, ...projection, ...instanceList(db), ...inbox(db), ...outbox(db, opts.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'),
       ...timers(db, projection), ...route, ...deadLetters(db), ...definitions(db), ...earlyEvents(db), ...insights(db), ...retire,
-      ...rebuilds(db, log, forget),
+      ...rebuilds(db, log, projection),
       // Deleted instances take their command rows along: the remembered commands go too.
       purge: (refs: Parameters<typeof retire.purge>[0]) => {
         const deleted = retire.purge(refs);

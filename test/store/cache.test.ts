@@ -5,13 +5,15 @@ import { decide, isRejection, type InstanceState } from '../../engine/core/index
 import { openStore } from '../../engine/store/index.js';
 import { compensateAll, feed, reply, saga, startInstance, TestEnv } from './fixtures/saga.js';
 
-/** The row as SQLite holds it, read through a second connection (no cache). */
-function rowOf(file: string, id: string): { status: string; version: number; state: InstanceState } | undefined {
+/** The row as SQLite holds it and the state the database gives for it, read through a second connection (no cache). */
+function rowOf(file: string, id: string): { status: string; version: number; state: InstanceState | undefined } | undefined {
   const raw = new Database(file, { readonly: true });
+  const reader = openStore(file, { readonly: true });
   try {
-    const r = raw.prepare<[string], { status: string; version: number; state: string }>('SELECT status, version, state FROM instances WHERE id = ?').get(id);
-    return r === undefined ? undefined : { status: r.status, version: r.version, state: JSON.parse(r.state) as InstanceState };
+    const r = raw.prepare<[string], { status: string; version: number }>('SELECT status, version FROM instances WHERE id = ?').get(id);
+    return r === undefined ? undefined : { status: r.status, version: r.version, state: reader.getInstance(id) };
   } finally {
+    reader.close();
     raw.close();
   }
 }

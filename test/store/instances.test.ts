@@ -114,3 +114,60 @@ t.test('counts by saga and status, and the ids still in progress', async (t) => 
   ]);
   t.same(store.nonTerminalIds(), ['i-2', 'i-3', 'i-4', 'r-1']);
 });
+
+t.test('the row keeps the state document only once the instance has finished; a running one is read from its journal', async (t) => {
+  const file = join(t.testdir(), 'kept.db');
+  const store = openStore(file, { snapshotEvery: 3 });
+  t.teardown(() => store.close());
+  const raw = new Database(file);
+  t.teardown(() => raw.close());
+  const stateColumn = (id: string) => raw.prepare<[string], { state: string }>('SELECT state FROM instances WHERE id = ?').get(id)?.state;
+  const env = new TestEnv();
+  let s = startInstance(store, env, 'i-a', { key: 'k-a' });
+  t.equal(stateColumn('i-a'), 'null', 'a started instance: no document in its row');
+  s = feed(store, env, s, reply(s, 'reserve', 'Done', env));
+  s = feed(store, env, s, reply(s, 'charge', 'Nope', env));
+  t.equal(s.status, 'compensating');
+  t.equal(stateColumn('i-a'), 'null', 'nor after steps that keep or change its status');
+  t.ok(s.version > 3, 'past a snapshot, so the read below starts from one');
+
+  // Another connection (no memory of the saves) reads the state from snapshot and journal.
+  const reader = openStore(file, { readonly: true });
+  t.teardown(() => reader.close());
+  t.strictSame(reader.getInstance('i-a'), s, 'by id');
+  t.strictSame(reader.findByKey('order', 'k-a'), s, 'by key');
+  t.same(store.rebuildInstance('i-a'), { id: 'i-a', changed: false, differences: [] }, 'a rebuild finds nothing to mend');
+
+  s = compensateAll(store, env, s);
+  t.ok(['compensated', 'failed'].includes(s.status), s.status);
+  t.strictSame(JSON.parse(stateColumn('i-a') ?? 'null'), JSON.parse(JSON.stringify(s)), 'a finished instance: its state in the row');
+  t.strictSame(reader.getInstance('i-a'), s);
+
+  // A finished row whose document drifted: the rebuild reports it and writes the replay back.
+  raw.prepare("UPDATE instances SET state = json_set(state, '$.input', 'drifted') WHERE id = 'i-a'").run();
+  const report = store.rebuildInstance('i-a');
+  t.same(report.differences.map((d) => d.path), ['state.input']);
+  t.strictSame(JSON.parse(stateColumn('i-a') ?? 'null'), JSON.parse(JSON.stringify(s)));
+  raw.prepare("UPDATE instances SET state = 'null' WHERE id = 'i-a'").run();
+  t.same(store.rebuildInstance('i-a').differences.map((d) => d.path), ['state'], 'a finished row without its document is mended too');
+  t.strictSame(reader.getInstance('i-a'), s);
+});
+
+t.test('a row written before this layout, its document older than the row, is read from the journal', async (t) => {
+  const file = join(t.testdir(), 'old.db');
+  const store = openStore(file);
+  t.teardown(() => store.close());
+  const env = new TestEnv();
+  const first = startInstance(store, env, 'i-a');
+  const raw = new Database(file);
+  t.teardown(() => raw.close());
+  // As an earlier build wrote it: the state document of the row's version.
+  raw.prepare('UPDATE instances SET state = ? WHERE id = ?').run(JSON.stringify(first), 'i-a');
+  const reader = openStore(file, { readonly: true });
+  t.teardown(() => reader.close());
+  t.strictSame(reader.getInstance('i-a'), first, 'a document at the row\'s version is used');
+  const next = feed(store, env, first, reply(first, 'reserve', 'Done', env));
+  t.equal(JSON.parse(raw.prepare<[], { state: string }>("SELECT state FROM instances WHERE id = 'i-a'").get()?.state ?? 'null').version, first.version,
+    'the step left the old document in the row');
+  t.strictSame(reader.getInstance('i-a'), next, 'the document is older than the row: the journal is read');
+});
