@@ -21,9 +21,10 @@ export interface Instances {
    * since the last snapshot, a snapshot. Call it after `append`, in the same transaction: a
    * running instance's state is read back from the journal.
    * Throws `SAGA_ERR_DUPLICATE_KEY` when another instance of the saga has the same key.
-   * With `timers`, the instance's pending timers change in the same row write.
+   * With `timers`, the instance's pending timers change in the same row write. `fresh` says
+   * the caller found no row for the instance in this transaction: nothing is read back then.
    */
-  saveInstance(state: InstanceState, timers?: TimerEdit): void;
+  saveInstance(state: InstanceState, timers?: TimerEdit, fresh?: boolean): void;
   /**
    * The projected state, or undefined: from memory, the finished row, or the journal (the
    * latest snapshot and the later events). Shared with the store's cache: never modify it.
@@ -133,8 +134,8 @@ export function instances(db: Database.Database, log: Journal, snapshotEvery: nu
    * column keeps what it had, or STATE_NOT_KEPT in a new row); returns the timers it now
    * holds, or undefined when it left them unknown.
    */
-  const write = (s: InstanceState, json: string | undefined, known: Cached | undefined, edit: TimerEdit | undefined): readonly PendingTimer[] | undefined => {
-    const before = isNoEdit(edit) ? undefined : currentTimers(s.id) ?? [];
+  const write = (s: InstanceState, json: string | undefined, known: Cached | undefined, edit: TimerEdit | undefined, fresh: boolean): readonly PendingTimer[] | undefined => {
+    const before = isNoEdit(edit) ? undefined : (fresh ? undefined : currentTimers(s.id)) ?? [];
     const after = before === undefined || edit === undefined ? known?.timers : editTimers(before, edit);
     if (known !== undefined) {
       const cols = ['updated_at', 'version'];
@@ -173,14 +174,14 @@ export function instances(db: Database.Database, log: Journal, snapshotEvery: nu
     return after;
   };
 
-  const save = (s: InstanceState, edit?: TimerEdit): void => {
+  const save = (s: InstanceState, edit?: TimerEdit, fresh = false): void => {
     const known = cache.get(s.id);
-    let snapshotAt = known?.snapshotAt ?? snapshotVersion.get(s.id)?.version ?? 0;
+    let snapshotAt = known?.snapshotAt ?? (fresh ? 0 : snapshotVersion.get(s.id)?.version ?? 0);
     const snapshotDue = s.version - snapshotAt >= snapshotEvery;
     const finished = isTerminal(s);
     // A running instance's state is serialized only for its snapshots.
     const json = finished || snapshotDue ? JSON.stringify(s) : undefined;
-    const timers = write(s, finished ? json : undefined, known, edit);
+    const timers = write(s, finished ? json : undefined, known, edit, fresh);
     if (snapshotDue && json !== undefined) {
       putSnapshot.run(s.id, s.version, json);
       snapshotAt = s.version;
@@ -212,7 +213,7 @@ export function instances(db: Database.Database, log: Journal, snapshotEvery: nu
 
   return {
     // Inside a caller's transaction the caller's savepoint already makes the save atomic.
-    saveInstance: (state, timers) => (db.inTransaction ? save(state, timers) : saveTx(state, timers)),
+    saveInstance: (state, timers, fresh) => (db.inTransaction ? save(state, timers, fresh) : saveTx(state, timers, fresh)),
     getInstance(id) {
       const known = cache.get(id);
       if (known !== undefined) return known.state;

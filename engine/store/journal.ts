@@ -43,7 +43,9 @@ export function journal(db: Database.Database, upcasters: Upcasters): Journal {
     `journal of ${instanceId} is at version ${journalHead(instanceId)}, not ${fromVersion}: another writer appended first`, { cause });
 
   const appendRows = (instanceId: string, fromVersion: number, events: readonly SagaEvent[]): number => {
-    if (journalHead(instanceId) !== fromVersion) throw conflict(instanceId, fromVersion);
+    // A first append reads nothing: an instance's journal, when it has one, starts at seq 1
+    // (retention deletes a journal whole), and the primary key refuses a second seq 1.
+    if ((fromVersion !== 0 || events.length === 0) && journalHead(instanceId) !== fromVersion) throw conflict(instanceId, fromVersion);
     let seq = fromVersion;
     for (const e of events) {
       const version = eventVersion[e.type];

@@ -133,8 +133,9 @@ function applyChange(store: Store, c: InstanceChange) {
   if ((current?.version ?? 0) !== c.expectedVersion) throw new Undo({ status: 'conflict', instanceId: id });
   try {
     store.append(id, c.expectedVersion, c.events);
-    // The timers live in the instance row: armed and cancelled by the row write itself.
-    store.saveInstance(c.state, c.timers);
+    // The timers live in the instance row: armed and cancelled by the row write itself. A new
+    // instance (no row above) has neither timers nor a snapshot to read back.
+    store.saveInstance(c.state, c.timers, current === undefined);
   } catch (err) {
     if (err instanceof SagaError && (err.code === StoreErrorCode.VersionConflict || err.code === StoreErrorCode.DuplicateKey)) {
       throw new Undo({ status: 'conflict', instanceId: id });

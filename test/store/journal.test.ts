@@ -38,6 +38,7 @@ t.test('optimistic concurrency: an append not at the head throws and writes noth
   t.equal(store.append('i-1', 0, [started, next(1)]), 2);
 
   t.throws(() => store.append('i-1', 0, [started]), { code: StoreErrorCode.VersionConflict }, 'a stale writer');
+  t.throws(() => store.append('i-1', 0, []), { code: StoreErrorCode.VersionConflict }, 'a stale writer of nothing');
   t.throws(() => store.append('i-1', 1, [next(2), next(3)]), { code: StoreErrorCode.VersionConflict }, 'a stale writer of two events');
   t.throws(() => store.append('i-1', 5, [next(6)]), { code: StoreErrorCode.VersionConflict }, 'a writer ahead of the journal');
   t.equal(store.journalHead('i-1'), 2);
