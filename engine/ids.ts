@@ -26,20 +26,24 @@ export function pooledRandomBytes(size: number): Uint8Array {
 }
 
 const MAX_MS = 2 ** 48 - 1;
+/** Two hex digits of each byte value. */
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 
 /**
  * Creates a UUIDv7 generator (RFC 9562) whose ids strictly increase, even within one millisecond
  * or when the clock steps back, by using the 12-bit `rand_a` field as a counter (method 1).
+ * The string is built from a table of hex digits, without buffers in between: several ids are
+ * made per saga.
  */
 export function createUuidv7(): (nowMs?: number, random?: RandomBytes) => string {
   let lastMs = -1;
   let counter = 0;
   return (nowMs = Date.now(), random = pooledRandomBytes) => {
     if (!Number.isFinite(nowMs) || nowMs < 0 || nowMs > MAX_MS) throw new RangeError(`uuidv7: timestamp out of range: ${nowMs}`);
-    const rnd = new DataView(Uint8Array.from(random(10).subarray(0, 10)).buffer);
-    if (rnd.byteLength < 10) throw new RangeError('uuidv7: random source returned fewer than 10 bytes');
+    const r = random(10);
+    if (r.length < 10) throw new RangeError('uuidv7: random source returned fewer than 10 bytes');
     // Seeding the counter below 0x800 leaves at least 2048 ids per millisecond before it overflows.
-    const seed = rnd.getUint16(0) & 0x7ff;
+    const seed = ((r[0]! << 8) | r[1]!) & 0x7ff;
     let ms = Math.floor(nowMs);
     if (ms > lastMs) {
       counter = seed;
@@ -52,15 +56,11 @@ export function createUuidv7(): (nowMs?: number, random?: RandomBytes) => string
       }
     }
     lastMs = ms;
-    const out = new Uint8Array(16);
-    const view = new DataView(out.buffer);
-    view.setUint16(0, Math.floor(ms / 2 ** 32));
-    view.setUint32(2, ms % 2 ** 32);
-    view.setUint16(6, 0x7000 | counter);
-    view.setUint8(8, 0x80 | (rnd.getUint8(2) & 0x3f));
-    out.set(new Uint8Array(rnd.buffer, 3, 7), 9);
-    const hex = Buffer.from(out).toString('hex');
-    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+    const hi = Math.floor(ms / 2 ** 32);
+    const lo = ms % 2 ** 32;
+    return `${HEX[(hi >>> 8) & 0xff]}${HEX[hi & 0xff]}${HEX[lo >>> 24]}${HEX[(lo >>> 16) & 0xff]}-${HEX[(lo >>> 8) & 0xff]}${HEX[lo & 0xff]}`
+      + `-${HEX[0x70 | (counter >>> 8)]}${HEX[counter & 0xff]}-${HEX[0x80 | (r[2]! & 0x3f)]}${HEX[r[3]!]}`
+      + `-${HEX[r[4]!]}${HEX[r[5]!]}${HEX[r[6]!]}${HEX[r[7]!]}${HEX[r[8]!]}${HEX[r[9]!]}`;
   };
 }
 

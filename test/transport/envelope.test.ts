@@ -66,6 +66,12 @@ t.test('uuidv7 layout: timestamp, version and variant', async (t) => {
   t.equal(zeros, '00000000-0000-7000-8000-000000000000');
   const ones = createUuidv7()(2 ** 48 - 1, (n) => new Uint8Array(n).fill(0xff));
   t.equal(ones, 'ffffffff-ffff-77ff-bfff-ffffffffffff');
+  // Every byte distinct, so that each lands where it belongs (the values of the earlier, buffer-based build).
+  const bytes = (n: number) => Uint8Array.from({ length: n }, (_, i) => 0xa1 + i * 7);
+  t.equal(createUuidv7()(Date.UTC(2026, 10, 28, 1, 2, 3, 456), bytes), '01a21fac-6cc0-71a8-afb6-bdc4cbd2d9e0');
+  const gen = createUuidv7();
+  gen(5000, bytes);
+  t.equal(gen(5000, bytes), '00000000-1388-71a9-afb6-bdc4cbd2d9e0', 'the counter goes on within a millisecond');
   t.throws(() => uuidv7(-1), RangeError);
 });
 
