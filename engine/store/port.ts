@@ -72,7 +72,11 @@ export interface StorePort {
    * publish before a row whose `follows` names them (per-instance order across replicas).
    */
   unsentBySeq(seqs: readonly number[]): Promise<OutboxRow[]>;
-  /** Marks rows published (JetStream acknowledged them); already-sent rows keep their first time. */
+  /**
+   * Marks rows published (JetStream acknowledged them) by deleting them, as both adapters do
+   * (SQLite since its migration 9, PostgreSQL since its schema 7); seqs already gone are
+   * skipped. `at` is not kept.
+   */
   markSent(seqs: readonly number[], at: number): Promise<void>;
 
   // ---- dead letters --------------------------------------------------------------------------
@@ -146,7 +150,10 @@ export interface StorePort {
   // ---- housekeeping --------------------------------------------------------------------------
   /** Forgets processed message ids recorded before `olderThan`; returns how many. */
   pruneInbox(olderThan: number): Promise<number>;
-  /** Deletes outbox rows sent before `olderThan`; returns how many. */
+  /**
+   * Deletes outbox rows sent before `olderThan`; returns how many. Only rows a PostgreSQL
+   * database marked sent before its schema 7 are left to prune: since then a mark deletes.
+   */
   pruneSent(olderThan: number): Promise<number>;
   /**
    * Retention: finished instances (completed, compensated; never failed) created and last

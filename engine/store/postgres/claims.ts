@@ -85,18 +85,21 @@ export function claims(d: Db): Claims {
         WHERE seq = ANY ($1::bigint[]) AND sent_at IS NULL ORDER BY seq`, [seqs], 'sagad_unsent_by_seq');
       return rows.map(toRow);
     },
+    // A published row is deleted (schema 7): a delete writes no index entry, where setting
+    // sent_at wrote a new row version and its entries in the seq and message id indexes.
     // Committed without waiting for the WAL flush: a mark lost in a crash only re-sends those
     // messages with their stable ids, which JetStream and participants drop (DESIGN section 1).
-    async markSent(seqs, at) {
+    async markSent(seqs) {
       if (seqs.length === 0) return;
-      for (const s of [...seqs, at]) if (!Number.isSafeInteger(s)) throw new RangeError(`markSent takes integers, not ${s}`);
+      for (const s of seqs) if (!Number.isSafeInteger(s)) throw new RangeError(`markSent takes integers, not ${s}`);
       // One simple-protocol query of two statements is one implicit transaction (no parameters
       // there, hence the checked integers inline); without BEGIN, a failure leaves no open one.
       await d.run(`SET LOCAL synchronous_commit = off;
-        UPDATE outbox SET sent_at = ${at} WHERE seq = ANY ('{${seqs.join(',')}}'::bigint[]) AND sent_at IS NULL`);
+        DELETE FROM outbox WHERE seq = ANY ('{${seqs.join(',')}}'::bigint[])`);
     },
     pruneInbox: (olderThan) => d.run('DELETE FROM inbox WHERE at < $1', [olderThan]),
-    // The BRIN index on sent_at narrows the scan to the pages of old rows.
+    // Only rows marked sent before schema 7 have a sent_at; the BRIN index on it narrows the
+    // scan to their pages, and once they are gone the prune finds none.
     pruneSent: (olderThan) => d.run('DELETE FROM outbox WHERE sent_at < $1', [olderThan]),
   };
 }

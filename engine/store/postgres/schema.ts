@@ -176,6 +176,13 @@ export const pgMigrations: readonly PgMigration[] = [
   // all 9 index entries anew; at 40 all of them are HOT (new pages only; existing rows keep theirs).
   { version: 6, description: 'sagad_apply decides a batch in a few statements, never by a sequential scan; instances fillfactor 40', sql: `${APPLY_FUNCTION_V6}
 ALTER TABLE instances SET (fillfactor = 40);` },
+  // Issue 9's throughput: a published outbox row is deleted, as SQLite's are since its
+  // migration 9, instead of rewritten with its sent_at (a new row version and two index
+  // entries per message). Every row left is unsent, so outbox_unsent duplicated the primary
+  // key and only cost an index entry per message. Rows marked sent before stay until
+  // pruneSent's pass (their sent_at and its BRIN index stay for it); until then the reads of
+  // unsent rows skip them as before.
+  { version: 7, description: 'outbox rows deleted once published; no index of unsent rows by seq', sql: 'DROP INDEX outbox_unsent;' },
 ];
 
 /** The schema version this build reads and writes. */

@@ -11,6 +11,7 @@ t.teardown(() => server.stop());
 const factory: Parameters<typeof contract>[1] = {
   name: 'postgres',
   leases: true,
+  deletesSent: true,
   async fresh() {
     const url = await server.createDatabase();
     return { open: (opts) => openPostgresStore(url, opts) };

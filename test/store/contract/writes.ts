@@ -12,7 +12,7 @@ export interface PortFactory {
   readonly name: string;
   /** Whether claims hold for `claimMs` (replicas); a single-process adapter may hand rows out again. */
   readonly leases: boolean;
-  /** Whether marking a row sent deletes it (SQLite, migration 9), leaving `pruneSent` nothing; else sent rows are kept until pruned. */
+  /** Whether marking a row sent deletes it (SQLite since migration 9, PostgreSQL since schema 7), leaving `pruneSent` nothing; else sent rows are kept until pruned. */
   readonly deletesSent?: boolean;
   fresh(): Promise<Place>;
 }
