@@ -13,8 +13,8 @@ export interface OpenOptions extends SqlitePortOptions {
 /**
  * Opens the store `SAGA_DB` names: a `postgres://` or `postgresql://` URL is the PostgreSQL
  * store several replicas share; anything else is a SQLite file of one process. The PostgreSQL
- * adapter and its driver are loaded only for a URL: a SQLite process does without them (about
- * 3.6 MB of resident memory).
+ * adapter and its driver are loaded only for a URL: a SQLite process does without them (idle
+ * sagad: 118-121 MB resident instead of 127-132).
  */
 export async function openStorePort(db: string, opts: OpenOptions = {}): Promise<StorePort> {
   if (isPostgresUrl(db)) {

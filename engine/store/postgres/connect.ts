@@ -1,7 +1,6 @@
 import { parse } from 'pg-connection-string';
 import type pg from 'pg';
 import { StoreError, StoreErrorCode } from '../errors.js';
-
 import { isPostgresUrl, redact } from './url.js';
 
 export { isPostgresUrl, redact };
