@@ -26,8 +26,10 @@ export function definitions(db: Database.Database): Definitions {
   const get = db.prepare<[string], { source: string }>('SELECT source FROM definitions WHERE hash = ?');
   const all = db.prepare<[], { hash: string; name: string; firstSeenAt: number }>(
     'SELECT hash, name, first_seen_at AS firstSeenAt FROM definitions ORDER BY first_seen_at, hash');
+  // From the counts the triggers keep (migrations 4 and 10): a handful of rows, however many instances.
   const inUse = db.prepare<[], { hash: string }>(
-    `SELECT DISTINCT definition_hash AS hash FROM instances WHERE status IN (${INPUT_STATUSES.map((x) => `'${x}'`).join(', ')}) ORDER BY 1`);
+    `SELECT DISTINCT definition_hash AS hash FROM instance_counts
+      WHERE status IN (${INPUT_STATUSES.map((x) => `'${x}'`).join(', ')}) AND count > 0 ORDER BY 1`);
   return {
     hashesInUse: () => inUse.all().map((r) => r.hash),
     rememberDefinition: (hash, name, source, at = Date.now()) => void put.run(hash, name, source, at),

@@ -249,6 +249,39 @@ DROP TABLE outbox;
 ALTER TABLE outbox_v9 RENAME TO outbox;
 `;
 
+// Issue 10, a cheaper step: two fewer B-tree pages for an instance's writes.
+// - The lists' indexes in ascending order. Ids are UUIDv7, so a new instance has the greatest
+//   (created_at, id): in an ascending index its entry is appended at the right edge (SQLite's
+//   quick balance of one page), where in a descending one it went in at the left edge,
+//   splitting pages with a full rebalance of their neighbours. The lists read them backwards,
+//   newest first as before, with the same plans (no sort).
+// - No index of instances by status and definition (v3): the definitions in use are read
+//   from instance_counts (v4), which the triggers keep exact. A third trigger keeps the counts
+//   right when an instance's saga or definition changes without its status (a rebuild that
+//   corrects a row); a change with its status was already moved by instances_recounted.
+// WAL frames per saga, example saga through the engine (each commit writes every page it
+// touched): at concurrency 1, 76.9 before, 69.7 after; at 100, 5.5 and 5.2. The indexes are
+// built again at upgrade, in the migration's transaction: 3.5 s at a million instances.
+const v10 = `
+DROP INDEX instances_created;
+DROP INDEX instances_saga_created;
+DROP INDEX instances_status_created;
+DROP INDEX instances_saga_status;
+CREATE INDEX instances_created ON instances (created_at, id);
+CREATE INDEX instances_saga_created ON instances (saga, created_at, id);
+CREATE INDEX instances_status_created ON instances (status, created_at, id);
+CREATE INDEX instances_saga_status ON instances (saga, status, created_at, id);
+DROP INDEX instances_status_definition;
+CREATE TRIGGER instances_moved AFTER UPDATE OF saga, definition_hash ON instances
+  WHEN (OLD.saga IS NOT NEW.saga OR OLD.definition_hash IS NOT NEW.definition_hash) AND OLD.status IS NEW.status BEGIN
+  UPDATE instance_counts SET count = count - 1 WHERE saga = OLD.saga AND definition_hash = OLD.definition_hash AND status = OLD.status;
+  INSERT INTO instance_counts (saga, definition_hash, status, count, first_created_at, last_created_at)
+    VALUES (NEW.saga, NEW.definition_hash, NEW.status, 1, NEW.created_at, NEW.created_at)
+    ON CONFLICT DO UPDATE SET count = count + 1,
+      first_created_at = min(first_created_at, excluded.first_created_at), last_created_at = max(last_created_at, excluded.last_created_at);
+END;
+`;
+
 /**
  * Every schema step, oldest first. Append only: a released step is never edited. A step that
  * must rebuild a table (SQLite's 12-step ALTER) needs `foreign_keys` off, which cannot change
@@ -264,6 +297,7 @@ export const migrations: readonly Migration[] = [
   { version: 7, description: 'timers kept in their instance row, with the earliest due time indexed', sql: v7 },
   { version: 8, description: 'no index on the inbox time: the prune goes in rowid order', sql: v8 },
   { version: 9, description: 'outbox rows deleted once published; no sent and unsent indexes', sql: v9 },
+  { version: 10, description: 'the lists\' indexes ascending; definitions in use from the counts', sql: v10 },
 ];
 
 /** The schema version this build reads and writes. */

@@ -137,6 +137,60 @@ t.test('a version 8 file keeps its unsent outbox rows: migration 9 drops the sen
   t.same(store.unsent(10).map((r) => r.messageId), ['m-6']);
 });
 
+t.test('a version 9 file: migration 10 turns the lists\' indexes ascending and finds the definitions in use from the counts', async (t) => {
+  const file = join(t.testdir(), 'v9.db');
+  const old = new Database(file);
+  old.pragma('foreign_keys = ON');
+  t.equal(migrate(old, migrations.slice(0, 9)), 9);
+  const put = old.prepare<[string, string, string, string, number, number]>(`INSERT INTO instances
+    (id, saga, definition_hash, key, correlation_id, status, created_at, updated_at, version, state) VALUES (?, ?, ?, NULL, 'c', ?, ?, ?, 1, 'null')`);
+  const rows: [string, string, string, string, number][] = [
+    ['i-1', 'order', 'h-old', 'completed', 10], ['i-2', 'order', 'h-old', 'running', 20], ['i-3', 'order', 'h-new', 'running', 30],
+    ['i-4', 'refund', 'h-r', 'completed', 30], ['i-5', 'order', 'h-new', 'compensated', 40],
+  ];
+  for (const [id, saga, hash, status, at] of rows) put.run(id, saga, hash, status, at, at);
+  old.close();
+
+  const store = openStore(file);
+  t.teardown(() => store.close());
+  t.equal(userVersion(file), schemaVersion);
+  const raw = new Database(file);
+  t.teardown(() => raw.close());
+  const indexes = raw.prepare<[], { name: string; sql: string }>(
+    "SELECT name, sql FROM sqlite_schema WHERE tbl_name = 'instances' AND type = 'index' AND sql IS NOT NULL ORDER BY name").all();
+  t.notOk(indexes.some((i) => i.name === 'instances_status_definition'), 'no index by status and definition');
+  t.same(indexes.filter((i) => /created_at/.test(i.sql) && !i.name.endsWith('took')).map((i) => [i.name, /DESC/.test(i.sql)]),
+    [['instances_created', false], ['instances_saga_created', false], ['instances_saga_status', false], ['instances_status_created', false]],
+    'every list index ascending');
+
+  // The lists still read newest first, with and without a filter, page by page.
+  t.same(store.listInstances().items.map((i) => i.id), ['i-5', 'i-4', 'i-3', 'i-2', 'i-1']);
+  const first = store.listInstances({ saga: 'order', limit: 2 });
+  t.same(first.items.map((i) => i.id), ['i-5', 'i-3']);
+  t.same(store.listInstances({ saga: 'order', limit: 2, cursor: first.nextCursor }).items.map((i) => i.id), ['i-2', 'i-1']);
+  t.same(store.listInstances({ status: 'running' }).items.map((i) => i.id), ['i-3', 'i-2']);
+  t.same(store.listInstances({ saga: 'order', status: 'completed' }).items.map((i) => i.id), ['i-1']);
+  const plan = raw.prepare("EXPLAIN QUERY PLAN SELECT id FROM instances WHERE status = ? ORDER BY created_at DESC, id DESC LIMIT 5").all('running');
+  t.notMatch(JSON.stringify(plan), /TEMP B-TREE/, 'read backwards along the index, not sorted');
+
+  // Definitions in use: instances that may still take an input (running, compensated), not a completed one's only.
+  t.same(store.hashesInUse(), ['h-new', 'h-old']);
+  raw.prepare("UPDATE instances SET status = 'completed' WHERE id = 'i-2'").run();
+  t.same(store.hashesInUse(), ['h-new'], 'h-old pinned by nothing once its running instance completed');
+  // A row whose definition changes without its state (a rebuild correcting it) moves its count along.
+  raw.prepare("UPDATE instances SET definition_hash = 'h-fixed' WHERE id = 'i-3'").run();
+  t.same(store.hashesInUse(), ['h-fixed', 'h-new']);
+  raw.prepare("UPDATE instances SET saga = 'order2', definition_hash = 'h-moved', status = 'compensating' WHERE id = 'i-3'").run();
+  t.same(store.hashesInUse(), ['h-moved', 'h-new'], 'with its state too, counted once');
+  t.same(raw.prepare('SELECT saga, definition_hash AS hash, status, count FROM instance_counts WHERE count > 0 ORDER BY 1, 2, 3').all(), [
+    { saga: 'order', hash: 'h-new', status: 'compensated', count: 1 },
+    { saga: 'order', hash: 'h-old', status: 'completed', count: 2 },
+    { saga: 'order2', hash: 'h-moved', status: 'compensating', count: 1 },
+    { saga: 'refund', hash: 'h-r', status: 'completed', count: 1 },
+  ], 'the counts match the rows');
+  t.same(raw.prepare('SELECT sum(count) AS n FROM instance_counts').get(), { n: 5 });
+});
+
 t.test('a failing migration leaves the file as it was', async (t) => {
   const file = join(t.testdir(), 'bad.db');
   const db = new Database(file);
