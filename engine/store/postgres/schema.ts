@@ -162,6 +162,24 @@ ALTER TABLE outbox ADD COLUMN instance_id text COLLATE "C";
 CREATE INDEX outbox_unsent_instance ON outbox (instance_id, seq) WHERE sent_at IS NULL;
 ` + APPLY_FUNCTION_V5;
 
+// Issue 9's throughput, as SQLite's migration 10: the lists' indexes ascending, read backwards
+// for the newest-first lists (the same plans). With UUIDv7 ids a new instance has the greatest
+// (created_at, id), so in an ascending B-tree its entry goes to the rightmost leaf, which
+// PostgreSQL caches (no descent from the root) and splits leaving it full; in a descending
+// one every entry went to the leftmost leaf, found from the root, and each split left a
+// half-full page behind that no later entry would fill: the three indexes grew at twice
+// their size. 200,000 instances inserted in batches of 50: 2,957, 3,359 and 3,359 pages
+// before, 1,661, 1,881 and 1,881 after, the inserts 7.5 s then 5.5 s. Built at upgrade inside
+// the migration transaction, writes waiting meanwhile.
+const v8 = `
+DROP INDEX instances_created;
+DROP INDEX instances_saga_created;
+DROP INDEX instances_status_created;
+CREATE INDEX instances_created ON instances (created_at, id);
+CREATE INDEX instances_saga_created ON instances (saga, created_at, id);
+CREATE INDEX instances_status_created ON instances (status, created_at, id);
+`;
+
 /** Every schema step, oldest first. Append only: a released step is never edited. */
 export const pgMigrations: readonly PgMigration[] = [
   { version: 1, description: 'journal, instances, snapshots, inbox, outbox, timers, commands, waits, dead letters, definitions, sagad_apply', sql: v1 + APPLY_FUNCTION },
@@ -183,6 +201,7 @@ ALTER TABLE instances SET (fillfactor = 40);` },
   // pruneSent's pass (their sent_at and its BRIN index stay for it); until then the reads of
   // unsent rows skip them as before.
   { version: 7, description: 'outbox rows deleted once published; no index of unsent rows by seq', sql: 'DROP INDEX outbox_unsent;' },
+  { version: 8, description: 'the lists\' indexes of instances ascending', sql: v8 },
 ];
 
 /** The schema version this build reads and writes. */
