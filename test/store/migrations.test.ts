@@ -137,7 +137,7 @@ t.test('a version 8 file keeps its unsent outbox rows: migration 9 drops the sen
   t.same(store.unsent(10).map((r) => r.messageId), ['m-6']);
 });
 
-t.test('a version 9 file: migration 10 turns the lists\' indexes ascending and finds the definitions in use from the counts', async (t) => {
+t.test('a version 9 file: migration 10 turns the lists\' indexes ascending and finds the definitions in use from the counts, which migration 11 takes again from the rows', async (t) => {
   const file = join(t.testdir(), 'v9.db');
   const old = new Database(file);
   old.pragma('foreign_keys = ON');
@@ -145,10 +145,13 @@ t.test('a version 9 file: migration 10 turns the lists\' indexes ascending and f
   const put = old.prepare<[string, string, string, string, number, number]>(`INSERT INTO instances
     (id, saga, definition_hash, key, correlation_id, status, created_at, updated_at, version, state) VALUES (?, ?, ?, NULL, 'c', ?, ?, ?, 1, 'null')`);
   const rows: [string, string, string, string, number][] = [
-    ['i-1', 'order', 'h-old', 'completed', 10], ['i-2', 'order', 'h-old', 'running', 20], ['i-3', 'order', 'h-new', 'running', 30],
+    ['i-1', 'order', 'h-old', 'completed', 10], ['i-2', 'order', 'h-x', 'running', 20], ['i-3', 'order', 'h-new', 'running', 30],
     ['i-4', 'refund', 'h-r', 'completed', 30], ['i-5', 'order', 'h-new', 'compensated', 40],
   ];
   for (const [id, saga, hash, status, at] of rows) put.run(id, saga, hash, status, at, at);
+  // A count that drifted from the rows before migration 10 (a row's definition rewritten without its state).
+  old.prepare("UPDATE instances SET definition_hash = 'h-old' WHERE id = 'i-2'").run();
+  old.prepare("UPDATE instance_counts SET first_created_at = 5 WHERE definition_hash = 'h-old' AND status = 'completed'").run();
   old.close();
 
   const store = openStore(file);
@@ -173,8 +176,11 @@ t.test('a version 9 file: migration 10 turns the lists\' indexes ascending and f
   const plan = raw.prepare("EXPLAIN QUERY PLAN SELECT id FROM instances WHERE status = ? ORDER BY created_at DESC, id DESC LIMIT 5").all('running');
   t.notMatch(JSON.stringify(plan), /TEMP B-TREE/, 'read backwards along the index, not sorted');
 
-  // Definitions in use: instances that may still take an input (running, compensated), not a completed one's only.
+  // Definitions in use: instances that may still take an input (running, compensated), not a completed one's only;
+  // h-old's running instance, whose count had stayed with h-new, is found again (migration 11).
   t.same(store.hashesInUse(), ['h-new', 'h-old']);
+  t.same(raw.prepare("SELECT first_created_at AS first FROM instance_counts WHERE definition_hash = 'h-old' AND status = 'completed'").get(), { first: 5 },
+    'a first start the triggers saw is kept');
   raw.prepare("UPDATE instances SET status = 'completed' WHERE id = 'i-2'").run();
   t.same(store.hashesInUse(), ['h-new'], 'h-old pinned by nothing once its running instance completed');
   // A row whose definition changes without its state (a rebuild correcting it) moves its count along.
