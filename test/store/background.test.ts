@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
+import { BACKGROUND_CACHE_KIB, startBackground } from '../../engine/store/background.js';
 import { openStore, type Store } from '../../engine/store/index.js';
 import { startInstance, TestEnv } from './fixtures/saga.js';
 
@@ -76,4 +77,14 @@ t.test('without the background thread (the default) the commits checkpoint thems
   t.ok(statSync(file).size > before + 2000 * KB, 'SQLite\'s threshold of 1,000 pages checkpointed inside the commits');
   store.close();
   t.notOk(existsSync(`${file}-wal`));
+});
+
+t.test('the background connection keeps a small page cache: its scans would fill a large one for nothing', async (t) => {
+  const file = join(t.testdir(), 'b.db');
+  openStore(file).close();
+  const bg = startBackground(file, 'FULL', (m) => t.fail(m));
+  t.teardown(() => bg.stop());
+  const r = await bg.read({ cache: 'PRAGMA cache_size' });
+  t.same(r.cache, [{ cache_size: -BACKGROUND_CACHE_KIB }], 'a negative cache_size is KiB');
+  t.ok(BACKGROUND_CACHE_KIB <= 2000, 'no more than SQLite\'s default of 2 MB (better-sqlite3 sets 16 MB)');
 });
