@@ -297,6 +297,30 @@ INSERT INTO instance_counts (saga, definition_hash, status, count, first_created
     first_created_at = min(first_created_at, excluded.first_created_at), last_created_at = max(last_created_at, excluded.last_created_at);
 `;
 
+// Issue 10, a cheaper step: a command is one B-tree entry instead of three. The commands
+// table had a rowid table, the unique index on command_id and an index by instance, each
+// written at every command sent; the index by instance served only the foreign key's
+// cascade and retention, which now deletes an instance's commands by the ids its journal
+// dispatched (as PostgreSQL's retention does; its commands table has neither). Keyed by
+// command_id WITHOUT ROWID, a reply's lookup is one probe as well. WAL frames per saga,
+// example saga through the engine at concurrency 1 (each commit writes every page it
+// touched): 44.5 before, 41.1 after, the commands' 5.8 then 2.6. The table is copied (it has
+// no foreign key any more, and nothing refers to it), in the migration's transaction: three
+// million commands (a million instances of the example saga) in 3.0 s, in 293 MB of pages
+// instead of 613.
+const v12 = `
+CREATE TABLE commands_v12 (
+  command_id  TEXT PRIMARY KEY,
+  instance_id TEXT NOT NULL,
+  step        TEXT NOT NULL,
+  kind        TEXT NOT NULL CHECK (kind IN ('do', 'undo'))
+) STRICT, WITHOUT ROWID;
+INSERT INTO commands_v12 (command_id, instance_id, step, kind)
+  SELECT command_id, instance_id, step, kind FROM commands ORDER BY command_id;
+DROP TABLE commands;
+ALTER TABLE commands_v12 RENAME TO commands;
+`;
+
 /**
  * Every schema step, oldest first. Append only: a released step is never edited. A step that
  * must rebuild a table (SQLite's 12-step ALTER) needs `foreign_keys` off, which cannot change
@@ -314,6 +338,7 @@ export const migrations: readonly Migration[] = [
   { version: 9, description: 'outbox rows deleted once published; no sent and unsent indexes', sql: v9 },
   { version: 10, description: 'the lists\' indexes ascending; definitions in use from the counts', sql: v10 },
   { version: 11, description: 'instance counts taken again from the rows', sql: v11 },
+  { version: 12, description: 'commands keyed by their id alone (WITHOUT ROWID), no index by instance', sql: v12 },
 ];
 
 /** The schema version this build reads and writes. */

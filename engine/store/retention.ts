@@ -65,8 +65,11 @@ export function retention(db: Database.Database): Retention {
   // The journal goes first, while its instance row still says finished: the journal's
   // trigger refuses to delete the journal of an instance that is not (migration 3).
   const delJournal = db.prepare<[string]>('DELETE FROM journal WHERE instance_id = ?');
-  // The timers go with the instance row that holds them.
-  const children = ['snapshots', 'commands', 'waits'].map((t) => db.prepare<[string]>(`DELETE FROM ${t} WHERE instance_id = ?`));
+  // The timers go with the instance row that holds them. Commands are keyed by their id alone
+  // (migration 12): an instance's are the ids its journal dispatched, so they go before it.
+  const delCommands = db.prepare<[string]>(`DELETE FROM commands WHERE command_id IN (SELECT json_extract(data, '$.commandId') FROM journal
+    WHERE instance_id = ? AND type IN ('StepDispatched', 'CompensationDispatched'))`);
+  const children = ['snapshots', 'waits'].map((t) => db.prepare<[string]>(`DELETE FROM ${t} WHERE instance_id = ?`));
   const stillFinished = db.prepare<[string, number], { one: number }>(
     `SELECT 1 AS one FROM instances WHERE id = ? AND version = ? AND status IN (${RETIRED_STATUSES.map((s) => `'${s}'`).join(', ')})`);
   const deadBefore = db.prepare<[number, number]>(
@@ -86,6 +89,7 @@ export function retention(db: Database.Database): Retention {
       const deleted: string[] = [];
       for (const { id, version } of refs) {
         if (stillFinished.get(id, version) === undefined) continue;
+        delCommands.run(id);
         delJournal.run(id);
         for (const c of children) c.run(id);
         if (delInstance.run(id, version).changes === 1) deleted.push(id);

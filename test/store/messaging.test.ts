@@ -94,7 +94,8 @@ t.test('commands and waits route messages to their instance', async (t) => {
   store.indexCommand('cmd-u', 'i-1', 'reserve', 'undo');
   t.same(store.lookupCommand('cmd-u'), { instanceId: 'i-1', step: 'reserve', kind: 'undo' });
   t.equal(store.lookupCommand('nope'), undefined);
-  t.throws(() => store.indexCommand('cmd-x', 'no-such-instance', 'reserve', 'do'), { code: 'SQLITE_CONSTRAINT_FOREIGNKEY' });
+  store.indexCommand(sent, 'i-2', 'other', 'undo');
+  t.same(store.lookupCommand(sent), { instanceId: 'i-1', step: 'reserve', kind: 'do' }, 'an id indexed again keeps its first row');
 
   store.addWait('pay.events', 'Paid', 'i-1', 'await-pay');
   store.addWait('pay.events', 'Paid', 'i-2', 'await-pay');

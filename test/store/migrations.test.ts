@@ -197,6 +197,48 @@ t.test('a version 9 file: migration 10 turns the lists\' indexes ascending and f
   t.same(raw.prepare('SELECT sum(count) AS n FROM instance_counts').get(), { n: 5 });
 });
 
+t.test('a version 11 file keeps its commands: migration 12 keys them by id alone, and retention still deletes an instance\'s', async (t) => {
+  const file = join(t.testdir(), 'v11.db');
+  const old = new Database(file);
+  old.pragma('foreign_keys = ON');
+  t.equal(migrate(old, migrations.slice(0, 11)), 11);
+  const instance = old.prepare<[string, string, number]>(`INSERT INTO instances
+    (id, saga, definition_hash, key, correlation_id, status, created_at, updated_at, version, state) VALUES (?, 'order', 'h', NULL, 'c', ?, 10, 10, ?, 'null')`);
+  const event = old.prepare<[string, number, string, string]>('INSERT INTO journal (instance_id, seq, type, type_version, at, data) VALUES (?, ?, ?, 1, 10, ?)');
+  const command = old.prepare<[string, string, string, string]>('INSERT INTO commands (command_id, instance_id, step, kind) VALUES (?, ?, ?, ?)');
+  // A finished instance that sent a command and its compensation, and a running one.
+  instance.run('i-done', 'compensated', 3);
+  event.run('i-done', 1, 'StepDispatched', JSON.stringify({ type: 'StepDispatched', at: 10, step: 'reserve', attempt: 1, commandId: 'c-do', timeoutAt: 20 }));
+  event.run('i-done', 2, 'CompensationDispatched', JSON.stringify({ type: 'CompensationDispatched', at: 11, step: 'reserve', attempt: 1, commandId: 'c-undo', timeoutAt: 21 }));
+  event.run('i-done', 3, 'SagaCompensated', JSON.stringify({ type: 'SagaCompensated', at: 12 }));
+  instance.run('i-run', 'running', 1);
+  event.run('i-run', 1, 'StepDispatched', JSON.stringify({ type: 'StepDispatched', at: 10, step: 'pay', attempt: 1, commandId: 'c-run', timeoutAt: 20 }));
+  command.run('c-do', 'i-done', 'reserve', 'do');
+  command.run('c-undo', 'i-done', 'reserve', 'undo');
+  command.run('c-run', 'i-run', 'pay', 'do');
+  old.close();
+
+  const store = openStore(file);
+  t.teardown(() => store.close());
+  t.equal(userVersion(file), schemaVersion);
+  t.same(store.lookupCommand('c-do'), { instanceId: 'i-done', step: 'reserve', kind: 'do' }, 'a command indexed before is found');
+  t.same(store.lookupCommand('c-undo'), { instanceId: 'i-done', step: 'reserve', kind: 'undo' });
+  t.same(store.lookupCommand('c-run'), { instanceId: 'i-run', step: 'pay', kind: 'do' });
+
+  const raw = new Database(file, { readonly: true });
+  t.teardown(() => raw.close());
+  t.match(raw.prepare<[], { sql: string }>("SELECT sql FROM sqlite_schema WHERE name = 'commands'").get()?.sql, /WITHOUT ROWID/, 'one B-tree keyed by command_id');
+  t.same(raw.prepare("SELECT name FROM sqlite_schema WHERE tbl_name = 'commands' AND type = 'index'").all(), [], 'no index beside it');
+  t.same(raw.prepare('SELECT * FROM pragma_foreign_key_list(?)').all('commands'), [], 'no foreign key: nothing to look up at every insert');
+  t.same(raw.prepare("SELECT name FROM sqlite_schema WHERE name LIKE 'commands%' AND type = 'table'").all(), [{ name: 'commands' }], 'no copy left behind');
+
+  // Retention finds the finished instance's commands through its journal; the running one keeps its.
+  t.same(store.tx(() => store.purge([{ id: 'i-done', version: 3 }])), ['i-done']);
+  t.equal(store.lookupCommand('c-do'), undefined, 'the purged instance\'s commands are gone');
+  t.equal(store.lookupCommand('c-undo'), undefined);
+  t.same(raw.prepare('SELECT command_id AS id FROM commands').all(), [{ id: 'c-run' }], 'the running one\'s stays');
+});
+
 t.test('a failing migration leaves the file as it was', async (t) => {
   const file = join(t.testdir(), 'bad.db');
   const db = new Database(file);

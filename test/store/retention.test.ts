@@ -29,6 +29,8 @@ t.test('purge deletes only instances still finished at the version read; the jou
   t.same(store.lookupCommand(sent), { instanceId: 'i-done', step: 'reserve', kind: 'do' }, 'its command is indexed before');
   t.same(store.tx(() => store.purge([{ id: 'i-done', version: done.version }])), ['i-done']);
   t.equal(store.lookupCommand(sent), undefined, 'and not after');
+  const running = run.steps['reserve']?.commands[0] ?? '';
+  t.same(store.lookupCommand(running), { instanceId: 'i-run', step: 'reserve', kind: 'do' }, 'the running instance keeps its command');
   t.same(store.history('i-done'), []);
   t.equal(store.getInstance('i-done'), undefined);
   const left = raw.prepare<[], { n: number }>("SELECT (SELECT count(*) FROM snapshots WHERE instance_id = 'i-done') + (SELECT count(*) FROM commands WHERE instance_id = 'i-done') AS n").get();
