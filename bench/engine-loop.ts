@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,7 +6,7 @@ import { loadDefinitionsFile } from '../engine/definitions/index.js';
 import { Engine } from '../engine/runtime/engine.js';
 import { inboundHandler } from '../engine/runtime/inbound.js';
 import { Registry } from '../engine/runtime/registry.js';
-import { openStore } from '../engine/store/index.js';
+import { openStore, type Store } from '../engine/store/index.js';
 import { sqlitePort } from '../engine/store/sqlite-port.js';
 import { encodeEnvelope, parseEnvelope, type Envelope } from '../engine/transport/envelope.js';
 import type { InboundMessage } from '../engine/transport/consumer.js';
@@ -28,20 +29,11 @@ const message = (subject: string, env: Envelope): InboundMessage => ({
 });
 
 /**
- * One round: the example saga driven through the inbound handler and a real SQLite file (WAL,
- * synchronous=FULL), `concurrency` sagas at a time; replies are made from the outbox rows
- * the engine committed, as a participant that answers at once would. No NATS: the figure is
- * the ceiling the engine's own CPU sets, and a steadier one than a scenario's for comparing
- * two builds of the hot path.
+ * Drives `sagas` sagas of the example through `handleInbound`, `concurrency` at a time, on
+ * `store`: replies are made from the outbox rows the engine committed (marked sent as they
+ * are read), as a participant that answers at once would. Resolves once all have ended.
  */
-async function round(sagas: number, concurrency: number): Promise<{ sagasPerSecond: number; cpuMsPerSaga: number }> {
-  const loaded = loadDefinitionsFile(join(root, 'sagas', 'order-fulfillment.yaml'));
-  if (!loaded.ok) throw new Error('the example definitions do not load');
-  const dir = mkdtempSync(join(tmpdir(), 'sagad-bench-engine-'));
-  const store = openStore(join(dir, 'sagad.db'));
-  const port = sqlitePort(store);
-  const engine = new Engine({ store: port, registry: new Registry(loaded.sagas), log: () => {} });
-  const handleInbound = inboundHandler(engine, port, () => {});
+export async function driveSagas(store: Store, handleInbound: (m: InboundMessage) => Promise<unknown>, sagas: number, concurrency: number): Promise<void> {
   const inflight = new Set<Promise<unknown>>();
   const track = (p: Promise<unknown>) => {
     inflight.add(p);
@@ -49,37 +41,61 @@ async function round(sagas: number, concurrency: number): Promise<{ sagasPerSeco
   };
   let started = 0;
   let ended = 0;
-  const startOne = () => track(handleInbound(message('orders.events', orderPlaced(`bench-${started++}`))));
+  // Keys of their own, so that a second drive on the same store starts new sagas.
+  const run = randomUUID().slice(0, 8);
+  const startOne = () => track(handleInbound(message('orders.events', orderPlaced(`bench-${run}-${started++}`))));
+  for (let i = 0; i < Math.min(concurrency, sagas); i++) startOne();
+  while (ended < sagas) {
+    await new Promise((resolve) => setImmediate(resolve));
+    const rows = store.unsent(1000);
+    if (rows.length === 0) {
+      if (inflight.size === 0) throw new Error(`the engine loop stalled after ${ended} sagas`);
+      continue;
+    }
+    store.markSent(rows.map((r) => r.seq), Date.now());
+    for (const r of rows) {
+      const parsed = parseEnvelope(r.data);
+      if (!parsed.ok) throw new Error(`the engine wrote an unreadable envelope: ${parsed.reason}`);
+      const env = parsed.envelope;
+      if (r.subject === 'sagas.events') {
+        if (END_TYPES.has(env.eventType)) {
+          ended++;
+          if (started < sagas) startOne();
+        }
+        continue;
+      }
+      const reply = replyTo(env, false);
+      if (reply !== undefined) track(handleInbound(message(reply.subject, reply.envelope)));
+    }
+  }
+  await Promise.all(inflight);
+}
+
+/** The example saga's engine on a real SQLite file (WAL, synchronous=FULL) in `dir`, as sagad wires it, without NATS. */
+export function exampleEngine(dir: string): { store: Store; handleInbound: (m: InboundMessage) => Promise<unknown> } {
+  const loaded = loadDefinitionsFile(join(root, 'sagas', 'order-fulfillment.yaml'));
+  if (!loaded.ok) throw new Error('the example definitions do not load');
+  const store = openStore(join(dir, 'sagad.db'));
+  const port = sqlitePort(store);
+  const engine = new Engine({ store: port, registry: new Registry(loaded.sagas), log: () => {} });
+  return { store, handleInbound: inboundHandler(engine, port, () => {}) };
+}
+
+/**
+ * One round: the example saga driven through the inbound handler and a real SQLite file (WAL,
+ * synchronous=FULL), `concurrency` sagas at a time (driveSagas). No NATS: the figure is the
+ * ceiling the engine's own CPU sets, and a steadier one than a scenario's for comparing two
+ * builds of the hot path.
+ */
+async function round(sagas: number, concurrency: number): Promise<{ sagasPerSecond: number; cpuMsPerSaga: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'sagad-bench-engine-'));
+  const { store, handleInbound } = exampleEngine(dir);
   try {
     const wall = performance.now();
     const cpu = process.cpuUsage();
-    for (let i = 0; i < concurrency; i++) startOne();
-    while (ended < sagas) {
-      await new Promise((resolve) => setImmediate(resolve));
-      const rows = store.unsent(1000);
-      if (rows.length === 0) {
-        if (inflight.size === 0) throw new Error(`the engine loop stalled after ${ended} sagas`);
-        continue;
-      }
-      store.markSent(rows.map((r) => r.seq), Date.now());
-      for (const r of rows) {
-        const parsed = parseEnvelope(r.data);
-        if (!parsed.ok) throw new Error(`the engine wrote an unreadable envelope: ${parsed.reason}`);
-        const env = parsed.envelope;
-        if (r.subject === 'sagas.events') {
-          if (END_TYPES.has(env.eventType)) {
-            ended++;
-            if (started < sagas) startOne();
-          }
-          continue;
-        }
-        const reply = replyTo(env, false);
-        if (reply !== undefined) track(handleInbound(message(reply.subject, reply.envelope)));
-      }
-    }
-    await Promise.all(inflight);
+    await driveSagas(store, handleInbound, sagas, concurrency);
     const used = process.cpuUsage(cpu);
-    return { sagasPerSecond: ended / ((performance.now() - wall) / 1000), cpuMsPerSaga: (used.user + used.system) / 1000 / ended };
+    return { sagasPerSecond: sagas / ((performance.now() - wall) / 1000), cpuMsPerSaga: (used.user + used.system) / 1000 / sagas };
   } finally {
     store.close();
     rmSync(dir, { recursive: true, force: true });

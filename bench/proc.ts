@@ -1,11 +1,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
-/** The repository root (this file runs from dist/bench). */
-export const root = join(import.meta.dirname, '..', '..');
+/** The repository root: this file runs from dist/bench, or from bench/ under the tests. */
+export const root = basename(join(import.meta.dirname, '..')) === 'dist' ? join(import.meta.dirname, '..', '..') : join(import.meta.dirname, '..');
 
 /** Clock ticks per second of /proc/<pid>/stat times; 100 on every Linux we run on. */
 const CLK_TCK = 100;
