@@ -30,10 +30,23 @@ const message = (subject: string, env: Envelope): InboundMessage => ({
 
 /**
  * Drives `sagas` sagas of the example through `handleInbound`, `concurrency` at a time, on
- * `store`: replies are made from the outbox rows the engine committed (marked sent as they
- * are read), as a participant that answers at once would. Resolves once all have ended.
+ * `store`: replies are made from the outbox rows the engine committed, as a participant that
+ * answers at once would; the rows are marked sent as they are read, or with `markEveryMs`
+ * that often (sagad's relay marks every 100 ms). Resolves once all have ended.
  */
-export async function driveSagas(store: Store, handleInbound: (m: InboundMessage) => Promise<unknown>, sagas: number, concurrency: number): Promise<void> {
+export async function driveSagas(
+  store: Store, handleInbound: (m: InboundMessage) => Promise<unknown>, sagas: number, concurrency: number, opts: { markEveryMs?: number } = {},
+): Promise<void> {
+  const markEveryMs = opts.markEveryMs ?? 0;
+  // Rows read and answered, not yet marked sent (with markEveryMs, as sagad's relay marks every 100 ms).
+  const answered = new Set<number>();
+  let markedAt = performance.now();
+  const mark = (): void => {
+    if (answered.size === 0) return;
+    store.markSent([...answered], Date.now());
+    answered.clear();
+    markedAt = performance.now();
+  };
   const inflight = new Set<Promise<unknown>>();
   const track = (p: Promise<unknown>) => {
     inflight.add(p);
@@ -47,12 +60,14 @@ export async function driveSagas(store: Store, handleInbound: (m: InboundMessage
   for (let i = 0; i < Math.min(concurrency, sagas); i++) startOne();
   while (ended < sagas) {
     await new Promise((resolve) => setImmediate(resolve));
-    const rows = store.unsent(1000);
+    if (performance.now() - markedAt >= markEveryMs) mark();
+    const rows = store.unsent(1000 + answered.size).filter((r) => !answered.has(r.seq));
     if (rows.length === 0) {
       if (inflight.size === 0) throw new Error(`the engine loop stalled after ${ended} sagas`);
       continue;
     }
-    store.markSent(rows.map((r) => r.seq), Date.now());
+    for (const r of rows) answered.add(r.seq);
+    if (markEveryMs === 0) mark();
     for (const r of rows) {
       const parsed = parseEnvelope(r.data);
       if (!parsed.ok) throw new Error(`the engine wrote an unreadable envelope: ${parsed.reason}`);
@@ -69,6 +84,7 @@ export async function driveSagas(store: Store, handleInbound: (m: InboundMessage
     }
   }
   await Promise.all(inflight);
+  mark();
 }
 
 /** The example saga's engine on a real SQLite file (WAL, synchronous=FULL) in `dir`, as sagad wires it, without NATS. */

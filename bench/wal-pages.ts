@@ -51,15 +51,16 @@ export interface WalPages {
  * up, with a reader holding the WAL so that every frame the measured run wrote stays in it
  * (no checkpoint restarts it). Every commit writes each page it changed as one frame, so the
  * frames say which B-trees a step touches and how much it shares with the inputs of its
- * batch. The loop marks outbox rows sent as it reads them (sagad does so every 100 ms).
+ * batch. Published outbox rows are marked sent (deleted) every `markEveryMs`, as sagad's
+ * relay does every 100 ms; 0 marks them as soon as they are read, each turn a commit.
  */
-export async function walPages(sagas: number, concurrency: number): Promise<WalPages> {
+export async function walPages(sagas: number, concurrency: number, markEveryMs = 100): Promise<WalPages> {
   const dir = mkdtempSync(join(tmpdir(), 'sagad-bench-wal-'));
   const file = join(dir, 'sagad.db');
   const { store, handleInbound } = exampleEngine(dir);
   const reader = new Database(file);
   try {
-    await driveSagas(store, handleInbound, sagas, concurrency);
+    await driveSagas(store, handleInbound, sagas, concurrency, { markEveryMs });
     // An empty WAL, then one commit before the reader's snapshot: a reader whose snapshot
     // needs no frame of the WAL would not stop the next writer from starting it over.
     reader.pragma('wal_checkpoint(TRUNCATE)');
@@ -68,7 +69,7 @@ export async function walPages(sagas: number, concurrency: number): Promise<WalP
     reader.prepare('SELECT count(*) FROM bench_wal_mark').get();
     // The WAL was emptied, so it ends where the marker's commits did.
     const from = statSync(`${file}-wal`).size;
-    await driveSagas(store, handleInbound, sagas, concurrency);
+    await driveSagas(store, handleInbound, sagas, concurrency, { markEveryMs });
     const commits = walCommits(readFileSync(`${file}-wal`), from);
     reader.exec('COMMIT');
     const owners = pageOwners(reader);
@@ -87,9 +88,9 @@ export async function walPages(sagas: number, concurrency: number): Promise<WalP
 }
 
 /** The report: frames per saga and per commit, then by B-tree. */
-export function formatWalPages(r: WalPages, concurrency: number): string {
+export function formatWalPages(r: WalPages, concurrency: number, markEveryMs = 100): string {
   const lines = [
-    `example saga, concurrency ${concurrency}, ${r.sagas} sagas: ${r.commits} commits, ${r.frames} WAL frames, `
+    `example saga, concurrency ${concurrency}, outbox marked every ${markEveryMs} ms, ${r.sagas} sagas: ${r.commits} commits, ${r.frames} WAL frames, `
       + `${(r.frames / r.sagas).toFixed(2)} per saga, ${(r.frames / Math.max(1, r.commits)).toFixed(2)} per commit`,
     'frames per saga by table or index:',
     ...r.byTree.map((t) => `  ${t.perSaga.toFixed(2).padStart(7)}  ${t.name}`),
@@ -97,17 +98,19 @@ export function formatWalPages(r: WalPages, concurrency: number): string {
   return lines.join('\n');
 }
 
-const HELP = `Usage: node dist/bench/wal-pages.js [--concurrency N] [--sagas N]
+const HELP = `Usage: node dist/bench/wal-pages.js [--concurrency N] [--sagas N] [--mark-every MS]
 
 Runs the example saga through the engine on a real SQLite file (no NATS) and prints which
 tables and indexes its commits wrote, as WAL frames per saga (each commit writes every page it
-changed once). Defaults: concurrency 1, 300 sagas (and as many before, to warm up).`;
+changed once). Published outbox rows are marked sent every MS milliseconds, as sagad's relay
+does every 100; 0 marks them at once, a commit each time. Defaults: concurrency 1, 300 sagas
+(and as many before, to warm up), 100 ms.`;
 
-function option(args: readonly string[], name: string, fallback: number): number {
+function option(args: readonly string[], name: string, fallback: number, min = 1): number {
   const i = args.indexOf(name);
   if (i === -1) return fallback;
   const v = Number(args[i + 1]);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} takes a whole number from 1, not ${args[i + 1] ?? 'nothing'}`);
+  if (!Number.isInteger(v) || v < min) throw new Error(`${name} takes a whole number from ${min}, not ${args[i + 1] ?? 'nothing'}`);
   return v;
 }
 
@@ -119,7 +122,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     try {
       const concurrency = option(args, '--concurrency', 1);
       const sagas = option(args, '--sagas', 300);
-      process.stdout.write(`${formatWalPages(await walPages(sagas, concurrency), concurrency)}\n`);
+      const markEveryMs = option(args, '--mark-every', 100, 0);
+      process.stdout.write(`${formatWalPages(await walPages(sagas, concurrency, markEveryMs), concurrency, markEveryMs)}\n`);
     } catch (err) {
       process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n\n${HELP}\n`);
       process.exitCode = 2;

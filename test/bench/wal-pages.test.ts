@@ -49,5 +49,10 @@ t.test('walPages: the example saga at concurrency 1, each input a commit of its 
   t.notOk(names.includes('bench_wal_mark'), 'the marker commit before the run is not counted');
   t.same([...r.byTree].sort((a, b) => b.perSaga - a.perSaga), r.byTree, 'most written first');
   t.equal(Math.round(r.byTree.reduce((n, x) => n + x.perSaga, 0) * r.sagas), r.frames, 'the trees\' frames add up to the total');
-  t.match(formatWalPages(r, 1), /concurrency 1, 20 sagas: \d+ commits, \d+ WAL frames/);
+  t.match(formatWalPages(r, 1), /concurrency 1, outbox marked every 100 ms, 20 sagas: \d+ commits, \d+ WAL frames/);
+
+  // Marked at once, every row read is deleted in a commit of its own: about twice the commits.
+  const eager = await walPages(20, 1, 0);
+  t.ok(eager.commits >= 2 * 4 * 20 - 1, `a mark commit after every input's (${eager.commits} commits)`);
+  t.ok(r.commits < eager.commits, `fewer commits when marked every 100 ms (${r.commits})`);
 });
