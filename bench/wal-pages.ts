@@ -53,6 +53,11 @@ export interface WalPages {
  * frames say which B-trees a step touches and how much it shares with the inputs of its
  * batch. Published outbox rows are marked sent (deleted) every `markEveryMs`, as sagad's
  * relay does every 100 ms; 0 marks them as soon as they are read, each turn a commit.
+ * A page is named by the table or index that owns it at the end of the run: a page freed
+ * during the run (an emptied outbox page) and reused by another B-tree counts for that one,
+ * and one still free counts as "freed pages". The total is exact; the split by tree is exact
+ * for trees that never give pages back (the commands, the journal) and approximate for the
+ * outbox.
  */
 export async function walPages(sagas: number, concurrency: number, markEveryMs = 100): Promise<WalPages> {
   const dir = mkdtempSync(join(tmpdir(), 'sagad-bench-wal-'));
