@@ -68,7 +68,8 @@ export async function walPages(sagas: number, concurrency: number, markEveryMs =
     await driveSagas(store, handleInbound, sagas, concurrency, { markEveryMs });
     // An empty WAL, then one commit before the reader's snapshot: a reader whose snapshot
     // needs no frame of the WAL would not stop the next writer from starting it over.
-    reader.pragma('wal_checkpoint(TRUNCATE)');
+    const [emptied] = reader.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+    if (emptied?.busy !== 0) throw new Error('the WAL could not be emptied before the measured run (a reader or writer held it)');
     reader.exec('CREATE TABLE IF NOT EXISTS bench_wal_mark (n INTEGER); INSERT INTO bench_wal_mark VALUES (1)');
     reader.exec('BEGIN');
     reader.prepare('SELECT count(*) FROM bench_wal_mark').get();
@@ -79,7 +80,12 @@ export async function walPages(sagas: number, concurrency: number, markEveryMs =
     reader.exec('COMMIT');
     const owners = pageOwners(reader);
     const counts = new Map<string, number>();
-    for (const c of commits) for (const p of c) counts.set(owners.get(p) ?? 'freed pages', (counts.get(owners.get(p) ?? 'freed pages') ?? 0) + 1);
+    for (const c of commits) {
+      for (const p of c) {
+        const owner = owners.get(p) ?? 'freed pages';
+        counts.set(owner, (counts.get(owner) ?? 0) + 1);
+      }
+    }
     const frames = commits.reduce((n, c) => n + c.length, 0);
     return {
       sagas, commits: commits.length, frames,

@@ -10,8 +10,8 @@ export interface Migration {
 
 // Children of `instances` reference it with deferred foreign keys: inside one transaction the
 // runtime may write a timer or a wait before the instance row, and the check runs at COMMIT
-// (the commands had one too until migration 12). The journal has no foreign key on purpose: it is the source of truth, the instance
-// row only a projection of it.
+// (the commands had one too until migration 12). The journal has no foreign key on purpose:
+// it is the source of truth, the instance row only a projection of it.
 const v1 = `
 CREATE TABLE journal (
   instance_id  TEXT    NOT NULL,
