@@ -41,6 +41,10 @@ export interface WalPages {
   readonly sagas: number;
   readonly commits: number;
   readonly frames: number;
+  /** Bytes the measured run appended to the WAL file (from its size): frames of the commits counted, and any frame after the last commit. */
+  readonly walBytes: number;
+  /** The database's page size; a frame is 24 bytes and a page. */
+  readonly pageSize: number;
   /** Frames per saga by table or index, most first. */
   readonly byTree: { name: string; perSaga: number }[];
 }
@@ -76,7 +80,8 @@ export async function walPages(sagas: number, concurrency: number, markEveryMs =
     // The WAL was emptied, so it ends where the marker's commits did.
     const from = statSync(`${file}-wal`).size;
     await driveSagas(store, handleInbound, sagas, concurrency, { markEveryMs });
-    const commits = walCommits(readFileSync(`${file}-wal`), from);
+    const wal = readFileSync(`${file}-wal`);
+    const commits = walCommits(wal, from);
     reader.exec('COMMIT');
     const owners = pageOwners(reader);
     const counts = new Map<string, number>();
@@ -88,7 +93,7 @@ export async function walPages(sagas: number, concurrency: number, markEveryMs =
     }
     const frames = commits.reduce((n, c) => n + c.length, 0);
     return {
-      sagas, commits: commits.length, frames,
+      sagas, commits: commits.length, frames, walBytes: wal.length - from, pageSize: wal.readUInt32BE(8),
       byTree: [...counts].map(([name, n]) => ({ name, perSaga: n / sagas })).sort((a, b) => b.perSaga - a.perSaga),
     };
   } finally {

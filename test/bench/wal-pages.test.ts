@@ -49,6 +49,9 @@ t.test('walPages: the example saga at concurrency 1, each input a commit of its 
   t.notOk(names.includes('bench_wal_mark'), 'the marker commit before the run is not counted');
   t.same([...r.byTree].sort((a, b) => b.perSaga - a.perSaga), r.byTree, 'most written first');
   t.equal(Math.round(r.byTree.reduce((n, x) => n + x.perSaga, 0) * r.sagas), r.frames, 'the trees\' frames add up to the total');
+  // Counted from the file's size instead of its frames: the walk missed no commit, and the
+  // run left no frame outside one (every input's write committed).
+  t.equal(r.frames * (24 + r.pageSize), r.walBytes, 'the frames counted are all the run appended to the WAL');
   t.match(formatWalPages(r, 1), /concurrency 1, outbox marked every 100 ms, 20 sagas: \d+ commits, \d+ WAL frames/);
 
   // Marked at once, every row read is deleted in a commit of its own: about twice the commits.
