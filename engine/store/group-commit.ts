@@ -36,6 +36,10 @@ export class GroupCommit {
    *   took in seconds, fsync included (for the metrics; two clock reads per commit, not per input).
    * @param clean true for an error that `work` throws only before it has written anything, so that
    *   the shared transaction may go on without it; by default none is.
+   * @param open whether the shared transaction is still open after an input failed. SQLite rolls
+   *   the whole transaction back by itself on a full disk, an I/O error or out of memory; the
+   *   next input's `tx` would then begin and commit a transaction of its own, durable while the
+   *   batch's COMMIT fails and its caller is told so. The batch fails as a whole instead.
    */
   constructor(
     private readonly tx: <T>(fn: () => T) => T,
@@ -44,6 +48,7 @@ export class GroupCommit {
     private readonly rolledBack: () => void = () => {},
     private readonly observe?: (size: number, seconds: number) => void,
     private readonly clean: (error: unknown) => boolean = () => false,
+    private readonly open: () => boolean = () => true,
   ) {}
 
   /** Queues `work` for the next shared transaction; resolves with its result after the commit. */
@@ -128,6 +133,8 @@ export class GroupCommit {
         try {
           outcomes.push({ ok: true, value: isolate ? this.tx(it.work) : it.work() });
         } catch (error) {
+          // Everything before it is gone too, and nothing after it may run outside the batch.
+          if (!this.open()) throw error;
           if (!isolate && !this.clean(error)) throw new Abandon('an input failed after writing', { cause: error });
           outcomes.push({ ok: false, error });
         }

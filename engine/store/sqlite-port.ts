@@ -32,7 +32,8 @@ const DUPLICATE: WriteOutcome = { status: 'duplicate' };
  */
 export function sqlitePort(store: Store, maxBatch = 512, onCommit?: (size: number, seconds: number) => void): StorePort {
   const apply = (w: InputWrite): WriteOutcome => applyWrite(store, w);
-  const commits = new GroupCommit((fn) => store.tx(fn), () => undefined, maxBatch, undefined, onCommit, (err) => err instanceof Undo && err.clean);
+  const commits = new GroupCommit((fn) => store.tx(fn), () => undefined, maxBatch, undefined, onCommit, (err) => err instanceof Undo && err.clean,
+    () => store.inTransaction());
   const ro = (): never => {
     throw new StoreError(StoreErrorCode.ReadOnly, `${store.file} is open for reading only`);
   };

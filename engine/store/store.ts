@@ -61,6 +61,12 @@ export interface Store extends Journal, Instances, InstanceList, Inbox, Outbox, 
    * become savepoints. `fn` must be synchronous.
    */
   tx<T>(fn: () => T): T;
+  /**
+   * Whether the connection has a transaction open. SQLite rolls a whole transaction back by
+   * itself on some errors (a full disk, an I/O error, out of memory), savepoints and all: the
+   * group commit asks before it goes on with the next input of a batch.
+   */
+  inTransaction(): boolean;
   /** The counts, read on the background thread when there is one (they scan whole tables), else here. */
   gauges(): Promise<Gauges>;
   /**
@@ -174,6 +180,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
       sagaDurations,
       // A read-only connection cannot take the write lock BEGIN IMMEDIATE asks for.
       tx: guarded,
+      inTransaction: () => db.inTransaction,
       gauges,
       close: () => {
         background?.stop();

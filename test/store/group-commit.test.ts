@@ -152,3 +152,46 @@ t.test('an input failing after it wrote: the batch runs again with a savepoint e
   t.same(runs, { a: 2, bad: 2, c: 1 }, 'the first attempt stopped at the failure; the second ran everything');
   t.equal(calls(), 1 + 1 + 3, 'the abandoned transaction, then one with three savepoints');
 });
+
+t.test('SQLite rolling the whole transaction back (a full disk, an I/O error): the batch fails as a whole, and no later input commits on its own', async (t) => {
+  const db = new Database(join(t.testdir(), 'g.db'));
+  db.pragma('journal_mode = WAL');
+  db.exec('CREATE TABLE seen (id TEXT PRIMARY KEY)');
+  t.teardown(() => db.close());
+  const run = db.transaction((fn: () => unknown) => fn());
+  const tx = <T>(fn: () => T): T => run.immediate(fn) as T;
+  const insert = db.prepare('INSERT INTO seen (id) VALUES (?)');
+  const rollback = db.prepare('ROLLBACK');
+  const ids = () => db.prepare<[], { id: string }>('SELECT id FROM seen ORDER BY id').all().map((r) => r.id);
+  const events: string[] = [];
+  const gc = new GroupCommit(tx, () => events.push('committed'), 512, () => events.push('rolled back'), undefined, () => false, () => db.inTransaction);
+  // What SQLite does on SQLITE_FULL: the statement fails and the transaction is gone, savepoints and all.
+  const full = (): never => {
+    rollback.run();
+    throw new Error('database or disk is full');
+  };
+
+  // In the first pass, without savepoints.
+  const before = [gc.run(() => insert.run('a')), gc.run(() => { insert.run('b'); return full(); }), gc.run(() => insert.run('c'))];
+  const first = await Promise.allSettled(before);
+  t.same(first.map((r) => r.status), ['rejected', 'rejected', 'rejected'], 'every input fails: none of them is durable');
+  t.same(ids(), [], 'c did not commit in a transaction of its own');
+  t.same(events, ['rolled back']);
+
+  // In the second pass, with a savepoint each: the input failed after writing the first time, and the disk filled up on its second try.
+  let tries = 0;
+  const again = [gc.run(() => insert.run('d')), gc.run(() => {
+    insert.run('e');
+    if (++tries === 1) throw new Error('after writing');
+    return full();
+  }), gc.run(() => insert.run('f'))];
+  const second = await Promise.allSettled(again);
+  t.same(second.map((r) => r.status), ['rejected', 'rejected', 'rejected']);
+  t.equal(tries, 2, 'the batch ran again with savepoints');
+  t.same(ids(), [], 'f did not commit in a transaction of its own');
+  t.same(events, ['rolled back', 'rolled back']);
+
+  // The next batch commits as usual.
+  t.equal((await gc.run(() => insert.run('g'))).changes, 1);
+  t.same(ids(), ['g']);
+});
