@@ -156,44 +156,55 @@ export class OutboxRelay {
   }
 
   /**
-   * Rows read from the table; when older unsent rows of their instances are claimed elsewhere
-   * (`follows`), those go first, as a batch of their own, and the rows read wait as the next one.
+   * Rows read from the table (in seq order), as queue items: the older unsent rows of their
+   * instances that they follow and this relay does not hold (claimed by another replica) are
+   * fetched where their seqs fall, each run of them a batch of its own, acknowledged before
+   * the rows read after it go out. A fetched row is not always older than every row read: a
+   * claim can leave a hole in an instance's rows (two replicas claiming at once, `SKIP LOCKED`,
+   * took 10 and 12 here and 11 there; or 11 is not old enough yet by its replica's clock), and
+   * then 10 goes first, 11 second and 12 last. Rows committed together (a push) follow only
+   * rows committed before them, so for those the fetch simply comes first.
    */
-  private async withPrior(rows: OutboxRow[]): Promise<OutboxRow[]> {
-    const before = this.unheld(rows);
-    const prior = before.length === 0 ? [] : await this.source.unsentBySeq(before);
-    this.hold(prior);
-    this.hold(rows);
-    if (prior.length === 0) return rows;
-    this.queue.unshift(...rows);
-    return prior;
+  private inSeqOrder(rows: readonly OutboxRow[]): Queued[] {
+    const before = this.unheld(rows).sort((a, b) => a - b);
+    if (before.length === 0) return [...rows];
+    const out: Queued[] = [];
+    let k = 0;
+    for (const r of rows) {
+      let end = k;
+      while ((before[end] ?? Infinity) < r.seq) end++;
+      if (end > k) out.push({ fetch: before.slice(k, end) });
+      k = end;
+      out.push(r);
+    }
+    // None is left (a row follows only older rows); were one, it would go last.
+    if (k < before.length) out.push({ fetch: before.slice(k) });
+    return out;
   }
 
   /** The next batch: from the queue, or from the table when it may hold more. */
   private async next(): Promise<OutboxRow[]> {
-    // While scanning, the queue holds nothing but rows read from the table that wait behind
-    // older rows of their instances (withPrior).
-    if (!this.scan || this.queue.length > 0) {
-      for (let head = this.queue[0]; head !== undefined && 'fetch' in head; head = this.queue[0]) {
-        this.queue.shift();
-        // A batch of its own, acknowledged before the rows behind it go out; none when they
-        // were sent meanwhile (their replica was alive after all).
-        const prior = await this.source.unsentBySeq(head.fetch);
-        this.hold(prior);
-        if (prior.length > 0) return prior;
-      }
-      const end = this.queue.findIndex((q, i) => i >= BATCH || 'fetch' in q);
-      return this.queue.splice(0, end === -1 ? BATCH : end) as OutboxRow[];
-    }
-    // Marked first, so that rows already acknowledged are not read back as unsent.
-    await this.writeMarks();
-    const rows = await this.source.claimUnsent(BATCH, Date.now() - this.orphanAfterMs, this.claimMs);
-    if (rows.length < BATCH) {
+    // While scanning, the queue holds nothing but the last rows read from the table, with the
+    // older rows of their instances to fetch among them (inSeqOrder).
+    if (this.scan && this.queue.length === 0) {
+      // Marked first, so that rows already acknowledged are not read back as unsent.
+      await this.writeMarks();
+      const rows = await this.source.claimUnsent(BATCH, Date.now() - this.orphanAfterMs, this.claimMs);
       // Every committed row not yet acknowledged is in hand: later ones arrive by push.
-      this.scan = false;
-      this.dropQueue();
+      if (rows.length < BATCH) this.scan = false;
+      this.queue = this.inSeqOrder(rows);
+      this.hold(rows);
     }
-    return this.withPrior(rows);
+    for (let head = this.queue[0]; head !== undefined && 'fetch' in head; head = this.queue[0]) {
+      this.queue.shift();
+      // A batch of its own, acknowledged before the rows behind it go out; none when they
+      // were sent meanwhile (their replica was alive after all).
+      const prior = await this.source.unsentBySeq(head.fetch);
+      this.hold(prior);
+      if (prior.length > 0) return prior;
+    }
+    const end = this.queue.findIndex((q, i) => i >= BATCH || 'fetch' in q);
+    return this.queue.splice(0, end === -1 ? BATCH : end) as OutboxRow[];
   }
 
   private async run(): Promise<void> {
@@ -254,9 +265,7 @@ export class OutboxRelay {
       // here that is newer than an orphan was committed after it, and so follows it already.
       const rows = (await this.source.claimUnsent(BATCH, Date.now() - this.orphanAfterMs, this.claimMs)).filter((r) => !this.held.has(r.seq));
       if (rows.length > 0) {
-        const before = this.unheld(rows);
-        if (before.length > 0) this.queue.push({ fetch: before });
-        for (const r of rows) this.queue.push(r);
+        this.queue.push(...this.inSeqOrder(rows));
         this.hold(rows);
       }
     } catch (err) {

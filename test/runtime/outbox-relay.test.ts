@@ -175,6 +175,28 @@ t.test('a row that follows an older unsent row of its instance it does not hold:
   await relay.stop();
 });
 
+for (const how of ['read at start', 'adopted as orphans'] as const) {
+  t.test(`a claim with a hole in an instance's rows (${how}): 10 and 12 taken here, 11 by another replica, go out as 10, then 11, then 12`, async (t) => {
+    const store = openStore(join(t.testdir(), 'r.db'));
+    t.teardown(() => store.close());
+    const [r10, r11, r12] = store.tx(() => store.enqueue([msg('x-10'), msg('x-11'), msg('x-12')]));
+    if (r10 === undefined || r11 === undefined || r12 === undefined) throw new Error('not enqueued');
+    const rec = batches();
+    const { source, fetched } = countedAll(store);
+    // Two replicas claiming at once (SKIP LOCKED): the other one locked 11 between this one's 10
+    // and 12, so 12 names 11 as an older row of its instance not in this claim.
+    const claims = how === 'read at start' ? [[r10, { ...r12, follows: [r11.seq] }]] : [[], [r10, { ...r12, follows: [r11.seq] }]];
+    const holed = { ...source, claimUnsent: async () => claims.shift() ?? [] };
+    const opts = how === 'read at start' ? { idleScanMs: 600_000 } : { orphanAfterMs: 1, idleScanMs: 20 };
+    const relay = new OutboxRelay(holed, rec.publish, (err) => t.fail(String(err)), opts);
+    relay.start();
+    await until(() => rec.published.length === 3, 'the three rows');
+    await relay.stop();
+    t.same(rec.calls, [['x-10'], ['x-11'], ['x-12']], 'in commit order, 11 acknowledged before 12 went out');
+    t.same(fetched, [[r11.seq]], '11 read from the table by its seq');
+  });
+}
+
 t.test('a followed row this relay holds, or one already sent, is not published again', async (t) => {
   const store = openStore(join(t.testdir(), 'r.db'));
   t.teardown(() => store.close());
