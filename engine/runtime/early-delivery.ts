@@ -69,6 +69,9 @@ export class EarlyDelivery {
         instanceId: id, eventId: m.eventId, subject: m.subject, type: m.eventType, keptAt: now,
         expiresAt: now + this.ttlMs, headers: raw.headers, data: raw.data,
       }, MAX_EARLY_EVENTS_PER_INSTANCE);
+      // Applied before (a redelivery whose ack was lost): its write will say duplicate, and a
+      // later wait step must not take it a second time.
+      if (outcome === 'processed') return kept;
       if (outcome === 'full') {
         throw new SagaError('SAGA_ERR_INVALID_MESSAGE',
           `${m.eventType} arrived before the wait step of instance ${id} started, and the instance already keeps ${MAX_EARLY_EVENTS_PER_INSTANCE} such events`);

@@ -17,8 +17,12 @@ export interface EarlyEvent {
   readonly data: Uint8Array;
 }
 
-/** What keeping an early event came to: kept (now or before), or refused because the instance keeps its maximum. */
-export type KeepOutcome = 'kept' | 'full';
+/**
+ * What keeping an early event came to: kept (now or before); refused because the instance
+ * keeps its maximum; or not kept because the message was processed already (its id is in the
+ * inbox: a redelivery after the ack was lost, whose write will find it a duplicate).
+ */
+export type KeepOutcome = 'kept' | 'full' | 'processed';
 
 /** Early events as the SQLite store keeps them; see the store port for the contract. */
 export interface EarlyEvents {
@@ -56,7 +60,9 @@ export function earlyEvents(db: Database.Database): EarlyEvents {
   const expired = db.prepare<[number, number], Row>(`SELECT ${columns} FROM early_events e WHERE e.expires_at <= ? ORDER BY e.expires_at LIMIT ?`);
   const drop = db.prepare<[string, string]>('DELETE FROM early_events WHERE instance_id = ? AND event_id = ?');
 
+  const processed = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM inbox WHERE message_id = ?');
   const keep = db.transaction((e: EarlyEvent, max: number): KeepOutcome => {
+    if (processed.get(e.eventId) !== undefined) return 'processed';
     if (has.get(e.instanceId, e.eventId) !== undefined) return 'kept';
     if ((count.get(e.instanceId)?.n ?? 0) >= max) return 'full';
     insert.run(e.instanceId, e.eventId, e.subject, e.type, e.keptAt, e.expiresAt, JSON.stringify(e.headers), toBuffer(e.data));

@@ -110,7 +110,9 @@ export interface StorePort {
    * Keeps an event that arrived before the wait step of `e.instanceId` that awaits it started;
    * committed on its own, before the message's own write, so that a crash in between keeps it
    * (a redelivery keeps it again: the same instance and event id is kept once). `full`, keeping
-   * nothing, when the instance already keeps `maxPerInstance` events.
+   * nothing, when the instance already keeps `maxPerInstance` events; `processed`, keeping
+   * nothing, when the message's id is in the inbox: a redelivery of a message already applied
+   * (its ack was lost), which a later wait step must not take again.
    */
   keepEarlyEvent(e: EarlyEvent, maxPerInstance: number): Promise<KeepOutcome>;
   /** The instance's kept early events, oldest first. */

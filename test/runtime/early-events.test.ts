@@ -178,3 +178,42 @@ t.test('the sweep drops kept bytes that are no envelope, and leaves alone an ins
   t.same(store.getInstance(other.state.id), before, 'the cancelled instance takes nothing');
   t.same(store.earlyEventsOf(other.state.id).map((e) => e.eventId), ['late'], 'and the event stays kept until it expires');
 });
+
+t.test('a redelivered event that a first wait step took is not kept for a second wait step on it, which would take it again', async (t) => {
+  const twoWaits = `
+version: 1
+sagas:
+  - name: two-approvals
+    start: { key: "{% $input.orderId %}" }
+    defaults: { timeout: 1m, retry: { maxAttempts: 2, initialInterval: 100ms } }
+    steps:
+      - name: first-approval
+        wait: { subject: orders.approvals, type: OrderApproved }
+        timeout: 1h
+      - name: reserve
+        command: { subject: inventory.commands, type: Reserve, payload: { orderId: "{% $input.orderId %}" } }
+        reply: { subject: inventory.events, success: [Reserved] }
+        compensate:
+          command: { subject: inventory.commands, type: Release }
+          reply: { subject: inventory.events, success: [Released] }
+      - name: second-approval
+        wait: { subject: orders.approvals, type: OrderApproved }
+        timeout: 1h
+`;
+  const { store, engine, deliver } = rig(t, twoWaits);
+  const { state } = await engine.start({ saga: 'two-approvals', input: { orderId: 'o-1' }, correlationId: 'c-1' });
+  const approval = { eventId: 'ap-1', eventType: 'OrderApproved', correlationId: 'c-1', payload: { approver: 'ann' } };
+  await deliver('orders.approvals', approval);
+  await engine.settled();
+  t.equal(store.getInstance(state.id)?.steps['first-approval']?.status, 'succeeded', 'the first wait took it');
+  // Its ack was lost (a crash after the commit): JetStream delivers it again while the command step runs.
+  t.equal(await deliver('orders.approvals', approval), 'ack', 'the redelivery is acknowledged');
+  t.same(store.earlyEventsOf(state.id), [], 'and not kept for the second wait');
+  await deliver('inventory.events', { eventType: 'Reserved', correlationId: 'c-1', causationId: commandId(store, 'inventory.commands'), payload: {} });
+  await engine.settled();
+  const after = store.getInstance(state.id);
+  t.equal(after?.steps['second-approval']?.status, 'running', 'the second wait waits for an approval of its own');
+  t.equal(after?.status, 'running');
+  const taken = store.history(state.id).filter((e) => e.type === 'StepSucceeded' && String((e.data as { step?: unknown }).step).endsWith('approval'));
+  t.equal(taken.length, 1, 'ap-1 was applied once');
+});

@@ -8,21 +8,25 @@ const columns = 'e.instance_id, e.event_id, e.subject, e.type, e.kept_at, e.expi
 
 /**
  * Early events on PostgreSQL (see the store port). Keeping one is one statement: it inserts
- * unless the instance already keeps `max` (replicas keeping events for the same instance at
- * the same moment may pass the bound by a few) and tells a row kept before from a refusal.
+ * unless the message was processed already (its id is in the inbox) or the instance already
+ * keeps `max` (replicas keeping events for the same instance at the same moment may pass the
+ * bound by a few), and tells a row kept before from a refusal.
  */
 export function earlyEventOps(d: Db): EarlyOps {
   return {
     async keepEarlyEvent(e, max) {
-      const [r] = await d.query<{ inserted: number; present: boolean }>(`
-        WITH ins AS (
+      const [r] = await d.query<{ inserted: number; present: boolean; processed: boolean }>(`
+        WITH seen AS (SELECT EXISTS (SELECT 1 FROM inbox WHERE message_id = $2) AS processed),
+        ins AS (
           INSERT INTO early_events (instance_id, event_id, subject, type, kept_at, expires_at, headers, data)
           SELECT $1, $2, $3, $4, $5, $6, $7, $8
-          WHERE (SELECT count(*) FROM early_events WHERE instance_id = $1) < $9
+          WHERE NOT (SELECT processed FROM seen) AND (SELECT count(*) FROM early_events WHERE instance_id = $1) < $9
           ON CONFLICT (instance_id, event_id) DO NOTHING RETURNING 1)
         SELECT (SELECT count(*)::integer FROM ins) AS inserted,
-               EXISTS (SELECT 1 FROM early_events WHERE instance_id = $1 AND event_id = $2) AS present`,
+               EXISTS (SELECT 1 FROM early_events WHERE instance_id = $1 AND event_id = $2) AS present,
+               (SELECT processed FROM seen) AS processed`,
       [e.instanceId, e.eventId, e.subject, e.type, e.keptAt, e.expiresAt, JSON.stringify(e.headers), Buffer.from(e.data), max]);
+      if (r?.processed === true) return 'processed';
       return r !== undefined && (r.inserted > 0 || r.present) ? 'kept' : 'full';
     },
     async earlyEventsOf(id) {

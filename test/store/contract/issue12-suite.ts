@@ -72,6 +72,17 @@ export function earlyEventsContract(t: Test, f: PortFactory): void {
     t.same(await port.earlyEventsOf('nobody'), []);
   });
 
+  t.test('early events: a message already applied (its id in the inbox) is not kept, so no later wait step takes it again', async (t) => {
+    const port = await (await f.fresh()).open();
+    t.teardown(() => port.close());
+    // Its first delivery was written (and its ack lost): the redelivery finds it kept nowhere.
+    await committed(port, { messageId: 'e-done', firedTimer: null, changes: [] });
+    t.equal(await port.keepEarlyEvent(early('i-1', 'e-done'), 2), 'processed');
+    t.same(await port.earlyEventsOf('i-1'), [], 'nothing kept');
+    t.equal(await port.keepEarlyEvent(early('i-1', 'e-new'), 2), 'kept', 'a message not yet applied is kept');
+    t.same((await port.earlyEventsOf('i-1')).map((e) => e.eventId), ['e-new']);
+  });
+
   t.test('early events due: the expired ones, and the valid ones whose instance now waits for them', async (t) => {
     const port = await (await f.fresh()).open();
     t.teardown(() => port.close());
