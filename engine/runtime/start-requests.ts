@@ -26,15 +26,25 @@ export function serveStartRequests(nc: NatsConnection, engine: Engine, log: LogF
         if (msg.reply !== undefined && msg.reply !== '') msg.respond(encoder.encode(JSON.stringify(body)));
       };
       const saga = msg.subject.slice('sagas.start.'.length);
+      // A request published without a reply subject has nobody to tell, and core NATS delivers
+      // it once: its refusal is logged, so that it is not dropped silently (DESIGN section 3).
+      const refuse = (code: string, message: string, eventId?: string) => {
+        if (msg.reply === undefined || msg.reply === '') {
+          log('warn', 'a start request without a reply subject failed; it is not retried (send it as a request to be told)', {
+            subject: msg.subject, ...(eventId === undefined ? {} : { eventId }), code, error: message,
+          });
+        }
+        answer({ error: { code, message } });
+      };
       const parsed = parseEnvelope(msg.data);
       if (!parsed.ok) {
-        answer({ error: { code: 'SAGA_ERR_INVALID_MESSAGE', message: parsed.reason } });
+        refuse('SAGA_ERR_INVALID_MESSAGE', parsed.reason);
         return;
       }
       const e = parsed.envelope;
       const p = e.payload as { input?: unknown; key?: unknown; id?: unknown };
       if (p.key !== undefined && typeof p.key !== 'string' || p.id !== undefined && typeof p.id !== 'string') {
-        answer({ error: { code: 'SAGA_ERR_INVALID_INPUT', message: 'payload.key and payload.id must be strings when given' } });
+        refuse('SAGA_ERR_INVALID_INPUT', 'payload.key and payload.id must be strings when given', e.eventId);
         return;
       }
       engine.start({
@@ -50,8 +60,7 @@ export function serveStartRequests(nc: NatsConnection, engine: Engine, log: LogF
           answer({ id: r.state.id, state: r.state.status, created: r.created });
         },
         (error: unknown) => {
-          const code = error instanceof SagaError ? error.code : 'SAGA_ERR_INTERNAL';
-          answer({ error: { code, message: error instanceof Error ? error.message : String(error) } });
+          refuse(error instanceof SagaError ? error.code : 'SAGA_ERR_INTERNAL', error instanceof Error ? error.message : String(error), e.eventId);
         },
       );
     },

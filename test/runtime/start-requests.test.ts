@@ -106,6 +106,48 @@ t.test('refused requests are answered with the code and the reason, and start no
   t.same((await engine.listInstances({ limit: 10 })).items, [], 'nothing was started');
 });
 
+t.test('a request without a reply subject that fails is logged, since nobody can be told; one answered, or one that starts, is not', async (t) => {
+  const lines: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
+  let heard: () => void = () => undefined;
+  const log: LogFn = (level, msg, fields) => {
+    lines.push({ level, msg, fields: fields ?? {} });
+    heard();
+  };
+  const { engine } = serve(t, { log });
+  const logged = (n: number) => new Promise<void>((resolve, reject) => {
+    const late = setTimeout(() => reject(new Error(`${lines.length} log lines after 10 s, not ${n}`)), 10_000);
+    heard = () => {
+      if (lines.length < n) return;
+      clearTimeout(late);
+      resolve();
+    };
+    heard();
+  });
+  const unknown = uuidv7();
+  link.nc.publish('sagas.start.nope', envelope({ eventId: unknown, payload: {} }));
+  link.nc.publish('sagas.start.parcel', new TextEncoder().encode('not json'));
+  await logged(2);
+  // The malformed one is refused at once, the unknown saga once the engine has looked.
+  lines.sort((a, b) => String(a.fields.subject).localeCompare(String(b.fields.subject)));
+  t.match(lines, [
+    { level: 'warn', msg: /without a reply subject failed/, fields: { subject: 'sagas.start.nope', eventId: unknown, code: 'SAGA_ERR_UNKNOWN_SAGA', error: /no saga named nope/ } },
+    { level: 'warn', msg: /without a reply subject failed/, fields: { subject: 'sagas.start.parcel', code: 'SAGA_ERR_INVALID_MESSAGE' } },
+  ]);
+  t.equal(lines.length, 2);
+  // Answered refusals and a start that commits add no line: a request after them is the next one logged.
+  t.match(await request('nope', envelope({ payload: {} })), { error: { code: 'SAGA_ERR_UNKNOWN_SAGA' } });
+  const started = uuidv7();
+  link.nc.publish('sagas.start.plain', envelope({ eventId: started, payload: {} }));
+  link.nc.publish('sagas.start.parcel', envelope({ payload: { input: { orderId: 'o' }, key: 7 } }));
+  await logged(3);
+  t.equal(lines.length, 3);
+  t.match(lines[2], { fields: { subject: 'sagas.start.parcel', code: 'SAGA_ERR_INVALID_INPUT' } });
+  // Nobody is told when it commits: looked for until it has.
+  for (const deadline = Date.now() + 10_000; (await engine.getInstance(started)) === undefined && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 5));
+  t.equal((await engine.getInstance(started))?.status, 'running', 'the start without a reply subject that succeeded is there');
+  t.equal(lines.length, 3, 'and logged nothing');
+});
+
 t.test('a store that fails is answered as an internal error with its message', async (t) => {
   const { store } = serve(t);
   store.close();
