@@ -4,6 +4,7 @@ import type { LogFn } from '../log.js';
 import { parseEnvelope } from '../transport/envelope.js';
 import type { Engine } from './engine.js';
 import { fault } from '../fault.js';
+import { kindOf, throttledLog } from './log-throttle.js';
 
 const encoder = new TextEncoder();
 
@@ -14,6 +15,8 @@ const encoder = new TextEncoder();
  * envelope's eventId names the instance, so a repeated request starts nothing new.
  */
 export function serveStartRequests(nc: NatsConnection, engine: Engine, log: LogFn): Subscription {
+  // A flood of one kind of failure (garbage published on sagas.start.x) is one line per 10 s.
+  const once = throttledLog(log, 10_000);
   return nc.subscribe('sagas.start.>', {
     queue: 'sagad',
     callback: (err, msg) => {
@@ -30,7 +33,7 @@ export function serveStartRequests(nc: NatsConnection, engine: Engine, log: LogF
       // it once: its refusal is logged, so that it is not dropped silently (DESIGN section 3).
       const refuse = (code: string, message: string, eventId?: string) => {
         if (msg.reply === undefined || msg.reply === '') {
-          log('warn', 'a start request without a reply subject failed; it is not retried (send it as a request to be told)', {
+          once('warn', 'a start request without a reply subject failed; it is not retried (send it as a request to be told)', `${msg.subject} ${code} ${kindOf(message)}`, {
             subject: msg.subject, ...(eventId === undefined ? {} : { eventId }), code, error: message,
           });
         }
