@@ -11,7 +11,7 @@ import type { StorePort } from '../store/port.js';
 import type { InboundMessage, Verdict } from '../transport/consumer.js';
 import { parseEnvelope } from '../transport/envelope.js';
 import type { Engine } from './engine.js';
-import { kindOf, throttledLog } from './log-throttle.js';
+import { kindOf, LOG_INTERVAL_MS, throttledLog } from './log-throttle.js';
 
 /** Failures that redelivering cannot mend: the message is parked at once. */
 const PERMANENT = new Set(['SAGA_ERR_INVALID_MESSAGE', 'SAGA_ERR_INVALID_INPUT', 'SAGA_ERR_CORRELATION_MISMATCH', 'SAGA_ERR_LATE_REPLY']);
@@ -21,9 +21,6 @@ const MAX_REASON = 2_000;
 
 /** Bytes above which a message is read in a turn of the event loop of its own. */
 const BIG_MESSAGE = 65_536;
-
-/** How often a line of one kind (a failure, a drop) is written at most. */
-const LOG_INTERVAL_MS = 10_000;
 
 /** Bounds of what comes in and of what the dead-letter queue keeps. */
 export interface InboundOptions {

@@ -1,5 +1,8 @@
 import type { LogFn, LogLevel } from '../log.js';
 
+/** How often a line of one kind (a failure, a drop) is written at most, by the inbound side and the start requests. */
+export const LOG_INTERVAL_MS = 10_000;
+
 /** Most kinds of line remembered at once; beyond it the memory starts afresh (a flood of distinct lines is logged). */
 const MAX_KINDS = 1_000;
 

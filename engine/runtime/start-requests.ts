@@ -4,7 +4,7 @@ import type { LogFn } from '../log.js';
 import { parseEnvelope } from '../transport/envelope.js';
 import type { Engine } from './engine.js';
 import { fault } from '../fault.js';
-import { kindOf, throttledLog } from './log-throttle.js';
+import { kindOf, LOG_INTERVAL_MS, throttledLog } from './log-throttle.js';
 
 const encoder = new TextEncoder();
 
@@ -16,7 +16,7 @@ const encoder = new TextEncoder();
  */
 export function serveStartRequests(nc: NatsConnection, engine: Engine, log: LogFn): Subscription {
   // A flood of one kind of failure (garbage published on sagas.start.x) is one line per 10 s.
-  const once = throttledLog(log, 10_000);
+  const once = throttledLog(log, LOG_INTERVAL_MS);
   return nc.subscribe('sagas.start.>', {
     queue: 'sagad',
     callback: (err, msg) => {
@@ -24,15 +24,16 @@ export function serveStartRequests(nc: NatsConnection, engine: Engine, log: LogF
         log('warn', 'start subscription error', { error: err.message });
         return;
       }
+      const askedForAnswer = msg.reply !== undefined && msg.reply !== '';
       const answer = (body: unknown) => {
-        // Stryker disable next-line ConditionalExpression,LogicalOperator,StringLiteral: respond() itself publishes nothing without a reply subject; the guard only says so
-        if (msg.reply !== undefined && msg.reply !== '') msg.respond(encoder.encode(JSON.stringify(body)));
+        // Stryker disable next-line ConditionalExpression: respond() itself publishes nothing without a reply subject; the guard only says so
+        if (askedForAnswer) msg.respond(encoder.encode(JSON.stringify(body)));
       };
       const saga = msg.subject.slice('sagas.start.'.length);
       // A request published without a reply subject has nobody to tell, and core NATS delivers
       // it once: its refusal is logged, so that it is not dropped silently (DESIGN section 3).
       const refuse = (code: string, message: string, eventId?: string) => {
-        if (msg.reply === undefined || msg.reply === '') {
+        if (!askedForAnswer) {
           once('warn', 'a start request without a reply subject failed; it is not retried (send it as a request to be told)', `${msg.subject} ${code} ${kindOf(message)}`, {
             subject: msg.subject, ...(eventId === undefined ? {} : { eventId }), code, error: message,
           });
