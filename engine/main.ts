@@ -301,12 +301,16 @@ function startRetention(config: Config, store: StorePort, log: LogFn): Retention
     },
   });
   const service = new RetentionService(store, {
-    retentionMs: config.retentionMs ?? null, dlqRetentionMs: config.dlqRetentionMs ?? null,
+    retentionMs: config.retentionMs ?? null, lateSuccessWindowMs: config.lateSuccessWindowMs, dlqRetentionMs: config.dlqRetentionMs ?? null,
     intervalMs: config.retentionIntervalMs, batch: config.retentionBatch, archive, log,
   });
   service.start();
   if (config.retentionMs !== undefined) {
     log('info', 'retention on: finished instances are archived, then deleted', { retentionMs: config.retentionMs, archiveDir: archiveDirOf(config) });
+    if (config.retentionMs < config.lateSuccessWindowMs) {
+      log('info', 'compensated instances are kept for SAGA_LATE_SUCCESS_WINDOW, longer than SAGA_RETENTION, so that a late success can still reopen them',
+        { retentionMs: config.retentionMs, lateSuccessWindowMs: config.lateSuccessWindowMs });
+    }
   }
   return service;
 }

@@ -11,6 +11,11 @@ export const PAUSE_PER_BUSY_MS = 3;
 export interface RetentionOptions {
   /** Finished instances older than this are archived and deleted; null: none. */
   readonly retentionMs: number | null;
+  /**
+   * SAGA_LATE_SUCCESS_WINDOW: a compensated instance may be reopened by a late success for so
+   * long after it ended, so it is kept at least that long whatever `retentionMs` says.
+   */
+  readonly lateSuccessWindowMs?: number | null;
   /** Dead letters older than this are deleted; null: none. */
   readonly dlqRetentionMs: number | null;
   /** Longest time between the end of one pass and the start of the next. */
@@ -98,7 +103,10 @@ export class RetentionService {
     let bytes = 0;
     let deadLetters = 0;
     if (retentionMs !== null) {
-      const before = this.now() - retentionMs;
+      const now = this.now();
+      // Retired earlier, a compensated instance would make a late success in the window
+      // `unrelated` (acked, its step never compensated): DESIGN section 1, point 3.
+      const before = { completed: now - retentionMs, compensated: now - Math.max(retentionMs, this.opts.lateSuccessWindowMs ?? 0) };
       const keep = async (b: Parameters<Parameters<StorePort['retire']>[2]>[0]): Promise<void> => {
         const r = await this.opts.archive.append(b);
         bytes += r.bytes;

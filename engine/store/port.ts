@@ -7,7 +7,7 @@ import type { JournalEntry } from './journal.js';
 import type { InstanceFilter, InstanceSummary } from './list.js';
 import type { OutboxMessage, OutboxRow } from './outbox.js';
 import type { RebuildReport } from './rebuild-plan.js';
-import type { RetiredInstance } from './retention.js';
+import type { RetireBefore, RetiredInstance } from './retention.js';
 import type { CommandKind, CommandRef } from './routing.js';
 import type { Gauges } from './store.js';
 import type { TimerRow } from './timers.js';
@@ -159,13 +159,13 @@ export interface StorePort {
   pruneSent(olderThan: number): Promise<number>;
   /**
    * Retention: finished instances (completed, compensated; never failed) created and last
-   * changed before `before`, oldest first, at most `limit`, are handed to `keep` with their
+   * changed before `before` (one time, or one per status), oldest first, at most `limit`, are handed to `keep` with their
    * journal and timers; once `keep` resolves (the archive is synced), those still finished
    * and unchanged are deleted with their journal, snapshots, timers, commands and waits in
    * one short transaction. When `keep` rejects nothing is deleted. Replicas calling it at
    * once get disjoint instances.
    */
-  retire(before: number, limit: number, keep: (batch: readonly RetiredInstance[]) => Promise<void>): Promise<RetireOutcome>;
+  retire(before: RetireBefore, limit: number, keep: (batch: readonly RetiredInstance[]) => Promise<void>): Promise<RetireOutcome>;
   /** Deletes up to `limit` dead letters received before `olderThan`, oldest first; returns how many. */
   pruneDeadLetters(olderThan: number, limit: number): Promise<number>;
   /** Resolves once every commit queued so far has settled: a drain waits for it. */

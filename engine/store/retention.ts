@@ -5,6 +5,19 @@ import type { TimerRow } from './timers.js';
 
 /** The statuses retention removes: finished for good. `failed` waits for an operator's retry, so it stays. */
 export const RETIRED_STATUSES = ['completed', 'compensated'] as const;
+/** A status retention removes. */
+export type RetiredStatus = typeof RETIRED_STATUSES[number];
+
+/**
+ * How old a finished instance must be to be retired: one time for both statuses, or one per
+ * status (compensated instances are kept longer while a late success may still reopen them).
+ */
+export type RetireBefore = number | Readonly<Record<RetiredStatus, number>>;
+
+/** Pure: the cutoff of one status. */
+export function cutoffOf(before: RetireBefore, status: RetiredStatus): number {
+  return typeof before === 'number' ? before : before[status];
+}
 
 /**
  * A finished instance handed to the archive before it is deleted. Its documents come as the
@@ -33,10 +46,10 @@ export const TIMER_ROWS_SQL = `(SELECT json_group_array(json_object('instanceId'
 /** The SQLite store's retention statements; `purge` and `pruneDead` belong inside the caller's transaction. */
 export interface Retention {
   /**
-   * Finished instances (completed, compensated) created and last changed before `before`,
-   * oldest first, at most `limit`, each with its journal and timers.
+   * Finished instances (completed, compensated) created and last changed before their
+   * status's cutoff in `before`, oldest first, at most `limit`, each with its journal and timers.
    */
-  finishedBefore(before: number, limit: number): RetiredInstance[];
+  finishedBefore(before: RetireBefore, limit: number): RetiredInstance[];
   /**
    * Deletes each instance that is still finished and still at `version` (one reopened by a late
    * reply since it was read stays), with its journal, snapshot, timers, commands and waits;
@@ -77,7 +90,7 @@ export function retention(db: Database.Database): Retention {
 
   return {
     finishedBefore(before, limit) {
-      const rows = RETIRED_STATUSES.flatMap((status) => candidates.all(status, before, before, limit))
+      const rows = RETIRED_STATUSES.flatMap((status) => candidates.all(status, cutoffOf(before, status), cutoffOf(before, status), limit))
         .sort((a, b) => a.created - b.created || (a.id < b.id ? -1 : 1))
         .slice(0, limit);
       return rows.map((r) => ({

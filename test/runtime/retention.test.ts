@@ -67,6 +67,32 @@ async function finish(port: Awaited<ReturnType<typeof openSqlitePort>>, env: Tes
   }
 }
 
+t.test('a compensated instance is kept for the late-success window even when the retention is shorter', async (t) => {
+  const dir = t.testdir();
+  const env = new TestEnv();
+  const port = await finished(dir, env, ['c-1']);
+  t.teardown(() => port.close());
+  let done = await started(port, env, 'd-1');
+  for (const step of ['reserve', 'charge', 'ship']) {
+    const d = decision(env, done, reply(done, step, 'Done', env));
+    await committed(port, writeOf(env.newId(), changeOf(done.version, d)));
+    done = d.state;
+  }
+  t.equal(done.status, 'completed');
+  let now = env.now + 1_001;
+  const archive = new ArchiveWriter({ dir: join(dir, 'archive'), definition: async () => ({ name: 'order', source: 'the source' }) });
+  const service = new RetentionService(port, {
+    retentionMs: 1_000, lateSuccessWindowMs: 60_000, dlqRetentionMs: null, intervalMs: 60_000, batch: 10, archive, log: silentLog, now: () => now,
+  });
+  t.match(await service.pass(), { archived: 1, deleted: 1 }, 'past the retention: the completed one only');
+  t.same((await port.listInstances({ limit: 10 })).items.map((i) => [i.id, i.status]), [['c-1', 'compensated']],
+    'the compensated one stays while a late success may still reopen it');
+  now = env.now + 60_001;
+  t.match(await service.pass(), { archived: 1, deleted: 1 }, 'past the window it goes too');
+  t.same((await port.listInstances({ limit: 10 })).items, []);
+  await service.stop();
+});
+
 interface Line { level: string; msg: string; fields?: Record<string, unknown> }
 
 /** Resolves once `lines` has `n` lines (the service works on its own schedule; polled every 10 ms). */

@@ -1,5 +1,5 @@
 import type { StorePort } from '../port.js';
-import { RETIRED_STATUSES, type RetiredInstance } from '../retention.js';
+import { cutoffOf, RETIRED_STATUSES, type RetiredInstance } from '../retention.js';
 import { classify } from './connect.js';
 import type { Db } from './db.js';
 
@@ -34,7 +34,7 @@ export function retentionOf(d: Db): Retention {
           const r = await c.query<{ id: string; version: number; hash: string; created: number; state: string }>(`
             SELECT id, version, definition_hash AS hash, created_at AS created, state FROM instances
             WHERE status = $1 AND created_at < $2 AND updated_at < $2
-            ORDER BY created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED`, [status, before, limit]);
+            ORDER BY created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED`, [status, cutoffOf(before, status), limit]);
           rows.push(...r.rows);
         }
         // Locked more than `limit` (two statuses): the extra ones are released by the commit untouched.

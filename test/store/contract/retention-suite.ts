@@ -1,7 +1,7 @@
 import type { Test } from 'tap';
 import { timerId, type InstanceState } from '../../../engine/core/index.js';
 import type { StorePort } from '../../../engine/store/port.js';
-import { parseRetired, type RetiredInstance } from '../../../engine/store/retention.js';
+import { parseRetired, type RetireBefore, type RetiredInstance } from '../../../engine/store/retention.js';
 import { changeOf, committed, decision, reply, started, TestEnv, writeOf, type PortFactory } from './writes.js';
 
 /** Feeds one reply through the core and commits it. */
@@ -37,7 +37,7 @@ async function population(port: StorePort, env: TestEnv): Promise<Record<'done' 
 }
 
 /** Retires until nothing is left, collecting what was handed to the archive. */
-async function retireAll(port: StorePort, before: number, limit: number): Promise<{ handed: RetiredInstance[]; deleted: number }> {
+async function retireAll(port: StorePort, before: RetireBefore, limit: number): Promise<{ handed: RetiredInstance[]; deleted: number }> {
   const handed: RetiredInstance[] = [];
   let deleted = 0;
   for (;;) {
@@ -118,6 +118,24 @@ export function retentionContract(t: Test, f: PortFactory): void {
     t.match(await port.retire(cutoff, 2, async () => {
       throw new Error('nothing to hand over: keep must not be called');
     }), { archived: 0, deleted: 0 }, 'nothing left: keep is not called');
+  });
+
+  t.test('a cutoff per status: each status is retired by its own', async (t) => {
+    const port = await open(t);
+    const env = new TestEnv();
+    let comp = await started(port, env, 'i-comp');
+    comp = await answer(port, env, comp, 'reserve', 'Nope');
+    env.now += 1_000;
+    let done = await started(port, env, 'i-done');
+    for (const step of ['reserve', 'charge', 'ship']) done = await answer(port, env, done, step, 'Done');
+    t.same([comp.status, done.status], ['compensated', 'completed']);
+    // The compensated one is the older; its cutoff lies before it ended.
+    const kept = await retireAll(port, { completed: env.now + 1, compensated: comp.updatedAt }, 10);
+    t.same(kept.handed.map((r) => r.id), ['i-done'], 'the completed one is past its cutoff; the compensated one is not past its own');
+    t.same(await port.getInstance('i-comp'), comp, 'the compensated one stays, unchanged');
+    const later = await retireAll(port, { completed: 0, compensated: env.now + 1 }, 10);
+    t.same(later.handed.map((r) => r.id), ['i-comp'], 'past its cutoff, it goes');
+    t.equal(await port.getInstance('i-comp'), undefined);
   });
 
   t.test('when the archive fails nothing is deleted', async (t) => {
