@@ -1,6 +1,6 @@
 import { assertNever } from './assert-never.js';
 import { compensationAttemptFailed, continueCompensation, beginCompensation, dispatchCompensation, lateSuccess, stepCompensated } from './compensation.js';
-import type { CommandStep, CompiledSaga, LeafStep, ReplySpec } from './definition.js';
+import { findLeaf, type CommandStep, type CompiledSaga, type LeafStep, type ReplySpec } from './definition.js';
 import type { Effect } from './effects.js';
 import type { SagaEvent } from './events.js';
 import { advance, attemptFailed, dispatch, failStep, resendInFlight } from './forward.js';
@@ -8,9 +8,10 @@ import type { Env, IncomingMessage, SagaInput, StartRequest, TimerRef } from './
 import { evolve } from './evolve.js';
 import { childTimedOut, onChildEnded, onParentCompensates } from './child.js';
 import { delayElapsed } from './delay.js';
-import { forEachStage } from './for-each.js';
+import { elementLeaf, forEachStage } from './for-each.js';
 import { cancelStepTimers, cancelTimer, emit, leaf, lifecycle, schedule, stepOf, type Run } from './run.js';
 import type { InstanceState } from './state.js';
+import { subjectCovers } from './subject.js';
 import { evaluate, scopeOf, truthy } from './template.js';
 
 /** Why an input changed nothing: reported to the shell for metrics and logs. */
@@ -117,6 +118,19 @@ function classify(reply: ReplySpec, type: string): 'success' | 'failure' | 'retr
   if (reply.failure.includes(type)) return 'failure';
   if (reply.retryable.includes(type)) return 'retryable';
   return null;
+}
+
+/**
+ * Whether a message of `type` on `subject` answers a command of the step: one of the types
+ * its reply (`do`) or its compensation's reply (`undo`) lists, on that reply's subject. A
+ * message that names the command as its cause and is neither (a participant's follow-up
+ * event, `Settled` after `Charge`) is an event like any other: a `wait` step or a trigger
+ * may take it.
+ */
+export function repliesTo(def: CompiledSaga, step: string, kind: 'do' | 'undo', subject: string, type: string): boolean {
+  const l = findLeaf(def, step) ?? elementLeaf(def, step);
+  const spec = kind === 'do' ? (l?.kind === 'command' ? l.reply : null) : (l?.compensate?.reply ?? null);
+  return spec !== null && subjectCovers(spec.subject, subject) && classify(spec, type) !== null;
 }
 
 function describeReply(m: IncomingMessage): string {

@@ -5,7 +5,7 @@ export * from './events.js';
 export * from './inputs.js';
 export * from './effects.js';
 export { evolve } from './evolve.js';
-export { decide, start, startKey, isRejection, type Decision, type Rejection, type Ignored } from './decide.js';
+export { decide, repliesTo, start, startKey, isRejection, type Decision, type Rejection, type Ignored } from './decide.js';
 export { backoffDelay, canRetry } from './backoff.js';
 export { renderTemplate, scopeFor, scopeOf, truthy } from './template.js';
 export { elementLeaf, elementName, elementNames, elementOf, forEachStage, groupElementNames, groupStepName, parseElement, parseGroupStep } from './for-each.js';

@@ -1,5 +1,5 @@
 import {
-  decide, isRejection, type CompiledSaga, type Decision, type Env, type IncomingMessage, type InstanceState, type SagaInput,
+  decide, isRejection, repliesTo, type CompiledSaga, type Decision, type Env, type IncomingMessage, type InstanceState, type SagaInput,
 } from '../core/index.js';
 import { withLinks, type LinkDeps } from './linked.js';
 import { compileSagaSource, formatDefinitionError } from '../definitions/index.js';
@@ -222,7 +222,10 @@ export class Engine implements EnginePort {
   receive(m: Incoming): Promise<Received> {
     const { store, registry } = this.deps;
     return this.input(async () => {
-      const target = m.causationId === '' ? undefined : await store.replyTarget(m.causationId);
+      const named = m.causationId === '' ? undefined : await store.replyTarget(m.causationId);
+      // A message that names a command as its cause is its reply only when it is one of the
+      // types that command awaits, on its reply subject; otherwise it is an event.
+      const target = named !== undefined && repliesTo(await this.defOf(named.state), named.step, named.kind, m.subject, m.eventType) ? named : undefined;
       // Only an instance whose definition has a wait step for the event can be waiting for it.
       // One process (SQLite) has every such definition in its registry; a replica may not have
       // loaded one that another replica started instances with, so it always asks the store.
