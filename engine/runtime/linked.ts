@@ -1,4 +1,4 @@
-import { childEnded, isRejection, type CompiledSaga, type Decision, type InstanceState, type ParentLink, type Rejection, type SagaInput } from '../core/index.js';
+import { childEnded, findLeaf, isRejection, leafSteps, type CompiledSaga, type Decision, type InstanceState, type ParentLink, type Rejection, type SagaInput } from '../core/index.js';
 import { SagaError } from '../errors.js';
 import type { InstanceChange, InputWrite, LinkEffect } from '../store/port.js';
 import { changeOf } from './change.js';
@@ -7,8 +7,8 @@ import { changeOf } from './change.js';
 export interface LinkDeps {
   getInstance(id: string): Promise<InstanceState | undefined>;
   defOf(state: InstanceState): Promise<CompiledSaga>;
-  /** Decides a child's start without writing it; null change when an instance of that id or key exists (its state is returned). */
-  planChild(cmd: { saga: string; input: unknown; key: string | undefined; id: string; correlationId: string; parent: ParentLink }): Promise<{ state: InstanceState; change: InstanceChange | null }>;
+  /** Decides a child's start (with the definition it starts on) without writing it; null change when an instance of that id or key exists (its state is returned). */
+  planChild(cmd: { saga: string; input: unknown; key: string | undefined; id: string; correlationId: string; parent: ParentLink }): Promise<{ state: InstanceState; change: InstanceChange | null; def: CompiledSaga }>;
   decide(def: CompiledSaga, state: InstanceState, input: SagaInput): Decision | Rejection;
 }
 
@@ -87,7 +87,16 @@ async function follow(link: LinkEffect, from: InstanceState, read: (id: string) 
       const tell = async (reason: string) => inputTo(from.id, { type: 'ChildEnded', step: link.step, childId: link.childId, outcome: 'failed', output: null, reason }, read, deps);
       try {
         const plan = await deps.planChild({ saga: link.saga, input: link.input, key: link.key ?? undefined, id: link.childId, correlationId: link.correlationId, parent });
-        if (plan.change !== null) return [plan.change];
+        if (plan.change !== null) {
+          // The loader checked the parent against the child of its own file; a reload since may
+          // have given the child a pivot that this instance's step could not compensate past.
+          const pivot = leafSteps(plan.def).find((l) => l.kind === 'command' && l.pivot);
+          if (pivot !== undefined && findLeaf(await deps.defOf(from), link.step)?.afterPivot === false) {
+            return tell(`child saga ${link.saga} as loaded now has the pivot ${pivot.name} and could not be undone past it, `
+              + `but step ${link.step} of this instance may have to be compensated; it was not started`);
+          }
+          return [plan.change];
+        }
         // Another instance holds the child's key: the parent's step cannot have its child.
         return tell(`saga ${link.saga} already has instance ${plan.state.id} for key ${JSON.stringify(plan.state.key)}`);
       } catch (err) {

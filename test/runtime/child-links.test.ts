@@ -66,6 +66,29 @@ sagas:
           reply: { subject: b.events, success: [Unworked] }
 `;
 
+/** The file after a reload: \`child\` has a pivot, so \`keyed\` starts it only after its own (and \`parent\` is gone). */
+const RELOADED = `
+sagas:
+  - name: keyed
+    defaults: { timeout: 5s, retry: { maxAttempts: 1 } }
+    steps:
+      - name: hold
+        pivot: true
+        command: { subject: a.commands, type: Hold, payload: {} }
+        reply: { subject: a.events, success: [Held], failure: [NotHeld] }
+      - name: kid
+        saga: child
+        input: { x: 0 }
+        key: "{% $input.k %}"
+  - name: child
+    defaults: { timeout: 5s, retry: { maxAttempts: 1 } }
+    steps:
+      - name: work
+        pivot: true
+        command: { subject: b.commands, type: Work, payload: { x: "{% $input.x %}" } }
+        reply: { subject: b.events, success: [Worked], failure: [NoWork] }
+`;
+
 interface Rig {
   engine: Engine;
   store: StorePort;
@@ -77,8 +100,8 @@ interface Rig {
 }
 
 /** `sent` may be shared with another rig (a replica): whichever wins a race publishes. */
-function makeRig(store: StorePort, dir: string, sent: OutboxRow[] = []): Rig {
-  const loaded = loadDefinitionsText(YAML, join(dir, 'defs.yaml'));
+function makeRig(store: StorePort, dir: string, sent: OutboxRow[] = [], yaml = YAML): Rig {
+  const loaded = loadDefinitionsText(yaml, join(dir, 'defs.yaml'));
   if (!loaded.ok) throw new Error(loaded.errors.map(formatDefinitionError).join('\n'));
   const engine = new Engine({ store, registry: new Registry(loaded.sagas), log: silentLog, relay: { push: (rows) => { sent.push(...rows); } } });
   let n = 0;
@@ -144,6 +167,26 @@ async function scenarios(t: Test, open: () => Promise<{ store: StorePort; second
     t.equal(p?.status, 'compensating', 'the parent compensates');
     t.match(p?.steps.kid?.lastError, /saga child already has instance someone-else for key "k-taken"/, 'with the reason');
     t.equal(await store.getInstance('p-key.kid.1'), undefined, 'no child was started');
+  });
+
+  t.test('a child given a pivot by a reload is not started by a step that may have to be compensated: the step fails, the parent compensates', async (t) => {
+    const { store, second } = await open();
+    const r = makeRig(store, t.testdir());
+    await r.engine.rememberDefinitions();
+    await r.engine.start({ saga: 'keyed', input: { k: 'k-pivot' }, id: 'p-pivot', correlationId: 'corr' });
+    // The file is reloaded (a second engine on the same store stands in for it): the running
+    // parent keeps its definition, whose step \`kid\` is before any pivot.
+    const after = makeRig(await second(), t.testdir(), r.sent, RELOADED);
+    await after.reply('Held', r.command('Hold', 'p-pivot'));
+    // Read through the second store: the first's SQLite instance cache has not seen its write.
+    const p = await after.store.getInstance('p-pivot');
+    t.equal(p?.status, 'compensating', 'the parent compensates instead of waiting on a child it could not undo');
+    t.match(p?.steps.kid?.lastError, /child saga child as loaded now has the pivot work .*step kid of this instance may have to be compensated; it was not started/);
+    t.equal(await after.store.getInstance('p-pivot.kid.1'), undefined, 'no child was started');
+    // A parent started on the reloaded file has its step past its pivot: the child starts.
+    await after.engine.start({ saga: 'keyed', input: { k: 'k-new' }, id: 'p-new', correlationId: 'corr' });
+    await after.reply('Held', after.command('Hold', 'p-new'));
+    t.match(await after.store.getInstance('p-new.kid.1'), { saga: 'child', status: 'running', parent: { id: 'p-new' } });
   });
 
   t.test('a completed child retired while its parent ran cannot be compensated: the parent fails, naming it', async (t) => {
