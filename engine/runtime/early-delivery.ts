@@ -55,15 +55,24 @@ export class EarlyDelivery {
 
   /**
    * Keeps `m` for each of `ids` (locked by the caller) that still has a wait step for it to
-   * come; true when any keeps it. An instance that keeps its maximum already refuses it, and
-   * the message is dead-lettered rather than lost.
+   * come: `kept` when any keeps it, `none` when none does. An instance that keeps its maximum
+   * already refuses it, and the message is dead-lettered rather than lost. `started` when one
+   * of them, not among `waitingBefore` (the waiters the caller read before it held the locks),
+   * now waits for it: its wait step started in between, nothing is kept, and the caller must
+   * decide the message again (kept, it would never be offered to a wait that already runs).
    */
-  async keep(m: Incoming, ids: readonly string[]): Promise<boolean> {
-    let kept = false;
+  async keep(m: Incoming, ids: readonly string[], waitingBefore: ReadonlySet<string>): Promise<'kept' | 'none' | 'started'> {
     const now = this.deps.env().now;
+    const keepers: string[] = [];
     for (const id of ids) {
       const state = await this.deps.store.getInstance(id);
-      if (state === undefined || !awaitsLater(await this.deps.defOf(state), state, m.subject, m.eventType)) continue;
+      if (state === undefined) continue;
+      const def = await this.deps.defOf(state);
+      if (!waitingBefore.has(id) && awaitsNow(def, state, m.subject, m.eventType)) return 'started';
+      if (awaitsLater(def, state, m.subject, m.eventType)) keepers.push(id);
+    }
+    let kept = false;
+    for (const id of keepers) {
       const raw = m.raw ?? { data: new TextEncoder().encode(JSON.stringify(m.envelope)), headers: {} };
       const outcome = await this.deps.store.keepEarlyEvent({
         instanceId: id, eventId: m.eventId, subject: m.subject, type: m.eventType, keptAt: now,
@@ -71,7 +80,7 @@ export class EarlyDelivery {
       }, MAX_EARLY_EVENTS_PER_INSTANCE);
       // Applied before (a redelivery whose ack was lost): its write will say duplicate, and a
       // later wait step must not take it a second time.
-      if (outcome === 'processed') return kept;
+      if (outcome === 'processed') return kept ? 'kept' : 'none';
       if (outcome === 'full') {
         throw new SagaError('SAGA_ERR_INVALID_MESSAGE',
           `${m.eventType} arrived before the wait step of instance ${id} started, and the instance already keeps ${MAX_EARLY_EVENTS_PER_INSTANCE} such events`);
@@ -79,7 +88,7 @@ export class EarlyDelivery {
       this.deps.counters.earlyEvents.inc({ outcome: 'kept' });
       kept = true;
     }
-    return kept;
+    return kept ? 'kept' : 'none';
   }
 
   /** Offers the instance's kept early events to the wait steps it now runs, as an input of its own. */

@@ -279,7 +279,10 @@ export class Engine implements EnginePort {
           outcome = 'event';
         }
         // Kept before the message's own write: a crash in between keeps it, and the redelivery finds it kept.
-        if (await this.early.keep(m, early.filter((id) => !latest.has(id)))) outcome = outcome === 'unrelated' ? 'early' : outcome;
+        const kept = await this.early.keep(m, early.filter((id) => !latest.has(id)), new Set(waiters.map((w) => w.instanceId)));
+        // A wait step started after the waiters were read (another input held the lock): decided again, it finds the wait.
+        if (kept === 'started') throw new Conflict(m.eventId);
+        if (kept === 'kept') outcome = outcome === 'unrelated' ? 'early' : outcome;
         const started: PlannedStart[] = [];
         for (const def of triggered) {
           const s = await this.planStart({

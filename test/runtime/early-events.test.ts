@@ -66,6 +66,27 @@ t.test('an approval that comes before the wait started is delivered when it star
   t.match(await engine.metrics(), /sagad_early_events_total\{outcome="delivered"\} 1/);
 });
 
+t.test('an event that arrives while another input starts its wait step is taken by the wait, not dropped', async (t) => {
+  const { store, engine, deliver } = rig(t, yaml);
+  for (let i = 0; i < 10; i++) {
+    const { state } = await engine.start({ saga: 'approval', input: { orderId: `o-race-${i}` }, correlationId: `c-race-${i}` });
+    // Both read the store before either holds the instance's lock: the approval finds no
+    // waiter and the instance as a candidate to keep it for, and then waits for the reply's
+    // write, which starts the wait step.
+    const [reply, approval] = await Promise.all([
+      deliver('inventory.events', { eventType: 'Reserved', correlationId: `c-race-${i}`, causationId: commandId(store, 'inventory.commands'), payload: {} }),
+      deliver('orders.approvals', { eventId: `ap-race-${i}`, eventType: 'OrderApproved', correlationId: `c-race-${i}`, payload: { approver: 'ann' } }),
+    ]);
+    await engine.settled();
+    t.same([reply, approval], ['ack', 'ack']);
+    const after = store.getInstance(state.id);
+    t.equal(after?.steps['await-approval']?.status, 'succeeded', `race ${i}: the wait took the approval`);
+    t.same(after?.steps['await-approval']?.output, { approver: 'ann' });
+    t.same(store.earlyEventsOf(state.id), [], 'nothing is left kept');
+  }
+  t.notMatch(await engine.metrics(), /sagad_messages_total\{outcome="unrelated"\}/, 'no approval was taken as concerning no saga');
+});
+
 t.test('a kept event nothing took is dead-lettered once it expires; an instance keeps a bounded number', async (t) => {
   const { store, engine, deliver } = rig(t, yaml, { earlyEventTtlMs: 60_000 });
   const { state } = await engine.start({ saga: 'approval', input: { orderId: 'o-2' }, correlationId: 'c-2' });
