@@ -158,9 +158,8 @@ export interface StorePort {
    */
   pruneSent(olderThan: number): Promise<number>;
   /**
-   * Retention: finished instances (completed, compensated; never failed; a child saga only
-   * once its parent has finished too, or is gone) created and last changed before `before` (one time, or
-   * one per status), oldest first, at most `limit`, are handed to `keep` with their
+   * Retention: finished instances (completed, compensated; never failed) created and last
+   * changed before `before` (one time, or one per status), oldest first, at most `limit`, are handed to `keep` with their
    * journal and timers; once `keep` resolves (the archive is synced), those still finished
    * and unchanged are deleted with their journal, snapshots, timers, commands and waits in
    * one short transaction. When `keep` rejects nothing is deleted. Replicas calling it at

@@ -5,13 +5,6 @@ import type { TimerRow } from './timers.js';
 
 /** The statuses retention removes: finished for good. `failed` waits for an operator's retry, so it stays. */
 export const RETIRED_STATUSES = ['completed', 'compensated'] as const;
-/**
- * The statuses of a parent that may still ask its child saga to compensate, or be told that
- * it did: a finished child of such a parent is kept (docs/step-kinds.md).
- */
-export const PARENT_ACTIVE_STATUSES = ['running', 'compensating', 'failed'] as const;
-const PARENT_ACTIVE_SQL = PARENT_ACTIVE_STATUSES.map((s) => `'${s}'`).join(', ');
-
 /** A status retention removes. */
 export type RetiredStatus = typeof RETIRED_STATUSES[number];
 
@@ -53,8 +46,8 @@ export const TIMER_ROWS_SQL = `(SELECT json_group_array(json_object('instanceId'
 /** The SQLite store's retention statements; `purge` and `pruneDead` belong inside the caller's transaction. */
 export interface Retention {
   /**
-   * Finished instances (completed, compensated; a child saga only once its parent ended)
-   * created and last changed before their status's cutoff in `before`, oldest first, at most `limit`, each with its journal and timers.
+   * Finished instances (completed, compensated) created and last changed before their
+   * status's cutoff in `before`, oldest first, at most `limit`, each with its journal and timers.
    */
   finishedBefore(before: RetireBefore, limit: number): RetiredInstance[];
   /**
@@ -72,14 +65,12 @@ export interface Retention {
  * Prepares the retention statements once. Candidates are found per status through the
  * `(status, created_at)` index, oldest first, so a batch reads a few index pages and no sort;
  * `updated_at` (finished at) is checked on the rows found, since an instance is never
- * finished before it was created, and so is the parent of a child saga (it must have ended).
+ * finished before it was created.
  */
 export function retention(db: Database.Database): Retention {
   const candidates = db.prepare<[string, number, number, number], { id: string; version: number; hash: string; created: number; state: string; timers: string }>(`
     SELECT i.id, i.version, i.definition_hash AS hash, i.created_at AS created, i.state, ${TIMER_ROWS_SQL} AS timers FROM instances i
-    WHERE i.status = ? AND i.created_at < ? AND i.updated_at < ?
-      AND NOT EXISTS (SELECT 1 FROM instances p WHERE p.id = json_extract(i.state, '$.parent.id') AND p.status IN (${PARENT_ACTIVE_SQL}))
-    ORDER BY i.created_at, i.id LIMIT ?`);
+    WHERE i.status = ? AND i.created_at < ? AND i.updated_at < ? ORDER BY i.created_at, i.id LIMIT ?`);
   const journalOf = db.prepare<[string], { j: string }>(
     `SELECT '[' || coalesce(group_concat(x, ','), '') || ']' AS j FROM (SELECT ${JOURNAL_ENTRY_SQL} AS x FROM journal WHERE instance_id = ? ORDER BY seq)`);
   const delInstance = db.prepare<[string, number]>(

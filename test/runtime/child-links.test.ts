@@ -189,24 +189,19 @@ async function scenarios(t: Test, open: () => Promise<{ store: StorePort; second
     t.match(await after.store.getInstance('p-new.kid.1'), { saga: 'child', status: 'running', parent: { id: 'p-new' } });
   });
 
-  t.test('retention keeps a finished child while its parent may still compensate it, and takes both once the parent has ended', async (t) => {
+  t.test('a completed child retired while its parent ran cannot be compensated: the parent fails, naming it', async (t) => {
     const { store } = await open();
     const r = makeRig(store, t.testdir());
-    await r.engine.start({ saga: 'parent', input: { x: 3 }, id: 'p-kept', correlationId: 'corr' });
-    await r.reply('Held', r.command('Hold', 'p-kept'));
+    await r.engine.start({ saga: 'parent', input: { x: 3 }, id: 'p-gone', correlationId: 'corr' });
+    await r.reply('Held', r.command('Hold', 'p-gone'));
     await r.fireDue(Date.now() + 10_000);
-    await r.reply('Worked', r.command('Work', 'p-kept.kid.1'), { n: 1 });
-    t.equal((await store.getInstance('p-kept.kid.1'))?.status, 'completed');
-    const retire = () => store.retire(Date.now() + 60_000, 100, async () => undefined);
-    t.match(await retire(), { archived: 0, deleted: 0 }, 'the completed child stays while its parent runs');
-    await r.reply('NotFinished', r.command('Finish', 'p-kept'));
-    t.equal((await store.getInstance('p-kept.kid.1'))?.status, 'compensating', 'so the parent\'s compensation reaches it');
-    await r.reply('Unworked', r.command('Unwork', 'p-kept.kid.1'));
-    t.equal((await store.getInstance('p-kept.kid.1'))?.status, 'compensated');
-    t.match(await retire(), { archived: 0, deleted: 0 }, 'compensated, it stays while its parent compensates');
-    await r.reply('Unheld', r.command('Unhold', 'p-kept'));
-    t.equal((await store.getInstance('p-kept'))?.status, 'compensated');
-    t.match(await retire(), { archived: 2, deleted: 2 }, 'the parent has ended: both go');
+    await r.reply('Worked', r.command('Work', 'p-gone.kid.1'), { n: 1 });
+    const retired = await store.retire(Date.now() + 60_000, 100, async () => undefined);
+    t.equal(retired.deleted, 1, 'retention took the completed child');
+    await r.reply('NotFinished', r.command('Finish', 'p-gone'));
+    const p = await store.getInstance('p-gone');
+    t.equal(p?.status, 'failed', 'the parent does not claim the child was undone');
+    t.match(p?.steps.kid?.compensation?.lastError, /child p-gone\.kid\.1 is not in the store .* cannot be compensated/);
   });
 
   t.test('a failing later step compensates the completed child, then the parent\'s own steps', async (t) => {

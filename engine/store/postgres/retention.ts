@@ -1,5 +1,5 @@
 import type { StorePort } from '../port.js';
-import { cutoffOf, PARENT_ACTIVE_STATUSES, RETIRED_STATUSES, type RetiredInstance } from '../retention.js';
+import { cutoffOf, RETIRED_STATUSES, type RetiredInstance } from '../retention.js';
 import { classify } from './connect.js';
 import type { Db } from './db.js';
 
@@ -12,8 +12,7 @@ const TIMERS_JSON = `'[' || string_agg('{"instanceId":' || to_json(instance_id):
   || ',"data":' || data || '}', ',' ORDER BY due_at, timer_id) || ']'`;
 
 /**
- * Retention on the shared database (a child saga is kept while its parent may still ask it
- * to compensate). A batch is one transaction: the candidates are locked
+ * Retention on the shared database. A batch is one transaction: the candidates are locked
  * with `FOR UPDATE SKIP LOCKED` (replicas running retention at once take disjoint batches,
  * and an instance a commit holds is left for a later pass), the archive is written while
  * the locks are held, then the rows are deleted and the transaction commits. A commit for one
@@ -33,10 +32,9 @@ export function retentionOf(d: Db): Retention {
         const rows: { id: string; version: number; hash: string; created: number; state: string }[] = [];
         for (const status of RETIRED_STATUSES) {
           const r = await c.query<{ id: string; version: number; hash: string; created: number; state: string }>(`
-            SELECT i.id, i.version, i.definition_hash AS hash, i.created_at AS created, i.state FROM instances i
-            WHERE i.status = $1 AND i.created_at < $2 AND i.updated_at < $2
-              AND NOT EXISTS (SELECT 1 FROM instances p WHERE p.id = (i.state::json -> 'parent' ->> 'id') AND p.status = ANY ($4))
-            ORDER BY i.created_at, i.id LIMIT $3 FOR UPDATE OF i SKIP LOCKED`, [status, cutoffOf(before, status), limit, PARENT_ACTIVE_STATUSES]);
+            SELECT id, version, definition_hash AS hash, created_at AS created, state FROM instances
+            WHERE status = $1 AND created_at < $2 AND updated_at < $2
+            ORDER BY created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED`, [status, cutoffOf(before, status), limit]);
           rows.push(...r.rows);
         }
         // Locked more than `limit` (two statuses): the extra ones are released by the commit untouched.
