@@ -11,7 +11,6 @@ import { delayElapsed } from './delay.js';
 import { elementLeaf, forEachStage } from './for-each.js';
 import { cancelStepTimers, cancelTimer, emit, leaf, lifecycle, schedule, stepOf, type Run } from './run.js';
 import type { InstanceState } from './state.js';
-import { subjectCovers } from './subject.js';
 import { evaluate, scopeOf, truthy } from './template.js';
 
 /** Why an input changed nothing: reported to the shell for metrics and logs. */
@@ -121,16 +120,16 @@ function classify(reply: ReplySpec, type: string): 'success' | 'failure' | 'retr
 }
 
 /**
- * Whether a message of `type` on `subject` answers a command of the step: one of the types
- * its reply (`do`) or its compensation's reply (`undo`) lists, on that reply's subject. A
- * message that names the command as its cause and is neither (a participant's follow-up
- * event, `Settled` after `Charge`) is an event like any other: a `wait` step or a trigger
- * may take it.
+ * Whether a message of `type` answers a command of the step: one of the types its reply
+ * (`do`) or its compensation's reply (`undo`) lists. A message that names the command as its
+ * cause and is none of them (a participant's follow-up event, `Settled` after `Charge`) is an
+ * event like any other: a `wait` step or a trigger may take it. The subject is not checked:
+ * a reply published on another subject sagad consumes is still taken, as it always was.
  */
-export function repliesTo(def: CompiledSaga, step: string, kind: 'do' | 'undo', subject: string, type: string): boolean {
+export function repliesTo(def: CompiledSaga, step: string, kind: 'do' | 'undo', type: string): boolean {
   const l = findLeaf(def, step) ?? elementLeaf(def, step);
   const spec = kind === 'do' ? (l?.kind === 'command' ? l.reply : null) : (l?.compensate?.reply ?? null);
-  return spec !== null && subjectCovers(spec.subject, subject) && classify(spec, type) !== null;
+  return spec !== null && classify(spec, type) !== null;
 }
 
 function describeReply(m: IncomingMessage): string {

@@ -224,8 +224,8 @@ export class Engine implements EnginePort {
     return this.input(async () => {
       const named = m.causationId === '' ? undefined : await store.replyTarget(m.causationId);
       // A message that names a command as its cause is its reply only when it is one of the
-      // types that command awaits, on its reply subject; otherwise it is an event.
-      const target = named !== undefined && repliesTo(await this.defOf(named.state), named.step, named.kind, m.subject, m.eventType) ? named : undefined;
+      // types that command awaits; otherwise it is an event.
+      const target = named !== undefined && repliesTo(await this.defOf(named.state), named.step, named.kind, m.eventType) ? named : undefined;
       // Only an instance whose definition has a wait step for the event can be waiting for it.
       // One process (SQLite) has every such definition in its registry; a replica may not have
       // loaded one that another replica started instances with, so it always asks the store.

@@ -1,6 +1,5 @@
 import { JetStreamApiCodes, JetStreamApiError, StorageType } from '@nats-io/jetstream';
 import type { JetStreamManager, StreamInfo } from '@nats-io/jetstream';
-import { subjectCovers } from '../core/subject.js';
 import { TransportError, TransportErrorCode } from './errors.js';
 
 /** Whether {@link ensureStreams} may create and extend streams, or only checks them. */
@@ -39,6 +38,20 @@ export function unlimited(config: Pick<StreamInfo['config'], 'max_age' | 'max_by
 export function streamNameFor(subject: string): string {
   const first = subject.split('.')[0] ?? '';
   return first.toUpperCase().replace(/[^A-Z0-9_-]/g, '_');
+}
+
+/** True when every subject matched by `subject` is also matched by the stream subject `pattern`. */
+export function subjectCovers(pattern: string, subject: string): boolean {
+  const p = pattern.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < p.length; i++) {
+    const pt = p[i];
+    const st = s[i];
+    if (pt === '>') return st !== undefined;
+    if (st === undefined || st === '>') return false;
+    if (pt !== '*' && (st === '*' || pt !== st)) return false;
+  }
+  return s.length === p.length;
 }
 
 /**

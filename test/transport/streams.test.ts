@@ -1,8 +1,7 @@
 import t from 'tap';
 import { startNatsServer } from '../helpers/nats-server.js';
 import { connectNats } from '../../engine/transport/connection.js';
-import { subjectCovers } from '../../engine/core/subject.js';
-import { ensureStreams, streamNameFor } from '../../engine/transport/streams.js';
+import { ensureStreams, streamNameFor, subjectCovers } from '../../engine/transport/streams.js';
 
 t.test('streamNameFor and subjectCovers', async (t) => {
   t.equal(streamNameFor('inventory.commands'), 'INVENTORY');
