@@ -72,8 +72,6 @@ export interface DeadLetters {
   getDead(id: string): DeadLetter | undefined;
   /** Marks the letter redriven (by `by`); false when there is no such letter or it was redriven already. */
   markRedriven(id: string, at: number, by?: string | null): boolean;
-  /** Takes a redrive back (its publish failed); false when there is no such letter. */
-  unmarkRedriven(id: string): boolean;
   /** Deletes the letter; false when there is no such letter. */
   deleteDead(id: string): boolean;
   /** When over the cap, deletes the oldest letters until the rest fits {@link trimTarget}; returns how many and their body bytes. */
@@ -142,7 +140,6 @@ export function deadLetters(db: Database.Database): DeadLetters {
   const after = db.prepare<[number, number], SummaryRow>(`SELECT ${summaryColumns} FROM dead_letters WHERE id < ? ORDER BY id DESC LIMIT ?`);
   const one = db.prepare<[number], Row>(`SELECT ${columns} FROM dead_letters WHERE id = ?`);
   const redriven = db.prepare<[number, string | null, number]>('UPDATE dead_letters SET redriven_at = ?, redriven_by = ? WHERE id = ? AND redriven_at IS NULL');
-  const unredriven = db.prepare<[number]>('UPDATE dead_letters SET redriven_at = NULL, redriven_by = NULL WHERE id = ?');
   const del = db.prepare<[number]>('DELETE FROM dead_letters WHERE id = ?');
   const count = db.prepare<[], { n: number }>(DEAD_COUNT_SQL);
   // The newest letter that no longer fits: it and everything older go.
@@ -169,10 +166,6 @@ export function deadLetters(db: Database.Database): DeadLetters {
     markRedriven(id, at, by = null) {
       const k = letterKey(id);
       return k !== null && redriven.run(at, by, k).changes > 0;
-    },
-    unmarkRedriven(id) {
-      const k = letterKey(id);
-      return k !== null && unredriven.run(k).changes > 0;
     },
     deleteDead(id) {
       const k = letterKey(id);

@@ -91,8 +91,6 @@ export interface StorePort {
   getDead(id: string): Promise<DeadLetter | undefined>;
   /** Marks a letter redriven by `by`; false when there is none or it was redriven already (so it is redriven once). */
   markRedriven(id: string, at: number, by?: string | null): Promise<boolean>;
-  /** Takes a redrive back after its publish failed; false when there is no such letter. */
-  unmarkRedriven(id: string): Promise<boolean>;
   deleteDead(id: string): Promise<boolean>;
   /** Drops the oldest letters beyond the cap, whether redriven or not; returns how many and their body bytes. */
   trimDead(cap: DeadLetterCap): Promise<{ dropped: number; bytes: number }>;

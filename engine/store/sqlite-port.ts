@@ -65,7 +65,6 @@ export function sqlitePort(store: Store, maxBatch = 512, onCommit?: (size: numbe
     listDead: async (opts) => store.listDead(opts),
     getDead: async (id) => store.getDead(id),
     markRedriven: async (id, at, by) => (store.readonly ? ro() : store.markRedriven(id, at, by)),
-    unmarkRedriven: async (id) => (store.readonly ? ro() : store.unmarkRedriven(id)),
     trimDead: (cap) => (store.readonly ? Promise.reject(new StoreError(StoreErrorCode.ReadOnly, `${store.file} is open for reading only`)) : commits.run(() => store.trimDead(cap))),
     deleteDead: async (id) => (store.readonly ? ro() : store.deleteDead(id)),
     rememberDefinition: async (hash, name, source, at) => (store.readonly ? ro() : store.rememberDefinition(hash, name, source, at)),

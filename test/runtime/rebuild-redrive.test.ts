@@ -113,7 +113,7 @@ t.test('a redrive publishes once and says who asked; a second one is refused wit
   t.equal((await r.engine.getDeadLetter(other))?.redrivenBy, null);
 });
 
-t.test('a publish that fails takes the mark back, so the letter can be redriven later', async (t) => {
+t.test('a publish that fails leaves the letter unmarked, so it can be redriven later', async (t) => {
   const r = await instances(t, 0);
   const id = await parked(r);
   const logs: string[] = [];
@@ -124,6 +124,34 @@ t.test('a publish that fails takes the mark back, so the letter can be redriven 
   let sent = 0;
   await redriveOnce(r.engine.deps.store, async () => { sent++; }, () => undefined, id, {});
   t.equal(sent, 1, 'redriven afterwards');
+});
+
+t.test('published but not marked (the store failed, or sagad died, in between): redriven again under the same message id', async (t) => {
+  const r = await instances(t, 0);
+  const port = r.engine.deps.store;
+  const id = await parked(r);
+  const ids: string[] = [];
+  const republish: Republish = async (_s, _d, _h, msgId) => { ids.push(msgId); };
+  const down = { ...port, markRedriven: async () => { throw new Error('database is locked'); } };
+  await t.rejects(redriveOnce(down, republish, () => undefined, id, {}), { message: 'database is locked' });
+  t.equal((await port.getDead(id))?.redrivenAt, null, 'the letter is not marked: nothing says it went out');
+  await redriveOnce(port, republish, () => undefined, id, { by: 'carol' });
+  t.equal(ids.length, 2);
+  t.equal(ids[0], ids[1], 'one Nats-Msg-Id for both attempts: JetStream keeps one copy within its duplicate window');
+  t.not(ids[0], '', 'and not the original\'s');
+  t.equal((await port.getDead(id))?.redrivenBy, 'carol', 'marked once it is published');
+});
+
+t.test('JetStream\'s publish conditions among the letter\'s headers are left off; the rest are published as they arrived', async (t) => {
+  const r = await instances(t, 0);
+  const id = await r.engine.deps.store.park({
+    subject: 'x.events', reason: 'bad', data: new TextEncoder().encode('raw'), deliveryCount: 1, at: 1,
+    headers: { 'Nats-Expected-Last-Subject-Sequence': '1', 'nats-expected-last-msg-id': 'm', 'Nats-Rollup': 'sub', 'Nats-TTL': '1s', traceparent: 't', 'Saga-Id': 's', 'Nats-Msg-Id': 'orig' },
+  });
+  if (id === null) throw new Error('not parked');
+  let sent: Record<string, string> = {};
+  await redriveOnce(r.engine.deps.store, async (_s, _d, headers) => { sent = headers; }, () => undefined, id, {});
+  t.same(sent, { traceparent: 't', 'Saga-Id': 's', 'Nats-Msg-Id': 'orig' }, 'the publish replaces Nats-Msg-Id with its own (transport/publish.ts)');
 });
 
 t.test('another replica marks the letter first: refused with its time; deleted meanwhile: not found', async (t) => {
@@ -137,7 +165,7 @@ t.test('another replica marks the letter first: refused with its time; deleted m
   await t.rejects(redriveOnce(raced, republish, () => undefined, id, {}), {
     code: 'SAGA_ERR_ALREADY_REDRIVEN', message: new RegExp(`^dead letter ${id} was redriven already at 1970-01-01T00:00:05.000Z;`),
   });
-  t.equal(published, 0, 'this one published nothing');
+  t.equal(published, 1, 'this one published too, under the letter\'s own message id: JetStream keeps one copy');
 
   const gone = await parked(r);
   const deleting = { ...port, markRedriven: async () => { await port.deleteDead(gone); return false; } };

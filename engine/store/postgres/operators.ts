@@ -6,7 +6,7 @@ import type { StorePort } from '../port.js';
 import type { Db } from './db.js';
 import { INPUT_STATUSES } from '../definitions.js';
 
-type Operators = Pick<StorePort, 'listInstances' | 'park' | 'listDead' | 'getDead' | 'markRedriven' | 'unmarkRedriven' | 'deleteDead' | 'trimDead' |
+type Operators = Pick<StorePort, 'listInstances' | 'park' | 'listDead' | 'getDead' | 'markRedriven' | 'deleteDead' | 'trimDead' |
   'rememberDefinition' | 'getDefinitionSource' | 'listDefinitions' | 'hashesInUse' | 'gauges'>;
 
 interface SummaryRow {
@@ -104,10 +104,6 @@ export function operators(d: Db): Operators {
       const k = letterKey(id);
       // Only a letter not yet redriven: two operators (or replicas) redriving at once publish it once.
       return k !== null && (await d.run('UPDATE dead_letters SET redriven_at = $1, redriven_by = $2 WHERE id = $3 AND redriven_at IS NULL', [at, by, k])) > 0;
-    },
-    async unmarkRedriven(id) {
-      const k = letterKey(id);
-      return k !== null && (await d.run('UPDATE dead_letters SET redriven_at = NULL, redriven_by = NULL WHERE id = $1', [k])) > 0;
     },
     async deleteDead(id) {
       const k = letterKey(id);
