@@ -77,7 +77,7 @@ async function main(args: string[]): Promise<void> {
     const archiveDir = join(box.dir, 'archive');
     sagad = await startSagad({
       natsUrl: box.nats.url, db: file, readyTimeoutMs: 120_000,
-      env: { SAGA_RETENTION: '30m', SAGA_RETENTION_INTERVAL: '1s', SAGA_RETENTION_BATCH: String(batch), SAGA_ARCHIVE_DIR: archiveDir },
+      env: { SAGA_RETENTION: '30m', SAGA_LATE_SUCCESS_WINDOW: '30m', SAGA_RETENTION_INTERVAL: '1s', SAGA_RETENTION_BATCH: String(batch), SAGA_ARCHIVE_DIR: archiveDir },
     });
     const passBegan = Date.now();
     let passEnded = 0;

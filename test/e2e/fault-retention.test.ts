@@ -27,7 +27,7 @@ t.test('SIGKILL at after-archive-before-delete: every instance is in the store o
 
   const launch = (env: Record<string, string>) => startSagad({
     natsUrl: w.nats.url, dbFile: w.dbFile, definitions: w.definitions,
-    env: { SAGA_LOG_LEVEL: 'info', SAGA_RETENTION: '1ms', SAGA_RETENTION_INTERVAL: '1s', SAGA_RETENTION_BATCH: String(BATCH), ...env },
+    env: { SAGA_LOG_LEVEL: 'info', SAGA_RETENTION: '1ms', SAGA_LATE_SUCCESS_WINDOW: '1ms', SAGA_RETENTION_INTERVAL: '1s', SAGA_RETENTION_BATCH: String(BATCH), ...env },
   });
   w.sagad = await launch({ SAGA_FAULT: 'after-archive-before-delete:2' });
   const died = await Promise.race([w.sagad.exitStatus(), new Promise<null>((r) => setTimeout(() => r(null), 30_000))]);
