@@ -8,6 +8,7 @@ import { changeOf } from './change.js';
 import { awaitsLater, awaitsNow, DEFAULT_EARLY_EVENT_TTL_MS, deliveryId, incomingOf, MAX_EARLY_EVENTS_PER_INSTANCE } from './early-events.js';
 import type { Incoming } from './engine.js';
 import { schemaProblem } from './message-schema.js';
+import { kindOf, LOG_INTERVAL_MS, throttledLog } from './log-throttle.js';
 import type { Registry } from './registry.js';
 
 /** What early delivery borrows from the engine: its store, its definitions, and its way of running and writing an input. */
@@ -33,7 +34,12 @@ export interface EarlyDeliveryDeps {
  * dead-letters the expired. Nothing kept is lost: a failed offer is made again by the sweep.
  */
 export class EarlyDelivery {
-  constructor(private readonly deps: EarlyDeliveryDeps) {}
+  /** The sweep's failures, a line per kind every LOG_INTERVAL_MS: it meets the same failure every few seconds. */
+  private readonly warn: ReturnType<typeof throttledLog>;
+
+  constructor(private readonly deps: EarlyDeliveryDeps) {
+    this.warn = throttledLog(deps.log, LOG_INTERVAL_MS);
+  }
 
   private get ttlMs(): number {
     return this.deps.ttlMs ?? DEFAULT_EARLY_EVENT_TTL_MS;
@@ -139,15 +145,28 @@ export class EarlyDelivery {
   /**
    * The sweep of kept early events, run every few seconds: offers again those whose instance
    * now waits for them (a delivery lost to a crash or a race), and dead-letters the expired.
-   * Resolves with how many it handled.
+   * One instance whose delivery fails (logged, tried again at the next sweep) does not hold
+   * up the others. Resolves with how many events it handled.
    */
   async settle(now: number, limit: number): Promise<number> {
     const { deliverable, expired } = await this.deps.store.earlyEventsDue(now, limit);
-    for (const id of new Set(deliverable.map((e) => e.instanceId))) await this.deps.locked([id], () => this.deliver(id));
-    for (const e of expired) {
-      await this.deps.locked([e.instanceId], () => this.park(e,
-        `${e.type} arrived before a wait step of instance ${e.instanceId} awaited it, and no wait step took it within SAGA_EARLY_EVENT_TTL (${this.ttlMs} ms)`));
+    let handled = 0;
+    const attempt = async (id: string, what: string, fn: () => Promise<void>, events: number): Promise<void> => {
+      try {
+        await this.deps.locked([id], fn);
+        handled += events;
+      } catch (err) {
+        const error = err instanceof Error ? err.message : String(err);
+        this.warn('warn', `${what} failed; the next sweep tries again`, kindOf(error), { instance: id, error });
+      }
+    };
+    for (const id of new Set(deliverable.map((e) => e.instanceId))) {
+      await attempt(id, 'offering kept early events', () => this.deliver(id), deliverable.filter((e) => e.instanceId === id).length);
     }
-    return deliverable.length + expired.length;
+    for (const e of expired) {
+      await attempt(e.instanceId, 'dead-lettering an expired early event', () => this.park(e,
+        `${e.type} arrived before a wait step of instance ${e.instanceId} awaited it, and no wait step took it within SAGA_EARLY_EVENT_TTL (${this.ttlMs} ms)`), 1);
+    }
+    return handled;
   }
 }

@@ -127,6 +127,43 @@ t.test('a delivery lost between the wait start and the offer is made up by the s
   t.same(store.earlyEventsOf(state.id), []);
 });
 
+t.test('one instance whose delivery fails does not hold up the sweep for the others', async (t) => {
+  const logs: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
+  const broken = new Set<string>();
+  const { store, engine, deliver } = rig(t, yaml, {
+    log: (level, msg, fields) => { logs.push({ level, msg, fields }); },
+    wrapStore: (port) => ({ ...port, earlyEventsOf: async (id: string) => {
+      if (broken.has(id)) throw new Error(`row of ${id} refused`);
+      return port.earlyEventsOf(id);
+    } }),
+  });
+  const ids: string[] = [];
+  for (const n of [7, 8]) {
+    const { state } = await engine.start({ saga: 'approval', input: { orderId: `o-${n}` }, correlationId: `c-${n}` });
+    await deliver('inventory.events', { eventType: 'Reserved', correlationId: `c-${n}`, causationId: commandId(store, 'inventory.commands'), payload: {} });
+    ids.push(state.id);
+  }
+  await engine.settled();
+  const [bad = '', good = ''] = ids;
+  broken.add(bad);
+  // Kept as if sagad crashed before the waits started and offered them; the broken instance's is the older.
+  const now = Date.now();
+  for (const [i, id] of ids.entries()) {
+    const data = new TextEncoder().encode(JSON.stringify({
+      eventId: `e-${i}`, eventType: 'OrderApproved', aggregateId: 'x', timestamp: new Date().toISOString(), version: 1, correlationId: `c-${7 + i}`, causationId: null, payload: { approver: 'ann' },
+    }));
+    store.keepEarlyEvent({ instanceId: id, eventId: `e-${i}`, subject: 'orders.approvals', type: 'OrderApproved', keptAt: now - 10 + i, expiresAt: now + 60_000, headers: {}, data }, 100);
+  }
+  t.equal(await engine.settleEarlyEvents(now), 1, 'the sweep handled the one it could');
+  t.equal(store.getInstance(good)?.steps['await-approval']?.status, 'succeeded', 'the other instance got its event');
+  t.equal(store.getInstance(bad)?.steps['await-approval']?.status, 'running');
+  t.same(store.earlyEventsOf(bad).map((e) => e.eventId), ['e-0'], 'the failed one stays kept');
+  t.match(logs, [{ level: 'warn', msg: 'offering kept early events failed; the next sweep tries again', fields: { instance: bad, error: `row of ${bad} refused` } }]);
+  broken.clear();
+  t.equal(await engine.settleEarlyEvents(now), 1, 'the next sweep delivers it');
+  t.equal(store.getInstance(bad)?.steps['await-approval']?.status, 'succeeded');
+});
+
 t.test("a kept event the wait's match does not take stays kept, and expires as a dead letter", async (t) => {
   const matching = yaml.replace('wait: { subject: orders.approvals, type: OrderApproved }',
     'wait: { subject: orders.approvals, type: OrderApproved, match: "{% payload.approver = \'boss\' %}" }');

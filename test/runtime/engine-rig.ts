@@ -4,6 +4,7 @@ import { formatDefinitionError, loadDefinitionsText } from '../../engine/definit
 import { silentLog } from '../../engine/log.js';
 import { uuidv7 } from '../../engine/ids.js';
 import { Engine, type EngineDeps } from '../../engine/runtime/engine.js';
+import type { StorePort } from '../../engine/store/port.js';
 import { inboundHandler } from '../../engine/runtime/inbound.js';
 import { Registry } from '../../engine/runtime/registry.js';
 import { openStore, type Store } from '../../engine/store/index.js';
@@ -33,8 +34,9 @@ export interface EnvelopeFields {
   payload: unknown;
 }
 
-/** Loads `yaml` (written into the test directory) and builds an engine over a fresh SQLite file. */
-export function rig(t: { testdir(): string; teardown(fn: () => void): void }, yaml: string, deps: Partial<EngineDeps> = {}): Rig {
+/** Loads `yaml` (written into the test directory) and builds an engine over a fresh SQLite file (its port wrapped by `wrapStore`, if given). */
+export function rig(t: { testdir(): string; teardown(fn: () => void): void }, yaml: string, opts: Partial<EngineDeps> & { wrapStore?: (port: StorePort) => StorePort } = {}): Rig {
+  const { wrapStore, ...deps } = opts;
   const dir = t.testdir();
   const file = join(dir, 'defs.yaml');
   writeFileSync(file, yaml);
@@ -42,7 +44,8 @@ export function rig(t: { testdir(): string; teardown(fn: () => void): void }, ya
   if (!loaded.ok) throw new Error(loaded.errors.map(formatDefinitionError).join('\n'));
   const store = openStore(join(dir, 'sagad.db'));
   t.teardown(() => store.close());
-  const engine = new Engine({ store: sqlitePort(store), registry: new Registry(loaded.sagas), log: silentLog, ...deps });
+  const port = sqlitePort(store);
+  const engine = new Engine({ store: wrapStore?.(port) ?? port, registry: new Registry(loaded.sagas), log: silentLog, ...deps });
   const handle = inboundHandler(engine, engine.deps.store, silentLog);
   let seq = 0;
   return {
