@@ -12,6 +12,7 @@ import type { InboundMessage, Verdict } from '../transport/consumer.js';
 import { parseEnvelope } from '../transport/envelope.js';
 import type { Engine } from './engine.js';
 import { kindOf, LOG_INTERVAL_MS, throttledLog } from './log-throttle.js';
+import { REDRIVE_HEADER } from './redrive.js';
 
 /** Failures that redelivering cannot mend: the message is parked at once. */
 const PERMANENT = new Set(['SAGA_ERR_INVALID_MESSAGE', 'SAGA_ERR_INVALID_INPUT', 'SAGA_ERR_CORRELATION_MISMATCH', 'SAGA_ERR_LATE_REPLY']);
@@ -124,6 +125,16 @@ export function inboundHandler(engine: Engine, store: StorePort, log: LogFn, opt
         trace: msg.headers, raw: { data: msg.data, headers: msg.headers },
       }));
       count(outcome);
+      const letter = msg.headers[REDRIVE_HEADER];
+      if (letter !== undefined && (outcome === 'duplicate' || outcome === 'unrelated')) {
+        log('warn', 'a redriven dead letter changed nothing', {
+          deadLetter: letter, subject: msg.subject, eventId: e.eventId, outcome,
+          why: outcome === 'duplicate'
+            ? 'its eventId was processed before (an early event is recorded as processed when it arrives, and stays so when it expires)'
+            : 'it concerns no saga now',
+          ...messageFields(msg.headers),
+        });
+      }
       fault('after-commit-before-ack');
       return 'ack';
     } catch (err) {

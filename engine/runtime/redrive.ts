@@ -14,9 +14,12 @@ export type Republish = (subject: string, data: Uint8Array, headers: Record<stri
  */
 const PUBLISH_CONDITIONS = /^nats-(expected-|rollup$|ttl$)/i;
 
-/** Pure: the letter's headers as a redrive publishes them. */
-export function replayHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).filter(([k]) => !PUBLISH_CONDITIONS.test(k)));
+/** The header a redrive adds: the letter's id, so that a copy that changes nothing is logged with it (inbound.ts). */
+export const REDRIVE_HEADER = 'Saga-Redrive-Of';
+
+/** Pure: the letter's headers as a redrive publishes them, with the letter's id. */
+export function replayHeaders(headers: Readonly<Record<string, string>>, letterId: string): Record<string, string> {
+  return { ...Object.fromEntries(Object.entries(headers).filter(([k]) => !PUBLISH_CONDITIONS.test(k))), [REDRIVE_HEADER]: letterId };
 }
 
 /**
@@ -37,7 +40,7 @@ export async function redriveOnce(store: StorePort, republish: Republish | undef
   if (republish === undefined) throw new SagaError('SAGA_ERR_NOT_READY', 'not connected to NATS');
   // Not the original's Nats-Msg-Id, or JetStream would drop the redrive as a duplicate of it;
   // the letter's time too, as a SQLite letter id may be given again once its letter is deleted.
-  await republish(letter.subject, letter.data, replayHeaders(letter.headers), `redrive-${id}-${letter.receivedAt}`);
+  await republish(letter.subject, letter.data, replayHeaders(letter.headers, id), `redrive-${id}-${letter.receivedAt}`);
   if (!(await store.markRedriven(id, Date.now(), act.by ?? null))) {
     const now = await store.getDead(id);
     if (now === undefined) throw new SagaError('SAGA_ERR_NOT_FOUND', `no dead letter ${id}`);

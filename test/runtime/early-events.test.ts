@@ -164,6 +164,28 @@ t.test('one instance whose delivery fails does not hold up the sweep for the oth
   t.equal(store.getInstance(bad)?.steps['await-approval']?.status, 'succeeded');
 });
 
+t.test('a redriven dead letter that changes nothing is logged with the letter\'s id', async (t) => {
+  const logs: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
+  const { store, engine, deliver } = rig(t, yaml, { log: (level, msg, fields) => { logs.push({ level, msg, fields }); }, earlyEventTtlMs: 1_000 });
+  const { state } = await engine.start({ saga: 'approval', input: { orderId: 'o-9' }, correlationId: 'c-9' });
+  const approval = { eventId: 'ap-9', eventType: 'OrderApproved', correlationId: 'c-9', payload: { approver: 'ann' } };
+  await deliver('orders.approvals', approval);
+  t.equal(await engine.settleEarlyEvents(Date.now() + 2_000), 1, 'kept, and expired: dead-lettered');
+  const [letter] = store.listDead({}).items;
+  // The wait starts after all; the letter is redriven (the copy comes back with the redrive's header).
+  await deliver('inventory.events', { eventType: 'Reserved', correlationId: 'c-9', causationId: commandId(store, 'inventory.commands'), payload: {} });
+  t.equal(await deliver('orders.approvals', approval, { 'Saga-Redrive-Of': letter?.id ?? '' }), 'ack');
+  t.equal(store.getInstance(state.id)?.steps['await-approval']?.status, 'running', 'it was recorded as processed when it arrived, so it changes nothing');
+  t.match(logs.filter((l) => l.msg === 'a redriven dead letter changed nothing'), [{
+    level: 'warn', fields: { deadLetter: letter?.id, subject: 'orders.approvals', eventId: 'ap-9', outcome: 'duplicate', why: /processed before \(an early event/ },
+  }], 'which is said, with the letter');
+  await deliver('orders.approvals', { ...approval, eventId: 'ap-other', correlationId: 'nobody' }, { 'Saga-Redrive-Of': '77' });
+  t.match(logs.filter((l) => l.msg === 'a redriven dead letter changed nothing').at(-1), { fields: { deadLetter: '77', outcome: 'unrelated', why: 'it concerns no saga now' } });
+  await deliver('orders.approvals', { ...approval, eventId: 'ap-10' }, { 'Saga-Redrive-Of': '78' });
+  t.equal(store.getInstance(state.id)?.steps['await-approval']?.status, 'succeeded', 'a redriven copy that is taken');
+  t.equal(logs.filter((l) => l.msg === 'a redriven dead letter changed nothing').length, 2, 'is not logged');
+});
+
 t.test("a kept event the wait's match does not take stays kept, and expires as a dead letter", async (t) => {
   const matching = yaml.replace('wait: { subject: orders.approvals, type: OrderApproved }',
     'wait: { subject: orders.approvals, type: OrderApproved, match: "{% payload.approver = \'boss\' %}" }');

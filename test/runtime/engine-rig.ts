@@ -19,8 +19,8 @@ import { encodeEnvelope } from '../../engine/transport/envelope.js';
 export interface Rig {
   readonly store: Store;
   readonly engine: Engine;
-  /** Hands one envelope to the inbound handler, as a consumer would. */
-  deliver(subject: string, env: Partial<EnvelopeFields>): Promise<Verdict>;
+  /** Hands one envelope (with these headers) to the inbound handler, as a consumer would. */
+  deliver(subject: string, env: Partial<EnvelopeFields>, headers?: Record<string, string>): Promise<Verdict>;
 }
 
 /** The envelope fields a test sets; the others get defaults. */
@@ -46,16 +46,16 @@ export function rig(t: { testdir(): string; teardown(fn: () => void): void }, ya
   t.teardown(() => store.close());
   const port = sqlitePort(store);
   const engine = new Engine({ store: wrapStore?.(port) ?? port, registry: new Registry(loaded.sagas), log: silentLog, ...deps });
-  const handle = inboundHandler(engine, engine.deps.store, silentLog);
+  const handle = inboundHandler(engine, engine.deps.store, deps.log ?? silentLog);
   let seq = 0;
   return {
     store, engine,
-    deliver(subject, env) {
+    deliver(subject, env, headers = {}) {
       const data = encodeEnvelope({
         eventId: uuidv7(), eventType: 'X', aggregateId: 'a', timestamp: new Date().toISOString(), version: 1, correlationId: 'corr-1', causationId: null, payload: {},
         ...env,
       } as Parameters<typeof encodeEnvelope>[0]);
-      const msg: InboundMessage = { subject, data, headers: {}, deliveryCount: 1, redelivered: false, maxDeliver: 5, lastAttempt: false, streamSequence: ++seq };
+      const msg: InboundMessage = { subject, data, headers, deliveryCount: 1, redelivered: false, maxDeliver: 5, lastAttempt: false, streamSequence: ++seq };
       return handle(msg);
     },
   };

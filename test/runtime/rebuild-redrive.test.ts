@@ -151,7 +151,8 @@ t.test('JetStream\'s publish conditions among the letter\'s headers are left off
   if (id === null) throw new Error('not parked');
   let sent: Record<string, string> = {};
   await redriveOnce(r.engine.deps.store, async (_s, _d, headers) => { sent = headers; }, () => undefined, id, {});
-  t.same(sent, { traceparent: 't', 'Saga-Id': 's', 'Nats-Msg-Id': 'orig' }, 'the publish replaces Nats-Msg-Id with its own (transport/publish.ts)');
+  t.same(sent, { traceparent: 't', 'Saga-Id': 's', 'Nats-Msg-Id': 'orig', 'Saga-Redrive-Of': id },
+    'with the letter\'s id; the publish replaces Nats-Msg-Id with its own (transport/publish.ts)');
 });
 
 t.test('another replica marks the letter first: refused with its time; deleted meanwhile: not found', async (t) => {
