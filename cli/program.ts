@@ -14,7 +14,7 @@ import { registerStats } from './commands/stats.js';
 import { registerTest } from './commands/test.js';
 import { registerValidate } from './commands/validate.js';
 import { CliError, formatFailure } from './errors.js';
-import { ExitCode, processIo, type Io } from './io.js';
+import { ExitCode, processIo, safeIo, type Io } from './io.js';
 import { examples, outputOption } from './options.js';
 
 export { ExitCode, processIo, type Io } from './io.js';
@@ -68,7 +68,8 @@ Exit codes: 0 ok, 1 error, 2 usage error.
 }
 
 /** Runs sagactl with the given arguments (without node and script) and returns the exit code. */
-export async function runCli(argv: string[], io: Io = processIo): Promise<ExitCode> {
+export async function runCli(argv: string[], given: Io = processIo): Promise<ExitCode> {
+  const io = safeIo(given);
   const { program, result } = buildProgram(io);
   try {
     await program.parseAsync(argv, { from: 'user' });

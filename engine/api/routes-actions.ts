@@ -25,17 +25,18 @@ const startSchema = {
   response: { 200: instanceSchema, 201: instanceSchema, ...errorResponses },
 } as const;
 
+/** An optional operator's reason: one line of printable text (empty counts as none: the console sends what was typed). */
+export const reasonSchema = { type: 'string', maxLength: 1000, pattern: '^[^\\u0000-\\u001f\\u007f]*$' } as const;
+
 const cancelSchema = {
   params: idParams,
   body: {
     type: 'object', additionalProperties: false, required: ['reason'],
-    properties: { reason: { type: 'string', minLength: 1, maxLength: 1000, pattern: '\\S' } },
+    // Required, so not blank; and one line of printable text, as every reason.
+    properties: { reason: { type: 'string', minLength: 1, maxLength: 1000, pattern: '^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$' } },
   },
   response: { 200: instanceSchema, ...errorResponses },
 } as const;
-
-/** An optional operator's reason: one line of printable text (empty counts as none: the console sends what was typed). */
-export const reasonSchema = { type: 'string', maxLength: 1000, pattern: '^[^\\u0000-\\u001f\\u007f]*$' } as const;
 
 /** Pure: the act of `by`, with the reason when one was given. */
 export function actOf(by: string, reason: string | undefined): OperatorAct {

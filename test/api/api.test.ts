@@ -159,6 +159,9 @@ t.test('cancel and retry: state checks through the real core', async (t) => {
   isError(t, await post('/v1/instances/run/cancel', { reason: 'again' }), 409, 'SAGA_ERR_INVALID_STATE');
   isError(t, await post('/v1/instances/run/cancel', {}), 400, 'SAGA_ERR_VALIDATION', /reason/);
   isError(t, await post('/v1/instances/run/cancel', { reason: '  ' }), 400, 'SAGA_ERR_VALIDATION');
+  for (const reason of ['x\u001b[2J', 'ok\rFAKE', 'two\nlines']) {
+    isError(t, await post('/v1/instances/run/cancel', { reason }), 400, 'SAGA_ERR_VALIDATION', /reason/);
+  }
   isError(t, await post('/v1/instances/run/cancel'), 400, 'SAGA_ERR_VALIDATION');
   isError(t, await post('/v1/instances/nope/cancel', { reason: 'x' }), 404, 'SAGA_ERR_NOT_FOUND');
 
