@@ -7,7 +7,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { buildApi } from './api/app.js';
 import { callerName, parseNamedTokens } from './api/auth.js';
 import { ArchiveWriter } from './archive/writer.js';
-import { configHelp, earlyEventTtlMs, loadConfig, type Config } from './config.js';
+import { configHelp, earlyEventTtlMs, isLoopback, loadConfig, type Config } from './config.js';
 import type { CompiledSaga } from './core/index.js';
 import { setExpressionLimits } from './definitions/expression-limits.js';
 import { formatDefinitionError, loadDefinitionsFile } from './definitions/index.js';
@@ -31,7 +31,7 @@ import { SagaError } from './errors.js';
 import { StoreErrorCode } from './store/errors.js';
 import { isPostgresUrl, openStorePort, redact } from './store/open.js';
 import type { StorePort } from './store/port.js';
-import { connectNats } from './transport/connection.js';
+import { connectNats, shownUrl } from './transport/connection.js';
 import { consume, type Subscription } from './transport/consumer.js';
 import { startEmbeddedNats, type EmbeddedNats } from './transport/embedded.js';
 import { AckPipeline } from './transport/pipeline.js';
@@ -160,7 +160,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
       readiness: () => {
         const checks = {
           store: health.ok() ? { ok: true } : { ok: false, detail: health.detail() },
-          nats: link.isConnected() ? { ok: true } : { ok: false, detail: `not connected to ${url}` },
+          nats: link.isConnected() ? { ok: true } : { ok: false, detail: `not connected to ${shownUrl(url)}` },
           streams: status.streams ? { ok: true } : { ok: false, detail: 'streams not set up yet' },
           consumers: status.consumers ? { ok: true } : { ok: false, detail: 'consumers not started yet' },
         };
@@ -212,7 +212,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
       token: config.apiToken, readToken: config.apiReadToken, https, metricsPublic: config.metricsPublic, bodyLimit: config.httpBodyLimit, log,
       ...(logger === undefined ? {} : { loggerInstance: logger }), onAnswered: (method, route, code, s) => metrics.httpRequest(method, route, code, s),
       rebuilder: engine,
-      maxJsonDepth: config.maxJsonDepth, namedTokens,
+      maxJsonDepth: config.maxJsonDepth, namedTokens, loopbackListener: isLoopback(config.httpHost),
     });
     registerReloadRoutes(api, (actor) => reloader.reload(actor), () => registry.all(), callerName({ admin: config.apiToken, read: config.apiReadToken, named: namedTokens }));
     await api.listen({ host: config.httpHost, port: config.httpPort });

@@ -2,7 +2,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { EnginePort } from '../runtime/port.js';
 import type { LogFn } from '../log.js';
 import { defaultInputLimits } from '../json-bounds.js';
-import { accessResolver, bearerAuth, callerName, tokensRequired, type NamedToken } from './auth.js';
+import { isLoopback } from '../config.js';
+import { accessResolver, bearerAuth, callerName, sameMachineOnly, tokensRequired, type NamedToken } from './auth.js';
 import { answerClientError, ApiErrorCode, describeError, errorBody, isClientGone } from './errors.js';
 import type { Rebuilder } from '../runtime/rebuild.js';
 import { registerActionRoutes } from './routes-actions.js';
@@ -47,6 +48,10 @@ export interface ApiOptions {
   readonly uiDir?: string;
   /** Serves `POST /v1/admin/rebuild` over it (sagad passes its engine). */
   readonly rebuilder?: Rebuilder;
+  /** The API listens on a loopback address (SAGA_HTTP_HOST); default true. Without tokens, only loopback Host names are then answered. */
+  readonly loopbackListener?: boolean;
+  /** Longest time to receive a whole request, headers and body, ms; default 30 s (a slow body holds no connection longer). */
+  readonly requestTimeoutMs?: number;
 }
 
 /**
@@ -66,6 +71,7 @@ export function buildApi(engine: EnginePort, opts: ApiOptions = {}): FastifyInst
       void (reply as unknown as FastifyReply).code(body.statusCode).send(body);
     },
     ...(opts.bodyLimit === undefined ? {} : { bodyLimit: opts.bodyLimit }),
+    requestTimeout: opts.requestTimeoutMs ?? 30_000,
     ...(opts.https === undefined ? {} : { https: { cert: opts.https.cert, key: opts.https.key } }),
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler());
@@ -100,6 +106,8 @@ export function buildApi(engine: EnginePort, opts: ApiOptions = {}): FastifyInst
     // The console's assets load before sign-in; every /v1 route needs the token.
     const open = new Set([...openRoutes, ...uiRoutes].filter((r) => opts.metricsPublic !== false || r !== '/metrics'));
     app.addHook('onRequest', bearerAuth(tokens, open));
+  } else {
+    app.addHook('onRequest', sameMachineOnly(opts.loopbackListener ?? true, isLoopback));
   }
 
   if (opts.loggerInstance !== undefined || opts.onAnswered !== undefined) {

@@ -103,3 +103,36 @@ export function bearerAuth(tokens: ApiTokens, open: ReadonlySet<string>): onRequ
       header === undefined ? 'this route needs the header Authorization: Bearer <token>' : 'the bearer token is not valid');
   };
 }
+
+/** Pure: the host part of a Host header (`127.0.0.1:8080`, `[::1]:8080`, `localhost`). */
+function hostnameOf(host: string): string {
+  const bracketed = /^\[([^\]]*)\]/.exec(host);
+  return bracketed !== null ? (bracketed[1] ?? '') : (host.split(':')[0] ?? '');
+}
+
+/**
+ * Without tokens the API trusts whoever reaches its port: meant to be this machine's own
+ * programs (a loopback SAGA_HTTP_HOST). A browser on this machine reaches it too, for any web
+ * page it shows: a cross-site form or `fetch` can POST (retry, redrive and reload take no
+ * body), and a page whose name its owner points at 127.0.0.1 (DNS rebinding) can read and act
+ * as the same origin. So, without tokens, a request whose `Origin` is not the API's own is
+ * refused (programs send none; the console is the same origin), and so is, when the API
+ * listens on loopback, one whose `Host` is not a loopback name.
+ */
+export function sameMachineOnly(loopbackListener: boolean, isLoopbackName: (host: string) => boolean): onRequestAsyncHookHandler {
+  return async (request) => {
+    const host = request.headers.host;
+    const origin = request.headers.origin;
+    if (origin !== undefined) {
+      const from = URL.canParse(origin) ? new URL(origin).host : null;
+      if (from === null || host === undefined || from.toLowerCase() !== host.toLowerCase()) {
+        throw new ApiError(ApiErrorCode.Forbidden,
+          `a request from the web page ${JSON.stringify(origin)} is refused: without SAGA_API_TOKEN the API serves only programs on this machine and its own console; set SAGA_API_TOKEN to serve other origins`);
+      }
+    }
+    if (loopbackListener && host !== undefined && !isLoopbackName(hostnameOf(host))) {
+      throw new ApiError(ApiErrorCode.Forbidden,
+        `a request for host ${JSON.stringify(host)} is refused: without SAGA_API_TOKEN the API answers only requests addressed to a loopback name (127.0.0.1, ::1, localhost); set SAGA_API_TOKEN to serve it under another name`);
+    }
+  };
+}

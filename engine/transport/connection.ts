@@ -61,6 +61,15 @@ function fileBytes(path: string, what: string, trim: boolean): () => Uint8Array 
   };
 }
 
+/**
+ * Pure: NATS server URLs (one, or several separated by commas) as they may be shown in logs,
+ * errors and `/readyz`: without user information, which holds a password or a token
+ * (`nats://user:pass@host`, `nats://token@host`).
+ */
+export function shownUrl(url: string): string {
+  return url.replace(/(^|,)(\s*[a-z][a-z0-9+.-]*:\/\/)[^@/,]*@/gi, '$1$2***@');
+}
+
 /** Pure except for reading key files: nats.js options for `security` and the server URLs. */
 export function securityOptions(servers: readonly string[], s: NatsSecurity = {}): Partial<NodeConnectionOptions> {
   const out: Partial<NodeConnectionOptions> = {};
@@ -125,12 +134,12 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsLink> {
     const why = err instanceof Error ? err.message : String(err);
     if (err instanceof AuthorizationError || err instanceof UserAuthenticationExpiredError) {
       throw new TransportError(TransportErrorCode.NatsAuth,
-        `NATS at ${opts.url} refused sagad's credentials (${why}); sagad tried ${credentialSource(opts.security ?? {})}`, { cause: err });
+        `NATS at ${shownUrl(opts.url)} refused sagad's credentials (${why}); sagad tried ${credentialSource(opts.security ?? {})}`, { cause: err });
     }
     // A refused TLS handshake (a client certificate missing or not trusted) shows only as a timeout.
     const tlsHint = secured.tls === undefined ? ''
       : '; TLS is on: check that NATS_TLS_CA trusts the server\'s certificate and, if the server verifies clients, that NATS_TLS_CERT and NATS_TLS_KEY are set and trusted by it';
-    throw new TransportError(TransportErrorCode.NatsUnavailable, `cannot connect to NATS at ${opts.url}: ${why}${tlsHint}`, { cause: err });
+    throw new TransportError(TransportErrorCode.NatsUnavailable, `cannot connect to NATS at ${shownUrl(opts.url)}: ${why}${tlsHint}`, { cause: err });
   }
   let connected = true;
   const listeners = new Set<(connected: boolean) => void>();

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNatsServer } from '../helpers/nats-server.js';
-import { connectNats } from '../../engine/transport/connection.js';
+import { connectNats, shownUrl } from '../../engine/transport/connection.js';
 import { ensureStreams } from '../../engine/transport/streams.js';
 import { publishEnvelope } from '../../engine/transport/publish.js';
 import { consume } from '../../engine/transport/consumer.js';
@@ -11,6 +11,14 @@ import { AckPipeline } from '../../engine/transport/pipeline.js';
 
 t.test('connecting to nothing fails with a stable code', async (t) => {
   await t.rejects(connectNats({ url: 'nats://127.0.0.1:1', connectTimeoutMs: 1_000 }), { code: 'SAGA_ERR_NATS_UNAVAILABLE', message: /cannot connect to NATS at nats:\/\/127\.0\.0\.1:1/ });
+});
+
+t.test('a URL is shown without its user information: a password or token in it stays out of errors, logs and /readyz', async (t) => {
+  const err = await connectNats({ url: 'nats://alice:s3cret@127.0.0.1:1', connectTimeoutMs: 1_000 }).catch((e: unknown) => e);
+  t.match(err, { code: 'SAGA_ERR_NATS_UNAVAILABLE', message: /cannot connect to NATS at nats:\/\/\*\*\*@127\.0\.0\.1:1/ });
+  t.notMatch((err as Error).message, /s3cret|alice/);
+  t.equal(shownUrl('nats://tok3n@a:4222, tls://u:p@b:4222,nats://c:4222'), 'nats://***@a:4222, tls://***@b:4222,nats://c:4222');
+  t.equal(shownUrl('nats://127.0.0.1:4222'), 'nats://127.0.0.1:4222', 'nothing to hide: unchanged');
 });
 
 t.test('across a server restart: an unanswered publish times out, is stored once when sent again under its id, and the consumer goes on', async (t) => {
