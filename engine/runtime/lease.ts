@@ -19,7 +19,10 @@ export interface LeaseValue {
   readonly expiresAt: number;
 }
 
-/** A held lease: renewed until released; `lost` resolves with a sentence if another process took it. */
+/**
+ * A held lease: renewed until released; `lost` resolves with a sentence if another process
+ * took it, or if it could not be renewed until shortly before it would expire.
+ */
 export interface Lease {
   readonly value: LeaseValue;
   readonly lost: Promise<string>;
@@ -96,25 +99,49 @@ export async function acquireLease(nc: NatsConnection, o: LeaseOptions): Promise
   let renewing = false;
   let onLost: (why: string) => void = () => undefined;
   const lost = new Promise<string>((r) => { onLost = r; });
+  // Another process takes the lease once the expiry last written has passed (by its clock). A
+  // holder that cannot renew (the bucket unreachable, NATS restarted without its store) gives
+  // it up a sixth of its life before then, so two never consume at once.
+  const margin = Math.floor(ttl / 6);
+  let lastError = '';
+  let fence: NodeJS.Timeout | undefined;
+  const lose = (why: string) => {
+    if (stopped) return;
+    stopped = true;
+    clearInterval(renew);
+    clearTimeout(fence);
+    onLost(why);
+  };
+  const holdUntil = (expiresAt: number) => {
+    clearTimeout(fence);
+    fence = setTimeout(() => lose(`could not renew the lease of NATS consumer prefix ${o.prefix} (${lastError || 'no answer'}); ` +
+      `it expires at ${new Date(expiresAt).toISOString()}, after which another sagad may take it`), Math.max(0, expiresAt - margin - Date.now()));
+    fence.unref();
+  };
   /** One renewal at a time: after a stalled event loop, ticks due at once must not race each other. */
   const renewOnce = async (): Promise<void> => {
-    value = { ...value, expiresAt: Date.now() + ttl };
+    const next = { ...value, expiresAt: Date.now() + ttl };
     try {
-      rev = await kv.update(o.prefix, encode(value), rev);
+      // Waits no longer than a quarter of the life: a slow answer leaves time for another try.
+      rev = await kv.update(o.prefix, encode(next), rev, Math.max(50, Math.floor(ttl / 4)));
+      value = next;
+      holdUntil(next.expiresAt);
     } catch (err) {
       if (stopped) return;
       if (!isRaceLost(err)) {
-        o.log('warn', 'could not renew the lease; retrying', { prefix: o.prefix, error: err instanceof Error ? err.message : String(err) });
+        lastError = err instanceof Error ? err.message : String(err);
+        o.log('warn', 'could not renew the lease; retrying', { prefix: o.prefix, error: lastError });
         return;
       }
       // The revision moved: a renewal of ours whose answer was lost (a timeout), or another process.
       const entry = await kv.get(o.prefix).catch(() => null);
       if (entry !== null && entry.operation === 'PUT' && entry.json<LeaseValue>().holder === base.holder) {
         rev = entry.revision;
+        value = entry.json<LeaseValue>();
+        holdUntil(value.expiresAt);
         return;
       }
-      clearInterval(renew);
-      onLost(`another process took the lease of NATS consumer prefix ${o.prefix}`);
+      lose(`another process took the lease of NATS consumer prefix ${o.prefix}`);
     }
   };
   const renew = setInterval(() => {
@@ -123,12 +150,14 @@ export async function acquireLease(nc: NatsConnection, o: LeaseOptions): Promise
     void renewOnce().finally(() => { renewing = false; });
   }, Math.max(100, Math.floor(ttl / 3)));
   renew.unref();
+  holdUntil(value.expiresAt);
   o.log('info', 'holding the SQLite lease of the NATS consumer prefix', { prefix: o.prefix, ttlMs: ttl });
   return {
     value, lost,
     release: async () => {
       stopped = true;
       clearInterval(renew);
+      clearTimeout(fence);
       await kv.delete(o.prefix, { previousSeq: rev }).catch(() => undefined);
     },
   };

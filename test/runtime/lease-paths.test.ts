@@ -108,7 +108,8 @@ t.test('a renewal that finds its own write (its answer was lost) keeps the lease
 
 t.test('a renewal that fails otherwise is logged and tried again', async (t) => {
   const r = recorder();
-  const lease = await acquireLease(link.nc, { prefix: 'p-fail', db: '/data/a.db', ttlMs: 300, log: r.log });
+  // A life of 3 s: renewed every second, given up half a second before it would expire.
+  const lease = await acquireLease(link.nc, { prefix: 'p-fail', db: '/data/a.db', ttlMs: 3_000, log: r.log });
   t.teardown(() => lease.release());
   // The update is refused for a reason other than the revision: the message is larger than the stream allows.
   const jsm = link.jsm;
@@ -118,9 +119,29 @@ t.test('a renewal that fails otherwise is logged and tried again', async (t) => 
   await until(() => r.lines.some((l) => l.level === 'warn'), 'a failed renewal');
   const warn = r.lines.find((l) => l.level === 'warn');
   t.match(warn, { msg: 'could not renew the lease; retrying', fields: { prefix: 'p-fail', error: /.+/ } });
-  await until(() => r.lines.filter((l) => l.level === 'warn').length >= 2, 'a second try');
   await jsm.streams.update(`KV_${LEASE_BUCKET}`, { ...info.config, max_msg_size: -1 });
   const rev = (await kv.get('p-fail'))?.revision ?? 0;
   await until(async () => ((await kv.get('p-fail'))?.revision ?? 0) > rev, 'a renewal once the stream takes it again');
   t.equal((await kv.get('p-fail'))?.json<LeaseValue>().holder, lease.value.holder, 'renewed by its holder');
+  let lost = false;
+  void lease.lost.then(() => { lost = true; });
+  await new Promise((r) => setImmediate(r));
+  t.notOk(lost, 'one failed renewal does not lose the lease');
+});
+
+t.test('renewals that keep failing give the lease up before it would expire, so no other process can take it while this one consumes', async (t) => {
+  const r = recorder();
+  const lease = await acquireLease(link.nc, { prefix: 'p-fence', db: '/data/a.db', ttlMs: 600, log: r.log });
+  t.teardown(() => lease.release());
+  const jsm = link.jsm;
+  const info = await jsm.streams.info(`KV_${LEASE_BUCKET}`);
+  await jsm.streams.update(`KV_${LEASE_BUCKET}`, { ...info.config, max_msg_size: 16 });
+  t.teardown(async () => { await jsm.streams.update(`KV_${LEASE_BUCKET}`, { ...info.config, max_msg_size: -1 }); });
+  const why = await lease.lost;
+  const at = Date.now();
+  const written = (await kv.get('p-fence'))?.json<LeaseValue>();
+  t.equal(written?.holder, lease.value.holder, 'nobody else has it');
+  t.ok(at < (written?.expiresAt ?? 0), `given up at ${at}, before the expiry last written (${written?.expiresAt}), when another process could take it`);
+  t.match(why, /^could not renew the lease of NATS consumer prefix p-fence \(.+\); it expires at .+, after which another sagad may take it$/);
+  t.ok(r.lines.some((l) => l.msg === 'could not renew the lease; retrying'), 'the failed renewals were logged');
 });
