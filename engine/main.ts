@@ -256,19 +256,29 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     const retention = startRetention(config, store, log);
 
     let stopping: Promise<void> | null = null;
+    // Each part of the drain goes on after a part that failed (the store or NATS down): work in
+    // hand stays in the store for the next start, and the process must still close and exit.
+    const drainStep = async (what: string, fn: () => Promise<unknown>) => {
+      try {
+        await fn();
+      } catch (err) {
+        process.exitCode = 1;
+        log('error', `draining: ${what} failed; the shutdown goes on`, { error: err instanceof Error ? err.message : String(err) });
+      }
+    };
     const stop = () => (stopping ??= (async () => {
         log('info', 'draining: no new messages, finishing the work in hand');
         engine.draining = true;
         clearInterval(lagTimer);
         clearInterval(housekeeping);
         clearInterval(earlySweep);
-        await retention.stop();
+        await drainStep('stopping retention', () => retention.stop());
         starts.unsubscribe();
-        await Promise.all(subs.map((s) => s.stop()));
-        await timers.stop();
+        await drainStep('stopping the consumers', () => Promise.all(subs.map((s) => s.stop())));
+        await drainStep('stopping the timers', () => timers.stop());
         // API acts and timer inputs may still be on their way to the last shared commit.
-        await engine.settled();
-        await relay.stop(5000);
+        await drainStep('settling the inputs in hand', () => engine.settled());
+        await drainStep('flushing the outbox', () => relay.stop(5000));
         await closeAll();
         log('info', 'stopped');
       })());
@@ -378,7 +388,8 @@ async function main(argv: string[]): Promise<number> {
   try {
     server = await startSagad(config, defs.sagas, log, aborted.signal, { logger });
   } catch (err) {
-    if (aborted.signal.aborted) {
+    // Only the wait for PostgreSQL is cut short by a signal; any other failure is one, signal or not.
+    if (aborted.signal.aborted && err instanceof Error && err.name === 'AbortError') {
       log('info', `received ${String(signalled)} while starting; stopped`);
       return 0;
     }

@@ -115,9 +115,14 @@ export class OutboxRelay {
   /** Stops after the batch in hand; with `flushMs`, first keeps publishing until empty or that long passed. */
   async stop(flushMs = 0): Promise<void> {
     const deadline = Date.now() + flushMs;
-    while (flushMs > 0 && Date.now() < deadline && this.failures === 0 && await this.busy()) {
-      this.poke();
-      await new Promise((r) => setTimeout(r, 20));
+    try {
+      while (flushMs > 0 && Date.now() < deadline && this.failures === 0 && await this.busy()) {
+        this.poke();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } catch {
+      // The store cannot say what is left (PostgreSQL down): what is unsent stays in the table
+      // for the next start, and the relay stops all the same.
     }
     this.running = false;
     this.wake?.();

@@ -211,7 +211,12 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsLink> {
       listeners.add(listener);
       return () => { listeners.delete(listener); };
     },
-    drain: async () => { if (!nc.isClosed()) await nc.drain(); },
+    drain: async () => {
+      if (nc.isClosed()) return;
+      // Disconnected, a drain is refused ("connection disconnected"); closed, the connection stops
+      // reconnecting, and the process can exit.
+      await nc.drain().catch(() => nc.close());
+    },
     close: async () => { await nc.close(); },
   };
 }

@@ -96,3 +96,25 @@ t.test('PostgreSQL lost while running: not ready, nothing lost, work resumes whe
   }, 120_000, { what: 'every saga to end', intervalMs: 250 });
   await checkAll(t, w, { ids, keys: [] });
 });
+
+t.test('SIGTERM while PostgreSQL is awaited at start: stopped at once, exit 0', async (t) => {
+  const nats = await startNatsServer();
+  t.teardown(() => nats.stop());
+  const env: NodeJS.ProcessEnv = {
+    ...process.env, NATS_URL: nats.url, SAGA_DB: 'postgres://sagad:pw@127.0.0.1:1/nowhere', SAGA_HTTP_PORT: '0', SAGA_HTTP_HOST: '127.0.0.1',
+    SAGA_DEFINITIONS: new URL('../../saga-definitions.yaml', import.meta.url).pathname,
+  };
+  delete env.NODE_OPTIONS;
+  const child = spawn(process.execPath, [SAGAD_MAIN], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  t.teardown(() => { child.kill('SIGKILL'); });
+  const lines: string[] = [];
+  const retrying = new Promise<void>((resolve) => createInterface({ input: child.stderr }).on('line', (l) => {
+    lines.push(l);
+    if (/the store is unavailable; not ready, retrying in/.test(l)) resolve();
+  }));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await retrying;
+  child.kill('SIGTERM');
+  t.equal(await exited, 0, 'a stop asked for, not a failure');
+  t.ok(lines.some((l) => /received SIGTERM while starting; stopped/.test(l)), 'and it says so', { lines });
+});

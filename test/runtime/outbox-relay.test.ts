@@ -86,6 +86,21 @@ t.test('a refused message is retried from the table, after the ones acknowledged
   t.equal(store.backlog(), 0, 'all marked sent once stopped');
 });
 
+t.test('stop with a flush while the store cannot answer stops all the same, and leaves the rows for the next start', async (t) => {
+  const store = openStore(join(t.testdir(), 'r.db'));
+  t.teardown(() => store.close());
+  const port = sqlitePort(store);
+  let down = false;
+  const source = { ...port, claimUnsent: (...a: Parameters<typeof port.claimUnsent>) => (down ? Promise.reject(new Error('connection terminated')) : port.claimUnsent(...a)) };
+  const relay = new OutboxRelay(source, recorder().publish, () => undefined);
+  relay.start();
+  store.tx(() => store.enqueue([msg('m-1')]));
+  down = true;
+  // Ten minutes of flushing at most: it must not wait them out, nor throw.
+  await relay.stop(600_000);
+  t.equal(store.backlog(), 1, 'the unsent row is still in the table');
+});
+
 t.test('stop with a flush publishes what is queued and writes the marks before it returns', async (t) => {
   const store = openStore(join(t.testdir(), 'r.db'));
   t.teardown(() => store.close());

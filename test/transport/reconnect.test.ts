@@ -21,6 +21,16 @@ t.test('a URL is shown without its user information: a password or token in it s
   t.equal(shownUrl('nats://127.0.0.1:4222'), 'nats://127.0.0.1:4222', 'nothing to hide: unchanged');
 });
 
+t.test('a drain while the server is unreachable closes the connection instead of failing, so a shutdown ends', async (t) => {
+  const server = await startNatsServer();
+  const link = await connectNats({ url: server.url });
+  const down = new Promise<void>((r) => link.onConnectionChange((up) => { if (!up) r(); }));
+  await server.stop();
+  await down;
+  await link.drain();
+  t.ok(link.nc.isClosed(), 'closed: it no longer tries to reconnect');
+});
+
 t.test('across a server restart: an unanswered publish times out, is stored once when sent again under its id, and the consumer goes on', async (t) => {
   const storeDir = await mkdtemp(join(tmpdir(), 'sagad-reconnect-'));
   t.teardown(() => rm(storeDir, { recursive: true, force: true }));
