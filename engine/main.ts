@@ -110,17 +110,16 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
   if (armed !== null) log('warn', 'fault injection armed: this process kills itself at a fault point (a test facility)', { ...armed });
   // One registry per sagad: the store, the engine, the lag monitor and the API record into it.
   const metrics = new Metrics({ defaults: true });
-  const store = await openStore(config, log, signal, metrics);
-  const timing = timings[store.kind];
-  const closers: (() => Promise<void>)[] = [() => store.close()];
+  // Closed in reverse: the store before the lease is released, the tracer last of all.
+  const closers: (() => Promise<void>)[] = [];
   const closeAll = async () => {
     for (const close of closers.reverse()) await close().catch(onError('closing failed'));
   };
   try {
     const settings = options.tracing === undefined ? tracingSettings(config) : null;
     const tracing = options.tracing ?? (settings === null ? undefined : await loadTracing(settings, log));
-    // Shut down late (closers run in reverse), after the last commits, so their spans are exported.
-    if (tracing !== undefined) closers.splice(1, 0, () => tracing.shutdown());
+    // Shut down last, after the last commits, so their spans are exported.
+    if (tracing !== undefined) closers.push(() => tracing.shutdown());
     let natsUrl = config.natsUrl;
     if (natsUrl === undefined) {
       const embedded: EmbeddedNats = await startEmbeddedNats(isPostgresUrl(config.dbPath) ? './data' : dirname(config.dbPath), log);
@@ -135,9 +134,13 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
       },
     });
     closers.push(() => link.drain());
-    // A SQLite store is one process's: hold the consumer prefix's lease before consuming anything.
-    const lease = store.kind === 'sqlite' ? await acquireLease(link.nc, { prefix: config.natsPrefix, db: config.dbPath, log }) : null;
+    // A SQLite store is one process's: hold the consumer prefix's lease before the file is even
+    // opened (a second process must not migrate it under the first) and before consuming anything.
+    const lease = isPostgresUrl(config.dbPath) ? null : await acquireLease(link.nc, { prefix: config.natsPrefix, db: config.dbPath, log });
     if (lease !== null) closers.push(() => lease.release());
+    const store = await openStore(config, log, signal, metrics);
+    closers.push(() => store.close());
+    const timing = timings[store.kind];
     // The JetStream client's own timeout, as js.publish had it.
     const acks = new AckPipeline(link.nc, 5_000);
     closers.push(async () => acks.close());

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { startNatsServer } from '../helpers/nats-server.js';
@@ -27,6 +28,7 @@ t.test('a second SQLite sagad on one NATS and prefix is refused; a killed one re
     t.match(said, /SAGA_DB=postgres/, 'it says how to run replicas');
     t.match(said, /another SAGA_NATS_PREFIX/, 'and how to run an unrelated second sagad');
   }
+  t.notOk(existsSync(join(dir, 'b', 'sagad.db')), 'refused before it opened, created or migrated its database file');
 
   const unrelated = await startSagad({ natsUrl: nats.url, dbFile: join(dir, 'c', 'sagad.db'), env: { SAGA_NATS_PREFIX: 'other' } });
   t.pass('another prefix starts beside it');
