@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { EnginePort } from '../runtime/port.js';
 import type { LogFn } from '../log.js';
-import { defaultInputLimits } from '../json-bounds.js';
+import { defaultInputLimits, MAX_ID_LENGTH } from '../json-bounds.js';
 import { isLoopback } from '../config.js';
 import { accessResolver, bearerAuth, callerName, sameMachineOnly, tokensRequired, type NamedToken } from './auth.js';
 import { answerClientError, ApiErrorCode, describeError, errorBody, isClientGone } from './errors.js';
@@ -72,6 +72,8 @@ export function buildApi(engine: EnginePort, opts: ApiOptions = {}): FastifyInst
     },
     ...(opts.bodyLimit === undefined ? {} : { bodyLimit: opts.bodyLimit }),
     requestTimeout: opts.requestTimeoutMs ?? 30_000,
+    // An id may be MAX_ID_LENGTH characters, each up to a dozen in a URL once percent-encoded.
+    maxParamLength: 12 * MAX_ID_LENGTH,
     ...(opts.https === undefined ? {} : { https: { cert: opts.https.cert, key: opts.https.key } }),
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler());

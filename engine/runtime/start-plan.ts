@@ -56,7 +56,9 @@ export async function planStart(deps: PlanDeps, cmd: StartRequest): Promise<Plan
     key = k.key;
   }
   // Ids and keys end up in headers and indexes: a CR/LF or a huge key must be refused before anything is written.
-  const problem = identifierProblem('id', id) ?? identifierProblem('correlationId', correlationId) ??
+  // `.` and `..` are path segments every HTTP client folds away: /v1/instances/.. could not be asked for.
+  const dots = id === '.' || id === '..' ? `id ${JSON.stringify(id)} cannot be named in a URL path (/v1/instances/${id}); choose another` : null;
+  const problem = dots ?? identifierProblem('id', id) ?? identifierProblem('correlationId', correlationId) ??
     (key === null ? null : identifierProblem(cmd.key === undefined ? `the key computed by ${def.start.key?.source ?? 'start.key'}` : 'key', key));
   if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_INPUT', problem);
   if (key !== null) {

@@ -89,3 +89,11 @@ t.test('replies to a compensation are matched by its own reply spec', async (t) 
   t.equal(await engine.receive(message('p.events', 'Refunded', 'c-1', refund)), 'reply');
   t.equal((await engine.getInstance(state.id))?.status, 'compensated');
 });
+
+t.test('a start with the id . or .. is refused: no URL path can name the instance afterwards', async (t) => {
+  const { engine } = await world(t);
+  for (const id of ['.', '..']) {
+    await t.rejects(engine.start({ saga: 'pay', input: {}, id }), { code: 'SAGA_ERR_INVALID_INPUT', message: `id ${JSON.stringify(id)} cannot be named in a URL path (/v1/instances/${id}); choose another` });
+  }
+  t.match(await engine.start({ saga: 'pay', input: {}, id: '...' }), { created: true }, 'three dots are a name like any other');
+});
