@@ -253,6 +253,26 @@ function combinationProblems(c: Config): string[] {
     problems.push('SAGA_API_TOKENS adds named tokens to SAGA_API_TOKEN: set SAGA_API_TOKEN too');
   }
   if (c.apiReadToken !== undefined && c.apiReadToken === c.apiToken) problems.push('SAGA_API_READ_TOKEN must differ from SAGA_API_TOKEN');
+  if (c.apiTokens !== undefined) {
+    // A secret names one caller: shared, the journal and the read-only limit cannot tell its holders apart.
+    const holders = new Map<string, string[]>();
+    const hold = (who: string, secret: string | undefined) => {
+      if (secret !== undefined) holders.set(secret, [...(holders.get(secret) ?? []), who]);
+    };
+    hold('SAGA_API_TOKEN', c.apiToken);
+    hold('SAGA_API_READ_TOKEN', c.apiReadToken);
+    const names = new Set<string>();
+    for (const pair of c.apiTokens.split(',')) {
+      const at = pair.indexOf(':');
+      const name = pair.slice(0, at);
+      if (names.has(name)) problems.push(`SAGA_API_TOKENS names ${name} twice: each name must be one token's, as the journal records it`);
+      names.add(name);
+      hold(`the token ${name} of SAGA_API_TOKENS`, pair.slice(at + 1));
+    }
+    for (const who of holders.values()) {
+      if (who.length > 1) problems.push(`${who.join(' and ')} have the same secret: give each token its own`);
+    }
+  }
   if (!c.metricsPublic && c.apiToken === undefined) problems.push('SAGA_METRICS_PUBLIC=false needs SAGA_API_TOKEN: there is no token to ask for');
   if (!isLoopback(c.httpHost) && c.apiToken === undefined && !c.httpInsecure) {
     problems.push(`SAGA_HTTP_HOST=${c.httpHost} is reachable from other machines but SAGA_API_TOKEN is unset: set a token, bind to 127.0.0.1, or set SAGA_HTTP_INSECURE=true to serve without one`);

@@ -63,6 +63,14 @@ t.test('SAGA_API_TOKENS is parsed into named tokens; a bad list is refused at st
   t.same(parseNamedTokens('alice:a-1,ci.bot@x:b:2'), [{ name: 'alice', secret: 'a-1' }, { name: 'ci.bot@x', secret: 'b:2' }]);
   t.throws(() => loadConfig({ SAGA_API_TOKEN: 'x', SAGA_API_TOKENS: 'alice' }), { code: 'SAGA_ERR_CONFIG', message: /SAGA_API_TOKENS="alice": must be name:secret pairs/ });
   t.throws(() => loadConfig({ SAGA_API_TOKENS: 'alice:x' }), { code: 'SAGA_ERR_CONFIG', message: /set SAGA_API_TOKEN too/ });
+  // One secret per caller: shared, the first holder found would be named, or a read token would act.
+  t.throws(() => loadConfig({ SAGA_API_TOKEN: 'x', SAGA_API_READ_TOKEN: 'r', SAGA_API_TOKENS: 'alice:r' }), {
+    code: 'SAGA_ERR_CONFIG', message: /SAGA_API_READ_TOKEN and the token alice of SAGA_API_TOKENS have the same secret: give each token its own/,
+  });
+  t.throws(() => loadConfig({ SAGA_API_TOKEN: 'x', SAGA_API_TOKENS: 'alice:s,bob:s' }), { code: 'SAGA_ERR_CONFIG', message: /the token alice of SAGA_API_TOKENS and the token bob of SAGA_API_TOKENS have the same secret/ });
+  t.throws(() => loadConfig({ SAGA_API_TOKEN: 'x', SAGA_API_TOKENS: 'alice:x' }), { code: 'SAGA_ERR_CONFIG', message: /SAGA_API_TOKEN and the token alice/ });
+  t.throws(() => loadConfig({ SAGA_API_TOKEN: 'x', SAGA_API_TOKENS: 'alice:a,alice:b' }), { code: 'SAGA_ERR_CONFIG', message: /SAGA_API_TOKENS names alice twice/ });
+  t.equal(loadConfig({ SAGA_API_TOKEN: 'x', SAGA_API_READ_TOKEN: 'r', SAGA_API_TOKENS: 'alice:a,bob:b' }).apiTokens, 'alice:a,bob:b', 'distinct secrets and names are fine');
 });
 
 t.test("a cancel is in the instance's history with the token's name and the reason", async (t) => {
