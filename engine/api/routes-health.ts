@@ -2,6 +2,7 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { EnginePort, Readiness } from '../runtime/port.js';
 import type { LogFn } from '../log.js';
+import { CostCache } from './cost-cache.js';
 import { errorResponses, readinessSchema } from './schemas.js';
 
 /** The Prometheus text exposition format's content type. */
@@ -34,6 +35,11 @@ export function registerHealthRoutes(app: FastifyInstance, engine: EnginePort, l
     return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not_ready', ready: r.ready, checks: r.checks });
   });
 
+  // The gauges count instances: at a million rows on PostgreSQL a scrape costs a second of
+  // the database. Open to anyone by default, /metrics is then answered from a copy as old as
+  // ten times its cost (10 s at most), and callers meanwhile share one read; a cheap one is
+  // always fresh (cost-cache.ts).
+  const scrapes = new CostCache<string>();
   app.get('/metrics', { ...quiet, schema: { response: { 200: { type: 'string' }, ...errorResponses } } }, async (request, reply) =>
-    reply.type(metricsContentType).send(await engine.metrics()));
+    reply.type(metricsContentType).send((await scrapes.get('metrics', () => engine.metrics())).value));
 }

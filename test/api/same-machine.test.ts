@@ -5,10 +5,11 @@ import { openStore } from '../../engine/store/index.js';
 import { StoreEngine } from './store-engine.js';
 
 /**
- * Without tokens the API serves this machine's programs and its own console only
+ * What anyone who reaches the port may do. Without tokens the API serves this machine's programs and its own console only
  * (engine/api/auth.ts `sameMachineOnly`): a web page in a browser on the machine must not be
  * able to act through it (a cross-site POST) or read it under a name pointed at 127.0.0.1 (DNS
- * rebinding). Programs send no Origin; the console's requests are same-origin.
+ * rebinding). Programs send no Origin; the console's requests are same-origin. A request must
+ * arrive whole within a bound, and the open /metrics does not read costly gauges per scrape.
  */
 function setup(t: Test, opts: Parameters<typeof buildApi>[1] = {}) {
   const store = openStore(join(t.testdir(), 'api.db'));
@@ -67,4 +68,25 @@ t.test('a request must arrive whole within 30 s by default', async (t) => {
   t.equal(app.server.requestTimeout, 30_000, 'a body sent a byte at a time holds its connection no longer');
   const { app: short } = setup(t, { requestTimeoutMs: 5_000 });
   t.equal(short.server.requestTimeout, 5_000);
+});
+
+t.test('an open /metrics whose gauges are costly is answered from a copy for a while, not read again per scrape', async (t) => {
+  const store = openStore(join(t.testdir(), 'api.db'));
+  const engine = new StoreEngine(store);
+  let reads = 0;
+  // As the gauges of a million instances on PostgreSQL: a read that takes 300 ms.
+  engine.metrics = async () => {
+    reads++;
+    await new Promise((r) => setTimeout(r, 300));
+    return `sagad_reads ${reads}\n`;
+  };
+  const app = buildApi(engine);
+  t.teardown(async () => {
+    await app.close();
+    store.close();
+  });
+  const first = await app.inject({ method: 'GET', url: '/metrics' });
+  const again = await Promise.all([1, 2, 3].map(() => app.inject({ method: 'GET', url: '/metrics' })));
+  t.same([first, ...again].map((r) => r.body), Array(4).fill('sagad_reads 1\n'), 'the same copy');
+  t.equal(reads, 1, 'read once');
 });
