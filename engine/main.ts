@@ -144,7 +144,26 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     // The JetStream client's own timeout, as js.publish had it.
     const acks = new AckPipeline(link.nc, 5_000);
     closers.push(async () => acks.close());
-    const relay = new OutboxRelay(store, (items) => acks.publishAll(items), onError('outbox relay failed; will retry'), {
+    // Streams lost while running (NATS restarted without its JetStream store): a consumer that
+    // finds its stream gone, or a publish that no stream captures, sets them all up again.
+    let restoring: Promise<void> | null = null;
+    let restoredAt = 0;
+    let restoreStreams = async (): Promise<void> => undefined;
+    const streamsLost = (): Promise<void> => {
+      if (restoring !== null || Date.now() - restoredAt < 5_000) return restoring ?? Promise.resolve();
+      restoring = restoreStreams().finally(() => {
+        restoredAt = Date.now();
+        restoring = null;
+      });
+      return restoring;
+    };
+    const relay = new OutboxRelay(store, async (items) => {
+      const results = await acks.publishAll(items);
+      if (results.some((r) => !r.ok && /no JetStream stream captures/.test(r.error.message))) {
+        void streamsLost().catch(onError('could not set the streams up again; will retry'));
+      }
+      return results;
+    }, onError('outbox relay failed; will retry'), {
       orphanAfterMs: timing.orphanAfterMs, idleScanMs: timing.idleScanMs,
     });
     const timers = new TimerService(store, { pollMs: timing.timerPollMs, claimMs: timing.timerClaimMs }, onError('timer service failed'));
@@ -194,6 +213,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
           stream, durablePrefix: config.natsPrefix, maxDeliver: config.maxDeliver, ackWaitMs: timing.ackWaitMs, expiresMs: 2000, concurrency: 256, batchSize: 256, log,
           // A pull of 256 big messages would hold 256 of them in memory at once: a pull brings 16 of the largest at most.
           maxBytes: 16 * config.maxMessageBytes,
+          onStreamMissing: streamsLost,
         });
         subs.push(sub);
         watched.push({ stream, durable: sub.durable, subject });
@@ -226,12 +246,22 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     log('info', 'HTTP API listening', { url: httpUrl });
 
     const limits = { maxAgeMs: config.streamMaxAgeMs, maxBytes: config.streamMaxBytes };
-    await ensureLifecycleStream(link.jsm, LIFECYCLE_SUBJECT, limits);
+    const setUpStreams = async () => {
+      await ensureLifecycleStream(link.jsm, LIFECYCLE_SUBJECT, limits);
+      return ensureStreams(link.jsm, [...registry.inboundSubjects(), ...registry.outboundSubjects()], config.streams, {
+        ...limits, warn: (msg, fields) => log('warn', msg, fields),
+      });
+    };
     const inbound = registry.inboundSubjects();
-    const streamOf = await ensureStreams(link.jsm, [...inbound, ...registry.outboundSubjects()], config.streams, {
-      ...limits, warn: (msg, fields) => log('warn', msg, fields),
-    });
+    const streamOf = await setUpStreams();
     status.streams = true;
+    restoreStreams = async () => {
+      status.streams = false;
+      log('warn', 'a JetStream stream is gone (NATS restarted without its store?); setting the streams up again');
+      await setUpStreams();
+      status.streams = true;
+      log('info', 'the streams are set up again');
+    };
     relay.start();
     timers.start((row) => engine.fire(row));
     await consumeSubjects(inbound, [], streamOf);

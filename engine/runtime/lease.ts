@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { JetStreamApiCodes, JetStreamApiError, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { SagaError } from '../errors.js';
@@ -43,6 +44,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const encode = (v: LeaseValue) => JSON.stringify(v);
 const isRaceLost = (err: unknown) => err instanceof Error && /wrong last sequence|key exists/i.test(err.message);
 
+/** Whether the lease bucket's stream is gone (NATS restarted without its JetStream store). */
+async function bucketGone(nc: NatsConnection): Promise<boolean> {
+  try {
+    await (await jetstreamManager(nc)).streams.info(`KV_${LEASE_BUCKET}`);
+    return false;
+  } catch (err) {
+    return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound;
+  }
+}
+
 function describe(v: LeaseValue, now: number): string {
   return `another sagad (host ${v.host}, pid ${v.pid}, database ${v.db}) holds the lease since ${new Date(v.since).toISOString()}, renewed until ${Math.max(0, Math.round((v.expiresAt - now) / 1000))} s from now`;
 }
@@ -56,7 +67,7 @@ function describe(v: LeaseValue, now: number): string {
  */
 export async function acquireLease(nc: NatsConnection, o: LeaseOptions): Promise<Lease> {
   const ttl = o.ttlMs ?? 6_000;
-  const kv: KV = await new Kvm(nc).create(LEASE_BUCKET, { history: 1 });
+  let kv: KV = await new Kvm(nc).create(LEASE_BUCKET, { history: 1 });
   const db = resolve(o.db);
   const host = hostname();
   const base = { holder: `${host}/${process.pid}/${Math.random().toString(36).slice(2, 10)}`, host, pid: process.pid, db, since: Date.now() };
@@ -128,8 +139,28 @@ export async function acquireLease(nc: NatsConnection, o: LeaseOptions): Promise
       holdUntil(next.expiresAt);
     } catch (err) {
       if (stopped) return;
-      if (!isRaceLost(err)) {
-        lastError = err instanceof Error ? err.message : String(err);
+      let failure: unknown = err;
+      // A renewal into a bucket that no longer exists fails as "jetstream is not enabled" (no stream answers).
+      if (!isRaceLost(failure) && await bucketGone(nc)) {
+        // NATS lost its JetStream store: nobody holds the lease now. Created again only if
+        // nobody took it meanwhile (kv.create fails on an existing key), it is ours again.
+        try {
+          kv = await new Kvm(nc).create(LEASE_BUCKET, { history: 1 });
+          rev = await kv.create(o.prefix, encode(next));
+          value = next;
+          holdUntil(next.expiresAt);
+          o.log('warn', 'the lease bucket was gone (NATS restarted without its JetStream store?); the lease is taken again', { prefix: o.prefix });
+          return;
+        } catch (again) {
+          if (isRaceLost(again)) {
+            lose(`another process took the lease of NATS consumer prefix ${o.prefix} while its bucket was set up again`);
+            return;
+          }
+          failure = again;
+        }
+      }
+      if (!isRaceLost(failure)) {
+        lastError = failure instanceof Error ? failure.message : String(failure);
         o.log('warn', 'could not renew the lease; retrying', { prefix: o.prefix, error: lastError });
         return;
       }

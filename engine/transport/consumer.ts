@@ -50,6 +50,11 @@ export interface ConsumeOptions {
    * flood of big messages is not held in memory 256 at a time. Unset: always `batchSize`.
    */
   maxBytes?: number;
+  /**
+   * Called when the stream itself is gone (NATS restarted without its JetStream store, or
+   * someone deleted it): sets the streams up again, after which the consumer is recreated.
+   */
+  onStreamMissing?: () => Promise<void>;
   log?: LogFn;
 }
 
@@ -176,6 +181,9 @@ export async function consume(
         consumer = undefined; // look it up (and recreate it if it was lost) before the next pull
         failures += 1;
         if (!stopping) log('warn', 'consumer interrupted; retrying', { subject, durable, error: err instanceof Error ? err.message : String(err) });
+        if (!stopping && err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound && opts.onStreamMissing !== undefined) {
+          await opts.onStreamMissing().catch((e: unknown) => log('warn', 'could not set the streams up again; retrying', { subject, stream, error: e instanceof Error ? e.message : String(e) }));
+        }
       } finally {
         // The pull request has ended, so a nak now hands these to the next pull instead of back to this one.
         for (const m of held) nakQuietly(m);

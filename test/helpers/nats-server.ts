@@ -18,6 +18,8 @@ export interface NatsServer {
   stop(): Promise<void>;
   /** Stops the process but keeps the store, then starts a new one on the same port and store. */
   restart(): Promise<void>;
+  /** Stops the process, empties its JetStream store (every stream, consumer and KV bucket gone), and starts a new one on the same port. */
+  restartEmpty(): Promise<void>;
   /** Kills the process with SIGKILL without waiting or cleaning up. */
   kill9(): void;
   /** Stops the process (SIGTERM, then SIGKILL) but keeps the store and the port for {@link resume}: an outage. */
@@ -118,6 +120,11 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     },
     async restart() {
       await halt();
+      await launch();
+    },
+    async restartEmpty() {
+      await halt();
+      for (const entry of await readdir(storeDir)) await rm(join(storeDir, entry), { recursive: true, force: true });
       await launch();
     },
     kill9() {
