@@ -110,6 +110,8 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
   if (armed !== null) log('warn', 'fault injection armed: this process kills itself at a fault point (a test facility)', { ...armed });
   // One registry per sagad: the store, the engine, the lag monitor and the API record into it.
   const metrics = new Metrics({ defaults: true });
+  // The embedded nats-server gone for good: sagad stops too (exit 1), for its supervisor to restart both.
+  let natsDied = () => { process.exitCode = 1; };
   // Closed in reverse: the store before the lease is released, the tracer last of all.
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async () => {
@@ -122,7 +124,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     if (tracing !== undefined) closers.push(() => tracing.shutdown());
     let natsUrl = config.natsUrl;
     if (natsUrl === undefined) {
-      const embedded: EmbeddedNats = await startEmbeddedNats(isPostgresUrl(config.dbPath) ? './data' : dirname(config.dbPath), log);
+      const embedded: EmbeddedNats = await startEmbeddedNats(isPostgresUrl(config.dbPath) ? './data' : dirname(config.dbPath), log, () => natsDied());
       closers.push(() => embedded.stop());
       natsUrl = embedded.url;
     }
@@ -315,6 +317,11 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
         await closeAll();
         log('info', 'stopped');
       })());
+    natsDied = () => {
+      log('error', 'the embedded nats-server is gone; stopping, so that a supervisor restarts sagad and it with it');
+      process.exitCode = 1;
+      void stop();
+    };
     void lease?.lost.then((why) => {
       log('error', `${why}; stopping, since two processes must not consume for one SQLite store`);
       process.exitCode = 1;

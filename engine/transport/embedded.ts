@@ -55,7 +55,7 @@ setInterval(() => { if (process.ppid !== parent) orphan(); }, 500);
  * Starts `nats-server -js` from PATH on a free loopback port with its store in `<dataDir>/nats`
  * and resolves once JetStream answers; the server stops when sagad stops or dies.
  */
-export async function startEmbeddedNats(dataDir: string, log: LogFn): Promise<EmbeddedNats> {
+export async function startEmbeddedNats(dataDir: string, log: LogFn, onUnexpectedExit: () => void = () => undefined): Promise<EmbeddedNats> {
   const bin = findOnPath('nats-server');
   if (bin === undefined) throw new SagaError(EmbeddedNatsErrorCode.Missing, NATS_MISSING_MESSAGE);
   const storeDir = resolve(dataDir, 'nats');
@@ -83,7 +83,10 @@ export async function startEmbeddedNats(dataDir: string, log: LogFn): Promise<Em
   });
   let stopping = false;
   const exited = new Promise<void>((done) => child.once('exit', (code, signal) => {
-    if (!stopping) log('error', 'embedded nats-server exited unexpectedly', { code, signal, stderr: tail.join('\n') });
+    if (!stopping) {
+      log('error', 'embedded nats-server exited unexpectedly', { code, signal, stderr: tail.join('\n') });
+      onUnexpectedExit();
+    }
     done();
   }));
   const alive = (): boolean => child.exitCode === null && child.signalCode === null;

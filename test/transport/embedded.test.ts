@@ -85,13 +85,15 @@ t.test('a second start on the same store waits until the first server has exited
   t.equal(await publishOne(nats.url, 'second'), 2, 'the second server has the first one\'s data');
 });
 
-t.test('an unexpected exit is logged as an error', async (t) => {
+t.test('an unexpected exit is logged as an error and told to the caller', async (t) => {
   const dir = t.testdir();
   const { log, lines } = recordingLog();
-  const nats = await startEmbeddedNats(dir, log);
+  let told!: () => void;
+  const exited = new Promise<void>((r) => { told = r; });
+  const nats = await startEmbeddedNats(dir, log, () => told());
   t.teardown(() => nats.stop());
   process.kill(Number(readFileSync(join(dir, 'nats', 'nats-server.pid'), 'utf8')), 'SIGKILL');
-  for (let i = 0; i < 200 && !lines.some((l) => l.level === 'error'); i++) await delay(25);
+  await exited;
   t.ok(lines.some((l) => l.level === 'error' && l.msg === 'embedded nats-server exited unexpectedly'));
 });
 
@@ -131,4 +133,26 @@ t.test('kill -9 of the parent takes nats-server down too; the next start reuses 
   const again = await startEmbeddedNats(dir, recordingLog().log);
   t.teardown(() => again.stop());
   t.equal(await publishOne(again.url, 'after'), 2, 'JetStream data survived the kill');
+});
+
+t.test('sagad on its embedded nats-server stops (exit 1) when that server dies, for a supervisor to restart both', async (t) => {
+  const dir = t.testdir();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env, SAGA_DB: join(dir, 'sagad.db'), SAGA_HTTP_PORT: '0', SAGA_HTTP_HOST: '127.0.0.1',
+    SAGA_DEFINITIONS: new URL('../../saga-definitions.yaml', import.meta.url).pathname,
+  };
+  delete env.NATS_URL;
+  delete env.NODE_OPTIONS;
+  const child = spawn(process.execPath, [new URL('../../dist/engine/main.js', import.meta.url).pathname], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  t.teardown(() => { child.kill('SIGKILL'); });
+  const lines: string[] = [];
+  const ready = new Promise<void>((resolve) => createInterface({ input: child.stderr }).on('line', (l) => {
+    lines.push(l);
+    if (l.includes('"msg":"sagad ready"')) resolve();
+  }));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await ready;
+  process.kill(Number(readFileSync(join(dir, 'nats', 'nats-server.pid'), 'utf8')), 'SIGKILL');
+  t.equal(await exited, 1, 'exit code 1');
+  t.ok(lines.some((l) => l.includes('the embedded nats-server is gone; stopping')), 'saying why', { lines });
 });
