@@ -28,7 +28,7 @@ import { RetentionService } from './runtime/retention.js';
 import { serveStartRequests } from './runtime/start-requests.js';
 import { TimerService } from './runtime/timer-service.js';
 import { SagaError } from './errors.js';
-import { StoreErrorCode } from './store/errors.js';
+import { isStoreUnavailable, StoreErrorCode } from './store/errors.js';
 import { isPostgresUrl, openStorePort, redact } from './store/open.js';
 import type { StorePort } from './store/port.js';
 import { connectNats, shownUrl } from './transport/connection.js';
@@ -140,8 +140,20 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     // opened (a second process must not migrate it under the first) and before consuming anything.
     const lease = isPostgresUrl(config.dbPath) ? null : await acquireLease(link.nc, { prefix: config.natsPrefix, db: config.dbPath, log });
     if (lease !== null) closers.push(() => lease.release());
-    const store = await openStore(config, log, signal, metrics);
-    closers.push(() => store.close());
+    const opened = await openStore(config, log, signal, metrics);
+    closers.push(() => opened.close());
+    // Reads may succeed while every commit fails (a full disk): the last commit's failure counts for readiness too.
+    const writes = { failure: null as string | null };
+    const store: StorePort = {
+      ...opened,
+      commit: (w) => opened.commit(w).then((r) => {
+        writes.failure = null;
+        return r;
+      }, (err: unknown) => {
+        if (isStoreUnavailable(err)) writes.failure = err instanceof Error ? err.message : String(err);
+        throw err;
+      }),
+    };
     const timing = timings[store.kind];
     // The JetStream client's own timeout, as js.publish had it.
     const acks = new AckPipeline(link.nc, 5_000);
@@ -183,9 +195,11 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
       },
       readiness: () => {
         const checks = {
-          store: health.ok() ? { ok: true } : { ok: false, detail: health.detail() },
+          store: !health.ok() ? { ok: false, detail: health.detail() }
+            : writes.failure !== null ? { ok: false, detail: `the store refuses writes: ${writes.failure}` } : { ok: true },
           nats: link.isConnected() ? { ok: true } : { ok: false, detail: `not connected to ${shownUrl(url)}` },
           streams: status.streams ? { ok: true } : { ok: false, detail: 'streams not set up yet' },
+          ...(lease === null ? {} : { lease: lease.isHeld() ? { ok: true } : { ok: false, detail: 'the SQLite lease could not be renewed: consuming waits until it is' } }),
           consumers: status.consumers ? { ok: true } : { ok: false, detail: 'consumers not started yet' },
         };
         // Lag is reported, never a reason to restart: it does not count for readiness.
@@ -197,9 +211,18 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     await engine.rememberDefinitions();
     await engine.pinDefinitionsInUse();
 
-    const handle = inboundHandler(engine, store, log, {
+    const inbound0 = inboundHandler(engine, store, log, {
       limits: { maxBytes: config.maxMessageBytes, maxDepth: config.maxJsonDepth }, dlqCap: { maxRows: config.dlqMax, maxBytes: config.dlqMaxBytes },
     });
+    // A SQLite sagad handles a message only while its lease is not in doubt: one it could not
+    // renew waits here (the consumer keeps the message in progress) until it is renewed; lost,
+    // or on a drain, the message goes back to JetStream.
+    let draining: () => void = () => undefined;
+    const drainStarted = new Promise<boolean>((resolve) => { draining = () => resolve(false); });
+    const handle: typeof inbound0 = lease === null ? inbound0 : async (msg) => {
+      if (!lease.isHeld() && !(await Promise.race([lease.held(), drainStarted]))) return 'nak';
+      return inbound0(msg);
+    };
     const subs: Subscription[] = [];
     const consumed = new Set<string>();
     /** Ensures the streams of these subjects and consumes each inbound one not yet consumed; the new ones come back. */
@@ -304,6 +327,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     const stop = () => (stopping ??= (async () => {
         log('info', 'draining: no new messages, finishing the work in hand');
         engine.draining = true;
+        draining();
         clearInterval(lagTimer);
         clearInterval(housekeeping);
         clearInterval(earlySweep);

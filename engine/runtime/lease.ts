@@ -22,11 +22,16 @@ export interface LeaseValue {
 
 /**
  * A held lease: renewed until released; `lost` resolves with a sentence if another process
- * took it, or if it could not be renewed until shortly before it would expire.
+ * took it. One that could not be renewed until shortly before it would expire is in doubt:
+ * `held()` then waits until a renewal succeeds (nobody took it meanwhile) or it is lost.
  */
 export interface Lease {
   readonly value: LeaseValue;
   readonly lost: Promise<string>;
+  /** Resolves true while the lease is held (at once, unless it is in doubt), false once it is lost or released. */
+  held(): Promise<boolean>;
+  /** Whether the lease is held and not in doubt now. */
+  isHeld(): boolean;
   /** Stops renewing and deletes the lease, so that a restart need not wait for it to expire. */
   release(): Promise<void>;
 }
@@ -111,22 +116,40 @@ export async function acquireLease(nc: NatsConnection, o: LeaseOptions): Promise
   let onLost: (why: string) => void = () => undefined;
   const lost = new Promise<string>((r) => { onLost = r; });
   // Another process takes the lease once the expiry last written has passed (by its clock). A
-  // holder that cannot renew (the bucket unreachable, NATS restarted without its store) gives
-  // it up a sixth of its life before then, so two never consume at once.
+  // holder that cannot renew (the bucket unreachable, NATS away, its event loop stalled) holds
+  // it in doubt from a sixth of its life before then: its consumers wait on `held()`, so two
+  // never consume at once. The next renewal that succeeds (it updates the revision this holder
+  // wrote last, so nobody took the lease meanwhile) ends the doubt; one that finds another
+  // holder loses it.
   const margin = Math.floor(ttl / 6);
   let lastError = '';
   let fence: NodeJS.Timeout | undefined;
+  let doubt: { promise: Promise<boolean>; settle: (held: boolean) => void } | null = null;
   const lose = (why: string) => {
     if (stopped) return;
     stopped = true;
     clearInterval(renew);
     clearTimeout(fence);
+    doubt?.settle(false);
     onLost(why);
+  };
+  const confirmed = () => {
+    if (doubt === null) return;
+    doubt.settle(true);
+    doubt = null;
+    o.log('info', 'the lease is renewed again; consuming goes on', { prefix: o.prefix });
   };
   const holdUntil = (expiresAt: number) => {
     clearTimeout(fence);
-    fence = setTimeout(() => lose(`could not renew the lease of NATS consumer prefix ${o.prefix} (${lastError || 'no answer'}); ` +
-      `it expires at ${new Date(expiresAt).toISOString()}, after which another sagad may take it`), Math.max(0, expiresAt - margin - Date.now()));
+    fence = setTimeout(() => {
+      if (stopped || doubt !== null) return;
+      let settle: (held: boolean) => void = () => undefined;
+      const promise = new Promise<boolean>((r) => { settle = r; });
+      doubt = { promise, settle };
+      o.log('warn', 'could not renew the lease before it expires; consuming waits until it is renewed (or lost to another sagad)', {
+        prefix: o.prefix, expiresAt: new Date(expiresAt).toISOString(), error: lastError || 'no answer',
+      });
+    }, Math.max(0, expiresAt - margin - Date.now()));
     fence.unref();
   };
   /** One renewal at a time: after a stalled event loop, ticks due at once must not race each other. */
@@ -137,6 +160,7 @@ export async function acquireLease(nc: NatsConnection, o: LeaseOptions): Promise
       rev = await kv.update(o.prefix, encode(next), rev, Math.max(50, Math.floor(ttl / 4)));
       value = next;
       holdUntil(next.expiresAt);
+      confirmed();
     } catch (err) {
       if (stopped) return;
       let failure: unknown = err;
@@ -149,6 +173,7 @@ export async function acquireLease(nc: NatsConnection, o: LeaseOptions): Promise
           rev = await kv.create(o.prefix, encode(next));
           value = next;
           holdUntil(next.expiresAt);
+          confirmed();
           o.log('warn', 'the lease bucket was gone (NATS restarted without its JetStream store?); the lease is taken again', { prefix: o.prefix });
           return;
         } catch (again) {
@@ -170,6 +195,7 @@ export async function acquireLease(nc: NatsConnection, o: LeaseOptions): Promise
         rev = entry.revision;
         value = entry.json<LeaseValue>();
         holdUntil(value.expiresAt);
+        confirmed();
         return;
       }
       lose(`another process took the lease of NATS consumer prefix ${o.prefix}`);
@@ -185,10 +211,13 @@ export async function acquireLease(nc: NatsConnection, o: LeaseOptions): Promise
   o.log('info', 'holding the SQLite lease of the NATS consumer prefix', { prefix: o.prefix, ttlMs: ttl });
   return {
     value, lost,
+    held: () => (stopped ? Promise.resolve(false) : doubt?.promise ?? Promise.resolve(true)),
+    isHeld: () => !stopped && doubt === null,
     release: async () => {
       stopped = true;
       clearInterval(renew);
       clearTimeout(fence);
+      doubt?.settle(false);
       await kv.delete(o.prefix, { previousSeq: rev }).catch(() => undefined);
     },
   };

@@ -124,6 +124,9 @@ t.test('a full disk under load: inputs are held, nothing is lost, work resumes o
   t.notOk(w.sagad.exited(), 'sagad is still running');
   const health = await w.api.req('GET', '/healthz');
   t.equal(health.status, 200, 'and answers');
+  const notReady = await w.api.req('GET', '/readyz');
+  t.equal(notReady.status, 503, 'but is not ready: its reads work, its commits fail');
+  t.match(notReady.body, { checks: { store: { ok: false, detail: /^the store refuses writes: .*full/ } } });
 
   rmSync(filler);
   // A failing input is retried after a pause, not at once in a loop that floods the log.
@@ -142,6 +145,7 @@ t.test('a full disk under load: inputs are held, nothing is lost, work resumes o
       && (all.length >= ids.length + triggers.length || await w.sagadIdle());
   }, 90_000, { what: 'every saga to end', intervalMs: 250 });
   t.notOk(w.sagad.exited(), 'sagad never stopped');
+  t.equal((await w.api.req('GET', '/readyz')).status, 200, 'ready again once its commits succeed');
   await checkAll(t, w, { ids, keys: triggers });
   await checkPublishedOnce(t, w);
 });

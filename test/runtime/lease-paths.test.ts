@@ -129,19 +129,46 @@ t.test('a renewal that fails otherwise is logged and tried again', async (t) => 
   t.notOk(lost, 'one failed renewal does not lose the lease');
 });
 
-t.test('renewals that keep failing give the lease up before it would expire, so no other process can take it while this one consumes', async (t) => {
+t.test('renewals that keep failing put the lease in doubt before it would expire; a renewal that succeeds ends the doubt', async (t) => {
   const r = recorder();
   const lease = await acquireLease(link.nc, { prefix: 'p-fence', db: '/data/a.db', ttlMs: 600, log: r.log });
+  t.teardown(() => lease.release());
+  t.ok(lease.isHeld());
+  t.equal(await lease.held(), true, 'held: at once');
+  const jsm = link.jsm;
+  const info = await jsm.streams.info(`KV_${LEASE_BUCKET}`);
+  await jsm.streams.update(`KV_${LEASE_BUCKET}`, { ...info.config, max_msg_size: 16 });
+  t.teardown(async () => { await jsm.streams.update(`KV_${LEASE_BUCKET}`, { ...info.config, max_msg_size: -1 }); });
+  await until(() => !lease.isHeld(), 'the lease in doubt');
+  const at = Date.now();
+  const written = (await kv.get('p-fence'))?.json<LeaseValue>();
+  t.equal(written?.holder, lease.value.holder, 'nobody else has it');
+  t.ok(at < (written?.expiresAt ?? 0), `in doubt at ${at}, before the expiry last written (${written?.expiresAt}), when another process could take it`);
+  t.ok(r.lines.some((l) => l.msg.startsWith('could not renew the lease before it expires; consuming waits')), 'said so');
+  let settled: boolean | null = null;
+  const waiting = lease.held().then((h) => { settled = h; });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.equal(settled, null, 'held() waits while in doubt');
+  await jsm.streams.update(`KV_${LEASE_BUCKET}`, { ...info.config, max_msg_size: -1 });
+  await waiting;
+  t.equal(settled, true, 'and resolves true once a renewal succeeds: nobody took it meanwhile');
+  t.ok(lease.isHeld());
+  t.ok(r.lines.some((l) => l.msg === 'the lease is renewed again; consuming goes on'));
+});
+
+t.test('a lease in doubt that another process took meanwhile is lost', async (t) => {
+  const lease = await acquireLease(link.nc, { prefix: 'p-taken', db: '/data/a.db', ttlMs: 600, log: silentLog });
   t.teardown(() => lease.release());
   const jsm = link.jsm;
   const info = await jsm.streams.info(`KV_${LEASE_BUCKET}`);
   await jsm.streams.update(`KV_${LEASE_BUCKET}`, { ...info.config, max_msg_size: 16 });
   t.teardown(async () => { await jsm.streams.update(`KV_${LEASE_BUCKET}`, { ...info.config, max_msg_size: -1 }); });
-  const why = await lease.lost;
-  const at = Date.now();
-  const written = (await kv.get('p-fence'))?.json<LeaseValue>();
-  t.equal(written?.holder, lease.value.holder, 'nobody else has it');
-  t.ok(at < (written?.expiresAt ?? 0), `given up at ${at}, before the expiry last written (${written?.expiresAt}), when another process could take it`);
-  t.match(why, /^could not renew the lease of NATS consumer prefix p-fence \(.+\); it expires at .+, after which another sagad may take it$/);
-  t.ok(r.lines.some((l) => l.msg === 'could not renew the lease; retrying'), 'the failed renewals were logged');
+  await until(() => !lease.isHeld(), 'the lease in doubt');
+  const waiting = lease.held();
+  await jsm.streams.update(`KV_${LEASE_BUCKET}`, { ...info.config, max_msg_size: -1 });
+  // Another process took it after it expired (its update of the last revision, as acquireLease does).
+  const entry = await kv.get('p-taken');
+  await kv.update('p-taken', JSON.stringify({ ...entry?.json<LeaseValue>(), holder: 'other', expiresAt: Date.now() + 60_000 }), entry?.revision ?? 0);
+  t.equal(await waiting, false, 'held() resolves false');
+  t.match(await lease.lost, /another process took the lease of NATS consumer prefix p-taken/);
 });

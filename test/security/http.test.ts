@@ -78,7 +78,7 @@ t.test('a client that disconnects mid-body is not logged as an error', async (t)
   const { port } = app.server.address() as AddressInfo;
   const socket = connect(port, '127.0.0.1');
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-  socket.write(`POST ${start.url} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"input":`);
+  socket.write(`POST ${start.url} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"input":`);
   await waitFor(() => reading, 10_000, { what: 'the server to start reading the body' });
   socket.destroy();
   await waitFor(() => logs.some((l) => l.msg === 'HTTP client went away before its request was read'), 10_000, { what: 'the debug line' });
