@@ -53,8 +53,13 @@ export class EarlyDelivery {
     if (m.correlationId === '' || !this.deps.registry.awaits(m.subject, m.eventType)) return [];
     const ids: string[] = [];
     for (const status of ['running', 'failed'] as const) {
-      const page = await this.deps.store.listInstances({ correlationId: m.correlationId, status, limit: 100 });
-      ids.push(...page.items.map((i) => i.id));
+      // Every page: an instance past the first hundred of its correlation id awaits the event as well.
+      for (let cursor: string | null = null; ;) {
+        const page = await this.deps.store.listInstances({ correlationId: m.correlationId, status, limit: 500, cursor });
+        ids.push(...page.items.map((i) => i.id));
+        cursor = page.nextCursor;
+        if (cursor === null) break;
+      }
     }
     return ids;
   }

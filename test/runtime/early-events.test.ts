@@ -87,6 +87,15 @@ t.test('an event that arrives while another input starts its wait step is taken 
   t.notMatch(await engine.metrics(), /sagad_messages_total\{outcome="unrelated"\}/, 'no approval was taken as concerning no saga');
 });
 
+t.test('an early event is kept for every instance of its correlation id, past the first page of them', async (t) => {
+  const { store, engine, deliver } = rig(t, yaml);
+  const ids: string[] = [];
+  for (let i = 0; i < 502; i++) ids.push((await engine.start({ saga: 'approval', input: { orderId: `o-many-${i}` }, correlationId: 'c-many' })).state.id);
+  await deliver('orders.approvals', { eventId: 'ap-many', eventType: 'OrderApproved', correlationId: 'c-many', payload: { approver: 'ann' } });
+  const keeping = ids.filter((id) => store.earlyEventsOf(id).length === 1);
+  t.equal(keeping.length, 502, 'kept by all 502 (a list page holds 500)');
+});
+
 t.test('a kept event nothing took is dead-lettered once it expires; an instance keeps a bounded number', async (t) => {
   const { store, engine, deliver } = rig(t, yaml, { earlyEventTtlMs: 60_000 });
   const { state } = await engine.start({ saga: 'approval', input: { orderId: 'o-2' }, correlationId: 'c-2' });
