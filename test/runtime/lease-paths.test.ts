@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Kvm } from '@nats-io/kv';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { LogLevel } from '../../engine/log.js';
 import { acquireLease, LEASE_BUCKET, type LeaseValue } from '../../engine/runtime/lease.js';
 import { connectNats } from '../../engine/transport/connection.js';
@@ -33,6 +33,18 @@ async function until(cond: () => boolean | Promise<boolean>, what: string): Prom
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * Makes the bucket refuse every lease write (a failure other than a lost race: no message over
+ * 16 bytes) until the function returned is called, or the test ends.
+ */
+async function refuseWrites(t: Test): Promise<() => Promise<void>> {
+  const info = await link.jsm.streams.info(`KV_${LEASE_BUCKET}`);
+  await link.jsm.streams.update(`KV_${LEASE_BUCKET}`, { ...info.config, max_msg_size: 16 });
+  const accept = async () => { await link.jsm.streams.update(`KV_${LEASE_BUCKET}`, { ...info.config, max_msg_size: -1 }); };
+  t.teardown(accept);
+  return accept;
 }
 
 t.test('the lease records its holder, the absolute database and a default life of 6 s, and says it holds it', async (t) => {
@@ -108,18 +120,14 @@ t.test('a renewal that finds its own write (its answer was lost) keeps the lease
 
 t.test('a renewal that fails otherwise is logged and tried again', async (t) => {
   const r = recorder();
-  // A life of 3 s: renewed every second, given up half a second before it would expire.
+  // A life of 3 s: renewed every second, in doubt half a second before it would expire.
   const lease = await acquireLease(link.nc, { prefix: 'p-fail', db: '/data/a.db', ttlMs: 3_000, log: r.log });
   t.teardown(() => lease.release());
-  // The update is refused for a reason other than the revision: the message is larger than the stream allows.
-  const jsm = link.jsm;
-  const info = await jsm.streams.info(`KV_${LEASE_BUCKET}`);
-  await jsm.streams.update(`KV_${LEASE_BUCKET}`, { ...info.config, max_msg_size: 16 });
-  t.teardown(async () => { await jsm.streams.update(`KV_${LEASE_BUCKET}`, { ...info.config, max_msg_size: -1 }); });
+  const accept = await refuseWrites(t);
   await until(() => r.lines.some((l) => l.level === 'warn'), 'a failed renewal');
   const warn = r.lines.find((l) => l.level === 'warn');
   t.match(warn, { msg: 'could not renew the lease; retrying', fields: { prefix: 'p-fail', error: /.+/ } });
-  await jsm.streams.update(`KV_${LEASE_BUCKET}`, { ...info.config, max_msg_size: -1 });
+  await accept();
   const rev = (await kv.get('p-fail'))?.revision ?? 0;
   await until(async () => ((await kv.get('p-fail'))?.revision ?? 0) > rev, 'a renewal once the stream takes it again');
   t.equal((await kv.get('p-fail'))?.json<LeaseValue>().holder, lease.value.holder, 'renewed by its holder');
@@ -127,6 +135,7 @@ t.test('a renewal that fails otherwise is logged and tried again', async (t) => 
   void lease.lost.then(() => { lost = true; });
   await new Promise((r) => setImmediate(r));
   t.notOk(lost, 'one failed renewal does not lose the lease');
+  t.ok(lease.isHeld(), 'nor put it in doubt');
 });
 
 t.test('renewals that keep failing put the lease in doubt before it would expire; a renewal that succeeds ends the doubt', async (t) => {
@@ -135,10 +144,7 @@ t.test('renewals that keep failing put the lease in doubt before it would expire
   t.teardown(() => lease.release());
   t.ok(lease.isHeld());
   t.equal(await lease.held(), true, 'held: at once');
-  const jsm = link.jsm;
-  const info = await jsm.streams.info(`KV_${LEASE_BUCKET}`);
-  await jsm.streams.update(`KV_${LEASE_BUCKET}`, { ...info.config, max_msg_size: 16 });
-  t.teardown(async () => { await jsm.streams.update(`KV_${LEASE_BUCKET}`, { ...info.config, max_msg_size: -1 }); });
+  const accept = await refuseWrites(t);
   await until(() => !lease.isHeld(), 'the lease in doubt');
   const at = Date.now();
   const written = (await kv.get('p-fence'))?.json<LeaseValue>();
@@ -149,7 +155,7 @@ t.test('renewals that keep failing put the lease in doubt before it would expire
   const waiting = lease.held().then((h) => { settled = h; });
   await new Promise((resolve) => setTimeout(resolve, 100));
   t.equal(settled, null, 'held() waits while in doubt');
-  await jsm.streams.update(`KV_${LEASE_BUCKET}`, { ...info.config, max_msg_size: -1 });
+  await accept();
   await waiting;
   t.equal(settled, true, 'and resolves true once a renewal succeeds: nobody took it meanwhile');
   t.ok(lease.isHeld());
@@ -159,13 +165,10 @@ t.test('renewals that keep failing put the lease in doubt before it would expire
 t.test('a lease in doubt that another process took meanwhile is lost', async (t) => {
   const lease = await acquireLease(link.nc, { prefix: 'p-taken', db: '/data/a.db', ttlMs: 600, log: silentLog });
   t.teardown(() => lease.release());
-  const jsm = link.jsm;
-  const info = await jsm.streams.info(`KV_${LEASE_BUCKET}`);
-  await jsm.streams.update(`KV_${LEASE_BUCKET}`, { ...info.config, max_msg_size: 16 });
-  t.teardown(async () => { await jsm.streams.update(`KV_${LEASE_BUCKET}`, { ...info.config, max_msg_size: -1 }); });
+  const accept = await refuseWrites(t);
   await until(() => !lease.isHeld(), 'the lease in doubt');
   const waiting = lease.held();
-  await jsm.streams.update(`KV_${LEASE_BUCKET}`, { ...info.config, max_msg_size: -1 });
+  await accept();
   // Another process took it after it expired (its update of the last revision, as acquireLease does).
   const entry = await kv.get('p-taken');
   await kv.update('p-taken', JSON.stringify({ ...entry?.json<LeaseValue>(), holder: 'other', expiresAt: Date.now() + 60_000 }), entry?.revision ?? 0);
