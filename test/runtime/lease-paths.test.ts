@@ -135,7 +135,7 @@ t.test('a renewal that fails otherwise is logged and tried again', async (t) => 
   void lease.lost.then(() => { lost = true; });
   await new Promise((r) => setImmediate(r));
   t.notOk(lost, 'one failed renewal does not lose the lease');
-  t.ok(lease.isHeld(), 'nor put it in doubt');
+  t.ok(lease.isHeld(), 'it is held, not in doubt');
 });
 
 t.test('renewals that keep failing put the lease in doubt before it would expire; a renewal that succeeds ends the doubt', async (t) => {
