@@ -61,7 +61,9 @@ export function changeOf(def: CompiledSaga, before: InstanceState | undefined, d
 function waitsOf(def: CompiledSaga, state: InstanceState, d: Decision): InstanceChange['waits'] {
   // Stryker disable next-line ArrayDeclaration: a made-up name in the set touches no step (step names are validated)
   const touched = new Set(d.events.flatMap((e) => ('step' in e ? [e.step] : [])));
-  const anyEnd = d.events.some((e) => e.type === 'CompensationStarted' || e.type === 'SagaFailed');
+  // Every wait step is looked at when the instance stops running forward or resumes: a failed
+  // instance's waits are removed, and an operator's retry that resumes it puts back those that run.
+  const anyEnd = d.events.some((e) => e.type === 'CompensationStarted' || e.type === 'SagaFailed' || e.type === 'ForwardResumed');
   const put: { step: string; subject: string; type: string }[] = [];
   const remove: string[] = [];
   for (const l of leafSteps(def)) {

@@ -76,6 +76,20 @@ t.test('an event for the wait of a failed instance is kept, and taken by the wai
   t.equal(store.getInstance(state.id)?.status, 'completed', 'and the saga completes');
 });
 
+t.test('an event that comes after a retry resumed the instance is taken by its wait', async (t) => {
+  const { store, engine, deliver } = rig(t, yaml);
+  const { state } = await engine.start({ saga: 'settle', input: { n: 10 }, correlationId: 'c-2' });
+  t.equal(await shippedWhileStampFails(store, deliver, 'c-2'), 'ack');
+  t.equal(store.getInstance(state.id)?.status, 'failed');
+  await engine.retry(state.id, { by: 'ops' });
+  await engine.settled();
+  t.equal(store.getInstance(state.id)?.steps.delivered?.status, 'running', 'the resumed wait waits');
+  t.same((await engine.deps.store.waiting('shipping.deliveries', 'Delivered')).map((w) => w.instanceId), [state.id], 'and its wait is indexed again');
+  t.equal(await deliver('shipping.deliveries', { eventId: 'dv-2', eventType: 'Delivered', correlationId: 'c-2', payload: { at: 'porch' } }), 'ack');
+  t.equal(store.getInstance(state.id)?.steps.delivered?.status, 'succeeded', 'the delivery was taken');
+  t.same(store.getInstance(state.id)?.steps.delivered?.output, { at: 'porch' });
+});
+
 const withChild = `
 version: 1
 sagas:
