@@ -5,7 +5,7 @@ import type { Metrics } from '../metrics/registry.js';
 import type { EarlyEvent } from '../store/early-events.js';
 import type { InputWrite, StorePort } from '../store/port.js';
 import { changeOf } from './change.js';
-import { awaitsLater, awaitsNow, DEFAULT_EARLY_EVENT_TTL_MS, deliveryId, incomingOf, MAX_EARLY_EVENTS_PER_INSTANCE } from './early-events.js';
+import { awaitsLater, awaitsNow, DEFAULT_EARLY_EVENT_TTL_MS, deliveryId, incomingOf, MAX_EARLY_EVENTS_PER_INSTANCE, runningWaits } from './early-events.js';
 import type { Incoming } from './engine.js';
 import { schemaProblem } from './message-schema.js';
 import { kindOf, LOG_INTERVAL_MS, throttledLog } from './log-throttle.js';
@@ -65,25 +65,35 @@ export class EarlyDelivery {
   }
 
   /**
-   * Keeps `m` for each of `ids` (locked by the caller) that still has a wait step for it to
-   * come: `kept` when any keeps it, `none` when none does. An instance that keeps its maximum
-   * already refuses it, and the message is dead-lettered rather than lost. `started` when one
-   * of them, not among `waitingBefore` (the waiters the caller read before it held the locks),
-   * now waits for it: its wait step started in between, nothing is kept, and the caller must
-   * decide the message again (kept, it would never be offered to a wait that already runs).
+   * Sorts the instances of `ids` (locked by the caller) that may want `m`: `started` are those
+   * that, not among `waitingBefore` (the waiters the caller read before it held the locks), now
+   * run wait steps for it (`waits` of them): a wait started in between, and takes the event now
+   * (kept, it would never be offered to a wait that already runs); `keepers` those that still
+   * have a wait step for it to come.
    */
-  async keep(m: Incoming, ids: readonly string[], waitingBefore: ReadonlySet<string>): Promise<'kept' | 'none' | 'started'> {
-    const now = this.deps.env().now;
+  async sort(m: Incoming, ids: readonly string[], waitingBefore: ReadonlySet<string>): Promise<{ started: { id: string; waits: number }[]; keepers: string[] }> {
+    const started: { id: string; waits: number }[] = [];
     const keepers: string[] = [];
     for (const id of ids) {
       const state = await this.deps.store.getInstance(id);
       if (state === undefined) continue;
       const def = await this.deps.defOf(state);
-      if (!waitingBefore.has(id) && awaitsNow(def, state, m.subject, m.eventType)) return 'started';
+      const waits = waitingBefore.has(id) ? 0 : runningWaits(def, state, m.subject, m.eventType);
+      if (waits > 0) started.push({ id, waits });
       if (awaitsLater(def, state, m.subject, m.eventType)) keepers.push(id);
     }
+    return { started, keepers };
+  }
+
+  /**
+   * Keeps `m` for each of `ids` (locked by the caller, sorted as `keepers`); true when any keeps
+   * it. An instance that keeps its maximum already refuses it, and the message is
+   * dead-lettered rather than lost.
+   */
+  async keep(m: Incoming, ids: readonly string[]): Promise<boolean> {
+    const now = this.deps.env().now;
     let kept = false;
-    for (const id of keepers) {
+    for (const id of ids) {
       const raw = m.raw ?? { data: new TextEncoder().encode(JSON.stringify(m.envelope)), headers: {} };
       const outcome = await this.deps.store.keepEarlyEvent({
         instanceId: id, eventId: m.eventId, subject: m.subject, type: m.eventType, keptAt: now,
@@ -91,7 +101,7 @@ export class EarlyDelivery {
       }, MAX_EARLY_EVENTS_PER_INSTANCE);
       // Applied before (a redelivery whose ack was lost): its write will say duplicate, and a
       // later wait step must not take it a second time.
-      if (outcome === 'processed') return kept ? 'kept' : 'none';
+      if (outcome === 'processed') return kept;
       if (outcome === 'full') {
         throw new SagaError('SAGA_ERR_INVALID_MESSAGE',
           `${m.eventType} arrived before the wait step of instance ${id} started, and the instance already keeps ${MAX_EARLY_EVENTS_PER_INSTANCE} such events`);
@@ -99,7 +109,7 @@ export class EarlyDelivery {
       this.deps.counters.earlyEvents.inc({ outcome: 'kept' });
       kept = true;
     }
-    return kept ? 'kept' : 'none';
+    return kept;
   }
 
   /** Offers the instance's kept early events to the wait steps it now runs, as an input of its own. */

@@ -37,6 +37,12 @@ export function awaitsLater(def: CompiledSaga, state: InstanceState, subject: st
     && (state.steps[l.name]?.status ?? 'pending') === waiting);
 }
 
+/** Pure: how many wait steps on `subject`/`type` a running instance runs now. */
+export function runningWaits(def: CompiledSaga, state: InstanceState, subject: string, type: string): number {
+  if (state.status !== 'running') return 0;
+  return leafSteps(def).filter((l) => l.kind === 'wait' && l.subject === subject && l.type === type && state.steps[l.name]?.status === 'running').length;
+}
+
 /** Pure: whether a running instance has a wait step on `subject`/`type` that waits now. */
 export function awaitsNow(def: CompiledSaga, state: InstanceState, subject: string, type: string): boolean {
   if (state.status !== 'running') return false;

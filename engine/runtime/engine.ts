@@ -264,25 +264,26 @@ export class Engine implements EnginePort {
         }
         // One instance may have several wait steps for the event: each is decided on the state the previous left.
         const latest = new Map<string, InstanceState>();
-        for (const w of waiters) {
-          const state = latest.get(w.instanceId) ?? await store.getInstance(w.instanceId);
-          if (state === undefined) continue;
+        const offer = async (instanceId: string): Promise<void> => {
+          const state = latest.get(instanceId) ?? await store.getInstance(instanceId);
+          if (state === undefined) return;
           const { def, d } = await this.decideFor(state, { type: 'EventReceived', subject: m.subject, message: m });
           this.note(notes, state, d, cause);
           const c = changeOf(def, state, d);
-          if (c === null) continue;
+          if (c === null) return;
           // Judged only by the sagas it would move: another saga's schemas say nothing about it.
           const problem = schemaProblem(def, m.eventType, m.version, m.payload);
           if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_MESSAGE', problem);
           changes.push(c);
-          latest.set(w.instanceId, d.state);
+          latest.set(instanceId, d.state);
           outcome = 'event';
-        }
+        };
+        for (const w of waiters) await offer(w.instanceId);
+        const { started: late, keepers } = await this.early.sort(m, early.filter((id) => !latest.has(id)), new Set(waiters.map((w) => w.instanceId)));
+        // A wait step that started after the waiters were read (another input held the lock) takes the event now.
+        for (const { id, waits } of late) for (let i = 0; i < waits; i++) await offer(id);
         // Kept before the message's own write: a crash in between keeps it, and the redelivery finds it kept.
-        const kept = await this.early.keep(m, early.filter((id) => !latest.has(id)), new Set(waiters.map((w) => w.instanceId)));
-        // A wait step started after the waiters were read (another input held the lock): decided again, it finds the wait.
-        if (kept === 'started') throw new Conflict(m.eventId);
-        if (kept === 'kept') outcome = outcome === 'unrelated' ? 'early' : outcome;
+        if (await this.early.keep(m, keepers.filter((id) => !latest.has(id)))) outcome = outcome === 'unrelated' ? 'early' : outcome;
         const started: PlannedStart[] = [];
         for (const def of triggered) {
           const s = await this.planStart({
