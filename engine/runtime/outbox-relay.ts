@@ -281,7 +281,9 @@ export class OutboxRelay {
   private lastOrphanScan = 0;
 
   private scheduleMarks(): void {
-    if (this.markTimer !== null || this.acked.length === 0) return;
+    // Stopped, marks are not tried again: rows left unmarked are published again after the
+    // restart, under their ids (a retry timer here would keep the process alive for ever).
+    if (this.markTimer !== null || this.acked.length === 0 || !this.running) return;
     this.markTimer = setTimeout(() => {
       this.markTimer = null;
       void this.writeMarks();

@@ -101,6 +101,24 @@ t.test('stop with a flush while the store cannot answer stops all the same, and 
   t.equal(store.backlog(), 1, 'the unsent row is still in the table');
 });
 
+t.test('marks that keep failing are not tried again once the relay stopped, so the process can exit', async (t) => {
+  const store = openStore(join(t.testdir(), 'r.db'));
+  t.teardown(() => store.close());
+  const port = sqlitePort(store);
+  let marks = 0;
+  const source = { ...port, markSent: async () => { marks++; throw new Error('database or disk is full'); } };
+  const rec = recorder();
+  const relay = new OutboxRelay(source, rec.publish, () => undefined);
+  relay.start();
+  relay.push(store.tx(() => store.enqueue([msg('m-1')])));
+  await until(() => rec.published.length === 1 && marks > 0, 'the row published and its mark failing');
+  await relay.stop(1_000);
+  const after = marks;
+  await sleep(500);
+  t.equal(marks, after, 'no mark was tried after stop returned');
+  t.equal(store.backlog(), 1, 'the row stays unmarked, to be published again after a restart');
+});
+
 t.test('stop with a flush publishes what is queued and writes the marks before it returns', async (t) => {
   const store = openStore(join(t.testdir(), 'r.db'));
   t.teardown(() => store.close());
