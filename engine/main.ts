@@ -211,18 +211,15 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     await engine.rememberDefinitions();
     await engine.pinDefinitionsInUse();
 
-    const inbound0 = inboundHandler(engine, store, log, {
-      limits: { maxBytes: config.maxMessageBytes, maxDepth: config.maxJsonDepth }, dlqCap: { maxRows: config.dlqMax, maxBytes: config.dlqMaxBytes },
-    });
     // A SQLite sagad handles a message only while its lease is not in doubt: one it could not
-    // renew waits here (the consumer keeps the message in progress) until it is renewed; lost,
-    // or on a drain, the message goes back to JetStream.
+    // renew waits (the consumer keeps the message in progress) until it is renewed; lost, or on
+    // a drain, the message goes back to JetStream (inbound.ts `admit`).
     let draining: () => void = () => undefined;
     const drainStarted = new Promise<boolean>((resolve) => { draining = () => resolve(false); });
-    const handle: typeof inbound0 = lease === null ? inbound0 : async (msg) => {
-      if (!lease.isHeld() && !(await Promise.race([lease.held(), drainStarted]))) return 'nak';
-      return inbound0(msg);
-    };
+    const handle = inboundHandler(engine, store, log, {
+      limits: { maxBytes: config.maxMessageBytes, maxDepth: config.maxJsonDepth }, dlqCap: { maxRows: config.dlqMax, maxBytes: config.dlqMaxBytes },
+      ...(lease === null ? {} : { admit: async () => lease.isHeld() || Promise.race([lease.held(), drainStarted]) }),
+    });
     const subs: Subscription[] = [];
     const consumed = new Set<string>();
     /** Ensures the streams of these subjects and consumes each inbound one not yet consumed; the new ones come back. */

@@ -29,6 +29,12 @@ export interface InboundOptions {
   readonly limits?: InputLimits;
   /** Dead letters kept at most; the oldest beyond are dropped, counted and logged. */
   readonly dlqCap?: DeadLetterCap;
+  /**
+   * Resolves true when a message may be handled now, false when it must not be (the SQLite
+   * lease lost, or a drain while it was in doubt): it goes back to JetStream then, or, on its
+   * last delivery, to the dead-letter queue rather than nowhere.
+   */
+  readonly admit?: () => Promise<boolean>;
 }
 
 /** Default cap of the dead-letter queue (SAGA_DLQ_MAX, SAGA_DLQ_MAX_BYTES). */
@@ -112,6 +118,10 @@ export function inboundHandler(engine: Engine, store: StorePort, log: LogFn, opt
   };
 
   return async (msg) => {
+    if (opts.admit !== undefined && !(await opts.admit())) {
+      if (!msg.lastAttempt) return 'nak';
+      return park(msg, null, `its last delivery (${msg.deliveryCount}) came while sagad could not confirm its SQLite lease and then stopped; redrive it`, 'max_deliveries');
+    }
     // The consumer hands over a whole batch in one turn: a big message waits its own turn, so
     // a batch of them never holds the event loop long enough to miss NATS heartbeats.
     if (msg.data.byteLength > BIG_MESSAGE) await yieldTurn();

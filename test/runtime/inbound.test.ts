@@ -259,3 +259,18 @@ t.test('a trim that fails is logged; the letter is kept and the message acked', 
   t.equal(w.store.listDead({}).items.length, 1);
   t.same(lines.filter((l) => l.level === 'error'), [{ level: 'error', msg: 'could not trim the dead-letter queue', fields: { error: 'trim failed' } }]);
 });
+
+t.test('a message not admitted (the SQLite lease lost, or a drain while in doubt) goes back to JetStream, or on its last delivery to the dead-letter queue', async (t) => {
+  const { store, engine } = world(t);
+  const port = sqlitePort(store);
+  const closed = inboundHandler(engine, port, () => undefined, { admit: async () => false });
+  const order = message('shop.events', { eventType: 'OrderPlaced', payload: { orderId: 'o-admit' } });
+  t.equal(await closed(order), 'nak', 'not its last delivery: naked, for the process that holds the lease');
+  t.same(store.listDead({}).items, [], 'not parked');
+  t.equal((await engine.listInstances({ saga: 'shop' })).items.length, 0, 'and nothing started');
+  t.equal(await closed({ ...order, deliveryCount: 5, lastAttempt: true }), 'ack', 'its last delivery is acked');
+  t.match(store.listDead({}).items, [{ subject: 'shop.events', reason: /its last delivery \(5\) came while sagad could not confirm its SQLite lease and then stopped; redrive it/ }], 'once parked, not dropped');
+  const open = inboundHandler(engine, port, () => undefined, { admit: async () => true });
+  t.equal(await open(message('shop.events', { eventType: 'OrderPlaced', payload: { orderId: 'o-admitted' } })), 'ack');
+  t.equal((await engine.listInstances({ saga: 'shop' })).items.length, 1, 'admitted: handled');
+});
