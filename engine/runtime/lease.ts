@@ -189,13 +189,34 @@ export async function acquireLease(nc: NatsConnection, o: LeaseOptions): Promise
         o.log('warn', 'could not renew the lease; retrying', { prefix: o.prefix, error: lastError });
         return;
       }
-      // The revision moved: a renewal of ours whose answer was lost (a timeout), or another process.
-      const entry = await kv.get(o.prefix).catch(() => null);
-      if (entry !== null && entry.operation === 'PUT' && entry.json<LeaseValue>().holder === base.holder) {
+      // The revision moved: a renewal of ours whose answer was lost (a timeout), another
+      // process, or a bucket made again (NATS lost its store) without this key.
+      let entry: Awaited<ReturnType<KV['get']>>;
+      try {
+        entry = await kv.get(o.prefix);
+      } catch (e) {
+        lastError = e instanceof Error ? e.message : String(e);
+        return; // not known who holds it: the next renewal asks again
+      }
+      if (entry === null || entry.operation !== 'PUT') {
+        // Nobody holds it: taken again only if nobody takes it first (create fails on an existing key).
+        try {
+          rev = await kv.create(o.prefix, encode(next));
+          value = next;
+          holdUntil(next.expiresAt);
+          confirmed();
+        } catch (e) {
+          if (isRaceLost(e)) lose(`another process took the lease of NATS consumer prefix ${o.prefix}`);
+          else lastError = e instanceof Error ? e.message : String(e);
+        }
+        return;
+      }
+      if (entry.json<LeaseValue>().holder === base.holder) {
         rev = entry.revision;
         value = entry.json<LeaseValue>();
         holdUntil(value.expiresAt);
-        confirmed();
+        // Ours, but in doubt only a renewal that moves the expiry ends the doubt: the next tick's.
+        if (value.expiresAt - margin > Date.now()) confirmed();
         return;
       }
       lose(`another process took the lease of NATS consumer prefix ${o.prefix}`);

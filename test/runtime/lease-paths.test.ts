@@ -175,3 +175,19 @@ t.test('a lease in doubt that another process took meanwhile is lost', async (t)
   t.equal(await waiting, false, 'held() resolves false');
   t.match(await lease.lost, /another process took the lease of NATS consumer prefix p-taken/);
 });
+
+t.test('NATS lost its JetStream store and another sagad made the bucket again: every holder takes its own lease again', async (t) => {
+  const a = await acquireLease(link.nc, { prefix: 'p-gone-a', db: '/data/a.db', ttlMs: 600, log: silentLog });
+  const b = await acquireLease(link.nc, { prefix: 'p-gone-b', db: '/data/b.db', ttlMs: 600, log: silentLog });
+  t.teardown(() => Promise.all([a.release(), b.release()]));
+  let lost = '';
+  void a.lost.then((why) => { lost = `a: ${why}`; });
+  void b.lost.then((why) => { lost = `b: ${why}`; });
+  await link.jsm.streams.delete(`KV_${LEASE_BUCKET}`);
+  // Another sagad (a third prefix) made the bucket again first: both renewals find their key gone.
+  await new Kvm(link.nc).create(LEASE_BUCKET, { history: 1 });
+  await until(async () => (await kv.get('p-gone-a').catch(() => null))?.json<LeaseValue>().holder === a.value.holder
+    && (await kv.get('p-gone-b').catch(() => null))?.json<LeaseValue>().holder === b.value.holder, 'both leases written again');
+  t.equal(lost, '', 'neither lost its lease');
+  t.ok(a.isHeld() && b.isHeld(), 'both held');
+});
