@@ -163,6 +163,8 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     let restoring: Promise<void> | null = null;
     let restoredAt = 0;
     let restoreStreams = async (): Promise<void> => undefined;
+    /** The stream that captures each subject, as last set up. */
+    const streamsNow: Record<string, string> = {};
     const streamsLost = (): Promise<void> => {
       if (restoring !== null || Date.now() - restoredAt < 5_000) return restoring ?? Promise.resolve();
       restoring = restoreStreams().finally(() => {
@@ -225,6 +227,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     /** Ensures the streams of these subjects and consumes each inbound one not yet consumed; the new ones come back. */
     const consumeSubjects = async (inbound: readonly string[], outbound: readonly string[], known?: Record<string, string>): Promise<string[]> => {
       const streamOf = known ?? await ensureStreams(link.jsm, [...inbound, ...outbound], config.streams);
+      Object.assign(streamsNow, streamOf);
       const fresh = inbound.filter((s) => !consumed.has(s));
       for (const subject of fresh) {
         if (engine.draining) throw new SagaError('SAGA_ERR_NOT_READY', 'sagad is shutting down and starts no consumer');
@@ -235,7 +238,10 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
           stream, durablePrefix: config.natsPrefix, maxDeliver: config.maxDeliver, ackWaitMs: timing.ackWaitMs, expiresMs: 2000, concurrency: 256, batchSize: 256, log,
           // A pull of 256 big messages would hold 256 of them in memory at once: a pull brings 16 of the largest at most.
           maxBytes: 16 * config.maxMessageBytes,
-          onStreamMissing: streamsLost,
+          onStreamMissing: async () => {
+            await streamsLost();
+            return streamsNow[subject];
+          },
         });
         subs.push(sub);
         watched.push({ stream, durable: sub.durable, subject });
@@ -276,11 +282,22 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     };
     const inbound = registry.inboundSubjects();
     const streamOf = await setUpStreams();
+    Object.assign(streamsNow, streamOf);
     status.streams = true;
     restoreStreams = async () => {
       status.streams = false;
       log('warn', 'a JetStream stream is gone (NATS restarted without its store?); setting the streams up again');
-      await setUpStreams();
+      // Tried until it succeeds (JetStream may still be recovering): nothing else would try again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          Object.assign(streamsNow, await setUpStreams());
+          break;
+        } catch (err) {
+          if (engine.draining) throw err;
+          log('warn', 'could not set the streams up again; trying again', { attempt, error: err instanceof Error ? err.message : String(err) });
+          await sleep(Math.min(30_000, 1_000 * 2 ** Math.min(attempt, 5)));
+        }
+      }
       status.streams = true;
       log('info', 'the streams are set up again');
     };

@@ -52,9 +52,10 @@ export interface ConsumeOptions {
   maxBytes?: number;
   /**
    * Called when the stream itself is gone (NATS restarted without its JetStream store, or
-   * someone deleted it): sets the streams up again, after which the consumer is recreated.
+   * someone deleted it): sets the streams up again, and resolves with the stream that now
+   * captures the subject (when it has another name), on which the consumer is recreated.
    */
-  onStreamMissing?: () => Promise<void>;
+  onStreamMissing?: () => Promise<string | undefined>;
   log?: LogFn;
 }
 
@@ -107,7 +108,8 @@ export async function consume(
 ): Promise<Subscription> {
   const { nc, js, jsm } = link;
   const log = opts.log ?? silentLog;
-  const { stream } = opts;
+  // The stream that captures the subject; another after the streams were set up again (onStreamMissing).
+  let { stream } = opts;
   const ackWaitMs = opts.ackWaitMs ?? 30_000;
   const maxDeliver = opts.maxDeliver ?? 5;
   const errorDelay = opts.errorNakDelayMs ?? 1_000;
@@ -182,7 +184,10 @@ export async function consume(
         failures += 1;
         if (!stopping) log('warn', 'consumer interrupted; retrying', { subject, durable, error: err instanceof Error ? err.message : String(err) });
         if (!stopping && err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound && opts.onStreamMissing !== undefined) {
-          await opts.onStreamMissing().catch((e: unknown) => log('warn', 'could not set the streams up again; retrying', { subject, stream, error: e instanceof Error ? e.message : String(e) }));
+          stream = await opts.onStreamMissing().then((now) => now ?? stream, (e: unknown) => {
+            log('warn', 'could not set the streams up again; retrying', { subject, stream, error: e instanceof Error ? e.message : String(e) });
+            return stream;
+          });
         }
       } finally {
         // The pull request has ended, so a nak now hands these to the next pull instead of back to this one.

@@ -157,4 +157,25 @@ t.test('consumer', async (t) => {
     t.same([info.config.ack_wait, info.config.max_deliver, info.config.deliver_policy], [10_000_000_000, 9, 'all'], 'updated in place');
     await t.rejects(ensureConsumer(link.jsm, stream, 'f_events'), { code: 'SAGA_ERR_CONSUMER_SETUP', message: /filters f\.events, not f_events/ });
   });
+
+  t.test('its stream gone, the consumer asks for the streams to be set up again and consumes from the stream that now captures the subject', async (t) => {
+    const rec = recorder();
+    let asked = 0;
+    const sub = await consume(link, 'g.events', async (m) => { rec.add(m); return 'ack'; }, {
+      stream: (await ensureStreams(link.jsm, ['g.events'], 'create'))['g.events'] ?? '', expiresMs: 1_000,
+      onStreamMissing: async () => {
+        asked++;
+        // Set up again under another name, as a stream made by an operator would be replaced.
+        await link.jsm.streams.add({ name: 'G_AGAIN', subjects: ['g.events'] });
+        return 'G_AGAIN';
+      },
+    });
+    t.teardown(() => sub.stop());
+    await link.jsm.streams.delete('G');
+    await waitFor(() => asked > 0 || undefined, 10_000, { what: 'the consumer to find its stream gone' });
+    await publishEnvelope(link.js, 'g.events', enc('after'), {}, 'g-after');
+    await rec.until(() => rec.bodies().includes('after'));
+    t.equal(asked, 1, 'asked once');
+    t.ok((await link.jsm.consumers.info('G_AGAIN', sub.durable)).config.filter_subject === 'g.events', 'its consumer made again on the new stream');
+  });
 });
