@@ -198,7 +198,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
       readiness: () => {
         const checks = {
           store: !health.ok() ? { ok: false, detail: health.detail() }
-            : writes.failure !== null ? { ok: false, detail: `the store refuses writes: ${writes.failure}` } : { ok: true },
+            : writes.failure !== null ? { ok: false, detail: `the store fails commits: ${writes.failure}` } : { ok: true },
           nats: link.isConnected() ? { ok: true } : { ok: false, detail: `not connected to ${shownUrl(url)}` },
           streams: status.streams ? { ok: true } : { ok: false, detail: 'streams not set up yet' },
           ...(lease === null ? {} : { lease: lease.isHeld() ? { ok: true } : { ok: false, detail: 'the SQLite lease could not be renewed: consuming waits until it is' } }),

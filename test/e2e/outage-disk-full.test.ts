@@ -126,7 +126,7 @@ t.test('a full disk under load: inputs are held, nothing is lost, work resumes o
   t.equal(health.status, 200, 'and answers');
   const notReady = await w.api.req('GET', '/readyz');
   t.equal(notReady.status, 503, 'but is not ready: its reads work, its commits fail');
-  t.match(notReady.body, { checks: { store: { ok: false, detail: /^the store refuses writes: .*full/ } } });
+  t.match(notReady.body, { checks: { store: { ok: false, detail: /^the store fails commits: .*full/ } } });
 
   rmSync(filler);
   // A failing input is retried after a pause, not at once in a loop that floods the log.
