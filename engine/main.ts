@@ -295,7 +295,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
         } catch (err) {
           if (engine.draining) throw err;
           log('warn', 'could not set the streams up again; trying again', { attempt, error: err instanceof Error ? err.message : String(err) });
-          await sleep(Math.min(30_000, 1_000 * 2 ** Math.min(attempt, 5)));
+          await sleep(Math.min(5_000, 500 * 2 ** attempt));
         }
       }
       status.streams = true;
