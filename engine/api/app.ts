@@ -73,7 +73,7 @@ export function buildApi(engine: EnginePort, opts: ApiOptions = {}): FastifyInst
     ...(opts.bodyLimit === undefined ? {} : { bodyLimit: opts.bodyLimit }),
     requestTimeout: opts.requestTimeoutMs ?? 30_000,
     // An id may be MAX_ID_LENGTH characters, each up to a dozen in a URL once percent-encoded.
-    maxParamLength: 12 * MAX_ID_LENGTH,
+    routerOptions: { maxParamLength: 12 * MAX_ID_LENGTH },
     ...(opts.https === undefined ? {} : { https: { cert: opts.https.cert, key: opts.https.key } }),
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler());

@@ -184,7 +184,10 @@ export async function consume(
         failures += 1;
         if (!stopping) log('warn', 'consumer interrupted; retrying', { subject, durable, error: err instanceof Error ? err.message : String(err) });
         if (!stopping && err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound && opts.onStreamMissing !== undefined) {
-          stream = await opts.onStreamMissing().then((now) => now ?? stream, (e: unknown) => {
+          stream = await opts.onStreamMissing().then((now) => {
+            failures = 1; // set up again: the consumer is made again after a short pause, not a long one
+            return now ?? stream;
+          }, (e: unknown) => {
             log('warn', 'could not set the streams up again; retrying', { subject, stream, error: e instanceof Error ? e.message : String(e) });
             return stream;
           });
