@@ -1,4 +1,5 @@
 import { Ajv } from 'ajv';
+import { parseNamedTokens } from './api/auth.js';
 import { DURATION_PATTERN, parseDuration } from './definitions/duration.js';
 import { SagaError } from './errors.js';
 import type { LogLevel } from './log.js';
@@ -262,12 +263,10 @@ function combinationProblems(c: Config): string[] {
     hold('SAGA_API_TOKEN', c.apiToken);
     hold('SAGA_API_READ_TOKEN', c.apiReadToken);
     const names = new Set<string>();
-    for (const pair of c.apiTokens.split(',')) {
-      const at = pair.indexOf(':');
-      const name = pair.slice(0, at);
+    for (const { name, secret } of parseNamedTokens(c.apiTokens)) {
       if (names.has(name)) problems.push(`SAGA_API_TOKENS names ${name} twice: each name must be one token's, as the journal records it`);
       names.add(name);
-      hold(`the token ${name} of SAGA_API_TOKENS`, pair.slice(at + 1));
+      hold(`the token ${name} of SAGA_API_TOKENS`, secret);
     }
     for (const who of holders.values()) {
       if (who.length > 1) problems.push(`${who.join(' and ')} have the same secret: give each token its own`);
