@@ -35,6 +35,7 @@ import { connectNats, shownUrl } from './transport/connection.js';
 import { consume, type Subscription } from './transport/consumer.js';
 import { startEmbeddedNats, type EmbeddedNats } from './transport/embedded.js';
 import { AckPipeline } from './transport/pipeline.js';
+import { StreamKeeper } from './transport/stream-keeper.js';
 import { publishEnvelope } from './transport/publish.js';
 import { ensureLifecycleStream, ensureStreams } from './transport/streams.js';
 import { loadTracing, tracingSettings } from './tracing/sdk.js';
@@ -158,25 +159,18 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     // The JetStream client's own timeout, as js.publish had it.
     const acks = new AckPipeline(link.nc, 5_000);
     closers.push(async () => acks.close());
-    // Streams lost while running (NATS restarted without its JetStream store): a consumer that
-    // finds its stream gone, or a publish that no stream captures, sets them all up again.
-    let restoring: Promise<void> | null = null;
-    let restoredAt = 0;
-    let restoreStreams = async (): Promise<void> => undefined;
-    /** The stream that captures each subject, as last set up. */
-    const streamsNow: Record<string, string> = {};
-    const streamsLost = (): Promise<void> => {
-      if (restoring !== null || Date.now() - restoredAt < 5_000) return restoring ?? Promise.resolve();
-      restoring = restoreStreams().finally(() => {
-        restoredAt = Date.now();
-        restoring = null;
+    const limits = { maxAgeMs: config.streamMaxAgeMs, maxBytes: config.streamMaxBytes };
+    // Set up at start, and again when a consumer or a publish finds a stream gone (stream-keeper.ts).
+    const streams: StreamKeeper = new StreamKeeper(async (): Promise<Record<string, string>> => {
+      await ensureLifecycleStream(link.jsm, LIFECYCLE_SUBJECT, limits);
+      return ensureStreams(link.jsm, [...registry.inboundSubjects(), ...registry.outboundSubjects()], config.streams, {
+        ...limits, warn: (msg, fields) => log('warn', msg, fields),
       });
-      return restoring;
-    };
+    }, log, () => engine.draining);
     const relay = new OutboxRelay(store, async (items) => {
       const results = await acks.publishAll(items);
       if (results.some((r) => !r.ok && /no JetStream stream captures/.test(r.error.message))) {
-        void streamsLost().catch(onError('could not set the streams up again; will retry'));
+        void streams.lost().catch(onError('could not set the streams up again; will retry'));
       }
       return results;
     }, onError('outbox relay failed; will retry'), {
@@ -186,7 +180,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     const health = storeHealth(store, log);
     closers.push(async () => health.stop());
     const registry = new Registry(definitions);
-    const status = { streams: false, consumers: false };
+    const status = { consumers: false };
     const watched: WatchedConsumer[] = [];
     const lagMonitor = new LagMonitor(watched, { maxMessages: config.lagMax, maxAgeMs: config.lagMaxAgeMs }, jetStreamBacklog(link.jsm), metrics, log);
     const url = natsUrl;
@@ -200,7 +194,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
           store: !health.ok() ? { ok: false, detail: health.detail() }
             : writes.failure !== null ? { ok: false, detail: `the store fails commits: ${writes.failure}` } : { ok: true },
           nats: link.isConnected() ? { ok: true } : { ok: false, detail: `not connected to ${shownUrl(url)}` },
-          streams: status.streams ? { ok: true } : { ok: false, detail: 'streams not set up yet' },
+          streams: streams.isReady() ? { ok: true } : { ok: false, detail: 'streams not set up yet' },
           ...(lease === null ? {} : { lease: lease.isHeld() ? { ok: true } : { ok: false, detail: 'the SQLite lease could not be renewed: consuming waits until it is' } }),
           consumers: status.consumers ? { ok: true } : { ok: false, detail: 'consumers not started yet' },
         };
@@ -227,7 +221,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     /** Ensures the streams of these subjects and consumes each inbound one not yet consumed; the new ones come back. */
     const consumeSubjects = async (inbound: readonly string[], outbound: readonly string[], known?: Record<string, string>): Promise<string[]> => {
       const streamOf = known ?? await ensureStreams(link.jsm, [...inbound, ...outbound], config.streams);
-      Object.assign(streamsNow, streamOf);
+      streams.know(streamOf);
       const fresh = inbound.filter((s) => !consumed.has(s));
       for (const subject of fresh) {
         if (engine.draining) throw new SagaError('SAGA_ERR_NOT_READY', 'sagad is shutting down and starts no consumer');
@@ -239,8 +233,8 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
           // A pull of 256 big messages would hold 256 of them in memory at once: a pull brings 16 of the largest at most.
           maxBytes: 16 * config.maxMessageBytes,
           onStreamMissing: async () => {
-            await streamsLost();
-            return streamsNow[subject];
+            await streams.lost();
+            return streams.streamOf(subject);
           },
         });
         subs.push(sub);
@@ -273,34 +267,8 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     const httpUrl = `${https === undefined ? 'http' : 'https'}://${config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost}:${port}`;
     log('info', 'HTTP API listening', { url: httpUrl });
 
-    const limits = { maxAgeMs: config.streamMaxAgeMs, maxBytes: config.streamMaxBytes };
-    const setUpStreams = async () => {
-      await ensureLifecycleStream(link.jsm, LIFECYCLE_SUBJECT, limits);
-      return ensureStreams(link.jsm, [...registry.inboundSubjects(), ...registry.outboundSubjects()], config.streams, {
-        ...limits, warn: (msg, fields) => log('warn', msg, fields),
-      });
-    };
     const inbound = registry.inboundSubjects();
-    const streamOf = await setUpStreams();
-    Object.assign(streamsNow, streamOf);
-    status.streams = true;
-    restoreStreams = async () => {
-      status.streams = false;
-      log('warn', 'a JetStream stream is gone (NATS restarted without its store?); setting the streams up again');
-      // Tried until it succeeds (JetStream may still be recovering): nothing else would try again.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          Object.assign(streamsNow, await setUpStreams());
-          break;
-        } catch (err) {
-          if (engine.draining) throw err;
-          log('warn', 'could not set the streams up again; trying again', { attempt, error: err instanceof Error ? err.message : String(err) });
-          await sleep(Math.min(5_000, 500 * 2 ** attempt));
-        }
-      }
-      status.streams = true;
-      log('info', 'the streams are set up again');
-    };
+    const streamOf = await streams.start();
     relay.start();
     timers.start((row) => engine.fire(row));
     await consumeSubjects(inbound, [], streamOf);
