@@ -3,6 +3,7 @@ import type { ArchiveWriter } from '../archive/writer.js';
 import { fault } from '../fault.js';
 import type { LogFn } from '../log.js';
 import type { StorePort } from '../store/port.js';
+import type { RetireCursor } from '../store/retention.js';
 
 /** ms the pass pauses after a batch per ms the batch held the event loop: retention takes at most 1/(1+this) of it. */
 export const PAUSE_PER_BUSY_MS = 3;
@@ -113,12 +114,15 @@ export class RetentionService {
         // Stryker disable next-line all: a fault point acts only with SAGA_FAULT set; the crash tests set it, on the built server (test/e2e/fault-*.test.ts)
         fault('after-archive-before-delete');
       };
+      // The cursor goes past every instance read, kept or not: each is read once a pass.
+      let after: RetireCursor | undefined;
       while (!this.stopping) {
-        const r = await this.store.retire(before, batch, keep);
+        const r = await this.store.retire(before, batch, keep, after);
         archived += r.archived;
         deleted += r.deleted;
         batches += 1;
-        if (r.archived < batch) break;
+        if (r.next === null) break;
+        after = r.next;
         // A pause three times as long as the batch held the event loop: retention takes at
         // most a quarter of it, inputs the rest, however large the backlog. At c100 the loop
         // is busy: a share of a half halved the load's throughput and so doubled its latency.

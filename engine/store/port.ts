@@ -7,7 +7,7 @@ import type { JournalEntry } from './journal.js';
 import type { InstanceFilter, InstanceSummary } from './list.js';
 import type { OutboxMessage, OutboxRow } from './outbox.js';
 import type { RebuildReport } from './rebuild-plan.js';
-import type { RetireBefore, RetiredInstance } from './retention.js';
+import type { RetireBefore, RetireCursor, RetiredInstance } from './retention.js';
 import type { CommandKind, CommandRef } from './routing.js';
 import type { Gauges } from './store.js';
 import type { TimerRow } from './timers.js';
@@ -156,14 +156,17 @@ export interface StorePort {
    */
   pruneSent(olderThan: number): Promise<number>;
   /**
-   * Retention: finished instances (completed, compensated; never failed) created and last
-   * changed before `before` (one time, or one per status), oldest first, at most `limit`, are handed to `keep` with their
-   * journal and timers; once `keep` resolves (the archive is synced), those still finished
-   * and unchanged are deleted with their journal, snapshots, timers, commands and waits in
-   * one short transaction. When `keep` rejects nothing is deleted. Replicas calling it at
-   * once get disjoint instances.
+   * Retention: the next `limit` finished instances (completed, compensated; never failed)
+   * after `after` (the pass's cursor; from the first by default), created and last changed
+   * before `before` (one time, or one per status), oldest first, are read. Those to retire
+   * (all but a child saga with an ancestor still running, compensating or failed, which may
+   * yet ask it to compensate) are handed to `keep` with their journal and timers; once `keep`
+   * resolves (the archive is synced), those still finished and unchanged are deleted with
+   * their journal, snapshots, timers, commands and waits in one short transaction. When
+   * `keep` rejects nothing is deleted. Replicas calling it at once get disjoint instances.
+   * The outcome's `next` is where the pass goes on; null once it has read them all.
    */
-  retire(before: RetireBefore, limit: number, keep: (batch: readonly RetiredInstance[]) => Promise<void>): Promise<RetireOutcome>;
+  retire(before: RetireBefore, limit: number, keep: (batch: readonly RetiredInstance[]) => Promise<void>, after?: RetireCursor): Promise<RetireOutcome>;
   /** Deletes up to `limit` dead letters received before `olderThan`, oldest first; returns how many. */
   pruneDeadLetters(olderThan: number, limit: number): Promise<number>;
   /** Resolves once every commit queued so far has settled: a drain waits for it. */
@@ -177,6 +180,8 @@ export interface RetireOutcome {
   readonly deleted: number;
   /** Milliseconds the call held the event loop (SQLite's reads and delete run in it; PostgreSQL's in the server: 0). */
   readonly busyMs: number;
+  /** Where the pass goes on (the last instance read, kept or not), or null when none is left to read. */
+  readonly next: RetireCursor | null;
 }
 
 /** Where a reply goes: the command's instance, step and side, and the instance's state. */

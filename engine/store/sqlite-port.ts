@@ -87,12 +87,12 @@ export function sqlitePort(store: Store, maxBatch = 512, onCommit?: (size: numbe
     pruneSent: async (olderThan) => (store.readonly ? ro() : store.pruneSent(olderThan)),
     // Reads, then the archive (async: inputs go on meanwhile), then the delete as one more
     // write of the group commit: a short savepoint in a shared transaction.
-    async retire(before, limit, keep) {
+    async retire(before, limit, keep, after) {
       if (store.readonly) return ro();
       const began = performance.now();
-      const batch = store.finishedBefore(before, limit);
+      const { batch, next } = store.finishedBefore(before, limit, after);
       let busyMs = performance.now() - began;
-      if (batch.length === 0) return { archived: 0, deleted: 0, busyMs };
+      if (batch.length === 0) return { archived: 0, deleted: 0, busyMs, next };
       await keep(batch);
       const deleted = await commits.run(() => {
         const t = performance.now();
@@ -100,7 +100,7 @@ export function sqlitePort(store: Store, maxBatch = 512, onCommit?: (size: numbe
         busyMs += performance.now() - t;
         return ids;
       });
-      return { archived: batch.length, deleted: deleted.length, busyMs };
+      return { archived: batch.length, deleted: deleted.length, busyMs, next };
     },
     pruneDeadLetters: async (olderThan, limit) => (store.readonly ? ro() : commits.run(() => store.pruneDead(olderThan, limit))),
     settled: () => commits.settled(),

@@ -10,7 +10,10 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { formatDefinitionError, loadDefinitionsText } from '../../engine/definitions/index.js';
 import { silentLog } from '../../engine/log.js';
+import { findArchived } from '../../engine/archive/reader.js';
+import { ArchiveWriter } from '../../engine/archive/writer.js';
 import { Engine } from '../../engine/runtime/engine.js';
+import { RetentionService } from '../../engine/runtime/retention.js';
 import { Registry } from '../../engine/runtime/registry.js';
 import { openStore } from '../../engine/store/index.js';
 import { openPostgresStore } from '../../engine/store/postgres/index.js';
@@ -64,6 +67,22 @@ sagas:
         compensate:
           command: { subject: b.commands, type: Unwork, payload: {} }
           reply: { subject: b.events, success: [Unworked] }
+  - name: outer
+    defaults: { timeout: 5s, retry: { maxAttempts: 1 } }
+    steps:
+      - name: mid
+        saga: middle
+        input: { x: 1 }
+      - name: finish
+        pivot: true
+        command: { subject: a.commands, type: Finish, payload: {} }
+        reply: { subject: a.events, success: [Finished], failure: [NotFinished] }
+  - name: middle
+    defaults: { timeout: 5s, retry: { maxAttempts: 1 } }
+    steps:
+      - name: inner
+        saga: child
+        input: { x: "{% $input.x %}" }
 `;
 
 /** The file after a reload: \`child\` has a pivot, so \`keyed\` starts it only after its own (and \`parent\` is gone). */
@@ -90,6 +109,8 @@ sagas:
 `;
 
 interface Rig {
+  /** The test's directory. */
+  dir: string;
   engine: Engine;
   store: StorePort;
   sent: OutboxRow[];
@@ -106,7 +127,7 @@ function makeRig(store: StorePort, dir: string, sent: OutboxRow[] = [], yaml = Y
   const engine = new Engine({ store, registry: new Registry(loaded.sagas), log: silentLog, relay: { push: (rows) => { sent.push(...rows); } } });
   let n = 0;
   return {
-    engine, store, sent,
+    dir, engine, store, sent,
     command(type, instance) {
       const row = [...sent].reverse().find((r) => r.headers['Saga-Id'] === instance && parseEnvelope(r.data).ok && (parseEnvelope(r.data) as { envelope: { eventType: string } }).envelope.eventType === type);
       if (row === undefined) throw new Error(`no ${type} sent for ${instance}: ${sent.map((r) => `${r.headers['Saga-Id']} ${r.subject}`).join(', ')}`);
@@ -189,19 +210,53 @@ async function scenarios(t: Test, open: () => Promise<{ store: StorePort; second
     t.match(await after.store.getInstance('p-new.kid.1'), { saga: 'child', status: 'running', parent: { id: 'p-new' } });
   });
 
-  t.test('a completed child retired while its parent ran cannot be compensated: the parent fails, naming it', async (t) => {
+  t.test('retention keeps a finished child while its parent may still compensate it, and takes both once the parent has ended', async (t) => {
     const { store } = await open();
     const r = makeRig(store, t.testdir());
-    await r.engine.start({ saga: 'parent', input: { x: 3 }, id: 'p-gone', correlationId: 'corr' });
-    await r.reply('Held', r.command('Hold', 'p-gone'));
+    await r.engine.start({ saga: 'parent', input: { x: 3 }, id: 'p-kept', correlationId: 'corr' });
+    await r.reply('Held', r.command('Hold', 'p-kept'));
     await r.fireDue(Date.now() + 10_000);
-    await r.reply('Worked', r.command('Work', 'p-gone.kid.1'), { n: 1 });
-    const retired = await store.retire(Date.now() + 60_000, 100, async () => undefined);
-    t.equal(retired.deleted, 1, 'retention took the completed child');
-    await r.reply('NotFinished', r.command('Finish', 'p-gone'));
-    const p = await store.getInstance('p-gone');
-    t.equal(p?.status, 'failed', 'the parent does not claim the child was undone');
-    t.match(p?.steps.kid?.compensation?.lastError, /child p-gone\.kid\.1 is not in the store .* cannot be compensated/);
+    await r.reply('Worked', r.command('Work', 'p-kept.kid.1'), { n: 1 });
+    t.equal((await store.getInstance('p-kept.kid.1'))?.status, 'completed');
+    const retire = () => store.retire(Date.now() + 60_000, 100, async () => undefined);
+    t.match(await retire(), { archived: 0, deleted: 0, next: null }, 'the completed child stays while its parent runs');
+    await r.reply('NotFinished', r.command('Finish', 'p-kept'));
+    t.equal((await store.getInstance('p-kept.kid.1'))?.status, 'compensating', 'so the parent\'s compensation reaches it');
+    await r.reply('Unworked', r.command('Unwork', 'p-kept.kid.1'));
+    t.equal((await store.getInstance('p-kept.kid.1'))?.status, 'compensated');
+    t.match(await retire(), { archived: 0, deleted: 0 }, 'compensated, it stays while its parent compensates');
+    await r.reply('Unheld', r.command('Unhold', 'p-kept'));
+    t.equal((await store.getInstance('p-kept'))?.status, 'compensated');
+    t.match(await retire(), { archived: 2, deleted: 2 }, 'the parent has ended: both go');
+  });
+
+  t.test('retention keeps a grandchild while its grandparent runs, though its parent has ended; a pass reads past the kept ones', async (t) => {
+    const { store } = await open();
+    const r = makeRig(store, t.testdir());
+    await r.engine.start({ saga: 'outer', input: {}, id: 'o-1', correlationId: 'corr' });
+    await r.reply('Worked', r.command('Work', 'o-1.mid.1.inner.1'), { n: 1 });
+    t.same(await Promise.all(['o-1.mid.1.inner.1', 'o-1.mid.1', 'o-1'].map(async (id) => (await store.getInstance(id))?.status)),
+      ['completed', 'completed', 'running'], 'grandchild and child completed, the outer saga waits for Finish');
+    // A root finished after them: a pass in batches of one reads past the two kept ones to it.
+    await r.engine.start({ saga: 'child', input: { x: 9 }, id: 'later', correlationId: 'corr' });
+    await r.reply('Worked', r.command('Work', 'later'), { n: 1 });
+    const archived = join(r.dir, 'archive');
+    const archive = new ArchiveWriter({ dir: archived, definition: async () => ({ name: 'any', source: YAML }) });
+    const service = new RetentionService(store, {
+      retentionMs: 1, dlqRetentionMs: null, intervalMs: 60_000, batch: 1, archive, log: silentLog, now: () => Date.now() + 60_000,
+    });
+    t.teardown(() => service.stop());
+    t.match(await service.pass(), { archived: 1, deleted: 1, batches: 4 },
+      'in batches of one, the pass read past the child and grandchild of the running saga to the root that has ended (and found nothing more)');
+    t.equal(await store.getInstance('later'), undefined, 'which went');
+    t.ok(await findArchived(archived, 'later'), 'to the archive');
+    t.ok(await store.getInstance('o-1.mid.1.inner.1'), 'the grandchild is there when the outer saga compensates');
+    await r.reply('NotFinished', r.command('Finish', 'o-1'));
+    t.equal((await store.getInstance('o-1.mid.1.inner.1'))?.status, 'compensating', 'the compensation reaches the grandchild');
+    await r.reply('Unworked', r.command('Unwork', 'o-1.mid.1.inner.1'));
+    t.same(await Promise.all(['o-1.mid.1.inner.1', 'o-1.mid.1', 'o-1'].map(async (id) => (await store.getInstance(id))?.status)),
+      ['compensated', 'compensated', 'compensated'], 'and its end reaches the outer saga');
+    t.match(await store.retire(Date.now() + 60_000, 100, async () => undefined), { archived: 3, deleted: 3, next: null }, 'all three go now');
   });
 
   t.test('a failing later step compensates the completed child, then the parent\'s own steps', async (t) => {

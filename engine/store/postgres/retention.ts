@@ -1,5 +1,5 @@
 import type { StorePort } from '../port.js';
-import { cutoffOf, RETIRED_STATUSES, type RetiredInstance } from '../retention.js';
+import { ACTIVE_ANCESTOR_STATUSES, cutoffOf, FIRST_CURSOR, MAX_ANCESTRY, pageOf, RETIRED_STATUSES, type RetiredInstance } from '../retention.js';
 import { classify } from './connect.js';
 import type { Db } from './db.js';
 
@@ -10,6 +10,16 @@ const JOURNAL_JSON = `'[' || string_agg('{"seq":' || seq || ',"type":' || to_jso
   || ',"data":' || data || '}', ',' ORDER BY seq) || ']'`;
 const TIMERS_JSON = `'[' || string_agg('{"instanceId":' || to_json(instance_id)::text || ',"timerId":' || to_json(timer_id)::text || ',"dueAt":' || due_at
   || ',"data":' || data || '}', ',' ORDER BY due_at, timer_id) || ']'`;
+
+// Of the candidates with a parent (`$1` ids, `$2` their parents), those one of whose
+// ancestors is running, compensating or failed (`$3`) and so may still ask them to compensate.
+const KEPT_CHILDREN = `
+  WITH RECURSIVE up (child, id, depth) AS (
+    SELECT * , 1 FROM unnest($1::text[], $2::text[])
+    UNION ALL
+    SELECT up.child, i.state::json -> 'parent' ->> 'id', up.depth + 1 FROM up JOIN instances i ON i.id = up.id
+    WHERE up.depth < ${MAX_ANCESTRY})
+  SELECT DISTINCT up.child FROM up JOIN instances a ON a.id = up.id WHERE a.status = ANY ($3)`;
 
 /**
  * Retention on the shared database. A batch is one transaction: the candidates are locked
@@ -22,26 +32,31 @@ const TIMERS_JSON = `'[' || string_agg('{"instanceId":' || to_json(instance_id):
  */
 export function retentionOf(d: Db): Retention {
   return {
-    async retire(before, limit, keep) {
+    async retire(before, limit, keep, after = FIRST_CURSOR) {
       const c = await d.pool.connect().catch((err: unknown) => {
         throw classify(err, d.where);
       });
       let broken = false;
       try {
         await c.query('BEGIN');
-        const rows: { id: string; version: number; hash: string; created: number; state: string }[] = [];
+        type Candidate = { id: string; version: number; hash: string; created: number; parent: string | null; state: string };
+        const perStatus: Candidate[][] = [];
         for (const status of RETIRED_STATUSES) {
-          const r = await c.query<{ id: string; version: number; hash: string; created: number; state: string }>(`
-            SELECT id, version, definition_hash AS hash, created_at AS created, state FROM instances
-            WHERE status = $1 AND created_at < $2 AND updated_at < $2
-            ORDER BY created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED`, [status, cutoffOf(before, status), limit]);
-          rows.push(...r.rows);
+          const r = await c.query<Candidate>(`
+            SELECT id, version, definition_hash AS hash, created_at::float8 AS created, state::json -> 'parent' ->> 'id' AS parent, state FROM instances
+            WHERE status = $1 AND created_at < $2 AND updated_at < $2 AND (created_at, id) > ($4, $5)
+            ORDER BY created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED`, [status, cutoffOf(before, status), limit, after.createdAt, after.id]);
+          perStatus.push(r.rows);
         }
         // Locked more than `limit` (two statuses): the extra ones are released by the commit untouched.
-        const chosen = rows.sort((a, b) => a.created - b.created || (a.id < b.id ? -1 : 1)).slice(0, limit);
+        const { rows, next } = pageOf(perStatus, limit);
+        const children = rows.filter((r) => r.parent !== null);
+        const kept = children.length === 0 ? new Set<string>() : new Set((await c.query<{ child: string }>(KEPT_CHILDREN,
+          [children.map((r) => r.id), children.map((r) => r.parent), ACTIVE_ANCESTOR_STATUSES])).rows.map((r) => r.child));
+        const chosen = rows.filter((r) => !kept.has(r.id));
         if (chosen.length === 0) {
           await c.query('COMMIT');
-          return { archived: 0, deleted: 0, busyMs: 0 };
+          return { archived: 0, deleted: 0, busyMs: 0, next };
         }
         const ids = chosen.map((s) => s.id);
         const [journal, timers] = [
@@ -63,7 +78,7 @@ export function retentionOf(d: Db): Retention {
         await c.query('DELETE FROM waits WHERE instance_id = ANY ($1)', [ids]);
         const gone = await c.query('DELETE FROM instances WHERE id = ANY ($1)', [ids]);
         await c.query('COMMIT');
-        return { archived: batch.length, deleted: gone.rowCount ?? 0, busyMs: 0 };
+        return { archived: batch.length, deleted: gone.rowCount ?? 0, busyMs: 0, next };
       } catch (err) {
         await c.query('ROLLBACK').catch(() => {
           broken = true;

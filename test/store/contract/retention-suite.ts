@@ -40,12 +40,14 @@ async function population(port: StorePort, env: TestEnv): Promise<Record<'done' 
 async function retireAll(port: StorePort, before: RetireBefore, limit: number): Promise<{ handed: RetiredInstance[]; deleted: number }> {
   const handed: RetiredInstance[] = [];
   let deleted = 0;
+  let after: Parameters<StorePort['retire']>[3];
   for (;;) {
     const r = await port.retire(before, limit, async (b) => {
       handed.push(...b);
-    });
+    }, after);
     deleted += r.deleted;
-    if (r.archived < limit) return { handed, deleted };
+    if (r.next === null) return { handed, deleted };
+    after = r.next;
   }
 }
 
