@@ -6,7 +6,9 @@ import type { CompensationReason, ParentLink, StepOutcome, TraceContext } from '
  */
 export type SagaEvent =
   | { type: 'SagaStarted'; at: number; instanceId: string; saga: string; definitionHash: string; key: string | null; correlationId: string; input: unknown; event: unknown; deadlineAt: number | null; trace?: TraceContext; parent?: ParentLink }
-  | { type: 'StepSkipped'; at: number; step: string }
+  // `pivot` (absent on older events, and on every other step): the pivot was skipped, and the
+  // saga is past it as if it had succeeded, since the steps after it have no compensation.
+  | { type: 'StepSkipped'; at: number; step: string; pivot?: true }
   | { type: 'StepDispatched'; at: number; step: string; attempt: number; commandId: string; timeoutAt: number }
   | { type: 'WaitStarted'; at: number; step: string; timeoutAt: number | null }
   | { type: 'ForEachStarted'; at: number; step: string; items: unknown[] }

@@ -53,8 +53,10 @@ function plan(state: InstanceState) {
 
 function apply(s: InstanceState, e: Exclude<SagaEvent, { type: 'SagaStarted' }>): InstanceState {
   switch (e.type) {
-    case 'StepSkipped':
-      return withStep(s, e.step, { status: 'skipped', startedAt: e.at, finishedAt: e.at });
+    case 'StepSkipped': {
+      const next = withStep(s, e.step, { status: 'skipped', startedAt: e.at, finishedAt: e.at });
+      return e.pivot === true ? { ...next, pastPivot: true } : next;
+    }
     case 'StepDispatched': {
       const prev = step(s, e.step);
       return withStep(s, e.step, {

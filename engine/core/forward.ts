@@ -72,7 +72,8 @@ function startLeaf(run: Run, l: LeafStep): void {
     const on = whenHolds(run, l.when, l);
     if (on === null) return;
     if (!on) {
-      emit(run, { type: 'StepSkipped', at: run.env.now, step: l.name });
+      // A skipped pivot is passed all the same: what comes after it cannot be undone.
+      emit(run, { type: 'StepSkipped', at: run.env.now, step: l.name, ...(l.kind === 'command' && l.pivot ? { pivot: true as const } : {}) });
       return;
     }
   }
