@@ -58,6 +58,7 @@ function compile(file: FileContext, raw: RawSaga, path: DefinitionPath, files: S
   // Defaults feed every step's timeout and retry: with a schema error in them, the steps are left unchecked.
   const badDefaults = bad([...path, 'defaults']);
   if (raw.defaults?.timeout !== undefined && !badDefaults) file.positiveDuration([...path, 'defaults', 'timeout'], raw.defaults.timeout);
+  if (!badDefaults) file.retryIntervals([...path, 'defaults', 'retry'], raw.defaults?.retry);
 
   const stages: (Stage | null)[] = raw.steps.map((step, stage) => {
     const at = [...path, 'steps', stage];

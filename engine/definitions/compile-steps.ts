@@ -41,6 +41,7 @@ function compileCommand(ctx: SagaContext, raw: RawCommandStep, info: LeafInfo): 
   const reply = compileReply(ctx, raw.reply, [...path, 'reply']);
   const timeout = stepTimeout(ctx, raw.timeout, info, () =>
     f.report(path, `step \`${raw.name}\` has no timeout`, 'add `timeout: 30s` to the step, or `defaults: { timeout: 30s }` to the saga'));
+  f.retryIntervals([...path, 'retry'], raw.retry);
   const retry = resolveRetry([raw.retry, info.defaults?.retry]);
   if (info.afterPivot) {
     if (typeof raw.retry?.maxAttempts === 'number') {
@@ -118,6 +119,7 @@ function compileCompensation(ctx: SagaContext, step: RawCommandStep | RawWaitSte
     ctx.file.report(at, `the compensation of \`${step.name}\` has no timeout`,
       'add `timeout: 30s` to the compensate block, to the step, or to the saga defaults');
   }
+  ctx.file.retryIntervals([...at, 'retry'], raw.retry);
   return { command, reply, timeout: timeout ?? 0, retry: resolveRetry([raw.retry, info.defaults?.retry]) };
 }
 

@@ -1,7 +1,8 @@
 import type { Expr } from '../core/definition.js';
 import { formatPath, show } from './errors.js';
 import type { DefinitionError, DefinitionPath } from './errors.js';
-import { parseDuration } from './duration.js';
+import { MAX_DURATION_MS, parseDuration } from './duration.js';
+import type { RawRetry } from './raw.js';
 import { ExpressionSyntaxError, compileExprDetailed } from './expression.js';
 import { checkReference, stepReferences } from './references.js';
 import type { RefSite, StepPlace } from './references.js';
@@ -45,7 +46,22 @@ export class FileContext {
       this.report(path, 'a timeout must be longer than zero', 'write a duration like 500ms, 30s, 10m or 1h');
       return null;
     }
-    return ms;
+    return this.withinMax(path, text, ms) ? ms : null;
+  }
+
+  /** Reports a retry block's intervals longer than the longest duration; schema checks ran before. */
+  retryIntervals(path: DefinitionPath, retry: RawRetry | undefined): void {
+    for (const key of ['initialInterval', 'maxInterval'] as const) {
+      const text = retry?.[key];
+      const ms = text === undefined ? null : parseDuration(text);
+      if (text !== undefined && ms !== null) this.withinMax([...path, key], text, ms);
+    }
+  }
+
+  private withinMax(path: DefinitionPath, text: string, ms: number): boolean {
+    if (ms <= MAX_DURATION_MS) return true;
+    this.report(path, `\`${show(text)}\` is longer than the longest duration sagad takes, 100 years (36525d)`, 'write a shorter duration');
+    return false;
   }
 }
 

@@ -17,3 +17,9 @@ export function parseDuration(text: string): number | null {
   });
   return Math.round(total);
 }
+
+/**
+ * The longest duration a definition may give (100 years): a deadline past it would leave the
+ * range of dates a command's `Saga-Deadline` header can carry, and no saga waits so long.
+ */
+export const MAX_DURATION_MS = 100 * 365.25 * 86_400_000;

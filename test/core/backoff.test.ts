@@ -25,3 +25,10 @@ t.test('canRetry: below maxAttempts, or always when there is no limit', async (t
   t.same([1, 4, 5, 6].map((a) => canRetry(policy, a)), [true, true, false, false]);
   t.ok(canRetry({ ...policy, maxAttempts: null }, 1_000_000));
 });
+
+t.test('a zero first interval stays zero however many attempts: no NaN once the power overflows', async (t) => {
+  const zero: RetryPolicy = { ...policy, maxAttempts: null, initialInterval: 0 };
+  t.same([1, 1_025, 5_000].map((a) => backoffDelay(zero, a, 0.5)), [0, 0, 0]);
+  t.equal(backoffDelay({ ...policy, maxAttempts: null }, 5_000, 0.5), 1_000, 'a positive one reaches the cap and stays there');
+  t.equal(backoffDelay({ ...zero, backoffRate: 10, jitter: 'full' }, 400, 0.5), 0, 'with jitter too');
+});

@@ -8,8 +8,9 @@ import t from 'tap';
 import { decide, evolve, isRejection, start, type Decision, type InstanceState, type SagaEvent, type SagaInput } from '../../engine/core/index.js';
 import { loadFixture, testEnv } from './harness.js';
 
-const def = loadFixture('skipped-pivot.yaml').order;
-if (def === undefined) throw new Error('skipped-pivot.yaml: no saga order');
+const found = loadFixture('skipped-pivot.yaml').order;
+if (found === undefined) throw new Error('skipped-pivot.yaml: no saga order');
+const def = found;
 
 /** The instance after `charge` succeeded, with `needsConfirm` and `parcels` as given; its journal and a way to feed it. */
 function charged(needsConfirm: boolean, parcels = '1') {

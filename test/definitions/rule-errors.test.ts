@@ -1,5 +1,5 @@
 import t from 'tap';
-import { commandYaml, errorsOf, positionOf, sagaYaml } from './fixtures/saga-yaml.js';
+import { commandYaml, errorsOf, positionOf, sagaYaml, sagasOf } from './fixtures/saga-yaml.js';
 
 const ref = (name: string): string => `"{% $steps.\`${name}\`.id %}"`;
 
@@ -136,4 +136,29 @@ t.test('a command step and a compensation need a timeout', async (t) => {
 t.test('a reply type in two lists, and a zero timeout', async (t) => {
   const text = sagaYaml('      - name: a\n        command: { subject: x, type: X }\n        reply: { subject: y, success: [Y], retryable: [Y] }\n        timeout: 0s\n        pivot: true');
   t.same(errorsOf(text).map((e) => e.message), ['`Y` is listed as both success and retryable', 'a timeout must be longer than zero']);
+});
+
+t.test('a duration longer than 100 years is refused where it is written: timeouts, delays and retry intervals', async (t) => {
+  const text = [
+    'sagas:',
+    '  - name: s',
+    '    timeout: 36526d',
+    '    defaults: { timeout: 5s, retry: { initialInterval: 1s, maxInterval: 9999999999999999999999999999999999999999h } }',
+    '    steps:',
+    commandYaml('a', { extra: 'timeout: 200000000d\nretry: { initialInterval: 40000d }' }),
+    '      - name: pause',
+    '        delay: { for: 876601h }',
+    '',
+  ].join('\n');
+  const errors = errorsOf(text);
+  t.same(errors.map((e) => `${e.path}: ${e.message}`), [
+    'sagas[0].timeout: `36526d` is longer than the longest duration sagad takes, 100 years (36525d)',
+    'sagas[0].defaults.retry.maxInterval: `9999999999999999999999999999999999999999h` is longer than the longest duration sagad takes, 100 years (36525d)',
+    'sagas[0].steps[0].timeout: `200000000d` is longer than the longest duration sagad takes, 100 years (36525d)',
+    'sagas[0].steps[0].retry.initialInterval: `40000d` is longer than the longest duration sagad takes, 100 years (36525d)',
+    'sagas[0].steps[1].delay.for: `876601h` is longer than the longest duration sagad takes, 100 years (36525d)',
+  ]);
+  t.equal(errors[0]?.line, 3, 'on the line of the duration');
+  t.match(errors[0], { hint: 'write a shorter duration' });
+  t.ok(sagasOf(text.replace(/36526d|9+h|200000000d|40000d|876601h/g, '36525d')), '100 years is allowed');
 });
