@@ -61,8 +61,10 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
     connectionTimeoutMillis: cfg.connectionTimeoutMillis ?? opts.connectTimeoutMs ?? 10_000,
     idleTimeoutMillis: 30_000,
     // A server that vanished without closing the socket (a partition, a failed-over host) is
-    // noticed by TCP keepalive rather than by a query hanging on it.
+    // noticed by TCP keepalive rather than by a query hanging on it: probes after 10 s of
+    // silence, not the OS default of 2 hours (node-pg passes 0, which keeps that default).
     keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     application_name: cfg.application_name ?? (readonly ? 'sagactl' : 'sagad'),
     ...(readonly ? { options: `${cfg.options ?? ''} -c default_transaction_read_only=on`.trim() } : {}),
   });

@@ -54,8 +54,17 @@ export function poolConfig(url: string): pg.PoolConfig {
   }
 }
 
-/** PostgreSQL error classes (SQLSTATE) and socket errors that pass when the server is back. */
-const transientStates = new Set(['53300', '53400', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
+/**
+ * SQLSTATEs that pass when the server is back or has room again: a lost or refused
+ * connection (08, 57P01-57P03, 57P05), a server short of resources (class 53: disk full,
+ * out of memory, too many connections) or failing underneath (class 58: I/O error), a
+ * database that is read-only for now (25006: a failover pointing at a standby, an operator
+ * guarding a nearly full disk), a lock or statement that timed out (55P03, 57014). Held and
+ * retried as the store being unavailable, not counted against a message's deliveries: one
+ * of these on every delivery would otherwise dead-letter, or lose, every message meanwhile.
+ */
+const transientStates = new Set(['57P01', '57P02', '57P03', '57P05', '25006', '55P03', '57014']);
+const transientClasses = ['08', '53', '58'];
 const transientSocket = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'EPIPE']);
 /** Settings errors: wrong password or user, unknown database, no permission to connect. */
 const configStates: Record<string, string> = {
@@ -75,6 +84,7 @@ export function codeOf(err: unknown): string | undefined {
 export function isTransient(err: unknown): boolean {
   const code = codeOf(err);
   if (code !== undefined && (transientStates.has(code) || transientSocket.has(code))) return true;
+  if (code?.length === 5 && transientClasses.includes(code.slice(0, 2))) return true;
   const msg = err instanceof Error ? err.message : '';
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connection timeout/i.test(msg);
 }

@@ -1,7 +1,9 @@
 import { createServer } from 'node:net';
+import pg from 'pg';
 import t from 'tap';
 import { StoreError } from '../../../engine/store/errors.js';
 import type { StorePort } from '../../../engine/store/port.js';
+import { classify } from '../../../engine/store/postgres/connect.js';
 import { openPostgresStore } from '../../../engine/store/postgres/index.js';
 import { startPostgres } from '../../helpers/postgres.js';
 import { changeOf, committed, decision, reply, started, TestEnv, writeOf } from './writes.js';
@@ -69,4 +71,32 @@ t.test('a server killed and restarted mid-use: calls fail as unavailable meanwhi
   // The write refused while the server was down was not applied: it commits now.
   await committed(port, writeOf('m-during', changeOf(s0.version, during)));
   t.equal((await port.history(s0.id)).length, during.state.version);
+});
+
+t.test('a database that is read-only for now (a failover to a standby, an operator guarding a full disk): writes fail as unavailable, worth retrying, then commit', async (t) => {
+  const url = await server.createDatabase();
+  const db = new URL(url).pathname.slice(1);
+  await (await openPostgresStore(url)).close();
+  const admin = new pg.Client({ connectionString: server.url });
+  await admin.connect();
+  t.teardown(() => admin.end());
+  await admin.query(`ALTER DATABASE "${db}" SET default_transaction_read_only = on`);
+  const env = new TestEnv();
+  const ro: StorePort = await openPostgresStore(url);
+  const s = await started(ro, env, 'i-ro').then(() => null, (e: unknown) => e);
+  await ro.close();
+  t.match(s, { code: 'SAGA_ERR_STORE_UNAVAILABLE', message: /25006/ }, 'held as the store being unavailable, not a failure of the message');
+  await admin.query(`ALTER DATABASE "${db}" RESET default_transaction_read_only`);
+  const rw: StorePort = await openPostgresStore(url);
+  t.teardown(() => rw.close());
+  const again = await started(rw, env, 'i-ro');
+  t.same(await rw.getInstance('i-ro'), again, 'the same start commits once the database takes writes');
+});
+
+t.test('a server short of resources or failing underneath is unavailable; a data error is not', async (t) => {
+  const err = (code: string) => Object.assign(new Error(`error ${code}`), { code });
+  for (const code of ['53100', '53200', '53300', '58030', '25006', '55P03', '57014', '57P05', '08006']) {
+    t.match(classify(err(code), 'db'), { code: 'SAGA_ERR_STORE_UNAVAILABLE' }, code);
+  }
+  for (const code of ['23505', '22021', '42P01', '40P01']) t.notOk(classify(err(code), 'db') instanceof StoreError, `${code} stays the error it is`);
 });
