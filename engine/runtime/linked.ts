@@ -30,10 +30,11 @@ export async function withLinks(w: InputWrite, deps: LinkDeps): Promise<InputWri
   for (const c of changes) latest.set(c.state.id, c.state);
   const read = async (id: string) => latest.get(id) ?? await deps.getInstance(id);
   const queue: { link: LinkEffect; from: InstanceState }[] = changes.flatMap((c) => (c.links ?? []).map((link) => ({ link, from: c.state })));
+  const unstarted = new Set<string>();
   for (let n = 0; queue.length > 0; n++) {
     if (n >= MAX_LINKS) throw new Error(`a write followed more than ${MAX_LINKS} links between parent and child sagas`);
     const { link, from } = queue.shift() as { link: LinkEffect; from: InstanceState };
-    for (const next of await follow(link, from, read, deps)) {
+    for (const next of await follow(link, from, read, deps, unstarted)) {
       // One change per instance and write: an adapter checks each against the stored version.
       const at = changes.findIndex((c) => c.state.id === next.state.id);
       const prior = changes[at];
@@ -79,12 +80,30 @@ export function mergeChanges(a: InstanceChange, b: InstanceChange): InstanceChan
   };
 }
 
-async function follow(link: LinkEffect, from: InstanceState, read: (id: string) => Promise<InstanceState | undefined>, deps: LinkDeps): Promise<InstanceChange[]> {
+/**
+ * Follows one link. `unstarted` holds the children of this write that could not start: a later
+ * request of the same write to compensate one is answered that nothing was done.
+ */
+async function follow(
+  link: LinkEffect, from: InstanceState, read: (id: string) => Promise<InstanceState | undefined>, deps: LinkDeps, unstarted: Set<string>,
+): Promise<InstanceChange[]> {
   switch (link.type) {
     case 'StartChild': {
       if (await read(link.childId) !== undefined) return [];
       const parent: ParentLink = { id: from.id, saga: from.saga, step: link.step };
-      const tell = async (reason: string) => inputTo(from.id, { type: 'ChildEnded', step: link.step, childId: link.childId, outcome: 'failed', output: null, reason }, read, deps);
+      // The step's outcome, or, when the parent already compensates the step (a sibling failed
+      // in the same decision, which gave the step up), its compensation's: a child that never
+      // started did nothing, so there is nothing to undo. Told `failed` instead, the parent's
+      // compensation would fail and every retry of it find no child to compensate.
+      const tell = async (reason: string) => {
+        unstarted.add(link.childId);
+        const now = await read(from.id);
+        const undoing = now?.status === 'compensating' && now.steps[link.step]?.compensation?.awaiting === link.childId;
+        return inputTo(from.id, {
+          type: 'ChildEnded', step: link.step, childId: link.childId, outcome: undoing ? 'compensated' : 'failed', output: null,
+          reason: undoing ? `${reason}; it did nothing, so nothing is undone` : reason,
+        }, read, deps);
+      };
       try {
         const plan = await deps.planChild({ saga: link.saga, input: link.input, key: link.key ?? undefined, id: link.childId, correlationId: link.correlationId, parent });
         if (plan.change !== null) {
@@ -106,6 +125,12 @@ async function follow(link: LinkEffect, from: InstanceState, read: (id: string) 
       }
     }
     case 'CompensateChild': {
+      // Its start failed in this write: it did nothing (a parent that no longer awaits it ignores this).
+      if (unstarted.has(link.childId)) {
+        return inputTo(from.id, {
+          type: 'ChildEnded', step: link.step, childId: link.childId, outcome: 'compensated', output: null, reason: 'it never started, so nothing is undone',
+        }, read, deps);
+      }
       const child = await read(link.childId);
       // Gone (retired by SAGA_RETENTION while its parent ran on): nobody can say it was undone,
       // so the parent's compensation of the step fails and waits for an operator.

@@ -67,6 +67,23 @@ sagas:
         compensate:
           command: { subject: b.commands, type: Unwork, payload: {} }
           reply: { subject: b.events, success: [Unworked] }
+  - name: fork
+    defaults: { timeout: 5s, retry: { maxAttempts: 1 } }
+    steps:
+      - name: hold
+        command: { subject: a.commands, type: Hold, payload: {} }
+        reply: { subject: a.events, success: [Held], failure: [NotHeld] }
+        compensate:
+          command: { subject: a.commands, type: Unhold, payload: {} }
+          reply: { subject: a.events, success: [Unheld] }
+      - name: both
+        parallel:
+          - - name: kid
+              saga: child
+              input: { x: 0 }
+              key: "{% $input.k %}"
+          - - name: pause
+              delay: { until: "{% $input.shipAt %}" }
   - name: outer
     defaults: { timeout: 5s, retry: { maxAttempts: 1 } }
     steps:
@@ -188,6 +205,20 @@ async function scenarios(t: Test, open: () => Promise<{ store: StorePort; second
     t.equal(p?.status, 'compensating', 'the parent compensates');
     t.match(p?.steps.kid?.lastError, /saga child already has instance someone-else for key "k-taken"/, 'with the reason');
     t.equal(await store.getInstance('p-key.kid.1'), undefined, 'no child was started');
+  });
+
+  t.test('a child that cannot start while a sibling fails in the same decision did nothing: the parent\'s compensation goes on past it', async (t) => {
+    const { store } = await open();
+    const r = makeRig(store, t.testdir());
+    await r.engine.start({ saga: 'child', input: { x: 0 }, key: 'k-held', id: 'other', correlationId: 'corr' });
+    await r.engine.start({ saga: 'fork', input: { k: 'k-held', shipAt: 'next tuesday' }, id: 'p-fork', correlationId: 'corr' });
+    await r.reply('Held', r.command('Hold', 'p-fork'));
+    const p = await store.getInstance('p-fork');
+    t.equal(p?.status, 'compensating', 'the delay\'s bad time failed the stage: the parent compensates, not failed');
+    t.match(p?.steps.kid, { outcome: 'unknown', compensation: { status: 'compensated', lastError: null } }, 'the child that never started needs no undo');
+    t.equal(await store.getInstance('p-fork.kid.1'), undefined, 'no child was started');
+    await r.reply('Unheld', r.command('Unhold', 'p-fork'));
+    t.equal((await store.getInstance('p-fork'))?.status, 'compensated', 'the steps before it are undone');
   });
 
   t.test('a child given a pivot by a reload is not started by a step that may have to be compensated: the step fails, the parent compensates', async (t) => {
