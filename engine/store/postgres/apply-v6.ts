@@ -173,3 +173,20 @@ BEGIN
 END
 $fn$;
 `;
+
+/**
+ * Schema v9: v6 with the duplicate marker in its array of conflicts `chr(1)` instead of
+ * `'d'`, which is also a valid instance id: a conflict on an instance named `d` was taken for
+ * a duplicate (the input acked, its reply lost) and its new child left in place. No id holds
+ * a control character (json-bounds.ts). The outcomes it returns are as before: `"d"` for a
+ * duplicate, `{"x": id}` for a conflict.
+ */
+export const APPLY_FUNCTION_V9 = [
+  ["THEN 'd' ELSE (", 'THEN chr(1) ELSE ('],
+  ["conflicts[x.ordinality] <> 'd' AND", 'conflicts[x.ordinality] <> chr(1) AND'],
+  ["WHEN v = 'd' THEN", 'WHEN v = chr(1) THEN'],
+  ["-- Per input: null (committed), 'd' (duplicate)", '-- Per input: null (committed), chr(1) (duplicate)'],
+].reduce((sql, [from, to]) => {
+  if (from === undefined || to === undefined || sql.split(from).length !== 2) throw new Error(`apply v9: \`${from}\` is not once in v6`);
+  return sql.replace(from, to);
+}, APPLY_FUNCTION_V6);

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { StoreError, StoreErrorCode } from '../errors.js';
 import { APPLY_FUNCTION, APPLY_FUNCTION_V5 } from './apply-sql.js';
-import { APPLY_FUNCTION_V6 } from './apply-v6.js';
+import { APPLY_FUNCTION_V6, APPLY_FUNCTION_V9 } from './apply-v6.js';
 
 /** One schema step; `version` is the number recorded in `sagad_schema` once it is applied. */
 export interface PgMigration {
@@ -202,6 +202,7 @@ ALTER TABLE instances SET (fillfactor = 40);` },
   // unsent rows skip them as before.
   { version: 7, description: 'outbox rows deleted once published; no index of unsent rows by seq', sql: 'DROP INDEX outbox_unsent;' },
   { version: 8, description: 'the lists\' indexes of instances ascending', sql: v8 },
+  { version: 9, description: 'sagad_apply tells a conflict on an instance named d from a duplicate', sql: APPLY_FUNCTION_V9 },
 ];
 
 /** The schema version this build reads and writes. */

@@ -84,6 +84,19 @@ export function contract(t: T, f: PortFactory): void {
     t.equal((await port.getInstance('i-1'))?.version, again.state.version);
   });
 
+  t.test('a stale version of an instance named d is a conflict, not a duplicate', async (t) => {
+    const { port } = await opened(t, f);
+    const env = new TestEnv();
+    const s = await started(port, env, 'd');
+    const first = decision(env, s, reply(s, 'reserve', 'Done', env));
+    await committed(port, writeOf('m-1', changeOf(s.version, first)));
+    const stale = decision(env, s, reply(s, 'reserve', 'Nope', env));
+    t.same(await port.commit(writeOf('m-2', changeOf(s.version, stale))), { status: 'conflict', instanceId: 'd' }, 'decided again by the engine, not acked');
+    const again = decision(env, first.state, reply(first.state, 'charge', 'Done', env));
+    await committed(port, writeOf('m-2', changeOf(first.state.version, again)));
+    t.equal((await port.getInstance('d'))?.version, again.state.version, 'the message was not remembered as processed');
+  });
+
   t.test('a new instance whose id or saga key exists is a conflict', async (t) => {
     const { port } = await opened(t, f);
     const env = new TestEnv();
