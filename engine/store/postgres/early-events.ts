@@ -27,7 +27,14 @@ export function earlyEventOps(d: Db): EarlyOps {
                (SELECT processed FROM seen) AS processed`,
       [e.instanceId, e.eventId, e.subject, e.type, e.keptAt, e.expiresAt, JSON.stringify(e.headers), Buffer.from(e.data), max]);
       if (r?.processed === true) return 'processed';
-      return r !== undefined && (r.inserted > 0 || r.present) ? 'kept' : 'full';
+      if (r !== undefined && (r.inserted > 0 || r.present)) return 'kept';
+      // Neither inserted nor found: another replica keeping the same event at the same moment
+      // committed its row while this statement's insert waited on it, after the snapshot the
+      // statement reads. A statement of its own sees it; without it, the event was refused as
+      // if the instance kept too many, and dead-lettered though kept.
+      const [again] = await d.query<{ present: boolean }>(
+        'SELECT EXISTS (SELECT 1 FROM early_events WHERE instance_id = $1 AND event_id = $2) AS present', [e.instanceId, e.eventId]);
+      return again?.present === true ? 'kept' : 'full';
     },
     async earlyEventsOf(id) {
       const rows = await d.query<Parameters<typeof toEarlyEvent>[0]>(

@@ -160,3 +160,31 @@ t.test('options in the URL reach the server: sagad in a schema of its own, read-
   await ro.close();
   await c.end();
 });
+
+t.test('two replicas keeping the same early event at once: the one that waited on the other\'s insert says kept, not full', async (t) => {
+  const { url, ports } = await replicas(t, 1);
+  const port = ports[0] as StorePort;
+  await started(port, new TestEnv(), 'i-1');
+  // The other replica's insert, in a transaction held open until this one's statement waits on it.
+  const other = new pg.Client(url);
+  await other.connect();
+  t.teardown(() => other.end());
+  await other.query('BEGIN');
+  await other.query(`INSERT INTO early_events (instance_id, event_id, subject, type, kept_at, expires_at, headers, data)
+    VALUES ('i-1', 'e-1', 'orders.approvals', 'OrderApproved', 1000, 10000, '{}', '\\x01')`);
+  const keeping = port.keepEarlyEvent({
+    instanceId: 'i-1', eventId: 'e-1', subject: 'orders.approvals', type: 'OrderApproved', keptAt: 1_000, expiresAt: 10_000,
+    headers: { 'Nats-Msg-Id': 'e-1' }, data: new Uint8Array([1]),
+  }, 100);
+  const watch = new pg.Client(url);
+  await watch.connect();
+  t.teardown(() => watch.end());
+  // Waits for the keep's statement to block on the uncommitted row (an event, polled).
+  for (;;) {
+    const r = await watch.query<{ n: number }>("SELECT count(*)::integer AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO early_events%'");
+    if ((r.rows[0]?.n ?? 0) > 0) break;
+  }
+  await other.query('COMMIT');
+  t.equal(await keeping, 'kept', 'the event is kept (by the other replica): not refused as if the instance kept too many');
+  t.equal((await port.earlyEventsOf('i-1')).length, 1, 'once');
+});
