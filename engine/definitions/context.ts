@@ -3,7 +3,7 @@ import { formatPath, show } from './errors.js';
 import type { DefinitionError, DefinitionPath } from './errors.js';
 import { MAX_DURATION_MS, parseDuration } from './duration.js';
 import type { RawRetry } from './raw.js';
-import { ExpressionSyntaxError, compileExprDetailed } from './expression.js';
+import { ExpressionSyntaxError, compileExprDetailed, forbiddenFunctions } from './expression.js';
 import { checkReference, stepReferences } from './references.js';
 import type { RefSite, StepPlace } from './references.js';
 import type { SourceMap } from './source-map.js';
@@ -79,6 +79,12 @@ export class SagaContext {
     try {
       const { expr, ast } = compileExprDetailed(source);
       let ok = true;
+      for (const name of forbiddenFunctions(ast)) {
+        this.file.report(path, `\`$${name}\` is not allowed in saga expressions: an expression must give the same result when an instance is replayed`,
+          name === 'now' || name === 'millis' ? 'take the time from the saga\'s data ($event, $input or a step\'s reply), or wait with a delay step'
+            : name === 'eval' ? 'write the expression itself instead of text to evaluate' : 'take the value from the saga\'s data (its input or a step\'s reply)');
+        ok = false;
+      }
       for (const name of stepReferences(ast)) {
         const problem = checkReference(name, site, this.places);
         if (problem !== null) {

@@ -50,6 +50,27 @@ const forbiddenBindings: Record<string, () => never> = Object.fromEntries(
   ]),
 );
 
+/**
+ * Pure: the forbidden functions (`$now`, `$millis`, `$random`, `$shuffle`, `$eval`) the
+ * expression names anywhere, called or passed on, each once, in the order they first appear.
+ * The loader refuses them; evaluated, they would throw.
+ */
+export function forbiddenFunctions(ast: jsonata.ExprNode): string[] {
+  const found = new Set<string>();
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      node.forEach(visit);
+      return;
+    }
+    if (node === null || typeof node !== 'object') return;
+    const n = node as jsonata.ExprNode;
+    if (n.type === 'variable' && (forbidden as readonly unknown[]).includes(n.value)) found.add(String(n.value));
+    Object.values(n).forEach(visit);
+  };
+  visit(ast);
+  return [...found];
+}
+
 /** Compiles `{% ... %}` or bare JSONata; throws ExpressionSyntaxError when it does not parse. */
 export function compileExprDetailed(source: string): CompiledExpr {
   const text = unwrapExpression(source) ?? source.trim();
