@@ -86,9 +86,14 @@ export function renderTemplate(tpl: Template, scope: ExprScope): Evaluated {
   }
 }
 
-/** JSONata truthiness for `when` and `match`: false, null, undefined, 0, '' and [] are false. */
+/**
+ * JSONata truthiness (its `$boolean`) for `when` and `match`: false, null, undefined, 0, NaN,
+ * '', an object without keys, a function, and an array of nothing but such values are false.
+ */
 export function truthy(value: unknown): boolean {
   // Stryker disable next-line ConditionalExpression,EqualityOperator: [].some() is false too; the length test only says it
   if (Array.isArray(value)) return value.length > 0 && value.some(truthy);
+  if (typeof value === 'function') return false;
+  if (typeof value === 'object' && value !== null) return Object.keys(value).length > 0;
   return Boolean(value);
 }

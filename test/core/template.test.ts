@@ -1,3 +1,4 @@
+import jsonata from 'jsonata';
 import t from 'tap';
 import type { Expr, ExprScope, Template } from '../../engine/core/definition.js';
 import { evaluate, renderTemplate, truthy } from '../../engine/core/template.js';
@@ -56,7 +57,15 @@ t.test('an evaluation error names the expression', async (t) => {
   t.same(evaluate(text, scope), { ok: false, error: 'expression $y failed: plain' });
 });
 
-t.test('truthy follows JSONata: false, null, undefined, 0, empty string and arrays of falsy values are false', async (t) => {
-  t.same([false, null, undefined, 0, '', [], [0, ''], [[false]]].map(truthy), [false, false, false, false, false, false, false, false]);
-  t.same([true, 1, 'x', {}, [0, 1], [[1]]].map(truthy), [true, true, true, true, true, true]);
+t.test('truthy follows JSONata: false, null, undefined, 0, empty string, empty objects, functions and arrays of falsy values are false', async (t) => {
+  t.same([false, null, undefined, 0, NaN, '', [], [0, ''], [[false]], {}, [{}], () => 1].map(truthy), Array(12).fill(false));
+  t.same([true, 1, 'x', { a: 0 }, [0, 1], [[1]], [{ a: null }]].map(truthy), Array(7).fill(true));
+});
+
+t.test('truthy agrees with JSONata\'s own $boolean on every kind of value', async (t) => {
+  const values: unknown[] = [false, true, null, 0, 1, -0, '', 'x', [], [0], [1], [[]], [[1]], {}, { a: 1 }, [{}], [{ a: 1 }], [null, 'x']];
+  for (const v of values) {
+    const expected = await jsonata('$boolean($v)').evaluate(null, { v }) as boolean;
+    t.equal(truthy(v), expected, JSON.stringify(v));
+  }
 });
