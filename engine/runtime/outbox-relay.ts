@@ -68,6 +68,14 @@ export class OutboxRelay {
   private readonly held = new Set<number>();
   /** The table may hold unsent rows the queue does not. */
   private scan = true;
+  /**
+   * Rows handed over while the table was being read, queued once the reading is done: a read
+   * may not see a row committed while it ran, nor (PostgreSQL) one younger than `orphanAfterMs`.
+   * Before, such a row waited for the orphan scan, 2 to 3 s.
+   */
+  private pushedWhileScanning: OutboxRow[] = [];
+  /** The highest seq the reads of the table in progress brought: a row handed over up to it was read (or sent and marked meanwhile). */
+  private readUpTo = 0;
   private publishing = false;
   private acked: number[] = [];
   private markTimer: NodeJS.Timeout | null = null;
@@ -94,16 +102,20 @@ export class OutboxRelay {
   push(rows: readonly OutboxRow[]): void {
     if (rows.length === 0) return;
     if (!this.scan) {
-      if (this.queue.length + rows.length > MAX_QUEUED) {
-        this.rescan();
-      } else {
-        const before = this.unheld(rows);
-        if (before.length > 0) this.queue.push({ fetch: before });
-        for (const r of rows) this.queue.push(r);
-        this.hold(rows);
-      }
+      if (this.queue.length + rows.length > MAX_QUEUED) this.rescan();
+      else this.enqueue(rows);
+    } else if (this.pushedWhileScanning.length + rows.length <= MAX_QUEUED) {
+      this.pushedWhileScanning.push(...rows);
     }
     this.poke();
+  }
+
+  /** Queues rows of commits behind what is queued, with the older rows they follow that this relay does not hold fetched first. */
+  private enqueue(rows: readonly OutboxRow[]): void {
+    const before = this.unheld(rows);
+    if (before.length > 0) this.queue.push({ fetch: before });
+    for (const r of rows) this.queue.push(r);
+    this.hold(rows);
   }
 
   /** Something may wait in the table. */
@@ -135,6 +147,12 @@ export class OutboxRelay {
     if (this.publishing || this.queue.length > 0) return true;
     await this.writeMarks();
     return (await this.source.claimUnsent(1, Date.now(), 0)).length > 0;
+  }
+
+  /** Rows to queue again once the read of the table in progress is done, in seq order, unless it brings them. */
+  private keepForAfterScan(rows: readonly OutboxRow[]): void {
+    const bySeq = new Map([...rows, ...this.pushedWhileScanning].map((r) => [r.seq, r]));
+    this.pushedWhileScanning = [...bySeq.values()].sort((a, b) => a.seq - b.seq).slice(0, MAX_QUEUED);
   }
 
   private rescan(): void {
@@ -195,10 +213,18 @@ export class OutboxRelay {
       // Marked first, so that rows already acknowledged are not read back as unsent.
       await this.writeMarks();
       const rows = await this.source.claimUnsent(BATCH, Date.now() - this.orphanAfterMs, this.claimMs);
-      // Every committed row not yet acknowledged is in hand: later ones arrive by push.
-      if (rows.length < BATCH) this.scan = false;
       this.queue = this.inSeqOrder(rows);
       this.hold(rows);
+      for (const r of rows) this.readUpTo = Math.max(this.readUpTo, r.seq);
+      // Every committed row not yet acknowledged is in hand (those handed over meanwhile
+      // behind the rows read, but for those the reads brought): later ones arrive by push.
+      if (rows.length < BATCH) {
+        this.scan = false;
+        const late = this.pushedWhileScanning.filter((r) => r.seq > this.readUpTo && !this.held.has(r.seq));
+        this.pushedWhileScanning = [];
+        this.readUpTo = 0;
+        if (late.length > 0) this.enqueue(late);
+      }
     }
     for (let head = this.queue[0]; head !== undefined && 'fetch' in head; head = this.queue[0]) {
       this.queue.shift();
@@ -249,8 +275,11 @@ export class OutboxRelay {
       this.scheduleMarks();
       const failed = results.find((r) => !r.ok);
       if (failed !== undefined && !failed.ok) {
-        // What failed, and anything queued after it, is read back from the table.
+        // What failed, and anything queued after it, is read back from the table; what the
+        // read does not bring (younger than the orphan age) is queued again behind it.
+        const again = [...rows.filter((_, i) => results[i]?.ok !== true), ...this.queue.filter((q): q is OutboxRow => !('fetch' in q))];
         this.rescan();
+        this.keepForAfterScan(again);
         this.failures++;
         this.onError(failed.error);
         await this.idle(Math.min(5000, 100 * 2 ** Math.min(this.failures, 6)));

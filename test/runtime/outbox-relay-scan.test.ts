@@ -1,0 +1,65 @@
+/**
+ * Rows handed over while the relay reads the table. The read sees the table as it was when it
+ * began (PostgreSQL's snapshot; SQLite's read is synchronous), and with replicas it takes only
+ * rows older than the orphan age: a row committed and handed over meanwhile is in neither.
+ */
+import { join } from 'node:path';
+import t from 'tap';
+import { OutboxRelay } from '../../engine/runtime/outbox-relay.js';
+import { openStore } from '../../engine/store/index.js';
+import { msg, recorder, until } from '../helpers/relay.js';
+
+t.test('a row handed over while the table is read is published at once after the read, not left for the orphan scan', async (t) => {
+  const store = openStore(join(t.testdir(), 'r.db'));
+  t.teardown(() => store.close());
+  store.enqueue([msg('old')], Date.now() - 120_000);
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => { release = resolve; });
+  let reading = (): void => {};
+  const readBegun = new Promise<void>((resolve) => { reading = resolve; });
+  let reads = 0;
+  const source = {
+    // The rows as the read's snapshot has them, handed back once the test lets it finish.
+    claimUnsent: async (n: number, before: number) => {
+      const rows = store.unsent(n, before);
+      if (++reads === 1) {
+        reading();
+        await gate;
+      }
+      return rows;
+    },
+    unsentBySeq: async (s: readonly number[]) => store.unsentBySeq(s),
+    markSent: async (s: readonly number[], at: number) => store.markSent(s, at),
+  };
+  const rec = recorder();
+  // As with replicas: rows younger than a minute are not read from the table, and the table is read again only after 10 minutes idle.
+  const relay = new OutboxRelay(source, rec.publish, (err) => t.fail(String(err)), { orphanAfterMs: 60_000, idleScanMs: 600_000 });
+  relay.start();
+  t.teardown(() => relay.stop());
+  await readBegun;
+  relay.push(store.enqueue([msg('young-1'), msg('young-2')]));
+  release();
+  await until(() => rec.published.length === 3, 'the old row and both handed over');
+  t.same(rec.published, ['old', 'young-1', 'young-2'], 'the row read first, then those handed over during the read, in order');
+});
+
+t.test('a row refused by JetStream is published again at once, before the rows committed after it, though too young for the read', async (t) => {
+  const store = openStore(join(t.testdir(), 'r.db'));
+  t.teardown(() => store.close());
+  // The first publish of `a` is refused (a stream's leader being elected), `b` in the same batch goes through.
+  const rec = recorder((item, attempt) => item.msgId === 'a' && attempt === 1);
+  const errors: unknown[] = [];
+  const relay = new OutboxRelay({
+    claimUnsent: async (n: number, before: number) => store.unsent(n, before),
+    unsentBySeq: async (s: readonly number[]) => store.unsentBySeq(s),
+    markSent: async (s: readonly number[], at: number) => store.markSent(s, at),
+  }, rec.publish, (err) => errors.push(err), { orphanAfterMs: 60_000, idleScanMs: 600_000 });
+  relay.start();
+  t.teardown(() => relay.stop());
+  relay.push(store.enqueue([msg('a'), msg('b')]));
+  await until(() => errors.length === 1, 'the refusal');
+  relay.push(store.enqueue([msg('c')]));
+  await until(() => rec.published.length === 3, 'every row');
+  t.same(rec.published, ['b', 'a', 'c'], 'the refused row goes out again before the row committed after the refusal');
+  await until(() => store.backlog() === 0, 'every row marked sent');
+});
