@@ -167,11 +167,21 @@ class Checker {
         this.finished.add(ev.step);
         if (ev.type === 'StepSucceeded' && ev.pivot) this.pivotDone = true;
         return;
-      case 'StepSkipped': this.skipped.add(ev.step); return;
+      case 'StepSkipped':
+        this.skipped.add(ev.step);
+        if (ev.pivot === true) this.pivotDone = true;
+        return;
       case 'ForEachStarted': this.elements.set(ev.step, ev.items.length); return;
       case 'DelayStarted': this.delays.add(ev.step); return;
       case 'CompensationStarted': {
         if (this.pivotDone) this.violate(Rule.afterPivot, 'compensation began after the pivot had succeeded');
+        // However the pivot ended (a skipped one included), a step past it that was sent cannot be undone.
+        for (const step of this.sentDo) {
+          const l = this.leaf(step);
+          if (l?.afterPivot === true && !(l.kind === 'command' && l.pivot) && this.mayHaveHappened(step)) {
+            this.violate(Rule.afterPivot, `compensation began after ${step}, which comes after the pivot and has no compensation, was sent`);
+          }
+        }
         this.status = 'compensating';
         const expected = this.completion.filter((s) => this.compensable(s) && this.mayHaveHappened(s)).reverse();
         this.plan = { expected, k: 0, inFlight: null };

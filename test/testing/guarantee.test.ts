@@ -123,3 +123,22 @@ t.test('a scenario result carries the guarantee report and is ok only without vi
   t.same(r.guarantee.violations, []);
   t.equal(r.ok, true);
 });
+
+t.test('beginning to compensate after a step past the pivot was sent is caught, even when the pivot was skipped', async (t) => {
+  const skippedPivot = (flag: boolean): TraceEntry[] => [
+    send(0, 'hold-seats'), reply(1, 'hold-seats', 'success'), j({ type: 'StepSucceeded', at: 1, step: 'hold-seats', replyId: 'r1', output: {}, pivot: false }),
+    send(1, 'insure'), reply(2, 'insure', 'success'), j({ type: 'StepSucceeded', at: 2, step: 'insure', replyId: 'r2', output: {}, pivot: false }),
+    j({ type: 'StepSkipped', at: 2, step: 'pay', ...(flag ? { pivot: true as const } : {}) }),
+    send(2, 'ticket'),
+    j({ type: 'StepGivenUp', at: 3, step: 'ticket', status: 'timed_out', outcome: 'unknown' }),
+    j({ type: 'CompensationStarted', at: 3, reason, queue: ['insure', 'hold-seats'] }),
+    send(3, 'insure', true), reply(4, 'insure', 'success', true), j({ type: 'StepCompensated', at: 4, step: 'insure', replyId: 'r4' }),
+    send(4, 'hold-seats', true), reply(5, 'hold-seats', 'success', true), j({ type: 'StepCompensated', at: 5, step: 'hold-seats', replyId: 'r5' }),
+    j({ type: 'SagaCompensated', at: 5 }),
+  ];
+  for (const flag of [false, true]) {
+    const report = checkGuarantee(travel, skippedPivot(flag));
+    t.ok(report.violations.some((v) => v.rule === 'after-pivot' && /ticket, which comes after the pivot/.test(v.message)),
+      `the ticket sent past the skipped pivot (${flag ? 'journaled as the pivot' : 'an older journal'})`);
+  }
+});
