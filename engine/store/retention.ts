@@ -37,9 +37,13 @@ export const FIRST_CURSOR: RetireCursor = { createdAt: Number.MIN_SAFE_INTEGER, 
 export function pageOf<T extends { readonly created: number; readonly id: string }>(
   perStatus: readonly (readonly T[])[], limit: number,
 ): { rows: T[]; next: RetireCursor | null } {
-  const rows = perStatus.flat().sort((a, b) => a.created - b.created || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(0, limit);
+  const all = perStatus.flat();
+  // Ids in the databases' order: UTF-8 bytes (SQLite's BINARY, PostgreSQL's COLLATE "C"),
+  // which JavaScript's UTF-16 comparison differs from past the surrogates.
+  const rows = all.sort((a, b) => a.created - b.created || Buffer.compare(Buffer.from(a.id), Buffer.from(b.id))).slice(0, limit);
   const last = rows.at(-1);
-  const more = perStatus.some((r) => r.length >= limit);
+  // More may follow when a status filled its limit, or when the statuses together passed it.
+  const more = all.length > limit || perStatus.some((r) => r.length >= limit);
   return { rows, next: more && last !== undefined ? { createdAt: last.created, id: last.id } : null };
 }
 

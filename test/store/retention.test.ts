@@ -58,6 +58,10 @@ t.test('a batch of candidates: the first `limit` of both statuses in (created, i
     'a status filled its limit: the next batch starts after the last one taken');
   t.same(pageOf([[row(5, 'b'), row(5, 'a')], []], 2), { rows: [row(5, 'a'), row(5, 'b')], next: { createdAt: 5, id: 'b' } }, 'ties go by id');
   t.same(pageOf([[], []], 2), { rows: [], next: null });
+  t.same(pageOf([[row(1, 'a'), row(3, 'c')], [row(2, 'b'), row(4, 'd')]], 3), { rows: [row(1, 'a'), row(2, 'b'), row(3, 'c')], next: { createdAt: 3, id: 'c' } },
+    'neither status filled the limit, but together they passed it: the pass goes on');
+  t.same(pageOf([[row(7, '\u{1F600}')], [row(7, '\uE000')]], 1), { rows: [row(7, '\uE000')], next: { createdAt: 7, id: '\uE000' } },
+    'ids ordered by their UTF-8 bytes, as the databases order them, not by UTF-16 units');
 });
 
 t.test('a finished child is kept while any ancestor may still ask it to compensate', async (t) => {

@@ -12,14 +12,16 @@ const TIMERS_JSON = `'[' || string_agg('{"instanceId":' || to_json(instance_id):
   || ',"data":' || data || '}', ',' ORDER BY due_at, timer_id) || ']'`;
 
 // Of the candidates with a parent (`$1` ids, `$2` their parents), those one of whose
-// ancestors is running, compensating or failed (`$3`) and so may still ask them to compensate.
+// ancestors is running, compensating or failed (`$3`) and so may still ask them to compensate,
+// and those with more ancestors than MAX_ANCESTRY (kept, as by SQLite's ancestorActive).
 const KEPT_CHILDREN = `
   WITH RECURSIVE up (child, id, depth) AS (
     SELECT * , 1 FROM unnest($1::text[], $2::text[])
     UNION ALL
     SELECT up.child, i.state::json -> 'parent' ->> 'id', up.depth + 1 FROM up JOIN instances i ON i.id = up.id
     WHERE up.depth < ${MAX_ANCESTRY})
-  SELECT DISTINCT up.child FROM up JOIN instances a ON a.id = up.id WHERE a.status = ANY ($3)`;
+  SELECT up.child FROM up JOIN instances a ON a.id = up.id WHERE a.status = ANY ($3)
+  UNION SELECT up.child FROM up WHERE up.depth >= ${MAX_ANCESTRY} AND up.id IS NOT NULL`;
 
 /**
  * Retention on the shared database. A batch is one transaction: the candidates are locked
