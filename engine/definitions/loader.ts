@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { CompiledSaga } from '../core/definition.js';
 import { checkChildren } from './children.js';
@@ -6,7 +5,8 @@ import { checkInvalidSaga, compileSaga } from './compile-saga.js';
 import { sortErrors } from './errors.js';
 import type { DefinitionError } from './errors.js';
 import type { FileContext } from './context.js';
-import { parseDefinitionsFile } from './parse-file.js';
+import { parseDefinitionsFile, readBoundedFile } from './parse-file.js';
+import type { FileText } from './parse-file.js';
 import type { SchemaFiles } from './payload-schemas.js';
 import type { RawSaga } from './raw.js';
 
@@ -31,30 +31,32 @@ interface Frame {
   readonly shown: string;
 }
 
-function readText(load: Load, file: string): string {
-  const text = readFileSync(file, 'utf8');
-  if (!load.files.includes(file)) load.files.push(file);
-  return text;
+function readText(load: Load, file: string): FileText {
+  const r = readBoundedFile(file);
+  if (r.ok && !load.files.includes(file)) load.files.push(file);
+  return r;
 }
 
 /** Schema files on disk, relative to the definitions file that names them. */
 function schemaFilesBeside(load: Load, file: string): SchemaFiles {
   return {
-    read: (path) => readText(load, isAbsolute(path) ? path : join(dirname(file), path)),
+    read: (path) => {
+      const r = readText(load, isAbsolute(path) ? path : join(dirname(file), path));
+      if (!r.ok) throw new Error(r.message);
+      return r.text;
+    },
     hint: `the path is relative to ${file}`,
   };
 }
 
 /** Reads and compiles a definitions file with its includes and schema files; never throws for bad input. */
 export function loadDefinitionsFile(file: string): LoadResult {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const message = `cannot read the definitions file: ${(err as Error).message}`;
-    return { ok: false, errors: [{ file, line: 1, column: 1, path: '', message, hint: 'check the path and the permissions' }] };
+  const r = readBoundedFile(file);
+  if (!r.ok) {
+    const message = `cannot read the definitions file: ${r.message}`;
+    return { ok: false, errors: [{ file, line: 1, column: 1, path: '', message, hint: r.hint ?? 'check the path and the permissions' }] };
   }
-  return loadDefinitionsText(text, file);
+  return loadDefinitionsText(r.text, file);
 }
 
 /** Compiles definitions text; includes and schema files resolve against dirname(file). */
@@ -120,13 +122,11 @@ function include(load: Load, ctx: FileContext, stack: readonly Frame[], rel: str
     return;
   }
   if (load.loaded.has(abs)) return;
-  let text: string;
-  try {
-    text = readText(load, shown);
-  } catch (err) {
-    ctx.report(['include', i], `cannot read the included file \`${rel}\`: ${(err as Error).message}`, `the path is relative to ${ctx.file}`);
+  const r = readText(load, shown);
+  if (!r.ok) {
+    ctx.report(['include', i], `cannot read the included file \`${rel}\`: ${r.message}`, r.hint ?? `the path is relative to ${ctx.file}`);
     return;
   }
   load.loaded.add(abs);
-  loadText(load, text, [...stack, { abs, shown }]);
+  loadText(load, r.text, [...stack, { abs, shown }]);
 }

@@ -3,15 +3,14 @@
  * delays and payloads), an optional cancel, and the expected outcome and effects. Problems in
  * the file are reported like the definitions loader does: file, line, column, what to write.
  */
-import { readFileSync } from 'node:fs';
-import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
+import { isMap, isSeq } from 'yaml';
 import type { CompiledSaga } from '../core/index.js';
 import { leafSteps } from '../core/index.js';
 import { leafOf } from './leaves.js';
-import { FileContext } from '../definitions/context.js';
+import type { FileContext } from '../definitions/context.js';
 import { parseDuration } from '../definitions/duration.js';
 import { sortErrors, type DefinitionError, type DefinitionPath } from '../definitions/errors.js';
-import { SourceMap } from '../definitions/source-map.js';
+import { parseYamlFile, readBoundedFile } from '../definitions/parse-file.js';
 import { didYouMean } from '../definitions/suggest.js';
 import { effectMatches } from './effects.js';
 import { checkScript, parseReply, ScriptError, type CancelAt, type Script, type ScriptedReply } from './script.js';
@@ -52,30 +51,20 @@ const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typ
 
 /** Reads and checks a cases file against the loaded sagas; never throws for bad input. */
 export function loadCases(file: string, sagas: Readonly<Record<string, CompiledSaga>>): CasesResult {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const message = `cannot read the cases file: ${(err as Error).message}`;
-    return { ok: false, errors: [{ file, line: 1, column: 1, path: '', message, hint: 'check the path and the permissions' }] };
+  const r = readBoundedFile(file);
+  if (!r.ok) {
+    const message = `cannot read the cases file: ${r.message}`;
+    return { ok: false, errors: [{ file, line: 1, column: 1, path: '', message, hint: r.hint ?? 'check the path and the permissions' }] };
   }
-  return parseCases(text, file, sagas);
+  return parseCases(r.text, file, sagas);
 }
 
 /** Pure: the cases of a YAML text, or every problem in it located by line and column. */
 export function parseCases(text: string, file: string, sagas: Readonly<Record<string, CompiledSaga>>): CasesResult {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const ctx = new FileContext(file, new SourceMap(doc, lines));
-  if (doc.errors.length > 0) {
-    for (const e of doc.errors) {
-      const { line, column } = ctx.map.toPosition(e.pos[0]);
-      ctx.errors.push({ file, line, column, path: '', message: `YAML syntax error: ${e.message.split('\n')[0] ?? e.code}`, hint: 'fix the YAML syntax' });
-    }
-    return { ok: false, errors: ctx.errors };
-  }
+  // The definitions' reader: syntax errors, alias bombs and oversized YAML come back as errors, never thrown.
+  const { ctx, doc, ok, data } = parseYamlFile(text, file);
+  if (!ok) return { ok: false, errors: ctx.errors };
   const root = doc.contents;
-  const data = doc.toJS() as unknown;
   if (!isMap(root) || !isRecord(data) || !Array.isArray(data.cases) || !isSeq(root.get('cases', true))) {
     ctx.report([], 'the file has no `cases:` list', CASES_SYNTAX);
     return { ok: false, errors: ctx.errors };
