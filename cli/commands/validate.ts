@@ -3,18 +3,37 @@ import type { CompiledSaga } from '../../engine/core/index.js';
 import { leafSteps } from '../../engine/core/index.js';
 import { expressionWarnings } from '../../engine/definitions/expression-warnings.js';
 import { formatDefinitionError, loadDefinitionsFile } from '../../engine/definitions/index.js';
+import type { DefinitionError, LoadResult } from '../../engine/definitions/index.js';
+import { contextOf } from '../context.js';
 import { ExitCode, type Io } from '../io.js';
+
+/** A file's result for `-o json` and `-o jsonl`: its sagas, or its errors, located as the loader locates them. */
+export interface ValidatedFile {
+  readonly file: string;
+  readonly ok: boolean;
+  readonly sagas: string[];
+  readonly errors: DefinitionError[];
+  readonly warnings: { saga: string; where: string; expression: string; message: string }[];
+}
+
+/** Pure: the document of one file's load result. */
+export function validatedFile(file: string, r: LoadResult): ValidatedFile {
+  if (!r.ok) return { file, ok: false, sagas: [], errors: r.errors, warnings: [] };
+  const warnings = r.sagas.flatMap((saga) => expressionWarnings(saga).map((w) => ({ saga: saga.name, where: w.where, expression: w.source, message: w.message })));
+  return { file, ok: true, sagas: r.sagas.map((saga) => saga.name), errors: [], warnings };
+}
 
 /** `validate FILE...`: loads each definitions file with every load-time check of DESIGN section 2. */
 export function registerValidate(parent: Command, io: Io, result: { code: ExitCode }): void {
   parent
     .command('validate')
-    .description('Check saga definition files: YAML, schema, expressions, references, pivot and timeout rules.')
+    .description('Check saga definition files: YAML, schema, subjects, expressions, references, pivot and timeout rules.')
     .argument('<file...>', 'definitions files (each checked on its own, with its includes)')
     .addHelpText('after', `
 Examples:
   $ sagactl validate saga-definitions.yaml
   $ sagactl validate saga-definitions.yaml sagas/*.yaml
+  $ sagactl validate sagas/*.yaml -o json | jq '.files[] | select(.ok | not) | .errors[]'
 
 Prints one line per saga when a file is valid; otherwise every error as
 FILE:LINE:COLUMN: PATH: what is wrong. what to write instead.
@@ -22,27 +41,39 @@ All in one round: a schema error in one part of a saga does not hide the
 problems of its other parts (only a file whose YAML does not parse stops early).
 Warnings (on stderr, exit code unchanged) name expressions that may run away on
 some data: a function that calls itself, a range whose bound comes from data.
+With -o json, one document on stdout: {"ok", "files": [{"file", "ok", "sagas"
+(their names), "errors": [{"file", "line", "column", "path", "message", "hint"}],
+"warnings": [{"saga", "where", "expression", "message"}]}]}; with -o jsonl, one
+such file object a line. Nothing goes to stderr then.
 Exit code 0 when every file is valid, 1 when any is not.`)
-    .action((files: string[]) => {
+    .action((files: string[], _o: unknown, cmd: Command) => {
+      const ctx = contextOf(cmd, io);
+      const documents: ValidatedFile[] = [];
       let failed = 0;
       for (const file of files) {
         const r = loadDefinitionsFile(file);
-        if (!r.ok) {
-          failed++;
-          for (const e of r.errors) io.err(`${formatDefinitionError(e)}\n`);
-          continue;
-        }
-        if (r.sagas.length === 0) io.out(`${file}: valid, but it defines no sagas\n`);
-        for (const saga of r.sagas) {
-          io.out(`${file}: ${summarize(saga)}\n`);
-          for (const w of expressionWarnings(saga)) io.err(`${file}: warning: ${saga.name}: ${w.where}: {% ${w.source} %}: ${w.message}\n`);
-        }
+        if (!r.ok) failed++;
+        if (ctx.output === 'jsonl') ctx.doc(validatedFile(file, r));
+        else if (ctx.output === 'json') documents.push(validatedFile(file, r));
+        else printFile(io, file, r);
       }
-      if (failed > 0) {
-        io.err(`${failed} of ${files.length} file${files.length === 1 ? '' : 's'} invalid\n`);
-        result.code = ExitCode.error;
-      }
+      if (failed > 0) result.code = ExitCode.error;
+      if (ctx.output === 'json') ctx.doc({ ok: failed === 0, files: documents });
+      if (ctx.output === 'table' && failed > 0) io.err(`${failed} of ${files.length} file${files.length === 1 ? '' : 's'} invalid\n`);
     });
+}
+
+/** A file's result for people: a line per saga on stdout, or every error on stderr; warnings on stderr. */
+function printFile(io: Io, file: string, r: LoadResult): void {
+  if (!r.ok) {
+    for (const e of r.errors) io.err(`${formatDefinitionError(e)}\n`);
+    return;
+  }
+  if (r.sagas.length === 0) io.out(`${file}: valid, but it defines no sagas\n`);
+  for (const saga of r.sagas) {
+    io.out(`${file}: ${summarize(saga)}\n`);
+    for (const w of expressionWarnings(saga)) io.err(`${file}: warning: ${saga.name}: ${w.where}: {% ${w.source} %}: ${w.message}\n`);
+  }
 }
 
 /** One line describing a compiled saga. */
