@@ -7,7 +7,8 @@ export const definitionsSchema = schema;
 
 /** Schemas whose errors are explained as one sentence about the value, not keyword by keyword. */
 export const atomicDefinitions = [
-  'duration', 'expression', 'maxAttempts', 'name', 'schemaKey', 'schemaSource', 'subject', 'messageType',
+  'duration', 'expression', 'maxAttempts', 'name', 'schemaKey', 'schemaSource', 'commandSubject', 'eventSubject',
+  'replySubject', 'messageType',
 ] as const;
 /** The name of one of the atomic definitions. */
 export type AtomicDefinition = (typeof atomicDefinitions)[number];
@@ -47,9 +48,22 @@ export function roleOf(schemaObject: unknown): SchemaRole | undefined {
 }
 
 let validator: ValidateFunction | undefined;
+let storedValidator: ValidateFunction | undefined;
 
-/** Validates a parsed definitions file against the schema; returns all of ajv's errors. */
-export function validateDefinitions(data: unknown): ErrorObject[] {
-  validator ??= new Ajv({ allErrors: true, verbose: true, strictTypes: false }).compile(schema);
-  return validator(data) ? [] : [...(validator.errors ?? [])];
+/** The subject rule of the schema before the three kinds of subject (command, event, reply) had rules of their own. */
+const ANY_SUBJECT = { type: 'string', pattern: '^[^\\s.]+(\\.[^\\s.]+)*$' };
+
+/**
+ * Validates a parsed definitions file against the schema; returns all of ajv's errors. With
+ * `stored`, a definition the loader stored and compiles again for the instances pinned to it:
+ * subjects are checked by the rule they were stored under, so an instance started before a
+ * stricter rule does not stop sagad from starting.
+ */
+export function validateDefinitions(data: unknown, stored = false): ErrorObject[] {
+  const v = stored
+    ? storedValidator ??= new Ajv({ allErrors: true, verbose: true, strictTypes: false }).compile({
+      ...schema, definitions: { ...schema.definitions, commandSubject: ANY_SUBJECT, eventSubject: ANY_SUBJECT, replySubject: ANY_SUBJECT },
+    })
+    : validator ??= new Ajv({ allErrors: true, verbose: true, strictTypes: false }).compile(schema);
+  return v(data) ? [] : [...(v.errors ?? [])];
 }

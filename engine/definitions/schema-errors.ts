@@ -19,14 +19,53 @@ interface Candidate extends SchemaProblem {
   readonly pointer: string;
 }
 
-const atomicText: Record<AtomicDefinition, { message: (v: string) => string; hint: string }> = {
+interface AtomicText {
+  readonly message: (v: string) => string;
+  readonly hint: string;
+}
+
+type SubjectUse = 'command' | 'event' | 'reply';
+
+/**
+ * Pure: why a subject is refused, by what sagad does with it. It publishes commands to one
+ * subject; it matches trigger and wait events by their exact subject; it takes replies from a
+ * subscription, where `*` is one whole token and `>` the last one. `$` subjects are NATS's own.
+ */
+function subjectText(use: SubjectUse, raw: unknown): AtomicText {
+  const s = typeof raw === 'string' ? raw : '';
+  const tokens = s.split('.');
+  const wild = (t: string): boolean => t.includes('*') || t.includes('>');
+  if (s === '' || /\s/.test(s) || tokens.includes('')) {
+    return { message: (v) => `\`${v}\` is not a NATS subject`, hint: 'write dot-separated tokens without spaces, like orders.events' };
+  }
+  if (s.startsWith('$')) {
+    return { message: (v) => `\`${v}\` starts with \`$\`, which NATS keeps for its own subjects ($JS, $SYS)`, hint: 'use a subject of your own, like orders.events' };
+  }
+  if (use === 'command' && tokens.some(wild)) {
+    return { message: (v) => `\`${v}\` has a wildcard, but a command goes to one subject`, hint: 'write the exact subject the participant listens on, like inventory.commands' };
+  }
+  if (use === 'event' && tokens.some(wild)) {
+    return {
+      message: (v) => `\`${v}\` has a wildcard, but sagad matches trigger and wait events by their exact subject`,
+      hint: 'write the exact subject the events are published on, like orders.events',
+    };
+  }
+  return {
+    message: (v) => `\`${v}\` is not a NATS subject to subscribe to`,
+    hint: 'write dot-separated tokens, the first one plain (sagad names the stream after it), where * stands for a whole token and > only for the last one, like inventory.*.events or inventory.>',
+  };
+}
+
+const atomicText: Record<AtomicDefinition, AtomicText | ((raw: unknown) => AtomicText)> = {
   duration: { message: (v) => `\`${v}\` is not a duration`, hint: 'write a duration like 500ms, 30s, 10m or 1h' },
   expression: { message: (v) => `\`${v}\` is not an expression`, hint: 'write a JSONata expression as "{% ... %}"' },
   maxAttempts: { message: (v) => `\`${v}\` is not a number of attempts`, hint: 'write a whole number of at least 1, or unlimited' },
   name: { message: (v) => `\`${v}\` is not a valid name`, hint: 'use lowercase letters, digits and dashes, starting with a letter, like order-fulfillment' },
   schemaKey: { message: (v) => `\`${v}\` is not a message type and version`, hint: 'write Type@version, like OrderPlaced@1' },
   schemaSource: { message: (v) => `\`${v}\` is neither a JSON Schema nor a schema file`, hint: 'write an inline schema, or the path of a .json file relative to this file' },
-  subject: { message: (v) => `\`${v}\` is not a NATS subject`, hint: 'write dot-separated tokens without spaces, like orders.events' },
+  commandSubject: (raw) => subjectText('command', raw),
+  eventSubject: (raw) => subjectText('event', raw),
+  replySubject: (raw) => subjectText('reply', raw),
   messageType: { message: (v) => `\`${v}\` is not a message type`, hint: 'start with a letter and use letters, digits, _, . and -, like OrderPlaced' },
 };
 
@@ -95,7 +134,8 @@ function translate(e: ErrorObject, data: unknown): Candidate | null {
   const base = { pointer: e.instancePath, kind: 'other' as Kind };
   if (role?.kind === 'atomic') {
     const key = e.propertyName;
-    const text = atomicText[role.name];
+    const entry = atomicText[role.name];
+    const text = typeof entry === 'function' ? entry(key ?? e.data) : entry;
     const value = show(key ?? e.data);
     return key === undefined
       ? { ...base, path, at: 'value', message: text.message(value), hint: text.hint }
