@@ -53,22 +53,27 @@ const forbiddenBindings: Record<string, () => never> = Object.fromEntries(
 /**
  * Pure: the forbidden functions (`$now`, `$millis`, `$random`, `$shuffle`, `$eval`) the
  * expression names anywhere, called or passed on, each once, in the order they first appear.
- * The loader refuses them; evaluated, they would throw.
+ * The loader refuses them; evaluated, they would throw. A name the expression binds itself
+ * (`$now := ...`, a lambda's parameter, `@$now`, `#$now`) is its own variable, not the function.
  */
 export function forbiddenFunctions(ast: jsonata.ExprNode): string[] {
-  const found = new Set<string>();
+  const named = new Set<string>();
+  const bound = new Set<string>();
   const visit = (node: unknown): void => {
     if (Array.isArray(node)) {
       node.forEach(visit);
       return;
     }
     if (node === null || typeof node !== 'object') return;
-    const n = node as jsonata.ExprNode;
-    if (n.type === 'variable' && (forbidden as readonly unknown[]).includes(n.value)) found.add(String(n.value));
+    const n = node as jsonata.ExprNode & { focus?: unknown; index?: unknown };
+    if (n.type === 'variable' && (forbidden as readonly unknown[]).includes(n.value)) named.add(String(n.value));
+    if (n.type === 'bind' && n.lhs?.type === 'variable') bound.add(String(n.lhs.value));
+    if (n.type === 'lambda') for (const a of n.arguments ?? []) bound.add(String(a.value));
+    for (const v of [n.focus, n.index]) if (typeof v === 'string') bound.add(v);
     Object.values(n).forEach(visit);
   };
   visit(ast);
-  return [...found];
+  return [...named].filter((name) => !bound.has(name));
 }
 
 /** Compiles `{% ... %}` or bare JSONata; throws ExpressionSyntaxError when it does not parse. */

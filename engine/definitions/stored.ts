@@ -27,7 +27,7 @@ const fields = ['definition', 'schemaFiles'];
 export function compileSagaSource(source: string): SourceResult {
   const lines = new LineCounter();
   // JSON is YAML: the YAML parser gives the positions of the source's nodes for messages.
-  const ctx = new FileContext(STORED_DEFINITION, new SourceMap(parseDocument(source, { lineCounter: lines }), lines));
+  const ctx = new FileContext(STORED_DEFINITION, new SourceMap(parseDocument(source, { lineCounter: lines }), lines), true);
   let data: unknown;
   try {
     data = JSON.parse(source);
@@ -42,7 +42,7 @@ export function compileSagaSource(source: string): SourceResult {
   if (parts === null) return { ok: false, errors: sortErrors(ctx.errors) };
 
   const wrapped = { sagas: [parts.definition] };
-  for (const problem of explainSchemaErrors(validateDefinitions(wrapped), wrapped)) {
+  for (const problem of explainSchemaErrors(validateDefinitions(wrapped, true), wrapped)) {
     const [first, second, ...rest] = problem.path;
     const path = first === 'sagas' && second === 0 ? ['definition', ...rest] : ['definition'];
     ctx.report(path, problem.message, problem.hint, problem.at);

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { compileSagaSource } from '../../engine/definitions/index.js';
 import { commandYaml, errorsOf, sagaYaml, sagasOf } from './fixtures/saga-yaml.js';
 
 /** README: the loader refuses $now, $millis and $random (an expression must replay the same); before, they only threw when evaluated. */
@@ -31,4 +32,31 @@ t.test('other functions, and names that merely contain a forbidden one, load', a
         command: { subject: x, type: X, payload: { t: "{% $fromMillis($input.millis) %}" } }
         reply: { subject: y, success: [Y] }
         timeout: 5s`)));
+});
+
+t.test('a name the expression binds itself is its own variable, not the function', async (t) => {
+  t.ok(sagasOf(sagaYaml(`      - name: a
+        pivot: true
+        command:
+          subject: x
+          type: X
+          payload:
+            a: "{% ($now := $input.ts; $now) %}"
+            b: "{% $map([1, 2], function($random) { $random * 2 }) %}"
+            c: "{% $input.orders@$millis.($millis.id) %}"
+        reply: { subject: y, success: [Y] }
+        timeout: 5s`)));
+});
+
+t.test('a stored definition is compiled again as it was stored: the rules added since (functions, durations, subjects) do not stop its instances', async (t) => {
+  const [saga] = sagasOf(sagaYaml(`      - name: a
+        pivot: true
+        command: { subject: x, type: X, payload: { t: "{% $input.t %}" } }
+        reply: { subject: y, success: [Y] }
+        timeout: 5s`));
+  if (saga === undefined) throw new Error('no saga');
+  const older = saga.source.replace('{% $input.t %}', '{% $now() %}').replace('"5s"', '"50000d"').replace(/"subject":\s*"x"/, '"subject": "x.>"');
+  t.ok(older.includes('$now()') && older.includes('"50000d"') && older.includes('x.>'), 'a source as an older build stored it');
+  const r = compileSagaSource(older);
+  t.ok(r.ok, r.ok ? 'compiles' : r.errors.map((e) => e.message).join('; '));
 });
