@@ -25,6 +25,8 @@ interface OpenFile {
   readonly fh: FileHandle;
   readonly openedAt: number;
   readonly hashes: Set<string>;
+  /** Bytes of whole members written so far. */
+  size: number;
 }
 
 /** Pure: the file name of an archive file opened at `at`: sorting the names sorts them by time. */
@@ -71,12 +73,22 @@ export class ArchiveWriter {
         lines.push(`{"format":"${ARCHIVE_FORMAT}","kind":"instance","archivedAt":${at},"instance":${r.json.state},"journal":${r.json.journal},"timers":${r.json.timers}}\n`);
       }
       const member = await gzipAsync(Buffer.from(lines.join('')), { level: this.level });
-      await file.fh.write(member);
+      // A write may take fewer bytes than given without an error (a full disk, a file size
+      // limit): the rest is written, or the error of trying is thrown. Believed whole, a cut
+      // member was synced, and the instances in its lost part deleted.
+      for (let done = 0; done < member.length;) {
+        const { bytesWritten } = await file.fh.write(member, done, member.length - done, file.size + done);
+        if (bytesWritten <= 0) throw new Error(`the archive file ${file.path} took no more bytes (${done} of ${member.length} written)`);
+        done += bytesWritten;
+      }
       await file.fh.datasync();
+      file.size += member.length;
       for (const hash of added) file.hashes.add(hash);
       return { file: file.path, bytes: member.length };
     } catch (err) {
-      // A member may be half written: nothing goes after it.
+      // A member may be half written: it is cut off where the last whole one ended, if the
+      // file lets us, and nothing goes after it (the next append opens a new file).
+      await file.fh.truncate(file.size).catch(() => undefined);
       await this.close();
       throw err;
     }
@@ -103,7 +115,7 @@ export class ArchiveWriter {
     } finally {
       await dir.close();
     }
-    this.current = { path, fh, openedAt: now, hashes: new Set() };
+    this.current = { path, fh, openedAt: now, hashes: new Set(), size: 0 };
     return this.current;
   }
 }
