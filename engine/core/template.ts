@@ -94,6 +94,10 @@ export function truthy(value: unknown): boolean {
   // Stryker disable next-line ConditionalExpression,EqualityOperator: [].some() is false too; the length test only says it
   if (Array.isArray(value)) return value.length > 0 && value.some(truthy);
   if (typeof value === 'function') return false;
-  if (typeof value === 'object' && value !== null) return Object.keys(value).length > 0;
+  if (typeof value === 'object' && value !== null) {
+    // A JSONata lambda or built-in function is an object with one of these marks.
+    if ('_jsonata_lambda' in value || '_jsonata_function' in value) return false;
+    return Object.keys(value).length > 0;
+  }
   return Boolean(value);
 }

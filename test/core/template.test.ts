@@ -63,9 +63,11 @@ t.test('truthy follows JSONata: false, null, undefined, 0, empty string, empty o
 });
 
 t.test('truthy agrees with JSONata\'s own $boolean on every kind of value', async (t) => {
-  const values: unknown[] = [false, true, null, 0, 1, -0, '', 'x', [], [0], [1], [[]], [[1]], {}, { a: 1 }, [{}], [{ a: 1 }], [null, 'x']];
+  const lambda = await jsonata('function($x) { $x }').evaluate(null) as unknown;
+  const builtin = await jsonata('$string').evaluate(null) as unknown;
+  const values: unknown[] = [false, true, null, 0, 1, -0, '', 'x', [], [0], [1], [[]], [[1]], {}, { a: 1 }, [{}], [{ a: 1 }], [null, 'x'], lambda, builtin];
   for (const v of values) {
     const expected = await jsonata('$boolean($v)').evaluate(null, { v }) as boolean;
-    t.equal(truthy(v), expected, JSON.stringify(v));
+    t.equal(truthy(v), expected, JSON.stringify(v) ?? String(v));
   }
 });
