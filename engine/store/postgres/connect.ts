@@ -56,15 +56,18 @@ export function poolConfig(url: string): pg.PoolConfig {
 
 /**
  * SQLSTATEs that pass when the server is back or has room again: a lost or refused
- * connection (08, 57P01-57P03, 57P05), a server short of resources (class 53: disk full,
- * out of memory, too many connections) or failing underneath (class 58: I/O error), a
- * database that is read-only for now (25006: a failover pointing at a standby, an operator
- * guarding a nearly full disk), a lock or statement that timed out (55P03, 57014). Held and
- * retried as the store being unavailable, not counted against a message's deliveries: one
- * of these on every delivery would otherwise dead-letter, or lose, every message meanwhile.
+ * connection (08, 57P01-57P03, 57P05), a server short of resources (class 53: disk full, too
+ * many connections) or failing underneath (class 58: I/O error), a database that is
+ * read-only for now (25006: a failover pointing at a standby, an operator guarding a nearly
+ * full disk), a lock that timed out (55P03). Held and retried as the store being unavailable,
+ * not counted against a message's deliveries: one of these on every delivery would otherwise
+ * dead-letter, or lose, every message meanwhile. Not a statement timeout (57014) nor out of
+ * memory (53200): one oversized input can cause those, and held it would be retried for ever
+ * (and fail its batch every time) instead of being dead-lettered.
  */
-const transientStates = new Set(['57P01', '57P02', '57P03', '57P05', '25006', '55P03', '57014']);
+const transientStates = new Set(['57P01', '57P02', '57P03', '57P05', '25006', '55P03']);
 const transientClasses = ['08', '53', '58'];
+const inputStates = new Set(['53200', '57014']);
 const transientSocket = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'EPIPE']);
 /** Settings errors: wrong password or user, unknown database, no permission to connect. */
 const configStates: Record<string, string> = {
@@ -84,7 +87,7 @@ export function codeOf(err: unknown): string | undefined {
 export function isTransient(err: unknown): boolean {
   const code = codeOf(err);
   if (code !== undefined && (transientStates.has(code) || transientSocket.has(code))) return true;
-  if (code?.length === 5 && transientClasses.includes(code.slice(0, 2))) return true;
+  if (code?.length === 5 && transientClasses.includes(code.slice(0, 2)) && !inputStates.has(code)) return true;
   const msg = err instanceof Error ? err.message : '';
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connection timeout/i.test(msg);
 }

@@ -32,9 +32,11 @@ export function earlyEventOps(d: Db): EarlyOps {
       // committed its row while this statement's insert waited on it, after the snapshot the
       // statement reads. A statement of its own sees it; without it, the event was refused as
       // if the instance kept too many, and dead-lettered though kept.
-      const [again] = await d.query<{ present: boolean }>(
-        'SELECT EXISTS (SELECT 1 FROM early_events WHERE instance_id = $1 AND event_id = $2) AS present', [e.instanceId, e.eventId]);
-      return again?.present === true ? 'kept' : 'full';
+      // Delivered and dropped by then, the event was processed (its id is in the inbox).
+      const [again] = await d.query<{ present: boolean; processed: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM early_events WHERE instance_id = $1 AND event_id = $2) AS present,
+                EXISTS (SELECT 1 FROM inbox WHERE message_id = $2) AS processed`, [e.instanceId, e.eventId]);
+      return again?.present === true ? 'kept' : again?.processed === true ? 'processed' : 'full';
     },
     async earlyEventsOf(id) {
       const rows = await d.query<Parameters<typeof toEarlyEvent>[0]>(

@@ -95,8 +95,9 @@ t.test('a database that is read-only for now (a failover to a standby, an operat
 
 t.test('a server short of resources or failing underneath is unavailable; a data error is not', async (t) => {
   const err = (code: string) => Object.assign(new Error(`error ${code}`), { code });
-  for (const code of ['53100', '53200', '53300', '58030', '25006', '55P03', '57014', '57P05', '08006']) {
+  for (const code of ['53100', '53300', '58030', '25006', '55P03', '57P05', '08006']) {
     t.match(classify(err(code), 'db'), { code: 'SAGA_ERR_STORE_UNAVAILABLE' }, code);
   }
-  for (const code of ['23505', '22021', '42P01', '40P01']) t.notOk(classify(err(code), 'db') instanceof StoreError, `${code} stays the error it is`);
+  // Out of memory and a statement timeout may be one input's doing: it fails, and is dead-lettered after its deliveries.
+  for (const code of ['23505', '22021', '42P01', '40P01', '53200', '57014']) t.notOk(classify(err(code), 'db') instanceof StoreError, `${code} stays the error it is`);
 });
