@@ -79,15 +79,26 @@ export function onChildEnded(run: Run, input: Extract<SagaInput, { type: 'ChildE
       emit(run, { type: 'StepSucceeded', at: run.env.now, step: l.name, replyId: input.childId, output: input.output, pivot: false });
       advance(run);
     } else {
-      // A compensated child undid its own work; a failed one waits for its own operator.
-      failStep(run, l, `child saga ${l.saga} ${input.childId} ended ${input.outcome}${why}`, 'failed', 'not_done');
+      // A compensated child undid its own work; a failed one waits for its own operator; one that never started did nothing.
+      const ended = input.outcome === 'not_started' ? 'could not start' : `ended ${input.outcome}`;
+      failStep(run, l, `child saga ${l.saga} ${input.childId} ${ended}${why}`, 'failed', 'not_done');
     }
     return yes;
   }
   if (run.state.status === 'compensating' && comp?.status === 'running' && comp.awaiting === input.childId) {
     if (input.outcome === 'compensated') stepCompensated(run, l.name, input.childId);
+    // A child that never started did nothing: nothing to undo.
+    else if (input.outcome === 'not_started') stepCompensated(run, l.name, null);
     else if (input.outcome === 'failed') compensationFailed(run, l.name, `child saga ${l.saga} ${input.childId} could not be compensated${why}`);
     else return { handled: false, why: 'stale' };
+    return yes;
+  }
+  // The step was given up (a sibling failed as it started) and waits in the compensation
+  // queue; its child, asked to start in the same decision, could not: it leaves the queue,
+  // compensated with nothing to undo, and the compensation in flight goes on.
+  if (input.outcome === 'not_started' && run.state.status === 'compensating' && (comp === null || comp.status === 'pending')
+    && run.state.compensation.queue.includes(l.name) && st.commands.at(-1) === input.childId) {
+    emit(run, { type: 'StepCompensated', at: run.env.now, step: l.name, replyId: null });
     return yes;
   }
   if (input.outcome === 'completed') {

@@ -51,8 +51,11 @@ export type SagaInput =
   /** To a child: its parent compensates, so undo what it did (a running child is cancelled). */
   | { readonly type: 'ParentCompensates'; readonly parentId: string };
 
-/** How a child saga ended, as its parent's step sees it. */
-export type ChildOutcome = 'completed' | 'compensated' | 'failed';
+/**
+ * How a child saga ended, as its parent's step sees it; `not_started` when it could not start
+ * (its key taken, its saga gone after a reload, its input refused): it did nothing.
+ */
+export type ChildOutcome = 'completed' | 'compensated' | 'failed' | 'not_started';
 
 /** A request to start an instance; the shell has already resolved idempotency by id and key. */
 export interface StartRequest {

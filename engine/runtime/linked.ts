@@ -91,18 +91,13 @@ async function follow(
     case 'StartChild': {
       if (await read(link.childId) !== undefined) return [];
       const parent: ParentLink = { id: from.id, saga: from.saga, step: link.step };
-      // The step's outcome, or, when the parent already compensates the step (a sibling failed
-      // in the same decision, which gave the step up), its compensation's: a child that never
-      // started did nothing, so there is nothing to undo. Told `failed` instead, the parent's
-      // compensation would fail and every retry of it find no child to compensate.
+      // `not_started`: the step fails, or, when the parent already compensates the step (a
+      // sibling failed in the same decision, which gave the step up), its compensation is done
+      // with nothing to undo, in flight or still queued. Told `failed` instead, the parent's
+      // compensation failed and every retry of it found no child to compensate.
       const tell = async (reason: string) => {
         unstarted.add(link.childId);
-        const now = await read(from.id);
-        const undoing = now?.status === 'compensating' && now.steps[link.step]?.compensation?.awaiting === link.childId;
-        return inputTo(from.id, {
-          type: 'ChildEnded', step: link.step, childId: link.childId, outcome: undoing ? 'compensated' : 'failed', output: null,
-          reason: undoing ? `${reason}; it did nothing, so nothing is undone` : reason,
-        }, read, deps);
+        return inputTo(from.id, { type: 'ChildEnded', step: link.step, childId: link.childId, outcome: 'not_started', output: null, reason }, read, deps);
       };
       try {
         const plan = await deps.planChild({ saga: link.saga, input: link.input, key: link.key ?? undefined, id: link.childId, correlationId: link.correlationId, parent });
@@ -128,7 +123,7 @@ async function follow(
       // Its start failed in this write: it did nothing (a parent that no longer awaits it ignores this).
       if (unstarted.has(link.childId)) {
         return inputTo(from.id, {
-          type: 'ChildEnded', step: link.step, childId: link.childId, outcome: 'compensated', output: null, reason: 'it never started, so nothing is undone',
+          type: 'ChildEnded', step: link.step, childId: link.childId, outcome: 'not_started', output: null, reason: 'it never started, so nothing is undone',
         }, read, deps);
       }
       const child = await read(link.childId);

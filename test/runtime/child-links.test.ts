@@ -84,6 +84,29 @@ sagas:
               key: "{% $input.k %}"
           - - name: pause
               delay: { until: "{% $input.shipAt %}" }
+  - name: fork-grab
+    defaults: { timeout: 5s, retry: { maxAttempts: 1 } }
+    steps:
+      - name: hold
+        command: { subject: a.commands, type: Hold, payload: {} }
+        reply: { subject: a.events, success: [Held], failure: [NotHeld] }
+        compensate:
+          command: { subject: a.commands, type: Unhold, payload: {} }
+          reply: { subject: a.events, success: [Unheld] }
+      - name: both
+        parallel:
+          - - name: kid
+              saga: child
+              input: { x: 0 }
+              key: "{% $input.k %}"
+          - - name: grab
+              command: { subject: a.commands, type: Grab, payload: {} }
+              reply: { subject: a.events, success: [Grabbed], failure: [NotGrabbed] }
+              compensate:
+                command: { subject: a.commands, type: Ungrab, payload: {} }
+                reply: { subject: a.events, success: [Ungrabbed] }
+          - - name: pause
+              delay: { until: "{% $input.shipAt %}" }
   - name: outer
     defaults: { timeout: 5s, retry: { maxAttempts: 1 } }
     steps:
@@ -219,6 +242,21 @@ async function scenarios(t: Test, open: () => Promise<{ store: StorePort; second
     t.equal(await store.getInstance('p-fork.kid.1'), undefined, 'no child was started');
     await r.reply('Unheld', r.command('Unhold', 'p-fork'));
     t.equal((await store.getInstance('p-fork'))?.status, 'compensated', 'the steps before it are undone');
+  });
+
+  t.test('the same with the child\'s step behind another in the compensation queue: it leaves the queue, and the rest is undone', async (t) => {
+    const { store } = await open();
+    const r = makeRig(store, t.testdir());
+    await r.engine.start({ saga: 'child', input: { x: 0 }, key: 'k-held-2', id: 'other-2', correlationId: 'corr' });
+    await r.engine.start({ saga: 'fork-grab', input: { k: 'k-held-2', shipAt: 'next tuesday' }, id: 'p-grab', correlationId: 'corr' });
+    await r.reply('Held', r.command('Hold', 'p-grab'));
+    const p = await store.getInstance('p-grab');
+    t.equal(p?.status, 'compensating');
+    t.same(p?.status === 'compensating' ? p.compensation.queue : null, ['grab', 'hold'], 'the child step left the queue: grab (in flight), then hold');
+    t.match(p?.steps.kid?.compensation, { status: 'compensated' }, 'nothing to undo for the child that never started');
+    await r.reply('Ungrabbed', r.command('Ungrab', 'p-grab'));
+    await r.reply('Unheld', r.command('Unhold', 'p-grab'));
+    t.equal((await store.getInstance('p-grab'))?.status, 'compensated', 'not failed: every step that may have taken effect is undone');
   });
 
   t.test('a child given a pivot by a reload is not started by a step that may have to be compensated: the step fails, the parent compensates', async (t) => {
