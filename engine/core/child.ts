@@ -2,7 +2,7 @@ import { findLeaf, type ChildSagaStep } from './definition.js';
 import type { ChildOutcome, SagaInput } from './inputs.js';
 import { beginCompensation, compensationFailed, continueCompensation, lateSuccess, stepCompensated } from './compensation.js';
 import { advance, failStep } from './forward.js';
-import { cancelTimer, effect, emit, leaf, schedule, stepOf, type Run } from './run.js';
+import { cancelTimer, effect, emit, isPastPivot, leaf, schedule, stepOf, type Run } from './run.js';
 import type { InstanceState } from './state.js';
 import { evaluate, renderTemplate, scopeOf } from './template.js';
 
@@ -116,7 +116,7 @@ export function onParentCompensates(run: Run, parentId: string): Handled {
     case 'running':
     case 'completed':
       // The loader lets only a child without a pivot be compensated: past a pivot nothing is undone.
-      if (s.pastPivot) return { handled: false, why: 'stale' };
+      if (isPastPivot(run)) return { handled: false, why: 'stale' };
       beginCompensation(run, reason);
       return yes;
     case 'failed':

@@ -9,7 +9,7 @@ import { evolve } from './evolve.js';
 import { childTimedOut, onChildEnded, onParentCompensates } from './child.js';
 import { delayElapsed } from './delay.js';
 import { elementLeaf, forEachStage } from './for-each.js';
-import { cancelStepTimers, cancelTimer, emit, leaf, lifecycle, schedule, stepOf, type Run } from './run.js';
+import { cancelStepTimers, cancelTimer, emit, isPastPivot, leaf, lifecycle, schedule, stepOf, type Run } from './run.js';
 import type { InstanceState } from './state.js';
 import { evaluate, scopeOf, truthy } from './template.js';
 
@@ -166,7 +166,7 @@ function onDoReply(run: Run, l: CommandStep, m: IncomingMessage, lateWindowMs: n
   }
   // Only the attempt in flight may fail the step: an old attempt's error is stale.
   if (m.causationId !== st.awaiting) return skip(run, 'stale');
-  if (kind === 'failure' && !run.state.pastPivot) {
+  if (kind === 'failure' && !isPastPivot(run)) {
     // A business failure is the participant's answer for the whole step: nothing was done.
     failStep(run, l, `reply ${describeReply(m)}`, 'failed', 'not_done');
     return done(run);
@@ -221,7 +221,7 @@ function onTimer(run: Run, t: TimerRef): Handled {
   switch (t.kind) {
     case 'deadline':
       // Once the pivot is sent its outcome decides; if it fails, the saga compensates then.
-      if (s.status !== 'running' || s.pastPivot || pivotInFlight(run) !== null) return skip(run, 'stale');
+      if (s.status !== 'running' || isPastPivot(run) || pivotInFlight(run) !== null) return skip(run, 'stale');
       beginCompensation(run, { kind: 'deadline', step: null, message: 'the saga deadline passed' });
       return done(run);
     case 'attempt_timeout': {
@@ -272,7 +272,7 @@ function operator(by: string | undefined, reason: string | undefined): { by?: st
 function onCancel(run: Run, reason: string, by: string | undefined): Decision | Rejection {
   const s = run.state;
   if (s.status !== 'running') return reject('SAGA_ERR_INVALID_STATE', `instance ${s.id} is ${s.status}; only a running instance can be cancelled`);
-  if (s.pastPivot) return reject('SAGA_ERR_PAST_PIVOT', `instance ${s.id} is past its pivot step; it can no longer be compensated and will run to completion`);
+  if (isPastPivot(run)) return reject('SAGA_ERR_PAST_PIVOT', `instance ${s.id} is past its pivot step; it can no longer be compensated and will run to completion`);
   const pivot = pivotInFlight(run);
   if (pivot !== null) return reject('SAGA_ERR_PAST_PIVOT', `instance ${s.id} has sent its pivot step ${pivot}; wait for its outcome: if it fails the saga compensates by itself`);
   beginCompensation(run, {

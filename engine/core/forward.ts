@@ -7,7 +7,7 @@ import { forEachStage, stepNamesInOrder } from './for-each.js';
 import { startChild } from './child.js';
 import { startDelay } from './delay.js';
 import { parseIsoTime } from './iso-time.js';
-import { cancelStepTimers, effect, emit, leaf, lifecycle, renderMessage, schedule, cancelTimer, sendCommand, stepOf, type Run } from './run.js';
+import { cancelStepTimers, effect, emit, isPastPivot, leaf, lifecycle, renderMessage, schedule, cancelTimer, sendCommand, stepOf, type Run } from './run.js';
 import { evaluate, scopeOf, truthy } from './template.js';
 
 /**
@@ -134,7 +134,7 @@ export function failStep(run: Run, l: LeafStep, error: string, status: 'failed' 
   const outcome = known ?? (l.kind === 'command' && st.commands.length > 0 ? 'unknown' : 'not_done');
   cancelStepTimers(run, l.name, st.attempt);
   emit(run, { type: 'StepFailed', at: run.env.now, step: l.name, error, status, outcome });
-  if (!run.state.pastPivot) {
+  if (!isPastPivot(run)) {
     beginCompensation(run, { kind: 'step_failed', step: l.name, message: `step ${l.name} failed: ${error}` });
     return;
   }

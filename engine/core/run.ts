@@ -1,4 +1,4 @@
-import { findLeaf, type CompiledSaga, type LeafStep, type MessageSpec } from './definition.js';
+import { findLeaf, leafSteps, type CompiledSaga, type LeafStep, type MessageSpec } from './definition.js';
 import type { Effect, LifecycleType } from './effects.js';
 import type { SagaEvent } from './events.js';
 import { evolve } from './evolve.js';
@@ -29,6 +29,17 @@ export function emit(run: Run, event: SagaEvent): void {
 
 export function effect(run: Run, e: Effect): void {
   run.effects.push(e);
+}
+
+/**
+ * Whether the instance is past its pivot: the pivot succeeded, or its `when` skipped it. An
+ * instance journaled before a skipped pivot was recorded as passed has only the skip in its
+ * state, so that counts too.
+ */
+export function isPastPivot(run: Run): boolean {
+  if (run.state.pastPivot) return true;
+  const pivot = leafSteps(run.def).find((l) => l.kind === 'command' && l.pivot);
+  return pivot !== undefined && run.state.steps[pivot.name]?.status === 'skipped';
 }
 
 export function stepOf(run: Run, name: string): StepState {

@@ -67,3 +67,15 @@ t.test('a pivot that runs still decides: before its command is out the saga can 
   r.reply('confirm', 'NotConfirmed');
   t.equal(r.state().status, 'compensating', 'its failure compensates the charge');
 });
+
+t.test('an instance journaled before a skipped pivot was recorded as passed is past it all the same', async (t) => {
+  const r = charged(false);
+  const older = r.journal.map((e) => (e.type === 'StepSkipped' ? { type: e.type, at: e.at, step: e.step } : e));
+  const state = older.reduce<InstanceState | undefined>(evolve, undefined);
+  if (state === undefined) throw new Error('no state');
+  t.equal(state.pastPivot, false, 'the older journal does not say so');
+  const cancel = decide(def, state, { type: 'CancelRequested', reason: 'changed my mind' }, testEnv(100, { n: 100 }));
+  t.ok(isRejection(cancel) && cancel.rejected.code === 'SAGA_ERR_PAST_PIVOT', 'a cancel is refused');
+  const deadline = decide(def, state, { type: 'TimerFired', timer: { kind: 'deadline' } }, testEnv(100, { n: 100 }));
+  t.equal(isRejection(deadline) ? 'rejected' : deadline.ignored, 'stale', 'the deadline changes nothing');
+});
