@@ -1,5 +1,6 @@
 /** `admin backup FILE`: a consistent copy of the SQLite store, taken while sagad runs. */
 import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { SagaError } from '../../engine/errors.js';
 import { backupSqlite } from '../../engine/store/backup.js';
@@ -45,9 +46,11 @@ restore brings back and what it does not. For PostgreSQL use pg_dump.
       } catch (err) {
         const code = err instanceof SagaError ? err.code : undefined;
         if (code === 'SAGA_ERR_NOT_FOUND') throw new CliError(`the database ${db} does not exist`, 'give the SQLite file of the server with --db (its SAGA_DB, default ./data/sagad.db)');
-        throw new CliError(`cannot back up ${db} (${err instanceof Error ? err.message : String(err)})`, 'is it a sagad database, and is there room for the copy?');
+        throw new CliError(`cannot back up ${db} to ${file} (${err instanceof Error ? err.message : String(err)}); nothing was left at ${file}`,
+          code === 'SAGA_ERR_SCHEMA_VERSION' ? 'back up a sagad database with a sagactl at least as new as the sagad that wrote it'
+            : `is it a sagad database, and is there room for the copy in ${dirname(resolve(file))}?`);
       }
       if (ctx.output !== 'table') return ctx.doc(r);
-      ctx.out(`Backed up ${db} to ${r.file}: ${r.instances} instances, ${(r.bytes / 1_048_576).toFixed(1)} MB, in ${(r.ms / 1000).toFixed(1)} s.\n`);
+      ctx.out(`Backed up ${db} to ${r.file}: ${r.instances} instances, ${(r.bytes / 1_048_576).toFixed(1)} MB, schema version ${r.schemaVersion}, in ${(r.ms / 1000).toFixed(1)} s.\n`);
     });
 }

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { ArchiveWriter } from '../../engine/archive/writer.js';
 import { sqlitePort } from '../../engine/store/sqlite-port.js';
+import { schemaVersion } from '../../engine/store/migrations.js';
 import { cli } from './helpers.js';
 import { Fixture, fillScenarios } from './fixture.js';
 
@@ -93,7 +94,7 @@ t.test('admin backup: a checked copy that reads like the original; refusals for 
   const copy = join(dir, 'backup.db');
   const r = await cli(['admin', 'backup', copy, '--db', file], { now });
   t.equal(r.code, 0, r.err);
-  t.match(r.out, new RegExp(`^Backed up ${file} to ${copy}: 10 instances, [0-9.]+ MB, in [0-9.]+ s\\.\\n$`));
+  t.match(r.out, new RegExp(`^Backed up ${file} to ${copy}: 10 instances, [0-9.]+ MB, schema version ${schemaVersion}, in [0-9.]+ s\\.\\n$`));
   const original = await cli(['list', '--db', file, '-o', 'json'], { now });
   const copied = await cli(['list', '--db', copy, '-o', 'json'], { now });
   t.same(JSON.parse(copied.out), JSON.parse(original.out), 'the copy lists the same instances');
