@@ -64,9 +64,17 @@ export function parseLine(text: string): ArchiveLine | { problem: string } {
 /**
  * Pure: which of two lines of the same instance to keep. A crash between the archive's sync
  * and the delete archives an instance twice; should it have changed in between (a late reply
- * reopening it), the later version wins, and between equals the later write.
+ * reopening it), the later version wins, and between equals the later write. Two instances
+ * may have had the same id (a start with the id of one already retired): the one created
+ * later wins here, and {@link sameInstance} keeps them apart where both are listed.
  */
 export function newer(a: ArchivedInstance, b: ArchivedInstance): ArchivedInstance {
+  if (a.instance.createdAt !== b.instance.createdAt) return a.instance.createdAt > b.instance.createdAt ? a : b;
   if (a.instance.version !== b.instance.version) return a.instance.version > b.instance.version ? a : b;
   return b.archivedAt >= a.archivedAt ? b : a;
+}
+
+/** Pure: the key under which the lines of one instance fold: its id and when it was created. */
+export function sameInstance(s: { readonly id: string; readonly createdAt: number }): string {
+  return `${s.id}\u0000${s.createdAt}`;
 }

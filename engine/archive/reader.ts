@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { constants, createGunzip } from 'node:zlib';
-import { newer, parseLine, type ArchivedDefinition, type ArchivedInstance, type ArchiveLine } from './format.js';
+import { newer, parseLine, sameInstance, type ArchivedDefinition, type ArchivedInstance, type ArchiveLine } from './format.js';
 
 const FILE_RE = /^sagad-archive-.*\.ndjson\.gz$/;
 
@@ -68,7 +68,8 @@ export async function* readArchive(dir: string, bad?: (problem: string) => void)
 
 /**
  * The archived instance `id` in `dir`, or undefined. An instance archived twice (a crash
- * between the archive's sync and the delete) is returned once: its latest version.
+ * between the archive's sync and the delete) is returned once: its latest version. Of two
+ * instances that had the id (one started after the other was retired), the later created.
  */
 export async function findArchived(dir: string, id: string, bad?: (problem: string) => void): Promise<Found | undefined> {
   let found: Found | undefined;
@@ -114,7 +115,9 @@ export interface ArchiveFilter {
  * first, at most `limit`; `total` counts every match.
  */
 export async function listArchived(dir: string, filter: ArchiveFilter, limit: number, bad?: (problem: string) => void): Promise<{ items: ArchivedSummary[]; total: number }> {
-  // Summaries only: an archive of millions of instances does not fit in memory whole.
+  // Summaries only: an archive of millions of instances does not fit in memory whole. Keyed by
+  // id and creation: two instances that had the same id (one started after the other was
+  // retired) are both listed.
   const byId = new Map<string, ArchivedSummary>();
   for await (const { file, line } of readArchive(dir, bad)) {
     if (line.kind !== 'instance') continue;
@@ -124,9 +127,9 @@ export async function listArchived(dir: string, filter: ArchiveFilter, limit: nu
     if (filter.key !== undefined && s.key !== filter.key) continue;
     if (filter.since !== undefined && s.createdAt < filter.since) continue;
     if (filter.until !== undefined && s.createdAt > filter.until) continue;
-    const before = byId.get(s.id);
+    const before = byId.get(sameInstance(s));
     if (before !== undefined && (before.version > s.version || (before.version === s.version && before.archivedAt > line.archivedAt))) continue;
-    byId.set(s.id, {
+    byId.set(sameInstance(s), {
       id: s.id, saga: s.saga, key: s.key, correlationId: s.correlationId, status: s.status, definitionHash: s.definitionHash,
       createdAt: s.createdAt, updatedAt: s.updatedAt, version: s.version, archivedAt: line.archivedAt, file,
     });

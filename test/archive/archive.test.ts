@@ -109,3 +109,14 @@ t.test('an instance archived twice (a crash between sync and delete) is listed o
   t.same((await listArchived(dir, { since: 2_000 }, 100)).items.map((i) => i.id), ['i-2'], 'and by creation time');
   t.same((await listArchived(dir, {}, 1)).items.map((i) => i.id), ['i-2'], 'limited');
 });
+
+t.test('two instances that had the same id (one started after the other was retired) are both listed; find returns the later', async (t) => {
+  const dir = t.testdir();
+  const w = new ArchiveWriter({ dir, definition: definitions });
+  await w.append([retired('order-42', 10, { saga: 'payments', createdAt: 1_000 })]);
+  await w.append([retired('order-42', 6, { saga: 'refunds', createdAt: 9_000 })]);
+  await w.close();
+  const all = await listArchived(dir, {}, 100);
+  t.same(all.items.map((i) => [i.id, i.saga, i.version]), [['order-42', 'refunds', 6], ['order-42', 'payments', 10]], 'each, newest created first');
+  t.equal((await findArchived(dir, 'order-42'))?.record.instance.saga, 'refunds', 'the one created later, though its version is lower');
+});
