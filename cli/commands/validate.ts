@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { CompiledSaga } from '../../engine/core/index.js';
 import { leafSteps } from '../../engine/core/index.js';
 import { expressionWarnings } from '../../engine/definitions/expression-warnings.js';
+import { schemaWarnings } from '../../engine/definitions/schema-warnings.js';
 import { formatDefinitionError, loadDefinitionsFile } from '../../engine/definitions/index.js';
 import type { DefinitionError, LoadResult } from '../../engine/definitions/index.js';
 import { contextOf } from '../context.js';
@@ -13,13 +14,17 @@ export interface ValidatedFile {
   readonly ok: boolean;
   readonly sagas: string[];
   readonly errors: DefinitionError[];
-  readonly warnings: { saga: string; where: string; expression: string; message: string }[];
+  /** `expression` is null for a warning about a `schemas` key. */
+  readonly warnings: { saga: string; where: string; expression: string | null; message: string }[];
 }
 
 /** Pure: the document of one file's load result. */
 export function validatedFile(file: string, r: LoadResult): ValidatedFile {
   if (!r.ok) return { file, ok: false, sagas: [], errors: r.errors, warnings: [] };
-  const warnings = r.sagas.flatMap((saga) => expressionWarnings(saga).map((w) => ({ saga: saga.name, where: w.where, expression: w.source, message: w.message })));
+  const warnings = r.sagas.flatMap((saga) => [
+    ...expressionWarnings(saga).map((w) => ({ saga: saga.name, where: w.where, expression: w.source as string | null, message: w.message })),
+    ...schemaWarnings(saga).map((w) => ({ saga: saga.name, where: w.where, expression: null, message: w.message })),
+  ]);
   return { file, ok: true, sagas: r.sagas.map((saga) => saga.name), errors: [], warnings };
 }
 
@@ -40,11 +45,13 @@ FILE:LINE:COLUMN: PATH: what is wrong. what to write instead.
 All in one round: a schema error in one part of a saga does not hide the
 problems of its other parts (only a file whose YAML does not parse stops early).
 Warnings (on stderr, exit code unchanged) name expressions that may run away on
-some data: a function that calls itself, a range whose bound comes from data.
+some data (a function that calls itself, a range whose bound comes from data), and
+schemas keys whose type no command, reply, wait or trigger of the saga has (a
+misspelt key leaves its message unchecked).
 With -o json, one document on stdout: {"ok", "files": [{"file", "ok", "sagas"
 (their names), "errors": [{"file", "line", "column", "path", "message", "hint"}],
-"warnings": [{"saga", "where", "expression", "message"}]}]}; with -o jsonl, one
-such file object a line. Nothing goes to stderr then.
+"warnings": [{"saga", "where", "expression" (null for a schemas key), "message"}]}]};
+with -o jsonl, one such file object a line. Nothing goes to stderr then.
 Exit code 0 when every file is valid, 1 when any is not.`)
     .action((files: string[], _o: unknown, cmd: Command) => {
       const ctx = contextOf(cmd, io);
@@ -73,6 +80,7 @@ function printFile(io: Io, file: string, r: LoadResult): void {
   for (const saga of r.sagas) {
     io.out(`${file}: ${summarize(saga)}\n`);
     for (const w of expressionWarnings(saga)) io.err(`${file}: warning: ${saga.name}: ${w.where}: {% ${w.source} %}: ${w.message}\n`);
+    for (const w of schemaWarnings(saga)) io.err(`${file}: warning: ${saga.name}: ${w.where}: ${w.message}\n`);
   }
 }
 

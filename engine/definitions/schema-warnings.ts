@@ -1,0 +1,43 @@
+import { leafSteps, type CompiledSaga } from '../core/definition.js';
+import { closest } from './suggest.js';
+
+/** A `schemas` key that no message of its saga uses: where, and what the author may have meant. */
+export interface SchemaWarning {
+  /** Like `schemas.InventoryReserverd@1`. */
+  readonly where: string;
+  readonly message: string;
+}
+
+/** Pure: every message type a saga sends or takes: commands, compensations, replies, waits, its trigger. */
+export function messageTypes(saga: CompiledSaga): Set<string> {
+  const types = new Set<string>();
+  if (saga.start.on !== null) types.add(saga.start.on.type);
+  for (const l of leafSteps(saga)) {
+    if (l.kind === 'wait') types.add(l.type);
+    if (l.kind === 'command') {
+      types.add(l.command.type);
+      for (const t of [...l.reply.success, ...l.reply.failure, ...l.reply.retryable]) types.add(t);
+    }
+    if (l.compensate !== null) {
+      types.add(l.compensate.command.type);
+      for (const t of [...l.compensate.reply.success, ...l.compensate.reply.failure, ...l.compensate.reply.retryable]) types.add(t);
+    }
+  }
+  return types;
+}
+
+/**
+ * Pure: the saga's `schemas` keys whose type no message of the saga has. Such a schema
+ * validates nothing (a misspelt key leaves the message it was meant for unchecked), so
+ * `sagactl validate` warns about it, with the closest type the saga does use.
+ */
+export function schemaWarnings(saga: CompiledSaga): SchemaWarning[] {
+  const types = messageTypes(saga);
+  return Object.keys(saga.schemas).flatMap((key) => {
+    const type = key.split('@')[0] ?? key;
+    if (types.has(type)) return [];
+    const near = closest(type, types);
+    const hint = near === null ? '' : `; did you mean \`${near}@${key.split('@')[1] ?? '1'}\`?`;
+    return [{ where: `schemas.${key}`, message: `no command, reply, wait or trigger of the saga has the type \`${type}\`, so this schema checks nothing${hint}` }];
+  });
+}
