@@ -81,7 +81,11 @@ export function planRebuild(id: string, events: readonly SagaEvent[], row: Store
   if (state === undefined) throw new StoreError(StoreErrorCode.NotFound, `instance ${id} has no journal`);
   const found: Difference[] = [];
   if (row === undefined) {
-    found.push({ path: 'row', stored: null, rebuilt: `${state.status} instance at version ${state.version}` });
+    // Its pending timers and wait rows are effects of decisions, not in the journal: gone with
+    // the row (SQLite keeps timers in it), an unfinished instance comes back without them.
+    const without = isTerminal(state) ? ''
+      : '; its pending timers and waits are not in the journal and were not rebuilt: no timeout, retry or delay of it fires and no awaited event reaches it';
+    found.push({ path: 'row', stored: null, rebuilt: `${state.status} instance at version ${state.version}${without}` });
   } else {
     const columns = {
       saga: state.saga, definitionHash: state.definitionHash, key: state.key, correlationId: state.correlationId, status: state.status,
