@@ -243,7 +243,8 @@ export function explain(input: WhyInput): WhyAnswer {
     pastPivot: (() => {
       const pivot = pivotOf(input.definition);
       const st = doc.steps.find((s) => s.name === pivot)?.state;
-      return st !== undefined && st !== 'pending' && st !== 'skipped';
+      // Sent, done, or skipped by its `when`: a skipped pivot is passed (the core's isPastPivot).
+      return st !== undefined && st !== 'pending';
     })(),
   };
   const id = doc.id;

@@ -133,3 +133,11 @@ t.test('an unknown state is named, not guessed', async (t) => {
   t.match(a.text, /in state paused, which this sagactl does not know/);
   t.equal(t0 < base.now, true);
 });
+
+t.test('running with its pivot skipped by its when: past the pivot, as the core has it; no cancel offered', async (t) => {
+  const input = f.why('ord-retried');
+  const skipped = { ...input, instance: { ...input.instance, steps: input.instance.steps.map((s) => (s.name === 'ship-order' ? { ...s, state: 'skipped' } : s)) } } as typeof input;
+  const a = explain(skipped);
+  t.match(a.text, /past its pivot ship-order, the point of no return: cancel is refused/);
+  t.notMatch(a.text, /sagactl cancel/);
+});
