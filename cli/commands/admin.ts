@@ -46,6 +46,7 @@ restore brings back and what it does not. For PostgreSQL use pg_dump.
       } catch (err) {
         const code = err instanceof SagaError ? err.code : undefined;
         if (code === 'SAGA_ERR_NOT_FOUND') throw new CliError(`the database ${db} does not exist`, 'give the SQLite file of the server with --db (its SAGA_DB, default ./data/sagad.db)');
+        if ((err as { code?: unknown }).code === 'EEXIST') throw new CliError(`${file} was created while the backup ran; the backup was not written there`, 'give a new file name');
         throw new CliError(`cannot back up ${db} to ${file} (${err instanceof Error ? err.message : String(err)}); nothing was left at ${file}`,
           code === 'SAGA_ERR_SCHEMA_VERSION' ? 'back up a sagad database with a sagactl at least as new as the sagad that wrote it'
             : `is it a sagad database, and is there room for the copy in ${dirname(resolve(file))}?`);

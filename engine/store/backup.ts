@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, linkSync, openSync, rmSync, statSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, existsSync, fsyncSync, linkSync, openSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreError, StoreErrorCode } from './errors.js';
@@ -65,7 +65,15 @@ export function backupSqlite(source: string, target: string): BackupResult {
       copy.close();
     }
     // A link, not a rename: it fails rather than replace a file created at `target` meanwhile.
-    linkSync(partial, target);
+    // Where the file system has no hard links (vfat, exFAT, some network and FUSE mounts), an
+    // exclusive copy does the same, synced in turn.
+    try {
+      linkSync(partial, target);
+    } catch (err) {
+      if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV'].includes(String((err as { code?: unknown }).code))) throw err;
+      copyFileSync(partial, target, constants.COPYFILE_EXCL);
+      fsyncPath(target);
+    }
     fsyncPath(dirname(target));
     return { file: target, bytes: statSync(target).size, instances, ms: Date.now() - began, schemaVersion: version };
   } finally {
