@@ -52,28 +52,56 @@ const forbiddenBindings: Record<string, () => never> = Object.fromEntries(
 
 /**
  * Pure: the forbidden functions (`$now`, `$millis`, `$random`, `$shuffle`, `$eval`) the
- * expression names anywhere, called or passed on, each once, in the order they first appear.
- * The loader refuses them; evaluated, they would throw. A name the expression binds itself
- * (`$now := ...`, a lambda's parameter, `@$now`, `#$now`) is its own variable, not the function.
+ * expression names, called or passed on, each once, in the order they first appear. The
+ * loader refuses them; evaluated, they would throw. A name the expression binds itself is its
+ * own variable where that binding is in scope: after `$now := ...` in the same block, in the
+ * body of a lambda with that parameter, and in the path steps after `@$now` or `#$now`.
  */
 export function forbiddenFunctions(ast: jsonata.ExprNode): string[] {
-  const named = new Set<string>();
-  const bound = new Set<string>();
-  const visit = (node: unknown): void => {
+  const found = new Set<string>();
+  const visit = (node: unknown, bound: ReadonlySet<string>): void => {
     if (Array.isArray(node)) {
-      node.forEach(visit);
+      for (const n of node) visit(n, bound);
       return;
     }
     if (node === null || typeof node !== 'object') return;
-    const n = node as jsonata.ExprNode & { focus?: unknown; index?: unknown };
-    if (n.type === 'variable' && (forbidden as readonly unknown[]).includes(n.value)) named.add(String(n.value));
-    if (n.type === 'bind' && n.lhs?.type === 'variable') bound.add(String(n.lhs.value));
-    if (n.type === 'lambda') for (const a of n.arguments ?? []) bound.add(String(a.value));
-    for (const v of [n.focus, n.index]) if (typeof v === 'string') bound.add(v);
-    Object.values(n).forEach(visit);
+    const n = node as jsonata.ExprNode & { focus?: unknown; index?: unknown; body?: jsonata.ExprNode };
+    if (n.type === 'variable') {
+      if ((forbidden as readonly unknown[]).includes(n.value) && !bound.has(String(n.value))) found.add(String(n.value));
+      return;
+    }
+    if (n.type === 'block') {
+      // A binding holds from the next expression of its block on.
+      const scope = new Set(bound);
+      for (const e of n.expressions ?? []) {
+        visit(e, scope);
+        if (e.type === 'bind' && e.lhs?.type === 'variable') scope.add(String(e.lhs.value));
+      }
+      return;
+    }
+    if (n.type === 'bind') {
+      visit(n.rhs, bound);
+      return;
+    }
+    if (n.type === 'lambda') {
+      visit(n.body, new Set([...bound, ...(n.arguments ?? []).map((a) => String(a.value))]));
+      return;
+    }
+    if (n.type === 'path') {
+      // `@$x` and `#$x` bind for their own step's stages and the steps after it.
+      const scope = new Set(bound);
+      for (const step of n.steps ?? []) {
+        const s = step as jsonata.ExprNode & { focus?: unknown; index?: unknown };
+        for (const v of [s.focus, s.index]) if (typeof v === 'string') scope.add(v);
+        visit(step, scope);
+      }
+      for (const [k, v] of Object.entries(n)) if (k !== 'steps') visit(v, scope);
+      return;
+    }
+    for (const v of Object.values(n)) visit(v, bound);
   };
-  visit(ast);
-  return [...named].filter((name) => !bound.has(name));
+  visit(ast, new Set());
+  return [...found];
 }
 
 /** Compiles `{% ... %}` or bare JSONata; throws ExpressionSyntaxError when it does not parse. */

@@ -48,6 +48,22 @@ t.test('a name the expression binds itself is its own variable, not the function
         timeout: 5s`)));
 });
 
+t.test('a binding covers only its own scope: the function called outside it is refused', async (t) => {
+  for (const [expr, name] of [
+    ['$map([1], function($now) { $now }) & $string($now())', 'now'],
+    ['($millis := 5; $millis) + $millis()', 'millis'],
+    ['($x := $random(); $random := 1; $random + $x)', 'random'],
+    ['$input.orders@$o.($o.id) & $string($shuffle([1]))', 'shuffle'],
+  ] as const) {
+    const errors = errorsOf(sagaYaml(`      - name: a
+        pivot: true
+        command: { subject: x, type: X, payload: { v: "{% ${expr} %}" } }
+        reply: { subject: y, success: [Y] }
+        timeout: 5s`));
+    t.match(errors, [{ message: new RegExp(`^\\\`\\$${name}\\\` is not allowed`) }], expr);
+  }
+});
+
 t.test('a stored definition is compiled again as it was stored: the rules added since (functions, durations, subjects) do not stop its instances', async (t) => {
   const [saga] = sagasOf(sagaYaml(`      - name: a
         pivot: true
