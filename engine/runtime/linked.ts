@@ -127,12 +127,15 @@ async function follow(
         }, read, deps);
       }
       const child = await read(link.childId);
-      // Gone (retired by SAGA_RETENTION while its parent ran on): nobody can say it was undone,
-      // so the parent's compensation of the step fails and waits for an operator.
+      // Not in the store: retention keeps the children of an unfinished parent, so it never
+      // started (its start failed in a write of an older sagad, which did not record that), or it
+      // was deleted by hand or lost in a restore. Nobody can say it was undone, so the parent's
+      // compensation of the step fails and waits for an operator.
       if (child === undefined) {
         return inputTo(from.id, {
           type: 'ChildEnded', step: link.step, childId: link.childId, outcome: 'failed', output: null,
-          reason: `child ${link.childId} is not in the store (retired before its parent finished?), so it cannot be compensated; undo its work by hand`,
+          reason: `child ${link.childId} is not in the store, so it cannot be compensated: either it never started (then it did nothing), `
+            + 'or it was deleted or lost in a restore (then undo its work by hand)',
         }, read, deps);
       }
       return inputTo(link.childId, { type: 'ParentCompensates', parentId: from.id }, read, deps);

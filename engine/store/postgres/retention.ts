@@ -19,9 +19,9 @@ const KEPT_CHILDREN = `
     SELECT * , 1 FROM unnest($1::text[], $2::text[])
     UNION ALL
     SELECT up.child, i.state::json -> 'parent' ->> 'id', up.depth + 1 FROM up JOIN instances i ON i.id = up.id
-    WHERE up.depth < ${MAX_ANCESTRY})
-  SELECT up.child FROM up JOIN instances a ON a.id = up.id WHERE a.status = ANY ($3)
-  UNION SELECT up.child FROM up WHERE up.depth >= ${MAX_ANCESTRY} AND up.id IS NOT NULL`;
+    WHERE up.depth <= ${MAX_ANCESTRY})
+  SELECT up.child FROM up JOIN instances a ON a.id = up.id WHERE up.depth <= ${MAX_ANCESTRY} AND a.status = ANY ($3)
+  UNION SELECT up.child FROM up WHERE up.depth > ${MAX_ANCESTRY} AND up.id IS NOT NULL`;
 
 /**
  * Retention on the shared database. A batch is one transaction: the candidates are locked
