@@ -11,7 +11,7 @@ import { parseInput } from './act.js';
 
 /** Loads a definitions file for test or simulate: the sagas, or null after printing every error. */
 export function loadForTest(file: string, io: Io): CompiledSaga[] | null {
-  const r = loadDefinitionsFile(file);
+  const r = loadDefinitionsFile(file, { pipe: true });
   if (r.ok) return r.sagas;
   for (const e of r.errors) io.err(`${formatDefinitionError(e)}\n`);
   io.err(`${file} is not valid; fix it first (sagactl validate ${file} lists the same errors)\n`);

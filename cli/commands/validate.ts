@@ -58,7 +58,7 @@ Exit code 0 when every file is valid, 1 when any is not.`)
       const documents: ValidatedFile[] = [];
       let failed = 0;
       for (const file of files) {
-        const r = loadDefinitionsFile(file);
+        const r = loadDefinitionsFile(file, { pipe: true });
         if (!r.ok) failed++;
         if (ctx.output === 'jsonl') ctx.doc(validatedFile(file, r));
         else if (ctx.output === 'json') documents.push(validatedFile(file, r));

@@ -49,9 +49,13 @@ function schemaFilesBeside(load: Load, file: string): SchemaFiles {
   };
 }
 
-/** Reads and compiles a definitions file with its includes and schema files; never throws for bad input. */
-export function loadDefinitionsFile(file: string): LoadResult {
-  const r = readBoundedFile(file);
+/**
+ * Reads and compiles a definitions file with its includes and schema files; never throws for
+ * bad input. With `pipe` (sagactl), the file itself may be a pipe (`<(helm template ...)`,
+ * `/dev/stdin`), read up to the same size; includes and schema files stay regular files.
+ */
+export function loadDefinitionsFile(file: string, opts: { readonly pipe?: boolean } = {}): LoadResult {
+  const r = readBoundedFile(file, opts);
   if (!r.ok) {
     const message = `cannot read the definitions file: ${r.message}`;
     return { ok: false, errors: [{ file, line: 1, column: 1, path: '', message, hint: r.hint ?? 'check the path and the permissions' }] };

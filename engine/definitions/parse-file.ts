@@ -38,8 +38,8 @@ const SPLIT = 'make the file smaller; a definitions file can be split into sever
 const count = (n: number): string => n.toLocaleString('en-US');
 const mb = (bytes: number): string => `${count(bytes / 1_000_000)} MB`;
 
-function notRegular(file: string, s: Stats): FileText | null {
-  if (s.isFile()) return null;
+function notRegular(file: string, s: Stats, pipe = false): FileText | null {
+  if (s.isFile() || (pipe && s.isFIFO())) return null;
   const kind = s.isDirectory() ? 'a directory' : s.isFIFO() ? 'a pipe' : s.isCharacterDevice() ? 'a character device'
     : s.isBlockDevice() ? 'a block device' : s.isSocket() ? 'a socket' : 'an unknown kind of file';
   return { ok: false, message: `${file} is ${kind}, not a regular file`, hint: 'name a regular file; devices, pipes and directories are not read' };
@@ -59,19 +59,21 @@ function tooLarge(file: string, size: number): FileText | null {
  * directory is refused before it is opened (opening a pipe would wait for a writer), and a file
  * that grows while it is read is cut at the limit and refused.
  */
-export function readBoundedFile(file: string): FileText {
+export function readBoundedFile(file: string, opts: { readonly pipe?: boolean } = {}): FileText {
   let fd: number;
+  const pipe = opts.pipe === true;
   try {
-    const refused = notRegular(file, statSync(file));
+    const refused = notRegular(file, statSync(file), pipe);
     if (refused !== null) return refused;
-    // O_NONBLOCK: if a pipe replaced the file since the stat, the open does not wait for a writer.
-    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    // O_NONBLOCK: if a pipe replaced the file since the stat, the open does not wait for a
+    // writer. A pipe asked for (`sagactl validate <(helm template ...)`) is read blocking.
+    fd = openSync(file, pipe ? constants.O_RDONLY : constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     return { ok: false, message: (err as Error).message };
   }
   try {
     const s = fstatSync(fd);
-    const refused = notRegular(file, s) ?? tooLarge(file, s.size);
+    const refused = notRegular(file, s, pipe) ?? tooLarge(file, s.size);
     if (refused !== null) return refused;
     // Read to the end, not to the size of the fstat: the file may be growing.
     const chunks: Buffer[] = [];
