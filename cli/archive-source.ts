@@ -25,8 +25,11 @@ export function mustExist(dir: string): void {
   }
 }
 
-/** Reads an archive directory; instances archived twice are read once, at their latest version. */
-export function archiveSource(dir: string): Source {
+/**
+ * Reads an archive directory; instances archived twice are read once, at their latest version.
+ * `warn` hears of damaged files and of ids that several archived instances had.
+ */
+export function archiveSource(dir: string, warn: (problem: string) => void = () => undefined): Source {
   mustExist(dir);
   const where = `archive ${dir}`;
   const found = new Map<string, Found>();
@@ -35,8 +38,11 @@ export function archiveSource(dir: string): Source {
   const find = async (id: string): Promise<Found> => {
     let f = found.get(id);
     if (f === undefined) {
-      f = await findArchived(dir, id);
+      f = await findArchived(dir, id, warn);
       if (f === undefined) throw new CliError(`no instance ${id} in ${where}`, `\`sagactl archive list --dir ${dir}\` shows the archived instances; a live one is read without --archive`);
+      if (f.others > 0) {
+        warn(`${f.others} other archived instance${f.others === 1 ? '' : 's'} had the id ${id} (started after the earlier was retired); this is the one created last, ${isoTime(f.record.instance.createdAt)}; \`sagactl archive list --dir ${dir}\` lists them all`);
+      }
       found.set(id, f);
       for (const [hash, d] of f.definitions) definitions.set(hash, d);
     }
@@ -53,7 +59,7 @@ export function archiveSource(dir: string): Source {
   return {
     where, offline: true,
     async list(q) {
-      const { items } = await listArchived(dir, { saga: q.saga, status: q.state, key: q.key, since: q.since, until: q.until }, q.limit);
+      const { items } = await listArchived(dir, { saga: q.saga, status: q.state, key: q.key, since: q.since, until: q.until }, q.limit, warn);
       return {
         items: items.filter((s) => q.correlationId === undefined || s.correlationId === q.correlationId).map((s): InstanceSummaryDocument => ({
           id: s.id, saga: s.saga, key: s.key, correlationId: s.correlationId, state: s.status, definitionHash: s.definitionHash,

@@ -81,7 +81,7 @@ is shown once, at its latest version. docs/operations.md describes the format.
     ))
     .action(async (id: string, o: { dir?: string }, cmd: Command) => {
       const ctx = contextOf(cmd, io);
-      const source = archiveSource(archiveDir(o.dir, io.env ?? {}));
+      const source = archiveSource(archiveDir(o.dir, io.env ?? {}), (p) => io.err(`warning: ${p}\n`));
       const doc = await source.instance(id);
       const history = await source.history(id);
       if (ctx.output !== 'table') return ctx.doc({ instance: doc, history });

@@ -15,7 +15,7 @@ const archiveOption = ['--archive <dir>', 'read an instance that retention archi
 /** Where to read: the archive, a database, or the server. */
 export function sourceOf(ctx: Ctx, o: { db?: string; archive?: string }) {
   if (o.db !== undefined && o.archive !== undefined) throw usageError('--db and --archive are two places to read from: give one', 'an archived instance is no longer in the database');
-  return o.archive === undefined ? ctx.source(o.db) : archiveSource(o.archive);
+  return o.archive === undefined ? ctx.source(o.db) : archiveSource(o.archive, (p) => ctx.io.err(`warning: ${p}\n`));
 }
 
 /** `describe ID`: the instance and its steps; `why ID`: what it waits for, in one paragraph. */

@@ -120,3 +120,30 @@ t.test('two instances that had the same id (one started after the other was reti
   t.same(all.items.map((i) => [i.id, i.saga, i.version]), [['order-42', 'refunds', 6], ['order-42', 'payments', 10]], 'each, newest created first');
   t.equal((await findArchived(dir, 'order-42'))?.record.instance.saga, 'refunds', 'the one created later, though its version is lower');
 });
+
+t.test('a damaged member costs only itself: the members before and after it are read, and the damage is reported', async (t) => {
+  const dir = t.testdir();
+  const w = new ArchiveWriter({ dir, definition: definitions });
+  const a = await w.append([retired('a-1'), retired('a-2')]);
+  const b = await w.append([retired('b-1'), retired('b-2')]);
+  await w.append([retired('c-1')]);
+  await w.close();
+  const bytes = readFileSync(a.file);
+  // One byte flipped in the middle of the second member's compressed data.
+  const at = a.bytes + Math.floor(b.bytes / 2);
+  bytes[at] = (bytes[at] ?? 0) ^ 0xff;
+  writeFileSync(a.file, bytes);
+  const problems: string[] = [];
+  const ids: string[] = [];
+  for await (const l of readArchiveFile(a.file, (p) => problems.push(p))) if (l.kind === 'instance') ids.push(l.instance.id);
+  t.same(ids, ['a-1', 'a-2', 'c-1'], 'the batches before and after the damaged one');
+  t.match(problems.join('\n'), /byte \d+: a (damaged gzip member|gzip member fails its checksum)/, 'the damage is reported');
+
+  // A member cut short in the middle of a file (damage from outside): the members after it are read too.
+  const cut = join(dir, archiveFileName(Date.now() + 5_000, 'cut'));
+  const whole = readFileSync(join(dir, readdirSync(dir).sort()[0] ?? ''));
+  writeFileSync(cut, Buffer.concat([gzipSync(Buffer.from(`${JSON.stringify({ format: ARCHIVE_FORMAT, kind: 'instance', archivedAt: 1, instance: JSON.parse(retired('x-1').json.state) as InstanceState, journal: [], timers: [] })}\n`)).subarray(0, 30), whole.subarray(0, a.bytes)]));
+  const after: string[] = [];
+  for await (const l of readArchiveFile(cut, () => undefined)) if (l.kind === 'instance') after.push(l.instance.id);
+  t.same(after, ['a-1', 'a-2'], 'the whole member after the cut one is read');
+});

@@ -1,5 +1,8 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import type { ArchivedInstance } from '../../engine/archive/format.js';
+import { archiveFiles, readArchiveFile } from '../../engine/archive/reader.js';
 import { ArchiveWriter } from '../../engine/archive/writer.js';
 import { sqlitePort } from '../../engine/store/sqlite-port.js';
 import { schemaVersion } from '../../engine/store/migrations.js';
@@ -68,6 +71,31 @@ t.test('archive list, archive show, describe and history --archive read what ret
   t.notMatch(table.out, /ord-compensated/, '--state filters');
   const limited = await cli(['archive', 'list', '--dir', archiveDir, '--limit', '1'], { now, columns: 120 });
   t.match(limited.err, /Showing the newest 1 of 2/);
+});
+
+t.test('an id two archived instances had, and a damaged archive file: the reading commands warn on stderr', async (t) => {
+  const { archiveDir, now } = await archived(t.testdir());
+  const [file] = await archiveFiles(archiveDir);
+  let first: ArchivedInstance | undefined;
+  for await (const l of readArchiveFile(file ?? '')) if (l.kind === 'instance' && l.instance.id === 'ord-completed') first = l;
+  if (first === undefined) throw new Error('ord-completed is not archived');
+  // A later instance with the same id (started after the first was retired), archived in a file of its own.
+  const later = { ...first.instance, createdAt: first.instance.createdAt + 1_000 };
+  const w = new ArchiveWriter({ dir: archiveDir, definition: async () => undefined, now: () => now + 3_600_000 });
+  await w.append([{ id: later.id, version: later.version, definitionHash: later.definitionHash,
+    json: { state: JSON.stringify(later), journal: JSON.stringify(first.journal), timers: '[]' } }]);
+  await w.close();
+  const shown = await cli(['archive', 'show', 'ord-completed', '--dir', archiveDir, '-o', 'json'], { now });
+  t.equal(shown.code, 0, shown.err);
+  t.equal((JSON.parse(shown.out) as { instance: { createdAt: string } }).instance.createdAt, new Date(later.createdAt).toISOString(), 'the one created last');
+  t.match(shown.err, /^warning: 1 other archived instance had the id ord-completed .* this is the one created last/);
+  // The first file damaged in its middle: describe --archive says so instead of answering as if nothing were there.
+  const bytes = readFileSync(file ?? '');
+  const at = Math.floor(bytes.length / 2);
+  bytes[at] = (bytes[at] ?? 0) ^ 0xff;
+  writeFileSync(file ?? '', bytes);
+  const d = await cli(['describe', 'ord-compensated', '--archive', archiveDir], { now });
+  t.match(d.err, /warning: .*sagad-archive-.*byte \d+: /, 'the damage is reported');
 });
 
 t.test('archive mistakes are sentences with hints and exit codes', async (t) => {
