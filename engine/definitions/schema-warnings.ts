@@ -1,4 +1,4 @@
-import { leafSteps, type CompiledSaga } from '../core/definition.js';
+import { leafSteps, type CompiledSaga, type MessageSpec, type ReplySpec } from '../core/definition.js';
 import { closest } from './suggest.js';
 
 /** A `schemas` key that no message of its saga uses: where, and what the author may have meant. */
@@ -12,16 +12,13 @@ export interface SchemaWarning {
 export function messageTypes(saga: CompiledSaga): Set<string> {
   const types = new Set<string>();
   if (saga.start.on !== null) types.add(saga.start.on.type);
+  const exchange = (e: { command: MessageSpec; reply: ReplySpec }): void => {
+    for (const t of [e.command.type, ...e.reply.success, ...e.reply.failure, ...e.reply.retryable]) types.add(t);
+  };
   for (const l of leafSteps(saga)) {
     if (l.kind === 'wait') types.add(l.type);
-    if (l.kind === 'command') {
-      types.add(l.command.type);
-      for (const t of [...l.reply.success, ...l.reply.failure, ...l.reply.retryable]) types.add(t);
-    }
-    if (l.compensate !== null) {
-      types.add(l.compensate.command.type);
-      for (const t of [...l.compensate.reply.success, ...l.compensate.reply.failure, ...l.compensate.reply.retryable]) types.add(t);
-    }
+    if (l.kind === 'command') exchange(l);
+    if (l.compensate !== null) exchange(l.compensate);
   }
   return types;
 }
