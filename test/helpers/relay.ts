@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+export { until } from './until.js';
 import type { Publisher } from '../../engine/runtime/outbox-relay.js';
 import type { OutboxMessage, Store } from '../../engine/store/index.js';
 import type { PublishItem } from '../../engine/transport/publish.js';
@@ -25,14 +25,6 @@ export function recorder(refuse: (item: PublishItem, attempt: number) => boolean
 
 export const msg = (id: string): OutboxMessage => ({ messageId: id, subject: 'a.commands', headers: { 'Saga-Id': 's' }, data: new Uint8Array([1, 2, 3]) });
 
-/** Resolves once `cond` holds (the relay works in the background; polled every 5 ms). */
-export async function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 /** The store, counting how often the relay reads the table. */
 export function counted(store: Store) {

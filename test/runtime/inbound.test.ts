@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import t from 'tap';
+import { until } from '../helpers/until.js';
 import { Engine } from '../../engine/runtime/engine.js';
 import { inboundHandler } from '../../engine/runtime/inbound.js';
 import { Registry } from '../../engine/runtime/registry.js';
@@ -72,13 +72,6 @@ function holdWriteLock(file: string) {
   return () => { other.prepare('ROLLBACK').run(); other.close(); };
 }
 
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 t.test('a message that is no envelope is parked once per delivery, with its bytes, headers and reason', async (t) => {
   const w = world(t);

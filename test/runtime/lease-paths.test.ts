@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Kvm } from '@nats-io/kv';
+import { until } from '../helpers/until.js';
 import t, { type Test } from 'tap';
 import type { LogLevel } from '../../engine/log.js';
 import { acquireLease, LEASE_BUCKET, type LeaseValue } from '../../engine/runtime/lease.js';
@@ -26,14 +27,6 @@ const recorder = () => {
   return { lines, log: (level: LogLevel, msg: string, fields?: Record<string, unknown>) => { lines.push({ level, msg, fields }); } };
 };
 
-/** Resolves once `cond` holds (polled every 20 ms, for at most 10 s). */
-async function until(cond: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /**
  * Makes the bucket refuse every lease write (a failure other than a lost race: no message over
@@ -110,7 +103,7 @@ t.test('a renewal that finds its own write (its answer was lost) keeps the lease
   t.teardown(() => lease.release());
   // The holder's own value written past it, as a renewal whose answer timed out leaves it.
   const own = await kv.put('p-own', JSON.stringify({ ...lease.value, expiresAt: Date.now() + 300 }));
-  await until(async () => ((await kv.get('p-own'))?.revision ?? 0) > own + 1, 'two renewals after it');
+  await until(async () => ((await kv.get('p-own'))?.revision ?? 0) > own + 1, 'two renewals after it', { everyMs: 20 });
   t.equal((await kv.get('p-own'))?.json<LeaseValue>().holder, lease.value.holder, 'still the holder');
   let lost = false;
   void lease.lost.then(() => { lost = true; });
@@ -124,12 +117,12 @@ t.test('a renewal that fails otherwise is logged and tried again', async (t) => 
   const lease = await acquireLease(link.nc, { prefix: 'p-fail', db: '/data/a.db', ttlMs: 3_000, log: r.log });
   t.teardown(() => lease.release());
   const accept = await refuseWrites(t);
-  await until(() => r.lines.some((l) => l.level === 'warn'), 'a failed renewal');
+  await until(() => r.lines.some((l) => l.level === 'warn'), 'a failed renewal', { everyMs: 20 });
   const warn = r.lines.find((l) => l.level === 'warn');
   t.match(warn, { msg: 'could not renew the lease; retrying', fields: { prefix: 'p-fail', error: /.+/ } });
   await accept();
   const rev = (await kv.get('p-fail'))?.revision ?? 0;
-  await until(async () => ((await kv.get('p-fail'))?.revision ?? 0) > rev, 'a renewal once the stream takes it again');
+  await until(async () => ((await kv.get('p-fail'))?.revision ?? 0) > rev, 'a renewal once the stream takes it again', { everyMs: 20 });
   t.equal((await kv.get('p-fail'))?.json<LeaseValue>().holder, lease.value.holder, 'renewed by its holder');
   let lost = false;
   void lease.lost.then(() => { lost = true; });
@@ -145,7 +138,7 @@ t.test('renewals that keep failing put the lease in doubt before it would expire
   t.ok(lease.isHeld());
   t.equal(await lease.held(), true, 'held: at once');
   const accept = await refuseWrites(t);
-  await until(() => !lease.isHeld(), 'the lease in doubt');
+  await until(() => !lease.isHeld(), 'the lease in doubt', { everyMs: 20 });
   const at = Date.now();
   const written = (await kv.get('p-fence'))?.json<LeaseValue>();
   t.equal(written?.holder, lease.value.holder, 'nobody else has it');
@@ -166,7 +159,7 @@ t.test('a lease in doubt that another process took meanwhile is lost', async (t)
   const lease = await acquireLease(link.nc, { prefix: 'p-taken', db: '/data/a.db', ttlMs: 600, log: silentLog });
   t.teardown(() => lease.release());
   const accept = await refuseWrites(t);
-  await until(() => !lease.isHeld(), 'the lease in doubt');
+  await until(() => !lease.isHeld(), 'the lease in doubt', { everyMs: 20 });
   const waiting = lease.held();
   await accept();
   // Another process took it after it expired (its update of the last revision, as acquireLease does).
@@ -187,7 +180,7 @@ t.test('NATS lost its JetStream store and another sagad made the bucket again: e
   // Another sagad (a third prefix) made the bucket again first: both renewals find their key gone.
   await new Kvm(link.nc).create(LEASE_BUCKET, { history: 1 });
   await until(async () => (await kv.get('p-gone-a').catch(() => null))?.json<LeaseValue>().holder === a.value.holder
-    && (await kv.get('p-gone-b').catch(() => null))?.json<LeaseValue>().holder === b.value.holder, 'both leases written again');
+    && (await kv.get('p-gone-b').catch(() => null))?.json<LeaseValue>().holder === b.value.holder, 'both leases written again', { everyMs: 20 });
   t.equal(lost, '', 'neither lost its lease');
   t.ok(a.isHeld() && b.isHeld(), 'both held');
 });

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { until } from '../helpers/until.js';
 import t, { type Test } from 'tap';
 import { OutboxRelay, type Publisher } from '../../engine/runtime/outbox-relay.js';
 import type { StorePort } from '../../engine/store/port.js';
@@ -33,13 +34,6 @@ function recorder() {
   return { calls, publish };
 }
 
-async function until(cond: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 t.test('a commit whose instance has a dead replica\'s unsent row: that row is published first, as a batch of its own', async (t) => {
   const [a, b] = await replicas(t);
@@ -57,9 +51,9 @@ t.test('a commit whose instance has a dead replica\'s unsent row: that row is pu
   const mine = await committed(b, writeOf('m-1', changeOf(s.version, d)));
   t.same(mine.outbox[0]?.follows, [theirs.seq], 'the commit names the older unsent row');
   relay.push(mine.outbox);
-  await until(() => rec.calls.flat().length === 1 + mine.outbox.length, 'both');
+  await until(() => rec.calls.flat().length === 1 + mine.outbox.length, 'both', { everyMs: 10 });
   t.same(rec.calls, [[theirs.messageId], mine.outbox.map((r) => r.messageId)], 'the dead replica\'s row first, acknowledged before the new ones');
-  await until(async () => (await b.gauges()).outboxBacklog === 0, 'the marks');
+  await until(async () => (await b.gauges()).outboxBacklog === 0, 'the marks', { everyMs: 10 });
   await relay.stop();
 });
 
@@ -76,9 +70,9 @@ t.test('rows read from the table whose instance has an older row claimed by anot
   const rec = recorder();
   const relay = new OutboxRelay(b, rec.publish, (err) => t.fail(String(err)), { orphanAfterMs: 0, idleScanMs: 600_000 });
   relay.start();
-  await until(() => rec.calls.flat().length === 1 + mine.outbox.length, 'both');
+  await until(() => rec.calls.flat().length === 1 + mine.outbox.length, 'both', { everyMs: 10 });
   t.same(rec.calls, [[theirs.messageId], mine.outbox.map((r) => r.messageId)], 'the claimed older row first, under its own id');
-  await until(async () => (await b.gauges()).outboxBacklog === 0, 'the marks');
+  await until(async () => (await b.gauges()).outboxBacklog === 0, 'the marks', { everyMs: 10 });
   await relay.stop();
 });
 
@@ -112,8 +106,8 @@ t.test('an orphan adopted while this relay holds an older row of its instance go
   await sleep(200);
   release();
   const want = [z, ...mine, ...theirs.outbox].map((r) => r.messageId);
-  await until(() => rec.calls.flat().length >= want.length, 'every row');
+  await until(() => rec.calls.flat().length >= want.length, 'every row', { everyMs: 10 });
   t.same(rec.calls.flat().filter((id) => id !== z.messageId), want.slice(1), 'b\'s row of i-1 before a\'s orphan, each once');
-  await until(async () => (await b.gauges()).outboxBacklog === 0, 'the marks');
+  await until(async () => (await b.gauges()).outboxBacklog === 0, 'the marks', { everyMs: 10 });
   await relay.stop();
 });

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
+import { until } from '../helpers/until.js';
 import { BACKGROUND_CACHE_KIB, startBackground } from '../../engine/store/background.js';
 import { openStore, type Store } from '../../engine/store/index.js';
 import { startInstance, TestEnv } from './fixtures/saga.js';
@@ -15,14 +15,6 @@ function write(store: Store, from: number): void {
   }
 }
 
-/** Resolves once `cond` holds; a checkpoint raises no event, so this polls the file. */
-async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 t.test('the background thread copies the WAL into the database file while the store keeps committing', async (t) => {
   const file = join(t.testdir(), 'b.db');
@@ -31,9 +23,9 @@ t.test('the background thread copies the WAL into the database file while the st
   write(store, 0);
   // The committing connection's own threshold (10,000 pages, 40 MB) is far off: only the
   // background thread can have grown the database file.
-  await until(() => statSync(file).size >= before + 6000 * KB, 'the database file to hold the 6 MB written');
+  await until(() => statSync(file).size >= before + 6000 * KB, 'the database file to hold the 6 MB written', { withinMs: 20_000, everyMs: 20 });
   write(store, 1500);
-  await until(() => statSync(file).size >= before + 12_000 * KB, 'the database file to hold the next 6 MB');
+  await until(() => statSync(file).size >= before + 12_000 * KB, 'the database file to hold the next 6 MB', { withinMs: 20_000, everyMs: 20 });
   t.equal(store.deadCount(), 3000);
 
   // close() is synchronous: had it returned before the thread closed its connection, that
