@@ -120,6 +120,28 @@ t.test("a compensated instance's timeline shows its steps, then its compensation
   await page.setViewportSize(DESKTOP);
 });
 
+t.test('a poll waits for the last answer: a slow instance document is shown, and requests do not pile up', async (t) => {
+  // The instance document is held for three poll intervals (1.5 s each); a poll that started
+  // regardless would ask again twice meanwhile, and its answer would replace the held one.
+  const path = new URL(`${w.sagad.url}/v1/instances/${compId}`).pathname;
+  let asked = 0;
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => { release = resolve; });
+  await page.route((url) => url.pathname === path, async (route) => {
+    asked++;
+    if (asked === 1) await held;
+    await route.continue();
+  });
+  t.teardown(() => page.unroute((url) => url.pathname === path));
+  await page.goto(ui(`#/instances/${compId}`));
+  await page.waitForFunction(() => (globalThis as unknown as Win).document.querySelector('main h1') !== null);
+  await new Promise((resolve) => setTimeout(resolve, 4_500)); // three poll intervals: an absence has no event to wait for
+  t.equal(asked, 1, 'no poll while the first answer was awaited');
+  release();
+  await ready('instance');
+  t.equal(await page.$$eval('tr[data-step]', (r) => r.length), STEPS.length, 'the slow answer is drawn');
+});
+
 t.test('cancel from the page, with a reason and a confirmation, cancels the instance', async (t) => {
   await page.goto(ui(`#/instances/${holdId}`));
   await ready('instance');
@@ -137,7 +159,8 @@ t.test('cancel from the page, with a reason and a confirmation, cancels the inst
   // Confirming without a reason is refused in the dialog; nothing is sent.
   await page.click('dialog.confirm button[type="submit"]');
   t.equal((await api.instance(holdId)).state, 'running', 'still running before the confirmation');
-  await page.fill('dialog.confirm textarea', 'customer called the console');
+  // Typed on two lines: the API takes one line, so the break is sent as a space.
+  await page.fill('dialog.confirm textarea', 'customer called\n the console');
   await page.keyboard.press('Tab');
   await page.keyboard.press('Tab');
   await page.keyboard.press('Enter');

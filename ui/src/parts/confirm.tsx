@@ -16,6 +16,15 @@ export interface ConfirmProps {
   readonly onClose: () => void;
 }
 
+/**
+ * The reason as the API takes it: one line. The box lets one type line breaks (and paste tabs),
+ * which the API refuses as control characters; each run of them, with the spaces around it,
+ * becomes one space.
+ */
+export function oneLine(text: string): string {
+  return text.replace(/\s*[\u0000-\u001f\u007f]+\s*/g, ' ').trim();
+}
+
 /** Opens as a modal at once; closes after the action succeeded or on Escape / Back. */
 export function Confirm(p: ConfirmProps) {
   const ref = useRef<HTMLDialogElement>(null);
@@ -34,7 +43,7 @@ export function Confirm(p: ConfirmProps) {
     }
     setBusy(true);
     setError(null);
-    p.onConfirm(reason.trim()).then(() => {
+    p.onConfirm(oneLine(reason)).then(() => {
       ref.current?.close();
       p.onClose();
     }, (err: unknown) => {
