@@ -259,9 +259,7 @@ export class OutboxRelay {
       let results: PublishResult[];
       this.publishing = true;
       try {
-        results = await this.publish(rows.map((r) => ({ subject: r.subject, data: r.data, headers: { ...r.headers }, msgId: r.messageId })));
-      } catch (err) {
-        results = rows.map(() => ({ ok: false as const, error: err instanceof Error ? err : new Error(String(err)) }));
+        results = await this.publishInOrder(rows);
       } finally {
         this.publishing = false;
       }
@@ -287,6 +285,53 @@ export class OutboxRelay {
         this.failures = 0;
       }
     }
+  }
+
+  /**
+   * Publishes a batch, all at once but for a second row of an instance: that one goes out once
+   * JetStream acknowledged the one before it, and not at all when that one failed. Rows of one
+   * instance can go to different streams: a step's command and, after its timeout, its
+   * compensation's. Sent together, the compensation could be stored while the command's stream
+   * refused the command, which then followed once its stream was back: the participant would
+   * be told to undo before it was told to do. Most batches hold one row per instance and go out
+   * in one wave; a start (its lifecycle event and first command) costs a second one.
+   */
+  private async publishInOrder(rows: readonly OutboxRow[]): Promise<PublishResult[]> {
+    const results: PublishResult[] = new Array<PublishResult>(rows.length);
+    // Each row's wave: how many rows of its instance come before it in the batch.
+    const wave: number[] = [];
+    const seen = new Map<string, number>();
+    for (const r of rows) {
+      const id = instanceOf(r);
+      const n = id === undefined ? 0 : seen.get(id) ?? 0;
+      if (id !== undefined) seen.set(id, n + 1);
+      wave.push(n);
+    }
+    const refused = new Map<string, Error>();
+    for (let k = 0, left = rows.length; left > 0; k++) {
+      const go: number[] = [];
+      rows.forEach((r, i) => {
+        if (wave[i] !== k) return;
+        left--;
+        const id = instanceOf(r);
+        const before = id === undefined ? undefined : refused.get(id);
+        if (before === undefined) go.push(i);
+        else results[i] = { ok: false, error: new Error(`not published: an earlier message of instance ${id ?? ''} was not (${before.message})`) };
+      });
+      let sent: PublishResult[];
+      try {
+        sent = go.length === 0 ? [] : await this.publish(go.map((i) => item(rows[i] as OutboxRow)));
+      } catch (err) {
+        sent = go.map(() => ({ ok: false as const, error: err instanceof Error ? err : new Error(String(err)) }));
+      }
+      go.forEach((i, j) => {
+        const res = sent[j] ?? { ok: false as const, error: new Error('the publisher gave no result for this message') };
+        results[i] = res;
+        const id = instanceOf(rows[i] as OutboxRow);
+        if (!res.ok && id !== undefined && !refused.has(id)) refused.set(id, res.error);
+      });
+    }
+    return results;
   }
 
   /** Rows left unsent past `orphanAfterMs` (a dead replica's) join the queue; JetStream drops any sent twice. */
@@ -352,4 +397,13 @@ export class OutboxRelay {
       this.wake = () => done(true);
     });
   }
+}
+
+/** The instance a row belongs to (its `Saga-Id` header): rows of one instance go out in commit order. */
+function instanceOf(r: OutboxRow): string | undefined {
+  return r.headers['Saga-Id'];
+}
+
+function item(r: OutboxRow): PublishItem {
+  return { subject: r.subject, data: r.data, headers: { ...r.headers }, msgId: r.messageId };
 }

@@ -46,7 +46,8 @@ t.test('a row handed over while the table is read is published at once after the
 t.test('a row refused by JetStream is published again at once, before the rows committed after it, though too young for the read', async (t) => {
   const store = openStore(join(t.testdir(), 'r.db'));
   t.teardown(() => store.close());
-  // The first publish of `a` is refused (a stream's leader being elected), `b` in the same batch goes through.
+  // The first publish of `a` is refused (a stream's leader being elected), `b` of another
+  // instance in the same batch goes through.
   const rec = recorder((item, attempt) => item.msgId === 'a' && attempt === 1);
   const errors: unknown[] = [];
   const relay = new OutboxRelay({
@@ -56,10 +57,32 @@ t.test('a row refused by JetStream is published again at once, before the rows c
   }, rec.publish, (err) => errors.push(err), { orphanAfterMs: 60_000, idleScanMs: 600_000 });
   relay.start();
   t.teardown(() => relay.stop());
-  relay.push(store.enqueue([msg('a'), msg('b')]));
+  relay.push(store.enqueue([msg('a'), { ...msg('b'), headers: { 'Saga-Id': 'another' } }]));
   await until(() => errors.length === 1, 'the refusal');
   relay.push(store.enqueue([msg('c')]));
   await until(() => rec.published.length === 3, 'every row');
   t.same(rec.published, ['b', 'a', 'c'], 'the refused row goes out again before the row committed after the refusal');
+  await until(() => store.backlog() === 0, 'every row marked sent');
+});
+
+t.test("an instance's second row in a batch goes out once the first is acknowledged, and not at all while the first is refused", async (t) => {
+  const store = openStore(join(t.testdir(), 'r.db'));
+  t.teardown(() => store.close());
+  // A step's command to one stream, refused twice (its stream is being set up again), and in
+  // the same batch the compensation its timeout committed, to another stream, which takes it.
+  const rec = recorder((item, attempt) => item.msgId === 'do' && attempt <= 2);
+  const errors: unknown[] = [];
+  const relay = new OutboxRelay({
+    claimUnsent: async (n: number, before: number) => store.unsent(n, before),
+    unsentBySeq: async (s: readonly number[]) => store.unsentBySeq(s),
+    markSent: async (s: readonly number[], at: number) => store.markSent(s, at),
+  }, rec.publish, (err) => errors.push(err), { idleScanMs: 600_000 });
+  relay.start();
+  t.teardown(() => relay.stop());
+  relay.push(store.enqueue([msg('do'), { ...msg('undo'), subject: 'refund.commands' }, { ...msg('other'), headers: { 'Saga-Id': 'another' } }]));
+  await until(() => rec.published.length === 3, 'every row');
+  t.same(rec.items.map((it) => it.msgId), ['do', 'other', 'do', 'do', 'undo'], 'the undo was not offered to JetStream before the do was acknowledged');
+  t.same(rec.published, ['other', 'do', 'undo'], 'the do is stored before the undo');
+  t.equal(errors.length, 2, 'each refusal of the do reported');
   await until(() => store.backlog() === 0, 'every row marked sent');
 });
