@@ -22,6 +22,7 @@ export interface ConfirmProps {
  * becomes one space.
  */
 export function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what it looks for
   return text.replace(/\s*[\u0000-\u001f\u007f]+\s*/g, ' ').trim();
 }
 
