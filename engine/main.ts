@@ -141,12 +141,14 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     const acks = new AckPipeline(link.nc, 5_000);
     closers.push(async () => acks.close());
     const limits = { maxAgeMs: config.streamMaxAgeMs, maxBytes: config.streamMaxBytes };
+    /** The streams of these subjects, created with the configured limits (or checked): at start, when one is gone, on a reload. */
+    const setUpStreams = (subjects: readonly string[]): Promise<Record<string, string>> => ensureStreams(link.jsm, subjects, config.streams, {
+      ...limits, warn: (msg, fields) => log('warn', msg, fields),
+    });
     // Set up at start, and again when a consumer or a publish finds a stream gone (stream-keeper.ts).
     const streams: StreamKeeper = new StreamKeeper(async (): Promise<Record<string, string>> => {
       await ensureLifecycleStream(link.jsm, LIFECYCLE_SUBJECT, limits);
-      return ensureStreams(link.jsm, [...registry.inboundSubjects(), ...registry.outboundSubjects()], config.streams, {
-        ...limits, warn: (msg, fields) => log('warn', msg, fields),
-      });
+      return setUpStreams([...registry.inboundSubjects(), ...registry.outboundSubjects()]);
     }, log, () => engine.draining);
     const relay = new OutboxRelay(store, async (items) => {
       const results = await acks.publishAll(items);
@@ -201,7 +203,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     const consumed = new Set<string>();
     /** Ensures the streams of these subjects and consumes each inbound one not yet consumed; the new ones come back. */
     const consumeSubjects = async (inbound: readonly string[], outbound: readonly string[], known?: Record<string, string>): Promise<string[]> => {
-      const streamOf = known ?? await ensureStreams(link.jsm, [...inbound, ...outbound], config.streams);
+      const streamOf = known ?? await setUpStreams([...inbound, ...outbound]);
       streams.know(streamOf);
       const fresh = inbound.filter((s) => !consumed.has(s));
       for (const subject of fresh) {
