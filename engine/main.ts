@@ -213,6 +213,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
         consumed.add(subject);
         const sub = await consume(link, subject, handle, {
           stream, durablePrefix: config.natsPrefix, maxDeliver: config.maxDeliver, ackWaitMs: timing.ackWaitMs, expiresMs: 2000, concurrency: 256, batchSize: 256, log,
+          onAbandoned: handle.abandon,
           // A pull of 256 big messages would hold 256 of them in memory at once: a pull brings 16 of the largest at most.
           maxBytes: 16 * config.maxMessageBytes,
           onStreamMissing: async () => {

@@ -31,8 +31,8 @@ export interface InboundOptions {
   readonly dlqCap?: DeadLetterCap;
   /**
    * Resolves true when a message may be handled now, false when it must not be (the SQLite
-   * lease lost, or a drain while it was in doubt): it goes back to JetStream then, or, on its
-   * last delivery, to the dead-letter queue rather than nowhere.
+   * lease lost, or a drain while it was in doubt): it goes back to JetStream then, which
+   * delivers it again whatever its count (the consumer's max_deliver is unlimited).
    */
   readonly admit?: () => Promise<boolean>;
 }
@@ -68,7 +68,16 @@ function reasonOf(code: string): DeadLetterReason {
   }
 }
 
-export function inboundHandler(engine: Engine, store: StorePort, log: LogFn, opts: InboundOptions = {}): (msg: InboundMessage) => Promise<Verdict> {
+/**
+ * The handler of the messages of every subscribed subject, and `abandon`, which parks one
+ * that the consumer will not hand to it again (its attempts never finished: consume.ts).
+ */
+export interface InboundHandler {
+  (msg: InboundMessage): Promise<Verdict>;
+  readonly abandon: (msg: InboundMessage, reason: string) => Promise<Verdict>;
+}
+
+export function inboundHandler(engine: Engine, store: StorePort, log: LogFn, opts: InboundOptions = {}): InboundHandler {
   const count = (outcome: string) => engine.counters.messages.inc({ outcome });
   const limits = opts.limits ?? defaultInputLimits;
   const cap = opts.dlqCap ?? defaultDlqCap;
@@ -117,11 +126,9 @@ export function inboundHandler(engine: Engine, store: StorePort, log: LogFn, opt
     return 'ack';
   };
 
-  return async (msg) => {
-    if (opts.admit !== undefined && !(await opts.admit())) {
-      if (!msg.lastAttempt) return 'nak';
-      return park(msg, null, `its last delivery (${msg.deliveryCount}) came while sagad could not confirm its SQLite lease and then stopped; redrive it`, 'max_deliveries');
-    }
+  const handle = async (msg: InboundMessage): Promise<Verdict> => {
+    // Not even parked: a write while another process may hold the lease is what the lease prevents.
+    if (opts.admit !== undefined && !(await opts.admit())) return 'nak';
     // The consumer hands over a whole batch in one turn: a big message waits its own turn, so
     // a batch of them never holds the event loop long enough to miss NATS heartbeats.
     if (msg.data.byteLength > BIG_MESSAGE) await yieldTurn();
@@ -155,4 +162,9 @@ export function inboundHandler(engine: Engine, store: StorePort, log: LogFn, opt
       return { nakDelayMs: Math.min(30_000, 500 * 2 ** msg.deliveryCount) };
     }
   };
+  const abandon = async (msg: InboundMessage, reason: string): Promise<Verdict> => {
+    if (opts.admit !== undefined && !(await opts.admit())) return 'nak';
+    return park(msg, null, reason, 'max_deliveries');
+  };
+  return Object.assign(handle, { abandon });
 }

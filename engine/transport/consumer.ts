@@ -14,8 +14,13 @@ export interface InboundMessage {
   headers: Record<string, string>;
   deliveryCount: number;
   redelivered: boolean;
+  /** sagad's own limit of attempts (SAGA_MAX_DELIVER); JetStream's consumer has none. */
   maxDeliver: number;
-  /** True when JetStream will not deliver this message again if it is not acked now. */
+  /**
+   * True from delivery `maxDeliver` on: a failure now must park the message rather than ask
+   * for another attempt. A delivery past `maxDeliver` is one whose last attempt never
+   * finished (sagad stopped or crashed in it), handled again as the last attempt.
+   */
   lastAttempt: boolean;
   streamSequence: number;
 }
@@ -34,7 +39,17 @@ export interface ConsumeOptions {
   /** Messages requested per pull (default 100); all must be handled within `ackWaitMs`. */
   batchSize?: number;
   ackWaitMs?: number;
+  /**
+   * Attempts at a message (default 5), counted by sagad: the consumer itself redelivers without
+   * limit, so a last attempt that never finished is not lost (see {@link UNFINISHED_DELIVERIES}).
+   */
   maxDeliver?: number;
+  /**
+   * Called, instead of the handler, with a delivery numbered above `maxDeliver` +
+   * {@link UNFINISHED_DELIVERIES}, and a reason: it should park the message. Unset, or when
+   * it fails, the message is held back in JetStream for {@link ABANDONED_HOLD_MS} and offered again.
+   */
+  onAbandoned?: (msg: InboundMessage, reason: string) => Promise<Verdict>;
   /** First delay after a handler error, doubled per attempt up to 30 s (default 1000 ms). */
   errorNakDelayMs?: number;
   /**
@@ -59,6 +74,17 @@ export interface ConsumeOptions {
   log?: LogFn;
 }
 
+/**
+ * Deliveries after the last attempt (delivery `maxDeliver`) that are still handled, as the
+ * last attempt again, because the earlier one never finished. A delivery numbered above
+ * `maxDeliver` + this is not handled at all but abandoned (`onAbandoned`): a message whose
+ * handling crashes sagad every time must not keep crashing it.
+ */
+export const UNFINISHED_DELIVERIES = 3;
+
+/** How long an abandoned message that could not be parked is held back before it is offered again. */
+export const ABANDONED_HOLD_MS = 5 * 60_000;
+
 /** A running subscription of a durable pull consumer. */
 export interface Subscription {
   readonly durable: string;
@@ -73,13 +99,20 @@ export function durableNameFor(prefix: string, subject: string): string {
   return `${prefix}-${subject}`.replace(/\*/g, 'any').replace(/>/g, 'all').replace(/[^A-Za-z0-9_-]/g, '_');
 }
 
-/** Creates the durable pull consumer for one subject, or updates its ack wait and max deliver; fails if the name is taken by another filter. */
+/**
+ * Creates the durable pull consumer for one subject, or updates its ack wait and max deliver
+ * in place (it keeps its position); fails if the name is taken by another filter. Its
+ * max_deliver is -1, unlimited: JetStream never redelivers a message after its max_deliver-th
+ * delivery, so one whose last delivery was lost (a crash, a drain) would be lost with it.
+ * sagad counts the attempts itself ({@link consume}); a consumer made by an older sagad with
+ * a finite max_deliver is updated.
+ */
 export async function ensureConsumer(
   jsm: JetStreamManager, stream: string, subject: string,
-  opts: Pick<ConsumeOptions, 'durablePrefix' | 'ackWaitMs' | 'maxDeliver' | 'log'> = {},
+  opts: Pick<ConsumeOptions, 'durablePrefix' | 'ackWaitMs' | 'log'> = {},
 ): Promise<string> {
   const durable = durableNameFor(opts.durablePrefix ?? 'sagad', subject);
-  const want = { ack_wait: (opts.ackWaitMs ?? 30_000) * 1_000_000, max_deliver: opts.maxDeliver ?? 5 };
+  const want = { ack_wait: (opts.ackWaitMs ?? 30_000) * 1_000_000, max_deliver: -1 };
   try {
     const info = await jsm.consumers.info(stream, durable);
     if (info.config.filter_subject !== subject) {
@@ -120,21 +153,35 @@ export async function consume(
   let wake: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => { wake = resolve; });
 
+  /** A message whose last attempts never finished: parked (`onAbandoned`) without being handled, or held back. */
+  const abandon = async (inbound: InboundMessage): Promise<Verdict> => {
+    const reason = `delivered ${inbound.deliveryCount} times and its handling never finished (sagad stopped, crashed or failed while handling it; `
+      + `at most ${maxDeliver} attempts, and ${UNFINISHED_DELIVERIES} more when the last one did not finish); parked without handling it again`;
+    if (opts.onAbandoned !== undefined) return opts.onAbandoned(inbound, reason);
+    log('error', 'message abandoned: its handling never finished; it is held in JetStream and offered again later', {
+      subject, seq: inbound.streamSequence, deliveryCount: inbound.deliveryCount, holdMs: ABANDONED_HOLD_MS,
+    });
+    return { nakDelayMs: ABANDONED_HOLD_MS };
+  };
+
   const handleOne = async (m: JsMsg): Promise<void> => {
     const count = m.info.deliveryCount;
     const inbound: InboundMessage = {
       subject: m.subject, data: m.data, headers: headerRecord(m), deliveryCount: count,
       redelivered: m.redelivered, maxDeliver, lastAttempt: maxDeliver > 0 && count >= maxDeliver, streamSequence: m.seq,
     };
+    const abandoned = maxDeliver > 0 && count > maxDeliver + UNFINISHED_DELIVERIES;
     // Keep a slow handler's message from being redelivered under it.
     const keepAlive = setInterval(() => { try { m.working(); } catch { /* closed; redelivery will follow */ } }, Math.max(500, ackWaitMs / 2));
     let verdict: Verdict;
     try {
-      verdict = await handler(inbound);
+      verdict = abandoned ? await abandon(inbound) : await handler(inbound);
     } catch (err) {
-      verdict = { nakDelayMs: Math.min(30_000, errorDelay * 2 ** (count - 1)) };
-      log(inbound.lastAttempt ? 'error' : 'warn', inbound.lastAttempt ? 'handler failed on the last delivery; message given up' : 'handler failed; message will be redelivered',
-        { subject, seq: m.seq, deliveryCount: count, error: err instanceof Error ? err.message : String(err) });
+      // The consumer redelivers without limit: a failed last attempt comes back as the last attempt again.
+      verdict = { nakDelayMs: abandoned ? ABANDONED_HOLD_MS : Math.min(30_000, errorDelay * 2 ** (count - 1)) };
+      const what = abandoned ? 'could not park an abandoned message; it is held and offered again later'
+        : inbound.lastAttempt ? 'handler failed on the last attempt; the message will be delivered again' : 'handler failed; message will be redelivered';
+      log(inbound.lastAttempt ? 'error' : 'warn', what, { subject, seq: m.seq, deliveryCount: count, error: err instanceof Error ? err.message : String(err) });
     } finally {
       clearInterval(keepAlive);
     }
@@ -194,6 +241,7 @@ export async function consume(
         }
       } finally {
         // The pull request has ended, so a nak now hands these to the next pull instead of back to this one.
+        // The consumer's max_deliver is unlimited, so a nak never makes JetStream give up on one.
         for (const m of held) nakQuietly(m);
       }
       if (failures > 0 && !stopping) {

@@ -253,7 +253,7 @@ t.test('a trim that fails is logged; the letter is kept and the message acked', 
   t.same(lines.filter((l) => l.level === 'error'), [{ level: 'error', msg: 'could not trim the dead-letter queue', fields: { error: 'trim failed' } }]);
 });
 
-t.test('a message not admitted (the SQLite lease lost, or a drain while in doubt) goes back to JetStream, or on its last delivery to the dead-letter queue', async (t) => {
+t.test('a message not admitted (the SQLite lease lost, or a drain while in doubt) goes back to JetStream, even on its last attempt, and is not parked', async (t) => {
   const { store, engine } = world(t);
   const port = sqlitePort(store);
   const closed = inboundHandler(engine, port, () => undefined, { admit: async () => false });
@@ -261,9 +261,15 @@ t.test('a message not admitted (the SQLite lease lost, or a drain while in doubt
   t.equal(await closed(order), 'nak', 'not its last delivery: naked, for the process that holds the lease');
   t.same(store.listDead({}).items, [], 'not parked');
   t.equal((await engine.listInstances({ saga: 'shop' })).items.length, 0, 'and nothing started');
-  t.equal(await closed({ ...order, deliveryCount: 5, lastAttempt: true }), 'ack', 'its last delivery is acked');
-  t.match(store.listDead({}).items, [{ subject: 'shop.events', reason: /its last delivery \(5\) came while sagad could not confirm its SQLite lease and then stopped; redrive it/ }], 'once parked, not dropped');
+  // The consumer's max_deliver is unlimited: JetStream delivers it again after its last attempt too.
+  t.equal(await closed({ ...order, deliveryCount: 5, lastAttempt: true }), 'nak', 'its last attempt is naked too');
+  t.equal(await closed.abandon({ ...order, deliveryCount: 9, lastAttempt: true }, 'delivered 9 times'), 'nak', 'nor is one abandoned parked');
+  t.same(store.listDead({}).items, [], 'nothing written while another process may hold the lease');
   const open = inboundHandler(engine, port, () => undefined, { admit: async () => true });
   t.equal(await open(message('shop.events', { eventType: 'OrderPlaced', payload: { orderId: 'o-admitted' } })), 'ack');
   t.equal((await engine.listInstances({ saga: 'shop' })).items.length, 1, 'admitted: handled');
+  const stuck = message('shop.events', { eventType: 'OrderPlaced', payload: { orderId: 'o-stuck' } });
+  t.equal(await open.abandon({ ...stuck, deliveryCount: 9, lastAttempt: true }, 'delivered 9 times and its handling never finished'), 'ack', 'an abandoned message, admitted, is acked');
+  t.match(store.listDead({}).items, [{ subject: 'shop.events', reason: 'delivered 9 times and its handling never finished' }], 'once parked, with the reason, not handled');
+  t.equal((await engine.listInstances({ saga: 'shop' })).items.length, 1, 'and it started nothing');
 });

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { startNatsServer } from '../helpers/nats-server.js';
 import { waitFor } from '../helpers/sagad.js';
+import { until } from '../helpers/until.js';
 import { connectNats } from '../../engine/transport/connection.js';
 import type { NatsLink } from '../../engine/transport/connection.js';
 import { ensureStreams } from '../../engine/transport/streams.js';
@@ -53,7 +54,8 @@ t.test('consumer', async (t) => {
     t.match(rec.seen[3], { body: 'm2', m: { deliveryCount: 2, redelivered: true, lastAttempt: false } });
     t.match(rec.seen[0], { m: { deliveryCount: 1, redelivered: false, maxDeliver: 5 } });
     const info = await link.jsm.consumers.info(streams['a.events'] ?? '', sub.durable);
-    t.same([info.config.filter_subject, info.config.ack_policy, info.config.max_deliver, info.config.ack_wait], ['a.events', 'explicit', 5, 30_000_000_000]);
+    t.same([info.config.filter_subject, info.config.ack_policy, info.config.max_deliver, info.config.ack_wait], ['a.events', 'explicit', -1, 30_000_000_000],
+      'max_deliver unlimited: sagad counts the attempts (maxDeliver 5) itself');
     // The handler saw the redelivery before its ack went out: wait for the server to have it.
     t.ok(await waitFor(async () => (await sub.pending()) === 0, 10_000, { what: 'every message acked' }), 'all acked');
   });
@@ -80,25 +82,25 @@ t.test('consumer', async (t) => {
     t.same(naks, [`-NAK ${JSON.stringify({ delay: 200 * 1_000_000 })}`], 'one nak, asking the server to hold the message for errorNakDelayMs');
   });
 
-  t.test('max_deliver bounds deliveries; term stops them', async (t) => {
+  t.test('maxDeliver bounds the attempts, counted by sagad; term stops them', async (t) => {
     const rec = recorder();
-    const stream = streams['c.events'] ?? '';
-    const durable = durableNameFor('sagad', 'c.events');
-    const advisories = link.nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${durable}`, { max: 1 });
+    const abandoned: number[] = [];
     const sub = await consume(link, 'c.events', async (m): Promise<Verdict> => {
       rec.add(m);
       return new TextDecoder().decode(m.data) === 'poison' ? 'nak' : 'term';
-    }, opts('c.events', { maxDeliver: 3 }));
+    }, opts('c.events', { maxDeliver: 3, onAbandoned: async (m) => { abandoned.push(m.deliveryCount); return 'ack'; } }));
     t.teardown(() => sub.stop());
     await publish('c.events', ['poison', 'terminal']);
-    for await (const a of advisories) t.match(a.json(), { stream_seq: 1, deliveries: 3 }, 'server gave up on the poison message');
+    await until(() => abandoned.length > 0, 'the poison message abandoned');
     const poison = rec.seen.filter((s) => s.body === 'poison').map((s) => [s.m.deliveryCount, s.m.lastAttempt]);
-    t.same(poison, [[1, false], [2, false], [3, true]], 'delivered max_deliver times; the last one says so');
+    t.same(poison, [[1, false], [2, false], [3, true], [4, true], [5, true], [6, true]],
+      'from delivery maxDeliver on, the last attempt; a nak on it asks for another, up to three more');
+    t.same(abandoned, [7], 'the seventh delivery is abandoned, not handled');
     // A message published after both proves the consumer moved on, and that none of them came back.
     await publish('c.events', ['after']);
     await rec.until(() => rec.bodies().includes('after'));
     t.same(rec.bodies().filter((b) => b === 'terminal'), ['terminal'], 'term is not redelivered');
-    t.equal(rec.bodies().filter((b) => b === 'poison').length, 3);
+    t.equal(rec.bodies().filter((b) => b === 'poison').length, 6);
   });
 
   t.test('stop() waits for the handler in flight and naks what was prefetched', async (t) => {
@@ -152,9 +154,10 @@ t.test('consumer', async (t) => {
     const stream = streams['f.events'] ?? '';
     const durable = await ensureConsumer(link.jsm, stream, 'f.events');
     t.equal(durable, 'sagad-f_events');
-    t.equal(await ensureConsumer(link.jsm, stream, 'f.events', { ackWaitMs: 10_000, maxDeliver: 9 }), durable);
+    await link.jsm.consumers.update(stream, durable, { max_deliver: 9 });
+    t.equal(await ensureConsumer(link.jsm, stream, 'f.events', { ackWaitMs: 10_000 }), durable);
     const info = await link.jsm.consumers.info(stream, durable);
-    t.same([info.config.ack_wait, info.config.max_deliver, info.config.deliver_policy], [10_000_000_000, 9, 'all'], 'updated in place');
+    t.same([info.config.ack_wait, info.config.max_deliver, info.config.deliver_policy], [10_000_000_000, -1, 'all'], 'updated in place');
     await t.rejects(ensureConsumer(link.jsm, stream, 'f_events'), { code: 'SAGA_ERR_CONSUMER_SETUP', message: /filters f\.events, not f_events/ });
   });
 
