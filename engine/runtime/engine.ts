@@ -1,7 +1,7 @@
 import {
   decide, isRejection, repliesTo, type CompiledSaga, type Decision, type Env, type IncomingMessage, type InstanceState, type SagaInput,
 } from '../core/index.js';
-import { withLinks, type LinkDeps } from './linked.js';
+import { putChange, withLinks, type LinkDeps } from './linked.js';
 import { compileSagaSource, formatDefinitionError } from '../definitions/index.js';
 import { SagaError } from '../errors.js';
 import { fault } from '../fault.js';
@@ -262,7 +262,9 @@ export class Engine implements EnginePort {
             outcome = 'reply';
           }
         }
-        // One instance may have several wait steps for the event: each is decided on the state the previous left.
+        // One instance may have several wait steps for the event: each is decided on the state the
+        // previous left, and their changes are one (putChange): the store checks a change against
+        // the version it read before the write.
         const latest = new Map<string, InstanceState>();
         const offer = async (instanceId: string): Promise<void> => {
           const state = latest.get(instanceId) ?? await store.getInstance(instanceId);
@@ -274,7 +276,7 @@ export class Engine implements EnginePort {
           // Judged only by the sagas it would move: another saga's schemas say nothing about it.
           const problem = schemaProblem(def, m.eventType, m.version, m.payload);
           if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_MESSAGE', problem);
-          changes.push(c);
+          putChange(changes, c);
           latest.set(instanceId, d.state);
           outcome = 'event';
         };

@@ -27,24 +27,57 @@ export async function withLinks(w: InputWrite, deps: LinkDeps): Promise<InputWri
   if (!w.changes.some((c) => (c.links?.length ?? 0) > 0)) return w;
   const changes = [...w.changes];
   const latest = new Map<string, InstanceState>();
-  for (const c of changes) latest.set(c.state.id, c.state);
+  const scope: WriteScope = { unstarted: new Set(), keys: new Map() };
+  for (const c of changes) {
+    latest.set(c.state.id, c.state);
+    holdKey(scope, c);
+  }
   const read = async (id: string) => latest.get(id) ?? await deps.getInstance(id);
   const queue: { link: LinkEffect; from: InstanceState }[] = changes.flatMap((c) => (c.links ?? []).map((link) => ({ link, from: c.state })));
-  const unstarted = new Set<string>();
   for (let n = 0; queue.length > 0; n++) {
     if (n >= MAX_LINKS) throw new Error(`a write followed more than ${MAX_LINKS} links between parent and child sagas`);
     const { link, from } = queue.shift() as { link: LinkEffect; from: InstanceState };
-    for (const next of await follow(link, from, read, deps, unstarted)) {
-      // One change per instance and write: an adapter checks each against the stored version.
-      const at = changes.findIndex((c) => c.state.id === next.state.id);
-      const prior = changes[at];
-      if (prior === undefined) changes.push(next);
-      else changes[at] = mergeChanges(prior, next);
+    for (const next of await follow(link, from, read, deps, scope)) {
+      putChange(changes, next);
+      holdKey(scope, next);
       latest.set(next.state.id, next.state);
       for (const l of next.links ?? []) queue.push({ link: l, from: next.state });
     }
   }
   return { ...w, changes };
+}
+
+/**
+ * Adds a change to the changes of one write, merged into the instance's change already there:
+ * one change per instance and write, as an adapter checks each against the version it read
+ * before the write (a second change of the instance would lose that check every time). Merged
+ * into the last, so that even a list that already held two of the instance stays in order.
+ */
+export function putChange(changes: InstanceChange[], c: InstanceChange): void {
+  const at = changes.findLastIndex((x) => x.state.id === c.state.id);
+  const prior = changes[at];
+  if (prior === undefined) changes.push(c);
+  else changes[at] = mergeChanges(prior, c);
+}
+
+/**
+ * What following the links of one write has learnt: `unstarted` holds the children of this
+ * write that could not start (a later request of the same write to compensate one is answered
+ * that nothing was done); `keys` the instances this write creates, by saga and key, as the
+ * store's unique key index would have them once it is committed.
+ */
+interface WriteScope {
+  readonly unstarted: Set<string>;
+  readonly keys: Map<string, string>;
+}
+
+const keyOf = (saga: string, key: string) => JSON.stringify([saga, key]);
+
+/** Notes the key of an instance the change creates: a child planned later in the write must not take it too. */
+function holdKey(scope: WriteScope, c: InstanceChange): void {
+  if (c.expectedVersion !== 0 || c.state.key === null) return;
+  const k = keyOf(c.state.saga, c.state.key);
+  if (!scope.keys.has(k)) scope.keys.set(k, c.state.id);
 }
 
 /** Pure: keyed puts and removals of a first change, then of a second: the later word on each key wins. */
@@ -80,13 +113,11 @@ export function mergeChanges(a: InstanceChange, b: InstanceChange): InstanceChan
   };
 }
 
-/**
- * Follows one link. `unstarted` holds the children of this write that could not start: a later
- * request of the same write to compensate one is answered that nothing was done.
- */
+/** Follows one link, within what the write has done so far (`scope`). */
 async function follow(
-  link: LinkEffect, from: InstanceState, read: (id: string) => Promise<InstanceState | undefined>, deps: LinkDeps, unstarted: Set<string>,
+  link: LinkEffect, from: InstanceState, read: (id: string) => Promise<InstanceState | undefined>, deps: LinkDeps, scope: WriteScope,
 ): Promise<InstanceChange[]> {
+  const { unstarted } = scope;
   switch (link.type) {
     case 'StartChild': {
       if (await read(link.childId) !== undefined) return [];
@@ -101,6 +132,11 @@ async function follow(
       };
       try {
         const plan = await deps.planChild({ saga: link.saga, input: link.input, key: link.key ?? undefined, id: link.childId, correlationId: link.correlationId, parent });
+        // The store knows only the instances committed before this write: one that this write
+        // starts (a sibling, another parent's child, a trigger's) holds its key as well, and a
+        // second insert of the key would fail the whole write on the unique index, every time.
+        const holder = plan.change === null || plan.state.key === null ? undefined : scope.keys.get(keyOf(plan.state.saga, plan.state.key));
+        if (holder !== undefined) return tell(`saga ${link.saga} already has instance ${holder} for key ${JSON.stringify(plan.state.key)}`);
         if (plan.change !== null) {
           // The loader checked the parent against the child of its own file; a reload since may
           // have given the child a pivot that this instance's step could not compensate past.

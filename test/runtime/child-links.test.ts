@@ -123,6 +123,67 @@ sagas:
       - name: inner
         saga: child
         input: { x: "{% $input.x %}" }
+  - name: twins
+    defaults: { timeout: 5s, retry: { maxAttempts: 1 } }
+    steps:
+      - name: both
+        parallel:
+          - - name: kid-a
+              saga: child
+              input: { x: 1 }
+              key: "{% $input.k %}"
+          - - name: kid-b
+              saga: child
+              input: { x: 2 }
+              key: "{% $input.k %}"
+  - name: twins-by-start
+    defaults: { timeout: 5s, retry: { maxAttempts: 1 } }
+    steps:
+      - name: both
+        parallel:
+          - - name: kid-a
+              saga: begun
+              input: { k: "{% $input.k %}" }
+          - - name: kid-b
+              saga: begun
+              input: { k: "{% $input.k %}" }
+  - name: on-begin
+    defaults: { timeout: 5s, retry: { maxAttempts: 1 } }
+    steps:
+      - name: go
+        wait: { subject: e.events, type: Begin }
+      - name: kid
+        saga: begun
+        input: { k: "{% $input.k %}" }
+  - name: begun
+    start:
+      on: { subject: e.events, type: Begin }
+      key: "{% $input.k %}"
+    defaults: { timeout: 5s, retry: { maxAttempts: 1 } }
+    steps:
+      - name: work
+        command: { subject: b.commands, type: Work, payload: {} }
+        reply: { subject: b.events, success: [Worked], failure: [NoWork] }
+        compensate:
+          command: { subject: b.commands, type: Unwork, payload: {} }
+          reply: { subject: b.events, success: [Unworked] }
+  - name: waits-and-kid
+    defaults: { timeout: 5s, retry: { maxAttempts: 1 } }
+    steps:
+      - name: all
+        parallel:
+          - - name: w1
+              wait: { subject: e.events, type: E }
+          - - name: w2
+              wait: { subject: e.events, type: E }
+          - - name: kid
+              saga: waiter
+              input: {}
+  - name: waiter
+    defaults: { timeout: 5s, retry: { maxAttempts: 1 } }
+    steps:
+      - name: cw
+        wait: { subject: e.events, type: E }
 `;
 
 /** The file after a reload: \`child\` has a pivot, so \`keyed\` starts it only after its own (and \`parent\` is gone). */
@@ -157,6 +218,8 @@ interface Rig {
   /** The last command sent of `type` (for `instance`): its envelope id. */
   command(type: string, instance: string): string;
   reply(type: string, causationId: string, payload?: unknown): Promise<unknown>;
+  /** Delivers an event of `type` on e.events, which wait steps and triggers take. */
+  event(type: string, payload?: unknown): Promise<unknown>;
   fireDue(at: number): Promise<void>;
 }
 
@@ -177,6 +240,11 @@ function makeRig(store: StorePort, dir: string, sent: OutboxRow[] = [], yaml = Y
       return engine.receive({
         subject: ['Worked', 'NoWork', 'Unworked'].includes(type) ? 'b.events' : 'a.events',
         eventId: `reply-${++n}`, eventType: type, correlationId: 'corr', causationId, aggregateId: 'a', version: 1, payload, envelope: {},
+      });
+    },
+    event(type, payload = {}) {
+      return engine.receive({
+        subject: 'e.events', eventId: `event-${++n}`, eventType: type, correlationId: 'corr', causationId: '', aggregateId: 'a', version: 1, payload, envelope: {},
       });
     },
     async fireDue(at) {
@@ -257,6 +325,67 @@ async function scenarios(t: Test, open: () => Promise<{ store: StorePort; second
     await r.reply('Ungrabbed', r.command('Ungrab', 'p-grab'));
     await r.reply('Unheld', r.command('Unhold', 'p-grab'));
     t.equal((await store.getInstance('p-grab'))?.status, 'compensated', 'not failed: every step that may have taken effect is undone');
+  });
+
+  t.test('two children of one parent with one key, from their steps: the second is not started, and the first is compensated with the group', async (t) => {
+    const { store } = await open();
+    const r = makeRig(store, t.testdir());
+    await r.engine.start({ saga: 'twins', input: { k: 'k-twin' }, id: 'p-twins', correlationId: 'corr' });
+    const p = await store.getInstance('p-twins');
+    t.equal(p?.status, 'compensating', 'the second child\'s step failed the group');
+    t.match(p?.steps['kid-b']?.lastError, /saga child already has instance p-twins\.kid-a\.1 for key "k-twin"/, 'as if the first child had been in the store');
+    t.equal(await store.getInstance('p-twins.kid-b.1'), undefined, 'no second child');
+    t.match(await store.getInstance('p-twins.kid-a.1'), { key: 'k-twin', status: 'compensating' }, 'the first started, and compensates with the group');
+    await r.reply('Unworked', r.command('Unwork', 'p-twins.kid-a.1'));
+    t.equal((await store.getInstance('p-twins'))?.status, 'compensated');
+  });
+
+  t.test('two children of one parent with one key, from the child\'s start.key: the same', async (t) => {
+    const { store } = await open();
+    const r = makeRig(store, t.testdir());
+    await r.engine.start({ saga: 'twins-by-start', input: { k: 'k-begun' }, id: 'p-begun', correlationId: 'corr' });
+    const p = await store.getInstance('p-begun');
+    t.equal(p?.status, 'compensating');
+    t.match(p?.steps['kid-b']?.lastError, /saga begun already has instance p-begun\.kid-a\.1 for key "k-begun"/);
+    t.equal(await store.getInstance('p-begun.kid-b.1'), undefined, 'no second child');
+    t.equal((await store.listInstances({ saga: 'begun', limit: 10 })).items.length, 1, 'one child of the key');
+  });
+
+  t.test('two parents starting a child of one key in one write, and a trigger of that key in the same write: one instance of the key', async (t) => {
+    const { store } = await open();
+    const r = makeRig(store, t.testdir());
+    for (const id of ['p-one', 'p-two']) await r.engine.start({ saga: 'on-begin', input: { k: 'k-shared' }, id, correlationId: 'corr' });
+    t.equal(await r.event('Begin', { k: 'k-other' }), 'trigger', 'both parents take the event, which starts an instance of key k-other too');
+    const kids = (await store.listInstances({ saga: 'begun', limit: 10 })).items.map((i) => i.key).sort();
+    t.same(kids, ['k-other', 'k-shared'], 'one child of the parents\' key');
+    const [one, two] = await Promise.all(['p-one', 'p-two'].map((id) => store.getInstance(id)));
+    t.same([one?.steps.kid?.status, two?.steps.kid?.status].sort(), ['failed', 'running'], 'one parent has the child, the other\'s step failed');
+    t.match([one, two].find((p) => p?.steps.kid?.status === 'failed')?.steps.kid?.lastError, /saga begun already has instance p-(one|two)\.kid\.1 for key "k-shared"/);
+
+    await r.engine.start({ saga: 'on-begin', input: { k: 'k-trig' }, id: 'p-three', correlationId: 'corr' });
+    t.equal(await r.event('Begin', { k: 'k-trig' }), 'trigger', 'the event starts an instance of k-trig, and p-three its child of k-trig');
+    const three = await store.getInstance('p-three');
+    t.match(three?.steps.kid, { status: 'failed', lastError: /saga begun already has instance .* for key "k-trig"/ }, 'the trigger\'s instance holds the key');
+    t.equal((await store.listInstances({ saga: 'begun', limit: 10 })).items.filter((i) => i.key === 'k-trig').length, 1);
+  });
+
+  t.test('two waits of a parent and its child\'s wait take one event: one change of the parent, the child\'s end in it', async (t) => {
+    const { store } = await open();
+    // The most changes of one instance a write held: an adapter checks each against the version it read before the write.
+    let most = 0;
+    const commit: StorePort['commit'] = (w) => {
+      for (const c of w.changes) most = Math.max(most, w.changes.filter((x) => x.state.id === c.state.id).length);
+      return store.commit(w);
+    };
+    const r = makeRig({ ...store, commit }, t.testdir());
+    await r.engine.start({ saga: 'waits-and-kid', input: {}, id: 'p-waits', correlationId: 'corr' });
+    t.equal((await store.waiting('e.events', 'E')).length, 3, 'w1, w2 and the child\'s wait');
+    t.equal(await r.event('E'), 'event');
+    t.equal(most, 1, 'no write held two changes of one instance');
+    t.equal((await store.getInstance('p-waits.kid.1'))?.status, 'completed');
+    const p = await store.getInstance('p-waits');
+    t.match(p, { status: 'completed', steps: { w1: { status: 'succeeded' }, w2: { status: 'succeeded' }, kid: { status: 'succeeded' } } });
+    t.equal(p?.version, (await store.history('p-waits')).length, 'each event journaled once');
   });
 
   t.test('a child given a pivot by a reload is not started by a step that may have to be compensated: the step fails, the parent compensates', async (t) => {
