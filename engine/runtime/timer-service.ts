@@ -12,11 +12,36 @@ export interface TimerOptions {
   readonly batch?: number;
 }
 
+/** The first pause of a timer whose firing failed; it doubles with each failure in a row. */
+const HOLD_BASE_MS = 100;
+/** The longest pause of a timer that keeps failing while others fire: it is tried (and its failure logged) about once a minute. */
+const HOLD_MAX_MS = 60_000;
+/**
+ * The longest pause of a timer that failed in a batch where nothing fired: the store may be
+ * failing every commit (a full disk), and the timer must fire soon after it recovers.
+ */
+const HOLD_ALONE_MAX_MS = 5_000;
+/** While a held timer is due, how often the store is asked again for timers due behind it. */
+const HELD_POLL_MS = 100;
+/** Rows asked for beyond a batch to make up for held ones it brings back, at most. */
+const MAX_HELD_EXTRA = 1_000;
+
+/** A timer whose firing failed, held back until `until`; `dueAt` tells a re-armed timer of the same id from it. */
+interface Held {
+  readonly dueAt: number;
+  readonly failures: number;
+  readonly until: number;
+}
+
+const heldKey = (row: TimerRow) => `${row.instanceId}\u0000${row.timerId}`;
+
 /**
  * Fires durable timers: one JavaScript timer for the earliest due row, however many rows are
  * pending (DESIGN section 1, point 6). Overdue rows fire as soon as it starts. With replicas,
  * due rows are claimed before they fire, and the store is polled every `pollMs` for timers
- * this process did not arm.
+ * this process did not arm. A timer whose firing fails is held back on its own, for longer
+ * after each failure, while the others fire on time; only a batch that cannot be read at all
+ * pauses the whole service.
  */
 export class TimerService {
   private handle: NodeJS.Timeout | null = null;
@@ -24,8 +49,15 @@ export class TimerService {
   private fireOne: ((row: TimerRow) => Promise<void>) | null = null;
   private firing: Promise<void> = Promise.resolve();
   private busy = false;
-  /** Batches in a row that failed: the next try waits 100 ms, doubled per failure, up to 5 s. */
+  /** Batches in a row that failed as a whole (the store could not be read): the next try waits 100 ms, doubled per failure, up to 5 s. */
   private failures = 0;
+  /**
+   * Timers whose firing failed (an instance whose definition is gone, a bug): each is not fired
+   * again before its own pause ends. A store without claims (SQLite) hands a due row out in every
+   * batch until it fires: retried at once, one such timer would spin, and a pause of the whole
+   * service would make every other timer late.
+   */
+  private readonly held = new Map<string, Held>();
 
   constructor(
     private readonly store: Pick<StorePort, 'nextDueAt' | 'claimDueTimers'>,
@@ -67,7 +99,12 @@ export class TimerService {
       (next) => {
         this.busy = false;
         if (this.fireOne === null) return;
-        this.wakeAt(next ?? Date.now() + this.opts.pollMs);
+        const now = Date.now();
+        // A held timer that is still due is the earliest the store names, which says nothing of
+        // the timers behind it: look again shortly, or when its pause ends. A timer committed
+        // meanwhile with an earlier due time pokes as usual.
+        const holdEnd = next !== null && next <= now ? this.holdEnd(now) : null;
+        this.wakeAt(holdEnd !== null ? Math.min(holdEnd, now + HELD_POLL_MS) : next ?? now + this.opts.pollMs);
       },
       (err: unknown) => {
         this.busy = false;
@@ -86,11 +123,16 @@ export class TimerService {
     this.busy = true;
     const batch = this.opts.batch ?? 200;
     this.firing = (async () => {
-      const rows = await this.store.claimDueTimers(Date.now(), batch, this.opts.claimMs);
-      const results = await Promise.allSettled(rows.map((row) => fireOne(row)));
-      const failed = results.find((r) => r.status === 'rejected');
-      if (failed !== undefined) throw failed.reason;
-      return rows.length;
+      const now = Date.now();
+      // Held rows that are due come back in the batch: as many more are asked for, so that they
+      // do not crowd out the rows behind them; at most MAX_HELD_EXTRA more, so that a store
+      // failing every timer (a full disk, 100,000 due) is not read whole ten times a second.
+      let holding = 0;
+      for (const h of this.held.values()) if (h.until > now && ++holding >= MAX_HELD_EXTRA) break;
+      const rows = await this.store.claimDueTimers(now, batch + holding, this.opts.claimMs);
+      const ready = rows.filter((row) => !this.isHeld(row, now));
+      const results = await Promise.allSettled(ready.map((row) => fireOne(row)));
+      return this.settle(ready, results);
     })().then(
       (fired) => {
         this.busy = false;
@@ -103,8 +145,9 @@ export class TimerService {
       (err: unknown) => {
         this.busy = false;
         this.onError(err);
-        // The rows are still due: firing them again at once would spin (a full disk fails every
-        // commit). Pokes are ignored until the pause ends.
+        // The batch failed as a whole (the store could not be read): its rows are still due, and
+        // asking again at once would spin (an unreachable database). Pokes are ignored until the
+        // pause ends.
         this.failures += 1;
         if (this.fireOne === null) return;
         this.busy = true;
@@ -114,5 +157,60 @@ export class TimerService {
         }, Math.min(5_000, 100 * 2 ** Math.min(this.failures, 6)));
       },
     );
+  }
+
+  /** Whether `row` waits out the pause of an earlier failure; a hold of an older arming of its timer id is dropped. */
+  private isHeld(row: TimerRow, now: number): boolean {
+    const h = this.held.get(heldKey(row));
+    if (h === undefined) return false;
+    if (h.dueAt !== row.dueAt) this.held.delete(heldKey(row));
+    return h.dueAt === row.dueAt && h.until > now;
+  }
+
+  /** The earliest end of a pause still running, or null when no timer is held. */
+  private holdEnd(now: number): number | null {
+    let end: number | null = null;
+    for (const h of this.held.values()) if (h.until > now && (end === null || h.until < end)) end = h.until;
+    return end;
+  }
+
+  /**
+   * Records how each row of a batch went: a timer that fired is no longer held, one that failed
+   * is held for twice as long as the last time (up to HOLD_MAX_MS, or HOLD_ALONE_MAX_MS when
+   * nothing fired). Its 1st, 2nd, 4th, 8th... failure in a row is reported, with its instance,
+   * the error and the pause: a timer that keeps failing, or a full disk failing every timer on
+   * its own schedule, writes fewer lines the longer it lasts. One report per batch, which counts
+   * the others that failed with it. Returns how many fired.
+   */
+  private settle(rows: readonly TimerRow[], results: readonly PromiseSettledResult<void>[]): number {
+    const now = Date.now();
+    const fired = results.filter((r) => r.status === 'fulfilled').length;
+    const failed = results.length - fired;
+    const reports: string[] = [];
+    let cause: unknown;
+    rows.forEach((row, i) => {
+      const r = results[i];
+      if (r === undefined) return;
+      if (r.status === 'fulfilled') {
+        this.held.delete(heldKey(row));
+        return;
+      }
+      const prior = this.held.get(heldKey(row));
+      const failures = (prior?.dueAt === row.dueAt ? prior.failures : 0) + 1;
+      const pause = Math.min(fired > 0 ? HOLD_MAX_MS : HOLD_ALONE_MAX_MS, HOLD_BASE_MS * 2 ** Math.min(failures - 1, 20));
+      this.held.set(heldKey(row), { dueAt: row.dueAt, failures, until: now + pause });
+      if ((failures & (failures - 1)) !== 0) return;
+      cause ??= r.reason;
+      const error = r.reason instanceof Error ? r.reason.message : String(r.reason);
+      reports.push(`timer ${row.timerId} of instance ${row.instanceId} failed (${failures} in a row; next try in ${pause} ms): ${error}`);
+    });
+    // A hold whose pause ended long ago belongs to a timer no longer due here (fired by another
+    // replica, or cancelled): a timer still due is tried again soon after its pause ends.
+    for (const [key, h] of this.held) if (h.until + HOLD_MAX_MS < now) this.held.delete(key);
+    if (reports.length > 0) {
+      const more = failed > 1 ? ` (and ${failed - 1} more timers failed in this batch)` : '';
+      this.onError(new Error(`${reports[0] ?? ''}${more}`, { cause }));
+    }
+    return fired;
   }
 }

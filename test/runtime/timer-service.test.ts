@@ -30,6 +30,17 @@ sagas:
         compensate:
           command: { subject: t.commands, type: Undo, payload: {} }
           reply: { subject: t.events, success: [Undone] }
+  - name: later
+    timeout: 1h
+    steps:
+      - name: call
+        command: { subject: t.commands, type: Do, payload: {} }
+        reply: { subject: t.events, success: [Done] }
+        timeout: 4s
+        retry: { maxAttempts: 1 }
+        compensate:
+          command: { subject: t.commands, type: Undo, payload: {} }
+          reply: { subject: t.events, success: [Undone] }
   - name: slow
     timeout: 2h
     steps:
@@ -188,4 +199,33 @@ t.test('a later timer does not put off the one it waits for', async (t) => {
   await engine.start({ saga: 'slow', input: {} });
   await waitFor(async () => (await engine.getInstance(state.id))?.steps.call?.status !== 'running' || undefined, 10_000, { what: 'the fast attempt to time out (not after the poll minute)' });
   t.same(errors, []);
+});
+
+t.test('a timer whose firing always fails is held back on its own: a timer due after it fires on time', async (t) => {
+  const store = openStore(join(t.testdir(), 'timers.db'));
+  t.teardown(() => store.close());
+  const port = sqlitePort(store);
+  // The firing engine has not loaded \`fast\`, and the store keeps no source of it: firing a
+  // timer of a \`fast\` instance fails every time (SAGA_ERR_DEFINITION_MISSING).
+  const writer = new Engine({ store: port, registry: new Registry(sagas), log: silentLog });
+  const firer = new Engine({ store: port, registry: new Registry(sagas.filter((s) => s.name !== 'fast')), log: silentLog });
+  const poisoned = (await writer.start({ saga: 'fast', input: {} })).state.id;
+  const { state } = await writer.start({ saga: 'later', input: {} });
+  const dueAt = state.steps.call!.startedAt! + 4_000;
+  const errors: unknown[] = [];
+  const service = new TimerService(port, OPTS, (err) => errors.push(err));
+  t.teardown(() => service.stop());
+  let late: number | null = null;
+  service.start((row) => {
+    if (row.instanceId === state.id && row.data.kind === 'attempt_timeout') late = Date.now() - row.dueAt;
+    return firer.fire(row);
+  });
+  await waitFor(async () => (await firer.getInstance(state.id))?.steps.call?.status !== 'running' || undefined, 10_000, { what: 'the later attempt to time out' });
+  t.equal(store.timersOf(state.id).some((x) => x.dueAt === dueAt), false, 'its attempt timeout fired');
+  t.ok(late !== null && late < 1_000, `handed to the engine ${String(late)} ms after it fell due (a pause of the whole service made it seconds late)`);
+  t.ok(store.timersOf(poisoned).some((x) => x.data.kind === 'attempt_timeout'), 'the failing timer is still there, to be tried again');
+  t.match(errors[0], { message: new RegExp(`^timer \\S+ of instance ${poisoned} failed \\(1 in a row; next try in 100 ms\\): .*neither loaded nor stored`), cause: { code: 'SAGA_ERR_DEFINITION_MISSING' } });
+  // About six failures in the 4 s, each pause twice the last: the 1st, 2nd and 4th reported.
+  const reported = errors.map((e) => /\((\d+) in a row; next try in (\d+) ms\)/.exec((e as Error).message)?.slice(1).map(Number));
+  t.same(reported, [[1, 100], [2, 200], [4, 800]], 'its failures reported at the 1st, 2nd and 4th in a row, with the growing pause');
 });
