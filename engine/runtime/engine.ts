@@ -12,7 +12,7 @@ import { uuidv7 } from '../ids.js';
 import { changeOf, earliestTimer } from './change.js';
 import { EarlyDelivery } from './early-delivery.js';
 import { KeyedLock } from './keyed-lock.js';
-import { planStart, type PlannedStart, type StartRequest } from './start-plan.js';
+import { planStart, type NewStart, type PlannedStart, type StartRequest } from './start-plan.js';
 import { Metrics } from '../metrics/registry.js';
 import { observeChange } from '../metrics/observe-change.js';
 import { schemaProblem } from './message-schema.js';
@@ -286,7 +286,7 @@ export class Engine implements EnginePort {
         for (const { id, waits } of late) for (let i = 0; i < waits; i++) await offer(id);
         // Kept before the message's own write: a crash in between keeps it, and the redelivery finds it kept.
         if (await this.early.keep(m, keepers.filter((id) => !latest.has(id)))) outcome = outcome === 'unrelated' ? 'early' : outcome;
-        const started: PlannedStart[] = [];
+        const started: NewStart[] = [];
         for (const def of triggered) {
           const s = await this.planStart({
             saga: def.name, input: m.payload, correlationId: m.correlationId === '' ? undefined : m.correlationId,

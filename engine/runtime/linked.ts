@@ -2,13 +2,14 @@ import { childEnded, findLeaf, isRejection, leafSteps, type CompiledSaga, type D
 import { SagaError } from '../errors.js';
 import type { InstanceChange, InputWrite, LinkEffect } from '../store/port.js';
 import { changeOf } from './change.js';
+import type { PlannedStart } from './start-plan.js';
 
 /** What following links needs of the engine: reading instances, their definitions, and planning a child's start. */
 export interface LinkDeps {
   getInstance(id: string): Promise<InstanceState | undefined>;
   defOf(state: InstanceState): Promise<CompiledSaga>;
   /** Decides a child's start (with the definition it starts on) without writing it; null change when an instance of that id or key exists (its state is returned). */
-  planChild(cmd: { saga: string; input: unknown; key: string | undefined; id: string; correlationId: string; parent: ParentLink }): Promise<{ state: InstanceState; change: InstanceChange | null; def: CompiledSaga }>;
+  planChild(cmd: { saga: string; input: unknown; key: string | undefined; id: string; correlationId: string; parent: ParentLink }): Promise<PlannedStart>;
   decide(def: CompiledSaga, state: InstanceState, input: SagaInput): Decision | Rejection;
 }
 

@@ -12,13 +12,14 @@ import type { Registry } from './registry.js';
 /** A start as the engine takes it: an API or NATS start, a trigger event's (with the event), or a child's (with its parent). */
 export type StartRequest = StartCommand & { event?: unknown; causationId?: string; trace?: TraceCarrier | undefined; version?: number; parent?: ParentLink };
 
-/** A start, decided but not yet written: `change` is null when the instance already exists. */
-export interface PlannedStart {
+/** A start, decided but not yet written: with its change, definition and decision; or the instance that already exists. */
+export type PlannedStart = NewStart | { readonly state: InstanceState; readonly change: null; readonly decision: null };
+
+export interface NewStart {
   readonly state: InstanceState;
-  readonly change: InstanceChange | null;
+  readonly change: InstanceChange;
   readonly def: CompiledSaga;
-  /** The start's decision, null when the instance already exists. */
-  readonly decision: Decision | null;
+  readonly decision: Decision;
 }
 
 /** What planning a start reads: the store, the loaded definitions, tracing when configured, and the input's time and ids. */
@@ -36,15 +37,17 @@ export interface PlanDeps {
  */
 export async function planStart(deps: PlanDeps, cmd: StartRequest): Promise<PlannedStart> {
   const { store, registry } = deps;
-  const def = registry.current(cmd.saga);
-  if (def === undefined) throw new SagaError('SAGA_ERR_UNKNOWN_SAGA', `no saga named ${cmd.saga} is loaded (loaded: ${registry.all().map((s) => s.name).join(', ') || 'none'})`);
+  // An instance started by id is found first: a client repeating an accepted start is answered
+  // with it even after a reload removed its saga, which the instance still runs under.
   if (cmd.id !== undefined) {
     const existing = await store.getInstance(cmd.id);
     if (existing !== undefined) {
       if (existing.saga !== cmd.saga) throw new SagaError('SAGA_ERR_INVALID_STATE', `instance ${cmd.id} already exists for saga ${existing.saga}`);
-      return { state: existing, change: null, def, decision: null };
+      return { state: existing, change: null, decision: null };
     }
   }
+  const def = registry.current(cmd.saga);
+  if (def === undefined) throw new SagaError('SAGA_ERR_UNKNOWN_SAGA', `no saga named ${cmd.saga} is loaded (loaded: ${registry.all().map((s) => s.name).join(', ') || 'none'})`);
   const env = deps.env;
   const id = cmd.id ?? env.newId();
   const correlationId = cmd.correlationId ?? id;
@@ -63,7 +66,7 @@ export async function planStart(deps: PlanDeps, cmd: StartRequest): Promise<Plan
   if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_INPUT', problem);
   if (key !== null) {
     const existing = await store.findByKey(def.name, key);
-    if (existing !== undefined) return { state: existing, change: null, def, decision: null };
+    if (existing !== undefined) return { state: existing, change: null, decision: null };
   }
   if (def.start.on !== null) {
     // A trigger event is checked at its envelope's version; an API start's input as version 1.
@@ -75,5 +78,8 @@ export async function planStart(deps: PlanDeps, cmd: StartRequest): Promise<Plan
     id, input: cmd.input, key, correlationId, event, causationId: cmd.causationId ?? id, ...(trace === undefined ? {} : { trace }),
     ...(cmd.parent === undefined ? {} : { parent: cmd.parent }),
   }, env);
-  return { state: d.state, change: changeOf(def, undefined, d), def, decision: d };
+  const change = changeOf(def, undefined, d);
+  // A start always journals SagaStarted.
+  if (change === null) throw new Error(`the start of ${def.name} decided no event`);
+  return { state: d.state, change, def, decision: d };
 }
