@@ -53,8 +53,12 @@ export interface ReloadDeps {
   readonly log: LogFn;
   /** Stores a definition's source by hash (idempotent). */
   remember(saga: CompiledSaga): Promise<void>;
-  /** Ensures streams for all these subjects and starts consumers for the inbound ones not yet consumed; resolves with the new ones. */
-  consume(inbound: readonly string[], outbound: readonly string[]): Promise<string[]>;
+  /**
+   * Ensures streams for all these subjects and starts consumers for the inbound ones not yet
+   * consumed; resolves with the new ones. The new consumers hand nothing over before `after`
+   * settles: true once the reloaded definitions are current, false when the reload failed.
+   */
+  consume(inbound: readonly string[], outbound: readonly string[], after: Promise<boolean>): Promise<string[]>;
 }
 
 /** Pure: what changes from the loaded definitions to the file's. */
@@ -99,8 +103,19 @@ export class Reloader {
     for (const saga of loaded.sagas) await this.deps.remember(saga);
     // Running instances may still use the old definitions: their subjects stay in the lists.
     const everything = [...registry.all(), ...loaded.sagas];
-    const subjects = await this.deps.consume(inboundSubjectsOf(everything), outboundSubjectsOf(everything));
+    // A new consumer starts with what its stream holds: a trigger of a new saga handled before
+    // the switch would find no saga and be acked as unrelated. They wait for the switch.
+    let switched!: (current: boolean) => void;
+    const after = new Promise<boolean>((resolve) => { switched = resolve; });
+    let subjects: string[];
+    try {
+      subjects = await this.deps.consume(inboundSubjectsOf(everything), outboundSubjectsOf(everything), after);
+    } catch (err) {
+      switched(false);
+      throw err;
+    }
     registry.replace(loaded.sagas);
+    switched(true);
     const diff: ReloadDiff = { ...d, subjects };
     log('info', 'definitions reloaded', {
       ...actor, file: path, added: diff.added.map((s) => s.name), removed: diff.removed.map((s) => s.name),
