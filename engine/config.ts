@@ -250,6 +250,10 @@ function combinationProblems(c: Config): string[] {
     problems.push('SAGA_API_READ_TOKEN needs SAGA_API_TOKEN: without it every route, writes included, is open');
   }
   if (earlyEventTtlMs(c) <= 0) problems.push(`SAGA_EARLY_EVENT_TTL=${c.earlyEventTtl} must be longer than zero`);
+  // A pass or a file every few milliseconds would keep the process busy for nothing.
+  if (c.retentionIntervalMs < 1000) problems.push(`SAGA_RETENTION_INTERVAL must be at least 1s (it is ${c.retentionIntervalMs} ms): the time between two retention passes`);
+  if (c.archiveRotateMs < 1000) problems.push(`SAGA_ARCHIVE_ROTATE must be at least 1s (it is ${c.archiveRotateMs} ms): how long one archive file is written`);
+  if (c.lagMaxAgeMs !== undefined && c.lagMaxAgeMs <= 0) problems.push('SAGA_LAG_MAX_AGE must be longer than zero (unset it for no limit): any message waiting would count as lagging');
   if (c.apiTokens !== undefined && c.apiToken === undefined) {
     problems.push('SAGA_API_TOKENS adds named tokens to SAGA_API_TOKEN: set SAGA_API_TOKEN too');
   }

@@ -280,7 +280,10 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
       maxJsonDepth: config.maxJsonDepth, namedTokens, loopbackListener: isLoopback(config.httpHost),
     });
     registerReloadRoutes(api, (actor) => reloader.reload(actor), () => registry.all(), callerName({ admin: config.apiToken, read: config.apiReadToken, named: namedTokens }));
-    await api.listen({ host: config.httpHost, port: config.httpPort });
+    await api.listen({ host: config.httpHost, port: config.httpPort }).catch((err: unknown) => {
+      if ((err as { code?: unknown }).code !== 'EADDRINUSE') throw err;
+      throw new Error(`the HTTP API cannot listen on ${config.httpHost}:${config.httpPort}: another process uses that port; stop it, or set SAGA_HTTP_PORT to a free port (0: any free port)`, { cause: err });
+    });
     closers.push(() => api.close());
     const address = api.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.httpPort;
@@ -427,7 +430,8 @@ async function main(argv: string[]): Promise<number> {
     if (signalled !== null) stop(signalled);
     else onSignal = stop;
   });
-  return 0;
+  // 1 when a step of the drain failed, or the lease or the embedded nats-server was lost first.
+  return typeof process.exitCode === 'number' ? process.exitCode : 0;
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

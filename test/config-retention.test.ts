@@ -23,6 +23,14 @@ t.test('a bad duration or size is reported with what is allowed, all at once', a
   });
 });
 
+t.test('intervals of zero are refused: a retention pass, an archive file or a lag age of 0 would keep the process busy or lagging for nothing', async (t) => {
+  t.throws(() => loadConfig({ SAGA_RETENTION_INTERVAL: '0s', SAGA_ARCHIVE_ROTATE: '0ms', SAGA_LAG_MAX_AGE: '0s' }), {
+    code: 'SAGA_ERR_CONFIG',
+    message: /3 problems[\s\S]*SAGA_RETENTION_INTERVAL must be at least 1s \(it is 0 ms\)[\s\S]*SAGA_ARCHIVE_ROTATE must be at least 1s[\s\S]*SAGA_LAG_MAX_AGE must be longer than zero/,
+  });
+  t.equal(loadConfig({ SAGA_RETENTION_INTERVAL: '1s', SAGA_ARCHIVE_ROTATE: '1s', SAGA_LAG_MAX_AGE: '1s' }).retentionIntervalMs, 1000, '1s is taken');
+});
+
 t.test('--help lists the new variables with their defaults', async (t) => {
   const help = configHelp();
   t.match(help, /SAGA_RETENTION\s+finished instances .* \(default: unset\)/);
