@@ -79,19 +79,30 @@ function scanText(json: string, maxDepth: number): number | null {
 
 /**
  * Pure: why `value` cannot serve as an identifier (`name` says which), or null when it can:
- * not empty, at most {@link MAX_ID_LENGTH} characters, and only printable characters (no
- * control character: CR and LF would break every header built from it).
+ * not empty, at most {@link MAX_ID_LENGTH} characters, only printable characters (no control
+ * character: CR and LF would break every header built from it), and well-formed Unicode (no
+ * lone surrogate: SQLite keeps UTF-8, and such an id would read back as U+FFFD, naming no row).
  */
 export function identifierProblem(name: string, value: string): string | null {
   if (value.length === 0) return `${name} is empty`;
   if (value.length > MAX_ID_LENGTH) return `${name} is ${value.length} characters long; at most ${MAX_ID_LENGTH} are allowed`;
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   const bad = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.exec(value);
-  if (bad !== null) return `${name} contains the control character U+${bad[0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()} at ${bad.index}; only printable characters are allowed`;
+  if (bad !== null) return `${name} contains the control character ${codePoint(bad[0])} at ${bad.index}; only printable characters are allowed`;
+  // With the u flag a surrogate pair is one code point, so only a lone half matches.
+  const lone = /\p{Cs}/u.exec(value);
+  if (lone !== null) return `${name} contains the lone surrogate ${codePoint(lone[0])} at ${lone.index}; only well-formed Unicode text is allowed`;
   return null;
 }
 
-/** JSON Schema of an identifier given by a client: printable, 1 to {@link MAX_ID_LENGTH} characters. */
+function codePoint(c: string): string {
+  return `U+${c.charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()}`;
+}
+
+/**
+ * JSON Schema of an identifier given by a client: printable, well-formed, 1 to
+ * {@link MAX_ID_LENGTH} characters. ajv compiles patterns with the u flag, which `\p{Cs}` needs.
+ */
 export const identifierSchema = {
-  type: 'string', minLength: 1, maxLength: MAX_ID_LENGTH, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$',
+  type: 'string', minLength: 1, maxLength: MAX_ID_LENGTH, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\p{Cs}]*$',
 } as const;

@@ -13,7 +13,7 @@ const strings = { type: 'array', items: str } as const;
 /** Any JSON value (instance input, journal event data). */
 const anyJson = {} as const;
 
-/** An identifier given by a client: an instance id, a key, a correlation id; printable, at most 200 characters. */
+/** An identifier given by a client: an instance id, a key, a correlation id; printable, well-formed, at most 200 characters. */
 export const idString = identifierSchema;
 
 /** The body of every error response. */
