@@ -51,10 +51,12 @@ export interface DeadLetterCap {
 
 /**
  * Pure: what a trim keeps once the queue is over its cap: nine tenths of it, so that a flood
- * trims once per tenth of the cap rather than once per letter.
+ * trims once per tenth of the cap rather than once per letter, and never fewer than one letter.
+ * The newest letter is kept whatever its size (the trim follows its park): dropping the
+ * message just parked would lose it, which the queue is there to prevent.
  */
 export function trimTarget(cap: DeadLetterCap): DeadLetterCap {
-  return { maxRows: Math.floor(cap.maxRows * 0.9), maxBytes: Math.floor(cap.maxBytes * 0.9) };
+  return { maxRows: Math.max(1, Math.floor(cap.maxRows * 0.9)), maxBytes: Math.floor(cap.maxBytes * 0.9) };
 }
 
 /** Bytes of each body a list reads. */
@@ -74,7 +76,10 @@ export interface DeadLetters {
   markRedriven(id: string, at: number, by?: string | null): boolean;
   /** Deletes the letter; false when there is no such letter. */
   deleteDead(id: string): boolean;
-  /** When over the cap, deletes the oldest letters until the rest fits {@link trimTarget}; returns how many and their body bytes. */
+  /**
+   * When over the cap, deletes the oldest letters until the rest fits {@link trimTarget}, but
+   * never the newest; returns how many and their body bytes.
+   */
   trimDead(cap: DeadLetterCap): { dropped: number; bytes: number };
   /** Number of letters not yet redriven. */
   deadCount(): number;
@@ -142,10 +147,10 @@ export function deadLetters(db: Database.Database): DeadLetters {
   const redriven = db.prepare<[number, string | null, number]>('UPDATE dead_letters SET redriven_at = ?, redriven_by = ? WHERE id = ? AND redriven_at IS NULL');
   const del = db.prepare<[number]>('DELETE FROM dead_letters WHERE id = ?');
   const count = db.prepare<[], { n: number }>(DEAD_COUNT_SQL);
-  // The newest letter that no longer fits: it and everything older go.
+  // The newest letter that no longer fits, among all but the newest (always kept): it and everything older go.
   const cutoff = db.prepare<[number, number], { id: number }>(`
     SELECT id FROM (SELECT id, row_number() OVER w AS n, sum(length(data)) OVER w AS total FROM dead_letters WINDOW w AS (ORDER BY id DESC))
-    WHERE n > ? OR total > ? ORDER BY id DESC LIMIT 1`);
+    WHERE n > 1 AND (n > ? OR total > ?) ORDER BY id DESC LIMIT 1`);
   const totals = db.prepare<[], { n: number; bytes: number | null }>('SELECT count(*) AS n, sum(length(data)) AS bytes FROM dead_letters');
   const doomed = db.prepare<[number], { n: number; bytes: number | null }>('SELECT count(*) AS n, sum(length(data)) AS bytes FROM dead_letters WHERE id <= ?');
   const dropOlder = db.prepare<[number]>('DELETE FROM dead_letters WHERE id <= ?');

@@ -113,11 +113,11 @@ export function operators(d: Db): Operators {
       const [now] = await d.query<{ n: number; bytes: string | null }>('SELECT count(*)::integer AS n, sum(octet_length(data))::bigint AS bytes FROM dead_letters');
       if (now === undefined || (now.n <= cap.maxRows && Number(now.bytes ?? 0) <= cap.maxBytes)) return { dropped: 0, bytes: 0 };
       const keep = trimTarget(cap);
-      // The newest letter that no longer fits: it and everything older go, in one statement.
+      // The newest letter that no longer fits, among all but the newest (always kept): it and everything older go, in one statement.
       const [r] = await d.query<{ dropped: number; bytes: number }>(`
         WITH ranked AS (
           SELECT id, row_number() OVER w AS n, sum(octet_length(data)) OVER w AS total FROM dead_letters WINDOW w AS (ORDER BY id DESC)),
-        cut AS (SELECT max(id) AS id FROM ranked WHERE n > $1 OR total > $2),
+        cut AS (SELECT max(id) AS id FROM ranked WHERE n > 1 AND (n > $1 OR total > $2)),
         gone AS (DELETE FROM dead_letters WHERE id <= (SELECT id FROM cut) RETURNING octet_length(data) AS size)
         SELECT count(*)::integer AS dropped, coalesce(sum(size), 0)::bigint AS bytes FROM gone`, [keep.maxRows, keep.maxBytes]);
       return { dropped: r?.dropped ?? 0, bytes: Number(r?.bytes ?? 0) };
