@@ -31,7 +31,7 @@ export class GroupCommit {
    * @param tx runs a function in a transaction; nested calls must become savepoints.
    * @param committed called after each commit, before the callers' promises settle.
    * @param rolledBack called when the shared transaction failed as a whole (or the only input in it
-   *   threw), before the callers' promises reject.
+   *   threw other than cleanly), before the callers' promises reject.
    * @param observe told after each commit how many inputs it carried and how long the transaction
    *   took in seconds, fsync included (for the metrics; two clock reads per commit, not per input).
    * @param clean true for an error that `work` throws only before it has written anything, so that
@@ -70,12 +70,23 @@ export class GroupCommit {
     setImmediate(() => this.flush());
   }
 
-  /** An input alone in its transaction needs no savepoint: when it throws, everything rolls back. */
+  /**
+   * An input alone in its transaction needs no savepoint: when it throws, everything rolls back.
+   * A clean failure (a duplicate) wrote nothing and commits as it does in a batch: a rollback
+   * would make the store forget every state and command it caches, for an input that undid nothing.
+   */
   private flushOne(it: Item): void {
-    let value: unknown;
+    let outcome: Outcome;
     const began = performance.now();
     try {
-      value = this.tx(it.work);
+      outcome = this.tx((): Outcome => {
+        try {
+          return { ok: true, value: it.work() };
+        } catch (error) {
+          if (!this.open() || !this.clean(error)) throw error;
+          return { ok: false, error };
+        }
+      });
     } catch (error) {
       this.rolledBack();
       it.reject(error);
@@ -83,7 +94,8 @@ export class GroupCommit {
     }
     this.observe?.(1, (performance.now() - began) / 1000);
     this.committed();
-    it.resolve(value);
+    if (outcome.ok) it.resolve(outcome.value);
+    else it.reject(outcome.error);
   }
 
   private flush(): void {
