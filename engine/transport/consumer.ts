@@ -110,7 +110,6 @@ export function durableNameFor(prefix: string, subject: string): string {
 export async function ensureConsumer(
   jsm: JetStreamManager, stream: string, subject: string,
   opts: Pick<ConsumeOptions, 'durablePrefix' | 'ackWaitMs' | 'log'> = {},
-  resumeAt?: number,
 ): Promise<string> {
   const durable = durableNameFor(opts.durablePrefix ?? 'sagad', subject);
   const want = { ack_wait: (opts.ackWaitMs ?? 30_000) * 1_000_000, max_deliver: -1 };
@@ -128,15 +127,11 @@ export async function ensureConsumer(
   } catch (err) {
     if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound)) throw err;
   }
-  const from = resumeAt === undefined ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: resumeAt };
-  const config: Partial<ConsumerConfig> = { durable_name: durable, filter_subject: subject, ack_policy: AckPolicy.Explicit, ...from, ...want };
+  const config: Partial<ConsumerConfig> = {
+    durable_name: durable, filter_subject: subject, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ...want,
+  };
   await jsm.consumers.add(stream, config);
-  if (resumeAt === undefined) opts.log?.('info', 'consumer created', { stream, durable, subject });
-  else {
-    opts.log?.('warn', 'consumer was gone (deleted?) and is made again from the first message this process had not finished, not from the start of the stream', {
-      stream, durable, subject, fromSequence: resumeAt,
-    });
-  }
+  opts.log?.('info', 'consumer created', { stream, durable, subject });
   return durable;
 }
 
@@ -153,18 +148,6 @@ export async function consume(
   const errorDelay = opts.errorNakDelayMs ?? 1_000;
   const concurrency = Math.max(1, opts.concurrency ?? 1);
   const durable = await ensureConsumer(jsm, stream, subject, opts);
-  // Where this process is in the stream: the messages received and not yet acked or termed
-  // (in hand, or naked to come again), and the highest received. A consumer deleted while it
-  // runs (an operator 'resetting' it) is made again from there, not from the stream's first
-  // message: triggers older than the inbox remembers would start their sagas again.
-  const unfinished = new Set<number>();
-  let highest = 0;
-  const resumeAt = (): number | undefined => {
-    if (highest === 0) return undefined;
-    let low = highest + 1;
-    for (const seq of unfinished) low = Math.min(low, seq);
-    return low;
-  };
   let stopping = false;
   let batch: ConsumerMessages | undefined;
   let wake: () => void = () => undefined;
@@ -182,8 +165,6 @@ export async function consume(
   };
 
   const handleOne = async (m: JsMsg): Promise<void> => {
-    unfinished.add(m.seq);
-    highest = Math.max(highest, m.seq);
     const count = m.info.deliveryCount;
     const inbound: InboundMessage = {
       subject: m.subject, data: m.data, headers: headerRecord(m), deliveryCount: count,
@@ -205,7 +186,6 @@ export async function consume(
       clearInterval(keepAlive);
     }
     try {
-      if (verdict === 'ack' || verdict === 'term') unfinished.delete(m.seq);
       if (verdict === 'ack') m.ack();
       else if (verdict === 'nak') m.nak();
       else if (verdict === 'term') m.term(); // no reason: nats-server 2.9 does not parse "+TERM <reason>"
@@ -226,7 +206,7 @@ export async function consume(
       let received = 0;
       let bytes = 0;
       try {
-        consumer ??= await js.consumers.get(stream, await ensureConsumer(jsm, stream, subject, opts, resumeAt()));
+        consumer ??= await js.consumers.get(stream, await ensureConsumer(jsm, stream, subject, opts));
         batch = await consumer.fetch({ max_messages: pull, expires });
         void watchStatus(batch, log, subject);
         const inFlight: Promise<void>[] = [];
@@ -251,9 +231,6 @@ export async function consume(
         failures += 1;
         if (!stopping) log('warn', 'consumer interrupted; retrying', { subject, durable, error: err instanceof Error ? err.message : String(err) });
         if (!stopping && err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound && opts.onStreamMissing !== undefined) {
-          // A stream made again numbers its messages from 1: the consumer reads it from its start.
-          unfinished.clear();
-          highest = 0;
           stream = await opts.onStreamMissing().then((now) => {
             failures = 1; // set up again: the consumer is made again after a short pause, not a long one
             return now ?? stream;
