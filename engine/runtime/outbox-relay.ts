@@ -288,23 +288,27 @@ export class OutboxRelay {
   }
 
   /**
-   * Publishes a batch, all at once but for a second row of an instance: that one goes out once
-   * JetStream acknowledged the one before it, and not at all when that one failed. Rows of one
-   * instance can go to different streams: a step's command and, after its timeout, its
-   * compensation's. Sent together, the compensation could be stored while the command's stream
-   * refused the command, which then followed once its stream was back: the participant would
-   * be told to undo before it was told to do. Most batches hold one row per instance and go out
-   * in one wave; a start (its lifecycle event and first command) costs a second one.
+   * Publishes a batch, all at once but for the rows of a later commit of an instance whose
+   * earlier commit has rows in the batch too: those go out once JetStream acknowledged the
+   * earlier ones, and not at all when one of them failed. Rows of one instance can go to
+   * different streams: a step's command and, after its timeout, its compensation's. Sent
+   * together, the compensation could be stored while the command's stream refused the
+   * command, which then followed once its stream was back: the participant would be told to
+   * undo before it was told to do. The rows of one commit (a start's lifecycle event and first
+   * command, a forEach's fan-out) go out together, so most batches are one wave. A commit is
+   * told by its rows' creation time: two commits of one instance within one millisecond count
+   * as one.
    */
   private async publishInOrder(rows: readonly OutboxRow[]): Promise<PublishResult[]> {
     const results: PublishResult[] = new Array<PublishResult>(rows.length);
-    // Each row's wave: how many rows of its instance come before it in the batch.
+    // Each row's wave: how many earlier commits of its instance have rows before it in the batch.
     const wave: number[] = [];
-    const seen = new Map<string, number>();
+    const seen = new Map<string, { wave: number; createdAt: number }>();
     for (const r of rows) {
       const id = instanceOf(r);
-      const n = id === undefined ? 0 : seen.get(id) ?? 0;
-      if (id !== undefined) seen.set(id, n + 1);
+      const prior = id === undefined ? undefined : seen.get(id);
+      const n = prior === undefined ? 0 : prior.createdAt === r.createdAt ? prior.wave : prior.wave + 1;
+      if (id !== undefined) seen.set(id, { wave: n, createdAt: r.createdAt });
       wave.push(n);
     }
     const refused = new Map<string, Error>();

@@ -65,7 +65,7 @@ t.test('a row refused by JetStream is published again at once, before the rows c
   await until(() => store.backlog() === 0, 'every row marked sent');
 });
 
-t.test("an instance's second row in a batch goes out once the first is acknowledged, and not at all while the first is refused", async (t) => {
+t.test("an instance's later commit in a batch goes out once its earlier one is acknowledged, and not at all while that is refused", async (t) => {
   const store = openStore(join(t.testdir(), 'r.db'));
   t.teardown(() => store.close());
   // A step's command to one stream, refused twice (its stream is being set up again), and in
@@ -79,10 +79,35 @@ t.test("an instance's second row in a batch goes out once the first is acknowled
   }, rec.publish, (err) => errors.push(err), { idleScanMs: 600_000 });
   relay.start();
   t.teardown(() => relay.stop());
-  relay.push(store.enqueue([msg('do'), { ...msg('undo'), subject: 'refund.commands' }, { ...msg('other'), headers: { 'Saga-Id': 'another' } }]));
+  // Three commits, handed over in one batch: the do, another instance's row, then the undo.
+  const at = Date.now();
+  const rows = [...store.enqueue([msg('do')], at), ...store.enqueue([{ ...msg('other'), headers: { 'Saga-Id': 'another' } }], at + 1),
+    ...store.enqueue([{ ...msg('undo'), subject: 'refund.commands' }], at + 2)];
+  relay.push(rows);
   await until(() => rec.published.length === 3, 'every row');
   t.same(rec.items.map((it) => it.msgId), ['do', 'other', 'do', 'do', 'undo'], 'the undo was not offered to JetStream before the do was acknowledged');
   t.same(rec.published, ['other', 'do', 'undo'], 'the do is stored before the undo');
   t.equal(errors.length, 2, 'each refusal of the do reported');
   await until(() => store.backlog() === 0, 'every row marked sent');
+});
+
+t.test("the rows of one commit of an instance (a start, a forEach's fan-out) go out together, in one call", async (t) => {
+  const store = openStore(join(t.testdir(), 'r.db'));
+  t.teardown(() => store.close());
+  const calls: string[][] = [];
+  const rec = recorder();
+  const relay = new OutboxRelay({
+    claimUnsent: async (n: number, before: number) => store.unsent(n, before),
+    unsentBySeq: async (s: readonly number[]) => store.unsentBySeq(s),
+    markSent: async (s: readonly number[], at: number) => store.markSent(s, at),
+  }, async (items) => {
+    calls.push(items.map((it) => it.msgId));
+    return rec.publish(items);
+  }, () => undefined, { idleScanMs: 600_000 });
+  relay.start();
+  t.teardown(() => relay.stop());
+  const fanOut = Array.from({ length: 100 }, (_, i) => msg(`cmd-${i}`));
+  relay.push(store.enqueue(fanOut, Date.now()));
+  await until(() => rec.published.length === 100, 'every command');
+  t.same(calls, [fanOut.map((m) => m.messageId)], 'one call, not one wave per row');
 });
