@@ -52,8 +52,9 @@ export interface DeadLetterCap {
 /**
  * Pure: what a trim keeps once the queue is over its cap: nine tenths of it, so that a flood
  * trims once per tenth of the cap rather than once per letter, and never fewer than one letter.
- * The newest letter is kept whatever its size (the trim follows its park): dropping the
- * message just parked would lose it, which the queue is there to prevent.
+ * The newest letter is kept whatever its size (the trim follows its park), so a park never
+ * drops its own letter; with a cap of one or two, letters parked in the same group commit may
+ * still push out one another.
  */
 export function trimTarget(cap: DeadLetterCap): DeadLetterCap {
   return { maxRows: Math.max(1, Math.floor(cap.maxRows * 0.9)), maxBytes: Math.floor(cap.maxBytes * 0.9) };
