@@ -118,8 +118,8 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
       },
     });
     closers.push(() => link.drain());
-    // A SQLite store is one process's: hold the consumer prefix's lease before the file is even
-    // opened (a second process must not migrate it under the first) and before consuming anything.
+    // A SQLite store is one process's: hold the leases of the consumer prefix and of the file before
+    // the file is even opened (a second process must not migrate it under the first) and before consuming anything.
     const lease = isPostgresUrl(config.dbPath) ? null : await acquireLease(link.nc, { prefix: config.natsPrefix, db: config.dbPath, log });
     if (lease !== null) closers.push(() => lease.release());
     const opened = await openStore(config, log, signal, metrics);
@@ -178,7 +178,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
             : writes.failure !== null ? { ok: false, detail: `the store fails commits: ${writes.failure}` } : { ok: true },
           nats: link.isConnected() ? { ok: true } : { ok: false, detail: `not connected to ${shownUrl(url)}` },
           streams: streams.isReady() ? { ok: true } : { ok: false, detail: 'streams not set up yet' },
-          ...(lease === null ? {} : { lease: lease.isHeld() ? { ok: true } : { ok: false, detail: 'the SQLite lease could not be renewed: consuming waits until it is' } }),
+          ...(lease === null ? {} : { lease: lease.isHeld() ? { ok: true } : { ok: false, detail: 'the SQLite lease is in doubt (not renewed in time, or the NATS connection dropped): consuming waits until a renewal confirms it' } }),
           consumers: status.consumers ? { ok: true } : { ok: false, detail: 'consumers not started yet' },
         };
         // Lag is reported, never a reason to restart: it does not count for readiness.

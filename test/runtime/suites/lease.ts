@@ -5,3 +5,6 @@
 process.env.TAP_BAIL ??= '1';
 await import('../lease.test.js');
 await import('../lease-paths.test.js');
+await import('../lease-skew.test.js');
+await import('../lease-store-lost.test.js');
+await import('../lease-db.test.js');
