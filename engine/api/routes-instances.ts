@@ -38,6 +38,10 @@ const oneSchema = { params: idParams, response: { 200: instanceSchema, ...errorR
 
 const historySchema = {
   params: idParams,
+  querystring: {
+    type: 'object', additionalProperties: false,
+    properties: { after: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } },
+  },
   response: {
     200: {
       type: 'object', additionalProperties: false, required: ['items'],
@@ -75,8 +79,9 @@ export function registerInstanceRoutes(app: FastifyInstance, engine: EnginePort)
     return instanceDocument(state, engine.definitionByHash(state.definitionHash), await engine.timersOf(state.id));
   });
 
-  app.get<{ Params: { id: string } }>('/v1/instances/:id/history', { schema: historySchema }, async (request) => {
-    const entries = await engine.history(request.params.id);
+  // `after`: only the entries after that seq (the journal is append-only: a poller asks for what is new).
+  app.get<{ Params: { id: string }; Querystring: { after?: number } }>('/v1/instances/:id/history', { schema: historySchema }, async (request) => {
+    const entries = await engine.history(request.params.id, request.query.after);
     // An instance always has a journal: an empty one means no instance, whatever the port returns.
     if (entries === undefined || (entries.length === 0 && (await engine.getInstance(request.params.id)) === undefined)) throw noInstance(request.params.id);
     return { items: entries.map(historyEntry) };

@@ -388,8 +388,8 @@ export class Engine implements EnginePort {
   getInstance(id: string) { return this.deps.store.getInstance(id); }
   timersOf(id: string) { return this.deps.store.timersOf(id); }
   listInstances(filter: InstanceFilter) { return this.deps.store.listInstances(filter); }
-  async history(id: string) {
-    const entries = await this.deps.store.history(id);
+  async history(id: string, after?: number) {
+    const entries = await this.deps.store.history(id, after);
     if (entries.length > 0) return entries;
     return (await this.deps.store.getInstance(id)) === undefined ? undefined : entries;
   }

@@ -61,7 +61,8 @@ export interface EnginePort {
   timersOf(id: string): Promise<TimerRow[]>;
   listInstances(filter: InstanceFilter): Promise<Page<InstanceSummary>>;
   /** The instance's journal, oldest first; undefined for an unknown instance. */
-  history(id: string): Promise<JournalEntry[] | undefined>;
+  /** The instance's journal, oldest first, after seq `after` (0: all); undefined when there is no such instance. */
+  history(id: string, after?: number): Promise<JournalEntry[] | undefined>;
   /** The definition an instance runs (pinned by hash), or the current one by name. */
   definitionByHash(hash: string): CompiledSaga | undefined;
   definitions(): readonly CompiledSaga[];

@@ -20,8 +20,8 @@ export interface Journal {
    * journal's head is exactly `fromVersion`.
    */
   append(instanceId: string, fromVersion: number, events: readonly SagaEvent[]): number;
-  /** Every event of the instance as stored (not upcast), oldest first; empty when unknown. */
-  history(instanceId: string): JournalEntry[];
+  /** Every event of the instance as stored (not upcast), oldest first, after `seq` (0: all); empty when unknown. */
+  history(instanceId: string, seq?: number): JournalEntry[];
   /** The events after `seq`, oldest first, upcast to the current versions, ready for `evolve`. */
   eventsAfter(instanceId: string, seq: number): SagaEvent[];
   /** The seq of the instance's last event, 0 when it has none. */
@@ -65,7 +65,7 @@ export function journal(db: Database.Database, upcasters: Upcasters): Journal {
   return {
     // Inside a caller's transaction, the caller's rollback undoes a partial append.
     append: (instanceId, fromVersion, events) => (db.inTransaction ? appendRows : appendTx)(instanceId, fromVersion, events),
-    history: (instanceId) => after.all(instanceId, 0).map((r) => ({
+    history: (instanceId, seq = 0) => after.all(instanceId, seq).map((r) => ({
       seq: r.seq, type: r.type, version: r.type_version, at: r.at, data: JSON.parse(r.data) as unknown,
     })),
     eventsAfter: (instanceId, seq) => after.all(instanceId, seq).map((r) => upcast(r.type, r.type_version, JSON.parse(r.data), upcasters)),

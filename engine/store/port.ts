@@ -126,7 +126,7 @@ export interface StorePort {
   // ---- reads for operators -------------------------------------------------------------------
   listInstances(filter?: InstanceFilter): Promise<Page<InstanceSummary>>;
   /** The instance's journal as stored, oldest first; empty when unknown. */
-  history(instanceId: string): Promise<JournalEntry[]>;
+  history(instanceId: string, after?: number): Promise<JournalEntry[]>;
   /** The state rebuilt from the journal alone (see `Instances.rebuild`); writes nothing. */
   rebuild(id: string, opts?: { fromScratch?: boolean }): Promise<InstanceState>;
   /**

@@ -146,6 +146,14 @@ t.test('history: the journal oldest first, times ISO', async (t) => {
   t.ok(items.some((e) => e.type === 'StepSucceeded'));
   for (const e of items) t.strictSame(Object.keys(e).sort(), ['at', 'data', 'seq', 'type', 'version']);
   isError(t, await app.inject({ url: '/v1/instances/nope/history' }), 404, 'SAGA_ERR_NOT_FOUND', 'no instance nope');
+  // `after`: what came after the entries a poller has.
+  const after2 = await app.inject({ url: '/v1/instances/i-1/history?after=2' });
+  t.equal(after2.statusCode, 200);
+  t.strictSame((body(after2).items as Json[]).map((e) => e.seq), items.slice(2).map((e) => e.seq), 'after=2: from seq 3 on');
+  t.strictSame(body(await app.inject({ url: `/v1/instances/i-1/history?after=${items.length}` })).items, [], 'after the last: none, not a 404');
+  isError(t, await app.inject({ url: '/v1/instances/i-1/history?after=-1' }), 400, 'SAGA_ERR_VALIDATION', /after/);
+  isError(t, await app.inject({ url: '/v1/instances/i-1/history?after=x' }), 400, 'SAGA_ERR_VALIDATION', /after/);
+  isError(t, await app.inject({ url: '/v1/instances/nope/history?after=1' }), 404, 'SAGA_ERR_NOT_FOUND', 'no instance nope');
 });
 
 t.test('cancel and retry: state checks through the real core', async (t) => {

@@ -96,9 +96,9 @@ export class StoreEngine implements EnginePort {
     return this.store.getInstance(id);
   }
   async listInstances(filter: Parameters<EnginePort['listInstances']>[0]) { return this.store.listInstances(filter); }
-  async history(id: string) {
-    const h = this.store.history(id);
-    return h.length === 0 ? undefined : h;
+  async history(id: string, after?: number) {
+    if (this.store.getInstance(id) === undefined) return undefined;
+    return this.store.history(id, after);
   }
   definitionByHash(hash: string) { return sagas.find((d) => d.hash === hash); }
   definitions() { return sagas; }

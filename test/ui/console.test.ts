@@ -142,6 +142,20 @@ t.test('a poll waits for the last answer: a slow instance document is shown, and
   t.equal(await page.$$eval('tr[data-step]', (r) => r.length), STEPS.length, 'the slow answer is drawn');
 });
 
+t.test("the instance page reads the journal once, then polls only for the entries after the last it has", async (t) => {
+  const id = okIds[0] ?? '';
+  const base = new URL(`${w.sagad.url}/v1/instances/${id}/history`).pathname;
+  const first = page.waitForResponse((r) => { const u = new URL(r.url()); return u.pathname === base && !u.searchParams.has('after'); });
+  await page.goto(ui(`#/instances/${id}`));
+  const whole = (await (await first).json()) as { items: { seq: number }[] };
+  const last = whole.items.at(-1)?.seq;
+  t.ok(last !== undefined && last > 1, `the whole journal first (${whole.items.length} entries)`);
+  const poll = await page.waitForRequest((r) => new URL(r.url()).pathname === base);
+  t.equal(new URL(poll.url()).searchParams.get('after'), String(last), 'the next poll asks only for what came after it');
+  await ready('instance');
+  t.equal(await page.$$eval('tr[data-step]', (r) => r.length), STEPS.length, 'the page still shows every step');
+});
+
 t.test('cancel from the page, with a reason and a confirmation, cancels the instance', async (t) => {
   await page.goto(ui(`#/instances/${holdId}`));
   await ready('instance');

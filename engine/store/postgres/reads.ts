@@ -81,8 +81,8 @@ export function reads(d: Db, upcasters: Upcasters): Reads {
     async waiting(subject, type) {
       return ((await byWait(JSON.stringify([subject, type]))) ?? []).map((w) => ({ ...w }));
     },
-    async history(id): Promise<JournalEntry[]> {
-      const rows = await journalAfter(id, 0);
+    async history(id, after): Promise<JournalEntry[]> {
+      const rows = await journalAfter(id, after ?? 0);
       return rows.map((r) => ({ seq: r.seq, type: r.type, version: r.type_version, at: r.at, data: JSON.parse(r.data) as unknown }));
     },
     async rebuild(id, opts) {

@@ -47,6 +47,8 @@ export function contract(t: T, f: PortFactory): void {
     const h = await port.history('i-1');
     t.same(h.map((e) => [e.seq, e.type]), d.events.map((e, i) => [i + 1, e.type]));
     t.same(h[0]?.data, d.events[0]);
+    t.same((await port.history('i-1', 1)).map((e) => e.seq), h.slice(1).map((e) => e.seq), 'after seq 1: the rest');
+    t.same(await port.history('i-1', h.length), [], 'after the last: none');
     t.same((await port.timersOf('i-1')).map((r) => r.timerId), [...change.timers.put].sort((a, b) => a.dueAt - b.dueAt).map((p) => p.timerId),
       'earliest first');
     const target = await port.replyTarget(change.commands[0]?.commandId ?? '');

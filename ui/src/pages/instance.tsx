@@ -1,5 +1,5 @@
 /** One instance: its facts, the "why" paragraph of `sagactl why`, the timeline, its graph with each step's state, timers, JSON, and cancel / retry. */
-import { useContext, useState } from 'preact/hooks';
+import { useContext, useRef, useState } from 'preact/hooks';
 import type { DefinitionDetail, HistoryEntryDocument, InstanceDocument } from '../../../engine/api/index.js';
 import { explain } from '../../../cli/why.js';
 import { get, post, ApiFailure } from '../api.js';
@@ -30,12 +30,17 @@ function definitionOf(saga: string, hash: string): Promise<DefinitionDetail | nu
   return p;
 }
 
-/** The instance, its journal and its definition; the definition is asked for as soon as the instance names it, while the journal is still on its way. */
-async function loadInstance(path: string): Promise<Loaded> {
-  const historyP = get<{ items: HistoryEntryDocument[] }>(`${path}/history`);
+/**
+ * The instance, its journal and its definition; the definition is asked for as soon as the
+ * instance names it, while the journal is still on its way. The journal is append-only: a poll
+ * asks only for the entries after those it has (`known`), not for the whole journal again.
+ */
+async function loadInstance(path: string, known: HistoryEntryDocument[]): Promise<Loaded> {
+  const last = known.at(-1)?.seq;
+  const historyP = get<{ items: HistoryEntryDocument[] }>(last === undefined ? `${path}/history` : `${path}/history?after=${last}`);
   const doc = await get<InstanceDocument>(path);
   const [history, def] = await Promise.all([historyP, definitionOf(doc.saga, doc.definitionHash)]);
-  return { doc, history: history.items, def };
+  return { doc, history: history.items.length === 0 ? known : [...known, ...history.items], def };
 }
 
 type Action = 'cancel' | 'retry';
@@ -48,7 +53,13 @@ export function InstancePage({ id }: { id: string }) {
   const [action, setAction] = useState<Action | null>(null);
   const [done, setDone] = useState<string | null>(null);
   const path = `/v1/instances/${encodeURIComponent(id)}`;
-  const inst = usePolled(() => loadInstance(path), id, POLL_MS);
+  // The journal read so far, of this instance: each poll asks only for what came after it.
+  const journal = useRef<{ id: string; items: HistoryEntryDocument[] }>({ id: '', items: [] });
+  const inst = usePolled(async () => {
+    const loaded = await loadInstance(path, journal.current.id === id ? journal.current.items : []);
+    journal.current = { id, items: loaded.history };
+    return loaded;
+  }, id, POLL_MS);
   useReadyMark('instance', inst.data !== null);
   const GraphView = useGraphView();
 
