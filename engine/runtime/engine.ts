@@ -214,6 +214,20 @@ export class Engine implements EnginePort {
   }
 
   /**
+   * How a message is ordered against the triggers received before it on its subject (the
+   * inbound handler keeps the order): `trigger`, it starts sagas; `follows`, it may be an event
+   * a wait step awaits, which must not be read before the instance a trigger ahead of it
+   * starts is committed; `free`, anything else (replies, events no wait step awaits).
+   * PostgreSQL replicas may not have loaded every definition a wait step runs under: there
+   * every message that is not a trigger follows.
+   */
+  ordering(subject: string, eventType: string): 'trigger' | 'follows' | 'free' {
+    const { store, registry } = this.deps;
+    if (registry.triggeredBy(subject, eventType).length > 0) return 'trigger';
+    return store.kind !== 'sqlite' || registry.awaits(subject, eventType) ? 'follows' : 'free';
+  }
+
+  /**
    * Handles one message from a subscribed subject: a reply to a command, an event a `wait`
    * step awaits, or a trigger that starts sagas. Resolves once its effects are durable, with
    * what it was; throws SAGA_ERR_INVALID_MESSAGE / SAGA_ERR_INVALID_INPUT for a message that can

@@ -126,21 +126,64 @@ export function inboundHandler(engine: Engine, store: StorePort, log: LogFn, opt
     return 'ack';
   };
 
+  /**
+   * Settles once the message handed over before the last one has been read and ordered
+   * (`triggering`): a pull's messages are, in stream order, even when a big one waits a turn
+   * of its own.
+   */
+  let entered: Promise<void> = Promise.resolve();
   const handle = async (msg: InboundMessage): Promise<Verdict> => {
-    // Not even parked: a write while another process may hold the lease is what the lease prevents.
-    if (opts.admit !== undefined && !(await opts.admit())) return 'nak';
-    // The consumer hands over a whole batch in one turn: a big message waits its own turn, so
-    // a batch of them never holds the event loop long enough to miss NATS heartbeats.
-    if (msg.data.byteLength > BIG_MESSAGE) await yieldTurn();
+    const before = entered;
+    let enter!: () => void;
+    entered = new Promise<void>((resolve) => { enter = resolve; });
+    try {
+      // Not even parked: a write while another process may hold the lease is what the lease prevents.
+      if (opts.admit !== undefined && !(await opts.admit())) return 'nak';
+      await before;
+      // The consumer hands over a whole batch in one turn: a big message waits its own turn, so
+      // a batch of them never holds the event loop long enough to miss NATS heartbeats.
+      if (msg.data.byteLength > BIG_MESSAGE) await yieldTurn();
+      // Called, not awaited: it is ordered (or parked) before it first waits.
+      return handleEnvelope(msg);
+    } finally {
+      enter();
+    }
+  };
+  /**
+   * Per subject, settles once every trigger handed over on it so far has been handled, retries
+   * after a store failure included. The consumer hands a pull's messages over all at once: an
+   * event a wait step may await (OrderPaid) after the trigger that starts its instance
+   * (OrderPlaced) would otherwise be read before the trigger's commit, find no instance,
+   * neither waiting nor to keep it for, and be acked as unrelated. Such an event waits for the
+   * triggers before it; triggers do not wait for each other (`Engine.ordering`).
+   */
+  const triggering = new Map<string, Promise<void>>();
+  const holdTriggered = (subject: string, handled: Promise<unknown>): void => {
+    const ignore = (): void => undefined;
+    const before = triggering.get(subject);
+    const all: Promise<void> = (before === undefined ? handled : Promise.all([before, handled.catch(ignore)])).then(ignore, ignore);
+    triggering.set(subject, all);
+    void all.then(() => {
+      if (triggering.get(subject) === all) triggering.delete(subject);
+    });
+  };
+  const handleEnvelope = async (msg: InboundMessage): Promise<Verdict> => {
     const parsed = parseEnvelope(msg.data, limits);
     if (!parsed.ok) return park(msg, null, parsed.reason, 'not_envelope');
     const e = parsed.envelope;
-    try {
-      const outcome = await despiteStore(msg, e.eventId, () => engine.receive({
+    const order = engine.ordering(msg.subject, e.eventType);
+    const after = order === 'follows' ? triggering.get(msg.subject) : undefined;
+    const handled = despiteStore(msg, e.eventId, async () => {
+      if (after !== undefined) await after;
+      return engine.receive({
         subject: msg.subject, eventId: e.eventId, eventType: e.eventType, correlationId: e.correlationId,
         causationId: e.causationId ?? '', aggregateId: e.aggregateId, version: e.version, payload: e.payload, envelope: e,
         trace: msg.headers, raw: { data: msg.data, headers: msg.headers },
-      }));
+      });
+    });
+    if (order === 'trigger') holdTriggered(msg.subject, handled);
+    try {
+      const outcome = await handled;
       count(outcome);
       const letter = msg.headers[REDRIVE_HEADER];
       if (letter !== undefined && (outcome === 'duplicate' || outcome === 'unrelated')) {
