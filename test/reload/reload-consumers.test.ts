@@ -3,31 +3,19 @@
  * current, so that triggers of a new saga that waited in its stream start it; and when one
  * cannot start, the reload fails, those it started stop, and the next reload starts them all.
  */
-import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { loadConfig } from '../../engine/config.js';
-import { loadDefinitionsFile } from '../../engine/definitions/index.js';
-import { silentLog } from '../../engine/log.js';
-import { startSagad } from '../../engine/main.js';
 import { connectNats, type NatsLink } from '../../engine/transport/connection.js';
 import { durableNameFor } from '../../engine/transport/consumer.js';
-import { startNatsServer } from '../helpers/nats-server.js';
+import { inProcessWorld } from '../helpers/in-process-sagad.js';
 import { until } from '../helpers/until.js';
 import { publishBegin } from '../tracing/world.js';
 import { sagaYaml, writeDefinitions } from './defs.js';
 
 async function world(t: Test) {
-  const dir = t.testdir();
-  const nats = await startNatsServer();
-  t.teardown(() => nats.stop());
-  const file = writeDefinitions(dir, 'sagas.yaml', [sagaYaml('alpha', 'al', ['a1'])]);
-  const defs = loadDefinitionsFile(file);
-  if (!defs.ok) throw new Error('definitions invalid');
-  const config = loadConfig({ SAGA_DEFINITIONS: file, SAGA_DB: join(dir, 'sagad.db'), NATS_URL: nats.url, SAGA_HTTP_PORT: '0' });
+  const { dir, nats, config, start } = await inProcessWorld(t, [sagaYaml('alpha', 'al', ['a1'])]);
   const link: NatsLink = await connectNats({ url: nats.url });
   t.teardown(() => link.close());
-  const server = await startSagad(config, defs.sagas, silentLog);
-  t.teardown(() => server.stop());
+  const server = await start();
   const get = async (path: string) => (await (await fetch(`${server.httpUrl}${path}`)).json()) as { items: { saga: string; key: string | null }[] };
   const reload = async () => {
     const res = await fetch(`${server.httpUrl}/v1/definitions/reload`, { method: 'POST' });
