@@ -373,7 +373,7 @@ export async function acquireLease(nc: NatsConnection, o: LeaseOptions): Promise
   const parts = taken.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   if (refusal !== null) {
     await Promise.all(parts.map((p) => p.release()));
-    // A key taken while the other was refused is given back too, even one still being confirmed.
+    // A key taken while the other was refused is given back too.
     await Promise.all(specs.map((s) => releaseKey(kv, s.key, value.holder)));
     throw (refusal as { err: unknown }).err;
   }
