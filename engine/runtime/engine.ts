@@ -215,16 +215,17 @@ export class Engine implements EnginePort {
 
   /**
    * How a message is ordered against the triggers received before it on its subject (the
-   * inbound handler keeps the order): `trigger`, it starts sagas; `follows`, it may be an event
-   * a wait step awaits, which must not be read before the instance a trigger ahead of it
-   * starts is committed; `free`, anything else (replies, events no wait step awaits).
-   * PostgreSQL replicas may not have loaded every definition a wait step runs under: there
-   * every message that is not a trigger follows.
+   * inbound handler keeps the order). `trigger`: it starts sagas, and messages after it may
+   * wait for it. `follows`: it may be an event a wait step awaits, which must not be read
+   * before the instance a trigger ahead of it starts is committed (a message can be both: an
+   * OrderPaid that starts an invoice saga and that an order's wait step awaits). Replies and
+   * events no wait step awaits do neither. PostgreSQL replicas may not have loaded every
+   * definition a wait step runs under: there every message that is not a trigger follows.
    */
-  ordering(subject: string, eventType: string): 'trigger' | 'follows' | 'free' {
+  ordering(subject: string, eventType: string): { readonly trigger: boolean; readonly follows: boolean } {
     const { store, registry } = this.deps;
-    if (registry.triggeredBy(subject, eventType).length > 0) return 'trigger';
-    return store.kind !== 'sqlite' || registry.awaits(subject, eventType) ? 'follows' : 'free';
+    const trigger = registry.triggeredBy(subject, eventType).length > 0;
+    return { trigger, follows: registry.awaits(subject, eventType) || (store.kind !== 'sqlite' && !trigger) };
   }
 
   /**

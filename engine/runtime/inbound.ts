@@ -155,7 +155,8 @@ export function inboundHandler(engine: Engine, store: StorePort, log: LogFn, opt
    * event a wait step may await (OrderPaid) after the trigger that starts its instance
    * (OrderPlaced) would otherwise be read before the trigger's commit, find no instance,
    * neither waiting nor to keep it for, and be acked as unrelated. Such an event waits for the
-   * triggers before it; triggers do not wait for each other (`Engine.ordering`).
+   * triggers before it; triggers that no wait step awaits do not wait for each other, so
+   * starts still share commits (`Engine.ordering`).
    */
   const triggering = new Map<string, Promise<void>>();
   const holdTriggered = (subject: string, handled: Promise<unknown>): void => {
@@ -172,7 +173,8 @@ export function inboundHandler(engine: Engine, store: StorePort, log: LogFn, opt
     if (!parsed.ok) return park(msg, null, parsed.reason, 'not_envelope');
     const e = parsed.envelope;
     const order = engine.ordering(msg.subject, e.eventType);
-    const after = order === 'follows' ? triggering.get(msg.subject) : undefined;
+    // Taken before a trigger registers itself: it waits for the triggers before it, not for itself.
+    const after = order.follows ? triggering.get(msg.subject) : undefined;
     const handled = despiteStore(msg, e.eventId, async () => {
       if (after !== undefined) await after;
       return engine.receive({
@@ -181,7 +183,7 @@ export function inboundHandler(engine: Engine, store: StorePort, log: LogFn, opt
         trace: msg.headers, raw: { data: msg.data, headers: msg.headers },
       });
     });
-    if (order === 'trigger') holdTriggered(msg.subject, handled);
+    if (order.trigger) holdTriggered(msg.subject, handled);
     try {
       const outcome = await handled;
       count(outcome);

@@ -82,3 +82,25 @@ t.test("the trigger's commit fails once (the store unavailable) and is tried aga
   if (inst === undefined) throw new Error('the trigger started nothing');
   t.equal(r.store.earlyEventsOf(inst.id).length, 1, 'OrderPaid is kept for the paid step');
 });
+
+t.test('an event that also starts a saga of its own (OrderPaid starts an invoice) still waits for the trigger before it', async (t) => {
+  const invoice = `  - name: invoice
+    start:
+      on: { subject: orders.events, type: OrderPaid }
+      key: "{% $input.orderId %}"
+    defaults: { timeout: 1h }
+    steps:
+      - name: bill
+        pivot: true
+        command: { subject: billing.commands, type: Bill }
+        reply: { subject: billing.events, success: [Billed] }
+`;
+  const r = rig(t, yaml(false) + invoice);
+  const placed = r.deliver('orders.events', { eventType: 'OrderPlaced', correlationId: 'c-1', payload: { orderId: 'o-1' } });
+  const paid = r.deliver('orders.events', { eventType: 'OrderPaid', correlationId: 'c-1', payload: { orderId: 'o-1' } });
+  t.same(await Promise.all([placed, paid]), ['ack', 'ack']);
+  const order = r.store.listInstances({ saga: 'order' }).items[0];
+  if (order === undefined) throw new Error('OrderPlaced started nothing');
+  t.equal(r.store.earlyEventsOf(order.id).length, 1, 'OrderPaid is kept for the order\'s paid step');
+  t.equal(r.store.listInstances({ saga: 'invoice' }).items.length, 1, 'and it started the invoice');
+});
