@@ -16,7 +16,7 @@ import { jetStreamBacklog, LagMonitor, type WatchedConsumer } from './metrics/la
 import { Metrics } from './metrics/registry.js';
 import { Engine } from './runtime/engine.js';
 import { inboundHandler, type InboundHandler } from './runtime/inbound.js';
-import { acquireLease } from './runtime/lease.js';
+import { acquireLease, type Lease } from './runtime/lease.js';
 import { LIFECYCLE_SUBJECT } from './runtime/outgoing.js';
 import { OutboxRelay } from './runtime/outbox-relay.js';
 import { Registry } from './runtime/registry.js';
@@ -195,9 +195,14 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     // a drain, the message goes back to JetStream (inbound.ts `admit`).
     let draining: () => void = () => undefined;
     const drainStarted = new Promise<boolean>((resolve) => { draining = () => resolve(false); });
+    // One wait per spell of doubt, shared by the messages that arrive in it: a race per message
+    // would leave one reaction on drainStarted (pending until the drain) for each of them.
+    let inDoubt: Promise<boolean> | null = null;
+    const admit = (held: Lease) => async () => held.isHeld()
+      || (inDoubt ??= Promise.race([held.held(), drainStarted]).finally(() => { inDoubt = null; }));
     const handle = inboundHandler(engine, store, log, {
       limits: { maxBytes: config.maxMessageBytes, maxDepth: config.maxJsonDepth }, dlqCap: { maxRows: config.dlqMax, maxBytes: config.dlqMaxBytes },
-      ...(lease === null ? {} : { admit: async () => lease.isHeld() || Promise.race([lease.held(), drainStarted]) }),
+      ...(lease === null ? {} : { admit: admit(lease) }),
     });
     const subs: Subscription[] = [];
     const consumed = new Set<string>();

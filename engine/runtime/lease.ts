@@ -212,6 +212,8 @@ function hold(kv0: KV, spec: KeySpec, taken: { value: LeaseValue; sentAt: number
   let stopped = false;
   let renewing = false;
   let again = false;
+  /** The renewal under way: a release waits for it, lest its write land after the key was deleted. */
+  let inFlight: Promise<void> = Promise.resolve();
   let lastError = '';
   let fence: NodeJS.Timeout | undefined;
   let doubt: { since: number; promise: Promise<boolean>; settle: (held: boolean) => void } | null = null;
@@ -263,6 +265,8 @@ function hold(kv0: KV, spec: KeySpec, taken: { value: LeaseValue; sentAt: number
     try {
       if (bucketWasGone) kv = await openBucket(c);
       await kv.create(spec.key, encode(next));
+      // Released meanwhile: the release waits for this renewal and deletes the key after it.
+      if (stopped) return;
       renewed(next, sentAt);
       c.log('warn', `the lease ${bucketWasGone ? 'bucket was gone (NATS restarted without its JetStream store?)' : 'was gone'}; the lease is taken again`, spec.fields);
     } catch (err) {
@@ -302,7 +306,7 @@ function hold(kv0: KV, spec: KeySpec, taken: { value: LeaseValue; sentAt: number
       return;
     }
     renewing = true;
-    void renewOnce().catch(failed).finally(() => {
+    inFlight = renewOnce().catch(failed).finally(() => {
       renewing = false;
       if (!again) return;
       again = false;
@@ -320,6 +324,7 @@ function hold(kv0: KV, spec: KeySpec, taken: { value: LeaseValue; sentAt: number
     renewSoon: () => tick(true),
     release: async () => {
       stop();
+      await inFlight;
       await releaseKey(kv, spec.key, value.holder);
     },
   };
@@ -378,7 +383,9 @@ export async function acquireLease(nc: NatsConnection, o: LeaseOptions): Promise
     throw (refusal as { err: unknown }).err;
   }
   const lost = Promise.race(parts.map((p) => p.lost));
-  const gone = lost.then(() => false);
+  // Lost one, lost all: every key is given up, so every part's held() settles (false) and
+  // none is left waiting on a doubt nobody will end.
+  void lost.then(() => Promise.all(parts.map((p) => p.release()))).catch(() => undefined);
   // A reconnect may be to a server that lost its store, where another process may take the key
   // this one held: each is in doubt from the disconnect until a read after the reconnect shows it ours.
   const status = nc.status();
@@ -398,7 +405,7 @@ export async function acquireLease(nc: NatsConnection, o: LeaseOptions): Promise
   o.log('info', 'holding the SQLite lease of the NATS consumer prefix and of the database file', { prefix: o.prefix, db, ttlMs: c.ttl });
   return {
     value: parts[0]?.value ?? value, lost,
-    held: async () => Promise.race([Promise.all(parts.map((p) => p.held())).then((h) => h.every(Boolean)), gone]),
+    held: async () => (await Promise.all(parts.map((p) => p.held()))).every(Boolean),
     isHeld: () => parts.every((p) => p.isHeld()),
     release: async () => {
       unwatch();
