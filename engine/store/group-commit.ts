@@ -92,10 +92,14 @@ export class GroupCommit {
       it.reject(error);
       return;
     }
-    this.observe?.(1, (performance.now() - began) / 1000);
     this.committed();
-    if (outcome.ok) it.resolve(outcome.value);
-    else it.reject(outcome.error);
+    if (!outcome.ok) {
+      // It wrote nothing: no commit for the metrics.
+      it.reject(outcome.error);
+      return;
+    }
+    this.observe?.(1, (performance.now() - began) / 1000);
+    it.resolve(outcome.value);
   }
 
   private flush(): void {

@@ -26,9 +26,9 @@ t.test('SQLite: one observation per shared transaction, with the number of input
   await commitBurst(port, new TestEnv(), 'i', 5);
   t.same(seen.map((s) => s.size), [5, 1], 'five together, then one alone');
   t.ok(seen.every((s) => s.seconds >= 0 && Number.isFinite(s.seconds)), 'durations in seconds');
-  // A duplicate alone rolls its transaction back: nothing was committed.
+  // A duplicate alone writes nothing: its empty transaction is no commit for the metrics.
   t.match(await port.commit(writeOf('i-0', changeOf(0, startDecision(new TestEnv(), 'again')))), { status: 'duplicate' });
-  t.equal(seen.length, 2, 'a rolled-back transaction is no commit');
+  t.equal(seen.length, 2, 'a transaction that wrote nothing is no commit');
   await port.close();
   await t.rejects(port.commit(writeOf('late', changeOf(0, startDecision(new TestEnv(), 'late')))));
   t.equal(seen.length, 2, 'nor is a failed one');
