@@ -78,6 +78,13 @@ export class OutboxRelay {
   private readUpTo = 0;
   private publishing = false;
   private acked: number[] = [];
+  private pushes = 0;
+  /**
+   * The commit (its `push`) of each unsent row handed over here, by seq: rows of one commit go
+   * out together, a later commit of an instance waits for its earlier one (`publishInOrder`).
+   * Forgotten once the row is acknowledged.
+   */
+  private readonly commitOf = new Map<number, number>();
   private markTimer: NodeJS.Timeout | null = null;
   /** Marking failed last time: a full disk fails it every 100 ms, and saying so once is enough. */
   private marksFailing = false;
@@ -101,6 +108,8 @@ export class OutboxRelay {
   /** Rows of a commit, in seq order, to publish after the ones already handed over. */
   push(rows: readonly OutboxRow[]): void {
     if (rows.length === 0) return;
+    const commit = ++this.pushes;
+    for (const r of rows) this.commitOf.set(r.seq, commit);
     if (!this.scan) {
       if (this.queue.length + rows.length > MAX_QUEUED) this.rescan();
       else this.enqueue(rows);
@@ -265,8 +274,12 @@ export class OutboxRelay {
       }
       const marked = this.acked.length;
       rows.forEach((r, i) => {
-        if (results[i]?.ok === true) this.acked.push(r.seq);
-        else this.held.delete(r.seq);
+        if (results[i]?.ok === true) {
+          this.acked.push(r.seq);
+          this.commitOf.delete(r.seq);
+        } else {
+          this.held.delete(r.seq);
+        }
       });
       // Stryker disable next-line all: a fault point acts only with SAGA_FAULT set; the crash tests set it, on the built server (test/e2e/fault-*.test.ts)
       if (this.acked.length > marked) fault('after-publish-before-mark');
@@ -296,19 +309,25 @@ export class OutboxRelay {
    * command, which then followed once its stream was back: the participant would be told to
    * undo before it was told to do. The rows of one commit (a start's lifecycle event and first
    * command, a forEach's fan-out) go out together, so most batches are one wave. A commit is
-   * told by its rows' creation time: two commits of one instance within one millisecond count
-   * as one.
+   * told by the `push` that handed its rows over; a row read from the table that was never
+   * handed over here (another replica's, or from before a restart) by its creation time, so
+   * two such commits of one instance within one millisecond count as one.
    */
   private async publishInOrder(rows: readonly OutboxRow[]): Promise<PublishResult[]> {
     const results: PublishResult[] = new Array<PublishResult>(rows.length);
     // Each row's wave: how many earlier commits of its instance have rows before it in the batch.
+    const commitKey = (r: OutboxRow): string => {
+      const pushed = this.commitOf.get(r.seq);
+      return pushed === undefined ? `at ${r.createdAt}` : `push ${pushed}`;
+    };
     const wave: number[] = [];
-    const seen = new Map<string, { wave: number; createdAt: number }>();
+    const seen = new Map<string, { wave: number; commit: string }>();
     for (const r of rows) {
       const id = instanceOf(r);
+      const commit = commitKey(r);
       const prior = id === undefined ? undefined : seen.get(id);
-      const n = prior === undefined ? 0 : prior.createdAt === r.createdAt ? prior.wave : prior.wave + 1;
-      if (id !== undefined) seen.set(id, { wave: n, createdAt: r.createdAt });
+      const n = prior === undefined ? 0 : prior.commit === commit ? prior.wave : prior.wave + 1;
+      if (id !== undefined) seen.set(id, { wave: n, commit });
       wave.push(n);
     }
     const refused = new Map<string, Error>();

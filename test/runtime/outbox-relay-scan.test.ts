@@ -79,11 +79,11 @@ t.test("an instance's later commit in a batch goes out once its earlier one is a
   }, rec.publish, (err) => errors.push(err), { idleScanMs: 600_000 });
   relay.start();
   t.teardown(() => relay.stop());
-  // Three commits, handed over in one batch: the do, another instance's row, then the undo.
+  // Three commits, handed over in one turn (one batch): the do, another instance's row, then the undo.
   const at = Date.now();
-  const rows = [...store.enqueue([msg('do')], at), ...store.enqueue([{ ...msg('other'), headers: { 'Saga-Id': 'another' } }], at + 1),
-    ...store.enqueue([{ ...msg('undo'), subject: 'refund.commands' }], at + 2)];
-  relay.push(rows);
+  relay.push(store.enqueue([msg('do')], at));
+  relay.push(store.enqueue([{ ...msg('other'), headers: { 'Saga-Id': 'another' } }], at + 1));
+  relay.push(store.enqueue([{ ...msg('undo'), subject: 'refund.commands' }], at + 2));
   await until(() => rec.published.length === 3, 'every row');
   t.same(rec.items.map((it) => it.msgId), ['do', 'other', 'do', 'do', 'undo'], 'the undo was not offered to JetStream before the do was acknowledged');
   t.same(rec.published, ['other', 'do', 'undo'], 'the do is stored before the undo');
@@ -110,4 +110,24 @@ t.test("the rows of one commit of an instance (a start, a forEach's fan-out) go 
   relay.push(store.enqueue(fanOut, Date.now()));
   await until(() => rec.published.length === 100, 'every command');
   t.same(calls, [fanOut.map((m) => m.messageId)], 'one call, not one wave per row');
+});
+
+t.test('two commits of one instance within one millisecond, handed over by two pushes, are still two: the later waits for the earlier', async (t) => {
+  const store = openStore(join(t.testdir(), 'r.db'));
+  t.teardown(() => store.close());
+  const rec = recorder((item, attempt) => item.msgId === 'do' && attempt === 1);
+  const relay = new OutboxRelay({
+    claimUnsent: async (n: number, before: number) => store.unsent(n, before),
+    unsentBySeq: async (s: readonly number[]) => store.unsentBySeq(s),
+    markSent: async (s: readonly number[], at: number) => store.markSent(s, at),
+  }, rec.publish, () => undefined, { idleScanMs: 600_000 });
+  relay.start();
+  t.teardown(() => relay.stop());
+  // A start and a cancel committed in the same millisecond: one batch, one creation time.
+  const at = Date.now();
+  relay.push(store.enqueue([msg('do')], at));
+  relay.push(store.enqueue([{ ...msg('undo'), subject: 'refund.commands' }], at));
+  await until(() => rec.published.length === 2, 'both rows');
+  t.same(rec.items.map((it) => it.msgId), ['do', 'do', 'undo'], 'the undo was offered only after the do was acknowledged');
+  t.same(rec.published, ['do', 'undo']);
 });
