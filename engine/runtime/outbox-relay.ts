@@ -109,6 +109,9 @@ export class OutboxRelay {
   push(rows: readonly OutboxRow[]): void {
     if (rows.length === 0) return;
     const commit = ++this.pushes;
+    // Rows another replica sent (after a claim ran out) are never acknowledged here: should
+    // their entries pile up, they are forgotten, and those rows fall back to their creation time.
+    if (this.commitOf.size > 2 * MAX_QUEUED) this.commitOf.clear();
     for (const r of rows) this.commitOf.set(r.seq, commit);
     if (!this.scan) {
       if (this.queue.length + rows.length > MAX_QUEUED) this.rescan();
