@@ -19,7 +19,7 @@ import { inboundHandler, type InboundHandler } from './runtime/inbound.js';
 import { acquireLease, type Lease } from './runtime/lease.js';
 import { LIFECYCLE_SUBJECT } from './runtime/outgoing.js';
 import { OutboxRelay } from './runtime/outbox-relay.js';
-import { Registry } from './runtime/registry.js';
+import { inboundSubjectsOf, outboundSubjectsOf, Registry } from './runtime/registry.js';
 import { Reloader, type ReloadActor, type ReloadOutcome } from './runtime/reload.js';
 import { registerReloadRoutes } from './api/routes-reload.js';
 import { serveStartRequests } from './runtime/start-requests.js';
@@ -167,8 +167,18 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     const watched: WatchedConsumer[] = [];
     const lagMonitor = new LagMonitor(watched, { maxMessages: config.lagMax, maxAgeMs: config.lagMaxAgeMs }, jetStreamBacklog(link.jsm), metrics, log);
     const url = natsUrl;
+    // Settles once the first consumers run: what consumes later (a reload, a definition pinned
+    // for an instance) waits for it, so no subject is consumed twice.
+    let consumersStarted: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => { consumersStarted = resolve; });
     const engine = new Engine({
       store, registry, log, relay, timers, metrics, tracing, lateWindowMs: config.lateSuccessWindowMs,
+      // An older definition compiled for an instance after start (a completed child its parent
+      // now compensates) may use subjects nothing consumes yet: they are, before it sends anything.
+      onPinned: async (saga) => {
+        await started;
+        await consumeSubjects(inboundSubjectsOf([saga]), outboundSubjectsOf([saga]));
+      },
       republish: async (subject, data, headers, msgId) => {
         await publishEnvelope(link.js, subject, data, headers, msgId);
       },
@@ -267,8 +277,6 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
       }
       return { subject, sub };
     };
-    let consumersStarted: () => void = () => undefined;
-    const started = new Promise<void>((resolve) => { consumersStarted = resolve; });
     const reloader = new Reloader({
       path: config.definitionsPath, registry, log,
       remember: (saga) => store.rememberDefinition(saga.hash, saga.name, saga.source),

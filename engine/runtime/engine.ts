@@ -46,6 +46,12 @@ export interface EngineDeps {
   readonly earlyEventTtlMs?: number;
   /** How long (ms) after a compensated instance ended a late success may reopen it; null or absent: always. */
   readonly lateWindowMs?: number | null;
+  /**
+   * Told of a definition compiled again from the store for an instance, after start-up: its
+   * subjects may have no stream or consumer yet (a completed child saga, not pinned at start,
+   * that its parent now compensates); resolves once they do, before any of its commands goes out.
+   */
+  readonly onPinned?: (saga: CompiledSaga) => Promise<void>;
 }
 
 /** An incoming envelope, as the engine reads it. */
@@ -120,18 +126,27 @@ export class Engine implements EnginePort {
   async defOf(state: InstanceState): Promise<CompiledSaga> {
     const loaded = this.deps.registry.byDefinitionHash(state.definitionHash);
     if (loaded !== undefined) return loaded;
-    const saga = await this.recompile(state.definitionHash, `instance ${state.id} runs definition ${state.definitionHash} of ${state.saga}`);
+    const saga = await this.compileStored(state.definitionHash, `instance ${state.id} runs definition ${state.definitionHash} of ${state.saga}`);
+    // Pinned once its subjects are consumed: should that fail, the next input asks again.
+    await this.deps.onPinned?.(saga);
+    this.deps.registry.pin(saga);
     this.deps.log('info', 'kept an earlier definition for an instance', { saga: saga.name, hash: saga.hash, instance: state.id });
     return saga;
   }
 
   /** Compiles a stored definition source again and pins it in the registry. */
   private async recompile(hash: string, who: string): Promise<CompiledSaga> {
+    const saga = await this.compileStored(hash, who);
+    this.deps.registry.pin(saga);
+    return saga;
+  }
+
+  /** Compiles a stored definition source again. */
+  private async compileStored(hash: string, who: string): Promise<CompiledSaga> {
     const source = await this.deps.store.getDefinitionSource(hash);
     if (source === undefined) throw new SagaError('SAGA_ERR_DEFINITION_MISSING', `${who}, which is neither loaded nor stored`);
     const r = compileSagaSource(source);
     if (!r.ok) throw new Error(`stored definition ${hash} does not compile: ${r.errors.map(formatDefinitionError).join('; ')}`);
-    this.deps.registry.pin(r.saga);
     return r.saga;
   }
 
