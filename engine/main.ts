@@ -15,7 +15,7 @@ import { createPinoLogger, logFnOf, type LogFn } from './log.js';
 import { jetStreamBacklog, LagMonitor, type WatchedConsumer } from './metrics/lag.js';
 import { Metrics } from './metrics/registry.js';
 import { Engine } from './runtime/engine.js';
-import { inboundHandler, type InboundHandler } from './runtime/inbound.js';
+import { inboundHandler } from './runtime/inbound.js';
 import { acquireLease, type Lease } from './runtime/lease.js';
 import { LIFECYCLE_SUBJECT } from './runtime/outgoing.js';
 import { OutboxRelay } from './runtime/outbox-relay.js';
@@ -24,18 +24,17 @@ import { Reloader, type ReloadActor, type ReloadOutcome } from './runtime/reload
 import { registerReloadRoutes } from './api/routes-reload.js';
 import { serveStartRequests } from './runtime/start-requests.js';
 import { TimerService } from './runtime/timer-service.js';
-import { SagaError } from './errors.js';
 import { isStoreUnavailable } from './store/errors.js';
 import { isPostgresUrl } from './store/open.js';
 import type { StorePort } from './store/port.js';
 import { connectNats, shownUrl } from './transport/connection.js';
-import { consume, type InboundMessage, type Subscription } from './transport/consumer.js';
 import { startEmbeddedNats, type EmbeddedNats } from './transport/embedded.js';
 import { AckPipeline } from './transport/pipeline.js';
 import { StreamKeeper } from './transport/stream-keeper.js';
 import { publishEnvelope } from './transport/publish.js';
 import { ensureLifecycleStream, ensureStreams } from './transport/streams.js';
 import { openStore, startRetention, storeHealth } from './store-services.js';
+import { Consumers } from './consumers.js';
 import { loadTracing, tracingSettings } from './tracing/sdk.js';
 import type { SagaTracing } from './tracing/spans.js';
 
@@ -177,7 +176,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
       // now compensates) may use subjects nothing consumes yet: they are, before it sends anything.
       onPinned: async (saga) => {
         await started;
-        await consumeSubjects(inboundSubjectsOf([saga]), outboundSubjectsOf([saga]));
+        await consumers.consume(inboundSubjectsOf([saga]), outboundSubjectsOf([saga]));
       },
       republish: async (subject, data, headers, msgId) => {
         await publishEnvelope(link.js, subject, data, headers, msgId);
@@ -214,74 +213,14 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
       limits: { maxBytes: config.maxMessageBytes, maxDepth: config.maxJsonDepth }, dlqCap: { maxRows: config.dlqMax, maxBytes: config.dlqMaxBytes },
       ...(lease === null ? {} : { admit: admit(lease) }),
     });
-    const subs: Subscription[] = [];
-    const consumed = new Set<string>();
-    /**
-     * Ensures the streams of these subjects and consumes each inbound one not yet consumed; the
-     * new ones come back. With `after` (a reload), the new consumers hand nothing to the engine
-     * before it settles: true once the reloaded definitions are current, so that a trigger of a
-     * new saga waiting in its stream starts it rather than being acked as unrelated; false when
-     * the reload failed, and what they hold goes back to JetStream. When one consumer cannot
-     * start, those this call started stop (once `after` settles), and a later call tries again.
-     */
-    const consumeSubjects = async (inbound: readonly string[], outbound: readonly string[], known?: Record<string, string>, after?: Promise<boolean>): Promise<string[]> => {
-      const streamOf = known ?? await setUpStreams([...inbound, ...outbound]);
-      streams.know(streamOf);
-      const fresh = inbound.filter((s) => !consumed.has(s));
-      const handler = after === undefined ? handle : Object.assign(async (m: InboundMessage) => ((await after) ? handle(m) : 'nak' as const), {
-        abandon: async (m: InboundMessage, why: string) => ((await after) ? handle.abandon(m, why) : 'nak' as const),
-      });
-      const mine: { subject: string; sub: Subscription }[] = [];
-      try {
-        for (const subject of fresh) mine.push(await consumeOne(subject, streamOf, handler));
-      } catch (err) {
-        // Not awaited: a consumer's stop waits for the messages in hand, which wait for `after`.
-        for (const { subject, sub } of mine) {
-          consumed.delete(subject);
-          subs.splice(subs.indexOf(sub), 1);
-          watched.splice(watched.findIndex((w) => w.durable === sub.durable), 1);
-          void sub.stop().catch(onError(`stopping the consumer of ${subject} failed`));
-        }
-        throw err;
-      }
-      return fresh;
-    };
-    const consumeOne = async (subject: string, streamOf: Record<string, string>, handler: InboundHandler): Promise<{ subject: string; sub: Subscription }> => {
-      if (engine.draining) throw new SagaError('SAGA_ERR_NOT_READY', 'sagad is shutting down and starts no consumer');
-      const stream = streamOf[subject];
-      if (stream === undefined) throw new Error(`no stream for ${subject}`);
-      consumed.add(subject);
-      let sub: Subscription;
-      try {
-        sub = await consume(link, subject, handler, {
-          stream, durablePrefix: config.natsPrefix, maxDeliver: config.maxDeliver, ackWaitMs: timing.ackWaitMs, expiresMs: 2000, concurrency: 256, batchSize: 256, log,
-          onAbandoned: handler.abandon,
-          // A pull of 256 big messages would hold 256 of them in memory at once: a pull brings 16 of the largest at most.
-          maxBytes: 16 * config.maxMessageBytes,
-          onStreamMissing: async () => {
-            await streams.lost();
-            return streams.streamOf(subject);
-          },
-        });
-      } catch (err) {
-        // Not consumed: the next reload tries it again.
-        consumed.delete(subject);
-        throw err;
-      }
-      subs.push(sub);
-      watched.push({ stream, durable: sub.durable, subject });
-      // A drain that began while it was being set up has taken its list of consumers already: it is stopped with the others of this call.
-      if (engine.draining) {
-        void sub.stop().catch(onError(`stopping the consumer of ${subject} failed`));
-        throw new SagaError('SAGA_ERR_NOT_READY', 'sagad is shutting down and starts no consumer');
-      }
-      return { subject, sub };
-    };
+    const consumers = new Consumers({
+      link, handle, config, ackWaitMs: timing.ackWaitMs, streams, setUpStreams, watched, draining: () => engine.draining, log,
+    });
     const reloader = new Reloader({
       path: config.definitionsPath, registry, log,
       remember: (saga) => store.rememberDefinition(saga.hash, saga.name, saga.source),
       // A reload during start-up waits for the first consumers, so no subject is consumed twice.
-      consume: async (inbound, outbound, after) => started.then(() => consumeSubjects(inbound, outbound, undefined, after)),
+      consume: async (inbound, outbound, after) => started.then(() => consumers.consume(inbound, outbound, undefined, after)),
     });
 
     const https = config.tlsCert === undefined || config.tlsKey === undefined ? undefined : { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };
@@ -307,7 +246,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     const streamOf = await streams.start();
     relay.start();
     timers.start((row) => engine.fire(row));
-    await consumeSubjects(inbound, [], streamOf);
+    await consumers.consume(inbound, [], streamOf);
     consumersStarted();
     const starts: CoreSubscription = serveStartRequests(link.nc, engine, log);
     status.consumers = true;
@@ -351,7 +290,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
         clearInterval(earlySweep);
         await drainStep('stopping retention', () => retention.stop());
         starts.unsubscribe();
-        await drainStep('stopping the consumers', () => Promise.all(subs.map((s) => s.stop())));
+        await drainStep('stopping the consumers', () => consumers.stopAll());
         await drainStep('stopping the timers', () => timers.stop());
         // API acts and timer inputs may still be on their way to the last shared commit.
         await drainStep('settling the inputs in hand', () => engine.settled());
