@@ -232,8 +232,10 @@ export interface InputWrite {
   readonly changes: readonly InstanceChange[];
   /**
    * The commands (their message ids) this input is a reply to. A reply proves its command was
-   * delivered, and with it every older row of its instance (a relay sends an instance's rows
-   * in order): none of them is named in `follows`, even before its relay marked it sent.
+   * delivered, and with it the rows of its instance's earlier commits (a relay sends an
+   * instance's commits in order): none of them is named in `follows`, even before its relay
+   * marked it sent. Not the other rows of the command's own commit: a relay sends those
+   * together, and one may have failed while the command went through.
    */
   readonly answers?: readonly string[];
 }

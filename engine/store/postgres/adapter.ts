@@ -71,20 +71,16 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
   // An idle connection that the server drops (restart, failover) is an error on the pool,
   // not a crash: the pool discards it and the next query connects again.
   pool.on('error', () => {});
+  const d = db(pool, where);
   try {
-    const c = await pool.connect();
-    try {
-      if (readonly) await checkPgSchema(c, where);
-      else await migratePg(c, where);
-    } finally {
-      c.release();
-    }
+    // A connection of its own (withClient): the server ending it during the migration (a
+    // restart, an operator terminating a long index build) fails the open, not the process.
+    await d.withClient((c) => (readonly ? checkPgSchema(c, where) : migratePg(c, where).then(() => undefined)));
   } catch (err) {
     await pool.end().catch(() => {});
     throw classify(err, where);
   }
 
-  const d = db(pool, where);
   const writer = new GroupWriter(pool, where, { snapshotEvery, inFlight: opts.commitsInFlight ?? 1, onCommit: opts.onCommit });
   const claimed = claims(d);
   const ops = operators(d);

@@ -14,6 +14,7 @@ const V1_OUTBOX = `
 // turn into a scan of the whole partial index. The rows up to a command an input answers are
 // left out (the reply proves them delivered): in the common case with replicas, a reply handled
 // by another replica than the one that sent its command, not yet marked sent, names nothing.
+// Too many: a row committed with the command may still be unsent; v10 (apply-v6.ts) keeps those.
 const V5_OUTBOX = `
   IF rows ? 'o' THEN
     writes_to := ARRAY(SELECT DISTINCT r.value->>5 FROM jsonb_array_elements(rows->'o') r WHERE (r.value->>0)::integer = ANY (ok));

@@ -190,3 +190,35 @@ export const APPLY_FUNCTION_V9 = [
   if (from === undefined || to === undefined || sql.split(from).length !== 2) throw new Error(`apply v9: \`${from}\` is not once in v6`);
   return sql.replace(from, to);
 }, APPLY_FUNCTION_V6);
+
+/**
+ * Schema v10: v9 with the outbox probe narrowed for an input that answers a command. A reply
+ * proves its command delivered, and with it the rows of its instance's earlier commits (the
+ * relay sends an instance's commits in order), but not the other rows of the command's own
+ * commit: the relay sends those together, and one of them may have failed while the command
+ * was acknowledged (v5 to v9 left out every row up to the command's). An unsent row is now
+ * left out of `follows` only when it is answered itself, or when it comes before an answered
+ * row (a lower `seq`) and from an earlier commit. A commit is told by `created_at` (its batch's
+ * `now_ms`, shared by all its rows), as the relay tells the commits it reads back: a row of
+ * another commit in the same millisecond, or stamped by a replica whose clock is ahead, stays
+ * in `follows`, which costs at most a publish that JetStream drops as a duplicate.
+ */
+export const APPLY_FUNCTION_V10 = [
+  [`    EXECUTE 'SELECT coalesce(jsonb_object_agg(p.instance_id, p.seqs), ''{}''::jsonb) FROM (
+      SELECT q.instance_id, jsonb_agg(q.seq ORDER BY q.seq) AS seqs FROM (
+        SELECT o.instance_id, o.seq, max(o.seq) FILTER (WHERE o.message_id = ANY ($2)) OVER (PARTITION BY o.instance_id) AS upto
+        FROM outbox o WHERE o.instance_id = ANY ($1) AND o.sent_at IS NULL) q
+      WHERE q.upto IS NULL OR q.seq > q.upto GROUP BY q.instance_id) p' INTO prior USING writes_to, answered;`,
+  `    EXECUTE 'WITH u AS MATERIALIZED (
+        SELECT o.instance_id, o.seq, o.created_at, o.message_id = ANY ($2) AS answered
+        FROM outbox o WHERE o.instance_id = ANY ($1) AND o.sent_at IS NULL)
+      SELECT coalesce(jsonb_object_agg(p.instance_id, p.seqs), ''{}''::jsonb) FROM (
+        SELECT q.instance_id, jsonb_agg(q.seq ORDER BY q.seq) AS seqs FROM u q
+        WHERE NOT q.answered AND NOT EXISTS (
+          SELECT FROM u a WHERE a.answered AND a.instance_id = q.instance_id AND a.seq > q.seq AND a.created_at > q.created_at)
+        GROUP BY q.instance_id) p' INTO prior USING writes_to, answered;`],
+].reduce((sql, [from, to]) => {
+  if (from === undefined || to === undefined || sql.split(from).length !== 2) throw new Error(`apply v10: \`${from}\` is not once in v9`);
+  // A function, so that the \`$1\` and \`$2\` of the statement are not read as replacement patterns.
+  return sql.replace(from, () => to);
+}, APPLY_FUNCTION_V9);

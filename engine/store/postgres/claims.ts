@@ -5,6 +5,9 @@ import type { StorePort } from '../port.js';
 import type { TimerRow } from '../timers.js';
 import type { Db } from './db.js';
 
+/** Inbox rows `pruneInbox` deletes per statement. */
+export const INBOX_PRUNE_BATCH = 10_000;
+
 type Claims = Pick<StorePort, 'claimDueTimers' | 'nextDueAt' | 'timersOf' | 'claimUnsent' | 'unsentBySeq' | 'markSent' | 'pruneInbox' | 'pruneSent'>;
 
 interface TimerDbRow { instance_id: string; timer_id: string; due_at: number; data: string }
@@ -97,7 +100,20 @@ export function claims(d: Db): Claims {
       await d.run(`SET LOCAL synchronous_commit = off;
         DELETE FROM outbox WHERE seq = ANY ('{${seqs.join(',')}}'::bigint[])`);
     },
-    pruneInbox: (olderThan) => d.run('DELETE FROM inbox WHERE at < $1', [olderThan]),
+    // In batches, each statement its own short transaction: a pass has about an hour of
+    // inbox ids to forget (millions under load, on every replica), which one statement would
+    // delete holding its snapshot and writing its WAL all at once. A batch is the first old
+    // rows a scan finds, deleted by their ctids (a TID scan, no index lookup per row), which
+    // cannot change within the statement.
+    async pruneInbox(olderThan) {
+      let total = 0;
+      for (;;) {
+        const n = await d.run('DELETE FROM inbox WHERE ctid = ANY (ARRAY(SELECT ctid FROM inbox WHERE at < $1 LIMIT $2))', [olderThan, INBOX_PRUNE_BATCH]);
+        total += n;
+        // Fewer than a batch: none left, or another replica is pruning the same rows.
+        if (n < INBOX_PRUNE_BATCH) return total;
+      }
+    },
     // Only rows marked sent before schema 7 have a sent_at; the BRIN index on it narrows the
     // scan to their pages, and once they are gone the prune finds none.
     pruneSent: (olderThan) => d.run('DELETE FROM outbox WHERE sent_at < $1', [olderThan]),

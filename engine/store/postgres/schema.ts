@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { StoreError, StoreErrorCode } from '../errors.js';
 import { APPLY_FUNCTION, APPLY_FUNCTION_V5 } from './apply-sql.js';
-import { APPLY_FUNCTION_V6, APPLY_FUNCTION_V9 } from './apply-v6.js';
+import { APPLY_FUNCTION_V10, APPLY_FUNCTION_V6, APPLY_FUNCTION_V9 } from './apply-v6.js';
 
 /** One schema step; `version` is the number recorded in `sagad_schema` once it is applied. */
 export interface PgMigration {
@@ -203,6 +203,11 @@ ALTER TABLE instances SET (fillfactor = 40);` },
   { version: 7, description: 'outbox rows deleted once published; no index of unsent rows by seq', sql: 'DROP INDEX outbox_unsent;' },
   { version: 8, description: 'the lists\' indexes of instances ascending', sql: v8 },
   { version: 9, description: 'sagad_apply tells a conflict on an instance named d from a duplicate', sql: APPLY_FUNCTION_V9 },
+  // The same function (apply-v6.ts): a reply leaves out of `follows` only the rows of its
+  // command's earlier commits, not an unsent row committed with the command. Replacing the
+  // function locks no table; replicas of the previous build, running meanwhile, call the new
+  // one with the same arguments.
+  { version: 10, description: 'sagad_apply: a reply proves only the earlier commits of its command\'s instance delivered', sql: APPLY_FUNCTION_V10 },
 ];
 
 /** The schema version this build reads and writes. */

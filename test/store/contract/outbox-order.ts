@@ -1,7 +1,7 @@
 import type { Test } from 'tap';
 import type { OutboxRow } from '../../../engine/store/outbox.js';
 import type { StorePort } from '../../../engine/store/port.js';
-import { changeOf, committed, decision, reply, started, TestEnv, writeOf, type PortFactory } from './writes.js';
+import { changeOf, committed, decision, reply, started, startDecision, TestEnv, writeOf, type PortFactory } from './writes.js';
 
 async function opened(t: Test, f: PortFactory): Promise<StorePort> {
   const port = await (await f.fresh()).open();
@@ -11,6 +11,9 @@ async function opened(t: Test, f: PortFactory): Promise<StorePort> {
 
 /** The rows' seqs, and the seqs each names in `follows`. */
 const shape = (rows: readonly OutboxRow[]) => rows.map((r) => ({ seq: r.seq, follows: r.follows ?? [] }));
+
+/** Long enough for the next commit to have a later creation millisecond. */
+const nextMillisecond = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 3));
 
 /**
  * Per-instance order of outbox rows (issue 9's known gap): what the relay needs from every
@@ -78,6 +81,34 @@ export function outboxOrderContract(t: Test, f: PortFactory): void {
     t.ok(o2.outbox.length > 0);
     if (f.leases) t.same(o2.outbox[0]?.follows, [c2.seq], 'the row after the answered one is followed');
     else t.same(o2.outbox[0]?.follows, undefined, 'one process: nothing to follow');
+  });
+
+  t.test('a reply proves the earlier commits of its command delivered, not a row committed with its command', async (t) => {
+    const port = await opened(t, f);
+    const env = new TestEnv();
+    // One commit, two rows (as a start writes its lifecycle event and first command): the relay
+    // sends them together, and the event's stream can refuse it while the command goes through.
+    const d0 = startDecision(env, 'i-1');
+    const c0 = changeOf(0, d0);
+    const event = { messageId: 'started-i-1', subject: 'sagas.events', headers: { 'Saga-Id': 'i-1', 'Nats-Msg-Id': 'started-i-1' }, data: Buffer.from('{}') };
+    const o0 = await committed(port, writeOf('start-i-1', { ...c0, outbox: [event, ...c0.outbox] }));
+    const [r1, r2] = o0.outbox;
+    if (r1 === undefined || r2 === undefined) throw new Error('two rows expected');
+    t.equal(r1.messageId, 'started-i-1', 'the event first');
+    await nextMillisecond();
+    // The participant answers the command; neither row is marked sent yet.
+    const d1 = decision(env, d0.state, reply(d0.state, 'reserve', 'Done', env));
+    const o1 = await committed(port, { ...writeOf('m-1', changeOf(d0.state.version, d1)), answers: [r2.messageId] });
+    const r3 = o1.outbox[0];
+    if (r3 === undefined) throw new Error('no next command');
+    if (f.leases) t.same(r3.follows, [r1.seq], 'the event of the answered command\'s commit is still followed');
+    else t.same(r3.follows, undefined, 'one process: nothing to follow');
+    await nextMillisecond();
+    // The next reply answers r3: both rows of the start's commit came before it, and are left out.
+    const d2 = decision(env, d1.state, reply(d1.state, 'charge', 'Done', env));
+    const o2 = await committed(port, { ...writeOf('m-2', changeOf(d1.state.version, d2)), answers: [r3.messageId] });
+    t.ok(o2.outbox.length > 0);
+    t.same(shape(o2.outbox), o2.outbox.map((r) => ({ seq: r.seq, follows: [] })), 'rows of earlier commits than the answered one: not followed');
   });
 
   t.test('claimUnsent never hands out a row of an instance without its older unsent rows, returned first or named', async (t) => {

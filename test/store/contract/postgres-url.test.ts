@@ -15,6 +15,16 @@ t.test('the password never leaves in a sentence', async (t) => {
   t.equal(describe(poolConfig('postgres://u:s3cret@h:5433/db')), 'u@h:5433/db');
 });
 
+t.test('a password given as a query parameter, which the driver honours, is masked too; the rest is kept as written', async (t) => {
+  const url = 'postgres://sagad@db.internal:5432/sagad?password=hunter2&sslmode=require';
+  t.equal(poolConfig(url).password, 'hunter2', 'the driver takes it as the password');
+  t.equal(redact(url), 'postgres://sagad@db.internal:5432/sagad?password=***&sslmode=require');
+  t.equal(redact('postgres://u:s3cret@h/db?options=-c%20search_path%3Dsagad&pass%77ord=hunter2&sslpassword=keypass&passwords=1'),
+    'postgres://u:***@h/db?options=-c%20search_path%3Dsagad&pass%77ord=***&sslpassword=***&passwords=1', 'an encoded name too, and the key\'s passphrase');
+  t.equal(redact('postgres://u@h:99999/db?password=hunter2#x'), 'postgres://u@h:99999/db?password=***#x', 'a URL the parser refuses');
+  t.equal(redact('postgres://u@h/db?sslmode=require'), 'postgres://u@h/db?sslmode=require');
+});
+
 t.test('sslmode has libpq meaning', async (t) => {
   const saved = process.env.PGSSLMODE;
   delete process.env.PGSSLMODE;
