@@ -2,7 +2,7 @@
  * The archive as a place the inspecting commands read from (`--archive DIR`): the instances
  * retention archived, read from the gzip NDJSON files without sagad or the database.
  */
-import { existsSync } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { historyEntry, instanceDocument, isoTime, type InstanceSummaryDocument } from '../engine/api/documents.js';
 import { definitionDetail } from '../engine/api/documents.js';
 import type { ArchivedDefinition } from '../engine/archive/format.js';
@@ -18,10 +18,20 @@ export function archiveDir(flag: string | undefined, env: Readonly<Record<string
   return flag ?? (fromEnv === undefined || fromEnv === '' ? 'data/archive' : fromEnv);
 }
 
-/** Throws a sentence unless `dir` exists. */
+/** Throws a sentence unless `dir` is a directory sagactl can look into. */
 export function mustExist(dir: string): void {
-  if (!existsSync(dir)) {
-    throw new CliError(`the archive directory ${dir} does not exist`, 'give the SAGA_ARCHIVE_DIR of the server (default: archive/ beside its SQLite file) with --archive/--dir');
+  const hint = 'give the SAGA_ARCHIVE_DIR of the server (default: archive/ beside its SQLite file) with --archive/--dir';
+  let stat: Stats;
+  try {
+    stat = statSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // ENOTDIR: a file on the way (`--dir /etc/passwd/archive`).
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new CliError(`the archive directory ${dir} does not exist`, hint);
+    throw new CliError(`cannot read the archive directory ${dir} (${code ?? (err as Error).message})`, hint);
+  }
+  if (!stat.isDirectory()) {
+    throw new CliError(`${dir} is ${stat.isFile() ? 'a file' : 'not a directory'}; the archive is a directory of sagad-archive-*.ndjson.gz files`, hint);
   }
 }
 

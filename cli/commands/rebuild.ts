@@ -1,7 +1,6 @@
 /** `admin rebuild [ID | --all]`: rebuild instance rows from the journal through the API, and show what differed. */
 import type { Command } from 'commander';
-import type { RebuildPage } from '../../engine/runtime/rebuild.js';
-import type { RebuildReport } from '../../engine/store/rebuild-plan.js';
+import type { RebuildItem, RebuildPage } from '../../engine/runtime/rebuild.js';
 import { ApiCallError } from '../client.js';
 import { contextOf, type Ctx } from '../context.js';
 import { CliError, usageError } from '../errors.js';
@@ -24,15 +23,16 @@ const show = (v: unknown): string => {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 };
 
-/** Pure: one rebuilt instance and its differences, a line each. */
-export function rebuildText(r: RebuildReport): string {
+/** Pure: one rebuilt instance and its differences, a line each; or why it could not be rebuilt. */
+export function rebuildText(r: RebuildItem): string {
+  if ('error' in r) return `${r.id}: not rebuilt, nothing written: ${r.error.code}: ${r.error.message}\n`;
   if (!r.changed) return `${r.id}: row and journal agree; nothing written.\n`;
   const lines = r.differences.map((d) => `  ${d.path}: ${show(d.stored)} -> ${show(d.rebuilt)}\n`);
   return `${r.id}: rewritten from the journal, ${r.differences.length} difference${r.differences.length === 1 ? '' : 's'} (stored -> rebuilt):\n${lines.join('')}`;
 }
 
-async function rebuildAll(ctx: Ctx, limit: number): Promise<{ checked: number; changed: number; items: RebuildReport[] }> {
-  const out = { checked: 0, changed: 0, items: [] as RebuildReport[] };
+async function rebuildAll(ctx: Ctx, limit: number): Promise<{ checked: number; changed: number; items: RebuildItem[] }> {
+  const out = { checked: 0, changed: 0, items: [] as RebuildItem[] };
   let cursor: string | null = null;
   do {
     const page: RebuildPage = await ctx.api().post<RebuildPage>('/v1/admin/rebuild', { all: true, limit, ...(cursor === null ? {} : { cursor }) });
@@ -61,14 +61,21 @@ export function registerRebuild(admin: Command, io: Io): void {
 Each difference is printed as PATH: STORED -> REBUILT, where PATH is row.<column>,
 state.<field> or snapshot.<field>. Timers, the outbox and the reply index are not
 touched. Needs the operator token (SAGA_API_TOKEN), not the read-only one.
-Exit code 0 when every named instance was checked (rewritten or not).`)
+Exit code 0 when every named instance was checked (rewritten or not); with --all,
+1 when some could not be rebuilt (each is listed with its error, and the others
+are still checked).`)
     .action(async (id: string | undefined, o: { all?: boolean; limit: number }, cmd: Command) => {
       const ctx = contextOf(cmd, io);
       if ((id === undefined) === (o.all !== true)) throw usageError('name one instance, or pass --all', 'sagactl admin rebuild ID, or sagactl admin rebuild --all');
       if (o.all === true) {
         const all = await rebuildAll(ctx, o.limit);
-        if (ctx.output !== 'table') return ctx.doc(all);
-        ctx.out(`Checked ${all.checked} instance${all.checked === 1 ? '' : 's'}; rewrote ${all.changed}.\n`);
+        const failed = all.items.filter((r) => 'error' in r).length;
+        if (ctx.output !== 'table') ctx.doc(all);
+        else ctx.out(`Checked ${all.checked} instance${all.checked === 1 ? '' : 's'}; rewrote ${all.changed}${failed === 0 ? '' : `; ${failed} could not be rebuilt`}.\n`);
+        if (failed > 0) {
+          throw new CliError(`${failed} instance${failed === 1 ? '' : 's'} could not be rebuilt (listed ${ctx.output === 'table' ? 'above' : 'in items, with an error'}); the others were checked`,
+            '`sagactl admin rebuild ID` tries one again; SAGA_ERR_UNREADABLE_EVENT means its journal has an event this build of sagad cannot read');
+        }
         return;
       }
       const page = await ctx.api().post<RebuildPage>('/v1/admin/rebuild', { id }).catch((err: unknown) => {

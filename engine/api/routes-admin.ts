@@ -13,6 +13,8 @@ const reportSchema = {
       type: 'array',
       items: { type: 'object', required: ['path', 'stored', 'rebuilt'], properties: { path: { type: 'string' }, stored: {}, rebuilt: {} } },
     },
+    // Only in a page of all: the instance could not be rebuilt (nothing of it was written).
+    error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } },
   },
 } as const;
 
@@ -44,7 +46,8 @@ const rebuildSchema = {
  * `POST /v1/admin/rebuild` with `{id}` or `{all: true, cursor?, limit?}`: rebuilds instance
  * rows (and snapshots) from the journal, the source of truth, and answers what differed
  * (`sagactl admin rebuild`). An act, so the read-only token may not call it. A second call
- * changes nothing.
+ * changes nothing. A page of all lists an instance that could not be rebuilt with its `error`
+ * and goes on; one instance by id answers the error itself.
  */
 export function registerAdminRoutes(app: FastifyInstance, engine: Rebuilder): void {
   app.post<{ Body: RebuildRequest | undefined }>('/v1/admin/rebuild', { schema: rebuildSchema }, async (request) => engine.rebuildInstances(request.body ?? {}));

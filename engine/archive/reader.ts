@@ -1,6 +1,6 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { open, readdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { constants, crc32, inflateRawSync } from 'node:zlib';
+import { gzipMembers } from './members.js';
 import { newer, parseLine, sameInstance, type ArchivedDefinition, type ArchivedInstance, type ArchiveLine } from './format.js';
 
 const FILE_RE = /^sagad-archive-.*\.ndjson\.gz$/;
@@ -11,103 +11,42 @@ export async function archiveFiles(dir: string): Promise<string[]> {
   return names.filter((n) => FILE_RE.test(n)).sort().map((n) => join(dir, n));
 }
 
-const GZIP_MAGIC = Buffer.from([0x1f, 0x8b, 0x08]);
-
-/** Pure: the length of the gzip member header at `at` (RFC 1952), or null when there is none whole. */
-function headerLength(buf: Buffer, at: number): number | null {
-  if (buf.length < at + 10 || buf.compare(GZIP_MAGIC, 0, 3, at, at + 3) !== 0) return null;
-  const flags = buf[at + 3] ?? 0;
-  let p = at + 10;
-  if ((flags & 4) !== 0) p += 2 + buf.readUInt16LE(p);
-  for (const bit of [8, 16]) {
-    if ((flags & bit) === 0) continue;
-    const zero = buf.indexOf(0, p);
-    if (zero < 0) return null;
-    p = zero + 1;
-  }
-  if ((flags & 2) !== 0) p += 2;
-  return p <= buf.length ? p - at : null;
-}
-
 /**
- * Pure: the gzip members of an archive file, each inflated on its own, so that a damaged one
- * costs only itself: the members before it and after it are read (a member is a batch the
- * writer synced whole). A member that fails its CRC or does not inflate is reported and skipped
- * up to the next gzip header. A member cut short at the end of the file (a crash while writing
- * it) gives what it holds so far; its last, unfinished line is dropped by the caller.
- */
-function* members(buf: Buffer, problem: (at: number, what: string) => void): Generator<Buffer> {
-  let pos = 0;
-  while (pos < buf.length) {
-    const h = headerLength(buf, pos);
-    if (h === null) {
-      const next = buf.indexOf(GZIP_MAGIC, pos + 1);
-      problem(pos, next < 0 ? `${buf.length - pos} bytes at the end are not a gzip member` : `${next - pos} bytes are not a gzip member`);
-      if (next < 0) return;
-      pos = next;
-      continue;
-    }
-    let out: Buffer;
-    let used: number;
-    try {
-      const r = inflateRawSync(buf.subarray(pos + h), { info: true, finishFlush: constants.Z_SYNC_FLUSH }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
-      out = r.buffer;
-      used = r.engine.bytesWritten;
-    } catch (err) {
-      const next = buf.indexOf(GZIP_MAGIC, pos + 1);
-      problem(pos, `a damaged gzip member (${err instanceof Error ? err.message : String(err)}) is skipped${next < 0 ? '' : ` up to byte ${next}`}`);
-      if (next < 0) return;
-      pos = next;
-      continue;
-    }
-    const trailer = pos + h + used;
-    if (trailer + 8 > buf.length) {
-      // Cut short: the last member of a file whose writer crashed.
-      problem(pos, 'the last gzip member is cut short (a crash while it was written); the complete lines before the cut are read');
-      yield out;
-      return;
-    }
-    if (buf.readUInt32LE(trailer) !== crc32(out) || buf.readUInt32LE(trailer + 4) !== (out.length >>> 0)) {
-      const next = buf.indexOf(GZIP_MAGIC, pos + 1);
-      problem(pos, `a gzip member fails its checksum and is skipped${next < 0 ? '' : ` up to byte ${next}`}`);
-      if (next < 0) return;
-      pos = next;
-      continue;
-    }
-    yield out;
-    pos = trailer + 8;
-  }
-}
-
-/**
- * The lines of one archive file, in order. The file is read whole and each gzip member (a
- * batch the writer synced) inflated on its own: a damaged member is reported through `bad` and
- * skipped, and the members around it are read. A file whose last member was cut short (a crash
- * while writing it) yields what came before; an unfinished last line is dropped: the instances
- * on it were not yet synced, so they were never deleted from the store either. Lines that are
- * not archive records are reported through `bad` and skipped.
+ * The lines of one archive file, in order. The file is read a window at a time (never whole:
+ * it may be larger than one read can take) and each gzip member (a batch the writer synced)
+ * inflated on its own: a damaged member is reported through `bad` and skipped, and the members
+ * around it are read. A file whose last member was cut short (a crash while writing it) yields
+ * what came before; an unfinished last line is dropped: the instances on it were not yet
+ * synced, so they were never deleted from the store either. Lines that are not archive records
+ * are reported through `bad` and skipped.
  */
 export async function* readArchiveFile(file: string, bad: (problem: string) => void = () => undefined): AsyncGenerator<ArchiveLine> {
-  let buf: Buffer;
+  const cannot = (err: unknown) => bad(`${file}: cannot be read: ${err instanceof Error ? err.message : String(err)}`);
+  let fh: FileHandle;
   try {
-    buf = await readFile(file);
+    fh = await open(file, 'r');
   } catch (err) {
-    bad(`${file}: cannot be read: ${err instanceof Error ? err.message : String(err)}`);
+    cannot(err);
     return;
   }
-  let n = 0;
-  for (const member of members(buf, (at, what) => bad(`${file}: byte ${at}: ${what}`))) {
-    const text = member.toString('utf8');
-    const lines = text.split('\n');
-    // What follows the last newline is unfinished (a cut member), or empty.
-    lines.pop();
-    for (const l of lines) {
-      n += 1;
-      if (l === '') continue;
-      const line = parseLine(l);
-      if ('problem' in line) bad(`${file}:${n}: ${line.problem}`);
-      else yield line;
+  try {
+    let n = 0;
+    for await (const member of gzipMembers(fh, (await fh.stat()).size, (at, what) => bad(`${file}: byte ${at}: ${what}`))) {
+      // Split as bytes: a newline byte is never part of another UTF-8 character. What follows
+      // the last newline is unfinished (a cut member), or empty.
+      for (let from = 0, nl = member.indexOf(0x0a); nl >= 0; from = nl + 1, nl = member.indexOf(0x0a, from)) {
+        n += 1;
+        if (nl === from) continue;
+        const line = parseLine(member.toString('utf8', from, nl));
+        if ('problem' in line) bad(`${file}:${n}: ${line.problem}`);
+        else yield line;
+      }
     }
+  } catch (err) {
+    // An I/O error part way: the lines before it were read.
+    cannot(err);
+  } finally {
+    await fh.close().catch(() => undefined);
   }
 }
 

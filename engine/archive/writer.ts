@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { RetiredInstance } from '../store/retention.js';
@@ -13,6 +13,8 @@ export interface ArchiveWriterOptions {
   readonly dir: string;
   /** A new file after this long, ms; default one hour. */
   readonly rotateMs?: number;
+  /** A new file once the current one has this many bytes; default {@link ROTATE_BYTES}. */
+  readonly rotateBytes?: number;
   /** The definition source of a hash (for the definition line a file carries once). */
   readonly definition: (hash: string) => Promise<{ name: string; source: string } | undefined>;
   readonly now?: () => number;
@@ -29,6 +31,13 @@ interface OpenFile {
   size: number;
 }
 
+/**
+ * A file is closed for a new one once it reaches this size (256 MiB), whatever its age: a
+ * file stays small enough to copy, and to read with tools that read a file whole (Node's
+ * `readFile` refuses one past 2 GiB).
+ */
+export const ROTATE_BYTES = 256 * 1024 * 1024;
+
 /** Pure: the file name of an archive file opened at `at`: sorting the names sorts them by time. */
 export function archiveFileName(at: number, suffix: string): string {
   const stamp = new Date(at).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -40,16 +49,19 @@ export function archiveFileName(at: number, suffix: string): string {
  * member, synced to disk before `append` resolves: once it resolves, the instances survive a
  * crash and may be deleted from the store. Every writer (every process, every start) opens
  * files of its own, so a member cut short by a crash can only be a file's last; after a
- * failed write the file is abandoned for a new one for the same reason. Files rotate by time.
+ * failed write the file is abandoned for a new one for the same reason. Files rotate by time
+ * and by size: a file may pass `rotateBytes` by one batch at most.
  */
 export class ArchiveWriter {
   private current: OpenFile | null = null;
   private readonly rotateMs: number;
+  private readonly rotateBytes: number;
   private readonly now: () => number;
   private readonly level: number;
 
   constructor(private readonly opts: ArchiveWriterOptions) {
     this.rotateMs = opts.rotateMs ?? 3_600_000;
+    this.rotateBytes = opts.rotateBytes ?? ROTATE_BYTES;
     this.level = opts.level ?? 6;
     this.now = opts.now ?? Date.now;
   }
@@ -103,19 +115,40 @@ export class ArchiveWriter {
 
   private async file(): Promise<OpenFile> {
     const now = this.now();
-    if (this.current !== null && now - this.current.openedAt < this.rotateMs) return this.current;
+    const c = this.current;
+    if (c !== null && now - c.openedAt < this.rotateMs && c.size < this.rotateBytes) return c;
     await this.close();
-    await mkdir(this.opts.dir, { recursive: true });
+    await this.makeDir();
     const path = join(this.opts.dir, archiveFileName(now, randomBytes(4).toString('hex')));
     const fh = await open(path, 'wx');
     // The new name must be durable too, or a synced file could vanish with its directory entry.
-    const dir = await open(this.opts.dir, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+    await syncDir(this.opts.dir);
     this.current = { path, fh, openedAt: now, hashes: new Set(), size: 0 };
     return this.current;
+  }
+
+  /**
+   * Makes the archive directory if it is missing. The entry of each directory made is synced
+   * in its parent, or a crash could lose the directory, and with it files synced inside it.
+   */
+  private async makeDir(): Promise<void> {
+    const first = await mkdir(this.opts.dir, { recursive: true });
+    if (first === undefined) return;
+    // `first` is the top directory made; each one below it, down to `dir`, was made too.
+    const top = resolve(first);
+    for (let d = resolve(this.opts.dir); ; d = dirname(d)) {
+      await syncDir(dirname(d));
+      if (d === top || d === dirname(d)) break;
+    }
+  }
+}
+
+/** Syncs a directory, so that the entries made in it survive a crash. */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }

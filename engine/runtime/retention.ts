@@ -8,6 +8,13 @@ import type { RetireCursor } from '../store/retention.js';
 /** ms the pass pauses after a batch per ms the batch held the event loop: retention takes at most 1/(1+this) of it. */
 export const PAUSE_PER_BUSY_MS = 3;
 
+/**
+ * The longest delay `setTimeout` takes (2^31-1 ms, about 24.8 days): Node runs a longer one
+ * after 1 ms, with a warning. A longer `SAGA_RETENTION_INTERVAL` waits this long instead: the
+ * pass that comes early is harmless, it retires only what is past `SAGA_RETENTION` anyway.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 /** Options of {@link RetentionService}. */
 export interface RetentionOptions {
   /** Finished instances older than this are archived and deleted; null: none. */
@@ -92,7 +99,7 @@ export class RetentionService {
       }, (err: unknown) => {
         this.opts.log('error', 'retention pass failed; trying again at the next one', { error: err instanceof Error ? err.message : String(err) });
       }).finally(() => this.schedule(Math.max(0, this.opts.intervalMs - (this.now() - began))));
-    }, ms);
+    }, Math.min(ms, MAX_TIMER_MS));
     this.timer.unref();
   }
 

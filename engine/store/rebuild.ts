@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { isTerminal, type InstanceStatus } from '../core/index.js';
+import { isSqliteError, StoreError, StoreErrorCode } from './errors.js';
 import { STATE_NOT_KEPT, keptState, type InstancesInternal } from './instances.js';
 import type { Journal } from './journal.js';
 import { planRebuild, type RebuildReport } from './rebuild-plan.js';
@@ -9,7 +10,8 @@ export interface Rebuilds {
   /**
    * Replays the instance's whole journal and rewrites its row (and snapshot) where they
    * differ from the replay; reports each difference. A second run finds none and writes
-   * nothing. Throws `SAGA_ERR_NOT_FOUND` for an instance without journal.
+   * nothing. Throws `SAGA_ERR_NOT_FOUND` for an instance without journal, and
+   * `SAGA_ERR_DUPLICATE_KEY`, writing nothing, when another instance's row holds its key.
    */
   rebuildInstance(id: string): RebuildReport;
   /** Ids of the instances that have a journal, after `after` (null: from the first) in id order, at most `limit`. */
@@ -52,7 +54,18 @@ export function rebuilds(db: Database.Database, log: Journal, projection: Pick<I
     const s = plan.state;
     const json = JSON.stringify(s);
     // As a step writes it: the state document in the row of a finished instance only.
-    if (plan.rewriteRow) upsert.run(s.id, s.saga, s.definitionHash, s.key, s.correlationId, s.status, s.createdAt, s.updatedAt, s.version, isTerminal(s) ? json : STATE_NOT_KEPT);
+    if (plan.rewriteRow) {
+      try {
+        upsert.run(s.id, s.saga, s.definitionHash, s.key, s.correlationId, s.status, s.createdAt, s.updatedAt, s.version, isTerminal(s) ? json : STATE_NOT_KEPT);
+      } catch (err) {
+        // The key of the replay is held by another instance's row (a row that drifted, or was
+        // lost and its key taken meanwhile): an error of this instance, not of the store.
+        if (isSqliteError(err, 'SQLITE_CONSTRAINT_UNIQUE')) {
+          throw new StoreError(StoreErrorCode.DuplicateKey, `another instance of saga ${s.saga} holds the key ${String(s.key)} of instance ${s.id}`, { cause: err });
+        }
+        throw err;
+      }
+    }
     if (plan.rewriteSnapshot) putSnapshot.run(s.id, s.version, json);
     return plan.report;
   });

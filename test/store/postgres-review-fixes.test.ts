@@ -5,7 +5,7 @@ import { encodeBatch, prepareWrite } from '../../engine/store/postgres/encode.js
 import { openPostgresStore, pgMigrations, pgSchemaVersion } from '../../engine/store/postgres/index.js';
 import { migratePg } from '../../engine/store/postgres/schema.js';
 import { startPostgres } from '../helpers/postgres.js';
-import { changeOf, committed, decision, reply, startDecision, TestEnv, writeOf } from './contract/writes.js';
+import { changeOf, committed, decision, reply, startDecision, started, TestEnv, writeOf } from './contract/writes.js';
 
 // The PostgreSQL store's own connections (a retention pass, the migration at open) survive the
 // server ending them, the inbox is pruned in bounded statements, and schema v10 replaces
@@ -120,4 +120,20 @@ t.test('a database of schema v9 upgrades to v10 once, with replicas opening at o
   if (replica === undefined) throw new Error('three stores opened');
   const o1 = await committed(replica, { ...writeOf('m-1', changeOf(d0.state.version, d1)), answers: [r2.message_id] });
   t.same(o1.outbox[0]?.follows, [r1.seq], 'the event committed with the answered command is followed');
+});
+
+t.test('a rebuild whose replayed key another instance\'s row holds fails as a duplicate key, naming the instance, and writes nothing', async (t) => {
+  const url = await server.createDatabase();
+  const store = await openPostgresStore(url);
+  t.teardown(() => store.close());
+  const env = new TestEnv();
+  for (const id of ['c-3', 'd-4']) await started(store, env, id, { key: `k-${id}` });
+  const admin = await adminOf(t, url);
+  // c-3's row lost its key and d-4's drifted row took it.
+  await admin.query("UPDATE instances SET key = 'other' WHERE id = 'c-3'");
+  await admin.query("UPDATE instances SET key = 'k-c-3' WHERE id = 'd-4'");
+  await t.rejects(store.rebuildInstance('c-3'), { code: 'SAGA_ERR_DUPLICATE_KEY', message: /k-c-3 of instance c-3/ });
+  t.same((await admin.query('SELECT id, key FROM instances ORDER BY id')).rows, [{ id: 'c-3', key: 'other' }, { id: 'd-4', key: 'k-c-3' }], 'nothing rewritten');
+  t.match(await store.rebuildInstance('d-4'), { id: 'd-4', changed: true }, 'd-4 gets its own key back');
+  t.match(await store.rebuildInstance('c-3'), { id: 'c-3', changed: true }, 'and then c-3 its own');
 });
