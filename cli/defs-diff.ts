@@ -6,6 +6,7 @@
 import type { DefinitionDetail, StepDetail } from '../engine/api/documents.js';
 import { definitionDetail } from '../engine/api/documents.js';
 import type { CompiledSaga } from '../engine/core/index.js';
+import { shown } from './render/escape.js';
 import type { Style } from './render/style.js';
 import { dslDuration } from './render/time.js';
 
@@ -199,8 +200,9 @@ function show(path: string, v: unknown, present: boolean): string {
   return JSON.stringify(v);
 }
 
+/** A changed field, old → new; the values are a definition's text (a description, a template): control characters escaped. */
 function fieldLine(f: FieldChange, indent: string): string {
-  return `${indent}${f.path}: ${show(f.path, f.old, 'old' in f)} → ${show(f.path, f.new, 'new' in f)}\n`;
+  return `${indent}${shown(`${f.path}: ${show(f.path, f.old, 'old' in f)} → ${show(f.path, f.new, 'new' in f)}`)}\n`;
 }
 
 /** Pure: the diff as indented text; unchanged sagas are named on one line at the end. */

@@ -1,4 +1,5 @@
 import { ExitCode } from './io.js';
+import { shown } from './render/escape.js';
 
 /**
  * A failure sagactl reports as one sentence and a hint, never a stack trace: exit 1 for an
@@ -16,9 +17,12 @@ export function usageError(message: string, hint?: string): CliError {
   return new CliError(message, hint, ExitCode.usage);
 }
 
-/** Pure: the lines printed for a failure: `sagactl: sentence` and, when known, `Hint: ...`. */
+/**
+ * Pure: the lines printed for a failure: `sagactl: sentence` and, when known, `Hint: ...`. They
+ * quote the server's messages and ids, so control characters are escaped ({@link shown}).
+ */
 export function formatFailure(err: CliError): string {
-  const sentence = err.message.replace(/\s*\n\s*/g, ' ').trim();
-  const hint = err.hint === undefined ? '' : `Hint: ${err.hint.charAt(0).toUpperCase()}${err.hint.slice(1)}\n`;
+  const sentence = shown(err.message.replace(/\s*\n\s*/g, ' ').trim());
+  const hint = err.hint === undefined ? '' : `Hint: ${shown(`${err.hint.charAt(0).toUpperCase()}${err.hint.slice(1)}`)}\n`;
   return `sagactl: ${sentence}\n${hint}`;
 }

@@ -1,5 +1,8 @@
 import { createInterface } from 'node:readline/promises';
 import { setTimeout as delay } from 'node:timers/promises';
+import { terminalSafe } from './render/escape.js';
+
+export { shown, terminalSafe } from './render/escape.js';
 
 /** Exit codes of every sagactl command. */
 export const ExitCode = { ok: 0, error: 1, usage: 2 } as const;
@@ -24,20 +27,6 @@ export interface Io {
   ask?(question: string): Promise<string>;
   /** Waits between polls (`history --follow`); default a real timer. */
   sleep?(ms: number): Promise<void>;
-}
-
-/**
- * Control characters a terminal acts on (cursor moves, screen clears, a clipboard write by
- * OSC 52, a carriage return that hides what came before), except the newline, the tab and
- * sagactl's own colours (SGR, `ESC [ ... m`): instance data, errors and dead letters come from
- * whoever may publish on a subject, and are printed.
- */
-// eslint-disable-next-line no-control-regex -- control characters are exactly what is escaped
-const TERMINAL_CONTROL = /\u001b(?!\[[0-9;]*m)|[\u0000-\u0008\u000b-\u001a\u001c-\u001f\u007f-\u009f]/g;
-
-/** Pure: `text` with every control character a terminal would act on written as a `\uXXXX` escape. */
-export function terminalSafe(text: string): string {
-  return text.replace(TERMINAL_CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** The same Io, writing only what {@link terminalSafe} lets through. */

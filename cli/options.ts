@@ -30,6 +30,29 @@ export function since(value: string): (now: number) => number {
   return () => at;
 }
 
+/** The most characters a reason may have: the server's limit (`reasonSchema` in engine/api/routes-actions.ts). */
+export const REASON_MAX = 1000;
+
+/**
+ * Pure: `--reason` (cancel, retry, dlq redrive and purge, defs reload), checked as the server
+ * checks it: one line of printable text, at most 1000 characters; and, here, not blank (a blank
+ * one is most likely an empty shell variable). Checked while the arguments are read, so a bad one
+ * stops the command before anything is listed, asked or sent.
+ */
+export function reason(value: string): string {
+  if (value.trim() === '') {
+    throw new InvalidArgumentError('a reason says why in a few words, like --reason "customer called"; leave --reason out to give none where it is optional.');
+  }
+  // eslint-disable-next-line no-control-regex -- the control characters the server refuses in a reason
+  if (/[\u0000-\u001f\u007f]/.test(value)) {
+    throw new InvalidArgumentError('a reason is one line of printable text: no newline, tab or other control character.');
+  }
+  // Characters as the server's JSON Schema counts them (code points), not UTF-16 units.
+  const length = [...value].length;
+  if (length > REASON_MAX) throw new InvalidArgumentError(`a reason has at most ${REASON_MAX} characters (this one has ${length}); say it shorter.`);
+  return value;
+}
+
 /** `--state`, limited to the instance states. */
 export function stateOption(description = 'only instances in this state'): Option {
   return new Option('--state <state>', description).choices(Object.values(InstanceStatus));
@@ -39,6 +62,11 @@ export function stateOption(description = 'only instances in this state'): Optio
 export function outputOption(): Option {
   return new Option('-o, --output <format>', 'output: a table for people, json (the API documents) or jsonl (one document a line)')
     .choices(['table', 'json', 'jsonl']).default('table');
+}
+
+/** Pure: `value` as one shell word in a command sagactl suggests: as is when plain, else single-quoted. */
+export function shellWord(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
 /** Help text listing examples, shown after the options. */

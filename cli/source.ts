@@ -2,6 +2,7 @@
  * Where inspecting commands read instances: the HTTP API, or a database file opened
  * read-only (`--db`). Both give the API's documents, built by the same pure views.
  */
+import { dirname, join } from 'node:path';
 import type { DefinitionDetail, DurationsDocument, HistoryEntryDocument, InstanceDocument, InstanceSummaryDocument, StatsDocument } from '../engine/api/documents.js';
 import { definitionDetail, durationsDocument, historyEntry, instanceDocument, instanceSummary, statsDocument } from '../engine/api/documents.js';
 import type { CompiledSaga, InstanceStatus } from '../engine/core/index.js';
@@ -12,6 +13,7 @@ import { isPostgresUrl, openStorePort, redact } from '../engine/store/open.js';
 import type { StorePort } from '../engine/store/port.js';
 import { ApiCallError, type ApiClient } from './client.js';
 import { CliError, usageError } from './errors.js';
+import { shellWord } from './options.js';
 
 /** Filters and paging of `list`; `since` is epoch ms. */
 export interface InstanceQuery {
@@ -42,10 +44,17 @@ export interface Source {
   close(): void;
 }
 
-const listHint = (source: string) => `\`sagactl list${source}\` shows the instances; ids are matched exactly`;
+/** Where retention may have put an instance, as far as sagactl can tell: a directory, or DIR and what it is. */
+interface ArchiveGuess { readonly dir: string; readonly note: string }
 
-function noInstance(id: string, where: string, flags: string): CliError {
-  return new CliError(`no instance ${id} in ${where}`, listHint(flags));
+const serverArchive = (byDefault: string): ArchiveGuess => ({
+  dir: 'DIR', note: `, DIR being the server's SAGA_ARCHIVE_DIR (default ${byDefault})`,
+});
+
+/** Not found where it was looked for: a wrong id, or one that retention archived, then deleted. */
+function noInstance(id: string, where: string, flags: string, archive: ArchiveGuess): CliError {
+  const archived = `\`sagactl describe ${shellWord(id)} --archive ${archive.dir}\`${archive.note}`;
+  return new CliError(`no instance ${id} in ${where}`, `\`sagactl list${flags}\` shows the instances; ids are matched exactly. If retention archived it: ${archived}`);
 }
 
 function badCursor(): CliError {
@@ -55,8 +64,9 @@ function badCursor(): CliError {
 /** Reads through the HTTP API. */
 export function httpSource(client: ApiClient): Source {
   const where = `sagad at ${client.server}`;
+  const archive = serverArchive('archive/ beside its SQLite file');
   const notFound = (id: string) => (err: unknown): never => {
-    if (err instanceof ApiCallError && err.failure.code === 'SAGA_ERR_NOT_FOUND') throw noInstance(id, where, '');
+    if (err instanceof ApiCallError && err.failure.code === 'SAGA_ERR_NOT_FOUND') throw noInstance(id, where, '', archive);
     throw err;
   };
   return {
@@ -116,6 +126,7 @@ export function dbSource(db: string): Source {
 function postgresSource(url: string): Source {
   const where = `database ${redact(url)}`;
   const flags = ` --db ${redact(url)}`;
+  const archive = serverArchive('./data/archive with PostgreSQL');
   let opened: Promise<StorePort> | null = null;
   const port = (): Promise<StorePort> => (opened ??= openStorePort(url, { readonly: true }));
   const reading = async <T>(fn: (store: StorePort) => Promise<T>): Promise<T> => {
@@ -146,12 +157,12 @@ function postgresSource(url: string): Source {
     }),
     instance: (id) => reading(async (store) => {
       const state = await store.getInstance(id);
-      if (state === undefined) throw noInstance(id, where, flags);
+      if (state === undefined) throw noInstance(id, where, flags, archive);
       return instanceDocument(state, await defOf(store, state.definitionHash), await store.timersOf(id));
     }),
     history: (id) => reading(async (store) => {
       const entries = await store.history(id);
-      if (entries.length === 0 && (await store.getInstance(id)) === undefined) throw noInstance(id, where, flags);
+      if (entries.length === 0 && (await store.getInstance(id)) === undefined) throw noInstance(id, where, flags, archive);
       return entries.map(historyEntry);
     }),
     definition: (saga, hash) => reading(async (store) => {
@@ -186,6 +197,7 @@ function sqliteSource(file: string): Source {
     return compiled.get(hash);
   };
   const flags = ` --db ${file}`;
+  const archive: ArchiveGuess = { dir: shellWord(join(dirname(file), 'archive')), note: ' (or the server\'s SAGA_ARCHIVE_DIR, if it sets one)' };
   return {
     where, offline: true,
     list: async (q) => reading(file, () => {
@@ -198,13 +210,13 @@ function sqliteSource(file: string): Source {
       // One read transaction, so the state and its timers agree while the server writes.
       return store.tx(() => {
         const state = store.getInstance(id);
-        if (state === undefined) throw noInstance(id, where, flags);
+        if (state === undefined) throw noInstance(id, where, flags, archive);
         return instanceDocument(state, defOf(state.definitionHash), store.timersOf(id));
       });
     }),
     history: async (id) => reading(file, () => {
       const entries = store.history(id);
-      if (entries.length === 0 && store.getInstance(id) === undefined) throw noInstance(id, where, flags);
+      if (entries.length === 0 && store.getInstance(id) === undefined) throw noInstance(id, where, flags, archive);
       return entries.map(historyEntry);
     }),
     definition: async (saga, hash) => reading(file, () => {

@@ -16,6 +16,12 @@ export interface WhyInput {
   /** The journal, oldest first: gives when the current attempt went out and what is left to undo. */
   readonly history?: readonly HistoryEntryDocument[] | undefined;
   readonly now: number;
+  /**
+   * Where the instance was read, as the flags that read it there again (` --archive DIR`): added
+   * to the reading commands it suggests (describe, history, why), since the server no longer has
+   * an archived instance. Absent: read from the server.
+   */
+  readonly from?: string | undefined;
 }
 
 /** What `why` found, for `-o json`, and the paragraph. */
@@ -112,6 +118,8 @@ interface Ctx {
   readonly timers: readonly TimerDocument[];
   readonly now: number;
   readonly pastPivot: boolean;
+  /** A reading command about `id`, read from where the instance was: `sagactl history ID --archive DIR`. */
+  readonly read: (command: string, id: string) => string;
 }
 
 /** Where a step's participant listens, for "check the service consuming ...". */
@@ -178,7 +186,7 @@ function timeOrChildWait(c: Ctx, s: StepDocument, kind: 'delay' | 'saga'): { sen
     return { sentence, subject: null, fact: { step: s.name, waitingFor: 'time', attempt: 1, maxAttempts: 1, since, next, lastError: s.lastError } };
   }
   const child = s.child ?? (started === undefined ? undefined : String(dataOf(started).childId));
-  let sentence = `It is waiting for the child saga ${child ?? '?'} of step ${s.name} to end${since === null ? '' : ` (started ${at(since, c.now)})`}: see \`sagactl why ${child ?? ''}\``;
+  let sentence = `It is waiting for the child saga ${child ?? '?'} of step ${s.name} to end${since === null ? '' : ` (started ${at(since, c.now)})`}: see \`${c.read('why', child ?? '')}\``;
   sentence += timer === undefined ? '.' : `; if it has not ended by ${due(timer.dueAt, c.now)}, it is cancelled and the saga compensates.`;
   return { sentence, subject: null, fact: { step: s.name, waitingFor: 'child', attempt: 1, maxAttempts: 1, since, next, lastError: s.lastError } };
 }
@@ -188,7 +196,7 @@ function undoWait(c: Ctx, s: StepDocument): { sentence: string; fact: WaitingSte
   const detail = leafDetail(c.def, s.name);
   if (detail?.kind === 'saga') {
     const since = lastEvent(c.history, 'ChildCompensationRequested', s.name)?.at ?? comp?.startedAt ?? null;
-    const sentence = `It is waiting for the child saga ${s.child ?? '?'} of step ${s.name} to compensate${since === null ? '' : ` (asked ${at(since, c.now)})`}: see \`sagactl why ${s.child ?? ''}\`.`;
+    const sentence = `It is waiting for the child saga ${s.child ?? '?'} of step ${s.name} to compensate${since === null ? '' : ` (asked ${at(since, c.now)})`}: see \`${c.read('why', s.child ?? '')}\`.`;
     return { sentence, subject: null, fact: { step: s.name, waitingFor: 'child', attempt: comp?.attempts ?? 1, maxAttempts: null, since, next: null, lastError: comp?.lastError ?? null } };
   }
   const max = maxAttempts(detail, true);
@@ -246,6 +254,7 @@ export function explain(input: WhyInput): WhyAnswer {
       // Sent, done, or skipped by its `when`: a skipped pivot is passed (the core's isPastPivot).
       return st !== undefined && st !== 'pending';
     })(),
+    read: (command, about) => `sagactl ${command} ${about}${input.from ?? ''}`,
   };
   const id = doc.id;
   const cancel = `sagactl cancel ${id} --reason "..."`;
@@ -272,7 +281,7 @@ export function explain(input: WhyInput): WhyAnswer {
       const deadline = timerFor(c.timers, ['deadline'], null)?.dueAt ?? doc.deadlineAt;
       if (c.pastPivot) {
         parts.push(`It is past its pivot ${pivotOf(c.def) ?? ''}, the point of no return: cancel is refused and the saga deadline no longer compensates; the remaining steps retry until they succeed.`);
-        actions.push(`sagactl describe ${id}`);
+        actions.push(c.read('describe', id));
         parts.push(`Nothing to do but let it finish.${checkService(found.map((f) => f.subject))}`);
       } else {
         if (deadline !== null) parts.push(`The saga deadline falls at ${due(deadline, c.now)}; if it is still running then, it compensates.`);
@@ -291,7 +300,7 @@ export function explain(input: WhyInput): WhyAnswer {
       parts.push(...found.map((f) => f.sentence));
       const queue = undoQueue(input.history)?.filter((s) => !active.some((a) => a.name === s));
       if (queue !== undefined && queue.length > 0) parts.push(`After that, ${list(queue)} ${queue.length === 1 ? 'is' : 'are'} still to undo.`);
-      actions.push(`sagactl history ${id} --follow`);
+      actions.push(`${c.read('history', id)} --follow`);
       parts.push(`Nothing to do but wait: a compensation cannot be cancelled; if its attempts run out, the instance becomes failed and waits for \`${retry}\`.${checkService(found.map((f) => f.subject))}`);
       break;
     }
@@ -334,12 +343,12 @@ export function explain(input: WhyInput): WhyAnswer {
       parts.push(`${doc.saga} instance ${id} is waiting for nothing: it was compensated at ${at(doc.updatedAt, c.now)}${doc.reason === undefined ? '' : ` because ${doc.reason}`}.`);
       parts.push(undone.length === 0 ? 'No step needed undoing.' : `Undone: ${list(undone)}.`);
       if (failedStep?.lastError !== null && failedStep?.lastError !== undefined && !(doc.reason ?? '').includes(failedStep.lastError)) parts.push(`Step ${failedStep.name} ended with ${quoteError(failedStep.lastError)}.`);
-      actions.push(`sagactl history ${id}`);
-      parts.push(`There is nothing to do; \`sagactl history ${id}\` shows how it went.`);
+      actions.push(c.read('history', id));
+      parts.push(`There is nothing to do; \`${c.read('history', id)}\` shows how it went.`);
       break;
     }
     default:
-      parts.push(`${doc.saga} instance ${id} is in state ${doc.state}, which this sagactl does not know; \`sagactl describe ${id}\` shows its steps.`);
+      parts.push(`${doc.saga} instance ${id} is in state ${doc.state}, which this sagactl does not know; \`${c.read('describe', id)}\` shows its steps.`);
   }
   // A forward step's error while compensating is the reason, already told; a running one's may be news.
   if (doc.state === 'running') {
@@ -353,7 +362,7 @@ export function explain(input: WhyInput): WhyAnswer {
   const acts = operatorActs(c.history);
   const lastAct = acts.at(-1) ?? null;
   if (lastAct !== null) {
-    const more = acts.length > 1 ? ` (${acts.length} operator actions in all: \`sagactl describe ${id}\` lists them)` : '';
+    const more = acts.length > 1 ? ` (${acts.length} operator actions in all: \`${c.read('describe', id)}\` lists them)` : '';
     parts.splice(1, 0, `Last operator action: ${actor(lastAct)} ${actDone(lastAct)} at ${at(lastAct.at, c.now)}${actReason(lastAct)}${more}.`);
   }
   return { ...base, waitingFor, steps, lastError, actions, lastOperatorAction: lastAct, text: parts.join(' ') };

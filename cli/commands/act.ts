@@ -6,8 +6,8 @@ import type { InstanceStatus } from '../../engine/core/index.js';
 import { ApiCallError, UnreachableError } from '../client.js';
 import { contextOf, type Ctx } from '../context.js';
 import { CliError, usageError } from '../errors.js';
-import { ExitCode, type Io } from '../io.js';
-import { examples, stateOption } from '../options.js';
+import { ExitCode, shown, type Io } from '../io.js';
+import { examples, reason, stateOption } from '../options.js';
 import { collect } from '../paging.js';
 import { renderTable, type Cell } from '../render/table.js';
 import { httpSource } from '../source.js';
@@ -49,12 +49,13 @@ function actError(err: unknown, id: string, ctx: Ctx): never {
   throw err;
 }
 
-async function act(ctx: Ctx, verb: Verb, id: string, reason: string | undefined): Promise<InstanceDocument> {
+/** Cancels or retries one instance; the reason (required by cancel, optional for retry) is journaled with the token's name. */
+async function act(ctx: Ctx, verb: Verb, id: string, why: string | undefined): Promise<InstanceDocument> {
   const path = `/v1/instances/${encodeURIComponent(id)}/${verb}`;
-  return ctx.api().post<InstanceDocument>(path, verb === 'cancel' ? { reason } : undefined).catch((err: unknown) => actError(err, id, ctx));
+  return ctx.api().post<InstanceDocument>(path, why === undefined ? undefined : { reason: why }).catch((err: unknown) => actError(err, id, ctx));
 }
 
-const watch = (id: string) => `watch it with: sagactl history ${id} --follow`;
+const watch = (id: string) => `watch it with: sagactl history ${shown(id)} --follow`;
 
 interface BulkOptions {
   saga?: string;
@@ -79,7 +80,7 @@ async function bulk(ctx: Ctx, io: Io, verb: Verb, o: BulkOptions, result: { code
   const source = httpSource(ctx.api());
   const page = await collect<InstanceSummaryDocument>((limit, cursor) => source.list({ saga: o.saga, state, key: o.key, limit, cursor }), { limit: 0, all: true });
   const targets = page.items;
-  const filter = `${state} instances of ${o.saga}${o.key === undefined ? '' : ` with key ${o.key}`}`;
+  const filter = shown(`${state} instances of ${o.saga}${o.key === undefined ? '' : ` with key ${o.key}`}`);
   if (targets.length === 0) {
     if (ctx.output === 'table') ctx.out(`No ${filter}; nothing to ${verb}.\n`);
     else if (ctx.output === 'json') ctx.doc({ items: [] });
@@ -150,7 +151,7 @@ export function registerAct(parent: Command, io: Io, result: { code: ExitCode })
       });
       const doc = res.body;
       if (ctx.output !== 'table') return ctx.doc(doc);
-      const what = `${doc.id} (${doc.saga}${doc.key === null ? '' : `, key ${doc.key}`})`;
+      const what = shown(`${doc.id} (${doc.saga}${doc.key === null ? '' : `, key ${doc.key}`})`);
       ctx.out(res.status === 201 ? `Started ${what}: ${ctx.style.state(doc.state)}; ${watch(doc.id)}\n` : `Already started: ${what} has this id or key and is ${ctx.style.state(doc.state)}; nothing new started.\n`);
     });
 
@@ -158,7 +159,7 @@ export function registerAct(parent: Command, io: Io, result: { code: ExitCode })
     .command('cancel')
     .description('Cancel a running instance: it compensates its done steps now. With --saga, cancel many.')
     .argument('[id]', 'instance id (or use --saga to choose many)')
-    .requiredOption('--reason <text>', 'why (kept in the journal, shown by describe and why)')
+    .requiredOption('--reason <text>', 'why (kept in the journal with your token\'s name, shown by describe, history and why)', reason)
     .option('--saga <name>', 'cancel every matching instance of this saga')
     .addOption(stateOption('with --saga: instances in this state (default running)'))
     .option('--key <key>', 'with --saga: only the instance with this business key')
@@ -175,27 +176,29 @@ export function registerAct(parent: Command, io: Io, result: { code: ExitCode })
       if (one === undefined) return bulk(ctx, io, 'cancel', o, result);
       const doc = await act(ctx, 'cancel', one, o.reason);
       if (ctx.output !== 'table') return ctx.doc(doc);
-      ctx.out(`Cancelled ${doc.id}: it is ${ctx.style.state(doc.state)} now; ${watch(doc.id)}\n`);
+      ctx.out(`Cancelled ${shown(doc.id)}: it is ${ctx.style.state(doc.state)} now; ${watch(doc.id)}\n`);
     });
 
   parent
     .command('retry')
     .description('Resume a failed instance: its compensation, or, after the pivot, its failed step (with every other command still in flight sent again, same Idempotency-Key). With --saga, retry many.')
     .argument('[id]', 'instance id (or use --saga to choose many)')
+    .option('--reason <text>', 'why (kept in the journal with your token\'s name, shown by describe, history and why)', reason)
     .option('--saga <name>', 'retry every matching instance of this saga')
     .addOption(stateOption('with --saga: instances in this state (default failed)'))
     .option('--key <key>', 'with --saga: only the instance with this business key')
     .option('-y, --yes', 'with --saga: go ahead without asking')
     .addHelpText('after', examples(
       'sagactl retry 0192f7e0-5a4b-7c3d-9e8f-0a1b2c3d4e5f',
-      'sagactl retry --saga order-fulfillment --yes        # every failed instance of the saga',
+      'sagactl retry 0192f7e0-5a4b-7c3d-9e8f-0a1b2c3d4e5f --reason "fixed inventory"',
+      'sagactl retry --saga order-fulfillment --reason "payment service is back" --yes   # every failed instance of the saga',
     ))
     .action(async (id: string | undefined, o: BulkOptions, cmd: Command) => {
       const ctx = contextOf(cmd, io);
       const one = single(id, o, 'retry');
       if (one === undefined) return bulk(ctx, io, 'retry', o, result);
-      const doc = await act(ctx, 'retry', one, undefined);
+      const doc = await act(ctx, 'retry', one, o.reason);
       if (ctx.output !== 'table') return ctx.doc(doc);
-      ctx.out(`Retrying ${doc.id}: it is ${ctx.style.state(doc.state)} again; ${watch(doc.id)}\n`);
+      ctx.out(`Retrying ${shown(doc.id)}: it is ${ctx.style.state(doc.state)} again; ${watch(doc.id)}\n`);
     });
 }

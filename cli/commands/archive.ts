@@ -4,7 +4,7 @@ import type { InstanceStatus } from '../../engine/core/index.js';
 import { listArchived } from '../../engine/archive/reader.js';
 import { archiveDir, archiveSource, mustExist } from '../archive-source.js';
 import { contextOf } from '../context.js';
-import type { Io } from '../io.js';
+import { shown, type Io } from '../io.js';
 import { examples, positiveInt, since, stateOption } from '../options.js';
 import { historyText } from '../views/history.js';
 import { describeText, instanceListTable } from '../views/instances.js';
@@ -58,7 +58,7 @@ is shown once, at its latest version. docs/operations.md describes the format.
       const { items, total } = await listArchived(dir, {
         saga: o.saga, status: o.state, key: o.key, since: o.since?.(ctx.now()), until: o.until?.(ctx.now()),
       }, o.limit, (p) => problems.push(p));
-      for (const p of problems) io.err(`warning: ${p}\n`);
+      for (const p of problems) io.err(`warning: ${shown(p)}\n`);
       const docs = items.map((s) => ({
         id: s.id, saga: s.saga, key: s.key, correlationId: s.correlationId, state: s.status, definitionHash: s.definitionHash,
         createdAt: isoTime(s.createdAt), updatedAt: isoTime(s.updatedAt), archivedAt: isoTime(s.archivedAt), file: s.file,
@@ -81,7 +81,7 @@ is shown once, at its latest version. docs/operations.md describes the format.
     ))
     .action(async (id: string, o: { dir?: string }, cmd: Command) => {
       const ctx = contextOf(cmd, io);
-      const source = archiveSource(archiveDir(o.dir, io.env ?? {}), (p) => io.err(`warning: ${p}\n`));
+      const source = archiveSource(archiveDir(o.dir, io.env ?? {}), (p) => io.err(`warning: ${shown(p)}\n`));
       const doc = await source.instance(id);
       const history = await source.history(id);
       if (ctx.output !== 'table') return ctx.doc({ instance: doc, history });

@@ -6,19 +6,19 @@ import type { CompiledSaga } from '../../engine/core/index.js';
 import { formatDefinitionError, loadDefinitionsFile } from '../../engine/definitions/index.js';
 import { ApiCallError } from '../client.js';
 import { contextOf } from '../context.js';
-import { CliError } from '../errors.js';
-import type { Io } from '../io.js';
+import { CliError, usageError } from '../errors.js';
+import { shown, type Io } from '../io.js';
 import { diffDefinitions, diffText } from '../defs-diff.js';
 import { compileSagaSource } from '../../engine/definitions/index.js';
 import type { ReloadDiff } from '../../engine/runtime/reload.js';
-import { examples } from '../options.js';
+import { examples, reason } from '../options.js';
 import { definitionListTable, definitionText } from '../views/defs.js';
 
 /** Loads a definitions file or fails with its errors on stderr and one sentence. */
 function load(io: Io, file: string): CompiledSaga[] {
   const r = loadDefinitionsFile(file);
   if (r.ok) return r.sagas;
-  for (const e of r.errors) io.err(`${formatDefinitionError(e)}\n`);
+  for (const e of r.errors) io.err(`${shown(formatDefinitionError(e))}\n`);
   throw new CliError(`${file} is not a valid definitions file (${r.errors.length} problem${r.errors.length === 1 ? '' : 's'}, above)`, `fix them first; \`sagactl validate ${file}\` checks it`);
 }
 
@@ -45,7 +45,7 @@ export function registerDefs(defs: Command, io: Io): void {
     .command('show')
     .description('Show one saga definition: trigger, key, deadline, schemas and each step\'s messages and policies.')
     .argument('<name>', 'saga name')
-    .option('--hash <hash>', 'an older version still pinned by running instances (the server keeps them)')
+    .option('--hash <hash>', 'an older version still pinned by running instances (the server keeps them; not with --file)')
     .option('-f, --file <file>', 'read a definitions file instead of asking the server')
     .addHelpText('after', examples(
       'sagactl defs show order-fulfillment',
@@ -53,6 +53,11 @@ export function registerDefs(defs: Command, io: Io): void {
       'sagactl defs show order-fulfillment --file saga-definitions.yaml -o json',
     ))
     .action(async (name: string, o: { hash?: string; file?: string }, cmd: Command) => {
+      // A file holds one version of each saga; --hash picks among the versions the server keeps.
+      if (o.file !== undefined && o.hash !== undefined) {
+        throw usageError('--hash picks a version the server keeps, and a file has one version of each saga: give --hash or --file, not both',
+          `\`sagactl defs list --file ${o.file}\` shows the hash of the file's version`);
+      }
       const ctx = contextOf(cmd, io);
       let detail: DefinitionDetail;
       if (o.file !== undefined) {
@@ -99,7 +104,7 @@ export function registerDefs(defs: Command, io: Io): void {
   defs
     .command('reload')
     .description('Make the server reload its definitions file (as SIGHUP does) and print what changed; an invalid file is refused with every error and the running definitions stay.')
-    .option('--reason <text>', 'why, recorded with your token\'s name in sagad\'s log')
+    .option('--reason <text>', 'why, recorded with your token\'s name in sagad\'s log', reason)
     .addHelpText('after', examples(
       'sagactl defs reload',
       'sagactl defs reload --reason "payment timeout raised to 30s"',
@@ -112,7 +117,7 @@ export function registerDefs(defs: Command, io: Io): void {
       const body = o.reason === undefined ? undefined : { reason: o.reason };
       const diff = await ctx.api().post<ReloadDiff>('/v1/definitions/reload', body).catch((err: unknown) => {
         if (err instanceof ApiCallError && err.failure.code === 'SAGA_ERR_RELOAD_REFUSED') {
-          for (const e of err.failure.errors ?? []) io.err(`${e}\n`);
+          for (const e of err.failure.errors ?? []) io.err(`${shown(e)}\n`);
           throw new CliError(`sagad at ${ctx.api().server} refused the reload: ${err.failure.message}`, 'fix the file the server reads (SAGA_DEFINITIONS); `sagactl validate FILE` checks it');
         }
         throw err;

@@ -2,9 +2,9 @@ import type { Command } from 'commander';
 import { archiveSource } from '../archive-source.js';
 import { contextOf, type Ctx } from '../context.js';
 import { usageError } from '../errors.js';
-import type { Io } from '../io.js';
+import { shown, type Io } from '../io.js';
 import { wrap } from '../render/wrap.js';
-import { examples } from '../options.js';
+import { examples, shellWord } from '../options.js';
 import { describeText } from '../views/instances.js';
 import { operatorActs } from '../views/operator-acts.js';
 import { explain } from '../why.js';
@@ -15,7 +15,7 @@ const archiveOption = ['--archive <dir>', 'read an instance that retention archi
 /** Where to read: the archive, a database, or the server. */
 export function sourceOf(ctx: Ctx, o: { db?: string; archive?: string }) {
   if (o.db !== undefined && o.archive !== undefined) throw usageError('--db and --archive are two places to read from: give one', 'an archived instance is no longer in the database');
-  return o.archive === undefined ? ctx.source(o.db) : archiveSource(o.archive, (p) => ctx.io.err(`warning: ${p}\n`));
+  return o.archive === undefined ? ctx.source(o.db) : archiveSource(o.archive, (p) => ctx.io.err(`warning: ${shown(p)}\n`));
 }
 
 /** `describe ID`: the instance and its steps; `why ID`: what it waits for, in one paragraph. */
@@ -64,9 +64,12 @@ export function registerDescribe(parent: Command, io: Io): void {
       try {
         const instance = await source.instance(id);
         const [definition, history] = await Promise.all([source.definition(instance.saga, instance.definitionHash), source.history(id)]);
-        const answer = explain({ instance, definition, history, now: ctx.now() });
+        // An archived instance is not on the server: the commands it suggests read the archive too.
+        const from = o.archive === undefined ? undefined : ` --archive ${shellWord(o.archive)}`;
+        const answer = explain({ instance, definition, history, now: ctx.now(), from });
         if (ctx.output !== 'table') return ctx.doc(answer);
-        ctx.out(`${wrap(answer.text, ctx.width)}\n`);
+        // The paragraph quotes errors, reasons and keys: data, escaped before it is wrapped.
+        ctx.out(`${wrap(shown(answer.text), ctx.width)}\n`);
       } finally {
         source.close();
       }

@@ -5,8 +5,8 @@ import type { Page } from '../../engine/store/index.js';
 import { ApiCallError } from '../client.js';
 import { contextOf, type Ctx } from '../context.js';
 import { CliError, usageError } from '../errors.js';
-import type { Io } from '../io.js';
-import { examples, positiveInt } from '../options.js';
+import { shown, type Io } from '../io.js';
+import { examples, positiveInt, reason } from '../options.js';
 import { collect } from '../paging.js';
 import { deadLetterTable, deadLetterText } from '../views/dlq.js';
 
@@ -69,14 +69,15 @@ export function registerDlq(parent: Command, io: Io): void {
     .command('redrive')
     .description('Publish a dead letter again, byte for byte, on its subject (after fixing what made it fail).')
     .argument('<id>', 'dead letter id')
-    .option('--reason <text>', 'why, recorded with your token\'s name in the log and on the letter')
+    .option('--reason <text>', 'why, recorded with your token\'s name in the log and on the letter', reason)
     .addHelpText('after', `${examples('sagactl dlq redrive 12', 'sagactl dlq redrive 12 --reason "schema fixed"')}A letter is redriven once: a second redrive is refused (if it failed again, it is a new letter).\n`)
     .action(async (id: string, o: { reason?: string }, cmd: Command) => {
       const ctx = contextOf(cmd, io);
       const body = o.reason === undefined ? undefined : { reason: o.reason };
       const letter = await ctx.api().post<DeadLetterDocument>(`/v1/dlq/${encodeURIComponent(id)}/redrive`, body).catch(letterError(ctx, id));
       if (ctx.output !== 'table') return ctx.doc(letter);
-      ctx.out(`Redrove dead letter ${letter.id}: published again on ${letter.subject}. If it fails again it comes back as a new dead letter.\n`);
+      const what = `dead letter ${shown(letter.id)}: published again on ${shown(letter.subject)}`;
+      ctx.out(`Redrove ${what}. If it fails again it comes back as a new dead letter.\n`);
     });
 
   dlq
@@ -84,7 +85,7 @@ export function registerDlq(parent: Command, io: Io): void {
     .alias('delete')
     .description('Delete a dead letter for good.')
     .argument('<id>', 'dead letter id')
-    .option('--reason <text>', 'why, recorded with your token\'s name in sagad\'s log')
+    .option('--reason <text>', 'why, recorded with your token\'s name in sagad\'s log', reason)
     .addHelpText('after', examples('sagactl dlq purge 12', 'sagactl dlq purge 12 --reason "test message"'))
     .action(async (id: string, o: { reason?: string }, cmd: Command) => {
       const ctx = contextOf(cmd, io);

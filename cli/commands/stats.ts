@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { contextOf } from '../context.js';
+import { usageError } from '../errors.js';
 import type { Io } from '../io.js';
 import { examples, since } from '../options.js';
 import { durationsText } from '../views/durations.js';
@@ -18,6 +19,10 @@ export function registerStats(parent: Command, io: Io): void {
     .option('--since <time>', 'with --times: instances started since an ISO time, epoch ms, or how long ago (default 24h)', since)
     .addHelpText('after', examples('sagactl stats', 'sagactl stats -o json', 'sagactl stats --db data/sagad.db', 'sagactl stats --times --since 1h'))
     .action(async (o: { db?: string; times?: boolean; since?: (now: number) => number }, cmd: Command) => {
+      if (o.since !== undefined && o.times !== true) {
+        throw usageError('--since needs --times: it sets the window of the saga times, while the counts are of every instance now',
+          '`sagactl stats --times --since 1h` gives the saga times of the last hour; leave --since out for the counts');
+      }
       const ctx = contextOf(cmd, io);
       const source = ctx.source(o.db);
       try {

@@ -3,17 +3,24 @@ import type { CompiledSaga } from '../../engine/core/index.js';
 import { formatDefinitionError, loadDefinitionsFile } from '../../engine/definitions/index.js';
 import { loadCases, runCase, testSaga, type CaseResult, type SagaReport } from '../../engine/testing/index.js';
 import { contextOf } from '../context.js';
-import { usageError } from '../errors.js';
-import { ExitCode, type Io } from '../io.js';
+import { CliError, usageError } from '../errors.js';
+import { ExitCode, shown, type Io } from '../io.js';
 import { examples } from '../options.js';
 import { caseText, sagaReportText, scenarioDocument } from '../views/test-report.js';
 import { parseInput } from './act.js';
 
-/** Loads a definitions file for test or simulate: the sagas, or null after printing every error. */
+/**
+ * Loads a definitions file for test or simulate: the sagas, or null after printing every error.
+ * A file without a saga is an error (exit 1): a check that ran nothing must not pass.
+ */
 export function loadForTest(file: string, io: Io): CompiledSaga[] | null {
   const r = loadDefinitionsFile(file, { pipe: true });
+  if (r.ok && r.sagas.length === 0) {
+    throw new CliError(`${file} defines no saga, so there is nothing to run`,
+      'list the sagas under `sagas:` (or `include:` the files that have them); `sagactl validate` reads the file the same way');
+  }
   if (r.ok) return r.sagas;
-  for (const e of r.errors) io.err(`${formatDefinitionError(e)}\n`);
+  for (const e of r.errors) io.err(`${shown(formatDefinitionError(e))}\n`);
   io.err(`${file} is not valid; fix it first (sagactl validate ${file} lists the same errors)\n`);
   return null;
 }
@@ -86,7 +93,7 @@ Exit code 0 when the guarantee held everywhere and every case passed, 1 otherwis
       if (o.cases !== undefined) {
         const loaded = loadCases(o.cases, Object.fromEntries(all.map((s) => [s.name, s])));
         if (!loaded.ok) {
-          for (const e of loaded.errors) io.err(`${formatDefinitionError(e)}\n`);
+          for (const e of loaded.errors) io.err(`${shown(formatDefinitionError(e))}\n`);
           io.err(`${o.cases}: ${loaded.errors.length} problem${loaded.errors.length === 1 ? '' : 's'}; no case ran\n`);
           result.code = ExitCode.error;
           return;

@@ -6,7 +6,7 @@ import { schemaWarnings } from '../../engine/definitions/schema-warnings.js';
 import { formatDefinitionError, loadDefinitionsFile } from '../../engine/definitions/index.js';
 import type { DefinitionError, LoadResult } from '../../engine/definitions/index.js';
 import { contextOf } from '../context.js';
-import { ExitCode, type Io } from '../io.js';
+import { ExitCode, shown, type Io } from '../io.js';
 
 /** A file's result for `-o json` and `-o jsonl`: its sagas, or its errors, located as the loader locates them. */
 export interface ValidatedFile {
@@ -73,14 +73,14 @@ Exit code 0 when every file is valid, 1 when any is not.`)
 /** A file's result for people: a line per saga on stdout, or every error on stderr; warnings on stderr. */
 function printFile(io: Io, file: string, r: LoadResult): void {
   if (!r.ok) {
-    for (const e of r.errors) io.err(`${formatDefinitionError(e)}\n`);
+    for (const e of r.errors) io.err(`${shown(formatDefinitionError(e))}\n`);
     return;
   }
   if (r.sagas.length === 0) io.out(`${file}: valid, but it defines no sagas\n`);
   for (const saga of r.sagas) {
     io.out(`${file}: ${summarize(saga)}\n`);
-    for (const w of expressionWarnings(saga)) io.err(`${file}: warning: ${saga.name}: ${w.where}: {% ${w.source} %}: ${w.message}\n`);
-    for (const w of schemaWarnings(saga)) io.err(`${file}: warning: ${saga.name}: ${w.where}: ${w.message}\n`);
+    for (const w of expressionWarnings(saga)) io.err(`${shown(`${file}: warning: ${saga.name}: ${w.where}: {% ${w.source} %}: ${w.message}`)}\n`);
+    for (const w of schemaWarnings(saga)) io.err(`${shown(`${file}: warning: ${saga.name}: ${w.where}: ${w.message}`)}\n`);
   }
 }
 

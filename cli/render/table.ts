@@ -1,3 +1,4 @@
+import { shown } from './escape.js';
 import { plain } from './style.js';
 
 /** A column of a table; `shrink` columns give up width first when the terminal is narrow. */
@@ -9,7 +10,7 @@ export interface Column {
   readonly min?: number;
 }
 
-/** A cell: its text and, optionally, how to paint it (applied after any shortening). */
+/** A cell: its text (data: its control characters are escaped) and, optionally, how to paint it (applied after any shortening). */
 export type Cell = string | { readonly text: string; readonly paint?: (s: string) => string };
 
 const GAP = 2;
@@ -28,13 +29,14 @@ const len = (s: string): number => [...plain(s)].length;
 
 /**
  * Pure: a plain-text table, headers first, columns two spaces apart, empty cells as `-`.
- * Cells are one line (newlines become spaces). When the natural width exceeds `width`, the
- * widest `shrink` column loses a character at a time down to its minimum, its cells cut with `…`.
+ * Cells are one line (newlines become spaces), their control characters escaped ({@link shown}).
+ * When the natural width exceeds `width`, the widest `shrink` column loses a character at a
+ * time down to its minimum, its cells cut with `…`.
  */
 export function renderTable(columns: readonly Column[], rows: readonly (readonly Cell[])[], width = Infinity): string {
   const cells = rows.map((r) => columns.map((_, i) => {
     const c = r[i] ?? '';
-    const text = textOf(c).replace(/\s*\n\s*/g, ' ');
+    const text = shown(textOf(c).replace(/\s*\n\s*/g, ' '));
     return { text: text === '' ? '-' : text, paint: typeof c === 'string' ? undefined : c.paint };
   }));
   const widths = columns.map((col, i) => Math.max(len(col.header), ...cells.map((r) => len(r[i]?.text ?? ''))));
@@ -61,12 +63,17 @@ export function renderTable(columns: readonly Column[], rows: readonly (readonly
   return `${[header, ...cells.map(line)].join('\n')}\n`;
 }
 
-/** Pure: `label  value` lines with the labels padded to one width (describe's header block). */
-export function renderFields(fields: readonly (readonly [string, string])[], width = Infinity): string {
+/**
+ * Pure: `label  value` lines with the labels padded to one width (describe's header block). A
+ * value is data, as a cell: its control characters escaped, shortened to the width, then painted.
+ */
+export function renderFields(fields: readonly (readonly [string, Cell])[], width = Infinity): string {
   const w = Math.max(0, ...fields.map(([k]) => k.length));
   return fields.map(([k, v]) => {
     const room = width - w - 2;
-    const value = Number.isFinite(room) && room > 10 && len(v) > room && !v.includes('\u001b') ? truncate(v, room) : v;
+    const text = shown(textOf(v));
+    const cut = Number.isFinite(room) && room > 10 && len(text) > room ? truncate(text, room) : text;
+    const value = typeof v === 'string' || v.paint === undefined ? cut : v.paint(cut);
     return `${`${k}:`.padEnd(w + 2)}${value}`;
   }).join('\n') + '\n';
 }

@@ -33,8 +33,8 @@ function leafRow(s: StepDetail, indent: string): Cell[] {
 
 /** Pure: one definition: trigger, key, deadline, schemas, and a row per step. */
 export function definitionText(d: DefinitionDetail, o: Pick<ViewOptions, 'width' | 'style'>): string {
-  const fields: [string, string][] = [
-    ['Saga', o.style.bold(d.name)], ['Description', d.description || '-'], ['Hash', d.hash],
+  const fields: [string, Cell][] = [
+    ['Saga', { text: d.name, paint: o.style.bold }], ['Description', d.description || '-'], ['Hash', d.hash],
     ['Trigger', d.trigger === null ? 'none (started through the API or sagas.start)' : `${d.trigger.subject} ${d.trigger.type}`],
     ['Key', d.key ?? '-'], ['Deadline', ms(d.timeout, 'none')], ['Schemas', d.schemas.length === 0 ? '-' : d.schemas.join(', ')],
   ];

@@ -1,5 +1,6 @@
 /** Dead letters: the list, and one letter with its headers and raw message. */
 import type { DeadLetterDocument, DeadLetterSummaryDocument } from '../../engine/api/documents.js';
+import { shown } from '../render/escape.js';
 import { renderFields, renderTable, type Cell } from '../render/table.js';
 import { age, when } from '../render/time.js';
 import type { ViewOptions } from './instances.js';
@@ -15,15 +16,19 @@ export function deadLetterTable(items: readonly Omit<DeadLetterSummaryDocument, 
   ], rows, o.width);
 }
 
-/** Pure: one dead letter: why it is here, its headers, and the message as text (or base64 when it is not UTF-8). */
+/**
+ * Pure: one dead letter: why it is here, its headers, and the message as text (or base64 when it
+ * is not UTF-8). Everything in it came from whoever published: its control characters are escaped.
+ */
 export function deadLetterText(l: DeadLetterDocument, o: ViewOptions): string {
-  const fields: [string, string][] = [
-    ['Dead letter', o.style.bold(l.id)], ['Subject', l.subject], ['Reason', o.style.red(l.reason)], ['Received', when(l.receivedAt, o.now)],
-    ['Deliveries', String(l.deliveryCount)],
+  const fields: [string, Cell][] = [
+    ['Dead letter', { text: l.id, paint: o.style.bold }], ['Subject', l.subject], ['Reason', { text: l.reason, paint: o.style.red }],
+    ['Received', when(l.receivedAt, o.now)], ['Deliveries', String(l.deliveryCount)],
     ['Redriven', l.redrivenAt === null ? 'no' : `${when(l.redrivenAt, o.now)}${l.redrivenBy === null ? '' : ` by ${l.redrivenBy}`}`],
   ];
   const headers = Object.entries(l.headers);
-  const headerText = headers.length === 0 ? '  (none)\n' : headers.map(([k, v]) => `  ${k}: ${v}\n`).join('');
-  const body = l.text === null ? `Message (${Buffer.from(l.data, 'base64').length} bytes, not UTF-8; base64):\n${l.data}\n` : `Message (${Buffer.from(l.data, 'base64').length} bytes):\n${l.text}${l.text.endsWith('\n') ? '' : '\n'}`;
+  const headerText = headers.length === 0 ? '  (none)\n' : headers.map(([k, v]) => `  ${shown(k)}: ${shown(v)}\n`).join('');
+  const size = Buffer.from(l.data, 'base64').length;
+  const body = l.text === null ? `Message (${size} bytes, not UTF-8; base64):\n${l.data}\n` : `Message (${size} bytes):\n${shown(l.text)}${l.text.endsWith('\n') ? '' : '\n'}`;
   return `${renderFields(fields)}Headers:\n${headerText}${body}`;
 }

@@ -1,5 +1,6 @@
 /** The journal as a timeline: each event at its offset from the start, with what it means. */
 import type { HistoryEntryDocument } from '../../engine/api/documents.js';
+import { shown } from '../render/escape.js';
 import type { Style } from '../render/style.js';
 import { truncate } from '../render/table.js';
 import { duration } from '../render/time.js';
@@ -73,17 +74,18 @@ export function historyHeader(): string {
   return `${'SEQ'.padStart(4)}  ${'AT'.padStart(AT_WIDTH)}  ${'EVENT'.padEnd(EVENT_WIDTH)}  DETAIL\n`;
 }
 
-/** Pure: one timeline row, fixed columns so rows can be printed as they arrive (`--follow`). */
+/** Pure: one timeline row, fixed columns so rows can be printed as they arrive (`--follow`); data's control characters escaped. */
 export function historyRow(e: HistoryEntryDocument, start: number, width: number, style: Style): string {
   const data = (typeof e.data === 'object' && e.data !== null ? e.data : {}) as Data;
   const offsetText = `+${duration(Date.parse(e.at) - start)}`;
   const left = `${String(e.seq).padStart(4)}  ${offsetText.padStart(AT_WIDTH)}  `;
-  const type = e.type.padEnd(EVENT_WIDTH);
-  const detail = eventDetail(e.type, data, start);
+  const type = shown(e.type).padEnd(EVENT_WIDTH);
+  // Errors, reasons, keys and payloads are data: escaped before the row is cut and painted.
+  const detail = shown(eventDetail(e.type, data, start));
   const room = width - left.length - EVENT_WIDTH - 2;
-  const shown = Number.isFinite(room) && room >= 10 ? truncate(detail, room) : detail;
+  const cut = Number.isFinite(room) && room >= 10 ? truncate(detail, room) : detail;
   const painted = /Failed|GivenUp/.test(e.type) ? style.red(type) : e.type.startsWith('Saga') ? style.bold(type) : type;
-  return `${left}${painted}  ${shown}`.trimEnd() + '\n';
+  return `${left}${painted}  ${cut}`.trimEnd() + '\n';
 }
 
 /** Pure: the whole timeline; times are offsets from the first event. */

@@ -63,13 +63,13 @@ export function operatorActsTable(acts: readonly OperatorActView[], o: ViewOptio
 /** Pure: one instance: its fields, the step table with compensation rows, its pending timers, and who acted on it (`acts`, from its journal). */
 export function describeText(doc: InstanceDocument, def: DefinitionDetail | undefined, o: ViewOptions, acts: readonly OperatorActView[] = []): string {
   const st = o.style;
-  const fields: [string, string][] = [
-    ['Instance', st.bold(doc.id)],
+  const fields: [string, Cell][] = [
+    ['Instance', { text: doc.id, paint: st.bold }],
     ['Saga', doc.saga],
     ['Definition', `${doc.definitionHash}${def === undefined ? ' (not available: attempts show n/?)' : ''}`],
     ['Key', doc.key ?? '-'],
     ['Correlation', doc.correlationId],
-    ['State', st.state(doc.state)],
+    ['State', { text: doc.state, paint: st.state }],
   ];
   if (doc.parent !== undefined) fields.push(['Parent', `${doc.parent.id} (${doc.parent.saga}, step ${doc.parent.step})`]);
   const children = doc.steps.flatMap((s) => (s.child === undefined ? [] : [`${s.child} (step ${s.name})`]));

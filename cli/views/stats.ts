@@ -27,10 +27,10 @@ export function statsText(s: StatsDocument, width: number, style: Style): string
   };
   const rows = sagas.length === 0 ? [] : [...sagas.map(row), ...(sagas.length > 1 ? [row(null)] : [])];
   const table = sagas.length === 0 ? 'No instances.\n' : renderTable(columns, rows, width);
-  const fields: [string, string][] = [
+  const fields: [string, Cell][] = [
     ['Timers pending', String(s.timersPending)],
     ['Outbox backlog', String(s.outboxBacklog)],
-    ['Dead letters', s.deadLetters > 0 ? style.red(String(s.deadLetters)) : String(s.deadLetters)],
+    ['Dead letters', { text: String(s.deadLetters), paint: s.deadLetters > 0 ? style.red : undefined }],
     ['Consumer lag', s.consumerLag === null ? 'unknown (read offline)' : String(s.consumerLag)],
   ];
   return `${table}\n${renderFields(fields)}`;

@@ -3,23 +3,27 @@ import type { HistoryEntryDocument } from '../../engine/api/views.js';
 import { eventVersion, type SagaEvent } from '../../engine/core/index.js';
 import type { CaseResult, SagaReport, ScenarioResult } from '../../engine/testing/index.js';
 import { traceLines } from '../../engine/testing/index.js';
+import { shown } from '../render/escape.js';
 import type { Style } from '../render/style.js';
 
 const NAME_WIDTH = 64;
 
-/** Pure: the lines of one scenario: verdict, name, outcome; its effects; then notes, warnings and violations. */
+/**
+ * Pure: the lines of one scenario: verdict, name, outcome; its effects; then notes, warnings and
+ * violations. Names and messages quote the files (a case's name, an expression): escaped.
+ */
 export function scenarioText(r: ScenarioResult, style: Style, label = r.name, expected: readonly string[] = []): string {
   const verdict = r.ok && expected.length === 0 ? style.green('ok  ') : style.red('FAIL');
-  const lines = [`  ${verdict}  ${label.padEnd(NAME_WIDTH)}  ${style.state(r.outcome)}`];
+  const lines = [`  ${verdict}  ${shown(label).padEnd(NAME_WIDTH)}  ${style.state(r.outcome)}`];
   lines.push(`        ${r.effects.length === 0 ? '(no effects)' : r.effects.join(' · ')}`);
-  for (const m of expected) lines.push(`        ${style.red('expected:')} ${m}`);
-  for (const n of r.notes) lines.push(`        ${style.yellow('note:')} ${n}`);
-  for (const w of r.guarantee.warnings) lines.push(`        ${style.yellow('warning:')} ${w}`);
-  for (const v of r.guarantee.violations) lines.push(`        ${style.red(`violation (${v.rule}):`)} ${v.message}`);
+  for (const m of expected) lines.push(`        ${style.red('expected:')} ${shown(m)}`);
+  for (const n of r.notes) lines.push(`        ${style.yellow('note:')} ${shown(n)}`);
+  for (const w of r.guarantee.warnings) lines.push(`        ${style.yellow('warning:')} ${shown(w)}`);
+  for (const v of r.guarantee.violations) lines.push(`        ${style.red(`violation (${v.rule}):`)} ${shown(v.message)}`);
   if (!r.ok) {
     lines.push(`        input: ${JSON.stringify(r.input)}`, '        trace:');
     const marks = new Set(r.guarantee.violations.map((v) => v.at));
-    traceLines(r.trace).forEach((l, i) => lines.push(`        ${marks.has(i) ? style.red('>') : ' '} ${l}`));
+    traceLines(r.trace).forEach((l, i) => lines.push(`        ${marks.has(i) ? style.red('>') : ' '} ${shown(l)}`));
   }
   return `${lines.join('\n')}\n`;
 }
@@ -35,7 +39,7 @@ const origins: Record<SagaReport['inputOrigin'], string> = {
 export function sagaReportText(r: SagaReport, style: Style): string {
   const head = `${style.bold(r.saga)}: ${r.scenarios.length} scenarios with ${origins[r.inputOrigin]}:\n  ${JSON.stringify(r.input)}\n`;
   const body = r.scenarios.map((s) => scenarioText(s, style)).join('');
-  const notes = r.notes.map((n) => `  ${style.yellow('note:')} ${n}\n`).join('');
+  const notes = r.notes.map((n) => `  ${style.yellow('note:')} ${shown(n)}\n`).join('');
   const broken = r.scenarios.filter((s) => !s.ok).length;
   const summary = broken === 0
     ? `${r.saga}: the saga guarantee held in all ${r.scenarios.length} scenarios\n`

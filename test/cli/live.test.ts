@@ -4,7 +4,7 @@
  * and after it stopped.
  */
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import t from 'tap';
 import type { DeadLetterDocument, InstanceDocument, InstanceSummaryDocument } from '../../engine/api/index.js';
 import { connectNats } from '../../engine/transport/connection.js';
@@ -311,7 +311,8 @@ t.test('--db while the server runs: the same documents, read-only', async (t) =>
   t.equal(stats.consumerLag, null);
   t.match((await sh(['why', tripId, '--db', db])).out, /trip-booking instance trip-one is compensating because cancelled: bulk test/);
   const missing = await sh(['describe', 'nope', '--db', db]);
-  t.equal(missing.err, `sagactl: no instance nope in database ${db}\nHint: \`sagactl list --db ${db}\` shows the instances; ids are matched exactly\n`);
+  t.equal(missing.err, `sagactl: no instance nope in database ${db}\nHint: \`sagactl list --db ${db}\` shows the instances; ids are matched exactly. `
+    + `If retention archived it: \`sagactl describe nope --archive ${join(dirname(db), 'archive')}\` (or the server's SAGA_ARCHIVE_DIR, if it sets one)\n`);
   t.equal((await sh(['cancel', id, '--reason', 'x', '--db', db])).code, 2, 'acts have no --db');
 });
 

@@ -187,3 +187,44 @@ t.test("the console's timeline marks say who cancelled and who resumed, and why"
   const b = await failedThenResumed(w);
   t.same(buildTimeline(await historyOf(w, b), Date.now()).marks.map((m) => m.label), ['failed', 'carol resumed step notify', 'failed']);
 });
+
+/** Past its pivot, notify's payload cannot be built: failed, waiting for an operator. */
+async function failedPastPivot(w: World): Promise<string> {
+  const id = (await w.app.inject({ method: 'POST', url: '/v1/sagas/acted/instances', headers: as('admin'), payload: { input: { v: 'x' } } })).json<{ id: string }>().id;
+  await answer(w, id, 'Held', 'Hold');
+  await answer(w, id, 'Committed', 'Commit');
+  return id;
+}
+
+t.test('sagactl retry --reason journals the reason with the token\'s name, for one instance and for many', async (t) => {
+  const w = await setup(t);
+  const one = await failedPastPivot(w);
+  const r = await cli(['retry', one, '--reason', 'fixed inventory', '--server', w.url, '--token', secrets.bob]);
+  t.equal(r.code, 0, r.err);
+  t.match(operatorActs(await historyOf(w, one)), [{ action: 'retry', step: 'notify', by: 'bob', reason: 'fixed inventory' }]);
+
+  const many = [await failedPastPivot(w), await failedPastPivot(w)];
+  const bulk = await cli(['retry', '--saga', 'acted', '--reason', 'payment service is back', '--yes', '--server', w.url, '--token', secrets.carol]);
+  t.equal(bulk.code, 0, bulk.err);
+  for (const id of many) t.match(operatorActs(await historyOf(w, id)).at(-1), { action: 'retry', by: 'carol', reason: 'payment service is back' }, `${id} in bulk`);
+
+  const none = await cli(['retry', many[0] ?? '', '--server', w.url, '--token', secrets.alice]);
+  t.equal(none.code, 0, none.err);
+  t.match(operatorActs(await historyOf(w, many[0] ?? '')).at(-1), { by: 'alice', reason: null }, 'without --reason, none is journaled');
+});
+
+t.test('a bad --reason stops a bulk act before anything is listed, asked or sent', async (t) => {
+  const w = await setup(t);
+  const running = (await w.app.inject({ method: 'POST', url: '/v1/sagas/acted/instances', headers: as('admin'), payload: { input: {} } })).json<{ id: string }>().id;
+  const failed = await failedPastPivot(w);
+  for (const [verb, bad] of [['cancel', 'two\tcolumns'], ['cancel', ''], ['retry', 'x'.repeat(1001)], ['retry', 'line 1\nline 2']] as const) {
+    const r = await cli([verb, '--saga', 'acted', '--reason', bad, '--server', w.url, '--token', secrets.admin], { answers: ['y'] });
+    t.equal(r.code, 2, `${verb} --reason ${JSON.stringify(bad.slice(0, 20))}: a usage error`);
+    t.equal(r.out, '', 'nothing listed');
+    t.strictSame(r.asked, [], 'nothing asked');
+    t.match(r.err, /a reason (says why|is one line|has at most 1000 characters)/, 'a plain sentence');
+    t.notMatch(r.err, /must match pattern|\\u0000/, 'not the server\'s schema');
+  }
+  t.equal(w.store.getInstance(running)?.status, 'running', 'nothing cancelled');
+  t.same(operatorActs(await historyOf(w, failed)), [], 'nothing retried');
+});
