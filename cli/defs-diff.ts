@@ -1,7 +1,7 @@
 /**
  * `sagactl defs diff A B`: what changed between two definitions files, per saga and step.
  * Pure: compares the effective definitions (defaults applied, durations in ms) and the
- * payload templates and message schemas as written.
+ * payload templates, child saga inputs and keys, and message schemas as written.
  */
 import type { DefinitionDetail, StepDetail } from '../engine/api/documents.js';
 import { definitionDetail } from '../engine/api/documents.js';
@@ -33,6 +33,11 @@ export interface SagaDiff {
   readonly hash: { readonly old: string | null; readonly new: string | null };
   readonly fields: readonly FieldChange[];
   readonly steps: readonly StepDiff[];
+  /**
+   * Only when the hashes differ and no compared field does: where the definitions as written
+   * (parsed, key order ignored) differ; empty when they are equal (a schema file's formatting).
+   */
+  readonly written?: readonly FieldChange[];
 }
 
 type Flat = Map<string, unknown>;
@@ -121,6 +126,11 @@ function stepViews(saga: CompiledSaga): LeafView[] {
     const compensate = r !== undefined && isRaw(r.compensate) && isRaw(r.compensate.command) ? r.compensate.command : undefined;
     if (command !== undefined && 'payload' in command) flatten({ command: { payload: command.payload } }, '', flat);
     if (compensate !== undefined && 'payload' in compensate) flatten({ compensation: { command: { payload: compensate.payload } } }, '', flat);
+    // A child saga step's input and key are templates, as a payload is: compared as written.
+    if (s.kind === 'saga' && r !== undefined) {
+      if ('input' in r) flatten({ input: r.input }, '', flat);
+      if ('key' in r) flat.set('key', r.key);
+    }
     out.push({ name: s.name, flat });
   };
   for (const s of detail.steps) {
@@ -143,6 +153,48 @@ function sagaFields(saga: CompiledSaga): Flat {
   const flat = flatten({ description: d.description, trigger: d.trigger, timeout: d.timeout, key: d.key }, '', new Map());
   for (const [k, v] of schemas(saga)) flat.set(k, v);
   return flat;
+}
+
+/** The names of a list of named objects (steps), or null. */
+const namesOf = (l: unknown[]): string[] | null => (l.every((x) => isRaw(x) && typeof x.name === 'string') ? l.map((x) => String((x as Raw).name)) : null);
+
+/** The paths where two parsed documents differ, key order ignored; a list of named objects (steps) by name, else by index. */
+function writtenChanges(a: unknown, b: unknown, path: string, out: FieldChange[]): FieldChange[] {
+  if (isRaw(a) && isRaw(b)) {
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      const at = path === '' ? k : `${path}.${k}`;
+      if (!(k in b)) out.push({ path: at, old: a[k] });
+      else if (!(k in a)) out.push({ path: at, new: b[k] });
+      else writtenChanges(a[k], b[k], at, out);
+    }
+  } else if (Array.isArray(a) && Array.isArray(b)) {
+    const na = namesOf(a);
+    const nb = namesOf(b);
+    if (na !== null && nb !== null && na.length === nb.length && na.every((n, i) => n === nb[i])) {
+      a.forEach((x, i) => writtenChanges(x, b[i], `${path}[${na[i] ?? i}]`, out));
+    } else if (na === null && nb === null && a.length === b.length) {
+      a.forEach((x, i) => writtenChanges(x, b[i], `${path}[${i}]`, out));
+    } else if (JSON.stringify(a) !== JSON.stringify(b)) {
+      out.push({ path, old: a, new: b });
+    }
+  } else if (JSON.stringify(a) !== JSON.stringify(b)) {
+    out.push({ path, old: a, new: b });
+  }
+  return out;
+}
+
+/** Where `a` and `b` differ as written: their definitions, and their schema files as parsed JSON. */
+function written(a: CompiledSaga, b: CompiledSaga): FieldChange[] {
+  const sa = sourceOf(a);
+  const sb = sourceOf(b);
+  const out = writtenChanges(sa.definition, sb.definition, '', []);
+  const parse = (text: string | undefined): unknown => {
+    try { return text === undefined ? undefined : JSON.parse(text) as unknown; } catch { return text; }
+  };
+  for (const file of new Set([...Object.keys(sa.schemaFiles), ...Object.keys(sb.schemaFiles)])) {
+    writtenChanges(parse(sa.schemaFiles[file]), parse(sb.schemaFiles[file]), `schema file ${file}`, out);
+  }
+  return out;
 }
 
 function diffSteps(a: CompiledSaga, b: CompiledSaga): StepDiff[] {
@@ -180,7 +232,10 @@ export function diffDefinitions(a: readonly CompiledSaga[], b: readonly Compiled
     const fields = compare(sagaFields(na), sagaFields(nb));
     const steps = diffSteps(na, nb);
     const same = na.hash === nb.hash && fields.length === 0 && steps.length === 0;
-    out.push({ saga: nb.name, change: same ? 'unchanged' : 'changed', hash: { old: na.hash, new: nb.hash }, fields, steps });
+    // A hash that changed with no compared field: say what did (or that nothing parsed did), never guess.
+    const unexplained = !same && fields.length === 0 && steps.length === 0 ? { written: written(na, nb) } : {};
+    const change = same ? 'unchanged' : 'changed';
+    out.push({ saga: nb.name, change, hash: { old: na.hash, new: nb.hash }, fields, steps, ...unexplained });
   }
   for (const na of a) {
     if (!b.some((s) => s.name === na.name)) out.push({ saga: na.name, change: 'removed', hash: { old: na.hash, new: null }, fields: [], steps: [] });
@@ -222,7 +277,10 @@ export function diffText(diffs: readonly SagaDiff[], style: Style): string {
       out += `  step ${s.step}: ${paint(s.change, s.change)}${where}\n`;
       for (const f of s.fields) out += fieldLine(f, '    ');
     }
-    if (d.fields.length === 0 && d.steps.length === 0) out += '  no field differs; the text changed (formatting, comments or the order of keys)\n';
+    if (d.fields.length > 0 || d.steps.length > 0) continue;
+    if ((d.written ?? []).length === 0) out += '  no field differs; the text changed (formatting, comments or the order of keys)\n';
+    else out += '  a field this sagactl does not compare differs, or a value is written another way (1m for 60s):\n';
+    for (const f of d.written ?? []) out += fieldLine(f, '    ');
   }
   if (out === '') out = 'No differences.\n';
   if (unchanged.length > 0) out += `unchanged: ${unchanged.join(', ')}\n`;

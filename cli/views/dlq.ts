@@ -12,7 +12,7 @@ export function deadLetterTable(items: readonly Omit<DeadLetterSummaryDocument, 
   ]);
   return renderTable([
     { header: 'ID', align: 'right' }, { header: 'SUBJECT', shrink: true, min: 12 }, { header: 'REASON', shrink: true, min: 16 },
-    { header: 'AGE', align: 'right' }, { header: 'DELIVERIES', align: 'right' }, { header: 'REDRIVEN' },
+    { header: 'AGE', align: 'right' }, { header: 'DELIVERIES', align: 'right', drop: 2 }, { header: 'REDRIVEN', drop: 1 },
   ], rows, o.width);
 }
 

@@ -13,11 +13,11 @@ export interface ViewOptions {
   readonly style: Style;
 }
 
-/** Pure: the instance list as a table, newest first as given. */
+/** Pure: the instance list as a table, newest first as given; on a narrow terminal SAGA and KEY shrink, then UPDATED and AGE are left out. */
 export function instanceListTable(items: readonly InstanceSummaryDocument[], o: ViewOptions): string {
   const columns: Column[] = [
     { header: 'ID' }, { header: 'SAGA', shrink: true, min: 10 }, { header: 'KEY', shrink: true, min: 8 }, { header: 'STATE' },
-    { header: 'AGE', align: 'right' }, { header: 'UPDATED', align: 'right' },
+    { header: 'AGE', align: 'right', drop: 2 }, { header: 'UPDATED', align: 'right', drop: 1 },
   ];
   const rows: Cell[][] = items.map((i) => [
     i.id, i.saga, i.key ?? '', { text: i.state, paint: o.style.state }, age(i.createdAt, o.now), age(i.updatedAt, o.now),
@@ -53,7 +53,7 @@ function stepRows(doc: InstanceDocument, def: DefinitionDetail | undefined, o: V
 
 /** Pure: the operator actions as a table: when, what, the token's name (`-` for a journal without it), the reason. */
 export function operatorActsTable(acts: readonly OperatorActView[], o: ViewOptions): string {
-  const columns: Column[] = [{ header: 'OPERATOR ACTION' }, { header: 'AT' }, { header: 'BY' }, { header: 'REASON', shrink: true, min: 10 }];
+  const columns: Column[] = [{ header: 'OPERATOR ACTION' }, { header: 'AT' }, { header: 'BY', shrink: true }, { header: 'REASON', shrink: true, min: 10 }];
   const rows: Cell[][] = acts.map((a) => [
     a.action === 'cancel' ? 'cancel' : `retry ${a.step === null ? 'compensation' : a.step}`, when(a.at, o.now), a.by ?? '-', a.reason ?? '',
   ]);
@@ -82,8 +82,8 @@ export function describeText(doc: InstanceDocument, def: DefinitionDetail | unde
   if (doc.deadlineAt !== null) fields.push(['Deadline', ended ? doc.deadlineAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : when(doc.deadlineAt, o.now)]);
   fields.push(['Input', JSON.stringify(doc.input) ?? 'null']);
   const columns: Column[] = [
-    { header: 'STEP', shrink: true, min: 16 }, { header: 'STATE' }, { header: 'ATTEMPTS', align: 'right' }, { header: 'STARTED', align: 'right' },
-    { header: 'FINISHED', align: 'right' }, { header: 'DURATION', align: 'right' }, { header: 'LAST ERROR', shrink: true, min: 10 },
+    { header: 'STEP', shrink: true, min: 16 }, { header: 'STATE' }, { header: 'ATTEMPTS', align: 'right' }, { header: 'STARTED', align: 'right', drop: 2 },
+    { header: 'FINISHED', align: 'right', drop: 1 }, { header: 'DURATION', align: 'right' }, { header: 'LAST ERROR', shrink: true, min: 10 },
   ];
   let out = `${renderFields(fields, o.width)}\n${renderTable(columns, stepRows(doc, def, o), o.width)}`;
   const timers = doc.timers ?? [];

@@ -95,7 +95,8 @@ t.test('tables: columns two apart, right-aligned numbers, shrinking columns cut 
   const rows = [['alpha', '1', 'a rather long note that will not fit'], ['b', '22', '']];
   t.equal(renderTable(cols, rows), 'NAME    N  NOTE\nalpha   1  a rather long note that will not fit\nb      22  -\n');
   t.equal(renderTable(cols, rows, 20), 'NAME    N  NOTE\nalpha   1  a rather…\nb      22  -\n');
-  t.equal(renderTable(cols, rows, 5), 'NAME    N  NOTE\nalpha   1  a rat…\nb      22  -\n', 'never below the minimum');
+  t.equal(renderTable(cols, rows, 17), 'NAME    N  NOTE\nalpha   1  a rat…\nb      22  -\n', 'the minimum first');
+  t.equal(renderTable(cols, rows, 5), 'NAME    N  NOTE\nalpha   1  a r…\nb      22  -\n', 'then down to 4 when the minimum does not fit');
   t.equal(truncate('abcdef', 4), 'abc…');
   t.equal(truncate('abc', 4), 'abc');
   const style = makeStyle(true);

@@ -248,12 +248,12 @@ Updated:     2026-11-26 12:04:54Z (1m08s ago), 2m51s after it started
 Deadline:    2026-11-26 12:12:02Z
 Input:       {"orderId":"o-stuck","customerId":"c-1","items":[{"sku":"s…
 
-STEP              STATE                ATTEMPTS  STARTED  FINISHED  DURATION  LAST ERROR
-reserve-invento…  compensation_failed       1/3     +0ms    +100ms     100ms  -
-  ↳ compensation  compensation_failed     10/10   +300ms    +2m51s     2m51s  no reply …
-charge-payment    compensated               1/3   +100ms    +200ms     100ms  given up:…
-  ↳ compensation  compensated               1/∞   +200ms    +300ms     100ms  -
-ship-order        pending                     -        -         -         -  -
+STEP              STATE                ATTEMPTS  DURATION  LAST ERROR
+reserve-invento…  compensation_failed       1/3     100ms  -
+  ↳ compensation  compensation_failed     10/10     2m51s  no reply wit…
+charge-payment    compensated               1/3     100ms  given up: th…
+  ↳ compensation  compensated               1/∞     100ms  -
+ship-order        pending                     -         -  -
 
 OPERATOR ACTION  AT                                BY  REASON
 cancel           2026-11-26 12:02:02Z (3m59s ago)  -   fraud suspected
