@@ -1,8 +1,7 @@
 import { decide, isRejection, type CompiledSaga, type Env, type InstanceState } from '../core/index.js';
-import { SagaError } from '../errors.js';
 import type { LogFn } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
-import type { EarlyEvent } from '../store/early-events.js';
+import type { EarlyEvent, EarlyEventKey } from '../store/early-events.js';
 import type { InputWrite, StorePort } from '../store/port.js';
 import { changeOf } from './change.js';
 import { awaitsLater, awaitsNow, DEFAULT_EARLY_EVENT_TTL_MS, deliveryId, incomingOf, MAX_EARLY_EVENTS_PER_INSTANCE, runningWaits } from './early-events.js';
@@ -36,6 +35,15 @@ export interface EarlyDeliveryDeps {
 export class EarlyDelivery {
   /** The sweep's failures, a line per kind every LOG_INTERVAL_MS: it meets the same failure every few seconds. */
   private readonly warn: ReturnType<typeof throttledLog>;
+  /**
+   * Where the next sweep goes on through the deliverable kept events (null: from the start).
+   * An event the wait it could go to does not take (its `match` is false) stays deliverable
+   * until it expires, and is offered at every pass; paging past such events, the sweep reaches
+   * every deliverable event within a few rounds however many there are, instead of meeting the
+   * same first page at every round while a missed delivery behind it waits for its TTL. Kept in
+   * memory: a restart, or another replica, begins from the start, which only offers again.
+   */
+  private cursor: EarlyEventKey | null = null;
 
   constructor(private readonly deps: EarlyDeliveryDeps) {
     this.warn = throttledLog(deps.log, LOG_INTERVAL_MS);
@@ -50,7 +58,12 @@ export class EarlyDelivery {
    * yet started) or are failed (a wait step in flight that an operator's retry resumes).
    */
   async candidates(m: Incoming): Promise<string[]> {
-    if (m.correlationId === '' || !this.deps.registry.awaits(m.subject, m.eventType)) return [];
+    if (m.correlationId === '') return [];
+    // As for the waiters (engine.ts, `receive`): one process (SQLite) has every definition with
+    // a wait in its registry; a PostgreSQL replica may not have loaded one that another replica
+    // runs instances of (a rolling deploy), and would ack the event as unrelated: it asks the
+    // store, and sort() judges each instance by its own definition.
+    if (this.deps.store.kind === 'sqlite' && !this.deps.registry.awaits(m.subject, m.eventType)) return [];
     const ids: string[] = [];
     for (const status of ['running', 'failed'] as const) {
       // Every page: an instance past the first hundred of its correlation id awaits the event as well.
@@ -87,29 +100,36 @@ export class EarlyDelivery {
 
   /**
    * Keeps `m` for each of `ids` (locked by the caller, sorted as `keepers`); true when any keeps
-   * it. An instance that keeps its maximum already refuses it, and the message is
-   * dead-lettered rather than lost.
+   * it or dead-letters its copy. An instance that keeps its maximum already refuses it: its copy
+   * is dead-lettered rather than lost, and the message goes on to the others (the waiters that
+   * take it now, the other keepers, the sagas it starts), as it would without that instance.
    */
   async keep(m: Incoming, ids: readonly string[]): Promise<boolean> {
     const now = this.deps.env().now;
-    let kept = false;
+    const raw = m.raw ?? { data: new TextEncoder().encode(JSON.stringify(m.envelope)), headers: {} };
+    let handled = false;
     for (const id of ids) {
-      const raw = m.raw ?? { data: new TextEncoder().encode(JSON.stringify(m.envelope)), headers: {} };
       const outcome = await this.deps.store.keepEarlyEvent({
         instanceId: id, eventId: m.eventId, subject: m.subject, type: m.eventType, keptAt: now,
         expiresAt: now + this.ttlMs, headers: raw.headers, data: raw.data,
       }, MAX_EARLY_EVENTS_PER_INSTANCE);
       // Applied before (a redelivery whose ack was lost): its write will say duplicate, and a
       // later wait step must not take it a second time.
-      if (outcome === 'processed') return kept;
-      if (outcome === 'full') {
-        throw new SagaError('SAGA_ERR_INVALID_MESSAGE',
-          `${m.eventType} arrived before the wait step of instance ${id} started, and the instance already keeps ${MAX_EARLY_EVENTS_PER_INSTANCE} such events`);
+      if (outcome === 'processed') return handled;
+      handled = true;
+      if (outcome === 'kept') {
+        this.deps.counters.earlyEvents.inc({ outcome: 'kept' });
+        continue;
       }
-      this.deps.counters.earlyEvents.inc({ outcome: 'kept' });
-      kept = true;
+      // Committed on its own, before the message's write, as a keep is; parked once per instance
+      // and event, so the redelivery of a message whose write failed parks nothing more.
+      const parked = await this.deps.store.park({
+        subject: m.subject, headers: raw.headers, data: raw.data, deliveryCount: 1, at: Date.now(),
+        reason: `${m.eventType} arrived before the wait step of instance ${id} started, and the instance already keeps ${MAX_EARLY_EVENTS_PER_INSTANCE} such events`,
+      }, `dead-letter/${deliveryId(id, m.eventId)}`);
+      if (parked !== null) this.deps.counters.earlyEvents.inc({ outcome: 'dead_lettered' });
     }
-    return kept;
+    return handled;
   }
 
   /** Offers the instance's kept early events to the wait steps it now runs, as an input of its own. */
@@ -124,6 +144,8 @@ export class EarlyDelivery {
   private async deliver(id: string): Promise<void> {
     const { store } = this.deps;
     for (const e of await store.earlyEventsOf(id)) {
+      // Expired: the sweep dead-letters it (it may have read it already); taken too, it would be both.
+      if (e.expiresAt <= this.deps.env().now) continue;
       const state = await store.getInstance(id);
       if (state === undefined || state.status !== 'running') return;
       const def = await this.deps.defOf(state);
@@ -150,11 +172,15 @@ export class EarlyDelivery {
     }
   }
 
-  /** Dead-letters a kept early event once (by its delivery to the instance) and forgets it. */
+  /**
+   * Dead-letters a kept early event once (by its delivery to the instance) as it forgets it, in
+   * one transaction; nothing when it is gone (delivered, or parked, since the caller read it).
+   */
   private async park(e: EarlyEvent, reason: string): Promise<void> {
-    await this.deps.store.park({ subject: e.subject, reason, headers: e.headers, data: e.data, deliveryCount: 1, at: Date.now() }, `dead-letter/${deliveryId(e.instanceId, e.eventId)}`);
-    await this.deps.store.dropEarlyEvent(e.instanceId, e.eventId);
-    this.deps.counters.earlyEvents.inc({ outcome: 'dead_lettered' });
+    const letter = { subject: e.subject, reason, headers: e.headers, data: e.data, deliveryCount: 1, at: Date.now() };
+    if (await this.deps.store.parkEarlyEvent(e.instanceId, e.eventId, letter, `dead-letter/${deliveryId(e.instanceId, e.eventId)}`)) {
+      this.deps.counters.earlyEvents.inc({ outcome: 'dead_lettered' });
+    }
   }
 
   /**
@@ -164,7 +190,10 @@ export class EarlyDelivery {
    * up the others. Resolves with how many events it handled.
    */
   async settle(now: number, limit: number): Promise<number> {
-    const { deliverable, expired } = await this.deps.store.earlyEventsDue(now, limit);
+    const { deliverable, expired } = await this.deps.store.earlyEventsDue(now, limit, this.cursor);
+    // A short page was the last: the next sweep starts again from the first.
+    const last = deliverable.at(-1);
+    this.cursor = deliverable.length < limit || last === undefined ? null : { keptAt: last.keptAt, instanceId: last.instanceId, eventId: last.eventId };
     let handled = 0;
     const attempt = async (id: string, what: string, fn: () => Promise<void>, events: number): Promise<void> => {
       try {

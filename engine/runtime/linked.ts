@@ -22,7 +22,11 @@ const MAX_LINKS = 1_000;
  * latest state of its instance in this write, and their own links in turn. One write, one
  * transaction: a child starts once with its parent's commit, and its end reaches the parent
  * once with its own. No second lock is taken (a lock held while waiting for another could
- * deadlock a parent and its child); the store's version check turns a race into a retry.
+ * deadlock a parent and its child); the store's version check turns a race into a retry. That
+ * check covers the instances a link read and left unchanged too (`reads`): a parent's retry
+ * that finds its child still compensating and a child's end that finds its parent still
+ * failed, each leaving the other as it was, would otherwise both commit, and the parent would
+ * wait for a child that has already ended.
  */
 export async function withLinks(w: InputWrite, deps: LinkDeps): Promise<InputWrite> {
   if (!w.changes.some((c) => (c.links?.length ?? 0) > 0)) return w;
@@ -33,7 +37,21 @@ export async function withLinks(w: InputWrite, deps: LinkDeps): Promise<InputWri
     latest.set(c.state.id, c.state);
     holdKey(scope, c);
   }
-  const read = async (id: string) => latest.get(id) ?? await deps.getInstance(id);
+  // Each instance is read from the store once per write: a later link decides on the state an
+  // earlier one saw, and a change of it expects the version that read found. An instance not in
+  // the store is not recorded: a parent never comes back, and a child is created only by a write
+  // of its parent, which a link reaching that child changes.
+  const stored = new Map<string, number>();
+  const read = async (id: string) => {
+    const known = latest.get(id);
+    if (known !== undefined) return known;
+    const s = await deps.getInstance(id);
+    if (s !== undefined) {
+      latest.set(id, s);
+      stored.set(id, s.version);
+    }
+    return s;
+  };
   const queue: { link: LinkEffect; from: InstanceState }[] = changes.flatMap((c) => (c.links ?? []).map((link) => ({ link, from: c.state })));
   for (let n = 0; queue.length > 0; n++) {
     if (n >= MAX_LINKS) throw new Error(`a write followed more than ${MAX_LINKS} links between parent and child sagas`);
@@ -45,7 +63,9 @@ export async function withLinks(w: InputWrite, deps: LinkDeps): Promise<InputWri
       for (const l of next.links ?? []) queue.push({ link: l, from: next.state });
     }
   }
-  return { ...w, changes };
+  const changed = new Set(changes.map((c) => c.state.id));
+  const reads = [...w.reads ?? [], ...[...stored].filter(([id]) => !changed.has(id)).map(([instanceId, version]) => ({ instanceId, version }))];
+  return { ...w, changes, ...(reads.length === 0 ? {} : { reads }) };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { fault } from '../fault.js';
 import type { TimerRow } from '../store/index.js';
 import type { StorePort } from '../store/port.js';
+import type { TimerSweep } from '../store/timers.js';
 
 /** Options of the timer service. */
 export interface TimerOptions {
@@ -23,8 +24,13 @@ const HOLD_MAX_MS = 60_000;
 const HOLD_ALONE_MAX_MS = 5_000;
 /** While a held timer is due, how often the store is asked again for timers due behind it. */
 const HELD_POLL_MS = 100;
-/** Rows asked for beyond a batch to make up for held ones it brings back, at most. */
-const MAX_HELD_EXTRA = 1_000;
+/**
+ * Pages of due rows read at most in one round, each of at most a batch: with held rows in
+ * front of them, a round reads on past them until it has a batch to fire, but a store failing
+ * every timer (a full disk, 100,000 due) costs at most this many pages a round, not all of
+ * them ten times a second. The next round reads on where this one stopped.
+ */
+const MAX_PAGES = 10;
 
 /** A timer whose firing failed, held back until `until`; `dueAt` tells a re-armed timer of the same id from it. */
 interface Held {
@@ -40,8 +46,9 @@ const heldKey = (row: TimerRow) => `${row.instanceId}\u0000${row.timerId}`;
  * pending (DESIGN section 1, point 6). Overdue rows fire as soon as it starts. With replicas,
  * due rows are claimed before they fire, and the store is polled every `pollMs` for timers
  * this process did not arm. A timer whose firing fails is held back on its own, for longer
- * after each failure, while the others fire on time; only a batch that cannot be read at all
- * pauses the whole service.
+ * after each failure, while the others fire on time: rounds read on through the due rows from
+ * where the last one stopped, so held rows, however many, do not hide the rows behind them.
+ * Only a batch that cannot be read at all pauses the whole service.
  */
 export class TimerService {
   private handle: NodeJS.Timeout | null = null;
@@ -58,6 +65,16 @@ export class TimerService {
    * service would make every other timer late.
    */
   private readonly held = new Map<string, Held>();
+  /**
+   * Where the sweep through the due rows stands: each round reads on after the last row the
+   * one before it read, and starts over (`after` null) once a page found nothing left behind.
+   * Asking for the earliest due rows every round, held rows would come back first each time:
+   * however many rows a round asked for, more held rows than that would fill every answer and
+   * keep the rows behind them from ever being read. A held row whose pause ended, or a row armed
+   * behind the cursor, waits for the sweep to start over: at most a pass through the due rows,
+   * MAX_PAGES pages a round.
+   */
+  private readonly sweep: TimerSweep = { after: null };
 
   constructor(
     private readonly store: Pick<StorePort, 'nextDueAt' | 'claimDueTimers'>,
@@ -124,13 +141,7 @@ export class TimerService {
     const batch = this.opts.batch ?? 200;
     this.firing = (async () => {
       const now = Date.now();
-      // Held rows that are due come back in the batch: as many more are asked for, so that they
-      // do not crowd out the rows behind them; at most MAX_HELD_EXTRA more, so that a store
-      // failing every timer (a full disk, 100,000 due) is not read whole ten times a second.
-      let holding = 0;
-      for (const h of this.held.values()) if (h.until > now && ++holding >= MAX_HELD_EXTRA) break;
-      const rows = await this.store.claimDueTimers(now, batch + holding, this.opts.claimMs);
-      const ready = rows.filter((row) => !this.isHeld(row, now));
+      const ready = await this.readReady(now, batch);
       const results = await Promise.allSettled(ready.map((row) => fireOne(row)));
       return this.settle(ready, results);
     })().then(
@@ -157,6 +168,26 @@ export class TimerService {
         }, Math.min(5_000, 100 * 2 ** Math.min(this.failures, 6)));
       },
     );
+  }
+
+  /**
+   * Up to `batch` due rows that are not held, read page by page on from where the sweep stands,
+   * until a page finds nothing left behind it or MAX_PAGES were read. A row read twice (its
+   * instance's timers rewritten between two pages) is fired once.
+   */
+  private async readReady(now: number, batch: number): Promise<TimerRow[]> {
+    const ready: TimerRow[] = [];
+    const seen = new Set<string>();
+    for (let page = 0; page < MAX_PAGES && ready.length < batch; page++) {
+      const rows = await this.store.claimDueTimers(now, batch - ready.length, this.opts.claimMs, this.sweep);
+      for (const row of rows) {
+        const key = `${heldKey(row)}\u0000${row.dueAt}`;
+        if (!seen.has(key) && !this.isHeld(row, now)) ready.push(row);
+        seen.add(key);
+      }
+      if (this.sweep.after === null) break;
+    }
+    return ready;
   }
 
   /** Whether `row` waits out the pause of an earlier failure; a hold of an older arming of its timer id is dropped. */

@@ -24,12 +24,26 @@ export interface EarlyEvent {
  */
 export type KeepOutcome = 'kept' | 'full' | 'processed';
 
+/**
+ * Where the sweep goes on through the deliverable early events: the last one it was handed, in
+ * (keptAt, instanceId, eventId) order. Offered again, a kept event that the wait it could go to
+ * does not take (its `match` is false) stays deliverable until it expires; the sweep pages
+ * past such events instead of being handed the same first page at every round.
+ */
+export interface EarlyEventKey {
+  readonly keptAt: number;
+  readonly instanceId: string;
+  readonly eventId: string;
+}
+
 /** Early events as the SQLite store keeps them; see the store port for the contract. */
 export interface EarlyEvents {
   keepEarlyEvent(e: EarlyEvent, maxPerInstance: number): KeepOutcome;
   earlyEventsOf(instanceId: string): EarlyEvent[];
-  earlyEventsDue(now: number, limit: number): { deliverable: EarlyEvent[]; expired: EarlyEvent[] };
+  earlyEventsDue(now: number, limit: number, after?: EarlyEventKey | null): { deliverable: EarlyEvent[]; expired: EarlyEvent[] };
   dropEarlyEvent(instanceId: string, eventId: string): void;
+  /** Forgets a kept early event; true when it was there (for a dead letter of it, in the caller's transaction). */
+  takeEarlyEvent(instanceId: string, eventId: string): boolean;
 }
 
 interface Row {
@@ -53,10 +67,14 @@ export function earlyEvents(db: Database.Database): EarlyEvents {
   const insert = db.prepare<[string, string, string, string, number, number, string, Buffer]>(
     'INSERT INTO early_events (instance_id, event_id, subject, type, kept_at, expires_at, headers, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
   const of = db.prepare<[string], Row>(`SELECT ${columns} FROM early_events e WHERE e.instance_id = ? ORDER BY e.kept_at, e.event_id`);
-  // A kept event whose instance now waits for it, while it is still valid: a delivery that was missed (a crash, a race).
-  const deliverable = db.prepare<[number, number], Row>(`SELECT ${columns} FROM early_events e
-    JOIN waits w ON w.instance_id = e.instance_id AND w.subject = e.subject AND w.type = e.type
-    WHERE e.expires_at > ? ORDER BY e.kept_at LIMIT ?`);
+  // A kept event whose instance now waits for it, while it is still valid: a delivery that was
+  // missed (a crash, a race). Once each (EXISTS, not a join: an instance may run two waits on it),
+  // in the order of the sweep's cursor (EarlyEventKey).
+  const waited = `EXISTS (SELECT 1 FROM waits w WHERE w.instance_id = e.instance_id AND w.subject = e.subject AND w.type = e.type)`;
+  const order = 'ORDER BY e.kept_at, e.instance_id, e.event_id LIMIT ?';
+  const deliverable = db.prepare<[number, number], Row>(`SELECT ${columns} FROM early_events e WHERE e.expires_at > ? AND ${waited} ${order}`);
+  const deliverableAfter = db.prepare<[number, number, string, string, number], Row>(`SELECT ${columns} FROM early_events e
+    WHERE e.expires_at > ? AND (e.kept_at, e.instance_id, e.event_id) > (?, ?, ?) AND ${waited} ${order}`);
   const expired = db.prepare<[number, number], Row>(`SELECT ${columns} FROM early_events e WHERE e.expires_at <= ? ORDER BY e.expires_at LIMIT ?`);
   const drop = db.prepare<[string, string]>('DELETE FROM early_events WHERE instance_id = ? AND event_id = ?');
 
@@ -72,7 +90,11 @@ export function earlyEvents(db: Database.Database): EarlyEvents {
   return {
     keepEarlyEvent: (e, max) => keep.immediate(e, max),
     earlyEventsOf: (id) => of.all(id).map(toEarlyEvent),
-    earlyEventsDue: (now, limit) => ({ deliverable: deliverable.all(now, limit).map(toEarlyEvent), expired: expired.all(now, limit).map(toEarlyEvent) }),
+    earlyEventsDue: (now, limit, after = null) => ({
+      deliverable: (after === null ? deliverable.all(now, limit) : deliverableAfter.all(now, after.keptAt, after.instanceId, after.eventId, limit)).map(toEarlyEvent),
+      expired: expired.all(now, limit).map(toEarlyEvent),
+    }),
     dropEarlyEvent: (id, eventId) => void drop.run(id, eventId),
+    takeEarlyEvent: (id, eventId) => drop.run(id, eventId).changes > 0,
   };
 }

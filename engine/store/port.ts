@@ -1,7 +1,7 @@
 import type { Effect, InstanceState, SagaEvent, TimerRef } from '../core/index.js';
 import type { Page } from './cursor.js';
 import type { DeadLetter, DeadLetterCap, DeadLetterInput, DeadLetterSummary, DeadListOptions } from './dlq.js';
-import type { EarlyEvent, KeepOutcome } from './early-events.js';
+import type { EarlyEvent, EarlyEventKey, KeepOutcome } from './early-events.js';
 import type { DurationGroup, VersionCount } from './insights.js';
 import type { JournalEntry } from './journal.js';
 import type { InstanceFilter, InstanceSummary } from './list.js';
@@ -10,7 +10,7 @@ import type { RebuildReport } from './rebuild-plan.js';
 import type { RetireBefore, RetireCursor, RetiredInstance } from './retention.js';
 import type { CommandKind, CommandRef } from './routing.js';
 import type { Gauges } from './store.js';
-import type { TimerRow } from './timers.js';
+import type { TimerRow, TimerSweep } from './timers.js';
 
 /**
  * The store port: everything the runtime, the API and `sagactl --db` ask of storage, with two
@@ -52,8 +52,14 @@ export interface StorePort {
    * Timers due at or before `now`, earliest first, at most `limit`. With replicas, the rows are
    * claimed for `claimMs`: another replica does not take them until the claim runs out, so a
    * timer is fired once, and a dead replica's claims pass to the others.
+   *
+   * With a `sweep`, the next page of a sweep through the due timers, read after `sweep.after`
+   * and moving it on (to null when none was left): a caller that holds rows back (timers whose
+   * firing keeps failing) reaches the rows behind them however many it holds. Paging so until
+   * `after` is null returns each timer due throughout once (SQLite: instance by instance, an
+   * instance's due timers in one page, more than `limit` only when it alone has more).
    */
-  claimDueTimers(now: number, limit: number, claimMs: number): Promise<TimerRow[]>;
+  claimDueTimers(now: number, limit: number, claimMs: number, sweep?: TimerSweep): Promise<TimerRow[]>;
   /** The earliest due time, or null when no timer is scheduled. */
   nextDueAt(): Promise<number | null>;
   /** The instance's pending timers, earliest first. */
@@ -117,11 +123,19 @@ export interface StorePort {
   earlyEventsOf(instanceId: string): Promise<EarlyEvent[]>;
   /**
    * At most `limit` each: kept events still valid at `now` whose instance now has a running
-   * wait for their subject and type (a delivery that was missed), and kept events expired at `now`.
+   * wait for their subject and type (a delivery that was missed), in (keptAt, instanceId,
+   * eventId) order and only those after `after` when given (the sweep's cursor), and kept
+   * events expired at `now`.
    */
-  earlyEventsDue(now: number, limit: number): Promise<{ deliverable: EarlyEvent[]; expired: EarlyEvent[] }>;
+  earlyEventsDue(now: number, limit: number, after?: EarlyEventKey | null): Promise<{ deliverable: EarlyEvent[]; expired: EarlyEvent[] }>;
   /** Forgets a kept early event (delivered or dead-lettered); nothing when it is gone already. */
   dropEarlyEvent(instanceId: string, eventId: string): Promise<void>;
+  /**
+   * Dead-letters a kept early event: forgets it and parks `letter` (as `park` with
+   * `deliveryId`) in one transaction. False, parking nothing, when it was gone already
+   * (delivered or dead-lettered meanwhile), so that an event is never both.
+   */
+  parkEarlyEvent(instanceId: string, eventId: string, letter: DeadLetterInput, deliveryId: string): Promise<boolean>;
 
   // ---- reads for operators -------------------------------------------------------------------
   listInstances(filter?: InstanceFilter): Promise<Page<InstanceSummary>>;
@@ -238,6 +252,19 @@ export interface InputWrite {
    * together, and one may have failed while the command went through.
    */
   readonly answers?: readonly string[];
+  /**
+   * Instances this write's decisions read but do not change (a parent or child that a link
+   * found with nothing to do), at the version read. The adapter checks them as it checks a
+   * change's expected version: a stale one is a `conflict` naming the instance, and nothing is
+   * written. Two writes that each read the other's instance cannot then both commit.
+   */
+  readonly reads?: readonly InstanceRead[];
+}
+
+/** An instance a write read without changing it, at the version its decisions saw. */
+export interface InstanceRead {
+  readonly instanceId: string;
+  readonly version: number;
 }
 
 /** How a write ended. Only `committed` wrote anything. */

@@ -53,7 +53,7 @@ export function sqlitePort(store: Store, maxBatch = 512, onCommit?: (size: numbe
       if (err instanceof Undo) return err.outcome;
       throw err;
     })),
-    claimDueTimers: async (now, limit) => store.dueTimers(now, limit),
+    claimDueTimers: async (now, limit, _claimMs, sweep) => store.dueTimers(now, limit, sweep),
     nextDueAt: async () => store.nextDueAt(),
     timersOf: async (id) => store.timersOf(id),
     claimUnsent: async (limit, createdBefore) => store.unsent(limit, createdBefore),
@@ -73,8 +73,15 @@ export function sqlitePort(store: Store, maxBatch = 512, onCommit?: (size: numbe
     hashesInUse: async () => store.hashesInUse(),
     keepEarlyEvent: async (e, max) => (store.readonly ? ro() : store.keepEarlyEvent(e, max)),
     earlyEventsOf: async (id) => store.earlyEventsOf(id),
-    earlyEventsDue: async (now, limit) => store.earlyEventsDue(now, limit),
+    earlyEventsDue: async (now, limit, after) => store.earlyEventsDue(now, limit, after),
     dropEarlyEvent: async (id, eventId) => (store.readonly ? ro() : store.dropEarlyEvent(id, eventId)),
+    // Forgotten and parked in one savepoint of the group commit: never parked once delivered.
+    parkEarlyEvent: (id, eventId, letter, deliveryId) => (store.readonly ? Promise.reject(new StoreError(StoreErrorCode.ReadOnly, `${store.file} is open for reading only`))
+      : commits.run(() => {
+        if (!store.takeEarlyEvent(id, eventId)) return false;
+        if (store.remember(deliveryId, letter.at)) store.park(letter);
+        return true;
+      })),
     listInstances: async (filter) => store.listInstances(filter),
     history: async (id, after) => store.history(id, after),
     rebuild: async (id, opts) => store.rebuild(id, opts),
@@ -122,6 +129,11 @@ export function applyWrite(store: Store, w: InputWrite): WriteOutcome {
   const t = w.firedTimer;
   // Consuming a timer that is gone writes nothing either; the inbox row before it was written, though.
   if (t !== null && !store.consumeTimer(t.instanceId, t.timerId, t.dueAt)) throw new Undo(DUPLICATE, w.messageId === null);
+  // An instance the write's decisions read without changing it must still be as they saw it,
+  // as a changed one must (port.ts, `reads`).
+  for (const r of w.reads ?? []) {
+    if ((store.getInstance(r.instanceId)?.version ?? 0) !== r.version) throw new Undo({ status: 'conflict', instanceId: r.instanceId });
+  }
   const outbox = w.changes.flatMap((c) => applyChange(store, c));
   return { status: 'committed', outbox };
 }

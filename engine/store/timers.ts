@@ -12,6 +12,26 @@ export interface TimerRow {
   readonly data: TimerRef;
 }
 
+/** A timer's place in due order: by due time, then instance id, then timer id. */
+export interface TimerKey {
+  readonly dueAt: number;
+  readonly instanceId: string;
+  readonly timerId: string;
+}
+
+/**
+ * A sweep through the due timers, page by page (`claimDueTimers`): each page is read after
+ * `after` (from the earliest when null), and moves `after` past what it returned, to null
+ * once no due timer was left behind it. The store, not its caller, moves it: where a page of
+ * the SQLite adapter ends is an instance's place, which its last row does not tell.
+ */
+export interface TimerSweep {
+  after: TimerKey | null;
+}
+
+/** Where a sweep starts: before every timer. */
+export const SWEEP_START: TimerKey = { dueAt: Number.MIN_SAFE_INTEGER, instanceId: '', timerId: '' };
+
 /** Durable timers, one per (instance, timer id), kept in the instance's row. */
 export interface Timers {
   /** Schedules the timer; a timer with the same instance and id is replaced. Throws `SAGA_ERR_NOT_FOUND` when there is no such instance. */
@@ -20,8 +40,12 @@ export interface Timers {
   deleteTimer(instanceId: string, timerId: string): void;
   /** Removes the timer if it is still due at `dueAt`: false when it already fired or was moved. */
   consumeTimer(instanceId: string, timerId: string, dueAt: number): boolean;
-  /** Timers due at or before `now`, earliest first. */
-  dueTimers(now: number, limit: number): TimerRow[];
+  /**
+   * Timers due at or before `now`, earliest first, at most `limit`. With a sweep, those of the
+   * instances after `sweep.after`, whole: an instance's due timers come in one page (more than
+   * `limit` only when it alone has more).
+   */
+  dueTimers(now: number, limit: number, sweep?: TimerSweep): TimerRow[];
   /** The earliest due time, or null when no timer is scheduled. */
   nextDueAt(): number | null;
   timerCount(): number;
@@ -49,6 +73,12 @@ export function timers(db: Database.Database, rows: Pick<InstancesInternal, 'pen
   // every timer among the first `limit` (ties on due_at cut by id, as the rows are sorted).
   const due = db.prepare<[number, number], { id: string; timers: string }>(
     'SELECT id, timers FROM instances WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at, id LIMIT ?');
+  // A sweep reads on after the instance where its last page ended, on the same index: a
+  // cursor by timer would lose an instance's later timers cut off at the end of a page (its
+  // row comes before the cursor), so pages end between instances, each taken whole.
+  const dueAfter = db.prepare<[number, number, string, number], { id: string; timers: string; due_at: number }>(
+    `SELECT id, timers, due_at FROM instances
+     WHERE due_at IS NOT NULL AND due_at <= ? AND (due_at, id) > (?, ?) ORDER BY due_at, id LIMIT ?`);
   const next = db.prepare<[], { at: number | null }>('SELECT min(due_at) AS at FROM instances WHERE due_at IS NOT NULL');
   const count = db.prepare<[], { n: number }>(TIMER_COUNT_SQL);
   const missing = (instanceId: string): StoreError => new StoreError(StoreErrorCode.NotFound, `no instance ${instanceId} to keep a timer for`);
@@ -68,9 +98,25 @@ export function timers(db: Database.Database, rows: Pick<InstancesInternal, 'pen
       if (list?.some((t) => t.timerId === timerId && t.dueAt === dueAt) !== true) return false;
       return rows.setTimers(instanceId, editTimers(list, { put: [], cancel: [timerId] }));
     },
-    dueTimers: (now, limit) => due.all(now, limit)
-      .flatMap((r) => toRows(r.id, parseTimers(r.timers)).filter((t) => t.dueAt <= now))
-      .sort(byDue).slice(0, limit),
+    dueTimers(now, limit, sweep) {
+      const dueOf = (r: { id: string; timers: string }) =>
+        toRows(r.id, parseTimers(r.timers)).filter((t) => t.dueAt <= now);
+      if (sweep === undefined) return due.all(now, limit).flatMap(dueOf).sort(byDue).slice(0, limit);
+      const after = sweep.after ?? SWEEP_START;
+      const found = dueAfter.all(now, after.dueAt, after.instanceId, limit);
+      const page: TimerRow[] = [];
+      let taken = 0;
+      for (const r of found) {
+        const rows = dueOf(r);
+        if (taken > 0 && page.length + rows.length > limit) break;
+        page.push(...rows);
+        taken += 1;
+        // An instance's place is its earliest timer: `due_at`, and the first of its row.
+        sweep.after = { dueAt: r.due_at, instanceId: r.id, timerId: rows[0]?.timerId ?? '' };
+      }
+      if (taken === found.length && found.length < limit) sweep.after = null;
+      return page.sort(byDue);
+    },
     nextDueAt: () => next.get()?.at ?? null,
     timerCount: () => count.get()?.n ?? 0,
     timersOf: (instanceId) => toRows(instanceId, rows.pendingTimers(instanceId) ?? []),

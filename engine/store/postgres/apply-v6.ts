@@ -222,3 +222,26 @@ export const APPLY_FUNCTION_V10 = [
   // A function, so that the \`$1\` and \`$2\` of the statement are not read as replacement patterns.
   return sql.replace(from, () => to);
 }, APPLY_FUNCTION_V9);
+
+/**
+ * Schema v11: v10 with the instances an input read but does not change (`r`: id and version
+ * read, port.ts `reads`) checked as its changed ones are: the engine passes them in
+ * `lock_ids`, so they are locked with the others, in id order, and an input that read one at a
+ * version it no longer has is refused as a conflict on it, writing nothing. Without it, a
+ * parent's retry that found its child still compensating and the child's end that found the
+ * parent still failed, each leaving the other unchanged, both committed, and the parent waited
+ * for a child that had already ended. An input without `r` (a build of v10) is decided as before.
+ */
+export const APPLY_FUNCTION_V11 = [
+  ['THEN chr(1) ELSE (', 'THEN chr(1) ELSE coalesce(('],
+  [`      ORDER BY ch.ordinality LIMIT 1) END ORDER BY x.ordinality)`,
+    `      ORDER BY ch.ordinality LIMIT 1), (
+      SELECT rd.value->>'id' FROM jsonb_array_elements(x.value->'r') WITH ORDINALITY rd
+      WHERE (versions->>(rd.value->>'id'))::integer IS DISTINCT FROM (rd.value->>'v')::integer
+      ORDER BY rd.ordinality LIMIT 1)) END ORDER BY x.ordinality)`],
+  ['-- Per input: null (committed), chr(1) (duplicate) or the first instance it conflicts on.',
+    '-- Per input: null (committed), chr(1) (duplicate) or the first instance it conflicts on: one it\n  -- changes, else one it read (`r`) at a version it no longer has.'],
+].reduce((sql, [from, to]) => {
+  if (from === undefined || to === undefined || sql.split(from).length !== 2) throw new Error(`apply v11: \`${from}\` is not once in v10`);
+  return sql.replace(from, () => to);
+}, APPLY_FUNCTION_V10);

@@ -2,7 +2,7 @@ import type { TimerRef } from '../../core/index.js';
 import type { Headers } from '../bytes.js';
 import type { OutboxRow } from '../outbox.js';
 import type { StorePort } from '../port.js';
-import type { TimerRow } from '../timers.js';
+import { SWEEP_START, type TimerKey, type TimerRow, type TimerSweep } from '../timers.js';
 import type { Db } from './db.js';
 
 /** Inbox rows `pruneInbox` deletes per statement. */
@@ -21,6 +21,39 @@ const toRow = (r: OutboxDbRow): OutboxRow => {
 const toTimer = (r: TimerDbRow): TimerRow => ({ instanceId: r.instance_id, timerId: r.timer_id, dueAt: r.due_at, data: JSON.parse(r.data) as TimerRef });
 const byDue = (a: TimerRow, b: TimerRow): number =>
   a.dueAt - b.dueAt || (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0) || (a.timerId < b.timerId ? -1 : a.timerId > b.timerId ? 1 : 0);
+/** Text as COLLATE "C" orders it: by UTF-8 bytes, which JavaScript's `<` (UTF-16 units) does not always agree with. */
+const byBytes = (a: string, b: string): number => (a === b ? 0 : Buffer.compare(Buffer.from(a), Buffer.from(b)));
+/** Keys in the sweep's order, the query's own. */
+const byKey = (a: TimerKey, b: TimerKey): number => a.dueAt - b.dueAt || byBytes(a.instanceId, b.instanceId) || byBytes(a.timerId, b.timerId);
+
+/**
+ * A page of a sweep through the due timers: the claimable ones after `sweep.after`, by
+ * (due_at, instance_id, timer_id), and the sweep moved to the last of them. Claimed rows are
+ * skipped, but the claims of rows the caller holds back (a timer that keeps failing) run out
+ * every claimMs: without the cursor, a replica holding more of them than it re-claims in a
+ * claimMs would read the same held rows again and again and never reach the rows behind them.
+ * The index is on due_at alone: the row comparison starts its scan at the cursor's due time,
+ * and ties are sorted (incrementally) in the C collation, whose order `byKey` knows: a
+ * database's own collation orders text as its locale does, which JavaScript cannot follow.
+ */
+async function claimAfter(d: Db, now: number, limit: number, claimMs: number, sweep: TimerSweep): Promise<TimerRow[]> {
+  const after = sweep.after ?? SWEEP_START;
+  const rows = (await d.query<TimerDbRow>(`
+    WITH due AS (
+      SELECT instance_id, timer_id FROM timers
+      WHERE due_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1)
+        AND (due_at, instance_id COLLATE "C", timer_id COLLATE "C") > ($4::bigint, $5::text, $6::text)
+      ORDER BY due_at, instance_id COLLATE "C", timer_id COLLATE "C" LIMIT $2
+      FOR UPDATE SKIP LOCKED)
+    UPDATE timers t SET claimed_until = $1::bigint + $3::bigint FROM due
+    WHERE t.instance_id = due.instance_id AND t.timer_id = due.timer_id
+    RETURNING t.instance_id, t.timer_id, t.due_at, t.data`,
+  [now, limit, claimMs, after.dueAt, after.instanceId, after.timerId], 'sagad_claim_timers_after')).map(toTimer);
+  // Fewer than asked: none claimable was left behind them, and the next page starts over.
+  const last = rows.reduce<TimerRow | null>((max, r) => (max === null || byKey(r, max) > 0 ? r : max), null);
+  sweep.after = rows.length < limit || last === null ? null : { dueAt: last.dueAt, instanceId: last.instanceId, timerId: last.timerId };
+  return rows.sort(byDue);
+}
 
 /**
  * Timers and outbox rows shared by replicas. A claim stamps `claimed_until` on rows taken with
@@ -31,7 +64,8 @@ export function claims(d: Db): Claims {
   return {
     // Ordered by due_at alone, so that the index scan stops at `limit` even with a backlog of
     // due timers (after downtime); ties are sorted here.
-    async claimDueTimers(now, limit, claimMs) {
+    async claimDueTimers(now, limit, claimMs, sweep) {
+      if (sweep !== undefined) return claimAfter(d, now, limit, claimMs, sweep);
       const rows = await d.query<TimerDbRow>(`
         WITH due AS (
           SELECT instance_id, timer_id FROM timers

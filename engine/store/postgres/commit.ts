@@ -21,10 +21,17 @@ export interface GroupWriterOptions {
 }
 
 
-/** The existing instances a batch changes: `sagad_apply` locks them first, in id order. */
+/**
+ * The existing instances a batch changes or reads without changing: `sagad_apply` locks them
+ * first, in id order, and compares their versions. A read instance is locked too: a write of
+ * another replica that changes it waits for this batch, and then finds its version checked.
+ */
 function lockIds(batch: readonly Pending[]): string[] {
   const ids = new Set<string>();
-  for (const p of batch) for (const c of p.prepared.write.changes) if (c.expectedVersion > 0) ids.add(c.state.id);
+  for (const p of batch) {
+    for (const c of p.prepared.write.changes) if (c.expectedVersion > 0) ids.add(c.state.id);
+    for (const r of p.prepared.write.reads ?? []) ids.add(r.instanceId);
+  }
   return [...ids];
 }
 

@@ -2,7 +2,7 @@ import type { StorePort } from '../port.js';
 import { toEarlyEvent } from '../early-events.js';
 import type { Db } from './db.js';
 
-type EarlyOps = Pick<StorePort, 'keepEarlyEvent' | 'earlyEventsOf' | 'earlyEventsDue' | 'dropEarlyEvent'>;
+type EarlyOps = Pick<StorePort, 'keepEarlyEvent' | 'earlyEventsOf' | 'earlyEventsDue' | 'dropEarlyEvent' | 'parkEarlyEvent'>;
 
 const columns = 'e.instance_id, e.event_id, e.subject, e.type, e.kept_at, e.expires_at, e.headers, e.data';
 
@@ -43,11 +43,13 @@ export function earlyEventOps(d: Db): EarlyOps {
         `SELECT ${columns} FROM early_events e WHERE e.instance_id = $1 ORDER BY e.kept_at, e.event_id`, [id]);
       return rows.map(toEarlyEvent);
     },
-    async earlyEventsDue(now, limit) {
+    async earlyEventsDue(now, limit, after = null) {
+      // Once each (EXISTS: an instance may run two waits on it), after the sweep's cursor.
       const [deliverable, expired] = await Promise.all([
         d.query<Parameters<typeof toEarlyEvent>[0]>(`SELECT ${columns} FROM early_events e
-          JOIN waits w ON w.instance_id = e.instance_id AND w.subject = e.subject AND w.type = e.type
-          WHERE e.expires_at > $1 ORDER BY e.kept_at LIMIT $2`, [now, limit]),
+          WHERE e.expires_at > $1 ${after === null ? '' : 'AND (e.kept_at, e.instance_id, e.event_id) > ($3, $4, $5)'}
+            AND EXISTS (SELECT 1 FROM waits w WHERE w.instance_id = e.instance_id AND w.subject = e.subject AND w.type = e.type)
+          ORDER BY e.kept_at, e.instance_id, e.event_id LIMIT $2`, after === null ? [now, limit] : [now, limit, after.keptAt, after.instanceId, after.eventId]),
         d.query<Parameters<typeof toEarlyEvent>[0]>(
           `SELECT ${columns} FROM early_events e WHERE e.expires_at <= $1 ORDER BY e.expires_at LIMIT $2`, [now, limit]),
       ]);
@@ -55,6 +57,21 @@ export function earlyEventOps(d: Db): EarlyOps {
     },
     async dropEarlyEvent(id, eventId) {
       await d.run('DELETE FROM early_events WHERE instance_id = $1 AND event_id = $2', [id, eventId]);
+    },
+    // One statement: the letter (and its inbox row, as `park` writes them) only when this
+    // statement deleted the kept row; a replica that delivered or parked it first leaves none.
+    async parkEarlyEvent(id, eventId, l, deliveryId) {
+      const [r] = await d.query<{ gone: boolean }>(`
+        WITH gone AS (DELETE FROM early_events WHERE instance_id = $1 AND event_id = $2 RETURNING 1),
+        first AS (
+          INSERT INTO inbox (message_id, at) SELECT $9, $7 WHERE EXISTS (SELECT 1 FROM gone)
+          ON CONFLICT (message_id) DO NOTHING RETURNING 1),
+        letter AS (
+          INSERT INTO dead_letters (subject, reason, headers, data, received_at, delivery_count)
+          SELECT $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM first) RETURNING 1)
+        SELECT EXISTS (SELECT 1 FROM gone) AS gone`,
+      [id, eventId, l.subject, l.reason, JSON.stringify(l.headers), Buffer.from(l.data.buffer, l.data.byteOffset, l.data.byteLength), l.at, l.deliveryCount, deliveryId]);
+      return r?.gone === true;
     },
   };
 }

@@ -13,9 +13,15 @@ interface Rows {
 export interface PreparedWrite {
   readonly write: InputWrite;
   /** Its element of `inputs`. */
-  readonly input: { m: string | null; t: { i: string; t: string; d: number } | null; c: Record<string, unknown>[]; a?: readonly string[] };
+  readonly input: {
+    m: string | null; t: { i: string; t: string; d: number } | null; c: Record<string, unknown>[]; a?: readonly string[]; r?: readonly { id: string; v: number }[];
+  };
   readonly rows: Rows;
-  /** Every instance it changes: a batch holds at most one write per instance. */
+  /**
+   * Every instance it changes or reads: a batch holds at most one write per instance, so that
+   * no write of a batch reads an instance another one changes (`sagad_apply` compares each
+   * version with the one found before the batch).
+   */
   readonly ids: readonly string[];
 }
 
@@ -63,11 +69,16 @@ export function prepareWrite(w: InputWrite, snapshotEvery: number): PreparedWrit
     };
   });
   const t = w.firedTimer;
+  const reads = w.reads ?? [];
   return {
     write: w,
-    input: { m: w.messageId, t: t === null ? null : { i: t.instanceId, t: t.timerId, d: t.dueAt }, c, ...(w.answers === undefined || w.answers.length === 0 ? {} : { a: w.answers }) },
+    input: {
+      m: w.messageId, t: t === null ? null : { i: t.instanceId, t: t.timerId, d: t.dueAt }, c,
+      ...(w.answers === undefined || w.answers.length === 0 ? {} : { a: w.answers }),
+      ...(reads.length === 0 ? {} : { r: reads.map((x) => ({ id: x.instanceId, v: x.version })) }),
+    },
     rows,
-    ids: w.changes.map((ch) => ch.state.id),
+    ids: [...new Set([...w.changes.map((ch) => ch.state.id), ...reads.map((x) => x.instanceId)])],
   };
 }
 

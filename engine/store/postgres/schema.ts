@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { StoreError, StoreErrorCode } from '../errors.js';
 import { APPLY_FUNCTION, APPLY_FUNCTION_V5 } from './apply-sql.js';
-import { APPLY_FUNCTION_V10, APPLY_FUNCTION_V6, APPLY_FUNCTION_V9 } from './apply-v6.js';
+import { APPLY_FUNCTION_V10, APPLY_FUNCTION_V11, APPLY_FUNCTION_V6, APPLY_FUNCTION_V9 } from './apply-v6.js';
 
 /** One schema step; `version` is the number recorded in `sagad_schema` once it is applied. */
 export interface PgMigration {
@@ -208,6 +208,11 @@ ALTER TABLE instances SET (fillfactor = 40);` },
   // function locks no table; replicas of the previous build, running meanwhile, call the new
   // one with the same arguments.
   { version: 10, description: 'sagad_apply: a reply proves only the earlier commits of its command\'s instance delivered', sql: APPLY_FUNCTION_V10 },
+  // The same function (apply-v6.ts): an input's version check covers the instances it read
+  // without changing them (a parent or child a link left as it was). Replacing the function
+  // locks no table; replicas of the previous build call it with inputs that name no reads,
+  // which it decides as v10 did (those builds keep the race this step closes).
+  { version: 11, description: 'sagad_apply: an input conflicts on an instance it read at a version it no longer has', sql: APPLY_FUNCTION_V11 },
 ];
 
 /** The schema version this build reads and writes. */
