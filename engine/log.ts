@@ -36,19 +36,27 @@ export function traceIdOf(headers: Readonly<Record<string, string>>): { traceId?
   return m?.[1] === undefined || /^0+$/.test(m[1]) ? {} : { traceId: m[1] };
 }
 
+/** Longest header value a log line copies: a publisher chooses them, up to the 64 KiB of a message's headers. */
+export const MAX_HEADER_FIELD = 200;
+
+/** Pure: `value` cut to {@link MAX_HEADER_FIELD} characters, saying its length when cut. */
+export function capped(value: string): string {
+  return value.length <= MAX_HEADER_FIELD ? value : `${value.slice(0, MAX_HEADER_FIELD)}… (${value.length} characters)`;
+}
+
 /**
  * Pure: the log fields a message's headers give: `instance`, `saga` and `step` from sagad's
  * command headers (`Saga-Id`, `Saga-Name`, `Saga-Step`) when a reply carries them back, and
- * `traceId` from `traceparent`. Nothing for a header that is absent.
+ * `traceId` from `traceparent`. Nothing for a header that is absent; a long value is cut ({@link capped}).
  */
 export function messageFields(headers: Readonly<Record<string, string>>): Record<string, string> {
   const out: Record<string, string> = {};
   const instance = headers['Saga-Id'];
   const saga = headers['Saga-Name'];
   const step = headers['Saga-Step'];
-  if (instance !== undefined && instance !== '') out.instance = instance;
-  if (saga !== undefined && saga !== '') out.saga = saga;
-  if (step !== undefined && step !== '') out.step = step;
+  if (instance !== undefined && instance !== '') out.instance = capped(instance);
+  if (saga !== undefined && saga !== '') out.saga = capped(saga);
+  if (step !== undefined && step !== '') out.step = capped(step);
   return { ...out, ...traceIdOf(headers) };
 }
 

@@ -24,7 +24,6 @@ import { Reloader, type ReloadActor, type ReloadOutcome } from './runtime/reload
 import { registerReloadRoutes } from './api/routes-reload.js';
 import { serveStartRequests } from './runtime/start-requests.js';
 import { TimerService } from './runtime/timer-service.js';
-import { isStoreUnavailable } from './store/errors.js';
 import { isPostgresUrl } from './store/open.js';
 import type { StorePort } from './store/port.js';
 import { connectNats, shownUrl } from './transport/connection.js';
@@ -123,18 +122,11 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     if (lease !== null) closers.push(() => lease.release());
     const opened = await openStore(config, log, signal, metrics);
     closers.push(() => opened.close());
-    // Reads may succeed while every commit fails (a full disk): the last commit's failure counts for readiness too.
-    const writes = { failure: null as string | null };
-    const store: StorePort = {
-      ...opened,
-      commit: (w) => opened.commit(w).then((r) => {
-        writes.failure = null;
-        return r;
-      }, (err: unknown) => {
-        if (isStoreUnavailable(err)) writes.failure = err instanceof Error ? err.message : String(err);
-        throw err;
-      }),
-    };
+    // Reads may succeed while every commit fails (a full disk): failed commits count for readiness
+    // too, until a write succeeds (an input's, or the health check's own while they fail).
+    const health = storeHealth(opened, log);
+    closers.push(async () => health.stop());
+    const store: StorePort = health.store;
     const timing = timings[store.kind];
     // The JetStream client's own timeout, as js.publish had it.
     const acks = new AckPipeline(link.nc, 5_000);
@@ -159,8 +151,6 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
       orphanAfterMs: timing.orphanAfterMs, idleScanMs: timing.idleScanMs,
     });
     const timers = new TimerService(store, { pollMs: timing.timerPollMs, claimMs: timing.timerClaimMs }, onError('timer service failed'));
-    const health = storeHealth(store, log);
-    closers.push(async () => health.stop());
     const registry = new Registry(definitions);
     const status = { consumers: false };
     const watched: WatchedConsumer[] = [];
@@ -183,8 +173,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
       },
       readiness: () => {
         const checks = {
-          store: !health.ok() ? { ok: false, detail: health.detail() }
-            : writes.failure !== null ? { ok: false, detail: `the store fails commits: ${writes.failure}` } : { ok: true },
+          store: health.ok() ? { ok: true } : { ok: false, detail: health.detail() },
           nats: link.isConnected() ? { ok: true } : { ok: false, detail: `not connected to ${shownUrl(url)}` },
           streams: streams.isReady() ? { ok: true } : { ok: false, detail: 'streams not set up yet' },
           ...(lease === null ? {} : { lease: lease.isHeld() ? { ok: true } : { ok: false, detail: 'the SQLite lease is in doubt (not renewed in time, or the NATS connection dropped): consuming waits until a renewal confirms it' } }),

@@ -8,10 +8,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ArchiveWriter } from './archive/writer.js';
 import type { Config } from './config.js';
 import { SagaError } from './errors.js';
+import { uuidv7 } from './ids.js';
 import type { LogFn } from './log.js';
 import type { Metrics } from './metrics/registry.js';
 import { RetentionService } from './runtime/retention.js';
-import { StoreErrorCode } from './store/errors.js';
+import { isStoreUnavailable, StoreErrorCode } from './store/errors.js';
 import { isPostgresUrl, openStorePort, redact } from './store/open.js';
 import type { StorePort } from './store/port.js';
 
@@ -63,20 +64,67 @@ export function startRetention(config: Config, store: StorePort, log: LogFn): Re
   return service;
 }
 
-/** Whether the store answers: asked every 2 s; /readyz reports the last failure until it answers again. */
-export function storeHealth(store: StorePort, log: LogFn): { ok(): boolean; detail(): string; stop(): void } {
-  let failure: string | null = null;
-  const check = () => {
-    store.nextDueAt().then(() => {
-      if (failure !== null) log('info', 'the store answers again', { db: store.where });
-      failure = null;
+/** The store as sagad runs it, and whether it reads and writes well enough for sagad to be ready. */
+export interface StoreHealth {
+  /** The store whose commits are watched (see {@link storeHealth}). */
+  readonly store: StorePort;
+  ok(): boolean;
+  /** Why it is not ok: the last failed read, else the last failed commit. */
+  detail(): string;
+  stop(): void;
+}
+
+/**
+ * Whether the store answers and takes writes, for /readyz. Reads may succeed while every commit
+ * fails (a full disk), so a commit that fails because the store is unavailable makes sagad not
+ * ready too, until a write succeeds. Every `intervalMs` a read is tried, and while commits fail
+ * a write as well: an idle sagad, or one that Kubernetes stopped sending starts to because it
+ * was not ready, is ready again once the store recovers, without waiting for an input.
+ */
+export function storeHealth(opened: StorePort, log: LogFn, intervalMs = 2_000): StoreHealth {
+  let readFailure: string | null = null;
+  let writeFailure: string | null = null;
+  const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+  const store: StorePort = {
+    ...opened,
+    commit: (w) => opened.commit(w).then((r) => {
+      writeFailure = null;
+      return r;
     }, (err: unknown) => {
-      const why = err instanceof Error ? err.message : String(err);
-      if (failure === null) log('error', 'the store does not answer; not ready until it does', { db: store.where, error: why });
-      failure = why;
-    });
+      if (isStoreUnavailable(err)) writeFailure = message(err);
+      throw err;
+    }),
   };
-  const timer = setInterval(check, 2_000);
+  // The write tried: an input that only records a message id of its own in the inbox, durable as
+  // any commit (an empty transaction writes nothing, and succeeds on a full disk). One such row
+  // is left per recovery, pruned with the inbox after a week; nothing else reads it.
+  let probing = false;
+  const probe = () => {
+    probing = true;
+    opened.commit({ messageId: `sagad-write-check/${uuidv7()}`, firedTimer: null, changes: [] }).then(() => {
+      if (writeFailure !== null) log('info', 'the store takes writes again', { db: opened.where });
+      writeFailure = null;
+    }, (err: unknown) => {
+      if (isStoreUnavailable(err) && writeFailure !== null) writeFailure = message(err);
+    }).finally(() => { probing = false; });
+  };
+  const check = () => {
+    opened.nextDueAt().then(() => {
+      if (readFailure !== null) log('info', 'the store answers again', { db: opened.where });
+      readFailure = null;
+    }, (err: unknown) => {
+      const why = message(err);
+      if (readFailure === null) log('error', 'the store does not answer; not ready until it does', { db: opened.where, error: why });
+      readFailure = why;
+    });
+    if (writeFailure !== null && !probing) probe();
+  };
+  const timer = setInterval(check, intervalMs);
   timer.unref();
-  return { ok: () => failure === null, detail: () => `the store does not answer: ${failure ?? ''}`, stop: () => clearInterval(timer) };
+  return {
+    store,
+    ok: () => readFailure === null && writeFailure === null,
+    detail: () => (readFailure !== null ? `the store does not answer: ${readFailure}` : `the store fails commits: ${writeFailure ?? ''}`),
+    stop: () => clearInterval(timer),
+  };
 }

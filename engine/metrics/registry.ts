@@ -31,6 +31,12 @@ export interface ScrapeGauges extends Gauges {
   readonly now: number;
 }
 
+/** A scrape whose read of the store's counts failed (the database is down): everything else is still rendered. */
+export interface ScrapeWithoutStore {
+  readonly storeUp: false;
+  readonly consumerLag: number;
+}
+
 /**
  * Every metric one sagad exposes on `/metrics` (docs/metrics.md), in a prom-client registry of
  * its own: tests run several sagads in one process, and the global registry would mix them.
@@ -81,6 +87,8 @@ export class Metrics {
   private readonly consumerAckPending = this.gauge('sagad_consumer_ack_pending', 'Messages delivered to sagad and not yet acknowledged, by durable consumer.', ['consumer']);
   private readonly consumerAge = this.gauge('sagad_consumer_oldest_pending_age_seconds', 'Age of the oldest message a consumer has not acknowledged; 0 when none.', ['consumer']);
   private readonly consumerLagging = this.gauge('sagad_consumer_lagging', '1 while a consumer is past SAGA_LAG_MAX or SAGA_LAG_MAX_AGE, else 0.', ['consumer']);
+  private readonly storeUpGauge = this.gauge('sagad_store_up', '1 when the store answered the read of its gauges at this scrape, 0 when it failed (they keep their last values).', []);
+  private storeAnswered = true;
 
   /** With `defaults`, Node's own metrics too (CPU, memory, event loop lag, GC): sagad has them; unit tests need not. */
   constructor(opts: { defaults?: boolean } = {}) {
@@ -129,15 +137,27 @@ export class Metrics {
     this.consumerLagging.set({ consumer: name }, b.lagging ? 1 : 0);
   }
 
-  /** Prometheus text of every metric, the store's gauges set from `g` first. */
-  async render(g: ScrapeGauges): Promise<string> {
+  /** Whether the store answered the last scrape's read of its gauges (true before any scrape). */
+  get storeUp(): boolean {
+    return this.storeAnswered;
+  }
+
+  /**
+   * Prometheus text of every metric, the store's gauges set from `g` first. Without them (the
+   * store did not answer) the rest is rendered all the same, `sagad_store_up` 0 and the store's
+   * gauges at their last values: a database outage must not hide the process's own metrics.
+   */
+  async render(g: ScrapeGauges | ScrapeWithoutStore): Promise<string> {
+    this.consumerLag.set(g.consumerLag);
+    this.storeAnswered = !('storeUp' in g);
+    this.storeUpGauge.set(this.storeAnswered ? 1 : 0);
+    if ('storeUp' in g) return this.registry.metrics();
     this.instances.reset();
     for (const r of g.instances) this.instances.set({ saga: r.saga, state: r.status }, r.count);
     this.timersPending.set(g.timersPending);
     this.outboxBacklog.set(g.outboxBacklog);
     this.outboxAge.set(g.outboxOldestAt === null ? 0 : Math.max(0, g.now - g.outboxOldestAt) / 1000);
     this.deadLetters.set(g.deadLetters);
-    this.consumerLag.set(g.consumerLag);
     return this.registry.metrics();
   }
 

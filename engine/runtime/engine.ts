@@ -12,7 +12,7 @@ import { uuidv7 } from '../ids.js';
 import { changeOf, earliestTimer } from './change.js';
 import { EarlyDelivery } from './early-delivery.js';
 import { KeyedLock } from './keyed-lock.js';
-import { planStart, type NewStart, type PlannedStart, type StartRequest } from './start-plan.js';
+import { parentCarrier, planStart, type NewStart, type PlannedStart, type StartRequest } from './start-plan.js';
 import { Metrics } from '../metrics/registry.js';
 import { observeChange } from '../metrics/observe-change.js';
 import { schemaProblem } from './message-schema.js';
@@ -154,7 +154,8 @@ export class Engine implements EnginePort {
   private readonly links: LinkDeps = {
     getInstance: (id) => this.deps.store.getInstance(id),
     defOf: (state) => this.defOf(state),
-    planChild: (cmd) => this.planStart(cmd),
+    // A child continues its parent's trace: its saga span is a child of the parent's.
+    planChild: async (cmd) => this.planStart({ ...cmd, trace: await parentCarrier(this.deps, cmd.parent) }),
     decide: (def, state, input) => decide(def, state, input, this.env()),
   };
 
@@ -448,9 +449,14 @@ export class Engine implements EnginePort {
     return { ready: base.ready && !this.draining, checks };
   }
 
+  /** Prometheus text; a store that does not answer costs its gauges only (`sagad_store_up` 0), never the whole scrape. */
   async metrics(): Promise<string> {
-    const g = await this.deps.store.gauges();
-    return this.counters.render({ ...g, consumerLag: this.deps.lag?.() ?? 0, now: Date.now() });
+    const consumerLag = this.deps.lag?.() ?? 0;
+    const g = await this.deps.store.gauges().catch((err: unknown) => {
+      if (this.counters.storeUp) this.deps.log('warn', 'metrics: the store did not answer; its gauges keep their last values and sagad_store_up is 0', { error: err instanceof Error ? err.message : String(err) });
+      return null;
+    });
+    return this.counters.render(g === null ? { storeUp: false, consumerLag } : { ...g, consumerLag, now: Date.now() });
   }
 
   async stats(): Promise<EngineStats> {

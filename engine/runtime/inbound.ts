@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { setImmediate as yieldTurn, setTimeout as sleep } from 'node:timers/promises';
 import { SagaError } from '../errors.js';
 import { fault } from '../fault.js';
-import { messageFields, type LogFn } from '../log.js';
+import { capped, messageFields, type LogFn } from '../log.js';
 import type { DeadLetterReason } from '../metrics/registry.js';
 import { isStoreUnavailable } from '../store/errors.js';
 import { defaultInputLimits, type InputLimits } from '../json-bounds.js';
@@ -188,9 +188,10 @@ export function inboundHandler(engine: Engine, store: StorePort, log: LogFn, opt
       const outcome = await handled;
       count(outcome);
       const letter = msg.headers[REDRIVE_HEADER];
+      // Anyone may publish the header: a flood of such messages is one line per outcome and interval.
       if (letter !== undefined && (outcome === 'duplicate' || outcome === 'unrelated')) {
-        log('warn', 'a redriven dead letter changed nothing', {
-          deadLetter: letter, subject: msg.subject, eventId: e.eventId, outcome,
+        once('warn', 'a redriven dead letter changed nothing', outcome, {
+          deadLetter: capped(letter), subject: msg.subject, eventId: e.eventId, outcome,
           why: outcome === 'duplicate'
             ? 'its eventId was processed before (an early event is recorded as processed when it arrives, and stays so when it expires)'
             : 'it concerns no saga now',

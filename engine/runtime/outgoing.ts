@@ -3,7 +3,7 @@ import type { Effect, InstanceState } from '../core/index.js';
 import type { OutboxMessage } from '../store/index.js';
 import { encodeEnvelope } from '../transport/envelope.js';
 import { pooledRandomBytes } from '../ids.js';
-import { commandTraceHeaders, parseTraceparent } from '../tracing/context.js';
+import { commandTraceHeaders, parseTraceparent, withTracestate } from '../tracing/context.js';
 
 /** The subject of lifecycle integration events (DESIGN section 3). */
 export const LIFECYCLE_SUBJECT = 'sagas.events';
@@ -37,7 +37,7 @@ function traceHeaders(state: InstanceState, commandId: string | null): { tracepa
   if (commandId !== null) return commandTraceHeaders(state, commandId) ?? { traceparent: traceparent(state.id) };
   const saga = parseTraceparent(state.trace.traceparent);
   if (saga === null) return { traceparent: traceparent(state.id) };
-  return state.trace.tracestate === undefined ? { traceparent: state.trace.traceparent } : { traceparent: state.trace.traceparent, tracestate: state.trace.tracestate };
+  return withTracestate(state.trace.traceparent, state.trace);
 }
 
 /** Turns a publishing effect into its outbox row (envelope bytes and headers); other effects give null. */

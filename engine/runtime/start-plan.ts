@@ -73,7 +73,7 @@ export async function planStart(deps: PlanDeps, cmd: StartRequest): Promise<Plan
     const problem = schemaProblem(def, def.start.on.type, cmd.version ?? 1, cmd.input, 'input');
     if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_INPUT', problem);
   }
-  const trace = deps.tracing?.begin(def.name, cmd.trace);
+  const trace = deps.tracing?.begin(def.name, cmd.trace, id);
   const d = startInstance(def, {
     id, input: cmd.input, key, correlationId, event, causationId: cmd.causationId ?? id, ...(trace === undefined ? {} : { trace }),
     ...(cmd.parent === undefined ? {} : { parent: cmd.parent }),
@@ -82,4 +82,16 @@ export async function planStart(deps: PlanDeps, cmd: StartRequest): Promise<Plan
   // A start always journals SagaStarted.
   if (change === null) throw new Error(`the start of ${def.name} decided no event`);
   return { state: d.state, change, def, decision: d };
+}
+
+/**
+ * The carrier a child saga's start continues: its parent's saga span, so that parent and child
+ * are one trace. The parent's context is the one tracing began for it in this process (a child
+ * started by its parent's first step is decided before the parent is committed), else the one
+ * stored with it; undefined when tracing is off or the parent is untraced.
+ */
+export async function parentCarrier(deps: { readonly store: StorePort; readonly tracing?: SagaTracing | undefined }, parent: ParentLink): Promise<TraceCarrier | undefined> {
+  if (deps.tracing === undefined) return undefined;
+  const tc = deps.tracing.begunFor(parent.id) ?? (await deps.store.getInstance(parent.id))?.trace;
+  return tc === undefined ? undefined : { traceparent: tc.traceparent, tracestate: tc.tracestate };
 }

@@ -32,9 +32,11 @@ export function serveStartRequests(nc: NatsConnection, engine: Engine, log: LogF
       const saga = msg.subject.slice('sagas.start.'.length);
       // A request published without a reply subject has nobody to tell, and core NATS delivers
       // it once: its refusal is logged, so that it is not dropped silently (DESIGN section 3).
+      // Throttled by the failure alone, the saga name blanked: the sender picks the subject, and
+      // garbage on a thousand subjects must not make a thousand lines.
       const refuse = (code: string, message: string, eventId?: string) => {
         if (!askedForAnswer) {
-          once('warn', 'a start request without a reply subject failed; it is not retried (send it as a request to be told)', `${msg.subject} ${code} ${kindOf(message)}`, {
+          once('warn', 'a start request without a reply subject failed; it is not retried (send it as a request to be told)', `${code} ${kindOf(message.split(saga).join('…'))}`, {
             subject: msg.subject, ...(eventId === undefined ? {} : { eventId }), code, error: message,
           });
         }

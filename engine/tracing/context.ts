@@ -1,8 +1,10 @@
 /**
- * W3C trace context as sagad keeps it: parsing and writing `traceparent`, and the ids of spans
- * that are derived instead of stored. Pure except for hashing; nothing here loads the SDK.
+ * W3C trace context as sagad keeps it: parsing and writing `traceparent`, bounding `tracestate`,
+ * and the ids of spans that are derived instead of stored. Pure except for hashing; nothing here
+ * loads the SDK (only its API, which the logger loads anyway).
  */
 import { createHash } from 'node:crypto';
+import { createTraceState } from '@opentelemetry/api';
 import type { InstanceState, TraceContext } from '../core/index.js';
 
 /** The `traceparent` and `tracestate` a caller sent (HTTP headers, NATS headers); both optional. */
@@ -57,22 +59,40 @@ export function uuidv7Time(id: string): number | null {
 }
 
 /**
+ * Pure: a caller's `tracestate` as W3C allows it, or undefined when nothing of it is valid. It
+ * is copied onto every message of the instance, so an oversized one (JetStream refuses headers
+ * over 64 KiB for ever) must not get through: over 512 characters it is dropped whole, invalid
+ * list members are dropped, and at most 32 are kept (the OpenTelemetry API's own parser).
+ */
+export function cleanTracestate(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  const clean = createTraceState(raw).serialize();
+  return clean === '' ? undefined : clean;
+}
+
+/** The `traceparent` header with the instance's `tracestate` beside it, cleaned (a context stored before the check may hold any). */
+export function withTracestate(traceparent: string, tc: TraceContext): { traceparent: string; tracestate?: string } {
+  const tracestate = cleanTracestate(tc.tracestate);
+  return tracestate === undefined ? { traceparent } : { traceparent, tracestate };
+}
+
+/**
  * The `traceparent` and `tracestate` headers of a command an instance sends: the attempt's
  * span (child of the saga span) when the instance is traced, else undefined.
  */
 export function commandTraceHeaders(state: InstanceState, commandId: string): { traceparent: string; tracestate?: string } | undefined {
   const saga = state.trace === undefined ? null : parseTraceparent(state.trace.traceparent);
   if (saga === null || state.trace === undefined) return undefined;
-  const traceparent = formatTraceparent({ traceId: saga.traceId, spanId: attemptSpanId(commandId), flags: saga.flags });
-  return state.trace.tracestate === undefined ? { traceparent } : { traceparent, tracestate: state.trace.tracestate };
+  return withTracestate(formatTraceparent({ traceId: saga.traceId, spanId: attemptSpanId(commandId), flags: saga.flags }), state.trace);
 }
 
-/** Pure: the trace context persisted for an instance, from its saga span's ids and its caller. */
+/** Pure: the trace context persisted for an instance, from its saga span's ids and its caller; only a valid `tracestate` is kept. */
 export function traceContextOf(saga: ParentIds, caller: TraceCarrier | null, tracestate: string | undefined): TraceContext {
   const parent = caller === null ? null : parseTraceparent(caller.traceparent);
+  const kept = cleanTracestate(tracestate);
   return {
     traceparent: formatTraceparent(saga),
     ...(parent === null ? {} : { parent: formatTraceparent(parent) }),
-    ...(tracestate === undefined || tracestate === '' ? {} : { tracestate }),
+    ...(kept === undefined ? {} : { tracestate: kept }),
   };
 }

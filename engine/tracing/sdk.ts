@@ -7,6 +7,7 @@ import { diag, DiagLogLevel } from '@opentelemetry/api';
 import type { Sampler } from '@opentelemetry/sdk-trace-base';
 import type { Config } from '../config.js';
 import type { LogFn } from '../log.js';
+import { redact } from '../store/postgres/url.js';
 import { PinnedIds, SagaTracing } from './spans.js';
 
 /** How sagad exports spans, from the OTEL_* variables; null when tracing is off. */
@@ -15,7 +16,7 @@ export interface TracingSettings {
   readonly serviceName: string;
   readonly sampler: string;
   readonly samplerArg: number;
-  /** Where spans go, for the log line (the exporter reads the variables itself). */
+  /** Where spans go, for the log line (the exporter reads the variables itself); may hold credentials (`https://user:key@host`). */
   readonly endpoint: string;
 }
 
@@ -61,6 +62,7 @@ export async function loadTracing(s: TracingSettings, log: LogFn): Promise<SagaT
   // The exporter reads OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, _HEADERS and _TIMEOUT; the processor OTEL_BSP_*.
   const exporter = new exporterModule.OTLPTraceExporter();
   const provider = new base.BasicTracerProvider({ resource, sampler, idGenerator: ids, spanProcessors: [new base.BatchSpanProcessor(exporter)] });
-  log('info', 'tracing on: spans are exported over OTLP/HTTP', { endpoint: s.endpoint, protocol: s.protocol, sampler: s.sampler, service: s.serviceName });
+  // The endpoint may carry credentials in its user info: the log shows it without the password.
+  log('info', 'tracing on: spans are exported over OTLP/HTTP', { endpoint: redact(s.endpoint), protocol: s.protocol, sampler: s.sampler, service: s.serviceName });
   return new SagaTracing(provider.getTracer('sagad'), sampler, ids, () => provider.shutdown());
 }

@@ -9,7 +9,7 @@
 import { createTraceState, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api';
 import { randomBytes } from 'node:crypto';
 import { assertNever, type InstanceState, type SagaEvent, type TimerRef, type TraceContext } from '../core/index.js';
-import { attemptSpanId, parseTraceparent, traceContextOf, uuidv7Time, type ParentIds, type TraceCarrier } from './context.js';
+import { attemptSpanId, cleanTracestate, parseTraceparent, traceContextOf, uuidv7Time, type ParentIds, type TraceCarrier } from './context.js';
 
 /** What caused a decision, as far as its spans care. */
 export type TraceCause =
@@ -56,6 +56,8 @@ export class PinnedIds {
 
 const RECORD_AND_SAMPLED = 2;
 const SAMPLED = 1;
+/** Trace contexts remembered by instance id: far more than the starts of one write. */
+const BEGUN_KEPT = 10_000;
 
 /** Which side of a step an attempt span is for, with the span's name prefix. */
 type Side = 'do' | 'undo';
@@ -75,14 +77,41 @@ export class SagaTracing {
   ) {}
 
   /**
-   * The trace context of a new instance: a child of the caller's `traceparent` when it sent a
-   * valid one (its `tracestate` kept), else a new trace; sampled as the SDK's sampler says.
+   * The contexts begun lately, by instance id, oldest first: a child saga decided in the same
+   * write as its parent's start (its first step) continues the parent's trace before the
+   * parent is in the store.
    */
-  begin(saga: string, carrier: TraceCarrier | undefined): TraceContext {
+  private readonly begun = new Map<string, TraceContext>();
+
+  /**
+   * The trace context of a new instance: a child of the caller's `traceparent` when it sent a
+   * valid one (its `tracestate` kept when W3C allows it), else a new trace; sampled as the SDK's
+   * sampler says. With `instanceId`, remembered for {@link begunFor}.
+   */
+  begin(saga: string, carrier: TraceCarrier | undefined, instanceId?: string): TraceContext {
+    const tc = this.beginContext(saga, carrier);
+    if (instanceId !== undefined) {
+      this.begun.delete(instanceId);
+      this.begun.set(instanceId, tc);
+      for (const oldest of this.begun.keys()) {
+        if (this.begun.size <= BEGUN_KEPT) break;
+        this.begun.delete(oldest);
+      }
+    }
+    return tc;
+  }
+
+  /** The context lately begun for instance `id` in this process, if it is still remembered. */
+  begunFor(id: string): TraceContext | undefined {
+    return this.begun.get(id);
+  }
+
+  private beginContext(saga: string, carrier: TraceCarrier | undefined): TraceContext {
     const caller = parseTraceparent(carrier?.traceparent);
     const traceId = caller?.traceId ?? randomBytes(16).toString('hex');
     const spanId = randomBytes(8).toString('hex');
-    const tracestate = caller === null ? undefined : carrier?.tracestate;
+    // Bounded before anything reads it: the stored one is copied onto every message of the instance.
+    const tracestate = caller === null ? undefined : cleanTracestate(carrier?.tracestate);
     const r = this.sampler.shouldSample(parentContext(caller, tracestate), traceId, `saga ${saga}`, SpanKind.INTERNAL, {}, []);
     const flags = r.decision === RECORD_AND_SAMPLED ? SAMPLED : 0;
     return traceContextOf({ traceId, spanId, flags }, caller === null ? null : carrier ?? null, r.traceState?.serialize() ?? tracestate);

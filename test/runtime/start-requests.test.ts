@@ -146,12 +146,14 @@ t.test('a request without a reply subject that fails is logged, since nobody can
   for (const deadline = Date.now() + 10_000; (await engine.getInstance(started)) === undefined && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 5));
   t.equal((await engine.getInstance(started))?.status, 'running', 'the start without a reply subject that succeeded is there');
   t.equal(lines.length, 3, 'and logged nothing');
-  // A flood of one kind is one line per 10 s: the same refusal again adds none, another kind does.
+  // A flood of one kind is one line per 10 s, whatever subject the sender picks: the same refusal
+  // again adds none, nor does an unknown saga of another name; another kind does.
   for (let i = 0; i < 5; i++) link.nc.publish('sagas.start.parcel', envelope({ payload: { input: { orderId: 'o' }, key: 7 } }));
   link.nc.publish('sagas.start.other', envelope({ payload: {} }));
+  link.nc.publish('sagas.start.plain', envelope({ payload: { id: '..' } }));
   await logged(4);
   t.equal(lines.length, 4);
-  t.match(lines[3], { fields: { subject: 'sagas.start.other', code: 'SAGA_ERR_UNKNOWN_SAGA' } });
+  t.match(lines[3], { fields: { subject: 'sagas.start.plain', code: 'SAGA_ERR_INVALID_INPUT', error: /cannot be named in a URL path/ } });
 });
 
 t.test('a store that fails is answered as an internal error with its message', async (t) => {
