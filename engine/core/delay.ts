@@ -2,7 +2,7 @@ import type { DelayStep } from './definition.js';
 import { failStep } from './forward.js';
 import { emit, schedule, stepOf, type Run } from './run.js';
 import { evaluate, scopeOf } from './template.js';
-import { parseIsoTime } from './iso-time.js';
+import { formatIsoTime, MAX_EPOCH_MS, parseIsoTime } from './iso-time.js';
 
 /**
  * The `delay` step: a durable wait. Its end is a timer like a step timeout, stored with the
@@ -11,6 +11,22 @@ import { parseIsoTime } from './iso-time.js';
 
 export type DelayDue = { readonly ok: true; readonly at: number } | { readonly ok: false; readonly error: string };
 
+/**
+ * The longest a delay waits: the longest duration a definition may give, 100 years (36525d),
+ * as `MAX_DURATION_MS` of engine/definitions/duration.ts, which the core does not import. A
+ * timer further out would be a time no `Date` (and so no API document) can show.
+ */
+export const MAX_DELAY_MS = 100 * 365.25 * 86_400_000;
+
+/** Pure: why `at` (epoch ms) is no time to wait until, seen at `now`; null when it is one. */
+function untilProblem(at: number, now: number): string | null {
+  if (!Number.isFinite(at)) return 'which is not an ISO timestamp';
+  if (!Number.isInteger(at)) return 'which is not a whole number of epoch milliseconds';
+  if (at - now > MAX_DELAY_MS) return 'which is more than 100 years (36525d) from now';
+  if (Math.abs(at) > MAX_EPOCH_MS) return `which is not between ${formatIsoTime(-MAX_EPOCH_MS)} and ${formatIsoTime(MAX_EPOCH_MS)}`;
+  return null;
+}
+
 /** Pure: when the delay ends (epoch ms), or why its `until` gave no usable time. */
 export function delayDue(run: Run, l: DelayStep): DelayDue {
   if (l.duration !== null) return { ok: true, at: run.env.now + l.duration };
@@ -18,9 +34,8 @@ export function delayDue(run: Run, l: DelayStep): DelayDue {
   const r = evaluate(l.until, scopeOf(run.state));
   if (!r.ok) return { ok: false, error: `until: ${r.error}` };
   const at = typeof r.value === 'string' ? parseIsoTime(r.value) : typeof r.value === 'number' ? r.value : Number.NaN;
-  if (!Number.isFinite(at)) {
-    return { ok: false, error: `until: ${l.until.source} gave ${JSON.stringify(r.value) ?? 'nothing'}, which is not an ISO timestamp` };
-  }
+  const problem = untilProblem(at, run.env.now);
+  if (problem !== null) return { ok: false, error: `until: ${l.until.source} gave ${JSON.stringify(r.value) ?? 'nothing'}, ${problem}` };
   return { ok: true, at };
 }
 

@@ -1,7 +1,7 @@
 import { assertNever } from './assert-never.js';
 import type { SagaEvent } from './events.js';
 import { formatIsoTime } from './iso-time.js';
-import { emptyStep, type CompensationState, type InstanceState, type StepState } from './state.js';
+import { emptyStep, ownStep, type CompensationState, type InstanceState, type StepState } from './state.js';
 
 /**
  * Pure: applies one journal event to the state. Replaying an instance's journal through
@@ -26,7 +26,7 @@ export function evolve(state: InstanceState | undefined, event: SagaEvent): Inst
 }
 
 function step(state: InstanceState, name: string): StepState {
-  return state.steps[name] ?? emptyStep;
+  return ownStep(state.steps, name) ?? emptyStep;
 }
 
 function withStep(state: InstanceState, name: string, patch: Partial<StepState>): InstanceState {

@@ -1,5 +1,5 @@
 import type { CommandStep, CompiledSaga, ForEachStage } from './definition.js';
-import type { InstanceState } from './state.js';
+import { ownStep, type InstanceState } from './state.js';
 
 /**
  * How the elements of a `forEach` stage are named and found. Element `i` of stage `reserve`
@@ -68,7 +68,7 @@ export function groupElementNames(stage: ForEachStage, index: number): string[] 
 
 /** Pure: the names of a started stage's elements in element order; none before it started. */
 export function elementNames(state: InstanceState, stage: string): string[] {
-  return (state.steps[stage]?.items ?? []).map((_, i) => elementName(stage, i));
+  return (ownStep(state.steps, stage)?.items ?? []).map((_, i) => elementName(stage, i));
 }
 
 /**
@@ -80,7 +80,7 @@ export function stepNamesInOrder(def: CompiledSaga, state: InstanceState): strin
   for (const stage of def.stages) {
     if (stage.kind === 'parallel') for (const branch of stage.branches) out.push(...branch.map((l) => l.name));
     else if (stage.kind === 'forEach' && stage.steps !== undefined) {
-      const n = state.steps[stage.name]?.items?.length ?? 0;
+      const n = ownStep(state.steps, stage.name)?.items?.length ?? 0;
       for (let i = 0; i < n; i++) out.push(...groupElementNames(stage, i));
       out.push(stage.name);
     } else if (stage.kind === 'forEach') out.push(...elementNames(state, stage.name), stage.name);

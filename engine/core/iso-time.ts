@@ -43,14 +43,23 @@ export function parseIsoTime(text: string): number {
   if (z !== undefined && z.toUpperCase() !== 'Z') {
     const sign = z.startsWith('-') ? -1 : 1;
     const digits = z.slice(1).replace(':', '');
-    offset = sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4))) * 60_000;
+    const [oh, om] = [Number(digits.slice(0, 2)), Number(digits.slice(2, 4))];
+    // An offset is a time of day: +99:99 is no offset at all.
+    if (oh > 23 || om > 59) return Number.NaN;
+    offset = sign * (oh * 60 + om) * 60_000;
   }
   return daysFromCivil(y, mo, d) * DAY_MS + ((h * 60 + mi) * 60 + s) * 1000 + ms - offset;
 }
 
 const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
 
-/** Pure: `YYYY-MM-DDTHH:mm:ss.sssZ` of epoch ms, as `Date.prototype.toISOString` writes it for years 0 to 9999. */
+/** The largest distance from 1970 a `Date` can hold, either way: 100,000,000 days (ECMA-262). */
+export const MAX_EPOCH_MS = 8.64e15;
+
+/**
+ * Pure: `YYYY-MM-DDTHH:mm:ss.sssZ` of epoch ms, as `Date.prototype.toISOString` writes it:
+ * a year outside 0 to 9999 as `+YYYYYY` or `-YYYYYY`. Meant for whole ms within `MAX_EPOCH_MS`.
+ */
 export function formatIsoTime(ms: number): string {
   const days = Math.floor(ms / DAY_MS);
   const rest = ms - days * DAY_MS;
@@ -58,5 +67,6 @@ export function formatIsoTime(ms: number): string {
   const h = Math.floor(rest / 3_600_000);
   const mi = Math.floor((rest % 3_600_000) / 60_000);
   const s = Math.floor((rest % 60_000) / 1000);
-  return `${pad(y, 4)}-${pad(m)}-${pad(d)}T${pad(h)}:${pad(mi)}:${pad(s)}.${pad(Math.floor(rest % 1000), 3)}Z`;
+  const year = y >= 0 && y <= 9999 ? pad(y, 4) : `${y < 0 ? '-' : '+'}${pad(Math.abs(y), 6)}`;
+  return `${year}-${pad(m)}-${pad(d)}T${pad(h)}:${pad(mi)}:${pad(s)}.${pad(Math.floor(rest % 1000), 3)}Z`;
 }

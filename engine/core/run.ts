@@ -4,7 +4,7 @@ import type { SagaEvent } from './events.js';
 import { evolve } from './evolve.js';
 import { childEnded } from './child.js';
 import { timerId, type Env, type TimerRef } from './inputs.js';
-import { emptyStep, type InstanceState, type StepState } from './state.js';
+import { emptyStep, ownStep, type InstanceState, type StepState } from './state.js';
 import { elementLeaf } from './for-each.js';
 import { renderTemplate, scopeFor } from './template.js';
 
@@ -39,11 +39,11 @@ export function effect(run: Run, e: Effect): void {
 export function isPastPivot(run: Run): boolean {
   if (run.state.pastPivot) return true;
   const pivot = leafSteps(run.def).find((l) => l.kind === 'command' && l.pivot);
-  return pivot !== undefined && run.state.steps[pivot.name]?.status === 'skipped';
+  return pivot !== undefined && ownStep(run.state.steps, pivot.name)?.status === 'skipped';
 }
 
 export function stepOf(run: Run, name: string): StepState {
-  return run.state.steps[name] ?? emptyStep;
+  return ownStep(run.state.steps, name) ?? emptyStep;
 }
 
 export function leaf(run: Run, name: string): LeafStep {
@@ -79,7 +79,8 @@ export type Rendered = { ok: true; payload: unknown } | { ok: false; error: stri
 export function renderMessage(run: Run, spec: MessageSpec, step?: string): Rendered {
   const r = renderTemplate(spec.payload, scopeFor(run.state, step ?? ''));
   if (!r.ok) return { ok: false, error: r.error };
-  const validate = run.def.schemas[`${spec.type}@${spec.version}`];
+  const schemaKey = `${spec.type}@${spec.version}`;
+  const validate = Object.hasOwn(run.def.schemas, schemaKey) ? run.def.schemas[schemaKey] : undefined;
   const problem = validate === undefined ? null : validate(r.value);
   if (problem !== null) return { ok: false, error: `${spec.type}@${spec.version} payload does not match its schema: ${problem}` };
   return { ok: true, payload: r.value };

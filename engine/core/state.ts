@@ -151,6 +151,15 @@ export function publicStepState(step: StepState): string {
   return 'compensating';
 }
 
+/**
+ * Pure: the state of the step of that name, or undefined before it started. Only the record's
+ * own entries count: a name that `Object.prototype` also has (`constructor`, `toString`) must
+ * not find the inherited function instead of a step.
+ */
+export function ownStep(steps: Readonly<Record<string, StepState>>, name: string): StepState | undefined {
+  return Object.hasOwn(steps, name) ? steps[name] : undefined;
+}
+
 export const emptyStep: StepState = {
   status: 'pending', attempt: 0, commands: [], awaiting: null, startedAt: null, finishedAt: null,
   lastError: null, output: null, outcome: null, doneSeq: null, compensation: null,

@@ -1,7 +1,7 @@
 import { assertNever } from './assert-never.js';
 import type { Expr, ExprScope, Template } from './definition.js';
 import { elementOf, parseElement, parseGroupStep } from './for-each.js';
-import type { InstanceState } from './state.js';
+import { ownStep, type InstanceState } from './state.js';
 
 /** Pure: the expression scope of an instance: its input, step outputs, identity and trigger. */
 export function scopeOf(state: InstanceState): ExprScope {
@@ -31,15 +31,15 @@ export function scopeFor(state: InstanceState, step: string): ExprScope {
     for (const [name, st] of Object.entries(state.steps)) {
       if (st.outcome === 'done' && name.startsWith(prefix) && parseGroupStep(name) !== null) steps[name.slice(prefix.length)] = st.output;
     }
-    return { ...base, steps, item: state.steps[g.stage]?.items?.[g.index], index: g.index };
+    return { ...base, steps, item: ownStep(state.steps, g.stage)?.items?.[g.index], index: g.index };
   }
   const e = parseElement(step);
   if (e === null) return base;
-  const own = state.steps[step];
+  const own = ownStep(state.steps, step);
   const steps: Record<string, unknown> = { ...base.steps };
   if (own?.outcome === 'done') steps[e.stage] = own.output;
   else delete steps[e.stage];
-  return { ...base, steps, item: state.steps[e.stage]?.items?.[e.index], index: e.index };
+  return { ...base, steps, item: ownStep(state.steps, e.stage)?.items?.[e.index], index: e.index };
 }
 
 export type Evaluated = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: string };
@@ -76,7 +76,9 @@ export function renderTemplate(tpl: Template, scope: ExprScope): Evaluated {
         const r = renderTemplate(v, scope);
         if (!r.ok) return r;
         // JSONata yields undefined for a missing path; JSON has no undefined, so drop the key.
-        if (r.value !== undefined) out[k] = r.value;
+        // Defined, not assigned: a key `__proto__` is a field of the payload, as JSON.parse
+        // (and a literal payload from YAML) keeps it, never the payload's prototype.
+        if (r.value !== undefined) Object.defineProperty(out, k, { value: r.value, enumerable: true, writable: true, configurable: true });
       }
       return { ok: true, value: out };
     }

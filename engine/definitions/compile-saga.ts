@@ -7,6 +7,7 @@ import { compileLeaf } from './compile-steps.js';
 import type { LeafInfo } from './compile-steps.js';
 import { sagaSource, sourceHash } from './hash.js';
 import { nonJsonValues } from './json-data.js';
+import { dataTooDeep } from './nesting.js';
 import { compileSchemas } from './payload-schemas.js';
 import type { SchemaFiles } from './payload-schemas.js';
 import type { RawLeafStep, RawParallelStep, RawSaga } from './raw.js';
@@ -48,7 +49,14 @@ function pointerOf(path: DefinitionPath): string {
 
 function compile(file: FileContext, raw: RawSaga, path: DefinitionPath, files: SchemaFiles, bad: (p: DefinitionPath) => boolean): CompiledSaga | null {
   const before = file.errors.length;
+  // A file's data was measured when it was read (parse-file.ts); a stored source was not.
+  const deep = dataTooDeep(raw);
+  if (deep !== null) {
+    file.reportTooDeep([...path, ...deep.path], deep.depth, 'the saga');
+    return null;
+  }
   for (const nonJson of nonJsonValues(raw, path)) file.report(nonJson.path, nonJson.message, nonJson.hint);
+  if (!bad([...path, 'name'])) reserved(file, 'saga', raw.name, [...path, 'name']);
   const ctx = new SagaContext(file, placeSteps(file, raw, path), raw.name);
   const pivot = findPivot(file, raw, path);
 
@@ -60,7 +68,7 @@ function compile(file: FileContext, raw: RawSaga, path: DefinitionPath, files: S
   if (raw.defaults?.timeout !== undefined && !badDefaults) file.positiveDuration([...path, 'defaults', 'timeout'], raw.defaults.timeout);
   if (!badDefaults) file.retryIntervals([...path, 'defaults', 'retry'], raw.defaults?.retry);
 
-  const stages: (Stage | null)[] = raw.steps.map((step, stage) => {
+  const stages: (Stage | null)[] = raw.steps.map((step, stage) => file.guarded([...path, 'steps', stage], () => {
     const at = [...path, 'steps', stage];
     if (badDefaults || bad(at)) return null;
     const info = (p: DefinitionPath, branch: number | null, index: number): LeafInfo => ({
@@ -83,7 +91,7 @@ function compile(file: FileContext, raw: RawSaga, path: DefinitionPath, files: S
         return compileLeaf(ctx, leaf, info([...at, 'parallel', b, i], b, i));
       }));
     return { kind: 'parallel', name: step.name, when, branches: branches as LeafStep[][] };
-  });
+  }));
 
   const schemas = compileSchemas(file, bad([...path, 'schemas']) ? undefined : raw.schemas, [...path, 'schemas'], files);
   if (file.errors.length !== before) return null;
@@ -100,11 +108,27 @@ function compile(file: FileContext, raw: RawSaga, path: DefinitionPath, files: S
   };
 }
 
-/** Where every step and group sits, reporting names used twice. */
+/** The names every JavaScript object has already (`constructor`, `toString`, `__proto__`, ...). */
+const objectNames: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
+
+/**
+ * Reports a saga or step name that every JavaScript object already has: sagad keeps steps and
+ * sagas in records by name, where `constructor` would find the object's own function. Of these
+ * only `constructor` fits the name pattern. A stored definition keeps its names: the instances
+ * pinned to it run as the core finds their steps (only its own entries count).
+ */
+function reserved(file: FileContext, what: 'saga' | 'step', name: string, at: DefinitionPath): void {
+  if (file.stored || !objectNames.has(name)) return;
+  file.report(at, `${what} name \`${name}\` is reserved: every JavaScript object has a property of that name`,
+    `rename the ${what}, for example to \`${name}-${what}\``);
+}
+
+/** Where every step and group sits, reporting names used twice and reserved names. */
 function placeSteps(file: FileContext, raw: RawSaga, path: DefinitionPath): Map<string, StepPlace> {
   const places = new Map<string, StepPlace>();
   const firstAt = new Map<string, DefinitionPath>();
   const place = (name: string, at: DefinitionPath, p: StepPlace): void => {
+    reserved(file, 'step', name, [...at, 'name']);
     const first = firstAt.get(name);
     if (first === undefined) {
       places.set(name, p);

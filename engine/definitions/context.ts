@@ -3,9 +3,10 @@ import { formatPath, show } from './errors.js';
 import type { DefinitionError, DefinitionPath } from './errors.js';
 import { MAX_DURATION_MS, parseDuration } from './duration.js';
 import type { RawRetry } from './raw.js';
-import { ExpressionSyntaxError, compileExprDetailed, forbiddenFunctions } from './expression.js';
+import { ExpressionDepthError, ExpressionSyntaxError, compileExprDetailed, forbiddenFunctions } from './expression.js';
 import { checkReference, stepReferences } from './references.js';
 import type { RefSite, StepPlace } from './references.js';
+import { MAX_NESTING, shortPath } from './nesting.js';
 import type { SourceMap } from './source-map.js';
 
 /** A `saga` step, as the loader checks it against the child saga it names. */
@@ -39,6 +40,34 @@ export class FileContext {
   report(path: DefinitionPath, message: string, hint: string, at: 'value' | 'key' = 'value'): void {
     const { line, column } = this.map.position(path, at);
     this.errors.push({ file: this.file, line, column, path: formatPath(path), message, hint });
+  }
+
+  /**
+   * Records that the value at `path` nests `depth` levels, more than MAX_NESTING: located at
+   * the node itself, shown with the start of its path (the whole of it would be hundreds of `[0]`).
+   */
+  reportTooDeep(path: DefinitionPath, depth: number, what: string, hint = 'nest the data less deeply'): void {
+    const { line, column } = this.map.position(path);
+    const shown = shortPath(path);
+    this.errors.push({
+      file: this.file, line, column, path: `${formatPath(shown.path)}${shown.cut ? '...' : ''}`,
+      message: `${what} nests ${depth.toLocaleString('en-US')} levels deep here; at most ${MAX_NESTING} are read`, hint,
+    });
+  }
+
+  /**
+   * Runs the compilation of the part at `at`, reporting a RangeError (the stack or a string
+   * run out, on input no check foresaw) as that part's error instead of stopping the loader:
+   * the server must refuse a bad definition with its file and line, not crash.
+   */
+  guarded<T>(at: DefinitionPath, compilePart: () => T | null): T | null {
+    try {
+      return compilePart();
+    } catch (err) {
+      if (!(err instanceof RangeError)) throw err;
+      this.report(at, `the loader could not check this part: ${err.message}`, 'nest its values and expressions less deeply');
+      return null;
+    }
   }
 
   /** Milliseconds of the duration at `path`, reporting a zero one; schema checks ran before. */
@@ -100,6 +129,14 @@ export class SagaContext {
       }
       return ok ? expr : null;
     } catch (err) {
+      if (err instanceof ExpressionDepthError) {
+        this.file.report(path, err.message, 'write it with fewer nested parentheses, or in parts bound to variables ($a := ...; $b := ...)');
+        return null;
+      }
+      if (err instanceof RangeError) {
+        this.file.report(path, `the loader could not check the expression: ${err.message}`, 'write it with fewer nested parentheses, or in parts bound to variables');
+        return null;
+      }
       if (!(err instanceof ExpressionSyntaxError)) throw err;
       this.file.report(path, `the expression does not parse: ${err.message}`, 'check the JSONata syntax inside {% ... %}');
       return null;

@@ -1,5 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import jsonata from 'jsonata';
+import { prettyChars, SizeMeter } from './expanded-size.js';
+import type { SizeBounds } from './expanded-size.js';
 
 /**
  * How far one evaluation of one expression may go. JSONata 1.8 evaluates synchronously on the
@@ -57,31 +59,48 @@ export class ExpressionLimitError extends Error {
   }
 }
 
-/** The `..` operators of an expression, by the nodes of their two sides. */
+/** What the guard needs to know of an expression's syntax tree, found once when it is compiled. */
 export interface RangeSides {
+  /** The `..` operators, by the nodes of their two sides. */
   readonly lhs: ReadonlyMap<jsonata.ExprNode, jsonata.ExprNode>;
   readonly rhs: ReadonlyMap<jsonata.ExprNode, jsonata.ExprNode>;
+  /** The operands of `&`, which JSONata writes out as JSON text when they are not strings. */
+  readonly concat?: ReadonlySet<jsonata.ExprNode>;
+  /** The expression has a transform (`~> |...|`), which assigns into the objects it matched. */
+  readonly mutates?: boolean;
 }
 
-/** Pure: the sides of every range operator in a syntax tree. */
+/** Pure: the sides of every range operator in a syntax tree, the operands of `&` and whether it transforms. */
 export function rangeSides(ast: jsonata.ExprNode): RangeSides {
   const lhs = new Map<jsonata.ExprNode, jsonata.ExprNode>();
   const rhs = new Map<jsonata.ExprNode, jsonata.ExprNode>();
-  const visit = (node: unknown): void => {
+  const concat = new Set<jsonata.ExprNode>();
+  let mutates = false;
+  // Without recursion: the loader bounds how deeply a tree nests (nesting.ts), but this must not depend on it.
+  const pending: unknown[] = [ast];
+  const seen = new Set<object>();
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (node === null || typeof node !== 'object' || seen.has(node)) continue;
+    seen.add(node);
     if (Array.isArray(node)) {
-      node.forEach(visit);
-      return;
+      pending.push(...(node as unknown[]));
+      continue;
     }
-    if (node === null || typeof node !== 'object') return;
     const n = node as jsonata.ExprNode;
-    if (n.type === 'binary' && n.value === '..' && n.lhs !== undefined && n.rhs !== undefined) {
-      lhs.set(n.lhs, n);
-      rhs.set(n.rhs, n);
+    if (n.type === 'binary' && n.lhs !== undefined && n.rhs !== undefined) {
+      if (n.value === '..') {
+        lhs.set(n.lhs, n);
+        rhs.set(n.rhs, n);
+      } else if (n.value === '&') {
+        concat.add(n.lhs);
+        concat.add(n.rhs);
+      }
     }
-    Object.values(n).forEach(visit);
-  };
-  visit(ast);
-  return { lhs, rhs };
+    if (n.type === 'transform') mutates = true;
+    pending.push(...Object.values(n));
+  }
+  return { lhs, rhs, concat, mutates };
 }
 
 /**
@@ -108,13 +127,24 @@ export function guardBindings(limits: ExpressionLimits, ranges: RangeSides): Rec
       throw new ExpressionLimitError(`it ran longer than ${limits.timeoutMs} ms and was stopped (the limit is SAGA_EXPR_TIMEOUT); an expression must not loop over data`);
     }
   };
-  const checkSize = (result: unknown): void => {
+  // Sizes are remembered for the whole evaluation, unless a transform may change a value after
+  // it was measured: then each measurement is on its own, and every result is measured.
+  const mutates = ranges.mutates === true;
+  const meter = new SizeMeter(!mutates);
+  const bounds = builtBounds(limits);
+  const checkSize = (expr: jsonata.ExprNode, result: unknown): void => {
     if (Array.isArray(result) && result.length > limits.maxItems) {
       throw new ExpressionLimitError(`it built an array of ${result.length} items, more than the ${limits.maxItems} allowed`);
     }
     if (typeof result === 'string' && result.length > limits.maxChars) {
       throw new ExpressionLimitError(`it built a string of ${result.length} characters, more than the ${limits.maxChars} allowed`);
     }
+    if (result === null || typeof result !== 'object') return;
+    if (ranges.concat?.has(expr) === true) writable(meter, limits, '&', result, false);
+    // A variable or a field holds a value measured when it was built, or a part of one, or the
+    // saga's own data: measuring it again would walk all of $input for `$input.a`.
+    if (!mutates && (expr.type === 'variable' || expr.type === 'name') && !Object.hasOwn(expr, 'group')) return;
+    meter.measure(result, bounds);
   };
   const checkRange = (range: jsonata.ExprNode, rhs: unknown): void => {
     const lower = single(lowerBounds.get(range)?.pop());
@@ -136,7 +166,7 @@ export function guardBindings(limits: ExpressionLimits, ranges: RangeSides): Rec
     __evaluate_exit: (expr: jsonata.ExprNode, _input: unknown, _env: unknown, result: unknown) => {
       depth--;
       checkTime();
-      checkSize(result);
+      checkSize(expr, result);
       const asLower = ranges.lhs.get(expr);
       if (asLower !== undefined) {
         const stack = lowerBounds.get(asLower) ?? [];
@@ -148,6 +178,9 @@ export function guardBindings(limits: ExpressionLimits, ranges: RangeSides): Rec
     },
     distinct: boundedDistinct(limits),
     pad: boundedPad(limits),
+    string: boundedWriter(meter, limits, nativeString, (args) => args[1] === true),
+    // A transform clones the value it changes through `$clone`, the one bound here.
+    clone: boundedWriter(meter, limits, nativeClone, () => false),
   };
 }
 
@@ -186,6 +219,8 @@ function native(name: string): NativeFunction {
 
 const nativeDistinct = native('distinct');
 const nativePad = native('pad');
+const nativeString = native('string');
+const nativeClone = native('clone');
 
 /** Objects are compared pairwise by `$distinct`; past this many, the comparisons take too long. */
 const DISTINCT_OBJECTS_MAX = 2_000;
@@ -232,6 +267,50 @@ function boundedPad(limits: ExpressionLimits): NativeFunction {
         throw new ExpressionLimitError(`$pad to ${Math.abs(width)} characters is more than the ${limits.maxChars} allowed`);
       }
       return nativePad.implementation.apply(this, args);
+    },
+  };
+}
+
+/** What any value an evaluation builds may come to as JSON, its shared parts counted each time. */
+function builtBounds(limits: ExpressionLimits): SizeBounds {
+  return {
+    maxChars: limits.maxChars,
+    maxValues: Infinity,
+    exceeded: (what, atLeast) => {
+      if (what === 'cycle') throw new ExpressionLimitError('it built a value that contains itself, which JSON cannot hold');
+      throw new ExpressionLimitError(`it built a value of ${atLeast} characters or more as JSON (a part it repeats counts each time), more than the ${limits.maxChars} allowed`);
+    },
+  };
+}
+
+/**
+ * Checks, before a native function writes `value` out as JSON text (`$string`, `$clone`, the
+ * operands of `&`), that the text stays within the limits: JSONata's writer calls a function
+ * for every value (about a microsecond each), in one call that no limit can interrupt.
+ */
+function writable(meter: SizeMeter, limits: ExpressionLimits, what: string, value: unknown, pretty: boolean): void {
+  const size = meter.measure(value, {
+    maxChars: limits.maxChars,
+    maxValues: limits.maxItems,
+    exceeded: (kind, atLeast) => {
+      if (kind === 'cycle') throw new ExpressionLimitError(`${what} was given a value that contains itself, which JSON cannot hold`);
+      if (kind === 'values') throw new ExpressionLimitError(`${what} was given ${atLeast} values or more to write, more than the ${limits.maxItems} allowed`);
+      throw new ExpressionLimitError(`${what} would write ${atLeast} characters or more, more than the ${limits.maxChars} allowed`);
+    },
+  });
+  if (pretty && prettyChars(size) > limits.maxChars) {
+    throw new ExpressionLimitError(`${what} would write up to ${prettyChars(size)} characters with indentation, more than the ${limits.maxChars} allowed`);
+  }
+}
+
+/** A native function that writes its first argument out as JSON (`$string`, `$clone`), its text bounded before it is written. */
+function boundedWriter(meter: SizeMeter, limits: ExpressionLimits, fn: NativeFunction, pretty: (args: unknown[]) => boolean): NativeFunction {
+  const name = fn === nativeString ? '$string' : '$clone';
+  return {
+    ...fn,
+    implementation(this: unknown, ...args: unknown[]) {
+      writable(meter, limits, name, args[0], pretty(args));
+      return fn.implementation.apply(this, args);
     },
   };
 }

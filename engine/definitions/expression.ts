@@ -1,6 +1,7 @@
 import jsonata from 'jsonata';
 import type { Expr, ExprScope } from '../core/definition.js';
 import { ExpressionLimitError, expressionLimits, guardBindings, rangeSides, warmUpEvaluator } from './expression-limits.js';
+import { MAX_NESTING, treeDepth } from './nesting.js';
 
 /** A `{% ... %}` whose JSONata does not parse; `position` is JSONata's character position. */
 export class ExpressionSyntaxError extends Error {
@@ -13,6 +14,20 @@ export class ExpressionSyntaxError extends Error {
   ) {
     super(message, options);
     this.name = 'ExpressionSyntaxError';
+  }
+}
+
+/** A `{% ... %}` that nests deeper than MAX_NESTING levels: too deep to check or to evaluate. */
+export class ExpressionDepthError extends ExpressionSyntaxError {
+  constructor(
+    message: string,
+    source: string,
+    /** How deeply its syntax tree nests, when JSONata could parse it. */
+    readonly depth: number | null,
+    options?: { cause: unknown },
+  ) {
+    super(message, source, 0, options);
+    this.name = 'ExpressionDepthError';
   }
 }
 
@@ -104,7 +119,7 @@ export function forbiddenFunctions(ast: jsonata.ExprNode): string[] {
   return [...found];
 }
 
-/** Compiles `{% ... %}` or bare JSONata; throws ExpressionSyntaxError when it does not parse. */
+/** Compiles `{% ... %}` or bare JSONata; throws ExpressionSyntaxError when it does not parse (ExpressionDepthError when it nests too deeply). */
 export function compileExprDetailed(source: string): CompiledExpr {
   const text = unwrapExpression(source) ?? source.trim();
   if (text === '') throw new ExpressionSyntaxError('the expression is empty', text, 0);
@@ -112,10 +127,19 @@ export function compileExprDetailed(source: string): CompiledExpr {
   try {
     compiled = jsonata(text);
   } catch (err) {
+    if (err instanceof RangeError) {
+      throw new ExpressionDepthError(`the expression nests too deeply for JSONata to parse; at most ${MAX_NESTING} levels are read`, text, null, { cause: err });
+    }
     const e = err as { message?: string; position?: number };
     const position = typeof e.position === 'number' ? e.position : 0;
     const message = `${e.message ?? String(err)} (at character ${position} of \`${text}\`)`;
     throw new ExpressionSyntaxError(message, text, position, { cause: err });
+  }
+  // Before any walk of the tree: the checks below, JSONata's evaluator and the loader's own
+  // walkers recurse over it, and a few thousand parentheses would run them out of stack.
+  const depth = treeDepth(compiled.ast());
+  if (depth > MAX_NESTING) {
+    throw new ExpressionDepthError(`the expression nests ${depth.toLocaleString('en-US')} levels deep; at most ${MAX_NESTING} are read`, text, depth);
   }
   const path = plainPath(compiled.ast());
   const ranges = rangeSides(compiled.ast());

@@ -69,27 +69,51 @@ export function loadDefinitionsText(text: string, file: string): LoadResult {
   loadText(load, text, [{ abs: resolve(file), shown: file }]);
   // Each file's own errors are in load.errors already: only what the check adds is taken.
   const counts = load.contexts.map((c) => c.errors.length);
-  checkChildren(load.contexts, load.sagas, new Set(load.names.keys()));
+  try {
+    checkChildren(load.contexts, load.sagas, new Set(load.names.keys()));
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    load.errors.push(notChecked(file, 'the child sagas of its `saga` steps', err));
+  }
   load.contexts.forEach((c, i) => load.errors.push(...c.errors.slice(counts[i])));
   if (load.errors.length > 0) return { ok: false, errors: sortErrors(load.errors) };
   return { ok: true, sagas: load.sagas, files: load.files };
 }
 
+/**
+ * A RangeError (the stack or a string run out) on input that no check foresaw, reported as an
+ * error of the file rather than thrown: the server must refuse a bad file with its name, not crash.
+ */
+function notChecked(file: string, what: string, err: RangeError): DefinitionError {
+  return { file, line: 1, column: 1, path: '', message: `the loader could not check ${what}: ${err.message}`, hint: 'nest its values and expressions less deeply' };
+}
+
 function loadText(load: Load, text: string, stack: readonly Frame[]): void {
   const file = stack[stack.length - 1]?.shown ?? '';
-  const { ctx, data, invalid } = parseDefinitionsFile(text, file);
+  let parsed: ReturnType<typeof parseDefinitionsFile>;
+  try {
+    parsed = parseDefinitionsFile(text, file);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    load.errors.push(notChecked(file, 'the file', err));
+    return;
+  }
+  const { ctx, data, invalid } = parsed;
   const raw = (data ?? {}) as { include?: unknown; sagas?: unknown };
   if (Array.isArray(raw.sagas)) {
     raw.sagas.forEach((saga: unknown, i) => {
       if (!isNamed(saga)) return;
       checkSagaName(load, ctx, saga.name, i);
-      // A saga with schema errors is still checked for every other problem, in the same round.
-      if (invalid.has(`/sagas/${i}`)) {
-        checkInvalidSaga(ctx, saga, ['sagas', i], schemaFilesBeside(load, ctx.file), invalid);
-        return;
-      }
-      const compiled = compileSaga(ctx, saga as RawSaga, ['sagas', i], schemaFilesBeside(load, ctx.file));
-      if (compiled !== null) load.sagas.push(compiled);
+      ctx.guarded(['sagas', i], () => {
+        // A saga with schema errors is still checked for every other problem, in the same round.
+        if (invalid.has(`/sagas/${i}`)) {
+          checkInvalidSaga(ctx, saga, ['sagas', i], schemaFilesBeside(load, ctx.file), invalid);
+          return null;
+        }
+        const compiled = compileSaga(ctx, saga as RawSaga, ['sagas', i], schemaFilesBeside(load, ctx.file));
+        if (compiled !== null) load.sagas.push(compiled);
+        return null;
+      });
     });
   }
   if (Array.isArray(raw.include)) {

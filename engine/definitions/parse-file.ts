@@ -4,6 +4,7 @@ import { isAlias, isCollection, isNode, isPair, Lexer, LineCounter, parseDocumen
 import type { Document, ErrorCode, Node } from 'yaml';
 import { FileContext } from './context.js';
 import { validateDefinitions } from './dsl-schema.js';
+import { dataTooDeep, MAX_NESTING } from './nesting.js';
 import { explainSchemaErrors } from './schema-errors.js';
 import { SourceMap } from './source-map.js';
 
@@ -109,6 +110,7 @@ const yamlHints: Partial<Record<ErrorCode, string>> = {
   MULTIPLE_DOCS: 'keep one YAML document per file; use include for more files',
   MISSING_CHAR: 'a bracket or quote is not closed',
   BLOCK_AS_IMPLICIT_KEY: 'check the indentation and the colons of the lines above',
+  RESOURCE_EXHAUSTION: `nest the YAML less deeply: at most ${MAX_NESTING} levels are read`,
 };
 
 function tokensWithin(text: string): boolean {
@@ -132,9 +134,12 @@ export function parseYamlFile(text: string, file: string): YamlFile {
     return fail(0, `the file is too big to read: more than ${count(MAX_YAML_TOKENS)} YAML tokens`, SPLIT);
   }
   if (doc.errors.length > 0) {
-    for (const e of doc.errors) {
+    // yaml stops at the first stack overflow in nested brackets and reports it at every level left open.
+    const errors = doc.errors.filter((e, i) => e.code !== 'RESOURCE_EXHAUSTION' || doc.errors.findIndex((f) => f.code === e.code) === i);
+    for (const e of errors) {
       const { line, column } = ctx.map.toPosition(e.pos[0]);
-      const message = `YAML syntax error: ${e.message.split('\n')[0]?.replace(/\.$/, '') ?? e.code}`;
+      const first = e.message.split('\n')[0]?.replace(/\.$/, '') ?? e.code;
+      const message = e.code === 'RESOURCE_EXHAUSTION' ? `the YAML nests too deeply to read (${first})` : `YAML syntax error: ${first}`;
       ctx.errors.push({ file, line, column, path: '', message, hint: yamlHints[e.code] ?? 'fix the YAML syntax' });
     }
     return { ctx, doc, ok: false, data: null };
@@ -143,7 +148,13 @@ export function parseYamlFile(text: string, file: string): YamlFile {
     const problem = aliasProblem(doc);
     if (problem !== null) return fail(problem.node.range?.[0] ?? 0, problem.message, problem.hint);
     // The aliases are bounded above, so yaml's own guess (maxAliasCount) need not refuse any.
-    return { ctx, doc, ok: true, data: doc.toJS({ maxAliasCount: -1 }) as unknown };
+    const data = doc.toJS({ maxAliasCount: -1 }) as unknown;
+    const deep = dataTooDeep(data);
+    if (deep !== null) {
+      ctx.reportTooDeep(deep.path, deep.depth, 'the data', 'nest the data less deeply; a value repeated by an alias nests as deeply as where it is repeated');
+      return { ctx, doc, ok: false, data: null };
+    }
+    return { ctx, doc, ok: true, data };
   } catch (err) {
     return fail(0, `cannot read the YAML: ${(err as Error).message}`, 'nest the YAML less deeply');
   }

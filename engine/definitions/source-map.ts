@@ -1,5 +1,5 @@
-import { isAlias, isMap, isScalar, isSeq } from 'yaml';
-import type { Document, LineCounter, Node } from 'yaml';
+import { isAlias, isCollection, isMap, isNode, isPair, isScalar, isSeq } from 'yaml';
+import type { Alias, Document, LineCounter, Node } from 'yaml';
 import type { DefinitionPath } from './errors.js';
 
 /** A 1-based line and column in a file. */
@@ -10,6 +10,9 @@ export interface SourcePosition {
 
 /** Maps document paths to the line and column of their YAML nodes. */
 export class SourceMap {
+  /** Each alias's node, found in one walk of the document when the first alias is met. */
+  private aliases: Map<Alias, Node | undefined> | null = null;
+
   constructor(
     private readonly doc: Document.Parsed,
     private readonly lines: LineCounter,
@@ -50,12 +53,45 @@ export class SourceMap {
     return { line, column: col };
   }
 
+  /**
+   * The node an alias repeats. yaml's own `resolve` walks the whole document for every call,
+   * which made a file with thousands of errors reached through aliases take minutes.
+   */
   private resolve(node: unknown): unknown {
-    return isAlias(node) ? node.resolve(this.doc) : node;
+    if (!isAlias(node)) return node;
+    this.aliases ??= aliasTargets(this.doc);
+    return this.aliases.get(node);
   }
 
   private offsetOf(node: unknown): number | null {
     const range = (node as Node | null)?.range;
     return Array.isArray(range) ? range[0] : null;
   }
+}
+
+/**
+ * Pure: the node each alias of `doc` repeats: the last node before it, in document order
+ * (a mapping's key before its value, a node before its contents), that has the alias's anchor,
+ * as yaml resolves it; an anchor may be given again further on. Without recursion: a
+ * document may nest deeper than the stack.
+ */
+export function aliasTargets(doc: Document.Parsed): Map<Alias, Node | undefined> {
+  const anchors = new Map<string, Node>();
+  const targets = new Map<Alias, Node | undefined>();
+  const pending: unknown[] = [doc.contents];
+  while (pending.length > 0) {
+    const item = pending.pop();
+    if (isPair(item)) {
+      pending.push(item.value, item.key);
+      continue;
+    }
+    if (!isNode(item)) continue;
+    if (isAlias(item)) {
+      targets.set(item, anchors.get(item.source));
+      continue;
+    }
+    if (item.anchor !== undefined) anchors.set(item.anchor, item);
+    if (isCollection(item)) for (let i = item.items.length - 1; i >= 0; i--) pending.push(item.items[i]);
+  }
+  return targets;
 }

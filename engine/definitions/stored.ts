@@ -25,6 +25,17 @@ const fields = ['definition', 'schemaFiles'];
  * located in the source text, with paths like `definition.steps[0].timeout`.
  */
 export function compileSagaSource(source: string): SourceResult {
+  try {
+    return compileSource(source);
+  } catch (err) {
+    // The stack or a string run out on a source no check foresaw: an error of the source, not a crash.
+    if (!(err instanceof RangeError)) throw err;
+    const message = `the loader could not check the stored definition: ${err.message}`;
+    return { ok: false, errors: [{ file: STORED_DEFINITION, line: 1, column: 1, path: '', message, hint: 'store it again from its definitions file' }] };
+  }
+}
+
+function compileSource(source: string): SourceResult {
   const lines = new LineCounter();
   // JSON is YAML: the YAML parser gives the positions of the source's nodes for messages.
   const ctx = new FileContext(STORED_DEFINITION, new SourceMap(parseDocument(source, { lineCounter: lines }), lines), true);

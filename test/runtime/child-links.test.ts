@@ -206,7 +206,7 @@ sagas:
       - name: work
         pivot: true
         command: { subject: b.commands, type: Work, payload: { x: "{% $input.x %}" } }
-        reply: { subject: b.events, success: [Worked], failure: [NoWork] }
+        reply: { subject: b.events, success: [Worked] }
 `;
 
 interface Rig {
