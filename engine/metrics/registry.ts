@@ -12,7 +12,9 @@ const COMMIT_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2
 const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 /** Why a message went to the dead-letter queue, as a label (the stored reason is a sentence). */
-export type DeadLetterReason = 'not_envelope' | 'invalid_message' | 'invalid_input' | 'correlation_mismatch' | 'late_reply' | 'max_deliveries';
+export type DeadLetterReason = 'not_envelope' | 'invalid_message' | 'invalid_input' | 'correlation_mismatch' | 'late_reply' | 'max_deliveries'
+  // An early event's copy: no wait took it within SAGA_EARLY_EVENT_TTL, or its instance kept 100 already.
+  | 'early_expired' | 'early_full';
 
 /** One consumer's backlog as the lag monitor last saw it. */
 export interface ConsumerBacklog {

@@ -1,6 +1,6 @@
 import { decide, isRejection, type CompiledSaga, type Env, type InstanceState } from '../core/index.js';
 import type { LogFn } from '../log.js';
-import type { Metrics } from '../metrics/registry.js';
+import type { DeadLetterReason, Metrics } from '../metrics/registry.js';
 import type { EarlyEvent, EarlyEventKey } from '../store/early-events.js';
 import type { InputWrite, StorePort } from '../store/port.js';
 import { changeOf } from './change.js';
@@ -127,7 +127,7 @@ export class EarlyDelivery {
         subject: m.subject, headers: raw.headers, data: raw.data, deliveryCount: 1, at: Date.now(),
         reason: `${m.eventType} arrived before the wait step of instance ${id} started, and the instance already keeps ${MAX_EARLY_EVENTS_PER_INSTANCE} such events`,
       }, `dead-letter/${deliveryId(id, m.eventId)}`);
-      if (parked !== null) this.deps.counters.earlyEvents.inc({ outcome: 'dead_lettered' });
+      if (parked !== null) this.countParked('early_full');
     }
     return handled;
   }
@@ -162,7 +162,7 @@ export class EarlyDelivery {
       if (c === null) continue;
       const problem = schemaProblem(def, m.eventType, m.version, m.payload);
       if (problem !== null) {
-        await this.park(e, problem);
+        await this.park(e, problem, 'invalid_message');
         continue;
       }
       // Written once per instance and event: a crash before the drop makes the next offer a duplicate.
@@ -176,11 +176,15 @@ export class EarlyDelivery {
    * Dead-letters a kept early event once (by its delivery to the instance) as it forgets it, in
    * one transaction; nothing when it is gone (delivered, or parked, since the caller read it).
    */
-  private async park(e: EarlyEvent, reason: string): Promise<void> {
+  private async park(e: EarlyEvent, reason: string, kind: DeadLetterReason): Promise<void> {
     const letter = { subject: e.subject, reason, headers: e.headers, data: e.data, deliveryCount: 1, at: Date.now() };
-    if (await this.deps.store.parkEarlyEvent(e.instanceId, e.eventId, letter, `dead-letter/${deliveryId(e.instanceId, e.eventId)}`)) {
-      this.deps.counters.earlyEvents.inc({ outcome: 'dead_lettered' });
-    }
+    if (await this.deps.store.parkEarlyEvent(e.instanceId, e.eventId, letter, `dead-letter/${deliveryId(e.instanceId, e.eventId)}`)) this.countParked(kind);
+  }
+
+  /** A copy of an early event parked: an early event dead-lettered, and a dead letter like any other (the DLQ alert counts these). */
+  private countParked(kind: DeadLetterReason): void {
+    this.deps.counters.earlyEvents.inc({ outcome: 'dead_lettered' });
+    this.deps.counters.deadLettered.inc({ reason: kind });
   }
 
   /**
@@ -209,7 +213,7 @@ export class EarlyDelivery {
     }
     for (const e of expired) {
       await attempt(e.instanceId, 'dead-lettering an expired early event', () => this.park(e,
-        `${e.type} arrived before a wait step of instance ${e.instanceId} awaited it, and no wait step took it within SAGA_EARLY_EVENT_TTL (${this.ttlMs} ms)`), 1);
+        `${e.type} arrived before a wait step of instance ${e.instanceId} awaited it, and no wait step took it within SAGA_EARLY_EVENT_TTL (${this.ttlMs} ms)`, 'early_expired'), 1);
     }
     return handled;
   }

@@ -225,7 +225,7 @@ t.test('kept for an hour by default, counted as kept and as dead-lettered', asyn
   t.equal(await engine.settleEarlyEvents((kept?.expiresAt ?? 0) + 1), 1);
   t.match(store.listDead({}).items, [{ reason: `OrderApproved arrived before a wait step of instance ${state.id} awaited it, and no wait step took it within SAGA_EARLY_EVENT_TTL (3600000 ms)` }]);
   t.match(await engine.metrics(), /sagad_early_events_total\{outcome="dead_lettered"\} 1/);
-
+  t.match(await engine.metrics(), /sagad_dead_letters_total\{reason="early_expired"\} 1\n/, 'and as a dead letter, which the DLQ alert counts');
 });
 
 t.test('an event handed to the engine without its raw bytes is kept as its envelope\'s JSON', async (t) => {

@@ -104,6 +104,7 @@ t.test('an instance at its cap of kept events has its copy dead-lettered; the me
   t.equal(JSON.parse(new TextDecoder().decode(letter?.data)).eventId, 'ap-cap', 'the letter holds the message as it arrived');
   const metrics = await engine.metrics();
   t.match(metrics, /sagad_early_events_total\{outcome="dead_lettered"\} 1\n/);
+  t.match(metrics, /sagad_dead_letters_total\{reason="early_full"\} 1\n/, 'counted as a dead letter');
   t.notMatch(metrics, /sagad_messages_total\{outcome="dead_lettered"\}/, 'the message itself is not a dead letter');
 });
 
