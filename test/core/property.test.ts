@@ -236,9 +236,13 @@ const numRuns = Number(process.env.FC_RUNS ?? 1000);
 /** The two assertions `holds` needs from a tap test. */
 interface Reporter { pass(message: string): unknown; fail(message: string, extra: object): unknown }
 
+/** The seed fast-check used in the last `holds` (its own pick without FC_SEED): told with a coverage miss, to run it again. */
+let lastSeed: number | undefined;
+
 /** Runs a property and reports it as one tap assertion, with fast-check's counterexample. */
 function holds<Ts extends [unknown, ...unknown[]]>(tt: Reporter, name: string, prop: fc.IProperty<Ts>, runs = numRuns, todo?: string): boolean {
   const details = fc.check(prop, { numRuns: runs, ...(seed === undefined ? {} : { seed }) });
+  lastSeed = details.seed;
   if (!details.failed) {
     tt.pass(`${name} (${details.numRuns} runs)`);
     return true;
@@ -258,14 +262,23 @@ const scenario = fc.tuple(fc.boolean(), random, fc.oneof(actions(profiles.happy)
 
 for (const c of [order, trip]) {
   t.test(`${c.def.name}: any interleaving ends as the saga guarantee allows`, async (tt) => {
-    const ok = holds(tt, 'properties 1-7 under random replies, duplicates, timers, cancels and retries',
-      fc.property(scenario, ([flag, r, actions]) => {
-        run(c, flag, r, actions);
-      }));
+    const prop = fc.property(scenario, ([flag, r, actions]: [boolean, number, Action[]]) => {
+      run(c, flag, r, actions);
+    });
+    let ok = holds(tt, 'properties 1-7 under random replies, duplicates, timers, cancels and retries', prop);
+    const seeds = [lastSeed];
+    // A generator that stops reaching these would make the properties pass vacuously. The rarest
+    // (a compensation that exhausts its retries, and so a failed instance and its retry: 7 to 16
+    // in 1,000 runs) was missed by a whole sample of 1,000 twice in about 50 runs of this file:
+    // a miss takes a second sample before it counts, and names both seeds (FC_SEED=...).
+    const missed = () => coverage.some((what) => (seen.get(what) ?? 0) === 0);
+    if (ok && numRuns >= 500 && missed()) {
+      ok = holds(tt, 'properties 1-7 again, a second sample for the coverage', prop);
+      seeds.push(lastSeed);
+    }
     for (const [what, n] of [...seen.entries()].sort()) tt.comment(`${String(n).padStart(6)} ${what}`);
-    // A generator that stops reaching these would make the properties pass vacuously.
     for (const what of ok && numRuns >= 500 ? coverage : []) {
-      tt.ok((seen.get(what) ?? 0) > 0, `the generator reached: ${what}`);
+      tt.ok((seen.get(what) ?? 0) > 0, `the generator reached: ${what}`, { seeds });
     }
     seen.clear();
   });
