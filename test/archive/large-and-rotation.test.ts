@@ -67,7 +67,9 @@ t.test('a file is read a member at a time: members longer than one read, a cut-s
   t.equal(problems.length, 1, 'one problem:');
   t.match(problems[0], /byte \d+: the last gzip member is cut short/, 'the cut');
   const peak = Math.max(...held);
-  t.ok(peak < size / 4, `held ${(peak / MiB).toFixed(1)} MiB at most of a ${(size / MiB).toFixed(1)} MiB file`);
+  // Reading it whole held all of it (38.9 MiB); a member at a time about one window and member
+  // (3.5 MiB quietly, 11.5 MiB in a loaded CI run, where collections come later): half is the line.
+  t.ok(peak < size / 2, `held ${(peak / MiB).toFixed(1)} MiB at most of a ${(size / MiB).toFixed(1)} MiB file`);
 });
 
 t.test('bytes that are not a member, across the boundary of two reads: the member after them is found', async (t) => {
