@@ -11,6 +11,8 @@ export interface TimerOptions {
   readonly claimMs: number;
   /** Timers fired per batch. */
   readonly batch?: number;
+  /** The time in ms since the epoch: `Date.now` unless a test holds it still. */
+  readonly clock?: () => number;
 }
 
 /** The first pause of a timer whose firing failed; it doubles with each failure in a row. */
@@ -82,6 +84,10 @@ export class TimerService {
     private readonly onError: (err: unknown) => void,
   ) {}
 
+  private now(): number {
+    return this.opts.clock?.() ?? Date.now();
+  }
+
   /** Starts firing due timers through `fire`, one input each. */
   start(fire: (row: TimerRow) => Promise<void>): void {
     this.fireOne = fire;
@@ -104,7 +110,7 @@ export class TimerService {
 
   private wakeAt(at: number): void {
     if (this.handle !== null) clearTimeout(this.handle);
-    const wait = Math.min(this.opts.pollMs, Math.max(0, at - Date.now()));
+    const wait = Math.min(this.opts.pollMs, Math.max(0, at - this.now()));
     this.armedFor = at;
     this.handle = setTimeout(() => this.fire(), wait);
   }
@@ -116,7 +122,7 @@ export class TimerService {
       (next) => {
         this.busy = false;
         if (this.fireOne === null) return;
-        const now = Date.now();
+        const now = this.now();
         // A held timer that is still due is the earliest the store names, which says nothing of
         // the timers behind it: look again shortly, or when its pause ends. A timer committed
         // meanwhile with an earlier due time pokes as usual.
@@ -126,7 +132,7 @@ export class TimerService {
       (err: unknown) => {
         this.busy = false;
         this.onError(err);
-        if (this.fireOne !== null) this.wakeAt(Date.now() + Math.min(1000, this.opts.pollMs));
+        if (this.fireOne !== null) this.wakeAt(this.now() + Math.min(1000, this.opts.pollMs));
       },
     );
   }
@@ -140,7 +146,7 @@ export class TimerService {
     this.busy = true;
     const batch = this.opts.batch ?? 200;
     this.firing = (async () => {
-      const now = Date.now();
+      const now = this.now();
       const ready = await this.readReady(now, batch);
       const results = await Promise.allSettled(ready.map((row) => fireOne(row)));
       return this.settle(ready, results);
@@ -150,7 +156,7 @@ export class TimerService {
         this.failures = 0;
         if (fired > 0) fault('after-timer-commit');
         // What fired may have more due behind it: look again at once.
-        if (fired > 0 && this.fireOne !== null) this.wakeAt(Date.now());
+        if (fired > 0 && this.fireOne !== null) this.wakeAt(this.now());
         else this.arm();
       },
       (err: unknown) => {
@@ -214,7 +220,7 @@ export class TimerService {
    * the others that failed with it. Returns how many fired.
    */
   private settle(rows: readonly TimerRow[], results: readonly PromiseSettledResult<void>[]): number {
-    const now = Date.now();
+    const now = this.now();
     const fired = results.filter((r) => r.status === 'fulfilled').length;
     const failed = results.length - fired;
     const reports: string[] = [];

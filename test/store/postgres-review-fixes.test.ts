@@ -35,14 +35,15 @@ t.test('a retention pass whose connection the server ends while the archive is w
     archived += batch.length;
     // A restart, a failover or idle_in_transaction_session_timeout ends the backend that holds
     // the pass's transaction; the client, checked out of the pool, gets the error meanwhile.
-    const ended = await admin.query<{ ok: boolean }>(
-      "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'");
+    const ended = await admin.query<{ pid: number; ok: boolean }>(
+      "SELECT pid, pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'");
     t.same(ended.rows.map((r) => r.ok), [true], 'the pass\'s backend ended');
-    await sleep(300);
+    // The pass goes on once the backend is gone, whether or not its client has heard yet.
+    const pid = ended.rows[0]?.pid;
+    while ((await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount !== 0) await sleep(10);
   });
   await t.rejects(failed, { code: 'SAGA_ERR_STORE_UNAVAILABLE' }, 'the pass fails as a store error worth retrying');
   t.equal(archived, 1);
-  await sleep(200);
   t.equal((await admin.query('SELECT id FROM instances')).rowCount, 1, 'nothing deleted: the transaction did not commit');
   // The dead connection was discarded, not handed out again: the next pass works.
   const again = await store.retire(1000, 10, async () => {});
@@ -56,7 +57,9 @@ t.test('an open whose migration connection the server ends fails as unavailable,
   // Another replica migrating: the open waits for its lock (schema.ts) on a connection of its own.
   const other = await adminOf(t, url);
   await other.query('SELECT pg_advisory_lock(7305472013)');
-  const opening = openPostgresStore(url);
+  // Settled from the start: the open may reject (its socket closed) before the terminate's own
+  // answer reaches the admin client, so a handler attached only after that would come too late.
+  const opening = openPostgresStore(url).then((s) => ({ opened: s }), (err: unknown) => ({ failed: err }));
   let pid: number | undefined;
   for (let i = 0; i < 200 && pid === undefined; i++) {
     await sleep(25);
@@ -65,8 +68,9 @@ t.test('an open whose migration connection the server ends fails as unavailable,
   }
   if (pid === undefined) throw new Error('the open never waited for the migration lock');
   await admin.query('SELECT pg_terminate_backend($1)', [pid]);
-  await t.rejects(opening, { code: 'SAGA_ERR_STORE_UNAVAILABLE' }, 'the open fails as a store error worth retrying');
-  await sleep(200);
+  const outcome = await opening;
+  if ('opened' in outcome) await outcome.opened.close();
+  t.match(outcome, { failed: { code: 'SAGA_ERR_STORE_UNAVAILABLE' } }, 'the open fails as a store error worth retrying');
   await other.query('SELECT pg_advisory_unlock(7305472013)');
   const store = await openPostgresStore(url);
   t.teardown(() => store.close());
