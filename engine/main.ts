@@ -23,6 +23,7 @@ import { inboundSubjectsOf, outboundSubjectsOf, Registry } from './runtime/regis
 import { Reloader, type ReloadActor, type ReloadOutcome } from './runtime/reload.js';
 import { registerReloadRoutes } from './api/routes-reload.js';
 import { serveStartRequests } from './runtime/start-requests.js';
+import { StoredWaits } from './runtime/stored-waits.js';
 import { TimerService } from './runtime/timer-service.js';
 import { isPostgresUrl } from './store/open.js';
 import type { StorePort } from './store/port.js';
@@ -160,8 +161,12 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     // for an instance) waits for it, so no subject is consumed twice.
     let consumersStarted: () => void = () => undefined;
     const started = new Promise<void>((resolve) => { consumersStarted = resolve; });
+    // PostgreSQL replicas may run definitions this one has not loaded (a rolling deploy): early
+    // events are kept for the waits of every stored definition too, read in the background.
+    const storedWaits = store.kind === 'postgres' ? new StoredWaits({ store, log }) : undefined;
+    if (storedWaits !== undefined) closers.push(() => storedWaits.stop());
     const engine = new Engine({
-      store, registry, log, relay, timers, metrics, tracing, lateWindowMs: config.lateSuccessWindowMs,
+      store, registry, storedWaits, log, relay, timers, metrics, tracing, lateWindowMs: config.lateSuccessWindowMs,
       // An older definition compiled for an instance after start (a completed child its parent
       // now compensates) may use subjects nothing consumes yet: they are, before it sends anything.
       onPinned: async (saga) => {
@@ -187,6 +192,8 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     });
     await engine.rememberDefinitions();
     await engine.pinDefinitionsInUse();
+    // Before consuming: the waits of what the other replicas stored so far, then every second.
+    await storedWaits?.start();
 
     // A SQLite sagad handles a message only while its lease is not in doubt: one it could not
     // renew waits (the consumer keeps the message in progress) until it is renewed; lost, or on

@@ -9,11 +9,17 @@ import type { Incoming } from './engine.js';
 import { schemaProblem } from './message-schema.js';
 import { kindOf, LOG_INTERVAL_MS, throttledLog } from './log-throttle.js';
 import type { Registry } from './registry.js';
+import type { StoredWaits } from './stored-waits.js';
 
 /** What early delivery borrows from the engine: its store, its definitions, and its way of running and writing an input. */
 export interface EarlyDeliveryDeps {
   readonly store: StorePort;
   readonly registry: Registry;
+  /**
+   * PostgreSQL: the waits of every stored definition, those other replicas loaded included
+   * (stored-waits.ts); absent with SQLite, whose one process loads every definition with a wait.
+   */
+  readonly storedWaits?: Pick<StoredWaits, 'awaits'> | undefined;
   readonly log: LogFn;
   readonly counters: Metrics;
   /** How long an early event is kept (SAGA_EARLY_EVENT_TTL); default an hour. */
@@ -58,12 +64,15 @@ export class EarlyDelivery {
    * yet started) or are failed (a wait step in flight that an operator's retry resumes).
    */
   async candidates(m: Incoming): Promise<string[]> {
-    // Only for a subject and type a loaded definition waits for. With PostgreSQL this misses a
-    // wait that only another replica's definitions have (a rolling deploy that adds a wait on a
-    // subject this replica consumes for something else): asking the store for every event with
-    // a correlation id instead cost a quarter of the throughput at c100 (two queries per
-    // trigger), so it waits for a cheaper way (the stored definitions' waits, cached).
-    if (m.correlationId === '' || !this.deps.registry.awaits(m.subject, m.eventType)) return [];
+    // Only for a subject and type some definition waits for: a loaded one, or with PostgreSQL
+    // any stored one, so that a replica still on an older file (a rolling deploy that adds a
+    // wait on a subject it consumes for something else) keeps the event for another replica's
+    // instance instead of acking it as unrelated. Both answers come from memory: asking the
+    // store for every event with a correlation id cost a quarter of the throughput at c100 (two
+    // queries per trigger). The stored waits lag a definition's first store by up to a refresh
+    // interval (a second): an early event pulled by this replica within that window is lost.
+    const { registry, storedWaits } = this.deps;
+    if (m.correlationId === '' || !(registry.awaits(m.subject, m.eventType) || storedWaits?.awaits(m.subject, m.eventType) === true)) return [];
     const ids: string[] = [];
     for (const status of ['running', 'failed'] as const) {
       // Every page: an instance past the first hundred of its correlation id awaits the event as well.

@@ -27,6 +27,8 @@ import type { SagaTracing, TraceCause, TraceNote } from '../tracing/spans.js';
 export interface EngineDeps {
   readonly store: StorePort;
   readonly registry: Registry;
+  /** PostgreSQL: the waits of every stored definition, for early events (stored-waits.ts); absent with SQLite. */
+  readonly storedWaits?: { awaits(subject: string, type: string): boolean } | undefined;
   readonly log: LogFn;
   /** Takes the outbox rows of each commit, in seq order, to publish them. */
   readonly relay?: { push(rows: readonly OutboxRow[]): void };
@@ -96,7 +98,7 @@ export class Engine implements EnginePort {
     this.env = deps.env ?? systemEnv;
     this.counters = deps.metrics ?? new Metrics();
     this.early = new EarlyDelivery({
-      store: deps.store, registry: deps.registry, log: deps.log, counters: this.counters, ttlMs: deps.earlyEventTtlMs, env: this.env,
+      store: deps.store, registry: deps.registry, storedWaits: deps.storedWaits, log: deps.log, counters: this.counters, ttlMs: deps.earlyEventTtlMs, env: this.env,
       defOf: (state) => this.defOf(state),
       locked: (ids, fn) => this.input(() => this.lock.run(ids, fn)),
       write: (w) => this.write(w),
