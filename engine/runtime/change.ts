@@ -3,12 +3,39 @@ import type { InstanceChange, LinkEffect, TimerPut } from '../store/port.js';
 import { outboxMessage } from './outgoing.js';
 
 /**
+ * The state each change of a traced instance was decided on: its spans need the attempts that
+ * were in flight before (tracing/spans.ts), wherever the change was decided (an input, a link
+ * in the same write, an early event's delivery). Kept beside the change rather than in it: the
+ * store writes a change as it is. Untraced instances (tracing off) add nothing.
+ */
+const decidedOn = new WeakMap<InstanceChange, InstanceState>();
+
+/** The state `c` was decided on, when it changed an instance that is traced and was stored before. */
+export function stateBefore(c: InstanceChange): InstanceState | undefined {
+  return decidedOn.get(c);
+}
+
+/** `merged`, decided on the state its first part `first` was (see {@link stateBefore}). */
+export function decidedLike(merged: InstanceChange, first: InstanceChange): InstanceChange {
+  const before = decidedOn.get(first);
+  if (before !== undefined) decidedOn.set(merged, before);
+  return merged;
+}
+
+/**
  * What one decision writes of its instance: journal events, the state, outbox rows (rendered
  * envelopes), timers, the command index and the wait rows. Null when the decision changed
  * nothing (an ignored input writes only its inbox id).
  */
 export function changeOf(def: CompiledSaga, before: InstanceState | undefined, d: Decision): InstanceChange | null {
   if (d.events.length === 0) return null;
+  const change = changeFields(def, before, d);
+  if (before !== undefined && d.state.trace !== undefined) decidedOn.set(change, before);
+  return change;
+}
+
+/** changeOf's change, as the store writes it. */
+function changeFields(def: CompiledSaga, before: InstanceState | undefined, d: Decision): InstanceChange {
   const state = d.state;
   // Effects run in order: a timer cancelled after it was armed is not armed, one armed again after its cancel is.
   const put = new Map<string, TimerPut>();

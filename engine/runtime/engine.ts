@@ -9,7 +9,7 @@ import type { DeadLetter, DeadListOptions, InstanceFilter, OutboxRow, TimerRow }
 import type { InstanceChange, InputWrite, StorePort } from '../store/port.js';
 import type { LogFn } from '../log.js';
 import { uuidv7 } from '../ids.js';
-import { changeOf, earliestTimer } from './change.js';
+import { changeOf, earliestTimer, stateBefore } from './change.js';
 import { EarlyDelivery } from './early-delivery.js';
 import { KeyedLock } from './keyed-lock.js';
 import { parentCarrier, planStart, type NewStart, type PlannedStart, type StartRequest } from './start-plan.js';
@@ -76,6 +76,9 @@ export const systemEnv = (): Env => ({ now: Date.now(), newId: () => uuidv7(), r
 
 /** How often an input is decided again after losing a race to another replica. */
 const MAX_CONFLICTS = 20;
+
+/** The cause of a change no message or timer brought: an operator's act, a start, a link, an early event's delivery. */
+const NO_CAUSE: TraceCause = { kind: 'other' };
 
 /** Thrown inside a retried input when the store refused its write as a lost race. */
 class Conflict extends Error {}
@@ -185,23 +188,17 @@ export class Engine implements EnginePort {
     return p;
   }
 
-  /** Notes a decision for its spans, when tracing is on (else does nothing): they are written after the commit. */
-  private note(notes: TraceNote[] | null, before: InstanceState | undefined, d: Decision, cause: TraceCause): void {
-    if (notes !== null && d.state.trace !== undefined && d.events.length > 0) notes.push({ before, after: d.state, events: d.events, cause });
-  }
-
-  /** A list for trace notes when tracing is on, else null. */
-  private notes(): TraceNote[] | null {
-    return this.deps.tracing === undefined ? null : [];
-  }
-
-  /** Writes one input; resolves true when committed, false for a duplicate; a lost race throws Conflict. */
-  private async write(input: InputWrite, notes: readonly TraceNote[] | null = null): Promise<boolean> {
+  /**
+   * Writes one input; resolves true when committed, false for a duplicate; a lost race throws
+   * Conflict. Every change it commits is traced here, whichever path decided it (`cause` is
+   * what moved the input's own instances; the changes its links add had none of their own).
+   */
+  private async write(input: InputWrite, cause: TraceCause = NO_CAUSE): Promise<boolean> {
     const w = await withLinks(input, this.links);
     const r = await this.deps.store.commit(w);
     if (r.status === 'conflict') throw new Conflict(r.instanceId);
     if (r.status === 'duplicate') return false;
-    if (notes !== null && notes.length > 0) this.deps.tracing?.record(notes);
+    if (this.deps.tracing !== undefined) this.deps.tracing.record(traceNotes(input, w, cause));
     if (r.outbox.length > 0) {
       fault('after-commit-before-publish');
       this.deps.relay?.push(r.outbox);
@@ -270,8 +267,6 @@ export class Engine implements EnginePort {
       const ids = target !== undefined ? [target.instanceId] : [...new Set([...waiters.map((w) => w.instanceId), ...early])];
       return this.lock.run(ids, async (waited): Promise<Received> => {
         const changes: InstanceChange[] = [];
-        const notes = this.notes();
-        const cause: TraceCause = { kind: 'message', carrier: m.trace ?? {} };
         let outcome: Received = 'unrelated';
         if (target !== undefined) {
           const state = waited ? await store.getInstance(target.instanceId) : target.state;
@@ -289,7 +284,6 @@ export class Engine implements EnginePort {
               throw new SagaError('SAGA_ERR_LATE_REPLY',
                 `success ${m.eventType} for step of instance ${state.id} arrived more than ${this.deps.lateWindowMs ?? 0} ms (SAGA_LATE_SUCCESS_WINDOW) after the instance was compensated; the instance stays compensated and the step is not compensated`);
             }
-            this.note(notes, state, d, cause);
             const c = changeOf(def, state, d);
             if (c !== null) changes.push(c);
             outcome = 'reply';
@@ -303,7 +297,6 @@ export class Engine implements EnginePort {
           const state = latest.get(instanceId) ?? await store.getInstance(instanceId);
           if (state === undefined) return;
           const { def, d } = await this.decideFor(state, { type: 'EventReceived', subject: m.subject, message: m });
-          this.note(notes, state, d, cause);
           const c = changeOf(def, state, d);
           if (c === null) return;
           // Judged only by the sagas it would move: another saga's schemas say nothing about it.
@@ -328,13 +321,12 @@ export class Engine implements EnginePort {
           if (s.change !== null) {
             changes.push(s.change);
             started.push(s);
-            if (s.decision !== null) this.note(notes, undefined, s.decision, cause);
           }
           outcome = 'trigger';
         }
         // A reply proves its command delivered: the store need not name it as unsent (issue 9).
         const answers = target === undefined ? undefined : [m.causationId];
-        if (!(await this.write({ messageId: m.eventId, firedTimer: null, changes, ...(answers === undefined ? {} : { answers }) }, notes))) return 'duplicate';
+        if (!(await this.write({ messageId: m.eventId, firedTimer: null, changes, ...(answers === undefined ? {} : { answers }) }, { kind: 'message', carrier: m.trace ?? {} }))) return 'duplicate';
         for (const s of started) this.counters.instancesStarted.inc({ saga: s.def.name });
         return outcome;
       });
@@ -361,9 +353,7 @@ export class Engine implements EnginePort {
       const s = await this.planStart(cmd);
       if (s.change === null) return { created: false, state: s.state };
       const change = s.change;
-      const notes = this.notes();
-      if (s.decision !== null) this.note(notes, undefined, s.decision, { kind: 'other' });
-      await this.lock.run([s.state.id], () => this.write({ messageId: null, firedTimer: null, changes: [change] }, notes));
+      await this.lock.run([s.state.id], () => this.write({ messageId: null, firedTimer: null, changes: [change] }));
       this.counters.instancesStarted.inc({ saga: s.def.name });
       return { created: true, state: s.state };
     });
@@ -377,9 +367,7 @@ export class Engine implements EnginePort {
       if (state === undefined) throw new SagaError('SAGA_ERR_NOT_FOUND', `no instance ${id}`);
       const { def, d } = await this.decideFor(state, input);
       const c = changeOf(def, state, d);
-      const notes = this.notes();
-      this.note(notes, state, d, { kind: 'other' });
-      await this.write({ messageId: null, firedTimer: null, changes: c === null ? [] : [c] }, notes);
+      await this.write({ messageId: null, firedTimer: null, changes: c === null ? [] : [c] });
       return d.state;
     }));
   }
@@ -401,13 +389,11 @@ export class Engine implements EnginePort {
     return this.input(() => this.lock.run([row.instanceId], async () => {
       const state = await this.deps.store.getInstance(row.instanceId);
       let change: InstanceChange | null = null;
-      const notes = this.notes();
       if (state !== undefined) {
         const { def, d } = await this.decideFor(state, { type: 'TimerFired', timer: row.data });
-        this.note(notes, state, d, { kind: 'timer', timer: row.data });
         change = changeOf(def, state, d);
       }
-      const fired = await this.write({ messageId: null, firedTimer: { instanceId: row.instanceId, timerId: row.timerId, dueAt: row.dueAt }, changes: change === null ? [] : [change] }, notes);
+      const fired = await this.write({ messageId: null, firedTimer: { instanceId: row.instanceId, timerId: row.timerId, dueAt: row.dueAt }, changes: change === null ? [] : [change] }, { kind: 'timer', timer: row.data });
       if (!fired) return;
       this.counters.timerFired(row.data.kind, Math.max(0, Date.now() - row.dueAt));
     }));
@@ -468,4 +454,18 @@ export class Engine implements EnginePort {
       timersPending: g.timersPending, outboxBacklog: g.outboxBacklog, deadLetters: g.deadLetters, consumerLag: this.deps.lag?.() ?? 0,
     };
   }
+}
+
+/**
+ * The spans' view of a committed write: each change of a traced instance, with the state it was
+ * decided on; `cause` for the instances the input itself changed, none for those its links did
+ * (a child's reply is no reply to its parent's step).
+ */
+function traceNotes(input: InputWrite, w: InputWrite, cause: TraceCause): TraceNote[] {
+  const own = new Set(input.changes.map((c) => c.state.id));
+  const notes: TraceNote[] = [];
+  for (const c of w.changes) {
+    if (c.state.trace !== undefined) notes.push({ before: stateBefore(c), after: c.state, events: c.events, cause: own.has(c.state.id) ? cause : NO_CAUSE });
+  }
+  return notes;
 }

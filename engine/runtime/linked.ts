@@ -1,7 +1,7 @@
 import { childEnded, findLeaf, isRejection, leafSteps, type CompiledSaga, type Decision, type InstanceState, type ParentLink, type Rejection, type SagaInput } from '../core/index.js';
 import { SagaError } from '../errors.js';
 import type { InstanceChange, InputWrite, LinkEffect } from '../store/port.js';
-import { changeOf } from './change.js';
+import { changeOf, decidedLike } from './change.js';
 import type { PlannedStart } from './start-plan.js';
 
 /** What following links needs of the engine: reading instances, their definitions, and planning a child's start. */
@@ -78,7 +78,7 @@ export function putChange(changes: InstanceChange[], c: InstanceChange): void {
   const at = changes.findLastIndex((x) => x.state.id === c.state.id);
   const prior = changes[at];
   if (prior === undefined) changes.push(c);
-  else changes[at] = mergeChanges(prior, c);
+  else changes[at] = decidedLike(mergeChanges(prior, c), prior);
 }
 
 /**

@@ -17,7 +17,7 @@ export type TraceCause =
   | { readonly kind: 'timer'; readonly timer: TimerRef }
   | { readonly kind: 'other' };
 
-/** One committed decision of a traced instance: the state before and after, and its events. */
+/** One committed change of a traced instance (its decisions of one write, in order): the state before and after, and the events. */
 export interface TraceNote {
   readonly before: InstanceState | undefined;
   readonly after: InstanceState;
@@ -147,6 +147,9 @@ export class SagaTracing {
       switch (e.type) {
         case 'StepDispatched': open.set(`do:${e.step}`, { commandId: e.commandId, attempt: e.attempt }); break;
         case 'CompensationDispatched': open.set(`undo:${e.step}`, { commandId: e.commandId, attempt: e.attempt }); break;
+        // A saga step's attempt is its child, which may end in the same write as it began (linked.ts).
+        case 'ChildStarted': open.set(`do:${e.step}`, { commandId: e.childId, attempt: 1 }); break;
+        case 'ChildCompensationRequested': open.set(`undo:${e.step}`, { commandId: e.childId, attempt: n.after.steps[e.step]?.compensation?.attempt ?? 1 }); break;
         case 'StepAttemptFailed': end('do', e.step, e.at, 'retry', e.error, e.retryAt); break;
         case 'StepSucceeded': end('do', e.step, e.at, 'succeeded', null); break;
         case 'StepFailed': end('do', e.step, e.at, e.status, e.error); break;
@@ -159,7 +162,6 @@ export class SagaTracing {
         case 'SagaFailed': this.sagaSpan(n.after, saga, tc, e.at, 'failed', e.error); break;
         // These neither begin nor end an attempt: a wait has no command, a late success's attempt already ended.
         case 'SagaStarted': case 'StepSkipped': case 'WaitStarted': case 'ForEachStarted': case 'CompensationStarted': case 'DelayStarted':
-        case 'ChildStarted': case 'ChildCompensationRequested':
         case 'LateSuccessRecorded': case 'CompensationResumed': case 'ForwardResumed':
           break;
         default: assertNever(e);
