@@ -52,9 +52,12 @@ export function attemptSpanId(commandId: string): string {
   return id === ZERO_SPAN ? '0000000000000001' : id;
 }
 
-/** The time a UUIDv7 id was made (its first 48 bits), or null for another kind of id. */
+// The whole id: a child saga's id starts with its parent's UUIDv7 (`<parent>.<step>.<n>`), whose time is not the child's.
+const UUIDV7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The time a UUIDv7 id was made (its first 48 bits), or null for any other id. */
 export function uuidv7Time(id: string): number | null {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/i.test(id)) return null;
+  if (!UUIDV7.test(id)) return null;
   return Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
 }
 

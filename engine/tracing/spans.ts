@@ -61,7 +61,17 @@ const BEGUN_KEPT = 10_000;
 
 /** Which side of a step an attempt span is for, with the span's name prefix. */
 type Side = 'do' | 'undo';
-interface Open { readonly commandId: string; readonly attempt: number }
+/** An attempt begun and not yet ended; `start` null when nothing tells when it began. */
+interface Open { readonly commandId: string; readonly attempt: number; readonly start: number | null }
+
+/**
+ * An attempt's start: the time in its command's id (a UUIDv7), else `since`, the time the state
+ * or the event that opened it gives. A `saga` step's attempt is its child, whose id
+ * (`<parent>.<step>.<n>`) carries no time.
+ */
+function opened(commandId: string, attempt: number, since: number | null): Open {
+  return { commandId, attempt, start: uuidv7Time(commandId) ?? since };
+}
 
 /**
  * The tracing sagad does when configured: begins an instance's trace context at its start
@@ -134,8 +144,10 @@ export class SagaTracing {
     if (tc === undefined || saga === null || (saga.flags & SAMPLED) === 0) return;
     const open = new Map<string, Open>();
     for (const [name, st] of Object.entries(n.before?.steps ?? {})) {
-      if (st.awaiting !== null) open.set(`do:${name}`, { commandId: st.awaiting, attempt: st.attempt });
-      if (st.compensation !== null && st.compensation.awaiting !== null) open.set(`undo:${name}`, { commandId: st.compensation.awaiting, attempt: st.compensation.attempt });
+      // `startedAt` is when the step (or its compensation) first began: after an operator's retry, before this attempt.
+      if (st.awaiting !== null) open.set(`do:${name}`, opened(st.awaiting, st.attempt, st.startedAt));
+      const c = st.compensation;
+      if (c !== null && c.awaiting !== null) open.set(`undo:${name}`, opened(c.awaiting, c.attempt, c.startedAt));
     }
     const end = (side: Side, step: string, at: number, outcome: string, error: string | null, retryAt?: number) => {
       const o = open.get(`${side}:${step}`);
@@ -145,11 +157,11 @@ export class SagaTracing {
     };
     for (const e of n.events) {
       switch (e.type) {
-        case 'StepDispatched': open.set(`do:${e.step}`, { commandId: e.commandId, attempt: e.attempt }); break;
-        case 'CompensationDispatched': open.set(`undo:${e.step}`, { commandId: e.commandId, attempt: e.attempt }); break;
+        case 'StepDispatched': open.set(`do:${e.step}`, opened(e.commandId, e.attempt, e.at)); break;
+        case 'CompensationDispatched': open.set(`undo:${e.step}`, opened(e.commandId, e.attempt, e.at)); break;
         // A saga step's attempt is its child, which may end in the same write as it began (linked.ts).
-        case 'ChildStarted': open.set(`do:${e.step}`, { commandId: e.childId, attempt: 1 }); break;
-        case 'ChildCompensationRequested': open.set(`undo:${e.step}`, { commandId: e.childId, attempt: n.after.steps[e.step]?.compensation?.attempt ?? 1 }); break;
+        case 'ChildStarted': open.set(`do:${e.step}`, opened(e.childId, 1, e.at)); break;
+        case 'ChildCompensationRequested': open.set(`undo:${e.step}`, opened(e.childId, n.after.steps[e.step]?.compensation?.attempt ?? 1, e.at)); break;
         case 'StepAttemptFailed': end('do', e.step, e.at, 'retry', e.error, e.retryAt); break;
         case 'StepSucceeded': end('do', e.step, e.at, 'succeeded', null); break;
         case 'StepFailed': end('do', e.step, e.at, e.status, e.error); break;
@@ -191,9 +203,8 @@ export class SagaTracing {
       const reply = parseTraceparent(n.cause.carrier.traceparent);
       if (reply !== null) links.push({ context: { traceId: reply.traceId, spanId: reply.spanId, traceFlags: reply.flags, isRemote: true }, attributes: { 'saga.link': 'reply' } });
     }
-    const start = uuidv7Time(o.commandId) ?? at;
     const span = this.started(`${side === 'do' ? 'step' : 'compensate'} ${step}`, saga.traceId, attemptSpanId(o.commandId),
-      parentContext(saga, tc.tracestate), Math.min(start, at), {
+      parentContext(saga, tc.tracestate), Math.min(o.start ?? at, at), {
         'saga.name': s.saga, 'saga.instance.id': s.id, 'saga.step': step, 'saga.attempt': o.attempt, 'saga.side': side,
         'messaging.message.id': o.commandId,
       }, links, SpanKind.CLIENT);
