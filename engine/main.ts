@@ -167,6 +167,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     if (storedWaits !== undefined) closers.push(() => storedWaits.stop());
     const engine = new Engine({
       store, registry, storedWaits, log, relay, timers, metrics, tracing, lateWindowMs: config.lateSuccessWindowMs,
+      dlqCap: { maxRows: config.dlqMax, maxBytes: config.dlqMaxBytes },
       // An older definition compiled for an instance after start (a completed child its parent
       // now compensates) may use subjects nothing consumes yet: they are, before it sends anything.
       onPinned: async (saga) => {

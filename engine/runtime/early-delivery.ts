@@ -1,6 +1,7 @@
 import { decide, isRejection, type CompiledSaga, type Env, type InstanceState } from '../core/index.js';
 import type { LogFn } from '../log.js';
 import type { DeadLetterReason, Metrics } from '../metrics/registry.js';
+import type { DeadLetterCap } from '../store/dlq.js';
 import type { EarlyEvent, EarlyEventKey } from '../store/early-events.js';
 import type { InputWrite, StorePort } from '../store/port.js';
 import { changeOf } from './change.js';
@@ -24,6 +25,8 @@ export interface EarlyDeliveryDeps {
   readonly counters: Metrics;
   /** How long an early event is kept (SAGA_EARLY_EVENT_TTL); default an hour. */
   readonly ttlMs: number | undefined;
+  /** The dead-letter queue's cap (SAGA_DLQ_MAX, SAGA_DLQ_MAX_BYTES): a parked copy trims it as the inbound park does. */
+  readonly dlqCap: DeadLetterCap;
   readonly env: () => Env;
   readonly defOf: (state: InstanceState) => Promise<CompiledSaga>;
   /** Runs `fn` as an input of the engine (counted in flight, retried on a lost race) holding the locks of `ids`. */
@@ -108,15 +111,19 @@ export class EarlyDelivery {
   }
 
   /**
-   * Keeps `m` for each of `ids` (locked by the caller, sorted as `keepers`); true when any keeps
-   * it or dead-letters its copy. An instance that keeps its maximum already refuses it: its copy
-   * is dead-lettered rather than lost, and the message goes on to the others (the waiters that
-   * take it now, the other keepers, the sagas it starts), as it would without that instance.
+   * Keeps `m` for each of `ids` (locked by the caller, sorted as `keepers`); `handled` when any
+   * keeps it or dead-letters its copy, and `kept` how many keep it, which the caller counts once
+   * the message's own write committed: a keep is committed on its own, and a retried input (a
+   * lost race) or a redelivery keeps it again, each time reported `kept`. An instance that keeps
+   * its maximum already refuses it: its copy is dead-lettered rather than lost, and the message
+   * goes on to the others (the waiters that take it now, the other keepers, the sagas it
+   * starts), as it would without that instance.
    */
-  async keep(m: Incoming, ids: readonly string[]): Promise<boolean> {
+  async keep(m: Incoming, ids: readonly string[]): Promise<{ handled: boolean; kept: number }> {
     const now = this.deps.env().now;
     const raw = m.raw ?? { data: new TextEncoder().encode(JSON.stringify(m.envelope)), headers: {} };
     let handled = false;
+    let kept = 0;
     for (const id of ids) {
       const outcome = await this.deps.store.keepEarlyEvent({
         instanceId: id, eventId: m.eventId, subject: m.subject, type: m.eventType, keptAt: now,
@@ -124,10 +131,10 @@ export class EarlyDelivery {
       }, MAX_EARLY_EVENTS_PER_INSTANCE);
       // Applied before (a redelivery whose ack was lost): its write will say duplicate, and a
       // later wait step must not take it a second time.
-      if (outcome === 'processed') return handled;
+      if (outcome === 'processed') return { handled, kept };
       handled = true;
       if (outcome === 'kept') {
-        this.deps.counters.earlyEvents.inc({ outcome: 'kept' });
+        kept++;
         continue;
       }
       // Committed on its own, before the message's write, as a keep is; parked once per instance
@@ -136,9 +143,9 @@ export class EarlyDelivery {
         subject: m.subject, headers: raw.headers, data: raw.data, deliveryCount: 1, at: Date.now(),
         reason: `${m.eventType} arrived before the wait step of instance ${id} started, and the instance already keeps ${MAX_EARLY_EVENTS_PER_INSTANCE} such events`,
       }, `dead-letter/${deliveryId(id, m.eventId)}`);
-      if (parked !== null) this.countParked('early_full');
+      if (parked !== null) await this.parked('early_full');
     }
-    return handled;
+    return { handled, kept };
   }
 
   /** Offers the instance's kept early events to the wait steps it now runs, as an input of its own. */
@@ -175,9 +182,10 @@ export class EarlyDelivery {
         continue;
       }
       // Written once per instance and event: a crash before the drop makes the next offer a duplicate.
-      await this.deps.write({ messageId: deliveryId(id, e.eventId), firedTimer: null, changes: [c] });
+      const delivered = await this.deps.write({ messageId: deliveryId(id, e.eventId), firedTimer: null, changes: [c] });
       await store.dropEarlyEvent(id, e.eventId);
-      this.deps.counters.earlyEvents.inc({ outcome: 'delivered' });
+      // A duplicate (delivered before a crash, the drop not yet done) was counted then.
+      if (delivered) this.deps.counters.earlyEvents.inc({ outcome: 'delivered' });
     }
   }
 
@@ -187,13 +195,27 @@ export class EarlyDelivery {
    */
   private async park(e: EarlyEvent, reason: string, kind: DeadLetterReason): Promise<void> {
     const letter = { subject: e.subject, reason, headers: e.headers, data: e.data, deliveryCount: 1, at: Date.now() };
-    if (await this.deps.store.parkEarlyEvent(e.instanceId, e.eventId, letter, `dead-letter/${deliveryId(e.instanceId, e.eventId)}`)) this.countParked(kind);
+    if (await this.deps.store.parkEarlyEvent(e.instanceId, e.eventId, letter, `dead-letter/${deliveryId(e.instanceId, e.eventId)}`)) await this.parked(kind);
   }
 
-  /** A copy of an early event parked: an early event dead-lettered, and a dead letter like any other (the DLQ alert counts these). */
-  private countParked(kind: DeadLetterReason): void {
+  /**
+   * A copy of an early event newly parked: an early event dead-lettered, and a dead letter like
+   * any other (the DLQ alert counts these), which keeps the queue under its cap as the inbound
+   * park does. The letter is safe: a trim that fails is told, and tried again after the next park.
+   */
+  private async parked(kind: DeadLetterReason): Promise<void> {
     this.deps.counters.earlyEvents.inc({ outcome: 'dead_lettered' });
     this.deps.counters.deadLettered.inc({ reason: kind });
+    const cap = this.deps.dlqCap;
+    try {
+      const { dropped, bytes } = await this.deps.store.trimDead(cap);
+      if (dropped === 0) return;
+      this.deps.counters.deadLettersDropped.inc(dropped);
+      this.warn('warn', 'dead-letter queue full: the oldest letters were dropped', 'dropped', { dropped, bytes, maxRows: cap.maxRows, maxBytes: cap.maxBytes });
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      this.warn('error', 'could not trim the dead-letter queue', kindOf(error), { error });
+    }
   }
 
   /**

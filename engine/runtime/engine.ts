@@ -1,11 +1,12 @@
 import {
-  decide, isRejection, repliesTo, type CompiledSaga, type Decision, type Env, type IncomingMessage, type InstanceState, type SagaInput,
+  decide, isRejection, repliesTo, type CompiledSaga, type Decision, type Env, type Ignored, type IncomingMessage, type InstanceState, type SagaInput,
 } from '../core/index.js';
 import { putChange, withLinks, type LinkDeps } from './linked.js';
 import { compileSagaSource, formatDefinitionError } from '../definitions/index.js';
 import { SagaError } from '../errors.js';
 import { fault } from '../fault.js';
-import type { DeadLetter, DeadListOptions, InstanceFilter, OutboxRow, TimerRow } from '../store/index.js';
+import type { DeadLetter, DeadLetterCap, DeadListOptions, InstanceFilter, OutboxRow, TimerRow } from '../store/index.js';
+import { defaultDlqCap } from '../store/dlq.js';
 import type { InstanceChange, InputWrite, StorePort } from '../store/port.js';
 import type { LogFn } from '../log.js';
 import { uuidv7 } from '../ids.js';
@@ -46,6 +47,8 @@ export interface EngineDeps {
   readonly tracing?: SagaTracing | undefined;
   /** How long an event that arrived before its wait step started is kept (SAGA_EARLY_EVENT_TTL); default an hour. */
   readonly earlyEventTtlMs?: number;
+  /** The dead-letter queue's cap (SAGA_DLQ_MAX, SAGA_DLQ_MAX_BYTES), kept by an early event's parked copy; the inbound default when absent. */
+  readonly dlqCap?: DeadLetterCap;
   /** How long (ms) after a compensated instance ended a late success may reopen it; null or absent: always. */
   readonly lateWindowMs?: number | null;
   /**
@@ -84,6 +87,18 @@ const NO_CAUSE: TraceCause = { kind: 'other' };
 class Conflict extends Error {}
 
 /**
+ * What one attempt at an input counts once its write committed, and only then: an attempt that
+ * lost a race is decided again and a write that failed is tried again, and either would count
+ * the same input twice. `kept`: how many instances keep the message as an early event.
+ */
+interface Tally {
+  readonly ignored: Ignored[];
+  kept: number;
+}
+
+const newTally = (): Tally => ({ ignored: [], kept: 0 });
+
+/**
  * The imperative shell around the pure core: each input (a message, a timer, an operator's
  * act, a start) reads what it concerns, is decided by the core, and is written through the
  * store port as one atomic write. Inputs for one instance run one at a time in this process;
@@ -101,7 +116,8 @@ export class Engine implements EnginePort {
     this.env = deps.env ?? systemEnv;
     this.counters = deps.metrics ?? new Metrics();
     this.early = new EarlyDelivery({
-      store: deps.store, registry: deps.registry, storedWaits: deps.storedWaits, log: deps.log, counters: this.counters, ttlMs: deps.earlyEventTtlMs, env: this.env,
+      store: deps.store, registry: deps.registry, storedWaits: deps.storedWaits, log: deps.log, counters: this.counters, ttlMs: deps.earlyEventTtlMs,
+      dlqCap: deps.dlqCap ?? defaultDlqCap, env: this.env,
       defOf: (state) => this.defOf(state),
       locked: (ids, fn) => this.input(() => this.lock.run(ids, fn)),
       write: (w) => this.write(w),
@@ -191,13 +207,16 @@ export class Engine implements EnginePort {
   /**
    * Writes one input; resolves true when committed, false for a duplicate; a lost race throws
    * Conflict. Every change it commits is traced here, whichever path decided it (`cause` is
-   * what moved the input's own instances; the changes its links add had none of their own).
+   * what moved the input's own instances; the changes its links add had none of their own),
+   * and what its decisions tallied is counted here, once committed.
    */
-  private async write(input: InputWrite, cause: TraceCause = NO_CAUSE): Promise<boolean> {
+  private async write(input: InputWrite, cause: TraceCause = NO_CAUSE, tally: Tally = newTally()): Promise<boolean> {
     const w = await withLinks(input, this.links);
     const r = await this.deps.store.commit(w);
     if (r.status === 'conflict') throw new Conflict(r.instanceId);
     if (r.status === 'duplicate') return false;
+    for (const reason of tally.ignored) this.counters.inputsIgnored.inc({ reason });
+    if (tally.kept > 0) this.counters.earlyEvents.inc({ outcome: 'kept' }, tally.kept);
     if (this.deps.tracing !== undefined) this.deps.tracing.record(traceNotes(input, w, cause));
     if (r.outbox.length > 0) {
       fault('after-commit-before-publish');
@@ -219,12 +238,12 @@ export class Engine implements EnginePort {
     return true;
   }
 
-  /** Decides one input for a known instance; operator refusals throw with the core's code. */
-  private async decideFor(state: InstanceState, input: SagaInput): Promise<{ def: CompiledSaga; d: Decision }> {
+  /** Decides one input for a known instance, an ignored one tallied; operator refusals throw with the core's code. */
+  private async decideFor(state: InstanceState, input: SagaInput, tally: Tally): Promise<{ def: CompiledSaga; d: Decision }> {
     const def = await this.defOf(state);
     const d = decide(def, state, input, this.env());
     if (isRejection(d)) throw new SagaError(d.rejected.code, d.rejected.message);
-    if (d.ignored !== null) this.counters.inputsIgnored.inc({ reason: d.ignored });
+    if (d.ignored !== null) tally.ignored.push(d.ignored);
     return { def, d };
   }
 
@@ -267,6 +286,7 @@ export class Engine implements EnginePort {
       const ids = target !== undefined ? [target.instanceId] : [...new Set([...waiters.map((w) => w.instanceId), ...early])];
       return this.lock.run(ids, async (waited): Promise<Received> => {
         const changes: InstanceChange[] = [];
+        const tally = newTally();
         let outcome: Received = 'unrelated';
         if (target !== undefined) {
           const state = waited ? await store.getInstance(target.instanceId) : target.state;
@@ -279,8 +299,10 @@ export class Engine implements EnginePort {
             const def = await this.defOf(state);
             const problem = schemaProblem(def, m.eventType, m.version, m.payload);
             if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_MESSAGE', problem);
-            const { d } = await this.decideFor(state, { type: 'ReplyReceived', message: m, lateWindowMs: this.deps.lateWindowMs ?? null });
+            const { d } = await this.decideFor(state, { type: 'ReplyReceived', message: m, lateWindowMs: this.deps.lateWindowMs ?? null }, tally);
             if (d.ignored === 'late_after_window') {
+              // Final without a write (the message is parked as a late reply): counted here, as it always was.
+              this.counters.inputsIgnored.inc({ reason: d.ignored });
               throw new SagaError('SAGA_ERR_LATE_REPLY',
                 `success ${m.eventType} for step of instance ${state.id} arrived more than ${this.deps.lateWindowMs ?? 0} ms (SAGA_LATE_SUCCESS_WINDOW) after the instance was compensated; the instance stays compensated and the step is not compensated`);
             }
@@ -296,7 +318,7 @@ export class Engine implements EnginePort {
         const offer = async (instanceId: string): Promise<void> => {
           const state = latest.get(instanceId) ?? await store.getInstance(instanceId);
           if (state === undefined) return;
-          const { def, d } = await this.decideFor(state, { type: 'EventReceived', subject: m.subject, message: m });
+          const { def, d } = await this.decideFor(state, { type: 'EventReceived', subject: m.subject, message: m }, tally);
           const c = changeOf(def, state, d);
           if (c === null) return;
           // Judged only by the sagas it would move: another saga's schemas say nothing about it.
@@ -311,7 +333,9 @@ export class Engine implements EnginePort {
         // A wait step that started after the waiters were read (another input held the lock) takes the event now.
         for (const { id, waits } of late) for (let i = 0; i < waits; i++) await offer(id);
         // Kept before the message's own write: a crash in between keeps it, and the redelivery finds it kept.
-        if (await this.early.keep(m, keepers.filter((id) => !latest.has(id)))) outcome = outcome === 'unrelated' ? 'early' : outcome;
+        const kept = await this.early.keep(m, keepers.filter((id) => !latest.has(id)));
+        if (kept.handled) outcome = outcome === 'unrelated' ? 'early' : outcome;
+        tally.kept = kept.kept;
         const started: NewStart[] = [];
         for (const def of triggered) {
           const s = await this.planStart({
@@ -326,7 +350,7 @@ export class Engine implements EnginePort {
         }
         // A reply proves its command delivered: the store need not name it as unsent (issue 9).
         const answers = target === undefined ? undefined : [m.causationId];
-        if (!(await this.write({ messageId: m.eventId, firedTimer: null, changes, ...(answers === undefined ? {} : { answers }) }, { kind: 'message', carrier: m.trace ?? {} }))) return 'duplicate';
+        if (!(await this.write({ messageId: m.eventId, firedTimer: null, changes, ...(answers === undefined ? {} : { answers }) }, { kind: 'message', carrier: m.trace ?? {} }, tally))) return 'duplicate';
         for (const s of started) this.counters.instancesStarted.inc({ saga: s.def.name });
         return outcome;
       });
@@ -365,9 +389,10 @@ export class Engine implements EnginePort {
     return this.input(() => this.lock.run([id], async () => {
       const state = await this.deps.store.getInstance(id);
       if (state === undefined) throw new SagaError('SAGA_ERR_NOT_FOUND', `no instance ${id}`);
-      const { def, d } = await this.decideFor(state, input);
+      const tally = newTally();
+      const { def, d } = await this.decideFor(state, input, tally);
       const c = changeOf(def, state, d);
-      await this.write({ messageId: null, firedTimer: null, changes: c === null ? [] : [c] });
+      await this.write({ messageId: null, firedTimer: null, changes: c === null ? [] : [c] }, NO_CAUSE, tally);
       return d.state;
     }));
   }
@@ -388,12 +413,13 @@ export class Engine implements EnginePort {
   fire(row: TimerRow): Promise<void> {
     return this.input(() => this.lock.run([row.instanceId], async () => {
       const state = await this.deps.store.getInstance(row.instanceId);
+      const tally = newTally();
       let change: InstanceChange | null = null;
       if (state !== undefined) {
-        const { def, d } = await this.decideFor(state, { type: 'TimerFired', timer: row.data });
+        const { def, d } = await this.decideFor(state, { type: 'TimerFired', timer: row.data }, tally);
         change = changeOf(def, state, d);
       }
-      const fired = await this.write({ messageId: null, firedTimer: { instanceId: row.instanceId, timerId: row.timerId, dueAt: row.dueAt }, changes: change === null ? [] : [change] }, { kind: 'timer', timer: row.data });
+      const fired = await this.write({ messageId: null, firedTimer: { instanceId: row.instanceId, timerId: row.timerId, dueAt: row.dueAt }, changes: change === null ? [] : [change] }, { kind: 'timer', timer: row.data }, tally);
       if (!fired) return;
       this.counters.timerFired(row.data.kind, Math.max(0, Date.now() - row.dueAt));
     }));

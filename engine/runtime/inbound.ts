@@ -6,7 +6,7 @@ import { capped, messageFields, type LogFn } from '../log.js';
 import type { DeadLetterReason } from '../metrics/registry.js';
 import { isStoreUnavailable } from '../store/errors.js';
 import { defaultInputLimits, type InputLimits } from '../json-bounds.js';
-import type { DeadLetterCap } from '../store/index.js';
+import { defaultDlqCap, type DeadLetterCap } from '../store/dlq.js';
 import type { StorePort } from '../store/port.js';
 import type { InboundMessage, Verdict } from '../transport/consumer.js';
 import { parseEnvelope } from '../transport/envelope.js';
@@ -37,8 +37,7 @@ export interface InboundOptions {
   readonly admit?: () => Promise<boolean>;
 }
 
-/** Default cap of the dead-letter queue (SAGA_DLQ_MAX, SAGA_DLQ_MAX_BYTES). */
-export const defaultDlqCap: DeadLetterCap = Object.freeze({ maxRows: 10_000, maxBytes: 104_857_600 });
+export { defaultDlqCap };
 
 /** Pure: a reason cut to {@link MAX_REASON} characters. */
 function shortReason(reason: string): string {

@@ -49,6 +49,9 @@ export interface DeadLetterCap {
   readonly maxBytes: number;
 }
 
+/** Default cap of the dead-letter queue (SAGA_DLQ_MAX, SAGA_DLQ_MAX_BYTES). */
+export const defaultDlqCap: DeadLetterCap = Object.freeze({ maxRows: 10_000, maxBytes: 104_857_600 });
+
 /**
  * Pure: what a trim keeps once the queue is over its cap: nine tenths of it, so that a flood
  * trims once per tenth of the cap rather than once per letter, and never fewer than one letter.

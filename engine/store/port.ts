@@ -132,8 +132,10 @@ export interface StorePort {
   dropEarlyEvent(instanceId: string, eventId: string): Promise<void>;
   /**
    * Dead-letters a kept early event: forgets it and parks `letter` (as `park` with
-   * `deliveryId`) in one transaction. False, parking nothing, when it was gone already
-   * (delivered or dead-lettered meanwhile), so that an event is never both.
+   * `deliveryId`) in one transaction. True only when this call parked the letter, so that a
+   * caller counts each letter once: false, parking nothing, when the event was gone already
+   * (delivered or dead-lettered meanwhile: an event is never both), and false when a letter
+   * was parked before under `deliveryId` (a repeat), which forgets the kept event all the same.
    */
   parkEarlyEvent(instanceId: string, eventId: string, letter: DeadLetterInput, deliveryId: string): Promise<boolean>;
 

@@ -76,10 +76,11 @@ export function sqlitePort(store: Store, maxBatch = 512, onCommit?: (size: numbe
     earlyEventsDue: async (now, limit, after) => store.earlyEventsDue(now, limit, after),
     dropEarlyEvent: async (id, eventId) => (store.readonly ? ro() : store.dropEarlyEvent(id, eventId)),
     // Forgotten and parked in one savepoint of the group commit: never parked once delivered.
+    // A letter parked before under its delivery id (a repeat) is not parked again, nor reported.
     parkEarlyEvent: (id, eventId, letter, deliveryId) => (store.readonly ? Promise.reject(new StoreError(StoreErrorCode.ReadOnly, `${store.file} is open for reading only`))
       : commits.run(() => {
-        if (!store.takeEarlyEvent(id, eventId)) return false;
-        if (store.remember(deliveryId, letter.at)) store.park(letter);
+        if (!store.takeEarlyEvent(id, eventId) || !store.remember(deliveryId, letter.at)) return false;
+        store.park(letter);
         return true;
       })),
     listInstances: async (filter) => store.listInstances(filter),

@@ -64,7 +64,7 @@ async function scenarios(t: Test, open: () => Promise<StorePort>): Promise<void>
 
     await port.keepEarlyEvent(early('i-3', 'e-3', 1_000), 10);
     await port.park(letter('parked before'), 'dead-letter/early/i-3/e-3');
-    t.equal(await port.parkEarlyEvent('i-3', 'e-3', letter('twice'), 'dead-letter/early/i-3/e-3'), true, 'parked before under its delivery id: forgotten');
+    t.equal(await port.parkEarlyEvent('i-3', 'e-3', letter('twice'), 'dead-letter/early/i-3/e-3'), false, 'parked before under its delivery id: forgotten, not parked again (nothing to count)');
     t.same(await port.earlyEventsOf('i-3'), []);
     t.same((await port.listDead()).items.map((l) => l.reason), ['parked before', 'expired'], 'one letter per delivery id');
   });

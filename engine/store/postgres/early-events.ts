@@ -60,8 +60,10 @@ export function earlyEventOps(d: Db): EarlyOps {
     },
     // One statement: the letter (and its inbox row, as `park` writes them) only when this
     // statement deleted the kept row; a replica that delivered or parked it first leaves none.
+    // True only when it inserted the letter: a letter parked before under the delivery id
+    // (a repeat) leaves the kept row deleted and nothing to count.
     async parkEarlyEvent(id, eventId, l, deliveryId) {
-      const [r] = await d.query<{ gone: boolean }>(`
+      const [r] = await d.query<{ parked: boolean }>(`
         WITH gone AS (DELETE FROM early_events WHERE instance_id = $1 AND event_id = $2 RETURNING 1),
         first AS (
           INSERT INTO inbox (message_id, at) SELECT $9, $7 WHERE EXISTS (SELECT 1 FROM gone)
@@ -69,9 +71,9 @@ export function earlyEventOps(d: Db): EarlyOps {
         letter AS (
           INSERT INTO dead_letters (subject, reason, headers, data, received_at, delivery_count)
           SELECT $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM first) RETURNING 1)
-        SELECT EXISTS (SELECT 1 FROM gone) AS gone`,
+        SELECT EXISTS (SELECT 1 FROM letter) AS parked`,
       [id, eventId, l.subject, l.reason, JSON.stringify(l.headers), Buffer.from(l.data.buffer, l.data.byteOffset, l.data.byteLength), l.at, l.deliveryCount, deliveryId]);
-      return r?.gone === true;
+      return r?.parked === true;
     },
   };
 }

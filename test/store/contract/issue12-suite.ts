@@ -83,6 +83,20 @@ export function earlyEventsContract(t: Test, f: PortFactory): void {
     t.same((await port.earlyEventsOf('i-1')).map((e) => e.eventId), ['e-new']);
   });
 
+  t.test('early events: parkEarlyEvent reports a letter it parked, not one parked before under its delivery id', async (t) => {
+    const port = await (await f.fresh()).open();
+    t.teardown(() => port.close());
+    const letter = (reason: string) => ({ subject: 'orders.approvals', reason, headers: {}, data: new Uint8Array([9]), deliveryCount: 1, at: 20_000 });
+    await port.keepEarlyEvent(early('i-1', 'e-1'), 10);
+    t.equal(await port.parkEarlyEvent('i-1', 'e-1', letter('expired'), 'dead-letter/early/i-1/e-1'), true, 'kept: parked now');
+    t.equal(await port.parkEarlyEvent('i-1', 'e-1', letter('gone'), 'dead-letter/early/i-1/e-1'), false, 'gone: nothing parked');
+    // A repeat: the event kept again after its letter was parked under the same delivery id.
+    await port.keepEarlyEvent(early('i-1', 'e-1'), 10);
+    t.equal(await port.parkEarlyEvent('i-1', 'e-1', letter('repeat'), 'dead-letter/early/i-1/e-1'), false, 'parked before: not parked again, nothing to count');
+    t.same(await port.earlyEventsOf('i-1'), [], 'forgotten all the same');
+    t.same((await port.listDead()).items.map((l) => l.reason), ['expired'], 'one letter');
+  });
+
   t.test('early events due: the expired ones, and the valid ones whose instance now waits for them', async (t) => {
     const port = await (await f.fresh()).open();
     t.teardown(() => port.close());
