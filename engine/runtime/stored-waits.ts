@@ -6,20 +6,28 @@ import { kindOf, LOG_INTERVAL_MS, throttledLog } from './log-throttle.js';
 
 /** How often the stored definitions are listed again by default (PostgreSQL replicas). */
 export const STORED_WAITS_REFRESH_MS = 1_000;
+/** How often, by default, the hashes of unfinished instances are read again (one query over the instances). */
+export const STORED_WAITS_IN_USE_MS = 30_000;
+/** How long, by default, a definition counts after it was first stored, instances or not: longer than any rolling deploy. */
+export const STORED_WAITS_RECENT_MS = 24 * 3_600_000;
 
 /** What {@link StoredWaits} reads and how it reports. */
 export interface StoredWaitsOptions {
-  readonly store: Pick<StorePort, 'listDefinitions' | 'getDefinitionSource'>;
+  readonly store: Pick<StorePort, 'listDefinitions' | 'getDefinitionSource' | 'hashesInUse'>;
   readonly log: LogFn;
   /** Pause between the end of one refresh and the start of the next; default {@link STORED_WAITS_REFRESH_MS}. */
   readonly intervalMs?: number;
+  /** How long the hashes of unfinished instances read at a refresh are used before a refresh reads them again; default {@link STORED_WAITS_IN_USE_MS}. */
+  readonly inUseMs?: number;
+  /** How long after it was first stored a definition counts, whether or not an instance runs it; default {@link STORED_WAITS_RECENT_MS}. */
+  readonly recentMs?: number;
 }
 
 const keyOf = (subject: string, type: string) => `${subject}\u0000${type}`;
 
 /**
- * The subject and type pairs that `wait` steps of every definition in the store await, not
- * only of those this process loaded: with PostgreSQL, replicas share the store and its
+ * The subject and type pairs that `wait` steps of the stored definitions await, not only of
+ * those this process loaded: with PostgreSQL, replicas share the store and its
  * consumers, and during a rolling deploy a replica still on the older definitions file pulls
  * events that only a newer file's wait awaits. Early delivery asks it, besides the registry,
  * whether an event may be early (early-delivery.ts, `candidates`), from memory: no query per
@@ -28,15 +36,25 @@ const keyOf = (subject: string, type: string) => `${subject}\u0000${type}`;
  * only the sources of hashes it has not seen, since a hash's source never changes. So a
  * definition is known here at most one interval (plus a refresh) after another replica first
  * stored it: an early event for its waits pulled by this replica within that window is still
- * acked as unrelated. Pairs are only ever added: definitions are never deleted from the store.
+ * acked as unrelated. Only the definitions that may still take an event count: those first
+ * stored within `recentMs` (a day: a rolling deploy's, whichever replica stored its file
+ * last), the newest of each saga, and those of unfinished instances (read every `inUseMs`).
+ * A wait of an old definition that no instance runs any more would otherwise make every
+ * replica look up the instances of each such event for ever. A definition an operator rolls
+ * back to, first stored more than a day before, counts once its instances are read as
+ * unfinished: up to `inUseMs` after the first starts (its own replicas know it at once).
  */
 export class StoredWaits {
-  private readonly pairs = new Set<string>();
-  /** Hashes read already: their waits are in `pairs`, or their source does not compile here (it never will: it never changes). */
-  private readonly known = new Set<string>();
+  private pairs: ReadonlySet<string> = new Set();
+  /** The pairs of each hash read already (none when its source does not compile here: it never will, a hash's source never changes). */
+  private readonly waitsOf = new Map<string, readonly string[]>();
+  /** Each stored hash's saga and when it was first stored, as listed. */
+  private readonly listed = new Map<string, { readonly name: string; readonly firstSeenAt: number }>();
+  private inUse: ReadonlySet<string> = new Set();
+  private inUseAt = Number.NEGATIVE_INFINITY;
   /** The last refresh asked for; each runs after the one before it has ended. */
   private last: Promise<void> = Promise.resolve();
-  /** Callers of `refreshed`, told when the next refresh to start has ended. */
+  /** Callers of `refreshed`, told when the next refresh to start has ended (or the refreshes stop). */
   private waiting: (() => void)[] = [];
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -77,22 +95,48 @@ export class StoredWaits {
   }
 
   private async readNew(): Promise<void> {
-    const { store, log } = this.opts;
-    for (const { hash, name } of await store.listDefinitions()) {
-      if (this.known.has(hash)) continue;
+    const { store } = this.opts;
+    for (const { hash, name, firstSeenAt } of await store.listDefinitions()) {
+      this.listed.set(hash, { name, firstSeenAt });
+      if (this.waitsOf.has(hash)) continue;
       const source = await store.getDefinitionSource(hash);
       // Listed a moment ago: never gone (no definition is deleted); read again at the next refresh.
       if (source === undefined) continue;
-      const r = compileSagaSource(source);
-      if (r.ok) {
-        for (const l of leafSteps(r.saga)) if (l.kind === 'wait') this.pairs.add(keyOf(l.subject, l.type));
-      } else {
-        // Stored by another sagad version, say: reported once, since it will never compile here.
-        log('warn', 'a stored definition does not compile here: early events for its wait steps pulled by this replica are not kept unless a loaded definition awaits them too',
-          { saga: name, hash, error: r.errors.map(formatDefinitionError).join('; ') });
-      }
-      this.known.add(hash);
+      this.waitsOf.set(hash, this.waitsIn(source, name, hash));
     }
+    const now = Date.now();
+    if (now - this.inUseAt >= (this.opts.inUseMs ?? STORED_WAITS_IN_USE_MS)) {
+      this.inUse = new Set(await store.hashesInUse());
+      this.inUseAt = now;
+    }
+    // Listed oldest first: the last of each saga is its newest.
+    const newest = new Map<string, string>();
+    const live = new Set(this.inUse);
+    const since = now - (this.opts.recentMs ?? STORED_WAITS_RECENT_MS);
+    for (const [hash, d] of this.listed) {
+      newest.set(d.name, hash);
+      if (d.firstSeenAt >= since) live.add(hash);
+    }
+    for (const hash of newest.values()) live.add(hash);
+    const pairs = new Set<string>();
+    for (const hash of live) for (const p of this.waitsOf.get(hash) ?? []) pairs.add(p);
+    this.pairs = pairs;
+  }
+
+  /** The pairs a stored source's wait steps await; none, reported once, when it does not compile here (stored by another sagad version, say). */
+  private waitsIn(source: string, saga: string, hash: string): string[] {
+    let error: string;
+    try {
+      const r = compileSagaSource(source);
+      if (r.ok) return leafSteps(r.saga).flatMap((l) => (l.kind === 'wait' ? [keyOf(l.subject, l.type)] : []));
+      error = r.errors.map(formatDefinitionError).join('; ');
+    } catch (err) {
+      // Not one hash's failure for every hash stored after it: it is read once, as any other.
+      error = err instanceof Error ? err.message : String(err);
+    }
+    this.opts.log('warn', 'a stored definition does not compile here: early events for its wait steps pulled by this replica are not kept unless a loaded definition awaits them too',
+      { saga, hash, error });
+    return [];
   }
 
   /** Refreshes at once, then `intervalMs` after each refresh until `stop`; resolves after the first, failed or not (a failure is logged and retried). */
@@ -119,5 +163,9 @@ export class StoredWaits {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     await this.last.catch(() => undefined);
+    // No refresh starts any more: whoever waits for one is told now.
+    const told = this.waiting;
+    this.waiting = [];
+    for (const tell of told) tell();
   }
 }

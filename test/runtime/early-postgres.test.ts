@@ -199,6 +199,41 @@ t.test('a failing store is reported, retried, and the waits read before stay kno
   await waits.stop();
 });
 
+t.test('past its first day only the newest definition of each saga and those of unfinished instances count; a source that throws hides none stored after it', async (t) => {
+  const url = await server.createDatabase();
+  const store = await openPostgresStore(url);
+  t.teardown(() => store.close());
+  // One stored source makes the compiler throw (not a string: as a store of another version might answer); it is stored first.
+  const bent: StorePort = Object.create(store) as StorePort;
+  bent.getDefinitionSource = async (hash) => (hash === 'bent' ? (42 as unknown as string) : store.getDefinitionSource(hash));
+  await store.rememberDefinition('bent', 'other', 'version: 1');
+  const { log, lines } = keptLog();
+  const waits = new StoredWaits({ store: bent, log, intervalMs: 60_000, inUseMs: 0, recentMs: 0 });
+  t.teardown(() => waits.stop());
+  const waiting = sagaOf(newer);
+  await store.rememberDefinition(waiting.hash, waiting.name, waiting.source);
+  await waits.refresh();
+  t.equal(waits.awaits('orders.approvals', 'OrderApproved'), true, 'the definition stored after the one that throws is read');
+  t.match(lines, [{ level: 'warn', msg: /does not compile here/, fields: { saga: 'other', hash: 'bent' } }], 'the one that throws is reported');
+  await waits.refresh();
+  t.equal(lines.length, 1, 'once');
+
+  // A newer file drops the wait, and no instance runs the older one: its wait no longer counts.
+  const plain = sagaOf(`${head}${command}${ship}\n`);
+  await store.rememberDefinition(plain.hash, plain.name, plain.source);
+  await waits.refresh();
+  t.equal(waits.awaits('orders.approvals', 'OrderApproved'), false, 'a superseded definition without unfinished instances awaits nothing');
+  // Within its first day it counts all the same (a rolling deploy, whichever replica stored its file last).
+  const recent = new StoredWaits({ store: bent, log: silentLog, intervalMs: 60_000 });
+  await recent.refresh();
+  t.equal(recent.awaits('orders.approvals', 'OrderApproved'), true, 'a definition first stored today counts, superseded or not');
+  // An instance of the older definition still runs (started by a replica on it): its wait counts again.
+  const old = new Engine({ store, registry: new Registry(sagasOf(newer)), log: silentLog });
+  await old.start({ saga: 'order', input: {}, correlationId: 'c-9' });
+  await waits.refresh();
+  t.equal(waits.awaits('orders.approvals', 'OrderApproved'), true, 'the definition of an unfinished instance counts');
+});
+
 t.test('a sagad on the older file keeps the approval for an instance of the newer one, and takes it itself when the wait starts', async (t) => {
   const nats = await startNatsServer();
   t.teardown(() => nats.stop());
