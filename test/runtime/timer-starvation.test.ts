@@ -127,7 +127,10 @@ async function world(t: Test) {
     store, poisoned, late, log, limits, errors, tries, start,
     tried: (n: number) => new Promise<string>((resolve) => triedTimes.set(n, resolve)),
     idle: () => new Promise<void>((resolve) => { onIdle = resolve; }),
-    stopClock: () => { stoppedAt = Date.now(); },
+    stopClock: (): number => {
+      stoppedAt = Date.now();
+      return stoppedAt;
+    },
     fired: (id: string) => new Promise<TimerRow>((resolve) => firedOf.set(id, resolve)),
   };
 }
@@ -171,11 +174,13 @@ t.test(`a timer armed behind ${FAILING} held ones is found by a round that reads
   const triedAgain = w.tried(3);
   w.start(() => Promise.reject(new Error('definition neither loaded nor stored')), (row) => firer.fire(row));
   await within(triedAgain, 60_000, 'a failing timer to be tried a third time');
-  w.stopClock();
+  const stopped = w.stopClock();
   await within(w.idle(), 60_000, 'two rounds in a row to find every failing timer held');
   const from = w.log.length;
   const fired = w.fired('healthy-1');
-  await w.late.start({ saga: 'healthy', input: {}, id: 'healthy-1' });
+  // Armed after every failing timer and due before the stopped clock, however long the rounds took.
+  const late = new Engine({ store: sqlitePort(w.store), registry: new Registry(sagas), log: silentLog, env: () => ({ now: stopped - 30_000, newId: () => uuidv7(), random: Math.random }) });
+  await late.start({ saga: 'healthy', input: {}, id: 'healthy-1' });
   const row = await within(fired, 15_000, 'the healthy timer to fire');
   t.equal(row.data.kind, 'attempt_timeout', 'the healthy timer fired');
   const pages = mostPages(w.log.slice(from));
