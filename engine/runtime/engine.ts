@@ -206,9 +206,10 @@ export class Engine implements EnginePort {
 
   /**
    * Writes one input; resolves true when committed, false for a duplicate; a lost race throws
-   * Conflict. Every change it commits is traced here, whichever path decided it (`cause` is
-   * what moved the input's own instances; the changes its links add had none of their own),
-   * and what its decisions tallied is counted here, once committed.
+   * Conflict. Every change it commits is traced here, whichever path decided it (`cause` names
+   * the attempt a reply answered or the instance a timer fired for: only that attempt's span
+   * takes it, not one its links ended in the same write), and what its decisions tallied is
+   * counted here, once committed.
    */
   private async write(input: InputWrite, cause: TraceCause = NO_CAUSE, tally: Tally = newTally()): Promise<boolean> {
     const w = await withLinks(input, this.links);
@@ -217,7 +218,7 @@ export class Engine implements EnginePort {
     if (r.status === 'duplicate') return false;
     for (const reason of tally.ignored) this.counters.inputsIgnored.inc({ reason });
     if (tally.kept > 0) this.counters.earlyEvents.inc({ outcome: 'kept' }, tally.kept);
-    if (this.deps.tracing !== undefined) this.deps.tracing.record(traceNotes(input, w, cause));
+    if (this.deps.tracing !== undefined) this.deps.tracing.record(traceNotes(w, cause));
     if (r.outbox.length > 0) {
       fault('after-commit-before-publish');
       this.deps.relay?.push(r.outbox);
@@ -350,7 +351,10 @@ export class Engine implements EnginePort {
         }
         // A reply proves its command delivered: the store need not name it as unsent (issue 9).
         const answers = target === undefined ? undefined : [m.causationId];
-        if (!(await this.write({ messageId: m.eventId, firedTimer: null, changes, ...(answers === undefined ? {} : { answers }) }, { kind: 'message', carrier: m.trace ?? {} }, tally))) return 'duplicate';
+        // Only a reply is linked; a trigger's or an event's sender answered no attempt.
+        const cause: TraceCause = target === undefined ? NO_CAUSE
+          : { kind: 'reply', instanceId: target.instanceId, step: target.step, side: target.kind, carrier: m.trace ?? {} };
+        if (!(await this.write({ messageId: m.eventId, firedTimer: null, changes, ...(answers === undefined ? {} : { answers }) }, cause, tally))) return 'duplicate';
         for (const s of started) this.counters.instancesStarted.inc({ saga: s.def.name });
         return outcome;
       });
@@ -419,7 +423,7 @@ export class Engine implements EnginePort {
         const { def, d } = await this.decideFor(state, { type: 'TimerFired', timer: row.data }, tally);
         change = changeOf(def, state, d);
       }
-      const fired = await this.write({ messageId: null, firedTimer: { instanceId: row.instanceId, timerId: row.timerId, dueAt: row.dueAt }, changes: change === null ? [] : [change] }, { kind: 'timer', timer: row.data }, tally);
+      const fired = await this.write({ messageId: null, firedTimer: { instanceId: row.instanceId, timerId: row.timerId, dueAt: row.dueAt }, changes: change === null ? [] : [change] }, { kind: 'timer', instanceId: row.instanceId, timer: row.data }, tally);
       if (!fired) return;
       this.counters.timerFired(row.data.kind, Math.max(0, Date.now() - row.dueAt));
     }));
@@ -484,14 +488,14 @@ export class Engine implements EnginePort {
 
 /**
  * The spans' view of a committed write: each change of a traced instance, with the state it was
- * decided on; `cause` for the instances the input itself changed, none for those its links did
- * (a child's reply is no reply to its parent's step).
+ * decided on, and the write's cause, which names the one attempt or instance it concerns (a
+ * child's reply is no reply to its parent's step, and a reply to one step is none to a saga
+ * step its write started and ended).
  */
-function traceNotes(input: InputWrite, w: InputWrite, cause: TraceCause): TraceNote[] {
-  const own = new Set(input.changes.map((c) => c.state.id));
+function traceNotes(w: InputWrite, cause: TraceCause): TraceNote[] {
   const notes: TraceNote[] = [];
   for (const c of w.changes) {
-    if (c.state.trace !== undefined) notes.push({ before: stateBefore(c), after: c.state, events: c.events, cause: own.has(c.state.id) ? cause : NO_CAUSE });
+    if (c.state.trace !== undefined) notes.push({ before: stateBefore(c), after: c.state, events: c.events, cause });
   }
   return notes;
 }

@@ -52,6 +52,17 @@ export function attemptSpanId(commandId: string): string {
   return id === ZERO_SPAN ? '0000000000000001' : id;
 }
 
+/**
+ * The span id of a `saga` step's compensation, asked of its child for the `request`th time
+ * (1, 2, ... over the step's life, an operator's retry included): the child's id alone is the
+ * step span's, and two spans with one id are dropped or merged by backends. Like any attempt's,
+ * found again from the state by whichever process ends the attempt.
+ */
+export function childUndoSpanId(childId: string, request: number): string {
+  // A child's id ends in `.<n>`, a command's is a UUID: no other attempt hashes this string.
+  return attemptSpanId(`${childId}/undo/${request}`);
+}
+
 // The whole id: a child saga's id starts with its parent's UUIDv7 (`<parent>.<step>.<n>`), whose time is not the child's.
 const UUIDV7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

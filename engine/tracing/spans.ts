@@ -9,12 +9,20 @@
 import { createTraceState, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api';
 import { randomBytes } from 'node:crypto';
 import { assertNever, type InstanceState, type SagaEvent, type TimerRef, type TraceContext } from '../core/index.js';
-import { attemptSpanId, cleanTracestate, parseTraceparent, traceContextOf, uuidv7Time, type ParentIds, type TraceCarrier } from './context.js';
+import { attemptSpanId, childUndoSpanId, cleanTracestate, parseTraceparent, traceContextOf, uuidv7Time, type ParentIds, type TraceCarrier } from './context.js';
 
-/** What caused a decision, as far as its spans care. */
+/** Which side of a step an attempt span is for, with the span's name prefix. */
+export type Side = 'do' | 'undo';
+
+/**
+ * What caused the decisions of a write, as far as their spans care: a reply to the command of
+ * an instance's step and side (its `traceparent` is linked), a timer of an instance, or
+ * anything else. It names what it concerns because a write also ends attempts it did not
+ * answer: a child started and ended in it, a parent that child's end moved.
+ */
 export type TraceCause =
-  | { readonly kind: 'message'; readonly carrier: TraceCarrier }
-  | { readonly kind: 'timer'; readonly timer: TimerRef }
+  | { readonly kind: 'reply'; readonly instanceId: string; readonly step: string; readonly side: Side; readonly carrier: TraceCarrier }
+  | { readonly kind: 'timer'; readonly instanceId: string; readonly timer: TimerRef }
   | { readonly kind: 'other' };
 
 /** One committed change of a traced instance (its decisions of one write, in order): the state before and after, and the events. */
@@ -59,18 +67,25 @@ const SAMPLED = 1;
 /** Trace contexts remembered by instance id: far more than the starts of one write. */
 const BEGUN_KEPT = 10_000;
 
-/** Which side of a step an attempt span is for, with the span's name prefix. */
-type Side = 'do' | 'undo';
-/** An attempt begun and not yet ended; `start` null when nothing tells when it began. */
-interface Open { readonly commandId: string; readonly attempt: number; readonly start: number | null }
+/**
+ * An attempt begun and not yet ended; `start` null when nothing tells when it began. `request`:
+ * for a `saga` step's compensation, which request to its child it is (its span id depends on
+ * it, see {@link childUndoSpanId}); null for every other attempt.
+ */
+interface Open { readonly commandId: string; readonly attempt: number; readonly start: number | null; readonly request: number | null }
 
 /**
  * An attempt's start: the time in its command's id (a UUIDv7), else `since`, the time the state
  * or the event that opened it gives. A `saga` step's attempt is its child, whose id
  * (`<parent>.<step>.<n>`) carries no time.
  */
-function opened(commandId: string, attempt: number, since: number | null): Open {
-  return { commandId, attempt, start: uuidv7Time(commandId) ?? since };
+function opened(commandId: string, attempt: number, since: number | null, request: number | null = null): Open {
+  return { commandId, attempt, start: uuidv7Time(commandId) ?? since, request };
+}
+
+/** The span id of an attempt: its command's, or for a `saga` step's compensation its child's and the request's. */
+function spanIdOf(o: Open): string {
+  return o.request === null ? attemptSpanId(o.commandId) : childUndoSpanId(o.commandId, o.request);
 }
 
 /**
@@ -147,7 +162,8 @@ export class SagaTracing {
       // `startedAt` is when the step (or its compensation) first began: after an operator's retry, before this attempt.
       if (st.awaiting !== null) open.set(`do:${name}`, opened(st.awaiting, st.attempt, st.startedAt));
       const c = st.compensation;
-      if (c !== null && c.awaiting !== null) open.set(`undo:${name}`, opened(c.awaiting, c.attempt, c.startedAt));
+      // A compensation that awaits an id of the step's own is a `saga` step's, awaiting the child the step started.
+      if (c !== null && c.awaiting !== null) open.set(`undo:${name}`, opened(c.awaiting, c.attempt, c.startedAt, st.commands.includes(c.awaiting) ? c.commands.length : null));
     }
     const end = (side: Side, step: string, at: number, outcome: string, error: string | null, retryAt?: number) => {
       const o = open.get(`${side}:${step}`);
@@ -161,7 +177,12 @@ export class SagaTracing {
         case 'CompensationDispatched': open.set(`undo:${e.step}`, opened(e.commandId, e.attempt, e.at)); break;
         // A saga step's attempt is its child, which may end in the same write as it began (linked.ts).
         case 'ChildStarted': open.set(`do:${e.step}`, opened(e.childId, 1, e.at)); break;
-        case 'ChildCompensationRequested': open.set(`undo:${e.step}`, opened(e.childId, n.after.steps[e.step]?.compensation?.attempt ?? 1, e.at)); break;
+        // One request a write at most: the child's compensation ends the step's, or waits for an operator.
+        case 'ChildCompensationRequested': {
+          const c = n.after.steps[e.step]?.compensation;
+          open.set(`undo:${e.step}`, opened(e.childId, c?.attempt ?? 1, e.at, c?.commands.length ?? 1));
+          break;
+        }
         case 'StepAttemptFailed': end('do', e.step, e.at, 'retry', e.error, e.retryAt); break;
         case 'StepSucceeded': end('do', e.step, e.at, 'succeeded', null); break;
         case 'StepFailed': end('do', e.step, e.at, e.status, e.error); break;
@@ -198,21 +219,28 @@ export class SagaTracing {
 
   private attemptSpan(n: TraceNote, saga: ParentIds, tc: TraceContext, side: Side, step: string, o: Open, at: number, outcome: string, error: string | null, retryAt?: number): void {
     const s = n.after;
+    const c = n.cause;
     const links: Link[] = [];
-    if (n.cause.kind === 'message') {
-      const reply = parseTraceparent(n.cause.carrier.traceparent);
+    // The reply's step and side, not the command it names: a success to an earlier attempt's command ends the attempt in flight.
+    if (c.kind === 'reply' && c.instanceId === s.id && c.step === step && c.side === side) {
+      const reply = parseTraceparent(c.carrier.traceparent);
       if (reply !== null) links.push({ context: { traceId: reply.traceId, spanId: reply.spanId, traceFlags: reply.flags, isRemote: true }, attributes: { 'saga.link': 'reply' } });
     }
-    const span = this.started(`${side === 'do' ? 'step' : 'compensate'} ${step}`, saga.traceId, attemptSpanId(o.commandId),
+    const span = this.started(`${side === 'do' ? 'step' : 'compensate'} ${step}`, saga.traceId, spanIdOf(o),
       parentContext(saga, tc.tracestate), Math.min(o.start ?? at, at), {
         'saga.name': s.saga, 'saga.instance.id': s.id, 'saga.step': step, 'saga.attempt': o.attempt, 'saga.side': side,
         'messaging.message.id': o.commandId,
       }, links, SpanKind.CLIENT);
-    const t = n.cause.kind === 'timer' ? n.cause.timer : null;
-    if (t !== null && (t.kind === 'attempt_timeout' || t.kind === 'comp_timeout') && t.step === step) span.addEvent('timeout', { 'saga.attempt': o.attempt }, at);
+    if (c.kind === 'timer' && c.instanceId === s.id && timesOut(c.timer, side, step, o.attempt)) span.addEvent('timeout', { 'saga.attempt': o.attempt }, at);
     if (retryAt !== undefined) span.addEvent('retry', { 'saga.retry_at': new Date(retryAt).toISOString(), 'saga.next_attempt': o.attempt + 1 }, at);
     finish(span, at, outcome, error, outcome === 'failed' || outcome === 'timed_out');
   }
+}
+
+/** Whether timer `t` is the timeout of this attempt (of its instance). */
+function timesOut(t: TimerRef, side: Side, step: string, attempt: number): boolean {
+  if (t.kind !== 'attempt_timeout' && t.kind !== 'comp_timeout') return false;
+  return t.kind === (side === 'do' ? 'attempt_timeout' : 'comp_timeout') && t.step === step && t.attempt === attempt;
 }
 
 /** Sets the outcome, the status and the end time, and ends the span. */
