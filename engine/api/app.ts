@@ -112,6 +112,15 @@ export function buildApi(engine: EnginePort, opts: ApiOptions = {}): FastifyInst
     app.addHook('onRequest', sameMachineOnly(opts.loopbackListener ?? true, isLoopback));
   }
 
+  // No id, name, filter or cursor holds a NUL: PostgreSQL refuses one in any text parameter
+  // (a 500 and an error line per request), SQLite would merely find nothing.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.url.includes('\u0000') || /%00/i.test(request.url)) {
+      return reply.code(400).send(errorBody(400, ApiErrorCode.Validation, 'the URL holds a NUL character (%00): no id, name, filter or cursor contains one'));
+    }
+    return undefined;
+  });
+
   if (opts.loggerInstance !== undefined || opts.onAnswered !== undefined) {
     const answered = opts.onAnswered;
     app.addHook('onResponse', async (request, reply) => {

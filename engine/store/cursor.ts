@@ -34,7 +34,8 @@ export function decodeCursor<T extends readonly ('string' | 'number')[]>(
     parsed = undefined;
   }
   const ok = Array.isArray(parsed) && parsed.length === shape.length &&
-    parsed.every((v, i) => (shape[i] === 'number' ? Number.isSafeInteger(v) : typeof v === 'string'));
+    // No position handed out holds a NUL (ids and names are printable); PostgreSQL refuses one in text.
+    parsed.every((v, i) => (shape[i] === 'number' ? Number.isSafeInteger(v) : typeof v === 'string' && !v.includes('\u0000')));
   if (!ok) throw new StoreError(StoreErrorCode.BadCursor, `cursor ${JSON.stringify(cursor)} was not handed out by this list`);
   return parsed as { [K in keyof T]: T[K] extends 'string' ? string : number };
 }
