@@ -150,6 +150,8 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
       return results;
     }, onError('outbox relay failed; will retry'), {
       orphanAfterMs: timing.orphanAfterMs, idleScanMs: timing.idleScanMs,
+      // A message larger than NATS takes is parked, not retried: logged, counted and trimmed as every dead letter is.
+      deadLetters: { log, counters: metrics, cap: { maxRows: config.dlqMax, maxBytes: config.dlqMaxBytes } },
     });
     const timers = new TimerService(store, { pollMs: timing.timerPollMs, claimMs: timing.timerClaimMs }, onError('timer service failed'));
     const registry = new Registry(definitions);

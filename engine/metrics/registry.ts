@@ -14,7 +14,9 @@ const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5
 /** Why a message went to the dead-letter queue, as a label (the stored reason is a sentence). */
 export type DeadLetterReason = 'not_envelope' | 'invalid_message' | 'invalid_input' | 'correlation_mismatch' | 'late_reply' | 'max_deliveries'
   // An early event's copy: no wait took it within SAGA_EARLY_EVENT_TTL, or its instance kept 100 already.
-  | 'early_expired' | 'early_full';
+  | 'early_expired' | 'early_full'
+  // An outgoing message larger than NATS takes (max_payload, or its stream's max_msg_size): the relay parks it.
+  | 'too_large';
 
 /** One consumer's backlog as the lag monitor last saw it. */
 export interface ConsumerBacklog {

@@ -1,10 +1,23 @@
-import type { OutboxRow } from '../store/index.js';
+import type { DeadLetterCap, OutboxRow } from '../store/index.js';
 import type { StorePort } from '../store/port.js';
 import { fault } from '../fault.js';
-import type { PublishItem, PublishResult } from '../transport/publish.js';
+import { messageFields, type LogFn } from '../log.js';
+import type { Metrics } from '../metrics/registry.js';
+import { TooLargeToPublish, type PublishItem, type PublishResult } from '../transport/publish.js';
+import { LOG_INTERVAL_MS, throttledLog } from './log-throttle.js';
 
-/** What the relay reads and marks: the store port's outbox part. */
-export type RelaySource = Pick<StorePort, 'claimUnsent' | 'unsentBySeq' | 'markSent'>;
+/**
+ * What the relay reads and marks: the store port's outbox part; with `parkOutboxRow`, a row
+ * that can never be published is parked (and with `trimDead`, the queue kept under its cap).
+ */
+export type RelaySource = Pick<StorePort, 'claimUnsent' | 'unsentBySeq' | 'markSent'> & Partial<Pick<StorePort, 'parkOutboxRow' | 'trimDead'>>;
+
+/** How the relay reports a row it parked: a log line, the dead-letter counters, and the queue's cap to trim to. */
+export interface RelayDeadLetters {
+  readonly log: LogFn;
+  readonly counters: Pick<Metrics, 'deadLettered' | 'deadLettersDropped'>;
+  readonly cap: DeadLetterCap;
+}
 
 /** In the queue: rows to publish, or older rows of their instances to read from the table and publish first. */
 type Queued = OutboxRow | { readonly fetch: readonly number[] };
@@ -21,9 +34,14 @@ export interface RelayOptions {
   readonly idleScanMs?: number;
   /** How long rows read back are claimed against other replicas (and so before this relay retries them after a failure); default 3 s. */
   readonly claimMs?: number;
+  /** Where a parked row is told and counted; without it, it is told once through `onError`, and the queue is not trimmed. */
+  readonly deadLetters?: RelayDeadLetters;
 }
 
 export type Publisher = (items: readonly PublishItem[]) => Promise<PublishResult[]>;
+
+/** What became of a row of a batch: published, failed (tried again), or parked as a dead letter (out of the outbox, never to be published). */
+type Outcome = PublishResult | { readonly ok: 'parked' };
 
 const BATCH = 256;
 /** Committed rows held in memory at most; past that the relay reads them back from the table. */
@@ -56,6 +74,12 @@ const MARK_EVERY_MS = 100;
  * stream holds M once, before N. A copy A sends after the window (frozen that long) is stored
  * again: a redelivery with M's id, which participants drop (DESIGN section 1, point 5); the
  * first delivery of M still came before N.
+ *
+ * A row that can never be published, larger than NATS takes (`TooLargeToPublish`: its
+ * max_payload, or its stream's max_msg_size), would hold its instance's later rows back for
+ * ever: it is parked in the dead-letter queue instead, and taken out of the outbox in the same
+ * transaction, and the rows behind it go on. It costs the other rows nothing: nats.js compares
+ * each message's length with max_payload anyway, and the error is told apart only when it came.
  */
 export class OutboxRelay {
   private running = false;
@@ -92,11 +116,16 @@ export class OutboxRelay {
   private readonly idleScanMs: number;
   private readonly orphanAfterMs: number;
   private readonly claimMs: number;
+  private readonly deadLetters: RelayDeadLetters | undefined;
+  /** A line per subject every 10 s at most: a flood of oversized messages costs one line, with the rest counted. */
+  private readonly warnOnce: ReturnType<typeof throttledLog> | undefined;
 
   constructor(private readonly source: RelaySource, private readonly publish: Publisher, private readonly onError: (err: unknown) => void, opts: RelayOptions = {}) {
     this.idleScanMs = opts.idleScanMs ?? 5_000;
     this.orphanAfterMs = opts.orphanAfterMs ?? 0;
     this.claimMs = opts.claimMs ?? 3_000;
+    this.deadLetters = opts.deadLetters;
+    this.warnOnce = opts.deadLetters === undefined ? undefined : throttledLog(opts.deadLetters.log, LOG_INTERVAL_MS);
   }
 
   start(): void {
@@ -268,7 +297,7 @@ export class OutboxRelay {
         if (!(await this.idle(this.failures > 0 ? 1000 : this.idleScanMs))) this.rescan();
         continue;
       }
-      let results: PublishResult[];
+      let results: Outcome[];
       this.publishing = true;
       try {
         results = await this.publishInOrder(rows);
@@ -277,11 +306,13 @@ export class OutboxRelay {
       }
       const marked = this.acked.length;
       rows.forEach((r, i) => {
-        if (results[i]?.ok === true) {
+        const ok = results[i]?.ok;
+        if (ok === true) {
           this.acked.push(r.seq);
           this.commitOf.delete(r.seq);
         } else {
           this.held.delete(r.seq);
+          if (ok === 'parked') this.commitOf.delete(r.seq);
         }
       });
       // Stryker disable next-line all: a fault point acts only with SAGA_FAULT set; the crash tests set it, on the built server (test/e2e/fault-*.test.ts)
@@ -291,7 +322,7 @@ export class OutboxRelay {
       if (failed !== undefined && !failed.ok) {
         // What failed, and anything queued after it, is read back from the table; what the
         // read does not bring (younger than the orphan age) is queued again behind it.
-        const again = [...rows.filter((_, i) => results[i]?.ok !== true), ...this.queue.filter((q): q is OutboxRow => !('fetch' in q))];
+        const again = [...rows.filter((_, i) => results[i]?.ok === false), ...this.queue.filter((q): q is OutboxRow => !('fetch' in q))];
         this.rescan();
         this.keepForAfterScan(again);
         this.failures++;
@@ -314,10 +345,11 @@ export class OutboxRelay {
    * command, a forEach's fan-out) go out together, so most batches are one wave. A commit is
    * told by the `push` that handed its rows over; a row read from the table that was never
    * handed over here (another replica's, or from before a restart) by its creation time, so
-   * two such commits of one instance within one millisecond count as one.
+   * two such commits of one instance within one millisecond count as one. A row that can never
+   * be published is parked before the next wave, which then goes on (`park`).
    */
-  private async publishInOrder(rows: readonly OutboxRow[]): Promise<PublishResult[]> {
-    const results: PublishResult[] = new Array<PublishResult>(rows.length);
+  private async publishInOrder(rows: readonly OutboxRow[]): Promise<Outcome[]> {
+    const results: Outcome[] = new Array<Outcome>(rows.length);
     // Each row's wave: how many earlier commits of its instance have rows before it in the batch.
     const commitKey = (r: OutboxRow): string => {
       const pushed = this.commitOf.get(r.seq);
@@ -350,14 +382,56 @@ export class OutboxRelay {
       } catch (err) {
         sent = go.map(() => ({ ok: false as const, error: err instanceof Error ? err : new Error(String(err)) }));
       }
-      go.forEach((i, j) => {
-        const res = sent[j] ?? { ok: false as const, error: new Error('the publisher gave no result for this message') };
+      for (const [j, i] of go.entries()) {
+        const row = rows[i] as OutboxRow;
+        let res: Outcome = sent[j] ?? { ok: false as const, error: new Error('the publisher gave no result for this message') };
+        if (res.ok === false && res.error instanceof TooLargeToPublish) res = await this.park(row, res.error);
         results[i] = res;
-        const id = instanceOf(rows[i] as OutboxRow);
-        if (!res.ok && id !== undefined && !refused.has(id)) refused.set(id, res.error);
-      });
+        const id = instanceOf(row);
+        if (res.ok === false && id !== undefined && !refused.has(id)) refused.set(id, res.error);
+      }
     }
     return results;
+  }
+
+  /**
+   * Takes a row that can never be published out of the outbox and into the dead-letter queue,
+   * so that its instance's later rows go on: `parked` once it is out (parked here, or gone
+   * already: another replica parked it), a failure to try again when the store could not.
+   */
+  private async park(r: OutboxRow, err: TooLargeToPublish): Promise<Outcome> {
+    if (this.source.parkOutboxRow === undefined) return { ok: false, error: err };
+    const reason = neverPublished(err);
+    let id: string | null;
+    try {
+      id = await this.source.parkOutboxRow(r.seq, { subject: r.subject, reason, headers: r.headers, data: r.data, deliveryCount: 1, at: Date.now() });
+    } catch (cause) {
+      return { ok: false, error: new Error(`${err.message}; parking it as a dead letter failed, tried again: ${cause instanceof Error ? cause.message : String(cause)}`, { cause }) };
+    }
+    if (id !== null) await this.parked(r, err, id, reason);
+    return { ok: 'parked' };
+  }
+
+  /** A row newly parked: told once, counted, and the queue kept under its cap as the inbound parks keep it. */
+  private async parked(r: OutboxRow, err: TooLargeToPublish, id: string, reason: string): Promise<void> {
+    const dl = this.deadLetters;
+    if (dl === undefined || this.warnOnce === undefined) {
+      this.onError(new Error(`not retried: dead letter ${id} (${messageFields(r.headers).instance ?? r.messageId}): ${reason}`, { cause: err }));
+      return;
+    }
+    dl.counters.deadLettered.inc({ reason: 'too_large' });
+    this.warnOnce('error', 'outgoing message dead-lettered: larger than NATS takes', r.subject, {
+      deadLetter: id, subject: r.subject, messageId: r.messageId, size: err.size, limit: err.limit, maxBytes: err.maxBytes, ...messageFields(r.headers),
+    });
+    try {
+      const { dropped, bytes } = await this.source.trimDead?.(dl.cap) ?? { dropped: 0, bytes: 0 };
+      if (dropped === 0) return;
+      dl.counters.deadLettersDropped.inc(dropped);
+      this.warnOnce('warn', 'dead-letter queue full: the oldest letters were dropped', 'dropped', { dropped, bytes, maxRows: dl.cap.maxRows, maxBytes: dl.cap.maxBytes });
+    } catch (trimErr) {
+      // The letter is safe; the next park tries the trim again.
+      dl.log('error', 'could not trim the dead-letter queue', { error: trimErr instanceof Error ? trimErr.message : String(trimErr) });
+    }
   }
 
   /** Rows left unsent past `orphanAfterMs` (a dead replica's) join the queue; JetStream drops any sent twice. */
@@ -423,6 +497,20 @@ export class OutboxRelay {
       this.wake = () => done(true);
     });
   }
+}
+
+/**
+ * Pure: the reason a row that can never be published is parked with: what it is over, what
+ * became of it, and what an operator can do.
+ */
+export function neverPublished(err: TooLargeToPublish): string {
+  const raise = err.limit === 'max_payload'
+    ? 'raise max_payload in the NATS server\'s configuration'
+    : 'raise the stream\'s max_msg_size (nats stream edit <stream> --max-msg-size)';
+  return `never published: ${err.message}. It was taken out of the outbox so that the instance's later messages go on; `
+    + 'a step whose command this is never receives it and times out under its timeout and retry policy, as if its participant never answered '
+    + `(each attempt is parked so). To publish such messages, ${raise}, or make the payload smaller (the definition's payload expression). `
+    + 'A redrive publishes this letter as it is, and fails the same way until the limit is raised.';
 }
 
 /** The instance a row belongs to (its `Saga-Id` header): rows of one instance go out in commit order. */

@@ -35,6 +35,8 @@ export interface Outbox {
   unsentBySeq(seqs: readonly number[]): OutboxRow[];
   /** Marks messages published by deleting them; seqs already gone are skipped. `at` is not kept. */
   markSent(seqs: readonly number[], at: number): void;
+  /** Deletes an unsent message that will not be published (it is parked as a dead letter instead); false when it is gone. */
+  withdraw(seq: number): boolean;
   /** Number of unsent messages. */
   backlog(): number;
   /** When the oldest unsent message was committed (epoch ms), or null when none waits. */
@@ -104,6 +106,7 @@ export function outbox(db: Database.Database, synchronous: 'FULL' | 'NORMAL' = '
         db.pragma('synchronous = FULL');
       }
     },
+    withdraw: (seq) => sent.run(seq).changes > 0,
     backlog: () => count.get()?.n ?? 0,
     oldestUnsentAt: () => count.get()?.oldest ?? null,
     pruneSent: () => 0,

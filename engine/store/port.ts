@@ -84,6 +84,13 @@ export interface StorePort {
    * skipped. `at` is not kept.
    */
   markSent(seqs: readonly number[], at: number): Promise<void>;
+  /**
+   * Dead-letters an unsent row that can never be published (larger than NATS takes): deletes
+   * it and parks `letter` in one transaction, and returns the letter's id. Null, parking
+   * nothing, when the row is gone already (sent, or parked by another replica): a row is
+   * never both, and is parked once.
+   */
+  parkOutboxRow(seq: number, letter: DeadLetterInput): Promise<string | null>;
 
   // ---- dead letters --------------------------------------------------------------------------
   /**

@@ -59,6 +59,9 @@ export function sqlitePort(store: Store, maxBatch = 512, onCommit?: (size: numbe
     claimUnsent: async (limit, createdBefore) => store.unsent(limit, createdBefore),
     unsentBySeq: async (seqs) => store.unsentBySeq(seqs),
     markSent: async (seqs, at) => (store.readonly ? ro() : store.markSent(seqs, at)),
+    // Withdrawn and parked in one savepoint of the group commit, durable as any letter.
+    parkOutboxRow: (seq, letter) => (store.readonly ? Promise.reject(new StoreError(StoreErrorCode.ReadOnly, `${store.file} is open for reading only`))
+      : commits.run(() => (store.withdraw(seq) ? store.park(letter) : null))),
     // Parks share the group commit: a flood of bad messages costs one fsync per batch, not one each.
     park: (letter, deliveryId) => (store.readonly ? Promise.reject(new StoreError(StoreErrorCode.ReadOnly, `${store.file} is open for reading only`))
       : commits.run(() => (deliveryId !== undefined && !store.remember(deliveryId, letter.at) ? null : store.park(letter)))),

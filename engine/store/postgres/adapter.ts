@@ -108,7 +108,7 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
   const reject = async (): Promise<never> => refuse();
   return {
     ...port,
-    claimDueTimers: reject, claimUnsent: reject, markSent: reject, park: reject, markRedriven: reject, deleteDead: reject,
+    claimDueTimers: reject, claimUnsent: reject, markSent: reject, parkOutboxRow: reject, park: reject, markRedriven: reject, deleteDead: reject,
     rememberDefinition: reject, pruneInbox: reject, pruneSent: reject, keepEarlyEvent: reject, dropEarlyEvent: reject, rebuildInstance: reject, retire: reject, pruneDeadLetters: reject,
   };
 }

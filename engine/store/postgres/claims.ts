@@ -8,7 +8,7 @@ import type { Db } from './db.js';
 /** Inbox rows `pruneInbox` deletes per statement. */
 export const INBOX_PRUNE_BATCH = 10_000;
 
-type Claims = Pick<StorePort, 'claimDueTimers' | 'nextDueAt' | 'timersOf' | 'claimUnsent' | 'unsentBySeq' | 'markSent' | 'pruneInbox' | 'pruneSent'>;
+type Claims = Pick<StorePort, 'claimDueTimers' | 'nextDueAt' | 'timersOf' | 'claimUnsent' | 'unsentBySeq' | 'markSent' | 'parkOutboxRow' | 'pruneInbox' | 'pruneSent'>;
 
 interface TimerDbRow { instance_id: string; timer_id: string; due_at: number; data: string }
 interface OutboxDbRow { seq: number; message_id: string; subject: string; headers: string; data: Buffer; created_at: number; follows?: string[] | null }
@@ -133,6 +133,16 @@ export function claims(d: Db): Claims {
       // there, hence the checked integers inline); without BEGIN, a failure leaves no open one.
       await d.run(`SET LOCAL synchronous_commit = off;
         DELETE FROM outbox WHERE seq = ANY ('{${seqs.join(',')}}'::bigint[])`);
+    },
+    // One statement: the letter only when this statement deleted the unsent row; a replica that
+    // sent or parked it first leaves none (the delete waits on its lock, then finds it gone).
+    async parkOutboxRow(seq, l) {
+      const [r] = await d.query<{ id: number }>(`
+        WITH gone AS (DELETE FROM outbox WHERE seq = $1 AND sent_at IS NULL RETURNING 1)
+        INSERT INTO dead_letters (subject, reason, headers, data, received_at, delivery_count)
+        SELECT $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM gone) RETURNING id`,
+      [seq, l.subject, l.reason, JSON.stringify(l.headers), Buffer.from(l.data.buffer, l.data.byteOffset, l.data.byteLength), l.at, l.deliveryCount]);
+      return r === undefined ? null : String(r.id);
     },
     // In batches, each statement its own short transaction: a pass has about an hour of
     // inbox ids to forget (millions under load, on every replica), which one statement would

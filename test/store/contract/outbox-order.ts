@@ -111,6 +111,29 @@ export function outboxOrderContract(t: Test, f: PortFactory): void {
     t.same(shape(o2.outbox), o2.outbox.map((r) => ({ seq: r.seq, follows: [] })), 'rows of earlier commits than the answered one: not followed');
   });
 
+  t.test('parkOutboxRow: an unsent row leaves the outbox as a dead letter in one go, once; a sent one is not parked', async (t) => {
+    const port = await opened(t, f);
+    const env = new TestEnv();
+    for (const id of ['i-1', 'i-2', 'i-3']) await started(port, env, id);
+    const [a, b, c] = await port.claimUnsent(10, Date.now() + 1000, 0);
+    if (a === undefined || b === undefined || c === undefined) throw new Error('three rows expected');
+    const letterOf = (r: OutboxRow) => ({ subject: r.subject, reason: 'never published: too large', headers: r.headers, data: r.data, deliveryCount: 1, at: 1234 });
+    const id = await port.parkOutboxRow(a.seq, letterOf(a));
+    if (id === null) throw new Error('an unsent row is parked');
+    t.same((await port.unsentBySeq([a.seq, b.seq, c.seq])).map((r) => r.seq), [b.seq, c.seq], 'out of the outbox');
+    t.equal((await port.gauges()).outboxBacklog, 2, 'not in the backlog');
+    const letter = await port.getDead(id);
+    t.match(letter, { subject: a.subject, reason: 'never published: too large', headers: a.headers, receivedAt: 1234, deliveryCount: 1, redrivenAt: null });
+    t.same(Buffer.from(letter?.data ?? []), Buffer.from(a.data), 'the body, byte for byte');
+    t.equal(await port.parkOutboxRow(a.seq, letterOf(a)), null, 'gone: not parked again');
+    await port.markSent([b.seq], Date.now());
+    t.equal(await port.parkOutboxRow(b.seq, letterOf(b)), null, 'sent: not parked');
+    const both = await Promise.all([port.parkOutboxRow(c.seq, letterOf(c)), port.parkOutboxRow(c.seq, letterOf(c))]);
+    t.equal(both.filter((x) => x !== null).length, 1, 'two parks at once: one letter');
+    t.equal((await port.listDead()).items.length, 2, 'a letter for a and one for c');
+    t.same(await port.claimUnsent(10, Date.now() + 1000, 0), [], 'nothing left to send');
+  });
+
   t.test('claimUnsent never hands out a row of an instance without its older unsent rows, returned first or named', async (t) => {
     const port = await opened(t, f);
     const env = new TestEnv();
