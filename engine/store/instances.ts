@@ -1,9 +1,8 @@
 import type Database from 'better-sqlite3';
 import { evolve, isTerminal, type InstanceState, type InstanceStatus } from '../core/index.js';
-import { setBounded } from './bounded.js';
 import { StoreError, StoreErrorCode, isSqliteError } from './errors.js';
 import { editTimers, isNoEdit, parseTimers, timerColumns, type PendingTimer, type TimerEdit } from './instance-timers.js';
-import type { Journal } from './journal.js';
+import type { JournalInternal } from './journal.js';
 
 /**
  * The instance projection the API reads, kept beside the journal and rebuildable from it.
@@ -61,10 +60,27 @@ export function keptState(version: number, json: string): InstanceState | undefi
 type Params = [string, string, string, string | null, string, string, number, number, number, string, string | null, number | null];
 
 /**
- * A saved state kept in memory with the version of its latest snapshot and, when known, its
- * pending timers (as in its row's `timers` column).
+ * A saved state kept in memory with the version of its latest snapshot, when known its pending
+ * timers (as in its row's `timers` column), and its estimated size (`StateCacheLimits`).
  */
-interface Cached { readonly state: InstanceState; readonly snapshotAt: number; readonly timers: readonly PendingTimer[] | undefined }
+interface Cached { readonly state: InstanceState; readonly snapshotAt: number; readonly timers: readonly PendingTimer[] | undefined; readonly size: number }
+
+/**
+ * How many saved states the store keeps in memory, and how big they may be together. A state's
+ * size is estimated, never measured: the characters of JSON of its latest snapshot and of the
+ * journal events after it (UTF-8 bytes when read back from the database). Whatever a state
+ * holds came in through an event (the input in SagaStarted, a step's output in StepSucceeded),
+ * so the estimate is at least the size of its data; it overcounts what events carry and the
+ * state drops, by at most `snapshotEvery` events' worth, since a snapshot is the state itself.
+ * The events are serialized for the journal anyway, so the estimate costs a step nothing.
+ */
+export interface StateCacheLimits {
+  readonly count: number;
+  readonly size: number;
+}
+
+/** The default: enough for every instance of a busy server with small inputs; 1 MB inputs fill it at 64. */
+export const STATE_CACHE_LIMITS: StateCacheLimits = { count: 10_000, size: 64 * 1024 * 1024 };
 
 /** What the store needs beyond the interface: forgetting cached states when a transaction rolls back, the timers kept in the rows. */
 export interface InstancesInternal extends Instances {
@@ -72,6 +88,8 @@ export interface InstancesInternal extends Instances {
   forgetCached(id?: string): void;
   /** The state kept in memory for the instance, as readers are served it; undefined when none is. */
   cachedState(id: string): InstanceState | undefined;
+  /** How many states are kept in memory, and the sum of their estimated sizes (`StateCacheLimits`). */
+  cacheUse(): { count: number; size: number };
   /** The instance's pending timers, earliest first; undefined when there is no such instance. */
   pendingTimers(id: string): readonly PendingTimer[] | undefined;
   /** Replaces the instance's pending timers (its row's `timers` and `due_at`); false when there is no such instance. */
@@ -80,11 +98,12 @@ export interface InstancesInternal extends Instances {
 
 /**
  * Prepares the projection and snapshot statements once. The states last saved are kept
- * parsed in memory (up to `cacheSize`, oldest dropped first), so a step neither reads its
+ * parsed in memory (within `limits`, oldest dropped first), so a step neither reads its
  * instance row nor parses its JSON again; the store drops the cache whenever a transaction or
- * savepoint rolls back, so it never holds a state the database does not.
+ * savepoint rolls back, so it never holds a state the database does not. A state dropped is
+ * read from the journal again, as after a restart.
  */
-export function instances(db: Database.Database, log: Journal, snapshotEvery: number, cacheSize = 10_000): InstancesInternal {
+export function instances(db: Database.Database, log: JournalInternal, snapshotEvery: number, limits = STATE_CACHE_LIMITS): InstancesInternal {
   // A new instance is inserted with its timers; `upsertTimers` also rewrites them when the row
   // exists (a save of a state not in the cache), `upsert` leaves them.
   const insert = `INSERT INTO instances (id, saga, definition_hash, key, correlation_id, status, created_at, updated_at, version, state, timers, due_at)
@@ -111,7 +130,10 @@ export function instances(db: Database.Database, log: Journal, snapshotEvery: nu
   const byId = db.prepare<[string], { version: number; state: string }>('SELECT version, state FROM instances WHERE id = ?');
   const byKey = db.prepare<[string, string], { id: string; version: number; state: string }>('SELECT id, version, state FROM instances WHERE saga = ? AND key = ?');
   const snapshot = db.prepare<[string], { version: number; state: string }>('SELECT version, state FROM snapshots WHERE instance_id = ?');
-  const snapshotVersion = db.prepare<[string], { version: number }>('SELECT version FROM snapshots WHERE instance_id = ?');
+  // octet_length reads a value's size without its content.
+  const snapshotVersion = db.prepare<[string], { version: number; size: number }>('SELECT version, octet_length(state) AS size FROM snapshots WHERE instance_id = ?');
+  const eventsSize = db.prepare<[string, number], { size: number }>(
+    'SELECT coalesce(sum(octet_length(data)), 0) AS size FROM journal WHERE instance_id = ? AND seq > ?');
   const putSnapshot = db.prepare<[string, number, string]>(`
     INSERT INTO snapshots (instance_id, version, state) VALUES (?, ?, ?)
     ON CONFLICT (instance_id) DO UPDATE SET version = excluded.version, state = excluded.state`);
@@ -120,7 +142,24 @@ export function instances(db: Database.Database, log: Journal, snapshotEvery: nu
     "SELECT id FROM instances WHERE status IN ('running', 'compensating') ORDER BY created_at, id");
 
   const cache = new Map<string, Cached>();
-  const remember = (id: string, entry: Cached): void => setBounded(cache, id, entry, cacheSize);
+  let cachedSize = 0;
+  const forget = (id: string): void => {
+    const known = cache.get(id);
+    if (known === undefined) return;
+    cache.delete(id);
+    cachedSize -= known.size;
+  };
+  /** Keeps `entry` as the newest, then drops the oldest while over either limit (`entry` too when it alone is). */
+  const remember = (id: string, entry: Cached): void => {
+    forget(id);
+    cache.set(id, entry);
+    cachedSize += entry.size;
+    while (cache.size > limits.count || cachedSize > limits.size) {
+      const oldest = cache.keys().next();
+      if (oldest.done === true) break;
+      forget(oldest.value);
+    }
+  };
 
   const currentTimers = (id: string): readonly PendingTimer[] | undefined => {
     const known = cache.get(id);
@@ -174,6 +213,19 @@ export function instances(db: Database.Database, log: Journal, snapshotEvery: nu
     return after;
   };
 
+  /**
+   * The estimated size of `s` (`StateCacheLimits`): the cached state's (none for a new
+   * instance) plus what the append before this save wrote; else, for a state not cached (or
+   * saved without its append), the latest snapshot's and the later events' in the database,
+   * this transaction's append included.
+   */
+  const sizeOf = (s: InstanceState, known: Cached | undefined): number => {
+    const added = log.appendedSize(s.id, known?.state.version ?? 0, s.version);
+    if (added !== undefined) return (known?.size ?? 0) + added;
+    const snap = snapshotVersion.get(s.id);
+    return (snap?.size ?? 0) + (eventsSize.get(s.id, snap?.version ?? 0)?.size ?? 0);
+  };
+
   const save = (s: InstanceState, edit?: TimerEdit, fresh = false): void => {
     const known = cache.get(s.id);
     let snapshotAt = known?.snapshotAt ?? (fresh ? 0 : snapshotVersion.get(s.id)?.version ?? 0);
@@ -188,8 +240,8 @@ export function instances(db: Database.Database, log: Journal, snapshotEvery: nu
     }
     // A finished instance is rarely read again (a late reply, an operator): it leaves the
     // cache, so that the garbage collector does not keep walking thousands of them.
-    if (isTerminal(s)) cache.delete(s.id);
-    else remember(s.id, { state: s, snapshotAt, timers });
+    if (finished) forget(s.id);
+    else remember(s.id, { state: s, snapshotAt, timers, size: json?.length ?? sizeOf(s, known) });
   };
   const saveTx = db.transaction(save);
 
@@ -224,8 +276,13 @@ export function instances(db: Database.Database, log: Journal, snapshotEvery: nu
       const row = byKey.get(saga, key);
       return row === undefined ? undefined : read(row.id, row);
     },
-    forgetCached: (id) => (id === undefined ? cache.clear() : cache.delete(id)),
+    forgetCached(id) {
+      if (id !== undefined) return forget(id);
+      cache.clear();
+      cachedSize = 0;
+    },
     cachedState: (id) => cache.get(id)?.state,
+    cacheUse: () => ({ count: cache.size, size: cachedSize }),
     pendingTimers: currentTimers,
     setTimers(id, timers) {
       const before = currentTimers(id);

@@ -28,10 +28,20 @@ export interface Journal {
   journalHead(instanceId: string): number;
 }
 
+/** What the instance projection reads beyond the interface: the size of the last append. */
+export interface JournalInternal extends Journal {
+  /**
+   * The characters of JSON the last `append` wrote, when it appended the instance's events
+   * after `from` up to `head`; undefined when the last append was another's. The store's
+   * cache of states takes it as the size of what a step added to the state (instances.ts).
+   */
+  appendedSize(instanceId: string, from: number, head: number): number | undefined;
+}
+
 interface Row { seq: number; type: string; type_version: number; at: number; data: string }
 
 /** Prepares the journal statements once. */
-export function journal(db: Database.Database, upcasters: Upcasters): Journal {
+export function journal(db: Database.Database, upcasters: Upcasters): JournalInternal {
   const head = db.prepare<[string], { head: number | null }>('SELECT max(seq) AS head FROM journal WHERE instance_id = ?');
   const insert = db.prepare<[string, number, string, number, number, string]>(
     'INSERT INTO journal (instance_id, seq, type, type_version, at, data) VALUES (?, ?, ?, ?, ?, ?)');
@@ -42,22 +52,28 @@ export function journal(db: Database.Database, upcasters: Upcasters): Journal {
   const conflict = (instanceId: string, fromVersion: number, cause?: unknown) => new StoreError(StoreErrorCode.VersionConflict,
     `journal of ${instanceId} is at version ${journalHead(instanceId)}, not ${fromVersion}: another writer appended first`, { cause });
 
+  // The events are serialized here anyway: their length costs nothing more to keep.
+  let last = { instanceId: '', from: -1, head: -1, size: 0 };
   const appendRows = (instanceId: string, fromVersion: number, events: readonly SagaEvent[]): number => {
     // A first append reads nothing: an instance's journal, when it has one, starts at seq 1
     // (retention deletes a journal whole), and the primary key refuses a second seq 1.
     if ((fromVersion !== 0 || events.length === 0) && journalHead(instanceId) !== fromVersion) throw conflict(instanceId, fromVersion);
     let seq = fromVersion;
+    let size = 0;
     for (const e of events) {
       const version = eventVersion[e.type];
       if (version === undefined) throw new Error(`cannot journal unknown event type ${String(e.type)}`);
       seq += 1;
+      const json = JSON.stringify(e);
+      size += json.length;
       try {
-        insert.run(instanceId, seq, e.type, version, e.at, JSON.stringify(e));
+        insert.run(instanceId, seq, e.type, version, e.at, json);
       } catch (err) {
         if (isSqliteError(err, 'SQLITE_CONSTRAINT_PRIMARYKEY')) throw conflict(instanceId, fromVersion, err);
         throw err;
       }
     }
+    last = { instanceId, from: fromVersion, head: seq, size };
     return seq;
   };
   const appendTx = db.transaction(appendRows);
@@ -70,5 +86,6 @@ export function journal(db: Database.Database, upcasters: Upcasters): Journal {
     })),
     eventsAfter: (instanceId, seq) => after.all(instanceId, seq).map((r) => upcast(r.type, r.type_version, JSON.parse(r.data), upcasters)),
     journalHead,
+    appendedSize: (instanceId, from, head) => (last.instanceId === instanceId && last.from === from && last.head === head ? last.size : undefined),
   };
 }

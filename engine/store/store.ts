@@ -9,7 +9,7 @@ import { earlyEvents, type EarlyEvents } from './early-events.js';
 import { StoreError, StoreErrorCode } from './errors.js';
 import { inbox, type Inbox } from './inbox.js';
 import { DURATIONS_SQL, durationGroups, insights, type DurationCount, type DurationGroup, type Insights } from './insights.js';
-import { COUNT_BY_STATUS_SQL, instances, type Instances } from './instances.js';
+import { COUNT_BY_STATUS_SQL, instances, type Instances, type InstancesInternal, type StateCacheLimits } from './instances.js';
 import { journal, type Journal } from './journal.js';
 import { instanceList, type InstanceList } from './list.js';
 import { checkSchema, migrate } from './migrations.js';
@@ -39,6 +39,8 @@ export interface StoreOptions {
   readonly background?: boolean;
   /** Told about a failing background checkpoint; default: a process warning. */
   readonly onBackgroundError?: (message: string) => void;
+  /** How many saved states are kept in memory and their estimated size together; default `STATE_CACHE_LIMITS` (instances.ts). */
+  readonly stateCache?: StateCacheLimits;
 }
 
 /** The counts /metrics and /v1/stats report. */
@@ -52,7 +54,7 @@ export interface Gauges {
 }
 
 /** The whole SQLite store: every method but `gauges` is synchronous and runs on one connection. */
-export interface Store extends Journal, Instances, InstanceList, Inbox, Outbox, Timers, Routing, DeadLetters, Definitions, EarlyEvents, Rebuilds, Insights, Retention {
+export interface Store extends Journal, Instances, Pick<InstancesInternal, 'cacheUse'>, InstanceList, Inbox, Outbox, Timers, Routing, DeadLetters, Definitions, EarlyEvents, Rebuilds, Insights, Retention {
   readonly file: string;
   readonly readonly: boolean;
   /**
@@ -114,7 +116,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
       migrate(db);
     }
     const log = journal(db, opts.upcasters ?? journalUpcasters);
-    const projection = instances(db, log, snapshotEvery);
+    const projection = instances(db, log, snapshotEvery, opts.stateCache);
     const route = routing(db);
     // A rolled-back transaction or savepoint may have saved states and indexed commands the
     // database no longer holds: forget them all (rare: only failing inputs roll back).
