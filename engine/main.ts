@@ -247,7 +247,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     timers.start((row) => engine.fire(row));
     await consumers.consume(inbound, [], streamOf);
     consumersStarted();
-    const starts: CoreSubscription = serveStartRequests(link.nc, engine, log);
+    const starts: CoreSubscription = serveStartRequests(link.nc, engine, log, undefined, { maxBytes: config.maxMessageBytes, maxDepth: config.maxJsonDepth });
     status.consumers = true;
     log('info', 'sagad ready', { sagas: registry.all().map((s) => s.name), subjects: inbound, db: store.where });
     // At once (a backlog left from before a restart shows from the start), then every 5 s.
