@@ -5,6 +5,7 @@ import type { DeadLetterCap } from '../store/dlq.js';
 import type { EarlyEvent, EarlyEventKey } from '../store/early-events.js';
 import type { InputWrite, StorePort } from '../store/port.js';
 import { changeOf } from './change.js';
+import { trimDeadLetters } from './dead-letter-trim.js';
 import { awaitsLater, awaitsNow, DEFAULT_EARLY_EVENT_TTL_MS, deliveryId, incomingOf, MAX_EARLY_EVENTS_PER_INSTANCE, runningWaits } from './early-events.js';
 import type { Incoming } from './engine.js';
 import { schemaProblem } from './message-schema.js';
@@ -206,12 +207,8 @@ export class EarlyDelivery {
   private async parked(kind: DeadLetterReason): Promise<void> {
     this.deps.counters.earlyEvents.inc({ outcome: 'dead_lettered' });
     this.deps.counters.deadLettered.inc({ reason: kind });
-    const cap = this.deps.dlqCap;
     try {
-      const { dropped, bytes } = await this.deps.store.trimDead(cap);
-      if (dropped === 0) return;
-      this.deps.counters.deadLettersDropped.inc(dropped);
-      this.warn('warn', 'dead-letter queue full: the oldest letters were dropped', 'dropped', { dropped, bytes, maxRows: cap.maxRows, maxBytes: cap.maxBytes });
+      await trimDeadLetters(this.deps.store, this.deps.dlqCap, this.deps.counters, this.warn);
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       this.warn('error', 'could not trim the dead-letter queue', kindOf(error), { error });

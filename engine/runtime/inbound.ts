@@ -7,6 +7,7 @@ import type { DeadLetterReason } from '../metrics/registry.js';
 import { isStoreUnavailable } from '../store/errors.js';
 import { defaultInputLimits, type InputLimits } from '../json-bounds.js';
 import { defaultDlqCap, type DeadLetterCap } from '../store/dlq.js';
+import { trimDeadLetters } from './dead-letter-trim.js';
 import type { StorePort } from '../store/port.js';
 import type { InboundMessage, Verdict } from '../transport/consumer.js';
 import { parseEnvelope } from '../transport/envelope.js';
@@ -83,12 +84,7 @@ export function inboundHandler(engine: Engine, store: StorePort, log: LogFn, opt
   const once = throttledLog(log, LOG_INTERVAL_MS);
 
   /** Keeps the queue under its cap: the oldest letters go, counted and logged (once per interval). */
-  const trim = async (): Promise<void> => {
-    const { dropped, bytes } = await store.trimDead(cap);
-    if (dropped === 0) return;
-    engine.counters.deadLettersDropped.inc(dropped);
-    once('warn', 'dead-letter queue full: the oldest letters were dropped', 'dropped', { dropped, bytes, maxRows: cap.maxRows, maxBytes: cap.maxBytes });
-  };
+  const trim = (): Promise<void> => trimDeadLetters(store, cap, engine.counters, once);
 
   /** Runs `work` until the store lets it through (or sagad drains). */
   const despiteStore = async <T>(msg: InboundMessage, eventId: string | null, work: () => Promise<T>): Promise<T> => {

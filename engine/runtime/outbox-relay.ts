@@ -4,6 +4,7 @@ import { fault } from '../fault.js';
 import { messageFields, type LogFn } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import { TooLargeToPublish, type PublishItem, type PublishResult } from '../transport/publish.js';
+import { trimDeadLetters } from './dead-letter-trim.js';
 import { LOG_INTERVAL_MS, throttledLog } from './log-throttle.js';
 
 /**
@@ -423,11 +424,10 @@ export class OutboxRelay {
     this.warnOnce('error', 'outgoing message dead-lettered: larger than NATS takes', r.subject, {
       deadLetter: id, subject: r.subject, messageId: r.messageId, size: err.size, limit: err.limit, maxBytes: err.maxBytes, ...messageFields(r.headers),
     });
+    const source = this.source;
+    if (source.trimDead === undefined) return;
     try {
-      const { dropped, bytes } = await this.source.trimDead?.(dl.cap) ?? { dropped: 0, bytes: 0 };
-      if (dropped === 0) return;
-      dl.counters.deadLettersDropped.inc(dropped);
-      this.warnOnce('warn', 'dead-letter queue full: the oldest letters were dropped', 'dropped', { dropped, bytes, maxRows: dl.cap.maxRows, maxBytes: dl.cap.maxBytes });
+      await trimDeadLetters(source as Pick<StorePort, 'trimDead'>, dl.cap, dl.counters, this.warnOnce);
     } catch (trimErr) {
       // The letter is safe; the next park tries the trim again.
       dl.log('error', 'could not trim the dead-letter queue', { error: trimErr instanceof Error ? trimErr.message : String(trimErr) });
