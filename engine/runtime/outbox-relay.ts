@@ -1,11 +1,8 @@
-import type { DeadLetterCap, OutboxRow } from '../store/index.js';
+import type { OutboxRow } from '../store/index.js';
 import type { StorePort } from '../store/port.js';
 import { fault } from '../fault.js';
-import { messageFields, type LogFn } from '../log.js';
-import type { Metrics } from '../metrics/registry.js';
 import { TooLargeToPublish, type PublishItem, type PublishResult } from '../transport/publish.js';
-import { trimDeadLetters } from './dead-letter-trim.js';
-import { LOG_INTERVAL_MS, throttledLog } from './log-throttle.js';
+import { OversizeParker, type Outcome, type RelayDeadLetters } from './outbox-park.js';
 
 /**
  * What the relay reads and marks: the store port's outbox part; with `parkOutboxRow`, a row
@@ -13,12 +10,7 @@ import { LOG_INTERVAL_MS, throttledLog } from './log-throttle.js';
  */
 export type RelaySource = Pick<StorePort, 'claimUnsent' | 'unsentBySeq' | 'markSent'> & Partial<Pick<StorePort, 'parkOutboxRow' | 'trimDead'>>;
 
-/** How the relay reports a row it parked: a log line, the dead-letter counters, and the queue's cap to trim to. */
-export interface RelayDeadLetters {
-  readonly log: LogFn;
-  readonly counters: Pick<Metrics, 'deadLettered' | 'deadLettersDropped'>;
-  readonly cap: DeadLetterCap;
-}
+export type { RelayDeadLetters };
 
 /** In the queue: rows to publish, or older rows of their instances to read from the table and publish first. */
 type Queued = OutboxRow | { readonly fetch: readonly number[] };
@@ -41,8 +33,6 @@ export interface RelayOptions {
 
 export type Publisher = (items: readonly PublishItem[]) => Promise<PublishResult[]>;
 
-/** What became of a row of a batch: published, failed (tried again), or parked as a dead letter (out of the outbox, never to be published). */
-type Outcome = PublishResult | { readonly ok: 'parked' };
 
 const BATCH = 256;
 /** Committed rows held in memory at most; past that the relay reads them back from the table. */
@@ -117,16 +107,13 @@ export class OutboxRelay {
   private readonly idleScanMs: number;
   private readonly orphanAfterMs: number;
   private readonly claimMs: number;
-  private readonly deadLetters: RelayDeadLetters | undefined;
-  /** A line per subject every 10 s at most: a flood of oversized messages costs one line, with the rest counted. */
-  private readonly warnOnce: ReturnType<typeof throttledLog> | undefined;
+  private readonly parker: OversizeParker;
 
   constructor(private readonly source: RelaySource, private readonly publish: Publisher, private readonly onError: (err: unknown) => void, opts: RelayOptions = {}) {
     this.idleScanMs = opts.idleScanMs ?? 5_000;
     this.orphanAfterMs = opts.orphanAfterMs ?? 0;
     this.claimMs = opts.claimMs ?? 3_000;
-    this.deadLetters = opts.deadLetters;
-    this.warnOnce = opts.deadLetters === undefined ? undefined : throttledLog(opts.deadLetters.log, LOG_INTERVAL_MS);
+    this.parker = new OversizeParker(source, onError, opts.deadLetters);
   }
 
   start(): void {
@@ -386,52 +373,13 @@ export class OutboxRelay {
       for (const [j, i] of go.entries()) {
         const row = rows[i] as OutboxRow;
         let res: Outcome = sent[j] ?? { ok: false as const, error: new Error('the publisher gave no result for this message') };
-        if (res.ok === false && res.error instanceof TooLargeToPublish) res = await this.park(row, res.error);
+        if (res.ok === false && res.error instanceof TooLargeToPublish) res = await this.parker.park(row, res.error);
         results[i] = res;
         const id = instanceOf(row);
         if (res.ok === false && id !== undefined && !refused.has(id)) refused.set(id, res.error);
       }
     }
     return results;
-  }
-
-  /**
-   * Takes a row that can never be published out of the outbox and into the dead-letter queue,
-   * so that its instance's later rows go on: `parked` once it is out (parked here, or gone
-   * already: another replica parked it), a failure to try again when the store could not.
-   */
-  private async park(r: OutboxRow, err: TooLargeToPublish): Promise<Outcome> {
-    if (this.source.parkOutboxRow === undefined) return { ok: false, error: err };
-    const reason = neverPublished(err);
-    let id: string | null;
-    try {
-      id = await this.source.parkOutboxRow(r.seq, { subject: r.subject, reason, headers: r.headers, data: r.data, deliveryCount: 1, at: Date.now() });
-    } catch (cause) {
-      return { ok: false, error: new Error(`${err.message}; parking it as a dead letter failed, tried again: ${cause instanceof Error ? cause.message : String(cause)}`, { cause }) };
-    }
-    if (id !== null) await this.parked(r, err, id, reason);
-    return { ok: 'parked' };
-  }
-
-  /** A row newly parked: told once, counted, and the queue kept under its cap as the inbound parks keep it. */
-  private async parked(r: OutboxRow, err: TooLargeToPublish, id: string, reason: string): Promise<void> {
-    const dl = this.deadLetters;
-    if (dl === undefined || this.warnOnce === undefined) {
-      this.onError(new Error(`not retried: dead letter ${id} (${messageFields(r.headers).instance ?? r.messageId}): ${reason}`, { cause: err }));
-      return;
-    }
-    dl.counters.deadLettered.inc({ reason: 'too_large' });
-    this.warnOnce('error', 'outgoing message dead-lettered: larger than NATS takes', r.subject, {
-      deadLetter: id, subject: r.subject, messageId: r.messageId, size: err.size, limit: err.limit, maxBytes: err.maxBytes, ...messageFields(r.headers),
-    });
-    const source = this.source;
-    if (source.trimDead === undefined) return;
-    try {
-      await trimDeadLetters(source as Pick<StorePort, 'trimDead'>, dl.cap, dl.counters, this.warnOnce);
-    } catch (trimErr) {
-      // The letter is safe; the next park tries the trim again.
-      dl.log('error', 'could not trim the dead-letter queue', { error: trimErr instanceof Error ? trimErr.message : String(trimErr) });
-    }
   }
 
   /** Rows left unsent past `orphanAfterMs` (a dead replica's) join the queue; JetStream drops any sent twice. */
@@ -497,20 +445,6 @@ export class OutboxRelay {
       this.wake = () => done(true);
     });
   }
-}
-
-/**
- * Pure: the reason a row that can never be published is parked with: what it is over, what
- * became of it, and what an operator can do.
- */
-export function neverPublished(err: TooLargeToPublish): string {
-  const raise = err.limit === 'max_payload'
-    ? 'raise max_payload in the NATS server\'s configuration'
-    : 'raise the stream\'s max_msg_size (nats stream edit <stream> --max-msg-size)';
-  return `never published: ${err.message}. It was taken out of the outbox so that the instance's later messages go on; `
-    + 'a step whose command this is never receives it and times out under its timeout and retry policy, as if its participant never answered '
-    + `(each attempt is parked so). To publish such messages, ${raise}, or make the payload smaller (the definition's payload expression). `
-    + 'A redrive publishes this letter as it is, and fails the same way until the limit is raised.';
 }
 
 /** The instance a row belongs to (its `Saga-Id` header): rows of one instance go out in commit order. */
