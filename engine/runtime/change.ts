@@ -1,5 +1,6 @@
 import { assertNever, leafSteps, type CompiledSaga, type Decision, type InstanceState } from '../core/index.js';
-import type { InstanceChange, LinkEffect, TimerPut } from '../store/port.js';
+import type { InputWrite, InstanceChange, LinkEffect, TimerPut } from '../store/port.js';
+import type { TraceCause, TraceNote } from '../tracing/spans.js';
 import { outboxMessage } from './outgoing.js';
 
 /**
@@ -10,12 +11,21 @@ import { outboxMessage } from './outgoing.js';
  */
 const decidedOn = new WeakMap<InstanceChange, InstanceState>();
 
-/** The state `c` was decided on, when it changed an instance that is traced and was stored before. */
-export function stateBefore(c: InstanceChange): InstanceState | undefined {
-  return decidedOn.get(c);
+/**
+ * The spans' view of a committed write: each change of a traced instance, with the state it was
+ * decided on (none for an instance the write created), and the write's cause, which names the
+ * one attempt or instance it concerns (a child's reply is no reply to its parent's step, and a
+ * reply to one step is none to a saga step its write started and ended).
+ */
+export function traceNotes(w: InputWrite, cause: TraceCause): TraceNote[] {
+  const notes: TraceNote[] = [];
+  for (const c of w.changes) {
+    if (c.state.trace !== undefined) notes.push({ before: decidedOn.get(c), after: c.state, events: c.events, cause });
+  }
+  return notes;
 }
 
-/** `merged`, decided on the state its first part `first` was (see {@link stateBefore}). */
+/** `merged`, decided on the state its first part `first` was (see {@link traceNotes}). */
 export function decidedLike(merged: InstanceChange, first: InstanceChange): InstanceChange {
   const before = decidedOn.get(first);
   if (before !== undefined) decidedOn.set(merged, before);

@@ -10,7 +10,7 @@ import { defaultDlqCap } from '../store/dlq.js';
 import type { InstanceChange, InputWrite, StorePort } from '../store/port.js';
 import type { LogFn } from '../log.js';
 import { uuidv7 } from '../ids.js';
-import { changeOf, earliestTimer, stateBefore } from './change.js';
+import { changeOf, earliestTimer, traceNotes } from './change.js';
 import { EarlyDelivery } from './early-delivery.js';
 import { KeyedLock } from './keyed-lock.js';
 import { parentCarrier, planStart, type NewStart, type PlannedStart, type StartRequest } from './start-plan.js';
@@ -22,7 +22,7 @@ import { rebuildPage, type RebuildPage, type RebuildRequest } from './rebuild.js
 import { redriveOnce } from './redrive.js';
 import type { Registry } from './registry.js';
 import type { TraceCarrier } from '../tracing/context.js';
-import type { SagaTracing, TraceCause, TraceNote } from '../tracing/spans.js';
+import type { SagaTracing, TraceCause } from '../tracing/spans.js';
 
 /** What the engine needs besides its store: definitions, the relay and timers to tell, NATS state. */
 export interface EngineDeps {
@@ -484,18 +484,4 @@ export class Engine implements EnginePort {
       timersPending: g.timersPending, outboxBacklog: g.outboxBacklog, deadLetters: g.deadLetters, consumerLag: this.deps.lag?.() ?? 0,
     };
   }
-}
-
-/**
- * The spans' view of a committed write: each change of a traced instance, with the state it was
- * decided on, and the write's cause, which names the one attempt or instance it concerns (a
- * child's reply is no reply to its parent's step, and a reply to one step is none to a saga
- * step its write started and ended).
- */
-function traceNotes(w: InputWrite, cause: TraceCause): TraceNote[] {
-  const notes: TraceNote[] = [];
-  for (const c of w.changes) {
-    if (c.state.trace !== undefined) notes.push({ before: stateBefore(c), after: c.state, events: c.events, cause });
-  }
-  return notes;
 }
