@@ -164,7 +164,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     let consumersStarted: () => void = () => undefined;
     const started = new Promise<void>((resolve) => { consumersStarted = resolve; });
     // PostgreSQL replicas may run definitions this one has not loaded (a rolling deploy): early
-    // events are kept for the waits of every stored definition too, read in the background.
+    // events are kept for the waits of the stored definitions too, read in the background.
     const storedWaits = store.kind === 'postgres' ? new StoredWaits({ store, log }) : undefined;
     if (storedWaits !== undefined) closers.push(() => storedWaits.stop());
     const engine = new Engine({

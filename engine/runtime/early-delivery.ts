@@ -18,8 +18,8 @@ export interface EarlyDeliveryDeps {
   readonly store: StorePort;
   readonly registry: Registry;
   /**
-   * PostgreSQL: the waits of every stored definition, those other replicas loaded included
-   * (stored-waits.ts); absent with SQLite, whose one process loads every definition with a wait.
+   * PostgreSQL: the waits of the stored definitions that may still take an event, those other
+   * replicas loaded included (stored-waits.ts); absent with SQLite, whose one process loads every definition with a wait.
    */
   readonly storedWaits?: Pick<StoredWaits, 'awaits'> | undefined;
   readonly log: LogFn;
@@ -69,7 +69,7 @@ export class EarlyDelivery {
    */
   async candidates(m: Incoming): Promise<string[]> {
     // Only for a subject and type some definition waits for: a loaded one, or with PostgreSQL
-    // any stored one, so that a replica still on an older file (a rolling deploy that adds a
+    // a stored one that may still take an event (stored-waits.ts), so that a replica still on an older file (a rolling deploy that adds a
     // wait on a subject it consumes for something else) keeps the event for another replica's
     // instance instead of acking it as unrelated. Both answers come from memory: asking the
     // store for every event with a correlation id cost a quarter of the throughput at c100 (two

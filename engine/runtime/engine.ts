@@ -28,7 +28,7 @@ import type { SagaTracing, TraceCause } from '../tracing/spans.js';
 export interface EngineDeps {
   readonly store: StorePort;
   readonly registry: Registry;
-  /** PostgreSQL: the waits of every stored definition, for early events (stored-waits.ts); absent with SQLite. */
+  /** PostgreSQL: the waits of the stored definitions, for early events (stored-waits.ts); absent with SQLite. */
   readonly storedWaits?: { awaits(subject: string, type: string): boolean } | undefined;
   readonly log: LogFn;
   /** Takes the outbox rows of each commit, in seq order, to publish them. */
