@@ -130,13 +130,32 @@ export async function startPostgres(): Promise<PostgresServer> {
     throw new Error(`postgres did not answer in time (${String(last)}): ${stderr}`);
   };
 
+  /**
+   * The whole server at once, as a machine crash: a backend outliving its postmaster for a
+   * moment could still commit what a test sends it just after the "crash", or write into the
+   * data directory as a test removes it.
+   */
+  const killAll = (child: ChildProcess): void => {
+    const pid = child.pid;
+    if (pid === undefined) return;
+    for (const backend of childrenOf(pid)) {
+      try {
+        process.kill(backend, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    child.kill('SIGKILL');
+  };
+
+  /** Stops the postmaster with `signal`; one that has not exited after 10 s (a loaded machine's shutdown checkpoint) is killed with its backends. */
   const halt = async (signal: NodeJS.Signals): Promise<void> => {
     const p = proc;
     if (p === undefined) return;
     proc = undefined;
     if (p.child.exitCode === null && p.child.signalCode === null) {
       p.child.kill(signal);
-      const timer = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
+      const timer = setTimeout(() => killAll(p.child), 10_000);
       await p.exited;
       clearTimeout(timer);
     }
@@ -203,21 +222,11 @@ export async function startPostgres(): Promise<PostgresServer> {
     async stop() {
       process.off('exit', onExit);
       await halt('SIGINT');
-      await rm(dir, { recursive: true, force: true });
+      // Backends killed with their postmaster (halt, above) may take a moment to go.
+      await rm(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
     },
     kill9() {
-      // The whole server at once, as a machine crash: a backend outliving its postmaster for a
-      // moment could still commit what a test sends it just after the "crash".
-      const pid = proc?.child.pid;
-      if (pid === undefined) return;
-      for (const child of childrenOf(pid)) {
-        try {
-          process.kill(child, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-      proc?.child.kill('SIGKILL');
+      if (proc !== undefined) killAll(proc.child);
     },
     async restart() {
       await halt('SIGINT');
