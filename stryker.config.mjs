@@ -1,7 +1,7 @@
 // Mutation testing of the pure core and the runtime shell (`npm run mutate`; README, "Mutation
 // testing"). Stryker's tap runner starts each test file with plain node, so the TypeScript is
-// loaded by stryker.ts-loader.mjs. Only the tests that run engine code in-process can kill a
-// mutant: the end-to-end tests start the built server from dist/, which Stryker does not mutate.
+// loaded by ts-loader.mjs, as tap loads it. Only the tests that run engine code in-process can
+// kill a mutant: the end-to-end tests start the built server from dist/, which Stryker does not mutate.
 
 // The property tests' 1000 runs per property cost each mutant seconds; 100 runs still find
 // what a mutant breaks in the core (the test files inherit this environment).
@@ -45,7 +45,7 @@ export default {
       'test/store/**/*.test.ts',
       'test/api/**/*.test.ts',
     ],
-    nodeArgs: ['--import', './stryker.ts-loader.mjs', '-r', '{{hookFile}}', '{{testFile}}'],
+    nodeArgs: ['--import', './ts-loader.mjs', '-r', '{{hookFile}}', '{{testFile}}'],
     forceBail: true,
   },
   coverageAnalysis: 'perTest',
