@@ -13,6 +13,7 @@ import { uuidv7 } from '../ids.js';
 import { changeOf, earliestTimer, traceNotes } from './change.js';
 import { EarlyDelivery } from './early-delivery.js';
 import { KeyedLock } from './keyed-lock.js';
+import { LOG_INTERVAL_MS, throttledLog } from './log-throttle.js';
 import { parentCarrier, planStart, type NewStart, type PlannedStart, type StartRequest } from './start-plan.js';
 import { Metrics } from '../metrics/registry.js';
 import { observeChange } from '../metrics/observe-change.js';
@@ -111,10 +112,12 @@ export class Engine implements EnginePort {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly env: () => Env;
   private readonly early: EarlyDelivery;
+  private readonly throttled: ReturnType<typeof throttledLog>;
 
   constructor(readonly deps: EngineDeps) {
     this.env = deps.env ?? systemEnv;
     this.counters = deps.metrics ?? new Metrics();
+    this.throttled = throttledLog(deps.log, LOG_INTERVAL_MS);
     this.early = new EarlyDelivery({
       store: deps.store, registry: deps.registry, storedWaits: deps.storedWaits, log: deps.log, counters: this.counters, ttlMs: deps.earlyEventTtlMs,
       dlqCap: deps.dlqCap ?? defaultDlqCap, env: this.env,
@@ -289,6 +292,8 @@ export class Engine implements EnginePort {
         const changes: InstanceChange[] = [];
         const tally = newTally();
         let outcome: Received = 'unrelated';
+        // The state a reply moved, when it moved one: what a duplicate is checked against.
+        let moved: InstanceState | undefined;
         if (target !== undefined) {
           const state = waited ? await store.getInstance(target.instanceId) : target.state;
           if (state !== undefined) {
@@ -308,7 +313,10 @@ export class Engine implements EnginePort {
                 `success ${m.eventType} for step of instance ${state.id} arrived more than ${this.deps.lateWindowMs ?? 0} ms (SAGA_LATE_SUCCESS_WINDOW) after the instance was compensated; the instance stays compensated and the step is not compensated`);
             }
             const c = changeOf(def, state, d);
-            if (c !== null) changes.push(c);
+            if (c !== null) {
+              changes.push(c);
+              moved = state;
+            }
             outcome = 'reply';
           }
         }
@@ -354,7 +362,10 @@ export class Engine implements EnginePort {
         // Only a reply is linked; a trigger's or an event's sender answered no attempt.
         const cause: TraceCause = target === undefined ? NO_CAUSE
           : { kind: 'reply', instanceId: target.instanceId, step: target.step, side: target.kind, carrier: m.trace ?? {} };
-        if (!(await this.write({ messageId: m.eventId, firedTimer: null, changes, ...(answers === undefined ? {} : { answers }) }, cause, tally))) return 'duplicate';
+        if (!(await this.write({ messageId: m.eventId, firedTimer: null, changes, ...(answers === undefined ? {} : { answers }) }, cause, tally))) {
+          if (moved !== undefined && target !== undefined) await this.reusedId(m, moved, target.step);
+          return 'duplicate';
+        }
         for (const s of started) this.counters.instancesStarted.inc({ saga: s.def.name });
         return outcome;
       });
@@ -367,6 +378,25 @@ export class Engine implements EnginePort {
   }
 
   /** Finds the instance a start names (by id or key), or decides a new one without writing it (start-plan.ts). */
+  /**
+   * A reply that moved its step was refused as a duplicate: its eventId was processed before.
+   * Had that been this reply (a redelivery), the step would have moved then, and the same
+   * state would not be here to move again: when the instance is still at the version the
+   * reply was decided on, another message used the eventId first. DESIGN section 3 asks for a
+   * new id per message; a participant that derives ids (`reserved-<orderId>` for two sagas of
+   * one order) loses replies this way, and its step waits and times out. Told, at most once per
+   * subject and type in LOG_INTERVAL_MS; a race with another replica (the instance moved
+   * meanwhile) is not.
+   */
+  private async reusedId(m: Incoming, decidedOn: InstanceState, step: string): Promise<void> {
+    const now = await this.deps.store.getInstance(decidedOn.id);
+    if (now?.version !== decidedOn.version) return;
+    this.throttled('warn', 'a reply was dropped as a duplicate: another message used its eventId first', `${m.subject} ${m.eventType}`, {
+      instance: decidedOn.id, saga: decidedOn.saga, step, subject: m.subject, eventType: m.eventType, eventId: m.eventId, causationId: m.causationId,
+      what: 'every message needs an eventId of its own (DESIGN section 3); the step goes on waiting for its reply, and times out without one',
+    });
+  }
+
   private planStart(cmd: StartRequest): Promise<PlannedStart> {
     return planStart({ store: this.deps.store, registry: this.deps.registry, tracing: this.deps.tracing, env: this.env() }, cmd);
   }
