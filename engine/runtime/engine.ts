@@ -281,13 +281,17 @@ export class Engine implements EnginePort {
       const target = named !== undefined && repliesTo(await this.defOf(named.state), named.step, named.kind, m.eventType) ? named : undefined;
       // Only an instance whose definition has a wait step for the event can be waiting for it.
       // One process (SQLite) has every such definition in its registry; a replica may not have
-      // loaded one that another replica started instances with, so it always asks the store.
-      const mayWait = store.kind !== 'sqlite' || registry.awaits(m.subject, m.eventType);
-      const waiters = target === undefined && mayWait ? await store.waiting(m.subject, m.eventType) : [];
+      // loaded one that another replica started instances with, so it always asks the store
+      // about an event. A reply is an event too, for the wait steps of other instances: asked
+      // about only when a loaded or stored definition awaits it, so that a reply costs no
+      // lookup in the common case. Its own instance takes it as the reply, once.
+      const awaited = registry.awaits(m.subject, m.eventType) || this.deps.storedWaits?.awaits(m.subject, m.eventType) === true;
+      const mayWait = target === undefined ? store.kind !== 'sqlite' || awaited : awaited;
+      const waiters = mayWait ? (await store.waiting(m.subject, m.eventType)).filter((w) => w.instanceId !== target?.instanceId) : [];
       const triggered = registry.triggeredBy(m.subject, m.eventType);
-      const early = target === undefined ? await this.early.candidates(m) : [];
+      const early = (await this.early.candidates(m)).filter((id) => id !== target?.instanceId);
       if (target === undefined && waiters.length === 0 && triggered.length === 0 && early.length === 0) return 'unrelated';
-      const ids = target !== undefined ? [target.instanceId] : [...new Set([...waiters.map((w) => w.instanceId), ...early])];
+      const ids = [...new Set([...(target === undefined ? [] : [target.instanceId]), ...waiters.map((w) => w.instanceId), ...early])];
       return this.lock.run(ids, async (waited): Promise<Received> => {
         const changes: InstanceChange[] = [];
         const tally = newTally();
@@ -332,10 +336,18 @@ export class Engine implements EnginePort {
           if (c === null) return;
           // Judged only by the sagas it would move: another saga's schemas say nothing about it.
           const problem = schemaProblem(def, m.eventType, m.version, m.payload);
-          if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_MESSAGE', problem);
+          if (problem !== null) {
+            // A reply its own step took is not dead-lettered for another saga's schema: that wait
+            // goes without it, and the log says so.
+            if (target === undefined) throw new SagaError('SAGA_ERR_INVALID_MESSAGE', problem);
+            this.throttled('warn', 'a reply was not given to a wait step whose schema refuses it', `${m.subject} ${m.eventType} ${state.saga}`, {
+              instance: state.id, saga: state.saga, subject: m.subject, eventType: m.eventType, eventId: m.eventId, reply: target.instanceId, error: problem,
+            });
+            return;
+          }
           putChange(changes, c);
           latest.set(instanceId, d.state);
-          outcome = 'event';
+          if (outcome !== 'reply') outcome = 'event';
         };
         for (const w of waiters) await offer(w.instanceId);
         const { started: late, keepers } = await this.early.sort(m, early.filter((id) => !latest.has(id)), new Set(waiters.map((w) => w.instanceId)));
