@@ -8,12 +8,14 @@ import { sound, stepEvents } from './kinds.js';
 /**
  * A cancel that lands while a step waits to be retried (DESIGN section 1, point 2): the step
  * is given up with an unknown outcome and compensated, its retry timer is cancelled, and no
- * `do` is sent after compensation began. The charge's retries wait 2 s here, so the cancel
- * lands in that wait for certain.
+ * `do` is sent after compensation began. The charge's retries wait 5 minutes here, without
+ * jitter, so the cancel lands in that wait for certain, however loaded the machine (at 2 s with
+ * the fixture's full jitter, a run of four test files at a time saw the retry go out before the
+ * cancel); the test never waits for it.
  */
 const w = await startWorld(t, {
   definitions: (dir) => fixtureVariant(dir, 'order.yaml', [
-    ['        retry: { maxAttempts: 5, initialInterval: 100ms, maxInterval: 400ms }', '        retry: { maxAttempts: 5, initialInterval: 2s, maxInterval: 2s }'],
+    ['        retry: { maxAttempts: 5, initialInterval: 100ms, maxInterval: 400ms }', '        retry: { maxAttempts: 5, initialInterval: 5m, maxInterval: 5m, jitter: none }'],
   ]),
 });
 
