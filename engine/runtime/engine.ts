@@ -389,7 +389,6 @@ export class Engine implements EnginePort {
     return this.early.settle(now, limit);
   }
 
-  /** Finds the instance a start names (by id or key), or decides a new one without writing it (start-plan.ts). */
   /**
    * A reply that moved its step was refused as a duplicate: its eventId was processed before.
    * Had that been this reply (a redelivery), the step would have moved then, and the same
@@ -409,6 +408,7 @@ export class Engine implements EnginePort {
     });
   }
 
+  /** Finds the instance a start names (by id or key), or decides a new one without writing it (start-plan.ts). */
   private planStart(cmd: StartRequest): Promise<PlannedStart> {
     return planStart({ store: this.deps.store, registry: this.deps.registry, tracing: this.deps.tracing, env: this.env() }, cmd);
   }
