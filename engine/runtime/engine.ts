@@ -397,11 +397,13 @@ export class Engine implements EnginePort {
    * new id per message; a participant that derives ids (`reserved-<orderId>` for two sagas of
    * one order) loses replies this way, and its step waits and times out. Told, at most once per
    * subject and type in LOG_INTERVAL_MS; a race with another replica (the instance moved
-   * meanwhile) is not.
+   * meanwhile) is not. One case is told wrongly: the same reply first taken while its instance
+   * was `failed` (ignored, its id kept), redelivered after an operator's retry (its ack lost).
    */
   private async reusedId(m: Incoming, decidedOn: InstanceState, step: string): Promise<void> {
-    const now = await this.deps.store.getInstance(decidedOn.id);
-    if (now?.version !== decidedOn.version) return;
+    // Only a diagnosis: a read that fails leaves the duplicate acked, as it would be without it.
+    const now = await this.deps.store.getInstance(decidedOn.id).catch(() => undefined);
+    if (now === undefined || now.version !== decidedOn.version) return;
     this.throttled('warn', 'a reply was dropped as a duplicate: another message used its eventId first', `${m.subject} ${m.eventType}`, {
       instance: decidedOn.id, saga: decidedOn.saga, step, subject: m.subject, eventType: m.eventType, eventId: m.eventId, causationId: m.causationId,
       what: 'every message needs an eventId of its own (DESIGN section 3); the step goes on waiting for its reply, and times out without one',

@@ -49,6 +49,21 @@ sagas:
       - name: seen
         wait: { subject: p.events, type: Charged }
         timeout: 1m
+  - name: strict-later
+    timeout: 1h
+    schemas:
+      Charged: { type: object, required: [receipt] }
+    steps:
+      - name: first
+        command: { subject: a.commands, type: Prepare, payload: {} }
+        reply: { subject: a.events, success: [Prepared] }
+        timeout: 10s
+        compensate:
+          command: { subject: a.commands, type: Unprepare, payload: {} }
+          reply: { subject: a.events, success: [Unprepared] }
+      - name: seen
+        wait: { subject: p.events, type: Charged }
+        timeout: 1m
 `);
 
 interface Line { level: string; msg: string; fields: Record<string, unknown> }
@@ -67,7 +82,7 @@ async function world(t: Test) {
     const envelope = { eventId, eventType: type, aggregateId: 'a', timestamp: new Date().toISOString(), version: 1, correlationId, causationId, payload };
     return { subject, eventId, eventType: type, correlationId, causationId, aggregateId: 'a', version: 1, payload, envelope };
   };
-  return { engine, message, lines };
+  return { engine, message, lines, port };
 }
 
 t.test('a reply moves its own step and the running wait of another saga, in one write', async (t) => {
@@ -120,4 +135,17 @@ t.test('a wait whose schema refuses the reply goes without it; the reply is not 
   ]);
   t.equal(await engine.receive(message('p.events', 'Charged', 'c-1', '', { receipt: 'r-1' })), 'event', 'an event it accepts');
   t.equal((await engine.getInstance(strict.id))?.status, 'completed');
+});
+
+t.test('a copy kept for a wait not started yet is dead-lettered when that wait refuses it, as a kept event is; the reply stands', async (t) => {
+  const { engine, message, port } = await world(t);
+  const later = (await engine.start({ saga: 'strict-later', input: {}, correlationId: 'c-1' })).state;
+  const pay = (await engine.start({ saga: 'pay', input: {}, correlationId: 'c-1' })).state;
+  t.equal(await engine.receive(message('p.events', 'Charged', 'c-1', pay.steps.charge?.awaiting ?? '')), 'reply');
+  t.equal((await engine.getInstance(pay.id))?.status, 'completed', 'the reply completed its own saga');
+  t.same((await port.listDead({})).items, [], 'nothing dead-lettered yet');
+  t.equal(await engine.receive(message('a.events', 'Prepared', 'c-1', later.steps.first?.awaiting ?? '')), 'reply');
+  await engine.settled();
+  t.match((await port.listDead({})).items, [{ reason: /Charged@1 does not match its schema/ }], 'its copy, when the wait started');
+  t.equal((await engine.getInstance(later.id))?.steps.seen?.status, 'running', 'the wait goes on waiting');
 });
