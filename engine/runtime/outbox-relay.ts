@@ -33,7 +33,6 @@ export interface RelayOptions {
 
 export type Publisher = (items: readonly PublishItem[]) => Promise<PublishResult[]>;
 
-
 const BATCH = 256;
 /** Committed rows held in memory at most; past that the relay reads them back from the table. */
 const MAX_QUEUED = 10_000;
