@@ -2,7 +2,6 @@ import {
   decide, isRejection, repliesTo, type CompiledSaga, type Decision, type Env, type Ignored, type IncomingMessage, type InstanceState, type SagaInput,
 } from '../core/index.js';
 import { putChange, withLinks, type LinkDeps } from './linked.js';
-import { compileSagaSource, formatDefinitionError } from '../definitions/index.js';
 import { SagaError } from '../errors.js';
 import { fault } from '../fault.js';
 import type { DeadLetter, DeadLetterCap, DeadListOptions, InstanceFilter, OutboxRow, TimerRow } from '../store/index.js';
@@ -14,6 +13,7 @@ import { changeOf, earliestTimer, traceNotes } from './change.js';
 import { EarlyDelivery } from './early-delivery.js';
 import { KeyedLock } from './keyed-lock.js';
 import { LOG_INTERVAL_MS, throttledLog } from './log-throttle.js';
+import { PinnedDefinitions } from './pinned-definitions.js';
 import { parentCarrier, planStart, type NewStart, type PlannedStart, type StartRequest } from './start-plan.js';
 import { Metrics } from '../metrics/registry.js';
 import { observeChange } from '../metrics/observe-change.js';
@@ -113,11 +113,13 @@ export class Engine implements EnginePort {
   private readonly env: () => Env;
   private readonly early: EarlyDelivery;
   private readonly throttled: ReturnType<typeof throttledLog>;
+  private readonly pinned: PinnedDefinitions;
 
   constructor(readonly deps: EngineDeps) {
     this.env = deps.env ?? systemEnv;
     this.counters = deps.metrics ?? new Metrics();
     this.throttled = throttledLog(deps.log, LOG_INTERVAL_MS);
+    this.pinned = new PinnedDefinitions(deps);
     this.early = new EarlyDelivery({
       store: deps.store, registry: deps.registry, storedWaits: deps.storedWaits, log: deps.log, counters: this.counters, ttlMs: deps.earlyEventTtlMs,
       dlqCap: deps.dlqCap ?? defaultDlqCap, env: this.env,
@@ -128,50 +130,18 @@ export class Engine implements EnginePort {
   }
 
   /** Stores the source of every loaded definition, so instances keep theirs across file changes. */
-  async rememberDefinitions(): Promise<void> {
-    for (const saga of this.deps.registry.all()) await this.deps.store.rememberDefinition(saga.hash, saga.name, saga.source);
+  rememberDefinitions(): Promise<void> {
+    return this.pinned.remember();
   }
 
-  /**
-   * Brings back, before the consumers start, every definition an instance that may still
-   * receive an input was started with (DESIGN section 1, point 7; a failed one an operator's
-   * retry, a compensated one a late success): their reply and wait subjects are consumed too,
-   * even when the file no longer has them.
-   */
-  async pinDefinitionsInUse(): Promise<void> {
-    for (const hash of await this.deps.store.hashesInUse()) {
-      if (this.deps.registry.byDefinitionHash(hash) !== undefined) continue;
-      const saga = await this.recompile(hash, `running instances use definition ${hash}`);
-      this.deps.log('info', 'kept an earlier definition for instances that may still take an input', { saga: saga.name, hash });
-    }
+  /** Brings back, before the consumers start, every definition an instance that may still take an input runs (pinned-definitions.ts). */
+  pinDefinitionsInUse(): Promise<void> {
+    return this.pinned.pinInUse();
   }
 
-  /** The definition an instance runs, by its pinned hash; recompiled from the store when not loaded. */
-  async defOf(state: InstanceState): Promise<CompiledSaga> {
-    const loaded = this.deps.registry.byDefinitionHash(state.definitionHash);
-    if (loaded !== undefined) return loaded;
-    const saga = await this.compileStored(state.definitionHash, `instance ${state.id} runs definition ${state.definitionHash} of ${state.saga}`);
-    // Pinned once its subjects are consumed: should that fail, the next input asks again.
-    await this.deps.onPinned?.(saga);
-    this.deps.registry.pin(saga);
-    this.deps.log('info', 'kept an earlier definition for an instance', { saga: saga.name, hash: saga.hash, instance: state.id });
-    return saga;
-  }
-
-  /** Compiles a stored definition source again and pins it in the registry. */
-  private async recompile(hash: string, who: string): Promise<CompiledSaga> {
-    const saga = await this.compileStored(hash, who);
-    this.deps.registry.pin(saga);
-    return saga;
-  }
-
-  /** Compiles a stored definition source again. */
-  private async compileStored(hash: string, who: string): Promise<CompiledSaga> {
-    const source = await this.deps.store.getDefinitionSource(hash);
-    if (source === undefined) throw new SagaError('SAGA_ERR_DEFINITION_MISSING', `${who}, which is neither loaded nor stored`);
-    const r = compileSagaSource(source);
-    if (!r.ok) throw new Error(`stored definition ${hash} does not compile: ${r.errors.map(formatDefinitionError).join('; ')}`);
-    return r.saga;
+  /** The definition an instance runs, by its pinned hash; recompiled from the store when not loaded (DESIGN section 1, point 7). */
+  defOf(state: InstanceState): Promise<CompiledSaga> {
+    return this.pinned.of(state);
   }
 
   /** What linked changes (child sagas, linked.ts) read and decide with. */
