@@ -4,7 +4,7 @@ import { openStore } from '../../engine/store/index.js';
 import { cli } from '../cli/helpers.js';
 import { startSagad, waitFor } from '../helpers/sagad.js';
 import { order } from './api-client.js';
-import { fixtureVariant, pool, startWorld } from './harness.js';
+import { pool, startWorld } from './harness.js';
 
 /**
  * Backup and restore (docs/operations.md): `sagactl admin backup` copies the SQLite store
@@ -15,19 +15,9 @@ import { fixtureVariant, pool, startWorld } from './harness.js';
  */
 t.setTimeout(150_000);
 const N = 40;
-/**
- * The fixture's refund gives up after 4 attempts of 300 ms, for the tests of `failed`; here a
- * participant stalled for a second and a half on a loaded machine (its consumer missed
- * heartbeats) left a restored instance `failed`. What this test checks is the restore, not
- * that limit: the refund retries as the stock release does.
- */
-const REFUND_RETRY: [string, string] = [
-  '          retry: { maxAttempts: 4, initialInterval: 50ms, maxInterval: 200ms }',
-  '          retry: { maxAttempts: 20, initialInterval: 100ms, maxInterval: 500ms }',
-];
 
 t.test('a backup taken under load, restored into a new sagad: the instances are there and finish', async (t) => {
-  const w = await startWorld(t, { definitions: (dir) => fixtureVariant(dir, 'order.yaml', [REFUND_RETRY]) });
+  const w = await startWorld(t);
   const ids = Array.from({ length: N }, (_, i) => `bk-${String(i).padStart(2, '0')}`);
   const kinds = ['', '~decline', '~busy1', '', '~shipreject'];
   let sent = 0;
