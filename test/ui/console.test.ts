@@ -34,7 +34,7 @@ class TokenApi extends Api {
 // machine's load and each timeline shows exactly the attempts its replies made.
 const LONG: [string, string][] = [
   ['timeout: 800ms', 'timeout: 60s'], ['timeout: 600ms', 'timeout: 60s'], ['timeout: 600ms', 'timeout: 60s'],
-  ['timeout: 300ms', 'timeout: 60s'], ['timeout: 1s', 'timeout: 60s'], ['timeout: 1s', 'timeout: 60s'],
+  ['timeout: 1s', 'timeout: 60s'], ['timeout: 1s', 'timeout: 60s'], ['timeout: 1s', 'timeout: 60s'],
 ];
 const w = await startWorld(t, {
   sagadEnv: { SAGA_API_TOKEN: TOKEN },
