@@ -101,13 +101,15 @@ function waitsOf(def: CompiledSaga, state: InstanceState, d: Decision): Instance
   // Every wait step is looked at when the instance stops running forward or resumes: a failed
   // instance's waits are removed, and an operator's retry that resumes it puts back those that run.
   const anyEnd = d.events.some((e) => e.type === 'CompensationStarted' || e.type === 'SagaFailed' || e.type === 'ForwardResumed');
-  const put: { step: string; subject: string; type: string }[] = [];
+  const put: { step: string; subject: string; type: string; correlationId: string | null }[] = [];
   const remove: string[] = [];
   for (const l of leafSteps(def)) {
     if (l.kind !== 'wait' || (!touched.has(l.name) && !anyEnd)) continue;
     // Stryker disable next-line OptionalChaining: with the instance running, a wait step touched has a state, and anyEnd leaves it not running
     const waiting = state.status === 'running' && state.steps[l.name]?.status === 'running';
-    if (waiting) put.push({ step: l.name, subject: l.subject, type: l.type });
+    // A wait without `match` takes only events of its instance's correlation id (core's
+    // decide): the store finds it by that id, and not for every event of the type.
+    if (waiting) put.push({ step: l.name, subject: l.subject, type: l.type, correlationId: l.match === null ? state.correlationId : null });
     else remove.push(l.name);
   }
   return { put, remove };

@@ -257,7 +257,7 @@ export class Engine implements EnginePort {
       // lookup in the common case. Its own instance takes it as the reply, once.
       const awaited = registry.awaits(m.subject, m.eventType) || this.deps.storedWaits?.awaits(m.subject, m.eventType) === true;
       const mayWait = target === undefined ? store.kind !== 'sqlite' || awaited : awaited;
-      const waiters = mayWait ? (await store.waiting(m.subject, m.eventType)).filter((w) => w.instanceId !== target?.instanceId) : [];
+      const waiters = mayWait ? (await store.waiting(m.subject, m.eventType, m.correlationId)).filter((w) => w.instanceId !== target?.instanceId) : [];
       const triggered = registry.triggeredBy(m.subject, m.eventType);
       const early = (await this.early.candidates(m)).filter((id) => id !== target?.instanceId);
       if (target === undefined && waiters.length === 0 && triggered.length === 0 && early.length === 0) return 'unrelated';

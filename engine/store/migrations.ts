@@ -322,6 +322,19 @@ DROP TABLE commands;
 ALTER TABLE commands_v12 RENAME TO commands;
 `;
 
+// A wait step without `match` takes only events of its instance's correlation id, yet every
+// event of its type was decided against every instance waiting for the type: with a thousand
+// orders waiting for their Delivered, each Delivered read and locked a thousand instances. A
+// wait row now names the correlation id it waits for (null when its `match` decides), and an
+// event finds the waits of its own correlation id and those of any (routing.ts). Rows written
+// before have none, so they are offered every event of their type, as before, until their
+// step ends; adding a nullable column rewrites nothing.
+const v13 = `
+ALTER TABLE waits ADD COLUMN correlation_id TEXT;
+DROP INDEX waits_subject_type;
+CREATE INDEX waits_correlation ON waits (subject, type, correlation_id);
+`;
+
 /**
  * Every schema step, oldest first. Append only: a released step is never edited. A step that
  * must rebuild a table (SQLite's 12-step ALTER) needs `foreign_keys` off, which cannot change
@@ -340,6 +353,7 @@ export const migrations: readonly Migration[] = [
   { version: 10, description: 'the lists\' indexes ascending; definitions in use from the counts', sql: v10 },
   { version: 11, description: 'instance counts taken again from the rows', sql: v11 },
   { version: 12, description: 'commands keyed by their id alone (WITHOUT ROWID), no index by instance', sql: v12 },
+  { version: 13, description: 'waits by the correlation id they wait for', sql: v13 },
 ];
 
 /** The schema version this build reads and writes. */

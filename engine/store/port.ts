@@ -35,8 +35,12 @@ export interface StorePort {
   findByKey(saga: string, key: string): Promise<InstanceState | undefined>;
   /** The instance that sent command `commandId`, with which step and side sent it; undefined when unknown. */
   replyTarget(commandId: string): Promise<ReplyTarget | undefined>;
-  /** The instances and steps waiting for events of `type` on `subject`, oldest first. */
-  waiting(subject: string, type: string): Promise<{ instanceId: string; step: string }[]>;
+  /**
+   * The instances and steps whose wait may take an event of `type` on `subject` carrying
+   * `correlationId`, oldest first: those that wait for that correlation id (a wait without
+   * `match`) and those whose `match` decides (their rows name no correlation id).
+   */
+  waiting(subject: string, type: string, correlationId: string): Promise<{ instanceId: string; step: string }[]>;
 
   // ---- the one write path --------------------------------------------------------------------
   /**
@@ -230,9 +234,12 @@ export interface InstanceChange {
   readonly timers: { readonly put: readonly TimerPut[]; readonly cancel: readonly string[] };
   /** Commands sent, so that their replies find the instance. */
   readonly commands: readonly { readonly commandId: string; readonly step: string; readonly kind: CommandKind }[];
-  /** Wait steps that started (awaiting `type` on `subject`) and wait steps no longer waiting. */
+  /**
+   * Wait steps that started (awaiting `type` on `subject`; `correlationId` the one an event
+   * must carry, null when the step's `match` decides) and wait steps no longer waiting.
+   */
   readonly waits: {
-    readonly put: readonly { readonly step: string; readonly subject: string; readonly type: string }[];
+    readonly put: readonly { readonly step: string; readonly subject: string; readonly type: string; readonly correlationId: string | null }[];
     readonly remove: readonly string[];
   };
   /**

@@ -48,7 +48,7 @@ export function sqlitePort(store: Store, maxBatch = 512, onCommit?: (size: numbe
       const state = ref === undefined ? undefined : store.getInstance(ref.instanceId);
       return ref === undefined || state === undefined ? undefined : { ...ref, state };
     },
-    waiting: async (subject, type) => store.waiting(subject, type),
+    waiting: async (subject, type, correlationId) => store.waiting(subject, type, correlationId),
     commit: (w) => (store.readonly ? Promise.reject(new StoreError(StoreErrorCode.ReadOnly, `${store.file} is open for reading only`)) : commits.run(() => apply(w)).catch((err: unknown) => {
       if (err instanceof Undo) return err.outcome;
       throw err;
@@ -160,7 +160,7 @@ function applyChange(store: Store, c: InstanceChange) {
   }
   for (const cmd of c.commands) store.indexCommand(cmd.commandId, id, cmd.step, cmd.kind);
   for (const step of c.waits.remove) store.removeWait(id, step);
-  for (const w of c.waits.put) store.addWait(w.subject, w.type, id, w.step);
+  for (const w of c.waits.put) store.addWait(w.subject, w.type, id, w.step, w.correlationId);
   return c.outbox.length === 0 ? [] : store.enqueue(c.outbox, Date.now());
 }
 

@@ -69,7 +69,8 @@ t.test('a wait that starts is put, and removed when its event comes', async (t) 
   const s1 = decided(decide(gate, s0.state, reply(s0.state, 'prepare', 'Prepared'), env(1)));
   const c1 = changeOf(gate, s0.state, s1);
   t.equal(c1?.expectedVersion, s0.state.version);
-  t.same(c1?.waits, { put: [{ step: 'await-ok', subject: 'g.events', type: 'Approved' }], remove: [] });
+  t.same(c1?.waits, { put: [{ step: 'await-ok', subject: 'g.events', type: 'Approved', correlationId: 'corr' }], remove: [] },
+    'without `match`: found by the instance\'s correlation id');
   t.same(c1?.timers, { put: [], cancel: ['attempt_timeout:prepare:1'] });
   t.same(c1?.outbox, [], 'nothing to publish');
   t.same(c1?.commands, []);
@@ -168,4 +169,25 @@ sagas:
   t.same(s1.events.map((e) => e.type), ['StepSucceeded', 'WaitStarted', 'StepFailed', 'SagaFailed']);
   t.equal(s1.state.steps.watch?.status, 'running', 'the wait step itself still says running');
   t.same(changeOf(late, s0.state, s1)?.waits, { put: [], remove: ['watch'] }, 'but the failed instance awaits nothing');
+});
+
+t.test('a wait with `match` is put without a correlation id: every event of its type is asked about', async (t) => {
+  counter.n = 0;
+  const matched = sagaOf(`
+version: 1
+sagas:
+  - name: matched
+    defaults: { timeout: 10s }
+    steps:
+      - name: by-region
+        wait: { subject: m.events, type: Shipped, match: "{% $.payload.region = 'eu' %}" }
+      - name: by-correlation
+        wait: { subject: m.events, type: Delivered }
+`);
+  const s0 = start(matched, { id: 'm-1', input: {}, key: null, correlationId: 'c-m', event: null, causationId: 'r' }, env(0));
+  t.same(changeOf(matched, undefined, s0)?.waits.put, [{ step: 'by-region', subject: 'm.events', type: 'Shipped', correlationId: null }]);
+  const ev: SagaInput = { type: 'EventReceived', subject: 'm.events', message: { eventId: 'e', eventType: 'Shipped', correlationId: 'other', causationId: '', aggregateId: 'a', version: 1, payload: { region: 'eu' } } };
+  const s1 = decided(decide(matched, s0.state, ev, env(1)));
+  t.same(changeOf(matched, s0.state, s1)?.waits, { put: [{ step: 'by-correlation', subject: 'm.events', type: 'Delivered', correlationId: 'c-m' }], remove: ['by-region'] },
+    'taken by its match whatever its correlation id; the next wait by the instance\'s');
 });

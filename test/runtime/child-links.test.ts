@@ -379,7 +379,7 @@ async function scenarios(t: Test, open: () => Promise<{ store: StorePort; second
     };
     const r = makeRig({ ...store, commit }, t.testdir());
     await r.engine.start({ saga: 'waits-and-kid', input: {}, id: 'p-waits', correlationId: 'corr' });
-    t.equal((await store.waiting('e.events', 'E')).length, 3, 'w1, w2 and the child\'s wait');
+    t.equal((await store.waiting('e.events', 'E', 'corr')).length, 3, 'w1, w2 and the child\'s wait');
     t.equal(await r.event('E'), 'event');
     t.equal(most, 1, 'no write held two changes of one instance');
     t.equal((await store.getInstance('p-waits.kid.1'))?.status, 'completed');

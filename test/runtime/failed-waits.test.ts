@@ -84,7 +84,7 @@ t.test('an event that comes after a retry resumed the instance is taken by its w
   await engine.retry(state.id, { by: 'ops' });
   await engine.settled();
   t.equal(store.getInstance(state.id)?.steps.delivered?.status, 'running', 'the resumed wait waits');
-  t.same((await engine.deps.store.waiting('shipping.deliveries', 'Delivered')).map((w) => w.instanceId), [state.id], 'and its wait is indexed again');
+  t.same((await engine.deps.store.waiting('shipping.deliveries', 'Delivered', 'c-2')).map((w) => w.instanceId), [state.id], 'and its wait is indexed again');
   t.equal(await deliver('shipping.deliveries', { eventId: 'dv-2', eventType: 'Delivered', correlationId: 'c-2', payload: { at: 'porch' } }), 'ack');
   t.equal(store.getInstance(state.id)?.steps.delivered?.status, 'succeeded', 'the delivery was taken');
   t.same(store.getInstance(state.id)?.steps.delivered?.output, { at: 'porch' });

@@ -52,12 +52,12 @@ async function scenarios(t: Test, open: () => Promise<StorePort>): Promise<void>
     };
     const engine = new Engine({ store: { ...store, commit }, registry: new Registry(sagas), log: silentLog });
     const { state } = await engine.start({ saga: 'both-wait', input: {}, id: 'i-1', correlationId: 'corr' });
-    t.same((await store.waiting('e.events', 'E')).map((w) => w.step).sort(), ['w1', 'w2'], 'both wait');
+    t.same((await store.waiting('e.events', 'E', 'corr')).map((w) => w.step).sort(), ['w1', 'w2'], 'both wait');
     t.equal(await engine.receive(event()), 'event');
     t.same(writes.at(-1), [1], 'the event\'s write holds one change of the instance');
     const after = await store.getInstance('i-1');
     t.same([after?.steps.w1?.status, after?.steps.w2?.status, after?.steps.after?.status], ['succeeded', 'succeeded', 'running'], 'both waits ended, the next step runs');
-    t.same(await store.waiting('e.events', 'E'), [], 'nothing waits any more');
+    t.same(await store.waiting('e.events', 'E', 'corr'), [], 'nothing waits any more');
     const history = await store.history('i-1');
     t.equal(after?.version, history.length, 'the journal holds each event of the one write once');
     t.ok((after?.version ?? 0) > state.version);

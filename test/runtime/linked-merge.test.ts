@@ -25,8 +25,8 @@ t.test('events, outbox and commands in order; the later change\'s state; the fir
 
 t.test('a timer armed then cancelled is not armed; cancelled then armed again is armed; waits alike', (t) => {
   const timer = (id: string) => ({ timerId: id, dueAt: 1, data: { kind: 'deadline' as const } });
-  const a = change(1, 1, { timers: { put: [timer('delay:a'), timer('deadline')], cancel: ['retry:b:1'] }, waits: { put: [{ step: 'w', subject: 's', type: 'T' }], remove: ['v'] } });
-  const b = change(2, 1, { timers: { put: [timer('retry:b:1')], cancel: ['delay:a'] }, waits: { put: [{ step: 'v', subject: 's', type: 'U' }], remove: ['w'] } });
+  const a = change(1, 1, { timers: { put: [timer('delay:a'), timer('deadline')], cancel: ['retry:b:1'] }, waits: { put: [{ step: 'w', subject: 's', type: 'T', correlationId: null }], remove: ['v'] } });
+  const b = change(2, 1, { timers: { put: [timer('retry:b:1')], cancel: ['delay:a'] }, waits: { put: [{ step: 'v', subject: 's', type: 'U', correlationId: 'c' }], remove: ['w'] } });
   const m = mergeChanges(a, b);
   t.same(m.timers.put.map((x) => x.timerId).sort(), ['deadline', 'retry:b:1']);
   t.same(m.timers.cancel, ['delay:a']);

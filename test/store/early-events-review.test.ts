@@ -21,7 +21,7 @@ function early(id: string, eventId: string, keptAt: number): EarlyEvent {
   };
 }
 
-const approval = { subject: 'orders.approvals', type: 'OrderApproved' };
+const approval = { subject: 'orders.approvals', type: 'OrderApproved', correlationId: null };
 
 async function scenarios(t: Test, open: () => Promise<StorePort>): Promise<void> {
   t.test('deliverable early events come once each, in (keptAt, instance, event) order, after the cursor', async (t) => {

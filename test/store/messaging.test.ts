@@ -88,6 +88,7 @@ t.test('commands and waits route messages to their instance', async (t) => {
   const env = new TestEnv();
   const s = startInstance(store, env, 'i-1');
   startInstance(store, env, 'i-2');
+  startInstance(store, env, 'i-3');
 
   const sent = s.steps['reserve']?.awaiting ?? '';
   t.same(store.lookupCommand(sent), { instanceId: 'i-1', step: 'reserve', kind: 'do' }, 'indexed by the fixture, as the runtime does');
@@ -97,17 +98,24 @@ t.test('commands and waits route messages to their instance', async (t) => {
   store.indexCommand(sent, 'i-2', 'other', 'undo');
   t.same(store.lookupCommand(sent), { instanceId: 'i-1', step: 'reserve', kind: 'do' }, 'an id indexed again keeps its first row');
 
-  store.addWait('pay.events', 'Paid', 'i-1', 'await-pay');
-  store.addWait('pay.events', 'Paid', 'i-2', 'await-pay');
-  store.addWait('pay.events', 'Refunded', 'i-2', 'await-refund');
-  t.same(store.waiting('pay.events', 'Paid'), [{ instanceId: 'i-1', step: 'await-pay' }, { instanceId: 'i-2', step: 'await-pay' }]);
-  store.addWait('pay.events', 'Settled', 'i-1', 'await-pay');
-  t.same(store.waiting('pay.events', 'Paid'), [{ instanceId: 'i-2', step: 'await-pay' }], 'a step waits for one thing at a time');
-  t.same(store.waiting('pay.events', 'Settled'), [{ instanceId: 'i-1', step: 'await-pay' }]);
+  store.addWait('pay.events', 'Paid', 'i-1', 'await-pay', 'c-1');
+  store.addWait('pay.events', 'Paid', 'i-2', 'await-pay', null);
+  store.addWait('pay.events', 'Paid', 'i-3', 'await-pay', 'c-3');
+  store.addWait('pay.events', 'Refunded', 'i-2', 'await-refund', 'c-2');
+  const paid = [{ instanceId: 'i-1', step: 'await-pay' }, { instanceId: 'i-2', step: 'await-pay' }];
+  t.same(store.waiting('pay.events', 'Paid', 'c-1'), paid, 'its own correlation id and any, oldest wait first');
+  t.same(store.waiting('pay.events', 'Paid', 'c-3'), [{ instanceId: 'i-2', step: 'await-pay' }, { instanceId: 'i-3', step: 'await-pay' }]);
+  t.same(store.waiting('pay.events', 'Paid', 'c-9'), [{ instanceId: 'i-2', step: 'await-pay' }], 'another correlation id: only the wait of any');
+  t.same(store.waiting('pay.events', 'Paid', ''), [{ instanceId: 'i-2', step: 'await-pay' }], 'an event without one too');
+  store.addWait('pay.events', 'Settled', 'i-1', 'await-pay', null);
+  t.same(store.waiting('pay.events', 'Paid', 'c-1'), [{ instanceId: 'i-2', step: 'await-pay' }], 'a step waits for one thing at a time');
+  t.same(store.waiting('pay.events', 'Settled', 'c-9'), [{ instanceId: 'i-1', step: 'await-pay' }], 'its correlation id replaced too');
   store.removeWait('i-2', 'await-pay');
+  store.removeWait('i-3', 'await-pay');
   store.removeWait('i-2', 'never-added');
-  t.same(store.waiting('pay.events', 'Paid'), []);
-  t.same(store.waiting('pay.events', 'Refunded'), [{ instanceId: 'i-2', step: 'await-refund' }]);
+  t.same(store.waiting('pay.events', 'Paid', 'c-3'), []);
+  t.same(store.waiting('pay.events', 'Refunded', 'c-2'), [{ instanceId: 'i-2', step: 'await-refund' }]);
+  t.same(store.waiting('pay.events', 'Refunded', 'c-1'), []);
 });
 
 t.test('definitions are kept by hash, first source wins', async (t) => {

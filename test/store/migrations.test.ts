@@ -51,8 +51,8 @@ t.test('a version 1 file is migrated at open and keeps its data', async (t) => {
   t.ok(store.seen('m-1'), 'data written under version 1 is still there');
   const env = new TestEnv();
   startInstance(store, env, 'i-1');
-  store.addWait('orders.events', 'Paid', 'i-1', 'reserve');
-  t.same(store.waiting('orders.events', 'Paid'), [{ instanceId: 'i-1', step: 'reserve' }], 'version 2 tables are usable');
+  store.addWait('orders.events', 'Paid', 'i-1', 'reserve', 'c-1');
+  t.same(store.waiting('orders.events', 'Paid', 'c-1'), [{ instanceId: 'i-1', step: 'reserve' }], 'version 2 tables are usable');
   t.equal(store.park({ subject: 's', reason: 'r', headers: {}, data: new Uint8Array([1]), deliveryCount: 1, at: 1 }), '1');
   t.equal(userVersion(file), schemaVersion, 'migrated to the last version');
 });
@@ -237,6 +237,35 @@ t.test('a version 11 file keeps its commands: migration 12 keys them by id alone
   t.equal(store.lookupCommand('c-do'), undefined, 'the purged instance\'s commands are gone');
   t.equal(store.lookupCommand('c-undo'), undefined);
   t.same(raw.prepare('SELECT command_id AS id FROM commands').all(), [{ id: 'c-run' }], 'the running one\'s stays');
+});
+
+t.test('a version 12 file keeps its waits: migration 13 offers them every event of their type, new ones only their correlation id\'s', async (t) => {
+  const file = join(t.testdir(), 'v12.db');
+  const old = new Database(file);
+  old.pragma('foreign_keys = ON');
+  t.equal(migrate(old, migrations.slice(0, 12)), 12);
+  const instance = old.prepare<[string, string]>(`INSERT INTO instances
+    (id, saga, definition_hash, key, correlation_id, status, created_at, updated_at, version, state) VALUES (?, 'order', 'h', NULL, ?, 'running', 10, 10, 1, 'null')`);
+  instance.run('i-old', 'c-old');
+  instance.run('i-new', 'c-new');
+  old.prepare("INSERT INTO waits (subject, type, instance_id, step) VALUES ('shipping.events', 'Delivered', 'i-old', 'delivered')").run();
+  old.close();
+
+  const store = openStore(file);
+  t.teardown(() => store.close());
+  t.equal(userVersion(file), schemaVersion);
+  store.addWait('shipping.events', 'Delivered', 'i-new', 'delivered', 'c-new');
+  const old1 = { instanceId: 'i-old', step: 'delivered' };
+  t.same(store.waiting('shipping.events', 'Delivered', 'c-old'), [old1], 'a wait written before names no correlation id: found as before');
+  t.same(store.waiting('shipping.events', 'Delivered', 'c-other'), [old1], 'for every event of its type, as before');
+  t.same(store.waiting('shipping.events', 'Delivered', 'c-new'), [old1, { instanceId: 'i-new', step: 'delivered' }], 'a new one for its own');
+
+  const raw = new Database(file, { readonly: true });
+  t.teardown(() => raw.close());
+  t.same(raw.prepare("SELECT name FROM sqlite_schema WHERE tbl_name = 'waits' AND type = 'index' AND sql IS NOT NULL").all(), [{ name: 'waits_correlation' }],
+    'the index by type alone replaced');
+  const plan = raw.prepare("EXPLAIN QUERY PLAN SELECT step FROM waits WHERE subject = 'a' AND type = 'b' AND correlation_id = 'c'").all();
+  t.match(JSON.stringify(plan), /USING INDEX waits_correlation \(subject=\? AND type=\? AND correlation_id=\?\)/, 'one probe of it');
 });
 
 t.test('a failing migration leaves the file as it was', async (t) => {

@@ -44,7 +44,7 @@ t.test('a database of schema v10 upgrades to v11 once, with replicas opening at 
   t.teardown(() => Promise.all(ports.map((p) => p.close())));
   const versions = (await c.query<{ version: number }>('SELECT version FROM sagad_schema ORDER BY version')).rows.map((r) => r.version);
   t.same(versions, Array.from({ length: pgSchemaVersion }, (_, i) => i + 1), 'each step applied once');
-  t.equal(pgSchemaVersion, 11);
+  t.ok(pgSchemaVersion >= 11, 'v11 among them');
 
   const replica = ports[1];
   if (replica === undefined) throw new Error('three stores opened');

@@ -9,7 +9,7 @@ function footprint(store: Store) {
   return {
     instances: store.listInstances({ limit: 500 }).items.length, journal: store.history('i-1').length,
     outbox: store.backlog(), timers: store.timerCount(), inboxSeen: store.seen('m-in'), dead: store.deadCount(),
-    command: store.lookupCommand('cmd-1') !== undefined, waits: store.waiting('s', 'T').length,
+    command: store.lookupCommand('cmd-1') !== undefined, waits: store.waiting('s', 'T', 'c').length,
     definition: store.getDefinitionSource('h') !== undefined,
   };
 }
@@ -24,7 +24,7 @@ t.test('a transaction that throws leaves nothing behind', async (t) => {
     persist(store, 0, d);
     store.remember('m-in', 1);
     store.indexCommand('cmd-1', 'i-1', 'reserve', 'do');
-    store.addWait('s', 'T', 'i-1', 'w');
+    store.addWait('s', 'T', 'i-1', 'w', 'c');
     store.park({ subject: 's', reason: 'r', headers: {}, data: new Uint8Array([1]), deliveryCount: 1, at: 1 });
     store.rememberDefinition('h', 'order', '{}', 1);
     t.equal(store.getInstance('i-1')?.id, 'i-1', 'visible inside the transaction');

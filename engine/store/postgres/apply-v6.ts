@@ -245,3 +245,21 @@ export const APPLY_FUNCTION_V11 = [
   if (from === undefined || to === undefined || sql.split(from).length !== 2) throw new Error(`apply v11: \`${from}\` is not once in v10`);
   return sql.replace(from, () => to);
 }, APPLY_FUNCTION_V10);
+
+/**
+ * Schema v12: v11 with a wait row's correlation id (`wp`'s sixth column: the one an event must
+ * carry, null when the step's `match` decides), which `waiting` looks up (reads.ts). A replica
+ * of the previous build, running meanwhile, sends five columns: its waits are written without
+ * one, and so offered every event of their type, as before.
+ */
+export const APPLY_FUNCTION_V12 = [
+  [`    INSERT INTO waits (instance_id, step, subject, type)
+      SELECT r.value->>1, r.value->>2, r.value->>3, r.value->>4 FROM jsonb_array_elements(rows->'wp') r WHERE all_ok OR okm[(r.value->>0)::integer]
+      ON CONFLICT (instance_id, step) DO UPDATE SET subject = excluded.subject, type = excluded.type;`,
+  `    INSERT INTO waits (instance_id, step, subject, type, correlation_id)
+      SELECT r.value->>1, r.value->>2, r.value->>3, r.value->>4, r.value->>5 FROM jsonb_array_elements(rows->'wp') r WHERE all_ok OR okm[(r.value->>0)::integer]
+      ON CONFLICT (instance_id, step) DO UPDATE SET subject = excluded.subject, type = excluded.type, correlation_id = excluded.correlation_id;`],
+].reduce((sql, [from, to]) => {
+  if (from === undefined || to === undefined || sql.split(from).length !== 2) throw new Error(`apply v12: \`${from}\` is not once in v11`);
+  return sql.replace(from, () => to);
+}, APPLY_FUNCTION_V11);

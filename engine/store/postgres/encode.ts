@@ -55,7 +55,7 @@ export function prepareWrite(w: InputWrite, snapshotEvery: number): PreparedWrit
     for (const t of lastBy(ch.timers.put, (x) => x.timerId)) rows.tp.push([id, t.timerId, t.dueAt, JSON.stringify(t.data)]);
     for (const k of ch.commands) rows.cm.push([k.commandId, id, k.step, k.kind]);
     for (const step of ch.waits.remove) rows.wr.push([id, step]);
-    for (const x of lastBy(ch.waits.put, (y) => y.step)) rows.wp.push([id, x.step, x.subject, x.type]);
+    for (const x of lastBy(ch.waits.put, (y) => y.step)) rows.wp.push([id, x.step, x.subject, x.type, x.correlationId]);
     for (const o of ch.outbox) {
       rows.o.push([o.messageId, o.subject, JSON.stringify(o.headers), Buffer.from(o.data.buffer, o.data.byteOffset, o.data.byteLength).toString('base64'), id]);
     }

@@ -50,15 +50,26 @@ export function reads(d: Db, upcasters: Upcasters): Reads {
     return new Map(rows.map((r) => [JSON.stringify([r.saga, r.key]), r.state]));
   });
 
-  // Every trigger message asks which instances wait for its (subject, type): at concurrency
-  // 100 the messages of one turn share one query (one round trip per saga before).
-  const byWait = coalesced(async (pairs) => {
-    const split = pairs.map((p) => JSON.parse(p) as [string, string]);
-    const rows = await d.query<{ subject: string; type: string; instance_id: string; step: string }>(
-      'SELECT subject, type, instance_id, step FROM waits WHERE subject = ANY ($1::text[]) AND type = ANY ($2::text[]) ORDER BY ord',
-      [[...new Set(split.map((p) => p[0]))], [...new Set(split.map((p) => p[1]))]], 'sagad_waiting_many');
-    const found = new Map<string, { instanceId: string; step: string }[]>(pairs.map((p) => [p, []]));
-    for (const r of rows) found.get(JSON.stringify([r.subject, r.type]))?.push({ instanceId: r.instance_id, step: r.step });
+  // Every trigger message asks which instances wait for its (subject, type) and correlation id:
+  // at concurrency 100 the messages of one turn share one query (one round trip per saga
+  // before). The waits of any correlation id (null: their `match` decides) go to every asker.
+  const byWait = coalesced(async (keys) => {
+    const split = keys.map((p) => JSON.parse(p) as [string, string, string]);
+    const rows = await d.query<{ subject: string; type: string; correlation_id: string | null; instance_id: string; step: string }>(
+      `SELECT subject, type, correlation_id, instance_id, step FROM waits
+       WHERE subject = ANY ($1::text[]) AND type = ANY ($2::text[]) AND (correlation_id IS NULL OR correlation_id = ANY ($3::text[])) ORDER BY ord`,
+      [[...new Set(split.map((p) => p[0]))], [...new Set(split.map((p) => p[1]))], [...new Set(split.map((p) => p[2]))]], 'sagad_waiting_many');
+    const found = new Map<string, { instanceId: string; step: string }[]>(keys.map((p) => [p, []]));
+    const askersOf = new Map<string, string[]>();
+    keys.forEach((k, i) => {
+      const [subject, type] = split[i] ?? [];
+      const of = JSON.stringify([subject, type]);
+      askersOf.set(of, [...(askersOf.get(of) ?? []), k]);
+    });
+    for (const r of rows) {
+      const askers = r.correlation_id === null ? askersOf.get(JSON.stringify([r.subject, r.type])) ?? [] : [JSON.stringify([r.subject, r.type, r.correlation_id])];
+      for (const k of askers) found.get(k)?.push({ instanceId: r.instance_id, step: r.step });
+    }
     return found;
   });
 
@@ -78,8 +89,8 @@ export function reads(d: Db, upcasters: Upcasters): Reads {
       const r = await byCommand(commandId);
       return r === undefined ? undefined : { instanceId: r.instance_id, step: r.step, kind: r.kind, state: JSON.parse(r.state) as InstanceState };
     },
-    async waiting(subject, type) {
-      return ((await byWait(JSON.stringify([subject, type]))) ?? []).map((w) => ({ ...w }));
+    async waiting(subject, type, correlationId) {
+      return ((await byWait(JSON.stringify([subject, type, correlationId]))) ?? []).map((w) => ({ ...w }));
     },
     async history(id, after): Promise<JournalEntry[]> {
       const rows = await journalAfter(id, after ?? 0);

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { StoreError, StoreErrorCode } from '../errors.js';
 import { APPLY_FUNCTION, APPLY_FUNCTION_V5 } from './apply-sql.js';
-import { APPLY_FUNCTION_V10, APPLY_FUNCTION_V11, APPLY_FUNCTION_V6, APPLY_FUNCTION_V9 } from './apply-v6.js';
+import { APPLY_FUNCTION_V10, APPLY_FUNCTION_V11, APPLY_FUNCTION_V12, APPLY_FUNCTION_V6, APPLY_FUNCTION_V9 } from './apply-v6.js';
 
 /** One schema step; `version` is the number recorded in `sagad_schema` once it is applied. */
 export interface PgMigration {
@@ -213,6 +213,16 @@ ALTER TABLE instances SET (fillfactor = 40);` },
   // locks no table; replicas of the previous build call it with inputs that name no reads,
   // which it decides as v10 did (those builds keep the race this step closes).
   { version: 11, description: 'sagad_apply: an input conflicts on an instance it read at a version it no longer has', sql: APPLY_FUNCTION_V11 },
+  // As SQLite's migration 13: a wait row names the correlation id it waits for (null when its
+  // `match` decides), and an event reads the waits of its own correlation id and those of any,
+  // instead of every wait for its type. Rows written before have none: offered every event of
+  // their type, as before. Adding a nullable column rewrites nothing; the index is built at
+  // upgrade (the waits table holds running waits only), replacing the one by type alone.
+  { version: 12, description: 'waits by the correlation id they wait for', sql: `
+ALTER TABLE waits ADD COLUMN correlation_id text COLLATE "C";
+DROP INDEX waits_subject_type;
+CREATE INDEX waits_correlation ON waits (subject, type, correlation_id, ord);
+${APPLY_FUNCTION_V12}` },
 ];
 
 /** The schema version this build reads and writes. */

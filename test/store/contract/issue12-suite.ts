@@ -111,7 +111,7 @@ export function earlyEventsContract(t: Test, f: PortFactory): void {
 
     env.now += 10;
     const d = decision(env, s, reply(s, 'reserve', 'Done', env));
-    await committed(port, writeOf('r-1', changeOf(s.version, d, { put: [{ step: 'approve', subject: 'orders.approvals', type: 'OrderApproved' }], remove: [] })));
+    await committed(port, writeOf('r-1', changeOf(s.version, d, { put: [{ step: 'approve', subject: 'orders.approvals', type: 'OrderApproved', correlationId: null }], remove: [] })));
     due = await port.earlyEventsDue(5_000, 10);
     t.same(due.deliverable.map((e) => e.eventId), ['e-wait'], 'the event of the subject and type the instance now waits for');
     t.same((await port.earlyEventsDue(10_000, 10)).deliverable, [], 'but not once it expired');

@@ -144,19 +144,25 @@ export function contract(t: T, f: PortFactory): void {
     t.equal((await port.history('i-1')).length, d2.state.version);
   });
 
-  t.test('waits: the instances waiting on a subject and type, oldest first', async (t) => {
+  t.test('waits: the instances waiting on a subject and type for a correlation id or any, oldest first', async (t) => {
     const { port } = await opened(t, f);
     const env = new TestEnv();
-    for (const id of ['i-b', 'i-a']) {
-      await committed(port, writeOf(`m-${id}`, changeOf(0, startDecision(env, id), { put: [{ step: 'w', subject: 's', type: 'T' }], remove: [] })));
+    // i-b and i-c wait for their own correlation id (c-i-b, c-i-c), i-a for any (its `match` decides).
+    for (const [id, correlationId] of [['i-b', 'c-i-b'], ['i-a', null], ['i-c', 'c-i-c']] as const) {
+      await committed(port, writeOf(`m-${id}`, changeOf(0, startDecision(env, id), { put: [{ step: 'w', subject: 's', type: 'T', correlationId }], remove: [] })));
     }
-    t.same(await port.waiting('s', 'T'), [{ instanceId: 'i-b', step: 'w' }, { instanceId: 'i-a', step: 'w' }]);
-    t.same(await port.waiting('s', 'U'), []);
+    t.same(await port.waiting('s', 'T', 'c-i-b'), [{ instanceId: 'i-b', step: 'w' }, { instanceId: 'i-a', step: 'w' }]);
+    t.same(await port.waiting('s', 'T', 'c-i-c'), [{ instanceId: 'i-a', step: 'w' }, { instanceId: 'i-c', step: 'w' }]);
+    t.same(await port.waiting('s', 'T', 'c-other'), [{ instanceId: 'i-a', step: 'w' }], 'another correlation id: the wait of any alone');
+    // Asked together (PostgreSQL answers the askers of one turn with one query): each gets its own.
+    const [b, c, u] = await Promise.all([port.waiting('s', 'T', 'c-i-b'), port.waiting('s', 'T', 'c-i-c'), port.waiting('s', 'U', 'c-i-b')]);
+    t.same([b, c, u], [[{ instanceId: 'i-b', step: 'w' }, { instanceId: 'i-a', step: 'w' }], [{ instanceId: 'i-a', step: 'w' }, { instanceId: 'i-c', step: 'w' }], []]);
+    t.same(await port.waiting('s', 'U', 'c-i-b'), []);
     const s = await port.getInstance('i-b');
     if (s === undefined) throw new Error('no i-b');
     const d = decision(env, s, reply(s, 'reserve', 'Done', env));
     await committed(port, writeOf('m-x', changeOf(s.version, d, { put: [], remove: ['w'] })));
-    t.same(await port.waiting('s', 'T'), [{ instanceId: 'i-a', step: 'w' }]);
+    t.same(await port.waiting('s', 'T', 'c-i-b'), [{ instanceId: 'i-a', step: 'w' }]);
   });
 
   t.test('timers: due ones claimed (once until the claim runs out, with leases); firing consumes them; a moved or fired timer is a duplicate', async (t) => {
