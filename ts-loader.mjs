@@ -6,7 +6,7 @@
 // transpile-only mode did: types are checked by `npm run typecheck`, never here.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { register } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,6 +54,28 @@ const OPTIONS = {
 };
 const SALT = JSON.stringify(OPTIONS);
 
+// A file per version of every source ever loaded would pile up: at most once a day (a marker
+// file's time), the first process that compiles something removes the files written more
+// than a week ago (a few thousand stats, tens of ms, once). A hit rewrites nothing, so a
+// source unchanged for a week is compiled once more; a process reading a file being removed
+// compiles it too.
+const DAY_MS = 24 * 3600 * 1000;
+let pruning = false;
+async function prune() {
+  if (pruning) return;
+  pruning = true;
+  const marker = join(CACHE, '.pruned');
+  const now = Date.now();
+  const last = await stat(marker).then((s) => s.mtimeMs, () => 0);
+  if (now - last < DAY_MS) return;
+  await writeFile(marker, '');
+  for (const name of await readdir(CACHE)) {
+    if (name === '.pruned') continue;
+    const file = join(CACHE, name);
+    await stat(file).then((s) => (now - s.mtimeMs > 7 * DAY_MS ? unlink(file) : undefined)).catch(() => {});
+  }
+}
+
 /** Every `.ts` file is an ES module (package.json says "type": "module"). */
 export async function load(url, context, next) {
   if (!pathOf(url).endsWith('.ts')) return next(url, context);
@@ -71,6 +93,8 @@ export async function load(url, context, next) {
     const aside = `${cached}.${process.pid}`;
     await writeFile(aside, code);
     await rename(aside, cached);
+    // Awaited: the loader's thread ends with the process, which may end as soon as this returns.
+    await prune().catch(() => {});
   }
   return { format: 'module', source: code, shortCircuit: true };
 }
