@@ -239,6 +239,8 @@ export class SagaTracing {
 
 /** Whether timer `t` is the timeout of this attempt (of its instance). */
 function timesOut(t: TimerRef, side: Side, step: string, attempt: number): boolean {
+  // A `saga` step's timeout bounds its child's run, the attempt in flight: it names no attempt.
+  if (t.kind === 'child_timeout') return side === 'do' && t.step === step;
   if (t.kind !== 'attempt_timeout' && t.kind !== 'comp_timeout') return false;
   return t.kind === (side === 'do' ? 'attempt_timeout' : 'comp_timeout') && t.step === step && t.attempt === attempt;
 }

@@ -44,6 +44,13 @@ sagas:
         pivot: true
         command: { subject: a.commands, type: Finish, payload: {} }
         reply: { subject: a.events, success: [Finished], failure: [NotFinished] }
+  - name: bounded
+    defaults: { timeout: 1h, retry: { maxAttempts: 1 } }
+    steps:
+      - name: kid
+        saga: child
+        input: {}
+        timeout: 2s
   - name: waiter
     defaults: { timeout: 1h, retry: { maxAttempts: 1 } }
     steps:
@@ -157,4 +164,21 @@ t.test('a compensation of a saga step begun and ended in one write starts in tha
   await engine.settled();
   t.equal(store.getInstance(state.id)?.status, 'compensated');
   t.same(times(spansOf(mem.exporter, state.id, 'compensate kid')[0]), { start: T0 + 5_000, end: T0 + 5_000 }, 'not at the parent\'s start');
+});
+
+t.test('a saga step whose child outlives its timeout: the attempt span ends timed out, with a timeout event', async (t) => {
+  const mem = memoryTracing();
+  const c = clock();
+  const { store, engine } = rig(t, yaml, { tracing: mem.tracing, env: c.env });
+  const { state } = await engine.start({ saga: 'bounded', input: {}, correlationId: 'c-5' });
+  c.set(T0 + 2_500);
+  const due = await engine.deps.store.claimDueTimers(T0 + 2_500, 10, 10_000);
+  t.same(due.map((r) => r.data.kind), ['child_timeout'], 'the child\'s run outlived the step\'s timeout');
+  for (const row of due) await engine.fire(row);
+  await engine.settled();
+  t.equal(store.getInstance(state.id)?.steps['kid']?.status, 'timed_out');
+  const span = spansOf(mem.exporter, state.id, 'step kid')[0];
+  t.equal(span?.attributes['saga.outcome'], 'timed_out');
+  t.same(span?.events.map((e) => e.name), ['timeout'], 'its timer fired, as a command\'s attempt timeout says');
+  t.same(times(span), { start: T0, end: T0 + 2_500 });
 });
