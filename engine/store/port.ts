@@ -38,7 +38,8 @@ export interface StorePort {
   /**
    * The instances and steps whose wait may take an event of `type` on `subject` carrying
    * `correlationId`, oldest first: those that wait for that correlation id (a wait without
-   * `match`) and those whose `match` decides (their rows name no correlation id).
+   * `match`) and those whose rows name none (their `match` decides, or the row was written
+   * before the schema kept it, by an older build).
    */
   waiting(subject: string, type: string, correlationId: string): Promise<{ instanceId: string; step: string }[]>;
 

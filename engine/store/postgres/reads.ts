@@ -50,9 +50,11 @@ export function reads(d: Db, upcasters: Upcasters): Reads {
     return new Map(rows.map((r) => [JSON.stringify([r.saga, r.key]), r.state]));
   });
 
-  // Every trigger message asks which instances wait for its (subject, type) and correlation id:
-  // at concurrency 100 the messages of one turn share one query (one round trip per saga
-  // before). The waits of any correlation id (null: their `match` decides) go to every asker.
+  // Every message that may concern a wait asks which instances wait for its (subject, type)
+  // and correlation id: at concurrency 100 the messages of one turn share one query (one round
+  // trip per saga before). The waits of any correlation id (null: their `match` decides, or an
+  // older build wrote them) go to every asker of their type; rows of a subject and type no one
+  // asked together (the query takes every subject, type and id of the turn) are dropped.
   const byWait = coalesced(async (keys) => {
     const split = keys.map((p) => JSON.parse(p) as [string, string, string]);
     const rows = await d.query<{ subject: string; type: string; correlation_id: string | null; instance_id: string; step: string }>(
