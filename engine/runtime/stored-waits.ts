@@ -33,10 +33,10 @@ const keyOf = (subject: string, type: string) => `${subject}\u0000${type}`;
  * whether an event may be early (early-delivery.ts, `candidates`), from memory: no query per
  * message. Every replica stores its definitions before it consumes (`rememberDefinitions`, a
  * reload's `remember`); a refresh lists the stored hashes (one query) and reads and compiles
- * only the sources of hashes it has not seen, since a hash's source never changes. So a
- * definition is known here at most one interval (plus a refresh) after another replica first
- * stored it: an early event for its waits pulled by this replica within that window is still
- * acked as unrelated. Only the definitions that may still take an event count: those first
+ * only the sources of hashes that count (below) and it has not seen, since a hash's source
+ * never changes. So a definition is known here at most one interval (plus a refresh) after
+ * another replica first stored it: an early event for its waits pulled by this replica within
+ * that window is still acked as unrelated. Only the definitions that may still take an event count: those first
  * stored within `recentMs` (a day: a rolling deploy's, whichever replica stored its file
  * last), the newest of each saga, and those of unfinished instances (read every `inUseMs`).
  * A wait of an old definition that no instance runs any more would otherwise make every
@@ -96,14 +96,7 @@ export class StoredWaits {
 
   private async readNew(): Promise<void> {
     const { store } = this.opts;
-    for (const { hash, name, firstSeenAt } of await store.listDefinitions()) {
-      this.listed.set(hash, { name, firstSeenAt });
-      if (this.waitsOf.has(hash)) continue;
-      const source = await store.getDefinitionSource(hash);
-      // Listed a moment ago: never gone (no definition is deleted); read again at the next refresh.
-      if (source === undefined) continue;
-      this.waitsOf.set(hash, this.waitsIn(source, name, hash));
-    }
+    for (const { hash, name, firstSeenAt } of await store.listDefinitions()) this.listed.set(hash, { name, firstSeenAt });
     const now = Date.now();
     if (now - this.inUseAt >= (this.opts.inUseMs ?? STORED_WAITS_IN_USE_MS)) {
       this.inUse = new Set(await store.hashesInUse());
@@ -118,6 +111,16 @@ export class StoredWaits {
       if (d.firstSeenAt >= since) live.add(hash);
     }
     for (const hash of newest.values()) live.add(hash);
+    // Only the definitions that count are read and compiled (tens of ms each), each once: a
+    // store that kept every version of years of deploys costs a start those of today.
+    for (const hash of live) {
+      const d = this.listed.get(hash);
+      if (this.waitsOf.has(hash) || d === undefined) continue;
+      const source = await store.getDefinitionSource(hash);
+      // Listed a moment ago: never gone (no definition is deleted); read again at the next refresh.
+      if (source === undefined) continue;
+      this.waitsOf.set(hash, this.waitsIn(source, d.name, hash));
+    }
     const pairs = new Set<string>();
     for (const hash of live) for (const p of this.waitsOf.get(hash) ?? []) pairs.add(p);
     this.pairs = pairs;

@@ -234,6 +234,32 @@ t.test('past its first day only the newest definition of each saga and those of 
   t.equal(waits.awaits('orders.approvals', 'OrderApproved'), true, 'the definition of an unfinished instance counts');
 });
 
+t.test('past their first day, superseded definitions no instance runs are not read nor compiled: a long history costs a start nothing', async (t) => {
+  const url = await server.createDatabase();
+  const store = await openPostgresStore(url);
+  t.teardown(() => store.close());
+  const rec = counted(store, ['getDefinitionSource']);
+  // Years of deploys: the version with the wait first, then 30 without it, the last the newest.
+  const waiting = sagaOf(newer);
+  await store.rememberDefinition(waiting.hash, waiting.name, waiting.source, 1_000);
+  const versions = Array.from({ length: 30 }, (_, i) => sagaOf(`${head}${command}${ship.replace('100ms', `${101 + i}ms`)}\n`));
+  for (const [i, v] of versions.entries()) await store.rememberDefinition(v.hash, v.name, v.source, 2_000 + i);
+  t.equal(new Set(versions.map((v) => v.hash)).size, 30, 'thirty versions');
+  const waits = new StoredWaits({ store: rec.store, log: silentLog, intervalMs: 60_000, inUseMs: 0, recentMs: 0 });
+  t.teardown(() => waits.stop());
+  await waits.start();
+  const fetched = () => (rec.calls.get('getDefinitionSource') ?? []).map(([hash]) => hash);
+  t.same(fetched(), [versions.at(-1)?.hash], 'only the newest source read');
+  t.equal(waits.awaits('orders.approvals', 'OrderApproved'), false);
+
+  // An instance of the old version with the wait starts (a replica on that file): now it counts, and is read.
+  const old = new Engine({ store, registry: new Registry(sagasOf(newer)), log: silentLog });
+  await old.start({ saga: 'order', input: {}, correlationId: 'c-old' });
+  await waits.refresh();
+  t.equal(waits.awaits('orders.approvals', 'OrderApproved'), true, 'the definition of an unfinished instance counts');
+  t.same(fetched(), [versions.at(-1)?.hash, waiting.hash], 'its source read then, once');
+});
+
 t.test('a sagad on the older file keeps the approval for an instance of the newer one, and takes it itself when the wait starts', async (t) => {
   const nats = await startNatsServer();
   t.teardown(() => nats.stop());
