@@ -3,7 +3,7 @@ import { formatPath, show } from './errors.js';
 import type { DefinitionError, DefinitionPath } from './errors.js';
 import { MAX_DURATION_MS, parseDuration } from './duration.js';
 import type { RawRetry } from './raw.js';
-import { ExpressionDepthError, ExpressionSyntaxError, compileExprDetailed, forbiddenFunctions } from './expression.js';
+import { ExpressionDepthError, ExpressionSyntaxError, bindsClone, compileExprDetailed, forbiddenFunctions } from './expression.js';
 import { checkReference, stepReferences } from './references.js';
 import type { RefSite, StepPlace } from './references.js';
 import { MAX_NESTING, shortPath } from './nesting.js';
@@ -118,6 +118,11 @@ export class SagaContext {
         this.file.report(path, `\`$${name}\` is not allowed in saga expressions: an expression must give the same result when an instance is replayed`,
           name === 'now' || name === 'millis' ? 'take the time from the saga\'s data ($event, $input or a step\'s reply), or wait with a delay step'
             : name === 'eval' ? 'write the expression itself instead of text to evaluate' : 'take the value from the saga\'s data (its input or a step\'s reply)');
+        ok = false;
+      }
+      if (!this.file.stored && bindsClone(ast)) {
+        this.file.report(path, '`$clone` is bound in the expression: a transform (`~> | ... |`) copies what it changes through `$clone`, so another one could change the saga\'s data in place, and the instance would not replay as it ran',
+          'give the variable another name');
         ok = false;
       }
       for (const name of stepReferences(ast)) {

@@ -119,6 +119,26 @@ export function forbiddenFunctions(ast: jsonata.ExprNode): string[] {
   return [...found];
 }
 
+/**
+ * Pure: whether the expression binds `$clone` itself (`$clone := ...`, a lambda's parameter,
+ * `@$clone` or `#$clone`). JSONata's transform (`~> | ... |`) copies the value it changes
+ * through whatever `$clone` names where it runs: with a function that returns its argument it
+ * would change the saga's own data (its input, a step's reply) in place, in memory only, and
+ * the instance would no longer replay as it ran. The loader refuses such a binding.
+ */
+export function bindsClone(ast: jsonata.ExprNode): boolean {
+  const visit = (node: unknown): boolean => {
+    if (Array.isArray(node)) return node.some(visit);
+    if (node === null || typeof node !== 'object') return false;
+    const n = node as jsonata.ExprNode & { focus?: unknown; index?: unknown };
+    if (n.type === 'bind' && n.lhs?.type === 'variable' && n.lhs.value === 'clone') return true;
+    if (n.type === 'lambda' && (n.arguments ?? []).some((a) => a.value === 'clone')) return true;
+    if (n.focus === 'clone' || n.index === 'clone') return true;
+    return Object.values(n).some(visit);
+  };
+  return visit(ast);
+}
+
 /** Compiles `{% ... %}` or bare JSONata; throws ExpressionSyntaxError when it does not parse (ExpressionDepthError when it nests too deeply). */
 export function compileExprDetailed(source: string): CompiledExpr {
   const text = unwrapExpression(source) ?? source.trim();

@@ -76,3 +76,25 @@ t.test('a stored definition is compiled again as it was stored: the rules added 
   const r = compileSagaSource(older);
   t.ok(r.ok, r.ok ? 'compiles' : r.errors.map((e) => e.message).join('; '));
 });
+
+t.test('an expression that binds $clone, which a transform copies through, is refused; a transform and $clone called load', async (t) => {
+  for (const expr of [
+    "($clone := function($x) { $x }; $input ~> |$|{'a': 1}|)",
+    "(function($clone) { $input ~> |$|{'a': 1}| })(function($x) { $x })",
+    '$input.orders@$clone.($clone.id)',
+    '$input.orders#$clone.($clone)',
+  ]) {
+    const errors = errorsOf(sagaYaml(`      - name: a
+        pivot: true
+        command: { subject: x, type: X, payload: { v: "{% ${expr} %}" } }
+        reply: { subject: y, success: [Y] }
+        timeout: 5s`));
+    t.same(errors.map((e) => `${e.path}: ${e.message.split(':')[0]}`), ['sagas[0].steps[0].command.payload.v: `$clone` is bound in the expression'], expr);
+    t.equal(errors[0]?.hint, 'give the variable another name');
+  }
+  t.ok(sagasOf(sagaYaml(`      - name: a
+        pivot: true
+        command: { subject: x, type: X, payload: { v: "{% $input ~> |$|{'a': 1}| %}", w: "{% $clone($input) %}", x: "{% ($cloned := $input; $cloned) %}" } }
+        reply: { subject: y, success: [Y] }
+        timeout: 5s`)));
+});
