@@ -4,17 +4,13 @@
  * PostgreSQL 15): each adapter checks a change against the version it read before the write, so
  * a second change of the same instance would be a lost race every time it was decided again.
  */
-import { join } from 'node:path';
-import t, { type Test } from 'tap';
+import type { Test } from 'tap';
 import { Engine, type Incoming } from '../../engine/runtime/engine.js';
 import { silentLog } from '../../engine/log.js';
 import { Registry } from '../../engine/runtime/registry.js';
-import { openStore } from '../../engine/store/index.js';
-import { openPostgresStore } from '../../engine/store/postgres/index.js';
 import type { StorePort } from '../../engine/store/port.js';
-import { sqlitePort } from '../../engine/store/sqlite-port.js';
-import { startPostgres } from '../helpers/postgres.js';
 import { sagasOf } from '../definitions/fixtures/saga-yaml.js';
+import { onBothStores } from '../helpers/both-stores.js';
 
 const sagas = sagasOf(`
 sagas:
@@ -65,20 +61,4 @@ async function scenarios(t: Test, open: () => Promise<StorePort>): Promise<void>
   });
 }
 
-t.test('sqlite', async (t) => {
-  await scenarios(t, async () => {
-    const store = openStore(join(t.testdir(), `w-${++n}.db`));
-    t.teardown(() => store.close());
-    return sqlitePort(store);
-  });
-});
-
-t.test('postgres', async (t) => {
-  const server = await startPostgres();
-  t.teardown(() => server.stop());
-  await scenarios(t, async () => {
-    const store = await openPostgresStore(await server.createDatabase());
-    t.teardown(() => store.close());
-    return store;
-  });
-});
+onBothStores(scenarios);

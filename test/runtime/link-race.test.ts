@@ -9,18 +9,15 @@
  * them one after the other, in both orders, on a SQLite file and on a real PostgreSQL.
  */
 import { join } from 'node:path';
-import t, { type Test } from 'tap';
+import type { Test } from 'tap';
 import { formatDefinitionError, loadDefinitionsText } from '../../engine/definitions/index.js';
 import { silentLog } from '../../engine/log.js';
 import { Engine } from '../../engine/runtime/engine.js';
 import { Registry } from '../../engine/runtime/registry.js';
-import { openStore } from '../../engine/store/index.js';
 import type { OutboxRow } from '../../engine/store/outbox.js';
-import { openPostgresStore } from '../../engine/store/postgres/index.js';
 import type { InputWrite, StorePort, WriteOutcome } from '../../engine/store/port.js';
-import { sqlitePort } from '../../engine/store/sqlite-port.js';
 import { parseEnvelope } from '../../engine/transport/envelope.js';
-import { startPostgres } from '../helpers/postgres.js';
+import { onBothStores } from '../helpers/both-stores.js';
 
 const YAML = `
 sagas:
@@ -204,20 +201,4 @@ async function scenarios(t: Test, open: () => Promise<StorePort>): Promise<void>
   }
 }
 
-t.test('sqlite', async (t) => {
-  await scenarios(t, async () => {
-    const s = openStore(join(t.testdir(), `s-${Math.random().toString(36).slice(2)}.db`));
-    t.teardown(() => s.close());
-    return sqlitePort(s);
-  });
-});
-
-t.test('postgres', async (t) => {
-  const server = await startPostgres();
-  t.teardown(() => server.stop());
-  await scenarios(t, async () => {
-    const store = await openPostgresStore(await server.createDatabase());
-    t.teardown(() => store.close());
-    return store;
-  });
-});
+onBothStores(scenarios);
