@@ -36,13 +36,13 @@ const keyOf = (subject: string, type: string) => `${subject}\u0000${type}`;
  * only the sources of hashes that count (below) and it has not seen, since a hash's source
  * never changes. So a definition is known here at most one interval (plus a refresh) after
  * another replica first stored it: an early event for its waits pulled by this replica within
- * that window is still acked as unrelated. Only the definitions that may still take an event count: those first
- * stored within `recentMs` (a day: a rolling deploy's, whichever replica stored its file
- * last), the newest of each saga, and those of unfinished instances (read every `inUseMs`).
- * A wait of an old definition that no instance runs any more would otherwise make every
- * replica look up the instances of each such event for ever. A definition an operator rolls
- * back to, first stored more than a day before, counts once its instances are read as
- * unfinished: up to `inUseMs` after the first starts (its own replicas know it at once).
+ * that window is still acked as unrelated. Only the definitions that may still take an event
+ * count: those first stored within `recentMs` (a day: a rolling deploy's, whichever replica
+ * stored its file last), the newest of each saga, and those of unfinished instances (read
+ * every `inUseMs`). A wait of an old definition that no instance runs any more would otherwise
+ * make every replica look up the instances of each such event for ever. A definition an
+ * operator rolls back to, first stored more than a day before, counts once its instances are
+ * read as unfinished: up to `inUseMs` after the first starts (its own replicas know it at once).
  */
 export class StoredWaits {
   private pairs: ReadonlySet<string> = new Set();
