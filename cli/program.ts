@@ -78,6 +78,10 @@ export async function runCli(argv: string[], given: Io = processIo): Promise<Exi
     if (err instanceof CommanderError) {
       // Commander printed the problem already; a group without its subcommand (`sagactl dlq`) lands here too.
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return ExitCode.ok;
+      if (err.code === 'commander.unknownOption') {
+        const hint = optionElsewhere(program, err.message);
+        if (hint !== null) io.err(hint);
+      }
       return ExitCode.usage;
     }
     if (err instanceof CliError) {
@@ -88,4 +92,26 @@ export async function runCli(argv: string[], given: Io = processIo): Promise<Exi
     io.err(formatFailure(new CliError(`unexpected failure: ${err instanceof Error ? err.message : String(err)}`, 'this is a bug in sagactl; please report it with the command you ran')));
     return ExitCode.error;
   }
+}
+
+/**
+ * For an option given where it is unknown (`sagactl --db x list`, before the command) that
+ * some commands take: where it goes, with the commands that take it. Null for an option no
+ * command knows.
+ */
+function optionElsewhere(program: Command, message: string): string | null {
+  const flag = /unknown option '([^'=]+)/.exec(message)?.[1];
+  if (flag === undefined) return null;
+  const takers: string[] = [];
+  const walk = (c: Command, path: string[]): void => {
+    for (const sub of c.commands) {
+      const at = [...path, sub.name()];
+      if (sub.options.some((o) => o.long === flag || o.short === flag)) takers.push(at.join(' '));
+      walk(sub, at);
+    }
+  };
+  walk(program, []);
+  if (takers.length === 0) return null;
+  const shown = takers.length > 6 ? `${takers.slice(0, 6).join(', ')}, ...` : takers.join(', ');
+  return `${flag} is an option of a command, given after it: sagactl ${takers[0]} ${flag} ... (taken by ${shown})\n`;
 }
