@@ -95,9 +95,9 @@ export async function runCli(argv: string[], given: Io = processIo): Promise<Exi
 }
 
 /**
- * For an option given where it is unknown (`sagactl --db x list`, before the command) that
- * some commands take: where it goes, with the commands that take it. Null for an option no
- * command knows.
+ * For an option given where it is unknown (`sagactl --db x list`, before the command, or to a
+ * command that does not take it) that some commands take: which, and where it goes. Null for
+ * an option no command knows.
  */
 function optionElsewhere(program: Command, message: string): string | null {
   const flag = /unknown option '([^'=]+)/.exec(message)?.[1];
@@ -113,5 +113,5 @@ function optionElsewhere(program: Command, message: string): string | null {
   walk(program, []);
   if (takers.length === 0) return null;
   const shown = takers.length > 6 ? `${takers.slice(0, 6).join(', ')}, ...` : takers.join(', ');
-  return `${flag} is an option of a command, given after it: sagactl ${takers[0]} ${flag} ... (taken by ${shown})\n`;
+  return `${flag} is taken by ${shown}, after the command's name: sagactl ${takers[0]} ${flag} ...\n`;
 }

@@ -45,13 +45,14 @@ t.test('usage errors exit 2 and say so; help after them', async (t) => {
   t.equal((await cli([])).code, 2, 'no command: the help, as a usage error');
 });
 
-t.test('an option of commands given before the command says where it goes; an option no command takes does not', async (t) => {
+t.test('an option of other commands, given before the command or to one that does not take it, says which take it; an option no command takes does not', async (t) => {
   const r = await cli(['--db', 'data/sagad.db', 'list']);
   t.equal(r.code, 2);
-  t.match(r.err, /error: unknown option '--db'\n\(run with --help for usage\)\n--db is an option of a command, given after it: sagactl list --db \.\.\. \(taken by list, describe, why, history, stats/);
+  t.match(r.err, /error: unknown option '--db'\n\(run with --help for usage\)\n--db is taken by list, describe, why, history, stats, admin backup, after the command's name: sagactl list --db \.\.\.\n$/);
+  t.match((await cli(['cancel', 'i-1', '--reason', 'r', '--db', 'x'])).err, /--db is taken by list, /, 'given to a command that does not take it');
   const other = await cli(['--frobnicate', 'list']);
   t.equal(other.code, 2);
-  t.notMatch(other.err, /option of a command/);
+  t.notMatch(other.err, /is taken by/);
 });
 
 t.test('completion: bash and zsh scripts from the command tree', async (t) => {
