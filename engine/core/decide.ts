@@ -14,7 +14,13 @@ import type { InstanceState } from './state.js';
 import { evaluate, scopeOf, truthy } from './template.js';
 
 /** Why an input changed nothing: reported to the shell for metrics and logs. */
-export type Ignored = 'unmatched' | 'duplicate' | 'stale' | 'late' | 'unexpected_type' | 'late_after_window';
+export type Ignored = 'unmatched' | 'match_failed' | 'duplicate' | 'stale' | 'late' | 'unexpected_type' | 'late_after_window';
+
+/** A wait step's `match` that failed on an event (an error, or a limit that stopped it): the event did not match. */
+export interface MatchFailure {
+  readonly step: string;
+  readonly error: string;
+}
 
 export interface Decision {
   readonly state: InstanceState;
@@ -22,6 +28,8 @@ export interface Decision {
   readonly effects: readonly Effect[];
   /** Set when the input changed nothing; `events` and `effects` are then empty. */
   readonly ignored: Ignored | null;
+  /** With `ignored: 'match_failed'`: the first wait whose `match` failed on the event, and why. */
+  readonly matchFailure?: MatchFailure;
 }
 
 /** Why an operator's request does not fit the instance's state. */
@@ -64,8 +72,11 @@ export function decide(def: CompiledSaga, state: InstanceState, input: SagaInput
   switch (input.type) {
     case 'ReplyReceived':
       return settle(onReply(newRun(def, env, state, input.message.eventId), input.message, input.lateWindowMs ?? null));
-    case 'EventReceived':
-      return settle(onEvent(newRun(def, env, state, input.message.eventId), input.subject, input.message));
+    case 'EventReceived': {
+      const h = onEvent(newRun(def, env, state, input.message.eventId), input.subject, input.message);
+      const d = settle(h);
+      return h.matchFailure === undefined ? d : { ...d, matchFailure: h.matchFailure };
+    }
     case 'TimerFired':
       return settle(onTimer(newRun(def, env, state, `timer:${state.id}`), input.timer));
     case 'CancelRequested':
@@ -194,26 +205,37 @@ function onUndoReply(run: Run, step: string, m: IncomingMessage): Handled {
   return done(run);
 }
 
-function onEvent(run: Run, subject: string, m: IncomingMessage): Handled {
+function onEvent(run: Run, subject: string, m: IncomingMessage): Handled & { matchFailure?: MatchFailure } {
   if (run.state.status !== 'running') return skip(run, 'late');
+  let failure: MatchFailure | undefined;
   for (const [name, st] of Object.entries(run.state.steps)) {
     // A running forEach group is no leaf (its elements' steps are): it waits for no event.
     if (st.status !== 'running' || forEachStage(run.def, name)?.steps !== undefined) continue;
     const l = leaf(run, name);
     if (l.kind !== 'wait' || l.subject !== subject || l.type !== m.eventType) continue;
-    if (!matches(run, l, m)) continue;
+    const r = matches(run, l, m);
+    if (r !== true) {
+      if (r !== false) failure ??= { step: name, error: r.error };
+      continue;
+    }
     if (l.timeout !== null) cancelTimer(run, { kind: 'wait_timeout', step: name });
     emit(run, { type: 'StepSucceeded', at: run.env.now, step: name, replyId: m.eventId, output: m.payload, pivot: false });
     advance(run);
     return done(run);
   }
-  return skip(run, 'unmatched');
+  return failure === undefined ? skip(run, 'unmatched') : { ...skip(run, 'match_failed'), matchFailure: failure };
 }
 
-function matches(run: Run, l: Extract<LeafStep, { kind: 'wait' }>, m: IncomingMessage): boolean {
+/**
+ * Whether the event is the wait's. A `match` that fails on it (an error, or a limit that
+ * stopped it) cannot tell: the event is not taken, and the failure is returned to be reported.
+ * It does not fail the step: any event of the type is offered to every wait with a `match`, so
+ * one odd event would otherwise fail them all.
+ */
+function matches(run: Run, l: Extract<LeafStep, { kind: 'wait' }>, m: IncomingMessage): boolean | { error: string } {
   if (l.match === null) return m.correlationId === run.state.correlationId;
   const r = evaluate(l.match, scopeOf(run.state), m);
-  return r.ok && truthy(r.value);
+  return r.ok ? truthy(r.value) : { error: r.error };
 }
 
 function onTimer(run: Run, t: TimerRef): Handled {

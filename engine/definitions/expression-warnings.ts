@@ -19,9 +19,16 @@ export interface ExpressionWarning {
 export function expressionWarnings(saga: CompiledSaga): ExpressionWarning[] {
   const out: ExpressionWarning[] = [];
   for (const { where, expr } of expressionsOf(saga)) {
-    for (const message of risks(jsonata(expr.source).ast())) out.push({ where, source: expr.source, message });
+    for (const message of risks(jsonata(expr.source).ast(), outcomeOf(where))) out.push({ where, source: expr.source, message });
   }
   return out;
+}
+
+/** What follows when an expression at `where` is stopped: a failed `match` does not take the event, a failed key refuses the start. */
+function outcomeOf(where: string): string {
+  if (where.endsWith('.match')) return 'the event is not taken (the wait goes on)';
+  if (where === 'start.key') return 'the start is refused';
+  return 'its step fails';
 }
 
 function* expressionsOf(saga: CompiledSaga): Generator<{ where: string; expr: Expr }> {
@@ -74,10 +81,10 @@ function* templateExpressions(tpl: Template, where: string): Generator<{ where: 
 
 type Node = jsonata.ExprNode & { procedure?: Node; body?: Node; expression?: Node };
 
-/** Pure: the risks in one syntax tree, one sentence each. */
-export function risks(ast: jsonata.ExprNode): string[] {
+/** Pure: the risks in one syntax tree, one sentence each; `outcome` is what a stopped evaluation leads to. */
+export function risks(ast: jsonata.ExprNode, outcome = 'its step fails'): string[] {
   const found: string[] = [];
-  const limits = `it is stopped after ${DEFAULT_EXPRESSION_LIMITS.timeoutMs} ms (SAGA_EXPR_TIMEOUT) or ${DEFAULT_EXPRESSION_LIMITS.maxDepth} levels and its step fails`;
+  const limits = `it is stopped after ${DEFAULT_EXPRESSION_LIMITS.timeoutMs} ms (SAGA_EXPR_TIMEOUT) or ${DEFAULT_EXPRESSION_LIMITS.maxDepth} levels and ${outcome}`;
   walk(ast, (n) => {
     const rhs = n.rhs as Node | undefined;
     if (n.type === 'bind' && n.lhs?.type === 'variable' && rhs?.type === 'lambda') {
@@ -87,7 +94,7 @@ export function risks(ast: jsonata.ExprNode): string[] {
       }
     }
     if (n.type === 'binary' && n.value === '..' && !(isLiteral(n.lhs) && isLiteral(rhs))) {
-      found.push(`the range [..] takes a bound from data: a large value builds a large array; ranges over ${DEFAULT_EXPRESSION_LIMITS.maxItems} items are refused and the step fails`);
+      found.push(`the range [..] takes a bound from data: a large value builds a large array; ranges over ${DEFAULT_EXPRESSION_LIMITS.maxItems} items are refused and ${outcome}`);
     }
   });
   return [...new Set(found)];

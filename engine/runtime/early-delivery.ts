@@ -9,7 +9,7 @@ import { trimDeadLetters } from './dead-letter-trim.js';
 import { awaitsLater, awaitsNow, DEFAULT_EARLY_EVENT_TTL_MS, deliveryId, incomingOf, MAX_EARLY_EVENTS_PER_INSTANCE, runningWaits } from './early-events.js';
 import type { Incoming } from './engine.js';
 import { schemaProblem } from './message-schema.js';
-import { kindOf, LOG_INTERVAL_MS, throttledLog } from './log-throttle.js';
+import { kindOf, LOG_INTERVAL_MS, matchFailed, throttledLog } from './log-throttle.js';
 import type { Registry } from './registry.js';
 import type { StoredWaits } from './stored-waits.js';
 
@@ -174,6 +174,7 @@ export class EarlyDelivery {
       }
       // Decided without counting an ignored offer: the sweep offers a kept event again every few seconds.
       const d = decide(def, state, { type: 'EventReceived', subject: e.subject, message: m }, this.deps.env());
+      if (!isRejection(d) && d.matchFailure !== undefined) matchFailed(this.warn, state, m, d.matchFailure);
       const c = isRejection(d) ? null : changeOf(def, state, d);
       // Not taken (its match is false): kept for a later wait step, or until it expires.
       if (c === null) continue;

@@ -12,7 +12,7 @@ import { uuidv7 } from '../ids.js';
 import { changeOf, earliestTimer, traceNotes } from './change.js';
 import { EarlyDelivery } from './early-delivery.js';
 import { KeyedLock } from './keyed-lock.js';
-import { LOG_INTERVAL_MS, throttledLog } from './log-throttle.js';
+import { LOG_INTERVAL_MS, matchFailed, throttledLog } from './log-throttle.js';
 import { PinnedDefinitions } from './pinned-definitions.js';
 import { parentCarrier, planStart, type NewStart, type PlannedStart, type StartRequest } from './start-plan.js';
 import { Metrics } from '../metrics/registry.js';
@@ -302,6 +302,7 @@ export class Engine implements EnginePort {
           const state = latest.get(instanceId) ?? await store.getInstance(instanceId);
           if (state === undefined) return;
           const { def, d } = await this.decideFor(state, { type: 'EventReceived', subject: m.subject, message: m }, tally);
+          if (d.matchFailure !== undefined) matchFailed(this.throttled, state, m, d.matchFailure);
           const c = changeOf(def, state, d);
           if (c === null) return;
           // Judged only by the sagas it would move: another saga's schemas say nothing about it.

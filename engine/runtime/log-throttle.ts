@@ -31,3 +31,17 @@ export function throttledLog(log: LogFn, intervalMs: number, now: () => number =
     log(level, msg, last === undefined || last.suppressed === 0 ? fields : { ...fields, suppressed: last.suppressed });
   };
 }
+
+/** A throttled log as {@link throttledLog} returns it. */
+export type ThrottledLog = ReturnType<typeof throttledLog>;
+
+/**
+ * Says that a wait step's `match` failed on an event (an error, or a limit that stopped it), so
+ * the instance did not take the event: once per interval for each saga and step.
+ */
+export function matchFailed(warn: ThrottledLog, state: { id: string; saga: string },
+  m: { subject: string; eventType: string; eventId: string }, failure: { step: string; error: string }): void {
+  warn('warn', 'a wait step\'s match failed on an event, so the instance did not take it', `${state.saga} ${failure.step}`, {
+    instance: state.id, saga: state.saga, step: failure.step, subject: m.subject, eventType: m.eventType, eventId: m.eventId, error: failure.error,
+  });
+}

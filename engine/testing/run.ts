@@ -175,7 +175,8 @@ class Simulation {
         if (l?.kind !== 'wait') return;
         const message = waitEvent(l, scopeOf(state), this.samples.success[p.step] ?? {}, `e${++this.ids}`);
         const d = this.feed({ type: 'EventReceived', subject: l.subject, message }, (taken) => ({ at: this.now, kind: 'event', step: p.step, taken }));
-        this.other(`wait ${p.step} ${d?.ignored === null ? 'event' : `event ignored (${d?.ignored ?? 'refused'})`}`, mark);
+        const why = d?.matchFailure === undefined ? d?.ignored ?? 'refused' : `${d.ignored ?? ''}: ${d.matchFailure.error}`;
+        this.other(`wait ${p.step} ${d?.ignored === null ? 'event' : `event ignored (${why})`}`, mark);
         return;
       }
       case 'child': {

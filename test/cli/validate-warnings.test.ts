@@ -56,3 +56,25 @@ t.test('a function that does not call itself is not warned about', async (t) => 
   t.equal(r.code, 0);
   t.equal(r.err, '');
 });
+
+t.test('a stopped match does not take its event, a stopped key refuses the start: the warning says which', async (t) => {
+  const file = join(t.testdir(), 'match.yaml');
+  writeFileSync(file, [
+    'sagas:',
+    '  - name: risky',
+    '    start: { key: "{% $string($count([1..$input.n])) %}" }',
+    '    steps:',
+    '      - name: w',
+    '        wait: { subject: x.e, type: Ranged, match: "{% $count([1..payload.n]) > 0 %}" }',
+    '      - name: a',
+    '        command: { subject: x.c, type: A, payload: {} }',
+    '        reply: { subject: x.r, success: [AOk] }',
+    '        pivot: true',
+    '        timeout: 5s',
+    '',
+  ].join('\n'));
+  const r = await cli(['validate', file]);
+  t.equal(r.code, 0);
+  t.match(r.err, 'warning: risky: steps.w.match: {% $count([1..payload.n]) > 0 %}: the range [..] takes a bound from data: a large value builds a large array; ranges over 100000 items are refused and the event is not taken (the wait goes on)');
+  t.match(r.err, 'warning: risky: start.key: {% $string($count([1..$input.n])) %}: the range [..] takes a bound from data: a large value builds a large array; ranges over 100000 items are refused and the start is refused');
+});

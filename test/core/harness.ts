@@ -49,7 +49,7 @@ export interface TraceInput {
   timer?: string; reason?: string;
 }
 
-export interface TraceOutput { events: string[]; effects: string[]; ignored?: string; rejected?: string }
+export interface TraceOutput { events: string[]; effects: string[]; ignored?: string; matchFailure?: string; rejected?: string }
 
 /** Replays a trace; returns per input what the core emitted, the final state and the journal. */
 export function runTrace(saga: CompiledSaga, inputs: TraceInput[]) {
@@ -84,6 +84,7 @@ export function runTrace(saga: CompiledSaga, inputs: TraceInput[]) {
     state = d.state;
     const out: TraceOutput = { events: d.events.map(summarizeEvent), effects: d.effects.map(summarizeEffect) };
     if (d.ignored !== null) out.ignored = d.ignored;
+    if (d.matchFailure !== undefined) out.matchFailure = `${d.matchFailure.step}: ${d.matchFailure.error}`;
     outputs.push(out);
   }
   if (state === undefined) throw new Error('trace started nothing');
