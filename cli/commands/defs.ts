@@ -45,11 +45,11 @@ export function registerDefs(defs: Command, io: Io): void {
     .command('show')
     .description('Show one saga definition: trigger, key, deadline, schemas and each step\'s messages and policies.')
     .argument('<name>', 'saga name')
-    .option('--hash <hash>', 'an older version still pinned by running instances (the server keeps them; not with --file)')
+    .option('--hash <hash>', 'an older version still pinned by running instances, by its hash or the first 8 or more characters of it (the server keeps them; not with --file)')
     .option('-f, --file <file>', 'read a definitions file instead of asking the server')
     .addHelpText('after', examples(
       'sagactl defs show order-fulfillment',
-      'sagactl defs show order-fulfillment --hash 3f2a9c1b7e4d5a6b...   # the version an instance runs (describe shows it)',
+      'sagactl defs show order-fulfillment --hash 3f2a9c1b7e4d   # the version an instance runs (describe and defs list show it)',
       'sagactl defs show order-fulfillment --file saga-definitions.yaml -o json',
     ))
     .action(async (name: string, o: { hash?: string; file?: string }, cmd: Command) => {
@@ -57,6 +57,9 @@ export function registerDefs(defs: Command, io: Io): void {
       if (o.file !== undefined && o.hash !== undefined) {
         throw usageError('--hash picks a version the server keeps, and a file has one version of each saga: give --hash or --file, not both',
           `\`sagactl defs list --file ${o.file}\` shows the hash of the file's version`);
+      }
+      if (o.hash !== undefined && !/^[0-9a-f]{8,128}$/.test(o.hash)) {
+        throw usageError(`--hash ${JSON.stringify(o.hash)} is not a hash: give the hash, or its first 8 or more characters (0-9, a-f)`, '`sagactl defs list` shows the loaded sagas and their hashes');
       }
       const ctx = contextOf(cmd, io);
       let detail: DefinitionDetail;
@@ -67,9 +70,11 @@ export function registerDefs(defs: Command, io: Io): void {
         detail = definitionDetail(saga);
       } else {
         detail = await ctx.api().get<DefinitionDetail>(`/v1/definitions/${encodeURIComponent(name)}`, { hash: o.hash }).catch((err: unknown) => {
-          if (err instanceof ApiCallError && (err.failure.code === 'SAGA_ERR_UNKNOWN_SAGA' || err.failure.code === 'SAGA_ERR_VALIDATION')) {
-            throw new CliError(`sagad at ${ctx.api().server} has ${o.hash === undefined ? `no saga ${name}` : `no definition of ${name} with hash ${o.hash}`}`, '`sagactl defs list` shows the loaded sagas and their hashes');
+          if (err instanceof ApiCallError && err.failure.code === 'SAGA_ERR_UNKNOWN_SAGA') {
+            throw new CliError(`sagad at ${ctx.api().server} has ${o.hash === undefined ? `no saga ${name}` : `no definition of ${name} whose hash is or starts with ${o.hash}`}`, '`sagactl defs list` shows the loaded sagas and their hashes');
           }
+          // A prefix that fits several versions: the server's sentence lists them.
+          if (err instanceof ApiCallError && err.failure.code === 'SAGA_ERR_VALIDATION') throw new CliError(err.failure.message);
           throw err;
         });
       }

@@ -1,7 +1,7 @@
 /** `GET /v1/definitions/{name}/source`: the saga as YAML, rebuilt from the source stored with its hash. */
 import type { FastifyInstance } from 'fastify';
 import { stringify } from 'yaml';
-import { SagaError } from '../errors.js';
+import { definitionAt } from './routes-definitions.js';
 import type { EnginePort } from '../runtime/port.js';
 import { errorResponses, nameParams } from './schemas.js';
 
@@ -65,12 +65,7 @@ const sourceSchema = {
 /** Registers the read-only source route; `?hash=` shows a pinned older version, as `GET /v1/definitions/{name}` does. */
 export function registerDefinitionSourceRoute(app: FastifyInstance, engine: EnginePort): void {
   app.get<{ Params: { name: string }; Querystring: { hash?: string } }>('/v1/definitions/:name/source', { schema: sourceSchema }, async (request) => {
-    const { name } = request.params;
-    const { hash } = request.query;
-    const def = hash === undefined ? engine.definitions().find((d) => d.name === name) : engine.definitionByHash(hash);
-    if (def === undefined || def.name !== name) {
-      throw new SagaError('SAGA_ERR_UNKNOWN_SAGA', hash === undefined ? `no saga ${name}` : `no definition of saga ${name} with hash ${hash}`);
-    }
+    const def = definitionAt(engine, request.params.name, request.query.hash);
     return definitionSourceDocument(def.name, def.hash, def.source);
   });
 }

@@ -1,6 +1,7 @@
 /** Routes that show the loaded saga definitions with their content hashes. */
 import type { FastifyInstance } from 'fastify';
 import { SagaError } from '../errors.js';
+import type { CompiledSaga } from '../core/index.js';
 import type { EnginePort } from '../runtime/port.js';
 import type { VersionCount } from '../store/index.js';
 import { CostCache } from './cost-cache.js';
@@ -27,10 +28,31 @@ const oneSchema = {
   response: { 200: definitionDetailSchema, ...errorResponses },
 } as const;
 
+/**
+ * The definition `GET /v1/definitions/{name}` and its `/source` show: the current one, or with
+ * `hash` the one whose hash is or starts with it (the lists show 12 characters), among those
+ * this process holds. A prefix that fits several is refused with their hashes.
+ */
+export function definitionAt(engine: EnginePort, name: string, hash: string | undefined): CompiledSaga {
+  if (hash === undefined) {
+    const current = engine.definitions().find((d) => d.name === name);
+    if (current === undefined) throw new SagaError('SAGA_ERR_UNKNOWN_SAGA', `no saga ${name}`);
+    return current;
+  }
+  const found = engine.definitionsOf(name).filter((d) => d.hash.startsWith(hash));
+  if (found.length > 1) {
+    throw new SagaError('SAGA_ERR_VALIDATION',
+      `hash ${hash} is the start of ${found.length} definitions of saga ${name} (${found.map((d) => d.hash).sort().join(', ')}): give more of it`);
+  }
+  const [def] = found;
+  if (def === undefined) throw new SagaError('SAGA_ERR_UNKNOWN_SAGA', `no definition of saga ${name} with a hash that is or starts with ${hash}`);
+  return def;
+}
+
 const versionsRoute = { params: nameParams, response: { 200: versionsSchema, ...errorResponses } } as const;
 
 /**
- * Registers the definition routes; `?hash=` shows a pinned older version of the saga, and
+ * Registers the definition routes; `?hash=` (or its start) shows a pinned older version of the saga, and
  * `/versions` how many instances run each version (exact; a read of 250 ms or more, as on
  * PostgreSQL with a million instances of the saga, is reused for ten times its cost, at most 30 s).
  */
@@ -38,13 +60,7 @@ export function registerDefinitionRoutes(app: FastifyInstance, engine: EnginePor
   app.get('/v1/definitions', { schema: listSchema }, async () => ({ items: engine.definitions().map(definitionSummary) }));
 
   app.get<{ Params: { name: string }; Querystring: { hash?: string } }>('/v1/definitions/:name', { schema: oneSchema }, async (request) => {
-    const { name } = request.params;
-    const { hash } = request.query;
-    const def = hash === undefined ? engine.definitions().find((d) => d.name === name) : engine.definitionByHash(hash);
-    if (def === undefined || def.name !== name) {
-      throw new SagaError('SAGA_ERR_UNKNOWN_SAGA', hash === undefined ? `no saga ${name}` : `no definition of saga ${name} with hash ${hash}`);
-    }
-    return definitionDetail(def);
+    return definitionDetail(definitionAt(engine, request.params.name, request.query.hash));
   });
 
   const versions = new CostCache<VersionCount[]>({ maxFreshMs: 30_000 });

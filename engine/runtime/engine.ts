@@ -459,6 +459,7 @@ export class Engine implements EnginePort {
   }
 
   definitionByHash(hash: string) { return this.deps.registry.byDefinitionHash(hash); }
+  definitionsOf(name: string) { return this.deps.registry.versionsOf(name); }
   definitionVersions(saga: string) { return this.deps.store.definitionVersions(saga); }
   sagaDurations(since: number) { return this.deps.store.sagaDurations(since); }
   definitions() { return this.deps.registry.all(); }

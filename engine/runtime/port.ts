@@ -65,6 +65,8 @@ export interface EnginePort {
   history(id: string, after?: number): Promise<JournalEntry[] | undefined>;
   /** The definition an instance runs (pinned by hash), or the current one by name. */
   definitionByHash(hash: string): CompiledSaga | undefined;
+  /** Every definition of the saga this process holds: the current one and those running instances are pinned to. */
+  definitionsOf(name: string): readonly CompiledSaga[];
   definitions(): readonly CompiledSaga[];
   /** Letters without their bodies, newest first, a page bounded by count and size. */
   listDeadLetters(opts: DeadListOptions): Promise<Page<DeadLetterSummary>>;

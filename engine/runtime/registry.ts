@@ -58,6 +58,11 @@ export class Registry {
     return this.byHash.get(hash);
   }
 
+  /** Every definition of the saga this process holds: the current one and those pinned by hash. */
+  versionsOf(name: string): CompiledSaga[] {
+    return [...this.byHash.values()].filter((d) => d.name === name);
+  }
+
   all(): CompiledSaga[] {
     return [...this.byName.values()];
   }

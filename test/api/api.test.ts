@@ -2,8 +2,10 @@ import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
 import t, { type Test } from 'tap';
 import { buildApi } from '../../engine/api/app.js';
-import type { InstanceState } from '../../engine/core/index.js';
+import { definitionAt } from '../../engine/api/routes-definitions.js';
+import type { CompiledSaga, InstanceState } from '../../engine/core/index.js';
 import { SagaError } from '../../engine/errors.js';
+import type { EnginePort } from '../../engine/runtime/port.js';
 import { openStore } from '../../engine/store/index.js';
 import { sagas, t0, StoreEngine } from './store-engine.js';
 
@@ -299,6 +301,25 @@ t.test('definitions: summaries with hashes, one in detail', async (t) => {
   t.equal(body(await app.inject({ url: `/v1/definitions/order-fulfillment?hash=${order?.hash}` })).hash, order?.hash, 'a version by hash');
   isError(t, await app.inject({ url: `/v1/definitions/trip-booking?hash=${order?.hash}` }), 404, 'SAGA_ERR_UNKNOWN_SAGA');
   isError(t, await app.inject({ url: '/v1/definitions/nope' }), 404, 'SAGA_ERR_UNKNOWN_SAGA', 'no saga nope');
+  // The lists show 12 characters of a hash: the start of one is enough, here and for the source.
+  const short = order?.hash.slice(0, 12) ?? '';
+  t.equal(body(await app.inject({ url: `/v1/definitions/order-fulfillment?hash=${short}` })).hash, order?.hash, 'a version by the start of its hash');
+  t.equal(body(await app.inject({ url: `/v1/definitions/order-fulfillment/source?hash=${short}` })).hash, order?.hash, 'its source too');
+  isError(t, await app.inject({ url: `/v1/definitions/trip-booking?hash=${short}` }), 404, 'SAGA_ERR_UNKNOWN_SAGA',
+    `no definition of saga trip-booking with a hash that is or starts with ${short}`);
+});
+
+t.test('definitions: the start of a hash that fits two versions is refused with both', async (t) => {
+  const v1 = { name: 'pay', hash: `abcdef01${'1'.repeat(56)}` } as CompiledSaga;
+  const v2 = { name: 'pay', hash: `abcdef01${'2'.repeat(56)}` } as CompiledSaga;
+  const engine = { definitions: () => [v2], definitionsOf: (name: string) => [v1, v2].filter((d) => d.name === name) } as unknown as EnginePort;
+  t.equal(definitionAt(engine, 'pay', undefined), v2, 'no hash: the current one');
+  t.equal(definitionAt(engine, 'pay', `abcdef011`), v1);
+  t.equal(definitionAt(engine, 'pay', v2.hash), v2, 'the whole hash');
+  t.throws(() => definitionAt(engine, 'pay', 'abcdef01'), {
+    code: 'SAGA_ERR_VALIDATION', message: `hash abcdef01 is the start of 2 definitions of saga pay (${v1.hash}, ${v2.hash}): give more of it`,
+  });
+  t.throws(() => definitionAt(engine, 'other', 'abcdef01'), { code: 'SAGA_ERR_UNKNOWN_SAGA' }, 'another saga\'s versions do not count');
 });
 
 t.test('dlq: list, show, redrive, delete; binary data intact', async (t) => {

@@ -101,6 +101,7 @@ export class StoreEngine implements EnginePort {
     return this.store.history(id, after);
   }
   definitionByHash(hash: string) { return sagas.find((d) => d.hash === hash); }
+  definitionsOf(name: string) { return sagas.filter((d) => d.name === name); }
   definitions() { return sagas; }
   async listDeadLetters(opts: { limit?: number; cursor?: string }) { return this.store.listDead(opts); }
   async getDeadLetter(id: string) { return this.store.getDead(id); }

@@ -267,6 +267,10 @@ t.test('definitions from the server', async (t) => {
   t.match(show.out, /reserve-inventory +inventory\.commands ReserveInventory/);
   const hash = json<InstanceDocument>((await sh(['describe', tripId, '-o', 'json'])).out).definitionHash;
   t.match(json((await sh(['defs', 'show', 'trip-booking', '--hash', hash, '-o', 'json'])).out), { name: 'trip-booking', hash });
+  t.match(json((await sh(['defs', 'show', 'trip-booking', '--hash', hash.slice(0, 12), '-o', 'json'])).out), { name: 'trip-booking', hash }, 'the 12 characters the lists show');
+  const other = await sh(['defs', 'show', 'order-fulfillment', '--hash', hash.slice(0, 12)]);
+  t.equal(other.code, 1);
+  t.equal(other.err, `sagactl: sagad at ${sagad.url} has no definition of order-fulfillment whose hash is or starts with ${hash.slice(0, 12)}\nHint: \`sagactl defs list\` shows the loaded sagas and their hashes\n`);
   const nope = await sh(['defs', 'show', 'nope']);
   t.equal(nope.code, 1);
   t.equal(nope.err, `sagactl: sagad at ${sagad.url} has no saga nope\nHint: \`sagactl defs list\` shows the loaded sagas and their hashes\n`);

@@ -84,6 +84,14 @@ t.test('defs show --file with --hash is a usage error, not a silently ignored ha
   t.equal(alone.code, 0, alone.err);
 });
 
+t.test('defs show --hash that is no hash (or its start) is a usage error', async (t) => {
+  for (const bad of ['3f2a9c', 'not-a-hash', '3F2A9C1B7E4D']) {
+    const r = await cli(['defs', 'show', 'order-fulfillment', '--hash', bad, '--server', 'http://127.0.0.1:1']);
+    t.equal(r.code, 2, bad);
+    t.match(r.err, `sagactl: --hash "${bad}" is not a hash: give the hash, or its first 8 or more characters (0-9, a-f)`);
+  }
+});
+
 t.test('sagactl test on a file with no saga fails and says so', async (t) => {
   const dir = t.testdir();
   for (const [what, text] of [['an empty file', ''], ['sagas: []', 'version: 1\nsagas: []\n']] as const) {
