@@ -53,9 +53,9 @@ export function reason(value: string): string {
   return value;
 }
 
-/** `--state`, limited to the instance states. */
-export function stateOption(description = 'only instances in this state'): Option {
-  return new Option('--state <state>', description).choices(Object.values(InstanceStatus));
+/** `--state`, limited to the instance states, or to those an act can succeed on (`states`). */
+export function stateOption(description = 'only instances in this state', states: readonly InstanceStatus[] = Object.values(InstanceStatus)): Option {
+  return new Option('--state <state>', description).choices(states);
 }
 
 /** `-o/--output` and the other options every command takes. */

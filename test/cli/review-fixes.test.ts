@@ -92,6 +92,15 @@ t.test('defs show --hash that is no hash (or its start) is a usage error', async
   }
 });
 
+t.test('retry and cancel with --saga take only the state their act can succeed on', async (t) => {
+  for (const [verb, allowed, extra] of [['retry', 'failed', []], ['cancel', 'running', ['--reason', 'r']]] as const) {
+    const r = await cli([verb, '--saga', 'order-fulfillment', '--state', 'completed', ...extra, '--yes', '--server', 'http://127.0.0.1:1']);
+    t.equal(r.code, 2, `${verb}: a usage error, before anything is listed`);
+    t.equal(r.out, '');
+    t.match(r.err, `option '--state <state>' argument 'completed' is invalid. Allowed choices are ${allowed}.`);
+  }
+});
+
 t.test('sagactl test on a file with no saga fails and says so', async (t) => {
   const dir = t.testdir();
   for (const [what, text] of [['an empty file', ''], ['sagas: []', 'version: 1\nsagas: []\n']] as const) {
