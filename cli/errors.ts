@@ -23,6 +23,7 @@ export function usageError(message: string, hint?: string): CliError {
  */
 export function formatFailure(err: CliError): string {
   const sentence = shown(err.message.replace(/\s*\n\s*/g, ' ').trim());
-  const hint = err.hint === undefined ? '' : `Hint: ${shown(`${err.hint.charAt(0).toUpperCase()}${err.hint.slice(1)}`)}\n`;
+  // A hint that starts with a command to type keeps its case: `sagactl`, not `Sagactl`.
+  const hint = err.hint === undefined ? '' : `Hint: ${shown(/^sagactl\b/.test(err.hint) ? err.hint : `${err.hint.charAt(0).toUpperCase()}${err.hint.slice(1)}`)}\n`;
   return `sagactl: ${sentence}\n${hint}`;
 }

@@ -5,7 +5,7 @@ import { ApiCallError } from '../client.js';
 import { contextOf, type Ctx } from '../context.js';
 import { CliError, usageError } from '../errors.js';
 import type { Io } from '../io.js';
-import { examples, positiveInt } from '../options.js';
+import { examples, positiveInt, shellWord } from '../options.js';
 
 /**
  * The `admin` group of operator maintenance commands: found when another command file made it
@@ -66,7 +66,8 @@ Exit code 0 when every named instance was checked (rewritten or not); with --all
 are still checked).`)
     .action(async (id: string | undefined, o: { all?: boolean; limit: number }, cmd: Command) => {
       const ctx = contextOf(cmd, io);
-      if ((id === undefined) === (o.all !== true)) throw usageError('name one instance, or pass --all', 'sagactl admin rebuild ID, or sagactl admin rebuild --all');
+      if (id !== undefined && o.all === true) throw usageError(`give an instance ID or --all, not both`, `sagactl admin rebuild ${shellWord(id)}, or sagactl admin rebuild --all`);
+      if (id === undefined && o.all !== true) throw usageError('name one instance, or pass --all', 'sagactl admin rebuild ID, or sagactl admin rebuild --all');
       if (o.all === true) {
         const all = await rebuildAll(ctx, o.limit);
         const failed = all.items.filter((r) => 'error' in r).length;

@@ -98,6 +98,7 @@ t.test('--input: JSON inline or @file; bad JSON is a usage error', async (t) => 
 t.test('errors print one sentence and a capitalised hint', async (t) => {
   t.equal(formatFailure(new CliError('no instance x in sagad at http://h', 'run `sagactl list`')), 'sagactl: no instance x in sagad at http://h\nHint: Run `sagactl list`\n');
   t.equal(formatFailure(new CliError('two\n  lines')), 'sagactl: two lines\n');
+  t.equal(formatFailure(new CliError('no id', 'sagactl list shows them')), 'sagactl: no id\nHint: sagactl list shows them\n', 'a command to type keeps its case');
 });
 
 t.test('tables: columns two apart, right-aligned numbers, shrinking columns cut with …', async (t) => {

@@ -101,6 +101,15 @@ t.test('retry and cancel with --saga take only the state their act can succeed o
   }
 });
 
+t.test('admin rebuild with an ID and --all says both were given', async (t) => {
+  const both = await cli(['admin', 'rebuild', 'some id', '--all', '--server', 'http://127.0.0.1:1']);
+  t.equal(both.code, 2);
+  t.equal(both.err, "sagactl: give an instance ID or --all, not both\nHint: sagactl admin rebuild 'some id', or sagactl admin rebuild --all\n");
+  const neither = await cli(['admin', 'rebuild', '--server', 'http://127.0.0.1:1']);
+  t.equal(neither.code, 2);
+  t.equal(neither.err, 'sagactl: name one instance, or pass --all\nHint: sagactl admin rebuild ID, or sagactl admin rebuild --all\n');
+});
+
 t.test('sagactl test on a file with no saga fails and says so', async (t) => {
   const dir = t.testdir();
   for (const [what, text] of [['an empty file', ''], ['sagas: []', 'version: 1\nsagas: []\n']] as const) {
