@@ -140,7 +140,9 @@ export function parseYamlFile(text: string, file: string): YamlFile {
       const { line, column } = ctx.map.toPosition(e.pos[0]);
       const first = e.message.split('\n')[0]?.replace(/\.$/, '') ?? e.code;
       const message = e.code === 'RESOURCE_EXHAUSTION' ? `the YAML nests too deeply to read (${first})` : `YAML syntax error: ${first}`;
-      ctx.errors.push({ file, line, column, path: '', message, hint: yamlHints[e.code] ?? 'fix the YAML syntax' });
+      // `key: {% $input.id %}` unquoted: YAML reads `{` as a mapping and trips on the `%`.
+      const expression = /character %/.test(first) ? 'an expression is a string: put it in quotes, as in key: "{% $input.orderId %}"' : undefined;
+      ctx.errors.push({ file, line, column, path: '', message, hint: expression ?? yamlHints[e.code] ?? 'fix the YAML syntax' });
     }
     return { ctx, doc, ok: false, data: null };
   }

@@ -14,6 +14,14 @@ t.test('a duplicate YAML key is a syntax error', async (t) => {
   t.match(e, { line: 3, message: /YAML syntax error/, hint: /once/ });
 });
 
+t.test('an expression left unquoted is a syntax error whose hint says to quote it', async (t) => {
+  for (const text of ['sagas:\n  - name: s\n    start:\n      key: {% $input.id %}\n', 'sagas:\n  - name: s\n    start:\n      key: % $input.id\n']) {
+    const [e, ...rest] = errorsOf(text);
+    t.same(rest, []);
+    t.match(e, { line: 4, message: /^YAML syntax error: .*character %/, hint: 'an expression is a string: put it in quotes, as in key: "{% $input.orderId %}"' });
+  }
+});
+
 t.test('a duration that is a number or words explains how to write one', async (t) => {
   const text = sagaYaml(commandYaml('a', { extra: 'timeout: 5 seconds' }), '    timeout: 30');
   const errors = errorsOf(text);
