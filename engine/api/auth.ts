@@ -96,7 +96,7 @@ export function bearerAuth(tokens: ApiTokens, open: ReadonlySet<string>): onRequ
     if (access === 'admin') return;
     if (access === 'read') {
       if (READ_METHODS.has(request.method)) return;
-      throw new ApiError(ApiErrorCode.Forbidden, `the read-only token may only read; ${request.method} needs the token of SAGA_API_TOKEN`);
+      throw new ApiError(ApiErrorCode.Forbidden, `the read-only token may only read; ${request.method} needs an admin token (SAGA_API_TOKEN or one of SAGA_API_TOKENS)`);
     }
     void reply.header('www-authenticate', 'Bearer realm="sagad"');
     throw new ApiError(ApiErrorCode.Unauthorized,

@@ -37,7 +37,7 @@ t.test('the read-only token may GET and nothing else', async (t) => {
   t.equal((await app.inject({ method: 'HEAD', url: '/v1/instances', headers: bearer('read-t') })).statusCode, 200, 'HEAD too');
   const write = await app.inject({ ...start, headers: bearer('read-t') });
   isError(t, write, 403, 'SAGA_ERR_FORBIDDEN');
-  t.match(write.json<{ message: string }>().message, 'the read-only token may only read; POST needs the token of SAGA_API_TOKEN');
+  t.match(write.json<{ message: string }>().message, 'the read-only token may only read; POST needs an admin token (SAGA_API_TOKEN or one of SAGA_API_TOKENS)');
   isError(t, await app.inject({ method: 'DELETE', url: '/v1/dlq/x', headers: bearer('read-t') }), 403, 'SAGA_ERR_FORBIDDEN');
   t.equal((await app.inject({ ...start, headers: bearer('admin-t') })).statusCode, 201, 'the admin token may write');
   isError(t, await app.inject({ url: '/v1/instances', headers: bearer('other') }), 401, 'SAGA_ERR_UNAUTHORIZED');
