@@ -23,6 +23,9 @@ export interface StartRequestLimits {
  */
 export const START_REQUEST_LIMITS: StartRequestLimits = { count: 64, bytes: 4 * 1024 * 1024 };
 
+/** The fields of a start request's payload (DESIGN section 3). */
+const START_FIELDS: ReadonlySet<string> = new Set(['input', 'key', 'id']);
+
 /**
  * Serves `sagas.start.<name>` (DESIGN section 3) on a core NATS queue subscription: the
  * envelope's payload is `{input, key?, id?}` and a request is answered with `{id, state}`
@@ -71,6 +74,14 @@ export function serveStartRequests(
     }
     const e = parsed.envelope;
     const p = e.payload as { input?: unknown; key?: unknown; id?: unknown };
+    // As the HTTP start's body: a misspelt field is named, not read as a missing input (the
+    // envelope's payload is an object: parseEnvelope refuses any other).
+    const unknown = Object.keys(p).filter((k) => !START_FIELDS.has(k));
+    if (unknown.length > 0) {
+      const named = unknown.slice(0, 5).map((k) => JSON.stringify(k)).join(', ');
+      refuse('SAGA_ERR_INVALID_INPUT', `the payload has unknown field${unknown.length === 1 ? '' : 's'} ${named}: a start request's payload is {input, key?, id?}`, e.eventId);
+      return;
+    }
     if (p.key !== undefined && typeof p.key !== 'string' || p.id !== undefined && typeof p.id !== 'string') {
       refuse('SAGA_ERR_INVALID_INPUT', 'payload.key and payload.id must be strings when given', e.eventId);
       return;

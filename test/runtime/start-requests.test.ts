@@ -103,6 +103,11 @@ t.test('refused requests are answered with the code and the reason, and start no
   t.same(await request('parcel', envelope({ payload: { input: { orderId: 'ki' }, key: 'k-ok', id: 7 } })), { error: { code: 'SAGA_ERR_INVALID_INPUT', message: wrongTypes }, }, 'a good key does not excuse a bad id');
   t.same(await request('parcel', envelope({ payload: { input: { orderId: 'ik' }, key: 7, id: 'i-ok' } })), { error: { code: 'SAGA_ERR_INVALID_INPUT', message: wrongTypes } }, 'nor a good id a bad key');
   t.same(await request('nope', envelope({ payload: {} })), { error: { code: 'SAGA_ERR_UNKNOWN_SAGA', message: 'no saga named nope is loaded (loaded: parcel, plain)' } });
+  // As the HTTP start's body: a misspelt field is named, not read as a missing input.
+  t.same(await request('parcel', envelope({ payload: { inputx: { orderId: 'x' } } })),
+    { error: { code: 'SAGA_ERR_INVALID_INPUT', message: 'the payload has unknown field "inputx": a start request\'s payload is {input, key?, id?}' } });
+  t.same(await request('plain', envelope({ payload: { input: {}, Key: 'k', correlationId: 'c' } })),
+    { error: { code: 'SAGA_ERR_INVALID_INPUT', message: 'the payload has unknown fields "Key", "correlationId": a start request\'s payload is {input, key?, id?}' } }, 'the correlation id is the envelope\'s');
   t.same((await engine.listInstances({ limit: 10 })).items, [], 'nothing was started');
 });
 
