@@ -39,7 +39,7 @@ export class PinnedDefinitions {
       if (this.deps.registry.byDefinitionHash(hash) !== undefined) continue;
       const saga = await this.compileStored(hash, `running instances use definition ${hash}`);
       this.deps.registry.pin(saga);
-      this.deps.log('info', 'kept an earlier definition for instances that may still take an input', { saga: saga.name, hash });
+      this.deps.log('info', 'loaded a stored definition other than the current one, for instances that may still take an input', { saga: saga.name, hash });
     }
   }
 
@@ -51,7 +51,7 @@ export class PinnedDefinitions {
     // Pinned once its subjects are consumed: should that fail, the next input asks again.
     await this.deps.onPinned?.(saga);
     this.deps.registry.pin(saga);
-    this.deps.log('info', 'kept an earlier definition for an instance', { saga: saga.name, hash: saga.hash, instance: state.id });
+    this.deps.log('info', 'loaded a stored definition other than the current one, for an instance', { saga: saga.name, hash: saga.hash, instance: state.id });
     return saga;
   }
 

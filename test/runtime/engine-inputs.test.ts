@@ -271,7 +271,7 @@ sagas:
   const restarted = new Engine({ store: w.port, registry, log: (_l, m, f) => { logs.push(`${m} ${JSON.stringify(f)}`); } });
   await restarted.pinDefinitionsInUse();
   t.equal(registry.byDefinitionHash(state.definitionHash)?.name, 'other', 'pinned before any input');
-  t.same(logs, [`kept an earlier definition for instances that may still take an input ${JSON.stringify({ saga: 'other', hash: state.definitionHash })}`]);
+  t.same(logs, [`loaded a stored definition other than the current one, for instances that may still take an input ${JSON.stringify({ saga: 'other', hash: state.definitionHash })}`]);
   await restarted.pinDefinitionsInUse();
   t.equal(logs.length, 1, 'a loaded hash is not compiled again');
   // An instance whose definition was never stored cannot run.

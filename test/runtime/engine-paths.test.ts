@@ -165,14 +165,14 @@ t.test('an instance of a definition no longer loaded: recompiled from the store 
   const logs: Line[] = [];
   const later = new Engine({ store: w.port, registry: new Registry([]), log: (level, msg, fields) => { logs.push({ level, msg, fields }); } });
   await later.cancel(state.id, 'stop');
-  t.same(logs[0], { level: 'info', msg: 'kept an earlier definition for an instance', fields: { saga: 'pay', hash: state.definitionHash, instance: state.id } });
-  t.equal(logs.filter((l) => l.msg === 'kept an earlier definition for an instance').length, 1, 'pinned once: not compiled again');
+  t.same(logs[0], { level: 'info', msg: 'loaded a stored definition other than the current one, for an instance', fields: { saga: 'pay', hash: state.definitionHash, instance: state.id } });
+  t.equal(logs.filter((l) => l.msg === 'loaded a stored definition other than the current one, for an instance').length, 1, 'pinned once: not compiled again');
 
   const pinned: Line[] = [];
   const restarted = new Engine({ store: w.port, registry: new Registry([]), log: (level, msg, fields) => { pinned.push({ level, msg, fields }); } });
   const other = (await w.engine.start({ saga: 'pay', input: {} })).state;
   await restarted.pinDefinitionsInUse();
-  t.same(pinned, [{ level: 'info', msg: 'kept an earlier definition for instances that may still take an input', fields: { saga: 'pay', hash: other.definitionHash } }]);
+  t.same(pinned, [{ level: 'info', msg: 'loaded a stored definition other than the current one, for instances that may still take an input', fields: { saga: 'pay', hash: other.definitionHash } }]);
 
   // The stored source is damaged: the instance cannot be decided, and says why.
   const db = new Database(w.file);

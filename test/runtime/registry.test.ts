@@ -104,7 +104,7 @@ t.test('pinDefinitionsInUse brings back, once, the definition running instances 
   await new Engine({ store, registry: changed, log }).pinDefinitionsInUse();
   t.equal(changed.byDefinitionHash(a.state.definitionHash)?.hash, a.state.definitionHash, 'recompiled from the stored source');
   t.ok(changed.outboundSubjects().includes('b.commands') && changed.outboundSubjects().includes('b2.commands'));
-  t.same(logged, [{ msg: 'kept an earlier definition for instances that may still take an input', fields: { saga: 'gamma', hash: a.state.definitionHash } }], 'one pin for the two instances');
+  t.same(logged, [{ msg: 'loaded a stored definition other than the current one, for instances that may still take an input', fields: { saga: 'gamma', hash: a.state.definitionHash } }], 'one pin for the two instances');
 });
 
 t.test('awaits: a wait step of a loaded or pinned definition on that subject and type; not a reply, not another type or subject', async (t) => {
