@@ -387,4 +387,9 @@ async function main(argv: string[]): Promise<number> {
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   process.exitCode = await main(process.argv.slice(2));
+  // Everything sagad opened is closed by now, and the process ends once the event loop is
+  // empty. A handle a library leaves open must not keep it alive: the PostgreSQL driver keeps
+  // its socket after refusing to answer a server's password request, and sagad, having said
+  // why it could not start, would hang instead of exiting 1.
+  setTimeout(() => process.exit(), 2_000).unref();
 }

@@ -33,6 +33,20 @@ t.test('a wrong password: one clear sentence without the password, exit code 1',
   t.notMatch(said, new RegExp(pg.password), 'nor any other');
 });
 
+t.test('no password where the server asks for one: one sentence, exit code 1, not a hang', async (t) => {
+  const pg = await startPostgres();
+  t.teardown(() => pg.stop());
+  const nats = await startNatsServer();
+  t.teardown(() => nats.stop());
+  const url = `postgresql://${pg.user}@127.0.0.1:${pg.port}/postgres`;
+  // The driver keeps its socket open after this refusal: sagad must exit all the same.
+  const err = await startSagad({ natsUrl: nats.url, dbFile: url }).then((s) => { void s.kill9(); return null; }, (e: unknown) => e);
+  t.ok(err instanceof SagadExitedError, 'sagad exited before it was ready');
+  if (!(err instanceof SagadExitedError)) return;
+  t.equal(err.code, 1);
+  t.match(err.stderr.join('\n'), /could not start: PostgreSQL at [^ ]+@127\.0\.0\.1:\d+\/postgres: the server asks for a password and none was given; put it in the URL/);
+});
+
 t.test('PostgreSQL down at start: retried with backoff, saying why; ready once it answers', async (t) => {
   const pg = await startPostgres();
   t.teardown(() => pg.stop());

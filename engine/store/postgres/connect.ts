@@ -106,6 +106,11 @@ export function classify(err: unknown, where: string): unknown {
   if (config !== undefined) {
     return new StoreError(StoreErrorCode.StoreConfig, `PostgreSQL at ${where}: ${config} (${detail})`, { cause: err });
   }
+  // The driver's own error, without a SQLSTATE, when the server asks for a password the settings lack.
+  if (/client password must be a string/.test(detail)) {
+    return new StoreError(StoreErrorCode.StoreConfig,
+      `PostgreSQL at ${where}: the server asks for a password and none was given; put it in the URL (postgres://USER:PASSWORD@HOST/DB) or in PGPASSWORD (${detail})`, { cause: err });
+  }
   if (/SSL|certificate|self[- ]signed/i.test(detail) && !isTransient(err)) {
     return new StoreError(StoreErrorCode.StoreConfig, `PostgreSQL at ${where}: TLS failed, check sslmode and certificates (${detail})`, { cause: err });
   }

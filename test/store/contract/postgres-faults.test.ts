@@ -31,6 +31,17 @@ t.test('a wrong password is a settings error in one sentence that names the plac
   t.notMatch(message, 'not-the-password');
 });
 
+t.test('a URL without the password the server asks for is a settings error that says where to put it', async (t) => {
+  const saved = process.env.PGPASSWORD;
+  delete process.env.PGPASSWORD;
+  t.teardown(() => { if (saved !== undefined) process.env.PGPASSWORD = saved; });
+  const url = `postgresql://${server.user}@127.0.0.1:${server.port}/postgres`;
+  await t.rejects(openPostgresStore(url), {
+    code: 'SAGA_ERR_STORE_CONFIG',
+    message: `PostgreSQL at ${server.user}@127.0.0.1:${server.port}/postgres: the server asks for a password and none was given; put it in the URL (postgres://USER:PASSWORD@HOST/DB) or in PGPASSWORD`,
+  });
+});
+
 t.test('an unknown database, an unknown user and a bad URL are settings errors', async (t) => {
   await t.rejects(openPostgresStore(server.urlOf('no_such_db')), { code: 'SAGA_ERR_STORE_CONFIG', message: /database does not exist/ });
   await t.rejects(openPostgresStore(server.urlOf('postgres', { user: 'nobody', password: 'x' })), { code: 'SAGA_ERR_STORE_CONFIG' });
