@@ -40,7 +40,7 @@ export const errorCatalogue = {
   SAGA_ERR_EXPRESSION_EVALUATION: { status: 500, meaning: 'an expression failed while evaluated' },
   SAGA_ERR_EXPRESSION_LIMIT: { status: 500, meaning: 'an expression ran past its time, depth or size limit' },
   SAGA_ERR_SCRIPT: { status: 500, meaning: 'a sagactl simulate script or cases file is invalid' },
-  SAGA_ERR_LEASE_HELD: { status: 500, meaning: 'another SQLite sagad holds the lease of the NATS consumer prefix or of the SQLite file' },
+  SAGA_ERR_LEASE_HELD: { status: 500, meaning: 'another sagad holds the NATS consumer prefix (a SQLite one, or replicas of another PostgreSQL database) or the SQLite file' },
   SAGA_ERR_NATS_AUTH: { status: 500, meaning: 'NATS refused the credentials' },
   SAGA_ERR_NATS_MISSING: { status: 500, meaning: 'no nats-server on PATH for the embedded default' },
   SAGA_ERR_NATS_START: { status: 500, meaning: 'the embedded nats-server did not start' },

@@ -17,6 +17,7 @@ import { Metrics } from './metrics/registry.js';
 import { Engine } from './runtime/engine.js';
 import { inboundHandler } from './runtime/inbound.js';
 import { acquireLease, type Lease } from './runtime/lease.js';
+import { markPrefix } from './runtime/prefix-mark.js';
 import { LIFECYCLE_SUBJECT } from './runtime/outgoing.js';
 import { OutboxRelay } from './runtime/outbox-relay.js';
 import { inboundSubjectsOf, outboundSubjectsOf, Registry } from './runtime/registry.js';
@@ -123,6 +124,12 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     if (lease !== null) closers.push(() => lease.release());
     const opened = await openStore(config, log, signal, metrics);
     closers.push(() => opened.close());
+    // PostgreSQL replicas mark their consumer prefix as theirs before consuming: a SQLite sagad,
+    // or replicas of another database, on the same prefix would take their replies.
+    if (opened.identity !== undefined) {
+      const mark = await markPrefix(link.nc, { prefix: config.natsPrefix, where: opened.where, database: opened.identity, log });
+      closers.push(async () => mark.release());
+    }
     // Reads may succeed while every commit fails (a full disk): failed commits count for readiness
     // too, until a write succeeds (an input's, or the health check's own while they fail).
     const health = storeHealth(opened, log);

@@ -10,7 +10,10 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { SagaError } from '../errors.js';
 import type { LogFn } from '../log.js';
 
-/** The KV bucket that holds the leases: one per consumer prefix, one per SQLite file. */
+/**
+ * The KV bucket that holds the leases: one per consumer prefix, one per SQLite file. The key of
+ * a prefix is also the mark of the PostgreSQL replicas that share it (prefix-mark.ts).
+ */
 export const LEASE_BUCKET = 'sagad_leases';
 
 const DEFAULT_TTL_MS = 6_000;
@@ -21,8 +24,12 @@ export interface LeaseValue {
   readonly holder: string;
   readonly host: string;
   readonly pid: number;
-  /** The SQLite file, absolute. */
+  /** The SQLite file, absolute; for PostgreSQL replicas, their database's URL without its password (shown). */
   readonly db: string;
+  /** Set by PostgreSQL replicas, which share the key of their prefix (prefix-mark.ts); absent for a SQLite sagad. */
+  readonly store?: 'postgres';
+  /** PostgreSQL replicas: their database, as the database itself names it (the replicas of one database share the key). */
+  readonly database?: string;
   /** The NATS consumer prefix (SAGA_NATS_PREFIX). */
   readonly prefix: string;
   /** How long the lease outlives its last renewal: how long another process watches it unrenewed before taking it over. */
@@ -63,16 +70,18 @@ export interface LeaseOptions {
 }
 
 /** What one key of the lease guards, in the words of its log lines and sentences. */
-interface KeySpec {
+export interface KeySpec {
   readonly key: string;
   /** "NATS consumer prefix sagad", "SQLite file /data/sagad.db". */
   readonly what: string;
   readonly fields: Record<string, unknown>;
   /** The refusal when a live process holds it. */
   readonly refuse: (other: LeaseValue) => SagaError;
+  /** A value this process may share the key with, live or not (PostgreSQL replicas of one database); none by default. */
+  readonly shares?: (other: LeaseValue) => boolean;
 }
 
-interface Ctx {
+export interface Ctx {
   readonly nc: NatsConnection;
   readonly ttl: number;
   readonly now: () => number;
@@ -92,17 +101,17 @@ interface Part {
   release(): Promise<void>;
 }
 
-const encode = (v: LeaseValue) => JSON.stringify(v);
-const isRaceLost = (err: unknown) => err instanceof Error && /wrong last sequence|key exists/i.test(err.message);
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+export const encode = (v: LeaseValue) => JSON.stringify(v);
+export const isRaceLost = (err: unknown) => err instanceof Error && /wrong last sequence|key exists/i.test(err.message);
+export const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 /** How long before its expiry a holder holds its lease in doubt, and how much longer than a holder's life another process waits. */
 const margin = (life: number) => Math.floor(life / 6);
-const interval = (life: number) => Math.max(100, Math.floor(life / 3));
+export const interval = (life: number) => Math.max(100, Math.floor(life / 3));
 /** A holder's life as it wrote it; a sagad older than `ttlMs` in the value renewed every 2 s for 6 s. */
 const lifeOf = (v: LeaseValue) => (typeof v.ttlMs === 'number' && v.ttlMs > 0 ? v.ttlMs : DEFAULT_TTL_MS);
 
 /** Whether the lease bucket's stream is gone (NATS restarted without its JetStream store). */
-async function bucketGone(nc: NatsConnection): Promise<boolean> {
+export async function bucketGone(nc: NatsConnection): Promise<boolean> {
   try {
     await (await jetstreamManager(nc)).streams.info(`KV_${LEASE_BUCKET}`);
     return false;
@@ -112,7 +121,7 @@ async function bucketGone(nc: NatsConnection): Promise<boolean> {
 }
 
 /** The bucket, created if missing; its requests wait no longer than a quarter of the life (at least 1 s). */
-function openBucket(c: Ctx): Promise<KV> {
+export function openBucket(c: Ctx): Promise<KV> {
   return new Kvm(jetstream(c.nc, { timeout: Math.max(1_000, Math.floor(c.ttl / 4)) })).create(LEASE_BUCKET, { history: 1 });
 }
 
@@ -151,9 +160,10 @@ async function releaseKey(kv: KV, key: string, holder: string): Promise<void> {
  * from the first read: another host's clock is never read. A holder seen renewing is alive:
  * refused. A key nobody holds is taken at once: a holder that NATS's JetStream store was lost
  * under reads before it renews (`hold`), and a reconnect puts it in doubt, so it does not
- * write over this one and stops consuming before it finds the key taken.
+ * write over this one and stops consuming before it finds the key taken. A value the spec
+ * `shares` is written over at once.
  */
-async function take(kv: KV, spec: KeySpec, value: LeaseValue, c: Ctx): Promise<{ value: LeaseValue; sentAt: number }> {
+export async function take(kv: KV, spec: KeySpec, value: LeaseValue, c: Ctx): Promise<{ value: LeaseValue; sentAt: number }> {
   let watched: { revision: number; holder: string; since: number; life: number } | null = null;
   const stamp = (): LeaseValue => ({ ...value, expiresAt: c.now() + c.ttl });
   for (;;) {
@@ -171,6 +181,17 @@ async function take(kv: KV, spec: KeySpec, value: LeaseValue, c: Ctx): Promise<{
       continue;
     }
     const other = entry.json<LeaseValue>();
+    if (spec.shares?.(other) === true) {
+      const mine = stamp();
+      const sentAt = performance.now();
+      try {
+        await kv.update(spec.key, encode(mine), entry.revision);
+        return { value: mine, sentAt };
+      } catch (err) {
+        if (!isRaceLost(err)) throw err;
+      }
+      continue;
+    }
     const at = performance.now();
     // Written meanwhile (the holder too, lest a bucket made again have reached the same revision): alive.
     if (watched !== null && (watched.revision !== entry.revision || watched.holder !== other.holder)) throw spec.refuse(other);
@@ -330,7 +351,7 @@ function hold(kv0: KV, spec: KeySpec, taken: { value: LeaseValue; sentAt: number
   };
 }
 
-const since = (v: LeaseValue) => new Date(v.since).toISOString();
+export const since = (v: LeaseValue) => new Date(v.since).toISOString();
 
 /**
  * Takes the exclusive leases of a SQLite sagad, before it opens its file or consumes: one on its
@@ -351,10 +372,13 @@ export async function acquireLease(nc: NatsConnection, o: LeaseOptions): Promise
   };
   const specs: KeySpec[] = [{
     key: o.prefix, what: `NATS consumer prefix ${o.prefix}`, fields: { prefix: o.prefix },
-    refuse: (v) => new SagaError('SAGA_ERR_LEASE_HELD',
-      `another sagad (host ${v.host}, pid ${v.pid}, database ${v.db}) holds the lease since ${since(v)} and renews it, for the NATS consumer prefix ${o.prefix}: ` +
-      'two sagad processes with SQLite stores on one NATS would take each other\'s replies. ' +
-      'For several replicas, use one PostgreSQL database for all (SAGA_DB=postgres://...); for an unrelated second sagad, give it another SAGA_NATS_PREFIX.'),
+    refuse: (v) => new SagaError('SAGA_ERR_LEASE_HELD', v.store === 'postgres'
+      ? `sagad replicas on PostgreSQL (database ${v.db}; renewed last by host ${v.host}, pid ${v.pid}) use the NATS consumer prefix ${o.prefix}: ` +
+        'a sagad with a SQLite store beside them would take their replies. ' +
+        'To run as one more of those replicas, give this one their SAGA_DB (postgres://...); for an unrelated sagad, give it another SAGA_NATS_PREFIX.'
+      : `another sagad (host ${v.host}, pid ${v.pid}, database ${v.db}) holds the lease since ${since(v)} and renews it, for the NATS consumer prefix ${o.prefix}: ` +
+        'two sagad processes with SQLite stores on one NATS would take each other\'s replies. ' +
+        'For several replicas, use one PostgreSQL database for all (SAGA_DB=postgres://...); for an unrelated second sagad, give it another SAGA_NATS_PREFIX.'),
   }, {
     key: dbLeaseKey(db, host), what: `SQLite file ${db}`, fields: { db },
     refuse: (v) => new SagaError('SAGA_ERR_LEASE_HELD',

@@ -27,6 +27,12 @@ export interface StorePort {
   readonly kind: 'sqlite' | 'postgres';
   /** Where the data lives, for log lines and sentences: a file path, or the URL without its password. */
   readonly where: string;
+  /**
+   * PostgreSQL: the database as it names itself, the same through any URL that reaches it (its
+   * name and when sagad's schema was created in it): the replicas of one database share the
+   * mark of their NATS consumer prefix (runtime/prefix-mark.ts). Absent for SQLite.
+   */
+  readonly identity?: string;
   readonly readonly: boolean;
 
   // ---- reads for deciding -------------------------------------------------------------------

@@ -36,6 +36,18 @@ const types = {
     oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
+/**
+ * The database as it names itself: its name and the time (in microseconds) of the transaction
+ * that created sagad's schema in it, the same whatever host name or port reached it.
+ */
+async function databaseIdentity(c: pg.ClientBase): Promise<string> {
+  const r = await c.query<{ db: string; at: string }>(
+    'SELECT current_database() AS db, (extract(epoch FROM applied_at) * 1000000)::bigint::text AS at FROM sagad_schema ORDER BY version LIMIT 1');
+  const row = r.rows[0];
+  if (row === undefined) throw new StoreError(StoreErrorCode.SchemaVersion, 'the sagad_schema table is empty: not a sagad database');
+  return `${row.db}/${row.at}`;
+}
+
 function refuse(): never {
   throw new StoreError(StoreErrorCode.ReadOnly, 'this store was opened read-only; it writes nothing');
 }
@@ -72,10 +84,14 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
   // not a crash: the pool discards it and the next query connects again.
   pool.on('error', () => {});
   const d = db(pool, where);
+  let identity: string;
   try {
     // A connection of its own (withClient): the server ending it during the migration (a
     // restart, an operator terminating a long index build) fails the open, not the process.
-    await d.withClient((c) => (readonly ? checkPgSchema(c, where) : migratePg(c, where).then(() => undefined)));
+    identity = await d.withClient(async (c) => {
+      await (readonly ? checkPgSchema(c, where) : migratePg(c, where));
+      return databaseIdentity(c);
+    });
   } catch (err) {
     await pool.end().catch(() => {});
     throw classify(err, where);
@@ -89,6 +105,7 @@ export async function openPostgresStore(url: string, opts: PostgresOptions = {})
   const port: StorePort = {
     kind: 'postgres',
     where: redact(url),
+    identity,
     readonly,
     ...reads(d, opts.upcasters ?? journalUpcasters),
     ...claimed,
