@@ -61,7 +61,12 @@ export async function planStart(deps: PlanDeps, cmd: StartRequest): Promise<Plan
   // Ids and keys end up in headers and indexes: a CR/LF or a huge key must be refused before anything is written.
   // `.` and `..` are path segments every HTTP client folds away: /v1/instances/.. could not be asked for.
   const dots = id === '.' || id === '..' ? `id ${JSON.stringify(id)} cannot be named in a URL path (/v1/instances/${id}); choose another` : null;
-  const problem = dots ?? identifierProblem('id', id) ?? identifierProblem('correlationId', correlationId) ??
+  // NATS trims header values (as String.prototype.trim does): ' a' and 'a' would both be Saga-Id a,
+  // and share the Idempotency-Key a/step/do a participant deduplicates on.
+  const padded = /^\s|\s$/.test(id)
+    ? `id ${JSON.stringify(id)} begins or ends with white space, which the NATS headers of its commands (Saga-Id, Idempotency-Key) drop: participants would take it for the id without it; trim it`
+    : null;
+  const problem = dots ?? padded ?? identifierProblem('id', id) ?? identifierProblem('correlationId', correlationId) ??
     (key === null ? null : identifierProblem(cmd.key === undefined ? `the key computed by ${def.start.key?.source ?? 'start.key'}` : 'key', key));
   if (problem !== null) throw new SagaError('SAGA_ERR_INVALID_INPUT', problem);
   if (key !== null) {

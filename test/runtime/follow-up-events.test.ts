@@ -97,3 +97,15 @@ t.test('a start with the id . or .. is refused: no URL path can name the instanc
   }
   t.match(await engine.start({ saga: 'pay', input: {}, id: '...' }), { created: true }, 'three dots are a name like any other');
 });
+
+t.test('a start whose id begins or ends with white space is refused: NATS headers would drop it, and two ids would be one to participants', async (t) => {
+  const { engine } = await world(t);
+  for (const id of [' dupA', 'dupA ', '\ufeffdupA', 'dupA\u00a0', ' ', '\u3000x']) {
+    await t.rejects(engine.start({ saga: 'pay', input: {}, id }), {
+      code: 'SAGA_ERR_INVALID_INPUT',
+      message: `id ${JSON.stringify(id)} begins or ends with white space, which the NATS headers of its commands (Saga-Id, Idempotency-Key) drop: participants would take it for the id without it; trim it`,
+    }, JSON.stringify(id));
+  }
+  t.match(await engine.start({ saga: 'pay', input: {}, id: 'dup A' }), { created: true }, 'white space inside an id is kept by the headers');
+  t.same((await engine.listInstances({ limit: 10 })).items.map((i) => i.id), ['dup A'], 'nothing else was started');
+});
