@@ -119,12 +119,20 @@ export function guardBindings(limits: ExpressionLimits, ranges: RangeSides): Rec
   const cpuStarted = process.cpuUsage();
   let depth = 0;
   const lowerBounds = new Map<jsonata.ExprNode, unknown[]>();
+  // When the previous check was: a gap far beyond the limit is one call that could not be interrupted.
+  let checked = started;
   const checkTime = (): void => {
-    const wall = performance.now() - started;
+    const now = performance.now();
+    const gap = now - checked;
+    checked = now;
+    const wall = now - started;
     if (wall <= limits.timeoutMs) return;
     const cpu = process.cpuUsage(cpuStarted);
     if ((cpu.user + cpu.system) / 1000 > limits.timeoutMs || wall > limits.timeoutMs * WALL_FACTOR) {
-      throw new ExpressionLimitError(`it ran longer than ${limits.timeoutMs} ms and was stopped (the limit is SAGA_EXPR_TIMEOUT); an expression must not loop over data`);
+      const single = gap > limits.timeoutMs * WALL_FACTOR
+        ? `; one call in it ran ${Math.round(gap)} ms before it could be stopped (a native call such as a regular expression that backtracks runs to its end: keep $match, $replace and $split patterns simple)`
+        : '; an expression must not loop over data';
+      throw new ExpressionLimitError(`it ran longer than ${limits.timeoutMs} ms and was stopped (the limit is SAGA_EXPR_TIMEOUT)${single}`);
     }
   };
   // Sizes are remembered for the whole evaluation, unless a transform may change a value after

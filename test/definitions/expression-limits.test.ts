@@ -75,6 +75,19 @@ t.test('the timeout follows setExpressionLimits', async (t) => {
   if (!r.ok) t.match(r.error, 'it ran longer than 1 ms');
 });
 
+t.test('one native call that ran far past the limit (a regular expression that backtracks) is named as such', async (t) => {
+  // The wall-clock bound is 20 times the limit: 20 ms here; this match backtracks for hundreds of ms.
+  setExpressionLimits({ timeoutMs: 1 });
+  const r = run('{% $match($input.s, /(a+)+$/) %}', scopeWith({ s: `${'a'.repeat(22)}b` }));
+  t.equal(r.ok, false);
+  if (!r.ok) {
+    t.match(r.error, /stopped: it ran longer than 1 ms and was stopped \(the limit is SAGA_EXPR_TIMEOUT\); one call in it ran \d+ ms before it could be stopped \(a native call such as a regular expression that backtracks runs to its end: keep \$match, \$replace and \$split patterns simple\)$/);
+  }
+  const loop = run('{% ($l := function($i) { $i < 1e12 ? $l($i + 1) : $i }; $l(0)) %}', scopeWith({}));
+  if (!loop.ok) t.match(loop.error, /an expression must not loop over data$/, 'a loop is checked between its steps: no single call is blamed');
+  t.equal(loop.ok, false);
+});
+
 t.test('an evaluation error thrown from Expr.evaluate is an ExpressionEvaluationError', async (t) => {
   t.throws(() => compileExpr('{% [1..10000000] %}').evaluate(scopeWith({})), ExpressionEvaluationError);
 });
