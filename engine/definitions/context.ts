@@ -28,7 +28,8 @@ export class FileContext {
   /**
    * @param stored a definition the loader stored, compiled again for the instances pinned to
    *   it: the rules added since it may have been stored (forbidden functions, the longest
-   *   duration) are not applied, so that it compiles as it did when they started.
+   *   duration, unknown JSON Schema keywords) are not applied, so that it compiles as it did
+   *   when they started.
    */
   constructor(
     readonly file: string,

@@ -4,6 +4,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { PayloadValidator } from '../core/definition.js';
 import type { DefinitionPath } from './errors.js';
 import type { FileContext } from './context.js';
+import { didYouMean } from './suggest.js';
 
 /** Where a saga's schema files come from: the disk beside its YAML file, or its stored source. */
 export interface SchemaFiles {
@@ -19,18 +20,47 @@ export interface CompiledSchemas {
   readonly fileContents: Record<string, string>;
 }
 
-const options = { allErrors: true, strict: false, validateFormats: false, logger: false } as const;
+// strictSchema: a keyword ajv does not know (`requried`, `propertis`) is an error, not a rule
+// silently left out; the other strict checks stay off. `format` is an annotation (not checked).
+const options = { allErrors: true, strict: false, strictSchema: true, validateFormats: false, logger: false } as const;
+/** A stored definition compiles as it did when it was stored, before unknown keywords were refused. */
+const lenient = { ...options, strictSchema: false } as const;
 
-function newAjv(schema: object): Ajv {
+/** Keywords that annotate a schema without a rule: `x-...` and OpenAPI's `example`. */
+const isAnnotation = (key: string) => key.startsWith('x-') || key === 'example';
+
+function newAjv(schema: object, strict = true): Ajv {
   const dialect = String((schema as { $schema?: unknown }).$schema ?? '');
-  if (dialect.includes('2020-12')) return new Ajv2020(options);
-  if (dialect.includes('2019-09')) return new Ajv2019(options);
-  return new Ajv(options);
+  const o = strict ? options : lenient;
+  const ajv = dialect.includes('2020-12') ? new Ajv2020(o) : dialect.includes('2019-09') ? new Ajv2019(o) : new Ajv(o);
+  for (const keyword of annotations(schema)) ajv.addKeyword({ keyword });
+  return ajv;
 }
 
-/** Compiles a JSON Schema into a validator; throws when the schema is not valid. */
-export function compilePayloadSchema(schema: object): PayloadValidator {
-  const ajv = newAjv(schema);
+/** The annotation keywords anywhere in `schema` (property names too: registering one is harmless). */
+function annotations(schema: unknown, found = new Set<string>()): Set<string> {
+  if (Array.isArray(schema)) for (const item of schema) annotations(item, found);
+  else if (schema !== null && typeof schema === 'object') {
+    for (const [key, value] of Object.entries(schema)) {
+      if (isAnnotation(key)) found.add(key);
+      annotations(value, found);
+    }
+  }
+  return found;
+}
+
+/** What to write instead of a keyword ajv does not know: the keyword it is close to, or how to name an annotation. */
+export function unknownKeywordHint(schema: object, keyword: string): string {
+  return didYouMean(keyword, Object.keys(newAjv(schema).RULES.keywords),
+    `JSON Schema has no keyword \`${keyword}\`; an annotation of your own is named x-${keyword}, which is ignored`);
+}
+
+/**
+ * Compiles a JSON Schema into a validator; throws when the schema is not valid, or (unless
+ * `strict` is false, for a stored definition) names a keyword JSON Schema does not have.
+ */
+export function compilePayloadSchema(schema: object, strict = true): PayloadValidator {
+  const ajv = newAjv(schema, strict);
   const validate = ajv.compile(schema);
   return (payload) => (validate(payload) ? null : ajv.errorsText(validate.errors, { dataVar: 'payload' }));
 }
@@ -77,9 +107,11 @@ export function compileSchemas(
       continue;
     }
     try {
-      validators[id] = compilePayloadSchema(schema);
+      validators[id] = compilePayloadSchema(schema, !ctx.stored);
     } catch (err) {
-      ctx.report(at, `${what} is not a valid JSON Schema: ${(err as Error).message}`, 'fix the schema so that it follows JSON Schema (draft-07 unless it names another $schema)');
+      const unknown = /unknown keyword: "([^"]+)"/.exec((err as Error).message)?.[1];
+      ctx.report(at, `${what} is not a valid JSON Schema: ${(err as Error).message}`,
+        unknown === undefined ? 'fix the schema so that it follows JSON Schema (draft-07 unless it names another $schema)' : unknownKeywordHint(schema, unknown));
     }
   }
   return { validators, fileContents };

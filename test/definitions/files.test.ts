@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import t from 'tap';
-import { loadDefinitionsFile, loadDefinitionsText } from '../../engine/definitions/index.js';
+import { compileSagaSource, loadDefinitionsFile, loadDefinitionsText } from '../../engine/definitions/index.js';
 import { commandYaml, positionOf, sagaYaml } from './fixtures/saga-yaml.js';
 
 const saga = (name: string): string => sagaYaml(commandYaml('a')).replace('name: s', `name: ${name}`);
@@ -73,6 +73,31 @@ t.test('schema files: a bad path, a file that is not JSON, a schema that does no
   t.match(r.errors[1], { message: /the schema file `broken.json` is not JSON/ });
   t.match(r.errors[2], { message: /the schema file `wrong.json` is not a valid JSON Schema/ });
   t.match(r.errors[3], { message: /the schema for `Inline@1` is not a valid JSON Schema/ });
+});
+
+t.test('a keyword JSON Schema does not have is an error with the keyword it is close to; x- annotations and example are not', async (t) => {
+  const text = sagaYaml(commandYaml('a'), [
+    '    schemas:',
+    '      Typo: { type: object, requried: [id] }',
+    '      Odd: { type: object, colour: blue }',
+    '      Noted: { type: object, x-owner: payments, example: { id: a }, properties: { id: { type: string, x-note: uuid, format: uuid } } }',
+  ].join('\n'));
+  const r = loadDefinitionsText(text, 'defs.yaml');
+  if (r.ok) throw new Error('expected errors');
+  t.same(r.errors.map((e) => e.path), ['sagas[0].schemas.Typo', 'sagas[0].schemas.Odd'], 'the annotated schema loads');
+  t.match(r.errors[0], { message: 'the schema for `Typo@1` is not a valid JSON Schema: strict mode: unknown keyword: "requried"', hint: 'did you mean `required`?' });
+  t.match(r.errors[1], { message: /unknown keyword: "colour"/, hint: 'JSON Schema has no keyword `colour`; an annotation of your own is named x-colour, which is ignored' });
+});
+
+t.test('a stored definition whose schema names an unknown keyword still compiles: it was stored before they were refused', async (t) => {
+  const r = loadDefinitionsText(sagaYaml(commandYaml('a'), '    schemas:\n      Typo: { type: object }'), 'defs.yaml');
+  if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('; '));
+  const saga = r.sagas[0];
+  if (saga === undefined) throw new Error('no saga');
+  const older = saga.source.replace('"type":"object"', '"type":"object","requried":["id"]');
+  t.not(older, saga.source, 'a source as an older build stored it');
+  const again = compileSagaSource(older);
+  t.ok(again.ok, again.ok ? 'compiles' : again.errors.map((e) => e.message).join('; '));
 });
 
 t.test('a bad schema key, and a value that is not a schema', async (t) => {
