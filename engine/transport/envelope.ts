@@ -1,4 +1,4 @@
-import { defaultInputLimits, depthOver, identifierProblem, type InputLimits } from '../json-bounds.js';
+import { defaultInputLimits, depthOver, identifierProblem, parseJson, PrototypeKeyError, type InputLimits } from '../json-bounds.js';
 
 /** The JSON envelope every message sagad publishes or accepts carries (DESIGN section 3). */
 export interface Envelope {
@@ -42,8 +42,9 @@ export function parseEnvelope(bytes: Uint8Array, limits: InputLimits = defaultIn
   if (deep !== null) return { ok: false, reason: `JSON nested too deep: more than ${limits.maxDepth} levels (SAGA_MAX_JSON_DEPTH)` };
   let value: unknown;
   try {
-    value = JSON.parse(decoder.decode(bytes));
+    value = parseJson(decoder.decode(bytes));
   } catch (err) {
+    if (err instanceof PrototypeKeyError) return { ok: false, reason: `not an envelope sagad takes: ${err.message}` };
     // JSON.parse quotes the text around the error, and may cut a character in half there: a lone
     // surrogate would not survive being stored (SQLite keeps UTF-8) and the reason would change.
     return { ok: false, reason: `not a JSON envelope: ${wellFormed(err instanceof Error ? err.message : String(err))}` };

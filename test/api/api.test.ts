@@ -88,6 +88,12 @@ t.test('start: unknown saga, bad bodies, bad input, engine not ready', async (t)
   isError(t, await post({ input: { customerId: 'c' } }), 400, 'SAGA_ERR_INVALID_INPUT', /start\.key/);
   const notJson = await app.inject({ method: 'POST', url: '/v1/sagas/order-fulfillment/instances', headers: { 'content-type': 'application/json' }, payload: '{"input":' });
   isError(t, notJson, 400, 'SAGA_ERR_BAD_REQUEST');
+  t.match(JSON.parse(notJson.body), { message: /not valid JSON/ }, 'bad JSON keeps fastify\'s answer');
+  for (const payload of ['{"input":{"orderId":"o-p","m":{"__proto__":1}}}', '{"input":{"orderId":"o-c","constructor":{"prototype":{}}}}']) {
+    const proto = await app.inject({ method: 'POST', url: '/v1/sagas/order-fulfillment/instances', headers: { 'content-type': 'application/json' }, payload });
+    isError(t, proto, 400, 'SAGA_ERR_BAD_REQUEST',
+      'the body is not taken: it has a key __proto__, or a constructor key holding prototype, which sagad refuses: copied into an object such a key sets its prototype');
+  }
   const text = await app.inject({ method: 'POST', url: '/v1/sagas/order-fulfillment/instances', headers: { 'content-type': 'text/csv' }, payload: 'a,b' });
   isError(t, text, 415, 'SAGA_ERR_UNSUPPORTED_MEDIA_TYPE');
   engine.failWith = new SagaError('SAGA_ERR_NOT_READY', 'the engine is draining');

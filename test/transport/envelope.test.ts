@@ -37,6 +37,16 @@ t.test('not JSON, not an object, not UTF-8', async (t) => {
   }
 });
 
+t.test('a key __proto__, or constructor holding prototype, anywhere and however spelt, is refused as the HTTP API refuses it', async (t) => {
+  const text = JSON.stringify(good);
+  const reason = 'not an envelope sagad takes: it has a key __proto__, or a constructor key holding prototype, which sagad refuses: copied into an object such a key sets its prototype';
+  for (const payload of ['{"m":{"__proto__":{"admin":true}}}', '{"\\u005f_proto__":1}', '{"a":[{"constructor":{"prototype":{"x":1}}}]}']) {
+    t.same(parseEnvelope(new TextEncoder().encode(text.replace('{"orderId":"order-42"}', payload))), { ok: false, reason }, payload);
+  }
+  const fine = { ...good, payload: { constructor: 'Acme Ltd', proto: 1, note: '__proto__ in a string' } };
+  t.same(parseEnvelope(encodeEnvelope(fine)), { ok: true, envelope: fine }, 'a constructor key without prototype, and the word in a value, are data');
+});
+
 t.test('wrong types are explained', async (t) => {
   const cases: [Partial<Record<keyof Envelope, unknown>>, RegExp][] = [
     [{ eventId: 42 }, /eventId must be a non-empty string, got number 42/],
