@@ -76,8 +76,9 @@ export function serveStartRequests(
     const p = e.payload as { input?: unknown; key?: unknown; id?: unknown };
     // As the HTTP start's body: a misspelt field is named, not read as a missing input (the
     // envelope's payload is an object: parseEnvelope refuses any other).
+    // A saga that is not loaded is refused as such by the start below, whatever the payload.
     const unknown = Object.keys(p).filter((k) => !START_FIELDS.has(k));
-    if (unknown.length > 0) {
+    if (unknown.length > 0 && engine.definitions().some((d) => d.name === saga)) {
       const named = unknown.slice(0, 5).map((k) => JSON.stringify(k)).join(', ');
       refuse('SAGA_ERR_INVALID_INPUT', `the payload has unknown field${unknown.length === 1 ? '' : 's'} ${named}: a start request's payload is {input, key?, id?}`, e.eventId);
       return;
