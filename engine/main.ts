@@ -30,6 +30,7 @@ import { isPostgresUrl } from './store/open.js';
 import type { StorePort } from './store/port.js';
 import { connectNats, shownUrl } from './transport/connection.js';
 import { startEmbeddedNats, type EmbeddedNats } from './transport/embedded.js';
+import { listenWhileStarting } from './api/starting.js';
 import { AckPipeline } from './transport/pipeline.js';
 import { StreamKeeper } from './transport/stream-keeper.js';
 import { publishEnvelope } from './transport/publish.js';
@@ -99,11 +100,21 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
   const closeAll = async () => {
     for (const close of closers.reverse()) await close().catch(onError('closing failed'));
   };
+  const portTaken = (err: unknown) => new Error(
+    `the HTTP API cannot listen on ${config.httpHost}:${config.httpPort}: another process uses that port; stop it, or set SAGA_HTTP_PORT to a free port (0: any free port)`, { cause: err });
   try {
+    const https = config.tlsCert === undefined || config.tlsKey === undefined ? undefined : { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };
+    // The port answers health probes from the start: PostgreSQL or NATS may keep sagad waiting.
+    const starting = await listenWhileStarting(config.httpHost, config.httpPort, https).catch((err: unknown) => {
+      throw (err as { code?: unknown }).code === 'EADDRINUSE' ? portTaken(err) : err;
+    });
+    closers.push(() => starting.close());
+    log('info', 'the HTTP port answers health probes while sagad starts (/healthz 200, /readyz 503)', { host: config.httpHost, port: starting.port });
     const settings = options.tracing === undefined ? tracingSettings(config) : null;
     const tracing = options.tracing ?? (settings === null ? undefined : await loadTracing(settings, log));
     // Shut down last, after the last commits, so their spans are exported.
     if (tracing !== undefined) closers.push(() => tracing.shutdown());
+    starting.note(config.natsUrl === undefined ? 'starting the embedded nats-server' : 'connecting to NATS');
     let natsUrl = config.natsUrl;
     if (natsUrl === undefined) {
       const embedded: EmbeddedNats = await startEmbeddedNats(isPostgresUrl(config.dbPath) ? './data' : dirname(config.dbPath), log, () => natsDied());
@@ -122,7 +133,9 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     // the file is even opened (a second process must not migrate it under the first) and before consuming anything.
     const lease = isPostgresUrl(config.dbPath) ? null : await acquireLease(link.nc, { prefix: config.natsPrefix, db: config.dbPath, log });
     if (lease !== null) closers.push(() => lease.release());
-    const opened = await openStore(config, log, signal, metrics);
+    starting.note('opening the store');
+    const opened = await openStore(config, log, signal, metrics, (why) => starting.note(`waiting for the store: ${why}`));
+    starting.note('setting up streams and consumers');
     closers.push(() => opened.close());
     // PostgreSQL replicas mark their consumer prefix as theirs before consuming: a SQLite sagad,
     // or replicas of another database, on the same prefix would take their replies.
@@ -229,7 +242,6 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
       consume: async (inbound, outbound, after) => started.then(() => consumers.consume(inbound, outbound, undefined, after)),
     });
 
-    const https = config.tlsCert === undefined || config.tlsKey === undefined ? undefined : { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };
     const namedTokens = parseNamedTokens(config.apiTokens);
     const api = buildApi(engine, {
       token: config.apiToken, readToken: config.apiReadToken, https, metricsPublic: config.metricsPublic, bodyLimit: config.httpBodyLimit, log,
@@ -238,9 +250,10 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
       maxJsonDepth: config.maxJsonDepth, namedTokens, loopbackListener: isLoopback(config.httpHost),
     });
     registerReloadRoutes(api, (actor) => reloader.reload(actor), () => registry.all(), callerName({ admin: config.apiToken, read: config.apiReadToken, named: namedTokens }));
-    await api.listen({ host: config.httpHost, port: config.httpPort }).catch((err: unknown) => {
-      if ((err as { code?: unknown }).code !== 'EADDRINUSE') throw err;
-      throw new Error(`the HTTP API cannot listen on ${config.httpHost}:${config.httpPort}: another process uses that port; stop it, or set SAGA_HTTP_PORT to a free port (0: any free port)`, { cause: err });
+    // The port the starting answers held (the one chosen, when 0 asked for any).
+    await starting.close();
+    await api.listen({ host: config.httpHost, port: starting.port }).catch((err: unknown) => {
+      throw (err as { code?: unknown }).code === 'EADDRINUSE' ? portTaken(err) : err;
     });
     closers.push(() => api.close());
     const address = api.server.address();

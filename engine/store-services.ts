@@ -16,8 +16,11 @@ import { isStoreUnavailable, StoreErrorCode } from './store/errors.js';
 import { isPostgresUrl, openStorePort, redact } from './store/open.js';
 import type { StorePort } from './store/port.js';
 
-/** Opens the store; an unreachable PostgreSQL is retried with backoff until it answers (or `signal` aborts). */
-export async function openStore(config: Config, log: LogFn, signal: AbortSignal | undefined, metrics: Metrics): Promise<StorePort> {
+/**
+ * Opens the store; an unreachable PostgreSQL is retried with backoff until it answers (or
+ * `signal` aborts), and `waiting` is told why at each retry.
+ */
+export async function openStore(config: Config, log: LogFn, signal: AbortSignal | undefined, metrics: Metrics, waiting?: (why: string) => void): Promise<StorePort> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await openStorePort(config.dbPath, {
@@ -28,6 +31,7 @@ export async function openStore(config: Config, log: LogFn, signal: AbortSignal 
       if (!(err instanceof SagaError && err.code === StoreErrorCode.StoreUnavailable)) throw err;
       const wait = Math.min(30_000, 250 * 2 ** Math.min(attempt, 7));
       log('warn', `the store is unavailable; not ready, retrying in ${Math.round(wait / 100) / 10} s`, { db: redact(config.dbPath), attempt, error: err.message });
+      waiting?.(`${err.message} (attempt ${attempt}, next in ${Math.round(wait / 100) / 10} s)`);
       await sleep(wait, undefined, { signal });
     }
   }

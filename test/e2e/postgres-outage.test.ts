@@ -73,9 +73,21 @@ t.test('PostgreSQL down at start: retried with backoff, saying why; ready once i
   await logged(/the store is unavailable; not ready, retrying in/);
   await logged(/"attempt":2/);
   t.pass('it retried, saying the store is unavailable');
+  // Its port answers meanwhile: alive for a liveness probe, not ready, saying why.
+  const port = (JSON.parse(lines.find((l) => l.includes('answers health probes while sagad starts')) ?? '{}') as { port?: number }).port;
+  const base = `http://127.0.0.1:${String(port)}`;
+  const health = await fetch(`${base}/healthz`);
+  t.same([health.status, await health.json()], [200, { status: 'starting' }], '/healthz: alive');
+  const ready = await fetch(`${base}/readyz`);
+  t.equal(ready.status, 503);
+  t.match(await ready.json(), { ready: false, checks: { starting: { ok: false, detail: /^sagad is starting: waiting for the store: PostgreSQL at .* is unavailable .*\(attempt \d+, next in [\d.]+ s\)$/ } } }, '/readyz: not ready, and why');
+  const list = await fetch(`${base}/v1/instances`);
+  t.match([list.status, await list.json()], [503, { code: 'SAGA_ERR_NOT_READY', message: /^sagad is starting: waiting for the store/ }], 'any other route: not ready');
   await pg.restart();
   await logged(/"msg":"sagad ready"/);
   t.pass('ready once PostgreSQL answered');
+  const after = await fetch(`${base}/readyz`);
+  t.equal(after.status, 200, 'the API answers on the same port once started');
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.kill('SIGTERM');
   t.equal(await exited, 0, 'and it drains on SIGTERM');
