@@ -60,6 +60,10 @@ export interface ApiOptions {
  * message}` with a `SAGA_ERR_*` code and never a stack trace.
  */
 export function buildApi(engine: EnginePort, opts: ApiOptions = {}): FastifyInstance {
+  const requestTimeout = opts.requestTimeoutMs ?? 30_000;
+  // Node checks the request and header timeouts only every connectionsCheckingInterval (30 s by
+  // default), and gives the headers 60 s: a request trickled in got its 408 after 55 to 85 s.
+  const timeouts = { connectionsCheckingInterval: 1_000, headersTimeout: requestTimeout, requestTimeout };
   // HTTPS changes only the server fastify creates, not the routes: its type is the HTTP one's.
   const app = Fastify({
     ...(opts.loggerInstance === undefined ? { logger: opts.logger ?? false } : { loggerInstance: opts.loggerInstance, logController: new LogController({ disableRequestLogging: true }) }),
@@ -71,10 +75,11 @@ export function buildApi(engine: EnginePort, opts: ApiOptions = {}): FastifyInst
       void (reply as unknown as FastifyReply).code(body.statusCode).send(body);
     },
     ...(opts.bodyLimit === undefined ? {} : { bodyLimit: opts.bodyLimit }),
-    requestTimeout: opts.requestTimeoutMs ?? 30_000,
+    requestTimeout,
+    http: timeouts,
     // An id may be MAX_ID_LENGTH characters, each up to a dozen in a URL once percent-encoded.
     routerOptions: { maxParamLength: 12 * MAX_ID_LENGTH },
-    ...(opts.https === undefined ? {} : { https: { cert: opts.https.cert, key: opts.https.key } }),
+    ...(opts.https === undefined ? {} : { https: { cert: opts.https.cert, key: opts.https.key, ...timeouts } }),
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler());
 

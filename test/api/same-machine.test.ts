@@ -1,3 +1,4 @@
+import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { buildApi } from '../../engine/api/app.js';
@@ -66,8 +67,26 @@ t.test('with tokens the token decides: a browser cannot send it cross-site witho
 t.test('a request must arrive whole within 30 s by default', async (t) => {
   const { app } = setup(t);
   t.equal(app.server.requestTimeout, 30_000, 'a body sent a byte at a time holds its connection no longer');
+  t.equal(app.server.headersTimeout, 30_000, 'headers too (Node gives them 60 s)');
+  t.equal((app.server as unknown as { connectionsCheckingInterval: number }).connectionsCheckingInterval, 1_000, 'checked every second (Node: every 30 s, so 55 to 85 s in all)');
   const { app: short } = setup(t, { requestTimeoutMs: 5_000 });
   t.equal(short.server.requestTimeout, 5_000);
+  t.equal(short.server.headersTimeout, 5_000);
+});
+
+t.test('headers cut off half way, or a body that stops, are answered 408 and the connection closed', async (t) => {
+  const { app } = setup(t, { requestTimeoutMs: 500 });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as AddressInfo;
+  for (const sent of ['GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: ', 'POST /v1/sagas/s/instances HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"in']) {
+    const socket = connect(port, '127.0.0.1');
+    let got = '';
+    socket.on('data', (d: Buffer) => { got += d.toString(); });
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write(sent);
+    await closed;
+    t.match(got, /^HTTP\/1\.1 408 /, `answered 408: ${sent.split('\r\n')[0] ?? ''}`);
+  }
 });
 
 t.test('an open /metrics whose gauges are costly is answered from a copy for a while, not read again per scrape', async (t) => {
