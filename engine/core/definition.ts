@@ -33,7 +33,10 @@ export type Template =
   | { readonly kind: 'array'; readonly items: readonly Template[] };
 
 /** Validates a message payload; returns null when valid, else a readable reason. */
-export type PayloadValidator = (payload: unknown) => string | null;
+export type PayloadValidator = ((payload: unknown) => string | null) & {
+  /** The schema's patterns that only JavaScript's backtracking engine runs (lookaround, backreferences). */
+  readonly backtracking?: readonly string[];
+};
 
 export const Jitter = { none: 'none', full: 'full' } as const;
 export type Jitter = (typeof Jitter)[keyof typeof Jitter];

@@ -1,4 +1,6 @@
 import { Ajv } from 'ajv';
+import type { RegExpEngine, RegExpLike } from 'ajv/dist/types/index.js';
+import { RE2JS } from 're2js';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { PayloadValidator } from '../core/definition.js';
@@ -29,9 +31,31 @@ const lenient = { ...options, strictSchema: false } as const;
 /** Keywords that annotate a schema without a rule: `x-...` and OpenAPI's `example`. */
 const isAnnotation = (key: string) => key.startsWith('x-') || key === 'example';
 
-function newAjv(schema: object, strict = true): Ajv {
+/**
+ * The engine of the schemas' `pattern`s (and `patternProperties`): RE2 (re2js), whose matching
+ * takes time linear in the text, so that no message can make a pattern backtrack for minutes
+ * with the event loop held (`^(a+)+$` against 30 a's and a b). A pattern RE2 cannot run
+ * (lookaround, backreferences) falls back to JavaScript's RegExp, and is noted in `backtracking`
+ * for `sagactl validate` to warn about.
+ */
+function regExpEngine(backtracking: string[]): RegExpEngine {
+  const engine = (pattern: string, flags: string): RegExpLike => {
+    try {
+      const re = RE2JS.compile(pattern);
+      // ajv keeps one compiled pattern per toString(): it must name the pattern.
+      const like: RegExpLike = { test: (s: string) => re.matcher(s).find() };
+      return Object.assign(like, { toString: () => `re2:/${pattern}/` });
+    } catch {
+      backtracking.push(pattern);
+      return new RegExp(pattern, flags);
+    }
+  };
+  return Object.assign(engine, { code: 're2js' });
+}
+
+function newAjv(schema: object, strict = true, backtracking: string[] = []): Ajv {
   const dialect = String((schema as { $schema?: unknown }).$schema ?? '');
-  const o = strict ? options : lenient;
+  const o = { ...(strict ? options : lenient), code: { regExp: regExpEngine(backtracking) } };
   const ajv = dialect.includes('2020-12') ? new Ajv2020(o) : dialect.includes('2019-09') ? new Ajv2019(o) : new Ajv(o);
   for (const keyword of annotations(schema)) ajv.addKeyword({ keyword });
   return ajv;
@@ -60,9 +84,11 @@ export function unknownKeywordHint(schema: object, keyword: string): string {
  * `strict` is false, for a stored definition) names a keyword JSON Schema does not have.
  */
 export function compilePayloadSchema(schema: object, strict = true): PayloadValidator {
-  const ajv = newAjv(schema, strict);
+  const backtracking: string[] = [];
+  const ajv = newAjv(schema, strict, backtracking);
   const validate = ajv.compile(schema);
-  return (payload) => (validate(payload) ? null : ajv.errorsText(validate.errors, { dataVar: 'payload' }));
+  const validator = (payload: unknown) => (validate(payload) ? null : ajv.errorsText(validate.errors, { dataVar: 'payload' }));
+  return backtracking.length === 0 ? validator : Object.assign(validator, { backtracking: [...new Set(backtracking)] });
 }
 
 /** Compiles a saga's `schemas` block, reporting keys, files and schemas that are not usable. */

@@ -26,15 +26,23 @@ export function messageTypes(saga: CompiledSaga): Set<string> {
 /**
  * Pure: the saga's `schemas` keys whose type no message of the saga has. Such a schema
  * validates nothing (a misspelt key leaves the message it was meant for unchecked), so
- * `sagactl validate` warns about it, with the closest type the saga does use.
+ * `sagactl validate` warns about it, with the closest type the saga does use. Also each
+ * pattern that only JavaScript's backtracking engine can run (payload-schemas.ts).
  */
 export function schemaWarnings(saga: CompiledSaga): SchemaWarning[] {
   const types = messageTypes(saga);
-  return Object.keys(saga.schemas).flatMap((key) => {
+  const unused = Object.keys(saga.schemas).flatMap((key) => {
     const type = key.split('@')[0] ?? key;
     if (types.has(type)) return [];
     const near = closest(type, types);
     const hint = near === null ? '' : `; did you mean \`${near}@${key.split('@')[1] ?? '1'}\`?`;
     return [{ where: `schemas.${key}`, message: `no command, reply, wait or trigger of the saga has the type \`${type}\`, so this schema checks nothing${hint}` }];
   });
+  // Patterns run by RE2 take time linear in the text; these only JavaScript's engine runs.
+  const backtracking = Object.entries(saga.schemas).flatMap(([key, validator]) => (validator.backtracking ?? []).map((pattern) => ({
+    where: `schemas.${key}`,
+    message: `the pattern /${pattern}/ uses lookaround or a backreference, which only JavaScript's backtracking engine runs: ` +
+      'a message can make its check run for minutes, holding sagad; write it without them if you can',
+  })));
+  return [...unused, ...backtracking];
 }
