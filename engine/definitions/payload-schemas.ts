@@ -6,6 +6,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { PayloadValidator } from '../core/definition.js';
 import type { DefinitionPath } from './errors.js';
 import type { FileContext } from './context.js';
+import { toRe2 } from './pattern-re2.js';
 import { didYouMean } from './suggest.js';
 
 /** Where a saga's schema files come from: the disk beside its YAML file, or its stored source. */
@@ -28,26 +29,34 @@ const options = { allErrors: true, strict: false, strictSchema: true, validateFo
 /** A stored definition compiles as it did when it was stored, before unknown keywords were refused. */
 const lenient = { ...options, strictSchema: false } as const;
 
+/** What ajv accepts as a keyword's name. */
+const KEYWORD_NAME = /^[a-z_$][a-z0-9_$:-]*$/i;
+
 /** Keywords that annotate a schema without a rule: `x-...` and OpenAPI's `example`. */
 const isAnnotation = (key: string) => key.startsWith('x-') || key === 'example';
 
 /**
  * The engine of the schemas' `pattern`s (and `patternProperties`): RE2 (re2js), whose matching
  * takes time linear in the text, so that no message can make a pattern backtrack for minutes
- * with the event loop held (`^(a+)+$` against 30 a's and a b). A pattern RE2 cannot run
- * (lookaround, backreferences) falls back to JavaScript's RegExp, and is noted in `backtracking`
- * for `sagactl validate` to warn about.
+ * with the event loop held (`^(a+)+$` against 30 a's and a b). A pattern must be valid
+ * ECMA-262 (JSON Schema's dialect), and is run by RE2 with the same meaning (pattern-re2.ts);
+ * one RE2 cannot run so (lookaround, backreferences, a repeat over 1000) falls back to
+ * JavaScript's RegExp, and is noted in `backtracking` for `sagactl validate` to warn about.
  */
 function regExpEngine(backtracking: string[]): RegExpEngine {
   const engine = (pattern: string, flags: string): RegExpLike => {
+    // Throws for what JSON Schema's dialect does not allow, whatever RE2 would make of it.
+    const native = new RegExp(pattern, flags);
     try {
-      const re = RE2JS.compile(pattern);
+      const re2 = toRe2(pattern);
+      if (re2 === null) throw new Error('not in RE2');
+      const re = RE2JS.compile(re2);
       // ajv keeps one compiled pattern per toString(): it must name the pattern.
       const like: RegExpLike = { test: (s: string) => re.matcher(s).find() };
       return Object.assign(like, { toString: () => `re2:/${pattern}/` });
     } catch {
       backtracking.push(pattern);
-      return new RegExp(pattern, flags);
+      return native;
     }
   };
   return Object.assign(engine, { code: 're2js' });
@@ -57,7 +66,9 @@ function newAjv(schema: object, strict = true, backtracking: string[] = []): Ajv
   const dialect = String((schema as { $schema?: unknown }).$schema ?? '');
   const o = { ...(strict ? options : lenient), code: { regExp: regExpEngine(backtracking) } };
   const ajv = dialect.includes('2020-12') ? new Ajv2020(o) : dialect.includes('2019-09') ? new Ajv2019(o) : new Ajv(o);
-  for (const keyword of annotations(schema)) ajv.addKeyword({ keyword });
+  // Lenient: unknown keywords are ignored anyway. A name ajv cannot take as a keyword is a
+  // property's name or data (`x-request.id`), not an annotation: left alone.
+  if (strict) for (const keyword of annotations(schema)) if (KEYWORD_NAME.test(keyword)) ajv.addKeyword({ keyword });
   return ajv;
 }
 

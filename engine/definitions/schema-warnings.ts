@@ -41,8 +41,8 @@ export function schemaWarnings(saga: CompiledSaga): SchemaWarning[] {
   // Patterns run by RE2 take time linear in the text; these only JavaScript's engine runs.
   const backtracking = Object.entries(saga.schemas).flatMap(([key, validator]) => (validator.backtracking ?? []).map((pattern) => ({
     where: `schemas.${key}`,
-    message: `the pattern /${pattern}/ uses lookaround or a backreference, which only JavaScript's backtracking engine runs: ` +
-      'a message can make its check run for minutes, holding sagad; write it without them if you can',
+    message: `the pattern /${pattern}/ runs on JavaScript's backtracking engine, as RE2 cannot run it with the same meaning ` +
+      '(lookaround, a backreference, \\c, a repeat over 1000): a message can make its check run for minutes, holding sagad; write it without them if you can',
   })));
   return [...unused, ...backtracking];
 }

@@ -89,6 +89,16 @@ t.test('a keyword JSON Schema does not have is an error with the keyword it is c
   t.match(r.errors[1], { message: /unknown keyword: "colour"/, hint: 'JSON Schema has no keyword `colour`; an annotation of your own is named x-colour, which is ignored' });
 });
 
+t.test('a property or a value whose name starts with x- but is no keyword name (x-request.id) is data, not an annotation', async (t) => {
+  const text = sagaYaml(commandYaml('a'), [
+    '    schemas:',
+    '      Headers: { type: object, properties: { "x-request.id": { type: string }, "x-my field": { type: string } }, default: { "x-b.c": 1 } }',
+  ].join('\n'));
+  const r = loadDefinitionsText(text, 'defs.yaml');
+  t.ok(r.ok, r.ok ? 'loads' : r.errors.map((e) => e.message).join('; '));
+  if (r.ok) t.match(r.sagas[0]?.schemas['Headers@1']?.({ 'x-request.id': 7 }), /must be string/, 'and its properties are checked');
+});
+
 t.test('a stored definition whose schema names an unknown keyword still compiles: it was stored before they were refused', async (t) => {
   const r = loadDefinitionsText(sagaYaml(commandYaml('a'), '    schemas:\n      Typo: { type: object }'), 'defs.yaml');
   if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('; '));
