@@ -17,7 +17,7 @@ import { Metrics } from './metrics/registry.js';
 import { Engine } from './runtime/engine.js';
 import { inboundHandler } from './runtime/inbound.js';
 import { acquireLease, type Lease } from './runtime/lease.js';
-import { markPrefix } from './runtime/prefix-mark.js';
+import { markPrefixOrWarn } from './runtime/prefix-mark.js';
 import { LIFECYCLE_SUBJECT } from './runtime/outgoing.js';
 import { OutboxRelay } from './runtime/outbox-relay.js';
 import { inboundSubjectsOf, outboundSubjectsOf, Registry } from './runtime/registry.js';
@@ -131,6 +131,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     closers.push(() => link.drain());
     // A SQLite store is one process's: hold the leases of the consumer prefix and of the file before
     // the file is even opened (a second process must not migrate it under the first) and before consuming anything.
+    if (!isPostgresUrl(config.dbPath)) starting.note('taking the SQLite lease (another sagad\'s is waited out if nobody renews it)');
     const lease = isPostgresUrl(config.dbPath) ? null : await acquireLease(link.nc, { prefix: config.natsPrefix, db: config.dbPath, log });
     if (lease !== null) closers.push(() => lease.release());
     starting.note('opening the store');
@@ -140,8 +141,9 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     // PostgreSQL replicas mark their consumer prefix as theirs before consuming: a SQLite sagad,
     // or replicas of another database, on the same prefix would take their replies.
     if (opened.identity !== undefined) {
-      const mark = await markPrefix(link.nc, { prefix: config.natsPrefix, where: opened.where, database: opened.identity, log });
-      closers.push(async () => mark.release());
+      starting.note('marking the NATS consumer prefix (a SQLite sagad\'s lease on it is waited out if nobody renews it)');
+      const mark = await markPrefixOrWarn(link.nc, { prefix: config.natsPrefix, where: opened.where, database: opened.identity, log });
+      if (mark !== null) closers.push(() => mark.release());
     }
     // Reads may succeed while every commit fails (a full disk): failed commits count for readiness
     // too, until a write succeeds (an input's, or the health check's own while they fail).
@@ -250,7 +252,9 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
       maxJsonDepth: config.maxJsonDepth, namedTokens, loopbackListener: isLoopback(config.httpHost),
     });
     registerReloadRoutes(api, (actor) => reloader.reload(actor), () => registry.all(), callerName({ admin: config.apiToken, read: config.apiReadToken, named: namedTokens }));
-    // The port the starting answers held (the one chosen, when 0 asked for any).
+    // The port the starting answers held (the one chosen, when 0 asked for any), handed over once
+    // the API's plugins are loaded, so that it is not left unanswered meanwhile.
+    await api.ready();
     await starting.close();
     await api.listen({ host: config.httpHost, port: starting.port }).catch((err: unknown) => {
       throw (err as { code?: unknown }).code === 'EADDRINUSE' ? portTaken(err) : err;

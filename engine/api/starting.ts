@@ -1,5 +1,6 @@
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttps } from 'node:https';
+import type { Socket } from 'node:net';
 
 /** The answers of sagad's port while it starts, before the HTTP API listens on it. */
 export interface StartingListener {
@@ -31,6 +32,13 @@ export async function listenWhileStarting(host: string, port: number, tls?: { ce
     return send(503, { statusCode: 503, code: 'SAGA_ERR_NOT_READY', error: 'Service Unavailable', message: `sagad is starting: ${waitingFor}` });
   };
   const server: Server = tls === undefined ? createHttp(answer) : createHttps({ cert: tls.cert, key: tls.key }, answer);
+  // Every socket, also one still in its TLS handshake (which closeAllConnections does not know):
+  // a client that connected and sent nothing must not hold the port's handover.
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host, port }, () => {
@@ -45,7 +53,7 @@ export async function listenWhileStarting(host: string, port: number, tls?: { ce
     note: (what) => { waitingFor = what; },
     close: () => (closing ??= new Promise<void>((resolve) => {
       server.close(() => resolve());
-      server.closeAllConnections();
+      for (const s of sockets) s.destroy();
     })),
   };
 }

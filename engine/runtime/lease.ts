@@ -105,10 +105,10 @@ export const encode = (v: LeaseValue) => JSON.stringify(v);
 export const isRaceLost = (err: unknown) => err instanceof Error && /wrong last sequence|key exists/i.test(err.message);
 export const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 /** How long before its expiry a holder holds its lease in doubt, and how much longer than a holder's life another process waits. */
-const margin = (life: number) => Math.floor(life / 6);
+export const margin = (life: number) => Math.floor(life / 6);
 export const interval = (life: number) => Math.max(100, Math.floor(life / 3));
 /** A holder's life as it wrote it; a sagad older than `ttlMs` in the value renewed every 2 s for 6 s. */
-const lifeOf = (v: LeaseValue) => (typeof v.ttlMs === 'number' && v.ttlMs > 0 ? v.ttlMs : DEFAULT_TTL_MS);
+export const lifeOf = (v: LeaseValue) => (typeof v.ttlMs === 'number' && v.ttlMs > 0 ? v.ttlMs : DEFAULT_TTL_MS);
 
 /** Whether the lease bucket's stream is gone (NATS restarted without its JetStream store). */
 export async function bucketGone(nc: NatsConnection): Promise<boolean> {

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { SagaError } from '../errors.js';
 import type { LogFn } from '../log.js';
-import type { NatsConnection } from '@nats-io/transport-node';
-import type { KV } from '@nats-io/kv';
-import { bucketGone, encode, interval, isRaceLost, message, openBucket, since, take, type Ctx, type KeySpec, type LeaseValue } from './lease.js';
+import { bucketGone, encode, interval, isRaceLost, LEASE_BUCKET, lifeOf, margin, message, openBucket, since, take, type Ctx, type KeySpec, type LeaseValue } from './lease.js';
 
 const DEFAULT_TTL_MS = 6_000;
 /** How often the same complaint about the prefix is logged at most. */
@@ -26,8 +27,8 @@ export interface PrefixMarkOptions {
 /** The mark of a replica: renewed until released. */
 export interface PrefixMark {
   readonly value: LeaseValue;
-  /** Stops renewing; the mark stays for the other replicas to renew, or expires. */
-  release(): void;
+  /** Stops renewing (after the renewal under way); the mark stays for the other replicas to renew, or expires. */
+  release(): Promise<void>;
 }
 
 /**
@@ -42,8 +43,10 @@ export interface PrefixMark {
  * SAGA_ERR_LEASE_HELD. A mark nobody renews (every replica stopped or killed) is taken by
  * whoever comes, once it stayed unrenewed for its life and a sixth. The mark does not gate
  * consuming: PostgreSQL orders the replicas' writes. Should a renewal find the key taken
- * (every replica cut off from NATS past the mark's life while a SQLite sagad started), the
- * replica says so once a minute and writes nothing over it.
+ * (every replica cut off from NATS past the mark's life, or NATS restarted without its store,
+ * while a SQLite sagad started), the replica says so once a minute and writes nothing over it
+ * while that sagad renews it; once nobody renewed it for its life and a sixth, the replica
+ * takes the key back.
  */
 export async function markPrefix(nc: NatsConnection, o: PrefixMarkOptions): Promise<PrefixMark> {
   const c: Ctx = { nc, ttl: o.ttlMs ?? DEFAULT_TTL_MS, now: o.now ?? Date.now, log: o.log, signal: new AbortController().signal };
@@ -67,14 +70,16 @@ export async function markPrefix(nc: NatsConnection, o: PrefixMarkOptions): Prom
   let value = (await take(kv, spec, mine, c)).value;
   o.log('info', 'marked the NATS consumer prefix as used by the replicas of this PostgreSQL database', { prefix: o.prefix, database: o.database });
 
-  let complainedAt = -Infinity;
-  const complain = (msg: string, fields: Record<string, unknown>) => {
+  const lastSaid = new Map<string, number>();
+  /** Once a minute for each kind of line: a renewal runs every 2 s. */
+  const say = (level: 'warn' | 'error', msg: string, fields: Record<string, unknown>) => {
     const t = performance.now();
-    if (t - complainedAt < COMPLAIN_EVERY_MS) return;
-    complainedAt = t;
-    o.log('error', msg, { prefix: o.prefix, ...fields });
+    if (t - (lastSaid.get(msg) ?? -Infinity) < COMPLAIN_EVERY_MS) return;
+    lastSaid.set(msg, t);
+    o.log(level, msg, { prefix: o.prefix, ...fields });
   };
-  let renewing = false;
+  /** A value of another kind found on the key: taken back once nobody renewed it for its life and a sixth (by this clock). */
+  let foreign: { revision: number; holder: string; since: number; life: number } | null = null;
   let stopped = false;
   const renewOnce = async () => {
     const next = { ...value, expiresAt: c.now() + c.ttl };
@@ -88,34 +93,71 @@ export async function markPrefix(nc: NatsConnection, o: PrefixMarkOptions): Prom
     }
     if (stopped) return;
     const other = entry?.operation === 'PUT' ? entry.json<LeaseValue>() : null;
-    if (other !== null && !shares(other)) {
-      complain('another sagad took the NATS consumer prefix these replicas use; it takes their replies until it stops', {
-        holder: other.holder, host: other.host, pid: other.pid, database: other.db, store: other.store ?? 'sqlite',
-      });
-      return;
-    }
     try {
-      if (entry === null || other === null) await kv.create(spec.key, encode(next));
-      else await kv.update(spec.key, encode(next), entry.revision);
+      if (entry === null || other === null) {
+        await kv.create(spec.key, encode(next));
+      } else if (shares(other)) {
+        await kv.update(spec.key, encode(next), entry.revision);
+      } else {
+        const at = performance.now();
+        if (foreign === null || foreign.revision !== entry.revision || foreign.holder !== other.holder) {
+          foreign = { revision: entry.revision, holder: other.holder, since: at, life: lifeOf(other) };
+        }
+        if (at - foreign.since < foreign.life + margin(foreign.life)) {
+          say('error', 'another sagad took the NATS consumer prefix these replicas use; it takes their replies until it stops', {
+            holder: other.holder, host: other.host, pid: other.pid, database: other.db, store: other.store ?? 'sqlite',
+          });
+          return;
+        }
+        // Its holder is gone (killed, or cut off): the prefix is the replicas' again, and that
+        // holder, should it come back, finds the key taken at its next renewal and stops.
+        await kv.update(spec.key, encode(next), entry.revision);
+        o.log('info', 'took the NATS consumer prefix back: nobody renewed the lease another sagad had on it', { prefix: o.prefix, previous: other.holder });
+      }
+      foreign = null;
       value = next;
     } catch (err) {
       // Another replica wrote first: its stamp is as good as this one's.
       if (!isRaceLost(err)) throw err;
     }
   };
-  const renew = setInterval(() => {
-    if (renewing || stopped) return;
-    renewing = true;
-    renewOnce().catch((err: unknown) => {
-      o.log('warn', 'could not renew the mark of the NATS consumer prefix; retrying', { prefix: o.prefix, error: message(err) });
-    }).finally(() => { renewing = false; });
-  }, interval(c.ttl));
+  let inFlight: Promise<void> | null = null;
+  const tick = () => {
+    if (inFlight !== null || stopped) return;
+    inFlight = renewOnce().catch((err: unknown) => {
+      if (!stopped) say('warn', 'could not renew the mark of the NATS consumer prefix; retrying', { error: message(err) });
+    }).finally(() => { inFlight = null; });
+  };
+  const renew = setInterval(tick, interval(c.ttl));
   renew.unref();
+  // After a reconnect (perhaps to a server that lost its store), at once rather than in 2 s.
+  const status = nc.status();
+  void (async () => {
+    for await (const s of status) if (s.type === 'reconnect') tick();
+  })();
   return {
     get value() { return value; },
-    release: () => {
+    release: async () => {
       stopped = true;
       clearInterval(renew);
+      (status as { stop?: () => void }).stop?.();
+      await inFlight;
     },
   };
+}
+
+/**
+ * {@link markPrefix}, refused by a live holder as it is; any other failure (this NATS user may
+ * not use the KV bucket, say) leaves the replica running without the mark, as replicas ran
+ * before it existed, with a warning that says what it costs and what to grant.
+ */
+export async function markPrefixOrWarn(nc: NatsConnection, o: PrefixMarkOptions): Promise<PrefixMark | null> {
+  try {
+    return await markPrefix(nc, o);
+  } catch (err) {
+    if (err instanceof SagaError && err.code === 'SAGA_ERR_LEASE_HELD') throw err;
+    o.log('warn', `could not mark the NATS consumer prefix ${o.prefix} in the KV bucket ${LEASE_BUCKET}: a sagad with a SQLite store on it would not be refused; ` +
+      'give this NATS user the bucket\'s subjects (docs/nats-security.md)', { prefix: o.prefix, error: message(err) });
+    return null;
+  }
 }

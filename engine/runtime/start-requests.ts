@@ -77,13 +77,14 @@ export function serveStartRequests(
     // As the HTTP start's body: a misspelt field is named, not read as a missing input (the
     // envelope's payload is an object: parseEnvelope refuses any other).
     // A saga that is not loaded is refused as such by the start below, whatever the payload.
+    const known = engine.definitions().some((d) => d.name === saga);
     const unknown = Object.keys(p).filter((k) => !START_FIELDS.has(k));
-    if (unknown.length > 0 && engine.definitions().some((d) => d.name === saga)) {
+    if (known && unknown.length > 0) {
       const named = unknown.slice(0, 5).map((k) => JSON.stringify(k)).join(', ');
       refuse('SAGA_ERR_INVALID_INPUT', `the payload has unknown field${unknown.length === 1 ? '' : 's'} ${named}: a start request's payload is {input, key?, id?}`, e.eventId);
       return;
     }
-    if (p.key !== undefined && typeof p.key !== 'string' || p.id !== undefined && typeof p.id !== 'string') {
+    if (known && (p.key !== undefined && typeof p.key !== 'string' || p.id !== undefined && typeof p.id !== 'string')) {
       refuse('SAGA_ERR_INVALID_INPUT', 'payload.key and payload.id must be strings when given', e.eventId);
       return;
     }

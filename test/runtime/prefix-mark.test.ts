@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { Kvm } from '@nats-io/kv';
 import t from 'tap';
 import { acquireLease, LEASE_BUCKET, type LeaseValue } from '../../engine/runtime/lease.js';
-import { markPrefix } from '../../engine/runtime/prefix-mark.js';
+import { markPrefix, markPrefixOrWarn } from '../../engine/runtime/prefix-mark.js';
 import { connectNats } from '../../engine/transport/connection.js';
 import { silentLog, type LogFn } from '../../engine/log.js';
 import { startNatsServer } from '../helpers/nats-server.js';
@@ -69,7 +69,7 @@ t.test('a replica is refused by a live SQLite lease of its prefix, and takes a k
 
 t.test('replicas that all stopped leave the mark to expire: then a SQLite sagad takes the prefix', async (t) => {
   const a = await replica('stock', 'sagad/111');
-  a.release();
+  await a.release();
   const started = performance.now();
   const lease = await acquireLease(link.nc, { prefix: 'stock', db: '/data/stock.db', ttlMs: 600, log: silentLog });
   t.ok(performance.now() - started >= 700, 'once nobody renewed it for its life and a sixth');
@@ -77,16 +77,49 @@ t.test('replicas that all stopped leave the mark to expire: then a SQLite sagad 
   await lease.release();
 });
 
-t.test('a replica that finds its prefix taken says so and writes nothing over it', async (t) => {
-  let said: (fields: Record<string, unknown>) => void = () => undefined;
-  const complaint = new Promise<Record<string, unknown>>((resolve) => { said = resolve; });
-  const a = await replica('returns', 'sagad/111', (level, msg, fields) => {
-    if (level === 'error' && msg === 'another sagad took the NATS consumer prefix these replicas use; it takes their replies until it stops') said(fields ?? {});
-  });
+t.test('a replica that finds its prefix taken says so and writes nothing over it while it is renewed, then takes it back', async (t) => {
+  const heard = new Map<string, (fields: Record<string, unknown>) => void>();
+  const heardOf = (msg: string) => new Promise<Record<string, unknown>>((resolve) => heard.set(msg, resolve));
+  const complaint = heardOf('another sagad took the NATS consumer prefix these replicas use; it takes their replies until it stops');
+  const tookBack = heardOf('took the NATS consumer prefix back: nobody renewed the lease another sagad had on it');
+  const a = await replica('returns', 'sagad/111', (_level, msg, fields) => heard.get(msg)?.(fields ?? {}));
   t.teardown(() => a.release());
-  // As if every replica had been cut off from NATS past the mark's life while a SQLite sagad started.
+  // As if every replica had been cut off from NATS past the mark's life while a SQLite sagad
+  // started: its lease, renewed (written again) every 200 ms until it is killed.
   const sqlite: LeaseValue = { holder: 'h/1/x', host: 'h', pid: 1, db: '/data/returns.db', prefix: 'returns', ttlMs: 600, since: Date.now(), expiresAt: Date.now() + 600 };
   await kv.put('returns', JSON.stringify(sqlite));
+  const renewing = setInterval(() => { void kv.put('returns', JSON.stringify(sqlite)); }, 200);
   t.match(await complaint, { prefix: 'returns', holder: 'h/1/x', host: 'h', pid: 1, database: '/data/returns.db', store: 'sqlite' });
-  t.same((await kv.get('returns'))?.json<LeaseValue>(), sqlite, 'the SQLite lease is left as it was');
+  t.same((await kv.get('returns'))?.json<LeaseValue>(), sqlite, 'the SQLite lease is left as it was while it is renewed');
+  clearInterval(renewing);
+  t.match(await tookBack, { prefix: 'returns', previous: 'h/1/x' });
+  t.match((await kv.get('returns'))?.json<LeaseValue>(), { store: 'postgres', database: 'sagad/111' }, 'the mark is back');
+  await t.rejects(acquireLease(link.nc, { prefix: 'returns', db: '/data/returns2.db', ttlMs: 600, log: silentLog }), { code: 'SAGA_ERR_LEASE_HELD' },
+    'and a SQLite sagad is refused again');
+});
+
+t.test('a replica whose NATS user may not use the KV bucket runs without the mark, saying so; a live holder still refuses it', async (t) => {
+  const locked = await startNatsServer({
+    config: `authorization { users = [
+      { user: admin, password: admin-pw },
+      { user: replica, password: replica-pw, permissions: { publish: { allow: ["$JS.API.INFO", "_INBOX.>"] }, subscribe: { allow: ["_INBOX.>"] } } }
+    ] }`,
+    check: { user: 'admin', pass: 'admin-pw' },
+  });
+  t.teardown(() => locked.stop());
+  const asReplica = await connectNats({ url: locked.url, security: { user: 'replica', password: 'replica-pw' } });
+  t.teardown(() => asReplica.close());
+  const warned: { msg: string; fields?: Record<string, unknown> }[] = [];
+  const mark = await markPrefixOrWarn(asReplica.nc, {
+    prefix: 'orders', where: 'sagad@pg:5432/sagad', database: 'sagad/111', ttlMs: 600, log: (level, msg, fields) => { if (level === 'warn') warned.push({ msg, fields }); },
+  });
+  t.equal(mark, null, 'no mark');
+  t.match(warned, [{ msg: 'could not mark the NATS consumer prefix orders in the KV bucket sagad_leases: a sagad with a SQLite store on it would not be refused; give this NATS user the bucket\'s subjects (docs/nats-security.md)', fields: { prefix: 'orders', error: String } }]);
+
+  const asAdmin = await connectNats({ url: locked.url, security: { user: 'admin', password: 'admin-pw' } });
+  t.teardown(() => asAdmin.close());
+  const lease = await acquireLease(asAdmin.nc, { prefix: 'orders', db: '/data/orders.db', ttlMs: 600, log: silentLog });
+  t.teardown(() => lease.release());
+  await t.rejects(markPrefixOrWarn(asAdmin.nc, { prefix: 'orders', where: 'sagad@pg:5432/sagad', database: 'sagad/111', ttlMs: 600, log: silentLog }),
+    { code: 'SAGA_ERR_LEASE_HELD' }, 'refused by a live SQLite lease as before');
 });

@@ -109,6 +109,7 @@ t.test('refused requests are answered with the code and the reason, and start no
   t.same(await request('plain', envelope({ payload: { input: {}, Key: 'k', correlationId: 'c' } })),
     { error: { code: 'SAGA_ERR_INVALID_INPUT', message: 'the payload has unknown fields "Key", "correlationId": a start request\'s payload is {input, key?, id?}' } }, 'the correlation id is the envelope\'s');
   t.match(await request('nope', envelope({ payload: { inputx: 1 } })), { error: { code: 'SAGA_ERR_UNKNOWN_SAGA' } }, 'a saga not loaded is that first');
+  t.match(await request('nope', envelope({ payload: { input: {}, id: 5 } })), { error: { code: 'SAGA_ERR_UNKNOWN_SAGA' } }, 'whatever the types of its fields');
   t.same((await engine.listInstances({ limit: 10 })).items, [], 'nothing was started');
 });
 
