@@ -1,10 +1,8 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { connect, createServer } from 'node:net';
-import { join } from 'node:path';
 import t from 'tap';
 import { listenWhileStarting } from '../../engine/api/starting.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 /**
  * What sagad's HTTP port answers while sagad starts (engine/api/starting.ts): alive, not ready
@@ -37,11 +35,7 @@ t.test('while starting: /healthz 200, /readyz 503 with what is awaited, other ro
 });
 
 t.test('over HTTPS, a connection stuck before its TLS handshake does not hold the handover', async (t) => {
-  const dir = t.testdir();
-  const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-  const pem = { cert: readFileSync(cert), key: readFileSync(key) };
+  const pem = selfSignedCert(t.testdir());
   const s = await listenWhileStarting('127.0.0.1', 0, pem);
   const status = await new Promise<number | undefined>((resolve, reject) => {
     httpsRequest({ host: '127.0.0.1', port: s.port, path: '/healthz', ca: pem.cert }, (res) => { res.resume(); resolve(res.statusCode); }).on('error', reject).end();

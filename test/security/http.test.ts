@@ -1,5 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -9,6 +7,7 @@ import { buildApi, type ApiOptions } from '../../engine/api/app.js';
 import { openStore } from '../../engine/store/index.js';
 import type { LogLevel } from '../../engine/log.js';
 import { waitFor } from '../helpers/sagad.js';
+import { selfSignedCert } from '../helpers/tls.js';
 import { StoreEngine } from '../api/store-engine.js';
 
 function setup(t: Test, opts: ApiOptions = {}) {
@@ -103,11 +102,7 @@ t.test('a request that is not HTTP gets an error body with a code', async (t) =>
 });
 
 t.test('HTTPS with a certificate and key', async (t) => {
-  const dir = t.testdir();
-  const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-  const pem = { cert: readFileSync(cert), key: readFileSync(key) };
+  const pem = selfSignedCert(t.testdir());
   const app = setup(t, { https: pem, token: 'admin-t' }); // setup empties the test directory again
 
   await app.listen({ host: '127.0.0.1', port: 0 });
