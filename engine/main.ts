@@ -136,7 +136,6 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     if (lease !== null) closers.push(() => lease.release());
     starting.note('opening the store');
     const opened = await openStore(config, log, signal, metrics, (why) => starting.note(`waiting for the store: ${why}`));
-    starting.note('setting up streams and consumers');
     closers.push(() => opened.close());
     // PostgreSQL replicas mark their consumer prefix as theirs before consuming: a SQLite sagad,
     // or replicas of another database, on the same prefix would take their replies.
@@ -145,6 +144,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
       const mark = await markPrefixOrWarn(link.nc, { prefix: config.natsPrefix, where: opened.where, database: opened.identity, log });
       if (mark !== null) closers.push(() => mark.release());
     }
+    starting.note('setting up streams and consumers');
     // Reads may succeed while every commit fails (a full disk): failed commits count for readiness
     // too, until a write succeeds (an input's, or the health check's own while they fail).
     const health = storeHealth(opened, log);
