@@ -93,7 +93,13 @@ function compile(file: FileContext, raw: RawSaga, path: DefinitionPath, files: S
     return { kind: 'parallel', name: step.name, when, branches: branches as LeafStep[][] };
   }));
 
-  const schemas = compileSchemas(file, bad([...path, 'schemas']) ? undefined : raw.schemas, [...path, 'schemas'], files);
+  // A schema error in one entry (a key like F@0) leaves the block's other entries to be checked,
+  // so that one round lists their problems too.
+  const block: unknown = raw.schemas;
+  const entries = block !== null && typeof block === 'object' && !Array.isArray(block)
+    ? Object.fromEntries(Object.entries(block as Record<string, object | string>).filter(([key]) => !bad([...path, 'schemas', key])))
+    : undefined;
+  const schemas = compileSchemas(file, bad([...path, 'schemas']) && entries === undefined ? undefined : entries, [...path, 'schemas'], files);
   if (file.errors.length !== before) return null;
   const source = sagaSource(raw, schemas.fileContents);
   return {

@@ -89,6 +89,19 @@ t.test('a keyword JSON Schema does not have is an error with the keyword it is c
   t.match(r.errors[1], { message: /unknown keyword: "colour"/, hint: 'JSON Schema has no keyword `colour`; an annotation of your own is named x-colour, which is ignored' });
 });
 
+t.test('a bad key in a schemas block leaves its other entries checked: every problem in one round', async (t) => {
+  const text = sagaYaml(commandYaml('a'), [
+    '    schemas:',
+    '      F@0: { type: object }',
+    '      A@1: { type: objekt }',
+    '      B@1: { type: object, requried: [x] }',
+  ].join('\n'));
+  const r = loadDefinitionsText(text, 'defs.yaml');
+  if (r.ok) throw new Error('expected errors');
+  t.same(r.errors.map((e) => e.path), ['sagas[0].schemas["F@0"]', 'sagas[0].schemas["A@1"]', 'sagas[0].schemas["B@1"]']);
+  t.match(r.errors.map((e) => e.message), [/is not a message type and version/, /is not a valid JSON Schema: schema is invalid/, /unknown keyword: "requried"/]);
+});
+
 t.test('a property or a value whose name starts with x- but is no keyword name (x-request.id) is data, not an annotation', async (t) => {
   const text = sagaYaml(commandYaml('a'), [
     '    schemas:',
