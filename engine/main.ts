@@ -132,7 +132,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     // A SQLite store is one process's: hold the leases of the consumer prefix and of the file before
     // the file is even opened (a second process must not migrate it under the first) and before consuming anything.
     if (!isPostgresUrl(config.dbPath)) starting.note('taking the SQLite lease (another sagad\'s is waited out if nobody renews it)');
-    const lease = isPostgresUrl(config.dbPath) ? null : await acquireLease(link.nc, { prefix: config.natsPrefix, db: config.dbPath, log });
+    const lease = isPostgresUrl(config.dbPath) ? null : await acquireLease(link.nc, { prefix: config.natsPrefix, db: config.dbPath, log, signal });
     if (lease !== null) closers.push(() => lease.release());
     starting.note('opening the store');
     const opened = await openStore(config, log, signal, metrics, (why) => starting.note(`waiting for the store: ${why}`));
@@ -141,7 +141,7 @@ export async function startSagad(config: Config, definitions: readonly CompiledS
     // or replicas of another database, on the same prefix would take their replies.
     if (opened.identity !== undefined) {
       starting.note('marking the NATS consumer prefix (a SQLite sagad\'s lease on it is waited out if nobody renews it)');
-      const mark = await markPrefixOrWarn(link.nc, { prefix: config.natsPrefix, where: opened.where, database: opened.identity, log });
+      const mark = await markPrefixOrWarn(link.nc, { prefix: config.natsPrefix, where: opened.where, database: opened.identity, log, signal });
       if (mark !== null) closers.push(() => mark.release());
     }
     starting.note('setting up streams and consumers');
@@ -383,7 +383,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     server = await startSagad(config, defs.sagas, log, aborted.signal, { logger });
   } catch (err) {
-    // Only the wait for PostgreSQL is cut short by a signal; any other failure is one, signal or not.
+    // Only the waits for PostgreSQL and for a lease another process left are cut short by a signal; any other failure is one, signal or not.
     if (aborted.signal.aborted && err instanceof Error && err.name === 'AbortError') {
       log('info', `received ${String(signalled)} while starting; stopped`);
       return 0;

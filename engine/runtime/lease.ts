@@ -67,6 +67,8 @@ export interface LeaseOptions {
   /** The wall clock written in the lease (`since`, `expiresAt`: shown only); default Date.now. Waits are measured with performance.now(). */
   readonly now?: () => number;
   readonly log: LogFn;
+  /** Ends the wait for a lease another process left (a SIGTERM while starting): rejects with an AbortError. */
+  readonly signal?: AbortSignal;
 }
 
 /** What one key of the lease guards, in the words of its log lines and sentences. */
@@ -363,7 +365,8 @@ export const since = (v: LeaseValue) => new Date(v.since).toISOString();
  */
 export async function acquireLease(nc: NatsConnection, o: LeaseOptions): Promise<Lease> {
   const aborted = new AbortController();
-  const c: Ctx = { nc, ttl: o.ttlMs ?? DEFAULT_TTL_MS, now: o.now ?? Date.now, log: o.log, signal: aborted.signal };
+  const signal = o.signal === undefined ? aborted.signal : AbortSignal.any([aborted.signal, o.signal]);
+  const c: Ctx = { nc, ttl: o.ttlMs ?? DEFAULT_TTL_MS, now: o.now ?? Date.now, log: o.log, signal };
   const host = hostname();
   const db = resolve(o.db);
   const at = c.now();

@@ -22,6 +22,8 @@ export interface PrefixMarkOptions {
   readonly ttlMs?: number;
   readonly now?: () => number;
   readonly log: LogFn;
+  /** Ends the wait for a lease a SQLite sagad left (a SIGTERM while starting): rejects with an AbortError. */
+  readonly signal?: AbortSignal;
 }
 
 /** The mark of a replica: renewed until released. */
@@ -49,7 +51,7 @@ export interface PrefixMark {
  * takes the key back.
  */
 export async function markPrefix(nc: NatsConnection, o: PrefixMarkOptions): Promise<PrefixMark> {
-  const c: Ctx = { nc, ttl: o.ttlMs ?? DEFAULT_TTL_MS, now: o.now ?? Date.now, log: o.log, signal: new AbortController().signal };
+  const c: Ctx = { nc, ttl: o.ttlMs ?? DEFAULT_TTL_MS, now: o.now ?? Date.now, log: o.log, signal: o.signal ?? new AbortController().signal };
   const host = hostname();
   const at = c.now();
   const mine: LeaseValue = {
@@ -156,6 +158,7 @@ export async function markPrefixOrWarn(nc: NatsConnection, o: PrefixMarkOptions)
     return await markPrefix(nc, o);
   } catch (err) {
     if (err instanceof SagaError && err.code === 'SAGA_ERR_LEASE_HELD') throw err;
+    if (o.signal?.aborted === true) throw err;
     o.log('warn', `could not mark the NATS consumer prefix ${o.prefix} in the KV bucket ${LEASE_BUCKET}: a sagad with a SQLite store on it would not be refused; ` +
       'give this NATS user the bucket\'s subjects (docs/nats-security.md)', { prefix: o.prefix, error: message(err) });
     return null;

@@ -123,3 +123,20 @@ t.test('a replica whose NATS user may not use the KV bucket runs without the mar
   await t.rejects(markPrefixOrWarn(asAdmin.nc, { prefix: 'orders', where: 'sagad@pg:5432/sagad', database: 'sagad/111', ttlMs: 600, log: silentLog }),
     { code: 'SAGA_ERR_LEASE_HELD' }, 'refused by a live SQLite lease as before');
 });
+
+t.test('a stop asked for while a killed SQLite sagad\'s lease is waited out ends the wait, and is not taken for a failure to mark', async (t) => {
+  const dead: LeaseValue = { holder: 'gone/1/x', host: 'gone', pid: 1, db: '/data/gone.db', prefix: 'gone', ttlMs: 60_000, since: Date.now(), expiresAt: Date.now() + 60_000 };
+  await kv.put('gone', JSON.stringify(dead));
+  const stop = new AbortController();
+  const warned: string[] = [];
+  const waiting = markPrefixOrWarn(link.nc, {
+    prefix: 'gone', where: 'sagad@pg:5432/sagad', database: 'sagad/111', ttlMs: 600, signal: stop.signal,
+    log: (level, msg) => {
+      if (level === 'warn') warned.push(msg);
+      if (msg.includes('is held by another process; taking it over if nobody renews it')) stop.abort();
+    },
+  });
+  await t.rejects(waiting, { name: 'AbortError' });
+  t.same(warned, [], 'no warning that the prefix could not be marked');
+  t.same((await kv.get('gone'))?.json<LeaseValue>(), dead, 'the lease is left as it was');
+});
