@@ -34,7 +34,7 @@ export type Template =
 
 /** Validates a message payload; returns null when valid, else a readable reason. */
 export type PayloadValidator = ((payload: unknown) => string | null) & {
-  /** The schema's patterns that only JavaScript's backtracking engine runs (lookaround, backreferences). */
+  /** The schema's patterns RE2 cannot run with their meaning, left to JavaScript's backtracking engine (lookaround, backreferences). */
   readonly backtracking?: readonly string[];
 };
 

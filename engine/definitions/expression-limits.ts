@@ -119,7 +119,7 @@ export function guardBindings(limits: ExpressionLimits, ranges: RangeSides): Rec
   const cpuStarted = process.cpuUsage();
   let depth = 0;
   const lowerBounds = new Map<jsonata.ExprNode, unknown[]>();
-  // When the previous check was: a gap far beyond the limit is one call that could not be interrupted.
+  // The time of the previous check: a gap far beyond the limit is one call that could not be interrupted.
   let checked = started;
   const checkTime = (): void => {
     const now = performance.now();
