@@ -99,7 +99,7 @@ function compile(file: FileContext, raw: RawSaga, path: DefinitionPath, files: S
   const entries = block !== null && typeof block === 'object' && !Array.isArray(block)
     ? Object.fromEntries(Object.entries(block as Record<string, object | string>).filter(([key]) => !bad([...path, 'schemas', key])))
     : undefined;
-  const schemas = compileSchemas(file, bad([...path, 'schemas']) && entries === undefined ? undefined : entries, [...path, 'schemas'], files);
+  const schemas = compileSchemas(file, entries, [...path, 'schemas'], files);
   if (file.errors.length !== before) return null;
   const source = sagaSource(raw, schemas.fileContents);
   return {
